@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * `shadowmesh` command line. Thin: each command lives in its own file under
+ * src/cli/ and registers itself on the program here. Commands either start a
+ * component (relay, node) or talk to one through its control API.
+ *
+ * Errors that are ShadowMesh errors (they carry an SM_ERR_* code) are printed
+ * as one line, `shadowmesh: <message> (<code>)`, with exit status 1; anything
+ * else is a bug and keeps its stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerKeygen } from './keygen.js';
+import { registerCa } from './ca.js';
+import { registerRelay } from './relay.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('shadowmesh')
+    .description('Post-quantum zero-trust mesh VPN')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerKeygen(program);
+  registerCa(program);
+  registerRelay(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('SM_ERR_')) {
+      process.stderr.write(`shadowmesh: ${(err as Error).message} (${code})\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '');
+if (invokedDirectly) {
+  main(process.argv).then(
+    (status) => { if (status !== 0) process.exitCode = status; },
+    (err: unknown) => { process.stderr.write(`${(err as Error).stack ?? String(err)}\n`); process.exitCode = 70; },
+  );
+}
