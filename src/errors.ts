@@ -36,9 +36,17 @@ export class WireError extends SmError {
   override name = 'WireError';
 }
 
-/** A handshake message that must be dropped, or a handshake that failed. */
+/**
+ * A handshake message that must be dropped (`fatal` false: the state machine
+ * is unchanged), or a handshake that is dead (`fatal` true: discard it).
+ */
 export class HandshakeError extends SmError {
   override name = 'HandshakeError';
+  readonly fatal: boolean;
+  constructor(code: string, message: string, options?: { cause?: unknown; fatal?: boolean }) {
+    super(code, message, options);
+    this.fatal = options?.fatal ?? false;
+  }
 }
 
 /** Identity, certificate, CA and revocation problems. */
