@@ -1,0 +1,13 @@
+/**
+ * Stable error codes thrown by node/session (STYLE.md §10). Both are
+ * ConfigError codes: they signal a caller's mistake at construction or at key
+ * hand-over, never bad network input (which is dropped and counted instead).
+ * A code, once shipped, is never reused for another meaning.
+ */
+
+/** An option of ReplayWindow, SessionTimers or PeerSession is missing, unknown, out of range or inconsistent. */
+export const SM_ERR_SESSION_OPTION = 'SM_ERR_SESSION_OPTION';
+/** SessionKeys handed to installKeys are malformed (wrong key length, bad index, reused buffers). */
+export const SM_ERR_SESSION_KEYS = 'SM_ERR_SESSION_KEYS';
+/** encrypt() was called with an inner type or payload the protocol does not allow. */
+export const SM_ERR_SESSION_ARG = 'SM_ERR_SESSION_ARG';
