@@ -1,0 +1,178 @@
+/**
+ * Every number of the ShadowMesh wire protocol (docs/protocol.md, version 1).
+ *
+ * The codecs in this folder read all their sizes, offsets and type numbers
+ * from here; nothing else in src/wire hard-codes a protocol number.
+ *
+ * The hybrid sizes below deliberately duplicate src/crypto's constants:
+ * src/wire imports nothing of ours except src/errors.ts (STYLE.md §1), and a
+ * test (test/wire/constants.test.ts) checks that both copies agree.
+ *
+ * Version history (bump PROTOCOL_VERSION only for an incompatible change,
+ * and add a dated line saying why):
+ *   2026-11-22  v1  first version: relay link frames 0x01..0x0b, peer
+ *                   frames 0x21..0x24, little-endian, no extensible frames.
+ */
+
+/** The only version byte a v1 decoder accepts (docs/protocol.md header). */
+export const PROTOCOL_VERSION = 1;
+
+/** Common header: version u8 | type u8 | reserved u16 (must be zero). */
+export const HEADER_BYTES = 4;
+/** Offset of the version byte inside the common header. */
+export const HEADER_VERSION_OFFSET = 0;
+/** Offset of the type byte inside the common header. */
+export const HEADER_TYPE_OFFSET = 1;
+/** Offset of the two reserved bytes inside the common header. */
+export const HEADER_RESERVED_OFFSET = 2;
+
+/** Frame type byte. 0x01..0x0b are relay link frames (protocol.md §1),
+ *  0x21..0x24 are end-to-end peer frames (protocol.md §2). */
+export const FrameType = {
+  Hello: 0x01,
+  Challenge: 0x02,
+  Auth: 0x03,
+  Established: 0x04,
+  Error: 0x05,
+  Ping: 0x06,
+  Pong: 0x07,
+  Send: 0x08,
+  Deliver: 0x09,
+  Close: 0x0a,
+  Unreachable: 0x0b,
+  HsInit: 0x21,
+  HsResp: 0x22,
+  HsFinish: 0x23,
+  Data: 0x24,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Relay link frame types (protocol.md §1). */
+export type RelayFrameType =
+  | typeof FrameType.Hello
+  | typeof FrameType.Challenge
+  | typeof FrameType.Auth
+  | typeof FrameType.Established
+  | typeof FrameType.Error
+  | typeof FrameType.Ping
+  | typeof FrameType.Pong
+  | typeof FrameType.Send
+  | typeof FrameType.Deliver
+  | typeof FrameType.Close
+  | typeof FrameType.Unreachable;
+
+/** End-to-end peer frame types (protocol.md §2). */
+export type PeerFrameType =
+  | typeof FrameType.HsInit
+  | typeof FrameType.HsResp
+  | typeof FrameType.HsFinish
+  | typeof FrameType.Data;
+
+/** First byte of a DATA plaintext (protocol.md §2, inner types). */
+export const InnerType = { Payload: 0x01, Keepalive: 0x02 } as const;
+export type InnerType = (typeof InnerType)[keyof typeof InnerType];
+
+/** u16 codes carried by relay ERROR and CLOSE frames (protocol.md §1).
+ *  Decoders accept any u16 so a newer relay's code is not a decode error;
+ *  receivers treat an unknown code like Protocol. */
+export const RelayErrorCode = {
+  Protocol: 1,
+  NotMember: 2,
+  CertValidity: 3,
+  Revoked: 4,
+  BadSignature: 5,
+  HandshakeTimeout: 6,
+  RelayFull: 7,
+  FrameTooLarge: 8,
+  RateLimited: 9,
+  Replaced: 10,
+  ShuttingDown: 11,
+  IdleTimeout: 12,
+} as const;
+export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
+
+// ---- sizes of fixed fields -------------------------------------------------
+
+/** A peer id: SHA-256 over both identity public keys. */
+export const PEER_ID_BYTES = 32;
+/** HELLO client nonce, CHALLENGE server nonce, HS_INIT nonce: 256 bits of freshness. */
+export const NONCE_BYTES = 32;
+/** Relay session id in ESTABLISHED: 128 bits, unguessable. */
+export const SESSION_ID_BYTES = 16;
+/** Hybrid signature: Ed25519 (64) ‖ ML-DSA-87 (4627). */
+export const HYBRID_SIGNATURE_BYTES = 4691;
+/** Hybrid KEM public key: X25519 (32) ‖ ML-KEM-1024 encapsulation key (1568). */
+export const HYBRID_KEM_PUBLIC_BYTES = 1600;
+/** Hybrid KEM ciphertext: X25519 ephemeral (32) ‖ ML-KEM-1024 ciphertext (1568). */
+export const HYBRID_KEM_CIPHERTEXT_BYTES = 1600;
+/** Poly1305 and GCM tags are both 16 bytes. */
+export const AEAD_TAG_BYTES = 16;
+
+// ---- limits ----------------------------------------------------------------
+
+/** Largest member certificate in HELLO / HS_INIT / HS_RESP: a hybrid cert is
+ *  about 7.2 KiB (two public keys and a hybrid signature), with headroom. */
+export const MAX_CERT_BYTES = 8192;
+/** Largest UTF-8 text (ERROR message, CLOSE reason): enough for a sentence,
+ *  small enough that a hostile peer cannot make us log megabytes. */
+export const MAX_TEXT_BYTES = 512;
+/** Largest frame any decoder accepts: a 64 KiB segment plus room for headers.
+ *  Relays may enforce a lower limit (ESTABLISHED.maxFrameBytes). */
+export const MAX_FRAME_BYTES = 65536 + 256;
+/** SEND / DELIVER prefix: header (4) + peer id (32). */
+export const SEND_HEADER_BYTES = HEADER_BYTES + PEER_ID_BYTES;
+/** Largest SEND / DELIVER payload, so the whole frame fits MAX_FRAME_BYTES. */
+export const MAX_SEND_PAYLOAD_BYTES = MAX_FRAME_BYTES - SEND_HEADER_BYTES;
+/** Largest peer frame: it must fit inside one SEND / DELIVER payload, so the
+ *  same frame can travel on the relay or on a direct path. */
+export const MAX_PEER_FRAME_BYTES = MAX_SEND_PAYLOAD_BYTES;
+
+// ---- relay frame sizes (whole frames, header included) ---------------------
+
+/** HELLO without the certificate: header + clientNonce + certLen u32. */
+export const HELLO_FIXED_BYTES = HEADER_BYTES + NONCE_BYTES + 4;
+/** CHALLENGE, exact: header + serverNonce + relayTimeMs u64. */
+export const CHALLENGE_BYTES = HEADER_BYTES + NONCE_BYTES + 8;
+/** AUTH, exact: header + hybrid signature. */
+export const AUTH_BYTES = HEADER_BYTES + HYBRID_SIGNATURE_BYTES;
+/** ESTABLISHED without the address: header + sessionId + heartbeatMs u32 +
+ *  idleTimeoutMs u32 + maxFrameBytes u32 + observedPort u16 + family u8. */
+export const ESTABLISHED_FIXED_BYTES = HEADER_BYTES + SESSION_ID_BYTES + 4 + 4 + 4 + 2 + 1;
+/** Address family byte values in ESTABLISHED and their address sizes. */
+export const ADDRESS_FAMILY_IPV4 = 4;
+export const ADDRESS_FAMILY_IPV6 = 6;
+export const IPV4_BYTES = 4;
+export const IPV6_BYTES = 16;
+/** ERROR / CLOSE without the text: header + code u16 + textLen u16. */
+export const TEXT_FRAME_FIXED_BYTES = HEADER_BYTES + 2 + 2;
+/** PING / PONG, exact: header + nonce u64. */
+export const PING_BYTES = HEADER_BYTES + 8;
+/** UNREACHABLE, exact: header + peer id. */
+export const UNREACHABLE_BYTES = HEADER_BYTES + PEER_ID_BYTES;
+
+// ---- peer frame sizes (whole frames, header included) ----------------------
+
+/** HS_INIT without the certificate: header + senderIndex u32 + timestampMs u64
+ *  + nonce + kemPublic + certLen u32. */
+export const HS_INIT_FIXED_BYTES = HEADER_BYTES + 4 + 8 + NONCE_BYTES + HYBRID_KEM_PUBLIC_BYTES + 4;
+/** HS_RESP without the certificate: header + senderIndex u32 + receiverIndex
+ *  u32 + kemCiphertext + certLen u32 + signature. */
+export const HS_RESP_FIXED_BYTES =
+  HEADER_BYTES + 4 + 4 + HYBRID_KEM_CIPHERTEXT_BYTES + 4 + HYBRID_SIGNATURE_BYTES;
+/** HS_FINISH, exact: header + receiverIndex u32 + signature. */
+export const HS_FINISH_BYTES = HEADER_BYTES + 4 + HYBRID_SIGNATURE_BYTES;
+/** DATA header (the AEAD associated data): header + receiverIndex u32 + counter u64. */
+export const DATA_HEADER_BYTES = 16;
+/** Offset of receiverIndex inside a DATA frame. */
+export const DATA_RECEIVER_INDEX_OFFSET = 4;
+/** Offset of the u64 counter inside a DATA frame; the sealer writes it. */
+export const DATA_COUNTER_OFFSET = 8;
+/** Smallest DATA frame: header and an empty ciphertext with its tag. */
+export const DATA_MIN_BYTES = DATA_HEADER_BYTES + AEAD_TAG_BYTES;
+
+// ---- integer ranges ---------------------------------------------------------
+
+/** Largest u16 / u32 / u64 value. */
+export const U16_MAX = 0xffff;
+export const U32_MAX = 0xffff_ffff;
+export const U64_MAX = 0xffff_ffff_ffff_ffffn;

@@ -1,0 +1,324 @@
+/**
+ * Codec for relay link frames (docs/protocol.md §1): one WebSocket binary
+ * message between a node and a relay is one frame.
+ *
+ * What callers must know:
+ *  - decodeRelayFrame throws only WireError (SM_ERR_WIRE_*), checks lengths
+ *    before anything else and accepts no trailing bytes. Its byte fields
+ *    (clientNonce, cert, serverNonce, signature, sessionId, peerId, payload)
+ *    are `subarray` VIEWS of the input: they alias it and change if the
+ *    input buffer is reused. Copy what you keep.
+ *  - Peer frame types (0x21..) are rejected with SM_ERR_WIRE_TYPE: they only
+ *    travel inside SEND / DELIVER payloads.
+ *  - encodeRelayFrame validates every field first (fixed sizes:
+ *    SM_ERR_WIRE_LENGTH; limits: SM_ERR_WIRE_TOO_LARGE; ranges, empty cert or
+ *    payload, bad address or text: SM_ERR_WIRE_FIELD) and returns a new
+ *    buffer; encodeRelayFrameInto writes into a caller buffer instead.
+ *  - writeRelayHeader is the SEND / DELIVER hot path: it writes the 36-byte
+ *    prefix in front of a payload the caller has already placed.
+ *  - ERROR / CLOSE codes are any u16 (see RelayErrorCode for the known ones);
+ *    ESTABLISHED.observedAddress comes back in canonical text (ip-address.ts).
+ */
+
+import {
+  ADDRESS_FAMILY_IPV4,
+  ADDRESS_FAMILY_IPV6,
+  AUTH_BYTES,
+  CHALLENGE_BYTES,
+  ESTABLISHED_FIXED_BYTES,
+  FrameType,
+  HEADER_BYTES,
+  HELLO_FIXED_BYTES,
+  HYBRID_SIGNATURE_BYTES,
+  IPV4_BYTES,
+  IPV6_BYTES,
+  MAX_CERT_BYTES,
+  MAX_FRAME_BYTES,
+  MAX_SEND_PAYLOAD_BYTES,
+  MAX_TEXT_BYTES,
+  NONCE_BYTES,
+  PEER_ID_BYTES,
+  PING_BYTES,
+  SEND_HEADER_BYTES,
+  SESSION_ID_BYTES,
+  TEXT_FRAME_FIXED_BYTES,
+  UNREACHABLE_BYTES,
+} from './constants.js';
+import { ByteReader, decodeUtf8, getU16, getU64 } from './byte-reader.js';
+import { ByteWriter, checkFixedBytes, checkVarBytes, encodeUtf8 } from './byte-writer.js';
+import { checkFrameHeader, checkRoom, frameTypeName, isRelayFrameType, putFrameHeader } from './frame-header.js';
+import { formatIpAddress, parseIpAddress } from './ip-address.js';
+import { WireErrorCode, wireFail } from './wire-error-codes.js';
+
+export type RelayFrame =
+  | { type: typeof FrameType.Hello; clientNonce: Uint8Array; cert: Uint8Array }
+  | { type: typeof FrameType.Challenge; serverNonce: Uint8Array; relayTimeMs: number }
+  | { type: typeof FrameType.Auth; signature: Uint8Array }
+  | {
+      type: typeof FrameType.Established;
+      sessionId: Uint8Array;
+      heartbeatMs: number;
+      idleTimeoutMs: number;
+      maxFrameBytes: number;
+      observedAddress: string;
+      observedPort: number;
+    }
+  | { type: typeof FrameType.Error; code: number; message: string }
+  | { type: typeof FrameType.Ping; nonce: bigint }
+  | { type: typeof FrameType.Pong; nonce: bigint }
+  | { type: typeof FrameType.Send; peerId: Uint8Array; payload: Uint8Array }
+  | { type: typeof FrameType.Deliver; peerId: Uint8Array; payload: Uint8Array }
+  | { type: typeof FrameType.Close; code: number; reason: string }
+  | { type: typeof FrameType.Unreachable; peerId: Uint8Array };
+
+const CONTEXT = 'relay frame';
+
+// ---- layouts (offsets from the start of the frame, little-endian) ----------
+//
+// HELLO 0x01, 41 + certLen bytes
+// | 0..3 header | 4..35 clientNonce | 36..39 certLen u32 | 40.. cert (1..8192) |
+//
+// CHALLENGE 0x02, exactly 44 bytes
+// | 0..3 header | 4..35 serverNonce | 36..43 relayTimeMs u64 (<= 2^53-1) |
+//
+// AUTH 0x03, exactly 4695 bytes
+// | 0..3 header | 4..4694 signature (hybrid, 4691) |
+//
+// ESTABLISHED 0x04, 39 (IPv4) or 51 (IPv6) bytes
+// | 0..3 header | 4..19 sessionId | 20..23 heartbeatMs u32 | 24..27 idleTimeoutMs u32 |
+// | 28..31 maxFrameBytes u32 | 32..33 observedPort u16 | 34 family (4|6) | 35.. address (4|16) |
+//
+// ERROR 0x05 / CLOSE 0x0a, 8 + textLen bytes
+// | 0..3 header | 4..5 code u16 | 6..7 textLen u16 (<= 512) | 8.. UTF-8 text |
+//
+// PING 0x06 / PONG 0x07, exactly 12 bytes
+// | 0..3 header | 4..11 nonce u64 |
+//
+// SEND 0x08 / DELIVER 0x09, 37..65792 bytes
+// | 0..3 header | 4..35 peerId (dst for SEND, src for DELIVER) | 36.. payload (>= 1) |
+//
+// UNREACHABLE 0x0b, exactly 36 bytes
+// | 0..3 header | 4..35 peerId |
+
+/** Offset of the family byte in ESTABLISHED. */
+const ESTABLISHED_FAMILY_OFFSET = ESTABLISHED_FIXED_BYTES - 1;
+
+function textBytes(text: string, field: string): Uint8Array {
+  const bytes = encodeUtf8(text, field);
+  checkVarBytes(bytes, field, MAX_TEXT_BYTES, 0);
+  return bytes;
+}
+
+/**
+ * Exact encoded size of `frame`, validating what the size depends on.
+ * Throws SM_ERR_WIRE_TYPE for a type that is not a relay frame.
+ */
+export function relayFrameSize(frame: RelayFrame): number {
+  switch (frame.type) {
+    case FrameType.Hello:
+      checkVarBytes(frame.cert, 'HELLO cert', MAX_CERT_BYTES, 1);
+      return HELLO_FIXED_BYTES + frame.cert.length;
+    case FrameType.Challenge:
+      return CHALLENGE_BYTES;
+    case FrameType.Auth:
+      return AUTH_BYTES;
+    case FrameType.Established: {
+      const { family } = parseIpAddress(frame.observedAddress, 'ESTABLISHED observedAddress');
+      return ESTABLISHED_FIXED_BYTES + (family === ADDRESS_FAMILY_IPV4 ? IPV4_BYTES : IPV6_BYTES);
+    }
+    case FrameType.Error:
+      return TEXT_FRAME_FIXED_BYTES + textBytes(frame.message, 'ERROR message').length;
+    case FrameType.Close:
+      return TEXT_FRAME_FIXED_BYTES + textBytes(frame.reason, 'CLOSE reason').length;
+    case FrameType.Ping:
+    case FrameType.Pong:
+      return PING_BYTES;
+    case FrameType.Send:
+    case FrameType.Deliver:
+      checkVarBytes(frame.payload, `${frameTypeName(frame.type)} payload`, MAX_SEND_PAYLOAD_BYTES, 1);
+      return SEND_HEADER_BYTES + frame.payload.length;
+    case FrameType.Unreachable:
+      return UNREACHABLE_BYTES;
+    default:
+      return wireFail(
+        WireErrorCode.Type,
+        `encode ${CONTEXT}: type ${frameTypeName((frame as { type: number }).type)} is not a relay frame`,
+      );
+  }
+}
+
+/**
+ * Encode `frame` into `buf` at `offset`; returns the number of bytes written.
+ * `buf` must have room for relayFrameSize(frame) bytes (SM_ERR_WIRE_LENGTH
+ * otherwise). On error, bytes of `buf` after `offset` may have been written.
+ */
+export function encodeRelayFrameInto(frame: RelayFrame, buf: Uint8Array, offset: number): number {
+  const size = relayFrameSize(frame);
+  checkRoom(buf, offset, size, `encode ${CONTEXT}`);
+  putFrameHeader(buf, offset, frame.type);
+  const w = new ByteWriter(buf, offset + HEADER_BYTES);
+  switch (frame.type) {
+    case FrameType.Hello:
+      w.fixedBytes(frame.clientNonce, NONCE_BYTES, 'HELLO clientNonce');
+      w.u32Bytes(frame.cert, 'HELLO cert', MAX_CERT_BYTES, 1);
+      break;
+    case FrameType.Challenge:
+      w.fixedBytes(frame.serverNonce, NONCE_BYTES, 'CHALLENGE serverNonce');
+      w.u64Number(frame.relayTimeMs, 'CHALLENGE relayTimeMs');
+      break;
+    case FrameType.Auth:
+      w.fixedBytes(frame.signature, HYBRID_SIGNATURE_BYTES, 'AUTH signature');
+      break;
+    case FrameType.Established: {
+      const addr = parseIpAddress(frame.observedAddress, 'ESTABLISHED observedAddress');
+      w.fixedBytes(frame.sessionId, SESSION_ID_BYTES, 'ESTABLISHED sessionId');
+      w.u32(frame.heartbeatMs, 'ESTABLISHED heartbeatMs');
+      w.u32(frame.idleTimeoutMs, 'ESTABLISHED idleTimeoutMs');
+      w.u32(frame.maxFrameBytes, 'ESTABLISHED maxFrameBytes');
+      w.u16(frame.observedPort, 'ESTABLISHED observedPort');
+      w.u8(addr.family, 'ESTABLISHED family');
+      w.bytes(addr.bytes, 'ESTABLISHED address');
+      break;
+    }
+    case FrameType.Error:
+      w.u16(frame.code, 'ERROR code');
+      w.u16Bytes(textBytes(frame.message, 'ERROR message'), 'ERROR message', MAX_TEXT_BYTES);
+      break;
+    case FrameType.Close:
+      w.u16(frame.code, 'CLOSE code');
+      w.u16Bytes(textBytes(frame.reason, 'CLOSE reason'), 'CLOSE reason', MAX_TEXT_BYTES);
+      break;
+    case FrameType.Ping:
+    case FrameType.Pong:
+      w.u64(frame.nonce, `${frameTypeName(frame.type)} nonce`);
+      break;
+    case FrameType.Send:
+    case FrameType.Deliver:
+      w.fixedBytes(frame.peerId, PEER_ID_BYTES, `${frameTypeName(frame.type)} peerId`);
+      w.bytes(frame.payload, `${frameTypeName(frame.type)} payload`);
+      break;
+    case FrameType.Unreachable:
+      w.fixedBytes(frame.peerId, PEER_ID_BYTES, 'UNREACHABLE peerId');
+      break;
+  }
+  return HEADER_BYTES + w.length;
+}
+
+/** Encode `frame` into a new buffer of exactly its size. */
+export function encodeRelayFrame(frame: RelayFrame): Uint8Array {
+  const out = new Uint8Array(relayFrameSize(frame));
+  encodeRelayFrameInto(frame, out, 0);
+  return out;
+}
+
+/**
+ * Hot path for SEND / DELIVER: write the 36-byte prefix (header + peerId) at
+ * `offset` of `buf`, in front of a payload the caller places at
+ * offset + SEND_HEADER_BYTES itself. Returns the bytes written (36).
+ * Throws SM_ERR_WIRE_TYPE for another type, SM_ERR_WIRE_LENGTH for a peerId
+ * that is not 32 bytes or a buffer without room.
+ */
+export function writeRelayHeader(
+  buf: Uint8Array,
+  offset: number,
+  type: typeof FrameType.Send | typeof FrameType.Deliver,
+  peerId: Uint8Array,
+): number {
+  if (type !== FrameType.Send && type !== FrameType.Deliver) {
+    wireFail(WireErrorCode.Type, `writeRelayHeader: type ${frameTypeName(type)} is not SEND or DELIVER`);
+  }
+  checkFixedBytes(peerId, PEER_ID_BYTES, `${frameTypeName(type)} peerId`);
+  checkRoom(buf, offset, SEND_HEADER_BYTES, 'writeRelayHeader');
+  putFrameHeader(buf, offset, type);
+  buf.set(peerId, offset + HEADER_BYTES);
+  return SEND_HEADER_BYTES;
+}
+
+function exactLength(bytes: Uint8Array, expected: number, type: number): void {
+  if (bytes.length !== expected) {
+    wireFail(WireErrorCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected exactly ${expected}`);
+  }
+}
+
+function minLength(bytes: Uint8Array, min: number, type: number): void {
+  if (bytes.length < min) {
+    wireFail(WireErrorCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, at least ${min} required`);
+  }
+}
+
+/**
+ * Decode one relay link frame. Byte fields are VIEWS into `bytes` (see the
+ * module header). Throws only WireError with an SM_ERR_WIRE_* code.
+ */
+export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
+  const type = checkFrameHeader(bytes, MAX_FRAME_BYTES, isRelayFrameType, CONTEXT);
+  switch (type) {
+    case FrameType.Send:
+    case FrameType.Deliver:
+      // Hot path: no reader object. MAX_FRAME_BYTES was checked by the header.
+      minLength(bytes, SEND_HEADER_BYTES + 1, type);
+      return {
+        type,
+        peerId: bytes.subarray(HEADER_BYTES, SEND_HEADER_BYTES),
+        payload: bytes.subarray(SEND_HEADER_BYTES),
+      };
+    case FrameType.Ping:
+    case FrameType.Pong:
+      exactLength(bytes, PING_BYTES, type);
+      return { type, nonce: getU64(bytes, HEADER_BYTES) };
+    case FrameType.Unreachable:
+      exactLength(bytes, UNREACHABLE_BYTES, type);
+      return { type, peerId: bytes.subarray(HEADER_BYTES, UNREACHABLE_BYTES) };
+    case FrameType.Hello: {
+      minLength(bytes, HELLO_FIXED_BYTES + 1, type);
+      const r = new ByteReader(bytes, HEADER_BYTES);
+      const clientNonce = r.bytes(NONCE_BYTES, 'HELLO clientNonce');
+      const cert = r.u32Bytes('HELLO cert', MAX_CERT_BYTES, 1);
+      r.end('HELLO');
+      return { type, clientNonce, cert };
+    }
+    case FrameType.Challenge: {
+      exactLength(bytes, CHALLENGE_BYTES, type);
+      const r = new ByteReader(bytes, HEADER_BYTES);
+      const serverNonce = r.bytes(NONCE_BYTES, 'CHALLENGE serverNonce');
+      const relayTimeMs = r.u64Number('CHALLENGE relayTimeMs');
+      return { type, serverNonce, relayTimeMs };
+    }
+    case FrameType.Auth:
+      exactLength(bytes, AUTH_BYTES, type);
+      return { type, signature: bytes.subarray(HEADER_BYTES) };
+    case FrameType.Established: {
+      minLength(bytes, ESTABLISHED_FIXED_BYTES, type);
+      const family = bytes[ESTABLISHED_FAMILY_OFFSET] as number;
+      if (family !== ADDRESS_FAMILY_IPV4 && family !== ADDRESS_FAMILY_IPV6) {
+        wireFail(WireErrorCode.Field, `ESTABLISHED: address family ${family}, expected 4 or 6`);
+      }
+      const addressBytes = family === ADDRESS_FAMILY_IPV4 ? IPV4_BYTES : IPV6_BYTES;
+      exactLength(bytes, ESTABLISHED_FIXED_BYTES + addressBytes, type);
+      const r = new ByteReader(bytes, HEADER_BYTES);
+      const sessionId = r.bytes(SESSION_ID_BYTES, 'ESTABLISHED sessionId');
+      const heartbeatMs = r.u32('ESTABLISHED heartbeatMs');
+      const idleTimeoutMs = r.u32('ESTABLISHED idleTimeoutMs');
+      const maxFrameBytes = r.u32('ESTABLISHED maxFrameBytes');
+      const observedPort = r.u16('ESTABLISHED observedPort');
+      r.u8('ESTABLISHED family');
+      const observedAddress = formatIpAddress(r.bytes(addressBytes, 'ESTABLISHED address'));
+      return { type, sessionId, heartbeatMs, idleTimeoutMs, maxFrameBytes, observedAddress, observedPort };
+    }
+    case FrameType.Error:
+    case FrameType.Close: {
+      minLength(bytes, TEXT_FRAME_FIXED_BYTES, type);
+      const name = frameTypeName(type);
+      const code = getU16(bytes, HEADER_BYTES);
+      const r = new ByteReader(bytes, HEADER_BYTES + 2);
+      const field = type === FrameType.Error ? 'ERROR message' : 'CLOSE reason';
+      const textView = r.u16Bytes(field, MAX_TEXT_BYTES);
+      r.end(name);
+      const text = decodeUtf8(textView, field);
+      return type === FrameType.Error ? { type, code, message: text } : { type, code, reason: text };
+    }
+    default:
+      // Unreachable: checkFrameHeader admitted only relay types.
+      return wireFail(WireErrorCode.Type, `${CONTEXT}: type ${frameTypeName(type)}`);
+  }
+}
