@@ -1,0 +1,259 @@
+/**
+ * The network CA directory (DESIGN.md "Security model: Membership"):
+ *
+ *     CADIR/            mode 0700 when we create it
+ *     CADIR/ca.key      0600, armored "SHADOWMESH PRIVATE KEY" of kind CA
+ *                       (sealed-seed.ts), optionally passphrase-encrypted
+ *     CADIR/ca.crt      the self-signed CA certificate: give it to every
+ *                       relay and node
+ *     CADIR/crl         the current signed revocation list; starts empty at
+ *                       number 0, +1 at every revokeMembers
+ *     CADIR/issued/     a copy of every member certificate, <peer id>.crt
+ *     CADIR/lock        exists while a command changes the directory
+ *
+ * Operations take the lock (SM_ERR_CA_BUSY when another holds it), so two
+ * concurrent revocations cannot lose one another's entries. signMember
+ * refuses a revoked key, a name or mesh address already held by another
+ * live (unexpired, unrevoked) certificate of this CA, and a validity
+ * outliving the CA. The CA key is loaded only for the operation and wiped
+ * afterwards.
+ *
+ * initCa with `force` replaces the key, so every certificate issued before
+ * becomes worthless; issued/ is left in place for the record.
+ */
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, IdentityError } from '../errors.js';
+import { equalBytes, wipe } from '../crypto/bytes.js';
+import { HybridSigner, HYBRID_SIGN_PUBLIC_BYTES } from '../crypto/hybrid-sign.js';
+import { ArmorLabel, decodeArmor, encodeArmor } from './armor.js';
+import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from './certificate.js';
+import { IdentityCode } from './error-codes.js';
+import { loadCaCertificate, loadMemberCertificate, loadRevocationList, saveCaCertificate, saveMemberCertificate, saveRevocationList } from './files.js';
+import { formatPeerId, PEER_ID_BYTES, peerIdFromPublicKey, shortId } from './peer-id.js';
+import { issueRevocationList, type RevocationList } from './revocation.js';
+import { openSeed, sealSeed, SeedKind } from './sealed-seed.js';
+import { ensurePrivateDir, fileError, pathExists, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readPrivateFile, writeFileAtomic } from './secure-files.js';
+
+export const CA_KEY_FILE = 'ca.key';
+export const CA_CERT_FILE = 'ca.crt';
+export const CA_CRL_FILE = 'crl';
+export const CA_ISSUED_DIR = 'issued';
+export const CA_LOCK_FILE = 'lock';
+
+export const DEFAULT_CA_NAME = 'ShadowMesh network CA';
+/** Default CA lifetime: 10 years. Replacing a CA means re-issuing every member certificate, so it should be rare. */
+export const DEFAULT_CA_VALID_MS = 3650 * 24 * 60 * 60 * 1000;
+/** Default member certificate lifetime: 1 year, renewed by signing again. */
+export const DEFAULT_MEMBER_VALID_MS = 365 * 24 * 60 * 60 * 1000;
+
+function checkDir(fn: string, dir: string): void {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ConfigError('SM_ERR_CONFIG_DIR', `${fn} dir: expected a non-empty path`);
+}
+
+function checkPositiveMs(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new ConfigError('SM_ERR_CONFIG_DURATION', `${name}: expected a positive number of milliseconds, got ${String(v)}`);
+  return v;
+}
+
+function checkNow(name: string, v: unknown): number {
+  if (v === undefined) return Date.now();
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ConfigError('SM_ERR_CONFIG_NOW', `${name}: expected Unix milliseconds, got ${String(v)}`);
+  return v;
+}
+
+/** Runs `fn` while holding CADIR/lock. */
+async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lockPath = join(dir, CA_LOCK_FILE);
+  let handle;
+  try {
+    handle = await open(lockPath, 'wx', PRIVATE_FILE_MODE);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'EEXIST') {
+      throw new IdentityError(IdentityCode.CA_BUSY, `${dir} is locked by another ca command (remove ${lockPath} if none is running)`);
+    }
+    throw fileError('lock', lockPath, err);
+  }
+  try {
+    await handle.writeFile(`${process.pid}\n`);
+    await handle.close();
+    return await fn();
+  } finally {
+    await unlink(lockPath).catch(() => undefined);
+  }
+}
+
+/** Loads the CA certificate and its key, checking that they belong together. The caller destroys the signer. */
+async function loadCa(dir: string, passphrase: string | undefined): Promise<{ ca: CaCertificate; signer: HybridSigner }> {
+  const ca = await loadCaCertificate(join(dir, CA_CERT_FILE));
+  const keyPath = join(dir, CA_KEY_FILE);
+  const file = await readPrivateFile(keyPath);
+  let body: Uint8Array | undefined;
+  let seed: Uint8Array | undefined;
+  let signer: HybridSigner;
+  try {
+    try {
+      body = decodeArmor(file.toString('utf8'), ArmorLabel.PRIVATE_KEY);
+    } catch (err) {
+      throw new IdentityError(IdentityCode.CORRUPT, `${keyPath}: ${(err as Error).message}`, { cause: err });
+    }
+    seed = await openSeed(body, SeedKind.Ca, keyPath, passphrase);
+    signer = HybridSigner.fromSeed(seed);
+  } finally {
+    file.fill(0);
+    wipe(body, seed);
+  }
+  if (!equalBytes(signer.publicKey, ca.publicKey)) {
+    signer.destroy();
+    throw new IdentityError(IdentityCode.CORRUPT, `${keyPath} does not match ${join(dir, CA_CERT_FILE)}`);
+  }
+  return { ca, signer };
+}
+
+/** Creates a CA in `dir`: key, self-signed certificate, empty revocation list #0. SM_ERR_ID_EXISTS unless `force`. */
+export async function initCa(
+  dir: string,
+  options: { name?: string; validMs?: number; passphrase?: string; force?: boolean; nowMs?: number } = {},
+): Promise<CaCertificate> {
+  checkDir('initCa', dir);
+  const name = options.name ?? DEFAULT_CA_NAME;
+  const validMs = checkPositiveMs('initCa validMs', options.validMs ?? DEFAULT_CA_VALID_MS);
+  const nowMs = checkNow('initCa nowMs', options.nowMs);
+  const keyPath = join(dir, CA_KEY_FILE);
+  if (options.force !== true && (await pathExists(keyPath))) {
+    throw new IdentityError(IdentityCode.EXISTS, `a CA already exists at ${keyPath}; refusing to replace it without force`);
+  }
+  await ensurePrivateDir(dir);
+  return withLock(dir, async () => {
+    const signer = HybridSigner.generate();
+    let seed: Uint8Array | undefined;
+    try {
+      const ca = issueCaCertificate(signer, { name, notBeforeMs: nowMs, notAfterMs: nowMs + validMs });
+      const crl = issueRevocationList(signer, ca, { number: 0, issuedAtMs: nowMs, peerIds: [] });
+      seed = signer.exportSeed();
+      const body = await sealSeed(seed, SeedKind.Ca, options.passphrase);
+      const text = encodeArmor(ArmorLabel.PRIVATE_KEY, body);
+      wipe(body);
+      try {
+        await writeFileAtomic(keyPath, text, { mode: PRIVATE_FILE_MODE, noClobber: options.force !== true });
+      } catch (err) {
+        if ((err as IdentityError).code === IdentityCode.EXISTS) throw new IdentityError(IdentityCode.EXISTS, `a CA already exists at ${keyPath}; refusing to replace it without force`);
+        throw err;
+      }
+      await saveCaCertificate(join(dir, CA_CERT_FILE), ca);
+      await saveRevocationList(join(dir, CA_CRL_FILE), crl);
+      try {
+        await mkdir(join(dir, CA_ISSUED_DIR), { mode: PRIVATE_DIR_MODE, recursive: true });
+      } catch (err) {
+        throw fileError('create directory', join(dir, CA_ISSUED_DIR), err);
+      }
+      return ca;
+    } finally {
+      wipe(seed);
+      signer.destroy();
+    }
+  });
+}
+
+/** Live certificates of this CA in issued/, other than those of `exceptPeerId`. Undecodable files are skipped. */
+async function liveIssued(dir: string, ca: CaCertificate, crl: RevocationList, exceptPeerId: Uint8Array, nowMs: number): Promise<MemberCertificate[]> {
+  const issuedDir = join(dir, CA_ISSUED_DIR);
+  let names: string[];
+  try {
+    names = await readdir(issuedDir);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return [];
+    throw fileError('list', issuedDir, err);
+  }
+  const revoked = new Set(crl.peerIds.map((id) => formatPeerId(id)));
+  const out: MemberCertificate[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.crt')) continue;
+    let cert: MemberCertificate;
+    try {
+      cert = await loadMemberCertificate(join(issuedDir, n));
+    } catch {
+      continue;
+    }
+    if (!equalBytes(cert.caId, ca.caId) || equalBytes(cert.peerId, exceptPeerId)) continue;
+    if (cert.notAfterMs < nowMs || revoked.has(formatPeerId(cert.peerId))) continue;
+    out.push(cert);
+  }
+  return out;
+}
+
+function hostOf(cidr: string): string {
+  return cidr.slice(0, cidr.indexOf('/'));
+}
+
+/**
+ * Issues a member certificate for `publicKey`, valid from now for `validMs`
+ * (default 365 days), and records it in issued/. Re-signing the same key
+ * (renewal, new addresses) is allowed.
+ */
+export async function signMember(
+  caDir: string,
+  options: { name: string; addresses: string[]; groups?: string[]; validMs?: number; publicKey: Uint8Array; passphrase?: string; nowMs?: number },
+): Promise<MemberCertificate> {
+  checkDir('signMember', caDir);
+  if (options === null || typeof options !== 'object') throw new ConfigError('SM_ERR_CONFIG_OPTIONS', 'signMember options: expected an object');
+  const validMs = checkPositiveMs('signMember validMs', options.validMs ?? DEFAULT_MEMBER_VALID_MS);
+  const nowMs = checkNow('signMember nowMs', options.nowMs);
+  if (!(options.publicKey instanceof Uint8Array) || options.publicKey.length !== HYBRID_SIGN_PUBLIC_BYTES) {
+    throw new ConfigError('SM_ERR_CONFIG_PUBLIC_KEY', `signMember publicKey: expected ${HYBRID_SIGN_PUBLIC_BYTES} bytes`);
+  }
+  const peerId = peerIdFromPublicKey(options.publicKey);
+  return withLock(caDir, async () => {
+    const { ca, signer } = await loadCa(caDir, options.passphrase);
+    try {
+      if (nowMs > ca.notAfterMs) throw new IdentityError(IdentityCode.CERT_EXPIRED, `the CA in ${caDir} expired at ${new Date(ca.notAfterMs).toISOString()}`);
+      const crl = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
+      if (crl.peerIds.some((id) => equalBytes(id, peerId))) {
+        throw new IdentityError(IdentityCode.CERT_REVOKED, `peer ${formatPeerId(peerId)} is revoked; refusing to sign its key again`);
+      }
+      const cert = issueMemberCertificate(signer, ca, {
+        name: options.name,
+        addresses: options.addresses,
+        groups: options.groups ?? [],
+        publicKey: options.publicKey,
+        notBeforeMs: nowMs,
+        notAfterMs: nowMs + validMs,
+      });
+      for (const other of await liveIssued(caDir, ca, crl, peerId, nowMs)) {
+        if (other.name === cert.name) {
+          throw new IdentityError(IdentityCode.CERT_NAME_IN_USE, `name "${cert.name}" is already held by peer ${shortId(other.peerId)}; revoke it first or choose another name`);
+        }
+        const taken = new Set(other.addresses.map(hostOf));
+        const clash = cert.addresses.find((a) => taken.has(hostOf(a)));
+        if (clash !== undefined) {
+          throw new IdentityError(IdentityCode.CERT_ADDRESS_IN_USE, `address ${hostOf(clash)} is already held by "${other.name}" (peer ${shortId(other.peerId)}); revoke it first or choose another address`);
+        }
+      }
+      await saveMemberCertificate(join(caDir, CA_ISSUED_DIR, `${formatPeerId(peerId)}.crt`), cert);
+      return cert;
+    } finally {
+      signer.destroy();
+    }
+  });
+}
+
+/** Adds peer ids to the revocation list and writes it with the next number. Returns the new list. */
+export async function revokeMembers(caDir: string, peerIds: Uint8Array[], options: { passphrase?: string; nowMs?: number } = {}): Promise<RevocationList> {
+  checkDir('revokeMembers', caDir);
+  if (!Array.isArray(peerIds) || peerIds.length === 0) throw new ConfigError('SM_ERR_CONFIG_PEER_ID', 'revokeMembers peerIds: expected at least one peer id');
+  for (const id of peerIds) {
+    if (!(id instanceof Uint8Array) || id.length !== PEER_ID_BYTES) throw new ConfigError('SM_ERR_CONFIG_PEER_ID', `revokeMembers peerIds: expected ${PEER_ID_BYTES}-byte ids`);
+  }
+  const nowMs = checkNow('revokeMembers nowMs', options.nowMs);
+  return withLock(caDir, async () => {
+    const { ca, signer } = await loadCa(caDir, options.passphrase);
+    try {
+      const current = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
+      const next = issueRevocationList(signer, ca, { number: current.number + 1, issuedAtMs: nowMs, peerIds: [...current.peerIds, ...peerIds] });
+      await saveRevocationList(join(caDir, CA_CRL_FILE), next);
+      return next;
+    } finally {
+      signer.destroy();
+    }
+  });
+}
