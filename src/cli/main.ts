@@ -8,6 +8,8 @@
  * as one line, `shadowmesh: <message> (<code>)`, with exit status 1; anything
  * else is a bug and keeps its stack trace.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerKeygen } from './keygen.js';
 import { registerCa } from './ca.js';
@@ -43,7 +45,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '');
+/** True when this file is the program being run, also through the npm bin symlink (argv[1] is then the link). */
+function isInvokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+const invokedDirectly = isInvokedDirectly();
 if (invokedDirectly) {
   main(process.argv).then(
     (status) => { if (status !== 0) process.exitCode = status; },
