@@ -1,0 +1,92 @@
+/**
+ * Relay counters, served as JSON on GET /stats (DESIGN.md "Operations:
+ * observability"; STYLE.md §12 "every drop reason its own counter").
+ *
+ * `drops` counts frames not delivered; `disconnects` counts admitted
+ * connections the relay cut. Counters only grow, except `activeClients`/`pendingClients`, which the
+ * server sets from its tables. Reasons are short kebab-case strings fixed in
+ * code (never taken from the network), so the maps stay small.
+ * `snapshot()` returns a fresh plain object; callers may keep or mutate it.
+ */
+
+/** Why an admission was refused; one counter each. */
+export type RefusalReason =
+  | 'not-member'
+  | 'cert-validity'
+  | 'revoked'
+  | 'bad-signature'
+  | 'protocol'
+  | 'handshake-timeout'
+  | 'relay-full'
+  | 'pending-full'
+  | 'shutting-down';
+
+/** Why a frame was dropped (or a connection cut for bad traffic); one counter each. */
+export type DropReason =
+  | 'malformed'
+  | 'unexpected'
+  | 'frame-too-large'
+  | 'rate-limited'
+  | 'queue-full'
+  | 'unreachable';
+
+/** Why the relay cut an admitted connection; one counter each. */
+export type DisconnectReason = 'replaced' | 'revoked' | 'idle-timeout' | 'cert-expired' | 'bad-frames-limit';
+
+export interface RelayStatsSnapshot {
+  activeClients: number;
+  pendingClients: number;
+  totalConnections: number;
+  admissionAttempts: number;
+  admissions: number;
+  framesRouted: number;
+  bytesRouted: number;
+  admissionsRefused: Record<string, number>;
+  drops: Record<string, number>;
+  disconnects: Record<string, number>;
+}
+
+export class RelayStats {
+  activeClients = 0;
+  pendingClients = 0;
+  /** WebSocket connections accepted since start. */
+  totalConnections = 0;
+  /** HELLO frames received. */
+  admissionAttempts = 0;
+  /** Connections that reached ESTABLISHED. */
+  admissions = 0;
+  /** DELIVER frames handed to a destination socket. */
+  framesRouted = 0;
+  /** Payload bytes in those frames. */
+  bytesRouted = 0;
+  readonly #refused = new Map<RefusalReason, number>();
+  readonly #drops = new Map<DropReason, number>();
+  readonly #disconnects = new Map<DisconnectReason, number>();
+
+  refused(reason: RefusalReason): void {
+    this.#refused.set(reason, (this.#refused.get(reason) ?? 0) + 1);
+  }
+
+  drop(reason: DropReason, n = 1): void {
+    this.#drops.set(reason, (this.#drops.get(reason) ?? 0) + n);
+  }
+
+  disconnect(reason: DisconnectReason): void {
+    this.#disconnects.set(reason, (this.#disconnects.get(reason) ?? 0) + 1);
+  }
+
+  snapshot(): RelayStatsSnapshot {
+    return {
+      activeClients: this.activeClients,
+      pendingClients: this.pendingClients,
+      totalConnections: this.totalConnections,
+      admissionAttempts: this.admissionAttempts,
+      admissions: this.admissions,
+      framesRouted: this.framesRouted,
+      bytesRouted: this.bytesRouted,
+      admissionsRefused: Object.fromEntries(this.#refused),
+      drops: Object.fromEntries(this.#drops),
+      disconnects: Object.fromEntries(this.#disconnects),
+    };
+  }
+}
