@@ -1,0 +1,407 @@
+/**
+ * The ShadowMesh relay: a WSS server (TLS 1.3 only) that admits network
+ * members and routes sealed frames between them by peer id (DESIGN.md
+ * "Components: relay"; docs/protocol.md §1; STYLE.md §8).
+ *
+ * The relay is untrusted for content. It sees peer ids, frame sizes and
+ * timing, never plaintext: SEND(dst, payload) becomes DELIVER(src, payload) by
+ * rewriting the 36-byte prefix in place, and the payload — a peer frame sealed
+ * end to end between the two members — is never parsed, copied or logged. The
+ * relay holds no key that opens peer traffic; its only secrets are its TLS key
+ * (transport to the relay) and nonces.
+ *
+ * Wiring only; each idea has its own file:
+ *   tls-identity.ts      certificate, persisted key, pin, renewal
+ *   client-connection.ts one socket: admission, limits, frame loop
+ *   peer-table.ts        peer id -> admitted connection, replacement
+ *   token-bucket.ts      per-connection rate limit
+ *   relay-stats.ts       counters for GET /stats
+ *   relay-options.ts     defaults and validation
+ *
+ * Timer policy lives here, in one periodic sweep (not a timer per
+ * connection): handshake deadlines, heartbeat PINGs, idle timeouts, close
+ * grace, member certificate expiry, and TLS certificate renewal.
+ *
+ * Callers must know: `start()`/`stop()` are idempotent; `stop()` sends
+ * CLOSE(ShuttingDown) to every client and resolves once the listener is
+ * closed. `recheckRevocations()` is the hook for a reloaded CRL.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { randomBytes } from '../crypto/bytes.js';
+import { SmError } from '../errors.js';
+import { RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, type MembershipCheck } from '../handshake/relay-auth.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { FrameType, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.js';
+import { encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
+import { ClientConnection, type ConnectionHost, type RelayMemberCertificate } from './client-connection.js';
+import { PeerTable, peerKey } from './peer-table.js';
+import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
+import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
+import type { TlsIdentity } from './tls-identity.js';
+
+/** The relay's view of the membership verifier: MembershipVerifier (src/identity) fits. */
+export interface RelayMembership<C extends RelayMemberCertificate> extends MembershipCheck<C> {
+  isRevoked(peerId: Uint8Array): boolean;
+}
+
+export interface RelayServerDeps<C extends RelayMemberCertificate> {
+  verifier: RelayMembership<C>;
+  tls: TlsIdentity;
+  logger?: Logger;
+  clock?: Clock;
+  /** CSPRNG for nonces and session ids; tests may fix it. */
+  random?: (n: number) => Uint8Array;
+}
+
+/** How long `stop()` waits for clients to acknowledge CLOSE before cutting them: well inside a service manager's stop timeout. */
+export const SHUTDOWN_GRACE_MS = 1_500;
+/** WebSocket upgrades are accepted on this path only. */
+export const RELAY_WS_PATH = '/';
+/** HTTP status for an upgrade refused because too many handshakes are pending (RFC 9110 §15.6.4). */
+const HTTP_SERVICE_UNAVAILABLE = 503;
+
+function normalizeAddress(address: string | undefined): string {
+  if (address === undefined) return '0.0.0.0';
+  // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; report the IPv4 address it used.
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+}
+
+function formatHostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export class RelayServer<C extends RelayMemberCertificate> implements ConnectionHost<C> {
+  readonly options: Readonly<RelayOptions>;
+  readonly stats = new RelayStats();
+  readonly logger: Logger;
+  readonly verifier: RelayMembership<C>;
+  readonly #tls: TlsIdentity;
+  readonly #clock: Clock;
+  readonly #random: (n: number) => Uint8Array;
+  readonly #table = new PeerTable<ClientConnection<C>>();
+  readonly #connections = new Set<ClientConnection<C>>();
+  #server: Server | null = null;
+  #wss: WebSocketServer | null = null;
+  #sweep: TimerHandle | null = null;
+  #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  #renewing = false;
+  #pending = 0;
+  #port = 0;
+
+  constructor(deps: RelayServerDeps<C>, options: Partial<RelayOptions> = {}) {
+    this.options = resolveRelayOptions(options);
+    this.verifier = deps.verifier;
+    this.#tls = deps.tls;
+    this.logger = deps.logger ?? silentLogger;
+    this.#clock = deps.clock ?? systemClock;
+    this.#random = deps.random ?? randomBytes;
+  }
+
+  /** The TLS pin clients use (`sha256:<hex>` of the SPKI). */
+  get pin(): string {
+    return this.#tls.pin;
+  }
+
+  /** The bound port (the real one when options.port was 0); 0 before start. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** `wss://host:port` as clients should dial it. */
+  get url(): string {
+    return `wss://${formatHostForUrl(this.options.host)}:${this.#port}`;
+  }
+
+  /** Counters for GET /stats. */
+  snapshot(): RelayStatsSnapshot {
+    this.stats.activeClients = this.#table.size;
+    this.stats.pendingClients = this.#pending;
+    return this.stats.snapshot();
+  }
+
+  start(): Promise<void> {
+    if (this.#starting !== null) return this.#starting;
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.options;
+    const material = this.#tls.material;
+    const server = createServer({
+      key: material.keyPem,
+      cert: material.certPem,
+      minVersion: 'TLSv1.3',
+      // The TLS handshake itself is bounded like admission, so half-open TLS cannot pile up.
+      handshakeTimeout: o.handshakeTimeoutMs,
+    });
+    // Admitted clients plus pending handshakes; past this the kernel connection is dropped at accept.
+    server.maxConnections = o.maxClients + o.maxPending;
+    server.headersTimeout = Math.max(o.handshakeTimeoutMs, 1_000);
+    server.requestTimeout = Math.max(o.handshakeTimeoutMs, 1_000);
+    server.on('request', (req, res) => this.#onHttp(req, res));
+    server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    server.on('tlsClientError', (err) => this.logger.debug('TLS handshake failed', { error: err.message }));
+    server.on('clientError', (err, socket) => {
+      this.logger.debug('HTTP client error', { error: err.message });
+      socket.destroy();
+    });
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: o.maxFrameBytes, clientTracking: false });
+    wss.on('error', (err) => this.logger.error('websocket server error', { error: err.message }));
+    this.#server = server;
+    this.#wss = wss;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new SmError('SM_ERR_RELAY_LISTEN', `relay: cannot listen on ${o.host}:${o.port}: ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      server.listen(o.port, o.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error('listener error', { error: err.message }));
+    this.#port = (server.address() as AddressInfo).port;
+    this.#state = 'running';
+    this.#scheduleSweep();
+    this.logger.info('relay listening', { url: this.url, pin: this.pin });
+  }
+
+  /** Stop accepting, CLOSE(ShuttingDown) every client, wait up to SHUTDOWN_GRACE_MS, release the listener. */
+  stop(): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#stopping = this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#starting !== null) await this.#starting.catch(() => undefined);
+    this.#state = 'stopping';
+    this.#sweep?.cancel();
+    this.#sweep = null;
+    const server = this.#server;
+    for (const conn of [...this.#connections]) {
+      if (conn.state === 'handshaking') conn.refuse(RelayErrorCode.ShuttingDown, 'relay shutting down');
+      else conn.close(RelayErrorCode.ShuttingDown, 'relay shutting down');
+    }
+    if (server !== null) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await this.#waitForClients(SHUTDOWN_GRACE_MS);
+      for (const conn of [...this.#connections]) conn.terminate();
+      server.closeAllConnections();
+      await closed;
+    }
+    this.#wss?.close();
+    this.#state = 'stopped';
+    this.logger.info('relay stopped');
+  }
+
+  #waitForClients(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const deadline = this.#clock.now() + maxMs;
+      const check = (): void => {
+        if (this.#connections.size === 0 || this.#clock.now() >= deadline) resolve();
+        else this.#clock.schedule(Math.min(50, maxMs), check);
+      };
+      check();
+    });
+  }
+
+  /**
+   * Disconnect admitted members (CLOSE Revoked) and refuse pending ones whose
+   * peer id the verifier now lists as revoked. Call after loading a new CRL
+   * into the verifier. Returns how many connections were cut.
+   */
+  recheckRevocations(): number {
+    let cut = 0;
+    for (const conn of [...this.#connections]) {
+      if (conn.state === 'admitted' && conn.peerId !== null && this.verifier.isRevoked(conn.peerId)) {
+        this.stats.disconnect('revoked');
+        conn.close(RelayErrorCode.Revoked, 'certificate revoked');
+        cut++;
+      }
+    }
+    if (cut > 0) this.logger.info('revocation list applied', { disconnected: cut });
+    return cut;
+  }
+
+  // ------------------------------------------------------------ ConnectionHost
+
+  now(): number {
+    return this.#clock.now();
+  }
+
+  random(n: number): Uint8Array {
+    return this.#random(n);
+  }
+
+  checkCapacity(peerId: Uint8Array): number | null {
+    if (this.#state !== 'running') return RelayErrorCode.ShuttingDown;
+    // A returning peer replaces its own entry, so it never needs a free slot.
+    if (this.#table.size >= this.options.maxClients && this.#table.get(peerKey(peerId)) === undefined) return RelayErrorCode.RelayFull;
+    return null;
+  }
+
+  admit(conn: ClientConnection<C>): number | null {
+    const peerId = conn.peerId;
+    if (peerId === null) return RelayErrorCode.Protocol;
+    const capacity = this.checkCapacity(peerId);
+    if (capacity !== null) return capacity;
+    // Revocation can land between HELLO and AUTH (a SIGHUP'd CRL).
+    if (this.verifier.isRevoked(peerId)) return RelayErrorCode.Revoked;
+    this.#pending--;
+    const previous = this.#table.admit(conn.peerKey, conn);
+    this.stats.admissions++;
+    if (previous !== undefined) {
+      this.stats.disconnect('replaced');
+      previous.close(RelayErrorCode.Replaced, 'replaced by a newer connection');
+    }
+    return null;
+  }
+
+  forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
+    const target = this.#table.get(peerKey(dst));
+    if (target === undefined || target.state !== 'admitted') {
+      this.stats.drop('unreachable');
+      src.sendFrame(encodeRelayFrame({ type: FrameType.Unreachable, peerId: dst }));
+      return;
+    }
+    if (target.congested) {
+      this.stats.drop('queue-full');
+      return;
+    }
+    // protocol.md §1: SEND and DELIVER share the prefix layout, so DELIVER(src) overwrites SEND(dst) in place.
+    writeRelayHeader(frame, 0, FrameType.Deliver, src.peerId as Uint8Array);
+    if (target.sendFrame(frame)) {
+      this.stats.framesRouted++;
+      this.stats.bytesRouted += frame.length - SEND_HEADER_BYTES;
+    }
+  }
+
+  closed(conn: ClientConnection<C>): void {
+    if (!this.#connections.delete(conn)) return;
+    if (conn.peerKey !== '' && this.#table.remove(conn.peerKey, conn)) {
+      this.logger.info(`${conn.label} disconnected`);
+    } else if (conn.certificate === null) {
+      this.#pending--;
+    }
+  }
+
+  // ------------------------------------------------------------ listener
+
+  #onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+    } else if (req.method === 'GET' && path === '/stats') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.snapshot()));
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+    }
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const wss = this.#wss;
+    const path = (req.url ?? '/').split('?')[0];
+    if (this.#state !== 'running' || wss === null || path !== RELAY_WS_PATH) {
+      socket.destroy();
+      return;
+    }
+    if (this.#pending >= this.options.maxPending) {
+      this.stats.refused('pending-full');
+      socket.end(`HTTP/1.1 ${HTTP_SERVICE_UNAVAILABLE} Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, req));
+  }
+
+  #onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const tlsSocket = req.socket as TLSSocket;
+    let exporter: Uint8Array;
+    try {
+      // protocol.md §1: the transcript binds this TLS connection's exporter
+      // (empty context; RFC 8446 §7.5 makes it equal to no context).
+      exporter = new Uint8Array(tlsSocket.exportKeyingMaterial(RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, Buffer.alloc(0)));
+    } catch (err) {
+      this.logger.debug('no TLS exporter; dropping connection', { error: (err as Error).message });
+      ws.terminate();
+      return;
+    }
+    this.stats.totalConnections++;
+    this.#pending++;
+    const conn = new ClientConnection<C>(this, ws, {
+      exporter,
+      remoteAddress: normalizeAddress(tlsSocket.remoteAddress),
+      remotePort: tlsSocket.remotePort ?? 0,
+    });
+    this.#connections.add(conn);
+    if (this.#state !== 'running') conn.refuse(RelayErrorCode.ShuttingDown, 'relay shutting down');
+  }
+
+  // ------------------------------------------------------------ the sweep
+
+  #scheduleSweep(): void {
+    this.#sweep = this.#clock.schedule(sweepIntervalMs(this.options), () => {
+      if (this.#state !== 'running') return;
+      try {
+        this.#runSweep();
+      } catch (err) {
+        this.logger.error('sweep failed', { error: (err as Error).message });
+      }
+      this.#scheduleSweep();
+    });
+  }
+
+  #runSweep(): void {
+    const now = this.#clock.now();
+    const o = this.options;
+    for (const conn of [...this.#connections]) {
+      switch (conn.state) {
+        case 'handshaking':
+          if (now >= conn.deadlineMs) conn.refuse(RelayErrorCode.HandshakeTimeout, 'handshake timeout');
+          break;
+        case 'admitted': {
+          const cert = conn.certificate as C;
+          if (now - conn.lastSeenMs > o.idleTimeoutMs) {
+            this.stats.disconnect('idle-timeout');
+            conn.close(RelayErrorCode.IdleTimeout, 'idle timeout');
+          } else if (now > cert.notAfterMs) {
+            this.stats.disconnect('cert-expired');
+            conn.close(RelayErrorCode.CertValidity, 'certificate expired');
+          } else if (now - conn.lastPingMs >= o.heartbeatMs) {
+            conn.ping(now);
+          }
+          break;
+        }
+        case 'closing':
+          if (now >= conn.closeDeadlineMs) conn.terminate();
+          break;
+        case 'closed':
+          break;
+      }
+    }
+    if (this.#tls.needsRenewal(now) && !this.#renewing) this.#renewTls(now);
+  }
+
+  #renewTls(now: number): void {
+    this.#renewing = true;
+    this.#tls.renew(now).then(
+      (material) => {
+        // Same key, new certificate: pins survive (tls-identity.ts).
+        this.#server?.setSecureContext({ key: material.keyPem, cert: material.certPem, minVersion: 'TLSv1.3' });
+        this.logger.info('TLS certificate renewed', { notAfter: new Date(material.notAfterMs).toISOString(), pin: material.pin });
+      },
+      (err: unknown) => this.logger.error('TLS certificate renewal failed', { error: (err as Error).message }),
+    ).finally(() => {
+      this.#renewing = false;
+    });
+  }
+}
