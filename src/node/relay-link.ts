@@ -1,0 +1,525 @@
+/**
+ * The node's link to its relay (DESIGN.md "Paths: every peer is reachable
+ * through the relay first; the relay stays connected"; docs/protocol.md §1).
+ *
+ * One RelayLink keeps one WSS connection to one relay up: it dials TLS 1.3,
+ * authenticates the relay (a pinned SPKI hash, or a CA file), runs admission
+ * (src/handshake/relay-auth.ts) bound to this TLS connection's exporter,
+ * answers PINGs, declares the relay dead after the idle timeout the relay
+ * announced, and reconnects with full-jitter exponential backoff, re-running
+ * admission every time.
+ *
+ * Relay authentication happens before the WebSocket exists: the link opens
+ * the TLS socket itself, checks `sha256:` + hex(SHA-256(SPKI)) of the server
+ * certificate against `pin`, and only then hands the socket to `ws`. On a
+ * mismatch the socket is destroyed (SM_ERR_RELAY_PIN, counted, logged,
+ * retried with backoff): an impersonator never sees an HTTP request, let
+ * alone a HELLO.
+ *
+ * Events:
+ *   'established' (info: RelayEstablished)  after EVERY (re)admission
+ *   'deliver' (src: Uint8Array, payload: Uint8Array)  both are views into the
+ *       received frame, valid only during the call: copy what you keep
+ *   'unreachable' (peerId: Uint8Array)  a copy
+ *   'down' (reason: { code: string; message: string })  a connection attempt
+ *       failed or an established link went away; a retry is scheduled unless stopped
+ *   'refused' (err: SmError)  the relay refused admission (err.code is the
+ *       SM_ERR_RELAY_* code of the relay's ERROR; err.relayCode its number)
+ * The link never emits 'error'.
+ *
+ * `send` never queues without bound: over `sendQueueBytes` of WebSocket
+ * backlog it drops, counts and answers false. The payload is copied once
+ * into the outgoing frame, so the caller may reuse its buffer at once.
+ * Timers come from the injected clock; this file owns all of the link's
+ * timer policy (connect timeout, backoff, idle check).
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { WebSocket } from 'ws';
+import { randomBytes } from '../crypto/bytes.js';
+import type { HybridSigner } from '../crypto/hybrid-sign.js';
+import { ConfigError, SmError } from '../errors.js';
+import {
+  RELAY_AUTH_EXPORTER_BYTES,
+  RELAY_AUTH_EXPORTER_LABEL,
+  RelayAuthClient,
+  smCodeOfRelayCode,
+} from '../handshake/relay-auth.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.js';
+import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
+
+export interface RelayLinkOptions {
+  /** wss://host:port (port defaults to 443). */
+  url: string;
+  /** `sha256:<hex>` of the relay's SPKI, as the relay prints it. Exactly one of pin / tlsCaFile. */
+  pin?: string;
+  /** Trust a relay certificate issued by this CA (PEM) instead of a pin. */
+  tlsCaFile?: string;
+  /** TCP + TLS + WebSocket + admission must finish within this time. */
+  connectTimeoutMs?: number;
+  /** First reconnect delay ceiling; doubles per failure. */
+  reconnectBaseMs?: number;
+  /** Largest reconnect delay ceiling. */
+  reconnectMaxMs?: number;
+  /** WebSocket backlog above which send() drops. */
+  sendQueueBytes?: number;
+}
+
+export interface RelayEstablished {
+  sessionId: Uint8Array;
+  observedAddress: string;
+  observedPort: number;
+  heartbeatMs: number;
+  maxFrameBytes: number;
+}
+
+export interface RelayLinkStats {
+  /** Admissions that reached ESTABLISHED. */
+  connects: number;
+  /** Connection attempts after the first. */
+  reconnects: number;
+  /** DELIVER frames received. */
+  framesIn: number;
+  /** SEND frames written. */
+  framesOut: number;
+  /** Frames not sent or not delivered, by reason. */
+  drops: Record<string, number>;
+  /** Failed or ended connections, by SM_ERR_* code (SM_ERR_RELAY_PIN, …). */
+  failures: Record<string, number>;
+}
+
+/** Admission usually takes milliseconds; 10 s covers a slow network and a busy relay. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** First backoff ceiling: quick enough that a relay restart is barely noticed. */
+export const DEFAULT_RECONNECT_BASE_MS = 500;
+/** Backoff cap: a relay down for long is retried twice a minute, not hammered. */
+export const DEFAULT_RECONNECT_MAX_MS = 30_000;
+/** Same bound as the relay's per-client queue (relay-options.ts): ~64 full segments. */
+export const DEFAULT_LINK_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
+/** How long stop() waits for the relay to acknowledge our close before cutting the socket. */
+export const LINK_CLOSE_GRACE_MS = 500;
+
+export const RELAY_LINK_DEFAULTS = Object.freeze({
+  connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  reconnectBaseMs: DEFAULT_RECONNECT_BASE_MS,
+  reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
+  sendQueueBytes: DEFAULT_LINK_SEND_QUEUE_BYTES,
+});
+
+/** SM_ERR_* codes of the link itself (admission refusals use relay-auth's codes). */
+export const RelayLinkCode = {
+  PIN: 'SM_ERR_RELAY_PIN',
+  TLS: 'SM_ERR_RELAY_TLS',
+  CONNECT_TIMEOUT: 'SM_ERR_RELAY_CONNECT_TIMEOUT',
+  DEAD: 'SM_ERR_RELAY_DEAD',
+  CLOSED: 'SM_ERR_RELAY_CLOSED',
+  SOCKET: 'SM_ERR_RELAY_SOCKET',
+} as const;
+
+const OPTION_KEYS = ['url', 'pin', 'tlsCaFile', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'sendQueueBytes'] as const;
+const WS_CLOSE_NORMAL = 1000;
+
+/** The pin format the relay prints (src/relay/tls-identity.ts): `sha256:` + hex(SHA-256(SPKI DER)). */
+const PIN_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** `sha256:<hex>` of DER SubjectPublicKeyInfo bytes; must match tls-identity.ts's spkiPin (a test checks both agree). */
+export function relayPinOf(spkiDer: Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(spkiDer).digest('hex');
+}
+
+interface ResolvedOptions {
+  host: string;
+  port: number;
+  url: string;
+  pin: string | null;
+  ca: Buffer | null;
+  connectTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  sendQueueBytes: number;
+}
+
+function optionError(name: string, value: unknown, expected: string): ConfigError {
+  return new ConfigError('SM_ERR_CONFIG_VALUE', `relay link option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+function resolveOptions(options: RelayLinkOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw optionError('options', options, 'an object');
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `relay link option ${key}: unknown option (value ${JSON.stringify((options as unknown as Record<string, unknown>)[key]) ?? 'undefined'})`);
+    }
+  }
+  const o = { ...RELAY_LINK_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<RelayLinkOptions, 'pin' | 'tlsCaFile'>> & RelayLinkOptions;
+  let parsed: URL;
+  try {
+    parsed = new URL(o.url);
+  } catch {
+    throw optionError('url', o.url, 'wss://host:port');
+  }
+  if (parsed.protocol !== 'wss:' || parsed.hostname === '' || (parsed.pathname !== '/' && parsed.pathname !== '')) throw optionError('url', o.url, 'wss://host:port');
+  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  const port = parsed.port === '' ? 443 : Number(parsed.port);
+  if ((o.pin === undefined) === (o.tlsCaFile === undefined)) throw optionError('pin/tlsCaFile', { pin: o.pin, tlsCaFile: o.tlsCaFile }, 'exactly one of pin and tlsCaFile');
+  if (o.pin !== undefined && (typeof o.pin !== 'string' || !PIN_RE.test(o.pin))) throw optionError('pin', o.pin, 'sha256:<64 lowercase hex digits>');
+  let ca: Buffer | null = null;
+  if (o.tlsCaFile !== undefined) {
+    try {
+      ca = readFileSync(o.tlsCaFile);
+    } catch (err) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay link option tlsCaFile: cannot read ${o.tlsCaFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const int = (name: string, v: unknown, min: number, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw optionError(name, v, `an integer in [${min}, ${max}]`);
+    return v;
+  };
+  const reconnectBaseMs = int('reconnectBaseMs', o.reconnectBaseMs, 1, 3_600_000);
+  return {
+    host,
+    port,
+    url: `wss://${parsed.host}/`,
+    pin: o.pin ?? null,
+    ca,
+    connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs, 1, 3_600_000),
+    reconnectBaseMs,
+    reconnectMaxMs: int('reconnectMaxMs', o.reconnectMaxMs, reconnectBaseMs, 3_600_000),
+    sendQueueBytes: int('sendQueueBytes', o.sendQueueBytes, MAX_FRAME_BYTES, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** One connection attempt; events from a superseded attempt are ignored. */
+interface Attempt {
+  socket: TLSSocket;
+  ws: WebSocket | null;
+  auth: RelayAuthClient;
+  exporter: Uint8Array | null;
+  timer: TimerHandle | null;
+  lastSeenMs: number;
+  idleTimeoutMs: number;
+  info: RelayEstablished | null;
+  failed: boolean;
+}
+
+type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
+
+export class RelayLink extends EventEmitter {
+  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, drops: {}, failures: {} };
+  readonly #signer: Pick<HybridSigner, 'sign'>;
+  readonly #certificate: Uint8Array;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #o: ResolvedOptions;
+  #state: LinkState = 'idle';
+  #attempt: Attempt | null = null;
+  #backoffTimer: TimerHandle | null = null;
+  #failures = 0;
+  #attempts = 0;
+  #stopping: Promise<void> | null = null;
+
+  constructor(
+    deps: { signer: HybridSigner; certificate: Uint8Array; logger?: Logger; clock?: Clock; random?: () => number },
+    options: RelayLinkOptions,
+  ) {
+    super();
+    if (deps === null || typeof deps !== 'object' || typeof deps.signer?.sign !== 'function') throw optionError('deps.signer', typeof deps?.signer, 'a HybridSigner');
+    if (!(deps.certificate instanceof Uint8Array) || deps.certificate.length === 0) throw optionError('deps.certificate', typeof deps.certificate, 'the encoded member certificate');
+    this.#signer = deps.signer;
+    this.#certificate = deps.certificate;
+    this.#logger = deps.logger ?? silentLogger;
+    this.#clock = deps.clock ?? systemClock;
+    this.#random = deps.random ?? Math.random;
+    this.#o = resolveOptions(options);
+  }
+
+  /** The current admission, or null while not admitted. */
+  get established(): RelayEstablished | null {
+    return this.#state === 'established' ? (this.#attempt?.info ?? null) : null;
+  }
+
+  /** Local TCP port of the current connection (what the relay should report as observedPort), or null. */
+  get localPort(): number | null {
+    return this.#attempt?.socket.localPort ?? null;
+  }
+
+  /** Begin connecting; idempotent. */
+  start(): void {
+    if (this.#state !== 'idle') return;
+    this.#connect();
+  }
+
+  /** Close the link and cancel retries; idempotent. Resolves when the socket is gone. */
+  stop(): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#stopping = this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#state = 'stopped';
+    this.#backoffTimer?.cancel();
+    this.#backoffTimer = null;
+    const attempt = this.#attempt;
+    if (attempt === null) return;
+    attempt.timer?.cancel();
+    attempt.failed = true;
+    const ws = attempt.ws;
+    await new Promise<void>((resolve) => {
+      if (attempt.socket.destroyed) return resolve();
+      attempt.socket.once('close', () => resolve());
+      if (ws !== null && ws.readyState === WebSocket.OPEN) {
+        if (attempt.info !== null) ws.send(encodeRelayFrame({ type: FrameType.Close, code: RelayErrorCode.ShuttingDown, reason: 'node stopping' }));
+        ws.close(WS_CLOSE_NORMAL);
+        this.#clock.schedule(LINK_CLOSE_GRACE_MS, () => attempt.socket.destroy());
+      } else {
+        attempt.socket.destroy();
+      }
+    });
+  }
+
+  /**
+   * Send `payload` to `peerId` through the relay. False (dropped and counted)
+   * when not established, empty, larger than the relay's frame limit, or over
+   * the send queue limit.
+   */
+  send(peerId: Uint8Array, payload: Uint8Array): boolean {
+    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
+      throw new SmError('SM_ERR_RELAY_ARG', `RelayLink.send peerId: expected ${PEER_ID_BYTES} bytes, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
+    }
+    const attempt = this.#attempt;
+    const info = attempt?.info ?? null;
+    const ws = attempt?.ws ?? null;
+    if (this.#state !== 'established' || info === null || ws === null || ws.readyState !== WebSocket.OPEN) return this.#drop('not-established');
+    if (payload.length === 0) return this.#drop('empty');
+    const size = SEND_HEADER_BYTES + payload.length;
+    if (size > info.maxFrameBytes) return this.#drop('too-large');
+    if (ws.bufferedAmount > this.#o.sendQueueBytes) return this.#drop('queue-full');
+    const frame = Buffer.allocUnsafe(size);
+    writeRelayHeader(frame, 0, FrameType.Send, peerId);
+    frame.set(payload, SEND_HEADER_BYTES);
+    ws.send(frame, { binary: true });
+    this.stats.framesOut++;
+    return true;
+  }
+
+  #drop(reason: string): false {
+    this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
+    return false;
+  }
+
+  // ------------------------------------------------------------ connecting
+
+  #connect(): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'connecting';
+    if (this.#attempts++ > 0) this.stats.reconnects++;
+    const o = this.#o;
+    const socket = tlsConnect({
+      host: o.host,
+      port: o.port,
+      servername: isIP(o.host) === 0 ? o.host : undefined,
+      minVersion: 'TLSv1.3',
+      ALPNProtocols: ['http/1.1'],
+      // With a pin, the chain is not judged by the CA store: the pin check below replaces it.
+      rejectUnauthorized: o.pin === null,
+      ...(o.ca !== null ? { ca: o.ca } : {}),
+    });
+    const attempt: Attempt = {
+      socket,
+      ws: null,
+      auth: new RelayAuthClient({ signer: this.#signer, certificate: this.#certificate }),
+      exporter: null,
+      timer: null,
+      lastSeenMs: this.#clock.now(),
+      idleTimeoutMs: 0,
+      info: null,
+      failed: false,
+    };
+    this.#attempt = attempt;
+    attempt.timer = this.#clock.schedule(o.connectTimeoutMs, () => {
+      this.#fail(attempt, RelayLinkCode.CONNECT_TIMEOUT, `no admission within ${o.connectTimeoutMs} ms`);
+    });
+    socket.on('error', (err) => this.#fail(attempt, attempt.ws === null ? RelayLinkCode.TLS : RelayLinkCode.SOCKET, err.message));
+    socket.on('close', () => this.#fail(attempt, RelayLinkCode.CLOSED, 'connection closed'));
+    socket.once('secureConnect', () => this.#onSecure(attempt));
+  }
+
+  #onSecure(attempt: Attempt): void {
+    if (attempt.failed) return;
+    const o = this.#o;
+    const socket = attempt.socket;
+    if (o.pin !== null) {
+      let seen = '';
+      try {
+        const cert = socket.getPeerX509Certificate();
+        if (cert !== undefined) seen = relayPinOf(cert.publicKey.export({ type: 'spki', format: 'der' }));
+      } catch {
+        seen = '';
+      }
+      if (seen !== o.pin) {
+        this.#fail(attempt, RelayLinkCode.PIN, `relay TLS key ${seen || '(none)'} does not match the pin ${o.pin}`);
+        return;
+      }
+    }
+    try {
+      attempt.exporter = new Uint8Array(socket.exportKeyingMaterial(RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, Buffer.alloc(0)));
+    } catch (err) {
+      this.#fail(attempt, RelayLinkCode.TLS, `no TLS exporter: ${(err as Error).message}`);
+      return;
+    }
+    const ws = new WebSocket(o.url, {
+      createConnection: () => socket,
+      perMessageDeflate: false,
+      maxPayload: MAX_FRAME_BYTES,
+    });
+    attempt.ws = ws;
+    ws.on('open', () => {
+      if (attempt.failed) return;
+      ws.send(attempt.auth.hello(randomBytes), { binary: true });
+    });
+    ws.on('message', (data, isBinary) => this.#onMessage(attempt, data, isBinary));
+    ws.on('error', (err) => this.#fail(attempt, RelayLinkCode.SOCKET, err.message));
+    ws.on('close', (code, reason) => this.#fail(attempt, RelayLinkCode.CLOSED, `websocket closed (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`));
+  }
+
+  #onMessage(attempt: Attempt, data: unknown, isBinary: boolean): void {
+    if (attempt.failed) return;
+    attempt.lastSeenMs = this.#clock.now();
+    if (!isBinary || !Buffer.isBuffer(data)) {
+      if (attempt.info === null) this.#fail(attempt, 'SM_ERR_RELAY_AUTH_PROTOCOL', 'relay sent a non-binary message during admission');
+      else this.#drop('malformed');
+      return;
+    }
+    if (attempt.info === null) {
+      this.#onAdmissionFrame(attempt, data);
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeRelayFrame(data);
+    } catch {
+      this.#drop('malformed');
+      return;
+    }
+    switch (frame.type) {
+      case FrameType.Deliver:
+        this.stats.framesIn++;
+        this.emit('deliver', frame.peerId, frame.payload);
+        return;
+      case FrameType.Unreachable:
+        this.emit('unreachable', Uint8Array.from(frame.peerId));
+        return;
+      case FrameType.Ping:
+        attempt.ws?.send(encodeRelayFrame({ type: FrameType.Pong, nonce: frame.nonce }), { binary: true });
+        return;
+      case FrameType.Pong:
+        return;
+      case FrameType.Close:
+      case FrameType.Error: {
+        const text = frame.type === FrameType.Close ? frame.reason : frame.message;
+        this.#fail(attempt, smCodeOfRelayCode(frame.code), `relay closed the link: ${text} (relay code ${frame.code})`);
+        return;
+      }
+      default:
+        this.#drop('unexpected');
+    }
+  }
+
+  #onAdmissionFrame(attempt: Attempt, data: Buffer): void {
+    const auth = attempt.auth;
+    try {
+      if (auth.state === 'await-challenge') {
+        const reply = auth.onChallenge(data, attempt.exporter as Uint8Array);
+        attempt.ws?.send(reply, { binary: true });
+        return;
+      }
+      if (auth.state === 'await-established') {
+        const admission = auth.onEstablished(data);
+        const info: RelayEstablished = {
+          sessionId: admission.sessionId,
+          observedAddress: admission.observedAddress,
+          observedPort: admission.observedPort,
+          heartbeatMs: admission.heartbeatMs,
+          maxFrameBytes: Math.min(admission.maxFrameBytes, MAX_FRAME_BYTES),
+        };
+        this.#onEstablished(attempt, info, admission.idleTimeoutMs);
+        return;
+      }
+      this.#fail(attempt, 'SM_ERR_RELAY_AUTH_PROTOCOL', `frame during admission state ${auth.state}`);
+    } catch (err) {
+      const e = err as SmError & { byRelay?: boolean };
+      if (e.byRelay === true) {
+        this.#logger.info('relay refused admission', { relay: this.#o.url, code: e.code, message: e.message });
+        this.emit('refused', e);
+      }
+      this.#fail(attempt, typeof e.code === 'string' ? e.code : 'SM_ERR_RELAY_AUTH_PROTOCOL', e.message);
+    }
+  }
+
+  #onEstablished(attempt: Attempt, info: RelayEstablished, idleTimeoutMs: number): void {
+    attempt.timer?.cancel();
+    attempt.info = info;
+    attempt.idleTimeoutMs = idleTimeoutMs;
+    attempt.lastSeenMs = this.#clock.now();
+    this.#state = 'established';
+    this.#failures = 0;
+    this.stats.connects++;
+    this.#scheduleIdleCheck(attempt);
+    this.#logger.info('admitted by relay', { relay: this.#o.url, observed: `${info.observedAddress}:${info.observedPort}` });
+    this.emit('established', info);
+  }
+
+  /** Declare the relay dead after the idle timeout it announced; checked a few times per timeout. */
+  #scheduleIdleCheck(attempt: Attempt): void {
+    // A quarter of the timeout: detection lands at most 25 % late, at four timer runs per timeout.
+    const periodMs = Math.max(1, Math.floor(attempt.idleTimeoutMs / 4));
+    attempt.timer = this.#clock.schedule(periodMs, () => {
+      if (attempt.failed) return;
+      const silentMs = this.#clock.now() - attempt.lastSeenMs;
+      if (silentMs > attempt.idleTimeoutMs) {
+        this.#fail(attempt, RelayLinkCode.DEAD, `no traffic from the relay for ${silentMs} ms`);
+        return;
+      }
+      this.#scheduleIdleCheck(attempt);
+    });
+  }
+
+  /** End `attempt` (once): count, emit 'down', tear down, schedule the next try. */
+  #fail(attempt: Attempt, code: string, message: string): void {
+    if (attempt.failed) return;
+    attempt.failed = true;
+    attempt.timer?.cancel();
+    attempt.timer = null;
+    const wasEstablished = attempt.info !== null;
+    this.stats.failures[code] = (this.stats.failures[code] ?? 0) + 1;
+    if (attempt.ws !== null) attempt.ws.terminate();
+    attempt.socket.destroy();
+    if (this.#state === 'stopped') return;
+    const fields = { relay: this.#o.url, code, message };
+    const what = wasEstablished ? 'relay link down' : 'relay connection failed';
+    if (code === RelayLinkCode.PIN) this.#logger.warn(what, fields);
+    else this.#logger.info(what, fields);
+    this.emit('down', { code, message });
+    if (this.#attempt === attempt) this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'backoff';
+    const o = this.#o;
+    // Full jitter (uniform in [0, ceiling]) spreads a crowd of nodes reconnecting to a restarted relay.
+    const ceilingMs = Math.min(o.reconnectMaxMs, o.reconnectBaseMs * 2 ** Math.min(this.#failures, 30));
+    this.#failures++;
+    const delayMs = Math.floor(this.#random() * ceilingMs);
+    this.#backoffTimer = this.#clock.schedule(delayMs, () => {
+      this.#backoffTimer = null;
+      this.#connect();
+    });
+  }
+}
