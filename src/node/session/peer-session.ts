@@ -42,14 +42,23 @@ import { REPLAY_WINDOW_DEFAULT_COUNTERS, ReplayWindow } from './replay-window.js
 import { SessionTimers, type HandshakeReason, type SessionTimerHost, type SessionTimerOptions, type TimedKeyPair } from './session-timers.js';
 import { SM_ERR_SESSION_ARG, SM_ERR_SESSION_KEYS, SM_ERR_SESSION_OPTION } from './session-error-codes.js';
 
+/** Why a frame or packet was dropped; each has its own counter in `drops`. */
 export type DropReason =
+  /** receiverIndex names none of our live key pairs (e.g. a previous pair already wiped). */
   | 'unknown_index'
+  /** counter already accepted, or older than the replay window. */
   | 'replay'
+  /** the AEAD tag did not verify: tampered, forged or under another key. */
   | 'auth_failed'
+  /** the pair is past rejectAfterTime, past its grace, or the counter past rejectAfterMessages. */
   | 'expired_key'
+  /** sealed part too short to hold an inner type byte and a tag. */
   | 'too_short'
+  /** no key pair at all: a frame arrived, or queued packets were abandoned, a keepalive was refused. */
   | 'no_session'
+  /** authentic, but an inner type v1 does not define (or a keepalive with a body). */
   | 'bad_inner_type'
+  /** the queue waiting for a handshake was full: its oldest packet went. */
   | 'queue_full';
 
 export const DROP_REASONS: readonly DropReason[] = Object.freeze([
