@@ -17,9 +17,11 @@
  *  - sealInPlace encrypts inside the caller's buffer (no result allocation
  *    beyond what node:crypto does internally).
  *  - AeadOpener.open never throws on bad network input: short input, a
- *    counter at or past REJECT_AFTER_MESSAGES or a failed tag all return null. Unauthenticated
- *    plaintext is never written to `out`.
- *  - Neither class is reentrant-sensitive: every call is synchronous.
+ *    counter at or past REJECT_AFTER_MESSAGES or a failed tag all return
+ *    null. Unauthenticated plaintext is never written to `out`. Replay
+ *    protection is the caller's (the session's replay window).
+ *  - sealInPlace is synchronous; one sealer must not be shared between
+ *    sessions or directions (each direction has its own key).
  */
 
 import { createCipheriv, createDecipheriv } from 'node:crypto';
@@ -63,7 +65,8 @@ function checkAlgorithm(name: string, alg: unknown): asserts alg is AeadAlgorith
 }
 
 // One cipher object per call: node:crypto has no re-keyable AEAD context.
-// The overload picked by the type checker differs per algorithm; both accept
+// The two identical-looking branches let the type checker pick the right
+// createCipheriv overload for each literal algorithm name; both accept
 // authTagLength and setAAD({ plaintextLength }).
 function encrypt(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, pt: Uint8Array): { ct: Buffer; tag: Buffer } {
   const c =
