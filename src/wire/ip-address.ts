@@ -1,5 +1,5 @@
 /**
- * IP address text <-> bytes for ESTABLISHED.observedAddress
+ * IP address text <-> bytes, for ESTABLISHED.observedAddress
  * (docs/protocol.md §1: `family u8 (4 or 6) | address[4 or 16]`).
  *
  * Accepted text:

@@ -1,5 +1,5 @@
 /**
- * Codec for relay link frames (docs/protocol.md §1): one WebSocket binary
+ * Codec for relay link frames (docs/protocol.md §1). One WebSocket binary
  * message between a node and a relay is one frame.
  *
  * What callers must know:
