@@ -19,7 +19,7 @@ import { MembershipVerifier } from '../identity/membership.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
 import { defaultRelayDataDir, TlsIdentity } from '../relay/tls-identity.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 import { createLogger } from '../util/logger.js';
 
 interface RelayCliOptions {
@@ -35,6 +35,8 @@ interface RelayCliOptions {
   heartbeat?: string;
   idleTimeout?: string;
   handshakeTimeout?: string;
+  rateFrames?: string;
+  rateBytes?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
@@ -65,12 +67,21 @@ function parseDurationFlag(flag: string, text: string | undefined): number | und
 /** The RelayServer options a command line asks for (validated again by resolveRelayOptions). */
 export function relayOptionsFromCli(opts: RelayCliOptions): Partial<RelayOptions> {
   const { host, port } = parseListen(opts.listen);
+  const rateFrames = parseCount('--rate-frames', opts.rateFrames);
+  const rateBytes = parseCount('--rate-bytes', opts.rateBytes);
+  const maxFrameBytes = parseCount('--max-frame-bytes', opts.maxFrameBytes);
   return {
     host,
     port,
     maxClients: parseCount('--max-clients', opts.maxClients),
     maxPending: parseCount('--max-pending', opts.maxPending),
-    maxFrameBytes: parseCount('--max-frame-bytes', opts.maxFrameBytes),
+    maxFrameBytes,
+    // A rate given on the command line brings a burst of half a second (the defaults' ratio),
+    // never below one full frame for bytes.
+    ...(rateFrames !== undefined ? { rateFramesPerSec: rateFrames, rateFrameBurst: Math.max(1, Math.ceil(rateFrames / 2)) } : {}),
+    ...(rateBytes !== undefined
+      ? { rateBytesPerSec: rateBytes, rateByteBurst: Math.max(maxFrameBytes ?? RELAY_DEFAULTS.maxFrameBytes, Math.ceil(rateBytes / 2)) }
+      : {}),
     heartbeatMs: parseDurationFlag('--heartbeat', opts.heartbeat),
     idleTimeoutMs: parseDurationFlag('--idle-timeout', opts.idleTimeout),
     handshakeTimeoutMs: parseDurationFlag('--handshake-timeout', opts.handshakeTimeout),
@@ -132,6 +143,8 @@ async function runRelay(opts: RelayCliOptions): Promise<void> {
 export function registerRelay(program: Command): void {
   program
     .command('relay')
+    // A bad flag is one line on stderr, not a page of help (run --help for that).
+    .showHelpAfterError(false)
     .description('run a relay: admit network members over WSS (TLS 1.3) and route their end-to-end sealed frames by peer id')
     .requiredOption('--ca <file>', 'network CA certificate; only holders of its valid, unrevoked member certificates are admitted')
     .option('--listen <host:port>', 'address and port to listen on ([v6]:port for IPv6; port 0 picks a free port)', `${RELAY_DEFAULTS.host}:${RELAY_DEFAULTS.port}`)
@@ -142,9 +155,11 @@ export function registerRelay(program: Command): void {
     .option('--max-clients <n>', `admitted members at once; more are refused (default ${RELAY_DEFAULTS.maxClients})`)
     .option('--max-pending <n>', `connections still in admission at once (default ${RELAY_DEFAULTS.maxPending})`)
     .option('--max-frame-bytes <n>', `largest frame accepted, announced to nodes (default ${RELAY_DEFAULTS.maxFrameBytes})`)
-    .option('--heartbeat <duration>', 'PING interval to each member, e.g. 30s (default 30s)')
-    .option('--idle-timeout <duration>', 'disconnect a member silent this long, e.g. 90s (default 90s)')
-    .option('--handshake-timeout <duration>', 'time allowed for TLS and admission, e.g. 10s (default 10s)')
+    .option('--rate-frames <n>', `frames per second one member may send, burst half a second (default ${RELAY_DEFAULTS.rateFramesPerSec})`)
+    .option('--rate-bytes <n>', `bytes per second one member may send, burst half a second (default ${RELAY_DEFAULTS.rateBytesPerSec})`)
+    .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s (default ${formatDuration(RELAY_DEFAULTS.heartbeatMs)})`)
+    .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat (default ${formatDuration(RELAY_DEFAULTS.idleTimeoutMs)})`)
+    .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s (default ${formatDuration(RELAY_DEFAULTS.handshakeTimeoutMs)})`)
     .addHelpText(
       'after',
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +
