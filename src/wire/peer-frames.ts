@@ -16,7 +16,7 @@
  *    encoder ignores the `header` field and builds it from receiverIndex and
  *    counter. On the hot path, build DATA in place instead: writeDataHeader,
  *    then the sealer writes the counter at DATA_COUNTER_OFFSET and seals.
- *  - Encoders validate every field first (fixed sizes: SM_ERR_WIRE_LENGTH;
+ *  - Encoders validate every field (fixed sizes: SM_ERR_WIRE_LENGTH;
  *    limits: SM_ERR_WIRE_TOO_LARGE; ranges, empty cert: SM_ERR_WIRE_FIELD).
  *  - timestampMs above Number.MAX_SAFE_INTEGER is SM_ERR_WIRE_FIELD; counter
  *    is a full u64 bigint; indices are u32.

@@ -10,7 +10,7 @@
  *    input buffer is reused. Copy what you keep.
  *  - Peer frame types (0x21..) are rejected with SM_ERR_WIRE_TYPE: they only
  *    travel inside SEND / DELIVER payloads.
- *  - encodeRelayFrame validates every field first (fixed sizes:
+ *  - encodeRelayFrame validates every field (fixed sizes:
  *    SM_ERR_WIRE_LENGTH; limits: SM_ERR_WIRE_TOO_LARGE; ranges, empty cert or
  *    payload, bad address or text: SM_ERR_WIRE_FIELD) and returns a new
  *    buffer; encodeRelayFrameInto writes into a caller buffer instead.
