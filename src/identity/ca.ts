@@ -72,6 +72,9 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
     if ((err as { code?: unknown }).code === 'EEXIST') {
       throw new IdentityError(IdentityCode.CA_BUSY, `${dir} is locked by another ca command (remove ${lockPath} if none is running)`);
     }
+    if ((err as { code?: unknown }).code === 'ENOENT') {
+      throw new IdentityError(IdentityCode.MISSING, `no CA directory at ${dir}: create one with shadowmesh ca init --dir ${dir}`, { cause: err });
+    }
     throw fileError('lock', lockPath, err);
   }
   try {
