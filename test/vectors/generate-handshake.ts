@@ -1,9 +1,12 @@
 /**
  * Writes test/vectors/handshake-v1.json. Run by hand only, when the protocol
- * version changes: `npm run build && node dist/test/vectors/generate-handshake.js`.
+ * version changes: `npm run build && node dist/test/vectors/generate-handshake.js --force`.
+ * Without --force it refuses to replace the committed file: vectors are never
+ * regenerated silently (the CA signatures in the certificates are hedged, so
+ * every run produces different bytes).
  * The test suite never runs it; it replays the committed file instead.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { HybridSigner } from '../../src/crypto/hybrid-sign.js';
 import { toHex } from '../../src/crypto/bytes.js';
 import { issueCaCertificate, issueMemberCertificate } from '../../src/identity/certificate.js';
@@ -34,7 +37,11 @@ const inputs: HandshakeVectorInputs = {
   timestampMs: t0 + 1000,
   nowMs: t0 + 2000,
 };
-const outputs = runHandshakeVector(inputs);
 const out = new URL('../../../test/vectors/handshake-v1.json', import.meta.url);
+if (existsSync(out) && !process.argv.includes('--force')) {
+  console.error(`${out.pathname} exists; pass --force to replace it (a protocol version change)`);
+  process.exit(1);
+}
+const outputs = runHandshakeVector(inputs);
 writeFileSync(out, JSON.stringify({ description: 'ShadowMesh peer handshake v1, fixed inputs -> fixed outputs (docs/handshake.md §5)', inputs, outputs }, null, 1) + '\n');
 console.log(`wrote ${out.pathname}`);
