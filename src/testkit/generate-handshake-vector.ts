@@ -1,16 +1,16 @@
 /**
  * Writes test/vectors/handshake-v1.json. Run by hand only, when the protocol
- * version changes: `npm run build && node dist/test/vectors/generate-handshake.js --force`.
+ * version changes: `npm run build && node dist/src/testkit/generate-handshake-vector.js --force`.
  * Without --force it refuses to replace the committed file: vectors are never
  * regenerated silently (the CA signatures in the certificates are hedged, so
  * every run produces different bytes).
  * The test suite never runs it; it replays the committed file instead.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { HybridSigner } from '../../src/crypto/hybrid-sign.js';
-import { toHex } from '../../src/crypto/bytes.js';
-import { issueCaCertificate, issueMemberCertificate } from '../../src/identity/certificate.js';
-import { runHandshakeVector, type HandshakeVectorInputs } from '../../src/testkit/handshake-vector.js';
+import { HybridSigner } from '../crypto/hybrid-sign.js';
+import { toHex } from '../crypto/bytes.js';
+import { issueCaCertificate, issueMemberCertificate } from '../identity/certificate.js';
+import { runHandshakeVector, type HandshakeVectorInputs } from './handshake-vector.js';
 
 function seed(byte: number, n: number): Uint8Array {
   return new Uint8Array(n).fill(byte);
