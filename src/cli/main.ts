@@ -14,6 +14,7 @@ import { Command, CommanderError } from 'commander';
 import { registerKeygen } from './keygen.js';
 import { registerCa } from './ca.js';
 import { registerRelay } from './relay.js';
+import { registerDemo } from './demo.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerCa(program);
   registerRelay(program);
+  registerDemo(program);
   return program;
 }
 

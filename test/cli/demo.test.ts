@@ -1,0 +1,22 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+test('shadowmesh demo runs a local mesh: both members admitted, session established, every ping answered', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'demo', '--count', '3'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /relay listening on wss:\/\/127\.0\.0\.1:\d+ pin sha256:[0-9a-f]{64}/);
+  assert.match(r.stdout, /both members admitted/);
+  assert.match(r.stdout, /end-to-end session alice <-> bob established/);
+  assert.match(r.stdout, /ping 3: alice -> bob -> alice [\d.]+ ms via relay/);
+  assert.match(r.stdout, /3\/3 pings answered/);
+});
+
+test('shadowmesh demo refuses a bad --count with one line and exit 1', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'demo', '--count', 'zero'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^shadowmesh: --count: expected a whole number >= 1, got "zero" \(SM_ERR_CONFIG_VALUE\)\n$/);
+});
