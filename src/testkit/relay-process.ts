@@ -14,12 +14,13 @@
  *     }
  *
  * What callers must know:
- *  - The relay listens on 127.0.0.1 port 0; the real port and the pin come
+ *  - The relay listens on 127.0.0.1, port 0 unless `port` is given; the real port and the pin come
  *    from its first stdout line, `relay listening on wss://HOST:PORT pin
  *    sha256:<hex>` (parseRelayStartupLine). Startup fails (and the child is
  *    killed) if that line does not arrive within `startTimeoutMs`.
  *  - `dataDir` defaults to a fresh temp dir, removed by stop(); pass your own
- *    to restart a relay with the same TLS key (same pin).
+ *    (and `port`) to restart a relay with the same TLS key (same pin) where
+ *    its clients expect it.
  *  - Only the process started here is ever signalled, by its pid. Every
  *    child still alive when the test process exits is SIGKILLed by pid, so a
  *    failing test never leaves a relay behind.
@@ -55,6 +56,8 @@ export function parseRelayStartupLine(line: string): { url: string; host: string
 export interface StartRelayOptions {
   caFile: string;
   crlFile?: string;
+  /** Port on 127.0.0.1; default 0 (a free one). Pass a previous relay's port to restart it in place. */
+  port?: number;
   /** TLS key directory; default a fresh temp dir removed by stop(). */
   dataDir?: string;
   /** Extra CLI arguments, e.g. ['--heartbeat', '200ms', '--idle-timeout', '1s']. */
@@ -109,7 +112,7 @@ export async function startRelayProcess(options: StartRelayOptions): Promise<Rel
   installExitHook();
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'shadowmesh-relay-'));
-  const args = [CLI_MAIN_PATH, 'relay', '--listen', '127.0.0.1:0', '--ca', options.caFile, '--data', dataDir];
+  const args = [CLI_MAIN_PATH, 'relay', '--listen', `127.0.0.1:${options.port ?? 0}`, '--ca', options.caFile, '--data', dataDir];
   if (options.crlFile !== undefined) args.push('--crl', options.crlFile);
   args.push(...(options.args ?? []));
   const child = spawn(process.execPath, args, {
