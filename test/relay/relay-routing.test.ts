@@ -9,10 +9,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { RelayAuthClient } from '../../src/handshake/relay-auth.js';
 import { randomBytes } from '../../src/crypto/bytes.js';
 import { RelayLink } from '../../src/node/relay-link.js';
-import { RelayAuthCode } from '../../src/handshake/relay-auth.js';
+import { RelayAuthClient, RelayAuthCode } from '../../src/handshake/relay-auth.js';
 import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
 import { FrameType, MAX_FRAME_BYTES, RelayErrorCode } from '../../src/wire/constants.js';
