@@ -23,7 +23,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, w
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 // Must precede @peculiar/x509 (see the shim's header).
-import './reflect-metadata-shim.js';
+import 'reflect-metadata'; // @peculiar/x509's tsyringe needs the Reflect metadata API loaded first
 import * as x509 from '@peculiar/x509';
 import { ConfigError, SmError } from '../errors.js';
 
