@@ -100,7 +100,8 @@ export interface PeerManagerDeps<P extends VerifiedPeer> {
 
 /**
  * Events: 'payload' (peerId: Uint8Array, body: Uint8Array) — an authenticated
- * PAYLOAD from a member; 'established' (peerId: Uint8Array, peer: P) — a
+ * PAYLOAD from a member; 'inner' (peerId, innerType: number, body) — any other
+ * authenticated data inner type (device frames, mesh pings); 'established' (peerId: Uint8Array, peer: P) — a
  * handshake completed; 'handshake_failed' (peerId: Uint8Array, code: string).
  */
 export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmitter {
@@ -155,9 +156,14 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Send an application payload to a peer, end to end. Queued (bounded) while a handshake runs. */
   sendPayload(peerId: Uint8Array, payload: Uint8Array): 'sent' | 'queued' | 'dropped' {
+    return this.sendInner(peerId, InnerType.Payload, payload);
+  }
+
+  /** Send `body` under a data inner type (protocol.md §2) to a peer, end to end. */
+  sendInner(peerId: Uint8Array, innerType: number, body: Uint8Array): 'sent' | 'queued' | 'dropped' {
     const peer = this.#peer(peerId);
     if (!peer) return 'dropped';
-    const frame = peer.session.encrypt(InnerType.Payload, payload);
+    const frame = peer.session.encrypt(innerType, body);
     if (frame === null) return 'queued';
     if (!this.#deps.transport.send(peer.id, frame)) {
       this.#drops.transport_full++;
@@ -378,6 +384,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     const opened = peer.session.decrypt(frame);
     if (!opened) return;
     if (opened.innerType === InnerType.Payload) this.emit('payload', peer.id, opened.body);
+    else if (opened.innerType !== InnerType.Keepalive) this.emit('inner', peer.id, opened.innerType, opened.body);
   }
 
   #countHandshakeError(peer: PeerEntry<P>, err: unknown): void {

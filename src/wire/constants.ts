@@ -68,9 +68,18 @@ export type PeerFrameType =
   | typeof FrameType.HsFinish
   | typeof FrameType.Data;
 
-/** First byte of a DATA plaintext (protocol.md §2, inner types). */
-export const InnerType = { Payload: 0x01, Keepalive: 0x02 } as const;
+/**
+ * First byte of a DATA plaintext (protocol.md §2, inner types).
+ * DeviceFrame: a virtio-net header and an Ethernet (TAP) or IP (TUN) packet or GSO segment.
+ * MeshPing / MeshPong: a u64 id (LE) and echo data, for `shadowmesh ping` over the session.
+ */
+export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05 } as const;
 export type InnerType = (typeof InnerType)[keyof typeof InnerType];
+
+/** Inner types that carry data (everything but the empty KEEPALIVE). */
+export function isDataInnerType(t: number): boolean {
+  return t === InnerType.Payload || t === InnerType.DeviceFrame || t === InnerType.MeshPing || t === InnerType.MeshPong;
+}
 
 /** u16 codes carried by relay ERROR and CLOSE frames (protocol.md §1).
  *  Decoders accept any u16 so a newer relay's code is not a decode error;

@@ -35,7 +35,7 @@ import type { AeadAlgorithm } from '../../crypto/aead.js';
 import { AEAD_TAG_BYTES } from '../../crypto/aead.js';
 import { randomBytes } from '../../crypto/bytes.js';
 import { writeDataHeader } from '../../wire/peer-frames.js';
-import { DATA_COUNTER_OFFSET, DATA_HEADER_BYTES, InnerType, MAX_PEER_FRAME_BYTES } from '../../wire/constants.js';
+import { DATA_COUNTER_OFFSET, DATA_HEADER_BYTES, InnerType, MAX_PEER_FRAME_BYTES, isDataInnerType } from '../../wire/constants.js';
 import { KeyPair } from './key-pair.js';
 import { checkSessionKeys, type SessionKeys } from './session-keys.js';
 import { REPLAY_WINDOW_DEFAULT_COUNTERS, ReplayWindow } from './replay-window.js';
@@ -237,8 +237,8 @@ export class PeerSession {
    * is not queued (counted 'no_session').
    */
   encrypt(innerType: number, payload: Uint8Array): Uint8Array | null {
-    if (innerType !== InnerType.Payload && innerType !== InnerType.Keepalive) {
-      throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt innerType: expected ${InnerType.Payload} or ${InnerType.Keepalive}, got ${String(innerType)}`);
+    if (!isDataInnerType(innerType) && innerType !== InnerType.Keepalive) {
+      throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt innerType: expected a known inner type (protocol.md §2), got ${String(innerType)}`);
     }
     if (!(payload instanceof Uint8Array) || payload.length > MAX_DATA_BODY_BYTES) {
       throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt payload: expected a Uint8Array of at most ${MAX_DATA_BODY_BYTES} bytes`);
@@ -305,8 +305,8 @@ export class PeerSession {
     }
     const innerType = plain[0]!;
     const bodyLength = plain.length - INNER_TYPE_BYTES;
-    if (innerType !== InnerType.Payload && (innerType !== InnerType.Keepalive || bodyLength !== 0)) {
-      // Authentic but not understood (v1 has no other inner types): the
+    if (!isDataInnerType(innerType) && (innerType !== InnerType.Keepalive || bodyLength !== 0)) {
+      // Authentic but not understood: the
       // counter is still spent, so a replay of it is not re-examined.
       kp.replay.accept(counter);
       plain.fill(0);
@@ -321,7 +321,7 @@ export class PeerSession {
     const st = this.#stats;
     st.framesIn++;
     st.bytesIn += DATA_HEADER_BYTES + sealed.length;
-    this.#timers.onDataReceived(now, innerType === InnerType.Payload);
+    this.#timers.onDataReceived(now, innerType !== InnerType.Keepalive);
     const out = this.#opened;
     out.innerType = innerType;
     out.body = plain.subarray(INNER_TYPE_BYTES);

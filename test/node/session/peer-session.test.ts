@@ -104,7 +104,7 @@ describe('PeerSession: sealing and opening', () => {
     const clock = new FakeClock();
     const { A } = pair(clock);
     const arg = (e: unknown) => hasCode(e, SM_ERR_SESSION_ARG);
-    assert.throws(() => A.session.encrypt(3, bytes(1)), arg);
+    assert.throws(() => A.session.encrypt(0x7f, bytes(1)), arg);
     assert.throws(() => A.session.encrypt(KEEPALIVE, bytes(1)), arg);
     assert.throws(() => A.session.encrypt(PAYLOAD, new Uint8Array(70_000)), arg);
     assert.equal(A.session.stats.framesOut, 0);
@@ -183,7 +183,7 @@ describe('PeerSession: drops (never throws on network input)', () => {
 
     // Authentic frames with an inner type v1 does not know, or a keepalive with a body.
     const sealer = new AeadSealer('chacha20-poly1305', k.b.recvKey);
-    for (const [inner, len] of [[0x03, 0], [0x00, 2], [KEEPALIVE, 1]] as const) {
+    for (const [inner, len] of [[0x7f, 0], [0x00, 2], [KEEPALIVE, 1]] as const) {
       const buf = new Uint8Array(DATA_HEADER_BYTES + 1 + len + 16);
       writeDataHeader(buf, 0, 22);
       buf[DATA_HEADER_BYTES] = inner;
