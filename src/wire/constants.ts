@@ -12,6 +12,12 @@
  * and add a dated line saying why):
  *   2026-11-22  v1  first version: relay link frames 0x01..0x0b, peer
  *                   frames 0x21..0x24, little-endian, no extensible frames.
+ *   2026-11-29  v1  (compatible extension, no bump) member presence:
+ *                   PEER_UP 0x0c and PEER_DOWN 0x0d, relay -> node, so
+ *                   nodes learn who is online to route L3 packets and
+ *                   flood L2 broadcasts. Only new relays send them, only
+ *                   after ESTABLISHED; an older node drops them as
+ *                   unknown frames without losing the link.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -26,7 +32,7 @@ export const HEADER_TYPE_OFFSET = 1;
 /** Offset of the two reserved bytes inside the common header. */
 export const HEADER_RESERVED_OFFSET = 2;
 
-/** Frame type byte. 0x01..0x0b are relay link frames (protocol.md §1),
+/** Frame type byte. 0x01..0x0d are relay link frames (protocol.md §1),
  *  0x21..0x24 are end-to-end peer frames (protocol.md §2). */
 export const FrameType = {
   Hello: 0x01,
@@ -40,6 +46,8 @@ export const FrameType = {
   Deliver: 0x09,
   Close: 0x0a,
   Unreachable: 0x0b,
+  PeerUp: 0x0c,
+  PeerDown: 0x0d,
   HsInit: 0x21,
   HsResp: 0x22,
   HsFinish: 0x23,
@@ -59,7 +67,9 @@ export type RelayFrameType =
   | typeof FrameType.Send
   | typeof FrameType.Deliver
   | typeof FrameType.Close
-  | typeof FrameType.Unreachable;
+  | typeof FrameType.Unreachable
+  | typeof FrameType.PeerUp
+  | typeof FrameType.PeerDown;
 
 /** End-to-end peer frame types (protocol.md §2). */
 export type PeerFrameType =
@@ -158,6 +168,10 @@ export const TEXT_FRAME_FIXED_BYTES = HEADER_BYTES + 2 + 2;
 export const PING_BYTES = HEADER_BYTES + 8;
 /** UNREACHABLE, exact: header + peer id. */
 export const UNREACHABLE_BYTES = HEADER_BYTES + PEER_ID_BYTES;
+/** PEER_UP without the certificate: header + onlineSinceMs u64 + certLen u32. */
+export const PEER_UP_FIXED_BYTES = HEADER_BYTES + 8 + 4;
+/** PEER_DOWN, exact: header + peer id. */
+export const PEER_DOWN_BYTES = HEADER_BYTES + PEER_ID_BYTES;
 
 // ---- peer frame sizes (whole frames, header included) ----------------------
 

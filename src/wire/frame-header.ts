@@ -32,6 +32,8 @@ const NAMES: ReadonlyMap<number, string> = new Map([
   [FrameType.Deliver, 'DELIVER'],
   [FrameType.Close, 'CLOSE'],
   [FrameType.Unreachable, 'UNREACHABLE'],
+  [FrameType.PeerUp, 'PEER_UP'],
+  [FrameType.PeerDown, 'PEER_DOWN'],
   [FrameType.HsInit, 'HS_INIT'],
   [FrameType.HsResp, 'HS_RESP'],
   [FrameType.HsFinish, 'HS_FINISH'],
@@ -43,9 +45,9 @@ export function frameTypeName(type: number): string {
   return NAMES.get(type) ?? `0x${type.toString(16).padStart(2, '0')}`;
 }
 
-/** True for 0x01..0x0b, the relay link frames of protocol.md §1. */
+/** True for 0x01..0x0d, the relay link frames of protocol.md §1. */
 export function isRelayFrameType(type: number): type is RelayFrameType {
-  return type >= FrameType.Hello && type <= FrameType.Unreachable;
+  return type >= FrameType.Hello && type <= FrameType.PeerDown;
 }
 
 /** True for 0x21..0x24, the end-to-end peer frames of protocol.md §2. */

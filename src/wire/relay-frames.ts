@@ -5,7 +5,8 @@
  * What callers must know:
  *  - decodeRelayFrame throws only WireError (SM_ERR_WIRE_*), checks lengths
  *    before anything else and accepts no trailing bytes. Its byte fields
- *    (clientNonce, cert, serverNonce, signature, sessionId, peerId, payload)
+ *    (clientNonce, cert, serverNonce, signature, sessionId, peerId, payload;
+ *    PEER_UP's cert and PEER_DOWN's peerId too)
  *    are `subarray` VIEWS of the input: they alias it and change if the
  *    input buffer is reused. Copy what you keep.
  *  - Peer frame types (0x21..) are rejected with SM_ERR_WIRE_TYPE: they only
@@ -37,7 +38,9 @@ import {
   MAX_SEND_PAYLOAD_BYTES,
   MAX_TEXT_BYTES,
   NONCE_BYTES,
+  PEER_DOWN_BYTES,
   PEER_ID_BYTES,
+  PEER_UP_FIXED_BYTES,
   PING_BYTES,
   SEND_HEADER_BYTES,
   SESSION_ID_BYTES,
@@ -69,7 +72,9 @@ export type RelayFrame =
   | { type: typeof FrameType.Send; peerId: Uint8Array; payload: Uint8Array }
   | { type: typeof FrameType.Deliver; peerId: Uint8Array; payload: Uint8Array }
   | { type: typeof FrameType.Close; code: number; reason: string }
-  | { type: typeof FrameType.Unreachable; peerId: Uint8Array };
+  | { type: typeof FrameType.Unreachable; peerId: Uint8Array }
+  | { type: typeof FrameType.PeerUp; onlineSinceMs: number; cert: Uint8Array }
+  | { type: typeof FrameType.PeerDown; peerId: Uint8Array };
 
 const CONTEXT = 'relay frame';
 
@@ -98,6 +103,14 @@ const CONTEXT = 'relay frame';
 // | 0..3 header | 4..35 peerId (dst for SEND, src for DELIVER) | 36.. payload (>= 1) |
 //
 // UNREACHABLE 0x0b, exactly 36 bytes
+// | 0..3 header | 4..35 peerId |
+//
+// PEER_UP 0x0c, 17 + certLen bytes: a member is online (relay -> node). The
+// certificate is the member's as the relay admitted it; nodes verify it
+// against the network CA themselves (the relay is not trusted to vouch).
+// | 0..3 header | 4..11 onlineSinceMs u64 (<= 2^53-1) | 12..15 certLen u32 | 16.. cert (1..8192) |
+//
+// PEER_DOWN 0x0d, exactly 36 bytes: a member went offline (relay -> node).
 // | 0..3 header | 4..35 peerId |
 
 /** Offset of the family byte in ESTABLISHED. */
@@ -139,6 +152,11 @@ export function relayFrameSize(frame: RelayFrame): number {
       return SEND_HEADER_BYTES + frame.payload.length;
     case FrameType.Unreachable:
       return UNREACHABLE_BYTES;
+    case FrameType.PeerUp:
+      checkVarBytes(frame.cert, 'PEER_UP cert', MAX_CERT_BYTES, 1);
+      return PEER_UP_FIXED_BYTES + frame.cert.length;
+    case FrameType.PeerDown:
+      return PEER_DOWN_BYTES;
     default:
       return wireFail(
         WireErrorCode.Type,
@@ -199,6 +217,13 @@ export function encodeRelayFrameInto(frame: RelayFrame, buf: Uint8Array, offset:
       break;
     case FrameType.Unreachable:
       w.fixedBytes(frame.peerId, PEER_ID_BYTES, 'UNREACHABLE peerId');
+      break;
+    case FrameType.PeerUp:
+      w.u64Number(frame.onlineSinceMs, 'PEER_UP onlineSinceMs');
+      w.u32Bytes(frame.cert, 'PEER_UP cert', MAX_CERT_BYTES, 1);
+      break;
+    case FrameType.PeerDown:
+      w.fixedBytes(frame.peerId, PEER_ID_BYTES, 'PEER_DOWN peerId');
       break;
   }
   return HEADER_BYTES + w.length;
@@ -269,6 +294,17 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
     case FrameType.Unreachable:
       exactLength(bytes, UNREACHABLE_BYTES, type);
       return { type, peerId: bytes.subarray(HEADER_BYTES, UNREACHABLE_BYTES) };
+    case FrameType.PeerDown:
+      exactLength(bytes, PEER_DOWN_BYTES, type);
+      return { type, peerId: bytes.subarray(HEADER_BYTES, PEER_DOWN_BYTES) };
+    case FrameType.PeerUp: {
+      minLength(bytes, PEER_UP_FIXED_BYTES + 1, type);
+      const r = new ByteReader(bytes, HEADER_BYTES);
+      const onlineSinceMs = r.u64Number('PEER_UP onlineSinceMs');
+      const cert = r.u32Bytes('PEER_UP cert', MAX_CERT_BYTES, 1);
+      r.end('PEER_UP');
+      return { type, onlineSinceMs, cert };
+    }
     case FrameType.Hello: {
       minLength(bytes, HELLO_FIXED_BYTES + 1, type);
       const r = new ByteReader(bytes, HEADER_BYTES);

@@ -133,6 +133,8 @@ export const relayFrameArb: fc.Arbitrary<RelayFrame> = fc.oneof(
     payload: bytesOf(lengthIn(1, MAX_SEND_PAYLOAD_BYTES)),
   }),
   rec({ type: fc.constant(FrameType.Unreachable), peerId: fixedBytes(PEER_ID_BYTES) }),
+  rec({ type: fc.constant(FrameType.PeerUp), onlineSinceMs: safeMs, cert }),
+  rec({ type: fc.constant(FrameType.PeerDown), peerId: fixedBytes(PEER_ID_BYTES) }),
 );
 
 /** Peer frames; DATA carries an empty `header` (the encoder ignores it). */

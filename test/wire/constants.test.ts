@@ -32,6 +32,8 @@ describe('wire constants', () => {
     assert.equal(wire.ESTABLISHED_FIXED_BYTES + wire.IPV6_BYTES, 51);
     assert.equal(wire.PING_BYTES, 12);
     assert.equal(wire.UNREACHABLE_BYTES, 36);
+    assert.equal(wire.PEER_UP_FIXED_BYTES, 16);
+    assert.equal(wire.PEER_DOWN_BYTES, 36);
     assert.equal(wire.HS_INIT_FIXED_BYTES, 1652);
     assert.equal(wire.HS_RESP_FIXED_BYTES, 6307);
     assert.equal(wire.HS_FINISH_BYTES, 4699);
@@ -41,12 +43,12 @@ describe('wire constants', () => {
     assert.equal(wire.MAX_PEER_FRAME_BYTES + wire.SEND_HEADER_BYTES, wire.MAX_FRAME_BYTES);
   });
 
-  it('frame type numbers are distinct and split into relay (0x01..0x0b) and peer (0x21..0x24)', () => {
+  it('frame type numbers are distinct and split into relay (0x01..0x0d) and peer (0x21..0x24)', () => {
     const values = Object.values(wire.FrameType);
     assert.equal(new Set(values).size, values.length);
     assert.deepEqual(
       values.filter((t) => t < 0x20),
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
     );
     assert.deepEqual(
       values.filter((t) => t >= 0x20),

@@ -23,6 +23,7 @@ import {
   writeRelayHeader,
   type RelayFrame,
 } from '../../src/wire/relay-frames.js';
+import { decodePeerFrame } from '../../src/wire/peer-frames.js';
 import { cat, filled, hex, le32, throwsWire } from './helpers.js';
 
 const SIG_BYTES = 4691;
@@ -97,6 +98,12 @@ const GOLDEN: Array<[string, RelayFrame, Uint8Array]> = [
     hex('01 0a 0000 | 0a00 | 0200 | c3a9'),
   ],
   ['UNREACHABLE', { type: FrameType.Unreachable, peerId: filled(32, 0x55) }, cat(hex('01 0b 0000'), filled(32, 0x55))],
+  [
+    'PEER_UP',
+    { type: FrameType.PeerUp, onlineSinceMs: 1_700_000_000_000, cert: Uint8Array.of(0xbe, 0xef, 0x01) },
+    hex('01 0c 0000 | 0068e5cf 8b010000 | 03000000 | beef01'),
+  ],
+  ['PEER_DOWN', { type: FrameType.PeerDown, peerId: filled(32, 0x66) }, cat(hex('01 0d 0000'), filled(32, 0x66))],
 ];
 
 describe('relay frames: golden bytes', () => {
@@ -202,7 +209,7 @@ describe('relay frames: decode errors', () => {
   });
 
   it('SM_ERR_WIRE_TYPE: unknown types and peer-frame types', () => {
-    for (const t of [0x00, 0x0c, 0x20, 0x21, 0x22, 0x23, 0x24, 0xff]) {
+    for (const t of [0x00, 0x0e, 0x20, 0x21, 0x22, 0x23, 0x24, 0xff]) {
       throwsWire(() => decodeRelayFrame(cat(Uint8Array.of(1, t, 0, 0), filled(40, 0))), 'SM_ERR_WIRE_TYPE');
     }
   });
@@ -266,6 +273,60 @@ describe('relay frames: decode errors', () => {
       code: 0xffff,
       message: '',
     });
+  });
+});
+
+describe('relay frames: presence (PEER_UP / PEER_DOWN)', () => {
+  const up = (since: Uint8Array, len: Uint8Array, cert: Uint8Array): Uint8Array => cat(hex('01 0c 0000'), since, len, cert);
+  const zeroMs = filled(8, 0);
+
+  it('PEER_UP cert and PEER_DOWN peerId are views of the input', () => {
+    const bytes = up(zeroMs, le32(2), hex('abcd'));
+    const f = decodeRelayFrame(bytes);
+    assert.equal(f.type, FrameType.PeerUp);
+    if (f.type !== FrameType.PeerUp) return;
+    assert.equal(f.cert.buffer, bytes.buffer);
+    assert.equal(f.cert.byteOffset, bytes.byteOffset + 16);
+    const down = cat(hex('01 0d 0000'), filled(32, 7));
+    const d = decodeRelayFrame(down);
+    assert.ok(d.type === FrameType.PeerDown && d.peerId.buffer === down.buffer && d.peerId.byteOffset === 4);
+  });
+
+  it('PEER_UP accepts a certificate of exactly MAX_CERT_BYTES and onlineSinceMs up to 2^53 - 1', () => {
+    const f = decodeRelayFrame(up(hex('ffffffffffff1f00'), le32(8192), filled(8192, 3)));
+    assert.ok(f.type === FrameType.PeerUp && f.cert.length === 8192 && f.onlineSinceMs === Number.MAX_SAFE_INTEGER);
+  });
+
+  it('SM_ERR_WIRE_LENGTH: PEER_UP certLen disagrees with the bytes, PEER_DOWN of the wrong size', () => {
+    throwsWire(() => decodeRelayFrame(up(zeroMs, le32(3), hex('abcd'))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(up(zeroMs, le32(1), hex('abcd'))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(cat(hex('01 0c 0000'), zeroMs, le32(0))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(cat(hex('01 0c 0000'), zeroMs)), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(cat(hex('01 0d 0000'), filled(31, 0))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(cat(hex('01 0d 0000'), filled(33, 0))), 'SM_ERR_WIRE_LENGTH');
+  });
+
+  it('SM_ERR_WIRE_FIELD: PEER_UP with an empty certificate or onlineSinceMs above 2^53 - 1', () => {
+    throwsWire(() => decodeRelayFrame(up(zeroMs, le32(0), hex('00'))), 'SM_ERR_WIRE_FIELD');
+    throwsWire(() => decodeRelayFrame(up(hex('0000000000002000'), le32(1), hex('00'))), 'SM_ERR_WIRE_FIELD');
+    throwsWire(() => encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs: 0, cert: new Uint8Array(0) }), 'SM_ERR_WIRE_FIELD');
+    throwsWire(() => encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs: -1, cert: hex('00') }), 'SM_ERR_WIRE_FIELD');
+    throwsWire(() => encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs: 2 ** 53, cert: hex('00') }), 'SM_ERR_WIRE_FIELD');
+  });
+
+  it('SM_ERR_WIRE_TOO_LARGE: PEER_UP certificate above MAX_CERT_BYTES, checked before the bytes that remain', () => {
+    throwsWire(() => decodeRelayFrame(up(zeroMs, le32(8193), filled(8193, 1))), 'SM_ERR_WIRE_TOO_LARGE');
+    throwsWire(() => decodeRelayFrame(up(zeroMs, le32(0xffff_ffff), hex('00'))), 'SM_ERR_WIRE_TOO_LARGE');
+    throwsWire(() => encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs: 0, cert: filled(8193, 1) }), 'SM_ERR_WIRE_TOO_LARGE');
+  });
+
+  it('SM_ERR_WIRE_LENGTH: PEER_DOWN peerId of the wrong size on encode', () => {
+    throwsWire(() => encodeRelayFrame({ type: FrameType.PeerDown, peerId: filled(31, 0) }), 'SM_ERR_WIRE_LENGTH');
+  });
+
+  it('are relay frames, never peer frames', () => {
+    throwsWire(() => decodePeerFrame(up(zeroMs, le32(1), hex('00'))), 'SM_ERR_WIRE_TYPE');
+    throwsWire(() => decodePeerFrame(cat(hex('01 0d 0000'), filled(32, 0))), 'SM_ERR_WIRE_TYPE');
   });
 });
 
