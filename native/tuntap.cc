@@ -1,0 +1,510 @@
+// ShadowMesh native TAP/TUN addon (DESIGN.md "Data plane", STYLE.md §9).
+//
+// The smallest C surface that lets TypeScript drive a Linux TAP/TUN device:
+//
+//   open(name, kind, vnetHdr, offloads, multiQueue) -> { fd, name, offloads }
+//   setMtu(name, mtu) / setUp(name) / addAddress(name, family, address, prefixLen)
+//   startReader(fd, slab, lengths, slotBytes, batch, onBatch)
+//   writeBatch(fd, packets, count, result) -> packets written
+//   close(fd)
+//
+// All policy (names, defaults, which offloads to ask for, error wording,
+// statistics) lives in src/node/device/*.ts. Errors thrown here are plain
+// Errors carrying `errno` (positive) and `syscall`; the TypeScript side turns
+// them into SM_ERR_DEVICE_* errors with a message that says what to do.
+//
+// Link configuration uses ioctl on a throwaway socket rather than iproute2 or
+// netlink: no fork per call, no dependency on the `ip` binary, and a few
+// dozen lines instead of a netlink message builder. The ioctl interface sets
+// one primary IPv4 address per label (the TypeScript side uses `name:N`
+// labels for more) and any number of IPv6 addresses (struct in6_ifreq).
+//
+// Reading happens on one thread per device: poll(fd, wake eventfd), then
+// read() until EAGAIN or until `batch` packets sit in the caller's slab (an
+// ArrayBuffer the JS side preallocated: slot i starts at i * slotBytes; its
+// length goes to lengths[i]). The batch goes to JS through a
+// ThreadSafeFunction; the thread then waits until the JS callback returned
+// before touching the slab again. That wait is the backpressure: at most one
+// batch is ever in flight and nothing queues without bound. The callback
+// receives (count, readErrors); a negative count (-errno) reports a fatal read
+// error after which the thread has stopped.
+//
+// Writing is synchronous on the caller's thread: write() on a TAP/TUN fd
+// does not wait for the network, it hands the packet to the stack. Failures
+// (EAGAIN, EINVAL for a malformed packet, ...) are counted in `result` and
+// never thrown per packet.
+
+#include <napi.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+// Newer than some distribution headers (Linux 6.2): UDP segmentation offload.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+namespace {
+
+// struct virtio_net_hdr without the num_buffers field: 10 bytes.
+constexpr int kVnetHdrBytes = 10;
+
+Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err, const std::string& what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + syscall + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool CopyIfName(const std::string& name, char (&out)[IFNAMSIZ]) {
+  if (name.empty() || name.size() >= IFNAMSIZ) return false;
+  memset(out, 0, IFNAMSIZ);
+  memcpy(out, name.data(), name.size());
+  return true;
+}
+
+// ---------------------------------------------------------------- open
+
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsString() || !info[2].IsBoolean() ||
+      !info[3].IsNumber() || !info[4].IsBoolean()) {
+    return ThrowType(env, "open(name: string, kind: 'tap'|'tun', vnetHdr: boolean, offloads: number, multiQueue: boolean)");
+  }
+  std::string name = info[0].As<Napi::String>();
+  std::string kind = info[1].As<Napi::String>();
+  bool vnet = info[2].As<Napi::Boolean>();
+  unsigned int wanted = info[3].As<Napi::Number>().Uint32Value();
+  bool multiQueue = info[4].As<Napi::Boolean>();
+  if (kind != "tap" && kind != "tun") return ThrowType(env, "open: kind must be 'tap' or 'tun'");
+
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (!CopyIfName(name, ifr.ifr_name)) return ThrowType(env, "open: name must be 1..15 bytes");
+  ifr.ifr_flags = static_cast<short>((kind == "tap" ? IFF_TAP : IFF_TUN) | IFF_NO_PI |
+                                     (vnet ? IFF_VNET_HDR : 0) | (multiQueue ? IFF_MULTI_QUEUE : 0));
+
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, "open", errno, "/dev/net/tun");
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    ::close(fd);
+    return ThrowErrno(env, "TUNSETIFF", err, name);
+  }
+  unsigned int accepted = 0;
+  if (vnet) {
+    int hdr = kVnetHdrBytes;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+      int err = errno;
+      ::close(fd);
+      return ThrowErrno(env, "TUNSETVNETHDRSZ", err, name);
+    }
+    // Ask for everything wanted; drop the newest flags first when the kernel
+    // does not know them (EINVAL), down to nothing.
+    const unsigned int tries[] = {
+        wanted,
+        wanted & ~static_cast<unsigned int>(TUN_F_USO4 | TUN_F_USO6),
+        wanted & static_cast<unsigned int>(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6),
+        wanted & static_cast<unsigned int>(TUN_F_CSUM),
+    };
+    for (unsigned int flags : tries) {
+      if (ioctl(fd, TUNSETOFFLOAD, flags) == 0) {
+        accepted = flags;
+        break;
+      }
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  out.Set("offloads", Napi::Number::New(env, accepted));
+  return out;
+}
+
+// ---------------------------------------------------------------- link configuration
+
+Napi::Value SetMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) return ThrowType(env, "setMtu(name: string, mtu: number)");
+  std::string name = info[0].As<Napi::String>();
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (!CopyIfName(name, ifr.ifr_name)) return ThrowType(env, "setMtu: name must be 1..15 bytes");
+  ifr.ifr_mtu = info[1].As<Napi::Number>().Int32Value();
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return ThrowErrno(env, "socket", errno, name);
+  int rc = ioctl(s, SIOCSIFMTU, &ifr);
+  int err = errno;
+  ::close(s);
+  if (rc < 0) return ThrowErrno(env, "SIOCSIFMTU", err, name);
+  return env.Undefined();
+}
+
+Napi::Value SetUp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "setUp(name: string)");
+  std::string name = info[0].As<Napi::String>();
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (!CopyIfName(name, ifr.ifr_name)) return ThrowType(env, "setUp: name must be 1..15 bytes");
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return ThrowErrno(env, "socket", errno, name);
+  int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+  const char* call = "SIOCGIFFLAGS";
+  if (rc == 0) {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+    call = "SIOCSIFFLAGS";
+  }
+  int err = errno;
+  ::close(s);
+  if (rc < 0) return ThrowErrno(env, call, err, name);
+  return env.Undefined();
+}
+
+// struct in6_ifreq from <linux/ipv6.h>, which clashes with <netinet/in.h>.
+struct In6Ifreq {
+  struct in6_addr addr;
+  uint32_t prefixlen;
+  int ifindex;
+};
+
+Napi::Value AddAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber()) {
+    return ThrowType(env, "addAddress(name: string, family: 4|6, address: string, prefixLen: number)");
+  }
+  std::string name = info[0].As<Napi::String>();
+  int family = info[1].As<Napi::Number>().Int32Value();
+  std::string address = info[2].As<Napi::String>();
+  int prefix = info[3].As<Napi::Number>().Int32Value();
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (!CopyIfName(name, ifr.ifr_name)) return ThrowType(env, "addAddress: name must be 1..15 bytes");
+
+  if (family == 4) {
+    if (prefix < 0 || prefix > 32) return ThrowType(env, "addAddress: IPv4 prefix must be 0..32");
+    struct sockaddr_in* sin = reinterpret_cast<struct sockaddr_in*>(&ifr.ifr_addr);
+    sin->sin_family = AF_INET;
+    if (inet_pton(AF_INET, address.c_str(), &sin->sin_addr) != 1) return ThrowType(env, "addAddress: bad IPv4 address");
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return ThrowErrno(env, "socket", errno, name);
+    int rc = ioctl(s, SIOCSIFADDR, &ifr);
+    const char* call = "SIOCSIFADDR";
+    if (rc == 0) {
+      sin->sin_addr.s_addr = prefix == 0 ? 0 : htonl(0xffffffffu << (32 - prefix));
+      rc = ioctl(s, SIOCSIFNETMASK, &ifr);
+      call = "SIOCSIFNETMASK";
+    }
+    int err = errno;
+    ::close(s);
+    if (rc < 0) return ThrowErrno(env, call, err, name);
+    return env.Undefined();
+  }
+  if (family == 6) {
+    if (prefix < 0 || prefix > 128) return ThrowType(env, "addAddress: IPv6 prefix must be 0..128");
+    In6Ifreq req;
+    memset(&req, 0, sizeof req);
+    if (inet_pton(AF_INET6, address.c_str(), &req.addr) != 1) return ThrowType(env, "addAddress: bad IPv6 address");
+    req.prefixlen = static_cast<uint32_t>(prefix);
+    int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return ThrowErrno(env, "socket", errno, name);
+    int rc = ioctl(s, SIOCGIFINDEX, &ifr);
+    const char* call = "SIOCGIFINDEX";
+    if (rc == 0) {
+      req.ifindex = ifr.ifr_ifindex;
+      rc = ioctl(s, SIOCSIFADDR, &req);
+      call = "SIOCSIFADDR";
+    }
+    int err = errno;
+    ::close(s);
+    if (rc < 0) return ThrowErrno(env, call, err, name);
+    return env.Undefined();
+  }
+  return ThrowType(env, "addAddress: family must be 4 or 6");
+}
+
+// ---------------------------------------------------------------- reader thread
+
+struct Reader {
+  int fd = -1;
+  int wakeFd = -1;
+  uint8_t* slab = nullptr;
+  uint32_t* lengths = nullptr;
+  size_t slotBytes = 0;
+  size_t batch = 0;
+  Napi::ThreadSafeFunction tsfn;
+  Napi::Reference<Napi::ArrayBuffer> slabRef;
+  Napi::Reference<Napi::Uint32Array> lengthsRef;
+  std::thread thread;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool consumed = true;  // guarded by mu
+  bool stopping = false; // guarded by mu
+  // Written by the reader before each call, read by the callback: the TSFN
+  // queue's lock orders the two.
+  int count = 0;
+  uint32_t readErrors = 0;
+};
+
+// Reader for each open fd that has one; main thread only.
+std::map<int, Reader*> gReaders;
+
+void CallJs(Napi::Env env, Napi::Function fn, Reader* r) {
+  bool stopping;
+  {
+    std::lock_guard<std::mutex> lock(r->mu);
+    stopping = r->stopping;
+  }
+  if (env != nullptr && !stopping) {
+    fn.Call({Napi::Number::New(env, r->count), Napi::Number::New(env, r->readErrors)});
+  }
+  {
+    std::lock_guard<std::mutex> lock(r->mu);
+    r->consumed = true;
+  }
+  r->cv.notify_one();
+}
+
+void ReaderMain(Reader* r) {
+  struct pollfd pfds[2];
+  pfds[0].fd = r->fd;
+  pfds[0].events = POLLIN;
+  pfds[1].fd = r->wakeFd;
+  pfds[1].events = POLLIN;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(r->mu);
+      r->cv.wait(lock, [r] { return r->consumed || r->stopping; });
+      if (r->stopping) break;
+    }
+    pfds[0].revents = 0;
+    pfds[1].revents = 0;
+    int rc = poll(pfds, 2, -1);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (pfds[1].revents != 0) break;  // close() woke us
+    int n = 0;
+    uint32_t errors = 0;
+    int fatal = 0;
+    while (static_cast<size_t>(n) < r->batch) {
+      ssize_t got = read(r->fd, r->slab + static_cast<size_t>(n) * r->slotBytes, r->slotBytes);
+      if (got > 0) {
+        r->lengths[n++] = static_cast<uint32_t>(got);
+        continue;
+      }
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (got < 0 && (errno == EBADF || errno == EBADFD || errno == ENXIO || errno == EIO)) {
+        fatal = errno;  // device gone or fd closed: stop reading
+        break;
+      }
+      errors++;  // a packet the kernel could not hand over (e.g. EINVAL): count, go on
+      if (errors > r->batch) break;
+    }
+    if (n == 0 && errors == 0 && fatal == 0) {
+      if ((pfds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) fatal = EIO;
+      else continue;
+    }
+    if (n > 0 || errors > 0) {
+      {
+        std::lock_guard<std::mutex> lock(r->mu);
+        r->consumed = false;
+      }
+      r->count = n;
+      r->readErrors = errors;
+      if (r->tsfn.BlockingCall(r, CallJs) != napi_ok) break;
+    }
+    if (fatal != 0) {
+      std::unique_lock<std::mutex> lock(r->mu);
+      r->cv.wait(lock, [r] { return r->consumed || r->stopping; });
+      if (r->stopping) break;
+      r->consumed = false;
+      lock.unlock();
+      r->count = -fatal;
+      r->readErrors = 0;
+      r->tsfn.BlockingCall(r, CallJs);
+      break;
+    }
+  }
+  r->tsfn.Release();
+}
+
+void FinalizeReader(Napi::Env /*env*/, void* /*data*/, Reader* r) {
+  // The thread may have stopped on its own (fatal read error): forget it so
+  // a later close(fd) does not touch freed memory.
+  auto it = gReaders.find(r->fd);
+  if (it != gReaders.end() && it->second == r) gReaders.erase(it);
+  if (r->thread.joinable()) r->thread.join();
+  r->slabRef.Reset();
+  r->lengthsRef.Reset();
+  if (r->wakeFd >= 0) ::close(r->wakeFd);
+  delete r;
+}
+
+Napi::Value StartReader(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsArrayBuffer() || !info[2].IsTypedArray() ||
+      !info[3].IsNumber() || !info[4].IsNumber() || !info[5].IsFunction()) {
+    return ThrowType(env, "startReader(fd, slab: ArrayBuffer, lengths: Uint32Array, slotBytes, batch, onBatch)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::ArrayBuffer slab = info[1].As<Napi::ArrayBuffer>();
+  Napi::TypedArray lengthsTa = info[2].As<Napi::TypedArray>();
+  if (lengthsTa.TypedArrayType() != napi_uint32_array) return ThrowType(env, "startReader: lengths must be a Uint32Array");
+  Napi::Uint32Array lengths = lengthsTa.As<Napi::Uint32Array>();
+  int64_t slotBytes = info[3].As<Napi::Number>().Int64Value();
+  int64_t batch = info[4].As<Napi::Number>().Int64Value();
+  if (slotBytes <= kVnetHdrBytes || batch <= 0 || static_cast<size_t>(batch) > lengths.ElementLength() ||
+      static_cast<size_t>(slotBytes * batch) > slab.ByteLength()) {
+    return ThrowType(env, "startReader: slab or lengths too small for slotBytes * batch");
+  }
+  if (gReaders.count(fd) != 0) return ThrowType(env, "startReader: this fd already has a reader");
+
+  Reader* r = new Reader();
+  r->fd = fd;
+  r->slab = static_cast<uint8_t*>(slab.Data());
+  r->lengths = lengths.Data();
+  r->slotBytes = static_cast<size_t>(slotBytes);
+  r->batch = static_cast<size_t>(batch);
+  r->wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (r->wakeFd < 0) {
+    int err = errno;
+    delete r;
+    return ThrowErrno(env, "eventfd", err, "reader");
+  }
+  r->slabRef = Napi::Persistent(slab);
+  r->lengthsRef = Napi::Persistent(lengths);
+  r->tsfn = Napi::ThreadSafeFunction::New(env, info[5].As<Napi::Function>(), "shadowmesh-tun-reader", 0, 1, r,
+                                          FinalizeReader, static_cast<void*>(nullptr));
+  gReaders[fd] = r;
+  r->thread = std::thread(ReaderMain, r);
+  return env.Undefined();
+}
+
+// Stop and join the reader of `fd`, if any. Main thread only. The Reader
+// itself is freed by the TSFN finalizer once no call is queued any more.
+void StopReader(int fd) {
+  auto it = gReaders.find(fd);
+  if (it == gReaders.end()) return;
+  Reader* r = it->second;
+  gReaders.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(r->mu);
+    r->stopping = true;
+  }
+  r->cv.notify_one();
+  uint64_t one = 1;
+  ssize_t ignored = write(r->wakeFd, &one, sizeof one);
+  (void)ignored;
+  // The thread never waits on the main thread once `stopping` is set
+  // (BlockingCall on an unbounded queue returns at once), so this is safe.
+  if (r->thread.joinable()) r->thread.join();
+}
+
+// ---------------------------------------------------------------- write
+
+Napi::Value WriteBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsNumber() || !info[3].IsTypedArray()) {
+    return ThrowType(env, "writeBatch(fd, packets: Uint8Array[], count, result: Float64Array(3))");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Array packets = info[1].As<Napi::Array>();
+  uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+  Napi::TypedArray resultTa = info[3].As<Napi::TypedArray>();
+  if (resultTa.TypedArrayType() != napi_float64_array || resultTa.ElementLength() < 3) {
+    return ThrowType(env, "writeBatch: result must be a Float64Array of length >= 3");
+  }
+  double* result = resultTa.As<Napi::Float64Array>().Data();
+  if (count > packets.Length()) count = packets.Length();
+  double okPackets = 0, okBytes = 0;
+  int lastErrno = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value v = packets.Get(i);
+    if (!v.IsTypedArray()) {
+      lastErrno = EINVAL;
+      continue;
+    }
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_uint8_array) {
+      lastErrno = EINVAL;
+      continue;
+    }
+    Napi::Uint8Array u8 = ta.As<Napi::Uint8Array>();
+    ssize_t n;
+    do {
+      n = write(fd, u8.Data(), u8.ByteLength());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      lastErrno = errno;
+      continue;
+    }
+    okPackets += 1;
+    okBytes += static_cast<double>(n);
+  }
+  result[0] = okPackets;
+  result[1] = okBytes;
+  result[2] = lastErrno;
+  return Napi::Number::New(env, okPackets);
+}
+
+// ---------------------------------------------------------------- close
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "close(fd: number)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  StopReader(fd);
+  if (::close(fd) < 0 && errno != EINTR) return ThrowErrno(env, "close", errno, "tun fd");
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("setMtu", Napi::Function::New(env, SetMtu, "setMtu"));
+  exports.Set("setUp", Napi::Function::New(env, SetUp, "setUp"));
+  exports.Set("addAddress", Napi::Function::New(env, AddAddress, "addAddress"));
+  exports.Set("startReader", Napi::Function::New(env, StartReader, "startReader"));
+  exports.Set("writeBatch", Napi::Function::New(env, WriteBatch, "writeBatch"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("VNET_HDR_BYTES", Napi::Number::New(env, kVnetHdrBytes));
+  exports.Set("TUN_F_CSUM", Napi::Number::New(env, TUN_F_CSUM));
+  exports.Set("TUN_F_TSO4", Napi::Number::New(env, TUN_F_TSO4));
+  exports.Set("TUN_F_TSO6", Napi::Number::New(env, TUN_F_TSO6));
+  exports.Set("TUN_F_USO4", Napi::Number::New(env, TUN_F_USO4));
+  exports.Set("TUN_F_USO6", Napi::Number::New(env, TUN_F_USO6));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(shadowmesh_tun, Init)
