@@ -1,0 +1,337 @@
+/**
+ * The node's member directory: who is online, with a VERIFIED member
+ * certificate each, indexed by peer id and by mesh address (DESIGN.md
+ * "Security model: peers check each other's certificates themselves";
+ * docs/protocol.md §1 "Presence").
+ *
+ * The relay announces members (PEER_UP / PEER_DOWN, relayed by RelayLink's
+ * 'peer_up' / 'peer_down' events), but the relay is untrusted: every
+ * certificate it announces is verified here against the network CA
+ * (signature, validity with the usual skew, revocation) and dropped when it
+ * fails. A relay can therefore withhold or delay members, or report one
+ * offline, but it cannot invent a member, change a member's addresses or
+ * name, or bring a revoked one back. Which address belongs to which peer is
+ * what the CA signed, nothing else; L3 routing (byAddress) relies on it.
+ *
+ * Bad input never throws (STYLE.md §10): it is dropped, counted in `drops`
+ * and logged at debug with the peer's short id:
+ *   invalid_cert  not a member certificate of this network: garbage, another
+ *                 CA, a bad signature, expired / not yet valid, revoked
+ *   stale_cert    a valid certificate of a listed peer that is older
+ *                 (notBeforeMs) than the one held: a relay replaying an old
+ *                 certificate cannot roll a member's addresses back
+ *   self          our own certificate (we never route to ourselves)
+ *   unknown_peer  PEER_DOWN for a peer not listed (or not 32 bytes)
+ *   too_many      a new member past `maxMembers`
+ *
+ * Events (synchronous, from inside the call that caused them):
+ *   'up'   (entry: DirectoryEntry, previous: DirectoryEntry | undefined)
+ *          a member is listed; `previous` is set when the entry replaced
+ *          one of the same peer (re-announcement, or a newer certificate:
+ *          addresses may have changed, so re-read them)
+ *   'down' (entry: DirectoryEntry)  the member is no longer listed
+ *
+ * Entries and their address lists are frozen and never alias the caller's
+ * buffers. Lookups are O(1); byAddress allocates nothing for IPv4.
+ * Address conflicts (two certificates of one CA naming the same host
+ * address, which only a misissuing CA produces) keep the first holder and
+ * fall back to another holder when it leaves; they are counted in
+ * `addressConflicts` and logged.
+ *
+ * Expiry is not watched by a timer here: the owner calls `recheck(nowMs)`
+ * after loading a new revocation list and periodically (expiry), see
+ * DIRECTORY_RECHECK_INTERVAL_MS.
+ */
+import { EventEmitter } from 'node:events';
+import { ConfigError } from '../errors.js';
+import { toHex } from '../crypto/bytes.js';
+import type { MemberCertificate } from '../identity/certificate.js';
+import { parseCidr } from '../identity/cidr.js';
+import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
+import { shortId } from '../identity/peer-id.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+
+/** One relay serves thousands of members (DESIGN.md "Scale-out"): the same bound as the relay's maxClients default. */
+export const DEFAULT_DIRECTORY_MAX_MEMBERS = 10_000;
+/** How often an owner should call recheck() so an expired member leaves the
+ *  directory promptly: a minute is small against certificate lifetimes
+ *  (days to years) and costs one pass over the entries. */
+export const DIRECTORY_RECHECK_INTERVAL_MS = 60_000;
+
+const PEER_ID_BYTES = 32;
+const IPV4_BYTES = 4;
+const IPV6_BYTES = 16;
+
+export interface DirectoryAddress {
+  family: 4 | 6;
+  /** 4 or 16 bytes, network order (the host address, not the network). */
+  bytes: Uint8Array;
+  prefix: number;
+  /** CIDR text as in the certificate, e.g. "10.10.10.3/24". */
+  text: string;
+}
+
+export interface DirectoryEntry {
+  peerId: Uint8Array;
+  /** Lowercase hex of peerId: the key of get(). */
+  hex: string;
+  /** Member name from the certificate. */
+  name: string;
+  cert: MemberCertificate;
+  addresses: DirectoryAddress[];
+  /** When the relay saw the member come online (relay clock, Unix ms). */
+  onlineSinceMs: number;
+}
+
+export type DirectoryDropReason = 'invalid_cert' | 'stale_cert' | 'self' | 'unknown_peer' | 'too_many';
+
+/** What the directory needs of the membership verifier (MembershipVerifier fits). */
+export interface DirectoryVerifier {
+  /** Decodes and verifies (CA, validity, revocation); throws on any failure. */
+  verify(certBytes: Uint8Array, nowMs: number): MemberCertificate;
+  isRevoked(peerId: Uint8Array): boolean;
+  readonly ca: { readonly notAfterMs: number };
+}
+
+export interface DirectoryDeps {
+  verifier: DirectoryVerifier;
+  selfPeerId: Uint8Array;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface DirectoryOptions {
+  /** Largest number of members listed at once; further new members are dropped ('too_many'). */
+  maxMembers?: number;
+}
+
+const OPTION_KEYS: readonly string[] = ['maxMembers'];
+
+function resolveOptions(options: DirectoryOptions): Readonly<Required<DirectoryOptions>> {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError('SM_ERR_CONFIG_VALUE', `directory options: expected an object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `directory option ${key}: unknown option`);
+  }
+  const o = { maxMembers: DEFAULT_DIRECTORY_MAX_MEMBERS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+  if (typeof o.maxMembers !== 'number' || !Number.isInteger(o.maxMembers) || o.maxMembers < 1 || o.maxMembers > 1_000_000) {
+    throw new ConfigError('SM_ERR_CONFIG_VALUE', `directory option maxMembers: expected an integer in [1, 1000000], got ${JSON.stringify(o.maxMembers)}`);
+  }
+  return Object.freeze(o as Required<DirectoryOptions>);
+}
+
+/** u32 key of an IPv4 address: no allocation on the routing path. */
+function ipv4Key(a: Uint8Array): number {
+  return (((a[0] as number) << 24) | ((a[1] as number) << 16) | ((a[2] as number) << 8) | (a[3] as number)) >>> 0;
+}
+
+/** String key of an IPv6 address (one latin1 character per byte). */
+function ipv6Key(a: Uint8Array): string {
+  return String.fromCharCode(...a);
+}
+
+function lowerHex(peerId: Uint8Array | string): string | undefined {
+  if (typeof peerId === 'string') return peerId.length === PEER_ID_BYTES * 2 ? peerId.toLowerCase() : undefined;
+  if (peerId instanceof Uint8Array && peerId.length === PEER_ID_BYTES) return toHex(peerId);
+  return undefined;
+}
+
+export class Directory extends EventEmitter {
+  readonly #verifier: DirectoryVerifier;
+  readonly #selfHex: string;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #o: Readonly<Required<DirectoryOptions>>;
+  readonly #byPeer = new Map<string, DirectoryEntry>();
+  readonly #byV4 = new Map<number, DirectoryEntry>();
+  readonly #byV6 = new Map<string, DirectoryEntry>();
+  readonly #drops: Record<DirectoryDropReason, number> = { invalid_cert: 0, stale_cert: 0, self: 0, unknown_peer: 0, too_many: 0 };
+  #addressConflicts = 0;
+  /** Hex of host addresses claimed by more than one member; only these need a fallback scan. */
+  readonly #contended = new Set<string>();
+
+  constructor(deps: DirectoryDeps, options: DirectoryOptions = {}) {
+    super();
+    if (deps === null || typeof deps !== 'object' || typeof deps.verifier?.verify !== 'function' || typeof deps.verifier.isRevoked !== 'function') {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', 'directory deps.verifier: expected a MembershipVerifier');
+    }
+    if (!(deps.selfPeerId instanceof Uint8Array) || deps.selfPeerId.length !== PEER_ID_BYTES) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `directory deps.selfPeerId: expected ${PEER_ID_BYTES} bytes`);
+    }
+    this.#verifier = deps.verifier;
+    this.#selfHex = toHex(deps.selfPeerId);
+    this.#clock = deps.clock ?? systemClock;
+    this.#logger = deps.logger ?? silentLogger;
+    this.#o = resolveOptions(options);
+  }
+
+  /** Dropped announcements by reason; a live read-only view. */
+  get drops(): Readonly<Record<DirectoryDropReason, number>> {
+    return this.#drops;
+  }
+
+  /** Host addresses claimed by two listed members at once (a misissuing CA). */
+  get addressConflicts(): number {
+    return this.#addressConflicts;
+  }
+
+  get size(): number {
+    return this.#byPeer.size;
+  }
+
+  /**
+   * A member is online (RelayLink 'peer_up'). Verifies `certBytes` and lists
+   * or replaces the member; returns the entry, or null when dropped (counted).
+   * The bytes are copied (the certificate decoder keeps its own copy).
+   */
+  onPeerUp(certBytes: Uint8Array, onlineSinceMs: number): DirectoryEntry | null {
+    let cert: MemberCertificate;
+    try {
+      if (!(certBytes instanceof Uint8Array)) throw new TypeError('not bytes');
+      cert = this.#verifier.verify(certBytes, this.#clock.now());
+    } catch (err) {
+      this.#drop('invalid_cert', 'announced certificate refused', { code: String((err as { code?: unknown }).code ?? 'unknown'), error: (err as Error).message });
+      return null;
+    }
+    const hex = toHex(cert.peerId);
+    if (hex === this.#selfHex) {
+      this.#drop('self', 'our own certificate announced', { peer: shortId(cert.peerId) });
+      return null;
+    }
+    const previous = this.#byPeer.get(hex);
+    if (previous === undefined && this.#byPeer.size >= this.#o.maxMembers) {
+      this.#drop('too_many', 'directory full', { peer: shortId(cert.peerId), maxMembers: this.#o.maxMembers });
+      return null;
+    }
+    if (previous !== undefined && cert.notBeforeMs < previous.cert.notBeforeMs) {
+      this.#drop('stale_cert', 'older certificate than the one held', { peer: shortId(cert.peerId) });
+      return null;
+    }
+    const entry = makeEntry(cert, hex, Number.isSafeInteger(onlineSinceMs) && onlineSinceMs >= 0 ? onlineSinceMs : 0);
+    if (previous !== undefined) this.#unindex(previous);
+    this.#byPeer.set(hex, entry);
+    this.#index(entry);
+    this.emit('up', entry, previous);
+    return entry;
+  }
+
+  /** A member went offline (RelayLink 'peer_down'); an unknown peer is counted and ignored. */
+  onPeerDown(peerId: Uint8Array): void {
+    const hex = lowerHex(peerId);
+    const entry = hex === undefined ? undefined : this.#byPeer.get(hex);
+    if (entry === undefined) {
+      this.#drop('unknown_peer', 'down for a peer not listed', { peer: peerId instanceof Uint8Array && peerId.length === PEER_ID_BYTES ? shortId(peerId) : 'malformed' });
+      return;
+    }
+    this.#remove(entry);
+  }
+
+  /** Forget everyone, emitting 'down' for each (e.g. the relay link went down: the list will be re-sent). */
+  clear(): void {
+    for (const entry of [...this.#byPeer.values()]) this.#remove(entry);
+  }
+
+  /**
+   * Drop members that are no longer members at `nowMs`: revoked (call after
+   * loading a new revocation list into the verifier) or expired, or whose CA
+   * expired (same skew as MembershipVerifier). Emits 'down' for each and
+   * returns how many left. Signatures are not re-checked: they were, on entry.
+   */
+  recheck(nowMs: number): number {
+    if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) throw new ConfigError('SM_ERR_CONFIG_NOW', `directory recheck nowMs: expected a finite number, got ${String(nowMs)}`);
+    const caExpired = nowMs - CERT_CLOCK_SKEW_MS > this.#verifier.ca.notAfterMs;
+    let removed = 0;
+    for (const entry of [...this.#byPeer.values()]) {
+      const revoked = this.#verifier.isRevoked(entry.peerId);
+      const expired = caExpired || nowMs - CERT_CLOCK_SKEW_MS > entry.cert.notAfterMs;
+      if (!revoked && !expired) continue;
+      this.#logger.info(`${shortId(entry.peerId)} left the directory`, { name: entry.name, reason: revoked ? 'revoked' : 'expired' });
+      this.#remove(entry);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The listed member with this peer id (32 bytes, or 64 hex digits in any case). */
+  get(peerId: Uint8Array | string): DirectoryEntry | undefined {
+    const hex = lowerHex(peerId);
+    return hex === undefined ? undefined : this.#byPeer.get(hex);
+  }
+
+  /** A snapshot of the listed members, in the order they were listed. */
+  list(): DirectoryEntry[] {
+    return [...this.#byPeer.values()];
+  }
+
+  /** The member whose certificate holds exactly this host address (4 or 16 bytes), for L3 routing. O(1). */
+  byAddress(addr: Uint8Array): DirectoryEntry | undefined {
+    if (addr.length === IPV4_BYTES) return this.#byV4.get(ipv4Key(addr));
+    if (addr.length === IPV6_BYTES) return this.#byV6.get(ipv6Key(addr));
+    return undefined;
+  }
+
+  #drop(reason: DirectoryDropReason, msg: string, fields: Record<string, string | number>): void {
+    this.#drops[reason]++;
+    this.#logger.debug(`directory: ${msg}`, { reason, ...fields });
+  }
+
+  #remove(entry: DirectoryEntry): void {
+    this.#byPeer.delete(entry.hex);
+    this.#unindex(entry);
+    this.emit('down', entry);
+  }
+
+  #index(entry: DirectoryEntry): void {
+    for (const a of entry.addresses) {
+      const holder = this.byAddress(a.bytes);
+      if (holder !== undefined && holder !== entry) {
+        this.#addressConflicts++;
+        this.#contended.add(toHex(a.bytes));
+        this.#logger.info(`${shortId(entry.peerId)} claims an address already held`, { address: a.text, holder: shortId(holder.peerId) });
+        continue;
+      }
+      if (a.family === 4) this.#byV4.set(ipv4Key(a.bytes), entry);
+      else this.#byV6.set(ipv6Key(a.bytes), entry);
+    }
+  }
+
+  #unindex(entry: DirectoryEntry): void {
+    for (const a of entry.addresses) {
+      if (this.byAddress(a.bytes) !== entry) continue;
+      if (a.family === 4) this.#byV4.delete(ipv4Key(a.bytes));
+      else this.#byV6.delete(ipv6Key(a.bytes));
+      // Rare (conflicts only): hand the address to another listed holder, if any.
+      if (this.#contended.size === 0 || !this.#contended.has(toHex(a.bytes))) continue;
+      for (const other of this.#byPeer.values()) {
+        if (other === entry || !other.addresses.some((b) => b.family === a.family && sameBytes(b.bytes, a.bytes))) continue;
+        if (a.family === 4) this.#byV4.set(ipv4Key(a.bytes), other);
+        else this.#byV6.set(ipv6Key(a.bytes), other);
+        break;
+      }
+    }
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function makeEntry(cert: MemberCertificate, hex: string, onlineSinceMs: number): DirectoryEntry {
+  // The certificate's addresses were validated when it was decoded; parseCidr gives their bytes.
+  const addresses = cert.addresses.map((text) => {
+    const c = parseCidr(text);
+    return Object.freeze({ family: c.family, bytes: c.address, prefix: c.prefix, text });
+  });
+  return Object.freeze({
+    peerId: Uint8Array.from(cert.peerId),
+    hex,
+    name: cert.name,
+    cert,
+    addresses: Object.freeze(addresses) as DirectoryAddress[],
+    onlineSinceMs,
+  });
+}
