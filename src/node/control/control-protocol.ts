@@ -1,0 +1,213 @@
+/**
+ * The local control API's contract (DESIGN.md "node … serves a local control
+ * API (unix socket) that the CLI talks to"): the socket's default place, the
+ * message framing, the methods and their result shapes, and the error codes.
+ * Shared by control-server.ts (in the daemon) and control-client.ts (in the
+ * CLI); the CLI sees only this file's types, never the daemon's objects.
+ *
+ * Framing: newline-delimited JSON, one object per line, UTF-8.
+ *
+ *     request   {"id": 7, "method": "status" | "peers" | "ping", "params": {...}}
+ *     progress  {"id": 7, "progress": {...}}        zero or more, before the answer (ping replies)
+ *     answer    {"id": 7, "result": {...}}   or   {"id": 7, "error": {"code": "SM_ERR_...", "message": "..."}}
+ *
+ * `id` is a non-negative safe integer chosen by the client and echoed back;
+ * a line that is not a request gets an answer with `"id": null`. A request
+ * line longer than MAX_CONTROL_REQUEST_BYTES is answered with
+ * SM_ERR_CONTROL_TOO_LARGE and the connection is closed (the rest of the line
+ * cannot be resynchronised cheaply).
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SmError } from '../../errors.js';
+
+/** Requests are a method name and a few small params; 16 KiB is generous and bounds what one client can make us buffer. */
+export const MAX_CONTROL_REQUEST_BYTES = 16 * 1024;
+/** Answers can list thousands of peers; the client refuses a line beyond this (a daemon bug, not a reason to eat memory). */
+export const MAX_CONTROL_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** Unix socket paths are limited by sockaddr_un.sun_path (108 bytes on Linux, with the terminating NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+/** The socket file's name in the ShadowMesh home directory. */
+export const CONTROL_SOCKET_FILE = 'control.sock';
+/** The ShadowMesh home: the same variable as the identity directory (src/cli/keygen.ts). */
+export const CONTROL_HOME_ENV = 'SHADOWMESH_HOME';
+
+/** Pings per request: enough for a minute of once-a-second probing or a quick burst, bounded so one request cannot run for hours. */
+export const MAX_PING_COUNT = 1_000;
+/** Fastest interval a ping request may ask for: 10 ms keeps a burst from turning into a flood. */
+export const MIN_PING_INTERVAL_MS = 10;
+/** Slowest interval: a minute. */
+export const MAX_PING_INTERVAL_MS = 60_000;
+/** Default ping cadence, as ping(8). */
+export const DEFAULT_PING_INTERVAL_MS = 1_000;
+/** Default number of pings when the CLI is not told. */
+export const DEFAULT_PING_COUNT = 4;
+/** Longest peer selector (hex id, name, or address). */
+export const MAX_PEER_SELECTOR_CHARS = 128;
+
+export const ControlCode = {
+  /** Nothing answers on the socket (no file, or nobody listening). */
+  NO_DAEMON: 'SM_ERR_CONTROL_NO_DAEMON',
+  /** The socket exists and a live daemon answers on it: refuse to start a second one. */
+  IN_USE: 'SM_ERR_CONTROL_IN_USE',
+  /** The socket path cannot be used (too long, not a socket, permission denied). */
+  PATH: 'SM_ERR_CONTROL_PATH',
+  /** A line that is not valid JSON or not a request object. */
+  REQUEST: 'SM_ERR_CONTROL_REQUEST',
+  /** A request line over MAX_CONTROL_REQUEST_BYTES. */
+  TOO_LARGE: 'SM_ERR_CONTROL_TOO_LARGE',
+  /** An unknown method. */
+  METHOD: 'SM_ERR_CONTROL_METHOD',
+  /** Params of the wrong shape or out of range. */
+  PARAMS: 'SM_ERR_CONTROL_PARAMS',
+  /** The daemon holds its maximum number of control connections. */
+  BUSY: 'SM_ERR_CONTROL_BUSY',
+  /** No answer in time. */
+  TIMEOUT: 'SM_ERR_CONTROL_TIMEOUT',
+  /** The daemon's answer did not follow this protocol, or the connection broke. */
+  PROTOCOL: 'SM_ERR_CONTROL_PROTOCOL',
+  /** The handler failed in a way it did not code: a daemon bug. */
+  INTERNAL: 'SM_ERR_CONTROL_INTERNAL',
+  /** `ping`: no member matches the selector. */
+  UNKNOWN_PEER: 'SM_ERR_CONTROL_UNKNOWN_PEER',
+  /** `ping`: every ping of the request went unanswered. */
+  NO_REPLY: 'SM_ERR_CONTROL_NO_REPLY',
+} as const;
+
+export class ControlError extends SmError {
+  override name = 'ControlError';
+}
+
+export type ControlMethod = 'status' | 'peers' | 'ping';
+export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze(['status', 'peers', 'ping']);
+
+export interface ControlRequest {
+  id: number;
+  method: ControlMethod;
+  params: Record<string, unknown>;
+}
+
+export interface ControlErrorBody {
+  code: string;
+  message: string;
+}
+
+/** One line from the daemon. */
+export type ControlMessage =
+  | { id: number | null; result: unknown }
+  | { id: number | null; error: ControlErrorBody }
+  | { id: number; progress: unknown };
+
+// ------------------------------------------------------------------ results
+
+export type PathKind = 'relay' | 'direct';
+
+export interface StatusResult {
+  peerId: string;
+  name: string;
+  addresses: string[];
+  device: { kind: 'tap' | 'tun'; name: string; mtu: number } | null;
+  relay: {
+    url: string;
+    connected: boolean;
+    observedAddress: string | null;
+    observedPort: number | null;
+    connects: number;
+    reconnects: number;
+  };
+  uptimeMs: number;
+  /** Members we hold a session (or a handshake) with. */
+  peers: number;
+  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., dataplane.). */
+  drops: Record<string, number>;
+}
+
+export interface PeerStatus {
+  peerId: string;
+  name: string | null;
+  addresses: string[];
+  /** Announced by the relay as connected (true when a session is established and no directory says otherwise). */
+  online: boolean;
+  path: PathKind;
+  session: {
+    established: boolean;
+    /** Since the first handshake of the current session; null without one. */
+    ageMs: number | null;
+    lastHandshakeAgoMs: number | null;
+  };
+  stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number };
+  /** Drops by reason for this peer's session. */
+  drops: Record<string, number>;
+}
+
+export interface PeersResult {
+  peers: PeerStatus[];
+}
+
+export interface PingParams {
+  /** A 64-hex peer id, a member name, or a mesh address. */
+  peer: string;
+  count: number;
+  intervalMs: number;
+}
+
+export interface PingReply {
+  seq: number;
+  rttMs: number;
+  path: PathKind;
+}
+
+/** A progress message of a ping request: one per ping, answered or not. */
+export type PingProgress = PingReply | { seq: number; error: ControlErrorBody };
+
+export interface PingResult {
+  peer: { peerId: string; name: string | null; addresses: string[] };
+  replies: PingReply[];
+  /** Sequence numbers that got no reply, with why. */
+  lost: Array<{ seq: number; error: ControlErrorBody }>;
+  summary: { sent: number; received: number; lossPercent: number; minMs: number | null; avgMs: number | null; maxMs: number | null };
+}
+
+// ------------------------------------------------------------------ helpers
+
+/** $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock. */
+export function defaultControlPath(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env[CONTROL_HOME_ENV];
+  return join(home !== undefined && home.length > 0 ? home : join(homedir(), '.shadowmesh'), CONTROL_SOCKET_FILE);
+}
+
+/** Throws ControlError PATH when a unix socket cannot live at `path`. */
+export function checkSocketPath(path: string): void {
+  if (typeof path !== 'string' || path.length === 0) throw new ControlError(ControlCode.PATH, 'control socket path: expected a non-empty path');
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new ControlError(ControlCode.PATH, `control socket path ${path} is ${bytes} bytes; unix sockets allow at most ${MAX_SOCKET_PATH_BYTES}: choose a shorter --control`);
+  }
+}
+
+/** Validates ping params (from any client) into their canonical form; ControlError PARAMS otherwise. */
+export function parsePingParams(params: Record<string, unknown>): PingParams {
+  const bad = (what: string): ControlError => new ControlError(ControlCode.PARAMS, `ping: ${what}`);
+  for (const key of Object.keys(params)) if (!['peer', 'count', 'intervalMs'].includes(key)) throw bad(`unknown parameter ${JSON.stringify(key)}`);
+  const peer = params['peer'];
+  if (typeof peer !== 'string' || peer.trim().length === 0 || peer.length > MAX_PEER_SELECTOR_CHARS) {
+    throw bad(`peer: expected a peer id, member name or mesh address (1..${MAX_PEER_SELECTOR_CHARS} characters)`);
+  }
+  const count = params['count'] ?? DEFAULT_PING_COUNT;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_PING_COUNT) {
+    throw bad(`count: expected an integer in [1, ${MAX_PING_COUNT}], got ${JSON.stringify(count)}`);
+  }
+  const intervalMs = params['intervalMs'] ?? DEFAULT_PING_INTERVAL_MS;
+  if (typeof intervalMs !== 'number' || !Number.isInteger(intervalMs) || intervalMs < MIN_PING_INTERVAL_MS || intervalMs > MAX_PING_INTERVAL_MS) {
+    throw bad(`intervalMs: expected an integer in [${MIN_PING_INTERVAL_MS}, ${MAX_PING_INTERVAL_MS}], got ${JSON.stringify(intervalMs)}`);
+  }
+  return { peer: peer.trim(), count, intervalMs };
+}
+
+/** An error as it crosses the socket: SmErrors keep their code; anything else is INTERNAL with its message. */
+export function errorBody(err: unknown): ControlErrorBody {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && code.startsWith('SM_ERR_')) return { code, message };
+  return { code: ControlCode.INTERNAL, message: `internal error: ${message}` };
+}

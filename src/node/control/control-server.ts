@@ -1,0 +1,337 @@
+/**
+ * The daemon's side of the local control API (control-protocol.ts): a unix
+ * socket server that reads newline-delimited JSON requests and answers them
+ * through a small handler the daemon supplies.
+ *
+ * Access control is the file system: the socket is created with mode 0600
+ * (umask 0177 around bind, then chmod), so only the daemon's user (and root)
+ * can connect. The parent directory is created 0700 when missing.
+ *
+ * A socket file left at the path is handled at start: if a daemon answers
+ * on it, start() refuses (SM_ERR_CONTROL_IN_USE) rather than steal a live
+ * daemon's socket; if nothing answers (the previous daemon died), the file is
+ * replaced. A path that holds anything but a socket is never deleted
+ * (SM_ERR_CONTROL_PATH).
+ *
+ * Bad input never escapes: a malformed line, an unknown method, bad params or
+ * a failing handler become an error answer, counted in `stats.errors` by code.
+ * Bounded: MAX_CONTROL_CONNECTIONS clients, MAX_INFLIGHT_PER_CONNECTION
+ * requests each, MAX_CONTROL_REQUEST_BYTES per line, idle connections closed.
+ * A request still running when its client goes away is aborted (its signal).
+ */
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { ConfigError } from '../../errors.js';
+import type { Logger } from '../../util/logger.js';
+import { silentLogger } from '../../util/logger.js';
+import {
+  checkSocketPath,
+  ControlCode,
+  ControlError,
+  errorBody,
+  MAX_CONTROL_REQUEST_BYTES,
+  parsePingParams,
+  type ControlMessage,
+  type PeersResult,
+  type PingParams,
+  type PingProgress,
+  type PingResult,
+  type StatusResult,
+} from './control-protocol.js';
+
+/** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
+export const MAX_CONTROL_CONNECTIONS = 16;
+/** Requests one connection may have running at once (a ping runs for count × interval). */
+export const MAX_INFLIGHT_PER_CONNECTION = 4;
+/** A connection with nothing running and nothing said for this long is closed: a forgotten `nc` must not hold a slot forever. */
+export const CONTROL_IDLE_TIMEOUT_MS = 60_000;
+/** How long start() waits for an existing socket to answer before calling it live (a daemon that does not even accept within 1 s is still not ours to remove). */
+export const STALE_PROBE_TIMEOUT_MS = 1_000;
+/** Socket file mode: the daemon's user only. */
+export const CONTROL_SOCKET_MODE = 0o600;
+/** umask around bind so the socket is never, even briefly, connectable by others. */
+const BIND_UMASK = 0o177;
+/** Mode of a parent directory we create. */
+const CONTROL_DIR_MODE = 0o700;
+
+/** What the server needs from the daemon: one function per method. */
+export interface ControlHandler {
+  status(): StatusResult;
+  peers(): PeersResult;
+  ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult>;
+}
+
+export interface ControlServerDeps {
+  handler: ControlHandler;
+  logger?: Logger;
+}
+
+export interface ControlServerOptions {
+  /** Path of the unix socket. */
+  path: string;
+}
+
+interface Conn {
+  socket: Socket;
+  buffered: string;
+  inflight: Map<number, AbortController>;
+  closed: boolean;
+}
+
+/** True when something accepts connections on the unix socket at `path`. */
+export function probeSocket(path: string, timeoutMs = STALE_PROBE_TIMEOUT_MS): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const done = (live: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(live);
+    };
+    const timer = setTimeout(() => done(true), timeoutMs);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+export class ControlServer {
+  readonly path: string;
+  readonly stats = { connections: 0, requests: 0, errors: {} as Record<string, number>, refusedConnections: 0 };
+  readonly #handler: ControlHandler;
+  readonly #logger: Logger;
+  readonly #conns = new Set<Conn>();
+  #server: Server | null = null;
+  #ino: number | null = null;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+
+  constructor(deps: ControlServerDeps, options: ControlServerOptions) {
+    if (deps === null || typeof deps !== 'object' || typeof deps.handler?.status !== 'function') {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer deps.handler: expected a handler with status, peers and ping');
+    }
+    if (options === null || typeof options !== 'object') throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer options: expected an object');
+    for (const key of Object.keys(options)) if (key !== 'path') throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `ControlServer option ${key}: unknown option`);
+    checkSocketPath(options.path);
+    this.#handler = deps.handler;
+    this.#logger = deps.logger ?? silentLogger;
+    this.path = options.path;
+  }
+
+  /** Claim the socket and accept clients; idempotent. ControlError IN_USE / PATH on failure. */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  /** Close every client, stop listening and remove our socket file; idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #start(): Promise<void> {
+    const dir = dirname(this.path);
+    try {
+      await mkdir(dir, { recursive: true, mode: CONTROL_DIR_MODE });
+    } catch (err) {
+      throw new ControlError(ControlCode.PATH, `cannot create ${dir} for the control socket: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      await this.#listen();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EADDRINUSE') throw this.#listenError(err);
+      let isSocket = false;
+      try {
+        isSocket = (await lstat(this.path)).isSocket();
+      } catch {
+        // vanished meanwhile: just try again below
+        isSocket = true;
+      }
+      if (!isSocket) throw new ControlError(ControlCode.PATH, `${this.path} exists and is not a socket; refusing to replace it (choose another --control)`);
+      if (await probeSocket(this.path)) {
+        throw new ControlError(ControlCode.IN_USE, `another daemon answers on ${this.path}: stop it first, or give this one another --control`);
+      }
+      this.#logger.info('replacing a stale control socket', { path: this.path });
+      await unlink(this.path).catch(() => undefined);
+      try {
+        await this.#listen();
+      } catch (err2) {
+        throw this.#listenError(err2);
+      }
+    }
+    await chmod(this.path, CONTROL_SOCKET_MODE);
+    this.#ino = (await lstat(this.path)).ino;
+    this.#logger.info('control socket listening', { path: this.path });
+  }
+
+  #listenError(err: unknown): ControlError {
+    return new ControlError(ControlCode.PATH, `cannot listen on ${this.path}: ${(err as Error).message}`, { cause: err });
+  }
+
+  #listen(): Promise<void> {
+    const server = createServer({ allowHalfOpen: false }, (socket) => this.#accept(socket));
+    return new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.close();
+        reject(err);
+      };
+      server.once('error', onError);
+      // Bind happens synchronously inside listen() for a unix path, so the umask covers exactly it.
+      const previous = process.umask(BIND_UMASK);
+      try {
+        server.listen(this.path, () => {
+          server.off('error', onError);
+          server.on('error', (e: Error) => this.#logger.error('control server error', { error: e.message }));
+          this.#server = server;
+          resolve();
+        });
+      } finally {
+        process.umask(previous);
+      }
+    });
+  }
+
+  async #stop(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    const server = this.#server;
+    this.#server = null;
+    for (const c of this.#conns) this.#closeConn(c);
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Remove the file only if it is still the one we bound (another daemon may have replaced a path we lost).
+    if (this.#ino !== null) {
+      try {
+        if ((await lstat(this.path)).ino === this.#ino) await unlink(this.path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  #count(code: string): void {
+    this.stats.errors[code] = (this.stats.errors[code] ?? 0) + 1;
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#server === null || this.#conns.size >= MAX_CONTROL_CONNECTIONS) {
+      this.stats.refusedConnections++;
+      socket.end(JSON.stringify({ id: null, error: { code: ControlCode.BUSY, message: `the daemon serves at most ${MAX_CONTROL_CONNECTIONS} control connections at once` } }) + '\n');
+      return;
+    }
+    this.stats.connections++;
+    const conn: Conn = { socket, buffered: '', inflight: new Map(), closed: false };
+    this.#conns.add(conn);
+    socket.setEncoding('utf8');
+    socket.setTimeout(CONTROL_IDLE_TIMEOUT_MS);
+    socket.on('timeout', () => {
+      if (conn.inflight.size === 0) this.#closeConn(conn);
+    });
+    socket.on('data', (chunk: string) => this.#onData(conn, chunk));
+    socket.on('error', () => this.#closeConn(conn));
+    socket.on('close', () => this.#closeConn(conn));
+  }
+
+  #closeConn(conn: Conn): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    this.#conns.delete(conn);
+    for (const ac of conn.inflight.values()) ac.abort();
+    conn.inflight.clear();
+    conn.socket.destroy();
+  }
+
+  #send(conn: Conn, msg: ControlMessage): void {
+    if (conn.closed || !conn.socket.writable) return;
+    conn.socket.write(JSON.stringify(msg) + '\n');
+  }
+
+  #sendError(conn: Conn, id: number | null, err: unknown): void {
+    const body = errorBody(err);
+    this.#count(body.code);
+    this.#send(conn, { id, error: body });
+  }
+
+  #onData(conn: Conn, chunk: string): void {
+    conn.buffered += chunk;
+    for (;;) {
+      const nl = conn.buffered.indexOf('\n');
+      if (nl < 0) break;
+      const line = conn.buffered.slice(0, nl);
+      conn.buffered = conn.buffered.slice(nl + 1);
+      if (Buffer.byteLength(line) > MAX_CONTROL_REQUEST_BYTES) return this.#tooLarge(conn);
+      if (line.trim().length > 0) this.#onLine(conn, line);
+      if (conn.closed) return;
+    }
+    if (Buffer.byteLength(conn.buffered) > MAX_CONTROL_REQUEST_BYTES) this.#tooLarge(conn);
+  }
+
+  #tooLarge(conn: Conn): void {
+    this.#sendError(conn, null, new ControlError(ControlCode.TOO_LARGE, `request line over ${MAX_CONTROL_REQUEST_BYTES} bytes; closing the connection`));
+    conn.buffered = '';
+    conn.socket.end();
+    conn.closed = true;
+    this.#conns.delete(conn);
+    for (const ac of conn.inflight.values()) ac.abort();
+  }
+
+  #onLine(conn: Conn, line: string): void {
+    this.stats.requests++;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return this.#sendError(conn, null, new ControlError(ControlCode.REQUEST, 'request is not valid JSON'));
+    }
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+      return this.#sendError(conn, null, new ControlError(ControlCode.REQUEST, 'request must be a JSON object {"id", "method", "params"}'));
+    }
+    const rec = msg as Record<string, unknown>;
+    const id = rec['id'];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+      return this.#sendError(conn, null, new ControlError(ControlCode.REQUEST, 'request id: expected a non-negative integer'));
+    }
+    if (conn.inflight.has(id)) return this.#sendError(conn, id, new ControlError(ControlCode.REQUEST, `request id ${id} is already running on this connection`));
+    const params = rec['params'] ?? {};
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+      return this.#sendError(conn, id, new ControlError(ControlCode.PARAMS, 'params: expected a JSON object'));
+    }
+    const method = rec['method'];
+    if (conn.inflight.size >= MAX_INFLIGHT_PER_CONNECTION) {
+      return this.#sendError(conn, id, new ControlError(ControlCode.BUSY, `at most ${MAX_INFLIGHT_PER_CONNECTION} requests may run at once on one connection`));
+    }
+    const ac = new AbortController();
+    conn.inflight.set(id, ac);
+    this.#dispatch(conn, id, method, params as Record<string, unknown>, ac.signal).then(
+      (result) => {
+        conn.inflight.delete(id);
+        this.#send(conn, { id, result });
+      },
+      (err: unknown) => {
+        conn.inflight.delete(id);
+        const body = errorBody(err);
+        if (body.code === ControlCode.INTERNAL) this.#logger.error('control handler failed', { method: String(method), error: body.message });
+        this.#sendError(conn, id, err);
+      },
+    );
+  }
+
+  async #dispatch(conn: Conn, id: number, method: unknown, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+    const noParams = (): void => {
+      const keys = Object.keys(params);
+      if (keys.length > 0) throw new ControlError(ControlCode.PARAMS, `${String(method)}: takes no parameters, got ${JSON.stringify(keys[0])}`);
+    };
+    switch (method) {
+      case 'status':
+        noParams();
+        return this.#handler.status();
+      case 'peers':
+        noParams();
+        return this.#handler.peers();
+      case 'ping': {
+        const p = parsePingParams(params);
+        return this.#handler.ping(p, (progress) => this.#send(conn, { id, progress }), signal);
+      }
+      default:
+        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers or ping`);
+    }
+  }
+}
