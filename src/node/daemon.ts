@@ -1,0 +1,454 @@
+/**
+ * The node daemon behind `shadowmesh up` (DESIGN.md "Components: node
+ * (daemon)"): wiring and lifecycle only. It loads the identity, the member
+ * certificate, the CA and the revocation list, opens the TAP/TUN device with
+ * the certificate's mesh addresses, builds the ShadowNode (relay link and
+ * peer sessions), the Dataplane, the MeshPinger and the ControlServer, starts
+ * them in order and stops them in reverse. It also answers the control API
+ * (it is the ControlServer's handler).
+ *
+ * Order and why:
+ *   load()  files, then our own certificate checked against the CA (a node
+ *           with another network's certificate stops here, before touching
+ *           the network), then every component constructed (options validated)
+ *   start() 1 control socket   claimed first: a second daemon on the same
+ *                              socket is refused before it connects to the
+ *                              relay (where it would replace the live one)
+ *           2 device           (skipped with device 'none')
+ *           3 node, dataplane, pinger
+ *           4 first admission  waited for up to startupTimeoutMs; a refusal
+ *                              or a wrong pin fails at once, an unreachable
+ *                              relay when the time is up. After that, the
+ *                              relay link reconnects on its own.
+ *   stop()  the reverse; idempotent.
+ *
+ * Device 'none' runs a userspace member without an interface: it holds
+ * sessions, answers mesh pings and serves the control API (chat-only
+ * members, tests, machines without root).
+ *
+ * Members: until the relay's directory of online members is wired into the
+ * node, the daemon knows the members it has completed a handshake with
+ * (KnownMembers below); they serve names and addresses for `peers`, `ping
+ * NAME` and the data plane's routes.
+ */
+import { ConfigError, SmError } from '../errors.js';
+import type { MemberCertificate } from '../identity/certificate.js';
+import { parseCidr } from '../identity/cidr.js';
+import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
+import { loadIdentity, type Identity } from '../identity/key-file.js';
+import { MembershipVerifier } from '../identity/membership.js';
+import { formatPeerId, shortId } from '../identity/peer-id.js';
+import { parseIpAddress } from '../wire/ip-address.js';
+import type { Clock } from '../util/clock.js';
+import { systemClock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { silentLogger } from '../util/logger.js';
+import { ControlServer, type ControlHandler } from './control/control-server.js';
+import {
+  ControlCode,
+  ControlError,
+  errorBody,
+  type PeerStatus,
+  type PeersResult,
+  type PingParams,
+  type PingProgress,
+  type PingResult,
+  type StatusResult,
+} from './control/control-protocol.js';
+import { Dataplane, type DataplaneMember, type DataplaneMembers } from './dataplane/dataplane.js';
+import type { Device, OpenDeviceOptions } from './device/device.js';
+import { DEFAULT_DEVICE_MTU, openDevice } from './device/open-device.js';
+import { DEFAULT_PING_TIMEOUT_MS, MeshPinger } from './mesh-ping.js';
+import { ShadowNode } from './node.js';
+import type { RelayEstablished } from './relay-link.js';
+
+/** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
+export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
+/** The relay link's codes that no retry can fix: give up at start instead of waiting for the timeout. */
+const FATAL_LINK_CODES = new Set(['SM_ERR_RELAY_PIN']);
+
+export type DaemonDeviceKind = 'tap' | 'tun' | 'none';
+
+export const DaemonCode = {
+  /** The member certificate belongs to another identity than the one in the identity directory. */
+  CERT_MISMATCH: 'SM_ERR_DAEMON_CERT_MISMATCH',
+  /** No admission by the relay within the startup timeout. */
+  RELAY_UNREACHABLE: 'SM_ERR_DAEMON_RELAY_UNREACHABLE',
+  /** The certificate holds no mesh address, but a device was asked for. */
+  NO_ADDRESS: 'SM_ERR_DAEMON_NO_ADDRESS',
+} as const;
+
+export class DaemonError extends SmError {
+  override name = 'DaemonError';
+}
+
+export interface DaemonOptions {
+  /** wss://HOST:PORT of the relay. */
+  relayUrl: string;
+  /** sha256:<hex> pin of the relay's TLS key. */
+  pin: string;
+  caFile: string;
+  certFile: string;
+  crlFile?: string;
+  /** Directory of identity.key. */
+  identityDir: string;
+  passphrase?: string;
+  device: DaemonDeviceKind;
+  deviceName?: string;
+  mtu?: number;
+  controlPath: string;
+  startupTimeoutMs?: number;
+}
+
+export interface DaemonDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Opens the TAP/TUN device; default src/node/device/open-device.ts (the native addon is loaded only when a device is opened). */
+  openDevice?: (options: OpenDeviceOptions) => Promise<Device>;
+}
+
+interface KnownMember extends DataplaneMember {
+  name: string;
+  cidrs: string[];
+}
+
+/** Members we completed a handshake with, by peer id and by mesh address. */
+class KnownMembers implements DataplaneMembers {
+  readonly #byHex = new Map<string, KnownMember>();
+  readonly #byAddr = new Map<string, KnownMember>();
+
+  add(cert: MemberCertificate): void {
+    const hex = formatPeerId(cert.peerId);
+    const old = this.#byHex.get(hex);
+    if (old) for (const a of old.addresses) this.#byAddr.delete(Buffer.from(a.bytes).toString('hex'));
+    const addresses = cert.addresses.map((text) => {
+      const c = parseCidr(text);
+      return { family: c.family, bytes: c.address };
+    });
+    const m: KnownMember = { peerId: Uint8Array.from(cert.peerId), hex, name: cert.name, cidrs: [...cert.addresses], addresses };
+    this.#byHex.set(hex, m);
+    for (const a of addresses) this.#byAddr.set(Buffer.from(a.bytes).toString('hex'), m);
+  }
+
+  byAddress(addr: Uint8Array): KnownMember | undefined {
+    return this.#byAddr.get(Buffer.from(addr.buffer, addr.byteOffset, addr.byteLength).toString('hex'));
+  }
+
+  get(peerId: Uint8Array | string): KnownMember | undefined {
+    return this.#byHex.get(typeof peerId === 'string' ? peerId : Buffer.from(peerId).toString('hex'));
+  }
+
+  list(): readonly KnownMember[] {
+    return [...this.#byHex.values()];
+  }
+}
+
+function prefixed(into: Record<string, number>, prefix: string, from: Readonly<Record<string, number>>): void {
+  for (const [k, v] of Object.entries(from)) if (v > 0) into[`${prefix}.${k}`] = (into[`${prefix}.${k}`] ?? 0) + v;
+}
+
+export class NodeDaemon implements ControlHandler {
+  readonly identity: Identity;
+  readonly certificate: MemberCertificate;
+  readonly node: ShadowNode;
+  readonly pinger: MeshPinger;
+  readonly control: ControlServer;
+  readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
+  readonly #deps: DaemonDeps;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #members = new KnownMembers();
+  #device: Device | null = null;
+  #dataplane: Dataplane | null = null;
+  #startedAtMs = 0;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+
+  /** Read and check every file, build every component; opens nothing. */
+  static async load(deps: DaemonDeps, options: DaemonOptions): Promise<NodeDaemon> {
+    const ca = await loadCaCertificate(options.caFile);
+    const crl = options.crlFile !== undefined ? await loadRevocationList(options.crlFile, ca) : undefined;
+    const verifier = new MembershipVerifier(ca, crl);
+    const cert = await loadMemberCertificate(options.certFile);
+    const clock = deps.clock ?? systemClock;
+    try {
+      verifier.verify(cert.raw, clock.now());
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      throw new SmError(typeof code === 'string' ? code : 'SM_ERR_CERT_NOT_MEMBER', `--cert ${options.certFile} is not a valid member certificate of the network of --ca ${options.caFile}: ${(err as Error).message}`, { cause: err });
+    }
+    const identity = await loadIdentity(options.identityDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
+    if (formatPeerId(identity.peerId) !== formatPeerId(cert.peerId)) {
+      identity.signer.destroy();
+      throw new DaemonError(DaemonCode.CERT_MISMATCH, `--cert ${options.certFile} is for peer ${formatPeerId(cert.peerId)} but the identity in ${options.identityDir} is ${formatPeerId(identity.peerId)}`);
+    }
+    try {
+      return new NodeDaemon(deps, options, identity, cert, verifier);
+    } catch (err) {
+      identity.signer.destroy();
+      throw err;
+    }
+  }
+
+  private constructor(deps: DaemonDeps, options: DaemonOptions, identity: Identity, cert: MemberCertificate, verifier: MembershipVerifier) {
+    if (!['tap', 'tun', 'none'].includes(options.device)) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `--dev: expected tap, tun or none, got ${JSON.stringify(options.device)}`);
+    }
+    const startupTimeoutMs = options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    if (!Number.isInteger(startupTimeoutMs) || startupTimeoutMs < 1) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `startup timeout: expected a positive number of ms, got ${String(startupTimeoutMs)}`);
+    }
+    if (options.device !== 'none' && cert.addresses.length === 0) {
+      throw new DaemonError(DaemonCode.NO_ADDRESS, `--cert ${options.certFile} holds no mesh address, so a ${options.device} device would have none; sign one with --ip, or use --dev none`);
+    }
+    this.#o = Object.freeze({ ...options, startupTimeoutMs, mtu: options.mtu ?? DEFAULT_DEVICE_MTU });
+    this.#deps = deps;
+    this.#logger = deps.logger ?? silentLogger;
+    this.#clock = deps.clock ?? systemClock;
+    this.identity = identity;
+    this.certificate = cert;
+    this.node = new ShadowNode(
+      { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
+      { relay: { url: options.relayUrl, pin: options.pin } },
+    );
+    this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });
+    this.control = new ControlServer({ handler: this, logger: this.#logger.child('control') }, { path: options.controlPath });
+    this.node.on('established', (_peerId: Uint8Array, peer: MemberCertificate) => this.#members.add(peer));
+  }
+
+  get device(): Device | null {
+    return this.#device;
+  }
+
+  /** The line `shadowmesh up` prints once ready. */
+  readyLine(): string {
+    const dev = this.#device === null ? 'none' : this.#device.name;
+    const addrs = this.certificate.addresses.length > 0 ? this.certificate.addresses.join(',') : '-';
+    return `node ${shortId(this.identity.peerId)} up: device ${dev} ${addrs} via relay ${this.#o.relayUrl}`;
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #start(): Promise<void> {
+    this.#startedAtMs = this.#clock.now();
+    await this.control.start();
+    if (this.#o.device !== 'none') {
+      const open = this.#deps.openDevice ?? openDevice;
+      this.#device = await open({
+        kind: this.#o.device,
+        ...(this.#o.deviceName !== undefined ? { name: this.#o.deviceName } : {}),
+        mtu: this.#o.mtu,
+        addresses: [...this.certificate.addresses],
+      });
+      this.#dataplane = new Dataplane({ device: this.#device, peers: this.node.peers, members: this.#members, clock: this.#clock, logger: this.#logger.child('dataplane') });
+    }
+    const admitted = this.#firstAdmission();
+    this.node.start();
+    this.pinger.start();
+    this.#dataplane?.start();
+    await admitted;
+    this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
+  }
+
+  /** Resolves on the first admission; rejects on a refusal, a fatal link error, or the startup timeout. */
+  #firstAdmission(): Promise<void> {
+    const link = this.node.link;
+    return new Promise<void>((resolve, reject) => {
+      let last = 'no answer yet';
+      const cleanup = (): void => {
+        timer.cancel();
+        this.node.off('relay', onUp);
+        link.off('refused', onRefused);
+        link.off('down', onDown);
+      };
+      const onUp = (): void => { cleanup(); resolve(); };
+      const onRefused = (err: SmError): void => {
+        cleanup();
+        reject(new SmError(err.code, `relay ${this.#o.relayUrl} refused admission: ${err.message}`, { cause: err }));
+      };
+      const onDown = (reason: { code: string; message: string }): void => {
+        last = `${reason.message} (${reason.code})`;
+        if (FATAL_LINK_CODES.has(reason.code)) {
+          cleanup();
+          reject(new SmError(reason.code, `relay ${this.#o.relayUrl}: ${reason.message}`));
+        }
+      };
+      const timer = this.#clock.schedule(this.#o.startupTimeoutMs, () => {
+        cleanup();
+        reject(new DaemonError(DaemonCode.RELAY_UNREACHABLE, `relay ${this.#o.relayUrl} did not admit this node within ${this.#o.startupTimeoutMs} ms; last error: ${last}`));
+      });
+      this.node.on('relay', onUp);
+      link.on('refused', onRefused);
+      link.on('down', onDown);
+    });
+  }
+
+  async #stop(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    this.#dataplane?.stop();
+    this.pinger.stop();
+    await this.node.stop();
+    if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
+    await this.control.stop();
+    this.identity.signer.destroy();
+  }
+
+  // ------------------------------------------------------------ control API
+
+  status(): StatusResult {
+    const link = this.node.link;
+    const est: RelayEstablished | null = link.established;
+    const drops: Record<string, number> = {};
+    prefixed(drops, 'link', link.stats.drops);
+    prefixed(drops, 'peers', this.node.peers.drops);
+    prefixed(drops, 'ping', this.pinger.drops);
+    if (this.#dataplane !== null) prefixed(drops, 'dataplane', this.#dataplane.stats.drops);
+    return {
+      peerId: formatPeerId(this.identity.peerId),
+      name: this.certificate.name,
+      addresses: [...this.certificate.addresses],
+      device: this.#device === null ? null : { kind: this.#device.kind, name: this.#device.name, mtu: this.#device.mtu },
+      relay: {
+        url: this.#o.relayUrl,
+        connected: est !== null,
+        observedAddress: est?.observedAddress ?? null,
+        observedPort: est?.observedPort ?? null,
+        connects: link.stats.connects,
+        reconnects: link.stats.reconnects,
+      },
+      uptimeMs: Math.max(0, this.#clock.now() - this.#startedAtMs),
+      peers: this.node.peerList().length,
+      drops,
+    };
+  }
+
+  peers(): PeersResult {
+    const now = this.#clock.now();
+    const out: PeerStatus[] = [];
+    const seen = new Set<string>();
+    for (const p of this.node.peerList()) {
+      seen.add(p.peerId);
+      const m = this.#members.get(p.peerId);
+      const drops: Record<string, number> = {};
+      for (const [k, v] of Object.entries(p.drops)) if (v > 0) drops[k] = v;
+      out.push({
+        peerId: p.peerId,
+        name: p.name ?? m?.name ?? null,
+        addresses: m?.cidrs ?? [],
+        online: p.established,
+        path: 'relay',
+        session: {
+          established: p.established,
+          ageMs: p.stats.sessionStartedAtMs === null ? null : Math.max(0, now - p.stats.sessionStartedAtMs),
+          lastHandshakeAgoMs: p.stats.lastHandshakeAtMs === null ? null : Math.max(0, now - p.stats.lastHandshakeAtMs),
+        },
+        stats: { framesIn: p.stats.framesIn, framesOut: p.stats.framesOut, bytesIn: p.stats.bytesIn, bytesOut: p.stats.bytesOut },
+        drops,
+      });
+    }
+    for (const m of this.#members.list()) {
+      if (seen.has(m.hex)) continue;
+      out.push({
+        peerId: m.hex, name: m.name, addresses: m.cidrs, online: false, path: 'relay',
+        session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
+        stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
+        drops: {},
+      });
+    }
+    out.sort((a, b) => (a.name ?? '\uffff').localeCompare(b.name ?? '\uffff') || a.peerId.localeCompare(b.peerId));
+    return { peers: out };
+  }
+
+  /** Finds the member a ping names: a 64-hex peer id, a mesh address (with or without /prefix), a name, or a unique id prefix. */
+  #resolvePeer(selector: string): { peerId: Uint8Array; name: string | null; addresses: string[] } {
+    const s = selector.trim();
+    const lower = s.toLowerCase();
+    if (/^[0-9a-f]{64}$/.test(lower)) {
+      const m = this.#members.get(lower);
+      return { peerId: Uint8Array.from(Buffer.from(lower, 'hex')), name: m?.name ?? null, addresses: m?.cidrs ?? [] };
+    }
+    const found = (m: KnownMember | undefined) => (m === undefined ? undefined : { peerId: m.peerId, name: m.name, addresses: m.cidrs });
+    let addr: Uint8Array | null = null;
+    try {
+      addr = parseIpAddress(s.replace(/\/\d{1,3}$/, '')).bytes;
+    } catch {
+      addr = null;
+    }
+    if (addr !== null) {
+      const r = found(this.#members.byAddress(addr));
+      if (r) return r;
+    } else {
+      const byName = this.#members.list().filter((m) => m.name === s);
+      if (byName.length === 1) return found(byName[0])!;
+      if (/^[0-9a-f]{4,63}$/.test(lower)) {
+        const byPrefix = this.#members.list().filter((m) => m.hex.startsWith(lower));
+        if (byPrefix.length === 1) return found(byPrefix[0])!;
+        if (byPrefix.length > 1) throw new ControlError(ControlCode.UNKNOWN_PEER, `peer id prefix ${s} is ambiguous (${byPrefix.length} members); give more digits`);
+      }
+    }
+    throw new ControlError(ControlCode.UNKNOWN_PEER, `no known member matches ${JSON.stringify(s)}: give its 64-hex peer id (names and addresses are known once a session exists)`);
+  }
+
+  async ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult> {
+    const target = this.#resolvePeer(params.peer);
+    if (formatPeerId(target.peerId) === formatPeerId(this.identity.peerId)) {
+      throw new ControlError(ControlCode.PARAMS, 'ping: that is this node itself');
+    }
+    const replies: PingResult['replies'] = [];
+    const lost: PingResult['lost'] = [];
+    const t0 = this.#clock.now();
+    for (let seq = 1; seq <= params.count && !signal.aborted; seq++) {
+      try {
+        const r = await this.pinger.ping(target.peerId, DEFAULT_PING_TIMEOUT_MS);
+        const reply = { seq, rttMs: Math.round(r.rttMs * 1000) / 1000, path: 'relay' as const };
+        replies.push(reply);
+        onProgress(reply);
+      } catch (err) {
+        const e = { seq, error: errorBody(err) };
+        lost.push(e);
+        onProgress(e);
+      }
+      if (seq < params.count) await this.#sleepUntil(t0 + seq * params.intervalMs, signal);
+    }
+    const rtts = replies.map((r) => r.rttMs);
+    const sent = replies.length + lost.length;
+    const round = (x: number): number => Math.round(x * 1000) / 1000;
+    return {
+      peer: { peerId: formatPeerId(target.peerId), name: target.name ?? this.#members.get(target.peerId)?.name ?? null, addresses: target.addresses.length > 0 ? target.addresses : (this.#members.get(target.peerId)?.cidrs ?? []) },
+      replies,
+      lost,
+      summary: {
+        sent,
+        received: replies.length,
+        lossPercent: sent === 0 ? 0 : round((100 * lost.length) / sent),
+        minMs: rtts.length ? Math.min(...rtts) : null,
+        avgMs: rtts.length ? round(rtts.reduce((a, b) => a + b, 0) / rtts.length) : null,
+        maxMs: rtts.length ? Math.max(...rtts) : null,
+      },
+    };
+  }
+
+  #sleepUntil(atMs: number, signal: AbortSignal): Promise<void> {
+    const delay = atMs - this.#clock.now();
+    if (delay <= 0 || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = this.#clock.schedule(delay, () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      const onAbort = (): void => {
+        t.cancel();
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
