@@ -15,6 +15,10 @@ import { registerKeygen } from './keygen.js';
 import { registerCa } from './ca.js';
 import { registerRelay } from './relay.js';
 import { registerDemo } from './demo.js';
+import { registerUp } from './up.js';
+import { registerStatus } from './status.js';
+import { registerPeers } from './peers.js';
+import { registerPing } from './ping.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -28,6 +32,10 @@ export function buildProgram(): Command {
   registerCa(program);
   registerRelay(program);
   registerDemo(program);
+  registerUp(program);
+  registerStatus(program);
+  registerPeers(program);
+  registerPing(program);
   return program;
 }
 

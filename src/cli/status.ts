@@ -1,0 +1,59 @@
+/**
+ * `shadowmesh status`: what the running daemon says about itself, through the
+ * control API (src/node/control/control-protocol.ts, method `status`).
+ * Human output by default, the API's JSON object with --json. No daemon on
+ * the socket: one line, exit 1 (SM_ERR_CONTROL_NO_DAEMON).
+ */
+import type { Command } from 'commander';
+import { ControlClient } from '../node/control/control-client.js';
+import { defaultControlPath, type StatusResult } from '../node/control/control-protocol.js';
+import { formatDuration } from '../util/duration.js';
+
+interface StatusCliOptions {
+  json?: boolean;
+  control?: string;
+}
+
+/** Drops as "reason=n reason=n", or "none". */
+export function formatDrops(drops: Record<string, number>): string {
+  const parts = Object.entries(drops).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+  return parts.length > 0 ? parts.join(' ') : 'none';
+}
+
+/** A duration for humans, rounded to what matters at that size (1.2s, 3m4s, 2h5m). */
+export function humanDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)}s`;
+  const unit = ms < 3_600_000 ? 1_000 : 60_000;
+  return formatDuration(Math.floor(ms / unit) * unit);
+}
+
+export function formatStatus(s: StatusResult): string {
+  const r = s.relay;
+  const relay = r.connected
+    ? `${r.url} connected, seen as ${r.observedAddress ?? '?'}:${r.observedPort ?? '?'} (connects ${r.connects}, reconnects ${r.reconnects})`
+    : `${r.url} not connected (connects ${r.connects}, reconnects ${r.reconnects})`;
+  const device = s.device === null ? 'none (userspace node)' : `${s.device.kind} ${s.device.name} mtu ${s.device.mtu}`;
+  return [
+    `node       ${s.name} ${s.peerId}`,
+    `addresses  ${s.addresses.length > 0 ? s.addresses.join(', ') : '-'}`,
+    `device     ${device}`,
+    `relay      ${relay}`,
+    `uptime     ${humanDuration(s.uptimeMs)}`,
+    `peers      ${s.peers}`,
+    `drops      ${formatDrops(s.drops)}`,
+  ].join('\n') + '\n';
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .showHelpAfterError(false)
+    .description('show the running node daemon: identity, addresses, device, relay connection, uptime, peers, drops')
+    .option('--json', 'print the control API\'s JSON object instead of text')
+    .option('--control <sock>', 'control socket of the daemon (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock)')
+    .action(async (opts: StatusCliOptions) => {
+      const s = await new ControlClient({ path: opts.control ?? defaultControlPath() }).status();
+      process.stdout.write(opts.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+    });
+}
