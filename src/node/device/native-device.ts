@@ -14,6 +14,9 @@
  * Writing: write() hands the caller's array straight to the addon, which
  * loops write(2); failures are counted, never thrown.
  *
+ * A started device keeps the event loop alive (its reader holds a
+ * thread-safe function) until close(): a daemon exits by closing it.
+ *
  * Operational failure (the device vanished under us, e.g. `ip link del`)
  * stops the reader; it is reported once through deps.onError and
  * `failure`. The owner decides whether to reopen.
