@@ -44,6 +44,8 @@ export type ConnectionState = 'handshaking' | 'admitted' | 'closing' | 'closed';
 /** A member certificate as the relay keeps it: MemberCertificate (src/identity) fits. */
 export interface RelayMemberCertificate extends AdmissibleCertificate {
   readonly notAfterMs: number;
+  /** The encoded certificate, announced to other members in PEER_UP. */
+  readonly raw: Uint8Array;
 }
 
 /** What a connection needs from the server that owns it (narrow, so tests can fake it). */
@@ -58,6 +60,8 @@ export interface ConnectionHost<C extends RelayMemberCertificate> {
   checkCapacity(peerId: Uint8Array): number | null;
   /** AUTH verified: enter the routing table (replacing an older connection). Returns a refusal code, or null. */
   admit(conn: ClientConnection<C>): number | null;
+  /** ESTABLISHED has been queued: presence announcements may follow it. */
+  joined(conn: ClientConnection<C>): void;
   /** Route an admitted SEND; `frame` may be rewritten in place. */
   forward(conn: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void;
   /** The socket is gone; forget the connection. */
@@ -163,15 +167,17 @@ export class ClientConnection<C extends RelayMemberCertificate> {
   /**
    * Queue a frame to this client unless the connection is not open or its queue
    * is over `sendQueueBytes` (then count `dropReason` and answer false). The
-   * buffer must not be modified afterwards.
+   * buffer must not be modified afterwards. `onWritten`, if given, runs once
+   * the frame has been handed to the socket (presence.ts paces lists with it).
    */
-  sendFrame(bytes: Uint8Array, dropReason: DropReason = 'queue-full'): boolean {
+  sendFrame(bytes: Uint8Array, dropReason: DropReason = 'queue-full', onWritten?: () => void): boolean {
     if (this.#state === 'closed' || this.ws.readyState !== this.ws.OPEN) return false;
     if (this.congested) {
       this.#host.stats.drop(dropReason);
       return false;
     }
-    this.ws.send(bytes, { binary: true });
+    if (onWritten === undefined) this.ws.send(bytes, { binary: true });
+    else this.ws.send(bytes, { binary: true }, onWritten);
     return true;
   }
 
@@ -296,6 +302,8 @@ export class ClientConnection<C extends RelayMemberCertificate> {
       }),
     );
     host.logger.info(`${this.label} admitted`, { remote: `${this.remoteAddress}:${this.remotePort}` });
+    // protocol.md §1: presence starts only after ESTABLISHED.
+    host.joined(this);
   }
 
   #onAdmittedFrame(data: Buffer): void {

@@ -14,6 +14,7 @@
  *   tls-identity.ts      certificate, persisted key, pin, renewal
  *   client-connection.ts one socket: admission, limits, frame loop
  *   peer-table.ts        peer id -> admitted connection, replacement
+ *   presence.ts          PEER_UP / PEER_DOWN to the other members
  *   token-bucket.ts      per-connection rate limit
  *   relay-stats.ts       counters for GET /stats
  *   relay-options.ts     defaults and validation
@@ -41,6 +42,7 @@ import { FrameType, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.
 import { encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
 import { ClientConnection, type ConnectionHost, type RelayMemberCertificate } from './client-connection.js';
 import { PeerTable, peerKey } from './peer-table.js';
+import { RelayPresence } from './presence.js';
 import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
 import type { TlsIdentity } from './tls-identity.js';
@@ -86,6 +88,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly #random: (n: number) => Uint8Array;
   readonly #table = new PeerTable<ClientConnection<C>>();
   readonly #connections = new Set<ClientConnection<C>>();
+  readonly #presence: RelayPresence<ClientConnection<C>>;
   #server: Server | null = null;
   #wss: WebSocketServer | null = null;
   #sweep: TimerHandle | null = null;
@@ -103,6 +106,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
     this.#random = deps.random ?? randomBytes;
+    this.#presence = new RelayPresence({ table: this.#table, stats: this.stats });
   }
 
   /** The TLS pin clients use (`sha256:<hex>` of the SPKI). */
@@ -181,6 +185,17 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   }
 
   async #stop(): Promise<void> {
+    // The clock's timers are unref'd; hold the process open until the graceful stop has finished,
+    // or a caller awaiting stop() in an otherwise idle process would see it never resolve.
+    const hold = setInterval(() => undefined, 1_000);
+    try {
+      await this.#stopNow();
+    } finally {
+      clearInterval(hold);
+    }
+  }
+
+  async #stopNow(): Promise<void> {
     if (this.#starting !== null) await this.#starting.catch(() => undefined);
     this.#state = 'stopping';
     this.#sweep?.cancel();
@@ -265,6 +280,13 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     return null;
   }
 
+  joined(conn: ClientConnection<C>): void {
+    // A connection replaced between admit() and here (impossible today: both run in one AUTH frame) would announce a stale member.
+    if (this.#table.get(conn.peerKey) !== conn) return;
+    const cert = conn.certificate as C;
+    this.#presence.joined(conn, cert.raw, this.#clock.now());
+  }
+
   forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
     const target = this.#table.get(peerKey(dst));
     if (target === undefined || target.state !== 'admitted') {
@@ -286,8 +308,10 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
 
   closed(conn: ClientConnection<C>): void {
     if (!this.#connections.delete(conn)) return;
+    this.#presence.forget(conn);
     if (conn.peerKey !== '' && this.#table.remove(conn.peerKey, conn)) {
       this.logger.info(`${conn.label} disconnected`);
+      this.#presence.left(conn);
     } else if (conn.certificate === null) {
       this.#pending--;
     }
@@ -388,6 +412,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
           break;
       }
     }
+    // Initial presence lists paced by a full send queue; normally resumed by write completions already.
+    this.#presence.pump();
     if (this.#tls.needsRenewal(now) && !this.#renewing) this.#renewTls(now);
   }
 

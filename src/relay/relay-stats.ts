@@ -28,7 +28,9 @@ export type DropReason =
   | 'frame-too-large'
   | 'rate-limited'
   | 'queue-full'
-  | 'unreachable';
+  | 'unreachable'
+  /** A PEER_UP / PEER_DOWN change towards a member whose send queue was full (presence.ts). */
+  | 'presence-queue-full';
 
 /** Why the relay cut an admitted connection; one counter each. */
 export type DisconnectReason = 'replaced' | 'revoked' | 'idle-timeout' | 'cert-expired' | 'bad-frames-limit';
@@ -41,6 +43,8 @@ export interface RelayStatsSnapshot {
   admissions: number;
   framesRouted: number;
   bytesRouted: number;
+  peerUpSent: number;
+  peerDownSent: number;
   admissionsRefused: Record<string, number>;
   drops: Record<string, number>;
   disconnects: Record<string, number>;
@@ -59,6 +63,10 @@ export class RelayStats {
   framesRouted = 0;
   /** Payload bytes in those frames. */
   bytesRouted = 0;
+  /** PEER_UP frames queued to members (presence.ts). */
+  peerUpSent = 0;
+  /** PEER_DOWN frames queued to members. */
+  peerDownSent = 0;
   readonly #refused = new Map<RefusalReason, number>();
   readonly #drops = new Map<DropReason, number>();
   readonly #disconnects = new Map<DisconnectReason, number>();
@@ -84,6 +92,8 @@ export class RelayStats {
       admissions: this.admissions,
       framesRouted: this.framesRouted,
       bytesRouted: this.bytesRouted,
+      peerUpSent: this.peerUpSent,
+      peerDownSent: this.peerDownSent,
       admissionsRefused: Object.fromEntries(this.#refused),
       drops: Object.fromEntries(this.#drops),
       disconnects: Object.fromEntries(this.#disconnects),

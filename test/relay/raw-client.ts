@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import { randomBytes } from '../../src/crypto/bytes.js';
 import { RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, RelayAuthClient } from '../../src/handshake/relay-auth.js';
 import type { TestMember } from '../../src/testkit/test-network.js';
+import { FrameType } from '../../src/wire/constants.js';
 import { decodeRelayFrame, type RelayFrame } from '../../src/wire/relay-frames.js';
 
 /** Bound on any single wait in these tests. */
@@ -22,6 +23,8 @@ export interface RawClient {
   /** Resolves with the next message (or rejects after WAIT_MS / on close). */
   next(): Promise<Buffer>;
   nextFrame(): Promise<RelayFrame>;
+  /** The next frame that is not presence (PEER_UP / PEER_DOWN arrive whenever members come and go). */
+  nextNonPresence(): Promise<RelayFrame>;
   send(bytes: Uint8Array): void;
   closed: Promise<{ code: number }>;
   close(): void;
@@ -73,6 +76,14 @@ export async function connectRaw(host: string, port: number, options: { pause?: 
     received,
     next,
     nextFrame: async () => decodeRelayFrame(await next()),
+    nextNonPresence: async () => {
+      // Bounded: each wait is bounded by WAIT_MS and a relay announces at most its members.
+      for (let i = 0; i < 10_000; i++) {
+        const f = decodeRelayFrame(await next());
+        if (f.type !== FrameType.PeerUp && f.type !== FrameType.PeerDown) return f;
+      }
+      throw new Error('raw client: only presence frames');
+    },
     send: (bytes) => ws.send(bytes, { binary: true }),
     closed,
     close: () => ws.terminate(),

@@ -110,7 +110,7 @@ test('a second connection replaces the first only after it authenticates', async
   assert.equal(reason.code, RelayAuthCode.REPLACED);
   await ld.stop(); // do not let the old link take the slot back
   le.send(dave.peerId, Uint8Array.of(8));
-  const f = await second.nextFrame();
+  const f = await second.nextNonPresence();
   assert.equal(f.type, FrameType.Deliver);
   if (f.type === FrameType.Deliver) assert.deepEqual(Uint8Array.from(f.payload), Uint8Array.of(8));
   assert.ok(((await relay.stats()).disconnects['replaced'] ?? 0) >= 1);
