@@ -21,6 +21,18 @@
  *   'deliver' (src: Uint8Array, payload: Uint8Array)  both are views into the
  *       received frame, valid only during the call: copy what you keep
  *   'unreachable' (peerId: Uint8Array)  a copy
+ *   'peer_up' (cert: Uint8Array, onlineSinceMs: number)  the relay says a
+ *       member is online (PEER_UP). `cert` is a copy of the certificate
+ *       bytes, NOT verified: the relay is untrusted, so a listener verifies
+ *       it against the network CA (src/node/directory.ts does) before
+ *       believing anything in it.
+ *   'peer_down' (peerId: Uint8Array)  a copy; the relay says a member went
+ *       offline (PEER_DOWN). May name a peer never announced: ignore it then.
+ *   Presence and admissions: after EVERY (re)admission the relay re-sends
+ *       the full list of online members as 'peer_up' events, and 'established'
+ *       is always emitted before any 'peer_up' of that admission. A listener
+ *       therefore treats 'established' (or 'down') as "forget the list, it
+ *       will be re-sent"; there is no end-of-list marker.
  *   'down' (reason: { code: string; message: string })  a connection attempt
  *       failed or an established link went away; a retry is scheduled unless stopped
  *   'refused' (err: SmError)  the relay refused admission (err.code is the
@@ -87,6 +99,10 @@ export interface RelayLinkStats {
   framesIn: number;
   /** SEND frames written. */
   framesOut: number;
+  /** PEER_UP frames received (unverified announcements). */
+  peerUps: number;
+  /** PEER_DOWN frames received. */
+  peerDowns: number;
   /** Frames not sent or not delivered, by reason. */
   drops: Record<string, number>;
   /** Failed or ended connections, by SM_ERR_* code (SM_ERR_RELAY_PIN, …). */
@@ -209,7 +225,7 @@ interface Attempt {
 type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
 
 export class RelayLink extends EventEmitter {
-  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, drops: {}, failures: {} };
+  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {} };
   readonly #signer: Pick<HybridSigner, 'sign'>;
   readonly #certificate: Uint8Array;
   readonly #logger: Logger;
@@ -414,6 +430,15 @@ export class RelayLink extends EventEmitter {
         return;
       case FrameType.Unreachable:
         this.emit('unreachable', Uint8Array.from(frame.peerId));
+        return;
+      case FrameType.PeerUp:
+        // protocol.md §1 Presence: a hint from an untrusted relay; listeners verify the certificate.
+        this.stats.peerUps++;
+        this.emit('peer_up', Uint8Array.from(frame.cert), frame.onlineSinceMs);
+        return;
+      case FrameType.PeerDown:
+        this.stats.peerDowns++;
+        this.emit('peer_down', Uint8Array.from(frame.peerId));
         return;
       case FrameType.Ping:
         attempt.ws?.send(encodeRelayFrame({ type: FrameType.Pong, nonce: frame.nonce }), { binary: true });
