@@ -48,6 +48,8 @@ export const MAX_INFLIGHT_PER_CONNECTION = 4;
 export const CONTROL_IDLE_TIMEOUT_MS = 60_000;
 /** How long start() waits for an existing socket to answer before calling it live (a daemon that does not even accept within 1 s is still not ours to remove). */
 export const STALE_PROBE_TIMEOUT_MS = 1_000;
+/** A refused connection gets its BUSY line and this long to hang up before we cut it. */
+const REFUSED_LINGER_MS = 1_000;
 /** Socket file mode: the daemon's user only. */
 export const CONTROL_SOCKET_MODE = 0o600;
 /** umask around bind so the socket is never, even briefly, connectable by others. */
@@ -214,6 +216,10 @@ export class ControlServer {
   #accept(socket: Socket): void {
     if (this.#server === null || this.#conns.size >= MAX_CONTROL_CONNECTIONS) {
       this.stats.refusedConnections++;
+      // Read (and discard) until the client closes: a paused socket would never see its EOF and never close.
+      socket.on('error', () => socket.destroy());
+      socket.resume();
+      socket.setTimeout(REFUSED_LINGER_MS, () => socket.destroy());
       socket.end(JSON.stringify({ id: null, error: { code: ControlCode.BUSY, message: `the daemon serves at most ${MAX_CONTROL_CONNECTIONS} control connections at once` } }) + '\n');
       return;
     }
@@ -251,6 +257,7 @@ export class ControlServer {
   }
 
   #onData(conn: Conn, chunk: string): void {
+    if (conn.closed) return; // after TOO_LARGE: discard what is still in flight
     conn.buffered += chunk;
     for (;;) {
       const nl = conn.buffered.indexOf('\n');
@@ -267,6 +274,7 @@ export class ControlServer {
   #tooLarge(conn: Conn): void {
     this.#sendError(conn, null, new ControlError(ControlCode.TOO_LARGE, `request line over ${MAX_CONTROL_REQUEST_BYTES} bytes; closing the connection`));
     conn.buffered = '';
+    conn.socket.setTimeout(REFUSED_LINGER_MS, () => conn.socket.destroy());
     conn.socket.end();
     conn.closed = true;
     this.#conns.delete(conn);
