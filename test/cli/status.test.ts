@@ -1,0 +1,53 @@
+/**
+ * status / peers / ping without a daemon, and the truth of --help, through
+ * the real CLI.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCliAsync } from './daemon-helpers.js';
+
+test('status, peers and ping with no daemon say so in one line and exit 1; the default socket follows SHADOWMESH_HOME', async () => {
+  const home = await mkdtemp(join(tmpdir(), 'sm-home-'));
+  try {
+    const sock = join(home, 'control.sock');
+    const runs = await Promise.all([
+      runCliAsync(['status'], { SHADOWMESH_HOME: home }),
+      runCliAsync(['peers', '--json'], { SHADOWMESH_HOME: home }),
+      runCliAsync(['ping', 'bob', '--count', '1'], { SHADOWMESH_HOME: home }),
+      runCliAsync(['status', '--json', '--control', join(home, 'other.sock')]),
+    ]);
+    const expected = [sock, sock, sock, join(home, 'other.sock')];
+    runs.forEach((r, i) => {
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `shadowmesh: no daemon listening on ${expected[i]}: is \`shadowmesh up\` running? (SM_ERR_CONTROL_NO_DAEMON)\n`);
+    });
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('--help of up, status, peers and ping lists every flag they take', async () => {
+  const want: Record<string, string[]> = {
+    up: ['--relay', '--pin', '--ca', '--cert', '--crl', '--dir', '--passphrase-file', '--dev', '--name', '--mtu', '--control', '--startup-timeout', 'tun', 'tap', 'none'],
+    status: ['--json', '--control'],
+    peers: ['--json', '--control'],
+    ping: ['<peer>', '--count', '--interval', '--json', '--control'],
+  };
+  for (const [cmd, flags] of Object.entries(want)) {
+    const r = await runCliAsync([cmd, '--help']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of flags) assert.ok(r.stdout.includes(f), `${cmd} --help mentions ${f}:\n${r.stdout}`);
+  }
+  const top = await runCliAsync(['--help']);
+  for (const cmd of Object.keys(want)) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
+});
+
+test('bad ping flags are refused before any daemon is asked', async () => {
+  const r = await runCliAsync(['ping', 'bob', '--interval', '1ms', '--control', '/nonexistent/x.sock']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^shadowmesh: --interval: expected 10ms\.\.1m.*\(SM_ERR_CONFIG_DURATION\)\n$/);
+});
