@@ -1,0 +1,91 @@
+/**
+ * A node's whole data path without root: a real relay server (TLS 1.3 WSS on
+ * 127.0.0.1, in process) and two ShadowNodes with memory TUN and TAP devices.
+ * A packet a device hands alice's node must come out of bob's device, which
+ * needs presence (the directory), the handshake, the session and the data
+ * plane to work together.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MembershipVerifier } from '../../src/identity/membership.js';
+import { RelayServer } from '../../src/relay/relay-server.js';
+import { TlsIdentity } from '../../src/relay/tls-identity.js';
+import { ShadowNode } from '../../src/node/node.js';
+import { MemoryDevice } from '../../src/node/device/memory-device.js';
+import { createTestNetwork, type TestMember } from '../../src/testkit/test-network.js';
+
+async function waitUntil(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function ipv4(src: number[], dst: number[], marker: number): Uint8Array {
+  const p = new Uint8Array(28);
+  p[0] = 0x45; p[3] = 28; p[8] = 64; p[9] = 17;
+  p.set(src, 12); p.set(dst, 16);
+  p[27] = marker;
+  return p;
+}
+
+for (const kind of ['tun', 'tap'] as const) {
+  test(`${kind}: a packet from alice's device comes out of bob's, end to end through the relay`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sm-node-dp-'));
+    const net = await createTestNetwork({ members: ['alice', 'bob'] });
+    const verifier = new MembershipVerifier(net.ca);
+    const tls = await TlsIdentity.load({ dataDir: join(dir, 'relay'), hostnames: ['127.0.0.1'] }, Date.now());
+    const relay = new RelayServer({ verifier, tls }, { host: '127.0.0.1', port: 0 });
+    await relay.start();
+    const nodes: ShadowNode[] = [];
+    try {
+      const make = (m: TestMember) => {
+        const node = new ShadowNode({ signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier }, { relay: { url: relay.url, pin: relay.pin } });
+        const dev = new MemoryDevice({ kind, mtu: 1400 });
+        node.attachDevice(dev);
+        node.start();
+        nodes.push(node);
+        return { node, dev };
+      };
+      const a = make(net.member('alice'));
+      const b = make(net.member('bob'));
+      await waitUntil('presence', () => a.node.directory.list().length === 1 && b.node.directory.list().length === 1);
+      const [aIp, bIp] = [[10, 77, 0, 2], [10, 77, 0, 3]];
+      assert.deepEqual([...a.node.directory.list()[0]!.addresses[0]!.bytes], bIp, 'alice learned bob and his address from his certificate');
+      let packet: Uint8Array;
+      if (kind === 'tun') {
+        packet = ipv4(aIp, bIp, 0x5a);
+      } else {
+        const ip = ipv4(aIp, bIp, 0x5a);
+        packet = new Uint8Array(14 + ip.length);
+        packet.fill(0xff, 0, 6); // broadcast: flooded to every member
+        packet.set([2, 0, 0, 0, 0, 0xa1], 6);
+        packet[12] = 0x08;
+        packet.set(ip, 14);
+      }
+      for (let i = 0; i < 20 && b.dev.written.length === 0; i++) {
+        a.dev.inject([packet]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await waitUntil('bob\'s device got the packet', () => b.dev.written.length > 0);
+      assert.deepEqual([...b.dev.written[0]!], [...packet]);
+      const dpb = b.node.dataplane!;
+      assert.ok(dpb.stats.fromPeers >= 1);
+      if (kind === 'tun') {
+        // bob's node refuses a packet alice sends with bob's own address as source
+        const spoof = ipv4(bIp, bIp, 0x66);
+        a.dev.inject([spoof]);
+        await waitUntil('spoof counted', () => dpb.stats.drops.spoofed_source === 1);
+      }
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await relay.stop();
+      await net.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
