@@ -26,14 +26,12 @@
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
  *
- * Members: until the relay's directory of online members is wired into the
- * node, the daemon knows the members it has completed a handshake with
- * (KnownMembers below); they serve names and addresses for `peers`, `ping
- * NAME` and the data plane's routes.
+ * Members: the node's directory (src/node/directory.ts) lists the members
+ * online at the relay, each certificate verified against our CA; it serves
+ * names and addresses for `peers`, `ping NAME` and the data plane's routes.
  */
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
-import { parseCidr } from '../identity/cidr.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
@@ -55,7 +53,8 @@ import {
   type PingResult,
   type StatusResult,
 } from './control/control-protocol.js';
-import { Dataplane, type DataplaneMember, type DataplaneMembers } from './dataplane/dataplane.js';
+import type { Dataplane } from './dataplane/dataplane.js';
+import type { DirectoryEntry } from './directory.js';
 import type { Device, OpenDeviceOptions } from './device/device.js';
 import { DEFAULT_DEVICE_MTU, openDevice } from './device/open-device.js';
 import { DEFAULT_PING_TIMEOUT_MS, MeshPinger } from './mesh-ping.js';
@@ -107,40 +106,16 @@ export interface DaemonDeps {
   openDevice?: (options: OpenDeviceOptions) => Promise<Device>;
 }
 
-interface KnownMember extends DataplaneMember {
+/** A member as the control API shows it. */
+interface KnownMember {
+  peerId: Uint8Array;
+  hex: string;
   name: string;
   cidrs: string[];
 }
 
-/** Members we completed a handshake with, by peer id and by mesh address. */
-class KnownMembers implements DataplaneMembers {
-  readonly #byHex = new Map<string, KnownMember>();
-  readonly #byAddr = new Map<string, KnownMember>();
-
-  add(cert: MemberCertificate): void {
-    const hex = formatPeerId(cert.peerId);
-    const old = this.#byHex.get(hex);
-    if (old) for (const a of old.addresses) this.#byAddr.delete(Buffer.from(a.bytes).toString('hex'));
-    const addresses = cert.addresses.map((text) => {
-      const c = parseCidr(text);
-      return { family: c.family, bytes: c.address };
-    });
-    const m: KnownMember = { peerId: Uint8Array.from(cert.peerId), hex, name: cert.name, cidrs: [...cert.addresses], addresses };
-    this.#byHex.set(hex, m);
-    for (const a of addresses) this.#byAddr.set(Buffer.from(a.bytes).toString('hex'), m);
-  }
-
-  byAddress(addr: Uint8Array): KnownMember | undefined {
-    return this.#byAddr.get(Buffer.from(addr.buffer, addr.byteOffset, addr.byteLength).toString('hex'));
-  }
-
-  get(peerId: Uint8Array | string): KnownMember | undefined {
-    return this.#byHex.get(typeof peerId === 'string' ? peerId : Buffer.from(peerId).toString('hex'));
-  }
-
-  list(): readonly KnownMember[] {
-    return [...this.#byHex.values()];
-  }
+function known(e: DirectoryEntry | undefined): KnownMember | undefined {
+  return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text) };
 }
 
 function prefixed(into: Record<string, number>, prefix: string, from: Readonly<Record<string, number>>): void {
@@ -157,7 +132,6 @@ export class NodeDaemon implements ControlHandler {
   readonly #deps: DaemonDeps;
   readonly #logger: Logger;
   readonly #clock: Clock;
-  readonly #members = new KnownMembers();
   #device: Device | null = null;
   #dataplane: Dataplane | null = null;
   #startedAtMs = 0;
@@ -213,7 +187,6 @@ export class NodeDaemon implements ControlHandler {
     );
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });
     this.control = new ControlServer({ handler: this, logger: this.#logger.child('control') }, { path: options.controlPath });
-    this.node.on('established', (_peerId: Uint8Array, peer: MemberCertificate) => this.#members.add(peer));
   }
 
   get device(): Device | null {
@@ -248,12 +221,11 @@ export class NodeDaemon implements ControlHandler {
         mtu: this.#o.mtu,
         addresses: [...this.certificate.addresses],
       });
-      this.#dataplane = new Dataplane({ device: this.#device, peers: this.node.peers, members: this.#members, clock: this.#clock, logger: this.#logger.child('dataplane') });
+      this.#dataplane = this.node.attachDevice(this.#device);
     }
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
-    this.#dataplane?.start();
     await admitted;
     this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
   }
@@ -293,7 +265,6 @@ export class NodeDaemon implements ControlHandler {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
-    this.#dataplane?.stop();
     this.pinger.stop();
     await this.node.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
@@ -336,14 +307,14 @@ export class NodeDaemon implements ControlHandler {
     const seen = new Set<string>();
     for (const p of this.node.peerList()) {
       seen.add(p.peerId);
-      const m = this.#members.get(p.peerId);
+      const m = known(this.node.directory.get(p.peerId));
       const drops: Record<string, number> = {};
       for (const [k, v] of Object.entries(p.drops)) if (v > 0) drops[k] = v;
       out.push({
         peerId: p.peerId,
         name: p.name ?? m?.name ?? null,
         addresses: m?.cidrs ?? [],
-        online: p.established,
+        online: m !== undefined,
         path: 'relay',
         session: {
           established: p.established,
@@ -354,10 +325,10 @@ export class NodeDaemon implements ControlHandler {
         drops,
       });
     }
-    for (const m of this.#members.list()) {
+    for (const m of this.node.directory.list().map((e) => known(e)!)) {
       if (seen.has(m.hex)) continue;
       out.push({
-        peerId: m.hex, name: m.name, addresses: m.cidrs, online: false, path: 'relay',
+        peerId: m.hex, name: m.name, addresses: m.cidrs, online: true, path: 'relay',
         session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
         stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
         drops: {},
@@ -372,7 +343,7 @@ export class NodeDaemon implements ControlHandler {
     const s = selector.trim();
     const lower = s.toLowerCase();
     if (/^[0-9a-f]{64}$/.test(lower)) {
-      const m = this.#members.get(lower);
+      const m = known(this.node.directory.get(lower));
       return { peerId: Uint8Array.from(Buffer.from(lower, 'hex')), name: m?.name ?? null, addresses: m?.cidrs ?? [] };
     }
     const found = (m: KnownMember | undefined) => (m === undefined ? undefined : { peerId: m.peerId, name: m.name, addresses: m.cidrs });
@@ -383,18 +354,19 @@ export class NodeDaemon implements ControlHandler {
       addr = null;
     }
     if (addr !== null) {
-      const r = found(this.#members.byAddress(addr));
+      const r = found(known(this.node.directory.byAddress(addr)));
       if (r) return r;
     } else {
-      const byName = this.#members.list().filter((m) => m.name === s);
+      const members = this.node.directory.list().map((e) => known(e)!);
+      const byName = members.filter((m) => m.name === s);
       if (byName.length === 1) return found(byName[0])!;
       if (/^[0-9a-f]{4,63}$/.test(lower)) {
-        const byPrefix = this.#members.list().filter((m) => m.hex.startsWith(lower));
+        const byPrefix = members.filter((m) => m.hex.startsWith(lower));
         if (byPrefix.length === 1) return found(byPrefix[0])!;
         if (byPrefix.length > 1) throw new ControlError(ControlCode.UNKNOWN_PEER, `peer id prefix ${s} is ambiguous (${byPrefix.length} members); give more digits`);
       }
     }
-    throw new ControlError(ControlCode.UNKNOWN_PEER, `no known member matches ${JSON.stringify(s)}: give its 64-hex peer id (names and addresses are known once a session exists)`);
+    throw new ControlError(ControlCode.UNKNOWN_PEER, `no known member matches ${JSON.stringify(s)}: is it online? (\`shadowmesh peers\` lists who is)`);
   }
 
   async ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult> {
@@ -422,7 +394,7 @@ export class NodeDaemon implements ControlHandler {
     const sent = replies.length + lost.length;
     const round = (x: number): number => Math.round(x * 1000) / 1000;
     return {
-      peer: { peerId: formatPeerId(target.peerId), name: target.name ?? this.#members.get(target.peerId)?.name ?? null, addresses: target.addresses.length > 0 ? target.addresses : (this.#members.get(target.peerId)?.cidrs ?? []) },
+      peer: { peerId: formatPeerId(target.peerId), name: target.name ?? known(this.node.directory.get(target.peerId))?.name ?? null, addresses: target.addresses.length > 0 ? target.addresses : (known(this.node.directory.get(target.peerId))?.cidrs ?? []) },
       replies,
       lost,
       summary: {

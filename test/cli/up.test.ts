@@ -225,10 +225,12 @@ test('a daemon stops on SIGTERM with exit 0 and removes its socket; status then 
   await assert.rejects(stat(sock('bob')), { code: 'ENOENT' });
   const r = await runCliAsync(['status', '--control', sock('bob')]);
   oneLine(r, /no daemon listening on .*bob\.sock: is `shadowmesh up` running\? \(SM_ERR_CONTROL_NO_DAEMON\)/);
-  // alice notices nothing fatal: ping now times out per reply but the request is answered.
+  // alice hears from the relay that bob left: he is no longer a member she can reach.
   const lost = await waitFor('alice to report bob lost', async () => {
     const p = await runCliAsync(['ping', 'bob', '--count', '1', '--json', '--control', sock('alice')], {}, 30_000);
     return p.status === 1 ? p : undefined;
   }, 20_000);
-  assert.match(lost.stderr, /SM_ERR_CONTROL_NO_REPLY/);
+  assert.match(lost.stderr, /no known member matches "bob": is it online\?.*SM_ERR_CONTROL_UNKNOWN_PEER/);
+  const peers = JSON.parse((await runCliAsync(['peers', '--json', '--control', sock('alice')])).stdout) as { peers: Array<{ name: string | null; online: boolean }> };
+  assert.equal(peers.peers.find((p) => p.name === 'bob')?.online ?? false, false, 'bob is listed offline or not at all');
 });
