@@ -3,7 +3,7 @@
 // The smallest C surface that lets TypeScript drive a Linux TAP/TUN device:
 //
 //   open(name, kind, vnetHdr, offloads, multiQueue) -> { fd, name, offloads }
-//   setMtu(name, mtu) / setUp(name) / addAddress(name, family, address, prefixLen)
+//   setMtu(name, mtu) / setMac(name, mac6) / setUp(name) / addAddress(name, family, address, prefixLen)
 //   startReader(fd, slab, lengths, slotBytes, batch, onBatch)
 //   writeBatch(fd, packets, count, result) -> packets written
 //   close(fd)
@@ -163,6 +163,27 @@ Napi::Value SetMtu(const Napi::CallbackInfo& info) {
   int err = errno;
   ::close(s);
   if (rc < 0) return ThrowErrno(env, "SIOCSIFMTU", err, name);
+  return env.Undefined();
+}
+
+// A TAP device's Ethernet address (SIOCSIFHWADDR), set before the link is up.
+Napi::Value SetMac(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray()) return ThrowType(env, "setMac(name: string, mac: Uint8Array(6))");
+  std::string name = info[0].As<Napi::String>();
+  Napi::Uint8Array mac = info[1].As<Napi::Uint8Array>();
+  if (mac.ElementLength() != 6) return ThrowType(env, "setMac: mac must be 6 bytes");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (!CopyIfName(name, ifr.ifr_name)) return ThrowType(env, "setMac: name must be 1..15 bytes");
+  ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+  memcpy(ifr.ifr_hwaddr.sa_data, mac.Data(), 6);
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return ThrowErrno(env, "socket", errno, name);
+  int rc = ioctl(s, SIOCSIFHWADDR, &ifr);
+  int err = errno;
+  ::close(s);
+  if (rc < 0) return ThrowErrno(env, "SIOCSIFHWADDR", err, name);
   return env.Undefined();
 }
 
@@ -491,6 +512,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("setMtu", Napi::Function::New(env, SetMtu, "setMtu"));
+  exports.Set("setMac", Napi::Function::New(env, SetMac, "setMac"));
   exports.Set("setUp", Napi::Function::New(env, SetUp, "setUp"));
   exports.Set("addAddress", Napi::Function::New(env, AddAddress, "addAddress"));
   exports.Set("startReader", Napi::Function::New(env, StartReader, "startReader"));

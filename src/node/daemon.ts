@@ -118,6 +118,17 @@ function known(e: DirectoryEntry | undefined): KnownMember | undefined {
   return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text) };
 }
 
+/**
+ * A TAP interface's Ethernet address, derived from the peer id: locally
+ * administered (0x02), unicast, and the same across restarts, so neighbours'
+ * ARP caches stay valid when a member's daemon restarts.
+ */
+export function macForPeer(peerId: Uint8Array): Uint8Array {
+  const mac = Uint8Array.from(peerId.subarray(0, 6));
+  mac[0] = (mac[0]! & 0xfc) | 0x02;
+  return mac;
+}
+
 function prefixed(into: Record<string, number>, prefix: string, from: Readonly<Record<string, number>>): void {
   for (const [k, v] of Object.entries(from)) if (v > 0) into[`${prefix}.${k}`] = (into[`${prefix}.${k}`] ?? 0) + v;
 }
@@ -219,6 +230,7 @@ export class NodeDaemon implements ControlHandler {
         kind: this.#o.device,
         ...(this.#o.deviceName !== undefined ? { name: this.#o.deviceName } : {}),
         mtu: this.#o.mtu,
+        ...(this.#o.device === 'tap' ? { mac: macForPeer(this.identity.peerId) } : {}),
         addresses: [...this.certificate.addresses],
       });
       this.#dataplane = this.node.attachDevice(this.#device);

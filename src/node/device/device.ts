@@ -63,6 +63,13 @@ export interface Device {
 export interface OpenDeviceOptions {
   kind: DeviceKind;
   /**
+   * TAP only: the interface's Ethernet address (6 bytes, unicast). Give a
+   * stable one (e.g. derived from the peer id) so a restarted member keeps its
+   * address and its neighbours' ARP caches stay right. Default: the kernel's
+   * random address.
+   */
+  mac?: Uint8Array;
+  /**
    * Interface name, 1..15 bytes of [A-Za-z0-9_.-] with at most one `%d`,
    * which the kernel replaces by the first free number. Default: 'sm%d' for
    * TUN, 'smtap%d' for TAP, so a second daemon on one machine gets sm1

@@ -22,7 +22,7 @@ const EEXIST = 17;
 const ENODEV = 19;
 const EINVAL = 22;
 
-export type DeviceStep = 'open' | 'mtu' | 'up' | 'address';
+export type DeviceStep = 'open' | 'mtu' | 'mac' | 'up' | 'address';
 
 /** Map an error thrown by the addon during `step` on interface `name` (`detail`: e.g. the address). */
 export function deviceErrorFromNative(err: unknown, step: DeviceStep, name: string, detail = ''): DeviceError {

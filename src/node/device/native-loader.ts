@@ -21,6 +21,7 @@ export interface NativeTunAddon {
   /** Throws an Error with `errno` and `syscall` on failure. `offloads` is the TUN_F_* mask the kernel accepted. */
   open(name: string, kind: 'tap' | 'tun', vnetHdr: boolean, offloads: number, multiQueue: boolean): { fd: number; name: string; offloads: number };
   setMtu(name: string, mtu: number): void;
+  setMac(name: string, mac: Uint8Array): void;
   setUp(name: string): void;
   addAddress(name: string, family: 4 | 6, address: string, prefixLen: number): void;
   /**
@@ -49,7 +50,7 @@ const HOW_TO_BUILD =
   'python3 and the Node.js headers (Debian/Ubuntu: `apt-get install g++ make python3 nodejs-dev`, or let node-gyp download the headers). ' +
   'Rebuild it with `npx node-gyp rebuild --directory=native` (or `npm rebuild shadowmesh`).';
 
-const EXPORTED_FUNCTIONS = ['open', 'setMtu', 'setUp', 'addAddress', 'startReader', 'writeBatch', 'close'] as const;
+const EXPORTED_FUNCTIONS = ['open', 'setMtu', 'setMac', 'setUp', 'addAddress', 'startReader', 'writeBatch', 'close'] as const;
 
 let cached: NativeTunAddon | undefined;
 let cachedError: DeviceError | undefined;

@@ -51,12 +51,13 @@ export interface ResolvedDeviceOptions {
   readonly kind: DeviceKind;
   readonly name: string;
   readonly mtu: number;
+  readonly mac?: Uint8Array;
   readonly addresses: readonly Cidr[];
   readonly offloads: boolean;
   readonly readBatch: number;
 }
 
-const KNOWN_KEYS = new Set(['kind', 'name', 'mtu', 'addresses', 'offloads', 'readBatch', 'onError']);
+const KNOWN_KEYS = new Set(['kind', 'name', 'mtu', 'mac', 'addresses', 'offloads', 'readBatch', 'onError']);
 const NAME_RE = /^[A-Za-z0-9_.-]*(%d)?[A-Za-z0-9_.-]*$/;
 const MAX_READ_BATCH = 1_024;
 
@@ -83,12 +84,17 @@ export function resolveDeviceOptions(options: NativeOpenOptions): ResolvedDevice
       throw new DeviceError(SM_ERR_DEVICE_OPTION, `openDevice option addresses: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
+  const mac = options.mac;
+  if (mac !== undefined) {
+    if (kind !== 'tap') throw optionError('mac', mac, 'absent for a TUN device (it has no link-layer address)');
+    if (!(mac instanceof Uint8Array) || mac.length !== 6 || (mac[0]! & 1) === 1) throw optionError('mac', mac, 'a 6-byte unicast Ethernet address');
+  }
   const offloads = options.offloads ?? true;
   if (typeof offloads !== 'boolean') throw optionError('offloads', offloads, 'a boolean');
   const readBatch = options.readBatch ?? DEFAULT_READ_BATCH;
   if (!Number.isInteger(readBatch) || readBatch < 1 || readBatch > MAX_READ_BATCH) throw optionError('readBatch', readBatch, `an integer 1..${MAX_READ_BATCH}`);
   if (options.onError !== undefined && typeof options.onError !== 'function') throw optionError('onError', options.onError, 'a function');
-  return Object.freeze({ kind, name, mtu, addresses: Object.freeze(addresses), offloads, readBatch });
+  return Object.freeze({ kind, name, mtu, ...(mac !== undefined ? { mac: Uint8Array.from(mac) } : {}), addresses: Object.freeze(addresses), offloads, readBatch });
 }
 
 export function isValidInterfaceName(name: unknown): name is string {
@@ -120,6 +126,13 @@ export function openNativeDevice(addon: NativeTunAddon, o: ResolvedDeviceOptions
       addon.setMtu(name, o.mtu);
     } catch (err) {
       throw deviceErrorFromNative(err, 'mtu', name, String(o.mtu));
+    }
+    if (o.mac !== undefined) {
+      try {
+        addon.setMac(name, o.mac);
+      } catch (err) {
+        throw deviceErrorFromNative(err, 'mac', name);
+      }
     }
     let ipv4Count = 0;
     for (const cidr of o.addresses) {

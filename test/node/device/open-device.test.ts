@@ -32,10 +32,10 @@ function errnoError(errno: number, syscall: string): Error {
   return Object.assign(new Error(`${syscall} failed`), { errno, syscall });
 }
 
-interface FakeCalls { closed: number[]; addresses: string[]; mtu: number[]; up: number }
+interface FakeCalls { closed: number[]; addresses: string[]; mtu: number[]; up: number; macs: string[]; order: string[] }
 
-function fakeAddon(fail: Partial<Record<'open' | 'setMtu' | 'addAddress' | 'setUp', Error>>): { addon: NativeTunAddon; calls: FakeCalls } {
-  const calls: FakeCalls = { closed: [], addresses: [], mtu: [], up: 0 };
+function fakeAddon(fail: Partial<Record<'open' | 'setMtu' | 'setMac' | 'addAddress' | 'setUp', Error>>): { addon: NativeTunAddon; calls: FakeCalls } {
+  const calls: FakeCalls = { closed: [], addresses: [], mtu: [], up: 0, macs: [], order: [] };
   const addon: NativeTunAddon = {
     open(name) {
       if (fail.open) throw fail.open;
@@ -45,9 +45,15 @@ function fakeAddon(fail: Partial<Record<'open' | 'setMtu' | 'addAddress' | 'setU
       if (fail.setMtu) throw fail.setMtu;
       calls.mtu.push(mtu);
     },
+    setMac(_name, mac) {
+      if (fail.setMac) throw fail.setMac;
+      calls.macs.push(Buffer.from(mac).toString('hex'));
+      calls.order.push('mac');
+    },
     setUp() {
       if (fail.setUp) throw fail.setUp;
       calls.up++;
+      calls.order.push('up');
     },
     addAddress(label, family, address, prefix) {
       if (fail.addAddress) throw fail.addAddress;
@@ -129,4 +135,16 @@ test('loader: a missing or broken addon names what to install and how to rebuild
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a TAP device gets the given MAC before it goes up; a TUN or a multicast MAC is refused', () => {
+  const { addon, calls } = fakeAddon({});
+  const mac = Uint8Array.from([0x02, 1, 2, 3, 4, 5]);
+  const dev = openNativeDevice(addon, resolveDeviceOptions({ kind: 'tap', mac }));
+  assert.deepEqual(calls.macs, ['020102030405']);
+  assert.deepEqual(calls.order, ['mac', 'up']);
+  void dev.close();
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', mac }), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION);
+  assert.throws(() => resolveDeviceOptions({ kind: 'tap', mac: Uint8Array.from([1, 0, 0x5e, 0, 0, 1]) }), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION);
+  assert.throws(() => resolveDeviceOptions({ kind: 'tap', mac: new Uint8Array(5) }), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION);
 });
