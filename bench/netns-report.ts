@@ -22,6 +22,8 @@ export interface ScenarioResult {
 export interface NetnsBenchResult {
   date: string;
   cpus: string;
+  /** The Node running the benchmark and the ShadowMesh processes. */
+  node: string;
   seconds: number;
   pingCount: number;
   pingIntervalS: number;
@@ -65,7 +67,7 @@ All processes share the machine's cores with each other and with iperf3.
     return `| ${s.name} | ${ratio(s.singleMbps, wg.singleMbps)} | ${ratio(s.fourMbps, wg.fourMbps)} | ${delta(s.pingAvgMs, wg.pingAvgMs)} | ${delta(s.pingP99Ms, wg.pingP99Ms)} |`;
   });
   return `${head}
-Run on ${r.date}, ${r.cpus}.
+Run on ${r.date}, ${r.cpus}, ShadowMesh under Node ${r.node}.
 
 | path | 1 stream Mbit/s | ÷ bare | 4 streams Mbit/s | ÷ bare | ping avg ms | ping p99 ms | ping loss % |
 |---|---|---|---|---|---|---|---|

