@@ -172,6 +172,7 @@ describe('TAP (L2) across the relay', { skip }, () => {
     const gone = await m.lab.exec('a', ['ping', '-n', '-c', '2', '-i', '0.2', '-W', '1', MESH_B], { timeoutMs: 10_000 });
     assert.notEqual(gone.code, 0, 'b answered with its daemon dead');
     m.b = await startLabDaemon(m.lab, 'b', old.options);
+    assert.equal(await macOf(m.lab, 'b', 'smtap0'), macBefore, "b's TAP MAC changed across the restart: a's ARP cache would point at a MAC that no longer exists");
     // a pings first: had b spoken first, its ARP request would refresh a's neighbour entry and hide a changed MAC.
     const took = await waitForPing(m.lab, 'a', MESH_B, REJOIN_MS);
     if (took === null) {

@@ -1,6 +1,7 @@
 /**
  * The netns lab itself (src/testkit/netns-lab.ts): namespaces appear, nodes
- * reach each other across the bridge, link cuts cut and heal, and teardown
+ * reach each other across the bridge, link cuts, loss and rate limits act
+ * and undo, and teardown
  * leaves none of this lab's namespaces or processes behind — after a throwing
  * test body, on process exit without teardown, and on SIGTERM. Needs root;
  * skipped otherwise.
@@ -11,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createNetnsLab, labNamespaces, type NetnsLab } from '../../src/testkit/netns-lab.js';
+import { measureIperf3, parsePing } from '../../src/testkit/netns-measure.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const LAB_MODULE = new URL('../../src/testkit/netns-lab.js', import.meta.url).href;
@@ -57,6 +59,27 @@ test('cut drops traffic between two nodes only, and the undo heals it', { skip: 
     await lab.check('a', ['ping', '-c', '1', '-W', '2', lab.ip('c')]);
     await undo();
     await lab.check('a', ['ping', '-c', '1', '-W', '2', lab.ip('b')]);
+  } finally {
+    await lab.teardown();
+  }
+});
+
+test('loss drops a fraction of packets and rateLimit caps throughput; both undo', { skip: !isRoot }, async () => {
+  const lab = await createNetnsLab({ nodes: ['a', 'b'] });
+  try {
+    const undoLoss = await lab.loss('b', 0.5);
+    const lossy = parsePing((await lab.exec('a', ['ping', '-n', '-c', '60', '-i', '0.01', '-W', '1', lab.ip('b')], { timeoutMs: 20_000 })).stdout);
+    // Echo requests are dropped on b's input with p = 0.5: Binomial(60, 0.5) replies; outside 3..57 has negligible probability.
+    assert.ok(lossy.received >= 3 && lossy.received <= 57, `received ${lossy.received}/60 with 50% loss`);
+    await undoLoss();
+    assert.equal(parsePing((await lab.check('a', ['ping', '-n', '-c', '20', '-i', '0.01', lab.ip('b')])).stdout).received, 20);
+    const undoRate = await lab.rateLimit('a', 50);
+    const limited = await measureIperf3(lab, 'a', 'b', lab.ip('b'), { seconds: 2 });
+    assert.ok(limited.bitsPerSecond < 50e6 * 1.3, `${(limited.bitsPerSecond / 1e6).toFixed(1)} Mbit/s through a 50 Mbit/s limit`);
+    assert.ok(limited.bitsPerSecond > 50e6 * 0.5, `${(limited.bitsPerSecond / 1e6).toFixed(1)} Mbit/s: the limit starved the link`);
+    await undoRate();
+    const free = await measureIperf3(lab, 'a', 'b', lab.ip('b'), { seconds: 1 });
+    assert.ok(free.bitsPerSecond > 200e6, `${(free.bitsPerSecond / 1e6).toFixed(1)} Mbit/s after removing the limit`);
   } finally {
     await lab.teardown();
   }
