@@ -1,6 +1,9 @@
 /**
- * `shadowmesh demo` (what `npm start` runs): a complete local mesh in one
- * process, so a newcomer sees it work in seconds. In a temporary directory it
+ * `shadowmesh demo` (what `npm start` runs): a complete local mesh, so a
+ * newcomer sees it work in seconds. As root (with iproute2 and /dev/net/tun)
+ * it runs the real thing in network namespaces with TAP devices
+ * (demo-netns.ts); otherwise, or with --userspace, this file's userspace mesh
+ * in one process. In a temporary directory the userspace mesh
  * creates a network CA and two members (alice, bob) with hybrid identities,
  * starts a relay on 127.0.0.1 (TLS 1.3, a fresh pin), joins both members,
  * lets them run the end-to-end post-quantum handshake and then sends a
@@ -12,6 +15,9 @@
  * is created (that needs the node daemon, `shadowmesh up`).
  */
 import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { runNetnsDemo } from './demo-netns.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +37,14 @@ const PING_INTERVAL_MS = 1_000;
 
 interface DemoOptions {
   count?: string;
+  userspace?: boolean;
+}
+
+/** Root, iproute2 and the TUN/TAP driver: what the namespace demo needs. */
+function canRunNetns(): boolean {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
+  if (!existsSync('/dev/net/tun')) return false;
+  return spawnSync('ip', ['netns', 'list'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 }
 
 function say(line: string): void {
@@ -41,6 +55,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const count = opts.count === undefined ? Infinity : Number(opts.count);
   if (!(count >= 1) || (count !== Infinity && !Number.isInteger(count))) {
     throw new ConfigError('SM_ERR_CONFIG_VALUE', `--count: expected a whole number >= 1, got ${JSON.stringify(opts.count)}`);
+  }
+  if (!opts.userspace && canRunNetns()) {
+    await runNetnsDemo(count);
+    return;
   }
   const logger = createLogger('demo', { level: process.env['SHADOWMESH_LOG_LEVEL'] ? undefined : 'warn' });
   const dir = await mkdtemp(join(tmpdir(), 'shadowmesh-demo-'));
@@ -129,8 +147,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run a complete local mesh in this process (a CA, a relay on 127.0.0.1 and two members) and ping across it')
+    .description('run a complete local mesh (a CA, a relay and two members) and ping across it: in network namespaces with TAP devices as root, in one process otherwise')
     .option('--count <n>', 'stop after this many pings (default: until Ctrl-C)')
+    .option('--userspace', 'run the userspace mesh in this process even as root (no devices, no namespaces)')
     .action(async (opts: DemoOptions) => {
       await runDemo(opts);
     });

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-test('shadowmesh demo runs a local mesh: both members admitted, session established, every ping answered', () => {
-  const r = spawnSync(process.execPath, [MAIN, 'demo', '--count', '3'], { encoding: 'utf8', timeout: 120_000 });
+test('shadowmesh demo --userspace runs a local mesh: both members admitted, session established, every ping answered', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'demo', '--userspace', '--count', '3'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /relay listening on wss:\/\/127\.0\.0\.1:\d+ pin sha256:[0-9a-f]{64}/);
   assert.match(r.stdout, /both members admitted/);
@@ -19,4 +19,17 @@ test('shadowmesh demo refuses a bad --count with one line and exit 1', () => {
   const r = spawnSync(process.execPath, [MAIN, 'demo', '--count', 'zero'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^shadowmesh: --count: expected a whole number >= 1, got "zero" \(SM_ERR_CONFIG_VALUE\)\n$/);
+});
+
+test('as root, shadowmesh demo runs the mesh in namespaces with TAP devices, pings through it and removes every namespace', { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, () => {
+  const r = spawnSync(process.execPath, [MAIN, 'demo', '--count', '3'], { encoding: 'utf8', timeout: 180_000 });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /in network namespaces \(sm-[0-9a-f]{6}-\*\)/);
+  assert.match(r.stdout, /alice up in sm-[0-9a-f]{6}-alice: TAP sm0 10\.10\.10\.3\/24/);
+  assert.match(r.stdout, /first ping alice -> bob answered/);
+  assert.match(r.stdout, /ping 1: 10\.10\.10\.3 -> 10\.10\.10\.4 [\d.]+ ms; alice's session with bob: path relay, frames out\/in \d+\/\d+/);
+  assert.match(r.stdout, /3\/3 pings answered/);
+  const id = /\((sm-[0-9a-f]{6})-\*\)/.exec(r.stdout)![1]!;
+  const after = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+  assert.ok(!after.includes(id), `namespaces of ${id} left behind:\n${after}`);
 });
