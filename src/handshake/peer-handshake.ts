@@ -69,14 +69,21 @@ export interface HandshakeIdentity<P extends VerifiedPeer = VerifiedPeer> {
   verifier: CertificateVerifier<P>;
 }
 
-/** Keys handed to the session layer (the same shape as node/session's SessionKeys). */
+/** Keys a finished handshake hands to the session layer (node/session's SessionKeys is this type). The caller owns and wipes the buffers. */
 export interface HandshakeKeys {
+  /** Our receiver index: DATA frames sent TO us carry it. */
   localIndex: number;
+  /** The peer's index: our DATA frames carry it. */
   remoteIndex: number;
+  /** 32 bytes: seals what we send. */
   sendKey: Uint8Array;
+  /** 32 bytes: opens what we receive. */
   recvKey: Uint8Array;
+  /** 32 bytes, reserved for direct-path authentication; kept with the key pair and wiped with it. */
   pathAuthKey: Uint8Array;
+  /** True when we sent HS_INIT: only the initiator rekeys on time (node/session/session-timers.ts). */
   isInitiator: boolean;
+  /** When the handshake finished, on the caller's clock (ms since epoch). */
   establishedAtMs: number;
 }
 

@@ -309,17 +309,24 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     if (!this.#deps.transport.send(peer.id, responder.resp)) this.#drops.transport_full++;
   }
 
-  #onResp(src: Uint8Array, bytes: Uint8Array, receiverIndex: number): void {
+  /** The handshake a RESP/FINISH names by receiver index, if it is of `kind` and came from its peer; else counted and null. */
+  #handshakeOwner<K extends 'initiator' | 'responder'>(src: Uint8Array, receiverIndex: number, kind: K): Extract<IndexOwner<P>, { kind: K }> | null {
     const owner = this.#indices.get(receiverIndex);
-    if (!owner || owner.kind !== 'initiator' || !owner.peer.initiator) {
+    if (!owner || owner.kind !== kind || (kind === 'initiator' && !owner.peer.initiator)) {
       this.#drops.unknown_index++;
-      return;
+      return null;
     }
-    const peer = owner.peer;
-    if (hexOf(src) !== peer.hex) {
+    if (hexOf(src) !== owner.peer.hex) {
       this.#drops.src_mismatch++;
-      return;
+      return null;
     }
+    return owner as Extract<IndexOwner<P>, { kind: K }>;
+  }
+
+  #onResp(src: Uint8Array, bytes: Uint8Array, receiverIndex: number): void {
+    const owner = this.#handshakeOwner(src, receiverIndex, 'initiator');
+    if (!owner) return;
+    const peer = owner.peer;
     let result;
     try {
       result = peer.initiator!.onResponse(bytes, this.#deps.clock.now());
@@ -335,16 +342,9 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
   }
 
   #onFinish(src: Uint8Array, bytes: Uint8Array, receiverIndex: number): void {
-    const owner = this.#indices.get(receiverIndex);
-    if (!owner || owner.kind !== 'responder') {
-      this.#drops.unknown_index++;
-      return;
-    }
+    const owner = this.#handshakeOwner(src, receiverIndex, 'responder');
+    if (!owner) return;
     const peer = owner.peer;
-    if (hexOf(src) !== peer.hex) {
-      this.#drops.src_mismatch++;
-      return;
-    }
     let result;
     try {
       result = owner.responder.onFinish(bytes, this.#deps.clock.now());

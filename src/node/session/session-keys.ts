@@ -8,28 +8,15 @@
  * after the previous-key grace, at REJECT_AFTER_TIME, or at stop(). The caller
  * must not keep or reuse them.
  */
+import type { HandshakeKeys } from '../../handshake/peer-handshake.js';
 import { ConfigError } from '../../errors.js';
 import { SM_ERR_SESSION_KEYS } from './session-error-codes.js';
 
 /** Both AEADs and the path-authentication MAC take 256-bit keys. */
 export const SESSION_KEY_BYTES = 32;
 
-export interface SessionKeys {
-  /** Our receiver index: DATA frames sent TO us carry it. */
-  localIndex: number;
-  /** The peer's index: our DATA frames carry it. */
-  remoteIndex: number;
-  /** 32 bytes: seals what we send. */
-  sendKey: Uint8Array;
-  /** 32 bytes: opens what we receive. */
-  recvKey: Uint8Array;
-  /** 32 bytes, reserved for direct-path authentication; kept with the key pair and wiped with it. */
-  pathAuthKey: Uint8Array;
-  /** True when we sent HS_INIT: only the initiator rekeys on time (session-timers.ts). */
-  isInitiator: boolean;
-  /** When the handshake finished, on the session's clock (ms since epoch). */
-  establishedAtMs: number;
-}
+/** What a finished handshake hands over: the handshake's own key type (src/handshake/peer-handshake.ts), documented there. */
+export type SessionKeys = HandshakeKeys;
 
 function fail(what: string, got: string): never {
   throw new ConfigError(SM_ERR_SESSION_KEYS, `session keys ${what}, got ${got}`);
