@@ -1,0 +1,69 @@
+/**
+ * The Path interface (DESIGN.md "Paths, migration, fallback"; STYLE.md §6):
+ * one way of carrying peer frames to one peer. Every implementation — the
+ * relay path (relay-path.ts), the direct paths (direct-*.ts) and the memory
+ * paths of the testkit — passes the same compliance suite
+ * (src/testkit/path-compliance.ts).
+ *
+ * What callers and implementers must know:
+ *  - A path carries opaque peer frames (protocol.md §2): sealed DATA,
+ *    handshakes, and the path probes of probe-frames.ts. It never looks
+ *    inside them; the end-to-end session authenticates and de-duplicates.
+ *  - send() never throws for operational reasons: it returns false when the
+ *    frame was not handed to the carrier (closed, link down, backpressure)
+ *    and counts the reason in stats.drops. Frames are datagrams: a refused
+ *    frame is not queued.
+ *  - send() does not keep `frame` after it returns (implementations copy or
+ *    write it out synchronously); onFrame's argument is owned by the callee.
+ *  - close(reason) is idempotent. It fires onClose once, whether the close
+ *    came from our side or the carrier's; a closed path refuses every send.
+ *    Frames the remote end sent before a graceful close still arrive.
+ *  - onFrame / onClose are set once by the owner (the PathManager); a path
+ *    with no onFrame drops what it receives and counts 'no_handler'.
+ */
+
+export type PathKind = 'relay' | 'direct';
+
+export interface PathStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Frames refused or discarded, by reason ('closed', 'backpressure', 'no_handler', ...). */
+  drops: Record<string, number>;
+}
+
+export interface Path {
+  readonly kind: PathKind;
+  /** Unique per path instance (never reused in this process). */
+  readonly id: string;
+  /** 'relay', or the remote 'IP:PORT' of a direct path. */
+  readonly remote: string;
+  readonly peerId: Uint8Array;
+  /** false = not sent (closed, link down, backpressure); the reason is counted. */
+  send(frame: Uint8Array): boolean;
+  /** Idempotent; fires onClose once. */
+  close(reason: string): void;
+  readonly closed: boolean;
+  readonly stats: Readonly<PathStats>;
+  onFrame: ((frame: Uint8Array) => void) | null;
+  onClose: ((reason: string) => void) | null;
+}
+
+/** Fresh zeroed counters for a Path implementation. */
+export function newPathStats(): PathStats {
+  return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, drops: {} };
+}
+
+/** Count one dropped frame under `reason`. */
+export function countPathDrop(stats: PathStats, reason: string): void {
+  stats.drops[reason] = (stats.drops[reason] ?? 0) + 1;
+}
+
+let nextPathSerial = 0;
+
+/** A process-unique path id such as 'direct-7'; implementations use it for `id`. */
+export function newPathId(kind: PathKind): string {
+  nextPathSerial++;
+  return `${kind}-${nextPathSerial}`;
+}
