@@ -18,6 +18,12 @@
  *                   flood L2 broadcasts. Only new relays send them, only
  *                   after ESTABLISHED; an older node drops them as
  *                   unknown frames without losing the link.
+ *   2026-12-06  v1  (compatible extension, no bump) direct paths
+ *                   (protocol.md §3): path frames 0x25..0x29 that travel
+ *                   only on a direct WSS path, never through a relay, and
+ *                   the PATH_OFFER inner type 0x06 inside sessions. A node
+ *                   without direct paths never receives path frames, and
+ *                   drops an unknown inner type as before.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -83,12 +89,19 @@ export type PeerFrameType =
  * DeviceFrame: a virtio-net header and an Ethernet (TAP) or IP (TUN) packet or GSO segment.
  * MeshPing / MeshPong: a u64 id (LE) and echo data, for `shadowmesh ping` over the session.
  */
-export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05 } as const;
+export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05, PathOffer: 0x06 } as const;
 export type InnerType = (typeof InnerType)[keyof typeof InnerType];
 
-/** Inner types that carry data (everything but the empty KEEPALIVE). */
+/** Inner types that carry data (everything but the empty KEEPALIVE). PATH_OFFER
+ *  (protocol.md §3) counts: it must reach the peer end to end like any message. */
 export function isDataInnerType(t: number): boolean {
-  return t === InnerType.Payload || t === InnerType.DeviceFrame || t === InnerType.MeshPing || t === InnerType.MeshPong;
+  return (
+    t === InnerType.Payload ||
+    t === InnerType.DeviceFrame ||
+    t === InnerType.MeshPing ||
+    t === InnerType.MeshPong ||
+    t === InnerType.PathOffer
+  );
 }
 
 /** u16 codes carried by relay ERROR and CLOSE frames (protocol.md §1).
@@ -199,3 +212,51 @@ export const DATA_MIN_BYTES = DATA_HEADER_BYTES + AEAD_TAG_BYTES;
 export const U16_MAX = 0xffff;
 export const U32_MAX = 0xffff_ffff;
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+// ---- direct path frames (protocol.md §3) -----------------------------------
+//
+// These frame types travel only on a direct WSS path, beside the peer frames
+// of §2; a relay never carries them. PATH_REQUEST / RESPONSE / COMPLETE are
+// the re-handshake (src/handshake/path-auth.ts); PATH_PROBE / PROBE_ACK are
+// the path manager's liveness probes.
+
+/** Direct-path frame types. Kept out of FrameType so that relay and peer
+ *  decoders keep refusing them (SM_ERR_WIRE_TYPE) where they do not belong. */
+export const PathFrameType = {
+  PathRequest: 0x25,
+  PathResponse: 0x26,
+  PathComplete: 0x27,
+  PathProbe: 0x28,
+  PathProbeAck: 0x29,
+} as const;
+export type PathFrameType = (typeof PathFrameType)[keyof typeof PathFrameType];
+
+/** Path session id: the first 16 bytes of HMAC(pathAuthKey, label); names the session without revealing the key. */
+export const PATH_SESSION_ID_BYTES = 16;
+/** Re-handshake challenges: 256 bits, never repeated. */
+export const PATH_CHALLENGE_BYTES = 32;
+/** HMAC-SHA-256 output. */
+export const PATH_MAC_BYTES = 32;
+/** PATH_REQUEST, exact: header + sessionId + challenge + timestampMs u64 (60). */
+export const PATH_REQUEST_BYTES = HEADER_BYTES + PATH_SESSION_ID_BYTES + PATH_CHALLENGE_BYTES + 8;
+/** PATH_RESPONSE, exact: header + sessionId + challenge2 + timestampMs u64 + mac (92). */
+export const PATH_RESPONSE_BYTES = HEADER_BYTES + PATH_SESSION_ID_BYTES + PATH_CHALLENGE_BYTES + 8 + PATH_MAC_BYTES;
+/** PATH_COMPLETE, exact: header + mac (36). */
+export const PATH_COMPLETE_BYTES = HEADER_BYTES + PATH_MAC_BYTES;
+/** PATH_PROBE / PATH_PROBE_ACK, exact: header + id u64 + sentAtMs u64 (20). */
+export const PATH_PROBE_BYTES = HEADER_BYTES + 8 + 8;
+
+// ---- PATH_OFFER (inner type 0x06, protocol.md §3) ---------------------------
+
+/** PATH_OFFER body format version; a receiver refuses any other. */
+export const PATH_OFFER_VERSION = 1;
+/** Fingerprint of an ephemeral TLS certificate: SHA-256 of its SPKI DER. */
+export const PATH_FINGERPRINT_BYTES = 32;
+/** Most candidates in one offer: every interface address of a busy host plus
+ *  the reflexive one fit; more only means more parallel dials for the peer. */
+export const MAX_PATH_CANDIDATES = 16;
+/** PATH_OFFER before the candidates: version u8 + reserved u8 + peerId +
+ *  timestampMs u64 + fingerprint + candidate count u8 (75). */
+export const PATH_OFFER_FIXED_BYTES = 1 + 1 + PEER_ID_BYTES + 8 + PATH_FINGERPRINT_BYTES + 1;
+/** Largest PATH_OFFER: fixed part + IPv6 candidates (family + 16 + port u16) + signature. */
+export const MAX_PATH_OFFER_BYTES = PATH_OFFER_FIXED_BYTES + MAX_PATH_CANDIDATES * (1 + IPV6_BYTES + 2) + HYBRID_SIGNATURE_BYTES;
