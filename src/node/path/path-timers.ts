@@ -1,0 +1,339 @@
+/**
+ * All timer policy of the paths to our peers (DESIGN.md "Paths, migration,
+ * fallback": liveness, fallback, retry with capped exponential backoff,
+ * hysteresis; STYLE.md §6: one file owns the timer policy, injected clock).
+ *
+ * The path manager only reports events (a direct path was added, a probe was
+ * answered, a selection changed, a fallback happened) and keeps the small
+ * timing records defined here on its own objects. Everything that happens
+ * because time passed is decided on ONE periodic tick for all peers: probes
+ * due, paths declared dead, trust windows lapsing (the manager re-runs the
+ * selector), drains ending, direct attempts retried or given up. No timer is
+ * armed per frame or per path.
+ *
+ * Why these numbers (all settable, see PathTimerOptions):
+ *  - Fallback must complete within 2 s of a cut (issue 4). A cut just after
+ *    an answered probe at time a is noticed twice: the trust window lapses at
+ *    a + DIRECT_TRUST_MS (1.2 s), and from then on every frame also goes over
+ *    the relay (mirror), so traffic is back on the relay at most ~1.25 s
+ *    after the cut; the path is declared dead at a + DIRECT_DEAD_MS (1.6 s,
+ *    three probes missed) and dropped, so the full fallback happens by
+ *    1.6 s + one tick (50 ms) = 1.65 s, leaving 350 ms for event-loop lag.
+ *  - A slower probe interval would need a longer trust window and miss the
+ *    2 s target; a faster one buys little (a probe is 20 bytes, two per
+ *    second per direct path).
+ *
+ * Reentrancy: host callbacks may call back into this object (e.g. a probe
+ * send fails and the path closes); each record is updated before the
+ * callback, and the tick stops as soon as stop() was called.
+ */
+import { ConfigError } from '../../errors.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { SM_ERR_PATH_OPTION } from './path-error-codes.js';
+
+/** Tick cadence: the granularity of every deadline below. 50 ms keeps the
+ *  fallback well inside 2 s and costs 20 walks of the peer table per second. */
+export const PATH_TICK_MS = 50;
+/** Probe cadence on each open direct path (the active one and candidates). */
+export const PROBE_INTERVAL_MS = 500;
+/** A direct path is trusted this long after its last answered probe: a bit
+ *  over two intervals, so one lost probe (or one slow answer, up to 200 ms)
+ *  does not demote it; when it lapses, frames go over both paths. */
+export const DIRECT_TRUST_MS = 1_200;
+/** A direct path with no answered probe for this long (three probes missed)
+ *  is dead: closed, and the relay carries everything. Chosen so fallback
+ *  completes in < 2 s of a cut (header). */
+export const DIRECT_DEAD_MS = 1_600;
+/** Minimum time on one direct path before switching to a better one
+ *  (hysteresis): six probe intervals, enough RTT samples to trust a gain. */
+export const SWITCH_DWELL_MS = 3_000;
+/** A path we migrated away from keeps delivering received frames this long
+ *  before it is closed: frames in flight on it (socket buffers, a relay
+ *  queue) land in well under a second; the session's replay window absorbs
+ *  the reordering. */
+export const MIGRATION_DRAIN_MS = 2_000;
+/** First retry of a direct path after a fallback. */
+export const RETRY_BASE_MS = 1_000;
+/** Retries back off exponentially up to this (issue 4: cap 60 s default), so
+ *  a path that stays broken costs one attempt a minute. */
+export const RETRY_MAX_MS = 60_000;
+/** Each retry delay is shortened by a random fraction up to this, so peers
+ *  that lost their paths together (a NAT reboot) do not retry in lockstep,
+ *  while the cap still holds. */
+export const RETRY_JITTER_RATIO = 0.2;
+/** An attempt (want_direct) that yields no answered probe within this long
+ *  failed: a TLS connect and the re-handshake take well under 2 s even across
+ *  continents; the rest covers trying several candidates. */
+export const DIRECT_ATTEMPT_TIMEOUT_MS = 10_000;
+/** A direct path that stayed selected this long resets the backoff, so a
+ *  path that flaps every few seconds keeps backing off instead. */
+export const DIRECT_STABLE_MS = 30_000;
+
+export interface PathTimerOptions {
+  tickMs: number;
+  probeIntervalMs: number;
+  directTrustMs: number;
+  directDeadMs: number;
+  switchDwellMs: number;
+  drainMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Fraction in [0, 1): how much of a retry delay jitter may take off. */
+  retryJitterRatio: number;
+  attemptTimeoutMs: number;
+  stableMs: number;
+}
+
+export const DEFAULT_PATH_TIMERS: Readonly<PathTimerOptions> = Object.freeze({
+  tickMs: PATH_TICK_MS,
+  probeIntervalMs: PROBE_INTERVAL_MS,
+  directTrustMs: DIRECT_TRUST_MS,
+  directDeadMs: DIRECT_DEAD_MS,
+  switchDwellMs: SWITCH_DWELL_MS,
+  drainMs: MIGRATION_DRAIN_MS,
+  retryBaseMs: RETRY_BASE_MS,
+  retryMaxMs: RETRY_MAX_MS,
+  retryJitterRatio: RETRY_JITTER_RATIO,
+  attemptTimeoutMs: DIRECT_ATTEMPT_TIMEOUT_MS,
+  stableMs: DIRECT_STABLE_MS,
+});
+
+/** Upper bound for any duration option: one day; more is a unit mistake. */
+const MAX_DURATION_MS = 86_400_000;
+
+function bad(name: string, expected: string, got: unknown): never {
+  throw new ConfigError(SM_ERR_PATH_OPTION, `path timers ${name}: expected ${expected}, got ${String(got)}`);
+}
+
+/** Defaults merged with `overrides` (undefined values ignored), validated, frozen. Unknown keys are rejected. */
+export function resolvePathTimers(overrides?: Partial<PathTimerOptions>): Readonly<PathTimerOptions> {
+  const o: PathTimerOptions = { ...DEFAULT_PATH_TIMERS };
+  if (overrides !== undefined) {
+    if (typeof overrides !== 'object' || overrides === null) bad('options', 'an object', overrides);
+    const rec = o as unknown as Record<string, unknown>;
+    for (const [k, v] of Object.entries(overrides)) {
+      if (!(k in DEFAULT_PATH_TIMERS)) bad(k, 'a known option', 'an unknown key');
+      if (v !== undefined) rec[k] = v;
+    }
+  }
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'retryJitterRatio') {
+      if (typeof v !== 'number' || !(v >= 0 && v < 1)) bad(k, 'a number in [0, 1)', v);
+    } else if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_DURATION_MS) {
+      bad(k, `an integer number of ms in [1, ${MAX_DURATION_MS}]`, v);
+    }
+  }
+  if (o.directTrustMs <= o.probeIntervalMs) bad('directTrustMs', `more than probeIntervalMs (${o.probeIntervalMs})`, o.directTrustMs);
+  if (o.directDeadMs < o.directTrustMs) bad('directDeadMs', `at least directTrustMs (${o.directTrustMs})`, o.directDeadMs);
+  if (o.retryMaxMs < o.retryBaseMs) bad('retryMaxMs', `at least retryBaseMs (${o.retryBaseMs})`, o.retryMaxMs);
+  if (o.tickMs > o.probeIntervalMs) bad('tickMs', `at most probeIntervalMs (${o.probeIntervalMs})`, o.tickMs);
+  return Object.freeze(o);
+}
+
+/** The timing record of one direct path (kept on the manager's path entry). */
+export interface DirectTimes {
+  readonly addedAtMs: number;
+  lastProbeAtMs: number;
+  /** NaN until a probe is answered. */
+  lastAckAtMs: number;
+  /** When a path we left is closed; NaN while it is not draining. */
+  drainUntilMs: number;
+}
+
+/** The retry record of one peer. */
+export interface RetryTimes {
+  /** Consecutive fallbacks and failed attempts since the last stable direct path. */
+  failures: number;
+  /** When to ask for the next direct attempt; NaN when none is scheduled. */
+  nextAtMs: number;
+  /** When the running attempt fails unless a path answers; NaN when none runs. */
+  attemptDeadlineMs: number;
+  /** Since when a direct path is selected; NaN when on the relay. */
+  directSinceMs: number;
+}
+
+export interface TimedDirect {
+  readonly times: DirectTimes;
+  readonly closed: boolean;
+}
+
+export interface TimedPeer<D extends TimedDirect> {
+  readonly retry: RetryTimes;
+  directs(): Iterable<D>;
+}
+
+export type AttemptOutcome = 'ok' | 'failed';
+
+/** What the timers ask of the path manager. */
+export interface PathTimerHost<P extends TimedPeer<D>, D extends TimedDirect> {
+  timedPeers(): Iterable<P>;
+  sendProbe(peer: P, direct: D): void;
+  /** No probe answered for directDeadMs: close it and fall back. */
+  directDead(peer: P, direct: D): void;
+  /** Trust windows may have lapsed: run the selector. */
+  reselect(peer: P): void;
+  /** The drain of a path we left is over: close it. */
+  drained(peer: P, direct: D): void;
+  /** Ask the owner to (re)connect a direct path to this peer. */
+  wantDirect(peer: P): void;
+  attemptOutcome(peer: P, outcome: AttemptOutcome): void;
+}
+
+export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
+  readonly options: Readonly<PathTimerOptions>;
+  readonly #clock: Clock;
+  readonly #host: PathTimerHost<P, D>;
+  readonly #random: () => number;
+  #handle: TimerHandle | null = null;
+  #running = false;
+  readonly #onTick = (): void => {
+    this.#handle = null;
+    if (!this.#running) return;
+    this.tick(this.#clock.now());
+    if (this.#running && this.#handle === null) this.#handle = this.#clock.schedule(this.options.tickMs, this.#onTick);
+  };
+
+  constructor(deps: { clock: Clock; host: PathTimerHost<P, D>; random?: () => number }, options?: Partial<PathTimerOptions>) {
+    this.options = resolvePathTimers(options);
+    this.#clock = deps.clock;
+    this.#host = deps.host;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#handle = this.#clock.schedule(this.options.tickMs, this.#onTick);
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#handle?.cancel();
+    this.#handle = null;
+  }
+
+  // ---- records --------------------------------------------------------------
+
+  newDirectTimes(nowMs: number): DirectTimes {
+    return { addedAtMs: nowMs, lastProbeAtMs: -Infinity, lastAckAtMs: Number.NaN, drainUntilMs: Number.NaN };
+  }
+
+  newRetryTimes(): RetryTimes {
+    return { failures: 0, nextAtMs: Number.NaN, attemptDeadlineMs: Number.NaN, directSinceMs: Number.NaN };
+  }
+
+  /** Delay before the next attempt after `failures` failures: base x 2^failures, capped, minus up to retryJitterRatio of it. */
+  retryDelayMs(failures: number): number {
+    const o = this.options;
+    const raw = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.min(failures, 40));
+    return Math.max(1, Math.round(raw * (1 - o.retryJitterRatio * this.#random())));
+  }
+
+  /** Time since the path last proved alive (its answer, or its birth before any). */
+  silenceMs(t: DirectTimes, nowMs: number): number {
+    return nowMs - (Number.isNaN(t.lastAckAtMs) ? t.addedAtMs : t.lastAckAtMs);
+  }
+
+  /** Time since the last answered probe, null before any (the selector's sinceAckMs). */
+  sinceAckMs(t: DirectTimes, nowMs: number): number | null {
+    return Number.isNaN(t.lastAckAtMs) ? null : nowMs - t.lastAckAtMs;
+  }
+
+  // ---- events from the manager -------------------------------------------------
+
+  /** A direct path arrived: probe it at once, so it can carry data one RTT later. */
+  onDirectAdded(peer: P, direct: D): void {
+    this.#probe(peer, direct, this.#clock.now());
+  }
+
+  /** A probe on `direct` was answered. Ends a running attempt successfully. */
+  onProbeAnswered(peer: P, direct: D, nowMs: number): void {
+    direct.times.lastAckAtMs = nowMs;
+    const r = peer.retry;
+    if (!Number.isNaN(r.attemptDeadlineMs) || !Number.isNaN(r.nextAtMs)) {
+      r.attemptDeadlineMs = Number.NaN;
+      r.nextAtMs = Number.NaN;
+      this.#host.attemptOutcome(peer, 'ok');
+    }
+  }
+
+  /** The selection moved onto a direct path (`onDirect`) or onto the relay. */
+  onSelected(peer: P, onDirect: boolean, nowMs: number): void {
+    const r = peer.retry;
+    if (onDirect) {
+      if (Number.isNaN(r.directSinceMs)) r.directSinceMs = nowMs;
+    } else {
+      r.directSinceMs = Number.NaN;
+    }
+  }
+
+  /** We migrated away from `direct` while it still works: drain, then close it. */
+  onLeft(direct: D, nowMs: number): void {
+    direct.times.drainUntilMs = nowMs + this.options.drainMs;
+  }
+
+  /** `direct` is selected again before its drain ended. */
+  onRejoined(direct: D): void {
+    direct.times.drainUntilMs = Number.NaN;
+  }
+
+  /** The last usable direct path died or closed: schedule a retry with backoff (unless one is pending). */
+  onFallback(peer: P, nowMs: number): void {
+    const r = peer.retry;
+    r.directSinceMs = Number.NaN;
+    if (!Number.isNaN(r.nextAtMs) || !Number.isNaN(r.attemptDeadlineMs)) return;
+    r.nextAtMs = nowMs + this.retryDelayMs(r.failures);
+    r.failures++;
+  }
+
+  // ---- the tick ------------------------------------------------------------------
+
+  /** One pass over every peer; public so tests can drive it directly. */
+  tick(nowMs: number): void {
+    const o = this.options;
+    for (const peer of this.#host.timedPeers()) {
+      if (!this.#running) return;
+      let anyDirect = false;
+      for (const d of peer.directs()) {
+        if (d.closed) continue;
+        anyDirect = true;
+        const t = d.times;
+        if (!Number.isNaN(t.drainUntilMs)) {
+          if (nowMs >= t.drainUntilMs) this.#host.drained(peer, d);
+          continue;
+        }
+        if (this.silenceMs(t, nowMs) >= o.directDeadMs) {
+          this.#host.directDead(peer, d);
+          continue;
+        }
+        if (nowMs - t.lastProbeAtMs >= o.probeIntervalMs) this.#probe(peer, d, nowMs);
+      }
+      if (anyDirect) this.#host.reselect(peer);
+      this.#retryTick(peer, nowMs);
+    }
+  }
+
+  #probe(peer: P, d: D, nowMs: number): void {
+    d.times.lastProbeAtMs = nowMs;
+    this.#host.sendProbe(peer, d);
+  }
+
+  #retryTick(peer: P, nowMs: number): void {
+    const r = peer.retry;
+    if (!Number.isNaN(r.directSinceMs)) {
+      if (r.failures > 0 && nowMs - r.directSinceMs >= this.options.stableMs) r.failures = 0;
+      return;
+    }
+    if (!Number.isNaN(r.attemptDeadlineMs) && nowMs >= r.attemptDeadlineMs) {
+      r.attemptDeadlineMs = Number.NaN;
+      r.nextAtMs = nowMs + this.retryDelayMs(r.failures);
+      r.failures++;
+      this.#host.attemptOutcome(peer, 'failed');
+    }
+    if (!Number.isNaN(r.nextAtMs) && nowMs >= r.nextAtMs) {
+      r.nextAtMs = Number.NaN;
+      r.attemptDeadlineMs = nowMs + this.options.attemptTimeoutMs;
+      this.#host.wantDirect(peer);
+    }
+  }
+}

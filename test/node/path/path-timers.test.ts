@@ -1,0 +1,171 @@
+/**
+ * Path timer policy (src/node/path/path-timers.ts) on the FakeClock with a
+ * recording host: option validation, backoff arithmetic, and what one tick
+ * decides — probes, dead paths, drains, retries, attempt timeouts, the
+ * backoff reset after a stable period.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_PATH_TIMERS, PathTimers, resolvePathTimers,
+  type DirectTimes, type PathTimerHost, type RetryTimes, type TimedDirect, type TimedPeer,
+} from '../../../src/node/path/path-timers.js';
+import { FakeClock } from '../../../src/testkit/fake-clock.js';
+
+class D implements TimedDirect {
+  closed = false;
+  constructor(readonly name: string, readonly times: DirectTimes) {}
+}
+class P implements TimedPeer<D> {
+  list: D[] = [];
+  constructor(readonly retry: RetryTimes) {}
+  directs(): Iterable<D> {
+    return this.list;
+  }
+}
+
+function rig(options: Parameters<typeof resolvePathTimers>[0] = {}, random = () => 0) {
+  const clock = new FakeClock();
+  const log: string[] = [];
+  const peers: P[] = [];
+  const host: PathTimerHost<P, D> = {
+    timedPeers: () => peers,
+    sendProbe: (_p, d) => log.push(`probe ${d.name}@${clock.now() - t0}`),
+    directDead: (_p, d) => { d.closed = true; log.push(`dead ${d.name}@${clock.now() - t0}`); },
+    reselect: () => {},
+    drained: (_p, d) => { d.closed = true; log.push(`drained ${d.name}@${clock.now() - t0}`); },
+    wantDirect: () => log.push(`want@${clock.now() - t0}`),
+    attemptOutcome: (_p, o) => log.push(`${o}@${clock.now() - t0}`),
+  };
+  const timers = new PathTimers<P, D>({ clock, host, random }, options);
+  const t0 = clock.now();
+  const peer = new P(timers.newRetryTimes());
+  peers.push(peer);
+  timers.start();
+  return { clock, log, timers, peer, t0, addDirect(name: string): D {
+    const d = new D(name, timers.newDirectTimes(clock.now()));
+    peer.list.push(d);
+    timers.onDirectAdded(peer, d);
+    return d;
+  } };
+}
+
+test('defaults are frozen, validated, and make fallback complete within 2 s of a cut', () => {
+  assert.ok(Object.isFrozen(DEFAULT_PATH_TIMERS));
+  const o = resolvePathTimers();
+  assert.ok(Object.isFrozen(o));
+  assert.ok(o.directTrustMs > 2 * o.probeIntervalMs, 'trust window is a bit over two probe intervals');
+  assert.ok(o.directDeadMs >= 3 * o.probeIntervalMs, 'three probes are missed before a path is dead');
+  assert.ok(o.directDeadMs + o.tickMs < 2_000, 'dead detection + one tick < 2 s');
+  assert.equal(o.retryMaxMs, 60_000);
+});
+
+test('bad options throw SM_ERR_PATH_OPTION naming the option', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ probeIntervalMs: 0 }, /probeIntervalMs/],
+    [{ probeIntervalMs: 1.5 }, /probeIntervalMs/],
+    [{ tickMs: '50' }, /tickMs/],
+    [{ nope: 1 }, /nope/],
+    [{ directTrustMs: 500 }, /directTrustMs/],
+    [{ directDeadMs: 1_000 }, /directDeadMs/],
+    [{ retryMaxMs: 10, retryBaseMs: 100 }, /retryMaxMs/],
+    [{ retryJitterRatio: 1 }, /retryJitterRatio/],
+    [{ tickMs: 600 }, /tickMs/],
+  ];
+  for (const [opt, re] of cases) {
+    assert.throws(() => resolvePathTimers(opt as never), (e: unknown) => (e as { code?: string }).code === 'SM_ERR_PATH_OPTION' && re.test((e as Error).message), JSON.stringify(opt));
+  }
+  assert.equal(resolvePathTimers({ probeIntervalMs: undefined }).probeIntervalMs, 500, 'undefined keeps the default');
+});
+
+test('retry delay: exponential from the base, capped, jitter only shortens it', () => {
+  const noJitter = rig({}, () => 0).timers;
+  assert.deepEqual([0, 1, 2, 3, 5, 6, 7, 100].map((f) => noJitter.retryDelayMs(f)), [1_000, 2_000, 4_000, 8_000, 32_000, 60_000, 60_000, 60_000]);
+  const maxJitter = rig({}, () => 0.999999).timers;
+  assert.equal(maxJitter.retryDelayMs(0), 800);
+  assert.equal(maxJitter.retryDelayMs(10), 48_000);
+  for (let f = 0; f < 12; f++) {
+    const d = rig({}, Math.random).timers.retryDelayMs(f);
+    const full = Math.min(60_000, 1_000 * 2 ** f);
+    assert.ok(d > full * 0.8 - 1 && d <= full, `attempt ${f}: ${d}`);
+  }
+});
+
+test('a new direct path is probed at once, then every interval', () => {
+  const r = rig();
+  r.addDirect('x');
+  r.clock.advance(1_100);
+  assert.deepEqual(r.log, ['probe x@0', 'probe x@500', 'probe x@1000']);
+});
+
+test('no answer for directDeadMs: dead on the first tick past it (three probes missed)', () => {
+  const r = rig();
+  const d = r.addDirect('x');
+  r.clock.advance(300);
+  r.timers.onProbeAnswered(r.peer, d, r.clock.now()); // last proof of life at 300
+  r.clock.advance(3_000);
+  const dead = r.log.find((l) => l.startsWith('dead'));
+  assert.equal(dead, 'dead x@1900', '300 + 1600, on a 50 ms tick');
+  assert.equal(r.log.filter((l) => l.startsWith('probe')).length, 4, 'probes at 0, 500, 1000, 1500; none after death');
+});
+
+test('answered probes keep a path alive indefinitely', () => {
+  const r = rig();
+  const d = r.addDirect('x');
+  for (let i = 0; i < 100; i++) {
+    r.clock.advance(500);
+    r.timers.onProbeAnswered(r.peer, d, r.clock.now());
+  }
+  assert.equal(r.log.filter((l) => l.startsWith('dead')).length, 0);
+});
+
+test('a path we left drains for drainMs and is then handed back, without probes or death meanwhile', () => {
+  const r = rig();
+  const d = r.addDirect('x');
+  r.timers.onLeft(d, r.clock.now());
+  r.clock.advance(5_000);
+  assert.deepEqual(r.log, ['probe x@0', 'drained x@2000']);
+});
+
+test('fallback schedules a retry with backoff; a silent attempt fails and backs off further', () => {
+  const r = rig();
+  r.timers.onFallback(r.peer, r.clock.now());
+  r.timers.onFallback(r.peer, r.clock.now()); // a second report does not double-schedule
+  r.clock.advance(1_000 + 10_000 + 2_000 + 10_000 + 4_000 + 10);
+  assert.deepEqual(r.log, ['want@1000', 'failed@11000', 'want@13000', 'failed@23000', 'want@27000']);
+  assert.equal(r.peer.retry.failures, 3);
+});
+
+test('an answered probe ends a running attempt as ok and cancels pending retries', () => {
+  const r = rig();
+  r.timers.onFallback(r.peer, r.clock.now());
+  r.clock.advance(1_000);
+  const d = r.addDirect('y');
+  r.clock.advance(20);
+  r.timers.onProbeAnswered(r.peer, d, r.clock.now());
+  r.timers.onSelected(r.peer, true, r.clock.now());
+  r.clock.advance(20_000);
+  assert.deepEqual(r.log.filter((l) => /^(want|ok|failed)/.test(l)), ['want@1000', 'ok@1020']);
+});
+
+test('the backoff resets only after a direct path stayed selected for stableMs', () => {
+  const r = rig();
+  r.peer.retry.failures = 5;
+  r.timers.onSelected(r.peer, true, r.clock.now());
+  r.clock.advance(29_000);
+  assert.equal(r.peer.retry.failures, 5);
+  r.clock.advance(1_100);
+  assert.equal(r.peer.retry.failures, 0);
+  r.timers.onSelected(r.peer, false, r.clock.now());
+  assert.ok(Number.isNaN(r.peer.retry.directSinceMs));
+});
+
+test('stop() ends the tick; start() is idempotent', () => {
+  const r = rig();
+  r.timers.start();
+  r.addDirect('x');
+  r.timers.stop();
+  r.clock.advance(10_000);
+  assert.deepEqual(r.log, ['probe x@0']);
+  assert.equal(r.clock.pendingCount, 0);
+});
