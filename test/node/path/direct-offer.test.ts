@@ -1,0 +1,194 @@
+/**
+ * PATH_OFFER (src/node/path/path-offer.ts, docs/protocol.md §3.1) and
+ * DirectTransport.acceptOffer: byte layout, signature, freshness, identity.
+ * Each refusal has a test that fails if its check is removed.
+ */
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+
+import fc from 'fast-check';
+
+import { randomBytes } from '../../../src/crypto/bytes.js';
+import { DirectCode, type DirectTransport, type DirectTransportOptions } from '../../../src/node/path/direct-transport.js';
+import {
+  decodePathOffer,
+  MIN_PATH_OFFER_BYTES,
+  PATH_OFFER_CONTEXT,
+  signPathOffer,
+  verifyPathOffer,
+  encodePathOfferSigned,
+} from '../../../src/node/path/path-offer.js';
+import { MAX_PATH_CANDIDATES } from '../../../src/wire/constants.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../wire/fuzz-config.js';
+import { assertWireErrorCode } from '../../wire/properties.js';
+import { FakeSessions, members, type Member } from './direct-fixture.js';
+
+describe('PATH_OFFER codec', () => {
+  it('round-trips and signs everything before the signature', () => {
+    const [a] = members() as [Member];
+    const fields = {
+      peerId: a.peerId,
+      timestampMs: 1_700_000_000_000,
+      fingerprint: randomBytes(32),
+      candidates: [
+        { address: '192.0.2.7', port: 41641 },
+        { address: '2001:db8::1', port: 443 },
+      ],
+    };
+    const bytes = signPathOffer(a.signer, fields);
+    assert.equal(bytes.length, MIN_PATH_OFFER_BYTES + (1 + 4 + 2) + (1 + 16 + 2));
+    assert.equal(bytes[0], 1);
+    assert.equal(bytes[74], 2, 'candidate count at offset 74');
+    const o = decodePathOffer(bytes);
+    assert.deepEqual([...o.peerId], [...a.peerId]);
+    assert.equal(o.timestampMs, fields.timestampMs);
+    assert.deepEqual(o.candidates, fields.candidates);
+    assert.deepEqual(o.signed, encodePathOfferSigned(fields));
+    assert.ok(verifyPathOffer(a.signer.publicKey, o));
+    assert.equal(PATH_OFFER_CONTEXT, 'path-offer');
+  });
+
+  it('refuses bad fields with wire codes', () => {
+    const [a] = members() as [Member];
+    const base = { peerId: a.peerId, timestampMs: 1, fingerprint: randomBytes(32) };
+    assert.throws(() => encodePathOfferSigned({ ...base, candidates: [{ address: '10.0.0.1', port: 0 }] }), { code: 'SM_ERR_WIRE_FIELD' });
+    assert.throws(() => encodePathOfferSigned({ ...base, candidates: [{ address: 'host', port: 1 }] }), { code: 'SM_ERR_WIRE_FIELD' });
+    const many = Array.from({ length: MAX_PATH_CANDIDATES + 1 }, (_, i) => ({ address: `10.0.0.${i + 1}`, port: 1 }));
+    assert.throws(() => encodePathOfferSigned({ ...base, candidates: many }), { code: 'SM_ERR_WIRE_TOO_LARGE' });
+    const ok = signPathOffer(a.signer, { ...base, candidates: [] });
+    assert.throws(() => decodePathOffer(ok.subarray(1)), { code: 'SM_ERR_WIRE_LENGTH' });
+    const v2 = ok.slice();
+    v2[0] = 2;
+    assert.throws(() => decodePathOffer(v2), { code: 'SM_ERR_WIRE_VERSION' });
+  });
+
+  it('decoder only throws WireError and re-encodes what it accepts (fuzz)', { timeout: FUZZ_TEST_TIMEOUT_MS }, () => {
+    const [a] = members() as [Member];
+    const seed = signPathOffer(a.signer, { peerId: a.peerId, timestampMs: 5, fingerprint: randomBytes(32), candidates: [{ address: '10.1.2.3', port: 9 }] });
+    const input = fc.oneof(
+      fc.array(fc.tuple(fc.nat(120), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
+        const b = seed.slice();
+        for (const [at, v] of edits) b[at % b.length] = v;
+        return b;
+      }),
+      fc.integer({ min: 0, max: 200 }).map((cut) => seed.subarray(0, Math.max(0, seed.length - cut))),
+      fc.uint8Array({ maxLength: 200 }),
+    );
+    fc.assert(
+      fc.property(input, (bytes) => {
+        let o;
+        try {
+          o = decodePathOffer(bytes);
+        } catch (err) {
+          assertWireErrorCode(err);
+          return;
+        }
+        assert.deepEqual(encodePathOfferSigned(o), o.signed);
+      }),
+      fuzzParams(500),
+    );
+  });
+});
+
+describe('DirectTransport.acceptOffer', () => {
+  let sessions: FakeSessions;
+  let a: DirectTransport;
+  let b: DirectTransport;
+  let ma: Member;
+  let mb: Member;
+  let mc: Member;
+
+  before(async () => {
+    [ma, mb, mc] = members() as [Member, Member, Member];
+    sessions = new FakeSessions(members());
+    sessions.pair(ma, mb);
+    a = sessions.transport(ma);
+    b = sessions.transport(mb);
+    await Promise.all([a.start(), b.start()]);
+  });
+  after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('our offer carries our pin and the REAL listener port', () => {
+    const o = decodePathOffer(a.localOffer());
+    assert.deepEqual([...o.fingerprint], [...(a.fingerprint as Uint8Array)]);
+    assert.deepEqual(o.candidates, [{ address: '127.0.0.1', port: a.port }]);
+    assert.notEqual(a.port, 0);
+    assert.equal(a.localOffer(), a.localOffer(), 'cached until something changes');
+  });
+
+  it('accepts a genuine offer, and the same offer again as a duplicate', () => {
+    const offer = b.localOffer();
+    assert.equal(a.acceptOffer(mb.peerId, offer), true);
+    assert.equal(a.acceptOffer(mb.peerId, offer), true);
+    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port }]);
+    assert.equal(Object.keys(a.stats.refused).length, 0);
+  });
+
+  it('refuses a forged signature (a bit flipped in the signature, or in the signed body)', () => {
+    const fresh = (): Uint8Array =>
+      signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: Date.now() + 5_000, fingerprint: randomBytes(32), candidates: [{ address: '127.0.0.1', port: 1 }] });
+    const codes: string[] = [];
+    a.on('refused', (_p: Uint8Array | null, code: string) => codes.push(code));
+    const sig = fresh();
+    sig[sig.length - 1]! ^= 1;
+    assert.equal(a.acceptOffer(mb.peerId, sig), false);
+    const body = fresh();
+    body[78]! ^= 1; // a byte of the candidate address (offsets 76..79): signed, so the signature fails
+    assert.equal(a.acceptOffer(mb.peerId, body), false);
+    a.removeAllListeners('refused');
+    assert.deepEqual(codes, [DirectCode.OFFER_SIGNATURE, DirectCode.OFFER_SIGNATURE]);
+    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port }], 'nothing forged was stored');
+  });
+
+  it('refuses an offer signed by another identity for B, and one naming another peer', () => {
+    const forged = signPathOffer(mc.signer, { peerId: mb.peerId, timestampMs: Date.now() + 10_000, fingerprint: randomBytes(32), candidates: [] });
+    const before = a.stats.refused[DirectCode.OFFER_SIGNATURE] ?? 0;
+    assert.equal(a.acceptOffer(mb.peerId, forged), false);
+    assert.equal(a.stats.refused[DirectCode.OFFER_SIGNATURE], before + 1);
+    const cOwn = signPathOffer(mc.signer, { peerId: mc.peerId, timestampMs: Date.now(), fingerprint: randomBytes(32), candidates: [] });
+    assert.equal(a.acceptOffer(mb.peerId, cOwn), false, 'relayed through B session but names C');
+    assert.equal(a.stats.refused[DirectCode.OFFER_PEER], 1);
+  });
+
+  it('refuses a stale offer (not newer than the last accepted)', () => {
+    const t = Date.now() + 60_000;
+    const fp = randomBytes(32);
+    const newer = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: t, fingerprint: fp, candidates: [] });
+    const older = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: t - 1, fingerprint: randomBytes(32), candidates: [] });
+    const sameTime = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: t, fingerprint: randomBytes(32), candidates: [] });
+    assert.equal(a.acceptOffer(mb.peerId, newer), true);
+    assert.equal(a.acceptOffer(mb.peerId, older), false);
+    assert.equal(a.acceptOffer(mb.peerId, sameTime), false);
+    assert.equal(a.stats.refused[DirectCode.OFFER_STALE], 2);
+  });
+
+  it('refuses garbage and unknown identities', () => {
+    assert.equal(a.acceptOffer(mb.peerId, new Uint8Array(10)), false);
+    assert.equal(a.stats.refused[DirectCode.OFFER_MALFORMED], 1);
+    const stranger = { ...mc, peerId: randomBytes(32) };
+    const offer = signPathOffer(stranger.signer, { peerId: stranger.peerId, timestampMs: 1, fingerprint: randomBytes(32), candidates: [] });
+    assert.equal(a.acceptOffer(stranger.peerId, offer), false);
+    assert.equal(a.stats.refused[DirectCode.OFFER_UNKNOWN_PEER], 1);
+  });
+
+  it('setAdvertise adds candidates with the listener port and announces the change', () => {
+    let changed = 0;
+    a.on('offer_changed', () => changed++);
+    a.setAdvertise(['203.0.113.9']);
+    a.setAdvertise(['203.0.113.9']);
+    assert.equal(changed, 1);
+    const o = decodePathOffer(a.localOffer());
+    assert.deepEqual(o.candidates[0], { address: '203.0.113.9', port: a.port });
+    assert.throws(() => a.setAdvertise(['not an ip']), { code: 'SM_ERR_PATH_OPTION' });
+  });
+
+  it('options are validated', () => {
+    assert.throws(() => sessions.transport(ma, { bogus: 1 } as unknown as DirectTransportOptions), { code: 'SM_ERR_PATH_OPTION' });
+    assert.throws(() => sessions.transport(ma, { certLifetimeMs: 10 }), { code: 'SM_ERR_PATH_OPTION' });
+    assert.throws(() => sessions.transport(ma, { listenHost: 'localhost' }), { code: 'SM_ERR_PATH_OPTION' });
+    assert.equal(sessions.transport(ma).options.rehandshakeSkewMs, 30_000);
+    assert.ok(Object.isFrozen(sessions.transport(ma).options));
+  });
+});
