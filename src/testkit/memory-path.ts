@@ -12,9 +12,11 @@
  *  - capacity: frames in flight per direction beyond which send() returns
  *    false ('backpressure').
  *
- * close() is graceful, like a TCP FIN after data: the closing side refuses
- * sends at once; frames already in flight still reach the other side, whose
- * end closes ('remote_closed') right after the last of them. Delivery always
+ * close() is graceful, like a WebSocket close handshake: the closing side
+ * refuses sends at once; frames already in flight still reach the other
+ * side, whose end closes ('remote_closed') right after the last of them, and
+ * what the other side had in flight toward the closer is still delivered to
+ * it until the other side's own close arrives. Delivery always
  * goes through the clock (never inside send()), so handlers never re-enter
  * the sender. One timer per direction is armed at a time, so a long stream
  * costs O(1) per frame on the FakeClock.
@@ -118,6 +120,8 @@ export class MemoryPath implements Path {
   onFrame: ((frame: Uint8Array) => void) | null = null;
   onClose: ((reason: string) => void) | null = null;
   #closed = false;
+  /** The far end's close marker arrived: nothing more can come. */
+  #remoteGone = false;
   readonly #stats: PathStats = newPathStats();
   readonly #out = new Direction();
   #partner: MemoryPath | null = null;
@@ -180,7 +184,7 @@ export class MemoryPath implements Path {
 
   #arrive(frame: Uint8Array | null): void {
     if (frame === null) return this.#remoteClosed();
-    if (this.#closed) return countPathDrop(this.#stats, 'closed');
+    if (this.#closed && this.#remoteGone) return countPathDrop(this.#stats, 'closed');
     const h = this.onFrame;
     if (h === null) return countPathDrop(this.#stats, 'no_handler');
     this.#stats.framesIn++;
@@ -189,6 +193,7 @@ export class MemoryPath implements Path {
   }
 
   #remoteClosed(): void {
+    this.#remoteGone = true;
     if (this.#closed) return;
     this.#closed = true;
     this.onClose?.('remote_closed');

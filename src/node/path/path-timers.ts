@@ -298,8 +298,9 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
         if (d.closed) continue;
         anyDirect = true;
         const t = d.times;
-        if (!Number.isNaN(t.drainUntilMs)) {
-          if (nowMs >= t.drainUntilMs) this.#host.drained(peer, d);
+        // A draining path is still probed: it stays a candidate until it is closed.
+        if (nowMs >= t.drainUntilMs) {
+          this.#host.drained(peer, d);
           continue;
         }
         if (this.silenceMs(t, nowMs) >= o.directDeadMs) {

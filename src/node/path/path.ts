@@ -11,13 +11,17 @@
  *    inside them; the end-to-end session authenticates and de-duplicates.
  *  - send() never throws for operational reasons: it returns false when the
  *    frame was not handed to the carrier (closed, link down, backpressure)
- *    and counts the reason in stats.drops. Frames are datagrams: a refused
+ *    and counts the reason in stats.drops ('closed' after close(); other
+ *    reasons are the implementation's). Frames are datagrams: a refused
  *    frame is not queued.
  *  - send() does not keep `frame` after it returns (implementations copy or
  *    write it out synchronously); onFrame's argument is owned by the callee.
  *  - close(reason) is idempotent. It fires onClose once, whether the close
  *    came from our side or the carrier's; a closed path refuses every send.
- *    Frames the remote end sent before a graceful close still arrive.
+ *    A graceful close loses nothing in flight: what we sent before close()
+ *    still reaches the remote, and what the remote had already sent may
+ *    still be delivered to onFrame after our close (the session
+ *    authenticates it like any frame).
  *  - onFrame / onClose are set once by the owner (the PathManager); a path
  *    with no onFrame drops what it receives and counts 'no_handler'.
  */

@@ -119,12 +119,27 @@ test('answered probes keep a path alive indefinitely', () => {
   assert.equal(r.log.filter((l) => l.startsWith('dead')).length, 0);
 });
 
-test('a path we left drains for drainMs and is then handed back, without probes or death meanwhile', () => {
+test('a path we left drains for drainMs, still probed (it stays a candidate), then is handed back', () => {
   const r = rig();
   const d = r.addDirect('x');
   r.timers.onLeft(d, r.clock.now());
+  r.clock.advance(400);
+  r.timers.onProbeAnswered(r.peer, d, r.clock.now());
   r.clock.advance(5_000);
-  assert.deepEqual(r.log, ['probe x@0', 'drained x@2000']);
+  assert.deepEqual(r.log, ['probe x@0', 'probe x@500', 'probe x@1000', 'probe x@1500', 'drained x@2000']);
+});
+
+test('a path selected again before its drain ended is not closed', () => {
+  const r = rig({ drainMs: 1_000 });
+  const d = r.addDirect('x');
+  r.timers.onLeft(d, r.clock.now());
+  r.clock.advance(300);
+  r.timers.onRejoined(d);
+  for (let i = 0; i < 10; i++) {
+    r.clock.advance(300);
+    r.timers.onProbeAnswered(r.peer, d, r.clock.now());
+  }
+  assert.equal(r.log.filter((l) => l.startsWith('drained')).length, 0);
 });
 
 test('fallback schedules a retry with backoff; a silent attempt fails and backs off further', () => {

@@ -1,0 +1,539 @@
+/**
+ * The paths to every peer, and which one carries the next frame (DESIGN.md
+ * "Paths, migration, fallback"; STYLE.md §6). It is the FrameTransport the
+ * PeerManager sends through, and the single receive point for all paths.
+ *
+ * Per peer it holds the relay path (the floor, always there) and any direct
+ * paths the direct transport hands over with addDirectPath(). The pure
+ * selector (selector.ts) picks the send path; all timing — probes, trust
+ * windows, dead paths, drains, retries — is decided in path-timers.ts.
+ *
+ * Migration is a change of the selected path and nothing else: the session
+ * keys, counters and replay window are the PeerManager's and stay as they
+ * are, so no handshake is forced. Zero loss:
+ *  - every frame handed to send() goes out on the selected path; if that
+ *    direct path refuses it (closed under us, backpressure), the relay takes
+ *    the frame instead;
+ *  - while the selected direct path's trust window has lapsed, frames are
+ *    MIRRORED on the relay too, until a probe answers or the path is
+ *    declared dead. The receiver's onFrame may then see a frame twice: the
+ *    session's replay window drops the copy (that is its job), so mirroring
+ *    costs bandwidth, never correctness;
+ *  - a path we migrated away from keeps delivering what arrives on it, and
+ *    is closed only after the drain time (MIGRATION_DRAIN_MS). Frames in
+ *    flight on it land after newer frames on the new path; the replay window
+ *    accepts reordering within its width.
+ *
+ * Receiving: every path's frames go to `onFrame(peerId, bytes)`, set once by
+ * the owner (the PeerManager's onFrame), except path probes, which are
+ * answered or measured here. Probes on the relay path and malformed probes
+ * are dropped and counted. The owner feeds relay deliveries in through
+ * onRelayFrame().
+ *
+ * Events (peer ids are this manager's copies; do not mutate them):
+ *  'migrated' (peerId, MigrationEvent)      the selected path changed
+ *  'migration_complete' (peerId, durationMs) first frame sent on a newly selected direct path
+ *  'fallback' (peerId, reason)              a selected direct path was lost; traffic is on the relay
+ *  'mirror' (peerId, on: boolean)           mirroring on the relay started / ended
+ *  'want_direct' (peerId)                   please (re)connect a direct path (backoff applied)
+ *  'retry' (peerId, 'ok' | 'failed')        outcome of a direct attempt
+ *
+ * Reentrancy: send() and the receive path may run inside a path's callbacks;
+ * state is updated before every event is emitted.
+ */
+import { EventEmitter } from 'node:events';
+import { ConfigError, SmError } from '../../errors.js';
+import type { Clock } from '../../util/clock.js';
+import { systemClock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import type { FrameTransport } from '../peer-manager.js';
+import { silentLogger } from '../../util/logger.js';
+import type { Path, PathKind } from './path.js';
+import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
+import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
+import { RelayPath, type RelaySender } from './relay-path.js';
+import { SELECT_RTT_MARGIN_MS, SELECT_RTT_MARGIN_RATIO, selectPath, type Candidate, type SelectorPolicy, type SelectReason } from './selector.js';
+
+/** Most direct paths kept per peer: both sides connect at once and a peer may
+ *  have several candidate addresses; beyond this the oldest unselected goes. */
+export const MAX_DIRECT_PATHS_PER_PEER = 4;
+/** Upper bound on peers tracked (same order as the PeerManager's). */
+export const DEFAULT_MAX_PATH_PEERS = 4_096;
+/** Probes awaiting an answer, per path: a few intervals' worth (dead after ~3). */
+const MAX_OUTSTANDING_PROBES = 8;
+
+export interface PathManagerOptions {
+  timers?: Partial<PathTimerOptions>;
+  rttMarginMs?: number;
+  rttMarginRatio?: number;
+  maxDirectPathsPerPeer?: number;
+  maxPeers?: number;
+}
+
+interface ResolvedOptions {
+  rttMarginMs: number;
+  rttMarginRatio: number;
+  maxDirectPathsPerPeer: number;
+  maxPeers: number;
+}
+
+const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
+  rttMarginMs: SELECT_RTT_MARGIN_MS,
+  rttMarginRatio: SELECT_RTT_MARGIN_RATIO,
+  maxDirectPathsPerPeer: MAX_DIRECT_PATHS_PER_PEER,
+  maxPeers: DEFAULT_MAX_PATH_PEERS,
+});
+
+function resolveOptions(o: PathManagerOptions): Readonly<ResolvedOptions> {
+  const bad = (k: string, want: string, v: unknown): never => {
+    throw new ConfigError(SM_ERR_PATH_OPTION, `PathManager ${k}: expected ${want}, got ${String(v)}`);
+  };
+  if (typeof o !== 'object' || o === null) bad('options', 'an object', o);
+  for (const k of Object.keys(o)) if (k !== 'timers' && !(k in DEFAULTS)) bad(k, 'a known option', 'an unknown key');
+  const r: ResolvedOptions = { ...DEFAULTS };
+  for (const k of Object.keys(DEFAULTS) as (keyof ResolvedOptions)[]) {
+    const v = o[k];
+    if (v !== undefined) r[k] = v;
+  }
+  if (!(Number.isFinite(r.rttMarginMs) && r.rttMarginMs >= 0)) bad('rttMarginMs', 'a number >= 0', r.rttMarginMs);
+  if (!(Number.isFinite(r.rttMarginRatio) && r.rttMarginRatio >= 0 && r.rttMarginRatio < 1)) bad('rttMarginRatio', 'a number in [0, 1)', r.rttMarginRatio);
+  if (!Number.isInteger(r.maxDirectPathsPerPeer) || r.maxDirectPathsPerPeer < 1 || r.maxDirectPathsPerPeer > 64) bad('maxDirectPathsPerPeer', 'an integer in [1, 64]', r.maxDirectPathsPerPeer);
+  if (!Number.isInteger(r.maxPeers) || r.maxPeers < 1) bad('maxPeers', 'an integer >= 1', r.maxPeers);
+  return Object.freeze(r);
+}
+
+export interface PathManagerDeps {
+  /** The relay link (RelayLink satisfies it). */
+  relay: RelaySender;
+  clock?: Clock;
+  logger?: Logger;
+  /** Uniform in [0, 1), for retry jitter. */
+  random?: () => number;
+}
+
+export type PathDropReason =
+  | 'probe_on_relay' | 'probe_malformed' | 'ack_unknown' | 'probe_send_failed' | 'direct_refused'
+  | 'no_handler' | 'untracked_peer' | 'stopped';
+
+export interface MigrationCounters { to_direct: number; to_relay: number }
+export interface RetryCounters { ok: number; failed: number }
+
+export interface MigrationEvent {
+  kind: 'to_direct' | 'to_relay';
+  from: string;
+  to: string;
+  reason: SelectReason;
+}
+
+export interface PathInfo {
+  path: PathKind;
+  /** 'relay' or the direct path's 'IP:PORT'. */
+  remote: string;
+  /** Last probe RTT measured to this peer (any direct path); null before any. */
+  rttMs: number | null;
+  migrations: MigrationCounters;
+  fallbacks: number;
+  retries: RetryCounters;
+  /** When the current path was selected (clock ms). */
+  since: number;
+  /** Frames also go over the relay (the direct path's trust lapsed). */
+  mirroring: boolean;
+  /** Direct paths held (selected, candidates, draining). */
+  directPaths: number;
+  /** Last relay -> direct migration time: path available to first frame on it. */
+  migrationMs: number | null;
+}
+
+export interface PathManagerStats {
+  migrations: MigrationCounters;
+  fallbacks: number;
+  retries: RetryCounters;
+  /** Frames sent on the relay in addition to a lapsed direct path. */
+  mirroredFrames: number;
+  lastProbeRttMs: number | null;
+  lastMigrationMs: number | null;
+  maxMigrationMs: number | null;
+  drops: Record<PathDropReason, number>;
+}
+
+class DirectEntry {
+  readonly times: DirectTimes;
+  rttMs: number | null = null;
+  dead = false;
+  /** Selected and no data frame sent on it yet: measure the migration time. */
+  migrationFromMs = Number.NaN;
+  everSelected = false;
+  readonly probes = new Map<bigint, number>();
+  constructor(readonly path: Path, times: DirectTimes) {
+    this.times = times;
+  }
+  get closed(): boolean {
+    return this.dead || this.path.closed;
+  }
+}
+
+class PeerPaths {
+  readonly direct = new Map<string, DirectEntry>();
+  selected: DirectEntry | null = null;
+  selectedAtMs: number;
+  mirror = false;
+  rttMs: number | null = null;
+  migrationMs: number | null = null;
+  readonly migrations: MigrationCounters = { to_direct: 0, to_relay: 0 };
+  fallbacks = 0;
+  readonly retries: RetryCounters = { ok: 0, failed: 0 };
+  constructor(readonly id: Uint8Array, readonly hex: string, readonly relay: RelayPath, readonly retry: RetryTimes, nowMs: number) {
+    this.selectedAtMs = nowMs;
+  }
+  directs(): Iterable<DirectEntry> {
+    return this.direct.values();
+  }
+}
+
+function hexOf(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class PathManager extends EventEmitter implements FrameTransport {
+  /** Where every non-probe frame from any path goes (the PeerManager's onFrame). */
+  onFrame: ((peerId: Uint8Array, frame: Uint8Array) => void) | null = null;
+  readonly timers: PathTimers<PeerPaths, DirectEntry>;
+  readonly #o: Readonly<ResolvedOptions>;
+  readonly #policy: Readonly<SelectorPolicy>;
+  readonly #relay: RelaySender;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #peers = new Map<string, PeerPaths>();
+  #nextProbeId = 0n;
+  #running = false;
+  #stopped = false;
+  readonly #stats: PathManagerStats = {
+    migrations: { to_direct: 0, to_relay: 0 },
+    fallbacks: 0,
+    retries: { ok: 0, failed: 0 },
+    mirroredFrames: 0,
+    lastProbeRttMs: null,
+    lastMigrationMs: null,
+    maxMigrationMs: null,
+    drops: {
+      probe_on_relay: 0, probe_malformed: 0, ack_unknown: 0, probe_send_failed: 0, direct_refused: 0,
+      no_handler: 0, untracked_peer: 0, stopped: 0,
+    },
+  };
+
+  constructor(deps: PathManagerDeps, options: PathManagerOptions = {}) {
+    super();
+    this.#o = resolveOptions(options);
+    this.#relay = deps.relay;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.logger ?? silentLogger;
+    this.timers = new PathTimers<PeerPaths, DirectEntry>(
+      {
+        clock: this.#clock,
+        random: deps.random,
+        host: {
+          timedPeers: () => this.#peers.values(),
+          sendProbe: (p, d) => this.#sendProbe(d),
+          directDead: (p, d) => this.#kill(p, d, 'probe_timeout'),
+          reselect: (p) => this.#reselect(p),
+          drained: (p, d) => d.path.close('drained'),
+          wantDirect: (p) => this.emit('want_direct', p.id),
+          attemptOutcome: (p, outcome) => this.#attemptOutcome(p, outcome),
+        },
+      },
+      options.timers,
+    );
+    const t = this.timers.options;
+    this.#policy = Object.freeze({ trustWindowMs: t.directTrustMs, minDwellMs: t.switchDwellMs, rttMarginMs: this.#o.rttMarginMs, rttMarginRatio: this.#o.rttMarginRatio });
+  }
+
+  get stats(): Readonly<PathManagerStats> {
+    return this.#stats;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#stopped = false;
+    this.timers.start();
+  }
+
+  /** Close every direct path and forget all peers. send() refuses afterwards until start(). */
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#stopped = true;
+    this.timers.stop();
+    for (const p of [...this.#peers.values()]) this.#forget(p, 'stopping');
+  }
+
+  // ---- sending ------------------------------------------------------------------
+
+  /** FrameTransport: send on the selected path (and the relay while mirroring). Never throws for operational reasons. */
+  send(peerId: Uint8Array, frame: Uint8Array): boolean {
+    if (this.#stopped) {
+      this.#stats.drops.stopped++;
+      return false;
+    }
+    const p = this.#peer(peerId);
+    if (p === null) {
+      this.#stats.drops.untracked_peer++;
+      return this.#relay.send(peerId, frame);
+    }
+    const d = p.selected;
+    if (d === null) return p.relay.send(frame);
+    const ok = d.path.send(frame);
+    if (ok && !Number.isNaN(d.migrationFromMs)) this.#migrationDone(p, d);
+    if (p.mirror) {
+      this.#stats.mirroredFrames++;
+      return p.relay.send(frame) || ok;
+    }
+    if (ok) return true;
+    // The direct path refused (closed under us, backpressure): the relay takes it.
+    this.#stats.drops.direct_refused++;
+    return p.relay.send(frame);
+  }
+
+  // ---- paths in ---------------------------------------------------------------------
+
+  /**
+   * Hand over an authenticated direct path to `peerId` (the transport's 'path'
+   * event). It is probed at once and carries data as soon as a probe answers.
+   * Returns false when the manager is stopped or the peer table is full (the
+   * path is then closed). Throws SM_ERR_PATH_ARG for a relay path or a path
+   * to another peer.
+   */
+  addDirectPath(peerId: Uint8Array, path: Path): boolean {
+    if (path.kind !== 'direct') throw new SmError(SM_ERR_PATH_ARG, `addDirectPath: expected a direct path, got kind ${String(path.kind)}`);
+    if (!sameBytes(path.peerId, peerId)) throw new SmError(SM_ERR_PATH_ARG, 'addDirectPath: the path belongs to another peer');
+    if (path.closed) return false;
+    const p = this.#stopped ? null : this.#peer(peerId);
+    if (p === null) {
+      path.close(this.#stopped ? 'stopping' : 'too_many_peers');
+      return false;
+    }
+    if (p.direct.has(path.id)) return true;
+    this.#makeRoom(p);
+    const d = new DirectEntry(path, this.timers.newDirectTimes(this.#clock.now()));
+    p.direct.set(path.id, d);
+    path.onFrame = (f) => this.#receive(p, d, f);
+    path.onClose = (reason) => this.#onDirectClosed(p, d, reason);
+    this.#log.debug(`${p.hex.slice(0, 8)} direct path added`, { remote: path.remote, id: path.id });
+    this.timers.onDirectAdded(p, d);
+    return true;
+  }
+
+  /** A frame the relay link delivered from `src` (wire: link.on('deliver', ...)). Never throws. */
+  onRelayFrame(src: Uint8Array, frame: Uint8Array): void {
+    const p = this.#stopped ? null : this.#peer(src);
+    if (p === null) {
+      this.#stats.drops.untracked_peer++;
+      this.#deliver(src, frame);
+      return;
+    }
+    p.relay.deliver(frame);
+  }
+
+  /** Close a peer's direct paths and forget its state (member left). */
+  forgetPeer(peerId: Uint8Array): void {
+    const p = this.#peers.get(hexOf(peerId));
+    if (p !== undefined) this.#forget(p, 'peer_forgotten');
+  }
+
+  // ---- status ---------------------------------------------------------------------------
+
+  pathInfo(peerId: Uint8Array): PathInfo | null {
+    const p = this.#peers.get(hexOf(peerId));
+    return p === undefined ? null : this.#info(p);
+  }
+
+  /** pathInfo for every tracked peer, keyed by hex peer id. */
+  pathInfos(): Map<string, PathInfo> {
+    const out = new Map<string, PathInfo>();
+    for (const p of this.#peers.values()) out.set(p.hex, this.#info(p));
+    return out;
+  }
+
+  #info(p: PeerPaths): PathInfo {
+    const d = p.selected;
+    return {
+      path: d === null ? 'relay' : 'direct',
+      remote: d === null ? p.relay.remote : d.path.remote,
+      rttMs: p.rttMs,
+      migrations: { ...p.migrations },
+      fallbacks: p.fallbacks,
+      retries: { ...p.retries },
+      since: p.selectedAtMs,
+      mirroring: p.mirror,
+      directPaths: p.direct.size,
+      migrationMs: p.migrationMs,
+    };
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  #peer(peerId: Uint8Array): PeerPaths | null {
+    const hex = hexOf(peerId);
+    const existing = this.#peers.get(hex);
+    if (existing !== undefined) return existing;
+    if (this.#peers.size >= this.#o.maxPeers) return null;
+    const id = new Uint8Array(peerId);
+    const relay = new RelayPath({ link: this.#relay, peerId: id });
+    const p = new PeerPaths(id, hex, relay, this.timers.newRetryTimes(), this.#clock.now());
+    relay.onFrame = (f) => this.#receive(p, null, f);
+    this.#peers.set(hex, p);
+    return p;
+  }
+
+  #forget(p: PeerPaths, reason: string): void {
+    this.#peers.delete(p.hex);
+    p.selected = null;
+    for (const d of [...p.direct.values()]) d.path.close(reason);
+    p.relay.close(reason);
+  }
+
+  #deliver(peerId: Uint8Array, frame: Uint8Array): void {
+    const h = this.onFrame;
+    if (h === null) {
+      this.#stats.drops.no_handler++;
+      return;
+    }
+    h(peerId, frame);
+  }
+
+  #receive(p: PeerPaths, d: DirectEntry | null, frame: Uint8Array): void {
+    if (!isProbeType(frame)) return this.#deliver(p.id, frame);
+    if (d === null) {
+      this.#stats.drops.probe_on_relay++;
+      return;
+    }
+    const probe = decodeProbe(frame);
+    if (probe === null) {
+      this.#stats.drops.probe_malformed++;
+      return;
+    }
+    if (!probe.ack) {
+      if (!d.path.send(encodeProbe({ ack: true, id: probe.id, sentAtMs: probe.sentAtMs }))) this.#stats.drops.probe_send_failed++;
+      return;
+    }
+    const sentAt = d.probes.get(probe.id);
+    if (sentAt === undefined) {
+      this.#stats.drops.ack_unknown++;
+      return;
+    }
+    d.probes.delete(probe.id);
+    const now = this.#clock.now();
+    const rtt = Math.max(0, now - sentAt);
+    d.rttMs = rtt;
+    p.rttMs = rtt;
+    this.#stats.lastProbeRttMs = rtt;
+    this.timers.onProbeAnswered(p, d, now);
+    if (!d.closed) this.#reselect(p);
+  }
+
+  #sendProbe(d: DirectEntry): void {
+    const id = ++this.#nextProbeId;
+    const now = this.#clock.now();
+    d.probes.set(id, now);
+    if (d.probes.size > MAX_OUTSTANDING_PROBES) {
+      const oldest = d.probes.keys().next();
+      if (oldest.done !== true) d.probes.delete(oldest.value);
+    }
+    if (!d.path.send(encodeProbe({ ack: false, id, sentAtMs: now }))) this.#stats.drops.probe_send_failed++;
+  }
+
+  #makeRoom(p: PeerPaths): void {
+    if (p.direct.size < this.#o.maxDirectPathsPerPeer) return;
+    for (const d of p.direct.values()) {
+      if (d !== p.selected) {
+        d.path.close('replaced');
+        if (p.direct.size < this.#o.maxDirectPathsPerPeer) return;
+      }
+    }
+  }
+
+  #kill(p: PeerPaths, d: DirectEntry, reason: string): void {
+    d.dead = true;
+    this.#log.info(`${p.hex.slice(0, 8)} direct path dead`, { remote: d.path.remote, reason });
+    d.path.close(reason); // -> #onDirectClosed
+    this.#onDirectClosed(p, d, reason); // in case the path's onClose was already spent
+  }
+
+  #onDirectClosed(p: PeerPaths, d: DirectEntry, reason: string): void {
+    if (p.direct.get(d.path.id) !== d) return;
+    d.dead = true;
+    p.direct.delete(d.path.id);
+    if (this.#peers.get(p.hex) !== p) return; // forgotten or stopping
+    if (p.selected === d) this.#reselect(p, reason);
+    else if (p.selected === null && p.direct.size === 0) this.timers.onFallback(p, this.#clock.now()); // an attempt's path died before carrying data
+  }
+
+  #attemptOutcome(p: PeerPaths, outcome: AttemptOutcome): void {
+    p.retries[outcome]++;
+    this.#stats.retries[outcome]++;
+    this.emit('retry', p.id, outcome);
+  }
+
+  #reselect(p: PeerPaths, lostReason?: string): void {
+    const now = this.#clock.now();
+    const cands: Candidate[] = [{ id: p.relay.id, kind: 'relay', alive: true, rttMs: null, sinceAckMs: null, ageMs: 0 }];
+    for (const d of p.direct.values()) {
+      if (d.closed) continue;
+      cands.push({ id: d.path.id, kind: 'direct', alive: true, rttMs: d.rttMs, sinceAckMs: this.timers.sinceAckMs(d.times, now), ageMs: now - d.times.addedAtMs });
+    }
+    const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
+    const sel = selectPath(cands, { id: currentId, dwellMs: now - p.selectedAtMs }, this.#policy);
+    const mirror = sel.mirror !== null;
+    if (mirror !== p.mirror) {
+      p.mirror = mirror;
+      this.#log.info(`${p.hex.slice(0, 8)} ${mirror ? 'direct path unconfirmed, mirroring on the relay' : 'direct path confirmed, mirroring ended'}`);
+      this.emit('mirror', p.id, mirror);
+    }
+    const target = sel.primary === null || sel.primary === p.relay.id ? null : p.direct.get(sel.primary) ?? null;
+    if (target !== p.selected) this.#switchTo(p, target, sel.reason, lostReason, now);
+  }
+
+  #switchTo(p: PeerPaths, target: DirectEntry | null, reason: SelectReason, lostReason: string | undefined, now: number): void {
+    const from = p.selected;
+    const fromRemote = from === null ? p.relay.remote : from.path.remote;
+    p.selected = target;
+    p.selectedAtMs = now;
+    if (target === null) p.mirror = false;
+    if (from !== null && !from.closed) this.timers.onLeft(from, now);
+    if (target !== null) {
+      this.timers.onRejoined(target);
+      // Migration time: from the path's arrival for its first selection, else from this switch.
+      target.migrationFromMs = target.everSelected ? now : target.times.addedAtMs;
+      target.everSelected = true;
+    }
+    this.timers.onSelected(p, target !== null, now);
+    const kind = target === null ? 'to_relay' : 'to_direct';
+    p.migrations[kind]++;
+    this.#stats.migrations[kind]++;
+    const ev: MigrationEvent = { kind, from: fromRemote, to: target === null ? p.relay.remote : target.path.remote, reason };
+    this.#log.info(`${p.hex.slice(0, 8)} path ${ev.from} -> ${ev.to}`, { reason });
+    this.emit('migrated', p.id, ev);
+    if (target === null && from !== null && (reason === 'fallback' || from.closed)) {
+      p.fallbacks++;
+      this.#stats.fallbacks++;
+      this.timers.onFallback(p, now);
+      this.emit('fallback', p.id, lostReason ?? reason);
+    }
+  }
+
+  #migrationDone(p: PeerPaths, d: DirectEntry): void {
+    const ms = Math.max(0, this.#clock.now() - d.migrationFromMs);
+    d.migrationFromMs = Number.NaN;
+    p.migrationMs = ms;
+    this.#stats.lastMigrationMs = ms;
+    this.#stats.maxMigrationMs = Math.max(this.#stats.maxMigrationMs ?? 0, ms);
+    this.emit('migration_complete', p.id, ms);
+  }
+}
