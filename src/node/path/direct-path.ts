@@ -10,10 +10,11 @@
  *  - One WebSocket binary message = one frame: a peer frame (protocol.md §2)
  *    or a path probe (§3). The path never looks further inside; the session
  *    authenticates and de-duplicates DATA.
- *  - Receive: every binary message of at least a frame header, version 1,
- *    and not a re-handshake frame, goes to onFrame (a Buffer the callee
- *    owns). Text messages, short or foreign-version input, late re-handshake
- *    frames and anything above MAX_FRAME_BYTES (ws closes with 1009) are
+ *  - Receive: every non-empty binary message goes to onFrame (a Buffer the
+ *    callee owns) — the path does not judge frames, the session does. Text
+ *    messages, empty messages, a late re-handshake frame (v1 header with type
+ *    0x25..0x27: only the transport speaks those, and only before the path
+ *    exists) and anything above MAX_FRAME_BYTES (ws closes with 1009) are
  *    dropped and counted; a throwing onFrame is counted, never rethrown.
  *  - send() copies the frame (ws masks client frames in place, and callers
  *    reuse pooled buffers), so the caller may reuse its buffer at once. Over
@@ -109,8 +110,8 @@ export class DirectPath implements Path {
       countPathDrop(this.#stats, 'closed');
       return false;
     }
-    if (!(frame instanceof Uint8Array) || frame.length < HEADER_BYTES) {
-      countPathDrop(this.#stats, 'bad_frame');
+    if (!(frame instanceof Uint8Array) || frame.length === 0) {
+      countPathDrop(this.#stats, 'empty');
       return false;
     }
     if (frame.length > MAX_FRAME_BYTES) {
@@ -159,9 +160,10 @@ export class DirectPath implements Path {
     const st = this.#stats;
     if (!isBinary) return countPathDrop(st, 'not_binary');
     const bytes = toBytes(data);
-    if (bytes.length < HEADER_BYTES) return countPathDrop(st, 'short');
-    if (bytes[0] !== PROTOCOL_VERSION) return countPathDrop(st, 'version');
-    if (isPathAuthFrameType(bytes[1] as number)) return countPathDrop(st, 'unexpected_path_auth');
+    if (bytes.length === 0) return countPathDrop(st, 'empty');
+    if (bytes.length >= HEADER_BYTES && bytes[0] === PROTOCOL_VERSION && isPathAuthFrameType(bytes[1] as number)) {
+      return countPathDrop(st, 'unexpected_path_auth');
+    }
     const cb = this.onFrame;
     if (cb === null) return countPathDrop(st, 'no_handler');
     st.framesIn++;
