@@ -341,6 +341,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
     p.relay.deliver(frame);
   }
 
+  /** The owner's direct attempt for `peerId` failed (the transport's 'connect_failed'): count it and back off now rather than at the attempt deadline. */
+  directAttemptFailed(peerId: Uint8Array): void {
+    const p = this.#peers.get(hexOf(peerId));
+    if (p !== undefined && p.direct.size === 0) this.timers.onAttemptFailed(p, this.#clock.now());
+  }
+
   /** Close a peer's direct paths and forget its state (member left). */
   forgetPeer(peerId: Uint8Array): void {
     const p = this.#peers.get(hexOf(peerId));

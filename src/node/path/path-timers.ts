@@ -277,6 +277,14 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     direct.times.drainUntilMs = Number.NaN;
   }
 
+  /** The owner's attempt failed before the deadline (e.g. no candidate connected): back off from now. */
+  onAttemptFailed(peer: P, nowMs: number): void {
+    const r = peer.retry;
+    if (Number.isNaN(r.attemptDeadlineMs)) return;
+    r.attemptDeadlineMs = nowMs;
+    this.#retryTick(peer, nowMs);
+  }
+
   /** The last usable direct path died or closed: schedule a retry with backoff (unless one is pending). */
   onFallback(peer: P, nowMs: number): void {
     const r = peer.retry;
