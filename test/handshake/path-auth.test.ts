@@ -211,3 +211,24 @@ describe('ChallengeReplayCache', () => {
     assert.ok(cache.size <= 3);
   });
 });
+
+describe('path-auth cost', () => {
+  it('a whole re-handshake (both sides) costs well under 1 ms of CPU; logged', () => {
+    const key = randomBytes(32);
+    const exporter = randomBytes(32);
+    const run = () => {
+      const a = new PathAuthInitiator({ pathAuthKey: key, exporter });
+      const b = new PathAuthResponder({ pathAuthKey: key, exporter });
+      b.onComplete(a.onResponse(b.onRequest(a.request(NOW, randomBytes), NOW, randomBytes), NOW));
+    };
+    for (let i = 0; i < 50; i++) run();
+    const n = 300;
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) run();
+    const cpu = process.cpuUsage(cpu0);
+    const ms = (cpu.user + cpu.system) / 1000 / n;
+    console.log(`# path re-handshake: ${ms.toFixed(4)} ms CPU per exchange (both sides; target < 1 ms)`);
+    // Loose bound so a busy CI machine does not flake; bench/path-auth.ts has the real number.
+    assert.ok(ms < 5, `${ms} ms per re-handshake`);
+  });
+});
