@@ -246,16 +246,14 @@ export class AeadOpener {
     setCounterNonce(this.#nonceView, counter);
     const pt = decrypt(this.algorithm, this.#key, this.#nonce, header, sealed);
     if (pt === null) return null;
-    let result: Uint8Array;
     if (out instanceof Uint8Array && out.length >= pt.length) {
       out.set(pt);
-      result = out.subarray(0, pt.length);
-    } else {
-      result = new Uint8Array(pt.length);
-      result.set(pt);
+      pt.fill(0);
+      return out.subarray(0, pt.length);
     }
-    pt.fill(0);
-    return result;
+    // node:crypto's output buffer is already fresh and ours alone: hand it over as a plain
+    // Uint8Array view instead of copying it (and zeroing the copy's source) per frame.
+    return new Uint8Array(pt.buffer, pt.byteOffset, pt.length);
   }
 
   /** Wipes the key. Safe to call more than once. */
