@@ -41,7 +41,18 @@
  *
  * `send` never queues without bound: over `sendQueueBytes` of WebSocket
  * backlog it drops, counts and answers false. The payload is copied once
- * into the outgoing frame, so the caller may reuse its buffer at once.
+ * into the outgoing frame, so the caller may reuse its buffer at once —
+ * except a frame fresh from PeerSession.encrypt (dataplane/frame-headroom.ts),
+ * which nobody reuses: its SEND header goes into the room before it and the
+ * frame itself is handed to the socket uncopied.
+ *
+ * WebSocket masking: client frames carry a zero masking key, so neither this
+ * side nor the relay runs the per-byte mask loop (ws skips it for a zero
+ * key; it was the largest single cost on both). Masking exists so a
+ * browser script cannot make cleartext bytes that a proxy misreads (RFC 6455
+ * §10.3); here every byte is inside TLS and the payloads are sealed frames,
+ * so it protects nothing. The frames stay valid WebSocket frames.
+ *
  * Timers come from the injected clock; this file owns all of the link's
  * timer policy (connect timeout, backoff, idle check).
  */
@@ -64,6 +75,7 @@ import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
+import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from './dataplane/frame-headroom.js';
 
 export interface RelayLinkOptions {
   /** wss://host:port (port defaults to 443). */
@@ -209,6 +221,11 @@ function resolveOptions(options: RelayLinkOptions): ResolvedOptions {
   };
 }
 
+/** A zero WebSocket masking key (see the file comment: inside TLS, masking protects nothing). */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** One connection attempt; events from a superseded attempt are ignored. */
 interface Attempt {
   socket: TLSSocket;
@@ -316,9 +333,15 @@ export class RelayLink extends EventEmitter {
     const size = SEND_HEADER_BYTES + payload.length;
     if (size > info.maxFrameBytes) return this.#drop('too-large');
     if (ws.bufferedAmount > this.#o.sendQueueBytes) return this.#drop('queue-full');
-    const frame = Buffer.allocUnsafe(size);
+    let frame: Buffer;
+    if (SEND_HEADER_BYTES <= FRAME_HEADROOM_BYTES && claimFrameHeadroom(payload)) {
+      // A sealed frame from PeerSession.encrypt: its headroom takes the SEND header; no copy.
+      frame = Buffer.from(payload.buffer, payload.byteOffset - SEND_HEADER_BYTES, size);
+    } else {
+      frame = Buffer.allocUnsafe(size);
+      frame.set(payload, SEND_HEADER_BYTES);
+    }
     writeRelayHeader(frame, 0, FrameType.Send, peerId);
-    frame.set(payload, SEND_HEADER_BYTES);
     ws.send(frame, { binary: true });
     this.stats.framesOut++;
     return true;
@@ -393,6 +416,7 @@ export class RelayLink extends EventEmitter {
       createConnection: () => socket,
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
+      generateMask: zeroMask,
     });
     attempt.ws = ws;
     ws.on('open', () => {

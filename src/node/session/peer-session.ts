@@ -20,7 +20,9 @@
  *  - decrypt() returns the same result object every time (no allocation per
  *    packet): read its fields before the next decrypt(). `body` is a fresh
  *    array the caller owns.
- *  - encrypt() copies `payload`; the returned frame is a fresh array.
+ *  - encrypt() copies `payload`; the returned frame is a fresh array, with
+ *    room for a transport header before it (dataplane/frame-headroom.ts) so
+ *    the relay link sends it without another copy.
  *  - installKeys() takes ownership of the SessionKeys buffers and zeroes them
  *    when the pair is dropped (session-keys.ts).
  *  - events and onFlush may re-enter the session (e.g. call encrypt() or
@@ -36,6 +38,7 @@ import { AEAD_TAG_BYTES } from '../../crypto/aead.js';
 import { randomBytes } from '../../crypto/bytes.js';
 import { writeDataHeader } from '../../wire/peer-frames.js';
 import { DATA_COUNTER_OFFSET, DATA_HEADER_BYTES, InnerType, MAX_PEER_FRAME_BYTES, isDataInnerType } from '../../wire/constants.js';
+import { allocFrameWithHeadroom } from '../dataplane/frame-headroom.js';
 import { KeyPair } from './key-pair.js';
 import { checkSessionKeys, type SessionKeys } from './session-keys.js';
 import { REPLAY_WINDOW_DEFAULT_COUNTERS, ReplayWindow } from './replay-window.js';
@@ -246,7 +249,7 @@ export class PeerSession {
     if (innerType === InnerType.Keepalive && payload.length !== 0) {
       throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt payload: a keepalive is empty, got ${payload.length} bytes`);
     }
-    const frame = new Uint8Array(DATA_HEADER_BYTES + INNER_TYPE_BYTES + payload.length + AEAD_TAG_BYTES);
+    const frame = allocFrameWithHeadroom(DATA_HEADER_BYTES + INNER_TYPE_BYTES + payload.length + AEAD_TAG_BYTES);
     frame[DATA_HEADER_BYTES] = innerType;
     frame.set(payload, DATA_HEADER_BYTES + INNER_TYPE_BYTES);
     const now = this.#clock.now();
