@@ -1,0 +1,39 @@
+/**
+ * Per-process counters from /proc for the benchmarks: resident memory and
+ * CPU time (user and system) of a pid. Linux only; every reader returns null
+ * when the process is gone.
+ */
+import { readFileSync } from 'node:fs';
+
+/** USER_HZ: the unit of utime/stime in /proc/PID/stat on every Linux we run on. */
+const CLOCK_TICKS_PER_S = 100;
+
+/** VmRSS in bytes, or null. */
+export function rssBytes(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? null : Number(m[1]) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+export interface CpuTimes {
+  userS: number;
+  systemS: number;
+}
+
+/** CPU seconds the process used so far (all its threads), or null. */
+export function cpuTimes(pid: number): CpuTimes | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name (which may contain spaces).
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // rest[0] is field 3 (state): utime is field 14, stime field 15.
+    return { userS: Number(rest[11]) / CLOCK_TICKS_PER_S, systemS: Number(rest[12]) / CLOCK_TICKS_PER_S };
+  } catch {
+    return null;
+  }
+}
+
+export const MIB = 1024 * 1024;
