@@ -10,6 +10,15 @@
  * relay re-sends (every certificate verified here, never trusted from the
  * relay). `attachDevice` adds the TAP/TUN data plane: device frames from
  * members go to the Dataplane, which routes device packets to members.
+ *
+ * Paths (DESIGN.md "Paths, migration, fallback"): the PeerManager sends
+ * through the PathManager, which picks the relay or a direct path per peer.
+ * When a session is established each side sends its PATH_OFFER (its
+ * ephemeral TLS certificate's fingerprint and listener candidates, signed by
+ * its identity) inside the session; an accepted offer starts a direct
+ * attempt, and the PathManager asks for retries with backoff. Frames from
+ * every path reach the PeerManager the same way, so migration needs no new
+ * handshake. `direct: false` keeps a node on the relay only.
  */
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
@@ -25,6 +34,9 @@ import { Dataplane, type DataplaneDevice } from './dataplane/dataplane.js';
 import { DIRECTORY_RECHECK_INTERVAL_MS, Directory, type DirectoryEntry } from './directory.js';
 import { PeerManager, type PeerInfo, type PeerManagerOptions } from './peer-manager.js';
 import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './relay-link.js';
+import { PathManager, type PathManagerOptions } from './path/path-manager.js';
+import { DirectTransport, type DirectTransportOptions } from './path/direct-transport.js';
+import { wireDirectPaths } from './path/path-wiring.js';
 
 export interface NodeDeps {
   signer: HybridSigner;
@@ -39,6 +51,9 @@ export interface NodeDeps {
 export interface NodeOptions {
   relay: RelayLinkOptions;
   peers?: PeerManagerOptions;
+  paths?: PathManagerOptions;
+  /** Direct paths (TLS 1.3 + WebSocket listener and dialer); false: relay only. Default: on, any free port. */
+  direct?: DirectTransportOptions | false;
 }
 
 /**
@@ -51,6 +66,11 @@ export class ShadowNode extends EventEmitter {
   readonly link: RelayLink;
   readonly peers: PeerManager<MemberCertificate>;
   readonly directory: Directory;
+  readonly paths: PathManager;
+  /** Null when the node runs relay-only (`direct: false`). */
+  readonly direct: DirectTransport | null;
+  #directReady = false;
+  #unwireDirect: (() => void) | null = null;
   #dataplane: Dataplane | null = null;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -68,19 +88,40 @@ export class ShadowNode extends EventEmitter {
       { signer: deps.signer, certificate: deps.certificate.raw, logger: this.#logger.child('link'), clock },
       options.relay,
     );
+    this.paths = new PathManager({ relay: this.link, clock, logger: this.#logger.child('paths') }, options.paths);
     this.peers = new PeerManager<MemberCertificate>(
       {
         identity: { signer: deps.signer, certificate: deps.certificate.raw, verifier: deps.verifier },
         localPeerId: deps.peerId,
-        transport: this.link,
+        transport: this.paths,
         clock,
         logger: this.#logger.child('peers'),
       },
       options.peers,
     );
-    this.link.on('deliver', (src: Uint8Array, payload: Uint8Array) => this.peers.onFrame(src, payload));
+    this.paths.onFrame = (src, bytes) => this.peers.onFrame(src, bytes);
+    this.link.on('deliver', (src: Uint8Array, payload: Uint8Array) => this.paths.onRelayFrame(src, payload));
+    this.direct = options.direct === false ? null : new DirectTransport(
+      {
+        signer: deps.signer,
+        localPeerId: deps.peerId,
+        pathAuthKey: (peerId) => this.peers.pathAuthKey(peerId),
+        peerPublicKey: (peerId) => this.peers.peerCertificate(peerId)?.publicKey ?? this.directory.get(peerId)?.cert.publicKey ?? null,
+        clock,
+        logger: this.#logger.child('direct'),
+      },
+      options.direct,
+    );
+    if (this.direct) {
+      const direct = this.direct;
+      this.#unwireDirect = wireDirectPaths(this.paths, direct);
+      direct.on('offer_changed', () => { for (const id of this.peers.establishedPeers()) this.#sendOffer(id); });
+      this.peers.on('established', (peerId: Uint8Array) => this.#sendOffer(peerId));
+    }
     this.link.on('established', (info: RelayEstablished) => {
       this.#admissions++;
+      // The relay's view of our address is a candidate too (behind NAT, the only reachable one).
+      try { this.direct?.setAdvertise([info.observedAddress]); } catch { /* not an IP: nothing to advertise */ }
       // The relay re-sends the full member list after every admission.
       this.directory.clear();
       if (this.#admissions > 1) this.peers.rehandshakeAll();
@@ -91,12 +132,15 @@ export class ShadowNode extends EventEmitter {
     this.directory.on('up', (e: DirectoryEntry) => this.emit('member_up', e));
     this.directory.on('down', (e: DirectoryEntry) => {
       this.#dataplane?.forgetPeer(e.hex);
+      this.paths.forgetPeer(e.peerId);
+      this.direct?.forgetPeer(e.peerId);
       this.emit('member_down', e);
     });
     this.link.on('down', (reason: unknown) => this.emit('relay_down', reason));
     this.peers.on('payload', (peerId: Uint8Array, body: Uint8Array) => this.emit('payload', peerId, body));
     this.peers.on('inner', (peerId: Uint8Array, innerType: number, body: Uint8Array) => {
       if (innerType === InnerType.DeviceFrame) this.#dataplane?.fromPeer(peerId, body);
+      else if (innerType === InnerType.PathOffer) this.#onOffer(peerId, body);
       else this.emit('inner', peerId, innerType, body);
     });
     this.peers.on('established', (peerId: Uint8Array, cert: MemberCertificate) => this.emit('established', peerId, cert));
@@ -118,9 +162,31 @@ export class ShadowNode extends EventEmitter {
     if (this.#running) return;
     this.#running = true;
     this.peers.start();
+    this.paths.start();
     this.#dataplane?.start();
     this.link.start();
     this.#scheduleRecheck();
+    this.direct?.start().then(
+      () => {
+        if (!this.#running) return;
+        this.#directReady = true;
+        this.#logger.info('direct-path listener up', { port: this.direct!.port });
+        for (const id of this.peers.establishedPeers()) this.#sendOffer(id);
+      },
+      (err: unknown) => this.#logger.error('direct-path listener failed; staying on the relay', { error: (err as Error).message }),
+    );
+  }
+
+  /** Our PATH_OFFER to one peer, inside the end-to-end session. */
+  #sendOffer(peerId: Uint8Array): void {
+    if (!this.direct || !this.#directReady || !this.#running) return;
+    this.peers.sendInner(peerId, InnerType.PathOffer, this.direct.localOffer());
+  }
+
+  #onOffer(peerId: Uint8Array, offer: Uint8Array): void {
+    if (!this.direct || !this.#directReady) return;
+    // An accepted offer starts a direct attempt at once; retries come from the PathManager's backoff.
+    if (this.direct.acceptOffer(peerId, offer) && this.paths.pathInfo(peerId)?.path !== 'direct') this.direct.connect(peerId);
   }
 
   /** Members whose certificates expired or were revoked leave the directory (and with it, routing). */
@@ -137,7 +203,12 @@ export class ShadowNode extends EventEmitter {
     this.#running = false;
     this.#recheck?.cancel();
     this.#recheck = null;
+    this.#unwireDirect?.();
+    this.#unwireDirect = null;
+    this.#directReady = false;
+    await this.direct?.stop();
     await this.link.stop();
+    this.paths.stop();
     this.#dataplane?.stop();
     this.peers.stop();
   }

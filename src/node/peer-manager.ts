@@ -177,6 +177,23 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     for (const p of this.#peers.values()) if (p.session.hasUsableKey() || p.initiator) this.#initiate(p);
   }
 
+  /** The current session's path-authentication key with a peer (for direct-path re-handshakes), or null. A view: do not keep or modify it. */
+  pathAuthKey(peerId: Uint8Array): Uint8Array | null {
+    return this.#peers.get(hexOf(peerId))?.session.currentPathAuthKey() ?? null;
+  }
+
+  /** The verified certificate a peer presented in its last completed handshake, or null. */
+  peerCertificate(peerId: Uint8Array): P | null {
+    return this.#peers.get(hexOf(peerId))?.cert ?? null;
+  }
+
+  /** Peers with a usable session now. */
+  establishedPeers(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const p of this.#peers.values()) if (p.session.hasUsableKey()) out.push(p.id);
+    return out;
+  }
+
   peers(): PeerInfo[] {
     return [...this.#peers.values()].map((p) => ({
       peerId: p.hex,
