@@ -5,7 +5,8 @@
  * daemons run as separate processes with real TAP devices (sm0) carrying
  * 10.10.10.3/24 and 10.10.10.4/24. Once a second the kernel's own `ping`
  * crosses the encrypted tunnel from alice to bob, and every few seconds the
- * daemon's `peers` shows the path and the session counters. Ctrl-C (or
+ * daemon's `peers` shows the path (the relay first, then the direct TLS path
+ * between the two namespaces) and the session counters. Ctrl-C (or
  * --count) stops the processes and deletes every namespace (`sm-` prefix) and
  * the temporary directory.
  *
@@ -37,7 +38,7 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-interface PeerView { name: string | null; path: string; session: { established: boolean }; stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number } }
+interface PeerView { name: string | null; path: string; remote: string; rttMs: number | null; session: { established: boolean }; stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number } }
 
 export async function runNetnsDemo(count: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shadowmesh-demo-'));
@@ -85,7 +86,7 @@ export async function runNetnsDemo(count: number): Promise<void> {
         if (sent % PEERS_EVERY === 1) {
           const peers = (await daemons['alice']!.peers()) as { peers: PeerView[] };
           const p = peers.peers.find((x) => x.name === 'bob');
-          if (p) line += `; alice's session with bob: path ${p.path}, frames out/in ${p.stats.framesOut}/${p.stats.framesIn}, bytes out/in ${p.stats.bytesOut}/${p.stats.bytesIn}`;
+          if (p) line += `; alice's session with bob: path ${p.path === 'direct' ? `direct to ${p.remote}` : 'relay'}, frames out/in ${p.stats.framesOut}/${p.stats.framesIn}, bytes out/in ${p.stats.bytesOut}/${p.stats.bytesIn}`;
         }
         say(line);
         if (!stop && sent < count) await new Promise((r2) => setTimeout(r2, PING_INTERVAL_MS));

@@ -21,7 +21,7 @@ export function formatPeers(peers: readonly PeerStatus[]): string {
       p.name ?? '?',
       p.peerId.slice(0, 16),
       p.addresses.length > 0 ? p.addresses.join(',') : '-',
-      p.path,
+      p.path === 'direct' ? `direct ${p.remote}${p.rttMs !== null ? ` ${p.rttMs.toFixed(2)}ms` : ''}${p.mirroring ? ' (+relay)' : ''}` : 'relay',
       p.session.established ? 'up' : p.online ? 'handshaking' : 'down',
       p.session.ageMs === null ? '-' : humanDuration(p.session.ageMs),
       p.session.lastHandshakeAgoMs === null ? '-' : `${humanDuration(p.session.lastHandshakeAgoMs)} ago`,
@@ -41,7 +41,7 @@ export function registerPeers(program: Command): void {
     .description('list the members the running daemon knows: path, session age, last handshake, frames/bytes in and out, drops')
     .option('--json', 'print the control API\'s JSON object instead of a table')
     .option('--control <sock>', 'control socket of the daemon (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock)')
-    .addHelpText('after', '\nIN and OUT are frames/bytes through the end-to-end session. Every peer path is "relay" for now.')
+    .addHelpText('after', '\nIN and OUT are frames/bytes through the end-to-end session. PATH is "relay", or "direct IP:PORT RTT" once a\ndirect TLS path is up ("+relay" while a lapsed direct path is being re-checked); --json adds migrations and fallbacks.')
     .action(async (opts: PeersCliOptions) => {
       const r = await new ControlClient({ path: opts.control ?? defaultControlPath() }).peers();
       process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : formatPeers(r.peers));

@@ -37,6 +37,8 @@ interface UpCliOptions {
   mtu?: string;
   control?: string;
   startupTimeout?: string;
+  p2pPort?: string;
+  direct: boolean;
 }
 
 const PIN_RE = /^sha256:[0-9a-f]{64}$/;
@@ -84,6 +86,12 @@ async function runUp(opts: UpCliOptions): Promise<void> {
     }
     if (startupTimeoutMs < 1) throw new ConfigError('SM_ERR_CONFIG_DURATION', '--startup-timeout: must be above zero');
   }
+  let p2pPort = 0;
+  if (opts.p2pPort !== undefined) {
+    p2pPort = /^\d{1,5}$/.test(opts.p2pPort) ? Number(opts.p2pPort) : NaN;
+    if (!(p2pPort >= 0 && p2pPort <= 65_535)) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--p2p-port: expected a port number 0..65535, got ${JSON.stringify(opts.p2pPort)}`);
+    if (!opts.direct) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--p2p-port sets the direct-path listener; it makes no sense with --no-direct');
+  }
   const passphrase = await resolvePassphrase({ ...(opts.passphraseFile !== undefined ? { file: opts.passphraseFile } : {}), envVar: PASSPHRASE_ENV });
   const logger = createLogger('node');
   const daemon = await NodeDaemon.load(
@@ -101,6 +109,7 @@ async function runUp(opts: UpCliOptions): Promise<void> {
       ...(mtu !== undefined ? { mtu } : {}),
       controlPath: opts.control ?? defaultControlPath(),
       startupTimeoutMs,
+      direct: opts.direct ? { port: p2pPort } : false,
     },
   );
   try {
@@ -141,6 +150,8 @@ export function registerUp(program: Command): void {
     .option('--name <ifname>', 'interface name, %d for the first free number (default sm%d for tun, smtap%d for tap)')
     .option('--mtu <n>', `device MTU in bytes, ${MIN_DEVICE_MTU}..${MAX_DEVICE_MTU} (default ${DEFAULT_DEVICE_MTU}: full-size packets still fit a 1500-byte path once direct UDP paths exist)`)
     .option('--control <sock>', 'control socket path (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock)')
+    .option('--p2p-port <port>', 'TCP port of the direct-path listener (TLS 1.3 + WebSocket, pinned identity-signed certificates); default any free port, advertised to peers inside the session')
+    .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s (default ${formatDuration(DEFAULT_STARTUP_TIMEOUT_MS)})`)
     .addHelpText(
       'after',

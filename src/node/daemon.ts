@@ -97,6 +97,8 @@ export interface DaemonOptions {
   mtu?: number;
   controlPath: string;
   startupTimeoutMs?: number;
+  /** Direct paths: false = relay only; else the listener port (0 = any free port, the default). */
+  direct?: { port: number } | false;
 }
 
 export interface DaemonDeps {
@@ -194,7 +196,10 @@ export class NodeDaemon implements ControlHandler {
     this.certificate = cert;
     this.node = new ShadowNode(
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
-      { relay: { url: options.relayUrl, pin: options.pin } },
+      {
+        relay: { url: options.relayUrl, pin: options.pin },
+        direct: options.direct === false ? false : { listenPort: options.direct?.port ?? 0 },
+      },
     );
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });
     this.control = new ControlServer({ handler: this, logger: this.#logger.child('control') }, { path: options.controlPath });
@@ -293,6 +298,7 @@ export class NodeDaemon implements ControlHandler {
     prefixed(drops, 'link', link.stats.drops);
     prefixed(drops, 'peers', this.node.peers.drops);
     prefixed(drops, 'ping', this.pinger.drops);
+    prefixed(drops, 'paths', this.node.paths.stats.drops);
     if (this.#dataplane !== null) prefixed(drops, 'dataplane', this.#dataplane.stats.drops);
     return {
       peerId: formatPeerId(this.identity.peerId),
@@ -327,7 +333,7 @@ export class NodeDaemon implements ControlHandler {
         name: p.name ?? m?.name ?? null,
         addresses: m?.cidrs ?? [],
         online: m !== undefined,
-        path: 'relay',
+        ...this.#pathFields(p.peerId),
         session: {
           established: p.established,
           ageMs: p.stats.sessionStartedAtMs === null ? null : Math.max(0, now - p.stats.sessionStartedAtMs),
@@ -340,7 +346,7 @@ export class NodeDaemon implements ControlHandler {
     for (const m of this.node.directory.list().map((e) => known(e)!)) {
       if (seen.has(m.hex)) continue;
       out.push({
-        peerId: m.hex, name: m.name, addresses: m.cidrs, online: true, path: 'relay',
+        peerId: m.hex, name: m.name, addresses: m.cidrs, online: true, ...this.#pathFields(m.hex),
         session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
         stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
         drops: {},
@@ -348,6 +354,19 @@ export class NodeDaemon implements ControlHandler {
     }
     out.sort((a, b) => (a.name ?? '\uffff').localeCompare(b.name ?? '\uffff') || a.peerId.localeCompare(b.peerId));
     return { peers: out };
+  }
+
+  /** The path part of a peer's status: where its frames go now, and how they got there. */
+  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'mirroring'> {
+    const pi = this.node.paths.pathInfo(Buffer.from(peerHex, 'hex'));
+    return {
+      path: pi?.path ?? 'relay',
+      remote: pi?.remote ?? 'relay',
+      rttMs: pi?.rttMs ?? null,
+      migrations: { to_direct: pi?.migrations.to_direct ?? 0, to_relay: pi?.migrations.to_relay ?? 0 },
+      fallbacks: pi?.fallbacks ?? 0,
+      mirroring: pi?.mirroring ?? false,
+    };
   }
 
   /** Finds the member a ping names: a 64-hex peer id, a mesh address (with or without /prefix), a name, or a unique id prefix. */
@@ -392,7 +411,7 @@ export class NodeDaemon implements ControlHandler {
     for (let seq = 1; seq <= params.count && !signal.aborted; seq++) {
       try {
         const r = await this.pinger.ping(target.peerId, DEFAULT_PING_TIMEOUT_MS);
-        const reply = { seq, rttMs: Math.round(r.rttMs * 1000) / 1000, path: 'relay' as const };
+        const reply = { seq, rttMs: Math.round(r.rttMs * 1000) / 1000, path: this.node.paths.pathInfo(target.peerId)?.path ?? 'relay' };
         replies.push(reply);
         onProgress(reply);
       } catch (err) {

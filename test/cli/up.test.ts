@@ -40,11 +40,12 @@ function oneLine(r: CliRun, pattern: RegExp): void {
 }
 
 before(async () => {
-  net = await createTestNetwork({ members: ['alice', 'bob'] });
+  net = await createTestNetwork({ members: ['alice', 'bob', 'carol', 'dave'] });
   other = await createTestNetwork({ members: ['mallory'], caName: 'another network' });
   sockDir = await mkdtemp(join(tmpdir(), 'sm-ctl-'));
   relay = await startRelayProcess({ caFile: net.caFile, crlFile: net.crlFile });
-  const [a, b] = await Promise.all([startDaemon(upArgs('alice')), startDaemon(upArgs('bob'))]);
+  // alice and bob stay on the relay (--no-direct) so these tests see relay paths; carol and dave go direct.
+  const [a, b] = await Promise.all([startDaemon(upArgs('alice', ['--no-direct'])), startDaemon(upArgs('bob', ['--no-direct']))]);
   daemons['alice'] = a;
   daemons['bob'] = b;
 });
@@ -126,6 +127,30 @@ test('ping --count 3 --json gets three replies over the relay; then peers shows 
   assert.equal(human.status, 0, human.stderr);
   assert.match(human.stdout, /^NAME +PEER/);
   assert.match(human.stdout, /\nbob +[0-9a-f]{16} +\S+ +relay +up /);
+});
+
+test('with direct paths, peers shows the direct path with its remote address, and pings report it', async () => {
+  const [c, d] = await Promise.all([startDaemon(upArgs('carol')), startDaemon(upArgs('dave'))]);
+  daemons['carol'] = c;
+  daemons['dave'] = d;
+  const daveHex = formatPeerId(net.member('dave').peerId);
+  const direct = await waitFor('carol to reach dave directly', async () => {
+    await runCliAsync(['ping', daveHex, '--count', '1', '--json', '--control', sock('carol')]);
+    const pr = await runCliAsync(['peers', '--json', '--control', sock('carol')]);
+    const e = (JSON.parse(pr.stdout) as PeersResult).peers.find((x) => x.name === 'dave');
+    return e?.path === 'direct' ? e : undefined;
+  }, 30_000);
+  assert.match(direct.remote, /^127\.0\.0\.1:\d+$/);
+  assert.ok(direct.migrations.to_direct >= 1);
+  assert.equal(direct.fallbacks, 0);
+  const r = await runCliAsync(['ping', 'dave', '--count', '2', '--interval', '50ms', '--json', '--control', sock('carol')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as PingResult).replies.map((x) => x.path), ['direct', 'direct']);
+  const human = await runCliAsync(['peers', '--control', sock('carol')]);
+  assert.match(human.stdout, /dave .* direct 127\.0\.0\.1:\d+/);
+  // carol and dave are members alice sees too, but the relay-only pair never went direct
+  const ap = (JSON.parse((await runCliAsync(['peers', '--json', '--control', sock('alice')])).stdout) as PeersResult).peers;
+  assert.ok(ap.every((x) => x.path === 'relay'), JSON.stringify(ap.map((x) => [x.name, x.path])));
 });
 
 test('ping by member name and by mesh address once the session exists; human output shows each reply and a summary', async () => {

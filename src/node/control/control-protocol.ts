@@ -128,7 +128,17 @@ export interface PeerStatus {
   addresses: string[];
   /** Announced by the relay as connected (true when a session is established and no directory says otherwise). */
   online: boolean;
+  /** The path our frames to this peer take now (DESIGN.md "Paths, migration, fallback"). */
   path: PathKind;
+  /** 'relay', or IP:PORT of the direct path's other end. */
+  remote: string;
+  /** Last probe round trip on the direct path; null on the relay. */
+  rttMs: number | null;
+  migrations: { to_direct: number; to_relay: number };
+  /** Times a dead direct path sent traffic back to the relay. */
+  fallbacks: number;
+  /** True while frames go over both direct and relay (the direct path's trust window lapsed). */
+  mirroring: boolean;
   session: {
     established: boolean;
     /** Since the first handshake of the current session; null without one. */
