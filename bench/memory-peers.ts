@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const relay = await startRelayProcess({ caFile: net.caFile });
   const control = join(net.dir, 'daemon.sock');
   const daemon = spawn(process.execPath, [
-    CLI_MAIN_PATH, 'up', '--relay', relay.url, '--pin', relay.pin, '--ca', net.caFile, '--cert', daemonMember.certFile,
+    CLI_MAIN_PATH, 'up', '--p2p-listen', '127.0.0.1', '--relay', relay.url, '--pin', relay.pin, '--ca', net.caFile, '--cert', daemonMember.certFile,
     '--dir', daemonMember.dir, '--dev', 'none', '--control', control,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let daemonErr = '';
@@ -91,7 +91,8 @@ async function main(): Promise<void> {
       for (const m of members) {
         const node = new ShadowNode(
           { signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier },
-          { relay: { url: relay.url, pin: relay.pin } },
+          // Loopback only, direct paths included (they bind and advertise 127.0.0.1).
+          { relay: { url: relay.url, pin: relay.pin }, direct: { listenHost: '127.0.0.1' } },
         );
         node.on('established', () => {
           if (++established === peers) resolve();

@@ -88,7 +88,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     const nodes = members.map((m) => {
       const node = new ShadowNode(
         { signer: m.identity.signer, peerId: m.identity.peerId, certificate: m.cert, verifier, logger: logger.child(m.name) },
-        { relay: { url: relay.url, pin: relay.pin } },
+        // The demo stays on this machine's loopback, direct paths included.
+        { relay: { url: relay.url, pin: relay.pin }, direct: { listenHost: '127.0.0.1' } },
       );
       node.start();
       cleanups.push(() => node.stop());

@@ -15,6 +15,7 @@
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
 import type { Command } from 'commander';
+import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import { defaultControlPath } from '../node/control/control-protocol.js';
@@ -38,6 +39,7 @@ interface UpCliOptions {
   control?: string;
   startupTimeout?: string;
   p2pPort?: string;
+  p2pListen?: string;
   direct: boolean;
 }
 
@@ -92,6 +94,10 @@ async function runUp(opts: UpCliOptions): Promise<void> {
     if (!(p2pPort >= 0 && p2pPort <= 65_535)) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--p2p-port: expected a port number 0..65535, got ${JSON.stringify(opts.p2pPort)}`);
     if (!opts.direct) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--p2p-port sets the direct-path listener; it makes no sense with --no-direct');
   }
+  if (opts.p2pListen !== undefined) {
+    if (isIP(opts.p2pListen) === 0) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--p2p-listen: expected an IP address, got ${JSON.stringify(opts.p2pListen)}`);
+    if (!opts.direct) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--p2p-listen sets the direct-path listener; it makes no sense with --no-direct');
+  }
   const passphrase = await resolvePassphrase({ ...(opts.passphraseFile !== undefined ? { file: opts.passphraseFile } : {}), envVar: PASSPHRASE_ENV });
   const logger = createLogger('node');
   const daemon = await NodeDaemon.load(
@@ -109,7 +115,7 @@ async function runUp(opts: UpCliOptions): Promise<void> {
       ...(mtu !== undefined ? { mtu } : {}),
       controlPath: opts.control ?? defaultControlPath(),
       startupTimeoutMs,
-      direct: opts.direct ? { port: p2pPort } : false,
+      direct: opts.direct ? { port: p2pPort, ...(opts.p2pListen !== undefined ? { host: opts.p2pListen } : {}) } : false,
     },
   );
   try {
@@ -151,6 +157,7 @@ export function registerUp(program: Command): void {
     .option('--mtu <n>', `device MTU in bytes, ${MIN_DEVICE_MTU}..${MAX_DEVICE_MTU} (default ${DEFAULT_DEVICE_MTU}: full-size packets still fit a 1500-byte path once direct UDP paths exist)`)
     .option('--control <sock>', 'control socket path (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock)')
     .option('--p2p-port <port>', 'TCP port of the direct-path listener (TLS 1.3 + WebSocket, pinned identity-signed certificates); default any free port, advertised to peers inside the session')
+    .option('--p2p-listen <ip>', 'address of the direct-path listener; a specific address is also the only one advertised (default :: — every address of this machine except the mesh\'s own)')
     .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s (default ${formatDuration(DEFAULT_STARTUP_TIMEOUT_MS)})`)
     .addHelpText(

@@ -97,8 +97,8 @@ export interface DaemonOptions {
   mtu?: number;
   controlPath: string;
   startupTimeoutMs?: number;
-  /** Direct paths: false = relay only; else the listener port (0 = any free port, the default). */
-  direct?: { port: number } | false;
+  /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default). */
+  direct?: { host?: string; port: number } | false;
 }
 
 export interface DaemonDeps {
@@ -198,7 +198,7 @@ export class NodeDaemon implements ControlHandler {
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
         relay: { url: options.relayUrl, pin: options.pin },
-        direct: options.direct === false ? false : { listenPort: options.direct?.port ?? 0 },
+        direct: options.direct === false ? false : { listenPort: options.direct?.port ?? 0, ...(options.direct?.host !== undefined ? { listenHost: options.direct.host } : {}) },
       },
     );
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });

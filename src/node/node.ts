@@ -114,6 +114,7 @@ export class ShadowNode extends EventEmitter {
     );
     if (this.direct) {
       const direct = this.direct;
+      direct.setMeshPrefixes(deps.certificate.addresses);
       this.#unwireDirect = wireDirectPaths(this.paths, direct);
       direct.on('offer_changed', () => { for (const id of this.peers.establishedPeers()) this.#sendOffer(id); });
       this.peers.on('established', (peerId: Uint8Array) => this.#sendOffer(peerId));

@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   if (values['grace-ms']) timers['previousKeyGraceMs'] = Number(values['grace-ms']);
   const node = new ShadowNode(
     { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: createLogger('node') },
-    { relay: { url: need('relay'), pin: need('pin'), reconnectBaseMs: 100, reconnectMaxMs: 1_000 }, peers: { timers } },
+    // Tests run on loopback: the direct-path listener binds (and so advertises) 127.0.0.1 only.
+    { relay: { url: need('relay'), pin: need('pin'), reconnectBaseMs: 100, reconnectMaxMs: 1_000 }, peers: { timers }, direct: { listenHost: '127.0.0.1' } },
   );
   node.on('relay', (info: { observedAddress: string; observedPort: number }) =>
     out({ event: 'relay', observedAddress: info.observedAddress, observedPort: info.observedPort }));

@@ -30,6 +30,11 @@ function upArgs(member: string, extra: string[] = []): string[] {
   return ['--relay', relay.url, '--pin', relay.pin, '--ca', net.caFile, '--crl', net.crlFile, '--cert', m.certFile, '--dir', m.dir, '--dev', 'none', '--control', sock(member), ...extra];
 }
 
+/** Direct paths on loopback only: the test talks to no address but 127.0.0.1. */
+function directArgs(member: string): string[] {
+  return upArgs(member, ['--p2p-listen', '127.0.0.1']);
+}
+
 function oneLine(r: CliRun, pattern: RegExp): void {
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(r.status, 1, `exit status; stderr: ${r.stderr}`);
@@ -130,7 +135,7 @@ test('ping --count 3 --json gets three replies over the relay; then peers shows 
 });
 
 test('with direct paths, peers shows the direct path with its remote address, and pings report it', async () => {
-  const [c, d] = await Promise.all([startDaemon(upArgs('carol')), startDaemon(upArgs('dave'))]);
+  const [c, d] = await Promise.all([startDaemon(directArgs('carol')), startDaemon(directArgs('dave'))]);
   daemons['carol'] = c;
   daemons['dave'] = d;
   const daveHex = formatPeerId(net.member('dave').peerId);

@@ -44,7 +44,7 @@ for (const kind of ['tun', 'tap'] as const) {
     const nodes: ShadowNode[] = [];
     try {
       const make = (m: TestMember) => {
-        const node = new ShadowNode({ signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier }, { relay: { url: relay.url, pin: relay.pin } });
+        const node = new ShadowNode({ signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier }, { relay: { url: relay.url, pin: relay.pin }, direct: { listenHost: '127.0.0.1' } });
         const dev = new MemoryDevice({ kind, mtu: 1400 });
         node.attachDevice(dev);
         node.start();

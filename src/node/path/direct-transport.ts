@@ -45,6 +45,7 @@
  * Timer policy owned here: the per-connection timeout (TCP + TLS +
  * WebSocket + re-handshake) and the certificate rotation.
  */
+import { parseCidr, type Cidr } from '../../identity/cidr.js';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage } from 'node:http';
@@ -263,7 +264,19 @@ function shortId(peerId: Uint8Array | null): string {
   return peerId === null ? '(unknown)' : toHex(peerId.subarray(0, 4));
 }
 
+/** True when the first `prefix` bits of `a` and `b` are equal (same length arrays). */
+function prefixMatch(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
+  const full = prefix >> 3;
+  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
+  const rest = prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[full]! ^ b[full]!) & mask) === 0;
+}
+
 export class DirectTransport extends EventEmitter {
+  /** Our mesh subnets (the device's CIDRs): never advertised, never dialed — a direct path must not run through the tunnel it carries. */
+  #meshPrefixes: Cidr[] = [];
   readonly stats: DirectTransportStats = { dials: 0, accepts: 0, established: 0, refused: {}, failures: {} };
   readonly #deps: DirectTransportDeps;
   readonly #o: Readonly<ResolvedOptions>;
@@ -436,6 +449,28 @@ export class DirectTransport extends EventEmitter {
     return this.#offer;
   }
 
+  /**
+   * Declare our mesh subnets (the device's CIDRs from our certificate).
+   * Addresses inside them are neither advertised nor dialed: a "direct" path
+   * through the tunnel would carry the tunnel inside itself.
+   */
+  setMeshPrefixes(cidrs: readonly string[]): void {
+    this.#meshPrefixes = cidrs.map((c) => parseCidr(c));
+    this.#offer = null;
+    if (this.#state === 'running') this.emit('offer_changed');
+  }
+
+  #inMesh(address: string): boolean {
+    if (this.#meshPrefixes.length === 0) return false;
+    let bytes: Uint8Array;
+    try {
+      bytes = parseIpAddress(address).bytes;
+    } catch {
+      return false;
+    }
+    return this.#meshPrefixes.some((c) => c.address.length === bytes.length && prefixMatch(c.address, bytes, c.prefix));
+  }
+
   /** The candidates our offer carries: listener addresses and `advertise`, all with the real port. */
   localCandidates(): PathCandidate[] {
     const hosts: string[] = [];
@@ -457,7 +492,7 @@ export class DirectTransport extends EventEmitter {
     // Advertised (reflexive) addresses first: they are the ones that cross NATs.
     for (const h of [...this.#advertise, ...hosts]) {
       const a = canonicalIp(h);
-      if (seen.has(a) || out.length >= MAX_PATH_CANDIDATES) continue;
+      if (seen.has(a) || out.length >= MAX_PATH_CANDIDATES || this.#inMesh(a)) continue;
       seen.add(a);
       out.push({ address: a, port: this.#port });
     }
@@ -560,9 +595,15 @@ export class DirectTransport extends EventEmitter {
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_SESSION]);
       return;
     }
+    const candidates = peer.candidates.filter((c) => !this.#inMesh(c.address));
+    if (candidates.length === 0) {
+      this.#refuse(peerId, DirectCode.NO_OFFER);
+      this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);
+      return;
+    }
     const group: DialGroup = { peerId: peer.peerId, attempts: new Set(), won: false, codes: [] };
     this.#groups.set(key, group);
-    for (const c of peer.candidates) this.#dial(peer, c, group);
+    for (const c of candidates) this.#dial(peer, c, group);
   }
 
   #dial(peer: PeerOffer, cand: PathCandidate, group: DialGroup): void {
