@@ -24,6 +24,10 @@
  *                   the PATH_OFFER inner type 0x06 inside sessions. A node
  *                   without direct paths never receives path frames, and
  *                   drops an unknown inner type as before.
+ *   2026-12-13  v1  (compatible extension, no bump) chat: the CHAT inner
+ *                   type 0x07 inside sessions, carrying a versioned chat
+ *                   envelope (src/messaging/chat-envelope.ts, protocol.md
+ *                   §4). An older node drops it as an unknown inner type.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -88,19 +92,21 @@ export type PeerFrameType =
  * First byte of a DATA plaintext (protocol.md §2, inner types).
  * DeviceFrame: a virtio-net header and an Ethernet (TAP) or IP (TUN) packet or GSO segment.
  * MeshPing / MeshPong: a u64 id (LE) and echo data, for `shadowmesh ping` over the session.
+ * Chat: a chat envelope (protocol.md §4, src/messaging/chat-envelope.ts).
  */
-export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05, PathOffer: 0x06 } as const;
+export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05, PathOffer: 0x06, Chat: 0x07 } as const;
 export type InnerType = (typeof InnerType)[keyof typeof InnerType];
 
 /** Inner types that carry data (everything but the empty KEEPALIVE). PATH_OFFER
- *  (protocol.md §3) counts: it must reach the peer end to end like any message. */
+ *  (protocol.md §3) and CHAT (§4) count: they must reach the peer end to end like any message. */
 export function isDataInnerType(t: number): boolean {
   return (
     t === InnerType.Payload ||
     t === InnerType.DeviceFrame ||
     t === InnerType.MeshPing ||
     t === InnerType.MeshPong ||
-    t === InnerType.PathOffer
+    t === InnerType.PathOffer ||
+    t === InnerType.Chat
   );
 }
 
