@@ -132,3 +132,106 @@ export async function waitForPing(lab: NetnsLab, from: string, toIp: string, tim
   }
   return null;
 }
+
+// ---------------------------------------------------------------- direct paths (issue 4)
+
+/** One peer's path as `shadowmesh peers --json` reports it (control-protocol PeerStatus, path fields). */
+export interface LabPeerPath {
+  peerId: string;
+  name: string | null;
+  path: 'relay' | 'direct';
+  /** 'relay', or IP:PORT of the direct path's other end. */
+  remote: string;
+  rttMs: number | null;
+  migrations: { to_direct: number; to_relay: number };
+  fallbacks: number;
+  mirroring: boolean;
+  session: { established: boolean };
+  /** Relay-to-direct migration time of the last switch, when the daemon reports it. */
+  migrationMs?: number | null;
+}
+
+/** The entry named `name` in the daemon's `peers --json`, or null while it is not listed. */
+export async function peerPath(daemon: LabDaemon, name: string): Promise<LabPeerPath | null> {
+  const r = (await daemon.peers()) as { peers?: LabPeerPath[] };
+  return r.peers?.find((p) => p.name === name) ?? null;
+}
+
+/**
+ * Poll `peers --json` on `daemon` until the entry for `name` satisfies
+ * `pred`; resolves with that entry, or null after `timeoutMs`. A failing
+ * control call (daemon busy) counts as "not yet".
+ */
+export async function waitForPeerPath(daemon: LabDaemon, name: string, pred: (p: LabPeerPath) => boolean, timeoutMs: number, pollMs = 250): Promise<LabPeerPath | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await peerPath(daemon, name).catch(() => null);
+    if (p !== null && pred(p)) return p;
+    if (Date.now() > deadline) return null;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** The host part of a path remote "IP:PORT" or "[IPv6]:PORT"; '' for 'relay'. */
+export function remoteHost(remote: string): string {
+  if (remote === 'relay') return '';
+  const m = /^\[(.*)\]:\d+$/.exec(remote) ?? /^(.*):\d+$/.exec(remote);
+  return m?.[1] ?? remote;
+}
+
+/** A numbered echo stream as seen by iputils `ping -D -n`: what came back, once or more. */
+export interface PingStream {
+  /** Echo sequence numbers answered (first reply of each), ascending. */
+  answered: number[];
+  /** Sequence numbers answered more than once ("DUP!" lines). */
+  duplicates: number[];
+  /** Highest sequence number answered (0 when none). */
+  maxSeq: number;
+  /** Sequence numbers in 1..maxSeq without a reply. */
+  missing: number[];
+  /** Receive time (epoch ms, from -D) of every first reply, in arrival order. */
+  replyAtMs: number[];
+  /** From the summary line, when ping printed one. */
+  transmitted: number | null;
+  received: number | null;
+}
+
+/** Parse `ping -D -n` output (one line per reply: `[epoch] 64 bytes from ...: icmp_seq=N ... time=X ms [DUP!]`). */
+export function parsePingStream(text: string): PingStream {
+  const seen = new Set<number>();
+  const dups = new Set<number>();
+  const replyAtMs: number[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\[([0-9.]+)\].* icmp_seq=(\d+) .*time=/.exec(line);
+    if (m === null) continue;
+    const seq = Number(m[2]);
+    if (seen.has(seq) || line.includes('DUP!')) {
+      dups.add(seq);
+      continue;
+    }
+    seen.add(seq);
+    replyAtMs.push(Number(m[1]) * 1_000);
+  }
+  const answered = [...seen].sort((x, y) => x - y);
+  const maxSeq = answered.length === 0 ? 0 : answered[answered.length - 1]!;
+  const missing: number[] = [];
+  for (let s = 1; s <= maxSeq; s++) if (!seen.has(s)) missing.push(s);
+  const summary = /(\d+) packets transmitted, (\d+) received/.exec(text);
+  return {
+    answered,
+    duplicates: [...dups].sort((x, y) => x - y),
+    maxSeq,
+    missing,
+    replyAtMs,
+    transmitted: summary ? Number(summary[1]) : null,
+    received: summary ? Number(summary[2]) : null,
+  };
+}
+
+/** Longest time between consecutive replies whose arrival lies in [fromMs, toMs] (epoch ms); 0 with fewer than two. */
+export function longestReplyGapMs(stream: PingStream, fromMs = -Infinity, toMs = Infinity): number {
+  const at = stream.replyAtMs.filter((t) => t >= fromMs && t <= toMs).sort((x, y) => x - y);
+  let gap = 0;
+  for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
+  return gap;
+}
