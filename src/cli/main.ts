@@ -19,6 +19,10 @@ import { registerUp } from './up.js';
 import { registerStatus } from './status.js';
 import { registerPeers } from './peers.js';
 import { registerPing } from './ping.js';
+import { registerUsers } from './users.js';
+import { registerSend } from './send.js';
+import { registerRecv } from './recv.js';
+import { registerChat } from './chat.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -36,6 +40,10 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerPeers(program);
   registerPing(program);
+  registerUsers(program);
+  registerSend(program);
+  registerRecv(program);
+  registerChat(program);
   return program;
 }
 

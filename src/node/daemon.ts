@@ -29,6 +29,13 @@
  * Members: the node's directory (src/node/directory.ts) lists the members
  * online at the relay, each certificate verified against our CA; it serves
  * names and addresses for `peers`, `ping NAME` and the data plane's routes.
+ *
+ * Chat (DESIGN.md "Messaging"): a ChatService (src/messaging/) rides the
+ * same sessions (inner type CHAT) and a ChatInbox keeps events for users who
+ * are not listening; `chat` below serves `users` and the chat_* control
+ * methods. A session (re)established with a member, or the member
+ * reappearing at the relay, makes its conversations retry at once. It runs
+ * with every device kind, `--dev none` included (no root needed).
  */
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
@@ -37,11 +44,16 @@ import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
 import { formatPeerId, shortId } from '../identity/peer-id.js';
 import { parseIpAddress } from '../wire/ip-address.js';
+import { InnerType } from '../wire/constants.js';
+import { sha256, toHex } from '../crypto/bytes.js';
+import { ChatInbox } from '../messaging/chat-inbox.js';
+import { ChatService } from '../messaging/chat-service.js';
+import { ChatCode, ChatError, encodeChatText } from '../messaging/chat-envelope.js';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
-import { ControlServer, type ControlHandler } from './control/control-server.js';
+import { ControlServer, type ChatControlHandler, type ControlHandler } from './control/control-server.js';
 import {
   ControlCode,
   ControlError,
@@ -52,6 +64,7 @@ import {
   type PingProgress,
   type PingResult,
   type StatusResult,
+  type UserInfo,
 } from './control/control-protocol.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import type { DirectoryEntry } from './directory.js';
@@ -141,6 +154,9 @@ export class NodeDaemon implements ControlHandler {
   readonly node: ShadowNode;
   readonly pinger: MeshPinger;
   readonly control: ControlServer;
+  readonly chatService: ChatService;
+  readonly chatInbox: ChatInbox;
+  readonly chat: ChatControlHandler;
   readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
   readonly #deps: DaemonDeps;
   readonly #logger: Logger;
@@ -202,6 +218,21 @@ export class NodeDaemon implements ControlHandler {
       },
     );
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });
+    this.chatInbox = new ChatInbox();
+    this.chatService = new ChatService({
+      localPeerId: identity.peerId,
+      sessions: this.node.peers,
+      members: { get: (hex: string) => this.node.directory.get(hex) },
+      sink: this.chatInbox,
+      clock: this.#clock,
+      logger: this.#logger.child('chat'),
+    });
+    this.node.on('inner', (peerId: Uint8Array, innerType: number, body: Uint8Array) => {
+      if (innerType === InnerType.Chat) this.chatService.onEnvelope(peerId, body);
+    });
+    this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
+    this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
+    this.chat = this.#chatHandler();
     this.control = new ControlServer({ handler: this, logger: this.#logger.child('control') }, { path: options.controlPath });
   }
 
@@ -243,6 +274,7 @@ export class NodeDaemon implements ControlHandler {
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
+    this.chatService.start();
     await admitted;
     this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
   }
@@ -282,6 +314,7 @@ export class NodeDaemon implements ControlHandler {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    this.chatService.stop();
     this.pinger.stop();
     await this.node.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
@@ -299,6 +332,8 @@ export class NodeDaemon implements ControlHandler {
     prefixed(drops, 'peers', this.node.peers.drops);
     prefixed(drops, 'ping', this.pinger.drops);
     prefixed(drops, 'paths', this.node.paths.stats.drops);
+    prefixed(drops, 'chat', this.chatService.drops);
+    prefixed(drops, 'chat', this.chatInbox.drops);
     if (this.#dataplane !== null) prefixed(drops, 'dataplane', this.#dataplane.stats.drops);
     return {
       peerId: formatPeerId(this.identity.peerId),
@@ -453,5 +488,83 @@ export class NodeDaemon implements ControlHandler {
       };
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  // ------------------------------------------------------------ chat
+
+  /** A member for a chat: like ping's selector, but a member that is not online is OFFLINE (no store-and-forward). */
+  #chatPeer(selector: string): string {
+    let hex: string;
+    try {
+      hex = formatPeerId(this.#resolvePeer(selector).peerId);
+    } catch (err) {
+      if ((err as { code?: string }).code !== ControlCode.UNKNOWN_PEER) throw err;
+      throw new ChatError(ChatCode.OFFLINE, `no member matching ${JSON.stringify(selector)} is online at the relay; messages are not stored for later (\`shadowmesh users\` lists who is online)`);
+    }
+    return hex;
+  }
+
+  #chatHandler(): ChatControlHandler {
+    const chat = this.chatService;
+    const user = (e: DirectoryEntry, keys: boolean): UserInfo => ({
+      peerId: e.hex,
+      name: e.name,
+      addresses: e.addresses.map((a) => a.text),
+      onlineSinceMs: e.onlineSinceMs,
+      publicKeySha256: toHex(sha256(e.cert.publicKey)),
+      ...(keys ? { publicKey: Buffer.from(e.cert.publicKey).toString('base64') } : {}),
+    });
+    const conversationOf = (p: { peer?: string; conversationId?: string }): string => {
+      if (p.conversationId !== undefined) return p.conversationId;
+      const hex = this.#chatPeer(p.peer!);
+      const open = chat.openWith(hex);
+      if (open === undefined) throw new ChatError(ChatCode.UNKNOWN_CONVERSATION, `no open conversation with ${p.peer}`);
+      return open.conversationId;
+    };
+    return {
+      users: (p) => ({
+        self: { peerId: formatPeerId(this.identity.peerId), name: this.certificate.name },
+        users: this.node.directory.list().map((e) => user(e, p.keys)).sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId)),
+      }),
+      request: async (p, signal) => {
+        const info = chat.request(this.#chatPeer(p.peer));
+        if (p.wait) await chat.waitAccepted(info.conversationId, p.timeoutMs, signal);
+        return chat.conversation(info.conversationId);
+      },
+      respond: (p) => chat.respond(p.conversationId, p.accept, p.reason),
+      send: async (p, signal) => {
+        encodeChatText(p.text); // TOO_LARGE before any conversation is opened for it
+        let id: string;
+        if (p.conversationId !== undefined) {
+          id = p.conversationId;
+        } else {
+          const hex = this.#chatPeer(p.peer!);
+          id = (chat.openWith(hex) ?? chat.request(hex)).conversationId;
+        }
+        const { seq } = chat.send(id, p.text);
+        let delivered = false;
+        if (p.wait) {
+          await chat.waitDelivered(id, seq, p.timeoutMs, signal);
+          delivered = true;
+        }
+        return { conversationId: id, seq, delivered, conversation: chat.conversation(id) };
+      },
+      terminate: (p) => chat.terminate(conversationOf(p), p.reason),
+      list: () => ({ conversations: chat.list() }),
+      events: (p, onEvent, signal) => {
+        if (!p.follow) {
+          const events: Parameters<typeof onEvent>[0][] = [];
+          this.chatInbox.drain((e) => events.push(e));
+          return Promise.resolve({ events });
+        }
+        const unsubscribe = this.chatInbox.subscribe(onEvent, true);
+        if (unsubscribe === null) return Promise.reject(new ChatError(ChatCode.BUSY, 'too many chat subscribers on this daemon'));
+        return new Promise((resolve) => {
+          const done = (): void => { unsubscribe(); resolve({ events: [] }); };
+          if (signal.aborted) done();
+          else signal.addEventListener('abort', done, { once: true });
+        });
+      },
+    };
   }
 }

@@ -7,8 +7,8 @@
  *
  * Framing: newline-delimited JSON, one object per line, UTF-8.
  *
- *     request   {"id": 7, "method": "status" | "peers" | "ping", "params": {...}}
- *     progress  {"id": 7, "progress": {...}}        zero or more, before the answer (ping replies)
+ *     request   {"id": 7, "method": "status" | "peers" | "ping" | "users" | "chat_…", "params": {...}}
+ *     progress  {"id": 7, "progress": {...}}        zero or more, before the answer (ping replies, chat events)
  *     answer    {"id": 7, "result": {...}}   or   {"id": 7, "error": {"code": "SM_ERR_...", "message": "..."}}
  *
  * `id` is a non-negative safe integer chosen by the client and echoed back;
@@ -16,10 +16,22 @@
  * line longer than MAX_CONTROL_REQUEST_BYTES is answered with
  * SM_ERR_CONTROL_TOO_LARGE and the connection is closed (the rest of the line
  * cannot be resynchronised cheaply).
+ *
+ * Chat (DESIGN.md "Messaging", src/messaging/): `users` lists the members
+ * online at the relay (each certificate verified by the daemon against the
+ * CA); `chat_request`, `chat_respond`, `chat_send`, `chat_terminate` and
+ * `chat_list` drive conversations; `chat_events` with `follow: true` is a
+ * subscription: the daemon streams one progress message per chat event
+ * (request, accepted, declined, message, ack, terminated) until the client
+ * hangs up, and never answers. A subscriber that stops reading is cut off
+ * once MAX_CONTROL_PENDING_BYTES wait for it (SM_ERR_CONTROL_SLOW_CONSUMER).
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmError } from '../../errors.js';
+import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
+
+export type { ChatEvent, ConversationInfo };
 
 /** Requests are a method name and a few small params; 16 KiB is generous and bounds what one client can make us buffer. */
 export const MAX_CONTROL_REQUEST_BYTES = 16 * 1024;
@@ -44,6 +56,12 @@ export const DEFAULT_PING_INTERVAL_MS = 1_000;
 export const DEFAULT_PING_COUNT = 4;
 /** Longest peer selector (hex id, name, or address). */
 export const MAX_PEER_SELECTOR_CHARS = 128;
+/** Bytes of progress lines a subscriber may leave unread before it is cut off: thousands of chat events, bounded. */
+export const MAX_CONTROL_PENDING_BYTES = 4 * 1024 * 1024;
+/** Longest a chat request may wait for an answer, or a send for its ack (the message itself keeps being retried). */
+export const MAX_CHAT_WAIT_MS = 600_000;
+/** Default wait of chat_request / chat_send with `wait`: a person answering a request needs a while; an ack through a relay needs milliseconds. */
+export const DEFAULT_CHAT_WAIT_MS = 60_000;
 
 export const ControlCode = {
   /** Nothing answers on the socket (no file, or nobody listening). */
@@ -72,14 +90,20 @@ export const ControlCode = {
   UNKNOWN_PEER: 'SM_ERR_CONTROL_UNKNOWN_PEER',
   /** `ping`: every ping of the request went unanswered. */
   NO_REPLY: 'SM_ERR_CONTROL_NO_REPLY',
+  /** A subscriber left more than MAX_CONTROL_PENDING_BYTES unread. */
+  SLOW_CONSUMER: 'SM_ERR_CONTROL_SLOW_CONSUMER',
 } as const;
 
 export class ControlError extends SmError {
   override name = 'ControlError';
 }
 
-export type ControlMethod = 'status' | 'peers' | 'ping';
-export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze(['status', 'peers', 'ping']);
+export type ControlMethod =
+  | 'status' | 'peers' | 'ping' | 'users'
+  | 'chat_request' | 'chat_respond' | 'chat_send' | 'chat_terminate' | 'chat_list' | 'chat_events';
+export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze([
+  'status', 'peers', 'ping', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
+] as ControlMethod[]);
 
 export interface ControlRequest {
   id: number;
@@ -176,6 +200,154 @@ export interface PingResult {
   /** Sequence numbers that got no reply, with why. */
   lost: Array<{ seq: number; error: ControlErrorBody }>;
   summary: { sent: number; received: number; lossPercent: number; minMs: number | null; avgMs: number | null; maxMs: number | null };
+}
+
+// ------------------------------------------------------------------ chat
+
+/** A member online at the relay, as the daemon verified it. */
+export interface UserInfo {
+  peerId: string;
+  name: string;
+  addresses: string[];
+  /** When the relay saw the member come online (relay clock, Unix ms). */
+  onlineSinceMs: number;
+  /** SHA-256 of the member's hybrid identity public key (from its CA-verified certificate), hex. */
+  publicKeySha256: string;
+  /** The identity public key itself, base64; only with `keys: true`. */
+  publicKey?: string;
+}
+
+export interface UsersResult {
+  self: { peerId: string; name: string };
+  users: UserInfo[];
+}
+
+export interface UsersParams {
+  /** Include each member's full public key. */
+  keys: boolean;
+}
+
+export interface ChatRequestParams {
+  peer: string;
+  /** Wait for accept / decline (answer: the conversation, or SM_ERR_CHAT_DECLINED). */
+  wait: boolean;
+  timeoutMs: number;
+}
+
+export interface ChatRespondParams {
+  conversationId: string;
+  accept: boolean;
+  reason: string;
+}
+
+export interface ChatSendParams {
+  /** One of peer (opens or reuses the conversation with that member) and conversationId. */
+  peer?: string;
+  conversationId?: string;
+  text: string;
+  /** Wait for the end-to-end ack (and, for a new conversation, the accept). */
+  wait: boolean;
+  timeoutMs: number;
+}
+
+export interface ChatSendResult {
+  conversationId: string;
+  seq: number;
+  /** True when the ack arrived (only waited for with `wait`). */
+  delivered: boolean;
+  conversation: ConversationInfo;
+}
+
+export interface ChatTerminateParams {
+  /** One of peer (its open conversation) and conversationId. */
+  peer?: string;
+  conversationId?: string;
+  reason: string;
+}
+
+export interface ChatEventsParams {
+  /** false: answer with the stored events (and drain them); true: stream them, then every new one. */
+  follow: boolean;
+}
+
+export interface ChatEventsResult {
+  events: ChatEvent[];
+}
+
+export interface ChatListResult {
+  conversations: ConversationInfo[];
+}
+
+function chatParams(method: string, params: Record<string, unknown>, allowed: readonly string[]): (what: string) => ControlError {
+  const bad = (what: string): ControlError => new ControlError(ControlCode.PARAMS, `${method}: ${what}`);
+  for (const key of Object.keys(params)) if (!allowed.includes(key)) throw bad(`unknown parameter ${JSON.stringify(key)}`);
+  return bad;
+}
+
+function optString(params: Record<string, unknown>, key: string, bad: (w: string) => ControlError, max: number, def?: string): string | undefined {
+  const v = params[key];
+  if (v === undefined) return def;
+  if (typeof v !== 'string' || v.length > max) throw bad(`${key}: expected a string of at most ${max} characters`);
+  return v;
+}
+
+function optBool(params: Record<string, unknown>, key: string, bad: (w: string) => ControlError, def: boolean): boolean {
+  const v = params[key] ?? def;
+  if (typeof v !== 'boolean') throw bad(`${key}: expected true or false`);
+  return v;
+}
+
+function waitMs(params: Record<string, unknown>, bad: (w: string) => ControlError): number {
+  const v = params['timeoutMs'] ?? DEFAULT_CHAT_WAIT_MS;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_CHAT_WAIT_MS) throw bad(`timeoutMs: expected an integer in [1, ${MAX_CHAT_WAIT_MS}]`);
+  return v;
+}
+
+function peerOrConversation(params: Record<string, unknown>, bad: (w: string) => ControlError): { peer?: string; conversationId?: string } {
+  const peer = optString(params, 'peer', bad, MAX_PEER_SELECTOR_CHARS);
+  const conversationId = optString(params, 'conversationId', bad, 32);
+  if ((peer === undefined) === (conversationId === undefined)) throw bad('give exactly one of peer and conversationId');
+  if (conversationId !== undefined && !/^[0-9a-f]{32}$/i.test(conversationId)) throw bad('conversationId: expected 32 hex digits');
+  if (peer !== undefined && peer.trim().length === 0) throw bad('peer: expected a peer id, member name or mesh address');
+  return { ...(peer !== undefined ? { peer: peer.trim() } : {}), ...(conversationId !== undefined ? { conversationId: conversationId.toLowerCase() } : {}) };
+}
+
+export function parseUsersParams(params: Record<string, unknown>): UsersParams {
+  const bad = chatParams('users', params, ['keys']);
+  return { keys: optBool(params, 'keys', bad, false) };
+}
+
+export function parseChatRequestParams(params: Record<string, unknown>): ChatRequestParams {
+  const bad = chatParams('chat_request', params, ['peer', 'wait', 'timeoutMs']);
+  const peer = optString(params, 'peer', bad, MAX_PEER_SELECTOR_CHARS);
+  if (peer === undefined || peer.trim().length === 0) throw bad('peer: expected a peer id, member name or mesh address');
+  return { peer: peer.trim(), wait: optBool(params, 'wait', bad, false), timeoutMs: waitMs(params, bad) };
+}
+
+export function parseChatRespondParams(params: Record<string, unknown>): ChatRespondParams {
+  const bad = chatParams('chat_respond', params, ['conversationId', 'accept', 'reason']);
+  const conversationId = optString(params, 'conversationId', bad, 32);
+  if (conversationId === undefined || !/^[0-9a-f]{32}$/i.test(conversationId)) throw bad('conversationId: expected 32 hex digits');
+  if (typeof params['accept'] !== 'boolean') throw bad('accept: expected true or false');
+  return { conversationId: conversationId.toLowerCase(), accept: params['accept'], reason: optString(params, 'reason', bad, 512, '')! };
+}
+
+/** `text` is checked against the chat size limit by the daemon (SM_ERR_CHAT_TOO_LARGE names it); here only its type. */
+export function parseChatSendParams(params: Record<string, unknown>): ChatSendParams {
+  const bad = chatParams('chat_send', params, ['peer', 'conversationId', 'text', 'wait', 'timeoutMs']);
+  const text = params['text'];
+  if (typeof text !== 'string') throw bad('text: expected a string');
+  return { ...peerOrConversation(params, bad), text, wait: optBool(params, 'wait', bad, false), timeoutMs: waitMs(params, bad) };
+}
+
+export function parseChatTerminateParams(params: Record<string, unknown>): ChatTerminateParams {
+  const bad = chatParams('chat_terminate', params, ['peer', 'conversationId', 'reason']);
+  return { ...peerOrConversation(params, bad), reason: optString(params, 'reason', bad, 512, 'terminated by the peer')! };
+}
+
+export function parseChatEventsParams(params: Record<string, unknown>): ChatEventsParams {
+  const bad = chatParams('chat_events', params, ['follow']);
+  return { follow: optBool(params, 'follow', bad, false) };
 }
 
 // ------------------------------------------------------------------ helpers

@@ -18,6 +18,12 @@
  * Bounded: MAX_CONTROL_CONNECTIONS clients, MAX_INFLIGHT_PER_CONNECTION
  * requests each, MAX_CONTROL_REQUEST_BYTES per line, idle connections closed.
  * A request still running when its client goes away is aborted (its signal).
+ * A streaming request (chat_events with follow) runs until then; a client
+ * that leaves more than MAX_CONTROL_PENDING_BYTES of progress unread is
+ * disconnected (counted as SM_ERR_CONTROL_SLOW_CONSUMER).
+ *
+ * The chat methods are served by `handler.chat` when the daemon has one;
+ * without it they are unknown methods.
  */
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -30,9 +36,28 @@ import {
   ControlCode,
   ControlError,
   errorBody,
+  MAX_CONTROL_PENDING_BYTES,
   MAX_CONTROL_REQUEST_BYTES,
+  parseChatEventsParams,
+  parseChatRequestParams,
+  parseChatRespondParams,
+  parseChatSendParams,
+  parseChatTerminateParams,
   parsePingParams,
+  parseUsersParams,
+  type ChatEvent,
+  type ChatEventsParams,
+  type ChatEventsResult,
+  type ChatListResult,
+  type ChatRequestParams,
+  type ChatRespondParams,
+  type ChatSendParams,
+  type ChatSendResult,
+  type ChatTerminateParams,
   type ControlMessage,
+  type ConversationInfo,
+  type UsersParams,
+  type UsersResult,
   type PeersResult,
   type PingParams,
   type PingProgress,
@@ -62,6 +87,19 @@ export interface ControlHandler {
   status(): StatusResult;
   peers(): PeersResult;
   ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult>;
+  /** Users and chat (src/messaging/); absent: those methods are unknown. */
+  readonly chat?: ChatControlHandler;
+}
+
+export interface ChatControlHandler {
+  users(params: UsersParams): UsersResult;
+  request(params: ChatRequestParams, signal: AbortSignal): Promise<ConversationInfo>;
+  respond(params: ChatRespondParams): ConversationInfo;
+  send(params: ChatSendParams, signal: AbortSignal): Promise<ChatSendResult>;
+  terminate(params: ChatTerminateParams): ConversationInfo;
+  list(): ChatListResult;
+  /** follow: stream each event through onEvent until `signal` aborts (never resolves before). */
+  events(params: ChatEventsParams, onEvent: (e: ChatEvent) => void, signal: AbortSignal): Promise<ChatEventsResult>;
 }
 
 export interface ControlServerDeps {
@@ -247,6 +285,12 @@ export class ControlServer {
 
   #send(conn: Conn, msg: ControlMessage): void {
     if (conn.closed || !conn.socket.writable) return;
+    if ('progress' in msg && conn.socket.writableLength > MAX_CONTROL_PENDING_BYTES) {
+      this.#count(ControlCode.SLOW_CONSUMER);
+      this.#logger.info('control client not reading its subscription; disconnecting', { pendingBytes: conn.socket.writableLength });
+      this.#closeConn(conn);
+      return;
+    }
     conn.socket.write(JSON.stringify(msg) + '\n');
   }
 
@@ -338,8 +382,27 @@ export class ControlServer {
         const p = parsePingParams(params);
         return this.#handler.ping(p, (progress) => this.#send(conn, { id, progress }), signal);
       }
+      default: {
+        const chat = this.#handler.chat;
+        if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, conn, id, method, params, signal);
+        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping${chat !== undefined ? ', users or chat_*' : ''}`);
+      }
+    }
+  }
+
+  async #dispatchChat(chat: ChatControlHandler, conn: Conn, id: number, method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+    switch (method) {
+      case 'users': return chat.users(parseUsersParams(params));
+      case 'chat_request': return chat.request(parseChatRequestParams(params), signal);
+      case 'chat_respond': return chat.respond(parseChatRespondParams(params));
+      case 'chat_send': return chat.send(parseChatSendParams(params), signal);
+      case 'chat_terminate': return chat.terminate(parseChatTerminateParams(params));
+      case 'chat_list':
+        if (Object.keys(params).length > 0) throw new ControlError(ControlCode.PARAMS, 'chat_list: takes no parameters');
+        return chat.list();
+      case 'chat_events': return chat.events(parseChatEventsParams(params), (e) => this.#send(conn, { id, progress: e }), signal);
       default:
-        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers or ping`);
+        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; the chat methods are users, chat_request, chat_respond, chat_send, chat_terminate, chat_list and chat_events`);
     }
   }
 }
