@@ -69,7 +69,7 @@ class ChatSession {
   print(line: string): void {
     if (process.stdout.isTTY) {
       process.stdout.write('\r\x1b[2K' + line + '\n');
-      this.#rl.prompt(true);
+      if (!this.#closing) this.#rl.prompt(true);
     } else {
       process.stdout.write(line + '\n');
     }
