@@ -146,7 +146,8 @@ async function main(): Promise<void> {
     const ma = await net.addMember('a', { address: `${MESH_A}/24` });
     const mb = await net.addMember('b', { address: `${MESH_B}/24` });
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
-    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0' } as const;
+    // --no-direct: this follows the relay path hop by hop.
+    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] } as const;
     const da = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
     const db = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across ShadowMesh');

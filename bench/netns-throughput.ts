@@ -66,7 +66,8 @@ async function shadowmesh(lab: NetnsLab, dev: 'tun' | 'tap', seconds: number): P
     const b = await net.addMember('b', { address: `${MESH_B}/24` });
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     started.push(relay);
-    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0` } as const;
+    // --no-direct: these rows measure the relay path (direct paths have their own section).
+    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0`, args: ['--no-direct'] } as const;
     started.push(await startLabDaemon(lab, 'a', { ...common, certFile: a.certFile, dir: a.dir }));
     started.push(await startLabDaemon(lab, 'b', { ...common, certFile: b.certFile, dir: b.dir }));
     const took = await waitForPing(lab, 'a', MESH_B, TUNNEL_READY_TIMEOUT_MS);
