@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const mb = await net.addMember('b', { address: `${MESH_B}/24` });
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     // --no-direct: the soak keeps all three processes (both daemons and the relay) under load.
-    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] } as const;
+    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] as string[] } as const;
     const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
     const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across the tunnel');

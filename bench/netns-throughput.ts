@@ -67,7 +67,7 @@ async function shadowmesh(lab: NetnsLab, dev: 'tun' | 'tap', seconds: number): P
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     started.push(relay);
     // --no-direct: these rows measure the relay path (direct paths have their own section).
-    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0`, args: ['--no-direct'] } as const;
+    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0`, args: ['--no-direct'] as string[] } as const;
     started.push(await startLabDaemon(lab, 'a', { ...common, certFile: a.certFile, dir: a.dir }));
     started.push(await startLabDaemon(lab, 'b', { ...common, certFile: b.certFile, dir: b.dir }));
     const took = await waitForPing(lab, 'a', MESH_B, TUNNEL_READY_TIMEOUT_MS);
