@@ -259,6 +259,12 @@ describe('direct paths between routable nodes', { skip }, () => {
     assert.ok(cutSamples.length > 0, 'test 2 recorded no samples');
     const tunnelled = cutSamples.filter((p) => p.path === 'direct' && remoteHost(p.remote).startsWith(MESH_PREFIX));
     assert.deepEqual(tunnelled.map((p) => p.remote), [], 'a used a direct path to a mesh address while the lab link was cut');
+    // The daemons' debug logs name every direct path opened so far; none may lead to a mesh address.
+    const opened = (d: LabDaemon): string[] => [...d.proc.stderr().matchAll(/"msg":"[0-9a-f]+ direct path up","remote":"([^"]+)"/g)].map((m) => m[1]!);
+    for (const d of [a!, b!]) {
+      const inTunnel = opened(d).filter((r) => remoteHost(r).startsWith(MESH_PREFIX));
+      assert.deepEqual(inTunnel, [], `${d.node} opened direct paths to mesh addresses (through its own tunnel)`);
+    }
   });
 
   test('cut/restore cycles under a running transfer lose nothing', { timeout: 240_000 }, async (t) => {
