@@ -144,7 +144,14 @@ async function startPair(lab: NetnsLab, net: TestNetwork, relay: { url: string; 
 
 async function trial(lab: NetnsLab, net: TestNetwork, relay: { url: string; pin: string }, ma: TestMember, mb: TestMember): Promise<PathsTrial> {
   const out: PathsTrial = { migrationMs: null, migrationSource: null, offerToDirectMs: null, fallbackMs: null, gapMs: null };
-  const [a, b] = await startPair(lab, net, relay, ma, mb, []);
+  let pair: [LabDaemon, LabDaemon];
+  try {
+    pair = await startPair(lab, net, relay, ma, mb, []);
+  } catch (err) {
+    out.error = (err as Error).message.split('\n')[0] ?? 'failed';
+    return out;
+  }
+  const [a, b] = pair;
   let undo: (() => Promise<void>) | null = null;
   try {
     if ((await waitForPeerPath(a, 'b', () => true, MEMBERS_KNOWN_MS)) === null || (await waitForPeerPath(b, 'a', () => true, MEMBERS_KNOWN_MS)) === null) {
