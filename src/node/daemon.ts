@@ -392,7 +392,7 @@ export class NodeDaemon implements ControlHandler {
   }
 
   /** The path part of a peer's status: where its frames go now, and how they got there. */
-  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'mirroring'> {
+  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring'> {
     const pi = this.node.paths.pathInfo(Buffer.from(peerHex, 'hex'));
     return {
       path: pi?.path ?? 'relay',
@@ -400,6 +400,7 @@ export class NodeDaemon implements ControlHandler {
       rttMs: pi?.rttMs ?? null,
       migrations: { to_direct: pi?.migrations.to_direct ?? 0, to_relay: pi?.migrations.to_relay ?? 0 },
       fallbacks: pi?.fallbacks ?? 0,
+      migrationMs: pi?.migrationMs ?? null,
       mirroring: pi?.mirroring ?? false,
     };
   }

@@ -161,6 +161,8 @@ export interface PeerStatus {
   migrations: { to_direct: number; to_relay: number };
   /** Times a dead direct path sent traffic back to the relay. */
   fallbacks: number;
+  /** The last relay -> direct switch: from the direct path being usable to the first frame sent on it; null before any. */
+  migrationMs: number | null;
   /** True while frames go over both direct and relay (the direct path's trust window lapsed). */
   mirroring: boolean;
   session: {
