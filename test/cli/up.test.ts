@@ -248,6 +248,23 @@ test('up with bad options or files exits 1 with one line', async () => {
   results.forEach((r, i) => oneLine(r, runs[i]![1]));
 });
 
+test('up that cannot reach its relay or open its device exits 1, its last line saying why, no stack trace', async () => {
+  const base = upArgs('bob').filter((_, i, a) => a[i - 1] !== '--control' && a[i] !== '--control');
+  const runs: Array<[string[], RegExp]> = [
+    // nothing listens on port 1 of loopback
+    [[...base, '--control', sock('y1'), '--relay', 'wss://127.0.0.1:1', '--startup-timeout', '2s'], /^shadowmesh: relay wss:\/\/127\.0\.0\.1:1 did not admit this node within 2000 ms; last error: .*ECONNREFUSED.*\(SM_ERR_DAEMON_RELAY_UNREACHABLE\)$/],
+    // the loopback interface is no TUN device (as non-root: the capability message)
+    [[...base.map((a, i, all) => (all[i - 1] === '--dev' ? 'tun' : a)), '--control', sock('y2'), '--name', 'lo'], /^shadowmesh: .*(lo|CAP_NET_ADMIN).*\(SM_ERR_DEVICE_[A-Z_]+\)$/],
+  ];
+  const results = await Promise.all(runs.map(([args]) => runCliAsync(['up', ...args])));
+  results.forEach((r, i) => {
+    assert.equal(r.status, 1, r.stderr);
+    const last = r.stderr.trimEnd().split('\n').pop()!;
+    assert.match(last, runs[i]![1]);
+    assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+  });
+});
+
 test('a daemon stops on SIGTERM with exit 0 and removes its socket; status then says no daemon is listening', async () => {
   const b = daemons['bob']!;
   assert.equal(await b.stop(), 0, b.stderr());
