@@ -21,6 +21,7 @@ import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
 import { defaultRelayDataDir, TlsIdentity } from '../relay/tls-identity.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { createLogger } from '../util/logger.js';
+import { startRelayMetrics } from '../metrics/relay-metrics.js';
 
 interface RelayCliOptions {
   listen: string;
@@ -37,6 +38,7 @@ interface RelayCliOptions {
   handshakeTimeout?: string;
   rateFrames?: string;
   rateBytes?: string;
+  metrics?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
@@ -91,6 +93,7 @@ export function relayOptionsFromCli(opts: RelayCliOptions): Partial<RelayOptions
 async function runRelay(opts: RelayCliOptions): Promise<void> {
   const logger = createLogger('relay');
   const serverOptions = relayOptionsFromCli(opts);
+  const metrics = startRelayMetrics(opts.metrics, logger);
   const ca = await loadCaCertificate(opts.ca);
   const verifier = new MembershipVerifier(ca, opts.crl !== undefined ? await loadRevocationList(opts.crl, ca) : undefined);
   const host = serverOptions.host as string;
@@ -104,8 +107,12 @@ async function runRelay(opts: RelayCliOptions): Promise<void> {
     },
     Date.now(),
   );
-  const server = new RelayServer({ verifier, tls, logger }, serverOptions);
+  const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, serverOptions);
   await server.start();
+  await metrics?.start(server).catch(async (err: unknown) => {
+    await server.stop();
+    throw err;
+  });
   process.stdout.write(`relay listening on ${server.url} pin ${server.pin}\n`);
 
   const crlFile = opts.crl;
@@ -129,7 +136,7 @@ async function runRelay(opts: RelayCliOptions): Promise<void> {
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       logger.info('stopping', { signal });
-      server.stop().then(resolve, (err: unknown) => {
+      server.stop().then(() => metrics?.stop()).then(resolve, (err: unknown) => {
         logger.error('stop failed', { error: (err as Error).message });
         resolve();
       });
@@ -160,6 +167,7 @@ export function registerRelay(program: Command): void {
     .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s (default ${formatDuration(RELAY_DEFAULTS.heartbeatMs)})`)
     .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat (default ${formatDuration(RELAY_DEFAULTS.idleTimeoutMs)})`)
     .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s (default ${formatDuration(RELAY_DEFAULTS.handshakeTimeoutMs)})`)
+    .option('--metrics <host:port>', 'serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network')
     .addHelpText(
       'after',
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +

@@ -59,6 +59,14 @@ export interface RelayServerDeps<C extends RelayMemberCertificate> {
   clock?: Clock;
   /** CSPRNG for nonces and session ids; tests may fix it. */
   random?: (n: number) => Uint8Array;
+  /** Event-fed metrics (src/metrics/relay-metrics.ts); counters are read from `snapshot()` instead. */
+  metrics?: RelayServerMetrics;
+}
+
+/** The relay's only event-fed metric: called once per admission, never per frame. */
+export interface RelayServerMetrics {
+  /** Seconds from the WebSocket connection accepted to the member admitted. */
+  admission(seconds: number): void;
 }
 
 /** How long `stop()` waits for clients to acknowledge CLOSE before cutting them: well inside a service manager's stop timeout. */
@@ -86,6 +94,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly #tls: TlsIdentity;
   readonly #clock: Clock;
   readonly #random: (n: number) => Uint8Array;
+  readonly #metrics: RelayServerMetrics | null;
   readonly #table = new PeerTable<ClientConnection<C>>();
   readonly #connections = new Set<ClientConnection<C>>();
   readonly #presence: RelayPresence<ClientConnection<C>>;
@@ -106,6 +115,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
     this.#random = deps.random ?? randomBytes;
+    this.#metrics = deps.metrics ?? null;
     this.#presence = new RelayPresence({ table: this.#table, stats: this.stats });
   }
 
@@ -122,6 +132,11 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   /** `wss://host:port` as clients should dial it. */
   get url(): string {
     return `wss://${formatHostForUrl(this.options.host)}:${this.#port}`;
+  }
+
+  /** True from the listener bound until stop() begins: what readiness probes ask. */
+  get listening(): boolean {
+    return this.#state === 'running';
   }
 
   /** Counters for GET /stats. */
@@ -273,6 +288,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.#pending--;
     const previous = this.#table.admit(conn.peerKey, conn);
     this.stats.admissions++;
+    // The connection was created handshakeTimeoutMs before its deadline (client-connection.ts).
+    this.#metrics?.admission(Math.max(0, this.#clock.now() - (conn.deadlineMs - this.options.handshakeTimeoutMs)) / 1000);
     if (previous !== undefined) {
       this.stats.disconnect('replaced');
       previous.close(RelayErrorCode.Replaced, 'replaced by a newer connection');

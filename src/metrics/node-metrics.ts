@@ -1,0 +1,120 @@
+/**
+ * The node daemon's Prometheus metrics (issue 7 "Metrics"), read at scrape
+ * time from the same counters `shadowmesh status` and `peers` report:
+ *
+ *   shadowmesh_peers                                   gauge    peers with an established end-to-end session
+ *   shadowmesh_relay_connected                         gauge    1 while admitted by the relay, else 0
+ *   shadowmesh_frames_total{direction}                 counter  session data frames in/out, every path
+ *   shadowmesh_bytes_total{direction}                  counter  bytes of those frames (header + ciphertext)
+ *   shadowmesh_handshakes_total                        counter  completed peer handshakes (first and rekeys)
+ *   shadowmesh_drops_total{component,reason}           counter  every drop counter of every component
+ *   shadowmesh_paths{kind}                             gauge    peers whose selected path is relay / direct
+ *   shadowmesh_p2p_migrations_total{status}            counter  path changes, to_direct / to_relay
+ *   shadowmesh_p2p_fallbacks_total                     counter  selected direct paths lost (traffic back on the relay)
+ *   shadowmesh_p2p_retries_total{status}               counter  direct attempts, ok / failed
+ *   shadowmesh_p2p_migration_duration_seconds          histogram direct path available -> first frame sent on it
+ *   shadowmesh_chat_messages_total{direction}          counter  chat messages delivered to us (in) / acknowledged by the peer (out)
+ *
+ * Drop components follow the control API's status: link, peers, session
+ * (summed over peers), ping, paths, chat, dataplane. The histogram is fed by
+ * the path manager's 'migration_complete' event, once per migration.
+ *
+ * Session counters live as long as the PeerManager's peer entries, which are
+ * never removed, so the sums only grow.
+ */
+import { Histogram, type Registry } from 'prom-client';
+import { byLabel, counterFrom, gaugeFrom, type Sample } from './metrics-registry.js';
+
+type Counts = Readonly<Record<string, number>>;
+
+/** What these metrics read: NodeDaemon fits. */
+export interface NodeMetricsSource {
+  readonly node: {
+    readonly link: { readonly established: unknown; readonly stats: { readonly drops: Counts } };
+    readonly peers: { readonly drops: Counts };
+    readonly paths: {
+      readonly stats: {
+        readonly migrations: { readonly to_direct: number; readonly to_relay: number };
+        readonly fallbacks: number;
+        readonly retries: { readonly ok: number; readonly failed: number };
+        readonly drops: Counts;
+      };
+      pathInfos(): ReadonlyMap<string, { readonly path: string }>;
+      on(event: 'migration_complete', listener: (peerId: Uint8Array, durationMs: number) => void): unknown;
+    };
+    readonly dataplane: { readonly stats: { readonly drops: Counts } } | null;
+    peerList(): readonly { readonly established: boolean; readonly stats: { readonly framesIn: number; readonly framesOut: number; readonly bytesIn: number; readonly bytesOut: number; readonly handshakes: number }; readonly drops: Counts }[];
+  };
+  readonly pinger: { readonly drops: Counts };
+  readonly chatService: { readonly drops: Counts; readonly stats: { readonly delivered: number; readonly acked: number } };
+  readonly chatInbox: { readonly drops: Counts };
+}
+
+/** From a path becoming available to the first frame on it: milliseconds when it is ready at once, seconds when it waited for a probe. */
+export const MIGRATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The path kinds always reported, so a dashboard sees 0 rather than no series. */
+const PATH_KINDS = ['relay', 'direct'] as const;
+
+function sumSessions(d: NodeMetricsSource): { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; handshakes: number; established: number; drops: Record<string, number> } {
+  const t = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, handshakes: 0, established: 0, drops: {} as Record<string, number> };
+  for (const p of d.node.peerList()) {
+    t.framesIn += p.stats.framesIn;
+    t.framesOut += p.stats.framesOut;
+    t.bytesIn += p.stats.bytesIn;
+    t.bytesOut += p.stats.bytesOut;
+    t.handshakes += p.stats.handshakes;
+    if (p.established) t.established++;
+    for (const [k, v] of Object.entries(p.drops)) t.drops[k] = (t.drops[k] ?? 0) + v;
+  }
+  return t;
+}
+
+function* drops(d: NodeMetricsSource): Iterable<Sample> {
+  const chat: Record<string, number> = { ...d.chatService.drops };
+  for (const [k, v] of Object.entries(d.chatInbox.drops)) chat[k] = (chat[k] ?? 0) + v;
+  yield* byLabel('reason', d.node.link.stats.drops, { component: 'link' });
+  yield* byLabel('reason', d.node.peers.drops, { component: 'peers' });
+  yield* byLabel('reason', sumSessions(d).drops, { component: 'session' });
+  yield* byLabel('reason', d.pinger.drops, { component: 'ping' });
+  yield* byLabel('reason', d.node.paths.stats.drops, { component: 'paths' });
+  yield* byLabel('reason', chat, { component: 'chat' });
+  const dp = d.node.dataplane;
+  if (dp !== null) yield* byLabel('reason', dp.stats.drops, { component: 'dataplane' });
+}
+
+/** Register the node metrics on `registry`, reading `source` at every scrape. */
+export function registerNodeMetrics(registry: Registry, source: NodeMetricsSource): void {
+  const paths = source.node.paths;
+  gaugeFrom(registry, 'shadowmesh_peers', 'Peers with an established end-to-end session.', [], () => [[{}, sumSessions(source).established]]);
+  gaugeFrom(registry, 'shadowmesh_relay_connected', '1 while the relay has admitted this node, else 0.', [], () => [[{}, source.node.link.established !== null ? 1 : 0]]);
+  counterFrom(registry, 'shadowmesh_frames_total', 'Session data frames, by direction, over every path.', ['direction'], () => {
+    const t = sumSessions(source);
+    return [[{ direction: 'in' }, t.framesIn], [{ direction: 'out' }, t.framesOut]];
+  });
+  counterFrom(registry, 'shadowmesh_bytes_total', 'Bytes of session data frames (header and ciphertext), by direction.', ['direction'], () => {
+    const t = sumSessions(source);
+    return [[{ direction: 'in' }, t.bytesIn], [{ direction: 'out' }, t.bytesOut]];
+  });
+  counterFrom(registry, 'shadowmesh_handshakes_total', 'Completed peer handshakes, first ones and rekeys.', [], () => [[{}, sumSessions(source).handshakes]]);
+  counterFrom(registry, 'shadowmesh_drops_total', 'Frames, packets and events dropped, by component and reason.', ['component', 'reason'], () => drops(source));
+  gaugeFrom(registry, 'shadowmesh_paths', 'Peers by the kind of their selected path.', ['kind'], () => {
+    const n = new Map<string, number>(PATH_KINDS.map((k) => [k, 0]));
+    for (const info of paths.pathInfos().values()) n.set(info.path, (n.get(info.path) ?? 0) + 1);
+    return [...n].map(([kind, v]) => [{ kind }, v] as const);
+  });
+  counterFrom(registry, 'shadowmesh_p2p_migrations_total', 'Selected path changes: to_direct (relay to a direct path) and to_relay.', ['status'], () => byLabel('status', paths.stats.migrations));
+  counterFrom(registry, 'shadowmesh_p2p_fallbacks_total', 'Selected direct paths lost, traffic moved back to the relay.', [], () => [[{}, paths.stats.fallbacks]]);
+  counterFrom(registry, 'shadowmesh_p2p_retries_total', 'Direct-path attempts by outcome (ok, failed).', ['status'], () => byLabel('status', paths.stats.retries));
+  counterFrom(registry, 'shadowmesh_chat_messages_total', 'Chat messages delivered to a user here (in) and acknowledged by the peer (out).', ['direction'], () => [
+    [{ direction: 'in' }, source.chatService.stats.delivered],
+    [{ direction: 'out' }, source.chatService.stats.acked],
+  ]);
+  const migration = new Histogram({
+    name: 'shadowmesh_p2p_migration_duration_seconds',
+    help: 'Relay to direct migrations: from the direct path available to the first frame sent on it.',
+    buckets: MIGRATION_BUCKETS_SECONDS,
+    registers: [registry],
+  });
+  paths.on('migration_complete', (_peerId, durationMs) => migration.observe(durationMs / 1000));
+}

@@ -1,0 +1,90 @@
+/**
+ * The relay's Prometheus metrics (issue 7 "Metrics"), read from
+ * RelayServer.snapshot() — the same counters GET /stats serves — at scrape
+ * time:
+ *
+ *   shadowmesh_relay_connections_active                 gauge    admitted members now
+ *   shadowmesh_relay_connections_pending                gauge    connections still in admission
+ *   shadowmesh_relay_connections_total                  counter  WebSocket connections accepted
+ *   shadowmesh_relay_admissions_total                   counter  connections admitted
+ *   shadowmesh_relay_admissions_refused_total{reason}   counter  refusals (relay-stats.ts RefusalReason)
+ *   shadowmesh_relay_frames_routed_total                counter  DELIVER frames handed to a member
+ *   shadowmesh_relay_bytes_routed_total                 counter  payload bytes in them
+ *   shadowmesh_relay_drops_total{reason}                counter  frames not delivered (DropReason)
+ *   shadowmesh_relay_disconnects_total{reason}          counter  members the relay cut (DisconnectReason)
+ *   shadowmesh_relay_admission_duration_seconds         histogram WebSocket accepted -> admitted
+ *
+ * The histogram is the one metric fed by an event, once per admission (never
+ * per frame): `admission` is the RelayServer's `metrics` dependency.
+ */
+import { Histogram, type Registry } from 'prom-client';
+import type { RelayStatsSnapshot } from '../relay/relay-stats.js';
+import type { Logger } from '../util/logger.js';
+import { byLabel, counterFrom, createMetricsRegistry, gaugeFrom } from './metrics-registry.js';
+import { MetricsServer, parseMetricsAddress } from './metrics-server.js';
+
+/** What these metrics read: RelayServer fits. */
+export interface RelayMetricsSource {
+  snapshot(): RelayStatsSnapshot;
+}
+
+/** Admission is a round trip plus two hybrid signature checks: milliseconds on a LAN, up to the handshake timeout (10 s default) on a bad link. */
+export const ADMISSION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Register the relay metrics on `registry`; returns the admission observer to pass to RelayServer as `deps.metrics`. */
+export function registerRelayMetrics(registry: Registry, source: () => RelayMetricsSource | null): { admission(seconds: number): void } {
+  // One snapshot per scrape would need a scrape hook; a snapshot is a dozen field copies, so each metric takes its own.
+  const snap = (): RelayStatsSnapshot | null => source()?.snapshot() ?? null;
+  const one = (read: (s: RelayStatsSnapshot) => number) => function* () {
+    const s = snap();
+    if (s !== null) yield [{}, read(s)] as const;
+  };
+  const many = (label: string, read: (s: RelayStatsSnapshot) => Record<string, number>) => function* () {
+    const s = snap();
+    if (s !== null) yield* byLabel(label, read(s));
+  };
+  gaugeFrom(registry, 'shadowmesh_relay_connections_active', 'Members admitted and connected now.', [], one((s) => s.activeClients));
+  gaugeFrom(registry, 'shadowmesh_relay_connections_pending', 'Connections accepted and still in admission.', [], one((s) => s.pendingClients));
+  counterFrom(registry, 'shadowmesh_relay_connections_total', 'WebSocket connections accepted since start.', [], one((s) => s.totalConnections));
+  counterFrom(registry, 'shadowmesh_relay_admissions_total', 'Connections admitted as members since start.', [], one((s) => s.admissions));
+  counterFrom(registry, 'shadowmesh_relay_admissions_refused_total', 'Admissions refused, by reason.', ['reason'], many('reason', (s) => s.admissionsRefused));
+  counterFrom(registry, 'shadowmesh_relay_frames_routed_total', 'Sealed frames delivered to a member.', [], one((s) => s.framesRouted));
+  counterFrom(registry, 'shadowmesh_relay_bytes_routed_total', 'Payload bytes in the frames delivered.', [], one((s) => s.bytesRouted));
+  counterFrom(registry, 'shadowmesh_relay_drops_total', 'Frames not delivered, by reason.', ['reason'], many('reason', (s) => s.drops));
+  counterFrom(registry, 'shadowmesh_relay_disconnects_total', 'Admitted members the relay disconnected, by reason.', ['reason'], many('reason', (s) => s.disconnects));
+  const admission = new Histogram({
+    name: 'shadowmesh_relay_admission_duration_seconds',
+    help: 'Time from an accepted WebSocket connection to the member admitted (HELLO, challenge, AUTH).',
+    buckets: ADMISSION_BUCKETS_SECONDS,
+    registers: [registry],
+  });
+  return { admission: (seconds) => admission.observe(seconds) };
+}
+
+/** What `shadowmesh relay --metrics` runs: null when the flag is absent. */
+export interface RelayMetricsEndpoint {
+  /** Pass as RelayServer deps.metrics. */
+  readonly observer: { admission(seconds: number): void };
+  /** Bind the listener once the relay listens; /ready follows `server.listening`. */
+  start(server: RelayMetricsSource & { readonly listening: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Validate the --metrics flag (a ConfigError names it) and prepare the endpoint; nothing is bound until start(). */
+export function startRelayMetrics(flag: string | undefined, logger: Logger): RelayMetricsEndpoint | null {
+  if (flag === undefined) return null;
+  const address = parseMetricsAddress(flag);
+  const registry = createMetricsRegistry();
+  let server: (RelayMetricsSource & { readonly listening: boolean }) | null = null;
+  const observer = registerRelayMetrics(registry, () => server);
+  const http = new MetricsServer({ registry, ready: () => (server?.listening === true ? { ok: true } : { ok: false, reason: 'relay not listening' }) }, address);
+  return {
+    observer,
+    async start(s) {
+      server = s;
+      await http.start();
+      logger.info('metrics listening', { url: `${http.url}/metrics` });
+    },
+    stop: () => http.stop(),
+  };
+}
