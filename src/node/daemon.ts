@@ -72,6 +72,7 @@ import type { Device, OpenDeviceOptions } from './device/device.js';
 import { DEFAULT_DEVICE_MTU, openDevice } from './device/open-device.js';
 import { DEFAULT_PING_TIMEOUT_MS, MeshPinger } from './mesh-ping.js';
 import { ShadowNode } from './node.js';
+import type { PathTimerOptions } from './path/path-timers.js';
 import type { RelayEstablished } from './relay-link.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
@@ -110,8 +111,11 @@ export interface DaemonOptions {
   mtu?: number;
   controlPath: string;
   startupTimeoutMs?: number;
-  /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default). */
-  direct?: { host?: string; port: number } | false;
+  /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
+   *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
+  direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number } | false;
+  /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. */
+  pathTimers?: Partial<PathTimerOptions>;
 }
 
 export interface DaemonDeps {
@@ -214,7 +218,13 @@ export class NodeDaemon implements ControlHandler {
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
         relay: { url: options.relayUrl, pin: options.pin },
-        direct: options.direct === false ? false : { listenPort: options.direct?.port ?? 0, ...(options.direct?.host !== undefined ? { listenHost: options.direct.host } : {}) },
+        direct: options.direct === false ? false : {
+          listenPort: options.direct?.port ?? 0,
+          ...(options.direct?.host !== undefined ? { listenHost: options.direct.host } : {}),
+          ...(options.direct?.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.direct.connectTimeoutMs } : {}),
+          ...(options.direct?.certLifetimeMs !== undefined ? { certLifetimeMs: options.direct.certLifetimeMs } : {}),
+        },
+        ...(options.pathTimers !== undefined ? { paths: { timers: options.pathTimers } } : {}),
       },
     );
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });

@@ -1,0 +1,118 @@
+/**
+ * From the effective configuration (resolve-config.ts) to the components'
+ * options: NodeDaemon's DaemonOptions (with the path timers and the direct
+ * transport's options, so the node.p2p.* and node.tls.* keys take effect)
+ * and RelayServer's RelayOptions. The components validate these again
+ * (their own resolve*Options); config-checks.ts runs the same mappings
+ * first so `config check` catches what the components would refuse.
+ */
+import type { DaemonDeviceKind, DaemonOptions } from '../node/daemon.js';
+import { PATH_TICK_MS, type PathTimerOptions } from '../node/path/path-timers.js';
+import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
+import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
+import { resolvePassphrase } from '../identity/passphrase.js';
+import type { LogLevel } from '../util/logger.js';
+import { parseListenText } from './config-schema.js';
+import type { EffectiveConfig } from './resolve-config.js';
+
+const SOURCE_RANK = { flag: 0, env: 1, file: 2, default: 3 } as const;
+
+function req<T>(v: T | undefined, path: string): T {
+  if (v === undefined) throw new TypeError(`config ${path}: no value (resolveConfig checks required keys)`);
+  return v;
+}
+
+export function logLevelOf(cfg: EffectiveConfig): LogLevel {
+  return (cfg.string('log.level') ?? 'info') as LogLevel;
+}
+
+/** node.p2p.* as PathManager timers. A probe interval below the tick makes the tick finer. */
+export function pathTimersOf(cfg: EffectiveConfig): Partial<PathTimerOptions> {
+  const probeIntervalMs = req(cfg.ms('node.p2p.healthCheckInterval'), 'node.p2p.healthCheckInterval');
+  const connectTimeoutMs = req(cfg.ms('node.p2p.connectTimeout'), 'node.p2p.connectTimeout');
+  return {
+    tickMs: Math.min(PATH_TICK_MS, probeIntervalMs),
+    probeIntervalMs,
+    directTrustMs: req(cfg.ms('node.p2p.trustWindow'), 'node.p2p.trustWindow'),
+    directDeadMs: req(cfg.ms('node.p2p.deadTime'), 'node.p2p.deadTime'),
+    retryBaseMs: req(cfg.ms('node.p2p.retryInterval'), 'node.p2p.retryInterval'),
+    retryMaxMs: req(cfg.ms('node.p2p.retryMax'), 'node.p2p.retryMax'),
+    // An attempt may try several candidates, each with the connect budget: never give it less than one.
+    attemptTimeoutMs: Math.max(DEFAULT_PATH_TIMERS.attemptTimeoutMs, connectTimeoutMs),
+  };
+}
+
+/** node.p2p.enabled/port/listen, node.p2p.connectTimeout and node.tls.certLifetime as the daemon's `direct` option. */
+export function directOptionsOf(cfg: EffectiveConfig): DaemonOptions['direct'] {
+  if (cfg.boolean('node.p2p.enabled') === false) return false;
+  return {
+    port: cfg.number('node.p2p.port') ?? 0,
+    ...(cfg.isSet('node.p2p.listen') ? { host: req(cfg.string('node.p2p.listen'), 'node.p2p.listen') } : {}),
+    connectTimeoutMs: req(cfg.ms('node.p2p.connectTimeout'), 'node.p2p.connectTimeout'),
+    certLifetimeMs: req(cfg.ms('node.tls.certLifetime'), 'node.tls.certLifetime'),
+  };
+}
+
+/**
+ * The identity passphrase: node.passphraseFile or node.passphrase, whichever
+ * was set by the stronger layer (flags > env > file); the file on a tie.
+ */
+export async function passphraseOf(cfg: EffectiveConfig): Promise<string | undefined> {
+  const file = cfg.get('node.passphraseFile');
+  const text = cfg.get('node.passphrase');
+  if (file !== undefined && (text === undefined || SOURCE_RANK[file.source] <= SOURCE_RANK[text.source])) {
+    // envVar: a name no one sets, so only the file is read here.
+    return resolvePassphrase({ file: String(file.value), envVar: '\0' });
+  }
+  return text === undefined ? undefined : String(text.value);
+}
+
+/** Everything `shadowmesh up` hands NodeDaemon.load. */
+export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptions> {
+  const passphrase = await passphraseOf(cfg);
+  const device = req(cfg.string('node.dev'), 'node.dev') as DaemonDeviceKind;
+  const crl = cfg.string('node.crl');
+  const name = cfg.string('node.name');
+  return {
+    relayUrl: req(cfg.string('node.relay'), 'node.relay'),
+    pin: req(cfg.string('node.pin'), 'node.pin'),
+    caFile: req(cfg.string('node.ca'), 'node.ca'),
+    certFile: req(cfg.string('node.cert'), 'node.cert'),
+    ...(crl !== undefined ? { crlFile: crl } : {}),
+    identityDir: req(cfg.string('node.dir'), 'node.dir'),
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    device,
+    ...(name !== undefined ? { deviceName: name } : {}),
+    ...(device !== 'none' ? { mtu: req(cfg.number('node.mtu'), 'node.mtu') } : {}),
+    controlPath: req(cfg.string('node.control'), 'node.control'),
+    startupTimeoutMs: req(cfg.ms('node.startupTimeout'), 'node.startupTimeout'),
+    direct: directOptionsOf(cfg),
+    pathTimers: pathTimersOf(cfg),
+  };
+}
+
+/** relay.* as RelayServer options. A rate brings a burst of half a second (the defaults' ratio), never below one full frame for bytes. */
+export function relayServerOptionsOf(cfg: EffectiveConfig): Partial<RelayOptions> {
+  const listen = parseListenText(req(cfg.string('relay.listen'), 'relay.listen'));
+  if (listen === null) throw new TypeError('config relay.listen: not HOST:PORT (the schema checks it)');
+  const maxFrameBytes = req(cfg.number('relay.maxFrameBytes'), 'relay.maxFrameBytes');
+  const out: Partial<RelayOptions> = {
+    host: listen.host,
+    port: listen.port,
+    maxClients: cfg.number('relay.maxClients'),
+    maxPending: cfg.number('relay.maxPending'),
+    maxFrameBytes,
+    heartbeatMs: cfg.ms('relay.heartbeat'),
+    idleTimeoutMs: cfg.ms('relay.idleTimeout'),
+    handshakeTimeoutMs: cfg.ms('relay.handshakeTimeout'),
+  };
+  if (cfg.isSet('relay.rateFrames')) {
+    const rate = req(cfg.number('relay.rateFrames'), 'relay.rateFrames');
+    Object.assign(out, { rateFramesPerSec: rate, rateFrameBurst: Math.max(1, Math.ceil(rate / 2)) });
+  }
+  if (cfg.isSet('relay.rateBytes')) {
+    const rate = req(cfg.number('relay.rateBytes'), 'relay.rateBytes');
+    Object.assign(out, { rateBytesPerSec: rate, rateByteBurst: Math.max(maxFrameBytes ?? RELAY_DEFAULTS.maxFrameBytes, Math.ceil(rate / 2)) });
+  }
+  return out;
+}

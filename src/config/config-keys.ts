@@ -1,0 +1,136 @@
+/**
+ * Every configuration key of the relay and the node, in one table
+ * (docs/configuration.md documents each; a test checks that it does).
+ *
+ * A key has one dotted path in the YAML file (`node.p2p.retryInterval`), at
+ * most one command-line flag (`--startup-timeout`, meaningful only on the
+ * command of its section: `up` for node.*, `relay` for relay.*), at most one
+ * SHADOWMESH_* environment variable (the same variable may feed node.ca and
+ * relay.ca: they mean the same file), and a default in file form (durations
+ * as text, so `config show` prints what a user would write). Defaults come
+ * from the components' own default constants, never restated here.
+ *
+ * The JSON schema (config-schema.ts) is built from this table, and so are
+ * the flag and environment layers (resolve-config.ts).
+ */
+import { join } from 'node:path';
+import { DEFAULT_DEVICE_MTU, MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
+import { DEFAULT_STARTUP_TIMEOUT_MS } from '../node/daemon.js';
+import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node/path/direct-transport.js';
+import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
+import { EPHEMERAL_CERT_LIFETIME_MS } from '../node/path/tls-ephemeral.js';
+import { RELAY_DEFAULTS } from '../relay/relay-options.js';
+import { MAX_FRAME_BYTES } from '../wire/constants.js';
+import { formatDuration } from '../util/duration.js';
+
+export type Role = 'node' | 'relay';
+export const ROLES: readonly Role[] = ['node', 'relay'];
+
+/** How a value is written and checked. */
+export type KeyKind =
+  | { type: 'string' }
+  | { type: 'path' }
+  | { type: 'secret' }
+  | { type: 'duration'; minMs: number; maxMs: number }
+  | { type: 'integer'; min: number; max: number }
+  | { type: 'boolean' }
+  | { type: 'enum'; values: readonly string[] }
+  /** A string checked by a named format of config-schema.ts. */
+  | { type: 'format'; format: 'wss-url' | 'pin' | 'listen' | 'ip' };
+
+/** Default values that depend on the effective SHADOWMESH_HOME are computed from it. */
+export type KeyDefault = string | number | boolean | ((home: string) => string);
+
+export interface ConfigKey {
+  /** Dotted path in the file, e.g. 'node.p2p.retryInterval'. */
+  readonly path: string;
+  readonly kind: KeyKind;
+  /** Long flag of the section's command, e.g. '--relay'; '--no-direct' sets a boolean to false. */
+  readonly flag?: string;
+  readonly env?: string;
+  readonly default?: KeyDefault;
+  /** The role that cannot run without it. */
+  readonly requiredFor?: Role;
+  /** What the value must look like, for error messages: "expected <expected>". */
+  readonly expected: string;
+  readonly description: string;
+}
+
+/** The home directory variable: not a file key (the file is found inside it). */
+export const HOME_ENV = 'SHADOWMESH_HOME';
+/** Names the config file when --config is not given. */
+export const CONFIG_ENV = 'SHADOWMESH_CONFIG';
+/** The file looked for in the home directory when neither --config nor SHADOWMESH_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE_NAME = 'config.yaml';
+
+/** Durations above a year are a unit mistake for every key here. */
+const MAX_CONFIG_DURATION_MS = 366 * 24 * 3_600_000;
+/** The path timers refuse anything above a day (path-timers.ts). */
+const MAX_PATH_TIMER_MS = 86_400_000;
+/** ESTABLISHED carries the relay's timers as u32 milliseconds. */
+const U32_MAX = 0xffff_ffff;
+
+const DURATION_EXPECTED = 'a duration like 30s, 5m, 24h';
+const d = (ms: number): string => formatDuration(ms);
+const duration = (minMs: number, maxMs: number): KeyKind => ({ type: 'duration', minMs, maxMs });
+const integer = (min: number, max: number): KeyKind => ({ type: 'integer', min, max });
+const PATH: KeyKind = { type: 'path' };
+const T = DEFAULT_PATH_TIMERS;
+
+export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
+  // ---- both roles
+  { path: 'log.level', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error', 'silent'] }, env: 'SHADOWMESH_LOG_LEVEL', default: 'info', expected: 'one of debug, info, warn, error, silent', description: 'lowest level written to the JSON log on stderr' },
+
+  // ---- node (`shadowmesh up`)
+  { path: 'node.relay', kind: { type: 'format', format: 'wss-url' }, flag: '--relay', env: 'SHADOWMESH_RELAY', requiredFor: 'node', expected: 'wss://HOST:PORT', description: 'relay to join' },
+  { path: 'node.pin', kind: { type: 'format', format: 'pin' }, flag: '--pin', env: 'SHADOWMESH_PIN', requiredFor: 'node', expected: 'sha256:<64 lowercase hex digits> as the relay prints it', description: "the relay's TLS key pin" },
+  { path: 'node.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'node', expected: 'a file path', description: 'network CA certificate' },
+  { path: 'node.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_CERT', requiredFor: 'node', expected: 'a file path', description: "this node's member certificate" },
+  { path: 'node.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA' },
+  { path: 'node.dir', kind: PATH, flag: '--dir', default: (home) => home, expected: 'a directory path', description: 'identity directory (identity.key)' },
+  { path: 'node.passphraseFile', kind: PATH, flag: '--passphrase-file', env: 'SHADOWMESH_PASSPHRASE_FILE', expected: 'a file path', description: "file whose first line is the identity key's passphrase" },
+  { path: 'node.passphrase', kind: { type: 'secret' }, env: 'SHADOWMESH_PASSPHRASE', expected: 'a non-empty string', description: "the identity key's passphrase (redacted by config show)" },
+  { path: 'node.dev', kind: { type: 'enum', values: ['tap', 'tun', 'none'] }, flag: '--dev', env: 'SHADOWMESH_DEV', default: 'tun', expected: 'tap, tun or none', description: 'device kind' },
+  { path: 'node.name', kind: { type: 'string' }, flag: '--name', env: 'SHADOWMESH_DEV_NAME', expected: 'an interface name', description: 'interface name, %d for the first free number' },
+  { path: 'node.mtu', kind: integer(MIN_DEVICE_MTU, MAX_DEVICE_MTU), flag: '--mtu', env: 'SHADOWMESH_MTU', default: DEFAULT_DEVICE_MTU, expected: `a whole number in [${MIN_DEVICE_MTU}, ${MAX_DEVICE_MTU}]`, description: 'device MTU in bytes' },
+  { path: 'node.control', kind: PATH, flag: '--control', env: 'SHADOWMESH_CONTROL', default: (home) => join(home, 'control.sock'), expected: 'a socket path', description: 'control socket' },
+  { path: 'node.startupTimeout', kind: duration(1, MAX_CONFIG_DURATION_MS), flag: '--startup-timeout', env: 'SHADOWMESH_STARTUP_TIMEOUT', default: d(DEFAULT_STARTUP_TIMEOUT_MS), expected: DURATION_EXPECTED, description: 'give up if the relay has not admitted the node within this time' },
+  { path: 'node.p2p.enabled', kind: { type: 'boolean' }, flag: '--no-direct', env: 'SHADOWMESH_P2P_ENABLED', default: true, expected: 'true or false', description: 'direct paths; false stays on the relay' },
+  { path: 'node.p2p.port', kind: integer(0, 65_535), flag: '--p2p-port', env: 'SHADOWMESH_P2P_PORT', default: 0, expected: 'a port number 0..65535', description: 'TCP port of the direct-path listener (0: any free port)' },
+  { path: 'node.p2p.listen', kind: { type: 'format', format: 'ip' }, flag: '--p2p-listen', env: 'SHADOWMESH_P2P_LISTEN', default: '::', expected: 'an IP address', description: 'address of the direct-path listener' },
+  { path: 'node.p2p.healthCheckInterval', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL', default: d(T.probeIntervalMs), expected: DURATION_EXPECTED, description: 'probe cadence on each direct path' },
+  { path: 'node.p2p.trustWindow', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_TRUST_WINDOW', default: d(T.directTrustMs), expected: DURATION_EXPECTED, description: 'a direct path is trusted this long after its last answered probe (more than healthCheckInterval)' },
+  { path: 'node.p2p.deadTime', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_DEAD_TIME', default: d(T.directDeadMs), expected: DURATION_EXPECTED, description: 'a direct path silent this long is closed (at least trustWindow)' },
+  { path: 'node.p2p.retryInterval', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_RETRY_INTERVAL', default: d(T.retryBaseMs), expected: DURATION_EXPECTED, description: 'first retry of a direct path after a fallback; doubles each failure' },
+  { path: 'node.p2p.retryMax', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_RETRY_MAX', default: d(T.retryMaxMs), expected: DURATION_EXPECTED, description: 'cap of the retry backoff (at least retryInterval)' },
+  { path: 'node.p2p.connectTimeout', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_CONNECT_TIMEOUT', default: d(DEFAULT_DIRECT_CONNECT_TIMEOUT_MS), expected: DURATION_EXPECTED, description: 'budget of one direct connection (TCP, TLS, WebSocket, re-handshake); a direct attempt gets at least this long' },
+  { path: 'node.tls.certLifetime', kind: duration(MIN_CERT_LIFETIME_MS, MAX_CONFIG_DURATION_MS), env: 'SHADOWMESH_TLS_CERT_LIFETIME', default: d(EPHEMERAL_CERT_LIFETIME_MS), expected: `${DURATION_EXPECTED}, at least 1s`, description: "lifetime of the direct-path listener's ephemeral TLS certificate; rotated at three quarters of it" },
+
+  // ---- relay (`shadowmesh relay`)
+  { path: 'relay.listen', kind: { type: 'format', format: 'listen' }, flag: '--listen', env: 'SHADOWMESH_RELAY_LISTEN', default: `${RELAY_DEFAULTS.host}:${RELAY_DEFAULTS.port}`, expected: 'HOST:PORT or [IPV6]:PORT', description: 'address and port to listen on' },
+  { path: 'relay.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'relay', expected: 'a file path', description: 'network CA certificate' },
+  { path: 'relay.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA, reloaded on SIGHUP' },
+  { path: 'relay.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_RELAY_CERT', expected: 'a file path', description: 'TLS certificate chain (PEM) instead of the self-signed one; needs relay.key' },
+  { path: 'relay.key', kind: PATH, flag: '--key', env: 'SHADOWMESH_RELAY_KEY', expected: 'a file path', description: 'private key (PEM) for relay.cert' },
+  { path: 'relay.data', kind: PATH, flag: '--data', env: 'SHADOWMESH_RELAY_DATA', default: (home) => join(home, 'relay'), expected: 'a directory path', description: 'directory of the persisted TLS key (the pin)' },
+  { path: 'relay.maxClients', kind: integer(1, 1_000_000), flag: '--max-clients', env: 'SHADOWMESH_RELAY_MAX_CLIENTS', default: RELAY_DEFAULTS.maxClients, expected: 'a whole number in [1, 1000000]', description: 'admitted members at once' },
+  { path: 'relay.maxPending', kind: integer(1, 1_000_000), flag: '--max-pending', env: 'SHADOWMESH_RELAY_MAX_PENDING', default: RELAY_DEFAULTS.maxPending, expected: 'a whole number in [1, 1000000]', description: 'connections still in admission at once' },
+  { path: 'relay.maxFrameBytes', kind: integer(1, MAX_FRAME_BYTES), flag: '--max-frame-bytes', env: 'SHADOWMESH_RELAY_MAX_FRAME_BYTES', default: RELAY_DEFAULTS.maxFrameBytes, expected: `a whole number of bytes up to ${MAX_FRAME_BYTES}`, description: 'largest frame accepted' },
+  { path: 'relay.rateFrames', kind: integer(1, Number.MAX_SAFE_INTEGER), flag: '--rate-frames', env: 'SHADOWMESH_RELAY_RATE_FRAMES', default: RELAY_DEFAULTS.rateFramesPerSec, expected: 'a whole number above zero', description: 'frames per second one member may send (burst: half a second)' },
+  { path: 'relay.rateBytes', kind: integer(1, Number.MAX_SAFE_INTEGER), flag: '--rate-bytes', env: 'SHADOWMESH_RELAY_RATE_BYTES', default: RELAY_DEFAULTS.rateBytesPerSec, expected: 'a whole number above zero', description: 'bytes per second one member may send (burst: half a second)' },
+  { path: 'relay.heartbeat', kind: duration(1, U32_MAX), flag: '--heartbeat', env: 'SHADOWMESH_RELAY_HEARTBEAT', default: d(RELAY_DEFAULTS.heartbeatMs), expected: DURATION_EXPECTED, description: 'PING interval to each member' },
+  { path: 'relay.idleTimeout', kind: duration(1, U32_MAX), flag: '--idle-timeout', env: 'SHADOWMESH_RELAY_IDLE_TIMEOUT', default: d(RELAY_DEFAULTS.idleTimeoutMs), expected: DURATION_EXPECTED, description: 'disconnect a member silent this long (more than heartbeat)' },
+  { path: 'relay.handshakeTimeout', kind: duration(1, U32_MAX), flag: '--handshake-timeout', env: 'SHADOWMESH_RELAY_HANDSHAKE_TIMEOUT', default: d(RELAY_DEFAULTS.handshakeTimeoutMs), expected: DURATION_EXPECTED, description: 'time allowed for TLS and admission' },
+] satisfies ConfigKey[]);
+
+export const KEYS_BY_PATH: ReadonlyMap<string, ConfigKey> = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
+
+/** The keys a command of `role` reads: its own section and the shared ones. */
+export function keysForRole(role: Role | undefined): ConfigKey[] {
+  return CONFIG_KEYS.filter((k) => role === undefined || !ROLES.some((r) => r !== role && k.path.startsWith(`${r}.`)));
+}
+
+/** The attribute commander stores a flag under: '--p2p-port' -> 'p2pPort', '--no-direct' -> 'direct'. */
+export function flagAttribute(flag: string): string {
+  return flag.replace(/^--(no-)?/, '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,122 @@
+/**
+ * The one precedence rule (flags > SHADOWMESH_* > file > defaults) on every
+ * layer at once, and the P2P keys reaching the components that use them:
+ * PathManager timers and the DirectTransport options through DaemonOptions.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { CONFIG_KEYS } from '../../src/config/config-keys.js';
+import { daemonOptionsOf, directOptionsOf, pathTimersOf, relayServerOptionsOf } from '../../src/config/component-options.js';
+import { parseConfigText } from '../../src/config/config-file.js';
+import { ConfigProblems, resolveConfig, type ParsedFlags } from '../../src/config/resolve-config.js';
+import { resolvePathTimers } from '../../src/node/path/path-timers.js';
+import { NodeDaemon } from '../../src/node/daemon.js';
+import { createTestNetwork } from '../../src/testkit/test-network.js';
+
+function flags(given: Record<string, unknown>): ParsedFlags {
+  return { opts: () => given, getOptionValueSource: (k) => (k in given ? 'cli' : 'default') };
+}
+
+const file = (text: string) => ({ path: '/etc/shadowmesh/config.yaml', doc: parseConfigText(text, 'config.yaml') });
+
+test('flags > env > file > defaults, key by key', () => {
+  const cfg = resolveConfig({
+    role: 'node',
+    flags: flags({ startupTimeout: '40s', ca: 'flag-ca.crt' }),
+    env: { SHADOWMESH_STARTUP_TIMEOUT: '30s', SHADOWMESH_P2P_RETRY_INTERVAL: '4s', SHADOWMESH_CA: '/env/ca.crt', SHADOWMESH_HOME: '/var/lib/sm' },
+    file: file(`node:\n  relay: wss://r.example:8443\n  pin: sha256:${'0f'.repeat(32)}\n  cert: certs/me.crt\n  startupTimeout: 20s\n  p2p:\n    retryInterval: 3s\n    retryMax: 2m\n`),
+  });
+  const at = (p: string) => [cfg.get(p)?.value, cfg.get(p)?.source];
+  assert.deepEqual(at('node.startupTimeout'), ['40s', 'flag']);
+  assert.deepEqual(at('node.ca'), ['flag-ca.crt', 'flag']);
+  assert.deepEqual(at('node.p2p.retryInterval'), ['4s', 'env']);
+  assert.deepEqual(at('node.p2p.retryMax'), ['2m', 'file']);
+  assert.deepEqual(at('node.cert'), ['/etc/shadowmesh/certs/me.crt', 'file'], 'relative paths in the file are relative to it');
+  assert.deepEqual(at('node.p2p.deadTime'), ['1s600ms', 'default']);
+  assert.deepEqual(at('node.control'), ['/var/lib/sm/control.sock', 'default'], 'home-derived defaults follow SHADOWMESH_HOME');
+  assert.equal(cfg.ms('node.startupTimeout'), 40_000);
+});
+
+test('every layer is validated and all problems come back together', () => {
+  try {
+    resolveConfig({
+      role: 'relay',
+      flags: flags({ heartbeat: 'often' }),
+      env: { SHADOWMESH_RELAY_MAX_CLIENTS: 'lots' },
+      file: file('relay:\n  idleTimeout: forever\n  port: 1\n'),
+    });
+    assert.fail('expected ConfigProblems');
+  } catch (err) {
+    assert.ok(err instanceof ConfigProblems);
+    assert.equal(err.code, 'SM_ERR_CONFIG_VALUE');
+    assert.deepEqual([...err.problems].sort(), [
+      '--heartbeat: expected a duration like 30s, 5m, 24h, got "often"',
+      'SHADOWMESH_RELAY_MAX_CLIENTS (relay.maxClients): expected a whole number in [1, 1000000], got "lots"',
+      'relay.idleTimeout: expected a duration like 30s, 5m, 24h, got "forever"',
+      'relay.port: unknown key (known here: listen, ca, crl, cert, key, data, maxClients, maxPending, maxFrameBytes, rateFrames, rateBytes, heartbeat, idleTimeout, handshakeTimeout)',
+    ].sort());
+  }
+});
+
+test('the P2P keys become PathManager timers and DirectTransport options, and the daemon options carry them', async () => {
+  const cfg = resolveConfig({
+    role: 'node',
+    env: {
+      SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt',
+      SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL: '250ms', SHADOWMESH_P2P_TRUST_WINDOW: '600ms', SHADOWMESH_P2P_DEAD_TIME: '900ms',
+      SHADOWMESH_P2P_RETRY_INTERVAL: '2s', SHADOWMESH_P2P_RETRY_MAX: '5m', SHADOWMESH_P2P_CONNECT_TIMEOUT: '15s', SHADOWMESH_TLS_CERT_LIFETIME: '10s',
+    },
+  });
+  const timers = resolvePathTimers(pathTimersOf(cfg));
+  assert.equal(timers.probeIntervalMs, 250);
+  assert.equal(timers.directTrustMs, 600);
+  assert.equal(timers.directDeadMs, 900);
+  assert.equal(timers.retryBaseMs, 2_000);
+  assert.equal(timers.retryMaxMs, 300_000);
+  assert.equal(timers.attemptTimeoutMs, 15_000, 'an attempt gets at least one connect budget');
+  assert.deepEqual(directOptionsOf(cfg), { port: 0, connectTimeoutMs: 15_000, certLifetimeMs: 10_000 });
+  const daemon = await daemonOptionsOf(cfg);
+  assert.deepEqual(daemon.pathTimers, pathTimersOf(cfg));
+  assert.equal(daemon.startupTimeoutMs, 15_000);
+  assert.equal(daemon.device, 'tun');
+});
+
+test('a daemon built from the configuration runs its PathManager on the configured timers', async () => {
+  const net = await createTestNetwork({ members: ['alice'] });
+  try {
+    const alice = net.member('alice');
+    const cfg = resolveConfig({
+      role: 'node',
+      flags: flags({ dir: alice.dir, dev: 'none' }),
+      env: { SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: net.caFile, SHADOWMESH_CERT: alice.certFile, SHADOWMESH_HOME: net.dir, SHADOWMESH_P2P_RETRY_INTERVAL: '7s', SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL: '300ms' },
+    });
+    const daemon = await NodeDaemon.load({}, await daemonOptionsOf(cfg));
+    try {
+      assert.equal(daemon.node.paths.timers.options.retryBaseMs, 7_000);
+      assert.equal(daemon.node.paths.timers.options.probeIntervalMs, 300);
+      assert.ok(daemon.node.direct !== null);
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await net.cleanup();
+  }
+});
+
+test('relay rates bring a half-second burst, as the flags always did', () => {
+  const o = relayServerOptionsOf(resolveConfig({ role: 'relay', env: { SHADOWMESH_CA: '/ca.crt' }, file: file('relay:\n  listen: "[::1]:9443"\n  rateFrames: 100\n') }));
+  assert.equal(o.host, '::1');
+  assert.equal(o.port, 9443);
+  assert.equal(o.rateFramesPerSec, 100);
+  assert.equal(o.rateFrameBurst, 50);
+});
+
+test('docs/configuration.md documents every key and every environment variable', () => {
+  const doc = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+  for (const k of CONFIG_KEYS) {
+    assert.ok(doc.includes(`\`${k.path}\``), `docs lack ${k.path}`);
+    if (k.env !== undefined) assert.ok(doc.includes(k.env), `docs lack ${k.env}`);
+    if (k.flag !== undefined) assert.ok(doc.includes(k.flag), `docs lack ${k.flag}`);
+  }
+});
