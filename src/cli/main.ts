@@ -23,6 +23,7 @@ import { registerUsers } from './users.js';
 import { registerSend } from './send.js';
 import { registerRecv } from './recv.js';
 import { registerChat } from './chat.js';
+import { registerConfig } from './config.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerSend(program);
   registerRecv(program);
   registerChat(program);
+  registerConfig(program);
   return program;
 }
 

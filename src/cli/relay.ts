@@ -7,6 +7,10 @@
  *
  *     relay listening on wss://HOST:PORT pin sha256:<hex>
  *
+ * Settings: flags > SHADOWMESH_* variables > the config file (--config) >
+ * defaults, resolved by src/config (docs/configuration.md); every problem
+ * is reported at once.
+ *
  * (PORT is the real port when --listen asked for port 0.) Logs go to stderr.
  * Signals: SIGHUP reloads --crl and disconnects newly revoked members;
  * SIGTERM/SIGINT close every client with CLOSE(ShuttingDown) and exit 0.
@@ -17,15 +21,19 @@ import { ConfigError } from '../errors.js';
 import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
 import { MembershipVerifier } from '../identity/membership.js';
 import { RelayServer } from '../relay/relay-server.js';
-import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
-import { defaultRelayDataDir, TlsIdentity } from '../relay/tls-identity.js';
-import { formatDuration, parseDuration } from '../util/duration.js';
+import { type RelayOptions } from '../relay/relay-options.js';
+import { TlsIdentity } from '../relay/tls-identity.js';
+import { KEYS_BY_PATH } from '../config/config-keys.js';
+import { logLevelOf, relayServerOptionsOf } from '../config/component-options.js';
+import { parseListenText } from '../config/config-schema.js';
+import { loadEffectiveConfig } from '../config/load-config.js';
+import { resolveConfig } from '../config/resolve-config.js';
 import { createLogger } from '../util/logger.js';
-import { startRelayMetrics } from '../metrics/relay-metrics.js';
 
 interface RelayCliOptions {
-  listen: string;
-  ca: string;
+  config?: string;
+  listen?: string;
+  ca?: string;
   crl?: string;
   cert?: string;
   key?: string;
@@ -38,84 +46,56 @@ interface RelayCliOptions {
   handshakeTimeout?: string;
   rateFrames?: string;
   rateBytes?: string;
-  metrics?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
 export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (m === null || port > 65_535) {
-    throw new ConfigError('SM_ERR_CONFIG_VALUE', `--listen: expected HOST:PORT or [IPV6]:PORT, got ${JSON.stringify(text)}`);
-  }
-  return { host: (m[1] ?? m[2]) as string, port };
+  const listen = parseListenText(text);
+  if (listen === null) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--listen: expected HOST:PORT or [IPV6]:PORT, got ${JSON.stringify(text)}`);
+  return listen;
 }
 
-function parseCount(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(text)) throw new ConfigError('SM_ERR_CONFIG_VALUE', `${flag}: expected a whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
-}
-
-function parseDurationFlag(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    throw new ConfigError('SM_ERR_CONFIG_DURATION', `${flag}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** The RelayServer options a command line asks for (validated again by resolveRelayOptions). */
+/** The RelayServer options these flags ask for, with no file and no environment (validated again by resolveRelayOptions). */
 export function relayOptionsFromCli(opts: RelayCliOptions): Partial<RelayOptions> {
-  const { host, port } = parseListen(opts.listen);
-  const rateFrames = parseCount('--rate-frames', opts.rateFrames);
-  const rateBytes = parseCount('--rate-bytes', opts.rateBytes);
-  const maxFrameBytes = parseCount('--max-frame-bytes', opts.maxFrameBytes);
-  return {
-    host,
-    port,
-    maxClients: parseCount('--max-clients', opts.maxClients),
-    maxPending: parseCount('--max-pending', opts.maxPending),
-    maxFrameBytes,
-    // A rate given on the command line brings a burst of half a second (the defaults' ratio),
-    // never below one full frame for bytes.
-    ...(rateFrames !== undefined ? { rateFramesPerSec: rateFrames, rateFrameBurst: Math.max(1, Math.ceil(rateFrames / 2)) } : {}),
-    ...(rateBytes !== undefined
-      ? { rateBytesPerSec: rateBytes, rateByteBurst: Math.max(maxFrameBytes ?? RELAY_DEFAULTS.maxFrameBytes, Math.ceil(rateBytes / 2)) }
-      : {}),
-    heartbeatMs: parseDurationFlag('--heartbeat', opts.heartbeat),
-    idleTimeoutMs: parseDurationFlag('--idle-timeout', opts.idleTimeout),
-    handshakeTimeoutMs: parseDurationFlag('--handshake-timeout', opts.handshakeTimeout),
-  };
+  const given = opts as Record<string, unknown>;
+  const flags = { opts: () => given, getOptionValueSource: (k: string) => (given[k] !== undefined ? 'cli' : undefined) };
+  return relayServerOptionsOf(resolveConfig({ role: 'relay', flags, env: {} }));
 }
 
-async function runRelay(opts: RelayCliOptions): Promise<void> {
-  const logger = createLogger('relay');
-  const serverOptions = relayOptionsFromCli(opts);
-  const metrics = startRelayMetrics(opts.metrics, logger);
-  const ca = await loadCaCertificate(opts.ca);
-  const verifier = new MembershipVerifier(ca, opts.crl !== undefined ? await loadRevocationList(opts.crl, ca) : undefined);
+/** "(default X; SHADOWMESH_Y; relay.z in the config file)" for a flag's help, from the one key table. */
+function fromKey(path: string): string {
+  const k = KEYS_BY_PATH.get(path);
+  if (k === undefined) return '';
+  const parts = [typeof k.default === 'string' || typeof k.default === 'number' ? `default ${String(k.default)}` : undefined, k.env, `${path} in the config file`];
+  return ` (${parts.filter((p) => p !== undefined).join('; ')})`;
+}
+
+async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
+  // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
+  const cfg = await loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
+  const logger = createLogger('relay', { level: logLevelOf(cfg) });
+  const serverOptions = relayServerOptionsOf(cfg);
+  const caFile = cfg.string('relay.ca') as string;
+  const crlFile = cfg.string('relay.crl');
+  const certFile = cfg.string('relay.cert');
+  const keyFile = cfg.string('relay.key');
+  const ca = await loadCaCertificate(caFile);
+  const verifier = new MembershipVerifier(ca, crlFile !== undefined ? await loadRevocationList(crlFile, ca) : undefined);
   const host = serverOptions.host as string;
   const wildcard = host === '0.0.0.0' || host === '::';
   const tls = await TlsIdentity.load(
     {
-      dataDir: opts.data ?? defaultRelayDataDir(),
-      ...(opts.cert !== undefined ? { certFile: opts.cert } : {}),
-      ...(opts.key !== undefined ? { keyFile: opts.key } : {}),
+      dataDir: cfg.string('relay.data') as string,
+      ...(certFile !== undefined ? { certFile } : {}),
+      ...(keyFile !== undefined ? { keyFile } : {}),
       hostnames: wildcard ? ['localhost'] : [host, 'localhost'],
     },
     Date.now(),
   );
-  const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, serverOptions);
+  const server = new RelayServer({ verifier, tls, logger }, serverOptions);
   await server.start();
-  await metrics?.start(server).catch(async (err: unknown) => {
-    await server.stop();
-    throw err;
-  });
   process.stdout.write(`relay listening on ${server.url} pin ${server.pin}\n`);
 
-  const crlFile = opts.crl;
   const onHup = (): void => {
     if (crlFile === undefined) {
       logger.info('SIGHUP: no --crl to reload');
@@ -136,7 +116,7 @@ async function runRelay(opts: RelayCliOptions): Promise<void> {
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       logger.info('stopping', { signal });
-      server.stop().then(() => metrics?.stop()).then(resolve, (err: unknown) => {
+      server.stop().then(resolve, (err: unknown) => {
         logger.error('stop failed', { error: (err as Error).message });
         resolve();
       });
@@ -153,21 +133,21 @@ export function registerRelay(program: Command): void {
     // A bad flag is one line on stderr, not a page of help (run --help for that).
     .showHelpAfterError(false)
     .description('run a relay: admit network members over WSS (TLS 1.3) and route their end-to-end sealed frames by peer id')
-    .requiredOption('--ca <file>', 'network CA certificate; only holders of its valid, unrevoked member certificates are admitted')
-    .option('--listen <host:port>', 'address and port to listen on ([v6]:port for IPv6; port 0 picks a free port)', `${RELAY_DEFAULTS.host}:${RELAY_DEFAULTS.port}`)
-    .option('--crl <file>', 'revocation list of the CA; reloaded on SIGHUP, revoked members are disconnected')
-    .option('--cert <file>', 'TLS certificate chain (PEM) to serve instead of the self-signed one; needs --key')
-    .option('--key <file>', 'private key (PEM) for --cert')
-    .option('--data <dir>', 'directory of the persisted TLS key (default $SHADOWMESH_HOME/relay or ~/.shadowmesh/relay)')
-    .option('--max-clients <n>', `admitted members at once; more are refused (default ${RELAY_DEFAULTS.maxClients})`)
-    .option('--max-pending <n>', `connections still in admission at once (default ${RELAY_DEFAULTS.maxPending})`)
-    .option('--max-frame-bytes <n>', `largest frame accepted, announced to nodes (default ${RELAY_DEFAULTS.maxFrameBytes})`)
-    .option('--rate-frames <n>', `frames per second one member may send, burst half a second (default ${RELAY_DEFAULTS.rateFramesPerSec})`)
-    .option('--rate-bytes <n>', `bytes per second one member may send, burst half a second (default ${RELAY_DEFAULTS.rateBytesPerSec})`)
-    .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s (default ${formatDuration(RELAY_DEFAULTS.heartbeatMs)})`)
-    .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat (default ${formatDuration(RELAY_DEFAULTS.idleTimeoutMs)})`)
-    .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s (default ${formatDuration(RELAY_DEFAULTS.handshakeTimeoutMs)})`)
-    .option('--metrics <host:port>', 'serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network')
+    .option('--config <file>', 'config file (default $SHADOWMESH_CONFIG, else $SHADOWMESH_HOME/config.yaml if present); flags override it, see docs/configuration.md')
+    .option('--ca <file>', `network CA certificate; only holders of its valid, unrevoked member certificates are admitted; required${fromKey('relay.ca')}`)
+    .option('--listen <host:port>', `address and port to listen on ([v6]:port for IPv6; port 0 picks a free port)${fromKey('relay.listen')}`)
+    .option('--crl <file>', `revocation list of the CA; reloaded on SIGHUP, revoked members are disconnected${fromKey('relay.crl')}`)
+    .option('--cert <file>', `TLS certificate chain (PEM) to serve instead of the self-signed one; needs --key${fromKey('relay.cert')}`)
+    .option('--key <file>', `private key (PEM) for --cert${fromKey('relay.key')}`)
+    .option('--data <dir>', 'directory of the persisted TLS key (default $SHADOWMESH_HOME/relay or ~/.shadowmesh/relay; SHADOWMESH_RELAY_DATA; relay.data in the config file)')
+    .option('--max-clients <n>', `admitted members at once; more are refused${fromKey('relay.maxClients')}`)
+    .option('--max-pending <n>', `connections still in admission at once${fromKey('relay.maxPending')}`)
+    .option('--max-frame-bytes <n>', `largest frame accepted, announced to nodes${fromKey('relay.maxFrameBytes')}`)
+    .option('--rate-frames <n>', `frames per second one member may send, burst half a second${fromKey('relay.rateFrames')}`)
+    .option('--rate-bytes <n>', `bytes per second one member may send, burst half a second${fromKey('relay.rateBytes')}`)
+    .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s${fromKey('relay.heartbeat')}`)
+    .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${fromKey('relay.idleTimeout')}`)
+    .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${fromKey('relay.handshakeTimeout')}`)
     .addHelpText(
       'after',
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +
@@ -175,7 +155,7 @@ export function registerRelay(program: Command): void {
         'restarts and certificate renewal. The relay never sees plaintext: it routes sealed frames by peer id.\n' +
         'Signals: SIGHUP reloads --crl; SIGTERM/SIGINT shut down gracefully.',
     )
-    .action(async (opts: RelayCliOptions) => {
-      await runRelay(opts);
+    .action(async (opts: RelayCliOptions, cmd: Command) => {
+      await runRelay(opts, cmd);
     });
 }
