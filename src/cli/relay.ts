@@ -29,6 +29,7 @@ import { parseListenText } from '../config/config-schema.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { resolveConfig } from '../config/resolve-config.js';
 import { createLogger } from '../util/logger.js';
+import { startRelayMetrics } from '../metrics/relay-metrics.js';
 
 interface RelayCliOptions {
   config?: string;
@@ -46,6 +47,7 @@ interface RelayCliOptions {
   handshakeTimeout?: string;
   rateFrames?: string;
   rateBytes?: string;
+  metrics?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
@@ -79,6 +81,7 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   const crlFile = cfg.string('relay.crl');
   const certFile = cfg.string('relay.cert');
   const keyFile = cfg.string('relay.key');
+  const metrics = startRelayMetrics(opts.metrics, logger);
   const ca = await loadCaCertificate(caFile);
   const verifier = new MembershipVerifier(ca, crlFile !== undefined ? await loadRevocationList(crlFile, ca) : undefined);
   const host = serverOptions.host as string;
@@ -92,8 +95,12 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
     },
     Date.now(),
   );
-  const server = new RelayServer({ verifier, tls, logger }, serverOptions);
+  const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, serverOptions);
   await server.start();
+  await metrics?.start(server).catch(async (err: unknown) => {
+    await server.stop();
+    throw err;
+  });
   process.stdout.write(`relay listening on ${server.url} pin ${server.pin}\n`);
 
   const onHup = (): void => {
@@ -116,7 +123,7 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
       logger.info('stopping', { signal });
-      server.stop().then(resolve, (err: unknown) => {
+      server.stop().then(() => metrics?.stop()).then(resolve, (err: unknown) => {
         logger.error('stop failed', { error: (err as Error).message });
         resolve();
       });
@@ -148,6 +155,7 @@ export function registerRelay(program: Command): void {
     .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s${fromKey('relay.heartbeat')}`)
     .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${fromKey('relay.idleTimeout')}`)
     .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${fromKey('relay.handshakeTimeout')}`)
+    .option('--metrics <host:port>', 'serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network')
     .addHelpText(
       'after',
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +
