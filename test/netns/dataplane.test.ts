@@ -32,6 +32,8 @@ const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'thi
 const MESH_A = '10.10.10.3';
 const MESH_B = '10.10.10.4';
 const MESH_MALLORY = '10.10.10.5';
+/** Rounds of 10 pings allowed for traffic to settle after a daemon restart. */
+const REJOIN_ROUNDS = 5;
 /** The first ping across a fresh tunnel includes admission and the end-to-end handshake. */
 const TUNNEL_READY_MS = 30_000;
 /** A restarted daemon must carry traffic again within this (re-admission + new session). */
@@ -163,7 +165,7 @@ describe('TAP (L2) across the relay', { skip }, () => {
     }
   });
 
-  test('a daemon killed by pid and started again rejoins, and pings resume', async () => {
+  test('a daemon killed by pid and started again rejoins, and pings resume', async (t) => {
     const m = mesh!;
     const old = m.b;
     const macBefore = await macOf(m.lab, 'b', 'smtap0');
@@ -180,8 +182,18 @@ describe('TAP (L2) across the relay', { skip }, () => {
       const seen = (await neighbour(m.lab, 'a', 'smtap0', MESH_B))?.lladdr;
       assert.fail(`no ping a -> b within ${REJOIN_MS} ms of the restart; b's TAP MAC ${macBefore} -> ${macAfter}, a's neighbour entry for b: ${seen ?? 'none'}\nb stderr: ${m.b.proc.stderr().slice(-3_000)}\na stderr: ${m.a.proc.stderr().slice(-3_000)}`);
     }
-    await pingAll(m.lab, 'a', MESH_B, 10);
-    await pingAll(m.lab, 'b', MESH_A, 10);
+    // Traffic has resumed: within a few rounds, 10 of 10 pings each way. The first round may lose a few
+    // while the restarted pair sets up its direct path (seen under CI load); each round is reported.
+    for (const [from, to] of [['a', MESH_B], ['b', MESH_A]] as const) {
+      const rounds: string[] = [];
+      for (let round = 0; round < REJOIN_ROUNDS; round++) {
+        const p = await measurePing(m.lab, from, to, { count: 10, intervalS: 0.05 });
+        rounds.push(`${p.received}/${p.transmitted}`);
+        if (p.received === 10) break;
+      }
+      t.diagnostic(`${from} -> ${to} after the restart: ${rounds.join(', ')}`);
+      assert.equal(rounds.at(-1), '10/10', `${from} -> ${to}: ${rounds.join(', ')}`);
+    }
   });
 });
 
