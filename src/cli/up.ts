@@ -25,10 +25,12 @@ import { loadEffectiveConfig } from '../config/load-config.js';
 import { NodeDaemon } from '../node/daemon.js';
 import { MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
 import { createLogger } from '../util/logger.js';
+import { parseMetricsAddress } from '../metrics/metrics-server.js';
 import { PASSPHRASE_ENV } from './keygen.js';
 
 interface UpCliOptions {
   config?: string;
+  metrics?: string;
 }
 
 /** "(default X, SHADOWMESH_Y)" for a flag's help, from the one key table. */
@@ -43,8 +45,9 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const cfg = await loadEffectiveConfig({ role: 'node', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const options = await daemonOptionsOf(cfg);
+  const metrics = opts.metrics !== undefined ? parseMetricsAddress(opts.metrics) : undefined;
   const logger = createLogger('node', { level: logLevelOf(cfg) });
-  const daemon = await NodeDaemon.load({ logger }, options);
+  const daemon = await NodeDaemon.load({ logger }, metrics !== undefined ? { ...options, metrics } : options);
   try {
     await daemon.start();
   } catch (err) {
@@ -88,6 +91,7 @@ export function registerUp(program: Command): void {
     .option('--p2p-listen <ip>', `address of the direct-path listener; a specific address is also the only one advertised (:: is every address of this machine except the mesh's own)${fromKey('node.p2p.listen')}`)
     .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts (SHADOWMESH_P2P_ENABLED=false; node.p2p.enabled: false in the config file)')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${fromKey('node.startupTimeout')}`)
+    .option('--metrics <host:port>', 'serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network')
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +

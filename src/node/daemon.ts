@@ -72,6 +72,9 @@ import type { Device, OpenDeviceOptions } from './device/device.js';
 import { DEFAULT_DEVICE_MTU, openDevice } from './device/open-device.js';
 import { DEFAULT_PING_TIMEOUT_MS, MeshPinger } from './mesh-ping.js';
 import { ShadowNode } from './node.js';
+import { createMetricsRegistry } from '../metrics/metrics-registry.js';
+import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
+import { registerNodeMetrics } from '../metrics/node-metrics.js';
 import type { PathTimerOptions } from './path/path-timers.js';
 import type { RelayEstablished } from './relay-link.js';
 
@@ -111,6 +114,8 @@ export interface DaemonOptions {
   mtu?: number;
   controlPath: string;
   startupTimeoutMs?: number;
+  /** Serve Prometheus /metrics, /health and /ready (plain HTTP) on this address; absent: no listener. */
+  metrics?: MetricsAddress;
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
   direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number } | false;
@@ -161,6 +166,7 @@ export class NodeDaemon implements ControlHandler {
   readonly chatService: ChatService;
   readonly chatInbox: ChatInbox;
   readonly chat: ChatControlHandler;
+  readonly #metrics: MetricsServer | null;
   readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
   readonly #deps: DaemonDeps;
   readonly #logger: Logger;
@@ -244,6 +250,26 @@ export class NodeDaemon implements ControlHandler {
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
     this.chat = this.#chatHandler();
     this.control = new ControlServer({ handler: this, logger: this.#logger.child('control') }, { path: options.controlPath });
+    if (options.metrics !== undefined) {
+      const registry = createMetricsRegistry();
+      registerNodeMetrics(registry, this);
+      this.#metrics = new MetricsServer({ registry, ready: () => this.readiness() }, options.metrics);
+    } else {
+      this.#metrics = null;
+    }
+  }
+
+  /** Ready for traffic (GET /ready): admitted by the relay, and the device open unless it runs without one. */
+  readiness(): Readiness {
+    if (this.#stopping !== null) return { ok: false, reason: 'stopping' };
+    if (this.#o.device !== 'none' && this.#device === null) return { ok: false, reason: 'device not open' };
+    if (this.node.link.established === null) return { ok: false, reason: 'not admitted by the relay' };
+    return { ok: true };
+  }
+
+  /** `http://host:port` of the metrics listener once started; null without one. */
+  get metricsUrl(): string | null {
+    return this.#metrics === null || this.#metrics.port === 0 ? null : this.#metrics.url;
   }
 
   get device(): Device | null {
@@ -270,6 +296,11 @@ export class NodeDaemon implements ControlHandler {
   async #start(): Promise<void> {
     this.#startedAtMs = this.#clock.now();
     await this.control.start();
+    // Before the device and the relay, so /ready can answer 503 while they come up.
+    if (this.#metrics !== null) {
+      await this.#metrics.start();
+      this.#logger.info('metrics listening', { url: `${this.#metrics.url}/metrics` });
+    }
     if (this.#o.device !== 'none') {
       const open = this.#deps.openDevice ?? openDevice;
       this.#device = await open({
@@ -328,6 +359,7 @@ export class NodeDaemon implements ControlHandler {
     this.pinger.stop();
     await this.node.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
+    await this.#metrics?.stop();
     await this.control.stop();
     this.identity.signer.destroy();
   }
