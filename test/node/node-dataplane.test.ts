@@ -7,23 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MembershipVerifier } from '../../src/identity/membership.js';
-import { RelayServer } from '../../src/relay/relay-server.js';
-import { TlsIdentity } from '../../src/relay/tls-identity.js';
-import { ShadowNode } from '../../src/node/node.js';
 import { MemoryDevice } from '../../src/node/device/memory-device.js';
-import { createTestNetwork, type TestMember } from '../../src/testkit/test-network.js';
-
-async function waitUntil(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
 
 function ipv4(src: number[], dst: number[], marker: number): Uint8Array {
   const p = new Uint8Array(28);
@@ -35,24 +20,17 @@ function ipv4(src: number[], dst: number[], marker: number): Uint8Array {
 
 for (const kind of ['tun', 'tap'] as const) {
   test(`${kind}: a packet from alice's device comes out of bob's, end to end through the relay`, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sm-node-dp-'));
-    const net = await createTestNetwork({ members: ['alice', 'bob'] });
-    const verifier = new MembershipVerifier(net.ca);
-    const tls = await TlsIdentity.load({ dataDir: join(dir, 'relay'), hostnames: ['127.0.0.1'] }, Date.now());
-    const relay = new RelayServer({ verifier, tls }, { host: '127.0.0.1', port: 0 });
-    await relay.start();
-    const nodes: ShadowNode[] = [];
+    const mesh = await startInProcessMesh(['alice', 'bob']);
     try {
-      const make = (m: TestMember) => {
-        const node = new ShadowNode({ signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier }, { relay: { url: relay.url, pin: relay.pin }, direct: { listenHost: '127.0.0.1' } });
+      const make = (name: string) => {
+        const node = mesh.node(name);
         const dev = new MemoryDevice({ kind, mtu: 1400 });
         node.attachDevice(dev);
         node.start();
-        nodes.push(node);
         return { node, dev };
       };
-      const a = make(net.member('alice'));
-      const b = make(net.member('bob'));
+      const a = make('alice');
+      const b = make('bob');
       await waitUntil('presence', () => a.node.directory.list().length === 1 && b.node.directory.list().length === 1);
       const [aIp, bIp] = [[10, 77, 0, 2], [10, 77, 0, 3]];
       assert.deepEqual([...a.node.directory.list()[0]!.addresses[0]!.bytes], bIp, 'alice learned bob and his address from his certificate');
@@ -82,10 +60,7 @@ for (const kind of ['tun', 'tap'] as const) {
         await waitUntil('spoof counted', () => dpb.stats.drops.spoofed_source === 1);
       }
     } finally {
-      await Promise.all(nodes.map((n) => n.stop()));
-      await relay.stop();
-      await net.cleanup();
-      await rm(dir, { recursive: true, force: true });
+      await mesh.stop();
     }
   });
 }

@@ -7,43 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MembershipVerifier } from '../../src/identity/membership.js';
-import { RelayServer } from '../../src/relay/relay-server.js';
-import { TlsIdentity } from '../../src/relay/tls-identity.js';
-import { ShadowNode } from '../../src/node/node.js';
-import { createTestNetwork, type TestMember } from '../../src/testkit/test-network.js';
-
-async function waitUntil(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
 
 test('a session starts on the relay, migrates to a direct path, and a numbered stream across the switch arrives complete and once', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sm-node-direct-'));
-  const net = await createTestNetwork({ members: ['alice', 'bob'] });
-  const verifier = new MembershipVerifier(net.ca);
-  const tls = await TlsIdentity.load({ dataDir: join(dir, 'relay'), hostnames: ['127.0.0.1'] }, Date.now());
-  const relay = new RelayServer({ verifier, tls }, { host: '127.0.0.1', port: 0 });
-  await relay.start();
-  const nodes: ShadowNode[] = [];
+  const mesh = await startInProcessMesh(['alice', 'bob']);
+  const { net, relay } = mesh;
   try {
-    const make = (m: TestMember) => {
-      const node = new ShadowNode(
-        { signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier },
-        { relay: { url: relay.url, pin: relay.pin }, direct: { listenHost: '127.0.0.1' } },
-      );
-      node.start();
-      nodes.push(node);
-      return node;
-    };
-    const a = make(net.member('alice'));
-    const b = make(net.member('bob'));
+    const a = mesh.node('alice');
+    const b = mesh.node('bob');
+    a.start();
+    b.start();
     const bob = net.member('bob').peerId;
     const alice = net.member('alice').peerId;
     const got: number[] = [];
@@ -77,9 +50,6 @@ test('a session starts on the relay, migrates to a direct path, and a numbered s
     await waitUntil('the last batch', () => got.length >= seq);
     assert.ok(relay.snapshot().framesRouted - routedBefore < 20, `relay routed ${relay.snapshot().framesRouted - routedBefore} frames after migration`);
   } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await relay.stop();
-    await net.cleanup();
-    await rm(dir, { recursive: true, force: true });
+    await mesh.stop();
   }
 });

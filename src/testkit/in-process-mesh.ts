@@ -1,0 +1,62 @@
+/**
+ * A mesh inside the test process, without root: a real relay server (TLS 1.3
+ * WSS on 127.0.0.1, fresh pin) for a throw-away test network, and
+ * ShadowNodes for its members whose direct-path listeners bind 127.0.0.1
+ * only. `stop()` stops every node, the relay, and removes the files.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MembershipVerifier } from '../identity/membership.js';
+import { ShadowNode, type NodeOptions } from '../node/node.js';
+import { RelayServer } from '../relay/relay-server.js';
+import { TlsIdentity } from '../relay/tls-identity.js';
+import { createTestNetwork, type TestNetwork } from './test-network.js';
+
+export interface InProcessMesh {
+  readonly net: TestNetwork;
+  readonly relay: RelayServer<ReturnType<MembershipVerifier['verify']>>;
+  readonly verifier: MembershipVerifier;
+  /** A started node for member `name`; `options` adds to (or overrides) the loopback defaults. */
+  node(name: string, options?: Partial<NodeOptions>): ShadowNode;
+  stop(): Promise<void>;
+}
+
+export async function startInProcessMesh(members: string[]): Promise<InProcessMesh> {
+  const dir = await mkdtemp(join(tmpdir(), 'sm-mesh-'));
+  const net = await createTestNetwork({ members });
+  const verifier = new MembershipVerifier(net.ca);
+  const tls = await TlsIdentity.load({ dataDir: join(dir, 'relay'), hostnames: ['127.0.0.1'] }, Date.now());
+  const relay = new RelayServer({ verifier, tls }, { host: '127.0.0.1', port: 0 });
+  await relay.start();
+  const nodes: ShadowNode[] = [];
+  return {
+    net,
+    relay,
+    verifier,
+    node(name, options = {}) {
+      const m = net.member(name);
+      const node = new ShadowNode(
+        { signer: m.signer, peerId: m.peerId, certificate: m.certificate, verifier },
+        { relay: { url: relay.url, pin: relay.pin }, direct: { listenHost: '127.0.0.1' }, ...options },
+      );
+      nodes.push(node);
+      return node;
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await relay.stop();
+      await net.cleanup();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll `cond` every 20 ms until it holds; throw naming `what` after `ms`. */
+export async function waitUntil(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
