@@ -2,8 +2,9 @@
  * Relay -> direct migration with real parts, no root: a relay server and two
  * ShadowNodes in one process on 127.0.0.1, the direct path over TLS 1.3 +
  * WebSocket with pinned, identity-signed certificates. A numbered stream
- * sent across the switch arrives complete, once, in order per path switch
- * tolerance; afterwards the relay carries nothing more.
+ * sent across the switch arrives complete and exactly once (order may change
+ * at the switch: the session's replay window accepts it); afterwards the
+ * relay carries nothing more.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
