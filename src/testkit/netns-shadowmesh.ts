@@ -235,3 +235,35 @@ export function longestReplyGapMs(stream: PingStream, fromMs = -Infinity, toMs =
   for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
   return gap;
 }
+
+// ---------------------------------------------------------------- HTTP inside a namespace (issue 7 metrics)
+
+/** One HTTP GET answered inside a lab namespace. */
+export interface LabHttpResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** GET http://HOST:PORT<path> and print {status, type, body} as one JSON line (run inside a namespace). */
+const HTTP_GET = `
+const http = require('node:http');
+const [host, port, path] = process.argv.slice(1);
+const req = http.request({ host, port: Number(port), path, timeout: 5000 }, (res) => {
+  let body = ''; res.setEncoding('utf8'); res.on('data', (c) => { body += c; });
+  res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, contentType: String(res.headers['content-type'] || ''), body })); });
+});
+req.on('timeout', () => req.destroy(new Error('timeout')));
+req.on('error', (e) => { process.stderr.write(e.message); process.exit(2); });
+req.end();`;
+
+/**
+ * GET `path` from `host:port` from inside lab node `node` (a daemon's or the
+ * relay's `--metrics` listener on its lab address). Throws when the request
+ * fails; any HTTP status is returned.
+ */
+export async function labHttpGet(lab: NetnsLab, node: string, host: string, port: number, path: string): Promise<LabHttpResponse> {
+  const r = await lab.exec(node, [process.execPath, '-e', HTTP_GET, host, String(port), path], { timeoutMs: CONTROL_CALL_TIMEOUT_MS });
+  if (r.code !== 0) throw new Error(`GET http://${host}:${port}${path} from ${node}: exit ${r.code}${r.timedOut ? ' (timed out)' : ''}: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as LabHttpResponse;
+}
