@@ -117,6 +117,10 @@ export class ShadowNode extends EventEmitter {
       direct.setMeshPrefixes(deps.certificate.addresses);
       this.#unwireDirect = wireDirectPaths(this.paths, direct);
       direct.on('offer_changed', () => { for (const id of this.peers.establishedPeers()) this.#sendOffer(id); });
+      // Offers are not acknowledged: one sent over a dying path is lost, and the peer would keep refusing our
+      // rotated certificate. Re-send ours with every retry and after every fallback (a duplicate is harmless).
+      this.paths.on('want_direct', (peerId: Uint8Array) => this.#sendOffer(peerId));
+      this.paths.on('fallback', (peerId: Uint8Array) => this.#sendOffer(peerId));
       this.peers.on('established', (peerId: Uint8Array) => this.#sendOffer(peerId));
     }
     this.link.on('established', (info: RelayEstablished) => {
