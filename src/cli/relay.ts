@@ -24,7 +24,7 @@ import { RelayServer } from '../relay/relay-server.js';
 import { type RelayOptions } from '../relay/relay-options.js';
 import { TlsIdentity } from '../relay/tls-identity.js';
 import { KEYS_BY_PATH } from '../config/config-keys.js';
-import { logLevelOf, relayServerOptionsOf } from '../config/component-options.js';
+import { logFormatOf, logLevelOf, relayServerOptionsOf } from '../config/component-options.js';
 import { parseListenText } from '../config/config-schema.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { resolveConfig } from '../config/resolve-config.js';
@@ -75,7 +75,7 @@ function fromKey(path: string): string {
 async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const cfg = await loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
-  const logger = createLogger('relay', { level: logLevelOf(cfg) });
+  const logger = createLogger('relay', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
   const serverOptions = relayServerOptionsOf(cfg);
   const caFile = cfg.string('relay.ca') as string;
   const crlFile = cfg.string('relay.crl');

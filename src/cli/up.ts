@@ -11,7 +11,8 @@
  * defaults, resolved by src/config (docs/configuration.md); every problem
  * is reported at once.
  *
- * Logs are JSON lines on stderr. The control API listens on --control
+ * Logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty or log.format:
+ * pretty for one readable line each). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
  * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT stop it gracefully
  * (exit 0). A bad option, an unreadable or foreign certificate, a device that
@@ -20,7 +21,7 @@
  */
 import type { Command } from 'commander';
 import { KEYS_BY_PATH } from '../config/config-keys.js';
-import { daemonOptionsOf, logLevelOf } from '../config/component-options.js';
+import { daemonOptionsOf, logFormatOf, logLevelOf } from '../config/component-options.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { NodeDaemon } from '../node/daemon.js';
 import { MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
@@ -46,7 +47,7 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   const cfg = await loadEffectiveConfig({ role: 'node', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const options = await daemonOptionsOf(cfg);
   const metrics = opts.metrics !== undefined ? parseMetricsAddress(opts.metrics) : undefined;
-  const logger = createLogger('node', { level: logLevelOf(cfg) });
+  const logger = createLogger('node', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
   const daemon = await NodeDaemon.load({ logger }, metrics !== undefined ? { ...options, metrics } : options);
   try {
     await daemon.start();
@@ -95,7 +96,7 @@ export function registerUp(program: Command): void {
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +
-        'logs are JSON lines on stderr. After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
+        'logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty for a terminal). After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
         '(or CAP_NET_ADMIN). Query it with `shadowmesh status`, `shadowmesh peers`, `shadowmesh ping PEER`.\n' +
         'Signals: SIGTERM/SIGINT stop it gracefully (exit 0).',
     )

@@ -11,7 +11,7 @@ import { PATH_TICK_MS, type PathTimerOptions } from '../node/path/path-timers.js
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
-import type { LogLevel } from '../util/logger.js';
+import type { LogFormat, LogLevel } from '../util/logger.js';
 import { parseListenText } from './config-schema.js';
 import type { EffectiveConfig } from './resolve-config.js';
 
@@ -24,6 +24,10 @@ function req<T>(v: T | undefined, path: string): T {
 
 export function logLevelOf(cfg: EffectiveConfig): LogLevel {
   return (cfg.string('log.level') ?? 'info') as LogLevel;
+}
+
+export function logFormatOf(cfg: EffectiveConfig): LogFormat {
+  return (cfg.string('log.format') ?? 'json') as LogFormat;
 }
 
 /** node.p2p.* as PathManager timers. A probe interval below the tick makes the tick finer. */
