@@ -15,7 +15,8 @@
  * pretty for one readable line each). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
  * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT stop it gracefully
- * (exit 0). A bad option, an unreadable or foreign certificate, a device that
+ * (exit 0). SIGHUP re-reads --crl: a newly revoked member leaves the
+ * directory and routing at once, other sessions stay up (daemon.ts). A bad option, an unreadable or foreign certificate, a device that
  * cannot be opened, a relay that refuses or cannot be reached within
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
@@ -55,6 +56,11 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
     await daemon.stop();
     throw err;
   }
+  const onHup = (): void => {
+    logger.info('SIGHUP: reloading the revocation list');
+    void daemon.reloadRevocations();
+  };
+  process.on('SIGHUP', onHup);
   process.stdout.write(daemon.readyLine() + '\n');
   await new Promise<void>((resolve) => {
     const onStop = (signal: NodeJS.Signals): void => {
@@ -69,6 +75,7 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
   });
+  process.off('SIGHUP', onHup);
 }
 
 export function registerUp(program: Command): void {
@@ -81,7 +88,7 @@ export function registerUp(program: Command): void {
     .option('--pin <pin>', `the relay's TLS key pin, sha256:<hex>, as \`shadowmesh relay\` prints it; required${fromKey('node.pin')}`)
     .option('--ca <file>', `network CA certificate; our --cert must be signed by it, and so must every peer's; required${fromKey('node.ca')}`)
     .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; required${fromKey('node.cert')}`)
-    .option('--crl <file>', `revocation list of the CA: peers on it are refused${fromKey('node.crl')}`)
+    .option('--crl <file>', `revocation list of the CA: peers on it are refused; reloaded on SIGHUP${fromKey('node.crl')}`)
     .option('--dir <dir>', `identity directory holding identity.key (default $SHADOWMESH_HOME or ~/.shadowmesh; node.dir in the config file)`)
     .option('--passphrase-file <file>', `file holding the identity key's passphrase (else $${PASSPHRASE_ENV})${fromKey('node.passphraseFile')}`)
     .option('--dev <kind>', `tun (L3, routes by member address), tap (L2, Ethernet with ARP), or none (no device: sessions, ping and the control API only; needs no root)${fromKey('node.dev')}`)
@@ -98,7 +105,7 @@ export function registerUp(program: Command): void {
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +
         'logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty for a terminal). After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
         '(or CAP_NET_ADMIN). Query it with `shadowmesh status`, `shadowmesh peers`, `shadowmesh ping PEER`.\n' +
-        'Signals: SIGTERM/SIGINT stop it gracefully (exit 0).',
+        'Signals: SIGTERM/SIGINT stop it gracefully (exit 0); SIGHUP reloads --crl (revoked members are dropped, other sessions stay).',
     )
     .action(async (opts: UpCliOptions, cmd: Command) => {
       await runUp(opts, cmd);

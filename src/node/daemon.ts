@@ -26,6 +26,15 @@
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
  *
+ * Revocation reload (`reloadRevocations`, SIGHUP in `shadowmesh up`): the
+ * CRL file is read again and handed to the MembershipVerifier (which refuses
+ * a list of another CA or an older one; the previous list then stays), and
+ * the directory is rechecked at once, so a newly revoked member leaves it and
+ * with it routing, direct paths and the data plane (node.ts 'down'). The
+ * PeerManager has no way to forget one peer's session, so the revoked
+ * member's session object stays until it expires; it is left out of `peers`
+ * and its new handshakes fail verification. Other sessions are untouched.
+ *
  * Members: the node's directory (src/node/directory.ts) lists the members
  * online at the relay, each certificate verified against our CA; it serves
  * names and addresses for `peers`, `ping NAME` and the data plane's routes.
@@ -40,6 +49,7 @@
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
+import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
 import { formatPeerId, shortId } from '../identity/peer-id.js';
@@ -123,6 +133,20 @@ export interface DaemonOptions {
   pathTimers?: Partial<PathTimerOptions>;
 }
 
+/** What a revocation reload did (also logged). */
+export interface RevocationReload {
+  /** 'reloaded': a newer list is in force; 'unchanged': the same list again; 'no-crl': no CRL file configured; 'failed': the file was unreadable or refused, the previous list stays. */
+  outcome: 'reloaded' | 'unchanged' | 'no-crl' | 'failed';
+  /** List numbers before and after (-1: none loaded). */
+  previousNumber: number;
+  number: number;
+  /** Peer ids (hex) on the new list and not on the previous one. */
+  newlyRevoked: string[];
+  /** Members that left the directory on the recheck. */
+  removed: number;
+  error?: string;
+}
+
 export interface DaemonDeps {
   logger?: Logger;
   clock?: Clock;
@@ -171,6 +195,9 @@ export class NodeDaemon implements ControlHandler {
   readonly #deps: DaemonDeps;
   readonly #logger: Logger;
   readonly #clock: Clock;
+  readonly #verifier: MembershipVerifier;
+  /** Hex peer ids on the revocation list in force. */
+  #revoked: Set<string>;
   #device: Device | null = null;
   #dataplane: Dataplane | null = null;
   #startedAtMs = 0;
@@ -196,14 +223,14 @@ export class NodeDaemon implements ControlHandler {
       throw new DaemonError(DaemonCode.CERT_MISMATCH, `--cert ${options.certFile} is for peer ${formatPeerId(cert.peerId)} but the identity in ${options.identityDir} is ${formatPeerId(identity.peerId)}`);
     }
     try {
-      return new NodeDaemon(deps, options, identity, cert, verifier);
+      return new NodeDaemon(deps, options, identity, cert, verifier, crl);
     } catch (err) {
       identity.signer.destroy();
       throw err;
     }
   }
 
-  private constructor(deps: DaemonDeps, options: DaemonOptions, identity: Identity, cert: MemberCertificate, verifier: MembershipVerifier) {
+  private constructor(deps: DaemonDeps, options: DaemonOptions, identity: Identity, cert: MemberCertificate, verifier: MembershipVerifier, crl: RevocationList | undefined) {
     if (!['tap', 'tun', 'none'].includes(options.device)) {
       throw new ConfigError('SM_ERR_CONFIG_VALUE', `--dev: expected tap, tun or none, got ${JSON.stringify(options.device)}`);
     }
@@ -220,6 +247,8 @@ export class NodeDaemon implements ControlHandler {
     this.#clock = deps.clock ?? systemClock;
     this.identity = identity;
     this.certificate = cert;
+    this.#verifier = verifier;
+    this.#revoked = new Set((crl?.peerIds ?? []).map((id) => formatPeerId(id)));
     this.node = new ShadowNode(
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
@@ -364,6 +393,42 @@ export class NodeDaemon implements ControlHandler {
     this.identity.signer.destroy();
   }
 
+  /**
+   * Re-read the revocation list file and apply it now: a newly revoked
+   * member leaves the directory (routing, paths, data plane) without any
+   * other session being touched. Never throws: a bad file is logged and the
+   * previous list stays in force.
+   */
+  async reloadRevocations(): Promise<RevocationReload> {
+    const previousNumber = this.#verifier.revocationNumber;
+    const base = { previousNumber, number: previousNumber, newlyRevoked: [] as string[], removed: 0 };
+    const file = this.#o.crlFile;
+    if (file === undefined) {
+      this.#logger.info('revocation reload: no --crl configured; nothing to reload');
+      return { ...base, outcome: 'no-crl' };
+    }
+    let crl: RevocationList;
+    try {
+      crl = await loadRevocationList(file, this.#verifier.ca);
+      this.#verifier.setRevocationList(crl);
+    } catch (err) {
+      const error = (err as Error).message;
+      this.#logger.error('revocation reload failed; keeping the previous list', { file, number: previousNumber, error, code: String((err as { code?: unknown }).code ?? '') });
+      return { ...base, outcome: 'failed', error };
+    }
+    const now = new Set(crl.peerIds.map((id) => formatPeerId(id)));
+    const newlyRevoked = [...now].filter((hex) => !this.#revoked.has(hex));
+    this.#revoked = now;
+    const removed = this.node.directory.recheck(this.#clock.now());
+    for (const hex of newlyRevoked) {
+      const hadSession = this.node.peerList().some((p) => p.peerId === hex);
+      this.#logger.info(`${hex.slice(0, 8)} revoked`, { list: crl.number, session: hadSession ? 'left unused; no longer listed' : 'none' });
+    }
+    const outcome = crl.number === previousNumber ? 'unchanged' : 'reloaded';
+    this.#logger.info(`revocation list ${outcome}`, { file, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed });
+    return { outcome, previousNumber, number: crl.number, newlyRevoked, removed };
+  }
+
   // ------------------------------------------------------------ control API
 
   status(): StatusResult {
@@ -402,6 +467,8 @@ export class NodeDaemon implements ControlHandler {
     const seen = new Set<string>();
     for (const p of this.node.peerList()) {
       seen.add(p.peerId);
+      // A revoked member's session cannot be forgotten by the PeerManager; it is no member any more, so it is not listed.
+      if (this.#revoked.has(p.peerId)) continue;
       const m = known(this.node.directory.get(p.peerId));
       const drops: Record<string, number> = {};
       for (const [k, v] of Object.entries(p.drops)) if (v > 0) drops[k] = v;
