@@ -136,6 +136,8 @@ export class ShadowNode extends EventEmitter {
     this.link.on('peer_down', (peerId: Uint8Array) => { this.directory.onPeerDown(peerId); });
     this.directory.on('up', (e: DirectoryEntry) => this.emit('member_up', e));
     this.directory.on('down', (e: DirectoryEntry) => {
+      // A revoked member loses its session at once (keys wiped); one that merely went offline keeps it.
+      if (deps.verifier.isRevoked(e.peerId)) this.peers.forgetPeer(e.peerId);
       this.#dataplane?.forgetPeer(e.hex);
       this.paths.forgetPeer(e.peerId);
       this.direct?.forgetPeer(e.peerId);

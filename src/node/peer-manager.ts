@@ -177,6 +177,20 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     for (const p of this.#peers.values()) if (p.session.hasUsableKey() || p.initiator) this.#initiate(p);
   }
 
+  /** Drop everything about a peer now: its half-done handshakes, its session (keys wiped) and queued packets. Used when it is revoked. */
+  forgetPeer(peerId: Uint8Array): void {
+    const peer = this.#peers.get(hexOf(peerId));
+    if (!peer) return;
+    this.#abandonInitiator(peer);
+    for (const [index, owner] of this.#indices) {
+      if (owner.peer !== peer) continue;
+      if (owner.kind === 'responder') owner.responder.destroy();
+      this.#indices.delete(index);
+    }
+    peer.session.stop();
+    this.#peers.delete(peer.hex);
+  }
+
   /** The current session's path-authentication key with a peer (for direct-path re-handshakes), or null. A view: do not keep or modify it. */
   pathAuthKey(peerId: Uint8Array): Uint8Array | null {
     return this.#peers.get(hexOf(peerId))?.session.currentPathAuthKey() ?? null;

@@ -191,3 +191,24 @@ test('garbage from the transport is counted, never thrown', () => {
   assert.ok(a.drops.unknown_index >= 1);
   a.stop(); b.stop();
 });
+
+test('forgetPeer drops the session at once: its frames are no longer opened', () => {
+  const { a, b, relay, got } = lab();
+  a.sendPayload(bob.peerId, utf8('before'));
+  relay.pump();
+  assert.deepEqual(got.b, ['before']);
+  b.forgetPeer(alice.peerId);
+  assert.equal(b.peers().length, 0);
+  assert.equal(b.pathAuthKey(alice.peerId), null);
+  let held: Uint8Array | null = null;
+  relay.intercept = (f) => { if (f.frame[1] === FrameType.Data && !held) { held = f.frame; return null; } return f.frame; };
+  a.sendPayload(bob.peerId, utf8('after'));
+  relay.pump();
+  relay.intercept = null;
+  const before = b.drops.unknown_index;
+  relay.inject(alice.peerId, bob.peerId, held!);
+  relay.pump();
+  assert.ok(!got.b.includes('after'), 'a frame under the forgotten session is not opened');
+  assert.equal(b.drops.unknown_index, before + 1);
+  a.stop(); b.stop();
+});

@@ -150,6 +150,11 @@ export class Dataplane {
       return;
     }
     if (this.#l2) {
+      // Only listed (CA-verified, unrevoked, online) members put frames on the segment.
+      if (!this.#members.get(peerId)) {
+        drops.unknown_peer++;
+        return;
+      }
       this.#l2.learn(body, pkt + 6, peerId, hexOf(peerId), this.#clock.now());
     } else {
       const member = this.#members.get(peerId);

@@ -138,3 +138,11 @@ test('device writes are bounded per turn and failures counted', async () => {
   assert.equal(device.written.length, 10);
   assert.equal(dp.stats.drops.device_write_failed, MAX_PENDING_DEVICE_WRITES - 10);
 });
+
+test('TAP: frames from a peer that is not a listed member never reach the segment', async () => {
+  const { device, dp } = setup('tap');
+  dp.fromPeer(A, eth([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x02, 0, 0, 0, 0, 0xa1]));
+  await flush();
+  assert.equal(device.written.length, 0);
+  assert.equal(dp.stats.drops.unknown_peer, 1);
+});
