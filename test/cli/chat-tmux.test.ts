@@ -105,9 +105,13 @@ test('interactive chat: request, accept, typing, delivery ticks, incoming lines,
   tmux('send-keys', '-t', 'one', '-l', '/quit');
   tmux('send-keys', '-t', 'one', 'Enter');
   await waitScreen('one', /\* conversation ended\n(.*\n)*EXIT=0/);
-  const ended = (await bob.call('chat_events', { follow: false })) as { events: ChatEvent[] };
-  const t = ended.events.find((e) => e.type === 'terminated');
-  assert.ok(t !== undefined && t.type === 'terminated' && t.by === 'remote' && t.reason === 'left the chat', JSON.stringify(ended.events));
+  // The TERMINATE crosses the relay after the chat has exited: poll bob's events (each is handed out once) until it arrives.
+  const seen: ChatEvent[] = [];
+  const t = await waitFor('bob to hear that alice left', async () => {
+    seen.push(...((await bob.call('chat_events', { follow: false })) as { events: ChatEvent[] }).events);
+    return seen.find((e) => e.type === 'terminated');
+  }, 15_000);
+  assert.ok(t.type === 'terminated' && t.by === 'remote' && t.reason === 'left the chat', JSON.stringify(seen));
 
   // Ctrl-C: exits 0, the conversation stays open for send / recv.
   startChat('two');

@@ -264,7 +264,7 @@ test('send and recv: a request C declines is reported to A; recv --accept and se
 test('terminate from either side resets both; a later message is refused with a clear status', async () => {
   for (const [ender, other] of [['alice', 'bob'], ['bob', 'alice']] as const) {
     const subO = new Subscription(other);
-    const id = ((await client('alice').call('chat_send', { peer: 'bob', text: 'before', wait: true, timeoutMs: 10_000 })) as ChatSendResult).conversationId;
+    const id = ((await client('alice').call('chat_send', { peer: 'bob', text: 'before', wait: true, timeoutMs: 30_000 })) as ChatSendResult).conversationId;
     await client(ender).call('chat_terminate', { peer: ender === 'alice' ? 'bob' : 'alice', reason: 'done here' });
     const t = await subO.until('termination seen by the other side', () => subO.of('terminated', id)[0]);
     assert.deepEqual({ by: (t as { by: string }).by, reason: (t as { reason: string }).reason }, { by: 'remote', reason: 'done here' });
@@ -277,7 +277,8 @@ test('terminate from either side resets both; a later message is refused with a 
     if (ender === 'alice') {
       // Open a fresh one for the reverse case; bob accepts.
       const subB = new Subscription('bob');
-      const next = client('alice').call('chat_send', { peer: 'bob', text: 'again', wait: true, timeoutMs: 10_000 });
+      const next = client('alice').call('chat_send', { peer: 'bob', text: 'again', wait: true, timeoutMs: 30_000 });
+      next.catch(() => undefined); // awaited below; a rejection must not surface as unhandled before that
       const rq = await subB.until('new request', () => subB.of('request').at(-1));
       await client('bob').call('chat_respond', { conversationId: rq.conversationId, accept: true });
       await next;
