@@ -275,14 +275,14 @@ test('terminate from either side resets both; a later message is refused with a 
     }
     subO.close();
     if (ender === 'alice') {
-      // Open a fresh one for the reverse case; bob accepts.
-      const subB = new Subscription('bob');
+      // Open a fresh one for the reverse case; bob accepts. Bob's pending request is read from chat_list,
+      // not from a new subscription, which could attach after the request event was handed out.
       const next = client('alice').call('chat_send', { peer: 'bob', text: 'again', wait: true, timeoutMs: 30_000 });
       next.catch(() => undefined); // awaited below; a rejection must not surface as unhandled before that
-      const rq = await subB.until('new request', () => subB.of('request').at(-1));
+      const rq = await waitFor('the new request at bob', async () =>
+        ((await client('bob').call('chat_list', {})) as ChatListResult).conversations.find((c) => c.state === 'requested'), 15_000);
       await client('bob').call('chat_respond', { conversationId: rq.conversationId, accept: true });
       await next;
-      subB.close();
     }
   }
 });
