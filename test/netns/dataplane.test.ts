@@ -25,6 +25,7 @@ import { measureIperf3, measurePing } from '../../src/testkit/netns-measure.js';
 import { startLabDaemon, startLabRelay, upAvailable, waitForPing, type LabDaemon, type LabNodeOptions, type LabRelay } from '../../src/testkit/netns-shadowmesh.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
 import { formatPeerId } from '../../src/identity/peer-id.js';
+import { HASHED_RECEIVER_JS } from '../../src/testkit/netns-transfer.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
@@ -197,16 +198,8 @@ describe('TAP (L2) across the relay', { skip }, () => {
   });
 });
 
-/** Node one-liners for an exact transfer: the receiver prints {bytes, sha256} of what it read. */
-const RECEIVER = `
-const net = require('node:net'); const { createHash } = require('node:crypto');
-const [ip, port] = process.argv.slice(1);
-const srv = net.createServer((s) => {
-  const h = createHash('sha256'); let n = 0;
-  s.on('data', (c) => { h.update(c); n += c.length; });
-  s.on('end', () => { console.log(JSON.stringify({ bytes: n, sha256: h.digest('hex') })); srv.close(); });
-});
-srv.listen(Number(port), ip, () => console.log('listening'));`;
+/** An exact transfer: the receiver (src/testkit/netns-transfer.ts) prints {bytes, sha256} of what it read; the sender writes TOTAL random bytes as fast as it can. */
+const RECEIVER = HASHED_RECEIVER_JS;
 const SENDER = `
 const net = require('node:net'); const { createHash, randomBytes } = require('node:crypto');
 const [ip, port, total] = process.argv.slice(1);

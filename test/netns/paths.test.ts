@@ -35,6 +35,7 @@ import {
   type LabDaemon, type LabPeerPath, type LabRelay, type PingStream,
 } from '../../src/testkit/netns-shadowmesh.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { HASHED_RECEIVER_JS, pacedSenderJs } from '../../src/testkit/netns-transfer.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
@@ -64,38 +65,8 @@ const RESTORE_PAUSE_MS = 700;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Receiver: prints `listening`, then {bytes, sha256} of everything read on one connection. */
-const RECEIVER = `
-const net = require('node:net'); const { createHash } = require('node:crypto');
-const [ip, port] = process.argv.slice(1);
-const srv = net.createServer((s) => {
-  const h = createHash('sha256'); let n = 0;
-  s.on('data', (c) => { h.update(c); n += c.length; });
-  s.on('error', (e) => { console.log(JSON.stringify({ error: e.message, bytes: n })); process.exit(2); });
-  s.on('end', () => { console.log(JSON.stringify({ bytes: n, sha256: h.digest('hex') })); srv.close(); });
-});
-srv.listen(Number(port), ip, () => console.log('listening'));`;
-
-/** Sender: numbered 256 KiB chunks for SECONDS at RATE bytes/s, then {bytes, sha256} of what it wrote. */
-const SENDER = `
-const net = require('node:net'); const { createHash, randomBytes } = require('node:crypto');
-const [ip, port, seconds, rate] = process.argv.slice(1);
-const base = randomBytes(256 * 1024); const h = createHash('sha256');
-let n = 0; let idx = 0; const t0 = Date.now(); const end = t0 + Number(seconds) * 1000;
-const s = net.connect(Number(port), ip, () => {
-  const pump = () => {
-    for (;;) {
-      const now = Date.now();
-      if (now >= end) return void s.end(() => console.log(JSON.stringify({ bytes: n, sha256: h.digest('hex') })));
-      if (n > Number(rate) * (now - t0) / 1000) return void setTimeout(pump, 5);
-      const c = Buffer.from(base); c.writeUInt32BE(idx++, 0);
-      h.update(c); n += c.length;
-      if (!s.write(c)) return void s.once('drain', pump);
-    }
-  };
-  pump();
-});
-s.on('error', (e) => { console.error(e.message); process.exit(2); });`;
+const RECEIVER = HASHED_RECEIVER_JS;
+const SENDER = pacedSenderJs(256 * 1024);
 
 interface Transfer {
   rx: LabProcess;
