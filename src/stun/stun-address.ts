@@ -1,0 +1,51 @@
+/**
+ * Canonical comparison of STUN transport addresses (docs/protocol.md §5).
+ *
+ * A dual-stack UDP socket reports IPv4 peers as IPv4-mapped IPv6 text
+ * ("::ffff:1.2.3.4"), and callers may write IPv6 in any RFC 4291 form, so
+ * addresses are compared after canonicalising: RFC 5952 text, with
+ * IPv4-mapped addresses reduced to plain dotted IPv4. Never throws: text that
+ * is not an IP address canonicalises to null and equals nothing.
+ */
+
+import { formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
+
+import type { StunAddress } from './stun-message.js';
+
+const MAPPED_PREFIX = '::ffff:';
+
+/** Canonical text of an IP address, IPv4-mapped reduced to IPv4; null if `text` is not an IP address. */
+export function canonicalIp(text: string): string | null {
+  let formatted: string;
+  try {
+    formatted = formatIpAddress(parseIpAddress(text).bytes);
+  } catch {
+    return null;
+  }
+  // RFC 5952 §5 writes IPv4-mapped as "::ffff:a.b.c.d"; only those contain a dot after the prefix.
+  if (formatted.startsWith(MAPPED_PREFIX) && formatted.includes('.')) return formatted.slice(MAPPED_PREFIX.length);
+  return formatted;
+}
+
+function validPort(port: unknown): port is number {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 0xffff;
+}
+
+/** The canonical form of `a`, or null when its address or port is invalid. */
+export function canonicalStunAddress(a: StunAddress): StunAddress | null {
+  if (typeof a !== 'object' || a === null || !validPort(a.port)) return null;
+  const address = canonicalIp(a.address);
+  return address === null ? null : { address, port: a.port };
+}
+
+/** True when both are valid and name the same IP address and port. */
+export function sameStunAddress(a: StunAddress, b: StunAddress): boolean {
+  if (a.port !== b.port) return false;
+  const x = canonicalIp(a.address);
+  return x !== null && x === canonicalIp(b.address);
+}
+
+/** "1.2.3.4:5" or "[::1]:5", for logs and messages. */
+export function formatStunAddress(a: StunAddress): string {
+  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
