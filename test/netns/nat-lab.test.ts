@@ -260,6 +260,11 @@ async function waitSeen(proc: LabProcess, after: number, ok: (addr: string) => b
   }
 }
 
+test('options are checked before anything is built', async () => {
+  await assert.rejects(createNatLab({ a: 'cone' as NatKind, b: 'none' }), /a: expected one of none, full-cone, port-restricted, symmetric/);
+  await assert.rejects(createNatLab({ a: 'none', b: 'none', udpPorts: [2_000, 1_000] }), /udpPorts: expected \[lo, hi\]/);
+});
+
 describe('NAT lab: full cone (a) and no NAT (b)', { skip }, () => {
   let lab: NatLab | undefined;
   let refl: Reflector | undefined;
@@ -289,6 +294,9 @@ describe('NAT lab: full cone (a) and no NAT (b)', { skip }, () => {
     const r = await punch(lab!, refl!, NODE_PORT.punch1, 'fc-none');
     assert.deepEqual(r.a.receivedFrom, [r.a.peer], `a: ${JSON.stringify(r)}`);
     assert.deepEqual(r.b.receivedFrom, [r.b.peer], `b: ${JSON.stringify(r)}`);
+  });
+  test('setMappingPortRange refuses a side without NAT', async () => {
+    await assert.rejects(lab!.setMappingPortRange('b', [45_000, 45_099]), /side b has no NAT/);
   });
   test('a public LAN (none) is reachable from the internet; a NATed one is not', async () => {
     assert.ok(await pings(lab!, 'inet', lab!.ip('b')), 'inet could not ping b on its public LAN');
