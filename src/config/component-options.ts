@@ -92,7 +92,17 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     startupTimeoutMs: req(cfg.ms('node.startupTimeout'), 'node.startupTimeout'),
     direct: directOptionsOf(cfg),
     pathTimers: pathTimersOf(cfg),
+    ...metricsOf(cfg, 'node.metrics.listen'),
   };
+}
+
+/** node.metrics.listen / relay.metrics.listen as the metrics listener's address; {} when unset (no listener). */
+export function metricsOf(cfg: EffectiveConfig, path: 'node.metrics.listen' | 'relay.metrics.listen'): { metrics?: { host: string; port: number } } {
+  const text = cfg.string(path);
+  if (text === undefined) return {};
+  const listen = parseListenText(text);
+  if (listen === null) throw new TypeError(`config ${path}: not HOST:PORT (the schema checks it)`);
+  return { metrics: listen };
 }
 
 /** relay.* as RelayServer options. A rate brings a burst of half a second (the defaults' ratio), never below one full frame for bytes. */

@@ -47,6 +47,7 @@ const nodeChecks: CrossCheck = (cfg, problem) => {
 const relayChecks: CrossCheck = (cfg, problem) => {
   if (!hasRelay(cfg)) return;
   if (cfg.isSet('relay.cert') !== cfg.isSet('relay.key')) problem(cfg.isSet('relay.cert') ? 'relay.key' : 'relay.cert', 'relay.cert and relay.key (--cert, --key) go together');
+  if (cfg.isSet('relay.cert') && cfg.isSet('relay.tls.certLifetime')) problem('relay.tls.certLifetime', 'sets the lifetime of the self-signed certificate; an operator certificate (relay.cert) has its own validity');
   const heartbeat = cfg.ms('relay.heartbeat') ?? Number.NaN;
   const idle = cfg.ms('relay.idleTimeout') ?? Number.NaN;
   if (!(idle > heartbeat)) {

@@ -20,6 +20,7 @@ import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { EPHEMERAL_CERT_LIFETIME_MS } from '../node/path/tls-ephemeral.js';
 import { RELAY_DEFAULTS } from '../relay/relay-options.js';
+import { MAX_SELF_SIGNED_LIFETIME_MS, MIN_SELF_SIGNED_LIFETIME_MS, SELF_SIGNED_VALIDITY_MS } from '../relay/tls-identity.js';
 import { MAX_FRAME_BYTES } from '../wire/constants.js';
 import { formatDuration } from '../util/duration.js';
 
@@ -62,6 +63,8 @@ export const HOME_ENV = 'SHADOWMESH_HOME';
 export const CONFIG_ENV = 'SHADOWMESH_CONFIG';
 /** The file looked for in the home directory when neither --config nor SHADOWMESH_CONFIG names one. */
 export const DEFAULT_CONFIG_FILE_NAME = 'config.yaml';
+/** One metrics listener per process: node.metrics.listen and relay.metrics.listen share the variable, as --metrics is the flag of both commands. */
+export const METRICS_ENV = 'SHADOWMESH_METRICS_LISTEN';
 
 /** Durations above a year are a unit mistake for every key here. */
 const MAX_CONFIG_DURATION_MS = 366 * 24 * 3_600_000;
@@ -106,6 +109,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'node.p2p.retryMax', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_RETRY_MAX', default: d(T.retryMaxMs), expected: DURATION_EXPECTED, description: 'cap of the retry backoff (at least retryInterval)' },
   { path: 'node.p2p.connectTimeout', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_CONNECT_TIMEOUT', default: d(DEFAULT_DIRECT_CONNECT_TIMEOUT_MS), expected: DURATION_EXPECTED, description: 'budget of one direct connection (TCP, TLS, WebSocket, re-handshake); a direct attempt gets at least this long' },
   { path: 'node.tls.certLifetime', kind: duration(MIN_CERT_LIFETIME_MS, MAX_CONFIG_DURATION_MS), env: 'SHADOWMESH_TLS_CERT_LIFETIME', default: d(EPHEMERAL_CERT_LIFETIME_MS), expected: `${DURATION_EXPECTED}, at least 1s`, description: "lifetime of the direct-path listener's ephemeral TLS certificate; rotated at three quarters of it" },
+  { path: 'node.metrics.listen', kind: { type: 'format', format: 'listen' }, flag: '--metrics', env: METRICS_ENV, expected: 'HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9469', description: 'serve Prometheus /metrics, /health and /ready over plain HTTP here (absent: off); keep it on localhost or a private network' },
 
   // ---- relay (`shadowmesh relay`)
   { path: 'relay.listen', kind: { type: 'format', format: 'listen' }, flag: '--listen', env: 'SHADOWMESH_RELAY_LISTEN', default: `${RELAY_DEFAULTS.host}:${RELAY_DEFAULTS.port}`, expected: 'HOST:PORT or [IPV6]:PORT', description: 'address and port to listen on' },
@@ -122,6 +126,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'relay.heartbeat', kind: duration(1, U32_MAX), flag: '--heartbeat', env: 'SHADOWMESH_RELAY_HEARTBEAT', default: d(RELAY_DEFAULTS.heartbeatMs), expected: DURATION_EXPECTED, description: 'PING interval to each member' },
   { path: 'relay.idleTimeout', kind: duration(1, U32_MAX), flag: '--idle-timeout', env: 'SHADOWMESH_RELAY_IDLE_TIMEOUT', default: d(RELAY_DEFAULTS.idleTimeoutMs), expected: DURATION_EXPECTED, description: 'disconnect a member silent this long (more than heartbeat)' },
   { path: 'relay.handshakeTimeout', kind: duration(1, U32_MAX), flag: '--handshake-timeout', env: 'SHADOWMESH_RELAY_HANDSHAKE_TIMEOUT', default: d(RELAY_DEFAULTS.handshakeTimeoutMs), expected: DURATION_EXPECTED, description: 'time allowed for TLS and admission' },
+  { path: 'relay.metrics.listen', kind: { type: 'format', format: 'listen' }, flag: '--metrics', env: METRICS_ENV, expected: 'HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9469', description: 'serve Prometheus /metrics, /health and /ready over plain HTTP here (absent: off); keep it on localhost or a private network' },
+  { path: 'relay.tls.certLifetime', kind: duration(MIN_SELF_SIGNED_LIFETIME_MS, MAX_SELF_SIGNED_LIFETIME_MS), flag: '--tls-cert-lifetime', env: 'SHADOWMESH_RELAY_TLS_CERT_LIFETIME', default: d(SELF_SIGNED_VALIDITY_MS), expected: `${DURATION_EXPECTED}, at least 10s`, description: "lifetime of the relay's self-signed TLS certificate, re-issued with the same key (same pin) when a quarter of it is left; not with relay.cert" },
 ] satisfies ConfigKey[]);
 
 export const KEYS_BY_PATH: ReadonlyMap<string, ConfigKey> = new Map(CONFIG_KEYS.map((k) => [k.path, k]));

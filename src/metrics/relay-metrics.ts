@@ -21,7 +21,7 @@ import { Histogram, type Registry } from 'prom-client';
 import type { RelayStatsSnapshot } from '../relay/relay-stats.js';
 import type { Logger } from '../util/logger.js';
 import { byLabel, counterFrom, createMetricsRegistry, gaugeFrom } from './metrics-registry.js';
-import { MetricsServer, parseMetricsAddress } from './metrics-server.js';
+import { MetricsServer, parseMetricsAddress, type MetricsAddress } from './metrics-server.js';
 
 /** What these metrics read: RelayServer fits. */
 export interface RelayMetricsSource {
@@ -70,10 +70,13 @@ export interface RelayMetricsEndpoint {
   stop(): Promise<void>;
 }
 
-/** Validate the --metrics flag (a ConfigError names it) and prepare the endpoint; nothing is bound until start(). */
-export function startRelayMetrics(flag: string | undefined, logger: Logger): RelayMetricsEndpoint | null {
-  if (flag === undefined) return null;
-  const address = parseMetricsAddress(flag);
+/**
+ * Prepare the endpoint for relay.metrics.listen (--metrics, SHADOWMESH_METRICS_LISTEN): an address
+ * already resolved by src/config, or the flag's text (a ConfigError names it); nothing is bound until start().
+ */
+export function startRelayMetrics(listen: MetricsAddress | string | undefined, logger: Logger): RelayMetricsEndpoint | null {
+  if (listen === undefined) return null;
+  const address = typeof listen === 'string' ? parseMetricsAddress(listen) : listen;
   const registry = createMetricsRegistry();
   let server: (RelayMetricsSource & { readonly listening: boolean }) | null = null;
   const observer = registerRelayMetrics(registry, () => server);

@@ -7,9 +7,11 @@
  *    certificate that nodes trust with `tlsCaFile`. Never rotated here.
  *  - self-signed (default): an ECDSA P-256 key kept in `dataDir/tls-key.pem`
  *    (mode 0600, created once) and a self-signed certificate for it, valid
- *    SELF_SIGNED_VALIDITY_MS, re-issued with the SAME key when
- *    `needsRenewal()` says so. Nodes pin the key, not the certificate, so the
- *    pin survives both re-issue and relay restarts.
+ *    `lifetimeMs` (default SELF_SIGNED_VALIDITY_MS; relay.tls.certLifetime),
+ *    re-issued with the SAME key once a quarter of that lifetime is left
+ *    (`needsRenewal()`; the relay's sweep asks every second at most). Nodes
+ *    pin the key, not the certificate, so the pin survives both re-issue and
+ *    relay restarts, and connections already open keep their TLS session.
  *
  * The pin is `sha256:` + lowercase hex of SHA-256 over the certificate's
  * SubjectPublicKeyInfo (DER) — `spkiPin`. The relay link computes the same
@@ -29,8 +31,14 @@ import { ConfigError, SmError } from '../errors.js';
 
 /** Validity of a self-signed relay certificate: short, so a leaked certificate ages out (DESIGN.md: ECDSA P-256 certs, 24 h). */
 export const SELF_SIGNED_VALIDITY_MS = 24 * 60 * 60 * 1_000;
-/** Re-issue this long before expiry: a quarter of the validity leaves room for a missed check or a sleeping host. */
-export const RENEW_BEFORE_EXPIRY_MS = 6 * 60 * 60 * 1_000;
+/** Re-issue when this fraction of the lifetime is left: a quarter leaves room for a missed check or a sleeping host. */
+export const RENEW_BEFORE_EXPIRY_FRACTION = 0.25;
+/** Re-issue this long before expiry with the default validity (6 h). */
+export const RENEW_BEFORE_EXPIRY_MS = SELF_SIGNED_VALIDITY_MS * RENEW_BEFORE_EXPIRY_FRACTION;
+/** Shortest settable lifetime: the sweep checks at most every second, so a quarter of 10 s (2.5 s) still renews in time. */
+export const MIN_SELF_SIGNED_LIFETIME_MS = 10_000;
+/** Longest settable lifetime: past a year a leaked certificate stays usable for too long. */
+export const MAX_SELF_SIGNED_LIFETIME_MS = 366 * 24 * 60 * 60 * 1_000;
 /** Backdate notBefore by this much so a client whose clock is a little behind still accepts a fresh certificate. */
 export const NOT_BEFORE_SKEW_MS = 5 * 60 * 1_000;
 /** Name of the persisted key inside the data directory. */
@@ -49,6 +57,8 @@ export interface TlsIdentityOptions {
   keyFile?: string;
   /** Subject alternative names (DNS names or IPs) for the self-signed certificate. */
   hostnames?: string[];
+  /** Validity of each self-signed certificate in ms (MIN_/MAX_SELF_SIGNED_LIFETIME_MS); not with certFile/keyFile. */
+  lifetimeMs?: number;
 }
 
 export const TLS_IDENTITY_DEFAULTS: Readonly<Required<Pick<TlsIdentityOptions, 'hostnames'>>> = Object.freeze({ hostnames: Object.freeze(['localhost']) as unknown as string[] });
@@ -107,12 +117,12 @@ function loadOrCreateKey(dataDir: string): KeyObject {
   return privateKey;
 }
 
-async function issueSelfSigned(key: KeyObject, hostnames: readonly string[], nowMs: number): Promise<{ certPem: string; notAfterMs: number }> {
+async function issueSelfSigned(key: KeyObject, hostnames: readonly string[], lifetimeMs: number, nowMs: number): Promise<{ certPem: string; notAfterMs: number }> {
   const subtle = webcrypto.subtle;
   const alg = { name: 'ECDSA', namedCurve: 'P-256' } as const;
   const privateKey = await subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign']);
   const publicKey = await subtle.importKey('spki', createPublicKey(key).export({ type: 'spki', format: 'der' }), alg, true, ['verify']);
-  const notAfterMs = nowMs + SELF_SIGNED_VALIDITY_MS;
+  const notAfterMs = nowMs + lifetimeMs;
   const sans = hostnames.map((h) => (/^[0-9.]+$/.test(h) || h.includes(':') ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }));
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
@@ -136,12 +146,15 @@ async function issueSelfSigned(key: KeyObject, hostnames: readonly string[], now
 
 export class TlsIdentity {
   readonly selfSigned: boolean;
+  /** Validity of each self-signed certificate (ms). */
+  readonly lifetimeMs: number;
   readonly #key: KeyObject | null;
   readonly #hostnames: readonly string[];
   #material: TlsMaterial;
 
-  private constructor(selfSigned: boolean, key: KeyObject | null, hostnames: readonly string[], material: TlsMaterial) {
+  private constructor(selfSigned: boolean, key: KeyObject | null, hostnames: readonly string[], lifetimeMs: number, material: TlsMaterial) {
     this.selfSigned = selfSigned;
+    this.lifetimeMs = lifetimeMs;
     this.#key = key;
     this.#hostnames = hostnames;
     this.#material = material;
@@ -150,11 +163,18 @@ export class TlsIdentity {
   /** Load operator files, or load/create the persisted key and issue a fresh self-signed certificate. */
   static async load(options: TlsIdentityOptions, nowMs: number): Promise<TlsIdentity> {
     for (const key of Object.keys(options)) {
-      if (!['dataDir', 'certFile', 'keyFile', 'hostnames'].includes(key)) {
+      if (!['dataDir', 'certFile', 'keyFile', 'hostnames', 'lifetimeMs'].includes(key)) {
         throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `relay TLS option ${key}: unknown option`);
       }
     }
     const { certFile, keyFile } = options;
+    const lifetimeMs = options.lifetimeMs ?? SELF_SIGNED_VALIDITY_MS;
+    if (!Number.isInteger(lifetimeMs) || lifetimeMs < MIN_SELF_SIGNED_LIFETIME_MS || lifetimeMs > MAX_SELF_SIGNED_LIFETIME_MS) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay TLS lifetimeMs: expected a whole number of ms in [${MIN_SELF_SIGNED_LIFETIME_MS}, ${MAX_SELF_SIGNED_LIFETIME_MS}], got ${String(lifetimeMs)}`);
+    }
+    if (certFile !== undefined && options.lifetimeMs !== undefined) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', 'relay TLS: a certificate lifetime applies to the self-signed certificate only, not to --cert/--key');
+    }
     if ((certFile === undefined) !== (keyFile === undefined)) {
       throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay TLS: --cert and --key go together (got cert=${certFile ?? 'none'}, key=${keyFile ?? 'none'})`);
     }
@@ -175,7 +195,8 @@ export class TlsIdentity {
         throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay TLS: ${certFile} / ${keyFile}: ${(err as Error).message}`, { cause: err });
       }
       const pin = spkiPin(leaf.publicKey.export({ type: 'spki', format: 'der' }));
-      return new TlsIdentity(false, null, [], { keyPem, certPem, pin, notAfterMs: Date.parse(leaf.validTo) });
+      const notAfterMs = Date.parse(leaf.validTo);
+      return new TlsIdentity(false, null, [], Math.max(0, notAfterMs - Date.parse(leaf.validFrom)), { keyPem, certPem, pin, notAfterMs });
     }
     const dataDir = options.dataDir ?? defaultRelayDataDir();
     const hostnames = options.hostnames ?? TLS_IDENTITY_DEFAULTS.hostnames;
@@ -186,7 +207,7 @@ export class TlsIdentity {
       if (err instanceof SmError) throw err;
       throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay data dir ${dataDir}: ${(err as Error).message}`, { cause: err });
     }
-    const identity = new TlsIdentity(true, key, hostnames, { keyPem: '', certPem: '', pin: '', notAfterMs: 0 });
+    const identity = new TlsIdentity(true, key, hostnames, lifetimeMs, { keyPem: '', certPem: '', pin: '', notAfterMs: 0 });
     await identity.renew(nowMs);
     return identity;
   }
@@ -199,15 +220,20 @@ export class TlsIdentity {
     return this.#material.pin;
   }
 
-  /** True when a self-signed certificate is within RENEW_BEFORE_EXPIRY_MS of expiry. */
+  /** Re-issue this long before expiry: a quarter of the lifetime (RENEW_BEFORE_EXPIRY_MS with the default). */
+  get renewBeforeExpiryMs(): number {
+    return Math.round(this.lifetimeMs * RENEW_BEFORE_EXPIRY_FRACTION);
+  }
+
+  /** True when a self-signed certificate has a quarter of its lifetime or less left. */
   needsRenewal(nowMs: number): boolean {
-    return this.selfSigned && nowMs >= this.#material.notAfterMs - RENEW_BEFORE_EXPIRY_MS;
+    return this.selfSigned && nowMs >= this.#material.notAfterMs - this.renewBeforeExpiryMs;
   }
 
   /** Issue a new self-signed certificate for the same key. The pin does not change. */
   async renew(nowMs: number): Promise<TlsMaterial> {
     if (this.#key === null) throw new SmError('SM_ERR_RELAY_TLS', 'relay TLS: an operator-supplied certificate is not renewed by the relay');
-    const { certPem, notAfterMs } = await issueSelfSigned(this.#key, this.#hostnames, nowMs);
+    const { certPem, notAfterMs } = await issueSelfSigned(this.#key, this.#hostnames, this.lifetimeMs, nowMs);
     const keyPem = this.#key.export({ type: 'pkcs8', format: 'pem' }) as string;
     this.#material = Object.freeze({ keyPem, certPem, pin: pinOfCertificate(certPem), notAfterMs });
     return this.#material;
