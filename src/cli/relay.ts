@@ -12,23 +12,31 @@
  * is reported at once.
  *
  * (PORT is the real port when --listen asked for port 0.) Logs go to stderr.
- * Signals: SIGHUP reloads --crl and disconnects newly revoked members;
- * SIGTERM/SIGINT close every client with CLOSE(ShuttingDown) and exit 0.
+ * Signals: SIGHUP reloads the configuration (file and environment; flags
+ * stay as given, src/config/config-reload.ts): log.level and the revocation
+ * list at once (newly revoked members are disconnected, nobody else), other
+ * changed keys are named in a warning and wait for a restart, a file with
+ * problems changes nothing; SIGTERM/SIGINT close every client with
+ * CLOSE(ShuttingDown) and exit 0. The self-signed TLS certificate is
+ * re-issued with the same key (same pin) before it expires
+ * (relay.tls.certLifetime; tls-identity.ts), without touching connections.
  * Bad options are ConfigErrors: one line on stderr, exit status 1 (main.ts).
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
 import { MembershipVerifier } from '../identity/membership.js';
+import type { RevocationList } from '../identity/revocation.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { type RelayOptions } from '../relay/relay-options.js';
 import { TlsIdentity } from '../relay/tls-identity.js';
 import { KEYS_BY_PATH } from '../config/config-keys.js';
-import { logFormatOf, logLevelOf, relayServerOptionsOf } from '../config/component-options.js';
+import { logFormatOf, logLevelOf, metricsOf, relayServerOptionsOf } from '../config/component-options.js';
+import { AdjustableLogger } from '../config/adjustable-logger.js';
+import { ConfigReloader } from '../config/config-reload.js';
 import { parseListenText } from '../config/config-schema.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { resolveConfig } from '../config/resolve-config.js';
-import { createLogger } from '../util/logger.js';
 import { startRelayMetrics } from '../metrics/relay-metrics.js';
 
 interface RelayCliOptions {
@@ -47,7 +55,6 @@ interface RelayCliOptions {
   handshakeTimeout?: string;
   rateFrames?: string;
   rateBytes?: string;
-  metrics?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
@@ -74,14 +81,16 @@ function fromKey(path: string): string {
 
 async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
-  const cfg = await loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
-  const logger = createLogger('relay', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
+  const load = () => loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
+  const cfg = await load();
+  const log = new AdjustableLogger('relay', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
+  const logger = log.logger;
   const serverOptions = relayServerOptionsOf(cfg);
   const caFile = cfg.string('relay.ca') as string;
   const crlFile = cfg.string('relay.crl');
   const certFile = cfg.string('relay.cert');
   const keyFile = cfg.string('relay.key');
-  const metrics = startRelayMetrics(opts.metrics, logger);
+  const metrics = startRelayMetrics(metricsOf(cfg, 'relay.metrics.listen').metrics, logger);
   const ca = await loadCaCertificate(caFile);
   const verifier = new MembershipVerifier(ca, crlFile !== undefined ? await loadRevocationList(crlFile, ca) : undefined);
   const host = serverOptions.host as string;
@@ -90,7 +99,7 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
     {
       dataDir: cfg.string('relay.data') as string,
       ...(certFile !== undefined ? { certFile } : {}),
-      ...(keyFile !== undefined ? { keyFile } : {}),
+      ...(keyFile !== undefined ? { keyFile } : { lifetimeMs: cfg.ms('relay.tls.certLifetime') as number }),
       hostnames: wildcard ? ['localhost'] : [host, 'localhost'],
     },
     Date.now(),
@@ -103,19 +112,34 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   });
   process.stdout.write(`relay listening on ${server.url} pin ${server.pin}\n`);
 
-  const onHup = (): void => {
-    if (crlFile === undefined) {
-      logger.info('SIGHUP: no --crl to reload');
-      return;
-    }
-    loadRevocationList(crlFile, ca).then(
-      (crl) => {
-        verifier.setRevocationList(crl);
-        logger.info('revocation list reloaded', { number: crl.number, revoked: crl.peerIds.length });
-        server.recheckRevocations();
+  let runningCrl = crlFile;
+  const reloader = new ConfigReloader(
+    {
+      logger: logger.child('config'),
+      load,
+      setLogLevel: (level) => log.set(level),
+      // The revocation list is re-read on every reload; a refused list refuses the reload (the previous one stays).
+      apply: async (next) => {
+        const file = next.string('relay.crl') ?? runningCrl;
+        if (file === undefined) return;
+        let crl: RevocationList;
+        try {
+          crl = await loadRevocationList(file, ca);
+          verifier.setRevocationList(crl);
+        } catch (err) {
+          logger.error('revocation list reload failed; keeping the previous list', { file, error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
+          throw err;
+        }
+        runningCrl = file;
+        const cut = server.recheckRevocations();
+        logger.info('revocation list reloaded', { file, number: crl.number, revoked: crl.peerIds.length, disconnected: cut });
       },
-      (err: unknown) => logger.error('revocation list reload failed; keeping the previous list', { error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') }),
-    ).catch((err: unknown) => logger.error('revocation list refused; keeping the previous list', { error: (err as Error).message }));
+    },
+    { role: 'relay', initial: cfg },
+  );
+  const onHup = (): void => {
+    logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
+    void reloader.reload();
   };
   process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
@@ -155,13 +179,15 @@ export function registerRelay(program: Command): void {
     .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s${fromKey('relay.heartbeat')}`)
     .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${fromKey('relay.idleTimeout')}`)
     .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${fromKey('relay.handshakeTimeout')}`)
-    .option('--metrics <host:port>', 'serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network')
+    .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${fromKey('relay.metrics.listen')}`)
+    .option('--tls-cert-lifetime <duration>', `lifetime of the self-signed TLS certificate, re-issued with the same key (same pin) when a quarter is left${fromKey('relay.tls.certLifetime')}`)
     .addHelpText(
       'after',
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +
         'The pin is the SHA-256 of the TLS public key, which is kept in the data directory, so it survives\n' +
         'restarts and certificate renewal. The relay never sees plaintext: it routes sealed frames by peer id.\n' +
-        'Signals: SIGHUP reloads --crl; SIGTERM/SIGINT shut down gracefully.',
+        'Signals: SIGHUP reloads the config file (log.level and the revocation list at once; other changed keys are\n' +
+        'named and wait for a restart); SIGTERM/SIGINT shut down gracefully.',
     )
     .action(async (opts: RelayCliOptions, cmd: Command) => {
       await runRelay(opts, cmd);

@@ -15,24 +15,27 @@
  * pretty for one readable line each). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
  * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT stop it gracefully
- * (exit 0). SIGHUP re-reads --crl: a newly revoked member leaves the
- * directory and routing at once, other sessions stay up (daemon.ts). A bad option, an unreadable or foreign certificate, a device that
+ * (exit 0). SIGHUP reloads the configuration (file and environment; flags
+ * stay as given): log.level and the revocation list take effect at once (a
+ * newly revoked member leaves the directory and routing, other sessions stay
+ * up: daemon.ts), every other changed key is named in a warning and waits
+ * for a restart, and a file with problems changes nothing
+ * (src/config/config-reload.ts). A bad option, an unreadable or foreign certificate, a device that
  * cannot be opened, a relay that refuses or cannot be reached within
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
 import type { Command } from 'commander';
 import { KEYS_BY_PATH } from '../config/config-keys.js';
 import { daemonOptionsOf, logFormatOf, logLevelOf } from '../config/component-options.js';
+import { AdjustableLogger } from '../config/adjustable-logger.js';
+import { ConfigReloader } from '../config/config-reload.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { NodeDaemon } from '../node/daemon.js';
 import { MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
-import { createLogger } from '../util/logger.js';
-import { parseMetricsAddress } from '../metrics/metrics-server.js';
 import { PASSPHRASE_ENV } from './keygen.js';
 
 interface UpCliOptions {
   config?: string;
-  metrics?: string;
 }
 
 /** "(default X, SHADOWMESH_Y)" for a flag's help, from the one key table. */
@@ -45,20 +48,32 @@ function fromKey(path: string): string {
 
 async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
-  const cfg = await loadEffectiveConfig({ role: 'node', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
+  const load = () => loadEffectiveConfig({ role: 'node', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
+  const cfg = await load();
   const options = await daemonOptionsOf(cfg);
-  const metrics = opts.metrics !== undefined ? parseMetricsAddress(opts.metrics) : undefined;
-  const logger = createLogger('node', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
-  const daemon = await NodeDaemon.load({ logger }, metrics !== undefined ? { ...options, metrics } : options);
+  const log = new AdjustableLogger('node', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
+  const logger = log.logger;
+  const daemon = await NodeDaemon.load({ logger }, options);
   try {
     await daemon.start();
   } catch (err) {
     await daemon.stop();
     throw err;
   }
+  const reloader = new ConfigReloader(
+    {
+      logger: logger.child('config'),
+      load,
+      setLogLevel: (level) => log.set(level),
+      apply: async (next) => {
+        await daemon.applyRevocations(next.string('node.crl'));
+      },
+    },
+    { role: 'node', initial: cfg },
+  );
   const onHup = (): void => {
-    logger.info('SIGHUP: reloading the revocation list');
-    void daemon.reloadRevocations();
+    logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
+    void reloader.reload();
   };
   process.on('SIGHUP', onHup);
   process.stdout.write(daemon.readyLine() + '\n');
@@ -99,13 +114,14 @@ export function registerUp(program: Command): void {
     .option('--p2p-listen <ip>', `address of the direct-path listener; a specific address is also the only one advertised (:: is every address of this machine except the mesh's own)${fromKey('node.p2p.listen')}`)
     .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts (SHADOWMESH_P2P_ENABLED=false; node.p2p.enabled: false in the config file)')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${fromKey('node.startupTimeout')}`)
-    .option('--metrics <host:port>', 'serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network')
+    .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${fromKey('node.metrics.listen')}`)
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +
         'logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty for a terminal). After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
         '(or CAP_NET_ADMIN). Query it with `shadowmesh status`, `shadowmesh peers`, `shadowmesh ping PEER`.\n' +
-        'Signals: SIGTERM/SIGINT stop it gracefully (exit 0); SIGHUP reloads --crl (revoked members are dropped, other sessions stay).',
+        'Signals: SIGTERM/SIGINT stop it gracefully (exit 0); SIGHUP reloads the config file: log.level and the revocation list\n' +
+        'at once (revoked members are dropped, other sessions stay), other changed keys are named and wait for a restart.',
     )
     .action(async (opts: UpCliOptions, cmd: Command) => {
       await runUp(opts, cmd);

@@ -26,8 +26,10 @@
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
  *
- * Revocation reload (`reloadRevocations`, SIGHUP in `shadowmesh up`): the
- * CRL file is read again and handed to the MembershipVerifier (which refuses
+ * Revocation reload (`reloadRevocations`, and `applyRevocations` from the
+ * configuration reload on SIGHUP in `shadowmesh up`, src/config/config-reload.ts):
+ * the CRL file (the one configured, or a new path from the reloaded
+ * node.crl) is read again and handed to the MembershipVerifier (which refuses
  * a list of another CA or an older one; the previous list then stays), and
  * the directory is rechecked at once, so a newly revoked member leaves it and
  * with it routing, direct paths and the data plane (node.ts 'down'). The
@@ -198,6 +200,8 @@ export class NodeDaemon implements ControlHandler {
   readonly #verifier: MembershipVerifier;
   /** Hex peer ids on the revocation list in force. */
   #revoked: Set<string>;
+  /** The revocation list file reloads read: --crl, or the path a configuration reload named since. */
+  #crlFile: string | undefined;
   #device: Device | null = null;
   #dataplane: Dataplane | null = null;
   #startedAtMs = 0;
@@ -249,6 +253,7 @@ export class NodeDaemon implements ControlHandler {
     this.certificate = cert;
     this.#verifier = verifier;
     this.#revoked = new Set((crl?.peerIds ?? []).map((id) => formatPeerId(id)));
+    this.#crlFile = options.crlFile;
     this.node = new ShadowNode(
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
@@ -400,22 +405,37 @@ export class NodeDaemon implements ControlHandler {
    * previous list stays in force.
    */
   async reloadRevocations(): Promise<RevocationReload> {
+    try {
+      return await this.applyRevocations();
+    } catch (err) {
+      const previousNumber = this.#verifier.revocationNumber;
+      return { outcome: 'failed', previousNumber, number: previousNumber, newlyRevoked: [], removed: 0, error: (err as Error).message };
+    }
+  }
+
+  /**
+   * Like reloadRevocations, but from `file` when given (a reloaded node.crl;
+   * it becomes the file later reloads read), and a list that cannot be read
+   * or is refused (another CA, an older list) THROWS after logging, with the
+   * previous list still in force, so a configuration reload can refuse as a
+   * whole.
+   */
+  async applyRevocations(file?: string): Promise<RevocationReload> {
     const previousNumber = this.#verifier.revocationNumber;
-    const base = { previousNumber, number: previousNumber, newlyRevoked: [] as string[], removed: 0 };
-    const file = this.#o.crlFile;
-    if (file === undefined) {
+    const path = file ?? this.#crlFile;
+    if (path === undefined) {
       this.#logger.info('revocation reload: no --crl configured; nothing to reload');
-      return { ...base, outcome: 'no-crl' };
+      return { previousNumber, number: previousNumber, newlyRevoked: [], removed: 0, outcome: 'no-crl' };
     }
     let crl: RevocationList;
     try {
-      crl = await loadRevocationList(file, this.#verifier.ca);
+      crl = await loadRevocationList(path, this.#verifier.ca);
       this.#verifier.setRevocationList(crl);
     } catch (err) {
-      const error = (err as Error).message;
-      this.#logger.error('revocation reload failed; keeping the previous list', { file, number: previousNumber, error, code: String((err as { code?: unknown }).code ?? '') });
-      return { ...base, outcome: 'failed', error };
+      this.#logger.error('revocation reload failed; keeping the previous list', { file: path, number: previousNumber, error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
+      throw err;
     }
+    this.#crlFile = path;
     const now = new Set(crl.peerIds.map((id) => formatPeerId(id)));
     const newlyRevoked = [...now].filter((hex) => !this.#revoked.has(hex));
     this.#revoked = now;
@@ -425,7 +445,7 @@ export class NodeDaemon implements ControlHandler {
       this.#logger.info(`${hex.slice(0, 8)} revoked`, { list: crl.number, session: hadSession ? 'left unused; no longer listed' : 'none' });
     }
     const outcome = crl.number === previousNumber ? 'unchanged' : 'reloaded';
-    this.#logger.info(`revocation list ${outcome}`, { file, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed });
+    this.#logger.info(`revocation list ${outcome}`, { file: path, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed });
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed };
   }
 
