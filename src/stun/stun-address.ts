@@ -14,14 +14,20 @@ import type { StunAddress } from './stun-message.js';
 
 const MAPPED_PREFIX = '::ffff:';
 
-/** Canonical text of an IP address, IPv4-mapped reduced to IPv4; null if `text` is not an IP address. */
-export function canonicalIp(text: string): string | null {
-  let formatted: string;
+/** RFC 5952 text of an IP address, IPv4-mapped kept as "::ffff:a.b.c.d" (what a
+ *  udp6 socket needs to reach an IPv4 host); null if `text` is not an IP address. */
+export function formatIp(text: string): string | null {
   try {
-    formatted = formatIpAddress(parseIpAddress(text).bytes);
+    return formatIpAddress(parseIpAddress(text).bytes);
   } catch {
     return null;
   }
+}
+
+/** Canonical text of an IP address, IPv4-mapped reduced to IPv4; null if `text` is not an IP address. */
+export function canonicalIp(text: string): string | null {
+  const formatted = formatIp(text);
+  if (formatted === null) return null;
   // RFC 5952 §5 writes IPv4-mapped as "::ffff:a.b.c.d"; only those contain a dot after the prefix.
   if (formatted.startsWith(MAPPED_PREFIX) && formatted.includes('.')) return formatted.slice(MAPPED_PREFIX.length);
   return formatted;

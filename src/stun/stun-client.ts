@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto';
 
 import { ConfigError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { canonicalStunAddress, formatStunAddress, sameStunAddress } from './stun-address.js';
+import { canonicalStunAddress, formatIp, formatStunAddress, sameStunAddress } from './stun-address.js';
 import { StunError, StunErrorCode } from './stun-errors.js';
 import {
   STUN_METHOD_BINDING,
@@ -93,7 +93,10 @@ export interface StunClientStats {
 
 interface Transaction {
   readonly key: string;
+  /** Canonical (IPv4-mapped reduced), for matching sources. */
   readonly server: StunAddress;
+  /** The caller's address text in RFC 5952 form, for sending. */
+  readonly sendTo: string;
   readonly request: Uint8Array;
   readonly deadline: number;
   readonly resolve: (mapped: StunAddress) => void;
@@ -171,7 +174,9 @@ export class StunClient {
   binding(server: StunAddress): Promise<StunAddress> {
     if (this.#closed) return Promise.reject(new StunError(StunErrorCode.Closed, 'stun: client is closed'));
     const target = canonicalStunAddress(server);
-    if (target === null || target.port === 0) {
+    // Sent to as the caller wrote it (RFC 5952 form): a udp6 socket reaches IPv4 only as ::ffff:a.b.c.d.
+    const sendTo = target === null ? null : formatIp(server.address);
+    if (target === null || sendTo === null || target.port === 0) {
       return Promise.reject(new StunError(StunErrorCode.BadServer, `stun: server ${JSON.stringify(server)} is not an IP address and port`));
     }
     if (this.#pending.size >= this.#o.maxOutstanding) {
@@ -189,6 +194,7 @@ export class StunClient {
       const tx: Transaction = {
         key,
         server: target,
+        sendTo,
         request,
         deadline: this.#clock.now() + this.#o.timeoutMs,
         resolve,
@@ -272,7 +278,7 @@ export class StunClient {
   /** Send the request once; false (and the transaction rejected) when the caller's send threw. */
   #transmit(tx: Transaction): boolean {
     try {
-      this.#send(tx.request, tx.server.port, tx.server.address);
+      this.#send(tx.request, tx.server.port, tx.sendTo);
       return true;
     } catch (err) {
       this.#finish(tx, new StunError(StunErrorCode.Send, `stun: sending to ${formatStunAddress(tx.server)} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));

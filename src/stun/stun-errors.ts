@@ -1,7 +1,7 @@
 /**
  * Errors of the STUN client (src/stun/stun-client.ts, docs/protocol.md §5):
  * operational outcomes of one Binding transaction, delivered as promise
- * rejections. Callers branch on `code` (STYLE.md §10), never on the message.
+ * rejections; and the responder's bind failure (stun-responder.ts). Callers branch on `code` (STYLE.md §10), never on the message.
  *
  * Malformed datagrams are never errors here: the client drops and counts them.
  */
@@ -23,6 +23,8 @@ export const StunErrorCode = {
   Send: 'SM_ERR_STUN_SEND',
   /** The server argument is not an IP address and port. */
   BadServer: 'SM_ERR_STUN_BAD_SERVER',
+  /** The responder could not bind its UDP port (in use, no such address, no permission). */
+  Listen: 'SM_ERR_STUN_LISTEN',
 } as const;
 export type StunErrorCode = (typeof StunErrorCode)[keyof typeof StunErrorCode];
 

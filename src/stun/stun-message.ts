@@ -19,7 +19,8 @@
  *    `unknownRequired` so a server can refuse the request (RFC 8489 §6.3.1)
  *    and unknown comprehension-optional types are skipped.
  *  - A repeated attribute: only the first is used (RFC 8489 §14).
- *  - `transactionId` in a decoded message is a VIEW into the input bytes.
+ *  - `transactionId` in a decoded message is a VIEW into the input bytes;
+ *    the input itself is never modified (Buffer or Uint8Array).
  *  - `fingerprintOk` is undefined when the message has no FINGERPRINT; a
  *    message whose fingerprint does not match still decodes (false), and the
  *    caller drops it.
@@ -168,7 +169,8 @@ function decodeAddress(bytes: Uint8Array, at: number, length: number, xor: boole
   else if (family === FAMILY_IPV6) expected = ADDRESS_VALUE_IPV6_BYTES;
   else return wireFail(WireErrorCode.Field, `stun ${name}: unknown address family ${family}`);
   if (length !== expected) wireFail(WireErrorCode.Length, `stun ${name}: family ${family} needs ${expected} bytes, got ${length}`);
-  const addr = bytes.slice(at + 4, at + expected);
+  // A copy, never `slice`: on a Buffer that is a view, and the XOR below would corrupt the input.
+  const addr = Uint8Array.from(bytes.subarray(at + 4, at + expected));
   if (xor) {
     // §14.2: port XOR the cookie's top 16 bits; address XOR cookie (|| transaction id for IPv6).
     port ^= STUN_MAGIC_COOKIE >>> 16;

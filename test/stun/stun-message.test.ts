@@ -88,6 +88,15 @@ describe('stun-message: RFC 5769 vectors', () => {
     assert.deepEqual(m.unknownRequired, [0x0024, 0x0006, 0x0008]); // PRIORITY, USERNAME, MESSAGE-INTEGRITY
   });
 
+  it('decoding leaves the input unchanged, also for a Buffer (whose slice() is a view)', () => {
+    for (const vector of [RFC5769_IPV4_RESPONSE, RFC5769_IPV6_RESPONSE]) {
+      const asBuffer = Buffer.from(vector);
+      decodeStunMessage(asBuffer);
+      assert.deepEqual(new Uint8Array(asBuffer), vector);
+      assert.equal(decodeStunMessage(asBuffer).fingerprintOk, true);
+    }
+  });
+
   it('a flipped bit before FINGERPRINT gives fingerprintOk false', () => {
     const bytes = RFC5769_IPV4_RESPONSE.slice();
     bytes[26] = (bytes[26] as number) ^ 0x01; // inside SOFTWARE text
