@@ -19,6 +19,15 @@
  * attempt, and the PathManager asks for retries with backoff. Frames from
  * every path reach the PeerManager the same way, so migration needs no new
  * handshake. `direct: false` keeps a node on the relay only.
+ *
+ * UDP (issue 5): a UdpTransport beside the WSS one. Its candidates (interface
+ * addresses and the reflexive ones STUN reports, by default from the relay's
+ * own host and port) go into the same signed PATH_OFFER; the peer's UDP
+ * candidates come out of it. Both transports form one direct-path source for
+ * the PathManager, which prefers UDP at equal RTT. The offer doubles as the
+ * "call me maybe": every direct attempt re-sends ours, and receiving one
+ * makes the peer attempt too, so both punch at the same time. `udp: false`
+ * leaves only WSS direct paths.
  */
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
@@ -36,7 +45,9 @@ import { PeerManager, type PeerInfo, type PeerManagerOptions } from './peer-mana
 import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './relay-link.js';
 import { PathManager, type PathManagerOptions } from './path/path-manager.js';
 import { DirectTransport, type DirectTransportOptions } from './path/direct-transport.js';
-import { wireDirectPaths } from './path/path-wiring.js';
+import type { PathCandidate } from './path/path-offer.js';
+import { combineDirectSources, wireDirectPaths, type DirectPathSource } from './path/path-wiring.js';
+import { UdpTransport, type UdpTransportOptions } from './path/udp-transport.js';
 
 export interface NodeDeps {
   signer: HybridSigner;
@@ -54,6 +65,19 @@ export interface NodeOptions {
   paths?: PathManagerOptions;
   /** Direct paths (TLS 1.3 + WebSocket listener and dialer); false: relay only. Default: on, any free port. */
   direct?: DirectTransportOptions | false;
+  /** UDP direct paths with hole punching (needs `direct`). Default: on, any free port, STUN at the relay's host and port. */
+  udp?: UdpTransportOptions | false;
+}
+
+/** STUN at the relay: the relay answers on UDP at its WSS port number (docs/protocol.md §5). */
+function relayStunServer(url: string): { host: string; port: number } | null {
+  try {
+    const u = new URL(url);
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    return { host, port: u.port === '' ? 443 : Number(u.port) };
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -69,6 +93,10 @@ export class ShadowNode extends EventEmitter {
   readonly paths: PathManager;
   /** Null when the node runs relay-only (`direct: false`). */
   readonly direct: DirectTransport | null;
+  /** Null without UDP direct paths. */
+  readonly udp: UdpTransport | null;
+  /** WSS and UDP as one source for the PathManager (null when relay-only). */
+  readonly #source: (DirectPathSource & { detach(): void }) | null;
   #directReady = false;
   #unwireDirect: (() => void) | null = null;
   #dataplane: Dataplane | null = null;
@@ -112,10 +140,27 @@ export class ShadowNode extends EventEmitter {
       },
       options.direct,
     );
-    if (this.direct) {
-      const direct = this.direct;
+    const direct = this.direct;
+    this.udp = direct === null || options.udp === false ? null : new UdpTransport(
+      {
+        localPeerId: deps.peerId,
+        pathAuthKeys: (peerId) => this.peers.pathAuthKeys(peerId),
+        isMeshAddress: (a) => direct.isMeshAddress(a),
+        clock,
+        logger: this.#logger.child('udp'),
+      },
+      {
+        ...(options.udp ?? {}),
+        // One listen address for both direct transports unless UDP is given its own.
+        listenHost: options.udp?.listenHost ?? (options.direct === undefined || options.direct === false ? undefined : options.direct.listenHost),
+        stunServers: options.udp?.stunServers ?? (relayStunServer(options.relay.url) === null ? [] : [relayStunServer(options.relay.url)!]),
+      },
+    );
+    this.#source = direct === null ? null : combineDirectSources(this.udp === null ? [direct] : [direct, this.udp]);
+    if (direct !== null && this.#source !== null) {
       direct.setMeshPrefixes(deps.certificate.addresses);
-      this.#unwireDirect = wireDirectPaths(this.paths, direct);
+      this.#unwireDirect = wireDirectPaths(this.paths, this.#source);
+      this.udp?.on('candidates', (c: PathCandidate[]) => direct.setUdpCandidates(c));
       direct.on('offer_changed', () => { for (const id of this.peers.establishedPeers()) this.#sendOffer(id); });
       // Offers are not acknowledged: one sent over a dying path is lost, and the peer would keep refusing our
       // rotated certificate. Re-send ours with every retry and after every fallback (a duplicate is harmless).
@@ -141,6 +186,7 @@ export class ShadowNode extends EventEmitter {
       this.#dataplane?.forgetPeer(e.hex);
       this.paths.forgetPeer(e.peerId);
       this.direct?.forgetPeer(e.peerId);
+      this.udp?.forgetPeer(e.peerId);
       this.emit('member_down', e);
     });
     this.link.on('down', (reason: unknown) => this.emit('relay_down', reason));
@@ -174,8 +220,17 @@ export class ShadowNode extends EventEmitter {
     this.link.start();
     this.#scheduleRecheck();
     this.direct?.start().then(
-      () => {
+      async () => {
         if (!this.#running) return;
+        if (this.udp !== null) {
+          try {
+            await this.udp.start();
+            this.#logger.info('UDP direct paths up', { port: this.udp.port, nat: this.udp.natMapping });
+          } catch (err) {
+            this.#logger.error('UDP socket failed; direct paths over WSS only', { error: (err as Error).message });
+          }
+          if (!this.#running) return;
+        }
         this.#directReady = true;
         this.#logger.info('direct-path listener up', { port: this.direct!.port });
         for (const id of this.peers.establishedPeers()) this.#sendOffer(id);
@@ -193,7 +248,9 @@ export class ShadowNode extends EventEmitter {
   #onOffer(peerId: Uint8Array, offer: Uint8Array): void {
     if (!this.direct || !this.#directReady) return;
     // An accepted offer starts a direct attempt at once; retries come from the PathManager's backoff.
-    if (this.direct.acceptOffer(peerId, offer) && this.paths.pathInfo(peerId)?.path !== 'direct') this.direct.connect(peerId);
+    if (!this.direct.acceptOffer(peerId, offer)) return;
+    this.udp?.setPeerCandidates(peerId, this.direct.peerCandidates(peerId, 'udp') ?? []);
+    if (this.paths.pathInfo(peerId)?.path !== 'direct') this.#source?.connect(peerId);
   }
 
   /** Members whose certificates expired or were revoked leave the directory (and with it, routing). */
@@ -212,7 +269,9 @@ export class ShadowNode extends EventEmitter {
     this.#recheck = null;
     this.#unwireDirect?.();
     this.#unwireDirect = null;
+    this.#source?.detach();
     this.#directReady = false;
+    await this.udp?.stop();
     await this.direct?.stop();
     await this.link.stop();
     this.paths.stop();

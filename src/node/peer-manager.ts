@@ -196,6 +196,11 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     return this.#peers.get(hexOf(peerId))?.session.currentPathAuthKey() ?? null;
   }
 
+  /** The current and (within its grace) previous path-auth keys with a peer; empty without a session. Do not keep them. */
+  pathAuthKeys(peerId: Uint8Array): Uint8Array[] {
+    return this.#peers.get(hexOf(peerId))?.session.pathAuthKeys() ?? [];
+  }
+
   /** The verified certificate a peer presented in its last completed handshake, or null. */
   peerCertificate(peerId: Uint8Array): P | null {
     return this.#peers.get(hexOf(peerId))?.cert ?? null;

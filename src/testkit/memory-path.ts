@@ -22,10 +22,12 @@
  * costs O(1) per frame on the FakeClock.
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
-import { countPathDrop, newPathId, newPathStats, type Path, type PathKind, type PathStats } from '../node/path/path.js';
+import { countPathDrop, newPathId, newPathStats, type Path, type PathCarrier, type PathKind, type PathStats } from '../node/path/path.js';
 
 export interface MemoryPathOptions {
   kind?: PathKind;
+  /** Default 'wss' for direct pairs, 'relay' for relay pairs. */
+  carrier?: PathCarrier;
   latencyMs?: number;
   dropRate?: number;
   /** Frames in flight per direction before send() refuses. */
@@ -114,6 +116,7 @@ export class MemoryLink {
 
 export class MemoryPath implements Path {
   readonly kind: PathKind;
+  readonly carrier: PathCarrier;
   readonly id: string;
   readonly remote: string;
   readonly peerId: Uint8Array;
@@ -127,9 +130,10 @@ export class MemoryPath implements Path {
   #partner: MemoryPath | null = null;
   readonly #link: MemoryLink;
 
-  constructor(link: MemoryLink, kind: PathKind, remote: string, peerId: Uint8Array) {
+  constructor(link: MemoryLink, kind: PathKind, remote: string, peerId: Uint8Array, carrier: PathCarrier = kind === 'relay' ? 'relay' : 'wss') {
     this.#link = link;
     this.kind = kind;
+    this.carrier = carrier;
     this.id = newPathId(kind);
     this.remote = remote;
     this.peerId = new Uint8Array(peerId);
@@ -215,8 +219,8 @@ export function memoryPathPair(deps: { clock: Clock; peerA: Uint8Array; peerB: U
   pairSerial++;
   const link = new MemoryLink(deps.clock, options);
   const kind = options.kind ?? 'direct';
-  const a = new MemoryPath(link, kind, options.remoteOfB ?? `192.0.2.2:${40000 + (pairSerial % 20000)}`, deps.peerB);
-  const b = new MemoryPath(link, kind, options.remoteOfA ?? `192.0.2.1:${40000 + (pairSerial % 20000)}`, deps.peerA);
+  const a = new MemoryPath(link, kind, options.remoteOfB ?? `192.0.2.2:${40000 + (pairSerial % 20000)}`, deps.peerB, options.carrier);
+  const b = new MemoryPath(link, kind, options.remoteOfA ?? `192.0.2.1:${40000 + (pairSerial % 20000)}`, deps.peerA, options.carrier);
   MemoryPath.link(a, b);
   return { a, b, link };
 }

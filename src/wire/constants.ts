@@ -28,6 +28,12 @@
  *                   type 0x07 inside sessions, carrying a versioned chat
  *                   envelope (src/messaging/chat-envelope.ts, protocol.md
  *                   §4). An older node drops it as an unknown inner type.
+ *   2026-12-20  v1  (compatible extension, no bump) UDP direct paths
+ *                   (protocol.md §3.5): UDP_PROBE 0x2a, UDP_PROBE_ACK 0x2b
+ *                   and UDP_FRAGMENT 0x2c travel only in UDP datagrams
+ *                   between nodes; PATH_OFFER version 2 tags every
+ *                   candidate with its transport (a v1 offer is still
+ *                   read: all its candidates are WSS listeners).
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -252,17 +258,67 @@ export const PATH_COMPLETE_BYTES = HEADER_BYTES + PATH_MAC_BYTES;
 /** PATH_PROBE / PATH_PROBE_ACK, exact: header + id u64 + sentAtMs u64 (20). */
 export const PATH_PROBE_BYTES = HEADER_BYTES + 8 + 8;
 
+// ---- UDP direct paths (protocol.md §3.5) --------------------------------------
+//
+// Datagrams between two nodes carry either one whole peer frame (0x21..0x24),
+// a fragment of a larger one, or an authenticated UDP probe. They never reach
+// a relay, and the WSS path never carries them.
+
+export const UdpFrameType = {
+  UdpProbe: 0x2a,
+  UdpProbeAck: 0x2b,
+  UdpFragment: 0x2c,
+} as const;
+export type UdpFrameType = (typeof UdpFrameType)[keyof typeof UdpFrameType];
+
+/** What a UDP probe is for. */
+export const UdpProbePurpose = {
+  /** Hole punching: find which candidate answers (protocol.md §3.5.2). */
+  Punch: 1,
+  /** Carries a PATH_PROBE / PATH_PROBE_ACK of the path manager (liveness, RTT). */
+  Liveness: 2,
+  /** Path MTU probe: padded to the size under test. */
+  Mtu: 3,
+  /** The sender closed its end of this path: close yours now rather than at the probe timeout. */
+  Close: 4,
+} as const;
+export type UdpProbePurpose = (typeof UdpProbePurpose)[keyof typeof UdpProbePurpose];
+
+/** Random transaction id of a UDP probe; an ACK echoes it. 128 bits: never guessed, never repeated. */
+export const UDP_TXID_BYTES = 16;
+/** Truncated HMAC-SHA-256 on UDP probes: 128 bits, as AEAD tags. */
+export const UDP_PROBE_MAC_BYTES = 16;
+/** UDP_PROBE / ACK before the embedded frame and padding: header + purpose u8 + embedded
+ *  length u8 + padding length u16 + senderPeerId + txid + timestampMs u64 (64). */
+export const UDP_PROBE_FIXED_BYTES = HEADER_BYTES + 1 + 1 + 2 + PEER_ID_BYTES + UDP_TXID_BYTES + 8;
+/** Smallest UDP probe: no embedded frame, no padding (80). */
+export const MIN_UDP_PROBE_BYTES = UDP_PROBE_FIXED_BYTES + UDP_PROBE_MAC_BYTES;
+/** Largest frame a probe may embed: a PATH_PROBE / PATH_PROBE_ACK. */
+export const MAX_UDP_PROBE_EMBED_BYTES = PATH_PROBE_BYTES;
+/** Largest UDP datagram payload we ever send or accept as a probe (IPv4 with a 1500-byte MTU: 1500 - 20 - 8). */
+export const MAX_UDP_DATAGRAM_BYTES = 1472;
+/** UDP_FRAGMENT header: header + frameId u32 + index u8 + count u8 + reserved u16 (12). */
+export const UDP_FRAGMENT_HEADER_BYTES = HEADER_BYTES + 4 + 1 + 1 + 2;
+/** Most fragments of one frame: a MAX_FRAME_BYTES frame at the smallest fragment size fits. */
+export const MAX_UDP_FRAGMENTS = 255;
+
 // ---- PATH_OFFER (inner type 0x06, protocol.md §3) ---------------------------
 
-/** PATH_OFFER body format version; a receiver refuses any other. */
-export const PATH_OFFER_VERSION = 1;
+/** PATH_OFFER body format version written; version 1 (no transport tags) is still read. */
+export const PATH_OFFER_VERSION = 2;
+/** The first PATH_OFFER layout: every candidate a WSS listener. */
+export const PATH_OFFER_VERSION_1 = 1;
+/** Candidate transport tags of PATH_OFFER v2. */
+export const PathTransportTag = { Wss: 1, Udp: 2 } as const;
+/** Candidate flag: the address is reflexive (seen by a relay or STUN server), not a local interface. */
+export const PATH_CANDIDATE_FLAG_REFLEXIVE = 0x01;
 /** Fingerprint of an ephemeral TLS certificate: SHA-256 of its SPKI DER. */
 export const PATH_FINGERPRINT_BYTES = 32;
 /** Most candidates in one offer: every interface address of a busy host plus
  *  the reflexive one fit; more only means more parallel dials for the peer. */
-export const MAX_PATH_CANDIDATES = 16;
+export const MAX_PATH_CANDIDATES = 32;
 /** PATH_OFFER before the candidates: version u8 + reserved u8 + peerId +
  *  timestampMs u64 + fingerprint + candidate count u8 (75). */
 export const PATH_OFFER_FIXED_BYTES = 1 + 1 + PEER_ID_BYTES + 8 + PATH_FINGERPRINT_BYTES + 1;
-/** Largest PATH_OFFER: fixed part + IPv6 candidates (family + 16 + port u16) + signature. */
-export const MAX_PATH_OFFER_BYTES = PATH_OFFER_FIXED_BYTES + MAX_PATH_CANDIDATES * (1 + IPV6_BYTES + 2) + HYBRID_SIGNATURE_BYTES;
+/** Largest PATH_OFFER: fixed part + IPv6 candidates (v2: transport + flags + family + 16 + port u16) + signature. */
+export const MAX_PATH_OFFER_BYTES = PATH_OFFER_FIXED_BYTES + MAX_PATH_CANDIDATES * (2 + 1 + IPV6_BYTES + 2) + HYBRID_SIGNATURE_BYTES;

@@ -12,3 +12,4 @@ export * from './frame-header.js';
 export * from './ip-address.js';
 export * from './relay-frames.js';
 export * from './peer-frames.js';
+export * from './udp-frames.js';

@@ -57,6 +57,7 @@ function toBytes(data: RawData): Buffer {
 
 export class DirectPath implements Path {
   readonly kind: PathKind = 'direct';
+  readonly carrier = 'wss' as const;
   readonly id: string;
   readonly remote: string;
   readonly peerId: Uint8Array;

@@ -305,6 +305,8 @@ export class DirectTransport extends EventEmitter {
   readonly #accepted = new Map<Socket, { attempt: Attempt; peers: Set<string> }>();
   readonly #sockets = new Set<Socket>();
   readonly #paths = new Set<DirectPath>();
+  /** UDP candidates our offer also carries (the UDP transport's host and reflexive addresses). */
+  #udpCandidates: readonly PathCandidate[] = [];
 
   constructor(deps: DirectTransportDeps, options: DirectTransportOptions = {}) {
     super();
@@ -460,6 +462,11 @@ export class DirectTransport extends EventEmitter {
     if (this.#state === 'running') this.emit('offer_changed');
   }
 
+  /** True for an address inside our mesh subnets (never advertised, never dialed). */
+  isMeshAddress(address: string): boolean {
+    return this.#inMesh(address);
+  }
+
   #inMesh(address: string): boolean {
     if (this.#meshPrefixes.length === 0) return false;
     let bytes: Uint8Array;
@@ -489,14 +496,29 @@ export class DirectTransport extends EventEmitter {
     }
     const seen = new Set<string>();
     const out: PathCandidate[] = [];
-    // Advertised (reflexive) addresses first: they are the ones that cross NATs.
+    // UDP first (they cross NATs), then advertised (reflexive) WSS addresses, then the interfaces.
+    for (const c of this.#udpCandidates) {
+      if (out.length >= MAX_PATH_CANDIDATES || this.#inMesh(c.address)) continue;
+      out.push({ ...c });
+    }
     for (const h of [...this.#advertise, ...hosts]) {
       const a = canonicalIp(h);
       if (seen.has(a) || out.length >= MAX_PATH_CANDIDATES || this.#inMesh(a)) continue;
       seen.add(a);
-      out.push({ address: a, port: this.#port });
+      out.push({ address: a, port: this.#port, transport: 'wss', reflexive: this.#advertise.includes(a) });
     }
     return out;
+  }
+
+  /** Replace the UDP candidates our offer carries (udp-transport.ts 'candidates'); emits 'offer_changed' when they differ. */
+  setUdpCandidates(candidates: readonly PathCandidate[]): void {
+    const next = Object.freeze(candidates.map((c) => ({ address: canonicalIp(c.address), port: c.port, transport: 'udp' as const, reflexive: c.reflexive === true })));
+    const same = next.length === this.#udpCandidates.length &&
+      next.every((c, i) => { const o = this.#udpCandidates[i]!; return o.address === c.address && o.port === c.port && o.reflexive === c.reflexive; });
+    if (same) return;
+    this.#udpCandidates = next;
+    this.#offer = null;
+    if (this.#state === 'running') this.emit('offer_changed');
   }
 
   /** Replace the extra advertised addresses (e.g. a new relay-observed address); emits 'offer_changed' when they differ. */
@@ -560,10 +582,11 @@ export class DirectTransport extends EventEmitter {
     this.#peers.delete(key);
   }
 
-  /** The candidates of `peerId`'s latest accepted offer (copies), or null. */
-  peerCandidates(peerId: Uint8Array): PathCandidate[] | null {
+  /** The candidates of `peerId`'s latest accepted offer (copies), or null; `transport` filters. */
+  peerCandidates(peerId: Uint8Array, transport?: 'wss' | 'udp'): PathCandidate[] | null {
     const p = this.#peers.get(toHex(peerId));
-    return p === undefined ? null : p.candidates.map((c) => ({ ...c }));
+    if (p === undefined) return null;
+    return p.candidates.filter((c) => transport === undefined || (c.transport ?? 'wss') === transport).map((c) => ({ ...c }));
   }
 
   #unindex(key: string, known: PeerOffer | undefined): void {
@@ -585,7 +608,7 @@ export class DirectTransport extends EventEmitter {
     const key = toHex(peerId);
     if (this.#groups.has(key)) return;
     const peer = this.#peers.get(key);
-    if (peer === undefined || peer.candidates.length === 0) {
+    if (peer === undefined || !peer.candidates.some((c) => (c.transport ?? 'wss') === 'wss')) {
       this.#refuse(peerId, DirectCode.NO_OFFER);
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);
       return;
@@ -595,7 +618,7 @@ export class DirectTransport extends EventEmitter {
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_SESSION]);
       return;
     }
-    const candidates = peer.candidates.filter((c) => !this.#inMesh(c.address));
+    const candidates = peer.candidates.filter((c) => (c.transport ?? 'wss') === 'wss' && !this.#inMesh(c.address));
     if (candidates.length === 0) {
       this.#refuse(peerId, DirectCode.NO_OFFER);
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);

@@ -48,7 +48,7 @@ import { systemClock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { FrameTransport } from '../peer-manager.js';
 import { silentLogger } from '../../util/logger.js';
-import type { Path, PathKind } from './path.js';
+import type { Path, PathCarrier, PathKind } from './path.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
@@ -128,6 +128,8 @@ export interface MigrationEvent {
 
 export interface PathInfo {
   path: PathKind;
+  /** 'relay', 'wss' or 'udp'. */
+  carrier: PathCarrier;
   /** 'relay' or the direct path's 'IP:PORT'. */
   remote: string;
   /** Last probe RTT measured to this peer (any direct path); null before any. */
@@ -189,6 +191,11 @@ class PeerPaths {
   directs(): Iterable<DirectEntry> {
     return this.direct.values();
   }
+}
+
+/** Direct carriers in order of preference at equal RTT: UDP (survives NAT rebinding, no TCP over TCP), then WSS. */
+function carrierRank(carrier: PathCarrier): number {
+  return carrier === 'udp' ? 0 : 1;
 }
 
 function hexOf(id: Uint8Array): string {
@@ -371,6 +378,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     const d = p.selected;
     return {
       path: d === null ? 'relay' : 'direct',
+      carrier: d === null ? 'relay' : d.path.carrier,
       remote: d === null ? p.relay.remote : d.path.remote,
       rttMs: p.rttMs,
       migrations: { ...p.migrations },
@@ -492,7 +500,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     const cands: Candidate[] = [{ id: p.relay.id, kind: 'relay', alive: true, rttMs: null, sinceAckMs: null, ageMs: 0 }];
     for (const d of p.direct.values()) {
       if (d.closed) continue;
-      cands.push({ id: d.path.id, kind: 'direct', alive: true, rttMs: d.rttMs, sinceAckMs: this.timers.sinceAckMs(d.times, now), ageMs: now - d.times.addedAtMs });
+      cands.push({ id: d.path.id, kind: 'direct', alive: true, rttMs: d.rttMs, sinceAckMs: this.timers.sinceAckMs(d.times, now), ageMs: now - d.times.addedAtMs, rank: carrierRank(d.path.carrier) });
     }
     const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
     const sel = selectPath(cands, { id: currentId, dwellMs: now - p.selectedAtMs }, this.#policy);

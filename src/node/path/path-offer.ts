@@ -8,14 +8,20 @@
  *
  * Layout (little-endian; the body after the inner-type byte):
  *
- *   | 0 version u8 (=1) | 1 reserved u8 (=0) | 2..33 peerId | 34..41 timestampMs u64 |
+ *   | 0 version u8 (=2) | 1 reserved u8 (=0) | 2..33 peerId | 34..41 timestampMs u64 |
  *   | 42..73 fingerprint[32] = SHA-256(SPKI DER of the TLS certificate) |
- *   | 74 count u8 (0..16) | count x ( family u8 (4|6) | address[4|16] | port u16 (1..65535) ) |
+ *   | 74 count u8 (0..32) | count x ( transport u8 (1 WSS | 2 UDP) | flags u8 (bit 0: reflexive) |
+ *   |                                family u8 (4|6) | address[4|16] | port u16 (1..65535) ) |
  *   | signature[4691]: hybrid, context "path-offer", over every byte before it |
  *
- * Ports are the node's REAL listener port (never a source port seen by the
- * relay). Zero candidates is valid: the offer still pins the certificate the
- * node dials with.
+ * Version 1 (the first layout) has no transport and flags bytes: every
+ * candidate is a WSS listener. It is still decoded; only v2 is written.
+ *
+ * Ports are the node's REAL listener port or its UDP socket's port (never a
+ * source port the relay saw on the WSS link); a reflexive UDP candidate is
+ * the address and port a STUN server saw that UDP socket come from. Zero
+ * candidates is valid: the offer still pins the certificate the node dials
+ * with.
  *
  * What callers must know: decodePathOffer throws only WireError
  * (SM_ERR_WIRE_*); its `peerId`, `fingerprint`, `signature` and `signed` are
@@ -34,9 +40,12 @@ import {
   IPV6_BYTES,
   MAX_PATH_CANDIDATES,
   MAX_PATH_OFFER_BYTES,
+  PATH_CANDIDATE_FLAG_REFLEXIVE,
   PATH_FINGERPRINT_BYTES,
   PATH_OFFER_FIXED_BYTES,
   PATH_OFFER_VERSION,
+  PATH_OFFER_VERSION_1,
+  PathTransportTag,
   PEER_ID_BYTES,
 } from '../../wire/constants.js';
 import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
@@ -47,11 +56,17 @@ export const PATH_OFFER_CONTEXT = 'path-offer';
 /** Smallest PATH_OFFER: no candidates. */
 export const MIN_PATH_OFFER_BYTES = PATH_OFFER_FIXED_BYTES + HYBRID_SIGNATURE_BYTES;
 
+export type PathTransport = 'wss' | 'udp';
+
 export interface PathCandidate {
   /** Canonical IPv4 or IPv6 text (RFC 5952). */
   address: string;
-  /** The listener port, 1..65535. */
+  /** The listener port (WSS) or UDP socket port, 1..65535. */
   port: number;
+  /** Default 'wss'. */
+  transport?: PathTransport;
+  /** Seen by a relay or STUN server rather than a local interface address. Default false. */
+  reflexive?: boolean;
 }
 
 export interface PathOfferFields {
@@ -82,6 +97,10 @@ export function encodePathOfferSigned(fields: PathOfferFields): Uint8Array {
     const ip = parseIpAddress(c.address, 'PATH_OFFER candidate address');
     checkUint(c.port, 0xffff, 'PATH_OFFER candidate port');
     if (c.port === 0) wireFail(WireErrorCode.Field, 'PATH_OFFER candidate port: 0 is not a listener port');
+    const transport = c.transport ?? 'wss';
+    if (transport !== 'wss' && transport !== 'udp') wireFail(WireErrorCode.Field, `PATH_OFFER candidate transport: expected wss or udp, got ${String(transport)}`);
+    w.u8(transport === 'udp' ? PathTransportTag.Udp : PathTransportTag.Wss, 'PATH_OFFER candidate transport');
+    w.u8(c.reflexive === true ? PATH_CANDIDATE_FLAG_REFLEXIVE : 0, 'PATH_OFFER candidate flags');
     w.u8(ip.family, 'PATH_OFFER candidate family').bytes(ip.bytes).u16(c.port, 'PATH_OFFER candidate port');
   }
   return w.finish().slice();
@@ -105,7 +124,9 @@ export function decodePathOffer(bytes: Uint8Array): PathOffer {
   const signed = bytes.subarray(0, bytes.length - HYBRID_SIGNATURE_BYTES);
   const r = new ByteReader(signed);
   const version = r.u8('PATH_OFFER version');
-  if (version !== PATH_OFFER_VERSION) wireFail(WireErrorCode.Version, `PATH_OFFER: version ${version}, expected ${PATH_OFFER_VERSION}`);
+  if (version !== PATH_OFFER_VERSION && version !== PATH_OFFER_VERSION_1) {
+    wireFail(WireErrorCode.Version, `PATH_OFFER: version ${version}, expected ${PATH_OFFER_VERSION_1} or ${PATH_OFFER_VERSION}`);
+  }
   r.zeros(1, 'PATH_OFFER reserved');
   const peerId = r.bytes(PEER_ID_BYTES, 'PATH_OFFER peerId');
   const timestampMs = r.u64Number('PATH_OFFER timestampMs');
@@ -114,6 +135,16 @@ export function decodePathOffer(bytes: Uint8Array): PathOffer {
   if (count > MAX_PATH_CANDIDATES) wireFail(WireErrorCode.TooLarge, `PATH_OFFER: ${count} candidates, limit ${MAX_PATH_CANDIDATES}`);
   const candidates: PathCandidate[] = [];
   for (let i = 0; i < count; i++) {
+    let transport: PathTransport = 'wss';
+    let reflexive = false;
+    if (version !== PATH_OFFER_VERSION_1) {
+      const tag = r.u8('PATH_OFFER candidate transport');
+      if (tag === PathTransportTag.Udp) transport = 'udp';
+      else if (tag !== PathTransportTag.Wss) return wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: transport ${tag}, expected 1 or 2`);
+      const flags = r.u8('PATH_OFFER candidate flags');
+      if ((flags & ~PATH_CANDIDATE_FLAG_REFLEXIVE) !== 0) return wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: unknown flags 0x${flags.toString(16)}`);
+      reflexive = (flags & PATH_CANDIDATE_FLAG_REFLEXIVE) !== 0;
+    }
     const family = r.u8('PATH_OFFER candidate family');
     let size: number;
     if (family === ADDRESS_FAMILY_IPV4) size = IPV4_BYTES;
@@ -122,7 +153,7 @@ export function decodePathOffer(bytes: Uint8Array): PathOffer {
     const address = formatIpAddress(r.bytes(size, 'PATH_OFFER candidate address'));
     const port = r.u16('PATH_OFFER candidate port');
     if (port === 0) wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: port 0`);
-    candidates.push({ address, port });
+    candidates.push({ address, port, transport, reflexive });
   }
   r.end('PATH_OFFER');
   return { peerId, timestampMs, fingerprint, candidates, signature: bytes.subarray(signed.length), signed };

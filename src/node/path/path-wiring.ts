@@ -8,7 +8,14 @@
  * DirectPathSource is the consumer-owned view of the transport: only what
  * this wiring uses, so tests pass a plain EventEmitter. Returns a function
  * that undoes the wiring (call it before stopping either side).
+ *
+ * Several transports (WSS and UDP) are one source through
+ * combineDirectSources(): connect() starts all of them, every path is handed
+ * over, and an attempt counts as failed only when every transport reported
+ * failure since the last connect() with no path in between — so a WSS
+ * refusal behind NAT does not back off a UDP punch still under way.
  */
+import { EventEmitter } from 'node:events';
 import type { Path } from './path.js';
 import type { PathManager } from './path-manager.js';
 
@@ -34,4 +41,45 @@ export function wireDirectPaths(manager: PathManager, source: DirectPathSource):
     source.off('connect_failed', onFailed);
     manager.off('want_direct', onWant);
   };
+}
+
+/** One DirectPathSource over several (see the header). */
+export function combineDirectSources(sources: readonly DirectPathSource[]): DirectPathSource & { detach(): void } {
+  const out = new EventEmitter();
+  /** hex(peerId) -> sources that failed since the last connect(), or null once a path arrived. */
+  const attempts = new Map<string, Set<DirectPathSource> | null>();
+  const hex = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+  const undo: (() => void)[] = [];
+  for (const s of sources) {
+    const onPath = (peerId: Uint8Array, path: Path): void => {
+      attempts.set(hex(peerId), null);
+      out.emit('path', peerId, path);
+    };
+    const onFailed = (peerId: Uint8Array): void => {
+      const k = hex(peerId);
+      const failed = attempts.get(k);
+      if (failed === null || failed === undefined) return;
+      failed.add(s);
+      if (failed.size === sources.length) {
+        attempts.delete(k);
+        out.emit('connect_failed', peerId);
+      }
+    };
+    s.on('path', onPath);
+    s.on('connect_failed', onFailed);
+    undo.push(() => {
+      s.off('path', onPath);
+      s.off('connect_failed', onFailed);
+    });
+  }
+  return Object.assign(out, {
+    connect(peerId: Uint8Array): void {
+      attempts.set(hex(peerId), new Set());
+      for (const s of sources) s.connect(peerId);
+    },
+    detach(): void {
+      for (const u of undo) u();
+      attempts.clear();
+    },
+  }) as unknown as DirectPathSource & { detach(): void };
 }

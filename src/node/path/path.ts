@@ -27,6 +27,8 @@
  */
 
 export type PathKind = 'relay' | 'direct';
+/** What carries a path: the relay link, a direct TLS 1.3 WebSocket, or direct UDP datagrams. */
+export type PathCarrier = 'relay' | 'wss' | 'udp';
 
 export interface PathStats {
   framesIn: number;
@@ -39,6 +41,8 @@ export interface PathStats {
 
 export interface Path {
   readonly kind: PathKind;
+  /** 'relay' for the relay path; 'wss' or 'udp' for a direct one. */
+  readonly carrier: PathCarrier;
   /** Unique per path instance (never reused in this process). */
   readonly id: string;
   /** 'relay', or the remote 'IP:PORT' of a direct path. */

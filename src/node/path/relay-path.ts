@@ -22,6 +22,7 @@ export interface RelaySender {
 
 export class RelayPath implements Path {
   readonly kind: PathKind = 'relay';
+  readonly carrier = 'relay' as const;
   readonly id = newPathId('relay');
   readonly remote = 'relay';
   readonly peerId: Uint8Array;

@@ -23,8 +23,14 @@
  *     minimum dwell on the current selection and an RTT gain beyond the
  *     margin, max(rttMarginMs, current RTT x rttMarginRatio): hysteresis,
  *     so two near-equal paths do not flap.
- *  5. Among trusted directs the lowest RTT wins; ties go to the longest
- *     established, then the smaller id, so the result is deterministic.
+ *     A direct path of a preferred carrier (lower `rank`: UDP before WSS,
+ *     since UDP survives NAT rebinding and avoids TCP over TCP) whose RTT
+ *     is within the absolute margin of the current one also wins after the
+ *     dwell ('better_carrier'); the margin keeps it from flapping.
+ *  5. Among trusted directs the lowest RTT wins, except that RTTs within
+ *     the absolute margin count as equal and the lower rank wins; ties go
+ *     to the longest established, then the smaller id, so the result is
+ *     deterministic.
  *
  * The relay is the floor: when no candidate is trusted and the current one
  * is not an alive direct, the relay is chosen even if its link is down
@@ -44,6 +50,8 @@ export interface Candidate {
   sinceAckMs: number | null;
   /** Time since the path was established. */
   ageMs: number;
+  /** Carrier preference among direct paths, lower is better (UDP 0, WSS 1); default 0. */
+  rank?: number;
 }
 
 export interface CurrentSelection {
@@ -68,7 +76,7 @@ export const SELECT_RTT_MARGIN_MS = 5;
 /** Default relative RTT margin: a 20 % better path is worth a switch, jitter of a few % is not. */
 export const SELECT_RTT_MARGIN_RATIO = 0.2;
 
-export type SelectReason = 'initial' | 'keep' | 'upgrade' | 'better_rtt' | 'fallback' | 'trust_lapsed' | 'none';
+export type SelectReason = 'initial' | 'keep' | 'upgrade' | 'better_rtt' | 'better_carrier' | 'fallback' | 'trust_lapsed' | 'none';
 
 export interface Selection {
   /** The path to send on; null only with no relay and no usable direct path. */
@@ -83,9 +91,12 @@ export function isTrusted(c: Candidate, policy: SelectorPolicy): boolean {
   return c.kind === 'direct' && c.alive && c.sinceAckMs !== null && c.sinceAckMs <= policy.trustWindowMs;
 }
 
-function better(a: Candidate, b: Candidate): boolean {
+function better(a: Candidate, b: Candidate, policy: SelectorPolicy): boolean {
   const ra = a.rttMs ?? Infinity;
   const rb = b.rttMs ?? Infinity;
+  const ka = a.rank ?? 0;
+  const kb = b.rank ?? 0;
+  if (ka !== kb && Math.abs(ra - rb) <= policy.rttMarginMs) return ka < kb;
   if (ra !== rb) return ra < rb;
   if (a.ageMs !== b.ageMs) return a.ageMs > b.ageMs;
   return a.id < b.id;
@@ -98,7 +109,7 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
   let cur: Candidate | null = null;
   for (const c of candidates) {
     if (c.kind === 'relay' && relay === null) relay = c;
-    if (isTrusted(c, policy) && (best === null || better(c, best))) best = c;
+    if (isTrusted(c, policy) && (best === null || better(c, best, policy))) best = c;
     if (current !== null && c.id === current.id) cur = c;
   }
   const floor = relay?.id ?? null;
@@ -125,7 +136,9 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
   if (best !== null && best.id !== cur.id && current.dwellMs >= policy.minDwellMs) {
     const curRtt = cur.rttMs ?? Infinity;
     const margin = Math.max(policy.rttMarginMs, curRtt * policy.rttMarginRatio);
-    if ((best.rttMs ?? Infinity) + margin < curRtt) return to(best, 'better_rtt');
+    const bestRtt = best.rttMs ?? Infinity;
+    if (bestRtt + margin < curRtt) return to(best, 'better_rtt');
+    if ((best.rank ?? 0) < (cur.rank ?? 0) && bestRtt <= curRtt + policy.rttMarginMs) return to(best, 'better_carrier');
   }
   return { primary: cur.id, mirror: null, reason: 'keep' };
 }

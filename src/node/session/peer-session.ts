@@ -209,6 +209,17 @@ export class PeerSession {
     return kp !== null && this.#timers.canReceive(kp, this.#clock.now()) ? kp.pathAuthKey : null;
   }
 
+  /** The path-auth keys a peer may still use: the current pair's, then the previous pair's while it may receive (a re-key is not simultaneous at both ends). Same aliasing rule as currentPathAuthKey. */
+  pathAuthKeys(): Uint8Array[] {
+    const now = this.#clock.now();
+    const out: Uint8Array[] = [];
+    for (const kp of [this.#current, this.#previous]) {
+      const key = kp !== null && this.#timers.canReceive(kp, now) ? kp.pathAuthKey : null;
+      if (key !== null) out.push(key);
+    }
+    return out;
+  }
+
   /** New keys become current; the old current becomes previous (kept for the grace); anything older is wiped now. */
   installKeys(keys: SessionKeys): void {
     checkSessionKeys(keys);

@@ -31,14 +31,16 @@ describe('PATH_OFFER codec', () => {
       timestampMs: 1_700_000_000_000,
       fingerprint: randomBytes(32),
       candidates: [
-        { address: '192.0.2.7', port: 41641 },
-        { address: '2001:db8::1', port: 443 },
+        { address: '192.0.2.7', port: 41641, transport: 'wss' as const, reflexive: false },
+        { address: '2001:db8::1', port: 443, transport: 'wss' as const, reflexive: false },
+        { address: '198.51.100.9', port: 20001, transport: 'udp' as const, reflexive: true },
       ],
     };
     const bytes = signPathOffer(a.signer, fields);
-    assert.equal(bytes.length, MIN_PATH_OFFER_BYTES + (1 + 4 + 2) + (1 + 16 + 2));
-    assert.equal(bytes[0], 1);
-    assert.equal(bytes[74], 2, 'candidate count at offset 74');
+    assert.equal(bytes.length, MIN_PATH_OFFER_BYTES + (2 + 1 + 4 + 2) + (2 + 1 + 16 + 2) + (2 + 1 + 4 + 2));
+    assert.equal(bytes[0], 2, 'version 2: candidates carry their transport');
+    assert.equal(bytes[74], 3, 'candidate count at offset 74');
+    assert.deepEqual([...bytes.subarray(75, 77)], [1, 0], 'first candidate: WSS, not reflexive');
     const o = decodePathOffer(bytes);
     assert.deepEqual([...o.peerId], [...a.peerId]);
     assert.equal(o.timestampMs, fields.timestampMs);
@@ -57,9 +59,28 @@ describe('PATH_OFFER codec', () => {
     assert.throws(() => encodePathOfferSigned({ ...base, candidates: many }), { code: 'SM_ERR_WIRE_TOO_LARGE' });
     const ok = signPathOffer(a.signer, { ...base, candidates: [] });
     assert.throws(() => decodePathOffer(ok.subarray(1)), { code: 'SM_ERR_WIRE_LENGTH' });
-    const v2 = ok.slice();
-    v2[0] = 2;
-    assert.throws(() => decodePathOffer(v2), { code: 'SM_ERR_WIRE_VERSION' });
+    const v3 = ok.slice();
+    v3[0] = 3;
+    assert.throws(() => decodePathOffer(v3), { code: 'SM_ERR_WIRE_VERSION' });
+    const udp = signPathOffer(a.signer, { ...base, candidates: [{ address: '10.0.0.1', port: 1, transport: 'udp' }] });
+    const badTransport = udp.slice();
+    badTransport[75] = 3;
+    assert.throws(() => decodePathOffer(badTransport), { code: 'SM_ERR_WIRE_FIELD' });
+    const badFlags = udp.slice();
+    badFlags[76] = 2;
+    assert.throws(() => decodePathOffer(badFlags), { code: 'SM_ERR_WIRE_FIELD' });
+  });
+
+  it('still reads version 1 offers: every candidate a WSS listener', () => {
+    const [a] = members() as [Member];
+    const v2 = encodePathOfferSigned({ peerId: a.peerId, timestampMs: 7, fingerprint: randomBytes(32), candidates: [{ address: '192.0.2.1', port: 443 }] });
+    // The v1 layout: the same fixed part, candidates without the transport and flags bytes.
+    const v1Signed = Buffer.concat([v2.subarray(0, 75), v2.subarray(77)]);
+    v1Signed[0] = 1;
+    const v1 = Buffer.concat([v1Signed, a.signer.sign(PATH_OFFER_CONTEXT, v1Signed)]);
+    const o = decodePathOffer(v1);
+    assert.deepEqual(o.candidates, [{ address: '192.0.2.1', port: 443, transport: 'wss', reflexive: false }]);
+    assert.ok(verifyPathOffer(a.signer.publicKey, o));
   });
 
   it('decoder only throws WireError and re-encodes what it accepts (fuzz)', { timeout: FUZZ_TEST_TIMEOUT_MS }, () => {
@@ -113,7 +134,7 @@ describe('DirectTransport.acceptOffer', () => {
   it('our offer carries our pin and the REAL listener port', () => {
     const o = decodePathOffer(a.localOffer());
     assert.deepEqual([...o.fingerprint], [...(a.fingerprint as Uint8Array)]);
-    assert.deepEqual(o.candidates, [{ address: '127.0.0.1', port: a.port }]);
+    assert.deepEqual(o.candidates, [{ address: '127.0.0.1', port: a.port, transport: 'wss', reflexive: false }]);
     assert.notEqual(a.port, 0);
     assert.equal(a.localOffer(), a.localOffer(), 'cached until something changes');
   });
@@ -122,7 +143,7 @@ describe('DirectTransport.acceptOffer', () => {
     const offer = b.localOffer();
     assert.equal(a.acceptOffer(mb.peerId, offer), true);
     assert.equal(a.acceptOffer(mb.peerId, offer), true);
-    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port }]);
+    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port, transport: 'wss', reflexive: false }]);
     assert.equal(Object.keys(a.stats.refused).length, 0);
   });
 
@@ -135,11 +156,11 @@ describe('DirectTransport.acceptOffer', () => {
     sig[sig.length - 1]! ^= 1;
     assert.equal(a.acceptOffer(mb.peerId, sig), false);
     const body = fresh();
-    body[78]! ^= 1; // a byte of the candidate address (offsets 76..79): signed, so the signature fails
+    body[78]! ^= 1; // a byte of the candidate address (offsets 78..81 after transport, flags, family): signed, so the signature fails
     assert.equal(a.acceptOffer(mb.peerId, body), false);
     a.removeAllListeners('refused');
     assert.deepEqual(codes, [DirectCode.OFFER_SIGNATURE, DirectCode.OFFER_SIGNATURE]);
-    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port }], 'nothing forged was stored');
+    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port, transport: 'wss', reflexive: false }], 'nothing forged was stored');
   });
 
   it('refuses an offer signed by another identity for B, and one naming another peer', () => {
@@ -180,7 +201,7 @@ describe('DirectTransport.acceptOffer', () => {
     a.setAdvertise(['203.0.113.9']);
     assert.equal(changed, 1);
     const o = decodePathOffer(a.localOffer());
-    assert.deepEqual(o.candidates[0], { address: '203.0.113.9', port: a.port });
+    assert.deepEqual(o.candidates[0], { address: '203.0.113.9', port: a.port, transport: 'wss', reflexive: true });
     assert.throws(() => a.setAdvertise(['not an ip']), { code: 'SM_ERR_PATH_OPTION' });
   });
 

@@ -1,0 +1,795 @@
+/**
+ * UdpTransport: the direct UDP transport of a node (DESIGN.md "Paths,
+ * migration, fallback: UDP with hole punching (survives NAT, no
+ * TCP-over-TCP)"; docs/protocol.md §3.5; issue 5). It owns
+ *
+ *  - one UDP socket (dual stack when it can, a configurable port) shared by
+ *    every UDP path, by hole punching and by STUN;
+ *  - reflexive address discovery: a STUN Binding request (src/stun) to each
+ *    configured server from that very socket, repeated every
+ *    `stunIntervalMs`; the answers are our reflexive candidates, and
+ *    comparing two servers' answers classifies our NAT's mapping;
+ *  - our UDP candidates (interface addresses and reflexive ones, with the
+ *    socket's port): the owner puts them into our signed PATH_OFFER, which
+ *    reaches the peer end to end through the relay;
+ *  - hole punching: connect(peer) sends authenticated punch probes to every
+ *    UDP candidate of the peer, every `punchIntervalMs` for
+ *    `punchTimeoutMs`. The peer does the same at the same time (the owner
+ *    re-sends our offer when it asks for a direct path, and an offer makes
+ *    the receiver connect: "call me maybe" through the relay). A probe
+ *    received is answered at its source and probed back (its source is the
+ *    peer's mapping towards us: a peer-reflexive candidate), so one open
+ *    direction is enough. The first answered probe makes a UdpPath to the
+ *    address the answer came from; answers within a short grace add more
+ *    (LAN and reflexive both), and the path manager keeps the fastest.
+ *  - after a path exists: PMTU probes (padded to 1400 and 1472 bytes; the
+ *    largest answered becomes the path's datagram size), liveness probes of
+ *    the path manager wrapped in authenticated UDP probes, close notices,
+ *    and roaming: an authenticated probe of a peer from a new address moves
+ *    that peer's path there (NAT rebinding after a mapping expired).
+ *
+ * Security: every probe carries a MAC under K_udp from the session's
+ * path-auth key (udp-probe-auth.ts), a timestamp checked within ± skew and a
+ * random 128-bit txid remembered while fresh (replay cache); an ACK must echo
+ * a txid we sent. A relay, which never holds the session, cannot make a
+ * node send data to an address of its choice. Data on a UDP path is sealed
+ * DATA of the session like on every path; datagrams from an address with no
+ * path are dropped and counted (only authenticated probes open or move a
+ * path). Verifying probes from addresses without a path is rate-limited, so
+ * junk cannot buy unbounded HMAC work.
+ *
+ * Events: 'path' (peerId, UdpPath) — set onFrame/onClose in the listener;
+ * 'connect_failed' (peerId, codes); 'candidates' (PathCandidate[]) — our
+ * UDP candidates changed; 'nat' (NatMapping). Never 'error'.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { randomBytes, toHex } from '../../crypto/bytes.js';
+import { ConfigError } from '../../errors.js';
+import { ChallengeReplayCache, DEFAULT_PATH_AUTH_SKEW_MS } from '../../handshake/path-auth.js';
+import { classifyMapping, type NatAnswer, type NatMapping } from '../../stun/nat-mapping.js';
+import { StunClient } from '../../stun/stun-client.js';
+import { isStunMessage, type StunAddress } from '../../stun/stun-message.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import {
+  MAX_PATH_CANDIDATES,
+  MAX_UDP_DATAGRAM_BYTES,
+  MIN_UDP_PROBE_BYTES,
+  PEER_ID_BYTES,
+  UDP_TXID_BYTES,
+  UdpFrameType,
+  UdpProbePurpose,
+} from '../../wire/constants.js';
+import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
+import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
+import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import type { PathCandidate } from './path-offer.js';
+import { sealUdpProbe, verifyUdpProbe } from './udp-probe-auth.js';
+import { UdpPath, udpRemote, type UdpPathHost } from './udp-path.js';
+
+/** Punch probes go out this often while punching: a few per peer RTT, so a hole opens within one
+ *  round trip of both sides starting, without flooding a NAT's new-mapping rate limits. */
+export const DEFAULT_PUNCH_INTERVAL_MS = 200;
+/** Give up a punch after this long (then the path manager backs off and retries): both sides start
+ *  within one relay round trip of each other, so 5 s covers slow relays and lost offers twice over. */
+export const DEFAULT_PUNCH_TIMEOUT_MS = 5_000;
+/** After the first answer, keep listening this long for others (a LAN answer after a reflexive one). */
+export const PUNCH_GRACE_MS = 250;
+/** Re-ask STUN this often: refreshes the reflexive address (a NAT may re-map) and keeps the
+ *  mapping towards the STUN server alive; below the 30 s UDP timeout common NATs use. */
+export const DEFAULT_STUN_INTERVAL_MS = 25_000;
+/** Datagram size before any MTU probe answered: 1280 (the IPv6 minimum MTU) - 40 (IPv6) - 8 (UDP).
+ *  It crosses every path that carries IPv6, and nearly every IPv4 one, without IP fragmentation. */
+export const DEFAULT_UDP_MAX_DATAGRAM = 1_232;
+/** Sizes MTU probes try, largest first: a 1500-byte Ethernet path (1472), and PPPoE/tunnel-sized ones. */
+export const UDP_MTU_PROBE_SIZES: readonly number[] = Object.freeze([MAX_UDP_DATAGRAM_BYTES, 1_400]);
+/** MTU probes are sent at path creation and again after this (one lost probe is not a small MTU). */
+export const UDP_MTU_REPROBE_MS = 1_000;
+/** Socket send queue above which a path refuses frames: about 64 full 64 KiB segments, as the WSS path. */
+export const DEFAULT_UDP_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
+/** A closed path's address keeps delivering late frames this long (its frames may still be in flight). */
+export const UDP_CLOSE_DRAIN_MS = 2_000;
+/** UDP paths per peer, as the path manager's direct-path bound. */
+export const MAX_UDP_PATHS_PER_PEER = 4;
+/** Probes we sent and wait for an answer to, at most (oldest forgotten first). */
+const MAX_OUTSTANDING = 4_096;
+/** Probe verifications per second for addresses with no path (a peer punching, or junk). */
+const UNPATHED_VERIFY_PER_SECOND = 1_000;
+/** A peer-reflexive probe back to one source at most this often. */
+const PROBE_BACK_MIN_INTERVAL_MS = 100;
+/** Punch probes per candidate round: more candidates than this are not tried. */
+const MAX_PUNCH_TARGETS = MAX_PATH_CANDIDATES;
+/** Sources remembered for the probe-back rate limit. */
+const MAX_PROBE_BACK_SOURCES = 1_024;
+
+export interface UdpTransportDeps {
+  localPeerId: Uint8Array;
+  /** The session's current and previous path-auth keys with a peer (PeerManager.pathAuthKeys); empty without a session. */
+  pathAuthKeys(peerId: Uint8Array): Uint8Array[];
+  /** Addresses inside our own mesh subnets are never advertised nor punched (a path through the tunnel it carries). */
+  isMeshAddress?: (address: string) => boolean;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface UdpServer {
+  /** An IP address or a host name (resolved at every query). */
+  host: string;
+  port: number;
+}
+
+export interface UdpTransportOptions {
+  /** Socket address; default '::' (dual stack), falling back to 0.0.0.0. */
+  listenHost?: string;
+  /** Socket port; default 0 = any free port. */
+  listenPort?: number;
+  /** STUN servers asked for our reflexive address; two or more also classify the NAT. */
+  stunServers?: UdpServer[];
+  stunIntervalMs?: number;
+  punchIntervalMs?: number;
+  punchTimeoutMs?: number;
+  /** Probe timestamp window, ± ms. */
+  skewMs?: number;
+  /** Datagram size before MTU probes answer. */
+  initialMaxDatagram?: number;
+  maxSendQueueBytes?: number;
+}
+
+export const UDP_TRANSPORT_DEFAULTS = Object.freeze({
+  listenHost: '::',
+  listenPort: 0,
+  stunServers: Object.freeze([]) as readonly UdpServer[],
+  stunIntervalMs: DEFAULT_STUN_INTERVAL_MS,
+  punchIntervalMs: DEFAULT_PUNCH_INTERVAL_MS,
+  punchTimeoutMs: DEFAULT_PUNCH_TIMEOUT_MS,
+  skewMs: DEFAULT_PATH_AUTH_SKEW_MS,
+  initialMaxDatagram: DEFAULT_UDP_MAX_DATAGRAM,
+  maxSendQueueBytes: DEFAULT_UDP_SEND_QUEUE_BYTES,
+});
+
+type ResolvedOptions = { -readonly [K in keyof typeof UDP_TRANSPORT_DEFAULTS]: (typeof UDP_TRANSPORT_DEFAULTS)[K] };
+
+/** connect_failed codes. Stable; never reused. */
+export const UdpCode = {
+  NO_CANDIDATES: 'SM_ERR_UDP_NO_CANDIDATES',
+  NO_SESSION: 'SM_ERR_UDP_NO_SESSION',
+  TIMEOUT: 'SM_ERR_UDP_PUNCH_TIMEOUT',
+} as const;
+
+export type UdpDropReason =
+  | 'unknown_source' | 'malformed' | 'unknown_peer' | 'bad_mac' | 'stale' | 'replay' | 'ack_unknown'
+  | 'rate_limited' | 'socket_error' | 'self' | 'path_limit';
+
+export interface UdpTransportStats {
+  punches: number;
+  punchProbes: number;
+  established: number;
+  roams: number;
+  stunAnswers: number;
+  stunFailures: number;
+  drops: Record<UdpDropReason, number>;
+}
+
+interface PeerUdp {
+  id: Uint8Array;
+  hex: string;
+  candidates: PathCandidate[];
+  punch: Punch | null;
+  paths: Set<UdpPath>;
+}
+
+interface Punch {
+  round: TimerHandle | null;
+  deadline: TimerHandle | null;
+  found: boolean;
+}
+
+interface Outstanding {
+  peerHex: string;
+  purpose: number;
+  size: number;
+  path: UdpPath | null;
+}
+
+const OPTION_KEYS = Object.keys(UDP_TRANSPORT_DEFAULTS);
+
+function optionError(name: string, value: unknown, expected: string): ConfigError {
+  return new ConfigError(SM_ERR_PATH_OPTION, `UDP transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+function resolveOptions(options: UdpTransportOptions): Readonly<ResolvedOptions> {
+  if (options === null || typeof options !== 'object') throw optionError('options', options, 'an object');
+  for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new ConfigError(SM_ERR_PATH_OPTION, `UDP transport option ${key}: unknown option`);
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { ...UDP_TRANSPORT_DEFAULTS, ...defined } as ResolvedOptions;
+  const int = (name: string, v: unknown, min: number, max: number): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw optionError(name, v, `an integer in [${min}, ${max}]`);
+  };
+  if (typeof o.listenHost !== 'string' || isIP(o.listenHost) === 0) throw optionError('listenHost', o.listenHost, 'an IPv4 or IPv6 address');
+  int('listenPort', o.listenPort, 0, 0xffff);
+  int('stunIntervalMs', o.stunIntervalMs, 1_000, 3_600_000);
+  int('punchIntervalMs', o.punchIntervalMs, 10, 60_000);
+  int('punchTimeoutMs', o.punchTimeoutMs, 100, 600_000);
+  int('skewMs', o.skewMs, 0, 3_600_000);
+  int('initialMaxDatagram', o.initialMaxDatagram, 576 - 28, MAX_UDP_DATAGRAM_BYTES);
+  int('maxSendQueueBytes', o.maxSendQueueBytes, 64 * 1024, Number.MAX_SAFE_INTEGER);
+  if (!Array.isArray(o.stunServers) || o.stunServers.some((s) => typeof s?.host !== 'string' || s.host === '' || !Number.isInteger(s.port) || s.port < 1 || s.port > 0xffff)) {
+    throw optionError('stunServers', o.stunServers, 'an array of { host, port (1..65535) }');
+  }
+  return Object.freeze({ ...o, stunServers: Object.freeze(o.stunServers.map((s) => Object.freeze({ host: s.host, port: s.port }))) });
+}
+
+/** Canonical IP text; an IPv4-mapped IPv6 address as plain IPv4. */
+function canonical(address: string): string {
+  const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  try {
+    return formatIpAddress(parseIpAddress(a).bytes);
+  } catch {
+    return a;
+  }
+}
+
+function remoteKey(address: string, port: number): string {
+  return `${address}|${port}`;
+}
+
+export class UdpTransport extends EventEmitter implements UdpPathHost {
+  readonly stats: UdpTransportStats = {
+    punches: 0, punchProbes: 0, established: 0, roams: 0, stunAnswers: 0, stunFailures: 0,
+    drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0 },
+  };
+  readonly maxSendQueueBytes: number;
+  readonly #deps: UdpTransportDeps;
+  readonly #o: Readonly<ResolvedOptions>;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #localPeerId: Uint8Array;
+  readonly #replay = new ChallengeReplayCache();
+  #socket: Socket | null = null;
+  #dualStack = false;
+  #port = 0;
+  #state: 'idle' | 'running' | 'stopped' = 'idle';
+  #stun: StunClient | null = null;
+  #stunTimer: TimerHandle | null = null;
+  #reflexive: StunAddress[] = [];
+  #nat: NatMapping = 'unknown';
+  #candidates: PathCandidate[] = [];
+  readonly #peers = new Map<string, PeerUdp>();
+  /** remoteKey -> the path at that address (open, or closed and draining). */
+  readonly #byRemote = new Map<string, UdpPath>();
+  readonly #outstanding = new Map<string, Outstanding>();
+  readonly #probeBack = new Map<string, number>();
+  #verifyWindowStart = 0;
+  #verifyWindowCount = 0;
+
+  constructor(deps: UdpTransportDeps, options: UdpTransportOptions = {}) {
+    super();
+    if (deps === null || typeof deps !== 'object' || typeof deps.pathAuthKeys !== 'function') throw optionError('deps', deps, 'an object with pathAuthKeys()');
+    if (!(deps.localPeerId instanceof Uint8Array) || deps.localPeerId.length !== PEER_ID_BYTES) throw optionError('deps.localPeerId', deps.localPeerId, `${PEER_ID_BYTES} bytes`);
+    this.#deps = deps;
+    this.#o = resolveOptions(options);
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.logger ?? silentLogger;
+    this.#localPeerId = Uint8Array.from(deps.localPeerId);
+    this.maxSendQueueBytes = this.#o.maxSendQueueBytes;
+  }
+
+  get options(): Readonly<ResolvedOptions> {
+    return this.#o;
+  }
+
+  /** The bound UDP port (0 before start). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Our NAT's mapping behaviour as STUN answers show it. */
+  get natMapping(): NatMapping {
+    return this.#nat;
+  }
+
+  /** Reflexive addresses STUN servers reported (copies). */
+  get reflexive(): StunAddress[] {
+    return this.#reflexive.map((r) => ({ ...r }));
+  }
+
+  /** Open UDP paths to a peer (copies of the set). */
+  pathsTo(peerId: Uint8Array): UdpPath[] {
+    return [...(this.#peers.get(toHex(peerId))?.paths ?? [])].filter((p) => !p.closed);
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new ConfigError(SM_ERR_PATH_ARG, `UdpTransport.start: already ${this.#state}`);
+    const host = this.#o.listenHost;
+    const v6 = isIP(host) === 6;
+    let socket: Socket;
+    try {
+      socket = await this.#bind(v6 ? 'udp6' : 'udp4', host);
+      this.#dualStack = v6;
+    } catch (err) {
+      if (host !== '::') throw err;
+      socket = await this.#bind('udp4', '0.0.0.0'); // no IPv6 on this host
+      this.#dualStack = false;
+    }
+    this.#socket = socket;
+    this.#port = socket.address().port;
+    this.#state = 'running';
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onDatagram(msg, rinfo));
+    socket.on('error', () => { this.stats.drops.socket_error++; });
+    this.#stun = new StunClient({ send: (bytes, port, address) => { this.sendDatagram(bytes, canonical(address), port); }, clock: this.#clock });
+    this.#updateCandidates();
+    this.#log.debug('UDP socket up', { port: this.#port });
+    // STUN runs in the background: the interface candidates are usable now, the reflexive ones
+    // follow in a 'candidates' event (a STUN server that does not answer must not delay start).
+    if (this.#o.stunServers.length > 0) void this.refreshReflexive().finally(() => { if (this.#state === 'running') this.#scheduleStun(); });
+  }
+
+  #bind(type: 'udp4' | 'udp6', host: string): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const s = createSocket({ type, ipv6Only: false, reuseAddr: false });
+      const onError = (err: Error): void => {
+        s.close();
+        reject(new ConfigError(SM_ERR_PATH_OPTION, `UDP transport: cannot bind ${host}:${this.#o.listenPort}: ${err.message}`));
+      };
+      s.once('error', onError);
+      s.bind({ address: host, port: this.#o.listenPort, exclusive: true }, () => {
+        s.off('error', onError);
+        resolve(s);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state !== 'running') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopped';
+    this.#stunTimer?.cancel();
+    this.#stun?.close();
+    for (const p of this.#peers.values()) this.#endPunch(p);
+    for (const path of [...this.#byRemote.values()]) path.close('stopping');
+    this.#byRemote.clear();
+    this.#outstanding.clear();
+    const s = this.#socket;
+    this.#socket = null;
+    if (s !== null) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  // ------------------------------------------------------------ candidates and STUN
+
+  /** Our UDP candidates: reflexive addresses first (they cross NATs), then interface addresses, all with our port. */
+  localCandidates(): PathCandidate[] {
+    return this.#candidates.map((c) => ({ ...c }));
+  }
+
+  #hostAddresses(): string[] {
+    const host = this.#o.listenHost;
+    if (host !== '::' && host !== '0.0.0.0') return [canonical(host)];
+    const out: string[] = [];
+    for (const list of Object.values(networkInterfaces())) {
+      for (const ni of list ?? []) {
+        if (ni.internal) continue;
+        if (ni.family === 'IPv4') out.push(ni.address);
+        else if (this.#dualStack && ni.family === 'IPv6' && !/^fe[89ab]/i.test(ni.address)) out.push(ni.address); // link-local needs a zone id
+      }
+    }
+    return out;
+  }
+
+  #updateCandidates(): void {
+    const seen = new Set<string>();
+    const next: PathCandidate[] = [];
+    const add = (address: string, port: number, reflexive: boolean): void => {
+      const a = canonical(address);
+      const k = remoteKey(a, port);
+      if (seen.has(k) || next.length >= MAX_PATH_CANDIDATES || this.#deps.isMeshAddress?.(a) === true) return;
+      if (!this.#dualStack && isIP(a) === 6) return;
+      seen.add(k);
+      next.push({ address: a, port, transport: 'udp', reflexive });
+    };
+    for (const r of this.#reflexive) add(r.address, r.port, true);
+    for (const h of this.#hostAddresses()) add(h, this.#port, false);
+    const same = next.length === this.#candidates.length && next.every((c, i) => {
+      const o = this.#candidates[i]!;
+      return o.address === c.address && o.port === c.port && o.reflexive === c.reflexive;
+    });
+    if (same) return;
+    this.#candidates = next;
+    this.emit('candidates', this.localCandidates());
+  }
+
+  /** Ask every STUN server now; updates the reflexive candidates and the NAT classification. Never rejects. */
+  async refreshReflexive(): Promise<void> {
+    const stun = this.#stun;
+    if (stun === null || this.#state !== 'running') return;
+    const answers: NatAnswer[] = [];
+    await Promise.all(this.#o.stunServers.map(async (s) => {
+      try {
+        const address = isIP(s.host) !== 0 ? s.host : (await lookup(s.host, { family: this.#dualStack ? 0 : 4 })).address;
+        const server = { address: canonical(address), port: s.port };
+        const mapped = await stun.binding(server);
+        answers.push({ server, mapped: { address: canonical(mapped.address), port: mapped.port } });
+        this.stats.stunAnswers++;
+      } catch (err) {
+        this.stats.stunFailures++;
+        this.#log.debug('STUN query failed', { server: `${s.host}:${s.port}`, error: (err as Error).message });
+      }
+    }));
+    if (this.#state !== 'running') return;
+    const seen = new Set<string>();
+    const reflexive: StunAddress[] = [];
+    for (const a of answers) {
+      const k = remoteKey(a.mapped.address, a.mapped.port);
+      if (!seen.has(k)) {
+        seen.add(k);
+        reflexive.push(a.mapped);
+      }
+    }
+    if (answers.length > 0) this.#reflexive = reflexive;
+    const local = this.#hostAddresses().map((address) => ({ address: canonical(address), port: this.#port }));
+    const nat = answers.length > 0 ? classifyMapping(local, answers) : this.#nat;
+    if (nat !== this.#nat) {
+      this.#nat = nat;
+      this.#log.info('NAT mapping classified', { mapping: nat, reflexive: reflexive.map((r) => udpRemote(r.address, r.port)).join(' ') });
+      this.emit('nat', nat);
+    }
+    this.#updateCandidates();
+  }
+
+  #scheduleStun(): void {
+    this.#stunTimer = this.#clock.schedule(this.#o.stunIntervalMs, () => {
+      if (this.#state !== 'running') return;
+      void this.refreshReflexive().finally(() => { if (this.#state === 'running') this.#scheduleStun(); });
+    });
+  }
+
+  // ------------------------------------------------------------ peers
+
+  #peer(peerId: Uint8Array): PeerUdp {
+    const hex = toHex(peerId);
+    let p = this.#peers.get(hex);
+    if (p === undefined) {
+      p = { id: Uint8Array.from(peerId), hex, candidates: [], punch: null, paths: new Set() };
+      this.#peers.set(hex, p);
+    }
+    return p;
+  }
+
+  /** The peer's UDP candidates from its latest verified PATH_OFFER. */
+  setPeerCandidates(peerId: Uint8Array, candidates: readonly PathCandidate[]): void {
+    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(SM_ERR_PATH_ARG, 'setPeerCandidates: expected a 32-byte peer id');
+    const p = this.#peer(peerId);
+    p.candidates = candidates
+      .filter((c) => (c.transport ?? 'wss') === 'udp')
+      .map((c) => ({ ...c, address: canonical(c.address) }))
+      .filter((c) => this.#deps.isMeshAddress?.(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
+      // Interface addresses first: a LAN answer should win the race when there is one.
+      .sort((a, b) => Number(a.reflexive === true) - Number(b.reflexive === true))
+      .slice(0, MAX_PUNCH_TARGETS);
+  }
+
+  /** Forget a peer (it left): its paths close, its punch stops. */
+  forgetPeer(peerId: Uint8Array): void {
+    const p = this.#peers.get(toHex(peerId));
+    if (p === undefined) return;
+    this.#endPunch(p);
+    for (const path of [...p.paths]) path.close('peer_forgotten');
+    this.#peers.delete(p.hex);
+  }
+
+  // ------------------------------------------------------------ hole punching
+
+  /** Punch towards every UDP candidate of the peer; the outcome is a 'path' or a 'connect_failed'. A punch under way is left alone. */
+  connect(peerId: Uint8Array): void {
+    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(SM_ERR_PATH_ARG, 'connect: expected a 32-byte peer id');
+    if (this.#state !== 'running') return;
+    const p = this.#peer(peerId);
+    if (p.punch !== null) return;
+    if (this.#deps.pathAuthKeys(p.id).length === 0) {
+      this.emit('connect_failed', Uint8Array.from(p.id), [UdpCode.NO_SESSION]);
+      return;
+    }
+    if (p.candidates.length === 0) {
+      this.emit('connect_failed', Uint8Array.from(p.id), [UdpCode.NO_CANDIDATES]);
+      return;
+    }
+    this.stats.punches++;
+    const punch: Punch = { round: null, deadline: null, found: false };
+    p.punch = punch;
+    punch.deadline = this.#clock.schedule(this.#o.punchTimeoutMs, () => {
+      if (p.punch !== punch) return;
+      this.#endPunch(p);
+      if (!punch.found && this.#state === 'running') this.emit('connect_failed', Uint8Array.from(p.id), [UdpCode.TIMEOUT]);
+    });
+    const round = (): void => {
+      if (p.punch !== punch || punch.found || this.#state !== 'running') return;
+      for (const c of p.candidates) this.#sendProbe(p, UdpProbePurpose.Punch, c.address, c.port, null, 0);
+      punch.round = this.#clock.schedule(this.#o.punchIntervalMs, round);
+    };
+    round();
+  }
+
+  #endPunch(p: PeerUdp): void {
+    const punch = p.punch;
+    if (punch === null) return;
+    p.punch = null;
+    punch.round?.cancel();
+    punch.deadline?.cancel();
+  }
+
+  /** Send an authenticated probe (not an ack); returns false when there is no key or the socket refused. */
+  #sendProbe(p: PeerUdp, purpose: UdpProbePurpose, address: string, port: number, path: UdpPath | null, padTo: number, embed?: Uint8Array): boolean {
+    const key = this.#deps.pathAuthKeys(p.id)[0];
+    if (key === undefined) return false;
+    const txid = randomBytes(UDP_TXID_BYTES);
+    const embedBytes = embed ?? new Uint8Array(0);
+    const padding = Math.max(0, padTo - (MIN_UDP_PROBE_BYTES + embedBytes.length));
+    const bytes = sealUdpProbe({ ack: false, purpose, senderPeerId: this.#localPeerId, txid, timestampMs: this.#clock.now(), embed: embedBytes, padding }, key);
+    if (purpose === UdpProbePurpose.Punch || purpose === UdpProbePurpose.Mtu) {
+      if (this.#outstanding.size >= MAX_OUTSTANDING) {
+        const oldest = this.#outstanding.keys().next();
+        if (oldest.done !== true) this.#outstanding.delete(oldest.value);
+      }
+      this.#outstanding.set(toHex(txid), { peerHex: p.hex, purpose, size: bytes.length, path });
+      if (purpose === UdpProbePurpose.Punch) this.stats.punchProbes++;
+    }
+    return this.sendDatagram(bytes, address, port);
+  }
+
+  #sendAck(p: PeerUdp, probe: UdpProbe, address: string, port: number, embed?: Uint8Array): void {
+    const key = this.#deps.pathAuthKeys(p.id)[0];
+    if (key === undefined) return;
+    const txid = probe.purpose === UdpProbePurpose.Liveness ? randomBytes(UDP_TXID_BYTES) : Uint8Array.from(probe.txid);
+    const bytes = sealUdpProbe({ ack: true, purpose: probe.purpose, senderPeerId: this.#localPeerId, txid, timestampMs: this.#clock.now(), embed: embed ?? new Uint8Array(0), padding: 0 }, key);
+    this.sendDatagram(bytes, address, port);
+  }
+
+  // ------------------------------------------------------------ UdpPathHost
+
+  sendDatagram(bytes: Uint8Array, address: string, port: number): boolean {
+    const s = this.#socket;
+    if (s === null) return false;
+    const to = this.#dualStack && isIP(address) === 4 ? `::ffff:${address}` : address;
+    try {
+      s.send(bytes, port, to);
+      return true;
+    } catch {
+      this.stats.drops.socket_error++;
+      return false;
+    }
+  }
+
+  sendQueueBytes(): number {
+    try {
+      return this.#socket?.getSendQueueSize() ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  sendLiveness(path: UdpPath, embedded: Uint8Array): boolean {
+    const p = this.#peers.get(toHex(path.peerId));
+    if (p === undefined) return false;
+    const isAck = embedded[1] === 0x29; // PATH_PROBE_ACK: answer as an ack so the peer's manager gets it
+    if (!isAck) return this.#sendProbe(p, UdpProbePurpose.Liveness, path.address, path.port, path, 0, embedded);
+    const key = this.#deps.pathAuthKeys(p.id)[0];
+    if (key === undefined) return false;
+    const bytes = sealUdpProbe({ ack: true, purpose: UdpProbePurpose.Liveness, senderPeerId: this.#localPeerId, txid: randomBytes(UDP_TXID_BYTES), timestampMs: this.#clock.now(), embed: embedded, padding: 0 }, key);
+    return this.sendDatagram(bytes, path.address, path.port);
+  }
+
+  pathClosed(path: UdpPath, reason: string): void {
+    const p = this.#peers.get(toHex(path.peerId));
+    if (p !== undefined) {
+      p.paths.delete(path);
+      // Tell the other end now rather than let it find out at its probe timeout (twice: one may be lost).
+      if (reason !== 'stopping' || this.#state === 'running') {
+        for (let i = 0; i < 2; i++) this.#sendProbe(p, UdpProbePurpose.Close, path.address, path.port, null, 0);
+      }
+    }
+    this.#drainThenForget(path);
+  }
+
+  #drainThenForget(path: UdpPath): void {
+    const k = remoteKey(path.address, path.port);
+    if (this.#state !== 'running') {
+      if (this.#byRemote.get(k) === path) this.#byRemote.delete(k);
+      return;
+    }
+    this.#clock.schedule(UDP_CLOSE_DRAIN_MS, () => {
+      if (this.#byRemote.get(k) === path) this.#byRemote.delete(k);
+    });
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  #onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.#state !== 'running') return;
+    const address = canonical(rinfo.address);
+    const port = rinfo.port;
+    const type = datagramType(msg);
+    if (type === UdpFrameType.UdpProbe || type === UdpFrameType.UdpProbeAck) return this.#onProbe(msg, address, port);
+    const path = this.#byRemote.get(remoteKey(address, port));
+    if (path !== undefined) return path.receiveDatagram(msg);
+    if (isStunMessage(msg) && this.#stun?.onMessage(msg, { address, port }) === true) return;
+    this.stats.drops.unknown_source++;
+  }
+
+  #onProbe(msg: Buffer, address: string, port: number): void {
+    const drops = this.stats.drops;
+    const pathHere = this.#byRemote.get(remoteKey(address, port));
+    if (pathHere === undefined || pathHere.closed) {
+      const now = this.#clock.now();
+      if (now - this.#verifyWindowStart >= 1_000) {
+        this.#verifyWindowStart = now;
+        this.#verifyWindowCount = 0;
+      }
+      if (++this.#verifyWindowCount > UNPATHED_VERIFY_PER_SECOND) {
+        drops.rate_limited++;
+        return;
+      }
+    }
+    let probe: UdpProbe;
+    try {
+      probe = decodeUdpProbe(msg);
+    } catch {
+      drops.malformed++;
+      return;
+    }
+    const hex = toHex(probe.senderPeerId);
+    if (hex === toHex(this.#localPeerId)) {
+      drops.self++;
+      return;
+    }
+    const p = this.#peers.get(hex);
+    if (p === undefined) {
+      drops.unknown_peer++;
+      return;
+    }
+    const keys = this.#deps.pathAuthKeys(p.id);
+    if (keys.length === 0) {
+      drops.unknown_peer++;
+      return;
+    }
+    if (!verifyUdpProbe(probe, keys)) {
+      drops.bad_mac++;
+      return;
+    }
+    const now = this.#clock.now();
+    if (Math.abs(now - probe.timestampMs) > this.#o.skewMs) {
+      drops.stale++;
+      return;
+    }
+    if (probe.ack) this.#onAck(p, probe, address, port, pathHere);
+    else this.#onRequest(p, probe, address, port, pathHere, now);
+  }
+
+  #onRequest(p: PeerUdp, probe: UdpProbe, address: string, port: number, pathHere: UdpPath | undefined, now: number): void {
+    if (this.#replay.checkAndRecord(probe.txid, probe.timestampMs + this.#o.skewMs, now)) {
+      this.stats.drops.replay++;
+      return;
+    }
+    switch (probe.purpose) {
+      case UdpProbePurpose.Punch:
+      case UdpProbePurpose.Mtu:
+        this.#sendAck(p, probe, address, port);
+        // The source is the peer's mapping towards us: probe it back, so our side gets a path too.
+        if (probe.purpose === UdpProbePurpose.Punch && (pathHere === undefined || pathHere.closed)) this.#probeBackTo(p, address, port, now);
+        return;
+      case UdpProbePurpose.Liveness: {
+        const path = this.#pathFor(p, pathHere, address, port);
+        if (path === null) return;
+        path.lastReceiveMs = now;
+        path.deliver(Uint8Array.from(probe.embed)); // the PATH_PROBE; the manager answers through path.send
+        return;
+      }
+      case UdpProbePurpose.Close:
+        if (pathHere !== undefined && !pathHere.closed && pathHere.peerId !== null && p.paths.has(pathHere)) {
+          p.paths.delete(pathHere);
+          this.#drainThenForget(pathHere);
+          pathHere.closeFromRemote('remote_closed');
+        }
+        return;
+      default:
+        this.stats.drops.malformed++;
+    }
+  }
+
+  #onAck(p: PeerUdp, probe: UdpProbe, address: string, port: number, pathHere: UdpPath | undefined): void {
+    if (probe.purpose === UdpProbePurpose.Liveness) {
+      if (this.#replay.checkAndRecord(probe.txid, probe.timestampMs + this.#o.skewMs, this.#clock.now())) {
+        this.stats.drops.replay++;
+        return;
+      }
+      const path = this.#pathFor(p, pathHere, address, port);
+      if (path !== null) path.deliver(Uint8Array.from(probe.embed)); // the PATH_PROBE_ACK, for the manager's RTT and trust
+      return;
+    }
+    const key = toHex(probe.txid);
+    const o = this.#outstanding.get(key);
+    if (o === undefined || o.peerHex !== p.hex || o.purpose !== probe.purpose) {
+      this.stats.drops.ack_unknown++;
+      return;
+    }
+    this.#outstanding.delete(key);
+    if (probe.purpose === UdpProbePurpose.Mtu) {
+      if (o.path !== null && !o.path.closed) o.path.maxDatagram = Math.max(o.path.maxDatagram, o.size);
+      return;
+    }
+    // Punch answered: the address it came from reaches the peer's session holder.
+    if (pathHere !== undefined && !pathHere.closed) return;
+    this.#newPath(p, address, port);
+  }
+
+  /** The open path of `p` at this address, or (roaming) its most recently heard path moved here. */
+  #pathFor(p: PeerUdp, pathHere: UdpPath | undefined, address: string, port: number): UdpPath | null {
+    if (pathHere !== undefined && !pathHere.closed && p.paths.has(pathHere)) return pathHere;
+    if (pathHere !== undefined && !pathHere.closed) {
+      this.stats.drops.unknown_source++; // another peer's path address: never moved
+      return null;
+    }
+    let best: UdpPath | null = null;
+    for (const path of p.paths) if (!path.closed && (best === null || path.lastReceiveMs > best.lastReceiveMs)) best = path;
+    if (best === null) {
+      this.stats.drops.unknown_source++;
+      return null;
+    }
+    const oldKey = remoteKey(best.address, best.port);
+    if (this.#byRemote.get(oldKey) === best) this.#byRemote.delete(oldKey);
+    this.#log.info(`${p.hex.slice(0, 8)} UDP path moved`, { from: best.remote, to: udpRemote(address, port) });
+    best.moveTo(address, port);
+    this.#byRemote.set(remoteKey(address, port), best);
+    this.stats.roams++;
+    return best;
+  }
+
+  #probeBackTo(p: PeerUdp, address: string, port: number, now: number): void {
+    const k = remoteKey(address, port);
+    const last = this.#probeBack.get(k);
+    if (last !== undefined && now - last < PROBE_BACK_MIN_INTERVAL_MS) return;
+    this.#probeBack.delete(k);
+    if (this.#probeBack.size >= MAX_PROBE_BACK_SOURCES) {
+      const oldest = this.#probeBack.keys().next();
+      if (oldest.done !== true) this.#probeBack.delete(oldest.value);
+    }
+    this.#probeBack.set(k, now);
+    this.#sendProbe(p, UdpProbePurpose.Punch, address, port, null, 0);
+  }
+
+  #newPath(p: PeerUdp, address: string, port: number): void {
+    let open = 0;
+    for (const path of p.paths) if (!path.closed) open++;
+    if (open >= MAX_UDP_PATHS_PER_PEER) {
+      this.stats.drops.path_limit++;
+      return;
+    }
+    const path = new UdpPath({ host: this, peerId: p.id, address, port, maxDatagram: this.#o.initialMaxDatagram, clock: this.#clock });
+    p.paths.add(path);
+    this.#byRemote.set(remoteKey(address, port), path);
+    this.stats.established++;
+    const punch = p.punch;
+    if (punch !== null && !punch.found) {
+      punch.found = true;
+      punch.round?.cancel();
+      punch.deadline?.cancel();
+      punch.deadline = this.#clock.schedule(PUNCH_GRACE_MS, () => { if (p.punch === punch) this.#endPunch(p); });
+    }
+    this.#log.debug(`${p.hex.slice(0, 8)} UDP path up`, { remote: path.remote });
+    this.emit('path', Uint8Array.from(p.id), path);
+    this.#probeMtu(p, path);
+    this.#clock.schedule(UDP_MTU_REPROBE_MS, () => { if (!path.closed && this.#state === 'running') this.#probeMtu(p, path); });
+  }
+
+  #probeMtu(p: PeerUdp, path: UdpPath): void {
+    for (const size of UDP_MTU_PROBE_SIZES) {
+      if (size > path.maxDatagram) this.#sendProbe(p, UdpProbePurpose.Mtu, path.address, path.port, path, size);
+    }
+  }
+}
