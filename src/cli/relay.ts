@@ -12,6 +12,9 @@
  * is reported at once.
  *
  * (PORT is the real port when --listen asked for port 0.) Logs go to stderr.
+ * STUN (docs/protocol.md §5): UDP on the same host and port number unless
+ * --stun-listen moves it or --no-stun turns it off; a port that cannot be
+ * bound stops startup with SM_ERR_STUN_LISTEN.
  * Signals: SIGHUP reloads the configuration (file and environment; flags
  * stay as given, src/config/config-reload.ts): log.level and the revocation
  * list at once (newly revoked members are disconnected, nobody else), other
@@ -55,6 +58,8 @@ interface RelayCliOptions {
   handshakeTimeout?: string;
   rateFrames?: string;
   rateBytes?: string;
+  stun?: boolean;
+  stunListen?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
@@ -180,6 +185,8 @@ export function registerRelay(program: Command): void {
     .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${fromKey('relay.idleTimeout')}`)
     .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${fromKey('relay.handshakeTimeout')}`)
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${fromKey('relay.metrics.listen')}`)
+    .option('--stun-listen <host:port>', `answer STUN on this UDP address instead of the --listen host and port${fromKey('relay.stun.listen')}`)
+    .option('--no-stun', `do not answer STUN Binding requests on UDP (nodes then learn no public UDP address from this relay)${fromKey('relay.stun.enabled')}`)
     .option('--tls-cert-lifetime <duration>', `lifetime of the self-signed TLS certificate, re-issued with the same key (same pin) when a quarter is left${fromKey('relay.tls.certLifetime')}`)
     .addHelpText(
       'after',

@@ -13,6 +13,10 @@
  *   shadowmesh_relay_drops_total{reason}                counter  frames not delivered (DropReason)
  *   shadowmesh_relay_disconnects_total{reason}          counter  members the relay cut (DisconnectReason)
  *   shadowmesh_relay_admission_duration_seconds         histogram WebSocket accepted -> admitted
+ *   shadowmesh_stun_requests_total                      counter  UDP datagrams to the STUN responder (junk included)
+ *   shadowmesh_stun_answered_total                      counter  Binding requests answered
+ *   shadowmesh_stun_drops_total{reason}                 counter  datagrams not answered (stun-responder.ts StunDropReason)
+ * (the stun metrics are absent when the relay runs with --no-stun)
  *
  * The histogram is the one metric fed by an event, once per admission (never
  * per frame): `admission` is the RelayServer's `metrics` dependency.
@@ -51,6 +55,16 @@ export function registerRelayMetrics(registry: Registry, source: () => RelayMetr
   counterFrom(registry, 'shadowmesh_relay_frames_routed_total', 'Sealed frames delivered to a member.', [], one((s) => s.framesRouted));
   counterFrom(registry, 'shadowmesh_relay_bytes_routed_total', 'Payload bytes in the frames delivered.', [], one((s) => s.bytesRouted));
   counterFrom(registry, 'shadowmesh_relay_drops_total', 'Frames not delivered, by reason.', ['reason'], many('reason', (s) => s.drops));
+  const stun = (read: (s: NonNullable<RelayStatsSnapshot['stun']>) => number) => function* () {
+    const s = snap()?.stun;
+    if (s !== undefined) yield [{}, read(s)] as const;
+  };
+  counterFrom(registry, 'shadowmesh_stun_requests_total', 'UDP datagrams received by the STUN responder, junk included.', [], stun((s) => s.requests));
+  counterFrom(registry, 'shadowmesh_stun_answered_total', 'STUN Binding requests answered.', [], stun((s) => s.answered));
+  counterFrom(registry, 'shadowmesh_stun_drops_total', 'Datagrams the STUN responder did not answer, by reason.', ['reason'], function* () {
+    const s = snap()?.stun;
+    if (s !== undefined) yield* byLabel('reason', s.dropped);
+  });
   counterFrom(registry, 'shadowmesh_relay_disconnects_total', 'Admitted members the relay disconnected, by reason.', ['reason'], many('reason', (s) => s.disconnects));
   const admission = new Histogram({
     name: 'shadowmesh_relay_admission_duration_seconds',

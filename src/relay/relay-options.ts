@@ -64,6 +64,10 @@ export interface RelayOptions {
   rateByteBurst: number;
   maxBadFrames: number;
   closeGraceMs: number;
+  /** Answer STUN Binding requests on UDP (docs/protocol.md §5), so nodes learn their reflexive address. */
+  stun: boolean;
+  /** Where STUN listens; null: the same host and port number as the WSS listener (UDP 8443 next to TCP 8443). */
+  stunListen: { host: string; port: number } | null;
 }
 
 export const RELAY_DEFAULTS: Readonly<RelayOptions> = Object.freeze({
@@ -82,6 +86,8 @@ export const RELAY_DEFAULTS: Readonly<RelayOptions> = Object.freeze({
   rateByteBurst: DEFAULT_RATE_BYTE_BURST,
   maxBadFrames: DEFAULT_MAX_BAD_FRAMES,
   closeGraceMs: DEFAULT_CLOSE_GRACE_MS,
+  stun: true,
+  stunListen: null,
 });
 
 /** Protocol §1: the smallest useful frame is a SEND with a 1-byte payload. */
@@ -125,6 +131,15 @@ export function resolveRelayOptions(given: Partial<RelayOptions> = {}): Readonly
   checkInt('rateByteBurst', o.rateByteBurst, o.maxFrameBytes, Number.MAX_SAFE_INTEGER);
   checkInt('maxBadFrames', o.maxBadFrames, 0, Number.MAX_SAFE_INTEGER);
   checkInt('closeGraceMs', o.closeGraceMs, 0, 60_000);
+  if (typeof o.stun !== 'boolean') throw bad('stun', o.stun, 'true or false');
+  if (o.stunListen !== null) {
+    const l: unknown = o.stunListen;
+    if (typeof l !== 'object' || l === null || Object.keys(l).some((k) => k !== 'host' && k !== 'port')) throw bad('stunListen', l, 'null or { host, port }');
+    const { host, port } = l as { host: unknown; port: unknown };
+    if (typeof host !== 'string' || host.length === 0) throw bad('stunListen.host', host, 'a non-empty host');
+    checkInt('stunListen.port', port, 0, 65_535);
+    o.stunListen = Object.freeze({ host, port: port as number });
+  }
   return Object.freeze(o);
 }
 

@@ -18,6 +18,9 @@
  *   token-bucket.ts      per-connection rate limit
  *   relay-stats.ts       counters for GET /stats
  *   relay-options.ts     defaults and validation
+ *   ../stun/stun-responder.ts  STUN Binding on UDP (docs/protocol.md §5), by
+ *                        default on the WSS port number; its bind failure
+ *                        fails start() with SM_ERR_STUN_LISTEN
  *
  * Timer policy lives here, in one periodic sweep (not a timer per
  * connection): handshake deadlines, heartbeat PINGs, idle timeouts, close
@@ -46,6 +49,8 @@ import { RelayPresence } from './presence.js';
 import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
 import type { TlsIdentity } from './tls-identity.js';
+import { StunResponder } from '../stun/stun-responder.js';
+import type { StunAddress } from '../stun/stun-message.js';
 
 /** The relay's view of the membership verifier: MembershipVerifier (src/identity) fits. */
 export interface RelayMembership<C extends RelayMemberCertificate> extends MembershipCheck<C> {
@@ -107,6 +112,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   #renewing = false;
   #pending = 0;
   #port = 0;
+  #stun: StunResponder | null = null;
 
   constructor(deps: RelayServerDeps<C>, options: Partial<RelayOptions> = {}) {
     this.options = resolveRelayOptions(options);
@@ -134,6 +140,11 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     return `wss://${formatHostForUrl(this.options.host)}:${this.#port}`;
   }
 
+  /** Where the STUN responder listens (UDP); null when options.stun is false or before start. */
+  get stunAddress(): StunAddress | null {
+    return this.#stun?.address ?? null;
+  }
+
   /** True from the listener bound until stop() begins: what readiness probes ask. */
   get listening(): boolean {
     return this.#state === 'running';
@@ -143,7 +154,10 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   snapshot(): RelayStatsSnapshot {
     this.stats.activeClients = this.#table.size;
     this.stats.pendingClients = this.#pending;
-    return this.stats.snapshot();
+    const snap = this.stats.snapshot();
+    const stun = this.#stun?.stats;
+    if (stun !== undefined) snap.stun = { requests: stun.requests, answered: stun.answered, dropped: { ...stun.dropped } };
+    return snap;
   }
 
   start(): Promise<void> {
@@ -187,6 +201,17 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     });
     server.on('error', (err) => this.logger.error('listener error', { error: err.message }));
     this.#port = (server.address() as AddressInfo).port;
+    if (o.stun) {
+      // Default: UDP on the WSS port number, so a node that knows the relay URL knows where to ask.
+      const stun = new StunResponder({ logger: this.logger.child('stun') }, o.stunListen ?? { host: o.host, port: this.#port });
+      try {
+        await stun.start();
+      } catch (err) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw err;
+      }
+      this.#stun = stun;
+    }
     this.#state = 'running';
     this.#scheduleSweep();
     this.logger.info('relay listening', { url: this.url, pin: this.pin });
@@ -228,6 +253,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       await closed;
     }
     this.#wss?.close();
+    await this.#stun?.stop();
     this.#state = 'stopped';
     this.logger.info('relay stopped');
   }

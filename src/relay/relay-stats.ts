@@ -48,6 +48,8 @@ export interface RelayStatsSnapshot {
   admissionsRefused: Record<string, number>;
   drops: Record<string, number>;
   disconnects: Record<string, number>;
+  /** STUN responder counters (src/stun/stun-responder.ts); absent when the relay runs without STUN. */
+  stun?: { requests: number; answered: number; dropped: Record<string, number> };
 }
 
 export class RelayStats {
