@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { CLI_MAIN_PATH, parseRelayStartupLine, startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon } from '../cli/daemon-helpers.js';
+import { runCliAsync, startDaemon, waitFor } from '../cli/daemon-helpers.js';
 
 let dir: string;
 let net: TestNetwork;
@@ -237,6 +237,76 @@ test('up runs from a config file alone (relay, pin, CA, certificate, device, p2p
       assert.equal(st.status, 0, st.stderr);
     } finally {
       assert.equal(await d.stop(), 0);
+    }
+  } finally {
+    await relay?.stop();
+  }
+});
+
+/** GET http://host:port/path over plain HTTP; status and body. */
+async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+/** The metrics URL a process logged ("metrics listening", url …/metrics). */
+function metricsUrlIn(stderr: string): string | undefined {
+  for (const l of stderr.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    const r = JSON.parse(l) as Record<string, unknown>;
+    if (r['msg'] === 'metrics listening') return String(r['url']);
+  }
+  return undefined;
+}
+
+test('the metrics listener and the relay certificate lifetime are keys: file, SHADOWMESH_METRICS_LISTEN and --metrics, checked and shown like every other', async () => {
+  const file = await writeConfig('metrics.yaml', 'node:\n  metrics:\n    listen: 127.0.0.1:9469\nrelay:\n  metrics:\n    listen: "[::1]:9470"\n  tls:\n    certLifetime: 1h\n');
+  const shown = await show(['--config', file]);
+  assert.equal((shown.config.node['metrics'] as Record<string, unknown>)['listen'], '127.0.0.1:9469');
+  assert.equal((shown.config.relay['metrics'] as Record<string, unknown>)['listen'], '[::1]:9470');
+  assert.equal((shown.config.relay['tls'] as Record<string, unknown>)['certLifetime'], '1h');
+  const fromEnv = await show(['--config', file], { SHADOWMESH_METRICS_LISTEN: '127.0.0.1:9999', SHADOWMESH_RELAY_TLS_CERT_LIFETIME: '2h' });
+  assert.equal(fromEnv.sources['node.metrics.listen'], 'env SHADOWMESH_METRICS_LISTEN');
+  assert.equal(fromEnv.sources['relay.metrics.listen'], 'env SHADOWMESH_METRICS_LISTEN', 'one variable for both roles');
+  assert.equal((fromEnv.config.relay['tls'] as Record<string, unknown>)['certLifetime'], '2h');
+  assert.equal((fromEnv.config.node['tls'] as Record<string, unknown>)['certLifetime'], '1d', 'the direct-path lifetime is another key');
+
+  const bad = await writeConfig('metrics-bad.yaml', `relay:\n  ca: ${net.caFile}\n  cert: /etc/relay.pem\n  key: /etc/relay.key\n  metrics:\n    listen: localhost\n  tls:\n    certLifetime: 5s\n`);
+  const r = await runCliAsync(['config', 'check', '--config', bad, '--role', 'relay'], env());
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /relay\.metrics\.listen: expected HOST:PORT or \[IPV6\]:PORT, e\.g\. 127\.0\.0\.1:9469, got "localhost"/);
+  assert.match(r.stderr, /relay\.tls\.certLifetime: expected a duration like 30s, 5m, 24h, at least 10s, got "5s"/);
+  const mixed = await writeConfig('lifetime-with-cert.yaml', `relay:\n  ca: ${net.caFile}\n  cert: /etc/relay.pem\n  key: /etc/relay.key\n  tls:\n    certLifetime: 1h\n`);
+  const r2 = await runCliAsync(['config', 'check', '--config', mixed, '--role', 'relay'], env());
+  assert.equal(r2.status, 1);
+  assert.match(r2.stderr, /relay\.tls\.certLifetime: sets the lifetime of the self-signed certificate; an operator certificate/);
+});
+
+test('relay and up serve /metrics at the address of their config file', async () => {
+  const relayFile = await writeConfig('relay-metrics.yaml', `relay:\n  metrics:\n    listen: 127.0.0.1:0\n  tls:\n    certLifetime: 1h\n`);
+  let relay: RelayProcess | undefined;
+  try {
+    relay = await startRelayProcess({ caFile: net.caFile, args: ['--config', relayFile], env: env() });
+    const url = await waitFor('the relay logs its metrics address', async () => metricsUrlIn(relay!.stderr()));
+    const m = await httpGet(url);
+    assert.equal(m.status, 200);
+    assert.match(m.body, /^shadowmesh_relay_connections_active 0$/m);
+    const cert = relay.stderr();
+    assert.ok(!/TLS certificate renewed/.test(cert), 'a 1 h certificate is not renewed at once');
+
+    const alice = net.member('alice');
+    const nodeFile = await writeConfig('node-metrics.yaml', [
+      'node:', `  relay: ${relay.url}`, `  pin: ${relay.pin}`, `  ca: ${net.caFile}`, `  cert: ${alice.certFile}`, `  dir: ${alice.dir}`,
+      '  dev: none', `  control: ${join(dir, 'alice-m.sock')}`, '  p2p:', '    enabled: false', '  metrics:', '    listen: 127.0.0.1:0', '',
+    ].join('\n'));
+    const d = await startDaemon(['--config', nodeFile], env());
+    try {
+      const nodeUrl = await waitFor('the node logs its metrics address', async () => metricsUrlIn(d.stderr()));
+      const ready = await httpGet(nodeUrl.replace(/\/metrics$/, '/ready'));
+      assert.equal(ready.status, 200, ready.body);
+      assert.match((await httpGet(nodeUrl)).body, /^# TYPE shadowmesh_/m);
+    } finally {
+      await d.stop();
     }
   } finally {
     await relay?.stop();
