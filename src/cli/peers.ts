@@ -21,7 +21,7 @@ export function formatPeers(peers: readonly PeerStatus[]): string {
       p.name ?? '?',
       p.peerId.slice(0, 16),
       p.addresses.length > 0 ? p.addresses.join(',') : '-',
-      p.path === 'direct' ? `direct ${p.remote}${p.rttMs !== null ? ` ${p.rttMs.toFixed(2)}ms` : ''}${p.mirroring ? ' (+relay)' : ''}` : 'relay',
+      p.path === 'direct' ? `direct ${p.carrier} ${p.remote}${p.rttMs !== null ? ` ${p.rttMs.toFixed(2)}ms` : ''}${p.mirroring ? ' (+relay)' : ''}` : 'relay',
       p.session.established ? 'up' : p.online ? 'handshaking' : 'down',
       p.session.ageMs === null ? '-' : humanDuration(p.session.ageMs),
       p.session.lastHandshakeAgoMs === null ? '-' : `${humanDuration(p.session.lastHandshakeAgoMs)} ago`,

@@ -39,6 +39,7 @@ export function formatStatus(s: StatusResult): string {
     `addresses  ${s.addresses.length > 0 ? s.addresses.join(', ') : '-'}`,
     `device     ${device}`,
     `relay      ${relay}`,
+    `udp        ${s.udp === null ? 'off' : `port ${s.udp.port}, NAT mapping ${s.udp.nat}${s.udp.reflexive.length > 0 ? `, seen as ${s.udp.reflexive.join(' ')}` : ''}`}`,
     `uptime     ${humanDuration(s.uptimeMs)}`,
     `peers      ${s.peers}`,
     `drops      ${formatDrops(s.drops)}`,

@@ -14,6 +14,7 @@ import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
 import { parseListenText } from './config-schema.js';
 import type { EffectiveConfig } from './resolve-config.js';
+import { ConfigError } from '../errors.js';
 
 const SOURCE_RANK = { flag: 0, env: 1, file: 2, default: 3 } as const;
 
@@ -54,7 +55,28 @@ export function directOptionsOf(cfg: EffectiveConfig): DaemonOptions['direct'] {
     ...(cfg.isSet('node.p2p.listen') ? { host: req(cfg.string('node.p2p.listen'), 'node.p2p.listen') } : {}),
     connectTimeoutMs: req(cfg.ms('node.p2p.connectTimeout'), 'node.p2p.connectTimeout'),
     certLifetimeMs: req(cfg.ms('node.tls.certLifetime'), 'node.tls.certLifetime'),
+    udp: cfg.boolean('node.p2p.udp') === false ? false : {
+      port: cfg.number('node.p2p.udpPort') ?? 0,
+      ...stunOf(cfg.string('node.p2p.stun') ?? 'relay'),
+    },
   };
+}
+
+/** node.p2p.stun: 'relay' (the default: no list, the node asks its relay), 'none', or HOST:PORT[,HOST:PORT...]. */
+export function stunOf(text: string): { stun?: { host: string; port: number }[] } {
+  const t = text.trim();
+  if (t === 'relay') return {};
+  if (t === 'none') return { stun: [] };
+  const out: { host: string; port: number }[] = [];
+  for (const item of t.split(',')) {
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(item.trim());
+    const port = m === null ? NaN : Number(m[2]);
+    if (m === null || !(port >= 1 && port <= 65_535)) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `node.p2p.stun: ${JSON.stringify(item.trim())} is not HOST:PORT (expected 'relay', 'none', or HOST:PORT[,HOST:PORT...])`);
+    }
+    out.push({ host: m[1] as string, port });
+  }
+  return { stun: out };
 }
 
 /**

@@ -48,6 +48,7 @@
  * reappearing at the relay, makes its conversations retry at once. It runs
  * with every device kind, `--dev none` included (no root needed).
  */
+import { udpRemote } from './path/udp-path.js';
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
@@ -130,9 +131,15 @@ export interface DaemonOptions {
   metrics?: MetricsAddress;
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
-  direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number } | false;
+  direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number; udp?: DaemonUdpOptions | false } | false;
   /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. */
   pathTimers?: Partial<PathTimerOptions>;
+}
+
+/** UDP direct paths: the socket's port (0 = any free port) and the STUN servers (absent: the relay's host and port). */
+export interface DaemonUdpOptions {
+  port: number;
+  stun?: { host: string; port: number }[];
 }
 
 /** What a revocation reload did (also logged). */
@@ -263,6 +270,10 @@ export class NodeDaemon implements ControlHandler {
           ...(options.direct?.host !== undefined ? { listenHost: options.direct.host } : {}),
           ...(options.direct?.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.direct.connectTimeoutMs } : {}),
           ...(options.direct?.certLifetimeMs !== undefined ? { certLifetimeMs: options.direct.certLifetimeMs } : {}),
+        },
+        udp: options.direct === false || options.direct?.udp === false ? false : {
+          listenPort: options.direct?.udp?.port ?? 0,
+          ...(options.direct?.udp?.stun !== undefined ? { stunServers: options.direct.udp.stun } : {}),
         },
         ...(options.pathTimers !== undefined ? { paths: { timers: options.pathTimers } } : {}),
       },
@@ -475,6 +486,7 @@ export class NodeDaemon implements ControlHandler {
         connects: link.stats.connects,
         reconnects: link.stats.reconnects,
       },
+      udp: this.node.udp === null ? null : { port: this.node.udp.port, nat: this.node.udp.natMapping, reflexive: this.node.udp.reflexive.map((r) => udpRemote(r.address, r.port)) },
       uptimeMs: Math.max(0, this.#clock.now() - this.#startedAtMs),
       peers: this.node.peerList().length,
       drops,
@@ -521,10 +533,11 @@ export class NodeDaemon implements ControlHandler {
   }
 
   /** The path part of a peer's status: where its frames go now, and how they got there. */
-  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring'> {
+  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'carrier' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring'> {
     const pi = this.node.paths.pathInfo(Buffer.from(peerHex, 'hex'));
     return {
       path: pi?.path ?? 'relay',
+      carrier: pi?.carrier ?? 'relay',
       remote: pi?.remote ?? 'relay',
       rttMs: pi?.rttMs ?? null,
       migrations: { to_direct: pi?.migrations.to_direct ?? 0, to_relay: pi?.migrations.to_relay ?? 0 },

@@ -152,7 +152,7 @@ test('with direct paths, peers shows the direct path with its remote address, an
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual((JSON.parse(r.stdout) as PingResult).replies.map((x) => x.path), ['direct', 'direct']);
   const human = await runCliAsync(['peers', '--control', sock('carol')]);
-  assert.match(human.stdout, /dave .* direct 127\.0\.0\.1:\d+/);
+  assert.match(human.stdout, /dave .* direct (udp|wss) 127\.0\.0\.1:\d+/);
   // carol and dave are members alice sees too, but the relay-only pair never went direct
   const ap = (JSON.parse((await runCliAsync(['peers', '--json', '--control', sock('alice')])).stdout) as PeersResult).peers;
   assert.ok(ap.every((x) => x.path === 'relay'), JSON.stringify(ap.map((x) => [x.name, x.path])));

@@ -80,7 +80,7 @@ test('the P2P keys become PathManager timers and DirectTransport options, and th
   assert.equal(timers.retryBaseMs, 2_000);
   assert.equal(timers.retryMaxMs, 300_000);
   assert.equal(timers.attemptTimeoutMs, 15_000, 'an attempt gets at least one connect budget');
-  assert.deepEqual(directOptionsOf(cfg), { port: 0, connectTimeoutMs: 15_000, certLifetimeMs: 10_000 });
+  assert.deepEqual(directOptionsOf(cfg), { port: 0, connectTimeoutMs: 15_000, certLifetimeMs: 10_000, udp: { port: 0 } });
   const daemon = await daemonOptionsOf(cfg);
   assert.deepEqual(daemon.pathTimers, pathTimersOf(cfg));
   assert.equal(daemon.startupTimeoutMs, 15_000);
@@ -123,5 +123,17 @@ test('docs/configuration.md documents every key and every environment variable',
     assert.ok(doc.includes(`\`${k.path}\``), `docs lack ${k.path}`);
     if (k.env !== undefined) assert.ok(doc.includes(k.env), `docs lack ${k.env}`);
     if (k.flag !== undefined) assert.ok(doc.includes(k.flag), `docs lack ${k.flag}`);
+  }
+});
+
+test('node.p2p.stun: relay (no list), none (no STUN), or HOST:PORT lists; anything else is a coded error naming the key', async () => {
+  const { stunOf } = await import('../../src/config/component-options.js');
+  assert.deepEqual(stunOf('relay'), {});
+  assert.deepEqual(stunOf('none'), { stun: [] });
+  assert.deepEqual(stunOf('198.51.100.1:3478, stun.example.net:19302,[2001:db8::1]:3478'), {
+    stun: [{ host: '198.51.100.1', port: 3478 }, { host: 'stun.example.net', port: 19302 }, { host: '2001:db8::1', port: 3478 }],
+  });
+  for (const bad of ['host', 'host:0', 'host:70000', ':3478', 'a:1,']) {
+    assert.throws(() => stunOf(bad), (err: Error & { code?: string }) => err.code === 'SM_ERR_CONFIG_VALUE' && err.message.includes('node.p2p.stun'), bad);
   }
 });

@@ -139,6 +139,8 @@ export interface StatusResult {
     connects: number;
     reconnects: number;
   };
+  /** UDP direct paths: our socket's port, the NAT mapping STUN showed, our reflexive addresses; null without UDP. */
+  udp: { port: number; nat: 'none' | 'endpoint-independent' | 'endpoint-dependent' | 'unknown'; reflexive: string[] } | null;
   uptimeMs: number;
   /** Members we hold a session (or a handshake) with. */
   peers: number;
@@ -154,6 +156,8 @@ export interface PeerStatus {
   online: boolean;
   /** The path our frames to this peer take now (DESIGN.md "Paths, migration, fallback"). */
   path: PathKind;
+  /** 'relay', 'wss' or 'udp': what carries the path. */
+  carrier: 'relay' | 'wss' | 'udp';
   /** 'relay', or IP:PORT of the direct path's other end. */
   remote: string;
   /** Last probe round trip on the direct path; null on the relay. */
