@@ -113,6 +113,9 @@ export function registerUp(program: Command): void {
     .option('--p2p-port <port>', `TCP port of the direct-path listener (TLS 1.3 + WebSocket, pinned identity-signed certificates), advertised to peers inside the session; 0 is any free port${fromKey('node.p2p.port')}`)
     .option('--p2p-listen <ip>', `address of the direct-path listener; a specific address is also the only one advertised (:: is every address of this machine except the mesh's own)${fromKey('node.p2p.listen')}`)
     .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts (SHADOWMESH_P2P_ENABLED=false; node.p2p.enabled: false in the config file)')
+    .option('--udp-port <port>', `UDP port of direct paths (hole punching through NAT, on the --p2p-listen address); 0 is any free port${fromKey('node.p2p.udpPort')}`)
+    .option('--stun <servers>', `STUN servers for the reflexive UDP address: 'relay' (the relay answers STUN on its own port), 'none', or HOST:PORT[,HOST:PORT...]; two or more also classify the NAT${fromKey('node.p2p.stun')}`)
+    .option('--no-udp', 'direct paths over WSS only: no UDP socket, no hole punching (SHADOWMESH_P2P_UDP=false; node.p2p.udp: false in the config file)')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${fromKey('node.startupTimeout')}`)
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${fromKey('node.metrics.listen')}`)
     .addHelpText(

@@ -140,6 +140,8 @@ export interface LabPeerPath {
   peerId: string;
   name: string | null;
   path: 'relay' | 'direct';
+  /** 'relay', 'wss' or 'udp'. */
+  carrier: 'relay' | 'wss' | 'udp';
   /** 'relay', or IP:PORT of the direct path's other end. */
   remote: string;
   rttMs: number | null;
