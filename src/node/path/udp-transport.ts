@@ -589,12 +589,18 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     const p = this.#peers.get(toHex(path.peerId));
     if (p !== undefined) {
       p.paths.delete(path);
+      this.#forgetPunchProbes(p);
       // Tell the other end now rather than let it find out at its probe timeout (twice: one may be lost).
       if (reason !== 'stopping' || this.#state === 'running') {
         for (let i = 0; i < 2; i++) this.#sendProbe(p, UdpProbePurpose.Close, path.address, path.port, null, 0);
       }
     }
     this.#drainThenForget(path);
+  }
+
+  /** A path of `p` closed: answers to punch probes sent before must not open a new one (only a new connect() or the peer's punch may). */
+  #forgetPunchProbes(p: PeerUdp): void {
+    for (const [k, o] of this.#outstanding) if (o.peerHex === p.hex && o.purpose === UdpProbePurpose.Punch) this.#outstanding.delete(k);
   }
 
   #drainThenForget(path: UdpPath): void {
@@ -693,6 +699,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       case UdpProbePurpose.Close:
         if (pathHere !== undefined && !pathHere.closed && pathHere.peerId !== null && p.paths.has(pathHere)) {
           p.paths.delete(pathHere);
+          this.#forgetPunchProbes(p);
           this.#drainThenForget(pathHere);
           pathHere.closeFromRemote('remote_closed');
         }
