@@ -106,3 +106,60 @@ test('pure: inputs are not modified and equal inputs give equal outputs', () => 
   assert.deepEqual(r1, r2);
   assert.deepEqual(cands, copy);
 });
+
+// ---- carrier rank (UDP 0 before WSS 1), issue 5
+
+test('carrier rank: at equal RTT (within rttMarginMs) a UDP path beats a WSS one, whatever the age or id', () => {
+  const wss = direct('a-wss', { rank: 1, rttMs: 20, ageMs: 60_000 });
+  const udp = direct('z-udp', { rank: 0, rttMs: 25, ageMs: 1_000 });
+  assert.equal(selectPath([relay, wss, udp], null, policy).primary, 'z-udp');
+  assert.equal(selectPath([relay, udp, wss], null, policy).primary, 'z-udp', 'order of candidates does not matter');
+  assert.equal(selectPath([relay, wss, direct('z-udp', { rank: 0, rttMs: 25.1 })], null, policy).primary, 'a-wss', 'beyond the margin RTT decides');
+  assert.equal(selectPath([relay, direct('w', { rttMs: 20 }), direct('u', { rank: 0, rttMs: 20 })], null, policy).primary, 'u', 'rank defaults to 0 (ties then go by age and id)');
+});
+
+test('carrier rank: a much faster WSS path beats a slower UDP one', () => {
+  const wss = direct('wss', { rank: 1, rttMs: 5 });
+  const udp = direct('udp', { rank: 0, rttMs: 40 });
+  assert.equal(selectPath([relay, udp, wss], null, policy).primary, 'wss');
+  assert.deepEqual(selectPath([relay, udp, wss], { id: 'udp', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'better_rtt' });
+  assert.deepEqual(selectPath([relay, udp, wss], { id: 'wss', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'keep' });
+});
+
+test('carrier rank: WSS -> UDP at near-equal RTT waits for the dwell, then moves as better_carrier', () => {
+  const cands = [relay, direct('wss', { rank: 1, rttMs: 20 }), direct('udp', { rank: 0, rttMs: 24 })];
+  assert.deepEqual(selectPath(cands, { id: 'wss', dwellMs: policy.minDwellMs - 1 }, policy), { primary: 'wss', mirror: null, reason: 'keep' });
+  assert.deepEqual(selectPath(cands, { id: 'wss', dwellMs: policy.minDwellMs }, policy), { primary: 'udp', mirror: null, reason: 'better_carrier' });
+  // A UDP path slower than the current WSS one by more than the margin does not take over.
+  const slower = [relay, direct('wss', { rank: 1, rttMs: 20 }), direct('udp', { rank: 0, rttMs: 25.5 })];
+  assert.equal(selectPath(slower, { id: 'wss', dwellMs: long }, policy).reason, 'keep');
+  // Nor does an untrusted one.
+  const untrusted = [relay, direct('wss', { rank: 1, rttMs: 20 }), direct('udp', { rank: 0, rttMs: 10, sinceAckMs: null })];
+  assert.equal(selectPath(untrusted, { id: 'wss', dwellMs: long }, policy).primary, 'wss');
+});
+
+test('carrier rank: no flapping between near-equal paths, same rank or not, under jittering RTTs', () => {
+  let seed = 7;
+  const jitter = (): number => {
+    seed = (seed * 1_103_515_245 + 12_345) & 0x7fff_ffff;
+    return (seed % 401) / 100 - 2; // -2..+2 ms
+  };
+  for (const [r1, r2, expected] of [[0, 0, 0], [1, 1, 0], [0, 1, 0], [1, 0, 1]] as const) {
+    let current = { id: 'p1', dwellMs: long };
+    let switches = 0;
+    for (let i = 0; i < 500; i++) {
+      const cands = [relay, direct('p1', { rank: r1, rttMs: 20 + jitter() }), direct('p2', { rank: r2, rttMs: 20 + jitter() })];
+      const s = selectPath(cands, current, policy);
+      if (s.primary !== current.id) {
+        switches++;
+        current = { id: s.primary!, dwellMs: 0 };
+      } else {
+        current = { id: current.id, dwellMs: current.dwellMs + 1_000 };
+      }
+    }
+    assert.equal(switches, expected, `ranks ${r1}/${r2}: ${switches} switches (WSS -> UDP once, never back)`);
+  }
+  // A UDP path currently selected is kept when a WSS path is faster by less than the margin.
+  const cands = [relay, direct('udp', { rank: 0, rttMs: 20 }), direct('wss', { rank: 1, rttMs: 16 })];
+  assert.deepEqual(selectPath(cands, { id: 'udp', dwellMs: long }, policy), { primary: 'udp', mirror: null, reason: 'keep' });
+});
