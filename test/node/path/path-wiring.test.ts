@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { DirectTransport } from '../../../src/node/path/direct-transport.js';
 import { PathManager } from '../../../src/node/path/path-manager.js';
-import { wireDirectPaths, type DirectPathSource } from '../../../src/node/path/path-wiring.js';
+import { combineDirectSources, wireDirectPaths, type DirectPathSource } from '../../../src/node/path/path-wiring.js';
+import type { Path } from '../../../src/node/path/path.js';
+import type { UdpTransport } from '../../../src/node/path/udp-transport.js';
 import { FakeClock } from '../../../src/testkit/fake-clock.js';
 import { memoryPathPair } from '../../../src/testkit/memory-path.js';
 
@@ -58,4 +60,84 @@ test('want_direct -> connect, connect_failed -> backoff from now, path -> carrie
   undo();
   assert.equal(src.listenerCount('path') + src.listenerCount('connect_failed') + m.listenerCount('want_direct'), 0);
   m.stop();
+});
+
+// ---- combineDirectSources: WSS and UDP as one source (issue 5)
+
+// Compile-time: the UDP transport is a DirectPathSource too.
+export const udpTransportFits = (t: UdpTransport): DirectPathSource => t;
+
+function combined(n: number): { sources: FakeSource[]; c: ReturnType<typeof combineDirectSources>; paths: [string, Path][]; failed: string[] } {
+  const sources = Array.from({ length: n }, () => new FakeSource());
+  const c = combineDirectSources(sources);
+  const paths: [string, Path][] = [];
+  const failed: string[] = [];
+  c.on('path', (p: Uint8Array, path: Path) => paths.push([Buffer.from(p).toString('hex'), path]));
+  c.on('connect_failed', (p: Uint8Array) => failed.push(Buffer.from(p).toString('hex')));
+  return { sources, c, paths, failed };
+}
+
+const hexB = Buffer.from(B).toString('hex');
+
+test('combineDirectSources: connect() reaches every source; paths from any source are handed over', () => {
+  const { sources, c, paths } = combined(2);
+  c.connect(B);
+  assert.deepEqual(sources.map((s) => s.connects), [[hexB], [hexB]]);
+  const clock = new FakeClock();
+  const p1 = memoryPathPair({ clock, peerA: A, peerB: B }).a;
+  const p2 = memoryPathPair({ clock, peerA: A, peerB: B }).a;
+  sources[1]!.emit('path', B, p1);
+  sources[0]!.emit('path', B, p2);
+  assert.deepEqual(paths, [[hexB, p1], [hexB, p2]]);
+});
+
+test('combineDirectSources: connect_failed only once every source failed since the last connect()', () => {
+  const { sources, c, failed } = combined(2);
+  sources[0]!.emit('connect_failed', B, ['x']);
+  sources[1]!.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, [], 'failures with no attempt under way are ignored');
+  c.connect(B);
+  sources[0]!.emit('connect_failed', B, ['SM_ERR_DIRECT_CONNECT']);
+  sources[0]!.emit('connect_failed', B, ['SM_ERR_DIRECT_CONNECT']);
+  assert.deepEqual(failed, [], 'one source failing twice is still one source');
+  sources[1]!.emit('connect_failed', A, ['SM_ERR_UDP_PUNCH_TIMEOUT']);
+  assert.deepEqual(failed, [], 'another peer does not count');
+  sources[1]!.emit('connect_failed', B, ['SM_ERR_UDP_PUNCH_TIMEOUT']);
+  assert.deepEqual(failed, [hexB]);
+  sources[0]!.emit('connect_failed', B, ['x']);
+  sources[1]!.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, [hexB], 'reported once per attempt');
+  // A new connect() starts a new count: a failure from before it does not carry over.
+  c.connect(B);
+  sources[0]!.emit('connect_failed', B, ['x']);
+  c.connect(B);
+  sources[1]!.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, [hexB]);
+  sources[0]!.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, [hexB, hexB]);
+});
+
+test('combineDirectSources: a path from any source suppresses the failure of that attempt', () => {
+  const { sources, c, failed, paths } = combined(2);
+  const clock = new FakeClock();
+  c.connect(B);
+  sources[0]!.emit('connect_failed', B, ['SM_ERR_DIRECT_CONNECT']); // WSS refused behind NAT
+  sources[1]!.emit('path', B, memoryPathPair({ clock, peerA: A, peerB: B }).a); // UDP punched through
+  sources[1]!.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, []);
+  assert.equal(paths.length, 1);
+  c.connect(B);
+  sources[1]!.emit('path', B, memoryPathPair({ clock, peerA: A, peerB: B }).a);
+  sources[0]!.emit('connect_failed', B, ['x']);
+  sources[1]!.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, [], 'the path came first, the later failures are ignored');
+});
+
+test('combineDirectSources: detach removes every listener it added', () => {
+  const { sources, c, failed } = combined(2);
+  c.detach();
+  assert.equal(sources.reduce((s, x) => s + x.listenerCount('path') + x.listenerCount('connect_failed'), 0), 0);
+  c.connect(B);
+  for (const s of sources) s.emit('connect_failed', B, ['x']);
+  assert.deepEqual(failed, []);
 });
