@@ -17,8 +17,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createNatLab, type NatKind, type NatLab } from '../../src/testkit/netns-nat-lab.js';
-import { peerPath, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing, type LabDaemon, type LabPeerPath } from '../../src/testkit/netns-shadowmesh.js';
+import type { NatKind } from '../../src/testkit/netns-nat-lab.js';
+import { startNatMesh } from '../../src/testkit/netns-nat-mesh.js';
+import { peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath } from '../../src/testkit/netns-shadowmesh.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -26,14 +27,10 @@ const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'thi
 
 const MESH_A = '10.10.10.3';
 const MESH_B = '10.10.10.4';
-/** Both daemons bind this UDP port (inside the lab's full-cone forwarding range). */
-const UDP_PORT = 20_000;
-const COTURN_PORT = 3478;
 /** Ends the wait for a direct path where one is expected: several punch attempts (5 s each) with backoff. */
 const DIRECT_WAIT_MS = 30_000;
 /** Where no direct path is expected, watch this long (two punch attempts and their backoff) that none appears. */
 const RELAY_WATCH_MS = 12_000;
-const MEMBERS_KNOWN_MS = 30_000;
 
 interface Pairing { a: NatKind; b: NatKind; direct: boolean }
 /** The expected matrix (issue 5): direct unless a symmetric NAT meets a port-restricted or symmetric one. */
@@ -50,36 +47,6 @@ const EXPECTED_MAPPING: Record<NatKind, string> = {
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export interface NatMesh {
-  lab: NatLab;
-  a: LabDaemon;
-  b: LabDaemon;
-  logs(): string;
-}
-
-/** A NAT lab with a relay, coturn and two daemons (UDP port UDP_PORT, both STUN servers); torn down by lab.teardown(). */
-export async function startNatMesh(net: TestNetwork, ma: TestMember, mb: TestMember, kinds: { a: NatKind; b: NatKind }): Promise<NatMesh> {
-  const lab = await createNatLab({ a: kinds.a, b: kinds.b });
-  try {
-    lab.spawn('inet', ['turnserver', '-n', '--listening-ip', lab.relayIp2, '--listening-port', String(COTURN_PORT), '--stun-only', '--no-tls', '--no-dtls', '--no-cli', '--log-file', 'stdout', '--simple-log', '--pidfile', `/tmp/sm-turnserver-${process.pid}-${lab.id}.pid`], { label: 'inet:coturn' });
-    const relay = await startLabRelay(lab, 'inet', { caFile: net.caFile, crlFile: net.crlFile });
-    const common = {
-      relay, caFile: net.caFile, dev: 'tun' as const, ifname: 'smtun0',
-      args: ['--udp-port', String(UDP_PORT), '--stun', `${lab.relayIp}:8443,${lab.relayIp2}:${COTURN_PORT}`],
-      env: { SHADOWMESH_LOG_LEVEL: 'debug' },
-    };
-    const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, control: `${ma.dir}/control-${lab.id}.sock` });
-    const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, control: `${mb.dir}/control-${lab.id}.sock` });
-    const logs = (): string => `\na stderr: ${a.proc.stderr().slice(-3_000)}\nb stderr: ${b.proc.stderr().slice(-3_000)}`;
-    assert.ok(await waitForPeerPath(a, 'b', () => true, MEMBERS_KNOWN_MS) !== null, `a never listed b${logs()}`);
-    assert.ok(await waitForPeerPath(b, 'a', () => true, MEMBERS_KNOWN_MS) !== null, `b never listed a${logs()}`);
-    return { lab, a, b, logs };
-  } catch (err) {
-    await lab.teardown();
-    throw err;
-  }
-}
 
 function describePath(p: LabPeerPath | null): string {
   return p === null ? 'not listed' : JSON.stringify({ path: p.path, carrier: p.carrier, remote: p.remote, rttMs: p.rttMs, migrations: p.migrations, fallbacks: p.fallbacks });
@@ -104,7 +71,7 @@ describe('NAT traversal matrix', { skip }, () => {
 
   for (const pairing of PAIRINGS) {
     test(`${pairing.a} / ${pairing.b}: ${pairing.direct ? 'a direct UDP path comes up' : 'traffic stays on the relay'}`, { timeout: 150_000 }, async (t) => {
-      const mesh = await startNatMesh(net!, ma, mb, pairing);
+      const mesh = await startNatMesh(net!, ma, mb, pairing, { env: { SHADOWMESH_LOG_LEVEL: 'debug' } });
       const { lab, a, b, logs } = mesh;
       try {
         // The first ping starts the session (through the relay); the direct attempt follows.

@@ -82,6 +82,8 @@ export const PUNCH_GRACE_MS = 250;
 /** Re-ask STUN this often: refreshes the reflexive address (a NAT may re-map) and keeps the
  *  mapping towards the STUN server alive; below the 30 s UDP timeout common NATs use. */
 export const DEFAULT_STUN_INTERVAL_MS = 25_000;
+/** connect() re-asks STUN when the last answer is older than this (not on every retry of a burst). */
+export const STUN_ON_CONNECT_MIN_AGE_MS = 2_000;
 /** Datagram size before any MTU probe answered: 1280 (the IPv6 minimum MTU) - 40 (IPv6) - 8 (UDP).
  *  It crosses every path that carries IPv6, and nearly every IPv4 one, without IP fragmentation. */
 export const DEFAULT_UDP_MAX_DATAGRAM = 1_232;
@@ -91,6 +93,8 @@ export const UDP_MTU_PROBE_SIZES: readonly number[] = Object.freeze([MAX_UDP_DAT
 export const UDP_MTU_REPROBE_MS = 1_000;
 /** Socket send queue above which a path refuses frames: about 64 full 64 KiB segments, as the WSS path. */
 export const DEFAULT_UDP_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Socket buffers asked for (each direction): 64 frames of 64 KiB in flight. */
+export const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** A closed path's address keeps delivering late frames this long (its frames may still be in flight). */
 export const UDP_CLOSE_DRAIN_MS = 2_000;
 /** UDP paths per peer, as the path manager's direct-path bound. */
@@ -257,6 +261,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   #stunTimer: TimerHandle | null = null;
   #reflexive: StunAddress[] = [];
   #nat: NatMapping = 'unknown';
+  #lastStunMs = Number.NEGATIVE_INFINITY;
   #candidates: PathCandidate[] = [];
   readonly #peers = new Map<string, PeerUdp>();
   /** remoteKey -> the path at that address (open, or closed and draining). */
@@ -319,6 +324,14 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     }
     this.#socket = socket;
     this.#port = socket.address().port;
+    // A 64 KiB frame is ~45 datagrams: the default socket buffers (~200 KiB of accounted memory) hold only
+    // a few frames, and a burst beyond them is dropped. Ask for more; the kernel caps it at net.core.*mem_max.
+    try {
+      socket.setRecvBufferSize(UDP_SOCKET_BUFFER_BYTES);
+      socket.setSendBufferSize(UDP_SOCKET_BUFFER_BYTES);
+    } catch {
+      // the defaults stay
+    }
     this.#state = 'running';
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onDatagram(msg, rinfo));
     socket.on('error', () => { this.stats.drops.socket_error++; });
@@ -409,6 +422,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   async refreshReflexive(): Promise<void> {
     const stun = this.#stun;
     if (stun === null || this.#state !== 'running') return;
+    this.#lastStunMs = this.#clock.now();
     const answers: NatAnswer[] = [];
     await Promise.all(this.#o.stunServers.map(async (s) => {
       try {
@@ -492,6 +506,10 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     if (this.#state !== 'running') return;
     const p = this.#peer(peerId);
     if (p.punch !== null) return;
+    // A direct attempt often follows a lost path, and a lost path often means our NAT mapping changed
+    // (it expired, the router restarted): re-ask STUN now, so a new reflexive address reaches the peer in
+    // our next offer within a round trip instead of at the next periodic refresh.
+    if (this.#o.stunServers.length > 0 && this.#clock.now() - this.#lastStunMs >= STUN_ON_CONNECT_MIN_AGE_MS) void this.refreshReflexive();
     if (this.#deps.pathAuthKeys(p.id).length === 0) {
       this.emit('connect_failed', Uint8Array.from(p.id), [UdpCode.NO_SESSION]);
       return;
