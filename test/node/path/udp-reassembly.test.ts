@@ -109,8 +109,9 @@ test('a frame not complete within the timeout is dropped and counted', () => {
   r.add({ frameId: 1, index: 0, count: 2, data: frameBytes(10) }, 0);
   r.add({ frameId: 2, index: 0, count: 2, data: frameBytes(10) }, 600);
   // At 1000 ms frame 1 is still within the bound (<=).
-  assert.notEqual(r.add({ frameId: 3, index: 0, count: 2, data: frameBytes(10) }, 1_000), undefined);
+  r.add({ frameId: 3, index: 0, count: 2, data: frameBytes(10) }, 1_000);
   assert.equal(r.drops.frag_timeout, 0);
+  assert.equal(r.pending, 3);
   assert.equal(r.add({ frameId: 1, index: 1, count: 2, data: frameBytes(10) }, 1_001), null, 'frame 1 expired first');
   assert.equal(r.drops.frag_timeout, 1);
   assert.notEqual(r.add({ frameId: 2, index: 1, count: 2, data: frameBytes(10) }, 1_500), null, 'frame 2 had time left');
