@@ -144,7 +144,16 @@ export class UdpPath implements Path {
       return false;
     }
     if (isProbeType(frame)) {
-      if (!this.#host.sendLiveness(this, frame)) return false;
+      let sent: boolean;
+      try {
+        sent = this.#host.sendLiveness(this, frame);
+      } catch {
+        sent = false; // not a well-formed 20-byte probe: the codec refused to embed it
+      }
+      if (!sent) {
+        countPathDrop(st, 'probe_refused');
+        return false;
+      }
       st.framesOut++;
       st.bytesOut += frame.length;
       return true;
