@@ -11,7 +11,9 @@
  * Then, each in its own section: where a ping's round trip goes
  * (netns-latency.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
  * a long transfer (netns-soak.ts, SHADOWMESH_SOAK_SECONDS), direct paths
- * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), chat
+ * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), NAT
+ * traversal (netns-nat.ts: time to a UDP direct path behind two NATs, UDP path
+ * vs wireguard-go through the same NATs), chat
  * through one relay (chat.ts: round trip and messages/s), and the
  * hand-written profile findings from bench/profile-notes.md.
  */
@@ -24,6 +26,7 @@ import type { BenchResult } from './handshake.js';
 import { renderNetnsSection, type NetnsBenchResult } from './netns-report.js';
 import { renderLatencySection, renderMemorySection, renderSoakSection, type LatencyResult, type MemoryResult, type SoakResult } from './extra-report.js';
 import { renderPathsSection, type PathsBenchResult } from './netns-paths.js';
+import { renderNatSection, type NatBenchResult } from './netns-nat.js';
 import { renderChatSection, type ChatBenchResult } from './chat.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
@@ -34,6 +37,7 @@ const LATENCY = fileURLToPath(new URL('./netns-latency.js', import.meta.url));
 const MEMORY = fileURLToPath(new URL('./memory-peers.js', import.meta.url));
 const SOAK = fileURLToPath(new URL('./netns-soak.js', import.meta.url));
 const PATHS = fileURLToPath(new URL('./netns-paths.js', import.meta.url));
+const NAT = fileURLToPath(new URL('./netns-nat.js', import.meta.url));
 const CHAT = fileURLToPath(new URL('./chat.js', import.meta.url));
 /** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
 const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
@@ -92,6 +96,8 @@ const soakSeconds = Number(process.env['SHADOWMESH_SOAK_SECONDS'] ?? 120);
 const soak = isRoot ? runJson<SoakResult>(SOAK, [], (soakSeconds + 120) * 1_000) : { result: null, failure: 'needs root (network namespaces)' };
 /** Re-handshake, then 5 trials of migration + fallback (~10 s each) and three 10 s iperf3 runs; bound it. */
 const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
+/** NAT lab: 10 trials (~12 s each with a fresh lab and daemons), then three rows of 10 s iperf3 + 2 s pings; bound it. */
+const nat = runJson<NatBenchResult>(NAT, ['--trials', '10'], 480_000);
 /** Chat through one relay (bench/chat.ts): 2,000 round trips and 3 x 20,000 messages take seconds; bound it. */
 const chat = runJson<ChatBenchResult>(CHAT, ['--rtt', '2000', '--total', '20000', '--convs', '1,4,16'], 180_000);
 const notes = existsSync(NOTES) ? readFileSync(NOTES, 'utf8') : '';
@@ -139,6 +145,7 @@ ${renderLatencySection(latency.result, latency.failure)}
 ${renderMemorySection(memory.result, memory.failure)}
 ${renderSoakSection(soak.result, soak.failure)}
 ${renderPathsSection(paths.result, paths.failure)}
+${renderNatSection(nat.result, nat.failure)}
 ${renderChatSection(chat.result, chat.failure)}
 ${notes}`;
 writeFileSync(OUT, md);
