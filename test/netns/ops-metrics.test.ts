@@ -123,7 +123,10 @@ describe('metrics move with traffic, drops, migrations and fallbacks', { skip },
     const r1 = await scrape('relay');
     const out = await pings('a', MESH_B, ECHOES);
     const got = received(out);
-    assert.ok(got >= ECHOES - 2, `only ${got}/${ECHOES} echoes answered on the direct path:\n${out}`);
+    if (got < ECHOES - 2) {
+      const paths = `a -> b ${describePath(await peerPath(a!, 'b'))}; b -> a ${describePath(await peerPath(b!, 'a'))}`;
+      assert.fail(`only ${got}/${ECHOES} echoes answered on the direct path (${paths}):\n${out}${logs()}`);
+    }
     const a2 = await scrape('a');
     const b2 = await scrape('b');
     const r2 = await scrape('relay');
