@@ -87,7 +87,8 @@ describe('STUN over loopback UDP', () => {
   let server: StunAddress;
 
   before(async () => {
-    responder = new StunResponder({}, { host: '127.0.0.1', port: 0 });
+    // Every test socket is 127.0.0.1: lift the per-source rate so only the rate-limit test below meets it.
+    responder = new StunResponder({}, { host: '127.0.0.1', port: 0, perSourceRate: 100_000, perSourceBurst: 100_000 });
     await responder.start();
     assert.ok(responder.address !== null);
     server = responder.address;
@@ -253,5 +254,37 @@ describe('STUN over loopback UDP', () => {
     await r.stop();
     assert.equal(r.address, null);
     assert.throws(() => new StunResponder({}, { host: '', port: 1 }), { code: 'SM_ERR_CONFIG_VALUE' });
+  });
+
+  it('rate-limits answers per source address and in total, with bounded per-source state', async () => {
+    const limited = new StunResponder({}, { host: '127.0.0.1', port: 0, perSourceRate: 1, perSourceBurst: 2, maxTrackedSources: 2 });
+    await limited.start();
+    const at = limited.address as StunAddress;
+    const sockets: Socket[] = [];
+    try {
+      const first = await udpSocket('udp4', '127.0.0.1');
+      sockets.push(first);
+      // Five requests back to back (well inside one refill period of 1 s): the burst of 2 is answered.
+      let answered = 0;
+      first.on('message', () => answered++);
+      for (let i = 0; i < 5; i++) first.send(encodeBindingRequest(TX), at.port, at.address);
+      await waitFor('all five counted', () => limited.stats.requests === 5);
+      await new Promise((r) => setTimeout(r, 300));
+      first.removeAllListeners('message');
+      assert.equal(answered, 2, 'the burst of 2 is answered, the rest is not');
+      assert.equal(limited.stats.dropped['rate-limited'], 3);
+      // Another source address has its own bucket.
+      const other = await udpSocket('udp4', '127.0.0.2');
+      sockets.push(other);
+      assert.notEqual(await exchange(other, at, encodeBindingRequest(TX)), null, 'a different source is answered');
+      const third = await udpSocket('udp4', '127.0.0.3');
+      sockets.push(third);
+      assert.notEqual(await exchange(third, at, encodeBindingRequest(TX)), null);
+      assert.equal(limited.trackedSources, 2, 'per-source state stays at its bound');
+      assert.equal(limited.stats.answered + Object.values(limited.stats.dropped).reduce((x, y) => x + y, 0), limited.stats.requests);
+    } finally {
+      for (const s of sockets) await closeSocket(s);
+      await limited.stop();
+    }
   });
 });
