@@ -26,7 +26,7 @@
  */
 import type { Command } from 'commander';
 import { KEYS_BY_PATH } from '../config/config-keys.js';
-import { daemonOptionsOf, logFormatOf, logLevelOf } from '../config/component-options.js';
+import { daemonOptionsOf, logFormatOf, logLevelOf, pathTimersOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
 import { ConfigReloader } from '../config/config-reload.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
@@ -66,7 +66,12 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
       load,
       setLogLevel: (level) => log.set(level),
       apply: async (next) => {
+        // Check everything before applying anything: a refused reload changes nothing.
+        // node.p2p.connectTimeout is restart-only, so the attempt budget stays as started.
+        const { attemptTimeoutMs: _restartOnly, ...timers } = pathTimersOf(next);
+        daemon.checkPathTimers(timers);
         await daemon.applyRevocations(next.string('node.crl'));
+        daemon.applyPathTimers(timers);
       },
     },
     { role: 'node', initial: cfg },

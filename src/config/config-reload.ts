@@ -18,15 +18,16 @@
  *      effect at the next restart. The running view keeps its start value,
  *      so the warning repeats on every reload until the restart.
  *
- * Live keys (LIVE_KEYS): log.level, and the revocation list file of the
- * role (node.crl, relay.crl). A live file key that a reload unsets keeps its
- * running value (a list in force cannot be dropped without a restart) and is
- * reported as restart-only. Everything else needs a restart: listeners,
- * identities, certificates, device, relay limits and timers (announced to
- * members at admission), and the node's P2P timers — PathTimers resolves
- * and freezes its options when the PathManager is built
- * (src/node/path/path-timers.ts), and has no way to change them on a
- * running one.
+ * Live keys (LIVE_KEYS): log.level, the revocation list file of the role
+ * (node.crl, relay.crl), and on the node the path manager's timers
+ * (node.p2p.healthCheckInterval, trustWindow, deadTime, retryInterval,
+ * retryMax: PathTimers.setOptions; checked as a whole before anything is
+ * applied). A live file key that a reload unsets keeps its running value (a
+ * list in force cannot be dropped without a restart) and is reported as
+ * restart-only. Everything else needs a restart: listeners, identities,
+ * certificates, device, node.p2p.connectTimeout (the direct transport's
+ * connection budget is fixed when it is built), relay limits and timers
+ * (announced to members at admission).
  *
  * What callers must know: reloads are serialized (a SIGHUP during a reload
  * runs after it); `reload()` never throws; secrets are never logged
@@ -40,7 +41,11 @@ import { EffectiveConfig, type Setting } from './resolve-config.js';
 
 /** The keys a running process applies on SIGHUP, per role. */
 export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freeze({
-  node: Object.freeze(['log.level', 'node.crl']),
+  node: Object.freeze([
+    'log.level', 'node.crl',
+    // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff.
+    'node.p2p.healthCheckInterval', 'node.p2p.trustWindow', 'node.p2p.deadTime', 'node.p2p.retryInterval', 'node.p2p.retryMax',
+  ]),
   relay: Object.freeze(['log.level', 'relay.crl']),
 });
 

@@ -88,7 +88,7 @@ import { ShadowNode } from './node.js';
 import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
-import type { PathTimerOptions } from './path/path-timers.js';
+import { resolvePathTimers, type PathTimerOptions } from './path/path-timers.js';
 import type { RelayEstablished } from './relay-link.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
@@ -132,7 +132,7 @@ export interface DaemonOptions {
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
   direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number; udp?: DaemonUdpOptions | false } | false;
-  /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. */
+  /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. Changeable live: applyPathTimers. */
   pathTimers?: Partial<PathTimerOptions>;
 }
 
@@ -431,6 +431,21 @@ export class NodeDaemon implements ControlHandler {
    * previous list still in force, so a configuration reload can refuse as a
    * whole.
    */
+  /**
+   * Check new path timers against the ones in force (merged, validated as a whole) without applying them:
+   * throws SM_ERR_PATH_OPTION on a bad combination. A configuration reload checks before it applies anything.
+   */
+  checkPathTimers(changes: Partial<PathTimerOptions>): void {
+    resolvePathTimers({ ...this.node.paths.timers.options, ...changes });
+  }
+
+  /** Apply new path timers to the running path manager (a configuration reload); sessions and paths stay. */
+  applyPathTimers(changes: Partial<PathTimerOptions>): void {
+    this.node.paths.setTimerOptions(changes);
+    const t = this.node.paths.timers.options;
+    this.#logger.info('path timers applied', { probeIntervalMs: t.probeIntervalMs, directTrustMs: t.directTrustMs, directDeadMs: t.directDeadMs, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs });
+  }
+
   async applyRevocations(file?: string): Promise<RevocationReload> {
     const previousNumber = this.#verifier.revocationNumber;
     const path = file ?? this.#crlFile;

@@ -41,12 +41,13 @@ function recorder(): { logger: Logger; records: Rec[] } {
 
 test('configChanges: values compared key by key; a moved but equal value is no change; live keys per role', () => {
   const a = nodeConfig('');
-  const b = nodeConfig('  startupTimeout: 15s\n  crl: /crl\n  p2p:\n    retryInterval: 2s\nlog:\n  level: debug\n');
+  const b = nodeConfig('  startupTimeout: 15s\n  crl: /crl\n  p2p:\n    retryInterval: 2s\n    connectTimeout: 20s\nlog:\n  level: debug\n');
   const changes = configChanges('node', a, b);
   assert.deepEqual(changes.map((c) => [c.path, c.from, c.to, c.live]).sort(), [
     ['log.level', 'info', 'debug', true],
     ['node.crl', '(unset)', '/crl', true],
-    ['node.p2p.retryInterval', '1s', '2s', false],
+    ['node.p2p.connectTimeout', '10s', '20s', false],
+    ['node.p2p.retryInterval', '1s', '2s', true],
   ].sort());
   // Unsetting a live file key is not live: the list in force stays until a restart.
   assert.deepEqual(configChanges('node', b, a).find((c) => c.path === 'node.crl')?.live, false);
@@ -81,17 +82,17 @@ test('a reload applies live keys, names restart-only keys, and refuses a bad fil
   );
 
   // 1. live + restart-only
-  next = () => nodeConfig('  crl: /crl\n  p2p:\n    retryInterval: 2s\nlog:\n  level: debug\n');
+  next = () => nodeConfig('  crl: /crl\n  p2p:\n    connectTimeout: 20s\nlog:\n  level: debug\n');
   const r1 = await reloader.reload();
   assert.equal(r1.outcome, 'applied');
   assert.deepEqual(levels, ['debug']);
   assert.deepEqual(applied, ['/crl']);
-  assert.deepEqual(r1.restartPending, ['node.p2p.retryInterval']);
+  assert.deepEqual(r1.restartPending, ['node.p2p.connectTimeout']);
   const warns = records.filter((r) => r.level === 'warn');
   assert.equal(warns.length, 1);
-  assert.match(warns[0]!.msg, /^config node\.p2p\.retryInterval changed; it takes effect at the next restart$/);
+  assert.match(warns[0]!.msg, /^config node\.p2p\.connectTimeout changed; it takes effect at the next restart$/);
   assert.equal(reloader.running.string('log.level'), 'debug');
-  assert.equal(reloader.running.string('node.p2p.retryInterval'), '1s', 'the running view keeps the start value of a restart-only key');
+  assert.equal(reloader.running.string('node.p2p.connectTimeout'), '10s', 'the running view keeps the start value of a restart-only key');
 
   // 2. a file with three problems: every one logged, nothing applied
   records.length = 0;
@@ -118,11 +119,11 @@ test('a reload applies live keys, names restart-only keys, and refuses a bad fil
   // 4. the same restart-only change again: warned again (still pending)
   records.length = 0;
   refuseApply = false;
-  next = () => nodeConfig('  crl: /crl\n  p2p:\n    retryInterval: 2s\nlog:\n  level: info\n');
+  next = () => nodeConfig('  crl: /crl\n  p2p:\n    connectTimeout: 20s\nlog:\n  level: info\n');
   const r4 = await reloader.reload();
   assert.equal(r4.outcome, 'applied');
   assert.deepEqual(levels, ['debug', 'info']);
-  assert.equal(records.filter((r) => r.level === 'warn' && r.msg.includes('node.p2p.retryInterval')).length, 1);
+  assert.equal(records.filter((r) => r.level === 'warn' && r.msg.includes('node.p2p.connectTimeout')).length, 1);
 });
 
 test('AdjustableLogger: children made before set() follow the new level', () => {

@@ -6,11 +6,13 @@
  * flags, all `--dev none`.
  *
  * Node: alice's file moves log.level info -> debug, points node.crl at a
- * list revoking carol and changes node.p2p.retryInterval (restart-only).
+ * list revoking carol, changes node.p2p.retryInterval (live: the path
+ * manager's timers) and node.p2p.connectTimeout (restart-only).
  * After SIGHUP debug records appear (a TLS client without a certificate at
  * her direct-path listener is logged at debug, and was not before), carol
- * leaves her peers and cannot be pinged, a warning names
- * node.p2p.retryInterval, and her session with bob is the same one (age
+ * leaves her peers and cannot be pinged, the path timers in force report the
+ * new retry interval, a warning names node.p2p.connectTimeout, and her
+ * session with bob is the same one (age
  * kept growing, no handshake, relay link never reconnected) and answers
  * pings. A file with three problems is then logged problem by problem and
  * changes nothing (still debug); a good file back at info makes the debug
@@ -180,20 +182,22 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
   const statusBefore = await statusOf('alice');
   const t0 = Date.now();
 
-  // debug + carol revoked + a restart-only timer.
+  // debug + carol revoked + a live timer + a restart-only one.
   await net.revoke(net.member('carol'));
   await copyFile(net.crlFile, aliceCrl);
-  await writeFile(aliceYaml, aliceFile('debug', '    retryInterval: 3s'));
-  await hup(alice.pid, alice.stderr, 'debug, revocation, retryInterval');
+  await writeFile(aliceYaml, aliceFile('debug', '    retryInterval: 3s\n    connectTimeout: 20s'));
+  await hup(alice.pid, alice.stderr, 'debug, revocation, retryInterval, connectTimeout');
   const reloaded = matching(alice.stderr(), /^configuration reloaded$/);
   assert.equal(reloaded.length, 2, alice.stderr());
-  assert.equal(reloaded[1]!['applied'], 'log.level', 'the CRL path did not change; its content is re-read anyway');
-  assert.equal(reloaded[1]!['restartPending'], 'node.p2p.retryInterval');
-  const warned = matching(alice.stderr(), /node\.p2p\.retryInterval/, 'warn');
+  assert.equal(reloaded[1]!['applied'], 'log.level,node.p2p.retryInterval', 'the CRL path did not change; its content is re-read anyway');
+  assert.equal(reloaded[1]!['restartPending'], 'node.p2p.connectTimeout');
+  const timers = matching(alice.stderr(), /^path timers applied$/);
+  assert.equal(timers.at(-1)?.['retryBaseMs'], 3_000, `the running path manager did not take the new retry interval: ${alice.stderr()}`);
+  const warned = matching(alice.stderr(), /node\.p2p\.connectTimeout/, 'warn');
   assert.equal(warned.length, 1, alice.stderr());
   assert.match(String(warned[0]!['msg']), /takes effect at the next restart/);
-  assert.equal(warned[0]!['running'], '1s');
-  assert.equal(warned[0]!['file'], '3s');
+  assert.equal(warned[0]!['running'], '10s');
+  assert.equal(warned[0]!['file'], '20s');
 
   // The new level is in force: the same probe is now logged at debug.
   await tlsWithoutCertificate(alicePort);

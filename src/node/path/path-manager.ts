@@ -213,7 +213,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   onFrame: ((peerId: Uint8Array, frame: Uint8Array) => void) | null = null;
   readonly timers: PathTimers<PeerPaths, DirectEntry>;
   readonly #o: Readonly<ResolvedOptions>;
-  readonly #policy: Readonly<SelectorPolicy>;
+  #policy: Readonly<SelectorPolicy>;
   readonly #relay: RelaySender;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -263,6 +263,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
 
   get stats(): Readonly<PathManagerStats> {
     return this.#stats;
+  }
+
+  /** Change the path timers of the running manager (PathTimers.setOptions; the selector's trust window and dwell follow). Throws SM_ERR_PATH_OPTION and changes nothing on a bad combination. */
+  setTimerOptions(changes: Partial<PathTimerOptions>): void {
+    const t = this.timers.setOptions(changes);
+    this.#policy = Object.freeze({ ...this.#policy, trustWindowMs: t.directTrustMs, minDwellMs: t.switchDwellMs });
   }
 
   start(): void {

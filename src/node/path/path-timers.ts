@@ -180,12 +180,31 @@ export interface PathTimerHost<P extends TimedPeer<D>, D extends TimedDirect> {
 }
 
 export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
-  readonly options: Readonly<PathTimerOptions>;
+  #options: Readonly<PathTimerOptions>;
   readonly #clock: Clock;
   readonly #host: PathTimerHost<P, D>;
   readonly #random: () => number;
   #handle: TimerHandle | null = null;
   #running = false;
+
+  /** The options in force (frozen; replaced as a whole by setOptions). */
+  get options(): Readonly<PathTimerOptions> {
+    return this.#options;
+  }
+
+  /**
+   * Change timers on a running instance (a configuration reload): `changes`
+   * are merged over the options in force and validated as a whole; on a
+   * problem this throws SM_ERR_PATH_OPTION and nothing changes. Every later
+   * decision uses the new values; deadlines already computed (a drain, an
+   * attempt under way, a backoff already drawn) run out as they were.
+   */
+  setOptions(changes: Partial<PathTimerOptions>): Readonly<PathTimerOptions> {
+    const merged: Partial<PathTimerOptions> = { ...this.#options };
+    for (const [k, v] of Object.entries(changes ?? {})) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    this.#options = resolvePathTimers(merged);
+    return this.#options;
+  }
   readonly #onTick = (): void => {
     this.#handle = null;
     if (!this.#running) return;
@@ -194,7 +213,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   };
 
   constructor(deps: { clock: Clock; host: PathTimerHost<P, D>; random?: () => number }, options?: Partial<PathTimerOptions>) {
-    this.options = resolvePathTimers(options);
+    this.#options = resolvePathTimers(options);
     this.#clock = deps.clock;
     this.#host = deps.host;
     this.#random = deps.random ?? Math.random;

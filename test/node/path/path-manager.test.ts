@@ -373,3 +373,33 @@ test('at most maxDirectPathsPerPeer direct paths: the oldest unselected one is c
   assert.equal(lab.a.pathInfo(B)!.directPaths, 2);
   lab.stop();
 });
+
+test('timers change on a running manager: a longer dead time delays the fallback; a bad combination changes nothing', () => {
+  const lab = new Lab({ relayLatencyMs: 30, directLatencyMs: 2 });
+  lab.connectorEnabled = false;
+  const s = new Streams(lab);
+  const fallbacksAt: number[] = [];
+  lab.a.on('fallback', () => fallbacksAt.push(lab.clock.now()));
+  const pair = lab.connect();
+  s.run(5_000);
+  assert.equal(lab.a.pathInfo(B)!.path, 'direct');
+  const before = lab.a.timers.options;
+  // directTrustMs must stay above probeIntervalMs: refused as a whole, nothing changes.
+  assert.throws(() => lab.a.setTimerOptions({ directTrustMs: before.probeIntervalMs }), { code: 'SM_ERR_PATH_OPTION' });
+  assert.equal(lab.a.timers.options, before);
+  lab.a.setTimerOptions({ directTrustMs: 4_000, directDeadMs: 6_000 });
+  lab.b.setTimerOptions({ directTrustMs: 4_000, directDeadMs: 6_000 });
+  assert.equal(lab.a.timers.options.directDeadMs, 6_000);
+  assert.equal(lab.a.timers.options.probeIntervalMs, before.probeIntervalMs, 'keys not named keep their values');
+  const cutAt = lab.clock.now();
+  pair.link.cut();
+  s.run(3_000);
+  assert.equal(fallbacksAt.length, 0, 'with the old 1.6 s dead time this path would be gone by now');
+  assert.equal(lab.a.pathInfo(B)!.mirroring, false, 'the new 4 s trust window holds too');
+  s.run(4_000);
+  assert.equal(fallbacksAt.length, 1);
+  const ms = fallbacksAt[0]! - cutAt;
+  // The dead time runs from the last answered probe, up to one probe interval before the cut.
+  assert.ok(ms >= 6_000 - before.probeIntervalMs && ms < 7_000, `fallback ${ms} ms after the cut, with a 6 s dead time`);
+  lab.stop();
+});
