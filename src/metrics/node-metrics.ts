@@ -9,6 +9,11 @@
  *   shadowmesh_handshakes_total                        counter  completed peer handshakes (first and rekeys)
  *   shadowmesh_drops_total{component,reason}           counter  every drop counter of every component
  *   shadowmesh_paths{kind}                             gauge    peers whose selected path is relay / direct
+ *   shadowmesh_direct_paths{carrier}                   gauge    peers on a direct path, by carrier: wss / udp
+ *   shadowmesh_udp_punches_total                       counter  hole punching attempts started
+ *   shadowmesh_udp_paths_established_total             counter  UDP paths opened by an authenticated answer
+ *   shadowmesh_udp_roams_total                         counter  UDP paths moved to a peer's new address (NAT rebinding)
+ *   shadowmesh_nat_mapping{mapping}                    gauge    1 for the NAT mapping STUN shows (none, endpoint-independent, endpoint-dependent, unknown)
  *   shadowmesh_p2p_migrations_total{status}            counter  path changes, to_direct / to_relay
  *   shadowmesh_p2p_fallbacks_total                     counter  selected direct paths lost (traffic back on the relay)
  *   shadowmesh_p2p_retries_total{status}               counter  direct attempts, ok / failed
@@ -16,7 +21,7 @@
  *   shadowmesh_chat_messages_total{direction}          counter  chat messages delivered to us (in) / acknowledged by the peer (out)
  *
  * Drop components follow the control API's status: link, peers, session
- * (summed over peers), ping, paths, chat, dataplane. The histogram is fed by
+ * (summed over peers), ping, paths, udp, chat, dataplane. The histogram is fed by
  * the path manager's 'migration_complete' event, once per migration.
  *
  * Session counters live as long as the PeerManager's peer entries, which are
@@ -39,10 +44,12 @@ export interface NodeMetricsSource {
         readonly retries: { readonly ok: number; readonly failed: number };
         readonly drops: Counts;
       };
-      pathInfos(): ReadonlyMap<string, { readonly path: string }>;
+      pathInfos(): ReadonlyMap<string, { readonly path: string; readonly carrier?: string }>;
       on(event: 'migration_complete', listener: (peerId: Uint8Array, durationMs: number) => void): unknown;
     };
     readonly dataplane: { readonly stats: { readonly drops: Counts } } | null;
+    /** The UDP transport; null without UDP direct paths. */
+    readonly udp?: { readonly stats: { readonly punches: number; readonly established: number; readonly roams: number; readonly drops: Counts }; readonly natMapping: string } | null;
     peerList(): readonly { readonly established: boolean; readonly stats: { readonly framesIn: number; readonly framesOut: number; readonly bytesIn: number; readonly bytesOut: number; readonly handshakes: number }; readonly drops: Counts }[];
   };
   readonly pinger: { readonly drops: Counts };
@@ -55,6 +62,10 @@ export const MIGRATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 /** The path kinds always reported, so a dashboard sees 0 rather than no series. */
 const PATH_KINDS = ['relay', 'direct'] as const;
+/** The direct carriers always reported. */
+const DIRECT_CARRIERS = ['wss', 'udp'] as const;
+/** NAT mappings always reported (one of them 1). */
+const NAT_MAPPINGS = ['none', 'endpoint-independent', 'endpoint-dependent', 'unknown'] as const;
 
 function sumSessions(d: NodeMetricsSource): { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number; handshakes: number; established: number; drops: Record<string, number> } {
   const t = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, handshakes: 0, established: 0, drops: {} as Record<string, number> };
@@ -78,6 +89,8 @@ function* drops(d: NodeMetricsSource): Iterable<Sample> {
   yield* byLabel('reason', sumSessions(d).drops, { component: 'session' });
   yield* byLabel('reason', d.pinger.drops, { component: 'ping' });
   yield* byLabel('reason', d.node.paths.stats.drops, { component: 'paths' });
+  const udp = d.node.udp;
+  if (udp !== undefined && udp !== null) yield* byLabel('reason', udp.stats.drops, { component: 'udp' });
   yield* byLabel('reason', chat, { component: 'chat' });
   const dp = d.node.dataplane;
   if (dp !== null) yield* byLabel('reason', dp.stats.drops, { component: 'dataplane' });
@@ -102,6 +115,19 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
     const n = new Map<string, number>(PATH_KINDS.map((k) => [k, 0]));
     for (const info of paths.pathInfos().values()) n.set(info.path, (n.get(info.path) ?? 0) + 1);
     return [...n].map(([kind, v]) => [{ kind }, v] as const);
+  });
+  gaugeFrom(registry, 'shadowmesh_direct_paths', 'Peers on a direct path, by what carries it (wss, udp).', ['carrier'], () => {
+    const n = new Map<string, number>(DIRECT_CARRIERS.map((k) => [k, 0]));
+    for (const info of paths.pathInfos().values()) if (info.path === 'direct' && info.carrier !== undefined) n.set(info.carrier, (n.get(info.carrier) ?? 0) + 1);
+    return [...n].map(([carrier, v]) => [{ carrier }, v] as const);
+  });
+  const udp = (): NonNullable<NodeMetricsSource['node']['udp']> | null => source.node.udp ?? null;
+  counterFrom(registry, 'shadowmesh_udp_punches_total', 'UDP hole punching attempts started.', [], () => [[{}, udp()?.stats.punches ?? 0]]);
+  counterFrom(registry, 'shadowmesh_udp_paths_established_total', 'UDP direct paths opened by an authenticated answer.', [], () => [[{}, udp()?.stats.established ?? 0]]);
+  counterFrom(registry, 'shadowmesh_udp_roams_total', 'UDP paths moved to a new address of the same peer (NAT rebinding).', [], () => [[{}, udp()?.stats.roams ?? 0]]);
+  gaugeFrom(registry, 'shadowmesh_nat_mapping', 'The NAT mapping STUN answers show for the UDP socket: 1 for the current one.', ['mapping'], () => {
+    const current = udp()?.natMapping ?? 'unknown';
+    return NAT_MAPPINGS.map((m) => [{ mapping: m }, m === current ? 1 : 0] as const);
   });
   counterFrom(registry, 'shadowmesh_p2p_migrations_total', 'Selected path changes: to_direct (relay to a direct path) and to_relay.', ['status'], () => byLabel('status', paths.stats.migrations));
   counterFrom(registry, 'shadowmesh_p2p_fallbacks_total', 'Selected direct paths lost, traffic moved back to the relay.', [], () => [[{}, paths.stats.fallbacks]]);

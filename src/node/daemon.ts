@@ -485,6 +485,7 @@ export class NodeDaemon implements ControlHandler {
     prefixed(drops, 'peers', this.node.peers.drops);
     prefixed(drops, 'ping', this.pinger.drops);
     prefixed(drops, 'paths', this.node.paths.stats.drops);
+    if (this.node.udp !== null) prefixed(drops, 'udp', this.node.udp.stats.drops);
     prefixed(drops, 'chat', this.chatService.drops);
     prefixed(drops, 'chat', this.chatInbox.drops);
     if (this.#dataplane !== null) prefixed(drops, 'dataplane', this.#dataplane.stats.drops);

@@ -139,7 +139,7 @@ test('node metrics read sessions, paths, drops and chat; the migration histogram
   const registry = createMetricsRegistry();
   const paths = Object.assign(new EventEmitter(), {
     stats: { migrations: { to_direct: 1, to_relay: 0 }, fallbacks: 0, retries: { ok: 1, failed: 2 }, drops: { stopped: 0, ack_unknown: 1 } },
-    pathInfos: () => new Map([['aa', { path: 'direct' }], ['bb', { path: 'relay' }], ['cc', { path: 'direct' }]]),
+    pathInfos: () => new Map([['aa', { path: 'direct', carrier: 'udp' }], ['bb', { path: 'relay', carrier: 'relay' }], ['cc', { path: 'direct', carrier: 'wss' }], ['dd', { path: 'direct', carrier: 'udp' }]]),
   });
   const peer = (established: boolean, framesIn: number) => ({ established, stats: { framesIn, framesOut: 2 * framesIn, bytesIn: 100 * framesIn, bytesOut: 200 * framesIn, handshakes: 1 }, drops: { replay: 1 } });
   const source: NodeMetricsSource = {
@@ -148,6 +148,7 @@ test('node metrics read sessions, paths, drops and chat; the migration histogram
       peers: { drops: { malformed: 0 } },
       paths,
       dataplane: null,
+      udp: { stats: { punches: 3, established: 2, roams: 1, drops: { bad_mac: 4 } }, natMapping: 'endpoint-dependent' },
       peerList: () => [peer(true, 1), peer(false, 2)],
     },
     pinger: { drops: { malformed: 0 } },
@@ -162,7 +163,15 @@ test('node metrics read sessions, paths, drops and chat; the migration histogram
   assert.equal(seriesValue(f, 'shadowmesh_frames_total', { direction: 'in' }), 3);
   assert.equal(seriesValue(f, 'shadowmesh_bytes_total', { direction: 'out' }), 600);
   assert.equal(seriesValue(f, 'shadowmesh_handshakes_total'), 2);
-  assert.equal(seriesValue(f, 'shadowmesh_paths', { kind: 'direct' }), 2);
+  assert.equal(seriesValue(f, 'shadowmesh_paths', { kind: 'direct' }), 3);
+  assert.equal(seriesValue(f, 'shadowmesh_direct_paths', { carrier: 'udp' }), 2);
+  assert.equal(seriesValue(f, 'shadowmesh_direct_paths', { carrier: 'wss' }), 1);
+  assert.equal(seriesValue(f, 'shadowmesh_udp_punches_total'), 3);
+  assert.equal(seriesValue(f, 'shadowmesh_udp_paths_established_total'), 2);
+  assert.equal(seriesValue(f, 'shadowmesh_udp_roams_total'), 1);
+  assert.equal(seriesValue(f, 'shadowmesh_nat_mapping', { mapping: 'endpoint-dependent' }), 1);
+  assert.equal(seriesValue(f, 'shadowmesh_nat_mapping', { mapping: 'endpoint-independent' }), 0);
+  assert.equal(seriesValue(f, 'shadowmesh_drops_total', { component: 'udp', reason: 'bad_mac' }), 4);
   assert.equal(seriesValue(f, 'shadowmesh_paths', { kind: 'relay' }), 1);
   assert.equal(seriesValue(f, 'shadowmesh_p2p_migrations_total', { status: 'to_direct' }), 1);
   assert.equal(seriesValue(f, 'shadowmesh_p2p_migrations_total', { status: 'to_relay' }), 0);

@@ -144,7 +144,7 @@ export interface StatusResult {
   uptimeMs: number;
   /** Members we hold a session (or a handshake) with. */
   peers: number;
-  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., dataplane.). */
+  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., paths., udp., chat., dataplane.). */
   drops: Record<string, number>;
 }
 
