@@ -58,6 +58,8 @@ export function directOptionsOf(cfg: EffectiveConfig): DaemonOptions['direct'] {
     udp: cfg.boolean('node.p2p.udp') === false ? false : {
       port: cfg.number('node.p2p.udpPort') ?? 0,
       ...stunOf(cfg.string('node.p2p.stun') ?? 'relay'),
+      stunIntervalMs: req(cfg.ms('node.p2p.stunInterval'), 'node.p2p.stunInterval'),
+      punchTimeoutMs: req(cfg.ms('node.p2p.punchTimeout'), 'node.p2p.punchTimeout'),
     },
   };
 }

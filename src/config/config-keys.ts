@@ -18,6 +18,7 @@ import { DEFAULT_DEVICE_MTU, MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/devi
 import { DEFAULT_STARTUP_TIMEOUT_MS } from '../node/daemon.js';
 import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node/path/direct-transport.js';
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
+import { DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS } from '../node/path/udp-transport.js';
 import { EPHEMERAL_CERT_LIFETIME_MS } from '../node/path/tls-ephemeral.js';
 import { RELAY_DEFAULTS } from '../relay/relay-options.js';
 import { MAX_SELF_SIGNED_LIFETIME_MS, MIN_SELF_SIGNED_LIFETIME_MS, SELF_SIGNED_VALIDITY_MS } from '../relay/tls-identity.js';
@@ -105,6 +106,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'node.p2p.udp', kind: { type: 'boolean' }, flag: '--no-udp', env: 'SHADOWMESH_P2P_UDP', default: true, expected: 'true or false', description: 'UDP direct paths with hole punching (through NAT); false: direct paths over WSS only' },
   { path: 'node.p2p.udpPort', kind: integer(0, 65_535), flag: '--udp-port', env: 'SHADOWMESH_P2P_UDP_PORT', default: 0, expected: 'a port number 0..65535', description: 'UDP port of direct paths (0: any free port); listens on node.p2p.listen' },
   { path: 'node.p2p.stun', kind: { type: 'string' }, flag: '--stun', env: 'SHADOWMESH_P2P_STUN', default: 'relay', expected: "'relay', 'none', or HOST:PORT[,HOST:PORT...]", description: "STUN servers for the reflexive UDP address; 'relay' asks the relay on its own port; two or more also classify the NAT" },
+  { path: 'node.p2p.stunInterval', kind: duration(1_000, 3_600_000), env: 'SHADOWMESH_P2P_STUN_INTERVAL', default: d(DEFAULT_STUN_INTERVAL_MS), expected: DURATION_EXPECTED, description: 'how often the reflexive UDP address is asked again (it also keeps the NAT mapping towards the STUN server open: stay under the NAT\'s UDP timeout, often 30s)' },
+  { path: 'node.p2p.punchTimeout', kind: duration(100, 600_000), env: 'SHADOWMESH_P2P_PUNCH_TIMEOUT', default: d(DEFAULT_PUNCH_TIMEOUT_MS), expected: DURATION_EXPECTED, description: 'one hole punching attempt probes the peer\'s UDP candidates this long before it counts as failed' },
   { path: 'node.p2p.healthCheckInterval', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL', default: d(T.probeIntervalMs), expected: DURATION_EXPECTED, description: 'probe cadence on each direct path' },
   { path: 'node.p2p.trustWindow', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_TRUST_WINDOW', default: d(T.directTrustMs), expected: DURATION_EXPECTED, description: 'a direct path is trusted this long after its last answered probe (more than healthCheckInterval)' },
   { path: 'node.p2p.deadTime', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_DEAD_TIME', default: d(T.directDeadMs), expected: DURATION_EXPECTED, description: 'a direct path silent this long is closed (at least trustWindow)' },

@@ -140,6 +140,9 @@ export interface DaemonOptions {
 export interface DaemonUdpOptions {
   port: number;
   stun?: { host: string; port: number }[];
+  /** STUN refresh and punch budget; UdpTransport defaults when absent. */
+  stunIntervalMs?: number;
+  punchTimeoutMs?: number;
 }
 
 /** What a revocation reload did (also logged). */
@@ -274,6 +277,8 @@ export class NodeDaemon implements ControlHandler {
         udp: options.direct === false || options.direct?.udp === false ? false : {
           listenPort: options.direct?.udp?.port ?? 0,
           ...(options.direct?.udp?.stun !== undefined ? { stunServers: options.direct.udp.stun } : {}),
+          ...(options.direct?.udp?.stunIntervalMs !== undefined ? { stunIntervalMs: options.direct.udp.stunIntervalMs } : {}),
+          ...(options.direct?.udp?.punchTimeoutMs !== undefined ? { punchTimeoutMs: options.direct.udp.punchTimeoutMs } : {}),
         },
         ...(options.pathTimers !== undefined ? { paths: { timers: options.pathTimers } } : {}),
       },

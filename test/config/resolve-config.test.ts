@@ -80,7 +80,7 @@ test('the P2P keys become PathManager timers and DirectTransport options, and th
   assert.equal(timers.retryBaseMs, 2_000);
   assert.equal(timers.retryMaxMs, 300_000);
   assert.equal(timers.attemptTimeoutMs, 15_000, 'an attempt gets at least one connect budget');
-  assert.deepEqual(directOptionsOf(cfg), { port: 0, connectTimeoutMs: 15_000, certLifetimeMs: 10_000, udp: { port: 0 } });
+  assert.deepEqual(directOptionsOf(cfg), { port: 0, connectTimeoutMs: 15_000, certLifetimeMs: 10_000, udp: { port: 0, stunIntervalMs: 25_000, punchTimeoutMs: 5_000 } });
   const daemon = await daemonOptionsOf(cfg);
   assert.deepEqual(daemon.pathTimers, pathTimersOf(cfg));
   assert.equal(daemon.startupTimeoutMs, 15_000);
