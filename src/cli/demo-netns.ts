@@ -38,7 +38,7 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-interface PeerView { name: string | null; path: string; remote: string; rttMs: number | null; session: { established: boolean }; stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number } }
+interface PeerView { name: string | null; path: string; carrier: string; remote: string; rttMs: number | null; session: { established: boolean }; stats: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number } }
 
 export async function runNetnsDemo(count: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shadowmesh-demo-'));
@@ -86,7 +86,7 @@ export async function runNetnsDemo(count: number): Promise<void> {
         if (sent % PEERS_EVERY === 1) {
           const peers = (await daemons['alice']!.peers()) as { peers: PeerView[] };
           const p = peers.peers.find((x) => x.name === 'bob');
-          if (p) line += `; alice's session with bob: path ${p.path === 'direct' ? `direct to ${p.remote}` : 'relay'}, frames out/in ${p.stats.framesOut}/${p.stats.framesIn}, bytes out/in ${p.stats.bytesOut}/${p.stats.bytesIn}`;
+          if (p) line += `; alice's session with bob: path ${p.path === 'direct' ? `direct ${p.carrier} to ${p.remote}` : 'relay'}, frames out/in ${p.stats.framesOut}/${p.stats.framesIn}, bytes out/in ${p.stats.bytesOut}/${p.stats.bytesIn}`;
         }
         say(line);
         if (!stop && sent < count) await new Promise((r2) => setTimeout(r2, PING_INTERVAL_MS));

@@ -27,7 +27,7 @@ test('as root, shadowmesh demo runs the mesh in namespaces with TAP devices, pin
   assert.match(r.stdout, /in network namespaces \(sm-[0-9a-f]{6}-\*\)/);
   assert.match(r.stdout, /alice up in sm-[0-9a-f]{6}-alice: TAP sm0 10\.10\.10\.3\/24/);
   assert.match(r.stdout, /first ping alice -> bob answered/);
-  assert.match(r.stdout, /ping 1: 10\.10\.10\.3 -> 10\.10\.10\.4 [\d.]+ ms; alice's session with bob: path (relay|direct to 172\.31\.0\.\d+:\d+), frames out\/in \d+\/\d+/);
+  assert.match(r.stdout, /ping 1: 10\.10\.10\.3 -> 10\.10\.10\.4 [\d.]+ ms; alice's session with bob: path (relay|direct (udp|wss) to 172\.31\.0\.\d+:\d+), frames out\/in \d+\/\d+/);
   assert.match(r.stdout, /3\/3 pings answered/);
   const id = /\((sm-[0-9a-f]{6})-\*\)/.exec(r.stdout)![1]!;
   const after = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;

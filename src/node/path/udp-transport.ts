@@ -332,6 +332,17 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     } catch {
       // the defaults stay
     }
+    try {
+      // Linux reports twice what it grants (bookkeeping overhead); below half of what we asked, the cap won.
+      const granted = socket.getRecvBufferSize();
+      if (granted < UDP_SOCKET_BUFFER_BYTES) {
+        this.#log.warn('UDP receive buffer smaller than asked: bursts on UDP paths may be dropped (raise net.core.rmem_max and net.core.wmem_max)', {
+          grantedBytes: granted, askedBytes: UDP_SOCKET_BUFFER_BYTES,
+        });
+      }
+    } catch {
+      // not readable: nothing to report
+    }
     this.#state = 'running';
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onDatagram(msg, rinfo));
     socket.on('error', () => { this.stats.drops.socket_error++; });
