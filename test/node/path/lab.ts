@@ -144,8 +144,8 @@ export class Lab {
   }
 
   /** A fresh direct path between A and B, handed to both managers. */
-  connect(latencyMs = this.directLatencyMs): MemoryPathPair {
-    const pair = memoryPathPair({ clock: this.clock, peerA: A, peerB: B }, { latencyMs });
+  connect(latencyMs = this.directLatencyMs, carrier: 'wss' | 'udp' = 'wss'): MemoryPathPair {
+    const pair = memoryPathPair({ clock: this.clock, peerA: A, peerB: B }, { latencyMs, carrier });
     this.pairs.push(pair);
     this.a.addDirectPath(B, pair.a);
     this.b.addDirectPath(A, pair.b);

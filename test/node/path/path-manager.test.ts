@@ -403,3 +403,27 @@ test('timers change on a running manager: a longer dead time delays the fallback
   assert.ok(ms >= 6_000 - before.probeIntervalMs && ms < 7_000, `fallback ${ms} ms after the cut, with a 6 s dead time`);
   lab.stop();
 });
+
+test('WSS first, then a UDP path of about the same RTT: the switch waits for the dwell, loses and duplicates nothing, and stays', () => {
+  const lab = new Lab({ manager: { timers: { switchDwellMs: 1_000 } } });
+  lab.connectorEnabled = false;
+  const s = new Streams(lab, 2);
+  const wss = lab.connect(3, 'wss');
+  s.run(300);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'wss');
+  const udp = lab.connect(3, 'udp');
+  s.run(400);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'wss', 'equal RTT: no switch before the dwell');
+  s.run(1_000);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp');
+  assert.equal(lab.a.pathInfo(B)!.remote, udp.a.remote);
+  s.run(3_000);
+  assert.equal(wss.a.closed, true, 'the WSS path drained and closed');
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp', 'and the choice stays');
+  s.settle();
+  assert.deepEqual(tally(lab.atB, s.nextA).missing, 0);
+  assert.deepEqual(tally(lab.atB, s.nextA).duplicates, 0);
+  assert.deepEqual(tally(lab.atA, s.nextB).missing, 0);
+  assert.deepEqual(tally(lab.atA, s.nextB).duplicates, 0);
+  lab.stop();
+});
