@@ -230,6 +230,21 @@ export function parsePingStream(text: string): PingStream {
   };
 }
 
+/**
+ * Wait for a `ping -D` process to end (at most `timeoutMs`; then it is
+ * stopped and this throws) and parse what it printed.
+ */
+export async function finishPingStream(p: LabProcess, timeoutMs: number): Promise<PingStream> {
+  let timer: NodeJS.Timeout | undefined;
+  const ok = await Promise.race([p.exited.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+  clearTimeout(timer);
+  if (!ok) {
+    await p.stop();
+    throw new Error(`${p.label} did not finish within ${timeoutMs} ms`);
+  }
+  return parsePingStream(p.stdout());
+}
+
 /** Longest time between consecutive replies whose arrival lies in [fromMs, toMs] (epoch ms); 0 with fewer than two. */
 export function longestReplyGapMs(stream: PingStream, fromMs = -Infinity, toMs = Infinity): number {
   const at = stream.replyAtMs.filter((t) => t >= fromMs && t <= toMs).sort((x, y) => x - y);

@@ -23,9 +23,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import type { LabProcess } from '../../src/testkit/netns-lab.js';
 import { startNatMesh, type NatMesh } from '../../src/testkit/netns-nat-mesh.js';
-import { parsePingStream, peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath, type PingStream } from '../../src/testkit/netns-shadowmesh.js';
+import { finishPingStream, peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath } from '../../src/testkit/netns-shadowmesh.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -41,15 +40,6 @@ const NEW_RANGE: [number, number] = [45_000, 45_099];
 const RECOVER_MS = 45_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function finish(p: LabProcess, timeoutMs: number): Promise<PingStream> {
-  let timer: NodeJS.Timeout | undefined;
-  const ok = await Promise.race([p.exited.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
-  clearTimeout(timer);
-  if (!ok) await p.stop();
-  assert.ok(ok, `${p.label} did not finish within ${timeoutMs} ms`);
-  return parsePingStream(p.stdout());
-}
 
 function describePath(p: LabPeerPath | null): string {
   return p === null ? 'not listed' : JSON.stringify({ path: p.path, carrier: p.carrier, remote: p.remote, rttMs: p.rttMs, migrations: p.migrations, fallbacks: p.fallbacks, mirroring: p.mirroring });
@@ -91,7 +81,7 @@ describe('data behind two port-restricted NATs', { skip }, () => {
       if (p !== null && isUdp(p)) directAt = Date.now() - t0;
       else await sleep(50);
     }
-    const stream = await finish(ping, 30_000);
+    const stream = await finishPingStream(ping, 30_000);
     const clientExit = await client.exited;
     const ab = await peerPath(a, 'b');
     const ba = await peerPath(b, 'a');
@@ -129,7 +119,7 @@ describe('data behind two port-restricted NATs', { skip }, () => {
     const ba = await waitForPeerPath(b, 'a', inNewRange, RECOVER_MS, 100);
     const recoveredMs = Date.now() - flushedAt;
     const ab = await waitForPeerPath(a, 'b', isUdp, RECOVER_MS, 100);
-    const stream = await finish(ping, 60_000);
+    const stream = await finishPingStream(ping, 60_000);
     t.diagnostic(`b's path to a: ${oldRemote} -> ${ba?.remote ?? 'not recovered'} after ${recoveredMs} ms; a -> b ${describePath(ab)}`);
     t.diagnostic(`ping during the flush: ${stream.answered.length}/500 answered, ${stream.missing.length} lost, ${stream.duplicates.length} duplicated`);
     assert.ok(ba !== null, `b's UDP path never moved to a's new mapping: ${describePath(await peerPath(b, 'a'))}${logs()}`);

@@ -31,8 +31,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createNetnsLab, type LabProcess, type NetnsLab } from '../../src/testkit/netns-lab.js';
 import {
-  longestReplyGapMs, parsePingStream, peerPath, remoteHost, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath,
-  type LabDaemon, type LabPeerPath, type LabRelay, type PingStream,
+  finishPingStream, longestReplyGapMs, peerPath, remoteHost, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath,
+  type LabDaemon, type LabPeerPath, type LabRelay,
 } from '../../src/testkit/netns-shadowmesh.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
 import { HASHED_RECEIVER_JS, pacedSenderJs } from '../../src/testkit/netns-transfer.js';
@@ -96,15 +96,6 @@ function startPing(lab: NetnsLab, count: number, intervalS: number): LabProcess 
   return lab.spawn('a', ['ping', '-D', '-n', '-i', String(intervalS), '-c', String(count), '-W', '5', MESH_B], { label: 'a:ping' });
 }
 
-async function finish(p: LabProcess, timeoutMs: number): Promise<PingStream> {
-  let timer: NodeJS.Timeout | undefined;
-  const ok = await Promise.race([p.exited.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
-  clearTimeout(timer);
-  if (!ok) await p.stop();
-  assert.ok(ok, `${p.label} did not finish within ${timeoutMs} ms`);
-  return parsePingStream(p.stdout());
-}
-
 function describePath(p: LabPeerPath | null): string {
   return p === null ? 'not listed' : JSON.stringify({ path: p.path, remote: p.remote, rttMs: p.rttMs, migrations: p.migrations, fallbacks: p.fallbacks, mirroring: p.mirroring });
 }
@@ -165,7 +156,7 @@ describe('direct paths between routable nodes', { skip }, () => {
       if (p !== null && onLabDirect(p, 'b')) directAtMs = Date.now();
       else await sleep(100);
     }
-    const stream = await finish(ping, 30_000);
+    const stream = await finishPingStream(ping, 30_000);
     const pingEndMs = Date.now();
     const { sent, received } = await transfer.done(60_000);
     const ab = await peerPath(a!, 'b');
@@ -205,7 +196,7 @@ describe('direct paths between routable nodes', { skip }, () => {
         }
         await sleep(200);
       }
-      const stream = await finish(ping, 30_000);
+      const stream = await finishPingStream(ping, 30_000);
       const gap = longestReplyGapMs(stream, cutAtMs - 1_000);
       const lastReply = stream.replyAtMs.length === 0 ? 0 : Math.max(...stream.replyAtMs);
       t.diagnostic(`cut at +2 s of a ${COUNT} x 10 ms ping stream: longest reply gap ${gap.toFixed(0)} ms; ${stream.answered.length}/${COUNT} answered, ${stream.missing.length} missing, ${stream.duplicates.length} duplicated; last reply ${(lastReply - cutAtMs).toFixed(0)} ms after the cut`);
@@ -262,7 +253,7 @@ describe('direct paths between routable nodes', { skip }, () => {
     }
     const elapsed = Date.now() - start;
     const { sent, received } = await transfer.done(seconds * 1_000 + 60_000);
-    const stream = await finish(ping, 60_000);
+    const stream = await finishPingStream(ping, 60_000);
     const a1 = (await peerPath(a!, 'b'))!;
     const b1 = (await peerPath(b!, 'a'))!;
     const moves = (x: LabPeerPath, y: LabPeerPath): number => y.migrations.to_direct - x.migrations.to_direct + y.migrations.to_relay - x.migrations.to_relay;

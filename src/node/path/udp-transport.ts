@@ -726,7 +726,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
         return;
       }
       case UdpProbePurpose.Close:
-        if (pathHere !== undefined && !pathHere.closed && pathHere.peerId !== null && p.paths.has(pathHere)) {
+        if (pathHere !== undefined && !pathHere.closed && p.paths.has(pathHere)) {
           p.paths.delete(pathHere);
           this.#forgetPunchProbes(p);
           this.#drainThenForget(pathHere);
