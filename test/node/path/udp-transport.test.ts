@@ -583,3 +583,46 @@ test('options are validated: unknown key, bad port, bad listenHost, bad deps -> 
   await t.stop();
   await t.stop();
 });
+
+test('IPv6: two transports on ::1 punch, carry whole and fragmented frames, and name the remote in brackets', async () => {
+  const { a, b, stop } = await startPair({ listenHost: '::1' });
+  try {
+    assert.deepEqual(a.t.localCandidates(), [{ address: '::1', port: a.t.port, transport: 'udp', reflexive: false }]);
+    const [pa, pb] = await connectBoth(a, b);
+    assert.equal(pa.remote, `[::1]:${b.t.port}`);
+    assert.equal(pb.remote, `[::1]:${a.t.port}`);
+    const got: number[] = [];
+    pb.onFrame = (f) => got.push(numberOf(f));
+    for (let i = 0; i < 20; i++) assert.equal(pa.send(dataFrame(i, i % 2 === 0 ? 64 : 20_000)), true);
+    await until(() => got.length === 20, 5_000, 'all 20 frames on ::1');
+    assert.deepEqual([...got].sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i));
+  } finally {
+    await stop();
+  }
+});
+
+test('dual stack: a transport on :: reaches an IPv4 peer at its plain IPv4 candidate (sent as IPv4-mapped) and names it without ::ffff:', async () => {
+  const idA = randomBytes(32);
+  const idB = randomBytes(32);
+  const key = randomBytes(32);
+  const keysOf = (self: Uint8Array) => (p: Uint8Array): Uint8Array[] => (toHex(p) === toHex(self) ? [] : [key]);
+  const dual = new UdpTransport({ localPeerId: idA, pathAuthKeys: keysOf(idA) }, { listenHost: '::' });
+  const v4 = new UdpTransport({ localPeerId: idB, pathAuthKeys: keysOf(idB) }, { listenHost: '127.0.0.1' });
+  await dual.start();
+  await v4.start();
+  try {
+    dual.setPeerCandidates(idB, v4.localCandidates());
+    v4.setPeerCandidates(idA, [{ address: '127.0.0.1', port: dual.port, transport: 'udp' }]);
+    const [pd, p4] = await connectBoth({ id: idA, t: dual }, { id: idB, t: v4 });
+    assert.equal(pd.remote, `127.0.0.1:${v4.port}`, 'no ::ffff: prefix in the remote');
+    assert.equal(p4.remote, `127.0.0.1:${dual.port}`);
+    const got: number[] = [];
+    p4.onFrame = (f) => got.push(numberOf(f));
+    assert.equal(pd.send(dataFrame(7, 30_000)), true);
+    await until(() => got.length === 1, 5_000, 'a fragmented frame from the dual-stack socket');
+    assert.deepEqual(got, [7]);
+  } finally {
+    await dual.stop();
+    await v4.stop();
+  }
+});
