@@ -49,6 +49,7 @@ import type { Logger } from '../../util/logger.js';
 import type { FrameTransport } from '../peer-manager.js';
 import { silentLogger } from '../../util/logger.js';
 import type { Path, PathCarrier, PathKind } from './path.js';
+import { directPathRank } from './path-rank.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
@@ -191,11 +192,6 @@ class PeerPaths {
   directs(): Iterable<DirectEntry> {
     return this.direct.values();
   }
-}
-
-/** Direct carriers in order of preference at equal RTT: UDP (survives NAT rebinding, no TCP over TCP), then WSS. */
-function carrierRank(carrier: PathCarrier): number {
-  return carrier === 'udp' ? 0 : 1;
 }
 
 function hexOf(id: Uint8Array): string {
@@ -506,7 +502,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     const cands: Candidate[] = [{ id: p.relay.id, kind: 'relay', alive: true, rttMs: null, sinceAckMs: null, ageMs: 0 }];
     for (const d of p.direct.values()) {
       if (d.closed) continue;
-      cands.push({ id: d.path.id, kind: 'direct', alive: true, rttMs: d.rttMs, sinceAckMs: this.timers.sinceAckMs(d.times, now), ageMs: now - d.times.addedAtMs, rank: carrierRank(d.path.carrier) });
+      cands.push({ id: d.path.id, kind: 'direct', alive: true, rttMs: d.rttMs, sinceAckMs: this.timers.sinceAckMs(d.times, now), ageMs: now - d.times.addedAtMs, rank: directPathRank(d.path.carrier, d.path.remote) });
     }
     const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
     const sel = selectPath(cands, { id: currentId, dwellMs: now - p.selectedAtMs }, this.#policy);

@@ -23,8 +23,9 @@
  *     minimum dwell on the current selection and an RTT gain beyond the
  *     margin, max(rttMarginMs, current RTT x rttMarginRatio): hysteresis,
  *     so two near-equal paths do not flap.
- *     A direct path of a preferred carrier (lower `rank`: UDP before WSS,
- *     since UDP survives NAT rebinding and avoids TCP over TCP) whose RTT
+ *     A direct path of a preferred rank (path-rank.ts: UDP before WSS,
+ *     since UDP survives NAT rebinding and avoids TCP over TCP; a local
+ *     network address before a public one) whose RTT
  *     is within the absolute margin of the current one also wins after the
  *     dwell ('better_carrier'); the margin keeps it from flapping.
  *  5. Among trusted directs the lowest RTT wins, except that RTTs within
@@ -50,7 +51,7 @@ export interface Candidate {
   sinceAckMs: number | null;
   /** Time since the path was established. */
   ageMs: number;
-  /** Carrier preference among direct paths, lower is better (UDP 0, WSS 1); default 0. */
+  /** Preference among direct paths, lower is better (path-rank.ts: UDP before WSS, local network first); default 0. */
   rank?: number;
 }
 
