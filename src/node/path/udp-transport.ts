@@ -5,9 +5,9 @@
  *
  *  - one UDP socket (dual stack when it can, a configurable port) shared by
  *    every UDP path, by hole punching and by STUN;
- *  - reflexive address discovery: a STUN Binding request (src/stun) to each
- *    configured server from that very socket, repeated every
- *    `stunIntervalMs`; the answers are our reflexive candidates, and
+ *  - reflexive address discovery from that very socket (udp-reflexive.ts:
+ *    STUN to each configured server every `stunIntervalMs` and before a
+ *    direct attempt); the answers are our reflexive candidates, and
  *    comparing two servers' answers classifies our NAT's mapping;
  *  - our UDP candidates (interface addresses and reflexive ones, with the
  *    socket's port): the owner puts them into our signed PATH_OFFER, which
@@ -43,15 +43,13 @@
  * UDP candidates changed; 'nat' (NatMapping). Never 'error'.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { randomBytes, toHex } from '../../crypto/bytes.js';
 import { ConfigError } from '../../errors.js';
 import { ChallengeReplayCache, DEFAULT_PATH_AUTH_SKEW_MS } from '../../handshake/path-auth.js';
-import { classifyMapping, type NatAnswer, type NatMapping } from '../../stun/nat-mapping.js';
-import { StunClient } from '../../stun/stun-client.js';
+import type { NatMapping } from '../../stun/nat-mapping.js';
 import { isStunMessage, type StunAddress } from '../../stun/stun-message.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
@@ -64,12 +62,14 @@ import {
   UdpFrameType,
   UdpProbePurpose,
 } from '../../wire/constants.js';
-import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './path-offer.js';
 import { sealUdpProbe, verifyUdpProbe } from './udp-probe-auth.js';
 import { UdpPath, udpRemote, type UdpPathHost } from './udp-path.js';
+import { canonicalIp as canonical, ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
+
+export type { UdpServer } from './udp-reflexive.js';
 
 /** Punch probes go out this often while punching: a few per peer RTT, so a hole opens within one
  *  round trip of both sides starting, without flooding a NAT's new-mapping rate limits. */
@@ -120,12 +120,6 @@ export interface UdpTransportDeps {
   logger?: Logger;
 }
 
-export interface UdpServer {
-  /** An IP address or a host name (resolved at every query). */
-  host: string;
-  port: number;
-}
-
 export interface UdpTransportOptions {
   /** Socket address; default '::' (dual stack), falling back to 0.0.0.0. */
   listenHost?: string;
@@ -173,8 +167,6 @@ export interface UdpTransportStats {
   punchProbes: number;
   established: number;
   roams: number;
-  stunAnswers: number;
-  stunFailures: number;
   drops: Record<UdpDropReason, number>;
 }
 
@@ -227,23 +219,13 @@ function resolveOptions(options: UdpTransportOptions): Readonly<ResolvedOptions>
   return Object.freeze({ ...o, stunServers: Object.freeze(o.stunServers.map((s) => Object.freeze({ host: s.host, port: s.port }))) });
 }
 
-/** Canonical IP text; an IPv4-mapped IPv6 address as plain IPv4. */
-function canonical(address: string): string {
-  const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  try {
-    return formatIpAddress(parseIpAddress(a).bytes);
-  } catch {
-    return a;
-  }
-}
-
 function remoteKey(address: string, port: number): string {
   return `${address}|${port}`;
 }
 
 export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly stats: UdpTransportStats = {
-    punches: 0, punchProbes: 0, established: 0, roams: 0, stunAnswers: 0, stunFailures: 0,
+    punches: 0, punchProbes: 0, established: 0, roams: 0,
     drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0 },
   };
   readonly maxSendQueueBytes: number;
@@ -257,11 +239,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   #dualStack = false;
   #port = 0;
   #state: 'idle' | 'running' | 'stopped' = 'idle';
-  #stun: StunClient | null = null;
-  #stunTimer: TimerHandle | null = null;
-  #reflexive: StunAddress[] = [];
-  #nat: NatMapping = 'unknown';
-  #lastStunMs = Number.NEGATIVE_INFINITY;
+  #discovery: ReflexiveDiscovery | null = null;
   #candidates: PathCandidate[] = [];
   readonly #peers = new Map<string, PeerUdp>();
   /** remoteKey -> the path at that address (open, or closed and draining). */
@@ -294,12 +272,17 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   /** Our NAT's mapping behaviour as STUN answers show it. */
   get natMapping(): NatMapping {
-    return this.#nat;
+    return this.#discovery?.mapping ?? 'unknown';
+  }
+
+  /** STUN answers received and queries failed (udp-reflexive.ts), since start. */
+  get stunStats(): Readonly<{ answers: number; failures: number }> {
+    return this.#discovery?.stats ?? { answers: 0, failures: 0 };
   }
 
   /** Reflexive addresses STUN servers reported (copies). */
   get reflexive(): StunAddress[] {
-    return this.#reflexive.map((r) => ({ ...r }));
+    return this.#discovery?.reflexive ?? [];
   }
 
   /** Open UDP paths to a peer (copies of the set). */
@@ -346,12 +329,24 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     this.#state = 'running';
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onDatagram(msg, rinfo));
     socket.on('error', () => { this.stats.drops.socket_error++; });
-    this.#stun = new StunClient({ send: (bytes, port, address) => { this.sendDatagram(bytes, canonical(address), port); }, clock: this.#clock });
+    const discovery = new ReflexiveDiscovery(
+      {
+        send: (bytes, port, address) => { this.sendDatagram(bytes, canonical(address), port); },
+        localAddresses: () => this.#hostAddresses().map((address) => ({ address: canonical(address), port: this.#port })),
+        dualStack: this.#dualStack,
+        clock: this.#clock,
+        logger: this.#log,
+      },
+      { servers: this.#o.stunServers, intervalMs: this.#o.stunIntervalMs },
+    );
+    discovery.on('changed', () => this.#updateCandidates());
+    discovery.on('nat', (mapping: NatMapping) => this.emit('nat', mapping));
+    this.#discovery = discovery;
     this.#updateCandidates();
     this.#log.debug('UDP socket up', { port: this.#port });
     // STUN runs in the background: the interface candidates are usable now, the reflexive ones
     // follow in a 'candidates' event (a STUN server that does not answer must not delay start).
-    if (this.#o.stunServers.length > 0) void this.refreshReflexive().finally(() => { if (this.#state === 'running') this.#scheduleStun(); });
+    discovery.start();
   }
 
   #bind(type: 'udp4' | 'udp6', host: string): Promise<Socket> {
@@ -375,8 +370,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       return;
     }
     this.#state = 'stopped';
-    this.#stunTimer?.cancel();
-    this.#stun?.close();
+    this.#discovery?.stop();
     for (const p of this.#peers.values()) this.#endPunch(p);
     for (const path of [...this.#byRemote.values()]) path.close('stopping');
     this.#byRemote.clear();
@@ -418,7 +412,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       seen.add(k);
       next.push({ address: a, port, transport: 'udp', reflexive });
     };
-    for (const r of this.#reflexive) add(r.address, r.port, true);
+    for (const r of this.reflexive) add(r.address, r.port, true);
     for (const h of this.#hostAddresses()) add(h, this.#port, false);
     const same = next.length === this.#candidates.length && next.every((c, i) => {
       const o = this.#candidates[i]!;
@@ -429,50 +423,9 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     this.emit('candidates', this.localCandidates());
   }
 
-  /** Ask every STUN server now; updates the reflexive candidates and the NAT classification. Never rejects. */
+  /** Ask every STUN server now (reflexive candidates and NAT classification). Never rejects. */
   async refreshReflexive(): Promise<void> {
-    const stun = this.#stun;
-    if (stun === null || this.#state !== 'running') return;
-    this.#lastStunMs = this.#clock.now();
-    const answers: NatAnswer[] = [];
-    await Promise.all(this.#o.stunServers.map(async (s) => {
-      try {
-        const address = isIP(s.host) !== 0 ? s.host : (await lookup(s.host, { family: this.#dualStack ? 0 : 4 })).address;
-        const server = { address: canonical(address), port: s.port };
-        const mapped = await stun.binding(server);
-        answers.push({ server, mapped: { address: canonical(mapped.address), port: mapped.port } });
-        this.stats.stunAnswers++;
-      } catch (err) {
-        this.stats.stunFailures++;
-        this.#log.debug('STUN query failed', { server: `${s.host}:${s.port}`, error: (err as Error).message });
-      }
-    }));
-    if (this.#state !== 'running') return;
-    const seen = new Set<string>();
-    const reflexive: StunAddress[] = [];
-    for (const a of answers) {
-      const k = remoteKey(a.mapped.address, a.mapped.port);
-      if (!seen.has(k)) {
-        seen.add(k);
-        reflexive.push(a.mapped);
-      }
-    }
-    if (answers.length > 0) this.#reflexive = reflexive;
-    const local = this.#hostAddresses().map((address) => ({ address: canonical(address), port: this.#port }));
-    const nat = answers.length > 0 ? classifyMapping(local, answers) : this.#nat;
-    if (nat !== this.#nat) {
-      this.#nat = nat;
-      this.#log.info('NAT mapping classified', { mapping: nat, reflexive: reflexive.map((r) => udpRemote(r.address, r.port)).join(' ') });
-      this.emit('nat', nat);
-    }
-    this.#updateCandidates();
-  }
-
-  #scheduleStun(): void {
-    this.#stunTimer = this.#clock.schedule(this.#o.stunIntervalMs, () => {
-      if (this.#state !== 'running') return;
-      void this.refreshReflexive().finally(() => { if (this.#state === 'running') this.#scheduleStun(); });
-    });
+    await this.#discovery?.refresh();
   }
 
   // ------------------------------------------------------------ peers
@@ -520,7 +473,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     // A direct attempt often follows a lost path, and a lost path often means our NAT mapping changed
     // (it expired, the router restarted): re-ask STUN now, so a new reflexive address reaches the peer in
     // our next offer within a round trip instead of at the next periodic refresh.
-    if (this.#o.stunServers.length > 0 && this.#clock.now() - this.#lastStunMs >= STUN_ON_CONNECT_MIN_AGE_MS) void this.refreshReflexive();
+    this.#discovery?.refreshIfOlderThan(STUN_ON_CONNECT_MIN_AGE_MS);
     if (this.#deps.pathAuthKeys(p.id).length === 0) {
       this.emit('connect_failed', Uint8Array.from(p.id), [UdpCode.NO_SESSION]);
       return;
@@ -653,7 +606,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     if (type === UdpFrameType.UdpProbe || type === UdpFrameType.UdpProbeAck) return this.#onProbe(msg, address, port);
     const path = this.#byRemote.get(remoteKey(address, port));
     if (path !== undefined) return path.receiveDatagram(msg);
-    if (isStunMessage(msg) && this.#stun?.onMessage(msg, { address, port }) === true) return;
+    if (isStunMessage(msg) && this.#discovery?.onMessage(msg, { address, port }) === true) return;
     this.stats.drops.unknown_source++;
   }
 
