@@ -301,7 +301,12 @@ test('relay killed and restarted mid-conversation: the conversation resumes, not
   // Sent while the relay is down: queued in the daemon, retried after the restart.
   for (let i = 101; i <= 200; i++) await client('alice').call('chat_send', { conversationId: id, text: `r ${i}` });
   relay = await startRelay(join(work, 'tap-2.bin'));
-  await waitFor('alice back at the relay with bob listed', async () => ((await client('alice').call('users', {})) as UsersResult).users.some((u) => u.name === 'bob') ? true : undefined, 30_000);
+  // Re-admitted first (the member list from before the restart is cleared at re-admission and re-sent), then bob listed again.
+  await waitFor('alice back at the relay with bob listed', async () => {
+    const st = (await client('alice').status()) as StatusResult;
+    if (!st.relay.connected || st.relay.reconnects < 1) return undefined;
+    return ((await client('alice').call('users', {})) as UsersResult).users.some((u) => u.name === 'bob') ? true : undefined;
+  }, 30_000);
   for (let i = 201; i <= N; i++) await client('alice').call('chat_send', { conversationId: id, text: `r ${i}` });
   await subB.until('all at bob', () => (subB.texts(id).length >= N ? true : undefined), 60_000);
   await subA.until('all acked', () => (subA.of('ack', id).at(-1) as { seq: number } | undefined)?.seq === N ? true : undefined, 60_000);
