@@ -8,6 +8,14 @@
 //   writeBatch(fd, packets, count, result) -> packets written
 //   close(fd)
 //
+// and one socket option the UDP transport needs and Node's dgram cannot set:
+//
+//   forceSocketBuffers(fd, bytes) -> { rcvErrno, sndErrno }
+//     SO_RCVBUFFORCE / SO_SNDBUFFORCE (CAP_NET_ADMIN): socket buffers past
+//     net.core.rmem_max / wmem_max for that one socket, as wireguard-go does;
+//     0 = set, else the errno (EPERM without the capability). Never throws
+//     for a failing setsockopt: the caller keeps what it has.
+//
 // All policy (names, defaults, which offloads to ask for, error wording,
 // statistics) lives in src/node/device/*.ts. Errors thrown here are plain
 // Errors carrying `errno` (positive) and `syscall`; the TypeScript side turns
@@ -509,6 +517,21 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// SO_RCVBUFFORCE / SO_SNDBUFFORCE on a socket the caller owns (see the header). 0 or the errno, per direction.
+Napi::Value ForceSocketBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowType(env, "forceSocketBuffers(fd: number, bytes: number)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int bytes = info[1].As<Napi::Number>().Int32Value();
+  if (fd < 0 || bytes <= 0) return ThrowType(env, "forceSocketBuffers: fd >= 0 and bytes > 0");
+  int rcv = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0 ? errno : 0;
+  int snd = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) < 0 ? errno : 0;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rcvErrno", Napi::Number::New(env, rcv));
+  out.Set("sndErrno", Napi::Number::New(env, snd));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("setMtu", Napi::Function::New(env, SetMtu, "setMtu"));
@@ -518,6 +541,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startReader", Napi::Function::New(env, StartReader, "startReader"));
   exports.Set("writeBatch", Napi::Function::New(env, WriteBatch, "writeBatch"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("forceSocketBuffers", Napi::Function::New(env, ForceSocketBuffers, "forceSocketBuffers"));
   exports.Set("VNET_HDR_BYTES", Napi::Number::New(env, kVnetHdrBytes));
   exports.Set("TUN_F_CSUM", Napi::Number::New(env, TUN_F_CSUM));
   exports.Set("TUN_F_TSO4", Napi::Number::New(env, TUN_F_TSO4));

@@ -34,6 +34,8 @@ export interface NativeTunAddon {
   writeBatch(fd: number, packets: readonly Uint8Array[], count: number, result: Float64Array): number;
   /** Stops and joins the reader, closes the fd. */
   close(fd: number): void;
+  /** SO_RCVBUFFORCE / SO_SNDBUFFORCE on a socket (CAP_NET_ADMIN): 0 when set, else the errno, per direction. */
+  forceSocketBuffers(fd: number, bytes: number): { rcvErrno: number; sndErrno: number };
   readonly VNET_HDR_BYTES: number;
   readonly TUN_F_CSUM: number;
   readonly TUN_F_TSO4: number;

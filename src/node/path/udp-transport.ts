@@ -67,6 +67,7 @@ import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './path-offer.js';
 import { sealUdpProbe, verifyUdpProbe } from './udp-probe-auth.js';
 import { UdpPath, udpRemote, type UdpPathHost } from './udp-path.js';
+import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { canonicalIp as canonical, ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
 export type { UdpServer } from './udp-reflexive.js';
@@ -307,24 +308,12 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     }
     this.#socket = socket;
     this.#port = socket.address().port;
-    // A 64 KiB frame is ~45 datagrams: the default socket buffers (~200 KiB of accounted memory) hold only
-    // a few frames, and a burst beyond them is dropped. Ask for more; the kernel caps it at net.core.*mem_max.
-    try {
-      socket.setRecvBufferSize(UDP_SOCKET_BUFFER_BYTES);
-      socket.setSendBufferSize(UDP_SOCKET_BUFFER_BYTES);
-    } catch {
-      // the defaults stay
-    }
-    try {
-      // Linux reports twice what it grants (bookkeeping overhead); below half of what we asked, the cap won.
-      const granted = socket.getRecvBufferSize();
-      if (granted < UDP_SOCKET_BUFFER_BYTES) {
-        this.#log.warn('UDP receive buffer smaller than asked: bursts on UDP paths may be dropped (raise net.core.rmem_max and net.core.wmem_max)', {
-          grantedBytes: granted, askedBytes: UDP_SOCKET_BUFFER_BYTES,
-        });
-      }
-    } catch {
-      // not readable: nothing to report
+    // A 64 KiB frame is ~45 datagrams: the default socket buffers hold only a few (udp-socket-buffers.ts).
+    const buffers = raiseSocketBuffers(socket, UDP_SOCKET_BUFFER_BYTES);
+    if (buffers.granted < UDP_SOCKET_BUFFER_BYTES) {
+      this.#log.warn('UDP receive buffer smaller than asked: bursts on UDP paths may be dropped (run with CAP_NET_ADMIN, or raise net.core.rmem_max and net.core.wmem_max)', {
+        grantedBytes: buffers.granted, askedBytes: UDP_SOCKET_BUFFER_BYTES,
+      });
     }
     this.#state = 'running';
     socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onDatagram(msg, rinfo));

@@ -64,6 +64,7 @@ function fakeAddon(fail: Partial<Record<'open' | 'setMtu' | 'setMac' | 'addAddre
     close(fd) {
       calls.closed.push(fd);
     },
+    forceSocketBuffers: () => ({ rcvErrno: 0, sndErrno: 0 }),
     VNET_HDR_BYTES: 10,
     TUN_F_CSUM: 1,
     TUN_F_TSO4: 2,
