@@ -157,6 +157,8 @@ export const UdpCode = {
   NO_CANDIDATES: 'SM_ERR_UDP_NO_CANDIDATES',
   NO_SESSION: 'SM_ERR_UDP_NO_SESSION',
   TIMEOUT: 'SM_ERR_UDP_PUNCH_TIMEOUT',
+  /** The transport has no socket (not started, its bind failed, or stopped). */
+  NOT_RUNNING: 'SM_ERR_UDP_NOT_RUNNING',
 } as const;
 
 export type UdpDropReason =
@@ -456,7 +458,11 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   /** Punch towards every UDP candidate of the peer; the outcome is a 'path' or a 'connect_failed'. A punch under way is left alone. */
   connect(peerId: Uint8Array): void {
     if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(SM_ERR_PATH_ARG, 'connect: expected a 32-byte peer id');
-    if (this.#state !== 'running') return;
+    if (this.#state !== 'running') {
+      // No socket (it failed to bind, or we stopped): say so, so a combined attempt is not left waiting on us.
+      this.emit('connect_failed', Uint8Array.from(peerId), [UdpCode.NOT_RUNNING]);
+      return;
+    }
     const p = this.#peer(peerId);
     if (p.punch !== null) return;
     // A direct attempt often follows a lost path, and a lost path often means our NAT mapping changed

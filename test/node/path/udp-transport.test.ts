@@ -626,3 +626,15 @@ test('dual stack: a transport on :: reaches an IPv4 peer at its plain IPv4 candi
     await v4.stop();
   }
 });
+
+test('connect() on a transport with no socket (never started, or stopped) fails at once with SM_ERR_UDP_NOT_RUNNING', async () => {
+  const peer = randomBytes(32);
+  const t = new UdpTransport({ localPeerId: randomBytes(32), pathAuthKeys: () => [randomBytes(32)] }, { listenHost: '127.0.0.1' });
+  const failures: string[][] = [];
+  t.on('connect_failed', (_p: Uint8Array, codes: string[]) => failures.push(codes));
+  t.connect(peer);
+  await t.start();
+  await t.stop();
+  t.connect(peer);
+  assert.deepEqual(failures, [[UdpCode.NOT_RUNNING], [UdpCode.NOT_RUNNING]]);
+});
