@@ -71,12 +71,12 @@ export function stunOf(text: string): { stun?: { host: string; port: number }[] 
   if (t === 'none') return { stun: [] };
   const out: { host: string; port: number }[] = [];
   for (const item of t.split(',')) {
-    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(item.trim());
-    const port = m === null ? NaN : Number(m[2]);
-    if (m === null || !(port >= 1 && port <= 65_535)) {
-      throw new ConfigError('SM_ERR_CONFIG_VALUE', `node.p2p.stun: ${JSON.stringify(item.trim())} is not HOST:PORT (expected 'relay', 'none', or HOST:PORT[,HOST:PORT...])`);
+    // The same HOST:PORT / [IPv6]:PORT syntax as the listen keys; port 0 names no server.
+    const hp = parseListenText(item.trim());
+    if (hp === null || hp.port === 0) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', `node.p2p.stun: ${JSON.stringify(item.trim())} is not HOST:PORT (expected 'relay', 'none', or HOST:PORT[,HOST:PORT...], IPv6 in brackets)`);
     }
-    out.push({ host: m[1] as string, port });
+    out.push(hp);
   }
   return { stun: out };
 }

@@ -48,7 +48,7 @@
  * reappearing at the relay, makes its conversations retry at once. It runs
  * with every device kind, `--dev none` included (no root needed).
  */
-import { udpRemote } from './path/udp-path.js';
+import { formatHostPort } from '../wire/ip-address.js';
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
@@ -88,7 +88,7 @@ import { ShadowNode } from './node.js';
 import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
-import { resolvePathTimers, type PathTimerOptions } from './path/path-timers.js';
+import type { PathTimerOptions } from './path/path-timers.js';
 import type { RelayEstablished } from './relay-link.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
@@ -441,7 +441,7 @@ export class NodeDaemon implements ControlHandler {
    * throws SM_ERR_PATH_OPTION on a bad combination. A configuration reload checks before it applies anything.
    */
   checkPathTimers(changes: Partial<PathTimerOptions>): void {
-    resolvePathTimers({ ...this.node.paths.timers.options, ...changes });
+    this.node.paths.timers.check(changes);
   }
 
   /** Apply new path timers to the running path manager (a configuration reload); sessions and paths stay. */
@@ -507,7 +507,7 @@ export class NodeDaemon implements ControlHandler {
         connects: link.stats.connects,
         reconnects: link.stats.reconnects,
       },
-      udp: this.node.udp === null ? null : { port: this.node.udp.port, nat: this.node.udp.natMapping, reflexive: this.node.udp.reflexive.map((r) => udpRemote(r.address, r.port)) },
+      udp: this.node.udp === null ? null : { port: this.node.udp.port, nat: this.node.udp.natMapping, reflexive: this.node.udp.reflexive.map((r) => formatHostPort(r.address, r.port)) },
       uptimeMs: Math.max(0, this.#clock.now() - this.#startedAtMs),
       peers: this.node.peerList().length,
       drops,

@@ -30,6 +30,7 @@
  * CLOSE(ShuttingDown) to every client and resolves once the listener is
  * closed. `recheckRevocations()` is the hook for a reloaded CRL.
  */
+import { unmapIpv4 } from '../wire/ip-address.js';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -84,7 +85,7 @@ const HTTP_SERVICE_UNAVAILABLE = 503;
 function normalizeAddress(address: string | undefined): string {
   if (address === undefined) return '0.0.0.0';
   // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; report the IPv4 address it used.
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
+  return unmapIpv4(address);
 }
 
 function formatHostForUrl(host: string): string {

@@ -8,11 +8,9 @@
  * is not an IP address canonicalises to null and equals nothing.
  */
 
-import { formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
+import { canonicalIpText, formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
 
 import type { StunAddress } from './stun-message.js';
-
-const MAPPED_PREFIX = '::ffff:';
 
 /** RFC 5952 text of an IP address, IPv4-mapped kept as "::ffff:a.b.c.d" (what a
  *  udp6 socket needs to reach an IPv4 host); null if `text` is not an IP address. */
@@ -25,13 +23,7 @@ export function formatIp(text: string): string | null {
 }
 
 /** Canonical text of an IP address, IPv4-mapped reduced to IPv4; null if `text` is not an IP address. */
-export function canonicalIp(text: string): string | null {
-  const formatted = formatIp(text);
-  if (formatted === null) return null;
-  // RFC 5952 §5 writes IPv4-mapped as "::ffff:a.b.c.d"; only those contain a dot after the prefix.
-  if (formatted.startsWith(MAPPED_PREFIX) && formatted.includes('.')) return formatted.slice(MAPPED_PREFIX.length);
-  return formatted;
-}
+export const canonicalIp = canonicalIpText;
 
 function validPort(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 0xffff;

@@ -38,6 +38,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { TokenBucket } from '../relay/token-bucket.js';
+import { unmapIpv4 } from '../wire/ip-address.js';
 import { formatStunAddress } from './stun-address.js';
 import { StunError, StunErrorCode } from './stun-errors.js';
 import { STUN_METHOD_BINDING, decodeStunMessage, encodeBindingSuccess, isStunMessage, type StunAddress, type StunEncodeOptions } from './stun-message.js';
@@ -265,7 +266,7 @@ export class StunResponder {
     try {
       // The source as the socket reports it; a dual-stack socket's IPv4 peers come as ::ffff:a.b.c.d,
       // which the IPv4-mapped IPv6 family of XOR-MAPPED-ADDRESS would confuse clients with: answer IPv4.
-      const address = rinfo.address.startsWith('::ffff:') && rinfo.address.includes('.') ? rinfo.address.slice(7) : rinfo.address;
+      const address = unmapIpv4(rinfo.address);
       const mapped: StunAddress = { address, port: rinfo.port };
       const limit = msg.length * AMPLIFICATION_FACTOR;
       response = encodeBindingSuccess(request.transactionId, mapped, WITH_ALL);

@@ -150,3 +150,35 @@ export function formatIpAddress(bytes: Uint8Array, field = 'address'): string {
   if (bytes.length === IPV6_BYTES) return formatIpv6(bytes);
   return wireFail(WireErrorCode.Field, `${field}: ${bytes.length} bytes is neither IPv4 nor IPv6`);
 }
+
+/** IPv4-mapped IPv6 text prefix (::ffff:0:0/96, RFC 5952 §5). */
+const IPV4_MAPPED_PREFIX = '::ffff:';
+
+/**
+ * "::ffff:a.b.c.d" as "a.b.c.d", anything else unchanged: a dual-stack
+ * socket reports an IPv4 peer in the mapped form. Text only, no parsing, so
+ * it is cheap enough for a per-packet path; canonicalIpText when the input
+ * may be written in any form.
+ */
+export function unmapIpv4(text: string): string {
+  return text.startsWith(IPV4_MAPPED_PREFIX) && text.includes('.') ? text.slice(IPV4_MAPPED_PREFIX.length) : text;
+}
+
+/**
+ * Canonical text of an IP address (RFC 5952), with an IPv4-mapped IPv6
+ * address reduced to plain dotted IPv4: the form to compare, key and show.
+ * Null when `text` is not an IP address. Never throws.
+ */
+export function canonicalIpText(text: string): string | null {
+  try {
+    return unmapIpv4(formatIpAddress(parseIpAddress(text).bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** 'IP:PORT', brackets around IPv6 ('[2001:db8::1]:443'); an IPv4-mapped address as plain IPv4. Text that is no IP address is used as it is. */
+export function formatHostPort(address: string, port: number): string {
+  const a = canonicalIpText(address) ?? address;
+  return a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`;
+}

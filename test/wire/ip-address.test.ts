@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
-import { formatIpAddress, parseIpAddress } from '../../src/wire/ip-address.js';
+import { canonicalIpText, formatHostPort, formatIpAddress, parseIpAddress, unmapIpv4 } from '../../src/wire/ip-address.js';
 import { hex, throwsWire } from './helpers.js';
 
 describe('parseIpAddress', () => {
@@ -87,5 +87,28 @@ describe('formatIpAddress', () => {
 
   it('rejects lengths other than 4 and 16', () => {
     for (const n of [0, 3, 5, 15, 17]) throwsWire(() => formatIpAddress(new Uint8Array(n)), 'SM_ERR_WIRE_FIELD');
+  });
+});
+
+describe('canonical text for keys and logs', () => {
+  it('unmapIpv4 strips only an IPv4-mapped prefix', () => {
+    assert.equal(unmapIpv4('::ffff:192.0.2.1'), '192.0.2.1');
+    assert.equal(unmapIpv4('::ffff:1'), '::ffff:1');
+    assert.equal(unmapIpv4('2001:db8::1'), '2001:db8::1');
+    assert.equal(unmapIpv4('192.0.2.1'), '192.0.2.1');
+  });
+
+  it('canonicalIpText: RFC 5952 text, IPv4-mapped as IPv4, null for anything that is no address', () => {
+    assert.equal(canonicalIpText('2001:DB8:0:0:0:0:0:1'), '2001:db8::1');
+    assert.equal(canonicalIpText('::FFFF:c000:0201'), '192.0.2.1');
+    assert.equal(canonicalIpText('192.0.2.1'), '192.0.2.1');
+    for (const bad of ['', 'host', '1.2.3', '::g']) assert.equal(canonicalIpText(bad), null, bad);
+  });
+
+  it('formatHostPort brackets IPv6, unmaps IPv4-mapped, and leaves other text as it is', () => {
+    assert.equal(formatHostPort('192.0.2.1', 443), '192.0.2.1:443');
+    assert.equal(formatHostPort('2001:db8::1', 41641), '[2001:db8::1]:41641');
+    assert.equal(formatHostPort('::ffff:192.0.2.1', 80), '192.0.2.1:80');
+    assert.equal(formatHostPort('?', 0), '?:0');
   });
 });

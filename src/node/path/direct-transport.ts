@@ -50,7 +50,6 @@ import { EventEmitter } from 'node:events';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { isIP, type Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { equalBytes, randomBytes, toHex } from '../../crypto/bytes.js';
@@ -69,8 +68,9 @@ import {
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { MAX_FRAME_BYTES, MAX_PATH_CANDIDATES, PEER_ID_BYTES } from '../../wire/constants.js';
-import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
+import { formatHostPort, formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
+import { listenAddresses } from './listen-addresses.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
@@ -240,18 +240,8 @@ function checkPeerId(peerId: Uint8Array, what: string): void {
   }
 }
 
-/** 'IP:PORT', brackets around IPv6; an IPv4-mapped IPv6 address as plain IPv4. */
-export function formatHostPort(address: string, port: number): string {
-  const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  return isIP(a) === 6 ? `[${a}]:${port}` : `${a}:${port}`;
-}
-
 function canonicalIp(address: string): string {
   return formatIpAddress(parseIpAddress(address).bytes);
-}
-
-function isUnspecified(host: string): boolean {
-  return host === '::' || host === '0.0.0.0';
 }
 
 function toBytes(data: RawData): Uint8Array {
@@ -480,20 +470,7 @@ export class DirectTransport extends EventEmitter {
 
   /** The candidates our offer carries: listener addresses and `advertise`, all with the real port. */
   localCandidates(): PathCandidate[] {
-    const hosts: string[] = [];
-    if (isUnspecified(this.#boundHost)) {
-      const v6 = this.#boundHost === '::';
-      for (const list of Object.values(networkInterfaces())) {
-        for (const ni of list ?? []) {
-          if (ni.internal) continue;
-          if (ni.family === 'IPv4') hosts.push(ni.address);
-          // Link-local IPv6 needs a zone id a peer cannot know.
-          else if (v6 && ni.family === 'IPv6' && !/^fe[89ab]/i.test(ni.address)) hosts.push(ni.address);
-        }
-      }
-    } else {
-      hosts.push(this.#boundHost);
-    }
+    const hosts = listenAddresses(this.#boundHost, this.#boundHost === '::');
     const seen = new Set<string>();
     const out: PathCandidate[] = [];
     // UDP first (they cross NATs), then advertised (reflexive) WSS addresses, then the interfaces.

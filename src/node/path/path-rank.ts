@@ -15,6 +15,7 @@
  * local network.
  */
 import { isIP } from 'node:net';
+import { unmapIpv4 } from '../../wire/ip-address.js';
 import type { PathCarrier } from './path.js';
 
 /** The host part of 'IP:PORT' / '[IPv6]:PORT'; '' when there is none. */
@@ -27,7 +28,7 @@ export function remoteHostOf(remote: string): string {
 
 /** True for loopback, RFC 1918, IPv4 link-local, IPv6 unique-local (fc00::/7), link-local (fe80::/10) and ::1. */
 export function isLocalNetworkAddress(address: string): boolean {
-  const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  const a = unmapIpv4(address);
   if (isIP(a) === 4) {
     const [x, y] = a.split('.').map(Number) as [number, number];
     return x === 10 || x === 127 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254);

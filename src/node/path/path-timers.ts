@@ -200,10 +200,15 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
    * attempt under way, a backoff already drawn) run out as they were.
    */
   setOptions(changes: Partial<PathTimerOptions>): Readonly<PathTimerOptions> {
+    this.#options = this.check(changes);
+    return this.#options;
+  }
+
+  /** The options setOptions(changes) would put in force (merged, validated), without applying them; throws SM_ERR_PATH_OPTION like it. */
+  check(changes: Partial<PathTimerOptions>): Readonly<PathTimerOptions> {
     const merged: Partial<PathTimerOptions> = { ...this.#options };
     for (const [k, v] of Object.entries(changes ?? {})) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
-    this.#options = resolvePathTimers(merged);
-    return this.#options;
+    return resolvePathTimers(merged);
   }
   readonly #onTick = (): void => {
     this.#handle = null;

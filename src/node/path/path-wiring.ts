@@ -16,6 +16,7 @@
  * refusal behind NAT does not back off a UDP punch still under way.
  */
 import { EventEmitter } from 'node:events';
+import { toHex } from '../../crypto/bytes.js';
 import type { Path } from './path.js';
 import type { PathManager } from './path-manager.js';
 
@@ -46,17 +47,16 @@ export function wireDirectPaths(manager: PathManager, source: DirectPathSource):
 /** One DirectPathSource over several (see the header). */
 export function combineDirectSources(sources: readonly DirectPathSource[]): DirectPathSource & { detach(): void } {
   const out = new EventEmitter();
-  /** hex(peerId) -> sources that failed since the last connect(), or null once a path arrived. */
+  /** toHex(peerId) -> sources that failed since the last connect(), or null once a path arrived. */
   const attempts = new Map<string, Set<DirectPathSource> | null>();
-  const hex = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
   const undo: (() => void)[] = [];
   for (const s of sources) {
     const onPath = (peerId: Uint8Array, path: Path): void => {
-      attempts.set(hex(peerId), null);
+      attempts.set(toHex(peerId), null);
       out.emit('path', peerId, path);
     };
     const onFailed = (peerId: Uint8Array): void => {
-      const k = hex(peerId);
+      const k = toHex(peerId);
       const failed = attempts.get(k);
       if (failed === null || failed === undefined) return;
       failed.add(s);
@@ -74,7 +74,7 @@ export function combineDirectSources(sources: readonly DirectPathSource[]): Dire
   }
   return Object.assign(out, {
     connect(peerId: Uint8Array): void {
-      attempts.set(hex(peerId), new Set());
+      attempts.set(toHex(peerId), new Set());
       for (const s of sources) s.connect(peerId);
     },
     detach(): void {

@@ -30,6 +30,7 @@
 import type { Clock } from '../../util/clock.js';
 import { MAX_FRAME_BYTES, UDP_FRAGMENT_HEADER_BYTES, MAX_UDP_FRAGMENTS, UdpFrameType } from '../../wire/constants.js';
 import { isPeerFrameType } from '../../wire/frame-header.js';
+import { formatHostPort } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpFragment, putUdpFragmentHeader } from '../../wire/udp-frames.js';
 import { countPathDrop, newPathId, newPathStats, type Path, type PathKind, type PathStats } from './path.js';
 import { isProbeType } from './probe-frames.js';
@@ -59,11 +60,6 @@ export interface UdpPathInit {
   clock: Clock;
 }
 
-/** 'IP:PORT', brackets around IPv6. */
-export function udpRemote(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 export class UdpPath implements Path {
   readonly kind: PathKind = 'direct';
   readonly carrier = 'udp' as const;
@@ -91,7 +87,7 @@ export class UdpPath implements Path {
     this.peerId = Uint8Array.from(init.peerId);
     this.#address = init.address;
     this.#port = init.port;
-    this.#remote = udpRemote(init.address, init.port);
+    this.#remote = formatHostPort(init.address, init.port);
     this.maxDatagram = init.maxDatagram;
     this.lastReceiveMs = init.clock.now();
     this.id = `${newPathId('direct')}@udp:${this.#remote}`;
@@ -126,7 +122,7 @@ export class UdpPath implements Path {
   moveTo(address: string, port: number): void {
     this.#address = address;
     this.#port = port;
-    this.#remote = udpRemote(address, port);
+    this.#remote = formatHostPort(address, port);
   }
 
   send(frame: Uint8Array): boolean {

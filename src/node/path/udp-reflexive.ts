@@ -26,8 +26,7 @@ import { StunClient } from '../../stun/stun-client.js';
 import type { StunAddress } from '../../stun/stun-message.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
-import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
-import { udpRemote } from './udp-path.js';
+import { canonicalIpText, formatHostPort } from '../../wire/ip-address.js';
 
 /** A STUN server: an IP address or a host name (resolved at every query), and a port. */
 export interface UdpServer {
@@ -51,14 +50,9 @@ export interface ReflexiveDiscoveryStats {
   failures: number;
 }
 
-/** Canonical IP text; an IPv4-mapped IPv6 address as plain IPv4. */
+/** Canonical IP text (wire/ip-address.ts canonicalIpText); text that is no IP address stays as it is. */
 export function canonicalIp(address: string): string {
-  const a = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-  try {
-    return formatIpAddress(parseIpAddress(a).bytes);
-  } catch {
-    return a;
-  }
+  return canonicalIpText(address) ?? address;
 }
 
 export class ReflexiveDiscovery extends EventEmitter {
@@ -135,7 +129,7 @@ export class ReflexiveDiscovery extends EventEmitter {
     const seen = new Set<string>();
     const reflexive: StunAddress[] = [];
     for (const a of answers) {
-      const k = udpRemote(a.mapped.address, a.mapped.port);
+      const k = formatHostPort(a.mapped.address, a.mapped.port);
       if (!seen.has(k)) {
         seen.add(k);
         reflexive.push(a.mapped);
@@ -146,7 +140,7 @@ export class ReflexiveDiscovery extends EventEmitter {
     const mapping = classifyMapping(this.#deps.localAddresses(), answers);
     if (mapping !== this.#mapping) {
       this.#mapping = mapping;
-      this.#deps.logger.info('NAT mapping classified', { mapping, reflexive: reflexive.map((r) => udpRemote(r.address, r.port)).join(' ') });
+      this.#deps.logger.info('NAT mapping classified', { mapping, reflexive: reflexive.map((r) => formatHostPort(r.address, r.port)).join(' ') });
       this.emit('nat', mapping);
     }
     if (changed) this.emit('changed', this.reflexive);

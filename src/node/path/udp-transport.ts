@@ -45,7 +45,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { randomBytes, toHex } from '../../crypto/bytes.js';
 import { ConfigError } from '../../errors.js';
 import { ChallengeReplayCache, DEFAULT_PATH_AUTH_SKEW_MS } from '../../handshake/path-auth.js';
@@ -54,6 +53,7 @@ import { isStunMessage, type StunAddress } from '../../stun/stun-message.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import {
+  HEADER_TYPE_OFFSET,
   MAX_PATH_CANDIDATES,
   MAX_UDP_DATAGRAM_BYTES,
   MIN_UDP_PROBE_BYTES,
@@ -62,11 +62,14 @@ import {
   UdpFrameType,
   UdpProbePurpose,
 } from '../../wire/constants.js';
+import { formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './path-offer.js';
 import { sealUdpProbe, verifyUdpProbe } from './udp-probe-auth.js';
-import { UdpPath, udpRemote, type UdpPathHost } from './udp-path.js';
+import { UdpPath, type UdpPathHost } from './udp-path.js';
+import { listenAddresses } from './listen-addresses.js';
+import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { canonicalIp as canonical, ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
@@ -379,17 +382,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   }
 
   #hostAddresses(): string[] {
-    const host = this.#o.listenHost;
-    if (host !== '::' && host !== '0.0.0.0') return [canonical(host)];
-    const out: string[] = [];
-    for (const list of Object.values(networkInterfaces())) {
-      for (const ni of list ?? []) {
-        if (ni.internal) continue;
-        if (ni.family === 'IPv4') out.push(ni.address);
-        else if (this.#dualStack && ni.family === 'IPv6' && !/^fe[89ab]/i.test(ni.address)) out.push(ni.address); // link-local needs a zone id
-      }
-    }
-    return out;
+    return listenAddresses(this.#o.listenHost, this.#dualStack).map(canonical);
   }
 
   #updateCandidates(): void {
@@ -554,7 +547,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   sendLiveness(path: UdpPath, embedded: Uint8Array): boolean {
     const p = this.#peers.get(toHex(path.peerId));
     if (p === undefined) return false;
-    const isAck = embedded[1] === 0x29; // PATH_PROBE_ACK: answer as an ack so the peer's manager gets it
+    const isAck = embedded[HEADER_TYPE_OFFSET] === PATH_PROBE_ACK_TYPE; // answer as an ack so the peer's manager gets it
     if (!isAck) return this.#sendProbe(p, UdpProbePurpose.Liveness, path.address, path.port, path, 0, embedded);
     const key = this.#deps.pathAuthKeys(p.id)[0];
     if (key === undefined) return false;
@@ -595,7 +588,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   #onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.#state !== 'running') return;
-    const address = canonical(rinfo.address);
+    const address = unmapIpv4(rinfo.address); // the socket's text is canonical but for the IPv4-mapped form
     const port = rinfo.port;
     const type = datagramType(msg);
     if (type === UdpFrameType.UdpProbe || type === UdpFrameType.UdpProbeAck) return this.#onProbe(msg, address, port);
@@ -727,7 +720,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     }
     const oldKey = remoteKey(best.address, best.port);
     if (this.#byRemote.get(oldKey) === best) this.#byRemote.delete(oldKey);
-    this.#log.info(`${p.hex.slice(0, 8)} UDP path moved`, { from: best.remote, to: udpRemote(address, port) });
+    this.#log.info(`${p.hex.slice(0, 8)} UDP path moved`, { from: best.remote, to: formatHostPort(address, port) });
     best.moveTo(address, port);
     this.#byRemote.set(remoteKey(address, port), best);
     this.stats.roams++;
