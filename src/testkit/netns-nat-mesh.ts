@@ -11,9 +11,9 @@
  * started goes with `lab.teardown()`, which the caller owns (it also runs if
  * the start fails).
  */
-import assert from 'node:assert/strict';
 import { createNatLab, type NatKind, type NatLab } from './netns-nat-lab.js';
-import { LAB_RELAY_PORT, startLabDaemon, startLabRelay, waitForPeerPath, type LabDaemon } from './netns-shadowmesh.js';
+import { daemonLogs, waitBothListed } from './netns-lab-mesh.js';
+import { LAB_RELAY_PORT, startLabDaemon, startLabRelay, type LabDaemon } from './netns-shadowmesh.js';
 import type { TestMember, TestNetwork } from './test-network.js';
 
 /** Both daemons bind this UDP port (inside the lab's full-cone forwarding range). */
@@ -43,10 +43,8 @@ export async function startNatMesh(net: TestNetwork, ma: TestMember, mb: TestMem
     };
     const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, control: `${ma.dir}/control-${lab.id}.sock` });
     const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, control: `${mb.dir}/control-${lab.id}.sock` });
-    const logs = (): string => `\na stderr: ${a.proc.stderr().slice(-3_000)}\nb stderr: ${b.proc.stderr().slice(-3_000)}`;
-    assert.ok(await waitForPeerPath(a, 'b', () => true, NAT_MESH_MEMBERS_KNOWN_MS) !== null, `a never listed b${logs()}`);
-    assert.ok(await waitForPeerPath(b, 'a', () => true, NAT_MESH_MEMBERS_KNOWN_MS) !== null, `b never listed a${logs()}`);
-    return { lab, a, b, logs };
+    await waitBothListed(a, b, NAT_MESH_MEMBERS_KNOWN_MS);
+    return { lab, a, b, logs: () => daemonLogs(a, b) };
   } catch (err) {
     await lab.teardown();
     throw err;

@@ -24,28 +24,25 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { createNetnsLab, type NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { NetnsLab } from '../../src/testkit/netns-lab.js';
 import {
-  labHttpGet, peerPath, remoteHost, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing,
-  type LabDaemon, type LabPeerPath, type LabRelay,
+  labHttpGet, peerPath, remoteHost, upAvailable, waitForPeerPath, waitForPing,
+  type LabDaemon, type LabPeerPath,
 } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { LAB_MESH_B, LAB_MESH_IFNAME, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
 import { parseExposition, seriesValue, type Family } from '../metrics/exposition.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
+const MESH_B = LAB_MESH_B;
 /** In the mesh subnet, held by no member. */
 const MESH_NOBODY = '10.10.10.200';
 /** An address a adds to its own device although its certificate does not hold it. */
 const MESH_SPOOFED = '10.10.10.99';
-const IFNAME = 'smtun0';
+const IFNAME = LAB_MESH_IFNAME;
 const P2P_PORT = 7443;
 const METRICS_PORT = 9469;
-const MEMBERS_KNOWN_MS = 30_000;
 const FIRST_PING_MS = 20_000;
 const TO_DIRECT_MS = 20_000;
 /** Issue 4: traffic is back on the relay in under 2 s; generous for a loaded machine. */
@@ -55,9 +52,8 @@ const ECHOES = 20;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('metrics move with traffic, drops, migrations and fallbacks', { skip }, () => {
+  let mesh: LabMesh | undefined;
   let lab: NetnsLab | undefined;
-  let net: TestNetwork | undefined;
-  let relay: LabRelay | undefined;
   let a: LabDaemon | undefined;
   let b: LabDaemon | undefined;
 
@@ -88,22 +84,15 @@ describe('metrics move with traffic, drops, migrations and fallbacks', { skip },
   const received = (pingOut: string): number => Number(/(\d+) received/.exec(pingOut)?.[1] ?? 0);
 
   before(async () => {
-    lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
-    net = await createTestNetwork();
-    const dir = net.dir;
-    lab.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile, args: ['--metrics', `${lab.ip('relay')}:${METRICS_PORT}`] });
-    const common = { relay, caFile: net.caFile, dev: 'tun' as const, ifname: IFNAME, env: { SHADOWMESH_LOG_LEVEL: 'debug' } };
-    a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, args: ['--p2p-port', String(P2P_PORT), '--metrics', `${lab.ip('a')}:${METRICS_PORT}`] });
-    b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, args: ['--p2p-port', String(P2P_PORT), '--metrics', `${lab.ip('b')}:${METRICS_PORT}`] });
-    assert.ok(await waitForPeerPath(a, 'b', () => true, MEMBERS_KNOWN_MS) !== null, `a never listed b${logs()}`);
-    assert.ok(await waitForPeerPath(b, 'a', () => true, MEMBERS_KNOWN_MS) !== null, `b never listed a${logs()}`);
+    mesh = await startLabMesh({
+      relayArgs: (l) => ['--metrics', `${l.ip('relay')}:${METRICS_PORT}`],
+      daemonArgs: (node, l) => ['--p2p-port', String(P2P_PORT), '--metrics', `${l.ip(node)}:${METRICS_PORT}`],
+      env: { SHADOWMESH_LOG_LEVEL: 'debug' },
+    });
+    ({ lab, a, b } = mesh);
   });
   after(async () => {
-    await lab?.teardown();
-    await net?.cleanup();
+    await mesh?.stop();
   });
 
   test('frames and migrations to direct count the traffic that made them', { timeout: 60_000 }, async (t) => {

@@ -29,21 +29,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import { CLI_MAIN_PATH } from '../../src/testkit/relay-process.js';
-import { createNetnsLab, type LabProcess, type NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { LabProcess, NetnsLab } from '../../src/testkit/netns-lab.js';
 import {
-  parsePingStream, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing,
+  parsePingStream, startLabRelay, upAvailable, waitForPing,
   type LabDaemon, type LabRelay,
 } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import type { TestNetwork } from '../../src/testkit/test-network.js';
+import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
-const MEMBERS_KNOWN_MS = 30_000;
+const MESH_B = LAB_MESH_B;
 const FIRST_PING_MS = 20_000;
 /** How long the relay stays down. */
 const DOWN_MS = 2_000;
@@ -68,6 +66,7 @@ interface SendOutcome {
 }
 
 describe('relay restart under SIGTERM with two members attached', { skip }, () => {
+  let mesh: LabMesh | undefined;
   let lab: NetnsLab | undefined;
   let net: TestNetwork | undefined;
   let relay: LabRelay | undefined;
@@ -111,23 +110,12 @@ describe('relay restart under SIGTERM with two members attached', { skip }, () =
   }
 
   before(async () => {
-    lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
-    net = await createTestNetwork();
-    const dir = net.dir;
-    lab.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile });
-    const common = { relay, caFile: net.caFile, dev: 'tun' as const, ifname: 'smtun0', args: ['--no-direct'], env: { SHADOWMESH_LOG_LEVEL: 'debug' } };
-    a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
-    b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
-    assert.ok(await waitForPeerPath(a, 'b', () => true, MEMBERS_KNOWN_MS) !== null, `a never listed b${logs()}`);
-    assert.ok(await waitForPeerPath(b, 'a', () => true, MEMBERS_KNOWN_MS) !== null, `b never listed a${logs()}`);
+    mesh = await startLabMesh({ daemonArgs: () => ['--no-direct'], env: { SHADOWMESH_LOG_LEVEL: 'debug' } });
+    ({ lab, net, relay, a, b } = mesh);
     recv = lab.spawn('b', [process.execPath, CLI_MAIN_PATH, 'recv', '--follow', '--accept', '--json', '--control', b.control], { label: 'b:recv' });
   });
   after(async () => {
-    await lab?.teardown();
-    await net?.cleanup();
+    await mesh?.stop();
   });
 
   test('no chat message is lost and the tunnel comes back by itself', { timeout: 90_000 }, async (t) => {

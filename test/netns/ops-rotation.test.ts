@@ -28,21 +28,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { createNetnsLab, type LabProcess, type NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { LabProcess, NetnsLab } from '../../src/testkit/netns-lab.js';
 import {
-  parsePingStream, peerPath, remoteHost, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing,
-  type LabDaemon, type LabPeerPath, type LabRelay,
+  parsePingStream, peerPath, remoteHost, upAvailable, waitForPeerPath, waitForPing,
+  type LabDaemon, type LabPeerPath,
 } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
 import { HASHED_RECEIVER_JS, pacedSenderJs } from '../../src/testkit/netns-transfer.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIperf3 = spawnSync('iperf3', ['--version'], { encoding: 'utf8' }).status === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !hasIperf3 ? 'needs iperf3' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
+const MESH_B = LAB_MESH_B;
 const P2P_PORT = 7443;
 const CERT_LIFETIME = '10s';
 /** Rotation happens a quarter of the lifetime before expiry: every 7.5 s. */
@@ -56,7 +54,6 @@ const IPERF_RATE = '40M';
 const EXACT_PORT = 7001;
 const PACE_BYTES_PER_S = 2 * 1024 * 1024;
 const PING_INTERVAL_S = 0.05;
-const MEMBERS_KNOWN_MS = 30_000;
 const TO_DIRECT_MS = 20_000;
 const TO_RELAY_MS = 15_000;
 /** After a restore the first retry comes about a second later (RETRY_BASE_MS), then backs off. */
@@ -92,9 +89,8 @@ async function waitExit(p: LabProcess, timeoutMs: number): Promise<number | stri
 }
 
 describe('direct-path certificate rotation with a 10 s lifetime', { skip }, () => {
+  let mesh: LabMesh | undefined;
   let lab: NetnsLab | undefined;
-  let net: TestNetwork | undefined;
-  let relay: LabRelay | undefined;
   let a: LabDaemon | undefined;
   let b: LabDaemon | undefined;
 
@@ -110,26 +106,15 @@ describe('direct-path certificate rotation with a 10 s lifetime', { skip }, () =
   }
 
   before(async () => {
-    lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
-    net = await createTestNetwork();
-    const dir = net.dir;
-    lab.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile });
-    const common = {
-      relay, caFile: net.caFile, dev: 'tun' as const, ifname: 'smtun0', args: ['--p2p-port', String(P2P_PORT)],
+    mesh = await startLabMesh({
+      daemonArgs: () => ['--p2p-port', String(P2P_PORT)],
       env: { SHADOWMESH_LOG_LEVEL: 'debug', SHADOWMESH_TLS_CERT_LIFETIME: CERT_LIFETIME },
-    };
-    a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
-    b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
-    assert.ok(await waitForPeerPath(a, 'b', () => true, MEMBERS_KNOWN_MS) !== null, `a never listed b${logs()}`);
-    assert.ok(await waitForPeerPath(b, 'a', () => true, MEMBERS_KNOWN_MS) !== null, `b never listed a${logs()}`);
+    });
+    ({ lab, a, b } = mesh);
     assert.ok(await waitForPing(lab, 'a', MESH_B, TO_DIRECT_MS) !== null, `no ping a -> b through the tunnel${logs()}`);
   });
   after(async () => {
-    await lab?.teardown();
-    await net?.cleanup();
+    await mesh?.stop();
   });
 
   test('iperf3, a hashed transfer and a ping stream run across three rotations on the direct path', { timeout: 90_000 }, async (t) => {

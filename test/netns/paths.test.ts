@@ -28,25 +28,22 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { createNetnsLab, type LabProcess, type NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { LabProcess, NetnsLab } from '../../src/testkit/netns-lab.js';
 import {
-  finishPingStream, longestReplyGapMs, peerPath, remoteHost, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath,
-  type LabDaemon, type LabPeerPath, type LabRelay,
+  finishPingStream, longestReplyGapMs, peerPath, remoteHost, upAvailable, waitForPeerPath,
+  type LabDaemon, type LabPeerPath,
 } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
 import { HASHED_RECEIVER_JS, pacedSenderJs } from '../../src/testkit/netns-transfer.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
+const MESH_B = LAB_MESH_B;
 const MESH_PREFIX = '10.10.10.';
 /** Direct-path listener port of both daemons (`up --p2p-port`); each namespace has its own ports. */
 const P2P_PORT = 7443;
 /** Admission of both daemons and the relay's member list reaching each. */
-const MEMBERS_KNOWN_MS = 30_000;
 /** A fresh session plus PATH_OFFERs, TLS and the re-handshake: well under a second; generous under load. */
 const TO_DIRECT_MS = 20_000;
 /** Issue 4: direct attempts back off up to 60 s; a restored link must be used again within that (plus slack). */
@@ -101,9 +98,8 @@ function describePath(p: LabPeerPath | null): string {
 }
 
 describe('direct paths between routable nodes', { skip }, () => {
+  let mesh: LabMesh | undefined;
   let lab: NetnsLab | undefined;
-  let net: TestNetwork | undefined;
-  let relay: LabRelay | undefined;
   let a: LabDaemon | undefined;
   let b: LabDaemon | undefined;
   /** a's view of b, sampled while the direct link was cut in test 2. */
@@ -120,23 +116,12 @@ describe('direct paths between routable nodes', { skip }, () => {
   }
 
   before(async () => {
-    lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
-    net = await createTestNetwork();
-    const dir = net.dir;
-    lab.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile });
-    const common = { relay, caFile: net.caFile, dev: 'tun' as const, ifname: 'smtun0', args: ['--p2p-port', String(P2P_PORT)], env: { SHADOWMESH_LOG_LEVEL: 'debug' } };
-    a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
-    b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
-    // Both know each other from the relay, and no packet has crossed yet: no session, no path but the relay.
-    assert.ok(await waitForPeerPath(a, 'b', () => true, MEMBERS_KNOWN_MS) !== null, `a never listed b${logs()}`);
-    assert.ok(await waitForPeerPath(b, 'a', () => true, MEMBERS_KNOWN_MS) !== null, `b never listed a${logs()}`);
+    mesh = await startLabMesh({ daemonArgs: () => ['--p2p-port', String(P2P_PORT)], env: { SHADOWMESH_LOG_LEVEL: 'debug' } });
+    // Both know each other from the relay now, and no packet has crossed yet: no session, no path but the relay.
+    ({ lab, a, b } = mesh);
   });
   after(async () => {
-    await lab?.teardown();
-    await net?.cleanup();
+    await mesh?.stop();
   });
 
   test('traffic starts on the relay and moves to direct with nothing lost or duplicated', { timeout: 120_000 }, async (t) => {
