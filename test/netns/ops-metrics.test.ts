@@ -57,7 +57,7 @@ describe('metrics move with traffic, drops, migrations and fallbacks', { skip },
   let a: LabDaemon | undefined;
   let b: LabDaemon | undefined;
 
-  const logs = (): string => `\na stderr: ${a?.proc.stderr().slice(-3_000) ?? ''}\nb stderr: ${b?.proc.stderr().slice(-3_000) ?? ''}`;
+  const logs = (): string => mesh?.logs() ?? '';
   const describePath = (p: LabPeerPath | null): string =>
     p === null ? 'not listed' : JSON.stringify({ path: p.path, remote: p.remote, migrations: p.migrations, fallbacks: p.fallbacks });
 

@@ -94,7 +94,7 @@ describe('direct-path certificate rotation with a 10 s lifetime', { skip }, () =
   let a: LabDaemon | undefined;
   let b: LabDaemon | undefined;
 
-  const logs = (): string => `\na stderr: ${a?.proc.stderr().slice(-3_000) ?? ''}\nb stderr: ${b?.proc.stderr().slice(-3_000) ?? ''}`;
+  const logs = (): string => mesh?.logs() ?? '';
   const describePath = (p: LabPeerPath | null): string =>
     p === null ? 'not listed' : JSON.stringify({ path: p.path, remote: p.remote, migrations: p.migrations, fallbacks: p.fallbacks, mirroring: p.mirroring });
   const onLabDirect = (p: LabPeerPath, peer: 'a' | 'b'): boolean => p.path === 'direct' && remoteHost(p.remote) === lab!.ip(peer);

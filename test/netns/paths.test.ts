@@ -105,7 +105,7 @@ describe('direct paths between routable nodes', { skip }, () => {
   /** a's view of b, sampled while the direct link was cut in test 2. */
   const cutSamples: LabPeerPath[] = [];
 
-  const logs = (): string => `\na stderr: ${a?.proc.stderr().slice(-3_000) ?? ''}\nb stderr: ${b?.proc.stderr().slice(-3_000) ?? ''}`;
+  const logs = (): string => mesh?.logs() ?? '';
   const onLabDirect = (p: LabPeerPath, peer: 'a' | 'b'): boolean => p.path === 'direct' && remoteHost(p.remote) === lab!.ip(peer);
   /** Both sides on the direct path between their lab addresses (not through anything else). */
   async function waitBothDirect(timeoutMs: number): Promise<void> {
