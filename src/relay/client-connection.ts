@@ -62,6 +62,8 @@ export interface ConnectionHost<C extends RelayMemberCertificate> {
   admit(conn: ClientConnection<C>): number | null;
   /** ESTABLISHED has been queued: presence announcements may follow it. */
   joined(conn: ClientConnection<C>): void;
+  /** The address and port ESTABLISHED reports back to the member (its socket's remote end). */
+  observedAddress(conn: ClientConnection<C>): { address: string; port: number };
   /** Route an admitted SEND; `frame` may be rewritten in place. */
   forward(conn: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void;
   /** The socket is gone; forget the connection. */
@@ -290,6 +292,7 @@ export class ClientConnection<C extends RelayMemberCertificate> {
     this.lastSeenMs = now;
     this.lastPingMs = now;
     const o = host.options;
+    const observed = host.observedAddress(this);
     this.sendFrame(
       encodeRelayFrame({
         type: FrameType.Established,
@@ -297,8 +300,8 @@ export class ClientConnection<C extends RelayMemberCertificate> {
         heartbeatMs: o.heartbeatMs,
         idleTimeoutMs: o.idleTimeoutMs,
         maxFrameBytes: o.maxFrameBytes,
-        observedAddress: this.remoteAddress,
-        observedPort: this.remotePort,
+        observedAddress: observed.address,
+        observedPort: observed.port,
       }),
     );
     host.logger.info(`${this.label} admitted`, { remote: `${this.remoteAddress}:${this.remotePort}` });

@@ -331,6 +331,10 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.#presence.joined(conn, cert.raw, this.#clock.now());
   }
 
+  observedAddress(conn: ClientConnection<C>): { address: string; port: number } {
+    return { address: conn.remoteAddress, port: conn.remotePort };
+  }
+
   forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
     const target = this.#table.get(peerKey(dst));
     if (target === undefined || target.state !== 'admitted') {

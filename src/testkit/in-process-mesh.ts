@@ -2,20 +2,23 @@
  * A mesh inside the test process, without root: a real relay server (TLS 1.3
  * WSS on 127.0.0.1, fresh pin) for a throw-away test network, and
  * ShadowNodes for its members whose direct-path listeners bind 127.0.0.1
- * only. `stop()` stops every node, the relay, and removes the files.
+ * only. `stop()` stops every node, the relay, and removes the files. The
+ * relay is a MaliciousRelay (src/testkit/adversary/malicious-relay.ts), which
+ * behaves as an honest relay until a test uses its adversary methods.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MembershipVerifier } from '../identity/membership.js';
 import { ShadowNode, type NodeOptions } from '../node/node.js';
-import { RelayServer } from '../relay/relay-server.js';
 import { TlsIdentity } from '../relay/tls-identity.js';
 import { createTestNetwork, type TestNetwork } from './test-network.js';
+import { MaliciousRelay } from './adversary/malicious-relay.js';
 
 export interface InProcessMesh {
   readonly net: TestNetwork;
-  readonly relay: RelayServer<ReturnType<MembershipVerifier['verify']>>;
+  /** A MaliciousRelay: an honest relay until a test uses its adversary methods (src/testkit/adversary/). */
+  readonly relay: MaliciousRelay<ReturnType<MembershipVerifier['verify']>>;
   readonly verifier: MembershipVerifier;
   /** A started node for member `name`; `options` adds to (or overrides) the loopback defaults. */
   node(name: string, options?: Partial<NodeOptions>): ShadowNode;
@@ -27,7 +30,7 @@ export async function startInProcessMesh(members: string[]): Promise<InProcessMe
   const net = await createTestNetwork({ members });
   const verifier = new MembershipVerifier(net.ca);
   const tls = await TlsIdentity.load({ dataDir: join(dir, 'relay'), hostnames: ['127.0.0.1'] }, Date.now());
-  const relay = new RelayServer({ verifier, tls }, { host: '127.0.0.1', port: 0 });
+  const relay = new MaliciousRelay({ verifier, tls }, { host: '127.0.0.1', port: 0 });
   await relay.start();
   const nodes: ShadowNode[] = [];
   return {
