@@ -11,6 +11,8 @@
  *   that it is a regular file no one but the owner can read or write (as ssh
  *   refuses a group/world-readable private key); SM_ERR_ID_PERMISSIONS.
  *   The check is skipped on Windows, where mode bits mean nothing.
+ * - readSecretTextFile: the same check for a passphrase file; a symbolic
+ *   link is followed (secret mounts are links) and the target's mode judged.
  * - every failure is an IdentityError naming the path: SM_ERR_ID_MISSING
  *   when a required file is absent, SM_ERR_ID_FILE for other I/O errors.
  */
@@ -124,9 +126,27 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
  * group/others can access. SM_ERR_ID_MISSING / SM_ERR_ID_PERMISSIONS / SM_ERR_ID_FILE.
  */
 export async function readPrivateFile(path: string): Promise<Buffer> {
+  return readOwnerOnlyFile(path, 'the private key', false);
+}
+
+/**
+ * Reads a passphrase file, refusing one that group/others can access, as a
+ * key file is (SM_ERR_ID_PERMISSIONS names the file and the chmod that fixes
+ * it). A symbolic link is followed; the mode checked is the target's.
+ */
+export async function readSecretTextFile(path: string): Promise<string> {
+  const data = await readOwnerOnlyFile(path, 'the passphrase', true);
+  try {
+    return data.toString('utf8');
+  } finally {
+    data.fill(0);
+  }
+}
+
+async function readOwnerOnlyFile(path: string, what: string, followLinks: boolean): Promise<Buffer> {
   let handle;
   try {
-    handle = await open(path, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    handle = await open(path, fsConstants.O_RDONLY | (followLinks ? 0 : (fsConstants.O_NOFOLLOW ?? 0)));
   } catch (err) {
     if (errnoCode(err) === 'ELOOP') throw new IdentityError(IdentityCode.PERMISSIONS, `refusing ${path}: it is a symbolic link`, { cause: err });
     throw fileError('read', path, err);
@@ -138,7 +158,7 @@ export async function readPrivateFile(path: string): Promise<Buffer> {
       const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
       throw new IdentityError(
         IdentityCode.PERMISSIONS,
-        `refusing ${path}: mode ${mode} lets group or others access the private key; run chmod 600 ${path}`,
+        `refusing ${path}: mode ${mode} lets group or others access ${what}; run chmod 600 ${path}`,
       );
     }
     if (st.size > MAX_READ_FILE_BYTES) throw new IdentityError(IdentityCode.FILE, `cannot read ${path}: larger than ${MAX_READ_FILE_BYTES} bytes`);
@@ -171,7 +191,7 @@ export async function readPublicFile(path: string): Promise<Buffer> {
   return data;
 }
 
-/** Reads a small text file (a passphrase file, for instance); errors name the path. */
+/** Reads a small public text file; errors name the path. */
 export async function readTextFile(path: string): Promise<string> {
   return (await readPublicFile(path)).toString('utf8');
 }

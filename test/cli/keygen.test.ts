@@ -38,14 +38,14 @@ test('keygen creates an identity once; a second run keeps it and fails clearly',
 test('keygen with a passphrase file encrypts the key; an empty passphrase file is refused', async () => {
   const { dir, cleanup } = await tempDir('sm-cli-');
   try {
-    await writeFile(join(dir, 'pw'), 'hunter2 is long enough\n');
+    await writeFile(join(dir, 'pw'), 'hunter2 is long enough\n', { mode: 0o600 });
     const r = runCli(['keygen', '--dir', 'id', '--passphrase-file', 'pw', '--json'], { cwd: dir });
     assert.equal(r.status, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { encrypted: boolean }).encrypted, true);
     await assert.rejects(loadIdentity(join(dir, 'id')), (err: { code?: string }) => err.code === 'SM_ERR_ID_PASSPHRASE');
     await loadIdentity(join(dir, 'id'), { passphrase: 'hunter2 is long enough' });
 
-    await writeFile(join(dir, 'empty'), '\n');
+    await writeFile(join(dir, 'empty'), '\n', { mode: 0o600 });
     const bad = runCli(['keygen', '--dir', 'id2', '--passphrase-file', 'empty'], { cwd: dir });
     assert.ok(isOneLineError(bad, 'SM_ERR_CONFIG_PASSPHRASE'), bad.stderr);
     const missing = runCli(['keygen', '--dir', 'id3', '--passphrase-file', 'absent'], { cwd: dir });
