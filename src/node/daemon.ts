@@ -80,6 +80,7 @@ import {
   type UserInfo,
 } from './control/control-protocol.js';
 import type { Dataplane } from './dataplane/dataplane.js';
+import { macForPeer } from './dataplane/tap-source.js';
 import type { DirectoryEntry } from './directory.js';
 import type { Device, OpenDeviceOptions } from './device/device.js';
 import { DEFAULT_DEVICE_MTU, openDevice } from './device/open-device.js';
@@ -176,17 +177,6 @@ interface KnownMember {
 
 function known(e: DirectoryEntry | undefined): KnownMember | undefined {
   return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text) };
-}
-
-/**
- * A TAP interface's Ethernet address, derived from the peer id: locally
- * administered (0x02), unicast, and the same across restarts, so neighbours'
- * ARP caches stay valid when a member's daemon restarts.
- */
-export function macForPeer(peerId: Uint8Array): Uint8Array {
-  const mac = Uint8Array.from(peerId.subarray(0, 6));
-  mac[0] = (mac[0]! & 0xfc) | 0x02;
-  return mac;
 }
 
 function prefixed(into: Record<string, number>, prefix: string, from: Readonly<Record<string, number>>): void {

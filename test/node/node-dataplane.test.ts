@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryDevice } from '../../src/node/device/memory-device.js';
 import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
+import { macForPeer } from '../../src/node/dataplane/tap-source.js';
 
 function ipv4(src: number[], dst: number[], marker: number): Uint8Array {
   const p = new Uint8Array(28);
@@ -16,6 +17,16 @@ function ipv4(src: number[], dst: number[], marker: number): Uint8Array {
   p.set(src, 12); p.set(dst, 16);
   p[27] = marker;
   return p;
+}
+
+/** A broadcast Ethernet frame (flooded to every member) from `srcMac` carrying `ip`. */
+function ethernet(srcMac: Uint8Array, ip: Uint8Array): Uint8Array {
+  const f = new Uint8Array(14 + ip.length);
+  f.fill(0xff, 0, 6);
+  f.set(srcMac, 6);
+  f[12] = 0x08;
+  f.set(ip, 14);
+  return f;
 }
 
 for (const kind of ['tun', 'tap'] as const) {
@@ -34,17 +45,10 @@ for (const kind of ['tun', 'tap'] as const) {
       await waitUntil('presence', () => a.node.directory.list().length === 1 && b.node.directory.list().length === 1);
       const [aIp, bIp] = [[10, 77, 0, 2], [10, 77, 0, 3]];
       assert.deepEqual([...a.node.directory.list()[0]!.addresses[0]!.bytes], bIp, 'alice learned bob and his address from his certificate');
-      let packet: Uint8Array;
-      if (kind === 'tun') {
-        packet = ipv4(aIp, bIp, 0x5a);
-      } else {
-        const ip = ipv4(aIp, bIp, 0x5a);
-        packet = new Uint8Array(14 + ip.length);
-        packet.fill(0xff, 0, 6); // broadcast: flooded to every member
-        packet.set([2, 0, 0, 0, 0, 0xa1], 6);
-        packet[12] = 0x08;
-        packet.set(ip, 14);
-      }
+      const alicePeerId = b.node.directory.list()[0]!.peerId;
+      const bobPeerId = a.node.directory.list()[0]!.peerId;
+      // TAP: alice's frames carry the MAC derived from her peer id, as her daemon sets on her device.
+      const packet = kind === 'tun' ? ipv4(aIp, bIp, 0x5a) : ethernet(macForPeer(alicePeerId), ipv4(aIp, bIp, 0x5a));
       for (let i = 0; i < 20 && b.dev.written.length === 0; i++) {
         a.dev.inject([packet]);
         await new Promise((r) => setTimeout(r, 100));
@@ -58,6 +62,10 @@ for (const kind of ['tun', 'tap'] as const) {
         const spoof = ipv4(bIp, bIp, 0x66);
         a.dev.inject([spoof]);
         await waitUntil('spoof counted', () => dpb.stats.drops.spoofed_source === 1);
+      } else {
+        // bob's node refuses a frame alice sends from bob's MAC
+        a.dev.inject([ethernet(macForPeer(bobPeerId), ipv4(aIp, bIp, 0x66))]);
+        await waitUntil('spoofed MAC counted', () => dpb.stats.drops.spoofed_mac === 1);
       }
     } finally {
       await mesh.stop();

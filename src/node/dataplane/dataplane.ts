@@ -13,8 +13,12 @@
  *
  * Forwarding:
  *  - TAP (L2): destination MAC -> the peer it was learned behind; broadcast,
- *    multicast and unknown unicast are flooded to every online member.
- *    Source MACs are learned only from authenticated frames (l2-switch.ts).
+ *    multicast and unknown unicast are flooded to every online member. A
+ *    frame from a member must keep the TAP source rule (tap-source.ts,
+ *    docs/protocol.md §2.1): its own derived MAC, and ARP, IP and ND that
+ *    claim only its certificate's addresses; otherwise it is dropped
+ *    ('spoofed_mac', 'spoofed_arp', 'spoofed_source', 'spoofed_nd', ...).
+ *    Source MACs are learned only from frames that passed (l2-switch.ts).
  *  - TUN (L3): destination IP -> the member whose certificate holds that
  *    address. A frame from a member must come from one of the addresses its
  *    certificate names, or it is dropped ('spoofed_source'): a member cannot
@@ -32,6 +36,7 @@ import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import { L2Switch } from './l2-switch.js';
 import { ipDestination, ipSource } from './ip-packet.js';
+import { checkTapSource, tapOwner, type TapOwner } from './tap-source.js';
 
 /** struct virtio_net_hdr without num_buffers (the size the device is set to). */
 export const VNET_HEADER_BYTES = 10;
@@ -69,7 +74,9 @@ export interface DataplaneMembers {
 
 export type DataplaneDropReason =
   | 'runt' | 'not_ip' | 'no_route' | 'spoofed_source' | 'unknown_peer' | 'gso_unsupported'
-  | 'device_queue_full' | 'device_write_failed' | 'session_dropped';
+  | 'device_queue_full' | 'device_write_failed' | 'session_dropped'
+  // TAP source rule (tap-source.ts); a forged IP source is 'spoofed_source' as in TUN mode.
+  | 'spoofed_mac' | 'spoofed_arp' | 'spoofed_nd' | 'vlan_tagged' | 'ipv6_ext_headers';
 
 export interface DataplaneStats {
   deviceRx: number;
@@ -88,16 +95,13 @@ export interface DataplaneDeps {
   logger?: Logger;
 }
 
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
-
 export class Dataplane {
   readonly stats: DataplaneStats = {
     deviceRx: 0, deviceTx: 0, toPeers: 0, fromPeers: 0, floods: 0,
     drops: {
       runt: 0, not_ip: 0, no_route: 0, spoofed_source: 0, unknown_peer: 0, gso_unsupported: 0,
       device_queue_full: 0, device_write_failed: 0, session_dropped: 0,
+      spoofed_mac: 0, spoofed_arp: 0, spoofed_nd: 0, vlan_tagged: 0, ipv6_ext_headers: 0,
     },
   };
   readonly #device: DataplaneDevice;
@@ -106,6 +110,8 @@ export class Dataplane {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #l2: L2Switch | null;
+  /** TAP: what each member may claim, computed once per directory entry (a new certificate is a new entry). */
+  readonly #owners = new WeakMap<DataplaneMember, TapOwner>();
   /** Offset of the L2/L3 packet inside a unit as the device hands it over. */
   readonly #devOffset: number;
   readonly #pending: Uint8Array[] = [];
@@ -151,11 +157,23 @@ export class Dataplane {
     }
     if (this.#l2) {
       // Only listed (CA-verified, unrevoked, online) members put frames on the segment.
-      if (!this.#members.get(peerId)) {
+      const member = this.#members.get(peerId);
+      if (!member) {
         drops.unknown_peer++;
         return;
       }
-      this.#l2.learn(body, pkt + 6, peerId, hexOf(peerId), this.#clock.now());
+      let owner = this.#owners.get(member);
+      if (owner === undefined) {
+        owner = tapOwner(member);
+        this.#owners.set(member, owner);
+      }
+      const verdict = checkTapSource(body, pkt, owner);
+      if (verdict !== 'ok') {
+        drops[verdict]++;
+        this.#log.debug(`${member.hex.slice(0, 8)} dropped a frame that breaks the TAP source rule (${verdict})`);
+        return;
+      }
+      this.#l2.learn(body, pkt + 6, peerId, member.hex, this.#clock.now());
     } else {
       const member = this.#members.get(peerId);
       if (!member) {

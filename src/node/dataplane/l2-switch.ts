@@ -1,7 +1,7 @@
 /**
  * The L2 forwarding table of TAP mode (DESIGN.md "Data plane": MAC learning,
  * broadcast/ARP to all members). Learns which peer a source MAC lives behind
- * from authenticated frames that peer sent us, and answers where a
+ * from frames that peer sent us, and answers where a
  * destination MAC goes: one peer, or everyone (broadcast, multicast, or not
  * yet learned — a switch floods unknown unicast).
  *
@@ -9,6 +9,11 @@
  * after `agingMs` without traffic, as on a hardware switch, so a member that
  * moved its MAC is relearned. Lookups take the 6 bytes at an offset of the
  * caller's buffer: no allocation per packet.
+ *
+ * Callers learn only from frames that kept the TAP source rule
+ * (tap-source.ts): the source MAC is then the one derived from the sending
+ * member's peer id, so no MAC is ever learned behind a member that does not
+ * own it, and a MAC never moves between members.
  */
 
 /** A bridge's default aging time (IEEE 802.1D: 300 s). */

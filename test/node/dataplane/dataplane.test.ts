@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Dataplane, VNET_HEADER_BYTES, MAX_PENDING_DEVICE_WRITES, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
 import { InnerType } from '../../../src/wire/constants.js';
 import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { macForPeer } from '../../../src/node/dataplane/tap-source.js';
 
 const A = new Uint8Array(32).fill(0xa1);
 const B = new Uint8Array(32).fill(0xb2);
@@ -10,10 +11,15 @@ const C = new Uint8Array(32).fill(0xc3);
 const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
 const ip = (s: string) => new Uint8Array(s.split('.').map(Number));
 
-function member(id: Uint8Array, addr: string): DataplaneMember {
-  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip(addr) }] };
+/** An IPv6 address from 8 groups. */
+const ip6 = (...g: number[]) => { const b = new Uint8Array(16); g.forEach((x, i) => { b[2 * i] = x >> 8; b[2 * i + 1] = x & 0xff; }); return b; };
+
+function member(id: Uint8Array, addr: string, v6?: Uint8Array): DataplaneMember {
+  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip(addr) }, ...(v6 ? [{ family: 6 as const, bytes: v6 }] : [])] };
 }
-const members = [member(B, '10.10.10.4'), member(C, '10.10.10.5')];
+const B6 = ip6(0xfd00, 0, 0, 0, 0, 0, 0, 4);
+const C6 = ip6(0xfd00, 0, 0, 0, 0, 0, 0, 5);
+const members = [member(B, '10.10.10.4', B6), member(C, '10.10.10.5', C6)];
 const directory = {
   byAddress: (a: Uint8Array) => members.find((m) => m.addresses.some((x) => Buffer.compare(x.bytes, a) === 0)),
   get: (id: Uint8Array | string) => members.find((m) => m.hex === (typeof id === 'string' ? id : hex(id))),
@@ -52,13 +58,70 @@ function ipv4(src: string, dst: string, withVnet = true, payload = 8): Uint8Arra
   return p;
 }
 
-function eth(dst: number[], src: number[], withVnet = true): Uint8Array {
-  const off = withVnet ? VNET_HEADER_BYTES : 0;
-  const p = new Uint8Array(off + 60);
+/** An Ethernet frame (virtio-net header first) carrying a minimal IPv4 header from `srcIp` (default: the member's own address). */
+function eth(dst: ArrayLike<number>, src: ArrayLike<number>, srcIp = '10.10.10.3', dstIp = '10.10.10.9'): Uint8Array {
+  return frame(dst, src, 0x0800, ipv4(srcIp, dstIp, false));
+}
+
+const BCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+const macA = macForPeer(A);
+const macB = macForPeer(B);
+const macC = macForPeer(C);
+
+function frame(dst: ArrayLike<number>, src: ArrayLike<number>, etherType: number, payload: Uint8Array): Uint8Array {
+  const off = VNET_HEADER_BYTES;
+  const p = new Uint8Array(off + 14 + payload.length);
   p.set(dst, off);
   p.set(src, off + 6);
-  p[off + 12] = 0x08;
+  p[off + 12] = etherType >> 8;
+  p[off + 13] = etherType & 0xff;
+  p.set(payload, off + 14);
   return p;
+}
+
+/** ARP for Ethernet/IPv4 (RFC 826): op 1 request, 2 reply. */
+function arp(src: ArrayLike<number>, op: 1 | 2, sha: ArrayLike<number>, spa: string, tpa: string, dst: ArrayLike<number> = BCAST): Uint8Array {
+  const a = new Uint8Array(28);
+  a.set([0, 1, 0x08, 0, 6, 4, 0, op]);
+  a.set(sha, 8);
+  a.set(ip(spa), 14);
+  a.set(ip(tpa), 24);
+  return frame(dst, src, 0x0806, a);
+}
+
+/** An IPv6 packet (RFC 8200) with `payload` after the fixed header. */
+function ipv6(src: Uint8Array, dst: Uint8Array, nextHeader: number, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(40 + payload.length);
+  p[0] = 0x60;
+  p[4] = payload.length >> 8;
+  p[5] = payload.length & 0xff;
+  p[6] = nextHeader;
+  p[7] = 255;
+  p.set(src, 8);
+  p.set(dst, 24);
+  p.set(payload, 40);
+  return p;
+}
+
+/** A neighbour discovery message (RFC 4861): NS 135 or NA 136 for `target`, with one link-layer address option (1 source, 2 target) when `lla` is given. */
+function nd(type: 135 | 136, target: Uint8Array, lla?: { option: 1 | 2; mac: ArrayLike<number> }): Uint8Array {
+  const m = new Uint8Array(24 + (lla ? 8 : 0));
+  m[0] = type;
+  if (type === 136) m[4] = 0x60; // solicited, override
+  m.set(target, 8);
+  if (lla) {
+    m[24] = lla.option;
+    m[25] = 1;
+    m.set(lla.mac, 26);
+  }
+  return m;
+}
+
+/** fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 appendix A). */
+function linkLocal(mac: Uint8Array): Uint8Array {
+  const a = ip6(0xfe80, 0, 0, 0, 0, 0, 0, 0);
+  a.set([mac[0]! ^ 0x02, mac[1]!, mac[2]!, 0xff, 0xfe, mac[3]!, mac[4]!, mac[5]!], 8);
+  return a;
 }
 
 const flush = () => new Promise<void>((r) => queueMicrotask(r));
@@ -90,21 +153,18 @@ test('TUN: a member may only send from its own certificate addresses', async () 
 
 test('TAP: broadcast floods, learned MACs go to one peer, group MACs are never learned', async () => {
   const { device, sent, dp } = setup('tap');
-  const bcast = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
-  const macA = [0x02, 0, 0, 0, 0, 0xa1];
-  const macB = [0x02, 0, 0, 0, 0, 0xb2];
-  device.read(eth(bcast, macA));
+  device.read(eth(BCAST, macA));
   assert.deepEqual(sent.map((s) => s.to).sort(), [hex(B), hex(C)].sort());
   sent.length = 0;
   device.read(eth(macB, macA));
   assert.equal(sent.length, 2, 'unknown unicast is flooded');
   sent.length = 0;
-  dp.fromPeer(B, eth(macA, macB)); // learn macB behind B
+  dp.fromPeer(B, eth(macA, macB, '10.10.10.4')); // learn macB behind B
   await flush();
   device.read(eth(macB, macA));
   assert.deepEqual(sent.map((s) => s.to), [hex(B)]);
   sent.length = 0;
-  dp.fromPeer(C, eth(macA, [0x01, 0, 0x5e, 0, 0, 1])); // a group source must not be learned
+  dp.fromPeer(C, eth(macA, [0x01, 0, 0x5e, 0, 0, 1], '10.10.10.5')); // a group source must not be learned
   device.read(eth([0x01, 0, 0x5e, 0, 0, 1], macA));
   assert.equal(sent.length, 2);
   dp.forgetPeer(hex(B));
@@ -141,8 +201,102 @@ test('device writes are bounded per turn and failures counted', async () => {
 
 test('TAP: frames from a peer that is not a listed member never reach the segment', async () => {
   const { device, dp } = setup('tap');
-  dp.fromPeer(A, eth([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x02, 0, 0, 0, 0, 0xa1]));
+  dp.fromPeer(A, eth(BCAST, macA));
   await flush();
   assert.equal(device.written.length, 0);
   assert.equal(dp.stats.drops.unknown_peer, 1);
+});
+
+/** What reached our device from `peer`, and whether it was written. */
+async function deliver(dp: Dataplane, device: FakeDevice, peer: Uint8Array, unit: Uint8Array): Promise<boolean> {
+  const before = device.written.length;
+  dp.fromPeer(peer, unit);
+  await flush();
+  return device.written.length === before + 1;
+}
+
+test('TAP: a member is accepted only from the MAC derived from its own peer id, and no other MAC is learned behind it', async () => {
+  const { device, sent, dp } = setup('tap');
+  assert.equal(await deliver(dp, device, C, eth(macA, macC, '10.10.10.5')), true, "C's own frame");
+  assert.equal(await deliver(dp, device, B, eth(macA, macC, '10.10.10.4')), false, "B sending from C's MAC");
+  assert.equal(await deliver(dp, device, B, eth(BCAST, [0x02, 0, 0, 0, 0, 0x99], '10.10.10.4')), false, 'B sending from a made-up MAC');
+  assert.equal(dp.stats.drops.spoofed_mac, 2);
+  device.read(eth(macC, macA));
+  assert.deepEqual(sent.map((s) => s.to), [hex(C)], "unicast to C's MAC still goes to C only");
+  sent.length = 0;
+  device.read(eth([0x02, 0, 0, 0, 0, 0x99], macA));
+  assert.equal(sent.length, 2, 'the made-up MAC was never learned (flooded as unknown)');
+});
+
+test('TAP: ARP must carry the sender MAC and a certificate address of the member that sent it', async () => {
+  const { device, sent, dp } = setup('tap');
+  assert.equal(await deliver(dp, device, B, arp(macB, 1, macB, '10.10.10.4', '10.10.10.3')), true, 'a request from B');
+  assert.equal(await deliver(dp, device, B, arp(macB, 2, macB, '10.10.10.4', '10.10.10.3', macA)), true, 'a reply from B');
+  assert.equal(await deliver(dp, device, B, arp(macB, 1, macB, '10.10.10.4', '10.10.10.4')), true, "B's gratuitous ARP for itself");
+  assert.equal(await deliver(dp, device, B, arp(macB, 1, macB, '0.0.0.0', '10.10.10.4')), true, 'an ARP probe (RFC 5227): sender 0.0.0.0 claims nothing');
+  assert.equal(await deliver(dp, device, B, arp(macB, 1, macB, '10.10.10.5', '10.10.10.5')), false, "a gratuitous ARP for C's address");
+  assert.equal(await deliver(dp, device, B, arp(macB, 2, macB, '10.10.10.5', '10.10.10.3', macA)), false, "a reply claiming C's address");
+  assert.equal(await deliver(dp, device, B, arp(macB, 2, macC, '10.10.10.4', '10.10.10.3', macA)), false, "a reply naming C's MAC as sender");
+  assert.equal(await deliver(dp, device, B, arp(macB, 1, macB, '10.10.10.77', '10.10.10.3')), false, 'a sender address outside the certificate');
+  assert.equal(dp.stats.drops.spoofed_arp, 4);
+  device.read(eth(macB, macA));
+  assert.deepEqual(sent.map((s) => s.to), [hex(B)], 'legitimate ARP from B taught the switch where macB is');
+});
+
+test('TAP: IPv4 and IPv6 sources must be the certificate addresses (IPv6 link-local: the one derived from the member MAC)', async () => {
+  const { device, dp } = setup('tap');
+  const mcast6 = ip6(0xff02, 0, 0, 0, 0, 0, 0, 1);
+  const cases: Array<[string, Uint8Array, boolean]> = [
+    ['IPv4 from B', eth(macA, macB, '10.10.10.4', '10.10.10.3'), true],
+    ["IPv4 from C's address", eth(macA, macB, '10.10.10.5', '10.10.10.3'), false],
+    ['IPv4 from an address no certificate holds', eth(macA, macB, '192.0.2.1', '10.10.10.3'), false],
+    ['IPv4 from 0.0.0.0 to 255.255.255.255 (DHCP before an address)', eth(BCAST, macB, '0.0.0.0', '255.255.255.255'), true],
+    ['IPv4 from 0.0.0.0 to a multicast group (IGMP before an address)', eth([0x01, 0, 0x5e, 0, 0, 0x16], macB, '0.0.0.0', '224.0.0.22'), true],
+    ['IPv4 from 0.0.0.0 to a unicast address', eth(macA, macB, '0.0.0.0', '10.10.10.3'), false],
+    ['IPv6 from B', frame(macA, macB, 0x86dd, ipv6(B6, ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3), 17, new Uint8Array(8))), true],
+    ["IPv6 from C's address", frame(macA, macB, 0x86dd, ipv6(C6, ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3), 17, new Uint8Array(8))), false],
+    ["IPv6 from B's link-local", frame(BCAST, macB, 0x86dd, ipv6(linkLocal(macB), mcast6, 17, new Uint8Array(8))), true],
+    ["IPv6 from C's link-local", frame(BCAST, macB, 0x86dd, ipv6(linkLocal(macC), mcast6, 17, new Uint8Array(8))), false],
+    ['IPv6 from :: to a multicast group (DAD, MLD)', frame(BCAST, macB, 0x86dd, ipv6(new Uint8Array(16), mcast6, 17, new Uint8Array(8))), true],
+    ['IPv6 from :: to a unicast address', frame(macA, macB, 0x86dd, ipv6(new Uint8Array(16), ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3), 17, new Uint8Array(8))), false],
+  ];
+  const got: boolean[] = [];
+  for (const [, unit, ] of cases) got.push(await deliver(dp, device, B, unit));
+  assert.deepEqual(cases.map(([name], i) => `${name}: ${got[i]}`), cases.map(([name, , ok]) => `${name}: ${ok}`));
+  assert.equal(dp.stats.drops.spoofed_source, cases.filter(([, , ok]) => !ok).length);
+});
+
+test("TAP: neighbour discovery cannot claim another member's IPv6 address or MAC", async () => {
+  const { device, dp } = setup('tap');
+  const solicited = ip6(0xff02, 0, 0, 0, 0, 1, 0xff00, 5);
+  const toA = ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3);
+  const ns = (m: Uint8Array) => frame(BCAST, macB, 0x86dd, ipv6(B6, solicited, 58, m));
+  const na = (m: Uint8Array) => frame(macA, macB, 0x86dd, ipv6(B6, toA, 58, m));
+  const cases: Array<[string, Uint8Array, boolean]> = [
+    ['NS for C with B as source link-layer address', ns(nd(135, C6, { option: 1, mac: macB })), true],
+    ['NA for B with B as target link-layer address', na(nd(136, B6, { option: 2, mac: macB })), true],
+    ["NA for B's link-local", na(nd(136, linkLocal(macB), { option: 2, mac: macB })), true],
+    ['DAD NS from ::', frame(BCAST, macB, 0x86dd, ipv6(new Uint8Array(16), solicited, 58, nd(135, B6))), true],
+    ["NA for C's address", na(nd(136, C6, { option: 2, mac: macB })), false],
+    ["NA for C's link-local", na(nd(136, linkLocal(macC), { option: 2, mac: macB })), false],
+    ["NA for B naming C's MAC", na(nd(136, B6, { option: 2, mac: macC })), false],
+    ["NS naming C's MAC as the source link-layer address", ns(nd(135, C6, { option: 1, mac: macC })), false],
+  ];
+  const got: boolean[] = [];
+  for (const [, unit] of cases) got.push(await deliver(dp, device, B, unit));
+  assert.deepEqual(cases.map(([name], i) => `${name}: ${got[i]}`), cases.map(([name, , ok]) => `${name}: ${ok}`));
+  assert.equal(dp.stats.drops.spoofed_nd, 4);
+});
+
+test('TAP: VLAN-tagged frames (which would carry ARP and IP past these checks) are dropped', async () => {
+  const { device, dp } = setup('tap');
+  const inner = new Uint8Array(4 + 28);
+  inner.set([0, 10, 0x08, 0x06]); // VLAN 10, then ARP
+  inner.set([0, 1, 0x08, 0, 6, 4, 0, 2], 4);
+  inner.set(macB, 12);
+  inner.set(ip('10.10.10.5'), 18);
+  assert.equal(await deliver(dp, device, B, frame(macA, macB, 0x8100, inner)), false);
+  assert.equal(await deliver(dp, device, B, frame(macA, macB, 0x88a8, inner)), false);
+  assert.equal(dp.stats.drops.vlan_tagged, 2);
+  assert.equal(await deliver(dp, device, B, frame(macA, macB, 0x88cc, new Uint8Array(46))), true, 'other EtherTypes (here LLDP) pass with the MAC check alone');
 });
