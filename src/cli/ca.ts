@@ -246,7 +246,13 @@ export function registerCa(program: Command): void {
     .action(async (opts: InitOptions) => runInit(opts));
 
   ca.command('sign')
-    .description('issue a member certificate for a public key (from shadowmesh keygen) and write it to CERTFILE')
+    .description(
+      'issue a member certificate for a public key (from shadowmesh keygen) and write it to CERTFILE. ' +
+        'Signing a key whose certificate is still valid is a renewal: same name, every address kept (more may be added), not ending sooner; ' +
+        'otherwise it is refused (SM_ERR_CERT_RENEWAL), because the older certificate stays valid. ' +
+        'To give a member another name or address, ca revoke it and sign a new key. ' +
+        'An address held by a valid certificate is never issued to another key.',
+    )
     .requiredOption('--ca <CADIR>', 'CA directory')
     .requiredOption('--name <NAME>', 'member name, 1..64 bytes, unique among live members')
     .requiredOption('--ip <CIDR>', 'mesh address(es) with prefix, e.g. 10.10.10.3/24 or fd00::3/64; comma-separated or repeated, at most 8', collectList)

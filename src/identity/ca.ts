@@ -14,9 +14,22 @@
  * Operations take the lock (SM_ERR_CA_BUSY when another holds it), so two
  * concurrent revocations cannot lose one another's entries. signMember
  * refuses a revoked key, a name or mesh address already held by another
- * live (unexpired, unrevoked) certificate of this CA, and a validity
- * outliving the CA. The CA key is loaded only for the operation and wiped
- * afterwards.
+ * live (unrevoked, and unexpired even by the verifiers' clock-skew
+ * allowance) certificate of this CA, and a validity outliving the CA. The
+ * CA key is loaded only for the operation and wiped afterwards.
+ *
+ * Re-signing a key whose certificate is still live is a renewal and must
+ * keep that certificate's name and every one of its addresses (it may add
+ * some) and must not end sooner (SM_ERR_CERT_RENEWAL). issued/ keeps one
+ * certificate per key, and the older one stays valid until it expires: a
+ * new name, a dropped address or an earlier end would let the older
+ * certificate hold what issued/ shows as free, and a second member could be
+ * given the same address. Revocation is by peer id and would take the new
+ * certificate with it, so it cannot be done "in the same step": to move a
+ * member to another name or address, revoke it (`ca revoke`) and sign a new
+ * key, or wait until its certificate expires. The rule holds by induction:
+ * the certificate in issued/ always holds at least the name, addresses and
+ * lifetime of every earlier live certificate of its key.
  *
  * initCa with `force` replaces the key, so every certificate issued before
  * becomes worthless; issued/ is left in place for the record.
@@ -30,6 +43,7 @@ import { ArmorLabel, decodeArmor, encodeArmor } from './armor.js';
 import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from './certificate.js';
 import { IdentityCode } from './error-codes.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList, saveCaCertificate, saveMemberCertificate, saveRevocationList } from './files.js';
+import { CERT_CLOCK_SKEW_MS } from './membership.js';
 import { formatPeerId, PEER_ID_BYTES, peerIdFromPublicKey, shortId } from './peer-id.js';
 import { issueRevocationList, type RevocationList } from './revocation.js';
 import { openSeed, sealSeed, SeedKind } from './sealed-seed.js';
@@ -158,6 +172,15 @@ export async function initCa(
   });
 }
 
+/**
+ * True while some verifier may still accept `cert`: verifiers allow
+ * CERT_CLOCK_SKEW_MS past notAfter (membership.ts), so what it holds is not
+ * free before then.
+ */
+function isLive(cert: MemberCertificate, nowMs: number): boolean {
+  return cert.notAfterMs + CERT_CLOCK_SKEW_MS >= nowMs;
+}
+
 /** Live certificates of this CA in issued/, other than those of `exceptPeerId`. Undecodable files are skipped. */
 async function liveIssued(dir: string, ca: CaCertificate, crl: RevocationList, exceptPeerId: Uint8Array, nowMs: number): Promise<MemberCertificate[]> {
   const issuedDir = join(dir, CA_ISSUED_DIR);
@@ -179,7 +202,7 @@ async function liveIssued(dir: string, ca: CaCertificate, crl: RevocationList, e
       continue;
     }
     if (!equalBytes(cert.caId, ca.caId) || equalBytes(cert.peerId, exceptPeerId)) continue;
-    if (cert.notAfterMs < nowMs || revoked.has(formatPeerId(cert.peerId))) continue;
+    if (!isLive(cert, nowMs) || revoked.has(formatPeerId(cert.peerId))) continue;
     out.push(cert);
   }
   return out;
@@ -189,10 +212,43 @@ function hostOf(cidr: string): string {
   return cidr.slice(0, cidr.indexOf('/'));
 }
 
+/** The certificate issued/ records for `peerId` (of this CA), or null when there is none or it does not decode. */
+async function issuedFor(dir: string, ca: CaCertificate, peerId: Uint8Array): Promise<MemberCertificate | null> {
+  const path = join(dir, CA_ISSUED_DIR, `${formatPeerId(peerId)}.crt`);
+  if (!(await pathExists(path))) return null;
+  let cert: MemberCertificate;
+  try {
+    cert = await loadMemberCertificate(path);
+  } catch {
+    return null;
+  }
+  return equalBytes(cert.caId, ca.caId) ? cert : null;
+}
+
+/** A renewal of a live certificate keeps its name and addresses and does not end sooner (see the header). */
+function checkRenewal(previous: MemberCertificate, next: MemberCertificate): void {
+  const until = new Date(previous.notAfterMs).toISOString();
+  const fix = `revoke it first (shadowmesh ca revoke --peer ${formatPeerId(previous.peerId)}) and sign a new key, or wait until it expires at ${until}`;
+  const held = `this key holds a live certificate "${previous.name}" (${previous.addresses.join(', ')}) until ${until}`;
+  if (next.name !== previous.name) {
+    throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; re-signing it must keep the name "${previous.name}": ${fix}`);
+  }
+  const kept = new Set(next.addresses.map(hostOf));
+  const dropped = previous.addresses.map(hostOf).filter((h) => !kept.has(h));
+  if (dropped.length > 0) {
+    throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; re-signing it must keep the address(es) ${dropped.join(', ')}: ${fix}`);
+  }
+  if (next.notAfterMs < previous.notAfterMs) {
+    throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; a renewal must not end sooner (it would end ${new Date(next.notAfterMs).toISOString()}): choose a longer --valid, or ${fix}`);
+  }
+}
+
 /**
  * Issues a member certificate for `publicKey`, valid from now for `validMs`
- * (default 365 days), and records it in issued/. Re-signing the same key
- * (renewal, new addresses) is allowed.
+ * (default 365 days), and records it in issued/. Re-signing a key whose
+ * certificate is live is a renewal: same name, every address kept (more may
+ * be added), not ending sooner; anything else is SM_ERR_CERT_RENEWAL (see
+ * the header).
  */
 export async function signMember(
   caDir: string,
@@ -222,6 +278,8 @@ export async function signMember(
         notBeforeMs: nowMs,
         notAfterMs: nowMs + validMs,
       });
+      const previous = await issuedFor(caDir, ca, peerId);
+      if (previous !== null && isLive(previous, nowMs)) checkRenewal(previous, cert);
       for (const other of await liveIssued(caDir, ca, crl, peerId, nowMs)) {
         if (other.name === cert.name) {
           throw new IdentityError(IdentityCode.CERT_NAME_IN_USE, `name "${cert.name}" is already held by peer ${shortId(other.peerId)}; revoke it first or choose another name`);

@@ -36,6 +36,8 @@ export const IdentityCode = {
   CERT_ADDRESS_IN_USE: 'SM_ERR_CERT_ADDRESS_IN_USE',
   /** Another live certificate of this CA already carries this name. */
   CERT_NAME_IN_USE: 'SM_ERR_CERT_NAME_IN_USE',
+  /** Re-signing a key whose certificate is still live, under another name, without one of its addresses, or ending sooner. */
+  CERT_RENEWAL: 'SM_ERR_CERT_RENEWAL',
   /** A revocation list that does not decode. */
   CRL_MALFORMED: 'SM_ERR_CRL_MALFORMED',
   /** A revocation list whose CA signature does not verify. */

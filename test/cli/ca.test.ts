@@ -92,3 +92,41 @@ test('help tells the truth about the commands and defaults', () => {
   const top = runCli(['ca', '--help'], { cwd: process.cwd() });
   for (const s of ['init', 'sign', 'revoke', 'show']) assert.match(top.stdout, new RegExp(`\\b${s}\\b`));
 });
+
+test('ca sign of an already-issued key under a new name or without its address is refused; the address is never issued twice', async () => {
+  const { dir, cleanup } = await tempDir('sm-cli-ca-');
+  try {
+    const cwd = dir;
+    assert.equal(runCli(['ca', 'init', '--dir', 'ca'], { cwd }).status, 0);
+    assert.equal(runCli(['keygen', '--dir', 'alice'], { cwd }).status, 0);
+    assert.equal(runCli(['keygen', '--dir', 'bob'], { cwd }).status, 0);
+    const sign = (name: string, ip: string, pub: string, out: string, valid = '30d'): ReturnType<typeof runCli> =>
+      runCli(['ca', 'sign', '--ca', 'ca', '--name', name, '--ip', ip, '--valid', valid, '--pub', `${pub}/identity.pub`, '--out', out], { cwd });
+    assert.equal(sign('alice', '10.10.10.3/24', 'alice', 'alice.crt').status, 0);
+    const renamed = sign('alice2', '10.10.10.9/24', 'alice', 'alice2.crt');
+    assert.ok(isOneLineError(renamed, 'SM_ERR_CERT_RENEWAL'), renamed.stderr);
+    assert.match(renamed.stderr, /ca revoke/);
+    const moved = sign('alice', '10.10.10.9/24', 'alice', 'alice2.crt');
+    assert.ok(isOneLineError(moved, 'SM_ERR_CERT_RENEWAL'), moved.stderr);
+    const shorter = sign('alice', '10.10.10.3/24', 'alice', 'alice2.crt', '1d');
+    assert.ok(isOneLineError(shorter, 'SM_ERR_CERT_RENEWAL'), shorter.stderr);
+    assert.equal(await readFile(join(dir, 'alice2.crt')).catch(() => 'absent'), 'absent', 'nothing written on refusal');
+    // alice.crt is still valid, so its address is not issued to anyone else.
+    const taken = sign('bob', '10.10.10.3/24', 'bob', 'bob.crt');
+    assert.ok(isOneLineError(taken, 'SM_ERR_CERT_ADDRESS_IN_USE'), taken.stderr);
+    // A renewal that keeps the name and the address is fine.
+    assert.equal(sign('alice', '10.10.10.3/24', 'alice', 'alice-renewed.crt', '60d').status, 0);
+    // Revoking alice frees her address for bob.
+    assert.equal(runCli(['ca', 'revoke', '--ca', 'ca', '--cert', 'alice.crt'], { cwd }).status, 0);
+    assert.equal(sign('bob', '10.10.10.3/24', 'bob', 'bob.crt').status, 0);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('ca sign --help says how re-signing an issued key is judged', () => {
+  const r = runCli(['ca', 'sign', '--help'], { cwd: process.cwd() });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /same name/);
+  assert.match(r.stdout, /ca revoke/);
+});

@@ -90,3 +90,32 @@ test('passphrase-protected CA key; a held lock means SM_ERR_CA_BUSY', async () =
     await cleanup();
   }
 });
+
+test('re-signing an issued key must keep its name and addresses and not end sooner: no address is ever held by two live certificates', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    await initCa(dir, { nowMs: T0_MS });
+    const first = await signMember(dir, { name: 'alice', addresses: ['10.10.10.3/24', 'fd00::3/64'], publicKey: aliceKey, nowMs: T0_MS, validMs: 100 * DAY_MS });
+    // Under a new name, or without one of its addresses, or ending sooner: refused, and nothing is recorded.
+    await rejectsWithCode(() => signMember(dir, { name: 'alice2', addresses: ['10.10.10.3/24', 'fd00::3/64'], publicKey: aliceKey, nowMs: T0_MS + DAY_MS }), 'SM_ERR_CERT_RENEWAL');
+    await rejectsWithCode(() => signMember(dir, { name: 'alice', addresses: ['10.10.10.9/24'], publicKey: aliceKey, nowMs: T0_MS + DAY_MS }), 'SM_ERR_CERT_RENEWAL');
+    await rejectsWithCode(() => signMember(dir, { name: 'alice', addresses: ['10.10.10.3/24', 'fd00::3/64'], publicKey: aliceKey, nowMs: T0_MS + DAY_MS, validMs: DAY_MS }), 'SM_ERR_CERT_RENEWAL');
+    const recorded = await loadMemberCertificate(join(dir, 'issued', `${formatPeerId(first.peerId)}.crt`));
+    assert.deepEqual(recorded.raw, first.raw);
+    // The first certificate still holds 10.10.10.3 and fd00::3 (and its name) until it expires.
+    await rejectsWithCode(() => signMember(dir, { name: 'bob', addresses: ['10.10.10.3/24'], publicKey: bobKey, nowMs: T0_MS + 2 * DAY_MS }), 'SM_ERR_CERT_ADDRESS_IN_USE');
+    await rejectsWithCode(() => signMember(dir, { name: 'bob', addresses: ['fd00::3/64'], publicKey: bobKey, nowMs: T0_MS + 2 * DAY_MS }), 'SM_ERR_CERT_ADDRESS_IN_USE');
+    // A renewal may add an address and live longer.
+    const renewed = await signMember(dir, { name: 'alice', addresses: ['10.10.10.3/24', 'fd00::3/64', '10.10.10.4/24'], publicKey: aliceKey, nowMs: T0_MS + 2 * DAY_MS });
+    assert.deepEqual(renewed.addresses, ['10.10.10.3/24', 'fd00::3/64', '10.10.10.4/24']);
+    await rejectsWithCode(() => signMember(dir, { name: 'bob', addresses: ['10.10.10.4/24'], publicKey: bobKey, nowMs: T0_MS + 3 * DAY_MS }), 'SM_ERR_CERT_ADDRESS_IN_USE');
+    // Within the verifiers' clock-skew allowance after expiry, the certificate still counts as live.
+    const end = renewed.notAfterMs;
+    await rejectsWithCode(() => signMember(dir, { name: 'bob', addresses: ['10.10.10.3/24'], publicKey: bobKey, nowMs: end + 60_000 }), 'SM_ERR_CERT_ADDRESS_IN_USE');
+    // Once every certificate of the key has expired, the key may be signed afresh and its addresses go to others.
+    await signMember(dir, { name: 'bob', addresses: ['10.10.10.3/24'], publicKey: bobKey, nowMs: end + DAY_MS });
+    await signMember(dir, { name: 'alice-new', addresses: ['10.10.10.9/24'], publicKey: aliceKey, nowMs: end + DAY_MS });
+  } finally {
+    await cleanup();
+  }
+});
