@@ -17,6 +17,16 @@
  *  - PATH_PROBE / PATH_PROBE_ACK handed to send() (the path manager's
  *    liveness probes) are not sent bare: the host wraps them in an
  *    authenticated UDP_PROBE (a forged ack cannot keep a dead path alive).
+ *  - What arrives has two doors (docs/protocol.md §3.5.5). Datagrams from
+ *    the path's address (receiveDatagram) are unauthenticated — anyone can
+ *    send from a spoofed source — so whole or reassembled, only end-to-end
+ *    peer frames (0x21..0x24: DATA the session opens, handshake frames it
+ *    verifies) pass to the owner; a probe type there is dropped
+ *    (`unauthenticated_probe`), anything else too (`unknown_type`). Path
+ *    probes reach the owner only through deliverAuthenticated, which the
+ *    transport calls after a UDP probe's MAC, timestamp and txid checked
+ *    out; only that moves `lastReceiveMs`. So liveness and RTT come from
+ *    the session holder alone.
  *  - send() copies what it sends (datagrams leave on a later tick), so the
  *    caller may reuse its buffer at once. It refuses when the socket's send
  *    queue is over the host's bound ('backpressure'): UDP has no other
@@ -48,6 +58,8 @@ export interface UdpPathHost {
   sendLiveness(path: UdpPath, embedded: Uint8Array): boolean;
   /** The path closed (our side): tell the remote, keep the address draining. */
   pathClosed(path: UdpPath, reason: string): void;
+  /** A datagram from the path's address carried something only an authenticated probe may carry, or no peer frame (the host's drop counters). */
+  unauthenticatedDrop?(reason: 'unauthenticated_probe' | 'not_peer_frame'): void;
 }
 
 export interface UdpPathInit {
@@ -69,7 +81,7 @@ export class UdpPath implements Path {
   onClose: ((reason: string) => void) | null = null;
   /** Largest datagram we send; raised by answered MTU probes. */
   maxDatagram: number;
-  /** Clock ms of the last datagram received on this path. */
+  /** Clock ms of the last authenticated probe received on this path (deliverAuthenticated); spoofable datagrams leave it alone. */
   lastReceiveMs: number;
   #address: string;
   #port: number;
@@ -214,27 +226,48 @@ export class UdpPath implements Path {
     }
   }
 
-  /** A datagram from this path's remote that is not a UDP probe: a whole peer frame or a fragment. Never throws. */
+  /** A datagram from this path's remote that is not a UDP probe: a whole peer frame or a fragment. Unauthenticated (the source may be spoofed). Never throws. */
   receiveDatagram(bytes: Uint8Array): void {
-    const now = this.#clock.now();
-    this.lastReceiveMs = now;
     const type = datagramType(bytes);
     if (type === UdpFrameType.UdpFragment) {
       let whole: Uint8Array | null;
       try {
-        whole = this.#reassembly.add(decodeUdpFragment(bytes), now);
+        whole = this.#reassembly.add(decodeUdpFragment(bytes), this.#clock.now());
       } catch {
         return countPathDrop(this.#stats, 'malformed_fragment');
       }
-      if (whole !== null) this.deliver(whole);
+      if (whole !== null) this.#deliverUnauthenticated(whole);
       return;
     }
-    if (isPeerFrameType(type)) return this.deliver(bytes);
-    countPathDrop(this.#stats, 'unknown_type');
+    this.#deliverUnauthenticated(bytes);
   }
 
-  /** Hand one frame (a peer frame, or an unwrapped liveness probe) to the owner. */
-  deliver(frame: Uint8Array): void {
+  /** docs/protocol.md §3.5.5: only end-to-end peer frames pass without a UDP probe's MAC; a path probe here would be liveness anyone could forge. */
+  #deliverUnauthenticated(frame: Uint8Array): void {
+    if (isProbeType(frame)) {
+      this.#host.unauthenticatedDrop?.('unauthenticated_probe');
+      return countPathDrop(this.#stats, 'unauthenticated_probe');
+    }
+    if (!isPeerFrameType(datagramType(frame))) {
+      this.#host.unauthenticatedDrop?.('not_peer_frame');
+      return countPathDrop(this.#stats, 'unknown_type');
+    }
+    this.#deliver(frame);
+  }
+
+  /**
+   * A PATH_PROBE / PATH_PROBE_ACK the transport unwrapped from a UDP probe whose MAC, timestamp and
+   * txid it checked (udp-transport.ts): the one way liveness reaches the owner. Anything else is
+   * dropped (`not_probe`). Marks the path heard at `nowMs`.
+   */
+  deliverAuthenticated(frame: Uint8Array, nowMs: number): void {
+    if (!isProbeType(frame)) return countPathDrop(this.#stats, 'not_probe');
+    this.lastReceiveMs = nowMs;
+    this.#deliver(frame);
+  }
+
+  /** Hand one frame (a peer frame, or an authenticated liveness probe) to the owner. */
+  #deliver(frame: Uint8Array): void {
     const st = this.#stats;
     const cb = this.onFrame;
     if (cb === null) return countPathDrop(st, 'no_handler');

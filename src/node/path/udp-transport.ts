@@ -166,7 +166,9 @@ export const UdpCode = {
 
 export type UdpDropReason =
   | 'unknown_source' | 'malformed' | 'unknown_peer' | 'bad_mac' | 'stale' | 'replay' | 'ack_unknown'
-  | 'rate_limited' | 'socket_error' | 'self' | 'path_limit';
+  | 'rate_limited' | 'socket_error' | 'self' | 'path_limit'
+  // A path's address sent a PATH_PROBE / PATH_PROBE_ACK outside a UDP probe (whole or reassembled), or no peer frame.
+  | 'unauthenticated_probe' | 'not_peer_frame';
 
 export interface UdpTransportStats {
   punches: number;
@@ -232,7 +234,7 @@ function remoteKey(address: string, port: number): string {
 export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly stats: UdpTransportStats = {
     punches: 0, punchProbes: 0, established: 0, roams: 0,
-    drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0 },
+    drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0, unauthenticated_probe: 0, not_peer_frame: 0 },
   };
   readonly maxSendQueueBytes: number;
   readonly #deps: UdpTransportDeps;
@@ -536,6 +538,10 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     }
   }
 
+  unauthenticatedDrop(reason: 'unauthenticated_probe' | 'not_peer_frame'): void {
+    this.stats.drops[reason]++;
+  }
+
   sendQueueBytes(): number {
     try {
       return this.#socket?.getSendQueueSize() ?? 0;
@@ -662,8 +668,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       case UdpProbePurpose.Liveness: {
         const path = this.#pathFor(p, pathHere, address, port);
         if (path === null) return;
-        path.lastReceiveMs = now;
-        path.deliver(Uint8Array.from(probe.embed)); // the PATH_PROBE; the manager answers through path.send
+        path.deliverAuthenticated(Uint8Array.from(probe.embed), now); // the PATH_PROBE; the manager answers through path.send
         return;
       }
       case UdpProbePurpose.Close:
@@ -686,7 +691,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
         return;
       }
       const path = this.#pathFor(p, pathHere, address, port);
-      if (path !== null) path.deliver(Uint8Array.from(probe.embed)); // the PATH_PROBE_ACK, for the manager's RTT and trust
+      if (path !== null) path.deliverAuthenticated(Uint8Array.from(probe.embed), this.#clock.now()); // the PATH_PROBE_ACK, for the manager's RTT and trust
       return;
     }
     const key = toHex(probe.txid);

@@ -22,6 +22,7 @@ import type { Clock } from '../../../src/util/clock.js';
 import { MAX_FRAME_BYTES, UDP_FRAGMENT_HEADER_BYTES, UDP_PROBE_MAC_BYTES, UdpFrameType, UdpProbePurpose } from '../../../src/wire/constants.js';
 import { decodeUdpProbe, type UdpProbeFields } from '../../../src/wire/udp-frames.js';
 import { next, until } from './direct-fixture.js';
+import { fragmentsOf } from '../../../src/testkit/adversary/off-path-spoofer.js';
 
 // ------------------------------------------------------------ helpers
 
@@ -243,6 +244,37 @@ test('UdpPath: refusals are false returns counted by reason, never throws', () =
   assert.deepEqual(host.closed, ['bye'], 'the host hears of our close once');
   assert.equal(p.send(dataFrame(4)), false);
   assert.equal(p.stats.drops.closed, 1);
+});
+
+test('UdpPath: a path probe or ack from the path\'s address, whole or reassembled from fragments, never reaches the owner; only an authenticated one does', () => {
+  const host = new FakeHost();
+  const counted: string[] = [];
+  (host as FakeHost & { unauthenticatedDrop(r: string): void }).unauthenticatedDrop = (r) => counted.push(r);
+  const p = fakePath(host);
+  const got: Uint8Array[] = [];
+  p.onFrame = (f) => got.push(new Uint8Array(f));
+  const heardAt = p.lastReceiveMs;
+  for (const ack of [true, false]) {
+    const frame = encodeProbe({ ack, id: 1n, sentAtMs: 1 });
+    p.receiveDatagram(frame);
+    for (const f of fragmentsOf(frame, ack ? 1 : 2)) p.receiveDatagram(f);
+  }
+  // Reassembled bytes of no peer frame type are refused too.
+  for (const f of fragmentsOf(Uint8Array.of(1, 0x01, 0, 0, 9, 9), 3)) p.receiveDatagram(f);
+  assert.deepEqual(got, []);
+  assert.equal(p.stats.drops.unauthenticated_probe, 4);
+  assert.equal(p.stats.drops.unknown_type, 1);
+  assert.deepEqual(counted, ['unauthenticated_probe', 'unauthenticated_probe', 'unauthenticated_probe', 'unauthenticated_probe', 'not_peer_frame']);
+  assert.equal(p.lastReceiveMs, heardAt, 'unauthenticated datagrams do not count as heard');
+  // A reassembled peer frame passes; the transport's authenticated door passes probes and nothing else.
+  for (const f of fragmentsOf(dataFrame(7, 100), 4)) p.receiveDatagram(f);
+  p.deliverAuthenticated(encodeProbe({ ack: true, id: 2n, sentAtMs: 1 }), heardAt + 5);
+  p.deliverAuthenticated(dataFrame(8), heardAt + 6);
+  assert.equal(got.length, 2);
+  assert.equal(numberOf(got[0]!), 7);
+  assert.equal(got[1]![1], 0x29);
+  assert.equal(p.stats.drops.not_probe, 1);
+  assert.equal(p.lastReceiveMs, heardAt + 5);
 });
 
 // ------------------------------------------------------------ two transports on 127.0.0.1
