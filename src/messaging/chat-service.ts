@@ -56,6 +56,10 @@ import { Conversation, type ConversationEvent, type ConversationRole, type Conve
 export const CHAT_TICK_MS = 250;
 /** Conversations open (requested or active) at once: a bound on memory and on what a peer can make us hold. */
 export const MAX_LIVE_CONVERSATIONS = 1_024;
+/** Open conversations with one member past which its REQUESTs are declined ('busy'): a person
+ *  chats in one or two at a time, 32 leaves scripts room, and a single member can take at most
+ *  1/32 of MAX_LIVE_CONVERSATIONS, so it cannot use up chat for everyone else. */
+export const MAX_LIVE_CONVERSATIONS_PER_PEER = 32;
 /** Ended conversations remembered, so a late message on one is refused with TERMINATED instead of looking unknown. */
 export const MAX_TERMINATED_CONVERSATIONS = 4_096;
 /** Waiters (send --wait, request --wait) per conversation. */
@@ -105,7 +109,7 @@ export interface ConversationInfo {
 
 export type ChatDropReason =
   | 'malformed' | 'version' | 'kind' | 'too_large' | 'sender_mismatch' | 'recipient_mismatch'
-  | 'unknown_conversation' | 'wrong_peer' | 'too_many_conversations' | 'not_member'
+  | 'unknown_conversation' | 'wrong_peer' | 'too_many_conversations' | 'peer_conversation_limit' | 'not_member'
   | 'duplicate' | 'out_of_order' | 'not_active' | 'bad_ack' | 'inbox_full' | 'unexpected' | 'session_dropped';
 
 interface Entry {
@@ -120,7 +124,7 @@ interface Entry {
 function newDrops(): Record<ChatDropReason, number> {
   return {
     malformed: 0, version: 0, kind: 0, too_large: 0, sender_mismatch: 0, recipient_mismatch: 0,
-    unknown_conversation: 0, wrong_peer: 0, too_many_conversations: 0, not_member: 0,
+    unknown_conversation: 0, wrong_peer: 0, too_many_conversations: 0, peer_conversation_limit: 0, not_member: 0,
     duplicate: 0, out_of_order: 0, not_active: 0, bad_ack: 0, inbox_full: 0, unexpected: 0, session_dropped: 0,
   };
 }
@@ -145,6 +149,8 @@ export class ChatService {
   /** Ended conversation ids, oldest first (eviction order). */
   readonly #ended = new Set<string>();
   #live = 0;
+  /** Live conversations per member (hex peer id); members with none have no entry, so the map is bounded by #live. */
+  readonly #liveByPeer = new Map<string, number>();
   #tick: TimerHandle | null = null;
   #running = false;
 
@@ -335,6 +341,12 @@ export class ChatService {
         this.#emitEnvelope(peerId, env.conversationId, { kind: ChatKind.Decline, seq: 0, text: 'busy' });
         return;
       }
+      // One member's share: its requests cannot fill the table the others need.
+      if ((this.#liveByPeer.get(peerHex) ?? 0) >= MAX_LIVE_CONVERSATIONS_PER_PEER) {
+        this.#drop('peer_conversation_limit', peerHex, `chat request refused: ${MAX_LIVE_CONVERSATIONS_PER_PEER} conversations with this member are open`);
+        this.#emitEnvelope(peerId, env.conversationId, { kind: ChatKind.Decline, seq: 0, text: 'busy' });
+        return;
+      }
       const { conversation, step } = Conversation.incoming(now);
       entry = this.#add(env.conversationId, Uint8Array.from(peerId), conversation);
       this.#apply(entry, step);
@@ -378,12 +390,16 @@ export class ChatService {
     const entry: Entry = { id: Uint8Array.from(id), hex: toHex(id), peer, peerHex: toHex(peer), conv, waiters: new Set() };
     this.#byId.set(entry.hex, entry);
     this.#live++;
+    this.#liveByPeer.set(entry.peerHex, (this.#liveByPeer.get(entry.peerHex) ?? 0) + 1);
     return entry;
   }
 
   /** A conversation just ended: count it out of the live ones and keep a bounded tombstone. */
   #markEnded(entry: Entry): void {
     this.#live--;
+    const withPeer = (this.#liveByPeer.get(entry.peerHex) ?? 1) - 1;
+    if (withPeer > 0) this.#liveByPeer.set(entry.peerHex, withPeer);
+    else this.#liveByPeer.delete(entry.peerHex);
     this.#ended.add(entry.hex);
     while (this.#ended.size > MAX_TERMINATED_CONVERSATIONS) {
       const oldest = this.#ended.values().next().value as string;

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { toHex } from '../../src/crypto/bytes.js';
 import { ChatInbox } from '../../src/messaging/chat-inbox.js';
-import { ChatCode, ChatKind, encodeChatEnvelope, MAX_CHAT_TEXT_BYTES } from '../../src/messaging/chat-envelope.js';
-import { ChatService, type ChatEvent } from '../../src/messaging/chat-service.js';
+import { ChatCode, ChatKind, decodeChatEnvelope, encodeChatEnvelope, MAX_CHAT_TEXT_BYTES } from '../../src/messaging/chat-envelope.js';
+import { ChatService, MAX_LIVE_CONVERSATIONS, MAX_LIVE_CONVERSATIONS_PER_PEER, type ChatEvent } from '../../src/messaging/chat-service.js';
 import { DELIVERY_GIVE_UP_MS, RETRY_INITIAL_MS } from '../../src/messaging/conversation.js';
 import { FakeClock } from '../../src/testkit/fake-clock.js';
 import { InnerType } from '../../src/wire/constants.js';
@@ -241,4 +241,31 @@ test('offline members get OFFLINE; oversized texts TOO_LARGE; a full backlog wit
   small.subscribe((e) => got.push(e), true);
   b2.onEnvelope(a.id, msg(2));
   assert.deepEqual(got.map((e) => e.type === 'message' ? e.text : e.type), ['request', 'm1', 'm2']);
+});
+
+test('one member opening conversations up to the limit does not stop another from opening one', () => {
+  const l = lab();
+  const { a, b, c } = l.m;
+  // c floods b with REQUESTs (each a fresh conversation id), as many as b could ever hold.
+  for (let i = 0; i < MAX_LIVE_CONVERSATIONS + 10; i++) {
+    const id = new Uint8Array(16);
+    new DataView(id.buffer).setUint32(0, i + 1, true);
+    b.chat.onEnvelope(c.id, encodeChatEnvelope({ kind: ChatKind.Request, sender: c.id, recipient: b.id, conversationId: id, seq: 0, text: '' }));
+  }
+  const fromC = b.chat.list().filter((i) => i.peerId === c.hex).length;
+  assert.ok(fromC < MAX_LIVE_CONVERSATIONS, `c holds ${fromC} of b's conversations`);
+  assert.equal(fromC, MAX_LIVE_CONVERSATIONS_PER_PEER);
+  assert.equal(b.chat.drops.peer_conversation_limit, MAX_LIVE_CONVERSATIONS + 10 - MAX_LIVE_CONVERSATIONS_PER_PEER);
+  // Each refused REQUEST was answered with DECLINE 'busy', as at the global limit.
+  const declines = l.wire.filter((f) => toHex(f.to) === c.hex && decodeChatEnvelope(f.body).kind === ChatKind.Decline).length;
+  assert.equal(declines, MAX_LIVE_CONVERSATIONS + 10 - MAX_LIVE_CONVERSATIONS_PER_PEER);
+  l.wire.length = 0;
+  // a still gets through, and b can still open one of its own.
+  const conv = a.chat.request(b.hex).conversationId;
+  l.flush();
+  assert.ok(b.events.some((e) => e.type === 'request' && e.conversationId === conv && e.peerId === a.hex), 'a\'s request reached b');
+  b.chat.respond(conv, true);
+  l.flush();
+  assert.equal(a.chat.conversation(conv).state, 'active');
+  assert.equal(b.chat.request(a.hex).state, 'requested');
 });
