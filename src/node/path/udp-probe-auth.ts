@@ -52,3 +52,48 @@ export function verifyUdpProbe(probe: UdpProbe, pathAuthKeys: readonly Uint8Arra
   }
   return false;
 }
+
+/**
+ * txids of one peer's probes we accepted, remembered while fresh (docs/protocol.md §3.5.1).
+ * A probe's timestamp is within ± skew of our clock, so its txid must be remembered until
+ * timestamp + skew; after that the timestamp check refuses it anyway.
+ *
+ * Sized per path, not per node: a node-wide table of a few thousand txids held only a few
+ * dozen peer-paths' liveness traffic, and a txid evicted while fresh could be replayed.
+ * The owner passes the capacity with each check (UDP_REPLAY_ENTRIES_PER_PATH times the
+ * peer's paths plus one for punching), so the total is bounded by the paths. Should a peer
+ * ever send more fresh txids than that, the oldest is evicted and its timestamp becomes a
+ * floor: a probe of that peer timestamped at or below it is refused too. An overflow can
+ * then cost a genuine probe (counted as a replay), never admit a replayed one.
+ */
+export class UdpReplayCache {
+  readonly #skewMs: number;
+  /** hex(txid) -> the probe's timestampMs, in insertion order. */
+  readonly #seen = new Map<string, number>();
+  #floorMs = Number.NEGATIVE_INFINITY;
+
+  constructor(skewMs: number) {
+    this.#skewMs = skewMs;
+  }
+
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  /** True (nothing recorded) when `txid` was seen while fresh or `timestampMs` is at or below the eviction floor; otherwise records it. */
+  checkAndRecord(txid: Uint8Array, timestampMs: number, nowMs: number, capacity: number): boolean {
+    const key = Buffer.from(txid.buffer, txid.byteOffset, txid.length).toString('hex');
+    if (timestampMs <= this.#floorMs) return true;
+    const seenAt = this.#seen.get(key);
+    if (seenAt !== undefined && seenAt + this.#skewMs >= nowMs) return true;
+    this.#seen.delete(key);
+    for (const [k, ts] of this.#seen) {
+      const fresh = ts + this.#skewMs >= nowMs;
+      if (fresh && this.#seen.size < capacity) break;
+      this.#seen.delete(k);
+      if (fresh && ts > this.#floorMs) this.#floorMs = ts;
+    }
+    this.#seen.set(key, timestampMs);
+    return false;
+  }
+}

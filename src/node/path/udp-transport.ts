@@ -47,7 +47,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { randomBytes, toHex } from '../../crypto/bytes.js';
 import { ConfigError } from '../../errors.js';
-import { ChallengeReplayCache, DEFAULT_PATH_AUTH_SKEW_MS } from '../../handshake/path-auth.js';
+import { DEFAULT_PATH_AUTH_SKEW_MS } from '../../handshake/path-auth.js';
 import type { NatMapping } from '../../stun/nat-mapping.js';
 import { isStunMessage, type StunAddress } from '../../stun/stun-message.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
@@ -66,7 +66,7 @@ import { formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './path-offer.js';
-import { sealUdpProbe, verifyUdpProbe } from './udp-probe-auth.js';
+import { sealUdpProbe, UdpReplayCache, verifyUdpProbe } from './udp-probe-auth.js';
 import { UdpPath, type UdpPathHost } from './udp-path.js';
 import { listenAddresses } from './listen-addresses.js';
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
@@ -103,6 +103,10 @@ export const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 export const UDP_CLOSE_DRAIN_MS = 2_000;
 /** UDP paths per peer, as the path manager's direct-path bound. */
 export const MAX_UDP_PATHS_PER_PEER = 4;
+/** txids of a peer's probes remembered per UDP path of that peer (udp-probe-auth.ts UdpReplayCache; the peer gets its
+ *  paths + 1 times this, the one for punching). Per path at the defaults: liveness requests and acks both ways every
+ *  500 ms are ~4 txids/s, kept up to 2 x 30 s skew = 240; a punch attempt's probes (5 s of 200 ms rounds) fit the extra one. */
+export const UDP_REPLAY_ENTRIES_PER_PATH = 512;
 /** Probes we sent and wait for an answer to, at most (oldest forgotten first). */
 const MAX_OUTSTANDING = 4_096;
 /** Probe verifications per second for addresses with no path (a peer punching, or junk). */
@@ -184,6 +188,8 @@ interface PeerUdp {
   candidates: PathCandidate[];
   punch: Punch | null;
   paths: Set<UdpPath>;
+  /** txids of this peer's accepted probes (sized by its paths). */
+  replay: UdpReplayCache;
 }
 
 interface Punch {
@@ -242,7 +248,6 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #localPeerId: Uint8Array;
-  readonly #replay = new ChallengeReplayCache();
   #socket: Socket | null = null;
   #dualStack = false;
   #port = 0;
@@ -420,7 +425,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     const hex = toHex(peerId);
     let p = this.#peers.get(hex);
     if (p === undefined) {
-      p = { id: Uint8Array.from(peerId), hex, candidates: [], punch: null, paths: new Set() };
+      p = { id: Uint8Array.from(peerId), hex, candidates: [], punch: null, paths: new Set(), replay: new UdpReplayCache(this.#o.skewMs) };
       this.#peers.set(hex, p);
     }
     return p;
@@ -653,8 +658,14 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     else this.#onRequest(p, probe, address, port, pathHere, now);
   }
 
+  #isReplay(p: PeerUdp, probe: UdpProbe, now: number): boolean {
+    let open = 0;
+    for (const path of p.paths) if (!path.closed) open++;
+    return p.replay.checkAndRecord(probe.txid, probe.timestampMs, now, (open + 1) * UDP_REPLAY_ENTRIES_PER_PATH);
+  }
+
   #onRequest(p: PeerUdp, probe: UdpProbe, address: string, port: number, pathHere: UdpPath | undefined, now: number): void {
-    if (this.#replay.checkAndRecord(probe.txid, probe.timestampMs + this.#o.skewMs, now)) {
+    if (this.#isReplay(p, probe, now)) {
       this.stats.drops.replay++;
       return;
     }
@@ -686,7 +697,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   #onAck(p: PeerUdp, probe: UdpProbe, address: string, port: number, pathHere: UdpPath | undefined): void {
     if (probe.purpose === UdpProbePurpose.Liveness) {
-      if (this.#replay.checkAndRecord(probe.txid, probe.timestampMs + this.#o.skewMs, this.#clock.now())) {
+      if (this.#isReplay(p, probe, this.#clock.now())) {
         this.stats.drops.replay++;
         return;
       }

@@ -14,7 +14,7 @@ import { createSocket, type Socket } from 'node:dgram';
 
 import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
 import { encodeProbe } from '../../../src/node/path/probe-frames.js';
-import { sealUdpProbe, verifyUdpProbe, UDP_PROBE_KEY_INFO } from '../../../src/node/path/udp-probe-auth.js';
+import { sealUdpProbe, verifyUdpProbe, UDP_PROBE_KEY_INFO, UdpReplayCache } from '../../../src/node/path/udp-probe-auth.js';
 import { UdpPath, type UdpPathHost } from '../../../src/node/path/udp-path.js';
 import { UdpCode, UdpTransport, type UdpTransportOptions } from '../../../src/node/path/udp-transport.js';
 import { FakeClock } from '../../../src/testkit/fake-clock.js';
@@ -148,6 +148,20 @@ test('probe MAC: any single flipped bit in the signed part or the MAC fails', ()
     refused++;
   }
   assert.equal(refused, bytes.length * 8);
+});
+
+test('UdpReplayCache: over capacity the oldest txid goes and its timestamp becomes a floor, so an evicted txid replayed is still refused', () => {
+  const c = new UdpReplayCache(30_000);
+  const now = 1_000_000;
+  const txids = Array.from({ length: 10 }, () => randomBytes(16));
+  txids.forEach((t, i) => assert.equal(c.checkAndRecord(t, now + i, now, 4), false, `fresh txid ${i}`));
+  assert.equal(c.size, 4);
+  txids.forEach((t, i) => assert.equal(c.checkAndRecord(t, now + i, now, 4), true, `txid ${i} replayed`));
+  assert.equal(c.checkAndRecord(randomBytes(16), now + 10, now, 4), false, 'a newer genuine probe passes');
+  // Expired entries make room without raising the floor.
+  const later = now + 100_000;
+  assert.equal(c.checkAndRecord(randomBytes(16), later - 1, later, 4), false);
+  assert.equal(c.size, 1);
 });
 
 // ------------------------------------------------------------ UdpPath with a fake host
@@ -386,6 +400,40 @@ test('refused probes are counted by reason and open no path: unknown peer, bad M
   } finally {
     raw.close();
     await stop();
+  }
+});
+
+test('replay cache per peer path: probes of 40 peers (beyond what one node-wide cache of 4,096 txids held) are all answered, and every one of them replayed is refused', async () => {
+  const PEERS = 40;
+  const PER_PEER = 110; // 40 x 110 = 4,400 fresh txids within one skew window
+  const self = randomBytes(32);
+  const key = randomBytes(32);
+  const peers = Array.from({ length: PEERS }, () => randomBytes(32));
+  const t = new UdpTransport({ localPeerId: self, pathAuthKeys: (p) => (toHex(p) === toHex(self) ? [] : [key]) }, { listenHost: '127.0.0.1' });
+  await t.start();
+  const raw = await rawSocket();
+  try {
+    for (const id of peers) t.setPeerCandidates(id, []);
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < PER_PEER; i++) for (const id of peers) sent.push(sealUdpProbe(probe({ senderPeerId: id }), key));
+    // Paced under the 1,000/s verification limit for addresses without a path.
+    for (let i = 0; i < sent.length; i += 400) {
+      await Promise.all(sent.slice(i, i + 400).map((d) => raw.send(d, t.port)));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const acks = (): number => raw.got.filter((g) => decodeUdpProbe(g.bytes).ack).length;
+    await until(() => acks() === sent.length, 10_000, 'an ack for every genuine probe');
+    assert.equal(t.stats.drops.replay, 0, 'no genuine probe refused as a replay');
+    assert.equal(t.stats.drops.rate_limited, 0);
+    // The oldest txid of every peer, sent again: all refused.
+    const before = raw.got.length;
+    for (const d of sent.slice(0, PEERS)) await raw.send(d, t.port);
+    await until(() => t.stats.drops.replay === PEERS, 5_000, `${PEERS} replays refused (got ${t.stats.drops.replay})`);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(raw.got.length, before, 'no replay answered');
+  } finally {
+    raw.close();
+    await t.stop();
   }
 });
 
