@@ -31,15 +31,17 @@
  * the CRL file (the one configured, or a new path from the reloaded
  * node.crl) is read again and handed to the MembershipVerifier (which refuses
  * a list of another CA or an older one; the previous list then stays), and
- * the directory is rechecked at once, so a newly revoked member leaves it and
- * with it routing, direct paths and the data plane (node.ts 'down'). The
- * PeerManager has no way to forget one peer's session, so the revoked
- * member's session object stays until it expires; it is left out of `peers`
- * and its new handshakes fail verification. Other sessions are untouched.
+ * membership is rechecked at once (ShadowNode.recheckMembership): every
+ * revoked peer we hold state for loses its session (keys wiped), paths and
+ * data plane state, whether or not the relay still lists it or already said
+ * it left, and revoked members leave the directory. Its new handshakes fail
+ * verification. Other sessions are untouched.
  *
  * Members: the node's directory (src/node/directory.ts) lists the members
- * online at the relay, each certificate verified against our CA; it serves
- * names and addresses for `peers`, `ping NAME` and the data plane's routes.
+ * online at the relay, each certificate verified against our CA, and keeps
+ * those the relay stopped listing while we hold a live session with them
+ * (`peers` shows them with online: false); it serves names and addresses
+ * for `peers`, `ping NAME`, chat and the data plane's routes.
  *
  * Chat (DESIGN.md "Messaging"): a ChatService (src/messaging/) rides the
  * same sessions (inner type CHAT) and a ChatInbox keeps events for users who
@@ -157,6 +159,8 @@ export interface RevocationReload {
   newlyRevoked: string[];
   /** Members that left the directory on the recheck. */
   removed: number;
+  /** Peer ids (hex) whose session state was forgotten on the recheck (revoked or expired). */
+  sessionsCut?: string[];
   error?: string;
 }
 
@@ -460,14 +464,13 @@ export class NodeDaemon implements ControlHandler {
     const now = new Set(crl.peerIds.map((id) => formatPeerId(id)));
     const newlyRevoked = [...now].filter((hex) => !this.#revoked.has(hex));
     this.#revoked = now;
-    const removed = this.node.directory.recheck(this.#clock.now());
+    const { left: removed, cut } = this.node.recheckMembership(this.#clock.now());
     for (const hex of newlyRevoked) {
-      const hadSession = this.node.peerList().some((p) => p.peerId === hex);
-      this.#logger.info(`${hex.slice(0, 8)} revoked`, { list: crl.number, session: hadSession ? 'left unused; no longer listed' : 'none' });
+      this.#logger.info(`${hex.slice(0, 8)} revoked`, { list: crl.number, session: cut.includes(hex) ? 'forgotten' : 'none' });
     }
     const outcome = crl.number === previousNumber ? 'unchanged' : 'reloaded';
-    this.#logger.info(`revocation list ${outcome}`, { file: path, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed });
-    return { outcome, previousNumber, number: crl.number, newlyRevoked, removed };
+    this.#logger.info(`revocation list ${outcome}`, { file: path, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed, sessionsCut: cut.length });
+    return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
   }
 
   // ------------------------------------------------------------ control API
@@ -510,7 +513,7 @@ export class NodeDaemon implements ControlHandler {
     const seen = new Set<string>();
     for (const p of this.node.peerList()) {
       seen.add(p.peerId);
-      // A revoked member's session cannot be forgotten by the PeerManager; it is no member any more, so it is not listed.
+      // A revoked member's session is forgotten on the reload; no state that may reappear for it is listed.
       if (this.#revoked.has(p.peerId)) continue;
       const m = known(this.node.directory.get(p.peerId));
       const drops: Record<string, number> = {};
@@ -519,7 +522,7 @@ export class NodeDaemon implements ControlHandler {
         peerId: p.peerId,
         name: p.name ?? m?.name ?? null,
         addresses: m?.cidrs ?? [],
-        online: m !== undefined,
+        online: m !== undefined && this.node.directory.isOnline(p.peerId),
         ...this.#pathFields(p.peerId),
         session: {
           established: p.established,
@@ -533,7 +536,7 @@ export class NodeDaemon implements ControlHandler {
     for (const m of this.node.directory.list().map((e) => known(e)!)) {
       if (seen.has(m.hex)) continue;
       out.push({
-        peerId: m.hex, name: m.name, addresses: m.cidrs, online: true, ...this.#pathFields(m.hex),
+        peerId: m.hex, name: m.name, addresses: m.cidrs, online: this.node.directory.isOnline(m.hex), ...this.#pathFields(m.hex),
         session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
         stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
         drops: {},

@@ -24,12 +24,26 @@
  *   unknown_peer  PEER_DOWN for a peer not listed (or not 32 bytes)
  *   too_many      a new member past `maxMembers`
  *
+ * Presence is not reachability (docs/threat-model.md "Malicious relay"):
+ * the relay decides who may be *introduced*, not who may keep an
+ * authenticated session. A member the relay stops listing (PEER_DOWN, or
+ * absent after the relay link went down or re-admitted us) while
+ * `deps.sessionLive` says we hold a live session with it stays listed as
+ * OFFLINE: still routable by get / byAddress / list with the certificate
+ * verified on entry, until the relay announces it again (online), its
+ * session ends (the next `recheck`), or it is revoked or expires. A relay
+ * restart, an outage or a forged PEER_DOWN therefore tears down no working
+ * session or direct path; a member without a session leaves at once, as
+ * before. `isOnline` tells the two apart.
+ *
  * Events (synchronous, from inside the call that caused them):
- *   'up'   (entry: DirectoryEntry, previous: DirectoryEntry | undefined)
- *          a member is listed; `previous` is set when the entry replaced
- *          one of the same peer (re-announcement, or a newer certificate:
- *          addresses may have changed, so re-read them)
- *   'down' (entry: DirectoryEntry)  the member is no longer listed
+ *   'up'      (entry: DirectoryEntry, previous: DirectoryEntry | undefined)
+ *             a member is listed (and online); `previous` is set when the
+ *             entry replaced one of the same peer (re-announcement, or a
+ *             newer certificate: addresses may have changed, so re-read them)
+ *   'offline' (entry: DirectoryEntry)  the relay no longer lists the member,
+ *             which stays listed (routable) while its session lives
+ *   'down'    (entry: DirectoryEntry)  the member is no longer listed
  *
  * Entries and their address lists are frozen and never alias the caller's
  * buffers. Lookups are O(1); byAddress allocates nothing for IPv4.
@@ -39,8 +53,8 @@
  * `addressConflicts` and logged.
  *
  * Expiry is not watched by a timer here: the owner calls `recheck(nowMs)`
- * after loading a new revocation list and periodically (expiry), see
- * DIRECTORY_RECHECK_INTERVAL_MS.
+ * after loading a new revocation list and periodically (expiry, and offline
+ * members whose session ended), see DIRECTORY_RECHECK_INTERVAL_MS.
  */
 import { EventEmitter } from 'node:events';
 import { ConfigError } from '../errors.js';
@@ -97,6 +111,9 @@ export interface DirectoryVerifier {
 export interface DirectoryDeps {
   verifier: DirectoryVerifier;
   selfPeerId: Uint8Array;
+  /** True while we hold a live, authenticated session with this peer (PeerManager: its current keys can receive).
+   *  Such a member stays listed, offline, when the relay stops listing it. Absent: no member is kept. */
+  sessionLive?: (peerId: Uint8Array) => boolean;
   clock?: Clock;
   logger?: Logger;
 }
@@ -147,6 +164,9 @@ export class Directory extends EventEmitter {
   readonly #byPeer = new Map<string, DirectoryEntry>();
   readonly #byV4 = new Map<number, DirectoryEntry>();
   readonly #byV6 = new Map<string, DirectoryEntry>();
+  /** Hex ids of listed members the relay does not list now (kept for their live session). */
+  readonly #offline = new Set<string>();
+  readonly #sessionLive: (peerId: Uint8Array) => boolean;
   readonly #drops: Record<DirectoryDropReason, number> = { invalid_cert: 0, stale_cert: 0, self: 0, unknown_peer: 0, too_many: 0 };
   #addressConflicts = 0;
   /** Hex of host addresses claimed by more than one member; only these need a fallback scan. */
@@ -164,6 +184,7 @@ export class Directory extends EventEmitter {
     this.#selfHex = toHex(deps.selfPeerId);
     this.#clock = deps.clock ?? systemClock;
     this.#logger = deps.logger ?? silentLogger;
+    this.#sessionLive = deps.sessionLive ?? (() => false);
     this.#o = resolveOptions(options);
   }
 
@@ -211,13 +232,18 @@ export class Directory extends EventEmitter {
     }
     const entry = makeEntry(cert, hex, Number.isSafeInteger(onlineSinceMs) && onlineSinceMs >= 0 ? onlineSinceMs : 0);
     if (previous !== undefined) this.#unindex(previous);
+    this.#offline.delete(hex);
     this.#byPeer.set(hex, entry);
     this.#index(entry);
     this.emit('up', entry, previous);
     return entry;
   }
 
-  /** A member went offline (RelayLink 'peer_down'); an unknown peer is counted and ignored. */
+  /**
+   * The relay says a member went offline (RelayLink 'peer_down'): it leaves,
+   * unless we hold a live session with it, which keeps it listed offline.
+   * An unknown peer is counted and ignored; one already offline stays so.
+   */
   onPeerDown(peerId: Uint8Array): void {
     const hex = lowerHex(peerId);
     const entry = hex === undefined ? undefined : this.#byPeer.get(hex);
@@ -225,10 +251,21 @@ export class Directory extends EventEmitter {
       this.#drop('unknown_peer', 'down for a peer not listed', { peer: peerId instanceof Uint8Array && peerId.length === PEER_ID_BYTES ? shortId(peerId) : 'malformed' });
       return;
     }
-    this.#remove(entry);
+    this.#notListed(entry);
   }
 
-  /** Forget everyone, emitting 'down' for each (e.g. the relay link went down: the list will be re-sent). */
+  /**
+   * The relay's list is void: the link went down, or a (re-)admission is
+   * about to re-send it (RelayLink 'down' / 'established'). Reconciles
+   * instead of clearing: every member becomes unconfirmed, so those without
+   * a live session leave ('down') and those with one stay listed offline
+   * ('offline') until the re-sent list names them again.
+   */
+  resetPresence(): void {
+    for (const entry of [...this.#byPeer.values()]) this.#notListed(entry);
+  }
+
+  /** Forget everyone, sessions or not, emitting 'down' for each. */
   clear(): void {
     for (const entry of [...this.#byPeer.values()]) this.#remove(entry);
   }
@@ -236,7 +273,8 @@ export class Directory extends EventEmitter {
   /**
    * Drop members that are no longer members at `nowMs`: revoked (call after
    * loading a new revocation list into the verifier) or expired, or whose CA
-   * expired (same skew as MembershipVerifier). Emits 'down' for each and
+   * expired (same skew as MembershipVerifier), online or offline; and
+   * offline members whose session has ended. Emits 'down' for each and
    * returns how many left. Signatures are not re-checked: they were, on entry.
    */
   recheck(nowMs: number): number {
@@ -246,8 +284,9 @@ export class Directory extends EventEmitter {
     for (const entry of [...this.#byPeer.values()]) {
       const revoked = this.#verifier.isRevoked(entry.peerId);
       const expired = caExpired || nowMs - CERT_CLOCK_SKEW_MS > entry.cert.notAfterMs;
-      if (!revoked && !expired) continue;
-      this.#logger.info(`${shortId(entry.peerId)} left the directory`, { name: entry.name, reason: revoked ? 'revoked' : 'expired' });
+      const ended = !revoked && !expired && this.#offline.has(entry.hex) && !this.#sessionLive(entry.peerId);
+      if (!revoked && !expired && !ended) continue;
+      this.#logger.info(`${shortId(entry.peerId)} left the directory`, { name: entry.name, reason: revoked ? 'revoked' : expired ? 'expired' : 'offline, session ended' });
       this.#remove(entry);
       removed++;
     }
@@ -260,7 +299,18 @@ export class Directory extends EventEmitter {
     return hex === undefined ? undefined : this.#byPeer.get(hex);
   }
 
-  /** A snapshot of the listed members, in the order they were listed. */
+  /** True when the member is listed and the relay lists it too (false: unknown, or kept offline for its session). */
+  isOnline(peerId: Uint8Array | string): boolean {
+    const hex = lowerHex(peerId);
+    return hex !== undefined && this.#byPeer.has(hex) && !this.#offline.has(hex);
+  }
+
+  /** How many listed members are offline (kept for a live session). */
+  get offlineCount(): number {
+    return this.#offline.size;
+  }
+
+  /** A snapshot of the listed members (online and offline), in the order they were listed. */
   list(): DirectoryEntry[] {
     return [...this.#byPeer.values()];
   }
@@ -277,8 +327,21 @@ export class Directory extends EventEmitter {
     this.#logger.debug(`directory: ${msg}`, { reason, ...fields });
   }
 
+  /** The relay does not list `entry` (any more): offline while its session lives, else gone. */
+  #notListed(entry: DirectoryEntry): void {
+    if (this.#offline.has(entry.hex)) return;
+    if (!this.#sessionLive(entry.peerId)) {
+      this.#remove(entry);
+      return;
+    }
+    this.#offline.add(entry.hex);
+    this.#logger.debug(`${shortId(entry.peerId)} offline at the relay; kept for its live session`, { name: entry.name });
+    this.emit('offline', entry);
+  }
+
   #remove(entry: DirectoryEntry): void {
     this.#byPeer.delete(entry.hex);
+    this.#offline.delete(entry.hex);
     this.#unindex(entry);
     this.emit('down', entry);
   }

@@ -6,10 +6,21 @@
  * Payloads given to `send` travel end to end inside the peer session; the
  * relay link carries the sealed frames. After every re-admission to the relay
  * the node re-runs its peer handshakes, so a relay restart or failover leaves
- * no stale state behind, and rebuilds its member directory from the list the
- * relay re-sends (every certificate verified here, never trusted from the
+ * no stale state behind, and reconciles its member directory with the list
+ * the relay re-sends (every certificate verified here, never trusted from the
  * relay). `attachDevice` adds the TAP/TUN data plane: device frames from
  * members go to the Dataplane, which routes device packets to members.
+ *
+ * Presence and sessions (docs/threat-model.md "Malicious relay"): the
+ * relay's presence decides who may be introduced, not who may keep an
+ * authenticated session. When the relay link goes down, on re-admission and
+ * on PEER_DOWN, members we hold a live session with stay in the directory
+ * as offline (still routed by the data plane, their direct paths kept); only
+ * the others leave. A session ends by its own timers, or by revocation or
+ * expiry: `recheckMembership` (after a revocation list is loaded, and every
+ * DIRECTORY_RECHECK_INTERVAL_MS) forgets every peer that is revoked or whose
+ * handshake-verified certificate expired, whatever the relay said before:
+ * keys wiped, paths closed, the data plane told.
  *
  * Paths (DESIGN.md "Paths, migration, fallback"): the PeerManager sends
  * through the PathManager, which picks the relay or a direct path per peer.
@@ -32,7 +43,9 @@
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
 import type { MemberCertificate } from '../identity/certificate.js';
-import type { MembershipVerifier } from '../identity/membership.js';
+import { CERT_CLOCK_SKEW_MS, type MembershipVerifier } from '../identity/membership.js';
+import { shortId } from '../identity/peer-id.js';
+import { toHex } from '../crypto/bytes.js';
 import { ConfigError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
@@ -105,13 +118,22 @@ export class ShadowNode extends EventEmitter {
   #admissions = 0;
   #running = false;
   #recheck: TimerHandle | null = null;
+  readonly #verifier: MembershipVerifier;
 
   constructor(deps: NodeDeps, options: NodeOptions) {
     super();
     const clock = deps.clock ?? systemClock;
     this.#clock = clock;
     this.#logger = deps.logger ?? silentLogger;
-    this.directory = new Directory({ verifier: deps.verifier, selfPeerId: deps.peerId, clock, logger: this.#logger.child('directory') });
+    this.#verifier = deps.verifier;
+    this.directory = new Directory({
+      verifier: deps.verifier,
+      selfPeerId: deps.peerId,
+      // A live session keeps its member listed (offline) when the relay stops listing it.
+      sessionLive: (peerId) => this.peers.pathAuthKey(peerId) !== null,
+      clock,
+      logger: this.#logger.child('directory'),
+    });
     this.link = new RelayLink(
       { signer: deps.signer, certificate: deps.certificate.raw, logger: this.#logger.child('link'), clock },
       options.relay,
@@ -172,8 +194,8 @@ export class ShadowNode extends EventEmitter {
       this.#admissions++;
       // The relay's view of our address is a candidate too (behind NAT, the only reachable one).
       try { this.direct?.setAdvertise([info.observedAddress]); } catch { /* not an IP: nothing to advertise */ }
-      // The relay re-sends the full member list after every admission.
-      this.directory.clear();
+      // The relay re-sends the full member list after every admission: reconcile with it, keeping live sessions.
+      this.directory.resetPresence();
       if (this.#admissions > 1) this.peers.rehandshakeAll();
       this.emit('relay', info);
     });
@@ -181,22 +203,71 @@ export class ShadowNode extends EventEmitter {
     this.link.on('peer_down', (peerId: Uint8Array) => { this.directory.onPeerDown(peerId); });
     this.directory.on('up', (e: DirectoryEntry) => this.emit('member_up', e));
     this.directory.on('down', (e: DirectoryEntry) => {
-      // A revoked member loses its session at once (keys wiped); one that merely went offline keeps it.
-      if (deps.verifier.isRevoked(e.peerId)) this.peers.forgetPeer(e.peerId);
-      this.#dataplane?.forgetPeer(e.hex);
-      this.paths.forgetPeer(e.peerId);
-      this.direct?.forgetPeer(e.peerId);
-      this.udp?.forgetPeer(e.peerId);
+      // It left for good (no live session, or no member any more). A revoked or expired one also loses its session (keys wiped).
+      if (!this.#isMember(e.peerId, this.#clock.now())) this.peers.forgetPeer(e.peerId);
+      this.#forgetPaths(e.peerId);
       this.emit('member_down', e);
     });
-    this.link.on('down', (reason: unknown) => this.emit('relay_down', reason));
+    this.link.on('down', (reason: unknown) => {
+      // The relay's list is void until the next admission re-sends it; live sessions keep their members.
+      this.directory.resetPresence();
+      this.emit('relay_down', reason);
+    });
     this.peers.on('payload', (peerId: Uint8Array, body: Uint8Array) => this.emit('payload', peerId, body));
     this.peers.on('inner', (peerId: Uint8Array, innerType: number, body: Uint8Array) => {
       if (innerType === InnerType.DeviceFrame) this.#dataplane?.fromPeer(peerId, body);
       else if (innerType === InnerType.PathOffer) this.#onOffer(peerId, body);
       else this.emit('inner', peerId, innerType, body);
     });
-    this.peers.on('established', (peerId: Uint8Array, cert: MemberCertificate) => this.emit('established', peerId, cert));
+    this.peers.on('established', (peerId: Uint8Array, cert: MemberCertificate) => {
+      // The handshake verified the certificate; a list loaded while it ran is applied here. After this
+      // event's other listeners, so none of them recreates the forgotten peer.
+      queueMicrotask(() => { if (!this.#isMember(peerId, this.#clock.now())) this.#cut(peerId); });
+      this.emit('established', peerId, cert);
+    });
+  }
+
+  /**
+   * Apply the membership rules now (after loading a revocation list into the
+   * verifier, and periodically for expiry): every peer that is revoked, or
+   * whose handshake-verified certificate (or the CA) expired at `nowMs`, is
+   * forgotten at once — session keys wiped, half-done handshakes dropped,
+   * paths closed, the data plane told — whether or not the relay still lists
+   * it or ever said it left; then the directory drops revoked and expired
+   * members and offline ones whose session ended. Returns how many left the
+   * directory and which peers (hex) lost their session state.
+   */
+  recheckMembership(nowMs: number = this.#clock.now()): { left: number; cut: string[] } {
+    const cut: string[] = [];
+    for (const p of this.peers.peers()) {
+      const id = Uint8Array.from(Buffer.from(p.peerId, 'hex'));
+      if (this.#isMember(id, nowMs)) continue;
+      this.#cut(id);
+      cut.push(p.peerId);
+    }
+    return { left: this.directory.recheck(nowMs), cut };
+  }
+
+  /** Not revoked, and neither the certificate it proved in its last handshake nor the CA expired (MembershipVerifier's skew). */
+  #isMember(peerId: Uint8Array, nowMs: number): boolean {
+    if (this.#verifier.isRevoked(peerId)) return false;
+    if (nowMs - CERT_CLOCK_SKEW_MS > this.#verifier.ca.notAfterMs) return false;
+    const cert = this.peers.peerCertificate(peerId);
+    return cert === null || nowMs - CERT_CLOCK_SKEW_MS <= cert.notAfterMs;
+  }
+
+  /** Forget everything about a peer that is no member any more: session (keys wiped), paths, data plane state. */
+  #cut(peerId: Uint8Array): void {
+    this.#logger.info(`${shortId(peerId)} is no member any more; session forgotten`, { revoked: this.#verifier.isRevoked(peerId) });
+    this.peers.forgetPeer(peerId);
+    this.#forgetPaths(peerId);
+  }
+
+  #forgetPaths(peerId: Uint8Array): void {
+    this.#dataplane?.forgetPeer(toHex(peerId));
+    this.paths.forgetPeer(peerId);
+    this.direct?.forgetPeer(peerId);
+    this.udp?.forgetPeer(peerId);
   }
 
   /** Add the TAP/TUN data plane (before or after start). One device per node. */
@@ -253,11 +324,11 @@ export class ShadowNode extends EventEmitter {
     if (this.paths.pathInfo(peerId)?.path !== 'direct') this.#source?.connect(peerId);
   }
 
-  /** Members whose certificates expired or were revoked leave the directory (and with it, routing). */
+  /** Peers whose certificates expired or were revoked lose their sessions and leave the directory (and with it, routing). */
   #scheduleRecheck(): void {
     this.#recheck = this.#clock.schedule(DIRECTORY_RECHECK_INTERVAL_MS, () => {
       if (!this.#running) return;
-      this.directory.recheck(this.#clock.now());
+      this.recheckMembership();
       this.#scheduleRecheck();
     });
   }

@@ -5,6 +5,9 @@
  * only. `stop()` stops every node, the relay, and removes the files. The
  * relay is a MaliciousRelay (src/testkit/adversary/malicious-relay.ts), which
  * behaves as an honest relay until a test uses its adversary methods.
+ * `stopRelay()` / `startRelay()` take the relay away and bring a new one up
+ * at the same address with the same TLS key (the same pin): a relay restart
+ * as the nodes see it; `relay` is then the new one.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,8 +20,12 @@ import { MaliciousRelay } from './adversary/malicious-relay.js';
 
 export interface InProcessMesh {
   readonly net: TestNetwork;
-  /** A MaliciousRelay: an honest relay until a test uses its adversary methods (src/testkit/adversary/). */
+  /** A MaliciousRelay: an honest relay until a test uses its adversary methods (src/testkit/adversary/). The current one after startRelay(). */
   readonly relay: MaliciousRelay<ReturnType<MembershipVerifier['verify']>>;
+  /** Stop the relay (CLOSE to every member, listener released); the nodes keep running and retry. */
+  stopRelay(): Promise<void>;
+  /** A new relay at the same address with the same TLS key (same pin, same URL), e.g. after stopRelay(). */
+  startRelay(): Promise<void>;
   readonly verifier: MembershipVerifier;
   /** A started node for member `name`; `options` adds to (or overrides) the loopback defaults. */
   node(name: string, options?: Partial<NodeOptions>): ShadowNode;
@@ -30,13 +37,24 @@ export async function startInProcessMesh(members: string[]): Promise<InProcessMe
   const net = await createTestNetwork({ members });
   const verifier = new MembershipVerifier(net.ca);
   const tls = await TlsIdentity.load({ dataDir: join(dir, 'relay'), hostnames: ['127.0.0.1'] }, Date.now());
-  const relay = new MaliciousRelay({ verifier, tls }, { host: '127.0.0.1', port: 0 });
+  let relay = new MaliciousRelay({ verifier, tls }, { host: '127.0.0.1', port: 0 });
   await relay.start();
+  const port = relay.port;
   const nodes: ShadowNode[] = [];
   return {
     net,
-    relay,
+    get relay() {
+      return relay;
+    },
     verifier,
+    async stopRelay() {
+      await relay.stop();
+    },
+    async startRelay() {
+      await relay.stop();
+      relay = new MaliciousRelay({ verifier, tls }, { host: '127.0.0.1', port });
+      await relay.start();
+    },
     node(name, options = {}) {
       const m = net.member(name);
       const node = new ShadowNode(

@@ -3,6 +3,9 @@
  * another CA's, expired, revoked, forged and garbage certificates are
  * dropped and counted, never thrown; byAddress routes IPv4 and IPv6 host
  * addresses; replacement, down, clear and recheck keep the indexes right.
+ * A member with a live session is kept, offline, when the relay stops
+ * listing it (PEER_DOWN, a void list), until its session ends or it is
+ * revoked or expires.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -32,16 +35,19 @@ interface Recorded {
   clock: FakeClock;
   ups: Array<[DirectoryEntry, DirectoryEntry | undefined]>;
   downs: DirectoryEntry[];
+  offlines: DirectoryEntry[];
 }
 
-function directory(options: { maxMembers?: number } = {}, verifier = net.verifier): Recorded {
+function directory(options: { maxMembers?: number } = {}, verifier = net.verifier, sessionLive?: (peerId: Uint8Array) => boolean): Recorded {
   const clock = new FakeClock(FIXTURE_EPOCH_MS);
-  const dir = new Directory({ verifier, selfPeerId: self.peerId, clock }, options);
+  const dir = new Directory({ verifier, selfPeerId: self.peerId, clock, ...(sessionLive !== undefined ? { sessionLive } : {}) }, options);
   const ups: Recorded['ups'] = [];
   const downs: DirectoryEntry[] = [];
+  const offlines: DirectoryEntry[] = [];
   dir.on('up', (e: DirectoryEntry, prev: DirectoryEntry | undefined) => ups.push([e, prev]));
   dir.on('down', (e: DirectoryEntry) => downs.push(e));
-  return { dir, clock, ups, downs };
+  dir.on('offline', (e: DirectoryEntry) => offlines.push(e));
+  return { dir, clock, ups, downs, offlines };
 }
 
 function totalDrops(dir: Directory): number {
@@ -273,3 +279,82 @@ function findBytes(hay: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+/** A directory whose "live session" set the test controls (hex peer ids). */
+function withSessions(verifier = net.verifier): Recorded & { live: Set<string> } {
+  const live = new Set<string>();
+  return { ...directory({}, verifier, (id) => live.has(Buffer.from(id).toString('hex'))), live };
+}
+
+test('PEER_DOWN for a member with a live session keeps it listed and routed, offline; re-announced, it is online again', () => {
+  const { dir, ups, downs, offlines, live } = withSessions();
+  const a = dir.onPeerUp(alice.cert.raw, 1)!;
+  const b = dir.onPeerUp(bob.cert.raw, 1)!;
+  live.add(a.hex);
+  assert.ok(dir.isOnline(alice.peerId));
+  dir.onPeerDown(alice.peerId);
+  dir.onPeerDown(bob.peerId);
+  assert.deepEqual(downs, [b], 'bob had no session: he leaves');
+  assert.deepEqual(offlines, [a], 'alice has one: she stays, offline');
+  assert.equal(dir.get(alice.peerId), a);
+  assert.equal(dir.byAddress(ip(10, 10, 10, 3)), a);
+  assert.deepEqual(dir.list(), [a]);
+  assert.equal(dir.isOnline(alice.peerId), false);
+  assert.equal(dir.isOnline(bob.peerId), false);
+  assert.equal(dir.offlineCount, 1);
+  // A second PEER_DOWN changes nothing and is not an unknown peer.
+  dir.onPeerDown(alice.peerId);
+  assert.equal(offlines.length, 1);
+  assert.equal(dir.drops.unknown_peer, 0);
+  // The relay announces her again: online, the same certificate rules apply (an older one is refused).
+  const again = dir.onPeerUp(alice.cert.raw, 5)!;
+  assert.ok(dir.isOnline(alice.peerId));
+  assert.equal(dir.offlineCount, 0);
+  assert.deepEqual(ups.at(-1), [again, a]);
+  assert.equal(dir.byAddress(ip(10, 10, 10, 3)), again);
+});
+
+test('resetPresence (relay link down, re-admission) reconciles: members without a session leave, members with one stay offline until the re-sent list names them', () => {
+  const { dir, downs, offlines, live } = withSessions();
+  const a = dir.onPeerUp(alice.cert.raw, 1)!;
+  const b = dir.onPeerUp(bob.cert.raw, 1)!;
+  const c = dir.onPeerUp(carol.cert.raw, 1)!;
+  live.add(a.hex);
+  live.add(b.hex);
+  dir.resetPresence();
+  assert.deepEqual(downs, [c]);
+  assert.deepEqual(offlines, [a, b]);
+  assert.equal(dir.byAddress(V6_BOB), b, 'bob is still routed');
+  dir.resetPresence(); // again (another failed reconnect): nothing more happens
+  assert.equal(downs.length + offlines.length, 3);
+  // The re-sent list names alice and carol only.
+  dir.onPeerUp(alice.cert.raw, 2);
+  dir.onPeerUp(carol.cert.raw, 2);
+  assert.ok(dir.isOnline(alice.peerId) && dir.isOnline(carol.peerId));
+  assert.equal(dir.isOnline(bob.peerId), false);
+  assert.equal(dir.list().length, 3);
+  // bob's session ends: the next recheck lets him go; alice (online) stays whatever her session does.
+  live.clear();
+  assert.equal(dir.recheck(FIXTURE_EPOCH_MS), 1);
+  assert.deepEqual(downs.map((e) => e.name), ['carol', 'bob']);
+  assert.equal(dir.byAddress(V6_BOB), undefined);
+  assert.deepEqual(dir.list().map((e) => e.name), ['alice', 'carol']);
+});
+
+test('an offline member kept for its session still leaves at once when revoked or expired', () => {
+  const verifier = fixtureVerifierWith();
+  const { dir, downs, live } = withSessions(verifier);
+  const c = dir.onPeerUp(carol.cert.raw, 1)!;
+  const d = dir.onPeerUp(expiring.cert.raw, 1)!;
+  live.add(c.hex);
+  live.add(d.hex);
+  dir.resetPresence();
+  assert.equal(dir.offlineCount, 2);
+  verifier.setRevocationList(issueRevocationList(net.caSigner, net.ca, { number: 1, issuedAtMs: FIXTURE_EPOCH_MS, peerIds: [carol.peerId] }));
+  assert.equal(dir.recheck(FIXTURE_EPOCH_MS), 1);
+  assert.deepEqual(downs, [c]);
+  assert.equal(dir.recheck(expiring.cert.notAfterMs + CERT_CLOCK_SKEW_MS + 1), 1);
+  assert.deepEqual(downs, [c, d]);
+  assert.equal(dir.offlineCount, 0);
+  assert.equal(dir.list().length, 0);
+});
