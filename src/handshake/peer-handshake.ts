@@ -34,13 +34,22 @@
  *   - fatal = true: the machine is dead (`failed`); discard it (used after done,
  *     or a message for a machine that already failed).
  * Ephemeral secrets are wiped as soon as they are used, in `finally`.
+ *
+ * HS_INIT carries no signature: it is authenticated only by the initiator's
+ * FINISH signature over h3, which contains it. Until `onFinish` succeeds an
+ * INIT proves nothing about its sender, so callers must not change any state
+ * because of one (docs/handshake.md §4). `verifyInit` holds the checks that
+ * need no expensive work of ours beyond certificate verification, so a caller
+ * can put its rate limits between them and `respondVerified`. A cookie on an
+ * INIT (handshake.md §6) is outside the transcript: h1 hashes the INIT
+ * without it, so a re-sent INIT with a cookie keys the same handshake.
  */
 import { HandshakeError } from '../errors.js';
 import { equalBytes, wipe } from '../crypto/bytes.js';
 import { HybridKemKeyPair, hybridEncapsulate } from '../crypto/hybrid-kem.js';
 import { hybridVerify } from '../crypto/hybrid-sign.js';
-import { FrameType, HYBRID_SIGNATURE_BYTES, NONCE_BYTES } from '../wire/constants.js';
-import { decodePeerFrame, encodePeerFrame, type PeerFrame } from '../wire/peer-frames.js';
+import { FrameType, HS_COOKIE_MAC_BYTES, HYBRID_SIGNATURE_BYTES, NONCE_BYTES } from '../wire/constants.js';
+import { decodePeerFrame, encodePeerFrame, initWithoutCookie, type PeerFrame } from '../wire/peer-frames.js';
 import { deriveKeys, transcriptMix, transcriptStart } from './key-schedule.js';
 
 export const SIG_CONTEXT_RESP = 'peer-resp';
@@ -204,6 +213,17 @@ export class HandshakeInitiator<P extends VerifiedPeer = VerifiedPeer> {
     return this.#peerId;
   }
 
+  /** `init` with the responder's cookie appended (handshake.md §6): the same handshake, re-sent. A new buffer. */
+  initWithCookie(cookie: Uint8Array): Uint8Array {
+    if (cookie.length !== HS_COOKIE_MAC_BYTES) {
+      throw new HandshakeError('SM_ERR_HS_ARGUMENT', `cookie: expected ${HS_COOKIE_MAC_BYTES} bytes, got ${cookie.length}`);
+    }
+    const out = new Uint8Array(this.init.length + HS_COOKIE_MAC_BYTES);
+    out.set(this.init, 0);
+    out.set(cookie, this.init.length);
+    return out;
+  }
+
   /** Process HS_RESP. Returns FINISH to send and the session keys, or throws HandshakeError (see contract). */
   onResponse(bytes: Uint8Array, nowMs: number): HandshakeResult<P> & { finish: Uint8Array } {
     if (this.#state !== 'sent_init') throw dead('SM_ERR_HS_STATE', `initiator is ${this.#state}`);
@@ -257,9 +277,20 @@ export class HandshakeInitiator<P extends VerifiedPeer = VerifiedPeer> {
   }
 }
 
+/** An HS_INIT whose certificate verified and names the sender the transport gave: not yet authenticated (see the header). */
+export interface VerifiedInit<P extends VerifiedPeer = VerifiedPeer> {
+  peer: P;
+  senderIndex: number;
+  timestampMs: number;
+  kemPublic: Uint8Array;
+  /** The INIT without any cookie: what h1 hashes. A view of the input. */
+  transcriptBytes: Uint8Array;
+}
+
 /**
- * Responder side. Created from an HS_INIT by `HandshakeResponder.respond`,
- * which returns the machine and the RESP to send; feed HS_FINISH to `onFinish`.
+ * Responder side. Created from an HS_INIT by `HandshakeResponder.respond`
+ * (or `verifyInit` then `respondVerified`), which returns the machine and
+ * the RESP to send; feed HS_FINISH to `onFinish`.
  */
 export class HandshakeResponder<P extends VerifiedPeer = VerifiedPeer> {
   #state: ResponderState = 'sent_resp';
@@ -300,15 +331,33 @@ export class HandshakeResponder<P extends VerifiedPeer = VerifiedPeer> {
     id: HandshakeIdentity<P>, bytes: Uint8Array, srcPeerId: Uint8Array, localIndex: number, nowMs: number, encapsSeed?: Uint8Array,
   ): HandshakeResponder<P> {
     checkIndex('localIndex', localIndex);
+    return HandshakeResponder.respondVerified(id, HandshakeResponder.verifyInit(id, bytes, srcPeerId, nowMs), localIndex, nowMs, encapsSeed);
+  }
+
+  /**
+   * Decode HS_INIT and verify its certificate names `srcPeerId`; no KEM or
+   * signing work. Throws a non-fatal HandshakeError to drop it. The result
+   * aliases `bytes`: use it before the buffer is reused.
+   */
+  static verifyInit<P extends VerifiedPeer>(id: HandshakeIdentity<P>, bytes: Uint8Array, srcPeerId: Uint8Array, nowMs: number): VerifiedInit<P> {
     const init = decodeAs(bytes, FrameType.HsInit);
     const peer = verifyPeer(id, init.cert, srcPeerId, nowMs);
+    return { peer, senderIndex: init.senderIndex, timestampMs: init.timestampMs, kemPublic: init.kemPublic, transcriptBytes: initWithoutCookie(init, bytes) };
+  }
+
+  /** The expensive half of `respond`: encapsulate to the INIT's key and sign the transcript. */
+  static respondVerified<P extends VerifiedPeer>(
+    id: HandshakeIdentity<P>, init: VerifiedInit<P>, localIndex: number, nowMs: number, encapsSeed?: Uint8Array,
+  ): HandshakeResponder<P> {
+    checkIndex('localIndex', localIndex);
+    const peer = init.peer;
     let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };
     try {
       enc = hybridEncapsulate(init.kemPublic, encapsSeed);
     } catch (err) {
       throw drop('SM_ERR_HS_KEM', `encapsulation failed: ${(err as Error).message}`, err);
     }
-    const h1 = transcriptMix(transcriptStart(), bytes);
+    const h1 = transcriptMix(transcriptStart(), init.transcriptBytes);
     const resp = encodePeerFrame({
       type: FrameType.HsResp,
       senderIndex: localIndex,

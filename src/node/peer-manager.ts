@@ -16,14 +16,39 @@
  *
  * Simultaneous initiation: when both sides start a handshake at once, the side
  * with the lower peer id keeps its own and ignores the other's INIT; the other
- * abandons its own and responds. Both then agree on one key pair.
+ * responds, and abandons its own once the INIT's FINISH authenticated it. Both
+ * then agree on one key pair.
+ *
+ * Who gets state (docs/handshake.md §4, INIT acceptance): an HS_INIT is not
+ * signed and proves nothing until its FINISH verifies, so an INIT changes no
+ * state of a peer: its timestamp is recorded for replay only when the
+ * handshake completes, and our own handshake in progress is kept. New peer
+ * entries (and the handshakes we answer or start because of an unknown-index
+ * DATA) exist only for peer ids `isMember` admits — the node's directory of
+ * CA-verified members — never for ourselves. An entry with an authenticated
+ * session outlives its member's listing (the relay may blink or lie about
+ * presence); one without a session or a handshake in progress is pruned once
+ * its member is no longer listed. Entries are thus bounded by the directory
+ * plus the established sessions.
+ *
+ * Handshake budgets (docs/handshake.md §6): an INIT that passes the free
+ * checks (timestamp, membership, replay, tie-break) costs a certificate
+ * verification from a global bucket; one that also verifies costs its
+ * member's own bucket, then the KEM and signing work. Junk claiming a member
+ * thus spends nothing of that member's. When the global bucket runs below
+ * COOKIE_PRESSURE_RATIO of its burst, INITs without a valid cookie get a
+ * stateless HS_COOKIE instead of any work.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from '../crypto/bytes.js';
 import { hasCode } from '../errors.js';
-import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedPeer } from '../handshake/peer-handshake.js';
+import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedInit, type VerifiedPeer } from '../handshake/peer-handshake.js';
+import { InitCookies } from '../handshake/init-cookie.js';
+import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
+import { TokenBucket } from '../relay/token-bucket.js';
 import { FrameType, InnerType } from '../wire/constants.js';
-import { decodePeerFrame, type PeerFrame } from '../wire/peer-frames.js';
+import { decodePeerFrame, encodePeerFrame, initWithoutCookie, type PeerFrame } from '../wire/peer-frames.js';
+import { DEFAULT_DIRECTORY_MAX_MEMBERS } from './directory.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
@@ -34,12 +59,24 @@ import type { AeadAlgorithm } from '../crypto/aead.js';
 
 /** How long a responder waits for FINISH before forgetting the half-done handshake. */
 export const RESPONDER_TIMEOUT_MS = 15_000;
-/** Minimum spacing of INITs we process from one peer: each costs an ML-KEM encapsulation and an ML-DSA signature, so a flood must not buy unbounded CPU. */
-export const INIT_MIN_INTERVAL_MS = 100;
-/** Housekeeping cadence: expire half-done handshakes and forget indices of wiped key pairs. */
+/** Per-member INITs we do the expensive work for (an ML-KEM encapsulation and an ML-DSA signature each): a genuine
+ *  initiator sends one per attempt and retries every few seconds, so two a second with a burst of four leave room
+ *  for simultaneous initiation and a retry, while one member flooding cannot take the global budget alone. */
+export const PEER_INITS_PER_SECOND = 2;
+export const PEER_INIT_BURST = 4;
+/** INITs per second, over all peers, whose certificate we verify (and then answer): bounds the CPU all INITs together can buy. */
+export const DEFAULT_HANDSHAKES_PER_SECOND = 20;
+/** Burst of the global budget: a relay re-admission makes every member re-handshake at once. */
+export const DEFAULT_HANDSHAKE_BURST = 40;
+/** Below this fraction of the global burst left, INITs must carry a cookie (docs/handshake.md §6). */
+export const COOKIE_PRESSURE_RATIO = 0.5;
+/** An INIT timestamp later than now + this is refused: the certificates' own clock skew, so honest clocks that
+ *  agree on certificate validity agree here too; a later one could only be a forgery aiming to outlast genuine INITs. */
+export const INIT_FUTURE_SKEW_MS = CERT_CLOCK_SKEW_MS;
+/** Housekeeping cadence: expire half-done handshakes, forget indices of wiped key pairs, prune departed members. */
 export const SWEEP_INTERVAL_MS = 1_000;
-/** Upper bound on peers tracked at once (each holds a session and small queues). */
-export const DEFAULT_MAX_PEERS = 4_096;
+/** Upper bound on peers tracked at once (each holds a session and small queues): as many as the directory lists. */
+export const DEFAULT_MAX_PEERS = DEFAULT_DIRECTORY_MAX_MEMBERS;
 
 /** The consumer-side view of whatever carries peer frames (the relay link today). */
 export interface FrameTransport {
@@ -48,13 +85,22 @@ export interface FrameTransport {
 
 export type ManagerDropReason =
   | 'malformed' | 'unexpected_type' | 'unknown_index' | 'src_mismatch' | 'hs_invalid' | 'hs_replay'
-  | 'hs_rate_limited' | 'hs_tiebreak' | 'too_many_peers' | 'transport_full';
+  | 'hs_rate_limited' | 'hs_tiebreak' | 'too_many_peers' | 'transport_full'
+  // docs/handshake.md §4, §6: frames naming ourselves as sender; senders the directory does not list; INITs dated
+  // beyond the skew; INITs answered with a cookie instead of work; wrong cookies; INITs past the global budget;
+  // a second HS_COOKIE for the same INIT of ours (one for no handshake of ours is unknown_index).
+  | 'self_frame' | 'not_member' | 'hs_future_timestamp' | 'hs_cookie_required' | 'hs_cookie_invalid' | 'hs_overloaded'
+  | 'hs_cookie_unexpected';
 
 export interface PeerManagerOptions {
   aead?: AeadAlgorithm;
   timers?: Partial<SessionTimerOptions>;
   maxPeers?: number;
   maxQueuedPackets?: number;
+  /** Global handshake budget (INITs verified per second); default DEFAULT_HANDSHAKES_PER_SECOND. */
+  handshakesPerSecond?: number;
+  /** Burst of the global handshake budget; default DEFAULT_HANDSHAKE_BURST. */
+  handshakeBurst?: number;
 }
 
 export interface PeerInfo {
@@ -71,8 +117,12 @@ interface PeerEntry<P extends VerifiedPeer> {
   session: PeerSession;
   cert: P | null;
   initiator: HandshakeInitiator<P> | null;
+  /** True once our current INIT was re-sent with a cookie: one cookie per INIT, so forged HS_COOKIEs buy one resend at most. */
+  initiatorCookied: boolean;
+  /** Timestamp of the last INIT from this peer whose handshake COMPLETED (authenticated by FINISH): the replay floor. */
   lastInitFromPeerTs: number;
-  lastInitProcessedAtMs: number;
+  /** The per-member INIT budget, charged only by INITs whose certificate verified. */
+  initBudget: TokenBucket;
 }
 
 type IndexOwner<P extends VerifiedPeer> =
@@ -93,6 +143,11 @@ export interface PeerManagerDeps<P extends VerifiedPeer> {
   /** Our own peer id (for the simultaneous-initiation tie-break). */
   localPeerId: Uint8Array;
   transport: FrameTransport;
+  /**
+   * Whether the directory lists `peerId` (a CA-verified member now). Only such peers get new state. Without it every
+   * sender is admitted (a manager used without a directory, as in unit tests); a node always passes it.
+   */
+  isMember?: (peerId: Uint8Array) => boolean;
   clock?: Clock;
   logger?: Logger;
   rng?: (n: number) => Uint8Array;
@@ -105,14 +160,21 @@ export interface PeerManagerDeps<P extends VerifiedPeer> {
  * handshake completed; 'handshake_failed' (peerId: Uint8Array, code: string).
  */
 export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmitter {
-  readonly #deps: Required<Omit<PeerManagerDeps<P>, 'logger' | 'clock' | 'rng'>> & { clock: Clock; logger: Logger; rng: (n: number) => Uint8Array };
+  readonly #deps: Required<Omit<PeerManagerDeps<P>, 'logger' | 'clock' | 'rng' | 'isMember'>> & {
+    clock: Clock; logger: Logger; rng: (n: number) => Uint8Array; isMember: (peerId: Uint8Array) => boolean;
+  };
   readonly #options: Required<Pick<PeerManagerOptions, 'maxPeers'>> & PeerManagerOptions;
   readonly #peers = new Map<string, PeerEntry<P>>();
   readonly #indices = new Map<number, IndexOwner<P>>();
   readonly #drops: Record<ManagerDropReason, number> = {
     malformed: 0, unexpected_type: 0, unknown_index: 0, src_mismatch: 0, hs_invalid: 0, hs_replay: 0,
     hs_rate_limited: 0, hs_tiebreak: 0, too_many_peers: 0, transport_full: 0,
+    self_frame: 0, not_member: 0, hs_future_timestamp: 0, hs_cookie_required: 0, hs_cookie_invalid: 0, hs_overloaded: 0,
+    hs_cookie_unexpected: 0,
   };
+  readonly #localHex: string;
+  readonly #handshakeBudget: TokenBucket;
+  readonly #cookies: InitCookies;
   #lastInitTimestamp = 0;
   #sweep: TimerHandle | null = null;
   #running = false;
@@ -123,11 +185,19 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       identity: deps.identity,
       localPeerId: deps.localPeerId,
       transport: deps.transport,
+      isMember: deps.isMember ?? (() => true),
       clock: deps.clock ?? systemClock,
       logger: deps.logger ?? silentLogger,
       rng: deps.rng ?? randomBytes,
     };
     this.#options = { maxPeers: DEFAULT_MAX_PEERS, ...options };
+    this.#localHex = hexOf(deps.localPeerId);
+    const now = this.#deps.clock.now();
+    // TokenBucket refuses a non-positive rate or burst with a ConfigError naming it.
+    this.#handshakeBudget = new TokenBucket(
+      options.handshakesPerSecond ?? DEFAULT_HANDSHAKES_PER_SECOND, options.handshakeBurst ?? DEFAULT_HANDSHAKE_BURST, now,
+    );
+    this.#cookies = new InitCookies(this.#deps.rng, now);
   }
 
   get drops(): Readonly<Record<ManagerDropReason, number>> {
@@ -161,7 +231,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Send `body` under a data inner type (protocol.md §2) to a peer, end to end. */
   sendInner(peerId: Uint8Array, innerType: number, body: Uint8Array): 'sent' | 'queued' | 'dropped' {
-    const peer = this.#peer(peerId);
+    const peer = this.#peers.get(hexOf(peerId)) ?? this.#admit(peerId);
     if (!peer) return 'dropped';
     const frame = peer.session.encrypt(innerType, body);
     if (frame === null) return 'queued';
@@ -225,6 +295,11 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Entry point for every peer frame from the transport. Never throws. */
   onFrame(src: Uint8Array, bytes: Uint8Array): void {
+    if (hexOf(src) === this.#localHex) {
+      // No session with ourselves: such a frame is a relay's forgery or a loop.
+      this.#drops.self_frame++;
+      return;
+    }
     let frame: PeerFrame;
     try {
       frame = decodePeerFrame(bytes);
@@ -235,9 +310,10 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     try {
       switch (frame.type) {
         case FrameType.Data: return this.#onData(src, frame);
-        case FrameType.HsInit: return this.#onInit(src, bytes, frame.timestampMs);
+        case FrameType.HsInit: return this.#onInit(src, bytes, frame);
         case FrameType.HsResp: return this.#onResp(src, bytes, frame.receiverIndex);
         case FrameType.HsFinish: return this.#onFinish(src, bytes, frame.receiverIndex);
+        case FrameType.HsCookie: return this.#onCookie(src, frame.receiverIndex, frame.cookie);
         default: this.#drops.unexpected_type++;
       }
     } catch (err) {
@@ -247,17 +323,22 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     }
   }
 
-  #peer(peerId: Uint8Array): PeerEntry<P> | null {
+  /** A new entry for `peerId`, only if it is a listed member other than ourselves (module header); null, counted, otherwise. */
+  #admit(peerId: Uint8Array): PeerEntry<P> | null {
     const hex = hexOf(peerId);
-    const existing = this.#peers.get(hex);
-    if (existing) return existing;
+    if (hex === this.#localHex) return null;
+    if (!this.#deps.isMember(peerId)) {
+      this.#drops.not_member++;
+      return null;
+    }
     if (this.#peers.size >= this.#options.maxPeers) {
       this.#drops.too_many_peers++;
       return null;
     }
     const id = new Uint8Array(peerId);
     const entry: PeerEntry<P> = {
-      id, hex, cert: null, initiator: null, lastInitFromPeerTs: 0, lastInitProcessedAtMs: -Infinity,
+      id, hex, cert: null, initiator: null, initiatorCookied: false, lastInitFromPeerTs: 0,
+      initBudget: new TokenBucket(PEER_INITS_PER_SECOND, PEER_INIT_BURST, this.#deps.clock.now()),
       session: undefined as unknown as PeerSession,
     };
     entry.session = new PeerSession(
@@ -302,6 +383,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     const index = this.#allocateIndex();
     const init = HandshakeInitiator.start(this.#deps.identity, peer.id, index, this.#lastInitTimestamp, now, this.#deps.rng);
     peer.initiator = init;
+    peer.initiatorCookied = false;
     this.#indices.set(index, { kind: 'initiator', peer });
     peer.session.handshakeStarted();
     if (!this.#deps.transport.send(peer.id, init.init)) this.#drops.transport_full++;
@@ -314,35 +396,84 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     peer.initiator = null;
   }
 
-  #onInit(src: Uint8Array, bytes: Uint8Array, timestampMs: number): void {
-    const peer = this.#peer(src);
-    if (!peer) return;
+  /**
+   * HS_INIT: docs/handshake.md §4 (acceptance) and §6 (cookies). Free checks first, then the global budget pays for
+   * the certificate check, then the member's budget for the KEM and signature. Nothing about the peer changes here:
+   * the replay floor moves and our own handshake is abandoned only when FINISH authenticates this INIT.
+   */
+  #onInit(src: Uint8Array, bytes: Uint8Array, frame: Extract<PeerFrame, { type: typeof FrameType.HsInit }>): void {
     const now = this.#deps.clock.now();
-    if (timestampMs <= peer.lastInitFromPeerTs) {
+    if (frame.timestampMs > now + INIT_FUTURE_SKEW_MS) {
+      this.#drops.hs_future_timestamp++;
+      return;
+    }
+    let peer: PeerEntry<P> | null = this.#peers.get(hexOf(src)) ?? null;
+    // A listed member, or one we hold an authenticated session with (it may re-key while the relay blinks).
+    if (!this.#deps.isMember(src) && !peer?.session.hasUsableKey()) {
+      this.#drops.not_member++;
+      return;
+    }
+    if (peer && frame.timestampMs <= peer.lastInitFromPeerTs) {
       this.#drops.hs_replay++;
       return;
     }
-    if (now - peer.lastInitProcessedAtMs < INIT_MIN_INTERVAL_MS) {
-      this.#drops.hs_rate_limited++;
-      return;
-    }
-    if (peer.initiator && compareBytes(this.#deps.localPeerId, peer.id) < 0) {
+    if (peer?.initiator && compareBytes(this.#deps.localPeerId, peer.id) < 0) {
       // Both sides initiated at once: the lower peer id keeps its own handshake.
       this.#drops.hs_tiebreak++;
       return;
     }
-    peer.lastInitProcessedAtMs = now;
-    let responder: HandshakeResponder<P>;
-    try {
-      responder = HandshakeResponder.respond(this.#deps.identity, bytes, src, this.#allocateIndex(), now);
-    } catch (err) {
-      this.#countHandshakeError(peer, err);
+    if (this.#handshakeBudget.available(now) < this.#handshakeBudget.burst * COOKIE_PRESSURE_RATIO) {
+      const unsigned = initWithoutCookie(frame, bytes);
+      if (frame.cookie === undefined) {
+        this.#drops.hs_cookie_required++;
+        const reply = encodePeerFrame({ type: FrameType.HsCookie, receiverIndex: frame.senderIndex, cookie: this.#cookies.make(src, unsigned, now) });
+        if (!this.#deps.transport.send(src, reply)) this.#drops.transport_full++;
+        return;
+      }
+      if (!this.#cookies.check(src, unsigned, frame.cookie, now)) {
+        this.#drops.hs_cookie_invalid++;
+        return;
+      }
+    }
+    if (!this.#handshakeBudget.take(1, now)) {
+      this.#drops.hs_overloaded++;
       return;
     }
-    peer.lastInitFromPeerTs = timestampMs;
-    this.#abandonInitiator(peer);
+    let verified: VerifiedInit<P>;
+    try {
+      verified = HandshakeResponder.verifyInit(this.#deps.identity, bytes, src, now);
+    } catch (err) {
+      this.#countHandshakeError(src, err);
+      return;
+    }
+    peer ??= this.#admit(src);
+    if (!peer) return;
+    if (!peer.initBudget.take(1, now)) {
+      this.#drops.hs_rate_limited++;
+      return;
+    }
+    let responder: HandshakeResponder<P>;
+    try {
+      responder = HandshakeResponder.respondVerified(this.#deps.identity, verified, this.#allocateIndex(), now);
+    } catch (err) {
+      this.#countHandshakeError(src, err);
+      return;
+    }
     this.#indices.set(responder.localIndex, { kind: 'responder', peer, responder });
     if (!this.#deps.transport.send(peer.id, responder.resp)) this.#drops.transport_full++;
+  }
+
+  /** HS_COOKIE (docs/handshake.md §6): re-send our INIT to that peer once, with the cookie. */
+  #onCookie(src: Uint8Array, receiverIndex: number, cookie: Uint8Array): void {
+    const owner = this.#handshakeOwner(src, receiverIndex, 'initiator');
+    if (!owner) return;
+    const peer = owner.peer;
+    if (peer.initiatorCookied) {
+      this.#drops.hs_cookie_unexpected++;
+      return;
+    }
+    peer.initiatorCookied = true;
+    if (!this.#deps.transport.send(peer.id, peer.initiator!.initWithCookie(cookie))) this.#drops.transport_full++;
   }
 
   /** The handshake a RESP/FINISH names by receiver index, if it is of `kind` and came from its peer; else counted and null. */
@@ -367,7 +498,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     try {
       result = peer.initiator!.onResponse(bytes, this.#deps.clock.now());
     } catch (err) {
-      this.#countHandshakeError(peer, err);
+      this.#countHandshakeError(peer.id, err);
       return;
     }
     peer.initiator = null;
@@ -385,9 +516,13 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     try {
       result = owner.responder.onFinish(bytes, this.#deps.clock.now());
     } catch (err) {
-      this.#countHandshakeError(peer, err);
+      this.#countHandshakeError(peer.id, err);
       return;
     }
+    // handshake.md §4: FINISH authenticated the INIT; only now does its timestamp become the replay floor, and only
+    // now does a handshake of ours that crossed it give way.
+    peer.lastInitFromPeerTs = Math.max(peer.lastInitFromPeerTs, owner.responder.initTimestampMs);
+    this.#abandonInitiator(peer);
     this.#indices.set(receiverIndex, { kind: 'session', peer });
     this.#established(peer, result.peer, result.keys);
   }
@@ -403,11 +538,13 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     const owner = this.#indices.get(frame.receiverIndex);
     if (!owner || owner.kind !== 'session') {
       this.#drops.unknown_index++;
-      // A member whose DATA we cannot open has keys we lost (we restarted): re-key with it.
+      // A member whose DATA we cannot open has keys we lost (we restarted): re-key with it. Only a listed member:
+      // an unknown sender id gets no entry and no handshake (module header).
       const peer = this.#peers.get(hexOf(src));
-      if (peer && !peer.session.hasUsableKey() && !peer.initiator) this.#initiate(peer);
-      else if (!peer && this.#running) {
-        const p = this.#peer(src);
+      if (peer && !peer.session.hasUsableKey() && !peer.initiator) {
+        if (this.#deps.isMember(peer.id)) this.#initiate(peer);
+      } else if (!peer && this.#running) {
+        const p = this.#admit(src);
         if (p) this.#initiate(p);
       }
       return;
@@ -423,15 +560,15 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     else if (opened.innerType !== InnerType.Keepalive) this.emit('inner', peer.id, opened.innerType, opened.body);
   }
 
-  #countHandshakeError(peer: PeerEntry<P>, err: unknown): void {
+  #countHandshakeError(peerId: Uint8Array, err: unknown): void {
     this.#drops.hs_invalid++;
     const code = (err as { code?: unknown }).code;
-    this.#deps.logger.info(`${peer.hex.slice(0, 8)} handshake message dropped`, {
+    this.#deps.logger.info(`${hexOf(peerId).slice(0, 8)} handshake message dropped`, {
       code: typeof code === 'string' ? code : 'unknown',
       reason: (err as Error).message,
     });
     if (hasCode(err, 'SM_ERR_HS_CERT') || hasCode(err, 'SM_ERR_HS_SIGNATURE') || hasCode(err, 'SM_ERR_HS_PEER_MISMATCH')) {
-      this.emit('handshake_failed', peer.id, String(code));
+      this.emit('handshake_failed', peerId, String(code));
     }
   }
 
@@ -445,15 +582,23 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   #sweepOnce(): void {
     const now = this.#deps.clock.now();
+    const answering = new Set<PeerEntry<P>>();
     for (const [index, owner] of this.#indices) {
       if (owner.kind === 'responder') {
         if (now - owner.responder.createdAtMs > RESPONDER_TIMEOUT_MS || owner.responder.state !== 'sent_resp') {
           owner.responder.destroy();
           this.#indices.delete(index);
+        } else {
+          answering.add(owner.peer);
         }
       } else if (owner.kind === 'session') {
         if (!owner.peer.session.localIndices().includes(index)) this.#indices.delete(index);
       }
+    }
+    // Module header: no session, no handshake, no longer listed -> no state.
+    for (const p of [...this.#peers.values()]) {
+      if (p.session.hasUsableKey() || p.initiator || answering.has(p) || this.#deps.isMember(p.id)) continue;
+      this.forgetPeer(p.id);
     }
   }
 }

@@ -34,6 +34,13 @@
  *                   between nodes; PATH_OFFER version 2 tags every
  *                   candidate with its transport (a v1 offer is still
  *                   read: all its candidates are WSS listeners).
+ *   2026-12-27  v1  (compatible extension, no bump) handshake cookies
+ *                   (handshake.md §6): HS_COOKIE 0x2d, a peer frame a
+ *                   responder under load sends instead of HS_RESP, and an
+ *                   optional 16-byte cookie after an HS_INIT's certificate.
+ *                   Only a node that received HS_COOKIE sends an INIT with
+ *                   a cookie, and only new nodes send HS_COOKIE, so an
+ *                   older node never sees either.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -49,7 +56,7 @@ export const HEADER_TYPE_OFFSET = 1;
 export const HEADER_RESERVED_OFFSET = 2;
 
 /** Frame type byte. 0x01..0x0d are relay link frames (protocol.md §1),
- *  0x21..0x24 are end-to-end peer frames (protocol.md §2). */
+ *  0x21..0x24 and 0x2d are end-to-end peer frames (protocol.md §2). */
 export const FrameType = {
   Hello: 0x01,
   Challenge: 0x02,
@@ -68,6 +75,7 @@ export const FrameType = {
   HsResp: 0x22,
   HsFinish: 0x23,
   Data: 0x24,
+  HsCookie: 0x2d,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -92,7 +100,8 @@ export type PeerFrameType =
   | typeof FrameType.HsInit
   | typeof FrameType.HsResp
   | typeof FrameType.HsFinish
-  | typeof FrameType.Data;
+  | typeof FrameType.Data
+  | typeof FrameType.HsCookie;
 
 /**
  * First byte of a DATA plaintext (protocol.md §2, inner types).
@@ -209,6 +218,10 @@ export const HS_RESP_FIXED_BYTES =
   HEADER_BYTES + 4 + 4 + HYBRID_KEM_CIPHERTEXT_BYTES + 4 + HYBRID_SIGNATURE_BYTES;
 /** HS_FINISH, exact: header + receiverIndex u32 + signature. */
 export const HS_FINISH_BYTES = HEADER_BYTES + 4 + HYBRID_SIGNATURE_BYTES;
+/** Handshake cookie (handshake.md §6): a truncated HMAC-SHA-256, 128 bits as AEAD tags. */
+export const HS_COOKIE_MAC_BYTES = 16;
+/** HS_COOKIE, exact: header + receiverIndex u32 + cookie (24). */
+export const HS_COOKIE_BYTES = HEADER_BYTES + 4 + HS_COOKIE_MAC_BYTES;
 /** DATA header (the AEAD associated data): header + receiverIndex u32 + counter u64. */
 export const DATA_HEADER_BYTES = 16;
 /** Offset of receiverIndex inside a DATA frame. */

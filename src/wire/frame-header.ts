@@ -38,6 +38,7 @@ const NAMES: ReadonlyMap<number, string> = new Map([
   [FrameType.HsResp, 'HS_RESP'],
   [FrameType.HsFinish, 'HS_FINISH'],
   [FrameType.Data, 'DATA'],
+  [FrameType.HsCookie, 'HS_COOKIE'],
 ]);
 
 /** The spec's name of a frame type ("SEND"), or "0x5a" for an unknown byte; for logs. */
@@ -50,9 +51,9 @@ export function isRelayFrameType(type: number): type is RelayFrameType {
   return type >= FrameType.Hello && type <= FrameType.PeerDown;
 }
 
-/** True for 0x21..0x24, the end-to-end peer frames of protocol.md §2. */
+/** True for 0x21..0x24 and 0x2d, the end-to-end peer frames of protocol.md §2. */
 export function isPeerFrameType(type: number): type is PeerFrameType {
-  return type >= FrameType.HsInit && type <= FrameType.Data;
+  return (type >= FrameType.HsInit && type <= FrameType.Data) || type === FrameType.HsCookie;
 }
 
 /**

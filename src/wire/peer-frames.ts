@@ -4,11 +4,13 @@
  *
  * What callers must know:
  *  - decodePeerFrame throws only WireError (SM_ERR_WIRE_*), checks lengths
- *    before anything else and accepts no trailing bytes. Its byte fields
- *    (nonce, kemPublic, kemCiphertext, cert, signature, DATA header and
- *    sealed) are `subarray` VIEWS of the input: they alias it. Copy what you
- *    keep past the input buffer's lifetime.
- *  - Relay frame types (0x01..0x0b) are rejected with SM_ERR_WIRE_TYPE.
+ *    before anything else and accepts no trailing bytes, except HS_INIT's
+ *    optional cookie (exactly HS_COOKIE_MAC_BYTES after the certificate,
+ *    handshake.md §6). Its byte fields (nonce, kemPublic, kemCiphertext,
+ *    cert, signature, cookie, DATA header and sealed) are `subarray` VIEWS
+ *    of the input: they alias it. Copy what you keep past the input
+ *    buffer's lifetime. An HS_INIT without a cookie has no `cookie` key.
+ *  - Relay frame types (0x01..0x0d) are rejected with SM_ERR_WIRE_TYPE.
  *  - A peer frame is at most MAX_PEER_FRAME_BYTES so that it always fits one
  *    SEND payload; bigger input is SM_ERR_WIRE_TOO_LARGE.
  *  - DATA: `header` is the first DATA_HEADER_BYTES (16) bytes, exactly the
@@ -30,6 +32,8 @@ import {
   DATA_RECEIVER_INDEX_OFFSET,
   FrameType,
   HEADER_BYTES,
+  HS_COOKIE_BYTES,
+  HS_COOKIE_MAC_BYTES,
   HS_FINISH_BYTES,
   HS_INIT_FIXED_BYTES,
   HS_RESP_FIXED_BYTES,
@@ -54,6 +58,8 @@ export type PeerFrame =
       nonce: Uint8Array;
       kemPublic: Uint8Array;
       cert: Uint8Array;
+      /** HS_COOKIE_MAC_BYTES echoed from an HS_COOKIE (handshake.md §6); absent on a first INIT. Not part of the transcript. */
+      cookie?: Uint8Array;
     }
   | {
       type: typeof FrameType.HsResp;
@@ -64,6 +70,7 @@ export type PeerFrame =
       signature: Uint8Array;
     }
   | { type: typeof FrameType.HsFinish; receiverIndex: number; signature: Uint8Array }
+  | { type: typeof FrameType.HsCookie; receiverIndex: number; cookie: Uint8Array }
   | {
       type: typeof FrameType.Data;
       receiverIndex: number;
@@ -81,9 +88,9 @@ const MAX_SEALED_BYTES = MAX_PEER_FRAME_BYTES - DATA_HEADER_BYTES;
 
 // ---- layouts (offsets from the start of the frame, little-endian) ----------
 //
-// HS_INIT 0x21, 1652 + certLen bytes
+// HS_INIT 0x21, 1652 + certLen bytes, or 1668 + certLen with a cookie
 // | 0..3 header | 4..7 senderIndex u32 | 8..15 timestampMs u64 (<= 2^53-1) | 16..47 nonce |
-// | 48..1647 kemPublic (1600) | 1648..1651 certLen u32 | 1652.. cert (1..8192) |
+// | 48..1647 kemPublic (1600) | 1648..1651 certLen u32 | 1652.. cert (1..8192) | [cookie (16)] |
 //
 // HS_RESP 0x22, 6307 + certLen bytes
 // | 0..3 header | 4..7 senderIndex u32 | 8..11 receiverIndex u32 | 12..1611 kemCiphertext (1600) |
@@ -91,6 +98,9 @@ const MAX_SEALED_BYTES = MAX_PEER_FRAME_BYTES - DATA_HEADER_BYTES;
 //
 // HS_FINISH 0x23, exactly 4699 bytes
 // | 0..3 header | 4..7 receiverIndex u32 | 8..4698 signature (4691) |
+//
+// HS_COOKIE 0x2d, exactly 24 bytes
+// | 0..3 header | 4..7 receiverIndex u32 (the INIT's senderIndex) | 8..23 cookie (16) |
 //
 // DATA 0x24, 32..65756 bytes; bytes 0..15 are the AEAD associated data
 // | 0..3 header | 4..7 receiverIndex u32 | 8..15 counter u64 | 16.. sealed: ciphertext ‖ tag(16) |
@@ -103,12 +113,14 @@ export function peerFrameSize(frame: PeerFrame): number {
   switch (frame.type) {
     case FrameType.HsInit:
       checkVarBytes(frame.cert, 'HS_INIT cert', MAX_CERT_BYTES, 1);
-      return HS_INIT_FIXED_BYTES + frame.cert.length;
+      return HS_INIT_FIXED_BYTES + frame.cert.length + (frame.cookie === undefined ? 0 : HS_COOKIE_MAC_BYTES);
     case FrameType.HsResp:
       checkVarBytes(frame.cert, 'HS_RESP cert', MAX_CERT_BYTES, 1);
       return HS_RESP_FIXED_BYTES + frame.cert.length;
     case FrameType.HsFinish:
       return HS_FINISH_BYTES;
+    case FrameType.HsCookie:
+      return HS_COOKIE_BYTES;
     case FrameType.Data:
       checkVarBytes(frame.sealed, 'DATA sealed', MAX_SEALED_BYTES, AEAD_TAG_BYTES);
       return DATA_HEADER_BYTES + frame.sealed.length;
@@ -137,6 +149,7 @@ export function encodePeerFrameInto(frame: PeerFrame, buf: Uint8Array, offset: n
       w.fixedBytes(frame.nonce, NONCE_BYTES, 'HS_INIT nonce');
       w.fixedBytes(frame.kemPublic, HYBRID_KEM_PUBLIC_BYTES, 'HS_INIT kemPublic');
       w.u32Bytes(frame.cert, 'HS_INIT cert', MAX_CERT_BYTES, 1);
+      if (frame.cookie !== undefined) w.fixedBytes(frame.cookie, HS_COOKIE_MAC_BYTES, 'HS_INIT cookie');
       break;
     case FrameType.HsResp:
       w.u32(frame.senderIndex, 'HS_RESP senderIndex');
@@ -149,6 +162,10 @@ export function encodePeerFrameInto(frame: PeerFrame, buf: Uint8Array, offset: n
       w.u32(frame.receiverIndex, 'HS_FINISH receiverIndex');
       w.fixedBytes(frame.signature, HYBRID_SIGNATURE_BYTES, 'HS_FINISH signature');
       break;
+    case FrameType.HsCookie:
+      w.u32(frame.receiverIndex, 'HS_COOKIE receiverIndex');
+      w.fixedBytes(frame.cookie, HS_COOKIE_MAC_BYTES, 'HS_COOKIE cookie');
+      break;
     case FrameType.Data:
       w.u32(frame.receiverIndex, 'DATA receiverIndex');
       w.u64(frame.counter, 'DATA counter');
@@ -156,6 +173,11 @@ export function encodePeerFrameInto(frame: PeerFrame, buf: Uint8Array, offset: n
       break;
   }
   return HEADER_BYTES + w.length;
+}
+
+/** The bytes of an encoded HS_INIT without its cookie: what the transcript hashes and the cookie MACs (handshake.md §6). A view. */
+export function initWithoutCookie(init: Extract<PeerFrame, { type: typeof FrameType.HsInit }>, bytes: Uint8Array): Uint8Array {
+  return init.cookie === undefined ? bytes : bytes.subarray(0, bytes.length - HS_COOKIE_MAC_BYTES);
 }
 
 /** Encode `frame` into a new buffer of exactly its size. */
@@ -208,6 +230,10 @@ export function decodePeerFrame(bytes: Uint8Array): PeerFrame {
       const nonce = r.bytes(NONCE_BYTES, 'HS_INIT nonce');
       const kemPublic = r.bytes(HYBRID_KEM_PUBLIC_BYTES, 'HS_INIT kemPublic');
       const cert = r.u32Bytes('HS_INIT cert', MAX_CERT_BYTES, 1);
+      // handshake.md §6: the only trailer a v1 frame may carry, of exactly one size.
+      if (r.remaining === HS_COOKIE_MAC_BYTES) {
+        return { type, senderIndex, timestampMs, nonce, kemPublic, cert, cookie: r.bytes(HS_COOKIE_MAC_BYTES, 'HS_INIT cookie') };
+      }
       r.end('HS_INIT');
       return { type, senderIndex, timestampMs, nonce, kemPublic, cert };
     }
@@ -229,6 +255,13 @@ export function decodePeerFrame(bytes: Uint8Array): PeerFrame {
         type,
         receiverIndex: getU32(bytes, HEADER_BYTES),
         signature: bytes.subarray(HEADER_BYTES + 4),
+      };
+    case FrameType.HsCookie:
+      if (bytes.length !== HS_COOKIE_BYTES) lengthError(bytes, type, `exactly ${HS_COOKIE_BYTES}`);
+      return {
+        type,
+        receiverIndex: getU32(bytes, HEADER_BYTES),
+        cookie: bytes.subarray(HEADER_BYTES + 4),
       };
     default:
       // Unreachable: checkFrameHeader admitted only peer types.

@@ -7,7 +7,9 @@
  *  3. encode(decode(b)) equals b whenever b decodes;
  *  4. truncating or extending a valid frame is SM_ERR_WIRE_LENGTH (or
  *     SM_ERR_WIRE_TOO_LARGE past MAX_PEER_FRAME_BYTES), except that DATA has
- *     an open-ended sealed part and stays valid within its bounds.
+ *     an open-ended sealed part and stays valid within its bounds, and that
+ *     HS_INIT's optional cookie (exactly HS_COOKIE_MAC_BYTES) may be added
+ *     to or cut from its end.
  * Long mode: SHADOWMESH_FUZZ_SECONDS (see test/wire/fuzz-config.ts).
  */
 
@@ -21,6 +23,8 @@ import {
   DATA_MIN_BYTES,
   FrameType,
   HEADER_BYTES,
+  HS_COOKIE_BYTES,
+  HS_COOKIE_MAC_BYTES,
   HS_FINISH_BYTES,
   HS_INIT_FIXED_BYTES,
   HS_RESP_FIXED_BYTES,
@@ -38,7 +42,9 @@ const BODY_SIZES = [
   DATA_MIN_BYTES - HEADER_BYTES,
   DATA_MIN_BYTES - HEADER_BYTES + 1,
   HS_FINISH_BYTES - HEADER_BYTES,
+  HS_COOKIE_BYTES - HEADER_BYTES,
   HS_INIT_FIXED_BYTES - HEADER_BYTES + 1,
+  HS_INIT_FIXED_BYTES - HEADER_BYTES + 1 + HS_COOKIE_MAC_BYTES,
   HS_RESP_FIXED_BYTES - HEADER_BYTES + 1,
 ];
 
@@ -93,6 +99,15 @@ describe('peer frames: properties', { timeout: FUZZ_TEST_TIMEOUT_MS }, () => {
         const longer = new Uint8Array(bytes.length + extra.length);
         longer.set(bytes);
         longer.set(extra, bytes.length);
+        if (frame.type === FrameType.HsInit) {
+          // The cookie is the one optional trailer: adding or cutting exactly it leaves a valid INIT.
+          const hasCookie = frame.cookie !== undefined;
+          if (hasCookie && shorter.length === bytes.length - HS_COOKIE_MAC_BYTES) assert.equal(decodePeerFrame(shorter).type, FrameType.HsInit);
+          else expectLengthFailure(() => decodePeerFrame(shorter), shorter.length, MAX_PEER_FRAME_BYTES);
+          if (!hasCookie && extra.length === HS_COOKIE_MAC_BYTES) assert.deepEqual((decodePeerFrame(longer) as { cookie?: Uint8Array }).cookie, extra);
+          else expectLengthFailure(() => decodePeerFrame(longer), longer.length, MAX_PEER_FRAME_BYTES);
+          return;
+        }
         if (frame.type !== FrameType.Data) {
           expectLengthFailure(() => decodePeerFrame(shorter), shorter.length, MAX_PEER_FRAME_BYTES);
           expectLengthFailure(() => decodePeerFrame(longer), longer.length, MAX_PEER_FRAME_BYTES);

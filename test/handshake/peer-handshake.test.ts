@@ -153,3 +153,22 @@ test('garbage and wrong frame types are dropped with a code, never anything else
   assert.equal(codeOf(() => HandshakeResponder.respond(idB, randomBytes(7000), alice.peerId, 2, now)), 'SM_ERR_HS_MALFORMED');
   assert.equal(ini.state, 'sent_init');
 });
+
+test('an INIT re-sent with a cookie keys the same handshake: the cookie is outside the transcript', () => {
+  const ini = HandshakeInitiator.start(idA, bob.peerId, 1111, now, now, randomBytes);
+  const withCookie = ini.initWithCookie(new Uint8Array(16).fill(7));
+  assert.equal(withCookie.length, ini.init.length + 16);
+  const verified = HandshakeResponder.verifyInit(idB, withCookie, alice.peerId, now);
+  assert.ok(equalBytes(verified.transcriptBytes, ini.init));
+  const res = HandshakeResponder.respondVerified(idB, verified, 2222, now);
+  const a = ini.onResponse(res.resp, now);
+  const b = res.onFinish(a.finish, now);
+  assert.ok(equalBytes(a.keys.sendKey, b.keys.recvKey));
+  assert.equal(codeOf(() => ini.initWithCookie(new Uint8Array(15))), 'SM_ERR_HS_ARGUMENT');
+});
+
+test('verifyInit refuses a certificate that names another peer than the sender, before any KEM work', () => {
+  const ini = HandshakeInitiator.start(idA, bob.peerId, 1111, now, now, randomBytes);
+  assert.equal(codeOf(() => HandshakeResponder.verifyInit(idB, ini.init, carol.peerId, now)), 'SM_ERR_HS_PEER_MISMATCH');
+  ini.destroy();
+});

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerManager } from '../../src/node/peer-manager.js';
+import { PeerManager, type PeerManagerOptions } from '../../src/node/peer-manager.js';
+import { HandshakeInitiator } from '../../src/handshake/peer-handshake.js';
 import { FakeClock } from '../../src/testkit/fake-clock.js';
 import { MemoryRelay } from '../../src/testkit/memory-relay.js';
 import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../src/testkit/member-fixture.js';
 import { FrameType } from '../../src/wire/constants.js';
-import { utf8 } from '../../src/crypto/bytes.js';
+import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import type { MemberCertificate } from '../../src/identity/certificate.js';
 
 const net = fixtureNetwork();
@@ -210,5 +211,189 @@ test('forgetPeer drops the session at once: its frames are no longer opened', ()
   relay.pump();
   assert.ok(!got.b.includes('after'), 'a frame under the forgotten session is not opened');
   assert.equal(b.drops.unknown_index, before + 1);
+  a.stop(); b.stop();
+});
+
+// ---- issue 11: INIT acceptance, membership, self-sessions (docs/handshake.md §4, §6) ----
+
+/** Bob with a membership predicate over `members` (hex ids) and `options`; alice is a plain manager. */
+function gatedLab(members: Set<string>, options: PeerManagerOptions = {}): Lab & { bobMembers: Set<string> } {
+  const clock = new FakeClock(FIXTURE_EPOCH_MS);
+  const relay = new MemoryRelay();
+  const a = manager(alice, relay, clock);
+  const b = new PeerManager<MemberCertificate>(
+    {
+      identity: { signer: bob.signer, certificate: bob.cert.raw, verifier: net.verifier },
+      localPeerId: bob.peerId, transport: relay.transportFor(bob.peerId), clock,
+      isMember: (id: Uint8Array) => members.has(toHex(id)),
+    },
+    options,
+  );
+  relay.attach(bob.peerId, (src, frame) => b.onFrame(src, frame));
+  b.start();
+  const got = { a: [] as string[], b: [] as string[] };
+  a.on('payload', (_p: Uint8Array, body: Uint8Array) => got.a.push(Buffer.from(body).toString()));
+  b.on('payload', (_p: Uint8Array, body: Uint8Array) => got.b.push(Buffer.from(body).toString()));
+  return { clock, relay, a, b, got, bobMembers: members };
+}
+
+/** An HS_INIT anyone can make: a member's public certificate, any timestamp, a fresh KEM key. */
+function forgedInit(cert: Uint8Array, timestampMs: number, nowMs: number): Uint8Array {
+  const noSigner = { sign(): Uint8Array { throw new Error('an INIT is not signed'); } };
+  const init = HandshakeInitiator.start({ signer: noSigner, certificate: cert, verifier: net.verifier }, bob.peerId, 77, timestampMs, nowMs, randomBytes);
+  const bytes = init.init;
+  init.destroy();
+  return bytes;
+}
+
+test('an INIT forged with a member\'s real certificate and timestamp 2^53-1 changes nothing: the member still gets a session', () => {
+  const { a, b, relay, got, clock } = lab();
+  relay.inject(alice.peerId, bob.peerId, forgedInit(alice.cert.raw, Number.MAX_SAFE_INTEGER, clock.now()));
+  relay.pump();
+  assert.equal(a.sendPayload(bob.peerId, utf8('genuine')), 'queued');
+  relay.pump();
+  assert.deepEqual(got.b, ['genuine']);
+  assert.equal(b.drops.hs_future_timestamp, 1, 'refused as later than now + skew');
+  a.stop(); b.stop();
+});
+
+test('an unauthenticated INIT with a fresh timestamp records nothing: the genuine INIT right after it is answered', () => {
+  const { a, b, relay, got, clock } = lab();
+  // Timestamp ahead of the genuine one (within the skew): if it were recorded, the genuine INIT would be a "replay".
+  relay.inject(alice.peerId, bob.peerId, forgedInit(alice.cert.raw, clock.now() + 60_000, clock.now()));
+  relay.pump();
+  assert.equal(a.sendPayload(bob.peerId, utf8('genuine')), 'queued');
+  relay.pump();
+  assert.deepEqual(got.b, ['genuine'], 'no replay verdict, no rate limit spent by the forgery');
+  assert.equal(b.drops.hs_replay, 0);
+  a.stop(); b.stop();
+});
+
+test('junk INITs claiming a member do not spend its handshake budget', () => {
+  const { a, b, relay, got, clock } = lab();
+  const eve = net.member('eve-junk', '10.10.10.67/24');
+  for (let i = 0; i < 5; i++) {
+    relay.inject(alice.peerId, bob.peerId, forgedInit(eve.cert.raw, clock.now(), clock.now())); // another member's certificate
+    const garbage = randomBytes(2000);
+    garbage.set([1, FrameType.HsInit, 0, 0]);
+    relay.inject(alice.peerId, bob.peerId, garbage);
+  }
+  relay.pump();
+  assert.ok(b.drops.hs_invalid >= 5);
+  assert.equal(a.sendPayload(bob.peerId, utf8('genuine')), 'queued');
+  relay.pump(); // same instant: a budget spent by junk would refuse the genuine INIT now
+  assert.deepEqual(got.b, ['genuine']);
+  assert.equal(b.drops.hs_rate_limited, 0);
+  a.stop(); b.stop();
+});
+
+test('a forged INIT does not make the responder abandon its own handshake in progress', () => {
+  // The side with the higher peer id answers INITs while initiating; make that side the victim.
+  const [hi, lo] = Buffer.compare(Buffer.from(alice.peerId), Buffer.from(bob.peerId)) > 0 ? [alice, bob] : [bob, alice];
+  const clock = new FakeClock(FIXTURE_EPOCH_MS);
+  const relay = new MemoryRelay();
+  const h = manager(hi, relay, clock);
+  const l = manager(lo, relay, clock);
+  const got: string[] = [];
+  l.on('payload', (_p: Uint8Array, body: Uint8Array) => got.push(Buffer.from(body).toString()));
+  assert.equal(h.sendPayload(lo.peerId, utf8('mine')), 'queued');
+  const noSigner = { sign(): Uint8Array { throw new Error('unsigned'); } };
+  const forged = HandshakeInitiator.start({ signer: noSigner, certificate: lo.cert.raw, verifier: net.verifier }, hi.peerId, 5, clock.now(), clock.now(), randomBytes);
+  relay.inject(lo.peerId, hi.peerId, forged.init);
+  forged.destroy();
+  relay.pump();
+  assert.deepEqual(got, ['mine'], 'our INIT\'s RESP still completes our handshake');
+  h.stop(); l.stop();
+});
+
+test('a replayed INIT of a completed handshake is refused without work', () => {
+  const { a, b, relay, got } = lab();
+  let captured: Uint8Array | null = null;
+  relay.intercept = (f) => { if (f.frame[1] === FrameType.HsInit && captured === null) captured = f.frame; return f.frame; };
+  a.sendPayload(bob.peerId, utf8('one'));
+  relay.pump();
+  relay.intercept = null;
+  assert.deepEqual(got.b, ['one']);
+  relay.inject(alice.peerId, bob.peerId, captured!);
+  relay.pump();
+  assert.equal(b.drops.hs_replay, 1);
+  a.stop(); b.stop();
+});
+
+test('frames from senders the directory does not list create no state; the list bounds what a relay can forge', () => {
+  const members = new Set<string>();
+  const { a, b, relay, got } = gatedLab(members);
+  const data = new Uint8Array(64);
+  data.set([1, FrameType.Data, 0, 0, 9, 9, 9, 9]);
+  for (let i = 0; i < 5_000; i++) b.onFrame(randomBytes(32), data);
+  for (let i = 0; i < 10; i++) b.onFrame(randomBytes(32), forgedInit(alice.cert.raw, FIXTURE_EPOCH_MS, FIXTURE_EPOCH_MS));
+  assert.equal(b.peers().length, 0);
+  assert.equal(b.drops.not_member, 5_010);
+  assert.equal(b.drops.too_many_peers, 0);
+  // Alice is not listed yet: her INIT is refused, then answered once she is.
+  a.sendPayload(bob.peerId, utf8('early'));
+  relay.pump();
+  assert.equal(b.peers().length, 0);
+  members.add(toHex(alice.peerId));
+  a.forgetPeer(bob.peerId);
+  a.sendPayload(bob.peerId, utf8('listed'));
+  relay.pump();
+  assert.deepEqual(got.b, ['listed']);
+  a.stop(); b.stop();
+});
+
+test('frames that claim to come from the node itself are dropped and counted; no session with ourselves', () => {
+  const { a, b } = lab();
+  const data = new Uint8Array(64);
+  data.set([1, FrameType.Data, 0, 0, 9, 9, 9, 9]);
+  b.onFrame(bob.peerId, data);
+  b.onFrame(bob.peerId, forgedInit(bob.cert.raw, FIXTURE_EPOCH_MS, FIXTURE_EPOCH_MS));
+  assert.equal(b.drops.self_frame, 2);
+  assert.equal(b.sendPayload(bob.peerId, utf8('me')), 'dropped');
+  assert.equal(b.peers().length, 0);
+  a.stop(); b.stop();
+});
+
+test('a member that left the directory keeps its established session; one without a session is pruned', () => {
+  const carol = net.member('carol-pruned', '10.10.10.68/24');
+  const members = new Set([toHex(alice.peerId), toHex(carol.peerId)]);
+  const { a, b, relay, got, clock } = gatedLab(members);
+  a.sendPayload(bob.peerId, utf8('one'));
+  relay.pump();
+  // Carol's unknown-index DATA makes bob initiate to her; she never answers.
+  const data = new Uint8Array(64);
+  data.set([1, FrameType.Data, 0, 0, 9, 9, 9, 9]);
+  b.onFrame(carol.peerId, data);
+  assert.equal(b.peers().length, 2);
+  members.clear();
+  clock.advance(2_000);
+  assert.equal(b.peers().length, 2, 'a handshake in progress is kept');
+  clock.advance(120_000); // the handshake gives up
+  relay.pump();
+  assert.deepEqual(b.peers().map((p) => p.peerId), [toHex(alice.peerId)], 'only the established session stays');
+  a.sendPayload(bob.peerId, utf8('two'));
+  relay.pump();
+  assert.deepEqual(got.b, ['one', 'two']);
+  a.stop(); b.stop();
+});
+
+test('under handshake load the responder answers with a stateless cookie and the genuine initiator gets through', () => {
+  const { a, b, relay, got, clock } = gatedLab(new Set([toHex(alice.peerId)]), { handshakesPerSecond: 1, handshakeBurst: 4 });
+  const eve = net.member('eve-load', '10.10.10.69/24');
+  // Three INITs that pass the cheap checks but fail verification: the global budget drops below half.
+  for (let i = 0; i < 3; i++) relay.inject(alice.peerId, bob.peerId, forgedInit(eve.cert.raw, clock.now(), clock.now()));
+  relay.pump();
+  let cookies = 0;
+  relay.intercept = (f) => { if (f.frame[1] === FrameType.HsCookie) cookies++; return f.frame; };
+  a.sendPayload(bob.peerId, utf8('through'));
+  relay.pump();
+  assert.equal(cookies, 1, 'one cookie reply');
+  assert.ok(b.drops.hs_cookie_required >= 1);
+  assert.deepEqual(got.b, ['through']);
+  // Junk without a cookie under load costs no verification.
+  const invalidBefore = b.drops.hs_invalid;
+  relay.inject(alice.peerId, bob.peerId, forgedInit(eve.cert.raw, clock.now(), clock.now()));
+  relay.pump();
+  assert.equal(b.drops.hs_invalid, invalidBefore);
   a.stop(); b.stop();
 });

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 
 import {
   FrameType,
+  HS_COOKIE_MAC_BYTES,
   HYBRID_KEM_CIPHERTEXT_BYTES,
   HYBRID_KEM_PUBLIC_BYTES,
   HYBRID_SIGNATURE_BYTES,
@@ -155,7 +156,17 @@ export const peerFrameArb: fc.Arbitrary<PeerFrame> = fc.oneof(
     cert,
     signature: fixedBytes(HYBRID_SIGNATURE_BYTES),
   }),
+  rec({
+    type: fc.constant(FrameType.HsInit),
+    senderIndex: u32,
+    timestampMs: safeMs,
+    nonce: fixedBytes(NONCE_BYTES),
+    kemPublic: fixedBytes(HYBRID_KEM_PUBLIC_BYTES),
+    cert,
+    cookie: fixedBytes(HS_COOKIE_MAC_BYTES),
+  }),
   rec({ type: fc.constant(FrameType.HsFinish), receiverIndex: u32, signature: fixedBytes(HYBRID_SIGNATURE_BYTES) }),
+  rec({ type: fc.constant(FrameType.HsCookie), receiverIndex: u32, cookie: fixedBytes(HS_COOKIE_MAC_BYTES) }),
   rec({
     type: fc.constant(FrameType.Data),
     receiverIndex: u32,

@@ -37,13 +37,14 @@ describe('wire constants', () => {
     assert.equal(wire.HS_INIT_FIXED_BYTES, 1652);
     assert.equal(wire.HS_RESP_FIXED_BYTES, 6307);
     assert.equal(wire.HS_FINISH_BYTES, 4699);
+    assert.equal(wire.HS_COOKIE_BYTES, 24);
     assert.equal(wire.DATA_HEADER_BYTES, 16);
     assert.equal(wire.DATA_COUNTER_OFFSET, 8);
     assert.equal(wire.DATA_MIN_BYTES, 32);
     assert.equal(wire.MAX_PEER_FRAME_BYTES + wire.SEND_HEADER_BYTES, wire.MAX_FRAME_BYTES);
   });
 
-  it('frame type numbers are distinct and split into relay (0x01..0x0d) and peer (0x21..0x24)', () => {
+  it('frame type numbers are distinct and split into relay (0x01..0x0d) and peer (0x21..0x24, 0x2d)', () => {
     const values = Object.values(wire.FrameType);
     assert.equal(new Set(values).size, values.length);
     assert.deepEqual(
@@ -52,7 +53,7 @@ describe('wire constants', () => {
     );
     assert.deepEqual(
       values.filter((t) => t >= 0x20),
-      [0x21, 0x22, 0x23, 0x24],
+      [0x21, 0x22, 0x23, 0x24, 0x2d],
     );
     assert.deepEqual(Object.values(wire.RelayErrorCode), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });

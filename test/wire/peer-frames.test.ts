@@ -17,6 +17,7 @@ import {
   decodePeerFrame,
   encodePeerFrame,
   encodePeerFrameInto,
+  initWithoutCookie,
   peerFrameSize,
   writeDataHeader,
   type PeerFrame,
@@ -59,6 +60,9 @@ const hsRespBytes = cat(
 const hsFinish: PeerFrame = { type: FrameType.HsFinish, receiverIndex: 0x0a0b0c0d, signature: filled(SIG, 0x21) };
 const hsFinishBytes = cat(hex('01 23 0000 | 0d0c0b0a'), filled(SIG, 0x21));
 
+const hsCookie: PeerFrame = { type: FrameType.HsCookie, receiverIndex: 0x01020304, cookie: filled(16, 0x3c) };
+const hsCookieBytes = cat(hex('01 2d 0000 | 04030201'), filled(16, 0x3c));
+
 const dataBytes = cat(hex('01 24 0000 | 2a000000 | 0100000000000080'), filled(17, 0x99));
 
 describe('peer frames: golden bytes', () => {
@@ -67,6 +71,24 @@ describe('peer frames: golden bytes', () => {
     assert.equal(hsInitBytes.length, 1655);
     assert.equal(peerFrameSize(hsInit), 1655);
     assert.deepEqual(decodePeerFrame(hsInitBytes), hsInit);
+  });
+
+  it('HS_INIT with a cookie: the same frame, the cookie after the certificate', () => {
+    const withCookie: PeerFrame = { ...hsInit, cookie: filled(16, 0x5a) } as PeerFrame;
+    const bytes = cat(hsInitBytes, filled(16, 0x5a));
+    assert.deepEqual(encodePeerFrame(withCookie), bytes);
+    assert.equal(peerFrameSize(withCookie), 1671);
+    assert.deepEqual(decodePeerFrame(bytes), withCookie);
+    assert.equal('cookie' in decodePeerFrame(hsInitBytes), false, 'no cookie key on a plain INIT');
+    const decoded = decodePeerFrame(bytes);
+    assert.ok(decoded.type === FrameType.HsInit);
+    assert.deepEqual(initWithoutCookie(decoded, bytes), hsInitBytes);
+  });
+
+  it('HS_COOKIE', () => {
+    assert.deepEqual(encodePeerFrame(hsCookie), hsCookieBytes);
+    assert.equal(hsCookieBytes.length, 24);
+    assert.deepEqual(decodePeerFrame(hsCookieBytes), hsCookie);
   });
 
   it('HS_RESP', () => {
@@ -123,6 +145,11 @@ describe('peer frames: decode errors', () => {
     throwsWire(() => decodePeerFrame(hsFinishBytes.subarray(0, 4698)), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => decodePeerFrame(cat(hsFinishBytes, hex('00'))), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => decodePeerFrame(cat(hsInitBytes, hex('00'))), 'SM_ERR_WIRE_LENGTH');
+    // Only a whole cookie may follow the certificate.
+    throwsWire(() => decodePeerFrame(cat(hsInitBytes, filled(15, 1))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodePeerFrame(cat(hsInitBytes, filled(17, 1))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodePeerFrame(hsCookieBytes.subarray(0, 23)), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodePeerFrame(cat(hsCookieBytes, hex('00'))), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => decodePeerFrame(hsInitBytes.subarray(0, hsInitBytes.length - 1)), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => decodePeerFrame(cat(hsRespBytes, hex('00'))), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => decodePeerFrame(hsRespBytes.subarray(0, hsRespBytes.length - 1)), 'SM_ERR_WIRE_LENGTH');
@@ -164,6 +191,8 @@ describe('peer frames: encode errors', () => {
     throwsWire(() => encodePeerFrame({ ...hsResp, kemCiphertext: filled(1601, 0) } as PeerFrame), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => encodePeerFrame({ ...hsResp, signature: filled(64, 0) } as PeerFrame), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => encodePeerFrame({ ...hsFinish, signature: filled(4627, 0) } as PeerFrame), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => encodePeerFrame({ ...hsInit, cookie: filled(15, 0) } as PeerFrame), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => encodePeerFrame({ ...hsCookie, cookie: filled(32, 0) } as PeerFrame), 'SM_ERR_WIRE_LENGTH');
   });
 
   it('SM_ERR_WIRE_FIELD: indices, timestamp, counter, empty cert, short sealed', () => {
