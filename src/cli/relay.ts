@@ -52,6 +52,8 @@ interface RelayCliOptions {
   data?: string;
   maxClients?: string;
   maxPending?: string;
+  maxPendingPerAddress?: string;
+  certCacheEntries?: string;
   maxFrameBytes?: string;
   heartbeat?: string;
   idleTimeout?: string;
@@ -178,6 +180,8 @@ export function registerRelay(program: Command): void {
     .option('--data <dir>', 'directory of the persisted TLS key (default $SHADOWMESH_HOME/relay or ~/.shadowmesh/relay; SHADOWMESH_RELAY_DATA; relay.data in the config file)')
     .option('--max-clients <n>', `admitted members at once; more are refused${fromKey('relay.maxClients')}`)
     .option('--max-pending <n>', `connections still in admission at once${fromKey('relay.maxPending')}`)
+    .option('--max-pending-per-address <n>', `connections one source address (IPv6: one /64) may hold before admission; more are cut at accept${fromKey('relay.maxPendingPerAddress')}`)
+    .option('--cert-cache-entries <n>', `verified member certificates remembered, so a repeated HELLO costs no CA signature check (0: off)${fromKey('relay.certCacheEntries')}`)
     .option('--max-frame-bytes <n>', `largest frame accepted, announced to nodes${fromKey('relay.maxFrameBytes')}`)
     .option('--rate-frames <n>', `frames per second one member may send, burst half a second${fromKey('relay.rateFrames')}`)
     .option('--rate-bytes <n>', `bytes per second one member may send, burst half a second${fromKey('relay.rateBytes')}`)

@@ -139,6 +139,9 @@ export function relayServerOptionsOf(cfg: EffectiveConfig): Partial<RelayOptions
     port: listen.port,
     maxClients: cfg.number('relay.maxClients'),
     maxPending: cfg.number('relay.maxPending'),
+    // Unset, the per-address share follows a small maxPending down (relay-options.ts).
+    ...(cfg.isSet('relay.maxPendingPerAddress') ? { maxPendingPerAddress: cfg.number('relay.maxPendingPerAddress') } : {}),
+    certCacheEntries: cfg.number('relay.certCacheEntries'),
     maxFrameBytes,
     heartbeatMs: cfg.ms('relay.heartbeat'),
     idleTimeoutMs: cfg.ms('relay.idleTimeout'),

@@ -93,6 +93,19 @@ export class MembershipVerifier {
     if (!verifyMemberSignature(cert, this.ca)) {
       throw new IdentityError(IdentityCode.CERT_NOT_MEMBER, `${who}: CA signature does not verify`);
     }
+    this.checkCurrent(cert, nowMs);
+    return cert;
+  }
+
+  /**
+   * The checks of verify() after the CA signature: validity times (member
+   * and CA) and revocation, for a certificate that verify() already returned
+   * (a cache of verified certificates re-judges it with this on every use).
+   * Throws the same IdentityErrors as verify().
+   */
+  checkCurrent(cert: MemberCertificate, nowMs: number): void {
+    if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) throw new ConfigError('SM_ERR_CONFIG_NOW', `checkCurrent nowMs: expected a finite number, got ${String(nowMs)}`);
+    const who = `${shortId(cert.peerId)} ("${cert.name}")`;
     if (nowMs + CERT_CLOCK_SKEW_MS < this.ca.notBeforeMs) {
       throw new IdentityError(IdentityCode.CERT_NOT_YET_VALID, `${who}: the network CA is not valid before ${iso(this.ca.notBeforeMs)}`);
     }
@@ -108,6 +121,5 @@ export class MembershipVerifier {
     if (this.#revoked.has(toHex(cert.peerId))) {
       throw new IdentityError(IdentityCode.CERT_REVOKED, `${who}: peer ${formatPeerId(cert.peerId)} is revoked (list #${this.revocationNumber})`);
     }
-    return cert;
   }
 }

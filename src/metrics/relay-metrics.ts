@@ -12,6 +12,7 @@
  *   shadowmesh_relay_bytes_routed_total                 counter  payload bytes in them
  *   shadowmesh_relay_drops_total{reason}                counter  frames not delivered (DropReason)
  *   shadowmesh_relay_disconnects_total{reason}          counter  members the relay cut (DisconnectReason)
+ *   shadowmesh_relay_cert_verifications_total{result}   counter  HELLO certificates: CA signature checked ('verified') or found in the cache ('cached')
  *   shadowmesh_relay_admission_duration_seconds         histogram WebSocket accepted -> admitted
  *   shadowmesh_stun_requests_total                      counter  UDP datagrams to the STUN responder (junk included)
  *   shadowmesh_stun_answered_total                      counter  Binding requests answered
@@ -66,6 +67,10 @@ export function registerRelayMetrics(registry: Registry, source: () => RelayMetr
     if (s !== undefined) yield* byLabel('reason', s.dropped);
   });
   counterFrom(registry, 'shadowmesh_relay_disconnects_total', 'Admitted members the relay disconnected, by reason.', ['reason'], many('reason', (s) => s.disconnects));
+  counterFrom(registry, 'shadowmesh_relay_cert_verifications_total', 'HELLO certificates whose CA signature was checked (verified) or already known (cached); validity and revocation are judged for both.', ['result'], function* () {
+    const c = snap()?.certificateCache;
+    if (c !== undefined) yield* byLabel('result', { verified: c.verifications, cached: c.hits });
+  });
   const admission = new Histogram({
     name: 'shadowmesh_relay_admission_duration_seconds',
     help: 'Time from an accepted WebSocket connection to the member admitted (HELLO, challenge, AUTH).',

@@ -53,7 +53,8 @@ export interface ConnectionHost<C extends RelayMemberCertificate> {
   readonly options: Readonly<RelayOptions>;
   readonly stats: RelayStats;
   readonly logger: Logger;
-  readonly verifier: MembershipCheck<C>;
+  /** Judges HELLO certificates (the server passes its cache of verified certificates, certificate-cache.ts). */
+  readonly admission: MembershipCheck<C>;
   now(): number;
   random(n: number): Uint8Array;
   /** HELLO verified: may this peer still be admitted? Returns a refusal code, or null. */
@@ -125,7 +126,7 @@ export class ClientConnection<C extends RelayMemberCertificate> {
     this.lastPingMs = now;
     this.#frames = new TokenBucket(o.rateFramesPerSec, o.rateFrameBurst, now);
     this.#bytes = new TokenBucket(o.rateBytesPerSec, o.rateByteBurst, now);
-    this.#auth = new RelayAuthServer<C>({ verifier: host.verifier }, { exporter: params.exporter });
+    this.#auth = new RelayAuthServer<C>({ verifier: host.admission }, { exporter: params.exporter });
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('close', () => this.#onClose());
     ws.on('error', (err) => {

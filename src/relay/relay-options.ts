@@ -22,6 +22,17 @@ export const DEFAULT_MAX_CLIENTS = 10_000;
 /** Unauthenticated connections cost a certificate check each; cap them so a
  *  connection flood cannot starve admitted members. */
 export const DEFAULT_MAX_PENDING = 1_000;
+/** Connections one source (an IPv4 address or an IPv6 /64) may hold between TCP accept and
+ *  admission: without it one host fills maxPending and the kernel-level cap, and no member
+ *  can get back in. 32 covers a NAT gateway whose members all reconnect at once after a
+ *  relay restart (a refused one retries with backoff), and is ~3% of maxPending, so many
+ *  addresses are needed to lock everyone out. */
+export const DEFAULT_MAX_PENDING_PER_ADDRESS = 32;
+/** Verified member certificates remembered so a returning member (or one certificate replayed
+ *  in HELLO after HELLO) costs a SHA-256 instead of a hybrid CA signature check; only
+ *  certificates the CA signed get in, so the set is bounded by the network's real members.
+ *  4,096 distinct certificates of ~7 KiB are ~30 MiB at most; 0 turns the cache off. */
+export const DEFAULT_CERT_CACHE_ENTRIES = 4_096;
 /** Bytes a client may have queued towards it (ws.bufferedAmount) before frames
  *  for it are dropped: 4 MiB is ~64 full 64 KiB segments, enough to ride out a
  *  short stall without letting one slow reader hold unbounded memory. */
@@ -52,6 +63,10 @@ export interface RelayOptions {
   port: number;
   maxClients: number;
   maxPending: number;
+  /** Connections one source (IPv4 address or IPv6 /64) may hold between TCP accept and admission (≤ maxPending). */
+  maxPendingPerAddress: number;
+  /** Verified member certificates kept so a repeated HELLO skips the CA signature check; 0: none. */
+  certCacheEntries: number;
   /** Largest frame accepted and announced in ESTABLISHED (≤ MAX_FRAME_BYTES). */
   maxFrameBytes: number;
   heartbeatMs: number;
@@ -75,6 +90,8 @@ export const RELAY_DEFAULTS: Readonly<RelayOptions> = Object.freeze({
   port: 8443,
   maxClients: DEFAULT_MAX_CLIENTS,
   maxPending: DEFAULT_MAX_PENDING,
+  maxPendingPerAddress: DEFAULT_MAX_PENDING_PER_ADDRESS,
+  certCacheEntries: DEFAULT_CERT_CACHE_ENTRIES,
   maxFrameBytes: MAX_FRAME_BYTES,
   heartbeatMs: DEFAULT_HEARTBEAT_MS,
   idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
@@ -118,6 +135,10 @@ export function resolveRelayOptions(given: Partial<RelayOptions> = {}): Readonly
   checkInt('port', o.port, 0, 65_535);
   checkInt('maxClients', o.maxClients, 1, 1_000_000);
   checkInt('maxPending', o.maxPending, 1, 1_000_000);
+  // Unset, the share follows a small maxPending down; set, it may not exceed the whole.
+  if (defined.maxPendingPerAddress === undefined) o.maxPendingPerAddress = Math.min(DEFAULT_MAX_PENDING_PER_ADDRESS, o.maxPending);
+  checkInt('maxPendingPerAddress', o.maxPendingPerAddress, 1, o.maxPending);
+  checkInt('certCacheEntries', o.certCacheEntries, 0, 1_000_000);
   checkInt('maxFrameBytes', o.maxFrameBytes, MIN_FRAME_BYTES, MAX_FRAME_BYTES);
   checkInt('heartbeatMs', o.heartbeatMs, 1, U32_MAX);
   checkInt('idleTimeoutMs', o.idleTimeoutMs, 1, U32_MAX);

@@ -16,6 +16,10 @@
  *   peer-table.ts        peer id -> admitted connection, replacement
  *   presence.ts          PEER_UP / PEER_DOWN to the other members
  *   token-bucket.ts      per-connection rate limit
+ *   certificate-cache.ts verified member certificates: one CA signature
+ *                        check per certificate, validity judged every HELLO
+ *   ../util/source-limit.ts  connections per source address between TCP
+ *                        accept and admission (maxPendingPerAddress)
  *   relay-stats.ts       counters for GET /stats
  *   relay-options.ts     defaults and validation
  *   ../stun/stun-responder.ts  STUN Binding on UDP (docs/protocol.md §5), by
@@ -34,7 +38,7 @@ import { unmapIpv4 } from '../wire/ip-address.js';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { randomBytes } from '../crypto/bytes.js';
@@ -51,11 +55,15 @@ import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
 import type { TlsIdentity } from './tls-identity.js';
 import { StunResponder } from '../stun/stun-responder.js';
+import { SourceLimit, sourceKey } from '../util/source-limit.js';
+import { CertificateCache } from './certificate-cache.js';
 import type { StunAddress } from '../stun/stun-message.js';
 
 /** The relay's view of the membership verifier: MembershipVerifier (src/identity) fits. */
 export interface RelayMembership<C extends RelayMemberCertificate> extends MembershipCheck<C> {
   isRevoked(peerId: Uint8Array): boolean;
+  /** verify()'s checks after the CA signature (times, revocation); with it, verified certificates are cached. */
+  checkCurrent?(cert: C, nowMs: number): void;
 }
 
 export interface RelayServerDeps<C extends RelayMemberCertificate> {
@@ -97,6 +105,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly stats = new RelayStats();
   readonly logger: Logger;
   readonly verifier: RelayMembership<C>;
+  /** HELLO certificates go through this: one CA signature check per distinct certificate. */
+  readonly admission: CertificateCache<C>;
   readonly #tls: TlsIdentity;
   readonly #clock: Clock;
   readonly #random: (n: number) => Uint8Array;
@@ -112,12 +122,18 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   #stopping: Promise<void> | null = null;
   #renewing = false;
   #pending = 0;
+  /** Raw TCP connections per source, from accept to admission (maxPendingPerAddress). */
+  readonly #sources: SourceLimit;
+  /** Admitted connections counted as passed in #sources, so each is released exactly once. */
+  readonly #passed = new Set<ClientConnection<C>>();
   #port = 0;
   #stun: StunResponder | null = null;
 
   constructor(deps: RelayServerDeps<C>, options: Partial<RelayOptions> = {}) {
     this.options = resolveRelayOptions(options);
     this.verifier = deps.verifier;
+    this.admission = new CertificateCache<C>(deps.verifier, this.options.certCacheEntries);
+    this.#sources = new SourceLimit(this.options.maxPendingPerAddress);
     this.#tls = deps.tls;
     this.logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
@@ -156,6 +172,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.stats.activeClients = this.#table.size;
     this.stats.pendingClients = this.#pending;
     const snap = this.stats.snapshot();
+    snap.certificateCache = this.admission.stats;
     const stun = this.#stun?.stats;
     if (stun !== undefined) snap.stun = { requests: stun.requests, answered: stun.answered, dropped: { ...stun.dropped } };
     return snap;
@@ -181,6 +198,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     server.maxConnections = o.maxClients + o.maxPending;
     server.headersTimeout = Math.max(o.handshakeTimeoutMs, 1_000);
     server.requestTimeout = Math.max(o.handshakeTimeoutMs, 1_000);
+    server.on('connection', (socket: Socket) => this.#onTcpConnection(socket));
     server.on('request', (req, res) => this.#onHttp(req, res));
     server.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     server.on('tlsClientError', (err) => this.logger.debug('TLS handshake failed', { error: err.message }));
@@ -313,6 +331,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     // Revocation can land between HELLO and AUTH (a SIGHUP'd CRL).
     if (this.verifier.isRevoked(peerId)) return RelayErrorCode.Revoked;
     this.#pending--;
+    this.#sources.passed(sourceKey(conn.remoteAddress));
+    this.#passed.add(conn);
     const previous = this.#table.admit(conn.peerKey, conn);
     this.stats.admissions++;
     // The connection was created handshakeTimeoutMs before its deadline (client-connection.ts).
@@ -356,6 +376,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
 
   closed(conn: ClientConnection<C>): void {
     if (!this.#connections.delete(conn)) return;
+    if (this.#passed.delete(conn)) this.#sources.passedClosed(sourceKey(conn.remoteAddress));
     this.#presence.forget(conn);
     if (conn.peerKey !== '' && this.#table.remove(conn.peerKey, conn)) {
       this.logger.info(`${conn.label} disconnected`);
@@ -366,6 +387,23 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   }
 
   // ------------------------------------------------------------ listener
+
+  /**
+   * Every TCP connection, before TLS: a source already holding
+   * maxPendingPerAddress connections that are not admitted is cut here, so
+   * it can neither fill maxPending nor the listener's connection cap that
+   * members from other addresses need (docs/threat-model.md).
+   */
+  #onTcpConnection(socket: Socket): void {
+    const key = sourceKey(socket.remoteAddress);
+    if (!this.#sources.tryOpen(key)) {
+      this.stats.refused('pending-per-address');
+      this.logger.debug('connection refused: source holds its share of pending connections', { source: key });
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.#sources.closed(key));
+  }
 
   #onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];

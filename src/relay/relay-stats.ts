@@ -19,6 +19,8 @@ export type RefusalReason =
   | 'handshake-timeout'
   | 'relay-full'
   | 'pending-full'
+  /** One source (IPv4 address or IPv6 /64) already held maxPendingPerAddress unadmitted connections: cut at TCP accept. */
+  | 'pending-per-address'
   | 'shutting-down';
 
 /** Why a frame was dropped (or a connection cut for bad traffic); one counter each. */
@@ -48,6 +50,8 @@ export interface RelayStatsSnapshot {
   admissionsRefused: Record<string, number>;
   drops: Record<string, number>;
   disconnects: Record<string, number>;
+  /** The cache of verified member certificates (certificate-cache.ts): HELLOs answered without a CA signature check. */
+  certificateCache?: { hits: number; verifications: number; size: number };
   /** STUN responder counters (src/stun/stun-responder.ts); absent when the relay runs without STUN. */
   stun?: { requests: number; answered: number; dropped: Record<string, number> };
 }

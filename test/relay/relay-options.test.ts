@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RELAY_DEFAULTS, resolveRelayOptions, sweepIntervalMs, MIN_SWEEP_INTERVAL_MS, MAX_SWEEP_INTERVAL_MS } from '../../src/relay/relay-options.js';
+import { DEFAULT_CERT_CACHE_ENTRIES, DEFAULT_MAX_PENDING_PER_ADDRESS, RELAY_DEFAULTS, resolveRelayOptions, sweepIntervalMs, MIN_SWEEP_INTERVAL_MS, MAX_SWEEP_INTERVAL_MS } from '../../src/relay/relay-options.js';
 import { MAX_FRAME_BYTES } from '../../src/wire/constants.js';
 
 const hasCode = (code: string, re?: RegExp) => (e: unknown) => {
@@ -60,4 +60,15 @@ test('the sweep period follows the finest timer within bounds', () => {
   assert.equal(sweepIntervalMs(resolveRelayOptions({ closeGraceMs: 60_000, handshakeTimeoutMs: 60_000 })), MAX_SWEEP_INTERVAL_MS);
   assert.equal(sweepIntervalMs(resolveRelayOptions({ heartbeatMs: 200, idleTimeoutMs: 800, handshakeTimeoutMs: 400 })), 50);
   assert.equal(sweepIntervalMs(resolveRelayOptions({ heartbeatMs: 1, idleTimeoutMs: 2, handshakeTimeoutMs: 1 })), MIN_SWEEP_INTERVAL_MS);
+});
+
+test('the per-address pending share is at most maxPending and follows a small maxPending down when unset; the certificate cache may be off', () => {
+  assert.equal(resolveRelayOptions().maxPendingPerAddress, DEFAULT_MAX_PENDING_PER_ADDRESS);
+  assert.equal(resolveRelayOptions({ maxPending: 8 }).maxPendingPerAddress, 8);
+  assert.equal(resolveRelayOptions({ maxPending: 8, maxPendingPerAddress: 2 }).maxPendingPerAddress, 2);
+  assert.throws(() => resolveRelayOptions({ maxPending: 8, maxPendingPerAddress: 9 }), hasCode('SM_ERR_CONFIG_VALUE', /maxPendingPerAddress.*\[1, 8\].*9/));
+  assert.throws(() => resolveRelayOptions({ maxPendingPerAddress: 0 }), hasCode('SM_ERR_CONFIG_VALUE', /maxPendingPerAddress/));
+  assert.equal(resolveRelayOptions({ certCacheEntries: 0 }).certCacheEntries, 0);
+  assert.equal(resolveRelayOptions().certCacheEntries, DEFAULT_CERT_CACHE_ENTRIES);
+  assert.throws(() => resolveRelayOptions({ certCacheEntries: -1 }), hasCode('SM_ERR_CONFIG_VALUE', /certCacheEntries/));
 });
