@@ -138,12 +138,15 @@ export class ShadowNode extends EventEmitter {
       { signer: deps.signer, certificate: deps.certificate.raw, logger: this.#logger.child('link'), clock },
       options.relay,
     );
-    this.paths = new PathManager({ relay: this.link, clock, logger: this.#logger.child('paths') }, options.paths);
+    // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
+    const isMember = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
+    this.paths = new PathManager({ relay: this.link, clock, logger: this.#logger.child('paths'), isMember }, options.paths);
     this.peers = new PeerManager<MemberCertificate>(
       {
         identity: { signer: deps.signer, certificate: deps.certificate.raw, verifier: deps.verifier },
         localPeerId: deps.peerId,
         transport: this.paths,
+        isMember,
         clock,
         logger: this.#logger.child('peers'),
       },

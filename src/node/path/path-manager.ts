@@ -111,6 +111,9 @@ export interface PathManagerDeps {
   logger?: Logger;
   /** Uniform in [0, 1), for retry jitter. */
   random?: () => number;
+  /** Whether the directory lists `peerId`: relay deliveries from anyone else get no per-peer state here (they still
+   *  reach onFrame, whose owner drops them). Without it every sender is tracked. */
+  isMember?: (peerId: Uint8Array) => boolean;
 }
 
 export type PathDropReason =
@@ -211,6 +214,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   readonly #o: Readonly<ResolvedOptions>;
   #policy: Readonly<SelectorPolicy>;
   readonly #relay: RelaySender;
+  readonly #isMember: (peerId: Uint8Array) => boolean;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerPaths>();
@@ -235,6 +239,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     super();
     this.#o = resolveOptions(options);
     this.#relay = deps.relay;
+    this.#isMember = deps.isMember ?? (() => true);
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
     this.timers = new PathTimers<PeerPaths, DirectEntry>(
@@ -341,7 +346,9 @@ export class PathManager extends EventEmitter implements FrameTransport {
 
   /** A frame the relay link delivered from `src` (wire: link.on('deliver', ...)). Never throws. */
   onRelayFrame(src: Uint8Array, frame: Uint8Array): void {
-    const p = this.#stopped ? null : this.#peer(src);
+    // A relay can name any sender id: only listed members (or peers already tracked) get an entry, so forged ids
+    // cannot fill the table and lock genuine members out of direct paths.
+    const p = this.#stopped ? null : this.#peers.get(hexOf(src)) ?? (this.#isMember(src) ? this.#peer(src) : null);
     if (p === null) {
       this.#stats.drops.untracked_peer++;
       this.#deliver(src, frame);
