@@ -71,6 +71,7 @@ import { MAX_FRAME_BYTES, MAX_PATH_CANDIDATES, PEER_ID_BYTES } from '../../wire/
 import { formatHostPort, formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
 import { listenAddresses } from './listen-addresses.js';
+import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
@@ -172,6 +173,8 @@ export interface DirectTransportStats {
   refused: Record<string, number>;
   /** Connections that failed for operational reasons, by SM_ERR_* code. */
   failures: Record<string, number>;
+  /** Candidates never dialed (candidate-filter.ts): of peers' offers, and relay-observed addresses we would have advertised; by reason. */
+  candidatesRefused: Record<CandidateRefusal | 'over_cap', number>;
 }
 
 /** What we know of a peer from its latest accepted offer. */
@@ -267,7 +270,7 @@ function prefixMatch(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
 export class DirectTransport extends EventEmitter {
   /** Our mesh subnets (the device's CIDRs): never advertised, never dialed — a direct path must not run through the tunnel it carries. */
   #meshPrefixes: Cidr[] = [];
-  readonly stats: DirectTransportStats = { dials: 0, accepts: 0, established: 0, refused: {}, failures: {} };
+  readonly stats: DirectTransportStats = { dials: 0, accepts: 0, established: 0, refused: {}, failures: {}, candidatesRefused: newRefusalCounts() };
   readonly #deps: DirectTransportDeps;
   readonly #o: Readonly<ResolvedOptions>;
   readonly #clock: Clock;
@@ -478,9 +481,12 @@ export class DirectTransport extends EventEmitter {
       if (out.length >= MAX_PATH_CANDIDATES || this.#inMesh(c.address)) continue;
       out.push({ ...c });
     }
+    const policy = this.#candidatePolicy();
     for (const h of [...this.#advertise, ...hosts]) {
       const a = canonicalIp(h);
       if (seen.has(a) || out.length >= MAX_PATH_CANDIDATES || this.#inMesh(a)) continue;
+      // An advertised address may be the relay's word (ESTABLISHED): peers would dial it.
+      if (this.#advertise.includes(h) && candidateRefusal(a, this.#port, policy) !== null) continue;
       seen.add(a);
       out.push({ address: a, port: this.#port, transport: 'wss', reflexive: this.#advertise.includes(a) });
     }
@@ -505,6 +511,12 @@ export class DirectTransport extends EventEmitter {
     }
     const next = Object.freeze(addresses.map(canonicalIp));
     if (next.length === this.#advertise.length && next.every((a, i) => a === this.#advertise[i])) return;
+    // Kept (a later bind may change the loopback rule) but never put in an offer while refused (localCandidates).
+    const policy = this.#candidatePolicy();
+    for (const a of next) {
+      const why = candidateRefusal(a, this.#port === 0 ? 1 : this.#port, policy);
+      if (why !== null) this.stats.candidatesRefused[why]++;
+    }
     this.#advertise = next;
     this.#offer = null;
     if (this.#state === 'running') this.emit('offer_changed');
@@ -539,7 +551,10 @@ export class DirectTransport extends EventEmitter {
     const previous = known?.pins[0];
     if (previous !== undefined && !equalBytes(previous, fingerprint)) pins.push(previous);
     this.#unindex(key, known);
-    const entry: PeerOffer = { peerId: Uint8Array.from(peerId), timestampMs: o.timestampMs, bytes: Uint8Array.from(offer), pins, candidates: o.candidates.map((c) => ({ ...c })) };
+    // docs/protocol.md §3.5.6: no unspecified, multicast, broadcast or (unless we are on loopback) loopback
+    // address is ever dialed or probed, and at most MAX_CANDIDATES_PER_OFFER of an offer are taken.
+    const candidates = filterCandidates(o.candidates, this.#candidatePolicy(), this.stats.candidatesRefused).map((c) => ({ ...c }));
+    const entry: PeerOffer = { peerId: Uint8Array.from(peerId), timestampMs: o.timestampMs, bytes: Uint8Array.from(offer), pins, candidates };
     this.#peers.set(key, entry);
     for (const pin of pins) {
       const k = toHex(pin);
@@ -549,6 +564,11 @@ export class DirectTransport extends EventEmitter {
     }
     this.#log.debug(`${shortId(peerId)} path offer accepted`, { candidates: o.candidates.length });
     return true;
+  }
+
+  /** What we may dial (candidate-filter.ts): loopback only while our listener is on loopback. */
+  #candidatePolicy(): CandidatePolicy {
+    return { loopbackAllowed: isLoopbackAddress(this.#boundHost === '' ? this.#o.listenHost : this.#boundHost), broadcasts: interfaceBroadcasts() };
   }
 
   /** Forget a peer's offer and pins (it left the network or its session ended); open paths stay. */

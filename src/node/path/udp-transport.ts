@@ -69,6 +69,7 @@ import type { PathCandidate } from './path-offer.js';
 import { sealUdpProbe, UdpReplayCache, verifyUdpProbe } from './udp-probe-auth.js';
 import { UdpPath, type UdpPathHost } from './udp-path.js';
 import { listenAddresses } from './listen-addresses.js';
+import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { canonicalIp as canonical, ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
@@ -113,8 +114,11 @@ const MAX_OUTSTANDING = 4_096;
 const UNPATHED_VERIFY_PER_SECOND = 1_000;
 /** A peer-reflexive probe back to one source at most this often. */
 const PROBE_BACK_MIN_INTERVAL_MS = 100;
-/** Punch probes per candidate round: more candidates than this are not tried. */
-const MAX_PUNCH_TARGETS = MAX_PATH_CANDIDATES;
+/** Punch probes per candidate round: more candidates than this are not tried (candidate-filter.ts). */
+const MAX_PUNCH_TARGETS = MAX_CANDIDATES_PER_OFFER;
+/** Punch probes one connect() sends at most, whatever the timers: the default 5 s of 200 ms rounds to
+ *  16 candidates is 400. Bounds what a peer's (or a relay's) candidates can make us send (§3.5.6). */
+export const MAX_PUNCH_PROBES_PER_ATTEMPT = 400;
 /** Sources remembered for the probe-back rate limit. */
 const MAX_PROBE_BACK_SOURCES = 1_024;
 
@@ -143,6 +147,9 @@ export interface UdpTransportOptions {
   /** Datagram size before MTU probes answer. */
   initialMaxDatagram?: number;
   maxSendQueueBytes?: number;
+  /** Probe loopback candidates even when the socket is not bound to a loopback address (tests on one
+   *  host with a dual-stack socket). Default false: loopback only when bound to loopback (§3.5.6). */
+  allowLoopbackCandidates?: boolean;
 }
 
 export const UDP_TRANSPORT_DEFAULTS = Object.freeze({
@@ -155,6 +162,7 @@ export const UDP_TRANSPORT_DEFAULTS = Object.freeze({
   skewMs: DEFAULT_PATH_AUTH_SKEW_MS,
   initialMaxDatagram: DEFAULT_UDP_MAX_DATAGRAM,
   maxSendQueueBytes: DEFAULT_UDP_SEND_QUEUE_BYTES,
+  allowLoopbackCandidates: false,
 });
 
 type ResolvedOptions = { -readonly [K in keyof typeof UDP_TRANSPORT_DEFAULTS]: (typeof UDP_TRANSPORT_DEFAULTS)[K] };
@@ -180,6 +188,8 @@ export interface UdpTransportStats {
   established: number;
   roams: number;
   drops: Record<UdpDropReason, number>;
+  /** Candidates never probed (candidate-filter.ts): peers' offers and our STUN answers, by reason. */
+  candidatesRefused: Record<CandidateRefusal | 'over_cap', number>;
 }
 
 interface PeerUdp {
@@ -196,6 +206,8 @@ interface Punch {
   round: TimerHandle | null;
   deadline: TimerHandle | null;
   found: boolean;
+  /** Punch probes this attempt sent (MAX_PUNCH_PROBES_PER_ATTEMPT). */
+  sent: number;
 }
 
 interface Outstanding {
@@ -227,6 +239,7 @@ function resolveOptions(options: UdpTransportOptions): Readonly<ResolvedOptions>
   int('skewMs', o.skewMs, 0, 3_600_000);
   int('initialMaxDatagram', o.initialMaxDatagram, 576 - 28, MAX_UDP_DATAGRAM_BYTES);
   int('maxSendQueueBytes', o.maxSendQueueBytes, 64 * 1024, Number.MAX_SAFE_INTEGER);
+  if (typeof o.allowLoopbackCandidates !== 'boolean') throw optionError('allowLoopbackCandidates', o.allowLoopbackCandidates, 'a boolean');
   if (!Array.isArray(o.stunServers) || o.stunServers.some((s) => typeof s?.host !== 'string' || s.host === '' || !Number.isInteger(s.port) || s.port < 1 || s.port > 0xffff)) {
     throw optionError('stunServers', o.stunServers, 'an array of { host, port (1..65535) }');
   }
@@ -241,6 +254,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly stats: UdpTransportStats = {
     punches: 0, punchProbes: 0, established: 0, roams: 0,
     drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0, unauthenticated_probe: 0, not_peer_frame: 0 },
+    candidatesRefused: newRefusalCounts(),
   };
   readonly maxSendQueueBytes: number;
   readonly #deps: UdpTransportDeps;
@@ -403,7 +417,13 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       seen.add(k);
       next.push({ address: a, port, transport: 'udp', reflexive });
     };
-    for (const r of this.reflexive) add(r.address, r.port, true);
+    // A STUN answer (by default the relay's) is someone else's word: peers would probe it.
+    const policy = this.#candidatePolicy();
+    for (const r of this.reflexive) {
+      const why = candidateRefusal(r.address, r.port, policy);
+      if (why === null) add(r.address, r.port, true);
+      else this.stats.candidatesRefused[why]++;
+    }
     for (const h of this.#hostAddresses()) add(h, this.#port, false);
     const same = next.length === this.#candidates.length && next.every((c, i) => {
       const o = this.#candidates[i]!;
@@ -440,8 +460,14 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       .map((c) => ({ ...c, address: canonical(c.address) }))
       .filter((c) => this.#deps.isMeshAddress?.(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
       // Interface addresses first: a LAN answer should win the race when there is one.
-      .sort((a, b) => Number(a.reflexive === true) - Number(b.reflexive === true))
-      .slice(0, MAX_PUNCH_TARGETS);
+      .sort((a, b) => Number(a.reflexive === true) - Number(b.reflexive === true));
+    // docs/protocol.md §3.5.6: never probe unspecified, multicast, broadcast or (off loopback) loopback addresses.
+    p.candidates = filterCandidates(p.candidates, this.#candidatePolicy(), this.stats.candidatesRefused, MAX_PUNCH_TARGETS);
+  }
+
+  /** What we may probe (candidate-filter.ts). */
+  #candidatePolicy(): CandidatePolicy {
+    return { loopbackAllowed: this.#o.allowLoopbackCandidates || isLoopbackAddress(this.#o.listenHost), broadcasts: interfaceBroadcasts() };
   }
 
   /** Forget a peer (it left): its paths close, its punch stops. */
@@ -478,7 +504,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       return;
     }
     this.stats.punches++;
-    const punch: Punch = { round: null, deadline: null, found: false };
+    const punch: Punch = { round: null, deadline: null, found: false, sent: 0 };
     p.punch = punch;
     punch.deadline = this.#clock.schedule(this.#o.punchTimeoutMs, () => {
       if (p.punch !== punch) return;
@@ -487,7 +513,11 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     });
     const round = (): void => {
       if (p.punch !== punch || punch.found || this.#state !== 'running') return;
-      for (const c of p.candidates) this.#sendProbe(p, UdpProbePurpose.Punch, c.address, c.port, null, 0);
+      for (const c of p.candidates) {
+        if (punch.sent >= MAX_PUNCH_PROBES_PER_ATTEMPT) return; // the deadline still ends the attempt
+        punch.sent++;
+        this.#sendProbe(p, UdpProbePurpose.Punch, c.address, c.port, null, 0);
+      }
       punch.round = this.#clock.schedule(this.#o.punchIntervalMs, round);
     };
     round();

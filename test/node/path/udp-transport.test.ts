@@ -540,8 +540,8 @@ test('outstanding probes are bounded: an ack for a txid pushed out long ago is a
   const clock = new FakeClock(Date.now());
   const key = randomBytes(32);
   const peer = randomBytes(32);
-  const t = new UdpTransport({ localPeerId: randomBytes(32), pathAuthKeys: (p) => (toHex(p) === toHex(peer) ? [key] : []), clock }, { listenHost: '127.0.0.1', punchIntervalMs: 10, punchTimeoutMs: 600_000 });
-  const sinks = await Promise.all(Array.from({ length: 32 }, () => rawSocket()));
+  const t = new UdpTransport({ localPeerId: randomBytes(32), pathAuthKeys: (p) => (toHex(p) === toHex(peer) ? [key] : []), clock }, { listenHost: '127.0.0.1', punchIntervalMs: 10, punchTimeoutMs: 1_000 });
+  const sinks = await Promise.all(Array.from({ length: 16 }, () => rawSocket()));
   await t.start();
   try {
     t.setPeerCandidates(peer, sinks.map((s) => ({ address: '127.0.0.1', port: s.port, transport: 'udp' as const })));
@@ -549,9 +549,17 @@ test('outstanding probes are bounded: an ack for a txid pushed out long ago is a
     const first = sinks[0]!;
     await until(() => first.got.length === 1, 5_000, 'the first punch');
     const oldest = decodeUdpProbe(first.got[0]!.bytes).txid;
-    clock.advance(10 * 140); // 141 rounds x 32 probes, above the 4096 bound
-    assert.ok(t.stats.punchProbes > 4_096 + 32);
-    await until(() => first.got.length === 141, 5_000, 'every round on the first sink');
+    // One attempt sends at most MAX_PUNCH_PROBES_PER_ATTEMPT (400): twelve attempts' txids are above the 4096 bound.
+    const ATTEMPTS = 12;
+    const perAttempt = 400 / 16;
+    for (let i = 1; i < ATTEMPTS; i++) {
+      clock.advance(1_000); // the attempt times out
+      t.connect(peer);
+      await until(() => first.got.length >= i * perAttempt + 1, 5_000, `attempt ${i} on the first sink`);
+    }
+    clock.advance(500);
+    assert.ok(t.stats.punchProbes > 4_096 + 16, `${t.stats.punchProbes} punch probes`);
+    await until(() => first.got.length === ATTEMPTS * perAttempt, 5_000, `every round on the first sink (${first.got.length}, ${t.stats.punchProbes}, ${sinks.map((s) => s.got.length).join(',')}, ${JSON.stringify(t.stats.drops)})`);
     const recent = decodeUdpProbe(first.got.at(-1)!.bytes).txid;
     await first.send(sealUdpProbe(probe({ senderPeerId: peer, ack: true, txid: oldest, timestampMs: clock.now() }), key), t.port);
     await until(() => t.stats.drops.ack_unknown === 1, 5_000, 'the forgotten txid refused');
@@ -686,7 +694,8 @@ test('dual stack: a transport on :: reaches an IPv4 peer at its plain IPv4 candi
   const idB = randomBytes(32);
   const key = randomBytes(32);
   const keysOf = (self: Uint8Array) => (p: Uint8Array): Uint8Array[] => (toHex(p) === toHex(self) ? [] : [key]);
-  const dual = new UdpTransport({ localPeerId: idA, pathAuthKeys: keysOf(idA) }, { listenHost: '::' });
+  // On one host the IPv4 peer is a loopback candidate, which a socket not bound to loopback refuses unless told (§3.5.6).
+  const dual = new UdpTransport({ localPeerId: idA, pathAuthKeys: keysOf(idA) }, { listenHost: '::', allowLoopbackCandidates: true });
   const v4 = new UdpTransport({ localPeerId: idB, pathAuthKeys: keysOf(idB) }, { listenHost: '127.0.0.1' });
   await dual.start();
   await v4.start();
