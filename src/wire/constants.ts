@@ -39,8 +39,9 @@
  *                   responder under load sends instead of HS_RESP, and an
  *                   optional 16-byte cookie after an HS_INIT's certificate.
  *                   Only a node that received HS_COOKIE sends an INIT with
- *                   a cookie, and only new nodes send HS_COOKIE, so an
- *                   older node never sees either.
+ *                   a cookie, so an older responder never sees one; an
+ *                   older initiator drops HS_COOKIE as an unknown frame
+ *                   and gets in only while the responder is not loaded.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
