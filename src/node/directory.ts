@@ -9,8 +9,9 @@
  * certificate it announces is verified here against the network CA
  * (signature, validity with the usual skew, revocation) and dropped when it
  * fails. A relay can therefore withhold or delay members, or report one
- * offline, but it cannot invent a member, change a member's addresses or
- * name, or bring a revoked one back. Which address belongs to which peer is
+ * offline (which ends nothing we hold a session with, see below), but it
+ * cannot invent a member, change a member's addresses or name, or bring a
+ * revoked one back. Which address belongs to which peer is
  * what the CA signed, nothing else; L3 routing (byAddress) relies on it.
  *
  * Bad input never throws (STYLE.md §10): it is dropped, counted in `drops`

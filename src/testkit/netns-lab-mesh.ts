@@ -40,8 +40,8 @@ export interface LabMesh {
 export interface LabMeshOptions {
   /** Extra `shadowmesh relay` flags (the lab is there for addresses). */
   relayArgs?: (lab: NetnsLab) => string[];
-  /** Extra `shadowmesh up` flags per daemon. */
-  daemonArgs?: (node: 'a' | 'b', lab: NetnsLab) => string[];
+  /** Extra `shadowmesh up` flags per daemon (the network is there for its files, e.g. `--crl net.crlFile`). */
+  daemonArgs?: (node: 'a' | 'b', lab: NetnsLab, net: TestNetwork) => string[];
   /** Environment of both daemons. */
   env?: Record<string, string>;
 }
@@ -68,8 +68,8 @@ export async function startLabMesh(options: LabMeshOptions = {}): Promise<LabMes
     const mb = await net.addMember('b', { address: `${LAB_MESH_B}/24` });
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile, args: options.relayArgs?.(lab) ?? [] });
     const common = { relay, caFile: net.caFile, dev: 'tun' as const, ifname: LAB_MESH_IFNAME, ...(options.env !== undefined ? { env: options.env } : {}) };
-    const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, args: options.daemonArgs?.('a', lab) ?? [] });
-    const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, args: options.daemonArgs?.('b', lab) ?? [] });
+    const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, args: options.daemonArgs?.('a', lab, net) ?? [] });
+    const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, args: options.daemonArgs?.('b', lab, net) ?? [] });
     await waitBothListed(a, b, LAB_MESH_MEMBERS_KNOWN_MS);
     const network = net;
     return {
