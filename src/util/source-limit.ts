@@ -48,6 +48,8 @@ export class SourceLimit {
   /** Pending connections one source may hold. */
   readonly perSource: number;
   readonly #by = new Map<string, Counts>();
+  #opened = 0;
+  #passed = 0;
 
   constructor(perSource: number) {
     this.perSource = perSource;
@@ -59,6 +61,11 @@ export class SourceLimit {
     return c === undefined ? 0 : Math.max(0, c.opened - c.passed);
   }
 
+  /** Connections open and not yet passed, all sources together. */
+  get pendingTotal(): number {
+    return Math.max(0, this.#opened - this.#passed);
+  }
+
   /** Sources currently tracked (for tests and stats). */
   get sources(): number {
     return this.#by.size;
@@ -68,6 +75,7 @@ export class SourceLimit {
   tryOpen(key: string): boolean {
     if (this.pending(key) >= this.perSource) return false;
     this.#counts(key).opened++;
+    this.#opened++;
     return true;
   }
 
@@ -75,20 +83,27 @@ export class SourceLimit {
   closed(key: string): void {
     const c = this.#by.get(key);
     if (c === undefined) return;
-    c.opened = Math.max(0, c.opened - 1);
+    if (c.opened > 0) {
+      c.opened--;
+      this.#opened--;
+    }
     this.#prune(key, c);
   }
 
   /** A connection from `key` passed the stage: it no longer counts as pending. */
   passed(key: string): void {
     this.#counts(key).passed++;
+    this.#passed++;
   }
 
   /** A connection counted by passed() closed. */
   passedClosed(key: string): void {
     const c = this.#by.get(key);
     if (c === undefined) return;
-    c.passed = Math.max(0, c.passed - 1);
+    if (c.passed > 0) {
+      c.passed--;
+      this.#passed--;
+    }
     this.#prune(key, c);
   }
 

@@ -42,8 +42,17 @@
  *       of a connect() failed; the owner schedules the retry (path-timers).
  * Never 'error'. Bad network input is dropped and counted, never thrown.
  *
+ * Before authentication the listener bounds what strangers can hold: at
+ * most maxHandshakes TCP connections between accept and finished TLS, at
+ * most maxHandshakesPerAddress of them from one source (IPv6: one /64), and
+ * tlsHandshakeTimeoutMs for the TLS handshake; past the pin check,
+ * maxPendingAccepts. Cut connections are counted in stats.refused
+ * (SM_ERR_PATH_HANDSHAKES_FULL, SM_ERR_PATH_SOURCE_BUSY), timed-out
+ * handshakes in stats.failures (SM_ERR_PATH_TLS_TIMEOUT).
+ *
  * Timer policy owned here: the per-connection timeout (TCP + TLS +
- * WebSocket + re-handshake) and the certificate rotation.
+ * WebSocket + re-handshake), the TLS handshake timeout (handed to the TLS
+ * server) and the certificate rotation.
  */
 import { parseCidr, type Cidr } from '../../identity/cidr.js';
 import { EventEmitter } from 'node:events';
@@ -71,6 +80,7 @@ import { MAX_FRAME_BYTES, MAX_PATH_CANDIDATES, PEER_ID_BYTES } from '../../wire/
 import { formatHostPort, formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
 import { listenAddresses } from './listen-addresses.js';
+import { SourceLimit, sourceKey } from '../../util/source-limit.js';
 import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './path-offer.js';
@@ -91,6 +101,17 @@ export const DEFAULT_DIRECT_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
 /** TLS connections past the pin check but not yet re-handshaken; only members get this far,
  *  the bound stops one member from holding unbounded sockets open. */
 export const DEFAULT_MAX_PENDING_ACCEPTS = 64;
+/** TCP accept to finished TLS handshake, at most (Node's default is 120 s, long enough for a
+ *  stranger to hold thousands of sockets and exhaust file descriptors): a TLS 1.3 handshake is
+ *  one round trip plus certificates, so 5 s covers a slow satellite link several times over. */
+export const DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Connections between TCP accept and finished TLS, from anyone: anyone can open them, and each
+ *  holds a descriptor and TLS state until the timeout; peers need a handful each. */
+export const DEFAULT_DIRECT_MAX_HANDSHAKES = 256;
+/** The same, from one source (an IPv4 address or an IPv6 /64; ../../util/source-limit.ts): a peer
+ *  dials each of our candidates at most once per attempt, and a few members may share a NAT, so
+ *  16 is plenty for honest use while one host cannot take the global bound for itself. */
+export const DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS = 16;
 
 export interface DirectTransportDeps {
   /** Our HybridSigner (signs PATH_OFFERs). */
@@ -121,6 +142,12 @@ export interface DirectTransportOptions {
   sendQueueBytes?: number;
   /** Accepted TLS connections awaiting their re-handshake, at most. */
   maxPendingAccepts?: number;
+  /** TCP accept to finished TLS handshake, at most; then the socket is closed. */
+  tlsHandshakeTimeoutMs?: number;
+  /** Connections between TCP accept and finished TLS, at most (all sources). */
+  maxHandshakes?: number;
+  /** Connections between TCP accept and finished TLS from one source address (IPv6: one /64), at most. */
+  maxHandshakesPerAddress?: number;
 }
 
 export const DIRECT_TRANSPORT_DEFAULTS = Object.freeze({
@@ -132,6 +159,9 @@ export const DIRECT_TRANSPORT_DEFAULTS = Object.freeze({
   advertise: Object.freeze([]) as readonly string[],
   sendQueueBytes: DEFAULT_DIRECT_SEND_QUEUE_BYTES,
   maxPendingAccepts: DEFAULT_MAX_PENDING_ACCEPTS,
+  tlsHandshakeTimeoutMs: DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS,
+  maxHandshakes: DEFAULT_DIRECT_MAX_HANDSHAKES,
+  maxHandshakesPerAddress: DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS,
 });
 
 type ResolvedOptions = { -readonly [K in keyof typeof DIRECT_TRANSPORT_DEFAULTS]: (typeof DIRECT_TRANSPORT_DEFAULTS)[K] };
@@ -150,6 +180,10 @@ export const DirectCode = {
   NO_SESSION: 'SM_ERR_PATH_NO_SESSION',
   /** Too many accepted connections awaiting their re-handshake. */
   BUSY: 'SM_ERR_PATH_BUSY',
+  /** A TCP connection cut at accept: its source address already holds maxHandshakesPerAddress unfinished TLS handshakes. */
+  SOURCE_BUSY: 'SM_ERR_PATH_SOURCE_BUSY',
+  /** A TCP connection cut at accept: maxHandshakes unfinished TLS handshakes are open. */
+  HANDSHAKES_FULL: 'SM_ERR_PATH_HANDSHAKES_FULL',
   OFFER_MALFORMED: 'SM_ERR_PATH_OFFER_MALFORMED',
   /** The offer names another peer than the session it came from. */
   OFFER_PEER: 'SM_ERR_PATH_OFFER_PEER',
@@ -161,6 +195,8 @@ export const DirectCode = {
   /** Operational failures (counted in stats.failures, not refusals). */
   CONNECT: 'SM_ERR_PATH_CONNECT',
   TLS: 'SM_ERR_PATH_TLS',
+  /** Listener: a TLS handshake did not finish within tlsHandshakeTimeoutMs; the socket was closed. */
+  TLS_TIMEOUT: 'SM_ERR_PATH_TLS_TIMEOUT',
   TIMEOUT: 'SM_ERR_PATH_TIMEOUT',
   CLOSED: 'SM_ERR_PATH_CLOSED',
 } as const;
@@ -231,6 +267,9 @@ function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptio
   int('connectTimeoutMs', o.connectTimeoutMs, 1, 3_600_000);
   int('sendQueueBytes', o.sendQueueBytes, MAX_FRAME_BYTES, Number.MAX_SAFE_INTEGER);
   int('maxPendingAccepts', o.maxPendingAccepts, 1, 100_000);
+  int('tlsHandshakeTimeoutMs', o.tlsHandshakeTimeoutMs, 1, 3_600_000);
+  int('maxHandshakes', o.maxHandshakes, 1, 1_000_000);
+  int('maxHandshakesPerAddress', o.maxHandshakesPerAddress, 1, o.maxHandshakes);
   if (!Array.isArray(o.advertise) || o.advertise.some((a) => typeof a !== 'string' || isIP(a) === 0)) {
     throw optionError('advertise', o.advertise, 'an array of IP addresses');
   }
@@ -297,6 +336,8 @@ export class DirectTransport extends EventEmitter {
   /** Accepted TLS sockets past the pin check -> the peers their pin names. */
   readonly #accepted = new Map<Socket, { attempt: Attempt; peers: Set<string> }>();
   readonly #sockets = new Set<Socket>();
+  /** TCP connections per source between accept and finished TLS (maxHandshakes, maxHandshakesPerAddress). */
+  #sources: SourceLimit | null = null;
   readonly #paths = new Set<DirectPath>();
   /** UDP candidates our offer also carries (the UDP transport's host and reflexive addresses). */
   #udpCandidates: readonly PathCandidate[] = [];
@@ -352,16 +393,20 @@ export class DirectTransport extends EventEmitter {
         // Mutual TLS: ask for the client's certificate, judge it by the pin below, not by a CA.
         requestCert: true,
         rejectUnauthorized: false,
+        // Node's default is 120 s: long enough for strangers to pile up sockets before any check.
+        handshakeTimeout: this.#o.tlsHandshakeTimeoutMs,
       },
       (_req, res) => {
         res.writeHead(404).end();
       },
     );
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
+    this.#sources = new SourceLimit(this.#o.maxHandshakesPerAddress);
+    server.on('connection', (socket: Socket) => this.#onTcpConnection(socket));
     server.on('secureConnection', (socket: TLSSocket) => this.#onSecureConnection(socket));
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head));
-    server.on('tlsClientError', (_err: Error, socket: Socket) => {
-      this.#fail(DirectCode.TLS);
+    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      this.#fail((err as { code?: unknown }).code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? DirectCode.TLS_TIMEOUT : DirectCode.TLS);
       socket.destroy();
     });
     this.#server = server;
@@ -704,9 +749,38 @@ export class DirectTransport extends EventEmitter {
 
   // ------------------------------------------------------------ accepting
 
+  /**
+   * Every TCP connection, before TLS: cut at once past maxHandshakes, or
+   * past maxHandshakesPerAddress from its source, so strangers cannot hold
+   * descriptors enough to keep peers out (counted in stats.refused without a
+   * 'refused' event: no peer is known yet). The rest must finish TLS within
+   * tlsHandshakeTimeoutMs ('tlsClientError' closes them).
+   */
+  #onTcpConnection(socket: Socket): void {
+    const sources = this.#sources;
+    if (sources === null) return;
+    const key = sourceKey(socket.remoteAddress);
+    let refusal: string | null = null;
+    if (sources.pendingTotal >= this.#o.maxHandshakes) refusal = DirectCode.HANDSHAKES_FULL;
+    else if (!sources.tryOpen(key)) refusal = DirectCode.SOURCE_BUSY;
+    if (refusal !== null) {
+      this.stats.refused[refusal] = (this.stats.refused[refusal] ?? 0) + 1;
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => sources.closed(key));
+  }
+
   #onSecureConnection(socket: TLSSocket): void {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
+    // TLS finished: this connection no longer counts against the handshake limits.
+    const sources = this.#sources;
+    if (sources !== null) {
+      const key = sourceKey(socket.remoteAddress);
+      sources.passed(key);
+      socket.once('close', () => sources.passedClosed(key));
+    }
     socket.on('error', () => socket.destroy());
     if (this.#state !== 'running') {
       socket.destroy();

@@ -9,10 +9,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import { connect as netConnect, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 import { randomBytes } from '../../../src/crypto/bytes.js';
-import { DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import { signPathOffer } from '../../../src/node/path/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
@@ -272,6 +273,47 @@ describe('certificate rotation', () => {
       b.connect(ma.peerId);
       assert.equal((await refused)[1], DirectCode.PIN);
     } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
+describe('listener limits before authentication', () => {
+  it('2,000 TCP connections from one address that never start TLS: a genuine peer still connects, the address keeps only its share, the rest close at the handshake timeout', async () => {
+    const [ma, mb] = members() as [Member, Member];
+    const sessions = new FakeSessions(members());
+    sessions.pair(ma, mb);
+    const a = await up(sessions.transport(ma));
+    const b = await up(sessions.transport(mb));
+    const FLOOD = 2_000;
+    const sockets: Socket[] = [];
+    let closed = 0;
+    try {
+      assert.ok(a.acceptOffer(mb.peerId, b.localOffer()));
+      assert.ok(b.acceptOffer(ma.peerId, a.localOffer()));
+      // The attacker's source is another loopback address (all of 127/8 is local on Linux); the peer dials from 127.0.0.1.
+      // Opened in batches below the kernel's accept backlog (511), each one waited for, so every SYN is answered at once.
+      const share = DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS;
+      const BATCH = 200;
+      for (let opened = 0; opened < FLOOD; ) {
+        for (let i = 0; i < BATCH; i++, opened++) {
+          const s = netConnect({ host: '127.0.0.1', port: a.port, localAddress: '127.0.0.2' });
+          s.on('error', () => undefined);
+          s.once('close', () => closed++);
+          sockets.push(s);
+        }
+        await until(() => closed >= opened - share, 10_000, `connections past the per-address share to be cut (opened ${opened}, closed ${closed})`);
+      }
+      assert.ok(FLOOD - closed <= share, `${FLOOD - closed} unauthenticated connections from one address still open`);
+      assert.ok((a.stats.refused[DirectCode.SOURCE_BUSY] ?? 0) >= FLOOD - share);
+      const { pa } = await connectPair(b, a, ma);
+      assert.equal(pa.dialed, true);
+      // Those within the share never finish TLS: closed by the handshake timeout, not Node's 120 s default.
+      await until(() => closed === FLOOD, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS + 5_000, 'the remaining connections to reach the TLS handshake timeout');
+      assert.equal(a.stats.failures[DirectCode.TLS_TIMEOUT], FLOOD - (a.stats.refused[DirectCode.SOURCE_BUSY] ?? 0));
+      pa.close('done');
+    } finally {
+      for (const s of sockets) s.destroy();
       await Promise.all([a.stop(), b.stop()]);
     }
   });
