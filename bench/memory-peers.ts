@@ -51,7 +51,8 @@ async function main(): Promise<void> {
   const daemonMember = await net.addMember('daemon');
   const members: TestMember[] = [];
   for (let i = 0; i < peers; i++) members.push(await net.addMember(`m${i}`, { address: `10.78.${Math.floor(i / 200)}.${2 + (i % 200)}/16` }));
-  const relay = await startRelayProcess({ caFile: net.caFile });
+  // Every simulated member connects from 127.0.0.1 at once: lift the per-address pending share (one host stands in for many).
+  const relay = await startRelayProcess({ caFile: net.caFile, args: ['--max-pending-per-address', '1000'] });
   const control = join(net.dir, 'daemon.sock');
   const daemon = spawn(process.execPath, [
     CLI_MAIN_PATH, 'up', '--p2p-listen', '127.0.0.1', '--relay', relay.url, '--pin', relay.pin, '--ca', net.caFile, '--cert', daemonMember.certFile,
