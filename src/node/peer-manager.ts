@@ -70,6 +70,11 @@ export const DEFAULT_HANDSHAKES_PER_SECOND = 20;
 export const DEFAULT_HANDSHAKE_BURST = 40;
 /** Below this fraction of the global burst left, INITs must carry a cookie (docs/handshake.md §6). */
 export const COOKIE_PRESSURE_RATIO = 0.5;
+/** HS_COOKIE replies per member: a genuine initiator needs one per INIT; more only echoes a flood back. */
+export const PEER_COOKIES_PER_SECOND = 10;
+/** HS_COOKIE replies over all peers: each answers an INIT 1:1, so without a cap a flood of INITs would be reflected
+ *  into our own relay link's frame budget; 1,000 a second is far above the genuine need and far below that budget. */
+export const COOKIES_PER_SECOND = 1_000;
 /** An INIT timestamp later than now + this is refused: the certificates' own clock skew, so honest clocks that
  *  agree on certificate validity agree here too; a later one could only be a forgery aiming to outlast genuine INITs. */
 export const INIT_FUTURE_SKEW_MS = CERT_CLOCK_SKEW_MS;
@@ -90,7 +95,9 @@ export type ManagerDropReason =
   // beyond the skew; INITs answered with a cookie instead of work; wrong cookies; INITs past the global budget;
   // a second HS_COOKIE for the same INIT of ours (one for no handshake of ours is unknown_index).
   | 'self_frame' | 'not_member' | 'hs_future_timestamp' | 'hs_cookie_required' | 'hs_cookie_invalid' | 'hs_overloaded'
-  | 'hs_cookie_unexpected';
+  | 'hs_cookie_unexpected'
+  // an INIT that needed a cookie when the cookie replies for its sender (or for all) were used up
+  | 'hs_cookie_rate_limited';
 
 export interface PeerManagerOptions {
   aead?: AeadAlgorithm;
@@ -123,6 +130,8 @@ interface PeerEntry<P extends VerifiedPeer> {
   lastInitFromPeerTs: number;
   /** The per-member INIT budget, charged only by INITs whose certificate verified. */
   initBudget: TokenBucket;
+  /** The per-member HS_COOKIE reply budget. */
+  cookieBudget: TokenBucket;
 }
 
 type IndexOwner<P extends VerifiedPeer> =
@@ -170,10 +179,11 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     malformed: 0, unexpected_type: 0, unknown_index: 0, src_mismatch: 0, hs_invalid: 0, hs_replay: 0,
     hs_rate_limited: 0, hs_tiebreak: 0, too_many_peers: 0, transport_full: 0,
     self_frame: 0, not_member: 0, hs_future_timestamp: 0, hs_cookie_required: 0, hs_cookie_invalid: 0, hs_overloaded: 0,
-    hs_cookie_unexpected: 0,
+    hs_cookie_unexpected: 0, hs_cookie_rate_limited: 0,
   };
   readonly #localHex: string;
   readonly #handshakeBudget: TokenBucket;
+  readonly #cookieBudget: TokenBucket;
   readonly #cookies: InitCookies;
   #lastInitTimestamp = 0;
   #sweep: TimerHandle | null = null;
@@ -197,6 +207,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     this.#handshakeBudget = new TokenBucket(
       options.handshakesPerSecond ?? DEFAULT_HANDSHAKES_PER_SECOND, options.handshakeBurst ?? DEFAULT_HANDSHAKE_BURST, now,
     );
+    this.#cookieBudget = new TokenBucket(COOKIES_PER_SECOND, COOKIES_PER_SECOND, now);
     this.#cookies = new InitCookies(this.#deps.rng, now);
   }
 
@@ -339,6 +350,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     const entry: PeerEntry<P> = {
       id, hex, cert: null, initiator: null, initiatorCookied: false, lastInitFromPeerTs: 0,
       initBudget: new TokenBucket(PEER_INITS_PER_SECOND, PEER_INIT_BURST, this.#deps.clock.now()),
+      cookieBudget: new TokenBucket(PEER_COOKIES_PER_SECOND, PEER_COOKIES_PER_SECOND, this.#deps.clock.now()),
       session: undefined as unknown as PeerSession,
     };
     entry.session = new PeerSession(
@@ -425,6 +437,13 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     if (this.#handshakeBudget.available(now) < this.#handshakeBudget.burst * COOKIE_PRESSURE_RATIO) {
       const unsigned = initWithoutCookie(frame, bytes);
       if (frame.cookie === undefined) {
+        // A listed member gets an entry to hold its cookie budget (entries are bounded by the directory).
+        peer ??= this.#admit(src);
+        if (!peer) return;
+        if (!peer.cookieBudget.take(1, now) || !this.#cookieBudget.take(1, now)) {
+          this.#drops.hs_cookie_rate_limited++;
+          return;
+        }
         this.#drops.hs_cookie_required++;
         const reply = encodePeerFrame({ type: FrameType.HsCookie, receiverIndex: frame.senderIndex, cookie: this.#cookies.make(src, unsigned, now) });
         if (!this.#deps.transport.send(src, reply)) this.#drops.transport_full++;

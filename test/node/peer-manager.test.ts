@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerManager, type PeerManagerOptions } from '../../src/node/peer-manager.js';
+import { PEER_COOKIES_PER_SECOND, PeerManager, type PeerManagerOptions } from '../../src/node/peer-manager.js';
 import { HandshakeInitiator } from '../../src/handshake/peer-handshake.js';
 import { FakeClock } from '../../src/testkit/fake-clock.js';
 import { MemoryRelay } from '../../src/testkit/memory-relay.js';
@@ -395,5 +395,21 @@ test('under handshake load the responder answers with a stateless cookie and the
   relay.inject(alice.peerId, bob.peerId, forgedInit(eve.cert.raw, clock.now(), clock.now()));
   relay.pump();
   assert.equal(b.drops.hs_invalid, invalidBefore);
+  a.stop(); b.stop();
+});
+
+test('cookie replies are budgeted per member: a flood of INITs is not reflected back one for one', () => {
+  const { a, b, relay, clock } = gatedLab(new Set([toHex(alice.peerId)]), { handshakesPerSecond: 1, handshakeBurst: 2 });
+  const eve = net.member('eve-reflect', '10.10.10.70/24');
+  // Two INITs that fail verification take the global budget (burst 2) below half.
+  for (let i = 0; i < 2; i++) relay.inject(alice.peerId, bob.peerId, forgedInit(eve.cert.raw, clock.now(), clock.now()));
+  relay.pump();
+  let cookies = 0;
+  relay.intercept = (f) => { if (f.frame[1] === FrameType.HsCookie) cookies++; return f.frame; };
+  const init = forgedInit(eve.cert.raw, clock.now(), clock.now());
+  for (let i = 0; i < 50; i++) relay.inject(alice.peerId, bob.peerId, init);
+  relay.pump();
+  assert.equal(cookies, PEER_COOKIES_PER_SECOND);
+  assert.equal(b.drops.hs_cookie_rate_limited, 50 - PEER_COOKIES_PER_SECOND);
   a.stop(); b.stop();
 });
