@@ -36,7 +36,15 @@
  * DATA of the session like on every path; datagrams from an address with no
  * path are dropped and counted (only authenticated probes open or move a
  * path). Verifying probes from addresses without a path is rate-limited, so
- * junk cannot buy unbounded HMAC work.
+ * junk cannot buy unbounded HMAC work. Datagrams from a path's address are
+ * not authenticated either: the path passes on only peer frames, and path
+ * probes reach the path manager only out of authenticated liveness probes
+ * (udp-path.ts), so a spoofed source cannot keep a dead path trusted.
+ * Candidates (peers' offers, our STUN answers) pass candidate-filter.ts
+ * before anything is sent to them, at most MAX_CANDIDATES_PER_OFFER of them,
+ * and one punch attempt sends at most MAX_PUNCH_PROBES_PER_ATTEMPT probes
+ * (docs/protocol.md §3.5.6). The txid replay cache is per peer, sized by its
+ * paths (UDP_REPLAY_ENTRIES_PER_PATH).
  *
  * Events: 'path' (peerId, UdpPath) — set onFrame/onClose in the listener;
  * 'connect_failed' (peerId, codes); 'candidates' (PathCandidate[]) — our
