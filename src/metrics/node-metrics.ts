@@ -13,6 +13,7 @@
  *   shadowmesh_udp_punches_total                       counter  hole punching attempts started
  *   shadowmesh_udp_paths_established_total             counter  UDP paths opened by an authenticated answer
  *   shadowmesh_udp_roams_total                         counter  UDP paths moved to a peer's new address (NAT rebinding)
+ *   shadowmesh_candidates_refused_total{transport,reason} counter candidates never dialed or probed (docs/protocol.md §3.5.6)
  *   shadowmesh_nat_mapping{mapping}                    gauge    1 for the NAT mapping STUN shows (none, endpoint-independent, endpoint-dependent, unknown)
  *   shadowmesh_p2p_migrations_total{status}            counter  path changes, to_direct / to_relay
  *   shadowmesh_p2p_fallbacks_total                     counter  selected direct paths lost (traffic back on the relay)
@@ -49,7 +50,9 @@ export interface NodeMetricsSource {
     };
     readonly dataplane: { readonly stats: { readonly drops: Counts } } | null;
     /** The UDP transport; null without UDP direct paths. */
-    readonly udp?: { readonly stats: { readonly punches: number; readonly established: number; readonly roams: number; readonly drops: Counts }; readonly natMapping: string } | null;
+    readonly udp?: { readonly stats: { readonly punches: number; readonly established: number; readonly roams: number; readonly drops: Counts; readonly candidatesRefused?: Counts }; readonly natMapping: string } | null;
+    /** The WSS direct transport; null when relay-only. */
+    readonly direct?: { readonly stats: { readonly candidatesRefused?: Counts } } | null;
     peerList(): readonly { readonly established: boolean; readonly stats: { readonly framesIn: number; readonly framesOut: number; readonly bytesIn: number; readonly bytesOut: number; readonly handshakes: number }; readonly drops: Counts }[];
   };
   readonly pinger: { readonly drops: Counts };
@@ -124,6 +127,12 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
   const udp = (): NonNullable<NodeMetricsSource['node']['udp']> | null => source.node.udp ?? null;
   counterFrom(registry, 'shadowmesh_udp_punches_total', 'UDP hole punching attempts started.', [], () => [[{}, udp()?.stats.punches ?? 0]]);
   counterFrom(registry, 'shadowmesh_udp_paths_established_total', 'UDP direct paths opened by an authenticated answer.', [], () => [[{}, udp()?.stats.established ?? 0]]);
+  counterFrom(registry, 'shadowmesh_candidates_refused_total', 'Candidates from offers, the relay or STUN never dialed or probed (unspecified, multicast, broadcast, loopback, port, over_cap), by transport.', ['transport', 'reason'], function* () {
+    const wss = source.node.direct?.stats.candidatesRefused;
+    if (wss !== undefined) yield* byLabel('reason', wss, { transport: 'wss' });
+    const u = udp()?.stats.candidatesRefused;
+    if (u !== undefined) yield* byLabel('reason', u, { transport: 'udp' });
+  });
   counterFrom(registry, 'shadowmesh_udp_roams_total', 'UDP paths moved to a new address of the same peer (NAT rebinding).', [], () => [[{}, udp()?.stats.roams ?? 0]]);
   gaugeFrom(registry, 'shadowmesh_nat_mapping', 'The NAT mapping STUN answers show for the UDP socket: 1 for the current one.', ['mapping'], () => {
     const current = udp()?.natMapping ?? 'unknown';

@@ -148,7 +148,8 @@ test('node metrics read sessions, paths, drops and chat; the migration histogram
       peers: { drops: { malformed: 0 } },
       paths,
       dataplane: null,
-      udp: { stats: { punches: 3, established: 2, roams: 1, drops: { bad_mac: 4 } }, natMapping: 'endpoint-dependent' },
+      udp: { stats: { punches: 3, established: 2, roams: 1, drops: { bad_mac: 4 }, candidatesRefused: { multicast: 2 } }, natMapping: 'endpoint-dependent' },
+      direct: { stats: { candidatesRefused: { loopback: 1 } } },
       peerList: () => [peer(true, 1), peer(false, 2)],
     },
     pinger: { drops: { malformed: 0 } },
@@ -172,6 +173,8 @@ test('node metrics read sessions, paths, drops and chat; the migration histogram
   assert.equal(seriesValue(f, 'shadowmesh_nat_mapping', { mapping: 'endpoint-dependent' }), 1);
   assert.equal(seriesValue(f, 'shadowmesh_nat_mapping', { mapping: 'endpoint-independent' }), 0);
   assert.equal(seriesValue(f, 'shadowmesh_drops_total', { component: 'udp', reason: 'bad_mac' }), 4);
+  assert.equal(seriesValue(f, 'shadowmesh_candidates_refused_total', { transport: 'udp', reason: 'multicast' }), 2);
+  assert.equal(seriesValue(f, 'shadowmesh_candidates_refused_total', { transport: 'wss', reason: 'loopback' }), 1);
   assert.equal(seriesValue(f, 'shadowmesh_paths', { kind: 'relay' }), 1);
   assert.equal(seriesValue(f, 'shadowmesh_p2p_migrations_total', { status: 'to_direct' }), 1);
   assert.equal(seriesValue(f, 'shadowmesh_p2p_migrations_total', { status: 'to_relay' }), 0);
