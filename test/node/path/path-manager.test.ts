@@ -427,3 +427,23 @@ test('WSS first, then a UDP path of about the same RTT: the switch waits for the
   assert.deepEqual(tally(lab.atA, s.nextB).duplicates, 0);
   lab.stop();
 });
+
+test('relay deliveries from senders the directory does not list reach onFrame but get no path state', () => {
+  const clock = new FakeClock(0);
+  const listed = new Uint8Array(32).fill(7);
+  const m = new PathManager({ relay: { send: () => true }, clock, isMember: (id) => id[0] === 7 && id.every((x) => x === 7) });
+  const seen: number[] = [];
+  m.onFrame = (src) => seen.push(src[0]!);
+  for (let i = 0; i < 5_000; i++) {
+    const forged = new Uint8Array(32);
+    forged[0] = i % 250;
+    forged[1] = i >> 8;
+    forged[2] = 1; // never equal to the listed id
+    m.onRelayFrame(forged, dataFrame(i));
+  }
+  assert.equal(m.pathInfos().size, 0, 'no entry for any forged sender');
+  assert.equal(seen.length, 5_000, 'the owner still sees (and drops) them');
+  m.onRelayFrame(listed, dataFrame(1));
+  assert.equal(m.pathInfos().size, 1, 'a listed member gets its entry');
+  m.stop();
+});
