@@ -116,10 +116,15 @@ describe('TAP: a malicious member cannot take over another member\'s MAC or addr
     return { victim: atA.count() - victim0, impostor: atM.count() - impostor0 };
   }
 
-  test('control: datagrams to a reach a, and the counters count them', async () => {
+  test('control: datagrams to a reach a, the counters count them, and honest kernels break no rule', async () => {
     assert.equal(await sendUdp(lab!, 'b', { to: MESH_A, port: PORT, count: 20 }), 20);
     assert.ok(await waitFor(() => atA.count() === 20, ARRIVAL_MS), `a counted ${atA.count()} of 20${logs()}`);
     assert.equal(atM.count(), 0);
+    // What the kernels sent so far (ARP, IPv4, IPv6 DAD, MLD and router solicitations from the EUI-64 link-local) all passed.
+    for (const d of [a, b, m]) {
+      const refused = Object.entries(await dropsOf(d)).filter(([k]) => /^dataplane\.(spoofed_|vlan_tagged|ipv6_ext_headers)/.test(k));
+      assert.deepEqual(refused, [], `${d.node} refused honest frames`);
+    }
   });
 
   test("m claims a's address with gratuitous ARP from its own MAC: every datagram to a's address reaches a, none m", async () => {
