@@ -139,14 +139,14 @@ export class ShadowNode extends EventEmitter {
       options.relay,
     );
     // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
-    const isMember = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
-    this.paths = new PathManager({ relay: this.link, clock, logger: this.#logger.child('paths'), isMember }, options.paths);
+    const listed = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
+    this.paths = new PathManager({ relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed }, options.paths);
     this.peers = new PeerManager<MemberCertificate>(
       {
         identity: { signer: deps.signer, certificate: deps.certificate.raw, verifier: deps.verifier },
         localPeerId: deps.peerId,
         transport: this.paths,
-        isMember,
+        isMember: listed,
         clock,
         logger: this.#logger.child('peers'),
       },
