@@ -141,6 +141,12 @@ test('a node not on loopback never probes or dials a loopback, unspecified, mult
     assert.equal(tcpSinkNamed.count(), 0, 'no connection reached the loopback address the offer named');
     assert.equal(udp.stats.punchProbes, 0);
     assert.equal(direct.stats.dials, 0);
+    // The relay naming loopback (or a lie above) as our observed address: not in our offer either, and counted.
+    const before = direct.stats.candidatesRefused.loopback;
+    direct.setAdvertise(['127.0.0.1', ...LIES]);
+    const ours = direct.localCandidates().map((c) => c.address);
+    for (const a of ['127.0.0.1', ...LIES]) assert.ok(!ours.includes(a), `${a} not offered: ${ours.join(', ')}`);
+    assert.equal(direct.stats.candidatesRefused.loopback, before + 1);
   } finally {
     await udp.stop();
     await direct.stop();
