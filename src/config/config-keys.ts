@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { DEFAULT_DEVICE_MTU, MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
 import { DEFAULT_STARTUP_TIMEOUT_MS } from '../node/daemon.js';
-import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node/path/direct-transport.js';
+import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_MAX_HANDSHAKES, DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node/path/direct-transport.js';
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS } from '../node/path/udp-transport.js';
 import { EPHEMERAL_CERT_LIFETIME_MS } from '../node/path/tls-ephemeral.js';
@@ -114,6 +114,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'node.p2p.retryInterval', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_RETRY_INTERVAL', default: d(T.retryBaseMs), expected: DURATION_EXPECTED, description: 'first retry of a direct path after a fallback; doubles each failure' },
   { path: 'node.p2p.retryMax', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_RETRY_MAX', default: d(T.retryMaxMs), expected: DURATION_EXPECTED, description: 'cap of the retry backoff (at least retryInterval)' },
   { path: 'node.p2p.connectTimeout', kind: duration(1, MAX_PATH_TIMER_MS), env: 'SHADOWMESH_P2P_CONNECT_TIMEOUT', default: d(DEFAULT_DIRECT_CONNECT_TIMEOUT_MS), expected: DURATION_EXPECTED, description: 'budget of one direct connection (TCP, TLS, WebSocket, re-handshake); a direct attempt gets at least this long' },
+  { path: 'node.p2p.handshakeTimeout', kind: duration(1, 3_600_000), env: 'SHADOWMESH_P2P_HANDSHAKE_TIMEOUT', default: d(DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS), expected: `${DURATION_EXPECTED}, at most 1h`, description: 'a TLS handshake on the direct-path listener must finish within this, or the connection is closed' },
+  { path: 'node.p2p.maxHandshakesPerAddress', kind: integer(1, DEFAULT_DIRECT_MAX_HANDSHAKES), env: 'SHADOWMESH_P2P_MAX_HANDSHAKES_PER_ADDRESS', default: DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, expected: `a whole number in [1, ${DEFAULT_DIRECT_MAX_HANDSHAKES}]`, description: `unfinished TLS handshakes one source address (IPv6: one /64) may hold on the direct-path listener (${DEFAULT_DIRECT_MAX_HANDSHAKES} from all sources); more are cut at accept` },
   { path: 'node.tls.certLifetime', kind: duration(MIN_CERT_LIFETIME_MS, MAX_CONFIG_DURATION_MS), env: 'SHADOWMESH_TLS_CERT_LIFETIME', default: d(EPHEMERAL_CERT_LIFETIME_MS), expected: `${DURATION_EXPECTED}, at least 1s`, description: "lifetime of the direct-path listener's ephemeral TLS certificate; rotated at three quarters of it" },
   { path: 'node.metrics.listen', kind: { type: 'format', format: 'listen' }, flag: '--metrics', env: METRICS_ENV, expected: 'HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9469', description: 'serve Prometheus /metrics, /health and /ready over plain HTTP here (absent: off); keep it on localhost or a private network' },
 

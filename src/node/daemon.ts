@@ -134,7 +134,7 @@ export interface DaemonOptions {
   metrics?: MetricsAddress;
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
-  direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number; udp?: DaemonUdpOptions | false } | false;
+  direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
   /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. Changeable live: applyPathTimers. */
   pathTimers?: Partial<PathTimerOptions>;
 }
@@ -267,6 +267,8 @@ export class NodeDaemon implements ControlHandler {
           ...(options.direct?.host !== undefined ? { listenHost: options.direct.host } : {}),
           ...(options.direct?.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.direct.connectTimeoutMs } : {}),
           ...(options.direct?.certLifetimeMs !== undefined ? { certLifetimeMs: options.direct.certLifetimeMs } : {}),
+          ...(options.direct?.tlsHandshakeTimeoutMs !== undefined ? { tlsHandshakeTimeoutMs: options.direct.tlsHandshakeTimeoutMs } : {}),
+          ...(options.direct?.maxHandshakesPerAddress !== undefined ? { maxHandshakesPerAddress: options.direct.maxHandshakesPerAddress } : {}),
         },
         udp: options.direct === false || options.direct?.udp === false ? false : {
           listenPort: options.direct?.udp?.port ?? 0,

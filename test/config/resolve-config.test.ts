@@ -11,6 +11,7 @@ import { daemonOptionsOf, directOptionsOf, pathTimersOf, relayServerOptionsOf } 
 import { parseConfigText } from '../../src/config/config-file.js';
 import { ConfigProblems, resolveConfig, type ParsedFlags } from '../../src/config/resolve-config.js';
 import { resolvePathTimers } from '../../src/node/path/path-timers.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/node/path/direct-transport.js';
 import { NodeDaemon } from '../../src/node/daemon.js';
 import { createTestNetwork } from '../../src/testkit/test-network.js';
 
@@ -71,6 +72,7 @@ test('the P2P keys become PathManager timers and DirectTransport options, and th
       SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt',
       SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL: '250ms', SHADOWMESH_P2P_TRUST_WINDOW: '600ms', SHADOWMESH_P2P_DEAD_TIME: '900ms',
       SHADOWMESH_P2P_RETRY_INTERVAL: '2s', SHADOWMESH_P2P_RETRY_MAX: '5m', SHADOWMESH_P2P_CONNECT_TIMEOUT: '15s', SHADOWMESH_TLS_CERT_LIFETIME: '10s',
+      SHADOWMESH_P2P_HANDSHAKE_TIMEOUT: '3s', SHADOWMESH_P2P_MAX_HANDSHAKES_PER_ADDRESS: '4',
     },
   });
   const timers = resolvePathTimers(pathTimersOf(cfg));
@@ -80,7 +82,10 @@ test('the P2P keys become PathManager timers and DirectTransport options, and th
   assert.equal(timers.retryBaseMs, 2_000);
   assert.equal(timers.retryMaxMs, 300_000);
   assert.equal(timers.attemptTimeoutMs, 15_000, 'an attempt gets at least one connect budget');
-  assert.deepEqual(directOptionsOf(cfg), { port: 0, connectTimeoutMs: 15_000, certLifetimeMs: 10_000, udp: { port: 0, stunIntervalMs: 25_000, punchTimeoutMs: 5_000 } });
+  assert.deepEqual(directOptionsOf(cfg), {
+    port: 0, connectTimeoutMs: 15_000, tlsHandshakeTimeoutMs: 3_000, maxHandshakesPerAddress: 4, certLifetimeMs: 10_000,
+    udp: { port: 0, stunIntervalMs: 25_000, punchTimeoutMs: 5_000 },
+  });
   const daemon = await daemonOptionsOf(cfg);
   assert.deepEqual(daemon.pathTimers, pathTimersOf(cfg));
   assert.equal(daemon.startupTimeoutMs, 15_000);
@@ -94,13 +99,15 @@ test('a daemon built from the configuration runs its PathManager on the configur
     const cfg = resolveConfig({
       role: 'node',
       flags: flags({ dir: alice.dir, dev: 'none' }),
-      env: { SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: net.caFile, SHADOWMESH_CERT: alice.certFile, SHADOWMESH_HOME: net.dir, SHADOWMESH_P2P_RETRY_INTERVAL: '7s', SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL: '300ms' },
+      env: { SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: net.caFile, SHADOWMESH_CERT: alice.certFile, SHADOWMESH_HOME: net.dir, SHADOWMESH_P2P_RETRY_INTERVAL: '7s', SHADOWMESH_P2P_HEALTH_CHECK_INTERVAL: '300ms', SHADOWMESH_P2P_MAX_HANDSHAKES_PER_ADDRESS: '3', SHADOWMESH_P2P_HANDSHAKE_TIMEOUT: '2s' },
     });
     const daemon = await NodeDaemon.load({}, await daemonOptionsOf(cfg));
     try {
       assert.equal(daemon.node.paths.timers.options.retryBaseMs, 7_000);
       assert.equal(daemon.node.paths.timers.options.probeIntervalMs, 300);
       assert.ok(daemon.node.direct !== null);
+      assert.equal(daemon.node.direct.options.maxHandshakesPerAddress, 3);
+      assert.equal(daemon.node.direct.options.tlsHandshakeTimeoutMs, 2_000);
     } finally {
       await daemon.stop();
     }
@@ -136,4 +143,18 @@ test('node.p2p.stun: relay (no list), none (no STUN), or HOST:PORT lists; anythi
   for (const bad of ['host', 'host:0', 'host:70000', ':3478', 'a:1,']) {
     assert.throws(() => stunOf(bad), (err: Error & { code?: string }) => err.code === 'SM_ERR_CONFIG_VALUE' && err.message.includes('node.p2p.stun'), bad);
   }
+});
+
+test('the direct listener\'s handshake limits are checked like every key: a share above the global bound is refused, naming the key', () => {
+  const base = { SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt' };
+  const defaults = directOptionsOf(resolveConfig({ role: 'node', env: base }));
+  assert.ok(defaults !== false && defaults !== undefined);
+  assert.equal(defaults.tlsHandshakeTimeoutMs, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS);
+  assert.equal(defaults.maxHandshakesPerAddress, DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS);
+  assert.throws(
+    () => resolveConfig({ role: 'node', env: { ...base, SHADOWMESH_P2P_MAX_HANDSHAKES_PER_ADDRESS: '1000', SHADOWMESH_P2P_HANDSHAKE_TIMEOUT: 'never' } }),
+    (err: Error) =>
+      /SHADOWMESH_P2P_MAX_HANDSHAKES_PER_ADDRESS \(node\.p2p\.maxHandshakesPerAddress\): expected a whole number in \[1, 256\], got 1000/.test(err.message) &&
+      /SHADOWMESH_P2P_HANDSHAKE_TIMEOUT \(node\.p2p\.handshakeTimeout\)/.test(err.message),
+  );
 });
