@@ -39,8 +39,8 @@
  *
  * Members: the node's directory (src/node/directory.ts) lists the members
  * online at the relay, each certificate verified against our CA, and keeps
- * those the relay stopped listing while we hold a live session with them
- * (`peers` shows them with online: false); it serves names and addresses
+ * those the relay stopped listing while we hold a live session with them on
+ * a direct path (`peers` shows them with online: false); it serves names and addresses
  * for `peers`, `ping NAME`, chat and the data plane's routes.
  *
  * Chat (DESIGN.md "Messaging"): a ChatService (src/messaging/) rides the

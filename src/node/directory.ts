@@ -29,13 +29,15 @@
  * the relay decides who may be *introduced*, not who may keep an
  * authenticated session. A member the relay stops listing (PEER_DOWN, or
  * absent after the relay link went down or re-admitted us) while
- * `deps.sessionLive` says we hold a live session with it stays listed as
- * OFFLINE: still routable by get / byAddress / list with the certificate
- * verified on entry, until the relay announces it again (online), its
- * session ends (the next `recheck`), or it is revoked or expires. A relay
- * restart, an outage or a forged PEER_DOWN therefore tears down no working
- * session or direct path; a member without a session leaves at once, as
- * before. `isOnline` tells the two apart.
+ * `deps.sessionLive` says we hold a live session with it that does not need
+ * the relay (a direct path) stays listed as OFFLINE: still routable by get /
+ * byAddress / list with the certificate verified on entry, until the relay
+ * announces it again (online), its session or its direct path ends
+ * (`sessionChanged`, or the next `recheck`), or it is revoked or expires. A
+ * relay restart, an outage or a forged PEER_DOWN therefore tears down no
+ * working session or direct path; any other member leaves at once, as
+ * before (a session that only the relay carries is useless while the relay
+ * does not list its member). `isOnline` tells the two apart.
  *
  * Events (synchronous, from inside the call that caused them):
  *   'up'      (entry: DirectoryEntry, previous: DirectoryEntry | undefined)
@@ -112,8 +114,9 @@ export interface DirectoryVerifier {
 export interface DirectoryDeps {
   verifier: DirectoryVerifier;
   selfPeerId: Uint8Array;
-  /** True while we hold a live, authenticated session with this peer (PeerManager: its current keys can receive).
-   *  Such a member stays listed, offline, when the relay stops listing it. Absent: no member is kept. */
+  /** True while we hold a live, authenticated session with this peer that does not depend on the relay (its current
+   *  keys can receive and it runs on a direct path). Such a member stays listed, offline, when the relay stops
+   *  listing it. Absent: no member is kept. */
   sessionLive?: (peerId: Uint8Array) => boolean;
   clock?: Clock;
   logger?: Logger;
@@ -264,6 +267,20 @@ export class Directory extends EventEmitter {
    */
   resetPresence(): void {
     for (const entry of [...this.#byPeer.values()]) this.#notListed(entry);
+  }
+
+  /**
+   * The session or direct path that kept an offline member listed may have
+   * ended (e.g. its direct path was lost): an offline member that
+   * `sessionLive` no longer vouches for leaves now ('down'). Anything else is
+   * left alone (online members follow the relay; unknown ids are ignored).
+   */
+  sessionChanged(peerId: Uint8Array): void {
+    const hex = lowerHex(peerId);
+    const entry = hex === undefined ? undefined : this.#byPeer.get(hex);
+    if (entry === undefined || !this.#offline.has(entry.hex) || this.#sessionLive(entry.peerId)) return;
+    this.#logger.info(`${shortId(entry.peerId)} left the directory`, { name: entry.name, reason: 'offline, direct session ended' });
+    this.#remove(entry);
   }
 
   /** Forget everyone, sessions or not, emitting 'down' for each. */

@@ -14,9 +14,11 @@
  * Presence and sessions (docs/threat-model.md "Malicious relay"): the
  * relay's presence decides who may be introduced, not who may keep an
  * authenticated session. When the relay link goes down, on re-admission and
- * on PEER_DOWN, members we hold a live session with stay in the directory
- * as offline (still routed by the data plane, their direct paths kept); only
- * the others leave. A session ends by its own timers, or by revocation or
+ * on PEER_DOWN, members we hold a live session with on a direct path stay in
+ * the directory as offline (still routed by the data plane, their direct
+ * paths kept) until that path or session ends; only the others leave (their
+ * session keys stay for when the relay lists them again). A session ends by
+ * its own timers, or by revocation or
  * expiry: `recheckMembership` (after a revocation list is loaded, and every
  * DIRECTORY_RECHECK_INTERVAL_MS) forgets every peer that is revoked or whose
  * handshake-verified certificate expired, whatever the relay said before:
@@ -129,8 +131,9 @@ export class ShadowNode extends EventEmitter {
     this.directory = new Directory({
       verifier: deps.verifier,
       selfPeerId: deps.peerId,
-      // A live session keeps its member listed (offline) when the relay stops listing it.
-      sessionLive: (peerId) => this.peers.pathAuthKey(peerId) !== null,
+      // A live session on a direct path keeps its member listed (offline) when the relay stops listing it;
+      // one that only the relay carries cannot reach a member the relay does not list.
+      sessionLive: (peerId) => this.peers.pathAuthKey(peerId) !== null && this.paths.pathInfo(peerId)?.path === 'direct',
       clock,
       logger: this.#logger.child('directory'),
     });
@@ -205,6 +208,9 @@ export class ShadowNode extends EventEmitter {
     this.link.on('peer_up', (cert: Uint8Array, onlineSinceMs: number) => { this.directory.onPeerUp(cert, onlineSinceMs); });
     this.link.on('peer_down', (peerId: Uint8Array) => { this.directory.onPeerDown(peerId); });
     this.directory.on('up', (e: DirectoryEntry) => this.emit('member_up', e));
+    // A member kept offline for its direct session leaves when that path is lost (its traffic would go to the relay).
+    // Deferred: the PathManager is still inside its path change, and leaving forgets the peer's paths.
+    this.paths.on('fallback', (peerId: Uint8Array) => queueMicrotask(() => this.directory.sessionChanged(peerId)));
     this.directory.on('down', (e: DirectoryEntry) => {
       // It left for good (no live session, or no member any more). A revoked or expired one also loses its session (keys wiped).
       if (!this.#isMember(e.peerId, this.#clock.now())) this.peers.forgetPeer(e.peerId);

@@ -358,3 +358,23 @@ test('an offline member kept for its session still leaves at once when revoked o
   assert.equal(dir.offlineCount, 0);
   assert.equal(dir.list().length, 0);
 });
+
+test('sessionChanged lets an offline member go once its session no longer keeps it; online and unknown members are left alone', () => {
+  const { dir, downs, live } = withSessions();
+  const a = dir.onPeerUp(alice.cert.raw, 1)!;
+  const c = dir.onPeerUp(carol.cert.raw, 1)!;
+  live.add(a.hex);
+  live.add(c.hex);
+  dir.onPeerDown(alice.peerId);
+  dir.sessionChanged(alice.peerId); // still live: stays
+  assert.equal(dir.get(alice.peerId), a);
+  live.clear(); // e.g. her direct path was lost: what is left would need the relay
+  dir.sessionChanged(carol.peerId); // online: the relay lists her, nothing to decide here
+  dir.sessionChanged(bob.peerId); // not listed
+  dir.sessionChanged(ip(1, 2, 3));
+  assert.deepEqual(downs, []);
+  dir.sessionChanged(alice.peerId);
+  assert.deepEqual(downs, [a]);
+  assert.equal(dir.byAddress(ip(10, 10, 10, 3)), undefined);
+  assert.deepEqual(dir.list(), [c]);
+});
