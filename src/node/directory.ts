@@ -28,7 +28,7 @@
  * Presence is not reachability (docs/threat-model.md "Malicious relay"):
  * the relay decides who may be *introduced*, not who may keep an
  * authenticated session. A member the relay stops listing (PEER_DOWN, or
- * absent after the relay link went down or re-admitted us) while
+ * unconfirmed when the relay re-admits us and re-sends its list) while
  * `deps.sessionLive` says we hold a live session with it that does not need
  * the relay (a direct path) stays listed as OFFLINE: still routable by get /
  * byAddress / list with the certificate verified on entry, until the relay
@@ -259,9 +259,8 @@ export class Directory extends EventEmitter {
   }
 
   /**
-   * The relay's list is void: the link went down, or a (re-)admission is
-   * about to re-send it (RelayLink 'down' / 'established'). Reconciles
-   * instead of clearing: every member becomes unconfirmed, so those without
+   * The relay's list is void: a (re-)admission is about to re-send it
+   * (RelayLink 'established'). Reconciles instead of clearing: every member becomes unconfirmed, so those without
    * a live session leave ('down') and those with one stay listed offline
    * ('offline') until the re-sent list names them again.
    */

@@ -13,8 +13,8 @@
  *
  * Presence and sessions (docs/threat-model.md "Malicious relay"): the
  * relay's presence decides who may be introduced, not who may keep an
- * authenticated session. When the relay link goes down, on re-admission and
- * on PEER_DOWN, members we hold a live session with on a direct path stay in
+ * authenticated session. On re-admission (after a relay restart or outage)
+ * and on PEER_DOWN, members we hold a live session with on a direct path stay in
  * the directory as offline (still routed by the data plane, their direct
  * paths kept) until that path or session ends; only the others leave (their
  * session keys stay for when the relay lists them again). A session ends by
@@ -217,11 +217,8 @@ export class ShadowNode extends EventEmitter {
       this.#forgetPaths(e.peerId);
       this.emit('member_down', e);
     });
-    this.link.on('down', (reason: unknown) => {
-      // The relay's list is void until the next admission re-sends it; live sessions keep their members.
-      this.directory.resetPresence();
-      this.emit('relay_down', reason);
-    });
+    // While the link is down the list stays as it was (nothing can be introduced meanwhile); the next admission reconciles.
+    this.link.on('down', (reason: unknown) => this.emit('relay_down', reason));
     this.peers.on('payload', (peerId: Uint8Array, body: Uint8Array) => this.emit('payload', peerId, body));
     this.peers.on('inner', (peerId: Uint8Array, innerType: number, body: Uint8Array) => {
       if (innerType === InnerType.DeviceFrame) this.#dataplane?.fromPeer(peerId, body);

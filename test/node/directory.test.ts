@@ -314,7 +314,7 @@ test('PEER_DOWN for a member with a live session keeps it listed and routed, off
   assert.equal(dir.byAddress(ip(10, 10, 10, 3)), again);
 });
 
-test('resetPresence (relay link down, re-admission) reconciles: members without a session leave, members with one stay offline until the re-sent list names them', () => {
+test('resetPresence (re-admission) reconciles: members without a session leave, members with one stay offline until the re-sent list names them', () => {
   const { dir, downs, offlines, live } = withSessions();
   const a = dir.onPeerUp(alice.cert.raw, 1)!;
   const b = dir.onPeerUp(bob.cert.raw, 1)!;
@@ -325,7 +325,7 @@ test('resetPresence (relay link down, re-admission) reconciles: members without 
   assert.deepEqual(downs, [c]);
   assert.deepEqual(offlines, [a, b]);
   assert.equal(dir.byAddress(V6_BOB), b, 'bob is still routed');
-  dir.resetPresence(); // again (another failed reconnect): nothing more happens
+  dir.resetPresence(); // again (another admission before the list came): nothing more happens
   assert.equal(downs.length + offlines.length, 3);
   // The re-sent list names alice and carol only.
   dir.onPeerUp(alice.cert.raw, 2);
