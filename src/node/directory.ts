@@ -260,9 +260,10 @@ export class Directory extends EventEmitter {
 
   /**
    * The relay's list is void: a (re-)admission is about to re-send it
-   * (RelayLink 'established'). Reconciles instead of clearing: every member becomes unconfirmed, so those without
-   * a live session leave ('down') and those with one stay listed offline
-   * ('offline') until the re-sent list names them again.
+   * (RelayLink 'established'). Reconciles instead of clearing: every member
+   * becomes unconfirmed, so those without a live session leave ('down') and
+   * those with one stay listed offline ('offline') until the re-sent list
+   * names them again.
    */
   resetPresence(): void {
     for (const entry of [...this.#byPeer.values()]) this.#notListed(entry);
