@@ -25,7 +25,11 @@
  * handshake completes, and our own handshake in progress is kept. New peer
  * entries (and the handshakes we answer or start because of an unknown-index
  * DATA) exist only for peer ids `isMember` admits — the node's directory of
- * CA-verified members — never for ourselves. An entry with an authenticated
+ * CA-verified members — never for ourselves. A local send (`sendInner`) is
+ * not input from the network and may start a handshake with a peer not
+ * listed yet (the relay's PEER_UP may trail its ESTABLISHED); the peer's
+ * certificate is verified in that handshake as always, and the entry is
+ * pruned like any other once it has no session or handshake. An entry with an authenticated
  * session outlives its member's listing (the relay may blink or lie about
  * presence); one without a session or a handshake in progress is pruned once
  * its member is no longer listed. Entries are thus bounded by the directory
@@ -242,7 +246,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Send `body` under a data inner type (protocol.md §2) to a peer, end to end. */
   sendInner(peerId: Uint8Array, innerType: number, body: Uint8Array): 'sent' | 'queued' | 'dropped' {
-    const peer = this.#peers.get(hexOf(peerId)) ?? this.#admit(peerId);
+    const peer = this.#peers.get(hexOf(peerId)) ?? this.#admit(peerId, 'local');
     if (!peer) return 'dropped';
     const frame = peer.session.encrypt(innerType, body);
     if (frame === null) return 'queued';
@@ -334,11 +338,14 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     }
   }
 
-  /** A new entry for `peerId`, only if it is a listed member other than ourselves (module header); null, counted, otherwise. */
-  #admit(peerId: Uint8Array): PeerEntry<P> | null {
+  /**
+   * A new entry for `peerId`, only if it is a listed member other than ourselves, or for a local send any peer
+   * but ourselves (module header); null, counted, otherwise.
+   */
+  #admit(peerId: Uint8Array, cause: 'network' | 'local' = 'network'): PeerEntry<P> | null {
     const hex = hexOf(peerId);
     if (hex === this.#localHex) return null;
-    if (!this.#deps.isMember(peerId)) {
+    if (cause === 'network' && !this.#deps.isMember(peerId)) {
       this.#drops.not_member++;
       return null;
     }

@@ -342,6 +342,30 @@ test('frames from senders the directory does not list create no state; the list 
   a.stop(); b.stop();
 });
 
+test('a local send may start a handshake with a peer not listed yet (its certificate is verified in the handshake), and the entry goes once nothing is left of it', () => {
+  const members = new Set<string>([toHex(alice.peerId)]);
+  const { b, relay, got, clock } = gatedLab(members);
+  // Bob has not seen carol's PEER_UP yet, but his user sends to her: a handshake starts.
+  const carol = net.member('carol-local', '10.10.10.9/24');
+  const c = manager(carol, relay, new FakeClock(FIXTURE_EPOCH_MS));
+  const gotC: string[] = [];
+  c.on('payload', (_p: Uint8Array, body: Uint8Array) => gotC.push(Buffer.from(body).toString()));
+  assert.equal(b.sendPayload(carol.peerId, utf8('before presence')), 'queued');
+  relay.pump();
+  assert.deepEqual(gotC, ['before presence']);
+  assert.equal(b.peers().find((p) => p.peerId === toHex(carol.peerId))?.established, true);
+  // A peer id nobody holds: the INIT goes nowhere, the session timers give up, and the sweep removes the entry.
+  const nobody = randomBytes(32);
+  assert.equal(b.sendPayload(nobody, utf8('lost')), 'queued');
+  relay.pump();
+  assert.ok(b.peers().some((p) => p.peerId === toHex(nobody)));
+  for (let i = 0; i < 100 && b.peers().some((p) => p.peerId === toHex(nobody)); i++) { clock.advance(1_000); relay.pump(); }
+  assert.equal(b.peers().some((p) => p.peerId === toHex(nobody)), false, 'the unanswered entry is pruned after the attempt gives up');
+  assert.equal(b.peers().find((p) => p.peerId === toHex(carol.peerId))?.established, true, 'the established session stays');
+  assert.deepEqual(got.b, []);
+  b.stop(); c.stop();
+});
+
 test('frames that claim to come from the node itself are dropped and counted; no session with ourselves', () => {
   const { a, b } = lab();
   const data = new Uint8Array(64);
