@@ -34,7 +34,7 @@
  *                   between nodes; PATH_OFFER version 2 tags every
  *                   candidate with its transport (a v1 offer is still
  *                   read: all its candidates are WSS listeners).
- *   2026-12-27  v1  (compatible extension, no bump) handshake cookies
+ *   2026-12-04  v1  (compatible extension, no bump) handshake cookies
  *                   (handshake.md §6): HS_COOKIE 0x2d, a peer frame a
  *                   responder under load sends instead of HS_RESP, and an
  *                   optional 16-byte cookie after an HS_INIT's certificate.
