@@ -35,6 +35,13 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return timingSafeEqual(a, b);
 }
 
+/** Orders a and b byte by byte (a shorter prefix first): negative, zero or positive. Not constant time. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  checkAnyBytes('compareBytes a', a);
+  checkAnyBytes('compareBytes b', b);
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
 /** A new array holding all parts in order. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let total = 0;

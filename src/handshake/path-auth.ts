@@ -51,7 +51,7 @@
  * caller may hand in session memory that is wiped later.
  */
 import { HandshakeError } from '../errors.js';
-import { equalBytes, utf8, wipe } from '../crypto/bytes.js';
+import { equalBytes, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf, hmacSha256 } from '../crypto/hkdf.js';
 import {
   PATH_CHALLENGE_BYTES,
@@ -166,7 +166,7 @@ export class ChallengeReplayCache {
 
   /** True (and nothing recorded) when `challenge` was seen and has not expired; otherwise records it until `expiresAtMs`. */
   checkAndRecord(challenge: Uint8Array, expiresAtMs: number, nowMs: number): boolean {
-    const key = Buffer.from(challenge.buffer, challenge.byteOffset, challenge.length).toString('hex');
+    const key = toHex(challenge);
     const until = this.#seen.get(key);
     if (until !== undefined && until >= nowMs) return true;
     this.#seen.delete(key);

@@ -25,7 +25,7 @@
  * another CA), SM_ERR_CRL_SIGNATURE (signature does not verify).
  */
 import { ConfigError, IdentityError } from '../errors.js';
-import { equalBytes } from '../crypto/bytes.js';
+import { compareBytes, equalBytes, toHex } from '../crypto/bytes.js';
 import { HybridSigner, HYBRID_SIGNATURE_BYTES } from '../crypto/hybrid-sign.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { ByteWriter } from '../wire/byte-writer.js';
@@ -47,15 +47,6 @@ export interface RevocationList {
   peerIds: Uint8Array[];
   signature: Uint8Array;
   raw: Uint8Array;
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number);
-    if (d !== 0) return d;
-  }
-  return a.length - b.length;
 }
 
 /** Decodes the structure only; the signature is NOT checked. For display (`ca show`) and for decodeRevocationList. */
@@ -114,7 +105,7 @@ export function issueRevocationList(
   const unique = new Map<string, Uint8Array>();
   for (const id of fields.peerIds) {
     if (!(id instanceof Uint8Array) || id.length !== PEER_ID_BYTES) throw new ConfigError('SM_ERR_CONFIG_PEER_ID', `issueRevocationList peerIds: expected ${PEER_ID_BYTES}-byte ids`);
-    unique.set(Buffer.from(id).toString('hex'), id);
+    unique.set(toHex(id), id);
   }
   if (unique.size > MAX_REVOKED_PEERS) throw new IdentityError(IdentityCode.CERT_FIELD, `revocation list: ${unique.size} peer ids, limit ${MAX_REVOKED_PEERS}`);
   const sorted = [...unique.values()].sort(compareBytes);

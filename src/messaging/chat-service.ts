@@ -33,7 +33,7 @@
  * with a code. Events go to the ChatSink (chat-inbox.ts) and to waiters.
  * One periodic tick (CHAT_TICK_MS) drives every conversation's retries.
  */
-import { randomBytes, toHex } from '../crypto/bytes.js';
+import { equalBytes, randomBytes, toHex } from '../crypto/bytes.js';
 import { ConfigError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -127,10 +127,6 @@ function newDrops(): Record<ChatDropReason, number> {
     unknown_conversation: 0, wrong_peer: 0, too_many_conversations: 0, peer_conversation_limit: 0, not_member: 0,
     duplicate: 0, out_of_order: 0, not_active: 0, bad_ack: 0, inbox_full: 0, unexpected: 0, session_dropped: 0,
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }
 
 export class ChatService {
@@ -322,8 +318,8 @@ export class ChatService {
       this.#drop(code === ChatCode.VERSION ? 'version' : code === ChatCode.KIND ? 'kind' : code === ChatCode.TOO_LARGE ? 'too_large' : 'malformed', peerHex, (err as Error).message);
       return;
     }
-    if (!sameBytes(env.sender, peerId)) return this.#drop('sender_mismatch', peerHex, 'sender field is not the session peer');
-    if (!sameBytes(env.recipient, this.#local)) return this.#drop('recipient_mismatch', peerHex, 'recipient field is not us');
+    if (!equalBytes(env.sender, peerId)) return this.#drop('sender_mismatch', peerHex, 'sender field is not the session peer');
+    if (!equalBytes(env.recipient, this.#local)) return this.#drop('recipient_mismatch', peerHex, 'recipient field is not us');
     const idHex = toHex(env.conversationId);
     const now = this.#clock.now();
     let entry = this.#byId.get(idHex);

@@ -61,7 +61,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ConfigError } from '../errors.js';
-import { toHex } from '../crypto/bytes.js';
+import { equalBytes, toHex } from '../crypto/bytes.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { parseCidr } from '../identity/cidr.js';
 import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
@@ -386,19 +386,13 @@ export class Directory extends EventEmitter {
       // Rare (conflicts only): hand the address to another listed holder, if any.
       if (this.#contended.size === 0 || !this.#contended.has(toHex(a.bytes))) continue;
       for (const other of this.#byPeer.values()) {
-        if (other === entry || !other.addresses.some((b) => b.family === a.family && sameBytes(b.bytes, a.bytes))) continue;
+        if (other === entry || !other.addresses.some((b) => b.family === a.family && equalBytes(b.bytes, a.bytes))) continue;
         if (a.family === 4) this.#byV4.set(ipv4Key(a.bytes), other);
         else this.#byV6.set(ipv6Key(a.bytes), other);
         break;
       }
     }
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function makeEntry(cert: MemberCertificate, hex: string, onlineSinceMs: number): DirectoryEntry {

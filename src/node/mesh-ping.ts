@@ -27,7 +27,7 @@
  *    timeouts from the injected clock.
  */
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from '../crypto/bytes.js';
+import { randomBytes, toHex } from '../crypto/bytes.js';
 import { ConfigError, SmError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
@@ -88,10 +88,6 @@ interface Outstanding {
   timer: TimerHandle;
   resolve: (r: { rttMs: number }) => void;
   reject: (err: MeshPingError) => void;
-}
-
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
 }
 
 function resolveOptions(options: MeshPingerOptions): Readonly<Required<MeshPingerOptions>> {
@@ -171,7 +167,7 @@ export class MeshPinger {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_PING_TIMEOUT_MS) {
       return Promise.reject(new ConfigError('SM_ERR_CONFIG_VALUE', `MeshPinger.ping timeoutMs: expected an integer in [1, ${MAX_PING_TIMEOUT_MS}], got ${String(timeoutMs)}`));
     }
-    const hex = hexOf(peerId);
+    const hex = toHex(peerId);
     if (!this.#running) return Promise.reject(new MeshPingError(MeshPingCode.STOPPED, `${hex.slice(0, 8)} mesh ping: the pinger is not running`));
     if (this.#outstanding.size >= this.#o.maxOutstanding) {
       return Promise.reject(new MeshPingError(MeshPingCode.BUSY, `${hex.slice(0, 8)} mesh ping: ${this.#o.maxOutstanding} pings already outstanding`));
@@ -203,7 +199,7 @@ export class MeshPinger {
     if (innerType !== InnerType.MeshPing && innerType !== InnerType.MeshPong) return;
     if (body.length < MESH_PING_ID_BYTES) {
       this.#drops.malformed++;
-      this.#logger.debug(`${hexOf(peerId).slice(0, 8)} mesh ping body too short`, { bytes: body.length });
+      this.#logger.debug(`${toHex(peerId).slice(0, 8)} mesh ping body too short`, { bytes: body.length });
       return;
     }
     if (innerType === InnerType.MeshPing) {
@@ -218,7 +214,7 @@ export class MeshPinger {
       this.#drops.unsolicited_pong++;
       return;
     }
-    if (o.peerHex !== hexOf(peerId)) {
+    if (o.peerHex !== toHex(peerId)) {
       this.#drops.wrong_peer++;
       return;
     }

@@ -44,7 +44,7 @@
  * stateless HS_COOKIE instead of any work.
  */
 import { EventEmitter } from 'node:events';
-import { randomBytes } from '../crypto/bytes.js';
+import { compareBytes, randomBytes, toHex } from '../crypto/bytes.js';
 import { hasCode } from '../errors.js';
 import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedInit, type VerifiedPeer } from '../handshake/peer-handshake.js';
 import { InitCookies } from '../handshake/init-cookie.js';
@@ -143,14 +143,6 @@ type IndexOwner<P extends VerifiedPeer> =
   | { kind: 'responder'; peer: PeerEntry<P>; responder: HandshakeResponder<P> }
   | { kind: 'session'; peer: PeerEntry<P> };
 
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
 export interface PeerManagerDeps<P extends VerifiedPeer> {
   identity: HandshakeIdentity<P>;
   /** Our own peer id (for the simultaneous-initiation tie-break). */
@@ -205,7 +197,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       rng: deps.rng ?? randomBytes,
     };
     this.#options = { maxPeers: DEFAULT_MAX_PEERS, ...options };
-    this.#localHex = hexOf(deps.localPeerId);
+    this.#localHex = toHex(deps.localPeerId);
     const now = this.#deps.clock.now();
     // TokenBucket refuses a non-positive rate or burst with a ConfigError naming it.
     this.#handshakeBudget = new TokenBucket(
@@ -246,7 +238,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Send `body` under a data inner type (protocol.md §2) to a peer, end to end. */
   sendInner(peerId: Uint8Array, innerType: number, body: Uint8Array): 'sent' | 'queued' | 'dropped' {
-    const peer = this.#peers.get(hexOf(peerId)) ?? this.#admit(peerId, 'local');
+    const peer = this.#peers.get(toHex(peerId)) ?? this.#admit(peerId, 'local');
     if (!peer) return 'dropped';
     const frame = peer.session.encrypt(innerType, body);
     if (frame === null) return 'queued';
@@ -264,7 +256,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Drop everything about a peer now: its half-done handshakes, its session (keys wiped) and queued packets. Used when it is revoked. */
   forgetPeer(peerId: Uint8Array): void {
-    const peer = this.#peers.get(hexOf(peerId));
+    const peer = this.#peers.get(toHex(peerId));
     if (!peer) return;
     this.#abandonInitiator(peer);
     for (const [index, owner] of this.#indices) {
@@ -278,17 +270,17 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** The current session's path-authentication key with a peer (for direct-path re-handshakes), or null. A view: do not keep or modify it. */
   pathAuthKey(peerId: Uint8Array): Uint8Array | null {
-    return this.#peers.get(hexOf(peerId))?.session.currentPathAuthKey() ?? null;
+    return this.#peers.get(toHex(peerId))?.session.currentPathAuthKey() ?? null;
   }
 
   /** The current and (within its grace) previous path-auth keys with a peer; empty without a session. Do not keep them. */
   pathAuthKeys(peerId: Uint8Array): Uint8Array[] {
-    return this.#peers.get(hexOf(peerId))?.session.pathAuthKeys() ?? [];
+    return this.#peers.get(toHex(peerId))?.session.pathAuthKeys() ?? [];
   }
 
   /** The verified certificate a peer presented in its last completed handshake, or null. */
   peerCertificate(peerId: Uint8Array): P | null {
-    return this.#peers.get(hexOf(peerId))?.cert ?? null;
+    return this.#peers.get(toHex(peerId))?.cert ?? null;
   }
 
   /** Peers with a usable session now. */
@@ -310,7 +302,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Entry point for every peer frame from the transport. Never throws. */
   onFrame(src: Uint8Array, bytes: Uint8Array): void {
-    if (hexOf(src) === this.#localHex) {
+    if (toHex(src) === this.#localHex) {
       // No session with ourselves: such a frame is a relay's forgery or a loop.
       this.#drops.self_frame++;
       return;
@@ -343,7 +335,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
    * but ourselves (module header); null, counted, otherwise.
    */
   #admit(peerId: Uint8Array, cause: 'network' | 'local' = 'network'): PeerEntry<P> | null {
-    const hex = hexOf(peerId);
+    const hex = toHex(peerId);
     if (hex === this.#localHex) return null;
     if (cause === 'network' && !this.#deps.isMember(peerId)) {
       this.#drops.not_member++;
@@ -426,7 +418,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       this.#drops.hs_future_timestamp++;
       return;
     }
-    let peer: PeerEntry<P> | null = this.#peers.get(hexOf(src)) ?? null;
+    let peer: PeerEntry<P> | null = this.#peers.get(toHex(src)) ?? null;
     // A listed member, or one we hold an authenticated session with (it may re-key while the relay blinks).
     if (!this.#deps.isMember(src) && !peer?.session.hasUsableKey()) {
       this.#drops.not_member++;
@@ -509,7 +501,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       this.#drops.unknown_index++;
       return null;
     }
-    if (hexOf(src) !== owner.peer.hex) {
+    if (toHex(src) !== owner.peer.hex) {
       this.#drops.src_mismatch++;
       return null;
     }
@@ -566,7 +558,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       this.#drops.unknown_index++;
       // A member whose DATA we cannot open has keys we lost (we restarted): re-key with it. Only a listed member:
       // an unknown sender id gets no entry and no handshake (module header).
-      const peer = this.#peers.get(hexOf(src));
+      const peer = this.#peers.get(toHex(src));
       if (peer && !peer.session.hasUsableKey() && !peer.initiator) {
         if (this.#deps.isMember(peer.id)) this.#initiate(peer);
       } else if (!peer && this.#running) {
@@ -576,7 +568,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       return;
     }
     const peer = owner.peer;
-    if (hexOf(src) !== peer.hex) {
+    if (toHex(src) !== peer.hex) {
       this.#drops.src_mismatch++;
       return;
     }
@@ -589,7 +581,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
   #countHandshakeError(peerId: Uint8Array, err: unknown): void {
     this.#drops.hs_invalid++;
     const code = (err as { code?: unknown }).code;
-    this.#deps.logger.info(`${hexOf(peerId).slice(0, 8)} handshake message dropped`, {
+    this.#deps.logger.info(`${toHex(peerId).slice(0, 8)} handshake message dropped`, {
       code: typeof code === 'string' ? code : 'unknown',
       reason: (err as Error).message,
     });

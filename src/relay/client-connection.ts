@@ -35,6 +35,7 @@ import { FrameType, PEER_ID_BYTES, RelayErrorCode, SESSION_ID_BYTES } from '../w
 import { decodeRelayFrame, encodeRelayFrame } from '../wire/relay-frames.js';
 import { RelayAuthServer, relayCodeOf, type AdmissibleCertificate, type MembershipCheck } from '../handshake/relay-auth.js';
 import { shortId } from '../identity/peer-id.js';
+import { toHex } from '../crypto/bytes.js';
 import type { RelayOptions } from './relay-options.js';
 import type { DropReason, RefusalReason, RelayStats } from './relay-stats.js';
 import { TokenBucket } from './token-bucket.js';
@@ -280,7 +281,7 @@ export class ClientConnection<C extends RelayMemberCertificate> {
       return;
     }
     this.#certificate = cert;
-    this.#peerKey = Buffer.from(cert.peerId.buffer, cert.peerId.byteOffset, PEER_ID_BYTES).toString('hex');
+    this.#peerKey = toHex(cert.peerId.subarray(0, PEER_ID_BYTES));
     const refusal = host.admit(this);
     if (refusal !== null) {
       this.#certificate = null;

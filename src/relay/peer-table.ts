@@ -8,17 +8,11 @@
  * server calls after AUTH has verified. `remove` takes the connection as well
  * as the key so a replaced connection closing late cannot evict its successor.
  *
- * Keys are the 64-character lowercase hex of the peer id (`peerKey`), which
+ * Keys are the 64-character lowercase hex of the peer id (`toHex` in
+ * crypto/bytes.ts), which
  * copies the id out of whatever buffer it came from: entries never alias
  * network buffers.
  */
-import { Buffer } from 'node:buffer';
-
-/** Hex key of a 32-byte peer id; safe to keep after the source buffer is reused. */
-export function peerKey(peerId: Uint8Array): string {
-  return Buffer.from(peerId.buffer, peerId.byteOffset, peerId.byteLength).toString('hex');
-}
-
 export class PeerTable<C> {
   readonly #byPeer = new Map<string, C>();
 

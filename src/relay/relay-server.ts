@@ -41,7 +41,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { randomBytes } from '../crypto/bytes.js';
+import { randomBytes, toHex } from '../crypto/bytes.js';
 import { SmError } from '../errors.js';
 import { RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, type MembershipCheck } from '../handshake/relay-auth.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
@@ -49,7 +49,7 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { FrameType, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.js';
 import { encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
 import { ClientConnection, type ConnectionHost, type RelayMemberCertificate } from './client-connection.js';
-import { PeerTable, peerKey } from './peer-table.js';
+import { PeerTable } from './peer-table.js';
 import { RelayPresence } from './presence.js';
 import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
@@ -319,7 +319,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   checkCapacity(peerId: Uint8Array): number | null {
     if (this.#state !== 'running') return RelayErrorCode.ShuttingDown;
     // A returning peer replaces its own entry, so it never needs a free slot.
-    if (this.#table.size >= this.options.maxClients && this.#table.get(peerKey(peerId)) === undefined) return RelayErrorCode.RelayFull;
+    if (this.#table.size >= this.options.maxClients && this.#table.get(toHex(peerId)) === undefined) return RelayErrorCode.RelayFull;
     return null;
   }
 
@@ -356,7 +356,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   }
 
   forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
-    const target = this.#table.get(peerKey(dst));
+    const target = this.#table.get(toHex(dst));
     if (target === undefined || target.state !== 'admitted') {
       this.stats.drop('unreachable');
       src.sendFrame(encodeRelayFrame({ type: FrameType.Unreachable, peerId: dst }));

@@ -5,6 +5,7 @@
  * drop, rewrite or replay frames in flight through `intercept`.
  */
 import type { FrameTransport } from '../node/peer-manager.js';
+import { toHex } from '../crypto/bytes.js';
 
 export interface InFlight {
   src: Uint8Array;
@@ -13,10 +14,6 @@ export interface InFlight {
 }
 
 type Receiver = (src: Uint8Array, frame: Uint8Array) => void;
-
-function hex(id: Uint8Array): string {
-  return Buffer.from(id).toString('hex');
-}
 
 export class MemoryRelay {
   readonly #receivers = new Map<string, Receiver>();
@@ -37,11 +34,11 @@ export class MemoryRelay {
   }
 
   attach(peerId: Uint8Array, receive: Receiver): void {
-    this.#receivers.set(hex(peerId), receive);
+    this.#receivers.set(toHex(peerId), receive);
   }
 
   detach(peerId: Uint8Array): void {
-    this.#receivers.delete(hex(peerId));
+    this.#receivers.delete(toHex(peerId));
   }
 
   /** Inject a frame as if `src` had sent it (a forging relay). */
@@ -57,7 +54,7 @@ export class MemoryRelay {
       this.seen.push(f);
       const frame = this.intercept ? this.intercept(f) : f.frame;
       if (frame === null) continue;
-      const r = this.#receivers.get(hex(f.dst));
+      const r = this.#receivers.get(toHex(f.dst));
       n++;
       r?.(f.src, frame);
     }

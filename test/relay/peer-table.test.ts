@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerTable, peerKey } from '../../src/relay/peer-table.js';
+import { PeerTable } from '../../src/relay/peer-table.js';
+import { toHex } from '../../src/crypto/bytes.js';
 
-test('peerKey is lowercase hex and does not alias the source buffer', () => {
+test('a table key (toHex of the peer id) is lowercase hex and does not alias the source buffer', () => {
   const buf = new Uint8Array(40);
   buf.fill(0xab, 4, 36);
   const id = buf.subarray(4, 36);
-  const key = peerKey(id);
+  const key = toHex(id);
   assert.equal(key, 'ab'.repeat(32));
   buf.fill(0);
   assert.equal(key, 'ab'.repeat(32));

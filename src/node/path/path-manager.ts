@@ -43,6 +43,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ConfigError, SmError } from '../../errors.js';
+import { equalBytes, toHex } from '../../crypto/bytes.js';
 import type { Clock } from '../../util/clock.js';
 import { systemClock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
@@ -197,16 +198,6 @@ class PeerPaths {
   }
 }
 
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export class PathManager extends EventEmitter implements FrameTransport {
   /** Where every non-probe frame from any path goes (the PeerManager's onFrame). */
   onFrame: ((peerId: Uint8Array, frame: Uint8Array) => void) | null = null;
@@ -326,7 +317,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
    */
   addDirectPath(peerId: Uint8Array, path: Path): boolean {
     if (path.kind !== 'direct') throw new SmError(SM_ERR_PATH_ARG, `addDirectPath: expected a direct path, got kind ${String(path.kind)}`);
-    if (!sameBytes(path.peerId, peerId)) throw new SmError(SM_ERR_PATH_ARG, 'addDirectPath: the path belongs to another peer');
+    if (!equalBytes(path.peerId, peerId)) throw new SmError(SM_ERR_PATH_ARG, 'addDirectPath: the path belongs to another peer');
     if (path.closed) return false;
     const p = this.#stopped ? null : this.#peer(peerId);
     if (p === null) {
@@ -348,7 +339,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   onRelayFrame(src: Uint8Array, frame: Uint8Array): void {
     // A relay can name any sender id: only listed members (or peers already tracked) get an entry, so forged ids
     // cannot fill the table and lock genuine members out of direct paths.
-    const p = this.#stopped ? null : this.#peers.get(hexOf(src)) ?? (this.#isMember(src) ? this.#peer(src) : null);
+    const p = this.#stopped ? null : this.#peers.get(toHex(src)) ?? (this.#isMember(src) ? this.#peer(src) : null);
     if (p === null) {
       this.#stats.drops.untracked_peer++;
       this.#deliver(src, frame);
@@ -359,20 +350,20 @@ export class PathManager extends EventEmitter implements FrameTransport {
 
   /** The owner's direct attempt for `peerId` failed (the transport's 'connect_failed'): count it and back off now rather than at the attempt deadline. */
   directAttemptFailed(peerId: Uint8Array): void {
-    const p = this.#peers.get(hexOf(peerId));
+    const p = this.#peers.get(toHex(peerId));
     if (p !== undefined && p.direct.size === 0) this.timers.onAttemptFailed(p, this.#clock.now());
   }
 
   /** Close a peer's direct paths and forget its state (member left). */
   forgetPeer(peerId: Uint8Array): void {
-    const p = this.#peers.get(hexOf(peerId));
+    const p = this.#peers.get(toHex(peerId));
     if (p !== undefined) this.#forget(p, 'peer_forgotten');
   }
 
   // ---- status ---------------------------------------------------------------------------
 
   pathInfo(peerId: Uint8Array): PathInfo | null {
-    const p = this.#peers.get(hexOf(peerId));
+    const p = this.#peers.get(toHex(peerId));
     return p === undefined ? null : this.#info(p);
   }
 
@@ -403,7 +394,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   // ---- internals -----------------------------------------------------------------------
 
   #peer(peerId: Uint8Array): PeerPaths | null {
-    const hex = hexOf(peerId);
+    const hex = toHex(peerId);
     const existing = this.#peers.get(hex);
     if (existing !== undefined) return existing;
     if (this.#peers.size >= this.#o.maxPeers) return null;

@@ -15,7 +15,7 @@
  * tries each key it is given (current, then previous: the two ends of a
  * re-key do not switch at the same instant) and never throws.
  */
-import { equalBytes, wipe } from '../../crypto/bytes.js';
+import { equalBytes, toHex, wipe } from '../../crypto/bytes.js';
 import { hkdf, hmacSha256 } from '../../crypto/hkdf.js';
 import { UDP_PROBE_MAC_BYTES } from '../../wire/constants.js';
 import { encodeUdpProbe, type UdpProbe, type UdpProbeFields } from '../../wire/udp-frames.js';
@@ -82,7 +82,7 @@ export class UdpReplayCache {
 
   /** True (nothing recorded) when `txid` was seen while fresh or `timestampMs` is at or below the eviction floor; otherwise records it. */
   checkAndRecord(txid: Uint8Array, timestampMs: number, nowMs: number, capacity: number): boolean {
-    const key = Buffer.from(txid.buffer, txid.byteOffset, txid.length).toString('hex');
+    const key = toHex(txid);
     if (timestampMs <= this.#floorMs) return true;
     const seenAt = this.#seen.get(key);
     if (seenAt !== undefined && seenAt + this.#skewMs >= nowMs) return true;

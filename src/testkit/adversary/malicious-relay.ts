@@ -26,6 +26,7 @@ import type { ClientConnection, RelayMemberCertificate } from '../../relay/clien
 import { RelayServer } from '../../relay/relay-server.js';
 import { FrameType, SEND_HEADER_BYTES } from '../../wire/constants.js';
 import { encodeRelayFrame } from '../../wire/relay-frames.js';
+import { toHex } from '../../crypto/bytes.js';
 
 /** Frames kept in `seen`: enough for any test's replay, bounded for long runs. */
 export const MALICIOUS_RELAY_SEEN_MAX = 10_000;
@@ -39,10 +40,6 @@ export interface ForwardedFrame {
 
 /** What `onForward` may decide for a frame in flight: deliver it, drop it, or deliver these bytes instead. */
 export type ForwardDecision = 'forward' | 'drop' | Uint8Array;
-
-function hex(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
 
 export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServer<C> {
   /** Every member-to-member frame the relay routed (or dropped by `onForward`), oldest first, bounded. */
@@ -92,7 +89,7 @@ export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServe
 
   /** Deliver `payload` to `dst` claiming it comes from `claimedSrc` (a forged sender id). False if `dst` is not attached. */
   deliverAs(dst: Uint8Array, claimedSrc: Uint8Array, payload: Uint8Array): boolean {
-    const target = this.#admitted.get(hex(dst));
+    const target = this.#admitted.get(toHex(dst));
     if (target === undefined) return false;
     return target.sendFrame(encodeRelayFrame({ type: FrameType.Deliver, peerId: claimedSrc, payload }));
   }
@@ -104,14 +101,14 @@ export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServe
 
   /** Forged PEER_UP to `dst` carrying `cert` (any bytes: a real member's, a revoked one's, garbage). */
   announceUp(dst: Uint8Array, cert: Uint8Array, onlineSinceMs = Date.now()): boolean {
-    const target = this.#admitted.get(hex(dst));
+    const target = this.#admitted.get(toHex(dst));
     if (target === undefined) return false;
     return target.sendFrame(encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs, cert }));
   }
 
   /** Forged PEER_DOWN to `dst` for `peerId`, whether or not that member is still attached. */
   announceDown(dst: Uint8Array, peerId: Uint8Array): boolean {
-    const target = this.#admitted.get(hex(dst));
+    const target = this.#admitted.get(toHex(dst));
     if (target === undefined) return false;
     return target.sendFrame(encodeRelayFrame({ type: FrameType.PeerDown, peerId }));
   }
