@@ -22,9 +22,6 @@ export function formatIp(text: string): string | null {
   }
 }
 
-/** Canonical text of an IP address, IPv4-mapped reduced to IPv4; null if `text` is not an IP address. */
-export const canonicalIp = canonicalIpText;
-
 function validPort(port: unknown): port is number {
   return typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 0xffff;
 }
@@ -32,15 +29,15 @@ function validPort(port: unknown): port is number {
 /** The canonical form of `a`, or null when its address or port is invalid. */
 export function canonicalStunAddress(a: StunAddress): StunAddress | null {
   if (typeof a !== 'object' || a === null || !validPort(a.port)) return null;
-  const address = canonicalIp(a.address);
+  const address = canonicalIpText(a.address);
   return address === null ? null : { address, port: a.port };
 }
 
 /** True when both are valid and name the same IP address and port. */
 export function sameStunAddress(a: StunAddress, b: StunAddress): boolean {
   if (a.port !== b.port) return false;
-  const x = canonicalIp(a.address);
-  return x !== null && x === canonicalIp(b.address);
+  const x = canonicalIpText(a.address);
+  return x !== null && x === canonicalIpText(b.address);
 }
 
 /** "1.2.3.4:5" or "[::1]:5", for logs and messages. */

@@ -77,7 +77,7 @@ import {
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { MAX_FRAME_BYTES, MAX_PATH_CANDIDATES, PEER_ID_BYTES } from '../../wire/constants.js';
-import { formatHostPort, formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
+import { canonicalIpText, formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
 import { listenAddresses } from './listen-addresses.js';
 import { SourceLimit, sourceKey } from '../../util/source-limit.js';
@@ -280,10 +280,6 @@ function checkPeerId(peerId: Uint8Array, what: string): void {
   if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
     throw new ConfigError(SM_ERR_PATH_ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
   }
-}
-
-function canonicalIp(address: string): string {
-  return formatIpAddress(parseIpAddress(address).bytes);
 }
 
 function toBytes(data: RawData): Uint8Array {
@@ -528,7 +524,7 @@ export class DirectTransport extends EventEmitter {
     }
     const policy = this.#candidatePolicy();
     for (const h of [...this.#advertise, ...hosts]) {
-      const a = canonicalIp(h);
+      const a = canonicalIpText(h) ?? h;
       if (seen.has(a) || out.length >= MAX_PATH_CANDIDATES || this.#inMesh(a)) continue;
       // An advertised address may be the relay's word (ESTABLISHED): peers would dial it.
       if (this.#advertise.includes(h) && candidateRefusal(a, this.#port, policy) !== null) continue;
@@ -540,7 +536,7 @@ export class DirectTransport extends EventEmitter {
 
   /** Replace the UDP candidates our offer carries (udp-transport.ts 'candidates'); emits 'offer_changed' when they differ. */
   setUdpCandidates(candidates: readonly PathCandidate[]): void {
-    const next = Object.freeze(candidates.map((c) => ({ address: canonicalIp(c.address), port: c.port, transport: 'udp' as const, reflexive: c.reflexive === true })));
+    const next = Object.freeze(candidates.map((c) => ({ address: canonicalIpText(c.address) ?? c.address, port: c.port, transport: 'udp' as const, reflexive: c.reflexive === true })));
     const same = next.length === this.#udpCandidates.length &&
       next.every((c, i) => { const o = this.#udpCandidates[i]!; return o.address === c.address && o.port === c.port && o.reflexive === c.reflexive; });
     if (same) return;
@@ -554,7 +550,7 @@ export class DirectTransport extends EventEmitter {
     if (!Array.isArray(addresses) || addresses.some((a) => typeof a !== 'string' || isIP(a) === 0)) {
       throw optionError('advertise', addresses, 'an array of IP addresses');
     }
-    const next = Object.freeze(addresses.map(canonicalIp));
+    const next = Object.freeze(addresses.map((a) => canonicalIpText(a) ?? a));
     if (next.length === this.#advertise.length && next.every((a, i) => a === this.#advertise[i])) return;
     // Kept (a later bind may change the loopback rule) but never put in an offer while refused (localCandidates).
     const policy = this.#candidatePolicy();

@@ -50,11 +50,6 @@ export interface ReflexiveDiscoveryStats {
   failures: number;
 }
 
-/** Canonical IP text (wire/ip-address.ts canonicalIpText); text that is no IP address stays as it is. */
-export function canonicalIp(address: string): string {
-  return canonicalIpText(address) ?? address;
-}
-
 export class ReflexiveDiscovery extends EventEmitter {
   readonly stats: ReflexiveDiscoveryStats = { answers: 0, failures: 0 };
   readonly #deps: ReflexiveDiscoveryDeps;
@@ -116,9 +111,9 @@ export class ReflexiveDiscovery extends EventEmitter {
     await Promise.all(this.#servers.map(async (s) => {
       try {
         const address = isIP(s.host) !== 0 ? s.host : (await lookup(s.host, { family: this.#deps.dualStack ? 0 : 4 })).address;
-        const server = { address: canonicalIp(address), port: s.port };
+        const server = { address: canonicalIpText(address) ?? address, port: s.port };
         const mapped = await this.#client.binding(server);
-        answers.push({ server, mapped: { address: canonicalIp(mapped.address), port: mapped.port } });
+        answers.push({ server, mapped: { address: canonicalIpText(mapped.address) ?? mapped.address, port: mapped.port } });
         this.stats.answers++;
       } catch (err) {
         this.stats.failures++;

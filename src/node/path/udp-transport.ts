@@ -70,7 +70,7 @@ import {
   UdpFrameType,
   UdpProbePurpose,
 } from '../../wire/constants.js';
-import { formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
+import { canonicalIpText, formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './path-offer.js';
@@ -80,7 +80,7 @@ import { listenAddresses } from './listen-addresses.js';
 import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
-import { canonicalIp as canonical, ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
+import { ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
 export type { UdpServer } from './udp-reflexive.js';
 
@@ -354,8 +354,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     socket.on('error', () => { this.stats.drops.socket_error++; });
     const discovery = new ReflexiveDiscovery(
       {
-        send: (bytes, port, address) => { this.sendDatagram(bytes, canonical(address), port); },
-        localAddresses: () => this.#hostAddresses().map((address) => ({ address: canonical(address), port: this.#port })),
+        send: (bytes, port, address) => { this.sendDatagram(bytes, canonicalIpText(address) ?? address, port); },
+        localAddresses: () => this.#hostAddresses().map((address) => ({ address: canonicalIpText(address) ?? address, port: this.#port })),
         dualStack: this.#dualStack,
         clock: this.#clock,
         logger: this.#log,
@@ -411,14 +411,14 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   }
 
   #hostAddresses(): string[] {
-    return listenAddresses(this.#o.listenHost, this.#dualStack).map(canonical);
+    return listenAddresses(this.#o.listenHost, this.#dualStack).map((a) => canonicalIpText(a) ?? a);
   }
 
   #updateCandidates(): void {
     const seen = new Set<string>();
     const next: PathCandidate[] = [];
     const add = (address: string, port: number, reflexive: boolean): void => {
-      const a = canonical(address);
+      const a = canonicalIpText(address) ?? address;
       const k = remoteKey(a, port);
       if (seen.has(k) || next.length >= MAX_PATH_CANDIDATES || this.#deps.isMeshAddress?.(a) === true) return;
       if (!this.#dualStack && isIP(a) === 6) return;
@@ -465,7 +465,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     const p = this.#peer(peerId);
     p.candidates = candidates
       .filter((c) => (c.transport ?? 'wss') === 'udp')
-      .map((c) => ({ ...c, address: canonical(c.address) }))
+      .map((c) => ({ ...c, address: canonicalIpText(c.address) ?? c.address }))
       .filter((c) => this.#deps.isMeshAddress?.(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
       // Interface addresses first: a LAN answer should win the race when there is one.
       .sort((a, b) => Number(a.reflexive === true) - Number(b.reflexive === true));
