@@ -49,7 +49,7 @@ import { hasCode } from '../errors.js';
 import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedInit, type VerifiedPeer } from '../handshake/peer-handshake.js';
 import { InitCookies } from '../handshake/init-cookie.js';
 import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
-import { TokenBucket } from '../relay/token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { FrameType, InnerType } from '../wire/constants.js';
 import { decodePeerFrame, encodePeerFrame, initWithoutCookie, type PeerFrame } from '../wire/peer-frames.js';
 import { DEFAULT_DIRECTORY_MAX_MEMBERS } from './directory.js';

@@ -38,7 +38,7 @@ import { shortId } from '../identity/peer-id.js';
 import { toHex } from '../crypto/bytes.js';
 import type { RelayOptions } from './relay-options.js';
 import type { DropReason, RefusalReason, RelayStats } from './relay-stats.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 
 export type ConnectionState = 'handshaking' | 'admitted' | 'closing' | 'closed';
 

@@ -15,7 +15,7 @@
  *   client-connection.ts one socket: admission, limits, frame loop
  *   peer-table.ts        peer id -> admitted connection, replacement
  *   presence.ts          PEER_UP / PEER_DOWN to the other members
- *   token-bucket.ts      per-connection rate limit
+ *   ../util/token-bucket.ts  per-connection rate limit
  *   certificate-cache.ts verified member certificates: one CA signature
  *                        check per certificate, validity judged every HELLO
  *   ../util/source-limit.ts  connections per source address between TCP

@@ -37,7 +37,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
-import { TokenBucket } from '../relay/token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { unmapIpv4 } from '../wire/ip-address.js';
 import { formatStunAddress } from './stun-address.js';
 import { StunError, StunErrorCode } from './stun-errors.js';
