@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Device, DeviceKind } from '../node/device/device.js';
-import { VNET_HDR_BYTES } from '../node/device/device.js';
+import { VNET_HDR_BYTES } from '../node/device/vnet-header.js';
 import { SM_ERR_DEVICE_STATE } from '../node/device/device-errors.js';
 import type { MemoryDevice } from '../node/device/memory-device.js';
 

@@ -37,11 +37,8 @@ import { silentLogger } from '../../util/logger.js';
 import { L2Switch } from './l2-switch.js';
 import { ipDestination, ipSource } from './ip-packet.js';
 import { checkTapSource, tapOwner, type TapOwner } from './tap-source.js';
+import { VNET_HDR_BYTES, VNET_HDR_GSO_NONE, VNET_HDR_GSO_TYPE_OFFSET } from '../device/vnet-header.js';
 
-/** struct virtio_net_hdr without num_buffers (the size the device is set to). */
-export const VNET_HEADER_BYTES = 10;
-/** Offset of gso_type inside the virtio-net header (0 = VIRTIO_NET_HDR_GSO_NONE). */
-const VNET_GSO_TYPE_OFFSET = 1;
 const ETHERNET_HEADER_BYTES = 14;
 /** Units waiting for the next device write: about one socket read's worth of 64 KiB segments and more; beyond it, drop rather than buffer. */
 export const MAX_PENDING_DEVICE_WRITES = 512;
@@ -127,7 +124,7 @@ export class Dataplane {
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
     this.#l2 = deps.device.kind === 'tap' ? new L2Switch() : null;
-    this.#devOffset = deps.device.vnetHdr ? VNET_HEADER_BYTES : 0;
+    this.#devOffset = deps.device.vnetHdr ? VNET_HDR_BYTES : 0;
   }
 
   start(): void {
@@ -150,7 +147,7 @@ export class Dataplane {
   fromPeer(peerId: Uint8Array, body: Uint8Array): void {
     if (!this.#running) return;
     const drops = this.stats.drops;
-    const pkt = VNET_HEADER_BYTES;
+    const pkt = VNET_HDR_BYTES;
     if (body.length < pkt + (this.#l2 ? ETHERNET_HEADER_BYTES : 20)) {
       drops.runt++;
       return;
@@ -193,11 +190,11 @@ export class Dataplane {
     }
     let unit = body;
     if (!this.#device.vnetHdr) {
-      if (body[VNET_GSO_TYPE_OFFSET] !== 0) {
+      if (body[VNET_HDR_GSO_TYPE_OFFSET] !== VNET_HDR_GSO_NONE) {
         drops.gso_unsupported++;
         return;
       }
-      unit = body.subarray(VNET_HEADER_BYTES);
+      unit = body.subarray(VNET_HDR_BYTES);
     }
     if (this.#pending.length >= MAX_PENDING_DEVICE_WRITES) {
       drops.device_queue_full++;
@@ -261,8 +258,8 @@ export class Dataplane {
     let body = p;
     if (!this.#device.vnetHdr) {
       // A device without virtio-net headers: add a zero ("no offload") header.
-      body = new Uint8Array(VNET_HEADER_BYTES + p.length);
-      body.set(p, VNET_HEADER_BYTES);
+      body = new Uint8Array(VNET_HDR_BYTES + p.length);
+      body.set(p, VNET_HDR_BYTES);
     }
     // The session copies the body into its frame before returning: views of reused device buffers are safe.
     if (this.#peers.sendInner(peerId, InnerType.DeviceFrame, body) === 'dropped') this.stats.drops.session_dropped++;

@@ -25,13 +25,6 @@
 
 export type DeviceKind = 'tap' | 'tun';
 
-/**
- * struct virtio_net_hdr without num_buffers: flags u8, gso_type u8, hdr_len
- * u16, gso_size u16, csum_start u16, csum_offset u16, little-endian on the
- * hosts we run on (x86-64, arm64); see vnet-header.ts.
- */
-export const VNET_HDR_BYTES = 10;
-
 /** Largest packet the kernel hands over or accepts with offloads on: an IP datagram's 16-bit length. */
 export const MAX_SEGMENT_BYTES = 65_535;
 

@@ -19,9 +19,9 @@
  * an Ethernet header; no longer than MTU (+ link header) unless it is a GSO
  * segment, never longer than 64 KiB.
  */
-import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, VNET_HDR_BYTES, zeroStats } from './device.js';
+import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, zeroStats } from './device.js';
 import { DeviceError, SM_ERR_DEVICE_OPTION, SM_ERR_DEVICE_STATE } from './device-errors.js';
-import { emptyVnetHeader, isGso, readVnetHeader } from './vnet-header.js';
+import { emptyVnetHeader, isGso, readVnetHeader, VNET_HDR_BYTES } from './vnet-header.js';
 
 /** Default bound on `written`: plenty for assertions, bounded for floods. */
 export const DEFAULT_MAX_WRITTEN = 1_024;

@@ -21,7 +21,8 @@
  * stops the reader; it is reported once through deps.onError and
  * `failure`. The owner decides whether to reopen.
  */
-import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, VNET_HDR_BYTES, zeroStats } from './device.js';
+import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, zeroStats } from './device.js';
+import { VNET_HDR_BYTES } from './vnet-header.js';
 import { DeviceError, SM_ERR_DEVICE_OPEN, SM_ERR_DEVICE_STATE } from './device-errors.js';
 import type { NativeTunAddon } from './native-loader.js';
 

@@ -17,7 +17,11 @@
  * what does not fit. Readers fill a caller-owned VnetHeader so the hot path
  * allocates nothing.
  */
-import { VNET_HDR_BYTES } from './device.js';
+
+/** Size of the header: struct virtio_net_hdr without num_buffers (the size the device is set to). */
+export const VNET_HDR_BYTES = 10;
+/** Offset of gso_type (the byte a reader checks for VNET_HDR_GSO_NONE without decoding the rest). */
+export const VNET_HDR_GSO_TYPE_OFFSET = 1;
 
 /** flags: the checksum at csum_start + csum_offset is partial (pseudo-header only). */
 export const VNET_HDR_F_NEEDS_CSUM = 1;

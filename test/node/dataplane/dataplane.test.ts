@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Dataplane, VNET_HEADER_BYTES, MAX_PENDING_DEVICE_WRITES, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
+import { Dataplane, MAX_PENDING_DEVICE_WRITES, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
+import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { InnerType } from '../../../src/wire/constants.js';
 import { FakeClock } from '../../../src/testkit/fake-clock.js';
 import { macForPeer } from '../../../src/node/dataplane/tap-source.js';
@@ -50,7 +51,7 @@ function setup(kind: 'tap' | 'tun', vnetHdr = true) {
 }
 
 function ipv4(src: string, dst: string, withVnet = true, payload = 8): Uint8Array {
-  const off = withVnet ? VNET_HEADER_BYTES : 0;
+  const off = withVnet ? VNET_HDR_BYTES : 0;
   const p = new Uint8Array(off + 20 + payload);
   p[off] = 0x45;
   p.set(ip(src), off + 12);
@@ -69,7 +70,7 @@ const macB = macForPeer(B);
 const macC = macForPeer(C);
 
 function frame(dst: ArrayLike<number>, src: ArrayLike<number>, etherType: number, payload: Uint8Array): Uint8Array {
-  const off = VNET_HEADER_BYTES;
+  const off = VNET_HDR_BYTES;
   const p = new Uint8Array(off + 14 + payload.length);
   p.set(dst, off);
   p.set(src, off + 6);
@@ -128,10 +129,10 @@ const flush = () => new Promise<void>((r) => queueMicrotask(r));
 
 test('TUN: packets go to the member whose certificate holds the destination; others are counted', () => {
   const { device, sent, dp } = setup('tun');
-  device.read(ipv4('10.10.10.3', '10.10.10.4'), ipv4('10.10.10.3', '10.10.10.5'), ipv4('10.10.10.3', '10.10.10.99'), new Uint8Array(VNET_HEADER_BYTES + 30));
+  device.read(ipv4('10.10.10.3', '10.10.10.4'), ipv4('10.10.10.3', '10.10.10.5'), ipv4('10.10.10.3', '10.10.10.99'), new Uint8Array(VNET_HDR_BYTES + 30));
   assert.deepEqual(sent.map((s) => s.to), [hex(B), hex(C)]);
   assert.ok(sent.every((s) => s.type === InnerType.DeviceFrame));
-  assert.equal(sent[0]!.body.length, VNET_HEADER_BYTES + 28, 'the unit crosses whole, header included');
+  assert.equal(sent[0]!.body.length, VNET_HDR_BYTES + 28, 'the unit crosses whole, header included');
   assert.equal(dp.stats.drops.no_route, 1);
   assert.equal(dp.stats.drops.not_ip, 1);
   assert.equal(dp.stats.toPeers, 2);
@@ -177,8 +178,8 @@ test('TAP: broadcast floods, learned MACs go to one peer, group MACs are never l
 test('a device without virtio-net headers gets a zero header out and loses it in; GSO units it cannot take are dropped', async () => {
   const { device, sent, dp } = setup('tun', false);
   device.read(ipv4('10.10.10.3', '10.10.10.4', false));
-  assert.equal(sent[0]!.body.length, VNET_HEADER_BYTES + 28);
-  assert.ok(sent[0]!.body.subarray(0, VNET_HEADER_BYTES).every((b) => b === 0));
+  assert.equal(sent[0]!.body.length, VNET_HDR_BYTES + 28);
+  assert.ok(sent[0]!.body.subarray(0, VNET_HDR_BYTES).every((b) => b === 0));
   dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.3'));
   const gso = ipv4('10.10.10.4', '10.10.10.3');
   gso[1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryDevice } from '../../../src/node/device/memory-device.js';
 import { SM_ERR_DEVICE_OPTION } from '../../../src/node/device/device-errors.js';
-import { VNET_HDR_BYTES } from '../../../src/node/device/device.js';
+import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { VNET_HDR_GSO_TCPV4, VNET_HDR_F_NEEDS_CSUM, writeVnetHeader } from '../../../src/node/device/vnet-header.js';
 import { kernelResponder, runDeviceCompliance } from '../../../src/testkit/device-compliance.js';
 

@@ -18,7 +18,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { VNET_HDR_BYTES } from '../../../src/node/device/device.js';
+import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import {
   DeviceError,
   SM_ERR_DEVICE_ADDRESS,
