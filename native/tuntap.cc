@@ -1,4 +1,4 @@
-// ShadowMesh native TAP/TUN addon (DESIGN.md "Data plane", STYLE.md §9).
+// ShadowMesh native TAP/TUN addon (docs/architecture.md "Outbound: device to socket", docs/conventions.md §14).
 //
 // The smallest C surface that lets TypeScript drive a Linux TAP/TUN device:
 //

@@ -1,5 +1,5 @@
 /**
- * The small family of ShadowMesh errors (STYLE.md §10).
+ * The small family of ShadowMesh errors (docs/conventions.md §9).
  *
  * Every error carries a stable `code` (SM_ERR_*). Callers branch on `code`,
  * never on `instanceof`, so two installed copies of the package cannot break

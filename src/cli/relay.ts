@@ -1,6 +1,6 @@
 /**
- * `shadowmesh relay`: run a relay in the foreground (DESIGN.md "What a user
- * does"; docs/protocol.md §1).
+ * `shadowmesh relay`: run a relay in the foreground (docs/architecture.md
+ * "Components"; docs/protocol.md §1).
  *
  * Prints exactly one line on stdout once it listens, which scripts and tests
  * parse:

@@ -1,6 +1,6 @@
 /**
  * `shadowmesh up`: run the node daemon in the foreground (src/node/daemon.ts;
- * DESIGN.md "What a user does").
+ * docs/architecture.md "Components").
  *
  * Prints exactly one line on stdout once the relay has admitted the node,
  * which scripts and tests parse:

@@ -1,7 +1,7 @@
 /**
  * The JSON schema of the configuration file, built from the key table
  * (config-keys.ts), and its validator (ajv, allErrors: every problem of a
- * file in one pass, STYLE.md §11).
+ * file in one pass, docs/conventions.md §12).
  *
  * Problems come back as `{ path, message }` where path is the dotted key
  * (`node.p2p.retryInterval`) and message says what was expected and what was

@@ -1,5 +1,5 @@
 /**
- * Argument checks and error codes shared by the crypto package (STYLE.md §5, §10).
+ * Argument checks and error codes shared by the crypto package (docs/conventions.md §6, §9).
  *
  * Every public crypto function checks types and lengths before doing any work,
  * and its messages name the argument: `aead key: expected 32 bytes, got 31`.

@@ -1,6 +1,6 @@
 /**
  * Hybrid key encapsulation: X25519 (RFC 7748, node:crypto) + ML-KEM-1024
- * (FIPS 203, pq-backend.ts). DESIGN.md "Security model": peer sessions use
+ * (FIPS 203, pq-backend.ts). docs/architecture.md "Sessions and keys": peer sessions use
  * both, so the session key stays secret while either one holds.
  *
  * Layouts:

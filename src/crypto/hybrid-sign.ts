@@ -1,7 +1,7 @@
 /**
  * Hybrid signatures: Ed25519 (RFC 8032, node:crypto) + ML-DSA-87 (FIPS 204,
- * pq-backend.ts). DESIGN.md "Security model": identities and the network CA
- * hold one key of each kind, and a signature is valid only if BOTH verify, so
+ * pq-backend.ts). docs/architecture.md "Identity and membership": identities
+ * and the network CA hold one key of each kind, and a signature is valid only if BOTH verify, so
  * forging one requires breaking both algorithms.
  *
  * Layouts:

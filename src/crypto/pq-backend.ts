@@ -1,6 +1,6 @@
 /**
  * ML-KEM-1024 (FIPS 203) and ML-DSA-87 (FIPS 204) behind one interface, with
- * two interchangeable backends (DESIGN.md "Security model"):
+ * two interchangeable backends (docs/conventions.md §6):
  *
  *  - 'node':  node:crypto (OpenSSL >= 3.5), present in Node >= 24;
  *  - 'noble': @noble/post-quantum, pure JavaScript, present everywhere.

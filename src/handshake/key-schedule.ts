@@ -1,6 +1,6 @@
 /**
- * Transcript hash and key schedule of the peer handshake (DESIGN.md "Security
- * model"; docs/handshake.md §3). Kept apart from message processing so the
+ * Transcript hash and key schedule of the peer handshake (docs/handshake.md
+ * §3). Kept apart from message processing so the
  * schedule can be read, tested and versioned on its own.
  *
  * Transcript: h0 = SHA-256(PROTOCOL_LABEL); every handshake message (or the

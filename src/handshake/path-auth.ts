@@ -1,10 +1,10 @@
 /**
- * Direct-path re-handshake (DESIGN.md "Security model: direct paths";
+ * Direct-path re-handshake (docs/architecture.md "Carriers";
  * docs/protocol.md §3.3): after a pinned mutual-TLS WebSocket to a peer
  * opens, both ends prove they hold the end-to-end session with that peer,
  * bound to THIS TLS connection. Pure: callers pass bytes, the time and a
  * random source, and get bytes to send, completion, or an error
- * (STYLE.md §4). No sockets, no timers, no logging.
+ * (docs/conventions.md §5). No sockets, no timers, no logging.
  *
  * Key schedule (path-auth-keys below):
  *
@@ -74,7 +74,7 @@ export const PATH_AUTH_RESPONSE_LABEL = 'shadowmesh v1 path-auth response';
 export const PATH_AUTH_COMPLETE_LABEL = 'shadowmesh v1 path-auth complete';
 /** The session's path-auth key size (docs/handshake.md §3, k_path). */
 export const PATH_AUTH_KEY_BYTES = 32;
-/** Accept peer timestamps this far from our clock: DESIGN.md's 30 s window
+/** Accept peer timestamps this far from our clock: a 30 s window (docs/protocol.md §3.3)
  *  covers NTP-synchronised hosts and slow links; wider only widens replay. */
 export const DEFAULT_PATH_AUTH_SKEW_MS = 30_000;
 /** Challenges remembered for replay detection: thousands of re-handshakes per

@@ -1,6 +1,6 @@
 /**
  * The end-to-end peer handshake: pure initiator and responder state machines
- * (DESIGN.md "Security model"; docs/handshake.md; frames in docs/protocol.md §2).
+ * (docs/architecture.md "Sessions and keys"; docs/handshake.md; frames in docs/protocol.md §2).
  * No sockets, no timers, no logging: (state, bytes, now, rng) in; next state,
  * bytes to send and the finished keys out. The node carries the bytes through
  * the relay (or any path) and owns retries and timeouts.

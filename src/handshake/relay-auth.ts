@@ -2,7 +2,7 @@
  * Relay admission: the pure state machines behind HELLO → CHALLENGE → AUTH →
  * ESTABLISHED (docs/protocol.md §1, "Admission"). No sockets, no timers, no
  * logging: callers pass bytes, the time and a random source, and get bytes to
- * send, an admitted certificate, or an error (STYLE.md §4).
+ * send, an admitted certificate, or an error (docs/conventions.md §5).
  *
  * Proof of possession. AUTH carries a hybrid signature (Ed25519 + ML-DSA-87),
  * context `relay-auth`, over

@@ -1,5 +1,5 @@
 /**
- * The network CA directory (DESIGN.md "Security model: Membership"):
+ * The network CA directory (docs/architecture.md "Identity and membership"):
  *
  *     CADIR/            mode 0700 when we create it
  *     CADIR/ca.key      0600, armored "SHADOWMESH PRIVATE KEY" of kind CA

@@ -1,6 +1,6 @@
 /**
  * Member and CA certificates: our own versioned binary format
- * (DESIGN.md "Security model: Membership"). Integers are little-endian, as
+ * (docs/architecture.md "Identity and membership"). Integers are little-endian, as
  * on the wire (docs/protocol.md); every certificate starts with
  *
  *     | 0 format version u8 (=1) | 1 kind u8 | 2..3 reserved, zero |

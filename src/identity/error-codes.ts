@@ -1,7 +1,7 @@
 /**
  * Every SM_ERR_* code the identity package throws (always as IdentityError,
  * or ConfigError for bad arguments). Callers branch on these strings
- * (STYLE.md §10); a code, once shipped, keeps its meaning forever.
+ * (docs/conventions.md §9); a code, once shipped, keeps its meaning forever.
  */
 export const IdentityCode = {
   /** Text armor: missing/extra BEGIN/END lines, wrong label, bad base64. */

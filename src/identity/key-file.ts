@@ -1,5 +1,5 @@
 /**
- * A node's identity on disk (DESIGN.md "Security model: Identity"):
+ * A node's identity on disk (docs/architecture.md "Identity and membership"):
  *
  *     DIR/              mode 0700 when we create it
  *     DIR/identity.key  mode 0600, armored "SHADOWMESH PRIVATE KEY", the

@@ -1,7 +1,7 @@
 /**
  * MembershipVerifier: the one place that decides whether a certificate
- * makes its holder a member of this network (DESIGN.md "Security model:
- * Membership"). The relay uses it at admission and every node uses it on
+ * makes its holder a member of this network (docs/architecture.md
+ * "Identity and membership"). The relay uses it at admission and every node uses it on
  * its peers' certificates, so a malicious relay cannot introduce a member.
  *
  * verify() checks, in this order, and throws IdentityError with:

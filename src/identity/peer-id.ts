@@ -1,5 +1,5 @@
 /**
- * Peer ids (DESIGN.md "Security model: Identity"): a peer id is
+ * Peer ids (docs/architecture.md "Identity and membership"): a peer id is
  *
  *     SHA-256(PEER_ID_LABEL || hybrid public key)
  *
@@ -9,7 +9,7 @@
  *
  * Text form: 64 lower-case hex digits. parsePeerId also accepts upper case
  * (people copy ids from many places) but nothing else: no prefix, no spaces.
- * shortId is for logs only (STYLE.md §12), never for identification.
+ * shortId is for logs only (docs/conventions.md §13), never for identification.
  * Every function returns a fresh array.
  */
 import { ConfigError, IdentityError } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
- * Revocation lists (DESIGN.md "Security model: Membership": admitted only
- * with an "unrevoked certificate"): a CA-signed list of revoked peer ids
+ * Revocation lists (docs/architecture.md "Identity and membership": a
+ * revoked member is neither admitted nor believed): a CA-signed list of revoked peer ids
  * with a number that grows by one at every change, so a holder can refuse
  * an older list (membership.ts never rolls back).
  *

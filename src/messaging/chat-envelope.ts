@@ -1,6 +1,6 @@
 /**
  * Chat envelopes: the body of the CHAT inner type (0x07) inside an
- * end-to-end session (docs/protocol.md §4; DESIGN.md "Messaging").
+ * end-to-end session (docs/protocol.md §4; docs/architecture.md "Chat").
  *
  *     CHAT envelope, little-endian (after the inner-type byte)
  *     | 0 version u8 (=1) | 1 kind u8 | 2..3 reserved u16 (=0) |

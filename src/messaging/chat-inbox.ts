@@ -1,5 +1,5 @@
 /**
- * Where chat events go for the user (DESIGN.md "Messaging"): to every live
+ * Where chat events go for the user (docs/architecture.md "Chat"): to every live
  * subscriber (an interactive `shadowmesh chat`, a `recv --follow`), or, while
  * nobody is subscribed, into a bounded backlog that the next subscriber
  * takes (`recv` without --follow prints and drains it).

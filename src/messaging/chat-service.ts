@@ -1,6 +1,6 @@
 /**
- * End-to-end chat between members (DESIGN.md "Messaging"; docs/protocol.md
- * §4): the conversations of one node, the CHAT envelopes they exchange
+ * End-to-end chat between members (docs/architecture.md "Chat";
+ * docs/protocol.md §4): the conversations of one node, the CHAT envelopes they exchange
  * inside the post-quantum sessions, retries, and delivery to the user.
  *
  * Security, and what it does not do:

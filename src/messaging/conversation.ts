@@ -1,8 +1,8 @@
 /**
- * One conversation between two members: a pure state machine (STYLE.md §4).
+ * One conversation between two members: a pure state machine (docs/conventions.md §5).
  * No I/O, no timers, no logging: every method takes `now` and returns what
  * to send and what happened; chat-service.ts does the sending, the timing
- * and the delivery to the user (DESIGN.md "Messaging"; protocol.md §4).
+ * and the delivery to the user (docs/architecture.md "Chat"; docs/protocol.md §4).
  *
  *                 request()/REQUEST in
  *     idle ─────────────────────────────▶ requested

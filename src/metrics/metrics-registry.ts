@@ -1,5 +1,5 @@
 /**
- * One Prometheus registry per process (issue 7 "Metrics"; STYLE.md §12),
+ * One Prometheus registry per process (issue 7 "Metrics"; docs/conventions.md §13),
  * and the two ways ShadowMesh fills it: gauges and counters that copy the
  * components' own counters at scrape time.
  *

@@ -1,6 +1,6 @@
 /**
- * The node daemon behind `shadowmesh up` (DESIGN.md "Components: node
- * (daemon)"): wiring and lifecycle only. It loads the identity, the member
+ * The node daemon behind `shadowmesh up` (docs/architecture.md
+ * "Components"): wiring and lifecycle only. It loads the identity, the member
  * certificate, the CA and the revocation list, opens the TAP/TUN device with
  * the certificate's mesh addresses, builds the ShadowNode (relay link and
  * peer sessions), the Dataplane, the MeshPinger and the ControlServer, starts
@@ -43,7 +43,7 @@
  * a direct path (`peers` shows them with online: false); it serves names and addresses
  * for `peers`, `ping NAME`, chat and the data plane's routes.
  *
- * Chat (DESIGN.md "Messaging"): a ChatService (src/messaging/) rides the
+ * Chat (docs/architecture.md "Chat"): a ChatService (src/messaging/) rides the
  * same sessions (inner type CHAT) and a ChatInbox keeps events for users who
  * are not listening; `chat` below serves `users` and the chat_* control
  * methods. A session (re)established with a member, or the member

@@ -1,7 +1,7 @@
 /**
  * The node's member directory: who is online, with a VERIFIED member
- * certificate each, indexed by peer id and by mesh address (DESIGN.md
- * "Security model: peers check each other's certificates themselves";
+ * certificate each, indexed by peer id and by mesh address (docs/architecture.md
+ * "Presence and the directory": peers check each other's certificates themselves;
  * docs/protocol.md §1 "Presence").
  *
  * The relay announces members (PEER_UP / PEER_DOWN, relayed by RelayLink's
@@ -14,7 +14,7 @@
  * revoked one back. Which address belongs to which peer is
  * what the CA signed, nothing else; L3 routing (byAddress) relies on it.
  *
- * Bad input never throws (STYLE.md §10): it is dropped, counted in `drops`
+ * Bad input never throws (docs/conventions.md §10): it is dropped, counted in `drops`
  * and logged at debug with the peer's short id:
  *   invalid_cert  not a member certificate of this network: garbage, another
  *                 CA, a bad signature, expired / not yet valid, revoked
@@ -69,7 +69,7 @@ import { shortId } from '../identity/peer-id.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
-/** One relay serves thousands of members (DESIGN.md "Scale-out"): the same bound as the relay's maxClients default. */
+/** One relay serves thousands of members (docs/architecture.md "Limits and scale"): the same bound as the relay's maxClients default. */
 export const DEFAULT_DIRECTORY_MAX_MEMBERS = 10_000;
 /** How often an owner should call recheck() so an expired member leaves the
  *  directory promptly: a minute is small against certificate lifetimes

@@ -1,5 +1,5 @@
 /**
- * A ShadowMesh node, wiring only (STYLE.md §1): the identity, the membership
+ * A ShadowMesh node, wiring only (docs/conventions.md §1): the identity, the membership
  * verifier, the relay link and the peer manager, built, started and stopped in
  * order. Policy lives in the parts; this file only connects them.
  *
@@ -24,7 +24,7 @@
  * handshake-verified certificate expired, whatever the relay said before:
  * keys wiped, paths closed, the data plane told.
  *
- * Paths (DESIGN.md "Paths, migration, fallback"): the PeerManager sends
+ * Paths (docs/architecture.md "Path choice"): the PeerManager sends
  * through the PathManager, which picks the relay or a direct path per peer.
  * When a session is established each side sends its PATH_OFFER (its
  * ephemeral TLS certificate's fingerprint and listener candidates, signed by

@@ -1,7 +1,8 @@
 /**
  * The node's peers: one end-to-end session per peer, the handshakes that key
  * it, and the routing of incoming peer frames by receiver index
- * (DESIGN.md "Security model"; docs/protocol.md §2; docs/handshake.md §4).
+ * (docs/architecture.md "Sessions and keys"; docs/protocol.md §2;
+ * docs/handshake.md §4).
  *
  * It sits between a frame transport (today the relay link; later any path)
  * and the payload consumers. It owns handshake orchestration — who initiates,

@@ -1,6 +1,6 @@
 /**
- * The node's link to its relay (DESIGN.md "Paths: every peer is reachable
- * through the relay first; the relay stays connected"; docs/protocol.md §1).
+ * The node's link to its relay (docs/architecture.md "Path choice": every peer
+ * is reachable through the relay first, and the link stays up; docs/protocol.md §1).
  *
  * One RelayLink keeps one WSS connection to one relay up: it dials TLS 1.3,
  * authenticates the relay (a pinned SPKI hash, or a CA file), runs admission

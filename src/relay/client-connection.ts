@@ -16,7 +16,7 @@
  * answered with ERROR(Protocol) and the connection is closed. Nothing is
  * forwarded for a connection that is not admitted.
  *
- * After admission, bad input never escapes this loop (STYLE.md §10): a frame
+ * After admission, bad input never escapes this loop (docs/conventions.md §10): a frame
  * that does not decode or is not one a node may send is dropped and counted;
  * past `maxBadFrames` such frames the connection is closed with
  * CLOSE(Protocol). Frames over the rate limit are dropped and counted.

@@ -1,6 +1,6 @@
 /**
  * Relay server options: the one place that holds their defaults, the reasons
- * for them, and their validation (STYLE.md §11: defaults in one exported frozen
+ * for them, and their validation (docs/conventions.md §12: defaults in one exported frozen
  * object, merged with spread, validated once, unknown keys rejected, frozen).
  *
  * Callers pass plain data; `resolveRelayOptions` throws a ConfigError
@@ -17,7 +17,7 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 90_000;
 /** HELLO … AUTH must finish within this time; a slow ML-DSA-87 sign takes milliseconds, 10 s is generous. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-/** One relay serves thousands of members (DESIGN.md "Scale-out"). */
+/** One relay serves thousands of members (docs/architecture.md "Limits and scale"). */
 export const DEFAULT_MAX_CLIENTS = 10_000;
 /** Unauthenticated connections cost a certificate check each; cap them so a
  *  connection flood cannot starve admitted members. */

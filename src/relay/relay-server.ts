@@ -1,7 +1,7 @@
 /**
  * The ShadowMesh relay: a WSS server (TLS 1.3 only) that admits network
- * members and routes sealed frames between them by peer id (DESIGN.md
- * "Components: relay"; docs/protocol.md §1; STYLE.md §8).
+ * members and routes sealed frames between them by peer id (docs/architecture.md
+ * "Components", "Relay admission"; docs/protocol.md §1).
  *
  * The relay is untrusted for content. It sees peer ids, frame sizes and
  * timing, never plaintext: SEND(dst, payload) becomes DELIVER(src, payload) by

@@ -1,6 +1,6 @@
 /**
- * Relay counters, served as JSON on GET /stats (DESIGN.md "Operations:
- * observability"; STYLE.md §12 "every drop reason its own counter").
+ * Relay counters, served as JSON on GET /stats (docs/architecture.md
+ * "Operations"; docs/conventions.md §13: every drop reason has its own counter).
  *
  * `drops` counts frames not delivered; `disconnects` counts admitted
  * connections the relay cut. Counters only grow, except `activeClients`/`pendingClients`, which the

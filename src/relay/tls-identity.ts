@@ -1,6 +1,6 @@
 /**
- * The relay's TLS identity (DESIGN.md "Components: relay — WSS server over TLS
- * 1.3"; README quick start "prints its TLS fingerprint to pin").
+ * The relay's TLS identity (docs/architecture.md "Components": a WSS
+ * server over TLS 1.3; README quick start "prints its TLS fingerprint to pin").
  *
  * Two modes:
  *  - operator-supplied: `certFile` + `keyFile` (PEM), e.g. a CA-issued
@@ -29,7 +29,7 @@ import 'reflect-metadata'; // @peculiar/x509's tsyringe needs the Reflect metada
 import * as x509 from '@peculiar/x509';
 import { ConfigError, SmError } from '../errors.js';
 
-/** Validity of a self-signed relay certificate: short, so a leaked certificate ages out (DESIGN.md: ECDSA P-256 certs, 24 h). */
+/** Validity of a self-signed relay certificate: short, so a leaked certificate ages out (24 h, as the nodes' direct-path certificates, docs/protocol.md §3.2). */
 export const SELF_SIGNED_VALIDITY_MS = 24 * 60 * 60 * 1_000;
 /** Re-issue when this fraction of the lifetime is left: a quarter leaves room for a missed check or a sleeping host. */
 export const RENEW_BEFORE_EXPIRY_FRACTION = 0.25;

@@ -1,7 +1,7 @@
 /**
  * Errors of the STUN client (src/stun/stun-client.ts, docs/protocol.md §5):
  * operational outcomes of one Binding transaction, delivered as promise
- * rejections; and the responder's bind failure (stun-responder.ts). Callers branch on `code` (STYLE.md §10), never on the message.
+ * rejections; and the responder's bind failure (stun-responder.ts). Callers branch on `code` (docs/conventions.md §9), never on the message.
  *
  * Malformed datagrams are never errors here: the client drops and counts them.
  */

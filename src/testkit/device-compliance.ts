@@ -1,5 +1,5 @@
 /**
- * The Device compliance suite (STYLE.md §13): one set of node:test cases
+ * The Device compliance suite (docs/conventions.md §15): one set of node:test cases
  * every Device implementation must pass, run against MemoryDevice
  * (test/node/device/memory-device.test.ts) and the native TAP/TUN inside a
  * network namespace (test/node/device/native-device.test.ts).

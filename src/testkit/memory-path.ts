@@ -1,5 +1,5 @@
 /**
- * A pair of linked in-memory Paths on an injected clock (STYLE.md §13: the
+ * A pair of linked in-memory Paths on an injected clock (docs/conventions.md §15: the
  * in-memory lab for path logic). Node A holds `a` (toward peer B), node B
  * holds `b` (toward peer A); the shared MemoryLink plays the network:
  *

@@ -1,5 +1,5 @@
 /**
- * The mesh most netns tests start from (DESIGN.md "Testing": a netns lab
+ * The mesh most netns tests start from (docs/conventions.md §15: a netns lab
  * with real processes): a plain lab (netns-lab.ts) with nodes relay, a and
  * b on one bridge, a throw-away network (test-network.ts) with members a
  * (LAB_MESH_A/24) and b (LAB_MESH_B/24), a relay in `relay` and

@@ -1,6 +1,6 @@
 /**
- * A Linux network-namespace lab for tests and benchmarks (DESIGN.md
- * "Testing": real processes in namespaces with real devices). Needs root and
+ * A Linux network-namespace lab for tests and benchmarks (docs/conventions.md
+ * §15: real processes in namespaces with real devices). Needs root and
  * iproute2; iptables and tc only for the optional link helpers.
  *
  * Topology, for `createNetnsLab({ nodes: ['relay', 'a', 'b'] })`:

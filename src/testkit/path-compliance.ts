@@ -1,5 +1,5 @@
 /**
- * The Path compliance suite (STYLE.md §6, §13): one set of node:test cases
+ * The Path compliance suite (docs/conventions.md §15): one set of node:test cases
  * every Path implementation passes — the relay path (over a memory relay),
  * the memory paths, and the direct paths (direct-*.ts, run by their tests).
  * It checks the contract of src/node/path/path.ts: send and receive in both

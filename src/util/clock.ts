@@ -1,5 +1,5 @@
 /**
- * The injected clock (STYLE.md §6): components never call Date.now() or
+ * The injected clock (docs/conventions.md §7): components never call Date.now() or
  * setTimeout directly for protocol logic, so tests can run them on virtual time
  * (src/testkit/fake-clock.ts).
  */

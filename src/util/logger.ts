@@ -1,6 +1,6 @@
 /**
  * Structured logging through pino, behind our own narrow `Logger` interface
- * (STYLE.md §12), so no component imports pino and tests pass a fake.
+ * (docs/conventions.md §13), so no component imports pino and tests pass a fake.
  *
  * Output, one record per line on stderr:
  *   json (default)  {"level":"info","time":"<ISO>","component":"node/peers","msg":"…",<fields>}

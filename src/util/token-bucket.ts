@@ -1,7 +1,8 @@
 /**
- * Token bucket: the per-connection rate limit of the relay (DESIGN.md
- * "Components: relay … enforces limits"; STYLE.md §8 "per-connection limits on
- * frame size, rate and queued bytes come from options").
+ * Token bucket: a rate with bursts. The relay's per-connection frame and byte
+ * limits (docs/architecture.md "Relay admission"; their values and reasons are
+ * in src/relay/relay-options.ts), the STUN responder's per-source limit and the
+ * peer manager's handshake budgets are all one of these.
  *
  * A bucket holds at most `burst` tokens and refills continuously at
  * `ratePerSec`. `take(n, nowMs)` removes n tokens and answers true, or leaves

@@ -5,7 +5,7 @@
  * from here; nothing else in src/wire hard-codes a protocol number.
  *
  * The hybrid sizes below deliberately duplicate src/crypto's constants:
- * src/wire imports nothing of ours except src/errors.ts (STYLE.md §1), and a
+ * src/wire imports nothing of ours except src/errors.ts (docs/architecture.md "The dependency rule"), and a
  * test (test/wire/constants.test.ts) checks that both copies agree.
  *
  * Version history (bump PROTOCOL_VERSION only for an incompatible change,

@@ -1,5 +1,5 @@
 /**
- * Property tests for the identity decoders (STYLE.md §13 "Fuzz"): arbitrary
+ * Property tests for the identity decoders (docs/conventions.md §15, property tests): arbitrary
  * bytes and mutated valid encodings only ever raise an IdentityError with an
  * SM_ERR_* code; a mutated certificate is never accepted as a member.
  * SHADOWMESH_FUZZ_RUNS=<n> raises the number of cases for a long run.

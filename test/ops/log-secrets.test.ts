@@ -1,5 +1,5 @@
 /**
- * Logs never carry key material or plaintext (STYLE.md §12; issue 7 "Logs"):
+ * Logs never carry key material or plaintext (docs/conventions.md §13; issue 7 "Logs"):
  * a real relay and two `up --dev none` daemons that go direct on 127.0.0.1,
  * all at debug level, exchange mesh pings and a chat message carrying a
  * marker; then everything they wrote on stderr is searched for the marker

@@ -1,6 +1,6 @@
 /**
- * The local control API's contract (DESIGN.md "node … serves a local control
- * API (unix socket) that the CLI talks to"): the socket's default place, the
+ * The local control API's contract (docs/architecture.md
+ * "Control API and CLI"): the socket's default place, the
  * message framing, the methods and their result shapes, and the error codes.
  * Shared by control-server.ts (in the daemon) and control-client.ts (in the
  * CLI); the CLI sees only this file's types, never the daemon's objects.
@@ -17,7 +17,7 @@
  * SM_ERR_CONTROL_TOO_LARGE and the connection is closed (the rest of the line
  * cannot be resynchronised cheaply).
  *
- * Chat (DESIGN.md "Messaging", src/messaging/): `users` lists the members
+ * Chat (docs/architecture.md "Chat", src/messaging/): `users` lists the members
  * online at the relay (each certificate verified by the daemon against the
  * CA); `chat_request`, `chat_respond`, `chat_send`, `chat_terminate` and
  * `chat_list` drive conversations; `chat_events` with `follow: true` is a
@@ -154,7 +154,7 @@ export interface PeerStatus {
   addresses: string[];
   /** Announced by the relay as connected (true when a session is established and no directory says otherwise). */
   online: boolean;
-  /** The path our frames to this peer take now (DESIGN.md "Paths, migration, fallback"). */
+  /** The path our frames to this peer take now (docs/architecture.md "Path choice"). */
   path: PathKind;
   /** 'relay', 'wss' or 'udp': what carries the path. */
   carrier: 'relay' | 'wss' | 'udp';

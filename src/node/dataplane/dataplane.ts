@@ -1,5 +1,6 @@
 /**
- * The data plane (DESIGN.md "Data plane"): packets from the TAP/TUN device go
+ * The data plane (docs/architecture.md "Outbound: device to socket" and
+ * "Inbound: socket to device"): packets from the TAP/TUN device go
  * to the right member's end-to-end session; device frames from members go to
  * the device. Policy only — sealing is the session's, I/O the device's and the
  * transport's.

@@ -1,6 +1,6 @@
 /**
- * The L2 forwarding table of TAP mode (DESIGN.md "Data plane": MAC learning,
- * broadcast/ARP to all members). Learns which peer a source MAC lives behind
+ * The L2 forwarding table of TAP mode (docs/architecture.md
+ * "Outbound: device to socket": MAC learning, broadcast/ARP to all members). Learns which peer a source MAC lives behind
  * from frames that peer sent us, and answers where a
  * destination MAC goes: one peer, or everyone (broadcast, multicast, or not
  * yet learned — a switch floods unknown unicast).

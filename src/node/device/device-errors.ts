@@ -1,5 +1,5 @@
 /**
- * DeviceError and its stable codes (STYLE.md §10) for src/node/device.
+ * DeviceError and its stable codes (docs/conventions.md §9) for src/node/device.
  *
  * Opening or configuring a device fails with one of these; a bad packet
  * never does (it is counted in DeviceStats). Messages say what to do: which

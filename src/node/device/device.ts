@@ -1,7 +1,8 @@
 /**
  * The Device interface: a TAP (L2, Ethernet frames) or TUN (L3, IP packets)
  * interface the data plane reads packets from and writes packets to
- * (DESIGN.md "Data plane"; STYLE.md §7, §9).
+ * (docs/architecture.md "Outbound: device to socket";
+ * docs/conventions.md §8, §14).
  *
  * Implementations: NativeDevice (Linux, over native/tuntap.cc) and
  * MemoryDevice (tests). Both pass src/testkit/device-compliance.ts. Open a

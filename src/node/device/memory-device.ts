@@ -1,6 +1,6 @@
 /**
  * MemoryDevice: an in-memory Device for unit tests and the in-process lab
- * (STYLE.md §9, §13). It behaves like the native one where a consumer can
+ * (docs/conventions.md §14, §15). It behaves like the native one where a consumer can
  * tell: packets arrive in batches on a later event-loop turn, the views are reused
  * slots valid only during the handler call, write() refuses (and counts)
  * what the kernel would refuse, and nothing grows without bound.

@@ -135,7 +135,7 @@ export class NativeDevice implements Device {
     try {
       (this.#handler as (packets: readonly Uint8Array[], count: number) => void)(views, count);
     } catch {
-      // STYLE.md §10: a handler bug loses this batch, never the device.
+      // docs/conventions.md §10: a handler bug loses this batch, never the device.
       stats.rxErrors += count;
     }
   };

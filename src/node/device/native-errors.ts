@@ -1,6 +1,6 @@
 /**
  * Turns the addon's errno-carrying Errors into DeviceErrors whose message
- * says what to do (STYLE.md §10). The addon stays policy-free: it reports
+ * says what to do (docs/conventions.md §9). The addon stays policy-free: it reports
  * the syscall and errno, this file decides the wording and the code.
  */
 import {

@@ -1,7 +1,7 @@
 /**
  * Loads the native TAP/TUN addon (native/tuntap.cc, built by node-gyp during
  * `npm ci` into native/build/Release/shadowmesh_tun.node) and describes what
- * it exports. STYLE.md §9.
+ * it exports. docs/conventions.md §14.
  *
  * What callers must know:
  *  - loadNativeTun() loads once and caches; it throws a DeviceError

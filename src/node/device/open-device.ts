@@ -1,7 +1,7 @@
 /**
  * openDevice(): validate OpenDeviceOptions, open a native TAP/TUN device and
  * configure it (MTU, addresses, link up). The one place that picks the
- * platform implementation (STYLE.md §1): Linux gets NativeDevice; every
+ * platform implementation (docs/conventions.md §1): Linux gets NativeDevice; every
  * other platform fails with SM_ERR_DEVICE_UNSUPPORTED.
  *
  * What callers must know:

@@ -1,7 +1,7 @@
 /**
  * DirectPath: a Path (path.ts) over one pinned, re-handshaken TLS 1.3
- * WebSocket to a peer (DESIGN.md "Paths, migration, fallback: direct
- * transports"; docs/protocol.md §3). Only direct-transport.ts builds one,
+ * WebSocket to a peer (docs/architecture.md "Carriers";
+ * docs/protocol.md §3). Only direct-transport.ts builds one,
  * and only after the TLS pin matched and the re-handshake (src/handshake/
  * path-auth.ts) completed, so everything it carries is from that peer's
  * session holder.

@@ -1,7 +1,6 @@
 /**
- * DirectTransport: the direct WSS transport of a node (DESIGN.md "Paths,
- * migration, fallback: direct transports", "Security model: direct paths";
- * docs/protocol.md §3; issue 4 §1-3). It owns
+ * DirectTransport: the direct WSS transport of a node (docs/architecture.md
+ * "Carriers"; docs/protocol.md §3; issue 4 §1-3). It owns
  *
  *  - a TLS 1.3-only, mutual-TLS WebSocket listener at `/ws` on all
  *    addresses (IPv4 and IPv6) and a configurable port;

@@ -1,5 +1,5 @@
 /**
- * Stable error codes thrown by node/path (STYLE.md §10). Both are ConfigError
+ * Stable error codes thrown by node/path (docs/conventions.md §9). Both are ConfigError
  * codes: a caller's mistake at construction or call time, never bad network
  * input (which is dropped and counted instead). A code, once shipped, is
  * never reused for another meaning.

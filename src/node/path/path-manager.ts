@@ -1,6 +1,6 @@
 /**
- * The paths to every peer, and which one carries the next frame (DESIGN.md
- * "Paths, migration, fallback"; STYLE.md §6). It is the FrameTransport the
+ * The paths to every peer, and which one carries the next frame (docs/architecture.md
+ * "Path choice"; docs/conventions.md §7). It is the FrameTransport the
  * PeerManager sends through, and the single receive point for all paths.
  *
  * Per peer it holds the relay path (the floor, always there) and any direct

@@ -2,8 +2,8 @@
  * PATH_OFFER (docs/protocol.md §3.1): what a node tells each peer, inside
  * the end-to-end session (inner type 0x06), so the peer can reach it
  * directly: the fingerprint of its current ephemeral TLS certificate and its
- * listener addresses, signed with its hybrid identity (DESIGN.md "Security
- * model: direct paths": pinning is end-to-end authenticated). The relay
+ * listener addresses, signed with its hybrid identity (docs/protocol.md
+ * §3.2: pinning is end-to-end authenticated). The relay
  * cannot read or forge it: it travels sealed, and the signature would fail.
  *
  * Layout (little-endian; the body after the inner-type byte):

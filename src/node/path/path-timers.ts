@@ -1,7 +1,8 @@
 /**
- * All timer policy of the paths to our peers (DESIGN.md "Paths, migration,
- * fallback": liveness, fallback, retry with capped exponential backoff,
- * hysteresis; STYLE.md §6: one file owns the timer policy, injected clock).
+ * All timer policy of the paths to our peers (docs/architecture.md
+ * "Fallback" and "Timers": liveness, fallback, retry with capped exponential
+ * backoff, hysteresis; docs/conventions.md §7: one file owns the timer
+ * policy, injected clock).
  *
  * The path manager only reports events (a direct path was added, a probe was
  * answered, a selection changed, a fallback happened) and keeps the small

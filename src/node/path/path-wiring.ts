@@ -1,6 +1,6 @@
 /**
  * Connects a source of direct paths (the direct transport) to the
- * PathManager (DESIGN.md "Paths, migration, fallback": retry with backoff).
+ * PathManager (docs/architecture.md "Fallback": retry with backoff).
  * The manager decides WHEN to try ('want_direct', after its backoff); the
  * source decides HOW (candidates, TLS, re-handshake) and hands over finished
  * paths ('path') or reports that an attempt failed ('connect_failed').

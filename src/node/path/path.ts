@@ -1,5 +1,5 @@
 /**
- * The Path interface (DESIGN.md "Paths, migration, fallback"; STYLE.md §6):
+ * The Path interface (docs/architecture.md "Path choice"; docs/conventions.md §11, §15):
  * one way of carrying peer frames to one peer. Every implementation — the
  * relay path (relay-path.ts), the direct paths (direct-*.ts) and the memory
  * paths of the testkit — passes the same compliance suite

@@ -1,5 +1,5 @@
 /**
- * Path probes (DESIGN.md "Paths, migration, fallback": liveness), the one
+ * Path probes (docs/architecture.md "Probes and trust windows"), the one
  * place the path code touches their bytes: PATH_PROBE 0x28 and
  * PATH_PROBE_ACK 0x29 of docs/protocol.md §3, encoded and decoded by
  * src/wire/path-frames.ts.

@@ -1,6 +1,6 @@
 /**
- * The relay path to one peer (DESIGN.md "Paths, migration, fallback": every
- * peer is reachable through the relay first; STYLE.md §6: the relay is the
+ * The relay path to one peer (docs/architecture.md "Path choice": every
+ * peer is reachable through the relay first; the relay is the
  * floor). send() hands the frame to the relay link addressed to the peer.
  *
  * The relay path never closes by itself while its link object lives: when

@@ -1,7 +1,6 @@
 /**
- * Path selection for one peer, as a pure scoring function (DESIGN.md "Paths,
- * migration, fallback"; STYLE.md §6: the selector is a pure function with
- * hysteresis and a trust window). No clock, no I/O: the path manager passes
+ * Path selection for one peer, as a pure scoring function (docs/architecture.md
+ * "The selector": a pure function with hysteresis and a trust window). No clock, no I/O: the path manager passes
  * what it measured and applies the decision.
  *
  * Rules, in order:

@@ -1,6 +1,6 @@
 /**
- * Ephemeral TLS certificates for direct paths (DESIGN.md "Security model:
- * direct paths": TLS 1.3, mutual, ephemeral ECDSA P-256 certificates, 24 h,
+ * Ephemeral TLS certificates for direct paths (docs/protocol.md
+ * §3.2: TLS 1.3, mutual, ephemeral ECDSA P-256 certificates, 24 h,
  * rotated; docs/protocol.md §3.2).
  *
  * Each certificate has its own fresh P-256 key, is self-signed, and is
@@ -17,7 +17,7 @@ import { createHash, generateKeyPairSync, randomBytes, webcrypto, X509Certificat
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 
-/** Default certificate lifetime: DESIGN.md's 24 h, so a leaked key ages out within a day. */
+/** Default certificate lifetime: 24 h (docs/protocol.md §3.2), so a leaked key ages out within a day. */
 export const EPHEMERAL_CERT_LIFETIME_MS = 24 * 60 * 60 * 1_000;
 /** Backdate notBefore: a peer whose clock is a little behind still sees a valid certificate
  *  (nobody checks it today — pins replace the chain — but tools that inspect it will). */

@@ -1,7 +1,7 @@
 /**
  * UdpPath: a Path (path.ts) over UDP datagrams to one peer at one remote
- * address (DESIGN.md "Paths, migration, fallback: direct transports — UDP
- * with hole punching"; docs/protocol.md §3.5). Only udp-transport.ts builds
+ * address (docs/architecture.md "Carriers";
+ * docs/protocol.md §3.5). Only udp-transport.ts builds
  * one, and only after a probe we sent to that address came back with a MAC
  * under the session's path-auth key — so the address demonstrably reaches
  * the holder of that session.

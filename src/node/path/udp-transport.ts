@@ -1,7 +1,7 @@
 /**
- * UdpTransport: the direct UDP transport of a node (DESIGN.md "Paths,
- * migration, fallback: UDP with hole punching (survives NAT, no
- * TCP-over-TCP)"; docs/protocol.md §3.5; issue 5). It owns
+ * UdpTransport: the direct UDP transport of a node (docs/architecture.md
+ * "Carriers": hole punching survives NAT, and UDP avoids TCP over TCP;
+ * docs/protocol.md §3.5; issue 5). It owns
  *
  *  - one UDP socket (dual stack when it can, a configurable port) shared by
  *    every UDP path, by hole punching and by STUN;

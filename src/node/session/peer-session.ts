@@ -1,6 +1,6 @@
 /**
  * The end-to-end data session with one peer (docs/protocol.md §2, DATA
- * frames; DESIGN.md "Data"): the current and previous key pairs, sealing and
+ * frames; docs/architecture.md "Sessions and keys"): the current and previous key pairs, sealing and
  * opening DATA frames, the anti-replay window, the queue of packets waiting
  * for a handshake, and per-reason drop counters.
  *

@@ -1,6 +1,6 @@
 /**
  * Anti-replay sliding window for DATA counters (RFC 6479, "IPsec Anti-Replay
- * Algorithm without Bit Shifting"; docs/protocol.md §2, DESIGN.md "Data").
+ * Algorithm without Bit Shifting"; docs/protocol.md §2; docs/architecture.md "Sessions and keys").
  *
  * The window remembers which of the last `windowSize` counters below the
  * highest one seen have been accepted. The bitmap is a ring of 32-bit words
@@ -32,7 +32,7 @@ import { SM_ERR_SESSION_OPTION } from './session-error-codes.js';
 /** Default window: 8192 counters. A relay -> direct path switch lets the
  *  direct path overtake frames still queued in the relay; at 1 Gbit/s of
  *  1400-byte frames, 8192 counters is ~90 ms of reordering, more than the
- *  50 ms migration target (DESIGN.md "Paths, migration, fallback"). */
+ *  50 ms migration target (docs/architecture.md "Migration without loss"). */
 export const REPLAY_WINDOW_DEFAULT_COUNTERS = 8192;
 /** Smallest window we allow: 2048 counters, WireGuard's order of magnitude. A
  *  smaller window would drop honest reordered frames on a path switch. */

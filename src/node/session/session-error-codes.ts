@@ -1,5 +1,5 @@
 /**
- * Stable error codes thrown by node/session (STYLE.md §10). Both are
+ * Stable error codes thrown by node/session (docs/conventions.md §9). Both are
  * ConfigError codes: they signal a caller's mistake at construction or at key
  * hand-over, never bad network input (which is dropped and counted instead).
  * A code, once shipped, is never reused for another meaning.

@@ -1,6 +1,7 @@
 /**
- * All timer policy of one peer's session (STYLE.md §6; DESIGN.md "Data":
- * rekey on time and volume, old keys wiped), modelled on WireGuard's timers
+ * All timer policy of one peer's session (docs/conventions.md §7;
+ * docs/architecture.md "Sessions and keys": rekey on time and volume, old keys
+ * wiped), modelled on WireGuard's timers
  * (whitepaper §6.1-§6.4, REKEY_* / REJECT_* constants).
  *
  * PeerSession only reports events (onDataSent, onDataReceived,

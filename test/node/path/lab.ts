@@ -1,5 +1,5 @@
 /**
- * The in-memory path lab for PathManager tests (STYLE.md §13): two nodes A
+ * The in-memory path lab for PathManager tests (docs/conventions.md §15): two nodes A
  * and B, each with a PathManager, a relay with a fixed one-way latency on the
  * FakeClock, and direct paths made of memory path pairs. A "connector"
  * answers 'want_direct' like the direct transport would: after connectMs it
