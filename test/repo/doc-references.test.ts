@@ -1,0 +1,162 @@
+/**
+ * Every document the code and the docs point at is in the repository
+ * (issue 18; docs/conventions.md §2): a person who clones it can follow any
+ * reference. Scans the text files of src/, test/, bench/, native/, deploy/
+ * and docs/, and README.md and BENCHMARKS.md, for
+ *
+ *  - the names of the two design documents that were never part of the
+ *    repository, and the phrase "design brief": they must not come back;
+ *  - `docs/<name>.md` where no such file exists in docs/;
+ *  - a section number after a docs file (`protocol.md §3.5`, also in lists
+ *    such as `§4, §6`) that no heading of that file carries;
+ *  - a quoted heading right after a docs file (`architecture.md "Chat"`)
+ *    that no heading of that file contains.
+ *
+ * A failure lists every offending place as file:line with what is wrong.
+ * This file itself is not scanned (it has to spell out the patterns).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Folders scanned, relative to the repository root. */
+const SCANNED_DIRS = ['src', 'test', 'bench', 'native', 'deploy', 'docs'];
+/** Single files scanned at the root. */
+const SCANNED_FILES = ['README.md', 'BENCHMARKS.md'];
+/** Text files worth reading; vectors (.json) and build output are not. */
+const TEXT_EXTENSIONS = ['.ts', '.mjs', '.js', '.cc', '.h', '.md', '.gyp', '.service', '.sh', '.py', '.yaml', '.yml'];
+/** Folders never scanned: compiled or fetched code. */
+const SKIPPED_DIRS = new Set(['node_modules', 'build']);
+/** Document names that live outside the repository (built so this file does not match itself). */
+const OUTSIDE_DOCS = ['DESIGN', 'STYLE'].map((n) => `${n}.md`);
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('doc-references: no package.json with a src/ folder above the test');
+    dir = up;
+  }
+}
+
+const ROOT = repoRoot();
+const DOCS_DIR = join(ROOT, 'docs');
+/** This test's source, left out of the scan. */
+const SELF = join('test', 'repo', 'doc-references.test.ts');
+
+function textFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!SKIPPED_DIRS.has(e.name)) out.push(...textFiles(p));
+    } else if (TEXT_EXTENSIONS.some((x) => e.name.endsWith(x))) {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+interface Scanned {
+  /** Repository-relative, '/'-separated. */
+  rel: string;
+  text: string;
+}
+
+function scannedFiles(): Scanned[] {
+  const abs = [...SCANNED_DIRS.flatMap((d) => textFiles(join(ROOT, d))), ...SCANNED_FILES.map((f) => join(ROOT, f)).filter((f) => existsSync(f))];
+  return abs
+    .map((p) => relative(ROOT, p))
+    .filter((rel) => rel !== SELF)
+    .sort()
+    .map((rel) => ({ rel: rel.split(sep).join('/'), text: readFileSync(join(ROOT, rel), 'utf8') }));
+}
+
+function lineOf(text: string, index: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < index; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+interface DocHeadings {
+  /** Section numbers of the headings: '3', '3.5', '3.5.1'. */
+  numbers: Set<string>;
+  /** Heading texts without the leading '#'s. */
+  titles: string[];
+}
+
+/** The docs/*.md files and their headings, by file name ('protocol.md'). */
+function docHeadings(): Map<string, DocHeadings> {
+  const out = new Map<string, DocHeadings>();
+  for (const name of readdirSync(DOCS_DIR).filter((n) => n.endsWith('.md'))) {
+    const numbers = new Set<string>();
+    const titles: string[] = [];
+    for (const line of readFileSync(join(DOCS_DIR, name), 'utf8').split('\n')) {
+      const h = /^#{1,6}\s+(.*)$/.exec(line);
+      if (h === null) continue;
+      const title = (h[1] as string).trim();
+      titles.push(title);
+      const n = /^§?(\d+(?:\.\d+)*)\.?(?:\s|$)/.exec(title);
+      if (n !== null) numbers.add(n[1] as string);
+    }
+    out.set(name, { numbers, titles });
+  }
+  return out;
+}
+
+const FILES = scannedFiles();
+const DOCS = docHeadings();
+
+test('doc references: scans a plausible set of files', () => {
+  assert.ok(FILES.length > 100, `only ${FILES.length} files found under ${ROOT}`);
+  assert.ok(DOCS.has('architecture.md') && DOCS.has('conventions.md'), 'docs/architecture.md and docs/conventions.md exist');
+});
+
+test('doc references: no reference to a design document outside the repository', () => {
+  const problems: string[] = [];
+  const pattern = new RegExp(`\\b(${OUTSIDE_DOCS.map((d) => d.replace('.', '\\.')).join('|')})|design brief`, 'gi');
+  for (const f of FILES) {
+    for (const m of f.text.matchAll(pattern)) {
+      problems.push(`${f.rel}:${lineOf(f.text, m.index ?? 0)}: "${m[0]}" is not in the repository; point at docs/architecture.md or docs/conventions.md`);
+    }
+  }
+  assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
+});
+
+test('doc references: every docs/<name>.md named exists', () => {
+  const problems: string[] = [];
+  for (const f of FILES) {
+    for (const m of f.text.matchAll(/\bdocs\/([A-Za-z0-9_.-]+?\.md)\b/g)) {
+      const name = m[1] as string;
+      if (!DOCS.has(name)) problems.push(`${f.rel}:${lineOf(f.text, m.index ?? 0)}: docs/${name} does not exist`);
+    }
+  }
+  assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
+});
+
+test('doc references: every section number and quoted heading named exists in its document', () => {
+  const problems: string[] = [];
+  // A docs file name (with or without docs/), then either §N[, §M | and §M ...] or "Heading".
+  const ref = /\b(?:docs\/)?([a-z0-9-]+\.md)(?:\s+(§\d+(?:\.\d+)*(?:(?:,\s*|\s+and\s+)§\d+(?:\.\d+)*)*)|\s+"([^"\n]+)")/g;
+  for (const f of FILES) {
+    for (const m of f.text.matchAll(ref)) {
+      const name = m[1] as string;
+      const doc = DOCS.get(name);
+      if (doc === undefined) continue; // not one of ours (README.md, an RFC file name); the test above covers docs/ names
+      const where = `${f.rel}:${lineOf(f.text, m.index ?? 0)}`;
+      if (m[2] !== undefined) {
+        for (const s of m[2].matchAll(/§(\d+(?:\.\d+)*)/g)) {
+          if (!doc.numbers.has(s[1] as string)) problems.push(`${where}: docs/${name} has no section §${s[1] as string}`);
+        }
+      } else if (m[3] !== undefined) {
+        const heading = m[3];
+        if (!doc.titles.some((t) => t.includes(heading))) problems.push(`${where}: docs/${name} has no heading "${heading}"`);
+      }
+    }
+  }
+  assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
+});
