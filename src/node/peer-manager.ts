@@ -59,6 +59,7 @@ import { systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { PeerSession, type DropReason } from './session/peer-session.js';
+import type { FrameTransport } from './path/path.js';
 import type { SessionTimerOptions } from './session/session-timers.js';
 import type { AeadAlgorithm } from '../crypto/aead.js';
 
@@ -87,11 +88,6 @@ export const INIT_FUTURE_SKEW_MS = CERT_CLOCK_SKEW_MS;
 export const SWEEP_INTERVAL_MS = 1_000;
 /** Upper bound on peers tracked at once (each holds a session and small queues): as many as the directory lists. */
 export const DEFAULT_MAX_PEERS = DEFAULT_DIRECTORY_MAX_MEMBERS;
-
-/** The consumer-side view of whatever carries peer frames (the relay link today). */
-export interface FrameTransport {
-  send(peerId: Uint8Array, frame: Uint8Array): boolean;
-}
 
 export type ManagerDropReason =
   | 'malformed' | 'unexpected_type' | 'unknown_index' | 'src_mismatch' | 'hs_invalid' | 'hs_replay'

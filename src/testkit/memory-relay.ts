@@ -4,7 +4,7 @@
  * pump(), so there is no reentrancy and no real time. A test can watch,
  * drop, rewrite or replay frames in flight through `intercept`.
  */
-import type { FrameTransport } from '../node/peer-manager.js';
+import type { FrameTransport } from '../node/path/path.js';
 import { toHex } from '../crypto/bytes.js';
 
 export interface InFlight {

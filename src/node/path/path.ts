@@ -58,6 +58,15 @@ export interface Path {
   onClose: ((reason: string) => void) | null;
 }
 
+/**
+ * The consumer-side view of whatever carries peer frames to any peer: the
+ * PeerManager sends through it (the PathManager in a node, a memory relay
+ * in tests). false = not sent.
+ */
+export interface FrameTransport {
+  send(peerId: Uint8Array, frame: Uint8Array): boolean;
+}
+
 /** Fresh zeroed counters for a Path implementation. */
 export function newPathStats(): PathStats {
   return { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, drops: {} };
