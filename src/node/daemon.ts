@@ -412,9 +412,9 @@ export class NodeDaemon implements ControlHandler {
 
   /**
    * Re-read the revocation list file and apply it now: a newly revoked
-   * member leaves the directory (routing, paths, data plane) without any
-   * other session being touched. Never throws: a bad file is logged and the
-   * previous list stays in force.
+   * member loses its session (keys wiped), its paths and its data plane
+   * state, and leaves the directory; no other session is touched. Never
+   * throws: a bad file is logged and the previous list stays in force.
    */
   async reloadRevocations(): Promise<RevocationReload> {
     try {
@@ -425,13 +425,6 @@ export class NodeDaemon implements ControlHandler {
     }
   }
 
-  /**
-   * Like reloadRevocations, but from `file` when given (a reloaded node.crl;
-   * it becomes the file later reloads read), and a list that cannot be read
-   * or is refused (another CA, an older list) THROWS after logging, with the
-   * previous list still in force, so a configuration reload can refuse as a
-   * whole.
-   */
   /**
    * Check new path timers against the ones in force (merged, validated as a whole) without applying them:
    * throws SM_ERR_PATH_OPTION on a bad combination. A configuration reload checks before it applies anything.
@@ -447,6 +440,13 @@ export class NodeDaemon implements ControlHandler {
     this.#logger.info('path timers applied', { probeIntervalMs: t.probeIntervalMs, directTrustMs: t.directTrustMs, directDeadMs: t.directDeadMs, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs });
   }
 
+  /**
+   * Like reloadRevocations, but from `file` when given (a reloaded node.crl;
+   * it becomes the file later reloads read), and a list that cannot be read
+   * or is refused (another CA, an older list) THROWS after logging, with the
+   * previous list still in force, so a configuration reload can refuse as a
+   * whole.
+   */
   async applyRevocations(file?: string): Promise<RevocationReload> {
     const previousNumber = this.#verifier.revocationNumber;
     const path = file ?? this.#crlFile;

@@ -1,7 +1,8 @@
 /**
- * A ShadowMesh node, wiring only (docs/conventions.md §1): the identity, the membership
- * verifier, the relay link and the peer manager, built, started and stopped in
- * order. Policy lives in the parts; this file only connects them.
+ * A ShadowMesh node, wiring only (docs/conventions.md §1): the member
+ * directory, the relay link, the peer manager, the path manager and the
+ * direct transports (WSS and UDP), built from the identity and the
+ * membership verifier, started and stopped in order. Policy lives in the parts; this file only connects them.
  *
  * Payloads given to `send` travel end to end inside the peer session; the
  * relay link carries the sealed frames. After every re-admission to the relay

@@ -4,12 +4,14 @@
  * (docs/architecture.md "Sessions and keys"; docs/protocol.md §2;
  * docs/handshake.md §4).
  *
- * It sits between a frame transport (today the relay link; later any path)
- * and the payload consumers. It owns handshake orchestration — who initiates,
- * replay of INITs, simultaneous initiation, index allocation, expiry of
- * half-done handshakes — while all session timer policy (rekey, keepalive,
- * retries) stays in node/session/peer-session.ts, which asks for a handshake
- * through its events.
+ * It sits between its frame transport (in a node the PathManager, which
+ * carries each frame on the relay or a direct path, and hands every path's
+ * frames back to onFrame; a memory relay in tests) and the payload
+ * consumers. It owns handshake orchestration — who initiates, replay of
+ * INITs, simultaneous initiation, index allocation, expiry of half-done
+ * handshakes — while all session timer policy (rekey, keepalive, retries)
+ * stays in node/session/session-timers.ts, whose PeerSession asks for a
+ * handshake through its events.
  *
  * Every frame from the network goes through `onFrame`, which never throws:
  * anything malformed, unexpected or unauthenticated is dropped and counted by
@@ -251,7 +253,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     for (const p of this.#peers.values()) if (p.session.hasUsableKey() || p.initiator) this.#initiate(p);
   }
 
-  /** Drop everything about a peer now: its half-done handshakes, its session (keys wiped) and queued packets. Used when it is revoked. */
+  /** Drop everything about a peer now: its half-done handshakes, its session (keys wiped) and queued packets. Used when it is no member any more (revoked, or its certificate expired). */
   forgetPeer(peerId: Uint8Array): void {
     const peer = this.#peers.get(toHex(peerId));
     if (!peer) return;
