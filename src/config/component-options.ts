@@ -13,7 +13,7 @@ import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
 import { parseListenText } from './config-schema.js';
-import type { EffectiveConfig } from './resolve-config.js';
+import type { EffectiveConfig } from './effective-config.js';
 import { ConfigError } from '../errors.js';
 
 const SOURCE_RANK = { flag: 0, env: 1, file: 2, default: 3 } as const;

@@ -7,7 +7,7 @@
 import { resolvePathTimers } from '../node/path/path-timers.js';
 import { resolveRelayOptions } from '../relay/relay-options.js';
 import { pathTimersOf, relayServerOptionsOf } from './component-options.js';
-import type { EffectiveConfig } from './resolve-config.js';
+import type { EffectiveConfig } from './effective-config.js';
 
 export type CrossCheck = (cfg: EffectiveConfig, problem: (path: string, message: string) => void) => void;
 

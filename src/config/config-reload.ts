@@ -37,7 +37,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger, LogLevel } from '../util/logger.js';
 import { keysForRole, KEYS_BY_PATH, type Role } from './config-keys.js';
 import { REDACTED } from './render-config.js';
-import { EffectiveConfig, type Setting } from './resolve-config.js';
+import { EffectiveConfig, type Setting } from './effective-config.js';
 
 /** The keys a running process applies on SIGHUP, per role. */
 export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freeze({

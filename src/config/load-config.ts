@@ -6,7 +6,8 @@
  */
 import type { Role } from './config-keys.js';
 import { loadConfigFile, locateConfigFile } from './config-file.js';
-import { resolveConfig, type EffectiveConfig, type ParsedFlags } from './resolve-config.js';
+import type { EffectiveConfig } from './effective-config.js';
+import { resolveConfig, type ParsedFlags } from './resolve-config.js';
 
 export interface LoadConfigInput {
   role?: Role;

@@ -8,7 +8,7 @@
  */
 import { Document, isScalar } from 'yaml';
 import { KEYS_BY_PATH } from './config-keys.js';
-import type { EffectiveConfig, Setting } from './resolve-config.js';
+import type { EffectiveConfig, Setting } from './effective-config.js';
 
 export const REDACTED = '<redacted>';
 

@@ -20,25 +20,12 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { parseDuration } from '../util/duration.js';
 import { HOME_ENV, keysForRole, flagAttribute, type ConfigKey, type Role } from './config-keys.js';
 import type { LoadedConfigFile } from './config-file.js';
 import { shadowmeshHome } from './config-file.js';
 import { CROSS_CHECKS } from './config-checks.js';
 import { validateConfigDocument, type ConfigProblem } from './config-schema.js';
-
-export type ConfigValue = string | number | boolean;
-export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
-
-export interface Setting {
-  readonly value: ConfigValue;
-  readonly source: ConfigSource;
-  /** What set it: '--relay', 'SHADOWMESH_RELAY', the file's path, or 'default'. */
-  readonly origin: string;
-}
-
-/** One layer: values by dotted key path. */
-export type Layer = ReadonlyMap<string, Setting>;
+import { EffectiveConfig, type ConfigValue, type Layer, type Setting } from './effective-config.js';
 
 /** What the command line gave, as commander holds it. */
 export interface ParsedFlags {
@@ -61,61 +48,6 @@ export class ConfigProblems extends ConfigError {
     const message = problems.length === 1 ? (problems[0] as string) : `${problems.length} configuration problems${context}:\n  ${problems.join('\n  ')}`;
     super('SM_ERR_CONFIG_VALUE', message);
     this.problems = problems;
-  }
-}
-
-/** The merged configuration of one command; values in file form (durations as text). */
-export class EffectiveConfig {
-  readonly role: Role | undefined;
-  /** The config file read, or null. */
-  readonly file: string | null;
-  readonly home: Setting;
-  readonly #values: Layer;
-
-  constructor(role: Role | undefined, file: string | null, home: Setting, values: Layer) {
-    this.role = role;
-    this.file = file;
-    this.home = home;
-    this.#values = values;
-  }
-
-  get(path: string): Setting | undefined {
-    return this.#values.get(path);
-  }
-
-  entries(): IterableIterator<[string, Setting]> {
-    return this.#values.entries();
-  }
-
-  /** The value, or undefined when no layer set it; throws if the key holds another type (a bug). */
-  string(path: string): string | undefined {
-    const v = this.#values.get(path)?.value;
-    if (v !== undefined && typeof v !== 'string') throw new TypeError(`config ${path}: not a string`);
-    return v;
-  }
-
-  number(path: string): number | undefined {
-    const v = this.#values.get(path)?.value;
-    if (v !== undefined && typeof v !== 'number') throw new TypeError(`config ${path}: not a number`);
-    return v;
-  }
-
-  boolean(path: string): boolean | undefined {
-    const v = this.#values.get(path)?.value;
-    if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`config ${path}: not a boolean`);
-    return v;
-  }
-
-  /** A duration key in milliseconds. */
-  ms(path: string): number | undefined {
-    const v = this.string(path);
-    return v === undefined ? undefined : parseDuration(v);
-  }
-
-  /** Set by anything but its default. */
-  isSet(path: string): boolean {
-    const s = this.#values.get(path);
-    return s !== undefined && s.source !== 'default';
   }
 }
 

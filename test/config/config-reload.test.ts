@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { AdjustableLogger } from '../../src/config/adjustable-logger.js';
 import { configChanges, ConfigReloader, LIVE_KEYS } from '../../src/config/config-reload.js';
 import { parseConfigText } from '../../src/config/config-file.js';
-import { resolveConfig, type EffectiveConfig } from '../../src/config/resolve-config.js';
+import type { EffectiveConfig } from '../../src/config/effective-config.js';
+import { resolveConfig } from '../../src/config/resolve-config.js';
 import { CONFIG_KEYS } from '../../src/config/config-keys.js';
 import type { LogFields, Logger, LogLevel } from '../../src/util/logger.js';
 
