@@ -116,11 +116,15 @@ test('a relay impersonator with a different certificate is refused by the pin', 
   const fake = await relayWithTap(join(work, 'tap-3-fake.bin'));
   assert.notEqual(real.pin, fake.pin);
   const a = startNode(net.member('alice'), { url: fake.url, pin: real.pin });
-  await new Promise((r) => setTimeout(r, 1_500));
+  // Wait for the first pin failure (a node process can take seconds to start on a loaded machine), bounded.
+  let st = await a.stats();
+  const pinFailures = (s: Record<string, unknown>): number => (s['link'] as { failures: Record<string, number> }).failures['SM_ERR_RELAY_PIN'] ?? 0;
+  for (let i = 0; i < 100 && pinFailures(st) < 1; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    st = await a.stats();
+  }
+  assert.ok(pinFailures(st) >= 1, JSON.stringify(st['link']));
   assert.equal(a.events.filter((e) => e.event === 'relay').length, 0, 'never admitted by the impersonator');
-  const st = await a.stats();
-  const failures = (st['link'] as { failures: Record<string, number> }).failures;
-  assert.ok((failures['SM_ERR_RELAY_PIN'] ?? 0) >= 1, JSON.stringify(st['link']));
   const fs = await fake.stats();
   assert.equal(fs.admissionAttempts, 0, 'the impersonator never got a HELLO');
   await a.stop();
