@@ -39,8 +39,8 @@ import { L2Switch } from './l2-switch.js';
 import { ipDestination, ipSource } from './ip-packet.js';
 import { checkTapSource, tapOwner, type TapOwner } from './tap-source.js';
 import { VNET_HDR_BYTES, VNET_HDR_GSO_NONE, VNET_HDR_GSO_TYPE_OFFSET } from '../device/vnet-header.js';
+import { ETHERNET_HEADER_BYTES } from '../device/device.js';
 
-const ETHERNET_HEADER_BYTES = 14;
 /** Units waiting for the next device write: about one socket read's worth of 64 KiB segments and more; beyond it, drop rather than buffer. */
 export const MAX_PENDING_DEVICE_WRITES = 512;
 

@@ -27,9 +27,8 @@
  * What callers must know: checkTapSource reads the caller's buffer in place,
  * allocates nothing and never throws; tapOwner allocates, once per member.
  */
-import type { DataplaneMember } from './dataplane.js';
+import { ETHERNET_HEADER_BYTES } from '../device/device.js';
 
-export const ETHERNET_HEADER_BYTES = 14;
 const MAC_BYTES = 6;
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_ARP = 0x0806;
@@ -86,7 +85,7 @@ export function linkLocalForMac(mac: Uint8Array): Uint8Array {
   return a;
 }
 
-export function tapOwner(member: Pick<DataplaneMember, 'peerId' | 'addresses'>): TapOwner {
+export function tapOwner(member: { peerId: Uint8Array; addresses: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array }> }): TapOwner {
   const mac = macForPeer(member.peerId);
   const ipv4: Uint8Array[] = [];
   const ipv6: Uint8Array[] = [linkLocalForMac(mac)];

@@ -28,6 +28,10 @@ export type DeviceKind = 'tap' | 'tun';
 
 /** Largest packet the kernel hands over or accepts with offloads on: an IP datagram's 16-bit length. */
 export const MAX_SEGMENT_BYTES = 65_535;
+/** The Ethernet header in front of every TAP frame: destination and source MAC, EtherType. */
+export const ETHERNET_HEADER_BYTES = 14;
+/** Link-layer bytes a TAP frame may add to the MTU: Ethernet header (14) plus one 802.1Q tag (4). */
+export const TAP_LINK_HEADER_BYTES = 18;
 
 export interface DeviceStats {
   rxPackets: number;

@@ -19,7 +19,7 @@
  * an Ethernet header; no longer than MTU (+ link header) unless it is a GSO
  * segment, never longer than 64 KiB.
  */
-import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, zeroStats } from './device.js';
+import { type Device, type DeviceKind, type DeviceStats, ETHERNET_HEADER_BYTES, MAX_SEGMENT_BYTES, TAP_LINK_HEADER_BYTES, zeroStats } from './device.js';
 import { DeviceError, SM_ERR_DEVICE_OPTION, SM_ERR_DEVICE_STATE } from './device-errors.js';
 import { emptyVnetHeader, isGso, readVnetHeader, VNET_HDR_BYTES } from './vnet-header.js';
 
@@ -29,8 +29,6 @@ export const DEFAULT_MAX_WRITTEN = 1_024;
 export const DEFAULT_MAX_QUEUED = 1_024;
 /** Default packets per delivered batch, as NativeDevice. */
 export const DEFAULT_MEMORY_BATCH = 32;
-const ETHERNET_HEADER_BYTES = 14;
-const TAP_LINK_HEADER_BYTES = 18;
 const IPV4_MIN_HEADER_BYTES = 20;
 const IPV6_HEADER_BYTES = 40;
 

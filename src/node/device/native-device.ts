@@ -21,15 +21,13 @@
  * stops the reader; it is reported once through deps.onError and
  * `failure`. The owner decides whether to reopen.
  */
-import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, zeroStats } from './device.js';
+import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, TAP_LINK_HEADER_BYTES, zeroStats } from './device.js';
 import { VNET_HDR_BYTES } from './vnet-header.js';
 import { DeviceError, SM_ERR_DEVICE_OPEN, SM_ERR_DEVICE_STATE } from './device-errors.js';
 import type { NativeTunAddon } from './native-loader.js';
 
 /** Packets per read batch: enough to amortise one main-thread wakeup over a burst, small enough for a ~2 MiB slab with 64 KiB slots. */
 export const DEFAULT_READ_BATCH = 32;
-/** Link-layer bytes a TAP frame may add to the MTU: Ethernet header (14) plus one 802.1Q tag (4). */
-const TAP_LINK_HEADER_BYTES = 18;
 /** Slots start on this boundary so every packet's IP header is nicely aligned. */
 const SLOT_ALIGN_BYTES = 64;
 
