@@ -10,7 +10,11 @@
  *  - a section number after a docs file (`protocol.md §3.5`, also in lists
  *    such as `§4, §6`) that no heading of that file carries;
  *  - a quoted heading right after a docs file (`architecture.md "Chat"`)
- *    that no heading of that file contains.
+ *    that no heading of that file contains;
+ *  - a repository path of a source or document file (`src/node/node.ts`,
+ *    `test/netns/paths.test.ts`) that does not exist: a comment or a doc
+ *    left behind when a file moved. The tests of test/repo/ are left out of
+ *    this one (they spell out made-up paths as examples).
  *
  * A failure lists every offending place as file:line with what is wrong.
  * This file itself is not scanned (it has to spell out the patterns).
@@ -156,6 +160,19 @@ test('doc references: every section number and quoted heading named exists in it
         const heading = m[3];
         if (!doc.titles.some((t) => t.includes(heading))) problems.push(`${where}: docs/${name} has no heading "${heading}"`);
       }
+    }
+  }
+  assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
+});
+
+test('doc references: every repository file path named exists', () => {
+  const problems: string[] = [];
+  const path = /(?<![\w./-])((?:src|test|bench|native|deploy)\/[\w./-]*\w\.(?:ts|md|cc|gyp|mjs|service))\b/g;
+  for (const f of FILES) {
+    if (f.rel.startsWith('test/repo/')) continue;
+    for (const m of f.text.matchAll(path)) {
+      const named = m[1] as string;
+      if (!existsSync(join(ROOT, named))) problems.push(`${f.rel}:${lineOf(f.text, m.index ?? 0)}: ${named} does not exist`);
     }
   }
   assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
