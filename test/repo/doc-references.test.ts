@@ -4,8 +4,9 @@
  * reference. Scans the text files of src/, test/, bench/, native/, deploy/
  * and docs/, and README.md and BENCHMARKS.md, for
  *
- *  - the names of the two design documents that were never part of the
- *    repository, and the phrase "design brief": they must not come back;
+ *  - a Markdown document named anywhere (`SOURCES.md`, `protocol.md`) that
+ *    no file of the repository carries: design notes kept elsewhere must
+ *    not be cited, only what a clone can open;
  *  - `docs/<name>.md` where no such file exists in docs/;
  *  - a section number after a docs file (`protocol.md §3.5`, also in lists
  *    such as `§4, §6`) that no heading of that file carries;
@@ -17,7 +18,7 @@
  *    this one (they spell out made-up paths as examples).
  *
  * A failure lists every offending place as file:line with what is wrong.
- * This file itself is not scanned (it has to spell out the patterns).
+ * This file itself is not scanned (it spells out made-up examples).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,8 +34,6 @@ const SCANNED_FILES = ['README.md', 'BENCHMARKS.md'];
 const TEXT_EXTENSIONS = ['.ts', '.mjs', '.js', '.cc', '.h', '.md', '.gyp', '.service', '.sh', '.py', '.yaml', '.yml'];
 /** Folders never scanned: compiled or fetched code. */
 const SKIPPED_DIRS = new Set(['node_modules', 'build']);
-/** Document names that live outside the repository (built so this file does not match itself). */
-const OUTSIDE_DOCS = ['DESIGN', 'STYLE'].map((n) => `${n}.md`);
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -120,12 +119,27 @@ test('doc references: scans a plausible set of files', () => {
   assert.ok(DOCS.has('architecture.md') && DOCS.has('conventions.md'), 'docs/architecture.md and docs/conventions.md exist');
 });
 
-test('doc references: no reference to a design document outside the repository', () => {
+/** Base names of every Markdown file in the repository (build output and dependencies left out). */
+function markdownNames(dir: string, out: Set<string> = new Set()): Set<string> {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) {
+      if (!SKIPPED_DIRS.has(e.name) && !e.name.startsWith('.') && !e.name.startsWith('dist')) markdownNames(join(dir, e.name), out);
+    } else if (e.name.endsWith('.md')) {
+      out.add(e.name);
+    }
+  }
+  return out;
+}
+
+test('doc references: every Markdown document named is in the repository', () => {
+  const known = markdownNames(ROOT);
   const problems: string[] = [];
-  const pattern = new RegExp(`\\b(${OUTSIDE_DOCS.map((d) => d.replace('.', '\\.')).join('|')})|design brief`, 'gi');
   for (const f of FILES) {
-    for (const m of f.text.matchAll(pattern)) {
-      problems.push(`${f.rel}:${lineOf(f.text, m.index ?? 0)}: "${m[0]}" is not in the repository; point at docs/architecture.md or docs/conventions.md`);
+    for (const m of f.text.matchAll(/(?<![\w.-])([\w-]+\.md)\b/g)) {
+      const name = m[1] as string;
+      if (!known.has(name)) {
+        problems.push(`${f.rel}:${lineOf(f.text, m.index ?? 0)}: ${name} is not in the repository; point at docs/architecture.md, docs/conventions.md or another document in docs/`);
+      }
     }
   }
   assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
