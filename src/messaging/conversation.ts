@@ -39,6 +39,7 @@
  * TERMINATED, BUSY); network input in the wrong state returns a drop reason
  * and leaves the machine unchanged.
  */
+import { backoffCeilingMs } from '../util/backoff.js';
 import { ChatCode, ChatError, ChatKind, MAX_CHAT_SEQ } from './chat-envelope.js';
 
 /** Messages in flight (sent, not yet acked) per conversation: far below the
@@ -103,7 +104,8 @@ export class Conversation {
   #ackedThrough = 0;
   #recvNext = 1;
   #retryAtMs: number;
-  #backoffMs = RETRY_INITIAL_MS;
+  /** Retries since the last progress: the next waits backoffCeilingMs(RETRY_INITIAL_MS, RETRY_MAX_MS, #backoffs). */
+  #backoffs = 0;
   #lastFastRetryMs = -Infinity;
   /** When our REQUEST was first sent (initiator) or when theirs arrived. */
   readonly #openedAtMs: number;
@@ -203,7 +205,7 @@ export class Conversation {
         if (this.role !== 'initiator') return { ...none, drop: 'unexpected' };
         if (this.#state !== 'requested') return { ...none, drop: 'duplicate' };
         this.#state = 'active';
-        this.#backoffMs = RETRY_INITIAL_MS;
+        this.#backoffs = 0;
         return { send: this.#fill(nowMs), events: [{ type: 'accepted' }] };
       case ChatKind.Decline:
         if (this.role !== 'initiator' || this.#state !== 'requested') return { ...none, drop: 'unexpected' };
@@ -251,7 +253,7 @@ export class Conversation {
     }
     this.#ackedThrough = seq;
     // Progress: the next retry counts from now, at the initial delay.
-    this.#backoffMs = RETRY_INITIAL_MS;
+    this.#backoffs = 0;
     this.#retryAtMs = nowMs + RETRY_INITIAL_MS;
     return { send: this.#fill(nowMs), events };
   }
@@ -260,7 +262,7 @@ export class Conversation {
 
   /** The peer is reachable again (new session, back at the relay): retry on the next tick. */
   kick(nowMs: number): void {
-    this.#backoffMs = RETRY_INITIAL_MS;
+    this.#backoffs = 0;
     this.#retryAtMs = nowMs;
   }
 
@@ -299,15 +301,19 @@ export class Conversation {
   }
 
   #backoff(nowMs: number): void {
-    this.#retryAtMs = nowMs + this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, RETRY_MAX_MS);
+    this.#retryAtMs = nowMs + this.#backoffMs();
+    this.#backoffs++;
+  }
+
+  #backoffMs(): number {
+    return backoffCeilingMs(RETRY_INITIAL_MS, RETRY_MAX_MS, this.#backoffs);
   }
 
   /** Messages that may go out now for the first time (window permitting). */
   #fill(nowMs: number): Outgoing[] {
     const out: Outgoing[] = [];
     const inFlightBefore = this.#outbox.filter((p, i) => i < SEND_WINDOW && p.firstSentAtMs !== null).length;
-    if (inFlightBefore === 0) this.#retryAtMs = nowMs + this.#backoffMs;
+    if (inFlightBefore === 0) this.#retryAtMs = nowMs + this.#backoffMs();
     for (let i = 0; i < this.#outbox.length && i < SEND_WINDOW; i++) {
       const p = this.#outbox[i]!;
       if (p.firstSentAtMs !== null) continue;

@@ -71,6 +71,7 @@ import {
   RelayAuthClient,
   smCodeOfRelayCode,
 } from '../handshake/relay-auth.js';
+import { backoffCeilingMs } from '../util/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.js';
@@ -563,7 +564,7 @@ export class RelayLink extends EventEmitter {
     this.#state = 'backoff';
     const o = this.#o;
     // Full jitter (uniform in [0, ceiling]) spreads a crowd of nodes reconnecting to a restarted relay.
-    const ceilingMs = Math.min(o.reconnectMaxMs, o.reconnectBaseMs * 2 ** Math.min(this.#failures, 30));
+    const ceilingMs = backoffCeilingMs(o.reconnectBaseMs, o.reconnectMaxMs, this.#failures);
     this.#failures++;
     const delayMs = Math.floor(this.#random() * ceilingMs);
     this.#backoffTimer = this.#clock.schedule(delayMs, () => {

@@ -29,6 +29,7 @@
  * callback, and the tick stops as soon as stop() was called.
  */
 import { ConfigError } from '../../errors.js';
+import { backoffCeilingMs } from '../../util/backoff.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { SM_ERR_PATH_OPTION } from './path-error-codes.js';
 
@@ -250,7 +251,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /** Delay before the next attempt after `failures` failures: base x 2^failures, capped, minus up to retryJitterRatio of it. */
   retryDelayMs(failures: number): number {
     const o = this.options;
-    const raw = Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.min(failures, 40));
+    const raw = backoffCeilingMs(o.retryBaseMs, o.retryMaxMs, failures);
     return Math.max(1, Math.round(raw * (1 - o.retryJitterRatio * this.#random())));
   }
 
