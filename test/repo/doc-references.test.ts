@@ -158,8 +158,14 @@ test('doc references: every docs/<name>.md named exists', () => {
 
 test('doc references: every section number and quoted heading named exists in its document', () => {
   const problems: string[] = [];
-  // A docs file name (with or without docs/), then either §N[, §M | and §M ...] or "Heading".
-  const ref = /\b(?:docs\/)?([a-z0-9-]+\.md)(?:\s+(§\d+(?:\.\d+)*(?:(?:,\s*|\s+and\s+)§\d+(?:\.\d+)*)*)|\s+"([^"\n]+)")/g;
+  // A docs file name (with or without docs/), then either §N[, §M | and §M ...] or "Heading"[, "Heading" | and
+  // "Heading" ...]; the gaps may run on into the next comment line (' * ', '// ') or close a code span.
+  const gap = String.raw`(?:[\s*\x60]|\/\/)+`;
+  const more = String.raw`(?:${gap})?(?:,|and)${gap}`;
+  const ref = new RegExp(
+    String.raw`\b(?:docs\/)?([a-z0-9-]+\.md)${gap}(?:(§\d+(?:\.\d+)*(?:${more}§\d+(?:\.\d+)*)*)|("[^"\n]+"(?:${more}"[^"\n]+")*))`,
+    'g',
+  );
   for (const f of FILES) {
     for (const m of f.text.matchAll(ref)) {
       const name = m[1] as string;
@@ -171,8 +177,10 @@ test('doc references: every section number and quoted heading named exists in it
           if (!doc.numbers.has(s[1] as string)) problems.push(`${where}: docs/${name} has no section §${s[1] as string}`);
         }
       } else if (m[3] !== undefined) {
-        const heading = m[3];
-        if (!doc.titles.some((t) => t.includes(heading))) problems.push(`${where}: docs/${name} has no heading "${heading}"`);
+        for (const q of m[3].matchAll(/"([^"\n]+)"/g)) {
+          const heading = q[1] as string;
+          if (!doc.titles.some((t) => t.includes(heading))) problems.push(`${where}: docs/${name} has no heading "${heading}"`);
+        }
       }
     }
   }
