@@ -4,7 +4,7 @@
  * (issue: data plane). Not part of the product's CLI.
  *
  * Usage: node dist/src/testkit/node-driver.js --dir DIR --ca CA.crt --cert NODE.crt
- *          --relay wss://HOST:PORT --pin sha256:HEX [--crl FILE] [--rekey-after-ms N] [--grace-ms N]
+ *          --relay wss://HOST:PORT --pin sha256:HEX [--crl FILE] [--rekey-after-ms N] [--grace-ms N] [--no-direct]
  *
  * stdin, one JSON object per line:
  *   {"op":"send","peer":"<hex>","data":"<base64>"}   send a payload end to end
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     options: {
       dir: { type: 'string' }, ca: { type: 'string' }, cert: { type: 'string' }, crl: { type: 'string' },
       relay: { type: 'string' }, pin: { type: 'string' },
-      'rekey-after-ms': { type: 'string' }, 'grace-ms': { type: 'string' },
+      'rekey-after-ms': { type: 'string' }, 'grace-ms': { type: 'string' }, 'no-direct': { type: 'boolean' },
     },
   });
   const need = (k: keyof typeof values): string => {
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const node = new ShadowNode(
     { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: createLogger('node') },
     // Tests run on loopback: the direct-path listener binds (and so advertises) 127.0.0.1 only.
-    { relay: { url: need('relay'), pin: need('pin'), reconnectBaseMs: 100, reconnectMaxMs: 1_000 }, peers: { timers }, direct: { listenHost: '127.0.0.1' } },
+    { relay: { url: need('relay'), pin: need('pin'), reconnectBaseMs: 100, reconnectMaxMs: 1_000 }, peers: { timers }, direct: values['no-direct'] === true ? false : { listenHost: '127.0.0.1' } },
   );
   node.on('relay', (info: { observedAddress: string; observedPort: number }) =>
     out({ event: 'relay', observedAddress: info.observedAddress, observedPort: info.observedPort }));

@@ -59,8 +59,9 @@ test('two members exchange payloads end to end through a relay that never sees t
   const relay = await relayWithTap(tap);
   const alice = net.member('alice');
   const bob = net.member('bob');
-  const a = startNode(alice, relay);
-  const b = startNode(bob, relay);
+  // Relay only: this test is about what the relay sees, so every frame must cross it (direct paths have their own tests).
+  const a = startNode(alice, relay, { extraArgs: ['--no-direct'] });
+  const b = startNode(bob, relay, { extraArgs: ['--no-direct'] });
   await a.waitFor((e) => e.event === 'relay');
   await b.waitFor((e) => e.event === 'relay');
   const bobHex = formatPeerId(bob.peerId);
