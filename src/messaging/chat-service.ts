@@ -33,7 +33,7 @@
  * with a code. Events go to the ChatSink (chat-inbox.ts) and to waiters.
  * One periodic tick (CHAT_TICK_MS) drives every conversation's retries.
  */
-import { equalBytes, randomBytes, toHex } from '../crypto/bytes.js';
+import { equalBytes, fromHex, randomBytes, toHex } from '../crypto/bytes.js';
 import { ConfigError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -373,7 +373,7 @@ export class ChatService {
     if (!/^[0-9a-f]{64}$/.test(peerHex)) throw new ChatError(ChatCode.MALFORMED, `peer id: expected 64 hex digits, got ${JSON.stringify(peerHex)}`);
     if (peerHex === this.#localHex) throw new ChatError(ChatCode.SELF, 'that is this node itself');
     if (this.#members.get(peerHex) === undefined) throw new ChatError(ChatCode.OFFLINE, `member ${peerHex.slice(0, 16)} is offline (not connected to the relay); messages are not stored for later`);
-    return Uint8Array.from(Buffer.from(peerHex, 'hex'));
+    return fromHex(peerHex);
   }
 
   #entry(conversationId: string): Entry {

@@ -60,7 +60,7 @@ import { MembershipVerifier } from '../identity/membership.js';
 import { formatPeerId, shortId } from '../identity/peer-id.js';
 import { parseIpAddress } from '../wire/ip-address.js';
 import { InnerType } from '../wire/constants.js';
-import { sha256, toHex } from '../crypto/bytes.js';
+import { fromHex, sha256, toHex } from '../crypto/bytes.js';
 import { ChatInbox } from '../messaging/chat-inbox.js';
 import { ChatService } from '../messaging/chat-service.js';
 import { ChatCode, ChatError, encodeChatText } from '../messaging/chat-envelope.js';
@@ -550,7 +550,7 @@ export class NodeDaemon implements ControlHandler {
 
   /** The path part of a peer's status: where its frames go now, and how they got there. */
   #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'carrier' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring'> {
-    const pi = this.node.paths.pathInfo(Buffer.from(peerHex, 'hex'));
+    const pi = this.node.paths.pathInfo(fromHex(peerHex));
     return {
       path: pi?.path ?? 'relay',
       carrier: pi?.carrier ?? 'relay',
@@ -569,7 +569,7 @@ export class NodeDaemon implements ControlHandler {
     const lower = s.toLowerCase();
     if (/^[0-9a-f]{64}$/.test(lower)) {
       const m = known(this.node.directory.get(lower));
-      return { peerId: Uint8Array.from(Buffer.from(lower, 'hex')), name: m?.name ?? null, addresses: m?.cidrs ?? [] };
+      return { peerId: fromHex(lower), name: m?.name ?? null, addresses: m?.cidrs ?? [] };
     }
     const found = (m: KnownMember | undefined) => (m === undefined ? undefined : { peerId: m.peerId, name: m.name, addresses: m.cidrs });
     let addr: Uint8Array | null = null;

@@ -48,7 +48,7 @@ import type { HybridSigner } from '../crypto/hybrid-sign.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { CERT_CLOCK_SKEW_MS, type MembershipVerifier } from '../identity/membership.js';
 import { shortId } from '../identity/peer-id.js';
-import { toHex } from '../crypto/bytes.js';
+import { fromHex, toHex } from '../crypto/bytes.js';
 import { ConfigError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
@@ -247,7 +247,7 @@ export class ShadowNode extends EventEmitter {
   recheckMembership(nowMs: number = this.#clock.now()): { left: number; cut: string[] } {
     const cut: string[] = [];
     for (const p of this.peers.peers()) {
-      const id = Uint8Array.from(Buffer.from(p.peerId, 'hex'));
+      const id = fromHex(p.peerId);
       if (this.#isMember(id, nowMs)) continue;
       this.#cut(id);
       cut.push(p.peerId);
