@@ -113,7 +113,8 @@ function formatIpv4(b: Uint8Array, at: number): string {
   return `${b[at] as number}.${b[at + 1] as number}.${b[at + 2] as number}.${b[at + 3] as number}`;
 }
 
-function isIpv4Mapped(b: Uint8Array): boolean {
+/** True for a 16-byte IPv4-mapped IPv6 address (::ffff:0:0/96). */
+export function isIpv4Mapped(b: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
   return b[10] === 0xff && b[11] === 0xff;
 }

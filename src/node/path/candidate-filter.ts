@@ -27,7 +27,7 @@
  * never throws.
  */
 import { networkInterfaces } from 'node:os';
-import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
+import { formatIpAddress, isIpv4Mapped, parseIpAddress } from '../../wire/ip-address.js';
 import type { PathCandidate } from './path-offer.js';
 
 /** Candidates taken from one PATH_OFFER, at most (the wire allows 32): every interface and
@@ -46,7 +46,11 @@ export function newRefusalCounts(): Record<CandidateRefusal | 'over_cap', number
 /** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms (a bound host given as text). */
 export function isLoopbackAddress(text: string): boolean {
   const b = bytesOf(text);
-  if (b === null) return false;
+  return b !== null && isLoopbackBytes(b);
+}
+
+/** 127.0.0.0/8 (4 bytes) or ::1 (16 bytes). */
+function isLoopbackBytes(b: Uint8Array): boolean {
   return b.length === 4 ? b[0] === 127 : b.every((x, i) => x === (i === 15 ? 1 : 0));
 }
 
@@ -54,7 +58,7 @@ export function isLoopbackAddress(text: string): boolean {
 function bytesOf(text: string): Uint8Array | null {
   try {
     const b = parseIpAddress(text).bytes;
-    if (b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return b.slice(12);
+    if (b.length === 16 && isIpv4Mapped(b)) return b.slice(12);
     return b;
   } catch {
     return null;
@@ -98,12 +102,12 @@ export function candidateRefusal(address: string, port: number, policy: Candidat
     if (b[0]! >= 224 && b[0]! <= 239) return 'multicast';
     if (b.every((x) => x === 255)) return 'broadcast';
     if (policy.broadcasts?.has(formatIpAddress(b)) === true) return 'broadcast';
-    if (b[0] === 127) return policy.loopbackAllowed ? null : 'loopback';
+    if (isLoopbackBytes(b)) return policy.loopbackAllowed ? null : 'loopback';
     return null;
   }
   if (b.every((x) => x === 0)) return 'unspecified';
   if (b[0] === 0xff) return 'multicast';
-  if (b.every((x, i) => x === (i === 15 ? 1 : 0))) return policy.loopbackAllowed ? null : 'loopback';
+  if (isLoopbackBytes(b)) return policy.loopbackAllowed ? null : 'loopback';
   return null;
 }
 
