@@ -31,6 +31,7 @@ import {
 } from '../../src/testkit/netns-shadowmesh.js';
 import type { TestNetwork } from '../../src/testkit/test-network.js';
 import { LAB_MESH_A, LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
+import { loggedRecords, type LogRecord } from '../../src/testkit/log-records.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
@@ -52,8 +53,8 @@ const CUT_MS = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A daemon's JSON log records whose msg matches. */
-function logged(d: LabDaemon, msg: RegExp): Array<Record<string, unknown>> {
-  return d.proc.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => msg.test(String(r['msg'])));
+function logged(d: LabDaemon, msg: RegExp): LogRecord[] {
+  return loggedRecords(d.proc.stderr(), msg);
 }
 
 describe('relay outage with direct paths up', { skip }, () => {

@@ -32,6 +32,7 @@ import { pinOfCertificate } from '../../src/relay/tls-identity.js';
 import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { logRecords } from '../../src/testkit/log-records.js';
 
 const LIFETIME = '10s';
 const LIFETIME_MS = 10_000;
@@ -69,7 +70,7 @@ const peersOf = (name: string): Promise<PeersResult> => json<PeersResult>(['peer
 
 /** Renewals the relay logged so far, with the expiry each announced. */
 function renewals(): Array<{ notAfter: string; pin: string }> {
-  return relay.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  return logRecords(relay.stderr())
     .filter((r) => r['msg'] === 'TLS certificate renewed').map((r) => ({ notAfter: String(r['notAfter']), pin: String(r['pin']) }));
 }
 

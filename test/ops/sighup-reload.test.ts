@@ -40,6 +40,7 @@ import { DirectCode } from '../../src/node/path/direct-transport.js';
 import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { loggedRecords, logRecords } from '../../src/testkit/log-records.js';
 
 /** A reload takes milliseconds; generous for a loaded machine. */
 const RELOAD_WAIT_MS = 20_000;
@@ -59,12 +60,6 @@ const daemons: Record<string, DaemonProcess> = {};
 const sock = (name: string): string => join(dir, `${name}.sock`);
 const hex = (name: string): string => Buffer.from(net.member(name).peerId).toString('hex');
 
-type Rec = Record<string, unknown>;
-function records(stderr: string): Rec[] {
-  return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Rec);
-}
-const matching = (stderr: string, msg: RegExp, level?: string): Rec[] =>
-  records(stderr).filter((r) => msg.test(String(r['msg'])) && (level === undefined || r['level'] === level));
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -125,7 +120,7 @@ function relayFile(level: string, extra = ''): string {
 
 /** SIGHUP and wait until the process logged its n-th reload outcome (applied or refused). */
 async function hup(pid: number, stderr: () => string, what: string): Promise<void> {
-  const done = (): number => matching(stderr(), /^configuration reload(ed| refused)/).length;
+  const done = (): number => loggedRecords(stderr(), /^configuration reload(ed| refused)/).length;
   const before = done();
   process.kill(pid, 'SIGHUP');
   await waitFor(`${what}: reload outcome logged`, async () => (done() > before ? true : undefined), RELOAD_WAIT_MS);
@@ -163,7 +158,7 @@ after(async () => {
 test('node: SIGHUP applies a new log level and revocation list, names a restart-only key, keeps the other session; a bad file changes nothing', { timeout: 120_000 }, async () => {
   const alice = daemons['alice']!;
   // Only the probe's refusal: carol, revoked at alice but still at the relay, may have her offers refused at debug too.
-  const refusedDebug = (): number => matching(alice.stderr(), /direct path refused/, 'debug').filter((r) => r['code'] === DirectCode.NO_CLIENT_CERT).length;
+  const refusedDebug = (): number => loggedRecords(alice.stderr(), /direct path refused/, 'debug').filter((r) => r['code'] === DirectCode.NO_CLIENT_CERT).length;
   await waitFor('alice sees bob and carol', async () => {
     const ids = (await peersOf('alice')).peers.map((p) => p.peerId);
     return ids.includes(hex('bob')) && ids.includes(hex('carol')) ? true : undefined;
@@ -174,8 +169,8 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
   // At info: the probe is refused, but not logged. An unchanged reload orders the check after it.
   await tlsWithoutCertificate(alicePort);
   await hup(alice.pid, alice.stderr, 'unchanged file');
-  assert.equal(matching(alice.stderr(), /^configuration reloaded$/).length, 1, alice.stderr());
-  assert.equal(records(alice.stderr()).filter((r) => r['level'] === 'debug').length, 0, 'no debug record at all at info');
+  assert.equal(loggedRecords(alice.stderr(), /^configuration reloaded$/).length, 1, alice.stderr());
+  assert.equal(logRecords(alice.stderr()).filter((r) => r['level'] === 'debug').length, 0, 'no debug record at all at info');
 
   const before = await peersOf('alice');
   const bobBefore = before.peers.find((p) => p.peerId === hex('bob'))!;
@@ -187,13 +182,13 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
   await copyFile(net.crlFile, aliceCrl);
   await writeFile(aliceYaml, aliceFile('debug', '    retryInterval: 3s\n    connectTimeout: 20s'));
   await hup(alice.pid, alice.stderr, 'debug, revocation, retryInterval, connectTimeout');
-  const reloaded = matching(alice.stderr(), /^configuration reloaded$/);
+  const reloaded = loggedRecords(alice.stderr(), /^configuration reloaded$/);
   assert.equal(reloaded.length, 2, alice.stderr());
   assert.equal(reloaded[1]!['applied'], 'log.level,node.p2p.retryInterval', 'the CRL path did not change; its content is re-read anyway');
   assert.equal(reloaded[1]!['restartPending'], 'node.p2p.connectTimeout');
-  const timers = matching(alice.stderr(), /^path timers applied$/);
+  const timers = loggedRecords(alice.stderr(), /^path timers applied$/);
   assert.equal(timers.at(-1)?.['retryBaseMs'], 3_000, `the running path manager did not take the new retry interval: ${alice.stderr()}`);
-  const warned = matching(alice.stderr(), /node\.p2p\.connectTimeout/, 'warn');
+  const warned = loggedRecords(alice.stderr(), /node\.p2p\.connectTimeout/, 'warn');
   assert.equal(warned.length, 1, alice.stderr());
   assert.match(String(warned[0]!['msg']), /takes effect at the next restart/);
   assert.equal(warned[0]!['running'], '10s');
@@ -209,7 +204,7 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
     return p.peers.some((x) => x.peerId === hex('carol')) ? undefined : p;
   }, RELOAD_WAIT_MS);
   const t1 = Date.now();
-  assert.equal(matching(alice.stderr(), new RegExp(`^${hex('carol').slice(0, 8)} revoked$`)).length, 1);
+  assert.equal(loggedRecords(alice.stderr(), new RegExp(`^${hex('carol').slice(0, 8)} revoked$`)).length, 1);
   const bobAfter = afterPeers.peers.find((p) => p.peerId === hex('bob'));
   assert.ok(bobAfter?.session.established, 'bob still has an established session');
   assert.ok(bobAfter.session.ageMs! >= bobBefore.session.ageMs! + (t1 - t0) - 1_000, `session age ${bobAfter.session.ageMs} ms after ${bobBefore.session.ageMs} ms and ${t1 - t0} ms: a new session`);
@@ -223,9 +218,9 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
   // A file with three problems (and a valid level: info): every problem logged, nothing changes.
   await writeFile(aliceYaml, aliceFile('info', '    retryInterval: soon\n  colour: blue\n  mtu: 9'));
   await hup(alice.pid, alice.stderr, 'invalid file');
-  const refused = matching(alice.stderr(), /^configuration reload refused: .*nothing changed$/, 'error');
+  const refused = loggedRecords(alice.stderr(), /^configuration reload refused: .*nothing changed$/, 'error');
   assert.equal(refused.length, 1, alice.stderr());
-  const problems = matching(alice.stderr(), /^config reload: /, 'error').map((r) => String(r['msg']));
+  const problems = loggedRecords(alice.stderr(), /^config reload: /, 'error').map((r) => String(r['msg']));
   for (const p of [/^config reload: node\.p2p\.retryInterval: expected a duration/, /^config reload: node\.colour: unknown key/, /^config reload: node\.mtu: /]) {
     assert.ok(problems.some((m) => p.test(m)), `${p} among ${problems.join(' | ')}`);
   }
@@ -235,10 +230,10 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
   // A good file at info: debug records stop.
   await writeFile(aliceYaml, aliceFile('info'));
   await hup(alice.pid, alice.stderr, 'back to info');
-  assert.equal(matching(alice.stderr(), /^configuration reloaded$/).length, 3);
+  assert.equal(loggedRecords(alice.stderr(), /^configuration reloaded$/).length, 3);
   await tlsWithoutCertificate(alicePort);
   await hup(alice.pid, alice.stderr, 'unchanged file (ordering marker)');
-  assert.equal(matching(alice.stderr(), /^configuration reloaded$/).length, 4);
+  assert.equal(loggedRecords(alice.stderr(), /^configuration reloaded$/).length, 4);
   assert.equal(refusedDebug(), 2, 'no debug record after going back to info');
 
   await pingOk('alice', 'bob');
@@ -246,7 +241,7 @@ test('node: SIGHUP applies a new log level and revocation list, names a restart-
 });
 
 test('relay: SIGHUP applies a new log level and revocation list, names a restart-only key, keeps the other members; a bad file changes nothing', { timeout: 120_000 }, async () => {
-  const tlsFailedDebug = (): number => matching(relay.stderr(), /^TLS handshake failed$/, 'debug').length;
+  const tlsFailedDebug = (): number => loggedRecords(relay.stderr(), /^TLS handshake failed$/, 'debug').length;
   await notTls(relay.port);
   await hup(relay.pid, relay.stderr, 'relay: unchanged file');
   assert.equal(tlsFailedDebug(), 0, 'no debug record at info');
@@ -259,11 +254,11 @@ test('relay: SIGHUP applies a new log level and revocation list, names a restart
   await copyFile(net.crlFile, relayCrl);
   await writeFile(relayYaml, relayFile('debug', '  heartbeat: 20s'));
   await hup(relay.pid, relay.stderr, 'relay: debug, revocation, heartbeat');
-  const reloaded = matching(relay.stderr(), /^configuration reloaded$/);
+  const reloaded = loggedRecords(relay.stderr(), /^configuration reloaded$/);
   assert.equal(reloaded.length, 2, relay.stderr());
   assert.equal(reloaded[1]!['restartPending'], 'relay.heartbeat');
-  assert.equal(matching(relay.stderr(), /relay\.heartbeat changed; it takes effect at the next restart/, 'warn').length, 1, relay.stderr());
-  const crlLine = matching(relay.stderr(), /^revocation list reloaded$/);
+  assert.equal(loggedRecords(relay.stderr(), /relay\.heartbeat changed; it takes effect at the next restart/, 'warn').length, 1, relay.stderr());
+  const crlLine = loggedRecords(relay.stderr(), /^revocation list reloaded$/);
   assert.equal(crlLine.at(-1)?.['disconnected'], 1, relay.stderr());
 
   const statsAfter = await waitFor('carol disconnected as revoked', async () => {
@@ -286,8 +281,8 @@ test('relay: SIGHUP applies a new log level and revocation list, names a restart
   const admissions = (await relay.stats()).admissions;
   await writeFile(relayYaml, relayFile('info', '  heartbeat: often\n  port: 1'));
   await hup(relay.pid, relay.stderr, 'relay: invalid file');
-  assert.equal(matching(relay.stderr(), /^configuration reload refused: .*nothing changed$/, 'error').length, 1, relay.stderr());
-  const problems = matching(relay.stderr(), /^config reload: /, 'error').map((r) => String(r['msg']));
+  assert.equal(loggedRecords(relay.stderr(), /^configuration reload refused: .*nothing changed$/, 'error').length, 1, relay.stderr());
+  const problems = loggedRecords(relay.stderr(), /^config reload: /, 'error').map((r) => String(r['msg']));
   assert.ok(problems.some((m) => /^config reload: relay\.heartbeat: expected a duration/.test(m)), problems.join(' | '));
   assert.ok(problems.some((m) => /^config reload: relay\.port: unknown key/.test(m)), problems.join(' | '));
   const debugBefore = tlsFailedDebug();

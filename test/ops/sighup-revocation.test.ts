@@ -18,6 +18,7 @@ import type { PeersResult, PingResult, StatusResult } from '../../src/node/contr
 import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { loggedRecords, type LogRecord } from '../../src/testkit/log-records.js';
 
 let net: TestNetwork;
 let relay: RelayProcess;
@@ -48,8 +49,8 @@ async function pingOk(from: string, to: string): Promise<void> {
 }
 
 /** Log records of one daemon whose msg matches. */
-function logged(d: DaemonProcess, msg: RegExp): Array<Record<string, unknown>> {
-  return d.stderr().trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => msg.test(String(r['msg'])));
+function logged(d: DaemonProcess, msg: RegExp): LogRecord[] {
+  return loggedRecords(d.stderr(), msg);
 }
 
 before(async () => {
