@@ -4,7 +4,7 @@ import { Dataplane, MAX_PENDING_DEVICE_WRITES, type DataplaneDevice, type Datapl
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { InnerType } from '../../../src/wire/constants.js';
 import { FakeClock } from '../../../src/testkit/fake-clock.js';
-import { macForPeer } from '../../../src/node/dataplane/tap-source.js';
+import { linkLocalForMac, macForPeer } from '../../../src/node/dataplane/tap-source.js';
 
 const A = new Uint8Array(32).fill(0xa1);
 const B = new Uint8Array(32).fill(0xb2);
@@ -116,13 +116,6 @@ function nd(type: 135 | 136, target: Uint8Array, lla?: { option: 1 | 2; mac: Arr
     m.set(lla.mac, 26);
   }
   return m;
-}
-
-/** fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 appendix A). */
-function linkLocal(mac: Uint8Array): Uint8Array {
-  const a = ip6(0xfe80, 0, 0, 0, 0, 0, 0, 0);
-  a.set([mac[0]! ^ 0x02, mac[1]!, mac[2]!, 0xff, 0xfe, mac[3]!, mac[4]!, mac[5]!], 8);
-  return a;
 }
 
 const flush = () => new Promise<void>((r) => queueMicrotask(r));
@@ -256,8 +249,8 @@ test('TAP: IPv4 and IPv6 sources must be the certificate addresses (IPv6 link-lo
     ['IPv4 from 0.0.0.0 to a unicast address', eth(macA, macB, '0.0.0.0', '10.10.10.3'), false],
     ['IPv6 from B', frame(macA, macB, 0x86dd, ipv6(B6, ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3), 17, new Uint8Array(8))), true],
     ["IPv6 from C's address", frame(macA, macB, 0x86dd, ipv6(C6, ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3), 17, new Uint8Array(8))), false],
-    ["IPv6 from B's link-local", frame(BCAST, macB, 0x86dd, ipv6(linkLocal(macB), mcast6, 17, new Uint8Array(8))), true],
-    ["IPv6 from C's link-local", frame(BCAST, macB, 0x86dd, ipv6(linkLocal(macC), mcast6, 17, new Uint8Array(8))), false],
+    ["IPv6 from B's link-local", frame(BCAST, macB, 0x86dd, ipv6(linkLocalForMac(macB), mcast6, 17, new Uint8Array(8))), true],
+    ["IPv6 from C's link-local", frame(BCAST, macB, 0x86dd, ipv6(linkLocalForMac(macC), mcast6, 17, new Uint8Array(8))), false],
     ['IPv6 from :: to a multicast group (DAD, MLD)', frame(BCAST, macB, 0x86dd, ipv6(new Uint8Array(16), mcast6, 17, new Uint8Array(8))), true],
     ['IPv6 from :: to a unicast address', frame(macA, macB, 0x86dd, ipv6(new Uint8Array(16), ip6(0xfd00, 0, 0, 0, 0, 0, 0, 3), 17, new Uint8Array(8))), false],
   ];
@@ -276,10 +269,10 @@ test("TAP: neighbour discovery cannot claim another member's IPv6 address or MAC
   const cases: Array<[string, Uint8Array, boolean]> = [
     ['NS for C with B as source link-layer address', ns(nd(135, C6, { option: 1, mac: macB })), true],
     ['NA for B with B as target link-layer address', na(nd(136, B6, { option: 2, mac: macB })), true],
-    ["NA for B's link-local", na(nd(136, linkLocal(macB), { option: 2, mac: macB })), true],
+    ["NA for B's link-local", na(nd(136, linkLocalForMac(macB), { option: 2, mac: macB })), true],
     ['DAD NS from ::', frame(BCAST, macB, 0x86dd, ipv6(new Uint8Array(16), solicited, 58, nd(135, B6))), true],
     ["NA for C's address", na(nd(136, C6, { option: 2, mac: macB })), false],
-    ["NA for C's link-local", na(nd(136, linkLocal(macC), { option: 2, mac: macB })), false],
+    ["NA for C's link-local", na(nd(136, linkLocalForMac(macC), { option: 2, mac: macB })), false],
     ["NA for B naming C's MAC", na(nd(136, B6, { option: 2, mac: macC })), false],
     ["NS naming C's MAC as the source link-layer address", ns(nd(135, C6, { option: 1, mac: macC })), false],
   ];
