@@ -12,8 +12,9 @@
  * keys, counters and replay window are the PeerManager's and stay as they
  * are, so no handshake is forced. Zero loss:
  *  - every frame handed to send() goes out on the selected path; if that
- *    direct path refuses it (closed under us, backpressure), the relay takes
- *    the frame instead;
+ *    direct path refuses it (closed under us, backpressure), another direct
+ *    path that has answered a probe takes it, else the relay (a peer closing
+ *    the path we selected while the relay is away must not cost a frame);
  *  - while the selected direct path's trust window has lapsed, frames are
  *    MIRRORED on the relay too, until a probe answers or the path is
  *    declared dead. The receiver's onFrame may then see a frame twice: the
@@ -300,8 +301,13 @@ export class PathManager extends EventEmitter implements FrameTransport {
       return p.relay.send(frame) || ok;
     }
     if (ok) return true;
-    // The direct path refused (closed under us, backpressure): the relay takes it.
+    // The direct path refused (closed under us, backpressure). Another direct path
+    // that has answered a probe takes it first: the peer may be closing the selected
+    // one while the relay is away, and a frame handed to neither would be lost.
     this.#stats.drops.direct_refused++;
+    for (const other of p.direct.values()) {
+      if (other !== d && !other.closed && !Number.isNaN(other.times.lastAckAtMs) && other.path.send(frame)) return true;
+    }
     return p.relay.send(frame);
   }
 

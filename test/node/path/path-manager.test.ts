@@ -312,6 +312,29 @@ test('a refused direct send goes over the relay instead (zero loss under backpre
   lab.stop();
 });
 
+test('a refused direct send takes another live direct path before the relay (zero loss with the relay down)', () => {
+  const lab = new Lab();
+  lab.connectorEnabled = false;
+  const s = new Streams(lab, 1, false);
+  const first = lab.connect();
+  const second = lab.connect();
+  s.run(200);
+  const info = lab.a.pathInfo(B)!;
+  assert.equal(info.path, 'direct');
+  const selected = info.remote === first.a.remote ? first : second;
+  lab.relay.down = true;
+  // The selected path refuses while its closing handshake runs; the other one still works.
+  selected.link.capacity = 0;
+  s.run(100);
+  selected.link.capacity = Infinity;
+  s.run(100);
+  s.settle();
+  assert.equal(s.refused, 0, 'every frame found a path');
+  assert.equal(lab.a.stats.drops.direct_refused, 100);
+  assert.deepEqual(tally(lab.atB, s.nextA).missing, 0);
+  lab.stop();
+});
+
 test('probes: answered on direct paths, never passed to onFrame; bad probes and relay probes dropped and counted', () => {
   const clock = new FakeClock();
   const relayOut: Uint8Array[] = [];
