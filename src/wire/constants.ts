@@ -12,23 +12,23 @@
  * and add a dated line saying why):
  *   2026-11-22  v1  first version: relay link frames 0x01..0x0b, peer
  *                   frames 0x21..0x24, little-endian, no extensible frames.
- *   2026-11-29  v1  (compatible extension, no bump) member presence:
+ *   2026-11-22  v1  (compatible extension, no bump) member presence:
  *                   PEER_UP 0x0c and PEER_DOWN 0x0d, relay -> node, so
  *                   nodes learn who is online to route L3 packets and
  *                   flood L2 broadcasts. Only new relays send them, only
  *                   after ESTABLISHED; an older node drops them as
  *                   unknown frames without losing the link.
- *   2026-12-06  v1  (compatible extension, no bump) direct paths
+ *   2026-11-22  v1  (compatible extension, no bump) direct paths
  *                   (protocol.md §3): path frames 0x25..0x29 that travel
  *                   only on a direct WSS path, never through a relay, and
  *                   the PATH_OFFER inner type 0x06 inside sessions. A node
  *                   without direct paths never receives path frames, and
  *                   drops an unknown inner type as before.
- *   2026-12-13  v1  (compatible extension, no bump) chat: the CHAT inner
+ *   2026-11-22  v1  (compatible extension, no bump) chat: the CHAT inner
  *                   type 0x07 inside sessions, carrying a versioned chat
  *                   envelope (src/messaging/chat-envelope.ts, protocol.md
  *                   §4). An older node drops it as an unknown inner type.
- *   2026-12-20  v1  (compatible extension, no bump) UDP direct paths
+ *   2026-11-22  v1  (compatible extension, no bump) UDP direct paths
  *                   (protocol.md §3.5): UDP_PROBE 0x2a, UDP_PROBE_ACK 0x2b
  *                   and UDP_FRAGMENT 0x2c travel only in UDP datagrams
  *                   between nodes; PATH_OFFER version 2 tags every
