@@ -37,7 +37,7 @@ const STAGES: ReadonlyArray<[string, string]> = [
   ['ws send (framing, mask, socket write)', 'send (node_modules/ws/lib/websocket'],
   ['relay forward', 'forward (dist/src/relay/relay-server'],
   ['ws receive (parse, unmask)', 'onMessage (node_modules/ws'],
-  ['peer frame in', 'onFrame (dist/src/node/peer-manager'],
+  ['peer frame in', 'onFrame (dist/src/node/session/peer-manager'],
   ['session decrypt', 'decrypt (dist/src/node/session'],
   ['AEAD open', 'open (dist/src/crypto/aead'],
   ['dataplane to device', '#flushDevice '],

@@ -68,9 +68,10 @@ import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
 import { shortId } from '../identity/peer-id.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { DEFAULT_MAX_CLIENTS } from '../relay/relay-options.js';
 
 /** One relay serves thousands of members (docs/architecture.md "Limits and scale"): the same bound as the relay's maxClients default. */
-export const DEFAULT_DIRECTORY_MAX_MEMBERS = 10_000;
+export const DEFAULT_DIRECTORY_MAX_MEMBERS = DEFAULT_MAX_CLIENTS;
 /** How often an owner should call recheck() so an expired member leaves the
  *  directory promptly: a minute is small against certificate lifetimes
  *  (days to years) and costs one pass over the entries. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshPinger, MeshPingCode, MESH_PING_ID_BYTES } from '../../src/node/mesh-ping.js';
-import { PeerManager } from '../../src/node/peer-manager.js';
+import { PeerManager } from '../../src/node/session/peer-manager.js';
 import { FakeClock } from '../../src/testkit/fake-clock.js';
 import { MemoryRelay } from '../../src/testkit/memory-relay.js';
 import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../src/testkit/member-fixture.js';

@@ -47,23 +47,23 @@
  * stateless HS_COOKIE instead of any work.
  */
 import { EventEmitter } from 'node:events';
-import { compareBytes, randomBytes, toHex } from '../crypto/bytes.js';
-import { hasCode } from '../errors.js';
-import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedInit, type VerifiedPeer } from '../handshake/peer-handshake.js';
-import { InitCookies } from '../handshake/init-cookie.js';
-import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
-import { TokenBucket } from '../util/token-bucket.js';
-import { FrameType, InnerType } from '../wire/constants.js';
-import { decodePeerFrame, encodePeerFrame, initWithoutCookie, type PeerFrame } from '../wire/peer-frames.js';
-import { DEFAULT_DIRECTORY_MAX_MEMBERS } from './directory.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
-import { systemClock } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
-import { silentLogger } from '../util/logger.js';
-import { PeerSession, type DropReason } from './session/peer-session.js';
-import type { FrameTransport } from './path/path.js';
-import type { SessionTimerOptions } from './session/session-timers.js';
-import type { AeadAlgorithm } from '../crypto/aead.js';
+import { compareBytes, randomBytes, toHex } from '../../crypto/bytes.js';
+import { hasCode } from '../../errors.js';
+import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedInit, type VerifiedPeer } from '../../handshake/peer-handshake.js';
+import { InitCookies } from '../../handshake/init-cookie.js';
+import { CERT_CLOCK_SKEW_MS } from '../../identity/membership.js';
+import { TokenBucket } from '../../util/token-bucket.js';
+import { FrameType, InnerType } from '../../wire/constants.js';
+import { decodePeerFrame, encodePeerFrame, initWithoutCookie, type PeerFrame } from '../../wire/peer-frames.js';
+import { DEFAULT_MAX_CLIENTS } from '../../relay/relay-options.js';
+import type { Clock, TimerHandle } from '../../util/clock.js';
+import { systemClock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import { silentLogger } from '../../util/logger.js';
+import { PeerSession, type DropReason } from './peer-session.js';
+import type { FrameTransport } from '../path/path.js';
+import type { SessionTimerOptions } from './session-timers.js';
+import type { AeadAlgorithm } from '../../crypto/aead.js';
 
 /** How long a responder waits for FINISH before forgetting the half-done handshake. */
 export const RESPONDER_TIMEOUT_MS = 15_000;
@@ -88,8 +88,9 @@ export const COOKIES_PER_SECOND = 1_000;
 export const INIT_FUTURE_SKEW_MS = CERT_CLOCK_SKEW_MS;
 /** Housekeeping cadence: expire half-done handshakes, forget indices of wiped key pairs, prune departed members. */
 export const SWEEP_INTERVAL_MS = 1_000;
-/** Upper bound on peers tracked at once (each holds a session and small queues): as many as the directory lists. */
-export const DEFAULT_MAX_PEERS = DEFAULT_DIRECTORY_MAX_MEMBERS;
+/** Upper bound on peers tracked at once (each holds a session and small queues): as many members as one relay
+ *  admits (docs/architecture.md "Limits and scale"), the same bound as the node's directory. */
+export const DEFAULT_MAX_PEERS = DEFAULT_MAX_CLIENTS;
 
 export type ManagerDropReason =
   | 'malformed' | 'unexpected_type' | 'unknown_index' | 'src_mismatch' | 'hs_invalid' | 'hs_replay'

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PEER_COOKIES_PER_SECOND, PeerManager, type PeerManagerOptions } from '../../src/node/peer-manager.js';
-import { HandshakeInitiator } from '../../src/handshake/peer-handshake.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
-import { MemoryRelay } from '../../src/testkit/memory-relay.js';
-import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../src/testkit/member-fixture.js';
-import { FrameType } from '../../src/wire/constants.js';
-import { randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
-import type { MemberCertificate } from '../../src/identity/certificate.js';
+import { PEER_COOKIES_PER_SECOND, PeerManager, type PeerManagerOptions } from '../../../src/node/session/peer-manager.js';
+import { HandshakeInitiator } from '../../../src/handshake/peer-handshake.js';
+import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { MemoryRelay } from '../../../src/testkit/memory-relay.js';
+import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../../src/testkit/member-fixture.js';
+import { FrameType } from '../../../src/wire/constants.js';
+import { randomBytes, toHex, utf8 } from '../../../src/crypto/bytes.js';
+import type { MemberCertificate } from '../../../src/identity/certificate.js';
 
 const net = fixtureNetwork();
 const alice = net.member('alice', '10.10.10.3/24');
