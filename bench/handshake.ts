@@ -18,7 +18,7 @@ import { FrameType } from '../src/wire/constants.js';
 import { fixtureNetwork, FIXTURE_EPOCH_MS } from '../src/testkit/member-fixture.js';
 import { createTestNetwork } from '../src/testkit/test-network.js';
 import { startRelayProcess } from '../src/testkit/relay-process.js';
-import { RelayLink } from '../src/node/relay-link.js';
+import { RelayLink } from '../src/node/path/relay-link.js';
 import { silentLogger } from '../src/util/logger.js';
 
 export interface BenchResult {

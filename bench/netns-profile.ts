@@ -33,7 +33,7 @@ const STAGES: ReadonlyArray<[string, string]> = [
   ['dataplane from device', '#fromDevice '],
   ['session encrypt (copy + seal)', 'encrypt (dist/src/node/session'],
   ['AEAD seal', 'sealInPlace '],
-  ['relay link send', 'send (dist/src/node/relay-link'],
+  ['relay link send', 'send (dist/src/node/path/relay-link'],
   ['ws send (framing, mask, socket write)', 'send (node_modules/ws/lib/websocket'],
   ['relay forward', 'forward (dist/src/relay/relay-server'],
   ['ws receive (parse, unmask)', 'onMessage (node_modules/ws'],

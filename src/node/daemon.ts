@@ -92,7 +92,7 @@ import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
 import type { PathTimerOptions } from './path/path-timers.js';
-import type { RelayEstablished } from './relay-link.js';
+import type { RelayEstablished } from './path/relay-link.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;

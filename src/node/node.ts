@@ -58,7 +58,7 @@ import { InnerType } from '../wire/constants.js';
 import { Dataplane, type DataplaneDevice } from './dataplane/dataplane.js';
 import { DIRECTORY_RECHECK_INTERVAL_MS, Directory, type DirectoryEntry } from './directory.js';
 import { PeerManager, type PeerInfo, type PeerManagerOptions } from './session/peer-manager.js';
-import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './relay-link.js';
+import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './path/relay-link.js';
 import { PathManager, type PathManagerOptions } from './path/path-manager.js';
 import { DirectTransport, type DirectTransportOptions } from './path/direct-transport.js';
 import type { PathCandidate } from './path/path-offer.js';

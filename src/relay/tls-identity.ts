@@ -15,7 +15,7 @@
  *
  * The pin is `sha256:` + lowercase hex of SHA-256 over the certificate's
  * SubjectPublicKeyInfo (DER) — `spkiPin`. The relay link computes the same
- * value from the server's certificate (src/node/relay-link.ts).
+ * value from the server's certificate (src/node/path/relay-link.ts).
  *
  * The TLS key protects only the transport to the relay; it never opens peer
  * traffic, which is sealed end to end.

@@ -1,6 +1,6 @@
 /**
  * Capped exponential backoff, the one formula behind every retry delay: the
- * relay link's reconnects (node/relay-link.ts), the direct-path retries
+ * relay link's reconnects (node/path/relay-link.ts), the direct-path retries
  * (node/path/path-timers.ts) and chat retransmissions
  * (messaging/conversation.ts).
  *

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from '../../src/crypto/bytes.js';
 import { RelayAuthClient, RELAY_AUTH_CONTEXT, relayAuthTranscript, RelayAuthCode } from '../../src/handshake/relay-auth.js';
-import { RelayLink } from '../../src/node/relay-link.js';
+import { RelayLink } from '../../src/node/path/relay-link.js';
 import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
 import { FrameType, RelayErrorCode } from '../../src/wire/constants.js';

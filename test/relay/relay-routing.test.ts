@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from '../../src/crypto/bytes.js';
-import { RelayLink } from '../../src/node/relay-link.js';
+import { RelayLink } from '../../src/node/path/relay-link.js';
 import { RelayAuthClient, RelayAuthCode } from '../../src/handshake/relay-auth.js';
 import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { RelayServer } from '../../src/relay/relay-server.js';
 import { TlsIdentity, SELF_SIGNED_VALIDITY_MS, RENEW_BEFORE_EXPIRY_MS } from '../../src/relay/tls-identity.js';
-import { relayPinOf } from '../../src/node/relay-link.js';
+import { relayPinOf } from '../../src/node/path/relay-link.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { eventually } from './raw-client.js';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MembershipVerifier } from '../../src/identity/membership.js';
 import { loadRevocationList } from '../../src/identity/files.js';
-import { RelayLink } from '../../src/node/relay-link.js';
+import { RelayLink } from '../../src/node/path/relay-link.js';
 import { DEFAULT_MAX_PENDING_PER_ADDRESS } from '../../src/relay/relay-options.js';
 import { RelayServer } from '../../src/relay/relay-server.js';
 import { TlsIdentity } from '../../src/relay/tls-identity.js';

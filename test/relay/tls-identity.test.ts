@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TlsIdentity, TLS_KEY_FILE_NAME, SELF_SIGNED_VALIDITY_MS, RENEW_BEFORE_EXPIRY_MS, pinOfCertificate, defaultRelayDataDir, spkiPin } from '../../src/relay/tls-identity.js';
-import { relayPinOf } from '../../src/node/relay-link.js';
+import { relayPinOf } from '../../src/node/path/relay-link.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'sm-tls-'));

@@ -62,21 +62,21 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
-import { randomBytes } from '../crypto/bytes.js';
-import type { HybridSigner } from '../crypto/hybrid-sign.js';
-import { ConfigError, SmError } from '../errors.js';
+import { randomBytes } from '../../crypto/bytes.js';
+import type { HybridSigner } from '../../crypto/hybrid-sign.js';
+import { ConfigError, SmError } from '../../errors.js';
 import {
   RELAY_AUTH_EXPORTER_BYTES,
   RELAY_AUTH_EXPORTER_LABEL,
   RelayAuthClient,
   smCodeOfRelayCode,
-} from '../handshake/relay-auth.js';
-import { backoffCeilingMs } from '../util/backoff.js';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
-import { silentLogger, type Logger } from '../util/logger.js';
-import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.js';
-import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
-import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from './dataplane/frame-headroom.js';
+} from '../../handshake/relay-auth.js';
+import { backoffCeilingMs } from '../../util/backoff.js';
+import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
+import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../../wire/relay-frames.js';
+import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from '../dataplane/frame-headroom.js';
 
 export interface RelayLinkOptions {
   /** wss://host:port (port defaults to 443). */
