@@ -53,8 +53,10 @@
  * §10.3); here every byte is inside TLS and the payloads are sealed frames,
  * so it protects nothing. The frames stay valid WebSocket frames.
  *
- * Timers come from the injected clock; this file owns all of the link's
- * timer policy (connect timeout, backoff, idle check).
+ * Timers come from the injected clock; all of the link's timer policy
+ * (connect deadline, idle check, reconnect backoff, close grace) is in
+ * relay-link-timers.ts, and this file only reports attempts, admissions,
+ * failures and the time it last heard from the relay.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -71,12 +73,12 @@ import {
   RelayAuthClient,
   smCodeOfRelayCode,
 } from '../../handshake/relay-auth.js';
-import { backoffCeilingMs } from '../../util/backoff.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../../wire/relay-frames.js';
 import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from '../dataplane/frame-headroom.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_RECONNECT_BASE_MS, DEFAULT_RECONNECT_MAX_MS, RelayLinkTimers } from './relay-link-timers.js';
 
 export interface RelayLinkOptions {
   /** wss://host:port (port defaults to 443). */
@@ -122,16 +124,8 @@ export interface RelayLinkStats {
   failures: Record<string, number>;
 }
 
-/** Admission usually takes milliseconds; 10 s covers a slow network and a busy relay. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** First backoff ceiling: quick enough that a relay restart is barely noticed. */
-export const DEFAULT_RECONNECT_BASE_MS = 500;
-/** Backoff cap: a relay down for long is retried twice a minute, not hammered. */
-export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 /** Same bound as the relay's per-client queue (relay-options.ts): ~64 full segments. */
 export const DEFAULT_LINK_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
-/** How long stop() waits for the relay to acknowledge our close before cutting the socket. */
-export const LINK_CLOSE_GRACE_MS = 500;
 
 export const RELAY_LINK_DEFAULTS = Object.freeze({
   connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
@@ -248,12 +242,11 @@ export class RelayLink extends EventEmitter {
   readonly #certificate: Uint8Array;
   readonly #logger: Logger;
   readonly #clock: Clock;
-  readonly #random: () => number;
+  readonly #timers: RelayLinkTimers;
   readonly #o: ResolvedOptions;
   #state: LinkState = 'idle';
   #attempt: Attempt | null = null;
   #backoffTimer: TimerHandle | null = null;
-  #failures = 0;
   #attempts = 0;
   #stopping: Promise<void> | null = null;
 
@@ -268,8 +261,8 @@ export class RelayLink extends EventEmitter {
     this.#certificate = deps.certificate;
     this.#logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
-    this.#random = deps.random ?? Math.random;
     this.#o = resolveOptions(options);
+    this.#timers = new RelayLinkTimers({ clock: this.#clock, random: deps.random ?? Math.random }, this.#o);
   }
 
   /** The current admission, or null while not admitted. */
@@ -310,7 +303,7 @@ export class RelayLink extends EventEmitter {
       if (ws !== null && ws.readyState === WebSocket.OPEN) {
         if (attempt.info !== null) ws.send(encodeRelayFrame({ type: FrameType.Close, code: RelayErrorCode.ShuttingDown, reason: 'node stopping' }));
         ws.close(WS_CLOSE_NORMAL);
-        this.#clock.schedule(LINK_CLOSE_GRACE_MS, () => attempt.socket.destroy());
+        this.#timers.closeGrace(() => attempt.socket.destroy());
       } else {
         attempt.socket.destroy();
       }
@@ -382,7 +375,7 @@ export class RelayLink extends EventEmitter {
       failed: false,
     };
     this.#attempt = attempt;
-    attempt.timer = this.#clock.schedule(o.connectTimeoutMs, () => {
+    attempt.timer = this.#timers.connectDeadline(() => {
       this.#fail(attempt, RelayLinkCode.CONNECT_TIMEOUT, `no admission within ${o.connectTimeoutMs} ms`);
     });
     socket.on('error', (err) => this.#fail(attempt, attempt.ws === null ? RelayLinkCode.TLS : RelayLinkCode.SOCKET, err.message));
@@ -518,26 +511,13 @@ export class RelayLink extends EventEmitter {
     attempt.idleTimeoutMs = idleTimeoutMs;
     attempt.lastSeenMs = this.#clock.now();
     this.#state = 'established';
-    this.#failures = 0;
+    this.#timers.admitted();
     this.stats.connects++;
-    this.#scheduleIdleCheck(attempt);
+    attempt.timer = this.#timers.watchIdle(idleTimeoutMs, () => attempt.lastSeenMs, (silentMs) => {
+      if (!attempt.failed) this.#fail(attempt, RelayLinkCode.DEAD, `no traffic from the relay for ${silentMs} ms`);
+    });
     this.#logger.info('admitted by relay', { relay: this.#o.url, observed: `${info.observedAddress}:${info.observedPort}` });
     this.emit('established', info);
-  }
-
-  /** Declare the relay dead after the idle timeout it announced; checked a few times per timeout. */
-  #scheduleIdleCheck(attempt: Attempt): void {
-    // A quarter of the timeout: detection lands at most 25 % late, at four timer runs per timeout.
-    const periodMs = Math.max(1, Math.floor(attempt.idleTimeoutMs / 4));
-    attempt.timer = this.#clock.schedule(periodMs, () => {
-      if (attempt.failed) return;
-      const silentMs = this.#clock.now() - attempt.lastSeenMs;
-      if (silentMs > attempt.idleTimeoutMs) {
-        this.#fail(attempt, RelayLinkCode.DEAD, `no traffic from the relay for ${silentMs} ms`);
-        return;
-      }
-      this.#scheduleIdleCheck(attempt);
-    });
   }
 
   /** End `attempt` (once): count, emit 'down', tear down, schedule the next try. */
@@ -562,12 +542,7 @@ export class RelayLink extends EventEmitter {
   #scheduleReconnect(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'backoff';
-    const o = this.#o;
-    // Full jitter (uniform in [0, ceiling]) spreads a crowd of nodes reconnecting to a restarted relay.
-    const ceilingMs = backoffCeilingMs(o.reconnectBaseMs, o.reconnectMaxMs, this.#failures);
-    this.#failures++;
-    const delayMs = Math.floor(this.#random() * ceilingMs);
-    this.#backoffTimer = this.#clock.schedule(delayMs, () => {
+    this.#backoffTimer = this.#timers.reconnectAfterFailure(() => {
       this.#backoffTimer = null;
       this.#connect();
     });
