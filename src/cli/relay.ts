@@ -1,6 +1,7 @@
 /**
- * `shadowmesh relay`: run a relay in the foreground (docs/architecture.md
- * "Components"; docs/protocol.md §1).
+ * `shadowmesh relay`: run a relay in the foreground (the relay daemon,
+ * src/relay-daemon/relay-daemon.ts; docs/architecture.md "Components";
+ * docs/protocol.md §1; signals: src/cli/foreground.ts).
  *
  * Prints exactly one line on stdout once it listens, which scripts and tests
  * parse:
@@ -27,20 +28,16 @@
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
-import { MembershipVerifier } from '../identity/membership.js';
-import type { RevocationList } from '../identity/revocation.js';
-import { RelayServer } from '../relay/relay-server.js';
 import { type RelayOptions } from '../relay/relay-options.js';
-import { TlsIdentity } from '../relay/tls-identity.js';
+import { RelayDaemon } from '../relay-daemon/relay-daemon.js';
 import { KEYS_BY_PATH } from '../config/config-keys.js';
-import { logFormatOf, logLevelOf, metricsOf, relayServerOptionsOf } from '../config/component-options.js';
+import { logFormatOf, logLevelOf, relayDaemonOptionsOf, relayServerOptionsOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
 import { ConfigReloader } from '../config/config-reload.js';
 import { parseListenText } from '../config/config-schema.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { resolveConfig } from '../config/resolve-config.js';
-import { startRelayMetrics } from '../metrics/relay-metrics.js';
+import { runUntilStopped } from './foreground.js';
 
 interface RelayCliOptions {
   config?: string;
@@ -92,77 +89,26 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   const cfg = await load();
   const log = new AdjustableLogger('relay', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
   const logger = log.logger;
-  const serverOptions = relayServerOptionsOf(cfg);
-  const caFile = cfg.string('relay.ca') as string;
-  const crlFile = cfg.string('relay.crl');
-  const certFile = cfg.string('relay.cert');
-  const keyFile = cfg.string('relay.key');
-  const metrics = startRelayMetrics(metricsOf(cfg, 'relay.metrics.listen').metrics, logger);
-  const ca = await loadCaCertificate(caFile);
-  const verifier = new MembershipVerifier(ca, crlFile !== undefined ? await loadRevocationList(crlFile, ca) : undefined);
-  const host = serverOptions.host as string;
-  const wildcard = host === '0.0.0.0' || host === '::';
-  const tls = await TlsIdentity.load(
-    {
-      dataDir: cfg.string('relay.data') as string,
-      ...(certFile !== undefined ? { certFile } : {}),
-      ...(keyFile !== undefined ? { keyFile } : { lifetimeMs: cfg.ms('relay.tls.certLifetime') as number }),
-      hostnames: wildcard ? ['localhost'] : [host, 'localhost'],
-    },
-    Date.now(),
-  );
-  const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, serverOptions);
-  await server.start();
-  await metrics?.start(server).catch(async (err: unknown) => {
-    await server.stop();
-    throw err;
-  });
-  process.stdout.write(`relay listening on ${server.url} pin ${server.pin}\n`);
-
-  let runningCrl = crlFile;
+  const daemon = await RelayDaemon.load({ logger }, relayDaemonOptionsOf(cfg));
+  await daemon.start();
   const reloader = new ConfigReloader(
     {
       logger: logger.child('config'),
       load,
       setLogLevel: (level) => log.set(level),
       // The revocation list is re-read on every reload; a refused list refuses the reload (the previous one stays).
-      apply: async (next) => {
-        const file = next.string('relay.crl') ?? runningCrl;
-        if (file === undefined) return;
-        let crl: RevocationList;
-        try {
-          crl = await loadRevocationList(file, ca);
-          verifier.setRevocationList(crl);
-        } catch (err) {
-          logger.error('revocation list reload failed; keeping the previous list', { file, error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
-          throw err;
-        }
-        runningCrl = file;
-        const cut = server.recheckRevocations();
-        logger.info('revocation list reloaded', { file, number: crl.number, revoked: crl.peerIds.length, disconnected: cut });
-      },
+      apply: (next) => daemon.applyRevocations(next.string('relay.crl')),
     },
     { role: 'relay', initial: cfg },
   );
-  const onHup = (): void => {
-    logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
-    void reloader.reload();
-  };
-  process.on('SIGHUP', onHup);
-  await new Promise<void>((resolve) => {
-    const onStop = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onStop);
-      process.off('SIGINT', onStop);
-      logger.info('stopping', { signal });
-      server.stop().then(() => metrics?.stop()).then(resolve, (err: unknown) => {
-        logger.error('stop failed', { error: (err as Error).message });
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
+  await runUntilStopped({ logger }, {
+    readyLine: daemon.readyLine(),
+    stop: () => daemon.stop(),
+    reload: () => {
+      logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
+      void reloader.reload();
+    },
   });
-  process.off('SIGHUP', onHup);
 }
 
 export function registerRelay(program: Command): void {

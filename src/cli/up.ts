@@ -1,6 +1,6 @@
 /**
  * `shadowmesh up`: run the node daemon in the foreground (src/node/daemon.ts;
- * docs/architecture.md "Components").
+ * docs/architecture.md "Components"; signals: src/cli/foreground.ts).
  *
  * Prints exactly one line on stdout once the relay has admitted the node,
  * which scripts and tests parse:
@@ -32,6 +32,7 @@ import { ConfigReloader } from '../config/config-reload.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { NodeDaemon } from '../node/daemon.js';
 import { MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
+import { runUntilStopped } from './foreground.js';
 import { PASSPHRASE_ENV } from './keygen.js';
 
 interface UpCliOptions {
@@ -76,26 +77,14 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
     },
     { role: 'node', initial: cfg },
   );
-  const onHup = (): void => {
-    logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
-    void reloader.reload();
-  };
-  process.on('SIGHUP', onHup);
-  process.stdout.write(daemon.readyLine() + '\n');
-  await new Promise<void>((resolve) => {
-    const onStop = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onStop);
-      process.off('SIGINT', onStop);
-      logger.info('stopping', { signal });
-      daemon.stop().then(resolve, (err: unknown) => {
-        logger.error('stop failed', { error: (err as Error).message });
-        resolve();
-      });
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
+  await runUntilStopped({ logger }, {
+    readyLine: daemon.readyLine(),
+    stop: () => daemon.stop(),
+    reload: () => {
+      logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
+      void reloader.reload();
+    },
   });
-  process.off('SIGHUP', onHup);
 }
 
 export function registerUp(program: Command): void {

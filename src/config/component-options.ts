@@ -10,6 +10,7 @@ import type { DaemonDeviceKind, DaemonOptions } from '../node/daemon.js';
 import { PATH_TICK_MS, type PathTimerOptions } from '../node/path/path-timers.js';
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
+import type { RelayDaemonOptions } from '../relay-daemon/relay-daemon.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
 import { parseListenText } from './config-schema.js';
@@ -129,6 +130,22 @@ export function metricsOf(cfg: EffectiveConfig, path: 'node.metrics.listen' | 'r
   const listen = parseListenText(text);
   if (listen === null) throw new TypeError(`config ${path}: not HOST:PORT (the schema checks it)`);
   return { metrics: listen };
+}
+
+/** The relay daemon's options from an effective configuration: files, TLS identity, server limits, metrics. */
+export function relayDaemonOptionsOf(cfg: EffectiveConfig): RelayDaemonOptions {
+  const crlFile = cfg.string('relay.crl');
+  const certFile = cfg.string('relay.cert');
+  const keyFile = cfg.string('relay.key');
+  return {
+    caFile: req(cfg.string('relay.ca'), 'relay.ca'),
+    ...(crlFile !== undefined ? { crlFile } : {}),
+    dataDir: req(cfg.string('relay.data'), 'relay.data'),
+    ...(certFile !== undefined ? { certFile } : {}),
+    ...(keyFile !== undefined ? { keyFile } : { certLifetimeMs: req(cfg.ms('relay.tls.certLifetime'), 'relay.tls.certLifetime') }),
+    server: relayServerOptionsOf(cfg),
+    ...metricsOf(cfg, 'relay.metrics.listen'),
+  };
 }
 
 /** relay.* as RelayServer options. A rate brings a burst of half a second (the defaults' ratio), never below one full frame for bytes. */

@@ -1,0 +1,64 @@
+/**
+ * How a long-running command (`shadowmesh up`, `shadowmesh relay`) holds the
+ * foreground: the signal handling both share.
+ *
+ *   SIGHUP          runs `reload` (when given); the process keeps running
+ *   SIGTERM/SIGINT  the first one logs 'stopping' and runs `stop` once; the
+ *                   handlers are removed then, so a second signal gets
+ *                   Node's default (the process ends at once)
+ *
+ * The ready line goes to stdout only AFTER every handler is installed:
+ * a script that waits for it and then sends a signal never meets a process
+ * without its handlers. runUntilStopped resolves once `stop` settled (a
+ * failing stop is logged, not thrown: the process still exits 0, as a
+ * stopped daemon should), with SIGHUP's handler removed as well.
+ */
+import type { Logger } from '../util/logger.js';
+
+/** What runUntilStopped needs of `process` (a test passes an EventEmitter). */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+  off(signal: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+export interface ForegroundDeps {
+  logger: Logger;
+  /** Default `process`. */
+  signals?: SignalSource;
+  /** Writes the ready line; default stdout. */
+  write?: (text: string) => void;
+}
+
+export interface ForegroundService {
+  /** Printed (with a newline) once the handlers are installed. */
+  readyLine: string;
+  stop(): Promise<void>;
+  /** SIGHUP; absent: SIGHUP is left alone. */
+  reload?(): void;
+}
+
+/** Hold the foreground until SIGTERM or SIGINT stopped `service`; resolves with the signal. */
+export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService): Promise<NodeJS.Signals> {
+  const signals = deps.signals ?? process;
+  const write = deps.write ?? ((text: string) => { process.stdout.write(text); });
+  const onHup = (): void => service.reload?.();
+  if (service.reload !== undefined) signals.on('SIGHUP', onHup);
+  return new Promise<NodeJS.Signals>((resolve) => {
+    const onStop = (signal: NodeJS.Signals): void => {
+      signals.off('SIGTERM', onStop);
+      signals.off('SIGINT', onStop);
+      deps.logger.info('stopping', { signal });
+      const done = (): void => {
+        if (service.reload !== undefined) signals.off('SIGHUP', onHup);
+        resolve(signal);
+      };
+      service.stop().then(done, (err: unknown) => {
+        deps.logger.error('stop failed', { error: (err as Error).message });
+        done();
+      });
+    };
+    signals.on('SIGTERM', onStop);
+    signals.on('SIGINT', onStop);
+    write(service.readyLine + '\n');
+  });
+}

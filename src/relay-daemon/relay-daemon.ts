@@ -1,0 +1,161 @@
+/**
+ * The relay daemon behind `shadowmesh relay` (docs/architecture.md
+ * "Components"): wiring and lifecycle only, as src/node/daemon.ts is for
+ * the node. It loads the network CA and the revocation list into a
+ * MembershipVerifier, loads or creates the relay's TLS identity
+ * (src/relay/tls-identity.ts: the persisted key behind the pin), builds the
+ * RelayServer and, when asked, the Prometheus listener
+ * (src/metrics/relay-metrics.ts), starts them in order and stops them in
+ * reverse.
+ *
+ * Order and why:
+ *   load()  files first (an unreadable CA or a refused list stops here,
+ *           before any socket), then the TLS identity, then every component
+ *           constructed (options validated)
+ *   start() 1 relay server   WSS and STUN listeners
+ *           2 metrics        after the server, which it reads; a metrics
+ *                            address that cannot be bound stops the server
+ *                            again and fails the start
+ *   stop()  the reverse; idempotent.
+ *
+ * Revocation reload (`applyRevocations`, from the configuration reload on
+ * SIGHUP in `shadowmesh relay`, src/config/config-reload.ts): the list (the
+ * file configured, or a new path from the reloaded relay.crl) is read again
+ * and handed to the MembershipVerifier, which refuses a list of another CA
+ * or an older one; a refused list THROWS after logging, with the previous
+ * list in force, so the reload can refuse as a whole. Newly revoked members
+ * are disconnected (RelayServer.recheckRevocations), nobody else.
+ *
+ * It reads no configuration file and installs no signal handler: the CLI
+ * resolves the options (src/config/component-options.ts) and owns the
+ * process (src/cli/foreground.ts).
+ */
+import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
+import type { CaCertificate, MemberCertificate } from '../identity/certificate.js';
+import { MembershipVerifier } from '../identity/membership.js';
+import type { RevocationList } from '../identity/revocation.js';
+import { startRelayMetrics, type RelayMetricsEndpoint } from '../metrics/relay-metrics.js';
+import type { MetricsAddress } from '../metrics/metrics-server.js';
+import type { RelayOptions } from '../relay/relay-options.js';
+import { RelayServer } from '../relay/relay-server.js';
+import { TlsIdentity } from '../relay/tls-identity.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+
+export interface RelayDaemonOptions {
+  /** The network CA: only holders of its valid, unrevoked member certificates are admitted. */
+  caFile: string;
+  /** The CA's revocation list; reloaded by applyRevocations. */
+  crlFile?: string;
+  /** Directory of the persisted TLS key (the pin survives restarts). */
+  dataDir: string;
+  /** A TLS certificate chain (PEM) to serve instead of the self-signed one; needs keyFile. */
+  certFile?: string;
+  keyFile?: string;
+  /** Lifetime of the self-signed TLS certificate (ignored with keyFile); TlsIdentity's default when absent. */
+  certLifetimeMs?: number;
+  /** The RelayServer's options (validated by it). */
+  server: Partial<RelayOptions>;
+  /** Serve Prometheus /metrics, /health and /ready (plain HTTP) on this address; absent: no listener. */
+  metrics?: MetricsAddress;
+}
+
+export interface RelayDaemonDeps {
+  logger?: Logger;
+  /** Dates the self-signed certificate; default the system clock. */
+  clock?: Clock;
+}
+
+export class RelayDaemon {
+  readonly server: RelayServer<MemberCertificate>;
+  readonly #verifier: MembershipVerifier;
+  readonly #ca: CaCertificate;
+  readonly #metrics: RelayMetricsEndpoint | null;
+  readonly #logger: Logger;
+  /** The revocation list file reloads read: the configured one, or the path a configuration reload named since. */
+  #crlFile: string | undefined;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+
+  /** Read and check every file, build every component; opens nothing. */
+  static async load(deps: RelayDaemonDeps, options: RelayDaemonOptions): Promise<RelayDaemon> {
+    const logger = deps.logger ?? silentLogger;
+    const clock = deps.clock ?? systemClock;
+    const metrics = startRelayMetrics(options.metrics, logger);
+    const ca = await loadCaCertificate(options.caFile);
+    const verifier = new MembershipVerifier(ca, options.crlFile !== undefined ? await loadRevocationList(options.crlFile, ca) : undefined);
+    const host = options.server.host;
+    const wildcard = host === undefined || host === '0.0.0.0' || host === '::';
+    const tls = await TlsIdentity.load(
+      {
+        dataDir: options.dataDir,
+        ...(options.certFile !== undefined ? { certFile: options.certFile } : {}),
+        ...(options.keyFile !== undefined ? { keyFile: options.keyFile } : options.certLifetimeMs !== undefined ? { lifetimeMs: options.certLifetimeMs } : {}),
+        hostnames: wildcard ? ['localhost'] : [host, 'localhost'],
+      },
+      clock.now(),
+    );
+    const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, options.server);
+    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile);
+  }
+
+  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined) {
+    this.#logger = logger;
+    this.server = server;
+    this.#verifier = verifier;
+    this.#ca = ca;
+    this.#metrics = metrics;
+    this.#crlFile = crlFile;
+  }
+
+  /** The line `shadowmesh relay` prints once listening (the real port when port 0 was asked for). */
+  readyLine(): string {
+    return `relay listening on ${this.server.url} pin ${this.server.pin}`;
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #start(): Promise<void> {
+    await this.server.start();
+    await this.#metrics?.start(this.server).catch(async (err: unknown) => {
+      await this.server.stop();
+      throw err;
+    });
+  }
+
+  async #stop(): Promise<void> {
+    await this.#starting?.catch(() => undefined);
+    await this.server.stop();
+    await this.#metrics?.stop();
+  }
+
+  /**
+   * Re-read the revocation list, from `file` when given (it becomes the file
+   * later reloads read), and disconnect the members it newly revokes. A list
+   * that cannot be read or is refused throws after logging; the previous
+   * list stays in force. Without any list configured it does nothing.
+   */
+  async applyRevocations(file?: string): Promise<void> {
+    const path = file ?? this.#crlFile;
+    if (path === undefined) return;
+    let crl: RevocationList;
+    try {
+      crl = await loadRevocationList(path, this.#ca);
+      this.#verifier.setRevocationList(crl);
+    } catch (err) {
+      this.#logger.error('revocation list reload failed; keeping the previous list', { file: path, error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
+      throw err;
+    }
+    this.#crlFile = path;
+    const cut = this.server.recheckRevocations();
+    this.#logger.info('revocation list reloaded', { file: path, number: crl.number, revoked: crl.peerIds.length, disconnected: cut });
+  }
+}
