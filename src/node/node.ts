@@ -61,7 +61,7 @@ import { PeerManager, type PeerInfo, type PeerManagerOptions } from './peer-mana
 import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './relay-link.js';
 import { PathManager, type PathManagerOptions } from './path/path-manager.js';
 import { DirectTransport, type DirectTransportOptions } from './path/direct-transport.js';
-import type { PathCandidate } from './path/path-offer.js';
+import type { PathCandidate } from './path/rendezvous/path-offer.js';
 import { combineDirectSources, wireDirectPaths, type DirectPathSource } from './path/path-wiring.js';
 import { UdpTransport, type UdpTransportOptions } from './path/udp-transport.js';
 

@@ -78,11 +78,11 @@ import { silentLogger, type Logger } from '../../util/logger.js';
 import { MAX_FRAME_BYTES, MAX_PATH_CANDIDATES, PEER_ID_BYTES } from '../../wire/constants.js';
 import { canonicalIpText, formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
-import { listenAddresses } from './listen-addresses.js';
+import { listenAddresses } from './rendezvous/listen-addresses.js';
 import { SourceLimit, sourceKey } from '../../util/source-limit.js';
-import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
+import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './rendezvous/candidate-filter.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
-import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './path-offer.js';
+import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './rendezvous/path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
 
 /** WebSocket path of the listener (issue 4 §1). */

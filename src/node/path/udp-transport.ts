@@ -73,11 +73,11 @@ import {
 import { canonicalIpText, formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
-import type { PathCandidate } from './path-offer.js';
+import type { PathCandidate } from './rendezvous/path-offer.js';
 import { sealUdpProbe, UdpReplayCache, verifyUdpProbe } from './udp-probe-auth.js';
 import { UdpPath, type UdpPathHost } from './udp-path.js';
-import { listenAddresses } from './listen-addresses.js';
-import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
+import { listenAddresses } from './rendezvous/listen-addresses.js';
+import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './rendezvous/candidate-filter.js';
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';

@@ -17,7 +17,7 @@ import {
   signPathOffer,
   verifyPathOffer,
   encodePathOfferSigned,
-} from '../../../src/node/path/path-offer.js';
+} from '../../../src/node/path/rendezvous/path-offer.js';
 import { MAX_PATH_CANDIDATES } from '../../../src/wire/constants.js';
 import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../wire/fuzz-config.js';
 import { assertWireErrorCode } from '../../wire/properties.js';

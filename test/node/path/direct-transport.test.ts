@@ -15,7 +15,7 @@ import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket 
 import { randomBytes } from '../../../src/crypto/bytes.js';
 import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
-import { signPathOffer } from '../../../src/node/path/path-offer.js';
+import { signPathOffer } from '../../../src/node/path/rendezvous/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
 import { PathAuthCode } from '../../../src/handshake/path-auth.js';
 import { FrameType, MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
