@@ -130,12 +130,21 @@ export const MAX_PUNCH_PROBES_PER_ATTEMPT = 400;
 /** Sources remembered for the probe-back rate limit. */
 const MAX_PROBE_BACK_SOURCES = 1_024;
 
+/**
+ * What the transport reads from the rendezvous (docs/conventions.md §11;
+ * rendezvous/rendezvous.ts fits it).
+ */
+export interface UdpRendezvous {
+  /** Addresses inside our own mesh subnets are never advertised nor punched (a path through the tunnel it carries). */
+  isMeshAddress(address: string): boolean;
+}
+
 export interface UdpTransportDeps {
   localPeerId: Uint8Array;
   /** The session's current and previous path-auth keys with a peer (PeerManager.pathAuthKeys); empty without a session. */
   pathAuthKeys(peerId: Uint8Array): Uint8Array[];
-  /** Addresses inside our own mesh subnets are never advertised nor punched (a path through the tunnel it carries). */
-  isMeshAddress?: (address: string) => boolean;
+  /** The rendezvous; without one no address counts as inside the mesh (tests on one host). */
+  rendezvous?: UdpRendezvous;
   clock?: Clock;
   logger?: Logger;
 }
@@ -420,7 +429,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     const add = (address: string, port: number, reflexive: boolean): void => {
       const a = canonicalIpText(address) ?? address;
       const k = remoteKey(a, port);
-      if (seen.has(k) || next.length >= MAX_PATH_CANDIDATES || this.#deps.isMeshAddress?.(a) === true) return;
+      if (seen.has(k) || next.length >= MAX_PATH_CANDIDATES || this.#deps.rendezvous?.isMeshAddress(a) === true) return;
       if (!this.#dualStack && isIP(a) === 6) return;
       seen.add(k);
       next.push({ address: a, port, transport: 'udp', reflexive });
@@ -466,7 +475,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     p.candidates = candidates
       .filter((c) => (c.transport ?? 'wss') === 'udp')
       .map((c) => ({ ...c, address: canonicalIpText(c.address) ?? c.address }))
-      .filter((c) => this.#deps.isMeshAddress?.(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
+      .filter((c) => this.#deps.rendezvous?.isMeshAddress(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
       // Interface addresses first: a LAN answer should win the race when there is one.
       .sort((a, b) => Number(a.reflexive === true) - Number(b.reflexive === true));
     // docs/protocol.md §3.5.6: never probe unspecified, multicast, broadcast or (off loopback) loopback addresses.
