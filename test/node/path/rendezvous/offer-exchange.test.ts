@@ -1,6 +1,6 @@
 /**
- * PATH_OFFER (src/node/path/path-offer.ts, docs/protocol.md §3.1) and
- * DirectTransport.acceptOffer: byte layout, signature, freshness, identity.
+ * PATH_OFFER (src/node/path/rendezvous/path-offer.ts, docs/protocol.md §3.1) and
+ * OfferExchange.accept: byte layout, signature, freshness, identity.
  * Each refusal has a test that fails if its check is removed.
  */
 import { strict as assert } from 'node:assert';
@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
-import { randomBytes } from '../../../src/crypto/bytes.js';
-import { type DirectTransport, type DirectTransportOptions } from '../../../src/node/path/direct-transport.js';
+import { randomBytes } from '../../../../src/crypto/bytes.js';
+import { type DirectTransport, type DirectTransportOptions } from '../../../../src/node/path/direct-transport.js';
 import {
   decodePathOffer,
   MIN_PATH_OFFER_BYTES,
@@ -17,12 +17,12 @@ import {
   signPathOffer,
   verifyPathOffer,
   encodePathOfferSigned,
-} from '../../../src/node/path/rendezvous/path-offer.js';
-import { MAX_PATH_CANDIDATES } from '../../../src/wire/constants.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../wire/fuzz-config.js';
-import { assertWireErrorCode } from '../../wire/properties.js';
-import { OfferCode } from '../../../src/node/path/rendezvous/offer-codes.js';
-import { FakeSessions, members, offersOf, rendezvousOf, type Member } from './direct-fixture.js';
+} from '../../../../src/node/path/rendezvous/path-offer.js';
+import { MAX_PATH_CANDIDATES } from '../../../../src/wire/constants.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../../wire/fuzz-config.js';
+import { assertWireErrorCode } from '../../../wire/properties.js';
+import { OfferCode } from '../../../../src/node/path/rendezvous/offer-codes.js';
+import { FakeSessions, members, offersOf, rendezvousOf, type Member } from '../direct-fixture.js';
 
 describe('PATH_OFFER codec', () => {
   it('round-trips and signs everything before the signature', () => {
@@ -112,7 +112,7 @@ describe('PATH_OFFER codec', () => {
   });
 });
 
-describe('DirectTransport.acceptOffer', () => {
+describe('OfferExchange.accept', () => {
   let sessions: FakeSessions;
   let a: DirectTransport;
   let b: DirectTransport;
