@@ -53,9 +53,10 @@
  * (SM_ERR_PATH_HANDSHAKES_FULL, SM_ERR_PATH_SOURCE_BUSY), timed-out
  * handshakes in stats.failures (SM_ERR_PATH_TLS_TIMEOUT).
  *
- * Timer policy owned here: the per-connection timeout (TCP + TLS +
- * WebSocket + re-handshake), the TLS handshake timeout (handed to the TLS
- * server) and the certificate rotation.
+ * Timers armed here, with every interval and deadline from direct-timers.ts:
+ * the per-connection timeout (TCP + TLS + WebSocket + re-handshake), the TLS
+ * handshake timeout (handed to the TLS server) and the certificate rotation
+ * with its retries.
  */
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -85,26 +86,15 @@ import { SourceLimit, sourceKey } from '../../util/source-limit.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './rendezvous/path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
+import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS, ROTATION_RETRY_BASE_MS, rotationDelayMs } from './direct-timers.js';
 
 /** WebSocket path of the listener (issue 4 §1). */
 export const DIRECT_WS_PATH = '/ws';
-/** TCP + TLS + WebSocket + re-handshake within this: a healthy path takes a few RTTs;
- *  10 s also covers a lossy link, and a dead candidate is given up in bounded time. */
-export const DEFAULT_DIRECT_CONNECT_TIMEOUT_MS = 10_000;
-/** Rotate when this fraction of the certificate lifetime is left (6 h of 24 h, as the relay):
- *  room for a missed timer or a sleeping host before the certificate expires. */
-export const ROTATE_BEFORE_EXPIRY_FRACTION = 0.25;
-/** Shortest lifetime accepted: below a second a certificate could rotate before a handshake ends. */
-export const MIN_CERT_LIFETIME_MS = 1_000;
 /** WebSocket backlog per path before send() drops: about 64 full 64 KiB segments, as the relay link. */
 export const DEFAULT_DIRECT_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
 /** TLS connections past the pin check but not yet re-handshaken; only members get this far,
  *  the bound stops one member from holding unbounded sockets open. */
 export const DEFAULT_MAX_PENDING_ACCEPTS = 64;
-/** TCP accept to finished TLS handshake, at most (Node's default is 120 s, long enough for a
- *  stranger to hold thousands of sockets and exhaust file descriptors): a TLS 1.3 handshake is
- *  one round trip plus certificates, so 5 s covers a slow satellite link several times over. */
-export const DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** Connections between TCP accept and finished TLS, from anyone: anyone can open them, and each
  *  holds a descriptor and TLS state until the timeout; peers need a handful each. */
 export const DEFAULT_DIRECT_MAX_HANDSHAKES = 256;
@@ -135,6 +125,8 @@ export interface DirectTransportDeps {
   /** The session's path-auth key with a peer, or null when there is no session. Not kept. */
   pathAuthKey(peerId: Uint8Array): Uint8Array | null;
   rendezvous: DirectRendezvous;
+  /** Issues ephemeral certificates; default tls-ephemeral.ts (tests make it fail). */
+  createCertificate?: (nowMs: number, lifetimeMs: number) => Promise<EphemeralCertificate>;
   clock?: Clock;
   logger?: Logger;
 }
@@ -303,6 +295,7 @@ export class DirectTransport extends EventEmitter {
   #boundHost = '';
   #cert: EphemeralCertificate | null = null;
   #rotationTimer: TimerHandle | null = null;
+  readonly #createCertificate: (nowMs: number, lifetimeMs: number) => Promise<EphemeralCertificate>;
   readonly #groups = new Map<string, DialGroup>();
   /** Accepted TLS sockets past the pin check -> the peers their pin names. */
   readonly #accepted = new Map<Socket, { attempt: Attempt; peers: Uint8Array[] }>();
@@ -322,6 +315,7 @@ export class DirectTransport extends EventEmitter {
     this.#rendezvous.setWssListener(this.#o.listenHost, 0, false);
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
+    this.#createCertificate = deps.createCertificate ?? createEphemeralCertificate;
   }
 
   /** The resolved options (frozen). */
@@ -353,7 +347,7 @@ export class DirectTransport extends EventEmitter {
   async #start(): Promise<void> {
     if (this.#state !== 'idle') return;
     this.#state = 'starting';
-    const cert = await createEphemeralCertificate(this.#clock.now(), this.#o.certLifetimeMs);
+    const cert = await this.#createCertificate(this.#clock.now(), this.#o.certLifetimeMs);
     if (this.#state !== 'starting') return;
     this.#cert = cert;
     const server = createHttpsServer(
@@ -761,14 +755,16 @@ export class DirectTransport extends EventEmitter {
   #scheduleRotation(): void {
     const cert = this.#cert;
     if (cert === null || this.#state !== 'running') return;
-    const rotateBeforeMs = Math.floor(this.#o.certLifetimeMs * ROTATE_BEFORE_EXPIRY_FRACTION);
-    const delay = Math.max(0, cert.notAfterMs - rotateBeforeMs - this.#clock.now());
-    this.#rotationTimer = this.#clock.schedule(delay, () => {
+    this.#armRotation(rotationDelayMs(cert.notAfterMs, this.#o.certLifetimeMs, this.#clock.now()));
+  }
+
+  #armRotation(delayMs: number): void {
+    this.#rotationTimer = this.#clock.schedule(delayMs, () => {
       this.#rotationTimer = null;
       void this.#rotate().catch((err: unknown) => {
         // Keep serving the current certificate; try again a little later.
         this.#log.error('direct certificate rotation failed', { error: (err as Error).message ?? String(err) });
-        if (this.#state === 'running') this.#rotationTimer = this.#clock.schedule(MIN_CERT_LIFETIME_MS, () => void this.#rotate().catch(() => undefined));
+        if (this.#state === 'running') this.#rotationTimer = this.#clock.schedule(ROTATION_RETRY_BASE_MS, () => void this.#rotate().catch(() => undefined));
       });
     });
   }
@@ -782,7 +778,7 @@ export class DirectTransport extends EventEmitter {
 
   async #rotate(): Promise<void> {
     if (this.#state !== 'running') return;
-    const next = await createEphemeralCertificate(this.#clock.now(), this.#o.certLifetimeMs);
+    const next = await this.#createCertificate(this.#clock.now(), this.#o.certLifetimeMs);
     if (this.#state !== 'running' || this.#server === null) return;
     this.#server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
     this.#cert = next;

@@ -13,7 +13,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 import { randomBytes } from '../../../src/crypto/bytes.js';
-import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../../src/node/path/direct-timers.js';
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import { signPathOffer } from '../../../src/node/path/rendezvous/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
