@@ -86,7 +86,7 @@ import { SourceLimit, sourceKey } from '../../util/source-limit.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
 import type { PathCandidate } from './rendezvous/path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
-import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS, ROTATION_RETRY_BASE_MS, rotationDelayMs } from './direct-timers.js';
+import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS, rotationDelayMs, rotationRetryDelayMs } from './direct-timers.js';
 
 /** WebSocket path of the listener (issue 4 §1). */
 export const DIRECT_WS_PATH = '/ws';
@@ -295,6 +295,8 @@ export class DirectTransport extends EventEmitter {
   #boundHost = '';
   #cert: EphemeralCertificate | null = null;
   #rotationTimer: TimerHandle | null = null;
+  /** Rotations that failed in a row (the retry backs off on it). */
+  #rotationFailures = 0;
   readonly #createCertificate: (nowMs: number, lifetimeMs: number) => Promise<EphemeralCertificate>;
   readonly #groups = new Map<string, DialGroup>();
   /** Accepted TLS sockets past the pin check -> the peers their pin names. */
@@ -759,21 +761,30 @@ export class DirectTransport extends EventEmitter {
   }
 
   #armRotation(delayMs: number): void {
+    this.#rotationTimer?.cancel();
     this.#rotationTimer = this.#clock.schedule(delayMs, () => {
       this.#rotationTimer = null;
-      void this.#rotate().catch((err: unknown) => {
-        // Keep serving the current certificate; try again a little later.
-        this.#log.error('direct certificate rotation failed', { error: (err as Error).message ?? String(err) });
-        if (this.#state === 'running') this.#rotationTimer = this.#clock.schedule(ROTATION_RETRY_BASE_MS, () => void this.#rotate().catch(() => undefined));
-      });
+      void this.#rotate().catch((err: unknown) => this.#rotationFailed(err));
     });
   }
 
-  /** Issue a new certificate now: new connections use it, open ones keep theirs; emits 'pin_changed'. */
+  /** Keep serving the current certificate and try again, backing off, for as long as rotations fail. */
+  #rotationFailed(err: unknown): void {
+    this.#rotationFailures++;
+    this.#log.error('direct certificate rotation failed', { error: (err as Error)?.message ?? String(err), failures: this.#rotationFailures });
+    if (this.#state === 'running') this.#armRotation(rotationRetryDelayMs(this.#rotationFailures));
+  }
+
+  /** Issue a new certificate now: new connections use it, open ones keep theirs; emits 'pin_changed'. Rejects when it fails (a retry is then scheduled). */
   async rotate(): Promise<void> {
     this.#rotationTimer?.cancel();
     this.#rotationTimer = null;
-    await this.#rotate();
+    try {
+      await this.#rotate();
+    } catch (err) {
+      this.#rotationFailed(err);
+      throw err;
+    }
   }
 
   async #rotate(): Promise<void> {
@@ -782,6 +793,7 @@ export class DirectTransport extends EventEmitter {
     if (this.#state !== 'running' || this.#server === null) return;
     this.#server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
     this.#cert = next;
+    this.#rotationFailures = 0;
     this.#log.debug('direct certificate rotated', { notAfterMs: next.notAfterMs });
     this.#scheduleRotation();
     this.emit('pin_changed');

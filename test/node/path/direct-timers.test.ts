@@ -1,12 +1,12 @@
 /**
  * Timer policy of the direct WSS transport (src/node/path/direct-timers.ts)
  * and the transport's rotation timers on a fake clock: when the certificate
- * is rotated.
+ * is rotated, and that a rotation that keeps failing keeps being retried.
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
-import { MIN_CERT_LIFETIME_MS, ROTATE_BEFORE_EXPIRY_FRACTION, ROTATION_RETRY_BASE_MS, rotationDelayMs } from '../../../src/node/path/direct-timers.js';
+import { MIN_CERT_LIFETIME_MS, ROTATE_BEFORE_EXPIRY_FRACTION, ROTATION_RETRY_BASE_MS, ROTATION_RETRY_MAX_MS, rotationDelayMs, rotationRetryDelayMs } from '../../../src/node/path/direct-timers.js';
 import { DirectTransport } from '../../../src/node/path/direct-transport.js';
 import { Rendezvous } from '../../../src/node/path/rendezvous/rendezvous.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
@@ -24,9 +24,11 @@ describe('direct timers', () => {
     assert.equal(rotationDelayMs(now + 4_000, 4_000, now), 3_000);
   });
 
-  it('retries a failed rotation after a second, no later than the shortest lifetime', () => {
+  it('retries a failed rotation after a second, then backs off to a minute', () => {
     assert.equal(ROTATION_RETRY_BASE_MS, 1_000);
     assert.ok(ROTATION_RETRY_BASE_MS <= MIN_CERT_LIFETIME_MS);
+    assert.deepEqual([1, 2, 3, 4].map(rotationRetryDelayMs), [1_000, 2_000, 4_000, 8_000]);
+    assert.equal(rotationRetryDelayMs(100), ROTATION_RETRY_MAX_MS);
   });
 });
 
@@ -77,6 +79,45 @@ describe('DirectTransport certificate rotation on a fake clock', () => {
       for (let j = 0; j < 200 && changed === 0; j++) await new Promise((r) => setTimeout(r, 5));
       assert.equal(changed, 1);
       assert.notDeepEqual(t.fingerprint, first);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('a rotation that fails again and again is retried until it succeeds', async () => {
+    const { t, clock, fail } = await rotating(600_000);
+    try {
+      const first = t.fingerprint!;
+      let changed = 0;
+      t.on('pin_changed', () => changed++);
+      fail(4);
+      clock.advance(450_000);
+      // Up to ten simulated minutes, a second at a time, with real time for each new key.
+      for (let i = 0; i < 600 && changed === 0; i++) {
+        for (let j = 0; j < 20 && changed === 0; j++) await settle();
+        if (changed === 0) clock.advance(1_000);
+      }
+      for (let j = 0; j < 200 && changed === 0; j++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(changed, 1, 'the certificate was rotated after the failures');
+      assert.notDeepEqual(t.fingerprint, first);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('a failed rotate() leaves a retry scheduled', async () => {
+    const { t, clock, fail } = await rotating(600_000);
+    try {
+      let changed = 0;
+      t.on('pin_changed', () => changed++);
+      fail(1);
+      await assert.rejects(t.rotate(), /key generation failed/);
+      for (let i = 0; i < 120 && changed === 0; i++) {
+        clock.advance(1_000);
+        for (let j = 0; j < 20 && changed === 0; j++) await settle();
+      }
+      for (let j = 0; j < 200 && changed === 0; j++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(changed, 1, 'rotated by the retry, long before the scheduled rotation');
     } finally {
       await t.stop();
     }
