@@ -16,9 +16,10 @@
 import { join } from 'node:path';
 import { DEFAULT_DEVICE_MTU, MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
 import { DEFAULT_STARTUP_TIMEOUT_MS } from '../node/daemon.js';
-import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_MAX_HANDSHAKES, DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node/path/direct-transport.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES, DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS } from '../node/path/direct-transport.js';
+import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS } from '../node/path/direct-timers.js';
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
-import { DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS } from '../node/path/udp-transport.js';
+import { DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS } from '../node/path/udp-timers.js';
 import { EPHEMERAL_CERT_LIFETIME_MS } from '../node/path/tls-ephemeral.js';
 import { RELAY_DEFAULTS } from '../relay/relay-options.js';
 import { MAX_SELF_SIGNED_LIFETIME_MS, MIN_SELF_SIGNED_LIFETIME_MS, SELF_SIGNED_VALIDITY_MS } from '../relay/tls-identity.js';

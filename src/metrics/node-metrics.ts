@@ -51,8 +51,8 @@ export interface NodeMetricsSource {
     readonly dataplane: { readonly stats: { readonly drops: Counts } } | null;
     /** The UDP transport; null without UDP direct paths. */
     readonly udp?: { readonly stats: { readonly punches: number; readonly established: number; readonly roams: number; readonly drops: Counts; readonly candidatesRefused?: Counts }; readonly natMapping: string } | null;
-    /** The WSS direct transport; null when relay-only. */
-    readonly direct?: { readonly stats: { readonly candidatesRefused?: Counts } } | null;
+    /** The rendezvous (offered and advertised candidates); null when relay-only. */
+    readonly rendezvous?: { readonly stats: { readonly candidatesRefused?: Counts } } | null;
     peerList(): readonly { readonly established: boolean; readonly stats: { readonly framesIn: number; readonly framesOut: number; readonly bytesIn: number; readonly bytesOut: number; readonly handshakes: number }; readonly drops: Counts }[];
   };
   readonly pinger: { readonly drops: Counts };
@@ -128,7 +128,8 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
   counterFrom(registry, 'shadowmesh_udp_punches_total', 'UDP hole punching attempts started.', [], () => [[{}, udp()?.stats.punches ?? 0]]);
   counterFrom(registry, 'shadowmesh_udp_paths_established_total', 'UDP direct paths opened by an authenticated answer.', [], () => [[{}, udp()?.stats.established ?? 0]]);
   counterFrom(registry, 'shadowmesh_candidates_refused_total', 'Candidates from offers, the relay or STUN never dialed or probed (unspecified, multicast, broadcast, loopback, port, over_cap), by transport.', ['transport', 'reason'], function* () {
-    const wss = source.node.direct?.stats.candidatesRefused;
+    // The rendezvous filters peers' offers and the addresses we advertise; its counts keep the 'wss' label they always had.
+    const wss = source.node.rendezvous?.stats.candidatesRefused;
     if (wss !== undefined) yield* byLabel('reason', wss, { transport: 'wss' });
     const u = udp()?.stats.candidatesRefused;
     if (u !== undefined) yield* byLabel('reason', u, { transport: 'udp' });

@@ -29,8 +29,10 @@
  * through the PathManager, which picks the relay or a direct path per peer.
  * When a session is established each side sends its PATH_OFFER (its
  * ephemeral TLS certificate's fingerprint and listener candidates, signed by
- * its identity) inside the session; an accepted offer starts a direct
- * attempt, and the PathManager asks for retries with backoff. Frames from
+ * its identity) inside the session; the rendezvous (path/rendezvous/) holds
+ * both sides' candidates and its OfferExchange signs and checks the offers;
+ * an accepted offer starts a direct attempt, and the PathManager asks for
+ * retries with backoff. Frames from
  * every path reach the PeerManager the same way, so migration needs no new
  * handshake. `direct: false` keeps a node on the relay only.
  *
@@ -61,7 +63,9 @@ import { PeerManager, type PeerInfo, type PeerManagerOptions } from './session/p
 import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './path/relay-link.js';
 import { PathManager, type PathManagerOptions } from './path/path-manager.js';
 import { DirectTransport, type DirectTransportOptions } from './path/direct-transport.js';
-import type { PathCandidate } from './path/path-offer.js';
+import type { PathCandidate } from './path/rendezvous/path-offer.js';
+import { OfferExchange } from './path/rendezvous/offer-exchange.js';
+import { Rendezvous } from './path/rendezvous/rendezvous.js';
 import { combineDirectSources, wireDirectPaths, type DirectPathSource } from './path/path-wiring.js';
 import { UdpTransport, type UdpTransportOptions } from './path/udp-transport.js';
 
@@ -109,11 +113,14 @@ export class ShadowNode extends EventEmitter {
   readonly paths: PathManager;
   /** Null when the node runs relay-only (`direct: false`). */
   readonly direct: DirectTransport | null;
+  /** Our and peers' candidates for both carriers; null when relay-only. */
+  readonly rendezvous: Rendezvous | null;
+  /** Our PATH_OFFER out, peers' in; null when relay-only. */
+  readonly offers: OfferExchange | null;
   /** Null without UDP direct paths. */
   readonly udp: UdpTransport | null;
   /** WSS and UDP as one source for the PathManager (null when relay-only). */
   readonly #source: (DirectPathSource & { detach(): void }) | null;
-  #directReady = false;
   #unwireDirect: (() => void) | null = null;
   #dataplane: Dataplane | null = null;
   readonly #logger: Logger;
@@ -158,23 +165,34 @@ export class ShadowNode extends EventEmitter {
     );
     this.paths.onFrame = (src, bytes) => this.peers.onFrame(src, bytes);
     this.link.on('deliver', (src: Uint8Array, payload: Uint8Array) => this.paths.onRelayFrame(src, payload));
-    this.direct = options.direct === false ? null : new DirectTransport(
+    const rendezvous = options.direct === false ? null : new Rendezvous();
+    this.rendezvous = rendezvous;
+    this.direct = rendezvous === null ? null : new DirectTransport(
       {
-        signer: deps.signer,
-        localPeerId: deps.peerId,
         pathAuthKey: (peerId) => this.peers.pathAuthKey(peerId),
-        peerPublicKey: (peerId) => this.peers.peerCertificate(peerId)?.publicKey ?? this.directory.get(peerId)?.cert.publicKey ?? null,
+        rendezvous,
         clock,
         logger: this.#logger.child('direct'),
       },
-      options.direct,
+      options.direct === false ? {} : options.direct,
     );
     const direct = this.direct;
-    this.udp = direct === null || options.udp === false ? null : new UdpTransport(
+    this.offers = direct === null || rendezvous === null ? null : new OfferExchange({
+      signer: deps.signer,
+      localPeerId: deps.peerId,
+      rendezvous,
+      currentPin: () => direct.currentPin(),
+      peerPublicKey: (peerId) => this.peers.peerCertificate(peerId)?.publicKey ?? this.directory.get(peerId)?.cert.publicKey ?? null,
+      sendOffer: (peerId, body) => { if (this.#running) this.peers.sendInner(peerId, InnerType.PathOffer, body); },
+      establishedPeers: () => this.peers.establishedPeers(),
+      clock,
+      logger: this.#logger.child('offers'),
+    });
+    this.udp = direct === null || rendezvous === null || options.udp === false ? null : new UdpTransport(
       {
         localPeerId: deps.peerId,
         pathAuthKeys: (peerId) => this.peers.pathAuthKeys(peerId),
-        isMeshAddress: (a) => direct.isMeshAddress(a),
+        rendezvous,
         clock,
         logger: this.#logger.child('udp'),
       },
@@ -186,21 +204,22 @@ export class ShadowNode extends EventEmitter {
       },
     );
     this.#source = direct === null ? null : combineDirectSources(this.udp === null ? [direct] : [direct, this.udp]);
-    if (direct !== null && this.#source !== null) {
-      direct.setMeshPrefixes(deps.certificate.addresses);
+    const offers = this.offers;
+    if (direct !== null && rendezvous !== null && offers !== null && this.#source !== null) {
+      rendezvous.setMeshPrefixes(deps.certificate.addresses);
       this.#unwireDirect = wireDirectPaths(this.paths, this.#source);
-      this.udp?.on('candidates', (c: PathCandidate[]) => direct.setUdpCandidates(c));
-      direct.on('offer_changed', () => { for (const id of this.peers.establishedPeers()) this.#sendOffer(id); });
+      this.udp?.on('candidates', (c: PathCandidate[]) => rendezvous.setUdpCandidates(c));
+      direct.on('pin_changed', () => offers.offerChanged());
       // Offers are not acknowledged: one sent over a dying path is lost, and the peer would keep refusing our
       // rotated certificate. Re-send ours with every retry and after every fallback (a duplicate is harmless).
-      this.paths.on('want_direct', (peerId: Uint8Array) => this.#sendOffer(peerId));
-      this.paths.on('fallback', (peerId: Uint8Array) => this.#sendOffer(peerId));
-      this.peers.on('established', (peerId: Uint8Array) => this.#sendOffer(peerId));
+      this.paths.on('want_direct', (peerId: Uint8Array) => offers.send(peerId));
+      this.paths.on('fallback', (peerId: Uint8Array) => offers.send(peerId));
+      this.peers.on('established', (peerId: Uint8Array) => offers.send(peerId));
     }
     this.link.on('established', (info: RelayEstablished) => {
       this.#admissions++;
       // The relay's view of our address is a candidate too (behind NAT, the only reachable one).
-      try { this.direct?.setAdvertise([info.observedAddress]); } catch { /* not an IP: nothing to advertise */ }
+      try { this.rendezvous?.setAdvertise([info.observedAddress]); } catch { /* not an IP: nothing to advertise */ }
       // The relay re-sends the full member list after every admission: reconcile with it, keeping live sessions.
       this.directory.resetPresence();
       if (this.#admissions > 1) this.peers.rehandshakeAll();
@@ -273,7 +292,7 @@ export class ShadowNode extends EventEmitter {
   #forgetPaths(peerId: Uint8Array): void {
     this.#dataplane?.forgetPeer(toHex(peerId));
     this.paths.forgetPeer(peerId);
-    this.direct?.forgetPeer(peerId);
+    this.rendezvous?.forgetPeer(peerId);
     this.udp?.forgetPeer(peerId);
   }
 
@@ -309,25 +328,18 @@ export class ShadowNode extends EventEmitter {
           }
           if (!this.#running) return;
         }
-        this.#directReady = true;
+        this.offers!.ready = true;
         this.#logger.info('direct-path listener up', { port: this.direct!.port });
-        for (const id of this.peers.establishedPeers()) this.#sendOffer(id);
+        for (const id of this.peers.establishedPeers()) this.offers!.send(id);
       },
       (err: unknown) => this.#logger.error('direct-path listener failed; staying on the relay', { error: (err as Error).message }),
     );
   }
 
-  /** Our PATH_OFFER to one peer, inside the end-to-end session. */
-  #sendOffer(peerId: Uint8Array): void {
-    if (!this.direct || !this.#directReady || !this.#running) return;
-    this.peers.sendInner(peerId, InnerType.PathOffer, this.direct.localOffer());
-  }
-
   #onOffer(peerId: Uint8Array, offer: Uint8Array): void {
-    if (!this.direct || !this.#directReady) return;
     // An accepted offer starts a direct attempt at once; retries come from the PathManager's backoff.
-    if (!this.direct.acceptOffer(peerId, offer)) return;
-    this.udp?.setPeerCandidates(peerId, this.direct.peerCandidates(peerId, 'udp') ?? []);
+    if (this.offers === null || !this.offers.receive(peerId, offer)) return;
+    this.udp?.setPeerCandidates(peerId, this.rendezvous?.peerCandidates(peerId, 'udp') ?? []);
     if (this.paths.pathInfo(peerId)?.path !== 'direct') this.#source?.connect(peerId);
   }
 
@@ -348,7 +360,7 @@ export class ShadowNode extends EventEmitter {
     this.#unwireDirect?.();
     this.#unwireDirect = null;
     this.#source?.detach();
-    this.#directReady = false;
+    if (this.offers !== null) this.offers.ready = false;
     await this.udp?.stop();
     await this.direct?.stop();
     await this.link.stop();

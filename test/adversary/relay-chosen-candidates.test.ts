@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes, toHex } from '../../src/crypto/bytes.js';
-import { candidateRefusal, filterCandidates, interfaceBroadcasts, MAX_CANDIDATES_PER_OFFER, newRefusalCounts } from '../../src/node/path/candidate-filter.js';
-import { signPathOffer, type PathCandidate } from '../../src/node/path/path-offer.js';
+import { candidateRefusal, filterCandidates, interfaceBroadcasts, MAX_CANDIDATES_PER_OFFER, newRefusalCounts } from '../../src/node/path/rendezvous/candidate-filter.js';
+import { signPathOffer, type PathCandidate } from '../../src/node/path/rendezvous/path-offer.js';
 import { MAX_PUNCH_PROBES_PER_ATTEMPT, UdpCode, UdpTransport } from '../../src/node/path/udp-transport.js';
 import { LyingStunServer } from '../../src/testkit/adversary/lying-stun.js';
 import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
-import { FakeSessions, members, next } from '../node/path/direct-fixture.js';
+import { FakeSessions, members, next, offersOf, rendezvousOf } from '../node/path/direct-fixture.js';
 
 const LIES = ['0.0.0.0', '224.0.0.1', '255.255.255.255'];
 
@@ -85,14 +85,14 @@ test('a relay lying about the observed address (0.0.0.0, 224.0.0.1, 255.255.255.
       const bob = mesh.net.member('bob').peerId;
       await waitUntil('bob has alice\'s offer', () => {
         a.send(bob, new Uint8Array(8)); // a session, and with it the offers
-        return (b.direct!.peerCandidates(alice)?.length ?? 0) > 0;
+        return (b.rendezvous!.peerCandidates(alice)?.length ?? 0) > 0;
       }, 20_000);
       assert.equal(a.link.established!.observedAddress, lie, 'the relay did lie');
-      const offered = a.direct!.localCandidates().map((c) => c.address);
+      const offered = a.rendezvous!.localCandidates().map((c) => c.address);
       assert.ok(!offered.includes(lie), `alice does not offer ${lie}: ${offered.join(', ')}`);
-      const atBob = b.direct!.peerCandidates(alice)!.map((c) => c.address);
+      const atBob = b.rendezvous!.peerCandidates(alice)!.map((c) => c.address);
       assert.ok(!atBob.includes(lie), `bob holds no ${lie}: ${atBob.join(', ')}`);
-      const refused = a.direct!.stats.candidatesRefused;
+      const refused = a.rendezvous!.stats.candidatesRefused;
       assert.ok(refused.unspecified + refused.multicast + refused.broadcast >= 1, `the relay's lie counted: ${JSON.stringify(refused)}`);
       const udpRefused = a.udp!.stats.candidatesRefused;
       assert.ok(udpRefused.unspecified + udpRefused.multicast + udpRefused.broadcast >= 1, `the STUN lie counted: ${JSON.stringify(udpRefused)}`);
@@ -124,9 +124,9 @@ test('a node not on loopback never probes or dials a loopback, unspecified, mult
       { address: '::ffff:127.0.0.1', port: udpSinkNamed.port, transport: 'udp' },
     ];
     const offer = signPathOffer(mb!.signer, { peerId: mb!.peerId, timestampMs: Date.now(), fingerprint: randomBytes(32), candidates: named });
-    assert.equal(direct.acceptOffer(mb!.peerId, offer), true, 'the offer itself is genuine');
-    assert.deepEqual(direct.peerCandidates(mb!.peerId), [], 'no candidate of it is taken');
-    const r = direct.stats.candidatesRefused;
+    assert.equal(offersOf(direct).accept(mb!.peerId, offer), true, 'the offer itself is genuine');
+    assert.deepEqual(rendezvousOf(direct).peerCandidates(mb!.peerId), [], 'no candidate of it is taken');
+    const r = rendezvousOf(direct).stats.candidatesRefused;
     assert.equal(r.loopback, 3);
     assert.equal(r.unspecified + r.multicast + r.broadcast, 6);
     udp.setPeerCandidates(mb!.peerId, named);
@@ -142,11 +142,11 @@ test('a node not on loopback never probes or dials a loopback, unspecified, mult
     assert.equal(udp.stats.punchProbes, 0);
     assert.equal(direct.stats.dials, 0);
     // The relay naming loopback (or a lie above) as our observed address: not in our offer either, and counted.
-    const before = direct.stats.candidatesRefused.loopback;
-    direct.setAdvertise(['127.0.0.1', ...LIES]);
-    const ours = direct.localCandidates().map((c) => c.address);
+    const before = rendezvousOf(direct).stats.candidatesRefused.loopback;
+    rendezvousOf(direct).setAdvertise(['127.0.0.1', ...LIES]);
+    const ours = rendezvousOf(direct).localCandidates().map((c) => c.address);
     for (const a of ['127.0.0.1', ...LIES]) assert.ok(!ours.includes(a), `${a} not offered: ${ours.join(', ')}`);
-    assert.equal(direct.stats.candidatesRefused.loopback, before + 1);
+    assert.equal(rendezvousOf(direct).stats.candidatesRefused.loopback, before + 1);
   } finally {
     await udp.stop();
     await direct.stop();

@@ -11,7 +11,8 @@ import { daemonOptionsOf, directOptionsOf, pathTimersOf, relayServerOptionsOf } 
 import { parseConfigText } from '../../src/config/config-file.js';
 import { ConfigProblems, resolveConfig, type ParsedFlags } from '../../src/config/resolve-config.js';
 import { resolvePathTimers } from '../../src/node/path/path-timers.js';
-import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS } from '../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/node/path/direct-timers.js';
 import { NodeDaemon } from '../../src/node/daemon.js';
 import { createTestNetwork } from '../../src/testkit/test-network.js';
 

@@ -149,7 +149,7 @@ test('node metrics read sessions, paths, drops and chat; the migration histogram
       paths,
       dataplane: null,
       udp: { stats: { punches: 3, established: 2, roams: 1, drops: { bad_mac: 4 }, candidatesRefused: { multicast: 2 } }, natMapping: 'endpoint-dependent' },
-      direct: { stats: { candidatesRefused: { loopback: 1 } } },
+      rendezvous: { stats: { candidatesRefused: { loopback: 1 } } },
       peerList: () => [peer(true, 1), peer(false, 2)],
     },
     pinger: { drops: { malformed: 0 } },

@@ -6,12 +6,16 @@
  *    addresses (IPv4 and IPv6) and a configurable port;
  *  - an ephemeral ECDSA P-256 certificate (tls-ephemeral.ts), rotated a
  *    quarter of its lifetime before expiry: new connections use the new one,
- *    open connections keep theirs, and 'offer_changed' tells the owner to
- *    re-send localOffer() to every peer;
- *  - our PATH_OFFER (path-offer.ts) and the offers peers sent us: their pins
- *    (SHA-256 of the certificate's SPKI DER) and candidates;
- *  - dialing: all of a peer's candidates at once, the first to finish the
+ *    open connections keep theirs, and 'pin_changed' tells the owner that
+ *    our PATH_OFFER must be re-signed and re-sent (rendezvous/offer-exchange.ts);
+ *  - dialing: all of a peer's WSS candidates at once, the first to finish the
  *    re-handshake wins, the others are closed.
+ *
+ * Offers and candidates are not ours: the rendezvous
+ * (rendezvous/rendezvous.ts) holds the pins peers signed (SHA-256 of their
+ * certificates' SPKI DER), their candidates and our mesh subnets; this
+ * transport reads them through DirectRendezvous, and tells it where the
+ * listener is bound so our own WSS candidates carry the real port.
  *
  * Authentication, in order, on every connection:
  *  1. TLS 1.3 with both certificates. At the TLS layer any self-signed
@@ -34,8 +38,8 @@
  *       path.onFrame / onClose in the listener. Both sides may dial at once,
  *       so an owner can get two paths to one peer; `path.dialed` lets both
  *       ends keep the same one (e.g. the one dialed by the lower peer id).
- *   'offer_changed' ()  our certificate rotated or our candidates changed.
- *   'refused' (peerId: Uint8Array | null, code: string)  an offer, a pin or a
+ *   'pin_changed' ()  our certificate rotated: our offer carries another pin.
+ *   'refused' (peerId: Uint8Array | null, code: string)  a pin or a
  *       re-handshake was refused (also counted in stats.refused).
  *   'connect_failed' (peerId: Uint8Array, codes: string[])  every candidate
  *       of a connect() failed; the owner schedules the retry (path-timers).
@@ -49,11 +53,11 @@
  * (SM_ERR_PATH_HANDSHAKES_FULL, SM_ERR_PATH_SOURCE_BUSY), timed-out
  * handshakes in stats.failures (SM_ERR_PATH_TLS_TIMEOUT).
  *
- * Timer policy owned here: the per-connection timeout (TCP + TLS +
- * WebSocket + re-handshake), the TLS handshake timeout (handed to the TLS
- * server) and the certificate rotation.
+ * Timers armed here, with every interval and deadline from direct-timers.ts:
+ * the per-connection timeout (TCP + TLS + WebSocket + re-handshake), the TLS
+ * handshake timeout (handed to the TLS server) and the certificate rotation
+ * with its retries.
  */
-import { parseCidr, type Cidr } from '../../identity/cidr.js';
 import { EventEmitter } from 'node:events';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { IncomingMessage } from 'node:http';
@@ -75,35 +79,22 @@ import {
 } from '../../handshake/path-auth.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
-import { MAX_FRAME_BYTES, MAX_PATH_CANDIDATES, PEER_ID_BYTES } from '../../wire/constants.js';
-import { canonicalIpText, formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
+import { MAX_FRAME_BYTES, PEER_ID_BYTES } from '../../wire/constants.js';
+import { formatHostPort } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
-import { listenAddresses } from './listen-addresses.js';
 import { SourceLimit, sourceKey } from '../../util/source-limit.js';
-import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
-import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './path-offer.js';
+import type { PathCandidate } from './rendezvous/path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
+import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS, rotationDelayMs, rotationRetryDelayMs } from './direct-timers.js';
 
 /** WebSocket path of the listener (issue 4 §1). */
 export const DIRECT_WS_PATH = '/ws';
-/** TCP + TLS + WebSocket + re-handshake within this: a healthy path takes a few RTTs;
- *  10 s also covers a lossy link, and a dead candidate is given up in bounded time. */
-export const DEFAULT_DIRECT_CONNECT_TIMEOUT_MS = 10_000;
-/** Rotate when this fraction of the certificate lifetime is left (6 h of 24 h, as the relay):
- *  room for a missed timer or a sleeping host before the certificate expires. */
-export const ROTATE_BEFORE_EXPIRY_FRACTION = 0.25;
-/** Shortest lifetime accepted: below a second a certificate could rotate before a handshake ends. */
-export const MIN_CERT_LIFETIME_MS = 1_000;
 /** WebSocket backlog per path before send() drops: about 64 full 64 KiB segments, as the relay link. */
 export const DEFAULT_DIRECT_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
 /** TLS connections past the pin check but not yet re-handshaken; only members get this far,
  *  the bound stops one member from holding unbounded sockets open. */
 export const DEFAULT_MAX_PENDING_ACCEPTS = 64;
-/** TCP accept to finished TLS handshake, at most (Node's default is 120 s, long enough for a
- *  stranger to hold thousands of sockets and exhaust file descriptors): a TLS 1.3 handshake is
- *  one round trip plus certificates, so 5 s covers a slow satellite link several times over. */
-export const DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** Connections between TCP accept and finished TLS, from anyone: anyone can open them, and each
  *  holds a descriptor and TLS state until the timeout; peers need a handful each. */
 export const DEFAULT_DIRECT_MAX_HANDSHAKES = 256;
@@ -112,14 +103,30 @@ export const DEFAULT_DIRECT_MAX_HANDSHAKES = 256;
  *  16 is plenty for honest use while one host cannot take the global bound for itself. */
 export const DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS = 16;
 
+/**
+ * What the transport reads from the rendezvous (docs/conventions.md §11;
+ * rendezvous/rendezvous.ts fits it): peers' signed pins and candidates, our
+ * mesh subnets, and where to say our listener is.
+ */
+export interface DirectRendezvous {
+  /** The pins `peerId` signed in its latest accepted offer (current first), or null without one. */
+  peerPins(peerId: Uint8Array): readonly Uint8Array[] | null;
+  /** The peers whose latest offer carries `pin`. */
+  pinOwners(pin: Uint8Array): Uint8Array[];
+  /** `peerId`'s offered candidates of one carrier (already filtered), or null without an offer. */
+  peerCandidates(peerId: Uint8Array, carrier: 'wss'): PathCandidate[] | null;
+  /** True for an address inside our mesh subnets (never dialed). */
+  isMeshAddress(address: string): boolean;
+  /** The listener's host and port: configured (`bound` false) or listening. */
+  setWssListener(host: string, port: number, bound: boolean): void;
+}
+
 export interface DirectTransportDeps {
-  /** Our HybridSigner (signs PATH_OFFERs). */
-  signer: { sign(context: string, message: Uint8Array): Uint8Array };
-  localPeerId: Uint8Array;
   /** The session's path-auth key with a peer, or null when there is no session. Not kept. */
   pathAuthKey(peerId: Uint8Array): Uint8Array | null;
-  /** The peer's hybrid identity public key (from its verified member certificate), or null if unknown. */
-  peerPublicKey(peerId: Uint8Array): Uint8Array | null;
+  rendezvous: DirectRendezvous;
+  /** Issues ephemeral certificates; default tls-ephemeral.ts (tests make it fail). */
+  createCertificate?: (nowMs: number, lifetimeMs: number) => Promise<EphemeralCertificate>;
   clock?: Clock;
   logger?: Logger;
 }
@@ -135,8 +142,6 @@ export interface DirectTransportOptions {
   rehandshakeSkewMs?: number;
   /** Per-connection budget for TCP + TLS + WebSocket + re-handshake. */
   connectTimeoutMs?: number;
-  /** Extra candidate IPs advertised with our listener port, e.g. the address the relay observed. */
-  advertise?: string[];
   /** WebSocket backlog per path above which send() drops. */
   sendQueueBytes?: number;
   /** Accepted TLS connections awaiting their re-handshake, at most. */
@@ -155,7 +160,6 @@ export const DIRECT_TRANSPORT_DEFAULTS = Object.freeze({
   certLifetimeMs: EPHEMERAL_CERT_LIFETIME_MS,
   rehandshakeSkewMs: DEFAULT_PATH_AUTH_SKEW_MS,
   connectTimeoutMs: DEFAULT_DIRECT_CONNECT_TIMEOUT_MS,
-  advertise: Object.freeze([]) as readonly string[],
   sendQueueBytes: DEFAULT_DIRECT_SEND_QUEUE_BYTES,
   maxPendingAccepts: DEFAULT_MAX_PENDING_ACCEPTS,
   tlsHandshakeTimeoutMs: DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS,
@@ -165,7 +169,7 @@ export const DIRECT_TRANSPORT_DEFAULTS = Object.freeze({
 
 type ResolvedOptions = { -readonly [K in keyof typeof DIRECT_TRANSPORT_DEFAULTS]: (typeof DIRECT_TRANSPORT_DEFAULTS)[K] };
 
-/** SM_ERR_* codes of the transport (re-handshake refusals use PathAuthCode). Stable; never reused. */
+/** SM_ERR_* codes of the transport (re-handshake refusals use PathAuthCode, offer refusals the rendezvous' OfferCode). Stable; never reused. */
 export const DirectCode = {
   /** Dialer: the server's certificate is not the one the peer signed (a man in the middle). */
   PIN: 'SM_ERR_PATH_PIN',
@@ -183,14 +187,6 @@ export const DirectCode = {
   SOURCE_BUSY: 'SM_ERR_PATH_SOURCE_BUSY',
   /** A TCP connection cut at accept: maxHandshakes unfinished TLS handshakes are open. */
   HANDSHAKES_FULL: 'SM_ERR_PATH_HANDSHAKES_FULL',
-  OFFER_MALFORMED: 'SM_ERR_PATH_OFFER_MALFORMED',
-  /** The offer names another peer than the session it came from. */
-  OFFER_PEER: 'SM_ERR_PATH_OFFER_PEER',
-  /** No identity key for the sender. */
-  OFFER_UNKNOWN_PEER: 'SM_ERR_PATH_OFFER_UNKNOWN_PEER',
-  OFFER_SIGNATURE: 'SM_ERR_PATH_OFFER_SIGNATURE',
-  /** Not newer than the last accepted offer from that peer. */
-  OFFER_STALE: 'SM_ERR_PATH_OFFER_STALE',
   /** Operational failures (counted in stats.failures, not refusals). */
   CONNECT: 'SM_ERR_PATH_CONNECT',
   TLS: 'SM_ERR_PATH_TLS',
@@ -204,22 +200,10 @@ export interface DirectTransportStats {
   dials: number;
   accepts: number;
   established: number;
-  /** Refusals by SM_ERR_* code: offers, pins, re-handshakes. */
+  /** Refusals by SM_ERR_* code: pins, re-handshakes. */
   refused: Record<string, number>;
   /** Connections that failed for operational reasons, by SM_ERR_* code. */
   failures: Record<string, number>;
-  /** Candidates never dialed (candidate-filter.ts): of peers' offers, and relay-observed addresses we would have advertised; by reason. */
-  candidatesRefused: Record<CandidateRefusal | 'over_cap', number>;
-}
-
-/** What we know of a peer from its latest accepted offer. */
-interface PeerOffer {
-  peerId: Uint8Array;
-  timestampMs: number;
-  bytes: Uint8Array;
-  /** Current pin first, then the previous one: a connection the peer began before rotating still passes. */
-  pins: Uint8Array[];
-  candidates: PathCandidate[];
 }
 
 /** One connection on its way to a DirectPath. */
@@ -232,6 +216,12 @@ interface Attempt {
   remote: string;
   peerId: Uint8Array | null;
   group: DialGroup | null;
+}
+
+/** Whom a dial is for: the peer and the pins it signed when the dial began. */
+interface DialTarget {
+  peerId: Uint8Array;
+  pins: Uint8Array[];
 }
 
 interface DialGroup {
@@ -269,10 +259,7 @@ function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptio
   int('tlsHandshakeTimeoutMs', o.tlsHandshakeTimeoutMs, 1, 3_600_000);
   int('maxHandshakes', o.maxHandshakes, 1, 1_000_000);
   int('maxHandshakesPerAddress', o.maxHandshakesPerAddress, 1, o.maxHandshakes);
-  if (!Array.isArray(o.advertise) || o.advertise.some((a) => typeof a !== 'string' || isIP(a) === 0)) {
-    throw optionError('advertise', o.advertise, 'an array of IP addresses');
-  }
-  return Object.freeze({ ...o, advertise: Object.freeze([...o.advertise]) });
+  return Object.freeze({ ...o });
 }
 
 function checkPeerId(peerId: Uint8Array, what: string): void {
@@ -291,27 +278,14 @@ function shortId(peerId: Uint8Array | null): string {
   return peerId === null ? '(unknown)' : toHex(peerId.subarray(0, 4));
 }
 
-/** True when the first `prefix` bits of `a` and `b` are equal (same length arrays). */
-function prefixMatch(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
-  const full = prefix >> 3;
-  for (let i = 0; i < full; i++) if (a[i] !== b[i]) return false;
-  const rest = prefix & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return ((a[full]! ^ b[full]!) & mask) === 0;
-}
-
 export class DirectTransport extends EventEmitter {
-  /** Our mesh subnets (the device's CIDRs): never advertised, never dialed — a direct path must not run through the tunnel it carries. */
-  #meshPrefixes: Cidr[] = [];
-  readonly stats: DirectTransportStats = { dials: 0, accepts: 0, established: 0, refused: {}, failures: {}, candidatesRefused: newRefusalCounts() };
+  readonly stats: DirectTransportStats = { dials: 0, accepts: 0, established: 0, refused: {}, failures: {} };
   readonly #deps: DirectTransportDeps;
   readonly #o: Readonly<ResolvedOptions>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #replay = new ChallengeReplayCache();
-  readonly #localPeerId: Uint8Array;
-  #advertise: readonly string[];
+  readonly #rendezvous: DirectRendezvous;
   #state: 'idle' | 'starting' | 'running' | 'stopped' = 'idle';
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -321,35 +295,29 @@ export class DirectTransport extends EventEmitter {
   #boundHost = '';
   #cert: EphemeralCertificate | null = null;
   #rotationTimer: TimerHandle | null = null;
-  #offer: Uint8Array | null = null;
-  #lastOfferMs = 0;
-  /** hex(peerId) -> latest accepted offer. */
-  readonly #peers = new Map<string, PeerOffer>();
-  /** hex(pin) -> hex(peerId)s that signed it. */
-  readonly #pinIndex = new Map<string, Set<string>>();
+  /** Rotations that failed in a row (the retry backs off on it). */
+  #rotationFailures = 0;
+  readonly #createCertificate: (nowMs: number, lifetimeMs: number) => Promise<EphemeralCertificate>;
   readonly #groups = new Map<string, DialGroup>();
   /** Accepted TLS sockets past the pin check -> the peers their pin names. */
-  readonly #accepted = new Map<Socket, { attempt: Attempt; peers: Set<string> }>();
+  readonly #accepted = new Map<Socket, { attempt: Attempt; peers: Uint8Array[] }>();
   readonly #sockets = new Set<Socket>();
   /** TCP connections per source between accept and finished TLS (maxHandshakes, maxHandshakesPerAddress). */
   #sources: SourceLimit | null = null;
   readonly #paths = new Set<DirectPath>();
-  /** UDP candidates our offer also carries (the UDP transport's host and reflexive addresses). */
-  #udpCandidates: readonly PathCandidate[] = [];
 
   constructor(deps: DirectTransportDeps, options: DirectTransportOptions = {}) {
     super();
     if (deps === null || typeof deps !== 'object') throw optionError('deps', deps, 'an object');
-    if (typeof deps.signer?.sign !== 'function') throw optionError('deps.signer', typeof deps.signer, 'a signer with sign(context, message)');
     if (typeof deps.pathAuthKey !== 'function') throw optionError('deps.pathAuthKey', typeof deps.pathAuthKey, 'a function');
-    if (typeof deps.peerPublicKey !== 'function') throw optionError('deps.peerPublicKey', typeof deps.peerPublicKey, 'a function');
-    checkPeerId(deps.localPeerId, 'deps.localPeerId');
+    if (typeof deps.rendezvous?.peerPins !== 'function') throw optionError('deps.rendezvous', typeof deps.rendezvous, 'a rendezvous');
     this.#deps = deps;
-    this.#localPeerId = Uint8Array.from(deps.localPeerId);
+    this.#rendezvous = deps.rendezvous;
     this.#o = resolveOptions(options);
-    this.#advertise = this.#o.advertise;
+    this.#rendezvous.setWssListener(this.#o.listenHost, 0, false);
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
+    this.#createCertificate = deps.createCertificate ?? createEphemeralCertificate;
   }
 
   /** The resolved options (frozen). */
@@ -367,6 +335,11 @@ export class DirectTransport extends EventEmitter {
     return this.#cert === null ? null : Uint8Array.from(this.#cert.fingerprint);
   }
 
+  /** The pin our PATH_OFFER carries while the listener runs (a copy), else null: no offer then. */
+  currentPin(): Uint8Array | null {
+    return this.#state === 'running' ? this.fingerprint : null;
+  }
+
   /** Listen and issue the first certificate; idempotent. */
   start(): Promise<void> {
     if (this.#starting === null) this.#starting = this.#start();
@@ -376,7 +349,7 @@ export class DirectTransport extends EventEmitter {
   async #start(): Promise<void> {
     if (this.#state !== 'idle') return;
     this.#state = 'starting';
-    const cert = await createEphemeralCertificate(this.#clock.now(), this.#o.certLifetimeMs);
+    const cert = await this.#createCertificate(this.#clock.now(), this.#o.certLifetimeMs);
     if (this.#state !== 'starting') return;
     this.#cert = cert;
     const server = createHttpsServer(
@@ -434,6 +407,7 @@ export class DirectTransport extends EventEmitter {
     }
     const addr = server.address();
     this.#port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+    this.#rendezvous.setWssListener(this.#boundHost, this.#port, true);
     server.on('error', (err) => this.#log.error('direct listener error', { error: err.message }));
   }
 
@@ -460,182 +434,6 @@ export class DirectTransport extends EventEmitter {
     if (server !== null && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  // ------------------------------------------------------------ offers
-
-  /**
-   * Our current PATH_OFFER, signed: the body that follows the inner-type
-   * byte PATH_OFFER (0x06) in a session message. Cached until the
-   * certificate or the candidates change; each new one has a later timestamp.
-   */
-  localOffer(): Uint8Array {
-    if (this.#cert === null || this.#state !== 'running') {
-      throw new ConfigError(SM_ERR_PATH_ARG, 'DirectTransport.localOffer: the transport is not running (call start() first)');
-    }
-    if (this.#offer === null) {
-      const timestampMs = Math.max(this.#clock.now(), this.#lastOfferMs + 1);
-      this.#offer = signPathOffer(this.#deps.signer, {
-        peerId: this.#localPeerId,
-        timestampMs,
-        fingerprint: this.#cert.fingerprint,
-        candidates: this.localCandidates(),
-      });
-      this.#lastOfferMs = timestampMs;
-    }
-    return this.#offer;
-  }
-
-  /**
-   * Declare our mesh subnets (the device's CIDRs from our certificate).
-   * Addresses inside them are neither advertised nor dialed: a "direct" path
-   * through the tunnel would carry the tunnel inside itself.
-   */
-  setMeshPrefixes(cidrs: readonly string[]): void {
-    this.#meshPrefixes = cidrs.map((c) => parseCidr(c));
-    this.#offer = null;
-    if (this.#state === 'running') this.emit('offer_changed');
-  }
-
-  /** True for an address inside our mesh subnets (never advertised, never dialed). */
-  isMeshAddress(address: string): boolean {
-    return this.#inMesh(address);
-  }
-
-  #inMesh(address: string): boolean {
-    if (this.#meshPrefixes.length === 0) return false;
-    let bytes: Uint8Array;
-    try {
-      bytes = parseIpAddress(address).bytes;
-    } catch {
-      return false;
-    }
-    return this.#meshPrefixes.some((c) => c.address.length === bytes.length && prefixMatch(c.address, bytes, c.prefix));
-  }
-
-  /** The candidates our offer carries: listener addresses and `advertise`, all with the real port. */
-  localCandidates(): PathCandidate[] {
-    const hosts = listenAddresses(this.#boundHost, this.#boundHost === '::');
-    const seen = new Set<string>();
-    const out: PathCandidate[] = [];
-    // UDP first (they cross NATs), then advertised (reflexive) WSS addresses, then the interfaces.
-    for (const c of this.#udpCandidates) {
-      if (out.length >= MAX_PATH_CANDIDATES || this.#inMesh(c.address)) continue;
-      out.push({ ...c });
-    }
-    const policy = this.#candidatePolicy();
-    for (const h of [...this.#advertise, ...hosts]) {
-      const a = canonicalIpText(h) ?? h;
-      if (seen.has(a) || out.length >= MAX_PATH_CANDIDATES || this.#inMesh(a)) continue;
-      // An advertised address may be the relay's word (ESTABLISHED): peers would dial it.
-      if (this.#advertise.includes(h) && candidateRefusal(a, this.#port, policy) !== null) continue;
-      seen.add(a);
-      out.push({ address: a, port: this.#port, transport: 'wss', reflexive: this.#advertise.includes(a) });
-    }
-    return out;
-  }
-
-  /** Replace the UDP candidates our offer carries (udp-transport.ts 'candidates'); emits 'offer_changed' when they differ. */
-  setUdpCandidates(candidates: readonly PathCandidate[]): void {
-    const next = Object.freeze(candidates.map((c) => ({ address: canonicalIpText(c.address) ?? c.address, port: c.port, transport: 'udp' as const, reflexive: c.reflexive === true })));
-    const same = next.length === this.#udpCandidates.length &&
-      next.every((c, i) => { const o = this.#udpCandidates[i]!; return o.address === c.address && o.port === c.port && o.reflexive === c.reflexive; });
-    if (same) return;
-    this.#udpCandidates = next;
-    this.#offer = null;
-    if (this.#state === 'running') this.emit('offer_changed');
-  }
-
-  /** Replace the extra advertised addresses (e.g. a new relay-observed address); emits 'offer_changed' when they differ. */
-  setAdvertise(addresses: readonly string[]): void {
-    if (!Array.isArray(addresses) || addresses.some((a) => typeof a !== 'string' || isIP(a) === 0)) {
-      throw optionError('advertise', addresses, 'an array of IP addresses');
-    }
-    const next = Object.freeze(addresses.map((a) => canonicalIpText(a) ?? a));
-    if (next.length === this.#advertise.length && next.every((a, i) => a === this.#advertise[i])) return;
-    // Kept (a later bind may change the loopback rule) but never put in an offer while refused (localCandidates).
-    const policy = this.#candidatePolicy();
-    for (const a of next) {
-      const why = candidateRefusal(a, this.#port === 0 ? 1 : this.#port, policy);
-      if (why !== null) this.stats.candidatesRefused[why]++;
-    }
-    this.#advertise = next;
-    this.#offer = null;
-    if (this.#state === 'running') this.emit('offer_changed');
-  }
-
-  /**
-   * A PATH_OFFER received inside the session from `peerId`. Verified with
-   * peerPublicKey(peerId) and refused unless newer than the last accepted
-   * one (the same offer again is a harmless duplicate: true). False, counted
-   * and 'refused', otherwise.
-   */
-  acceptOffer(peerId: Uint8Array, offer: Uint8Array): boolean {
-    checkPeerId(peerId, 'acceptOffer peerId');
-    let o;
-    try {
-      o = decodePathOffer(offer);
-    } catch {
-      return this.#refuse(peerId, DirectCode.OFFER_MALFORMED);
-    }
-    if (!equalBytes(o.peerId, peerId)) return this.#refuse(peerId, DirectCode.OFFER_PEER);
-    const key = toHex(peerId);
-    const known = this.#peers.get(key);
-    if (known !== undefined && o.timestampMs <= known.timestampMs) {
-      if (o.timestampMs === known.timestampMs && equalBytes(known.bytes, offer)) return true;
-      return this.#refuse(peerId, DirectCode.OFFER_STALE);
-    }
-    const publicKey = this.#deps.peerPublicKey(peerId);
-    if (publicKey === null) return this.#refuse(peerId, DirectCode.OFFER_UNKNOWN_PEER);
-    if (!verifyPathOffer(publicKey, o)) return this.#refuse(peerId, DirectCode.OFFER_SIGNATURE);
-    const fingerprint = Uint8Array.from(o.fingerprint);
-    const pins: Uint8Array[] = [fingerprint];
-    const previous = known?.pins[0];
-    if (previous !== undefined && !equalBytes(previous, fingerprint)) pins.push(previous);
-    this.#unindex(key, known);
-    // docs/protocol.md §3.5.6: no unspecified, multicast, broadcast or (unless we are on loopback) loopback
-    // address is ever dialed or probed, and at most MAX_CANDIDATES_PER_OFFER of an offer are taken.
-    const candidates = filterCandidates(o.candidates, this.#candidatePolicy(), this.stats.candidatesRefused).map((c) => ({ ...c }));
-    const entry: PeerOffer = { peerId: Uint8Array.from(peerId), timestampMs: o.timestampMs, bytes: Uint8Array.from(offer), pins, candidates };
-    this.#peers.set(key, entry);
-    for (const pin of pins) {
-      const k = toHex(pin);
-      let set = this.#pinIndex.get(k);
-      if (set === undefined) this.#pinIndex.set(k, (set = new Set()));
-      set.add(key);
-    }
-    this.#log.debug(`${shortId(peerId)} path offer accepted`, { candidates: o.candidates.length });
-    return true;
-  }
-
-  /** What we may dial (candidate-filter.ts): loopback only while our listener is on loopback. */
-  #candidatePolicy(): CandidatePolicy {
-    return { loopbackAllowed: isLoopbackAddress(this.#boundHost === '' ? this.#o.listenHost : this.#boundHost), broadcasts: interfaceBroadcasts() };
-  }
-
-  /** Forget a peer's offer and pins (it left the network or its session ended); open paths stay. */
-  forgetPeer(peerId: Uint8Array): void {
-    checkPeerId(peerId, 'forgetPeer peerId');
-    const key = toHex(peerId);
-    this.#unindex(key, this.#peers.get(key));
-    this.#peers.delete(key);
-  }
-
-  /** The candidates of `peerId`'s latest accepted offer (copies), or null; `transport` filters. */
-  peerCandidates(peerId: Uint8Array, transport?: 'wss' | 'udp'): PathCandidate[] | null {
-    const p = this.#peers.get(toHex(peerId));
-    if (p === undefined) return null;
-    return p.candidates.filter((c) => transport === undefined || (c.transport ?? 'wss') === transport).map((c) => ({ ...c }));
-  }
-
-  #unindex(key: string, known: PeerOffer | undefined): void {
-    if (known === undefined) return;
-    for (const pin of known.pins) {
-      const k = toHex(pin);
-      const set = this.#pinIndex.get(k);
-      set?.delete(key);
-      if (set?.size === 0) this.#pinIndex.delete(k);
-    }
-  }
-
   // ------------------------------------------------------------ dialing
 
   /** Dial every candidate of `peerId` at once; the result is a 'path' or a 'connect_failed' event. A dial already under way for that peer is left alone. */
@@ -644,8 +442,9 @@ export class DirectTransport extends EventEmitter {
     if (this.#state !== 'running' || this.#cert === null) return;
     const key = toHex(peerId);
     if (this.#groups.has(key)) return;
-    const peer = this.#peers.get(key);
-    if (peer === undefined || !peer.candidates.some((c) => (c.transport ?? 'wss') === 'wss')) {
+    const offered = this.#rendezvous.peerCandidates(peerId, 'wss');
+    const pins = this.#rendezvous.peerPins(peerId);
+    if (offered === null || pins === null || offered.length === 0) {
       this.#refuse(peerId, DirectCode.NO_OFFER);
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);
       return;
@@ -655,18 +454,19 @@ export class DirectTransport extends EventEmitter {
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_SESSION]);
       return;
     }
-    const candidates = peer.candidates.filter((c) => (c.transport ?? 'wss') === 'wss' && !this.#inMesh(c.address));
+    const candidates = offered.filter((c) => !this.#rendezvous.isMeshAddress(c.address));
     if (candidates.length === 0) {
       this.#refuse(peerId, DirectCode.NO_OFFER);
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);
       return;
     }
+    const peer: DialTarget = { peerId: Uint8Array.from(peerId), pins: [...pins] };
     const group: DialGroup = { peerId: peer.peerId, attempts: new Set(), won: false, codes: [] };
     this.#groups.set(key, group);
     for (const c of candidates) this.#dial(peer, c, group);
   }
 
-  #dial(peer: PeerOffer, cand: PathCandidate, group: DialGroup): void {
+  #dial(peer: DialTarget, cand: PathCandidate, group: DialGroup): void {
     const cert = this.#cert as EphemeralCertificate;
     this.stats.dials++;
     const socket = tlsConnect({
@@ -692,7 +492,7 @@ export class DirectTransport extends EventEmitter {
     socket.once('secureConnect', () => this.#onDialSecure(attempt, peer, cand));
   }
 
-  #onDialSecure(attempt: Attempt, peer: PeerOffer, cand: PathCandidate): void {
+  #onDialSecure(attempt: Attempt, peer: DialTarget, cand: PathCandidate): void {
     if (attempt.finished) return;
     const socket = attempt.socket;
     const seen = fingerprintOfX509(socket.getPeerX509Certificate());
@@ -787,8 +587,8 @@ export class DirectTransport extends EventEmitter {
       socket.destroy();
       return;
     }
-    const peers = this.#pinIndex.get(toHex(fp));
-    if (peers === undefined || peers.size === 0) {
+    const peers = this.#rendezvous.pinOwners(fp);
+    if (peers.length === 0) {
       this.#refuse(null, DirectCode.PIN_UNKNOWN);
       socket.destroy();
       return;
@@ -801,7 +601,7 @@ export class DirectTransport extends EventEmitter {
     this.stats.accepts++;
     const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     const attempt: Attempt = { socket, ws: null, timer: null, finished: false, dialed: false, remote, peerId: null, group: null };
-    this.#accepted.set(socket, { attempt, peers: new Set(peers) });
+    this.#accepted.set(socket, { attempt, peers });
     attempt.timer = this.#clock.schedule(this.#o.connectTimeoutMs, () => this.#failAttempt(attempt, DirectCode.TIMEOUT));
     socket.once('close', () => this.#failAttempt(attempt, DirectCode.CLOSED));
   }
@@ -816,7 +616,7 @@ export class DirectTransport extends EventEmitter {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onAcceptedWs(entry.attempt, entry.peers, ws));
   }
 
-  #onAcceptedWs(attempt: Attempt, peers: Set<string>, ws: WebSocket): void {
+  #onAcceptedWs(attempt: Attempt, peers: Uint8Array[], ws: WebSocket): void {
     if (attempt.finished) {
       ws.terminate();
       return;
@@ -830,23 +630,23 @@ export class DirectTransport extends EventEmitter {
       const sid = requestSessionId(request);
       if (sid === null) return this.#refuseAttempt(attempt, PathAuthCode.PROTOCOL);
       // The pin named the candidates; the session id picks the one whose session this is.
-      let chosen: PeerOffer | null = null;
+      // A peer whose offer was forgotten since the TLS handshake is no candidate any more.
+      const stillOffered = peers.filter((p) => this.#rendezvous.peerPins(p) !== null);
+      let chosen: Uint8Array | null = null;
       let key: Uint8Array | null = null;
-      for (const k of peers) {
-        const p = this.#peers.get(k);
-        const pk = p === undefined ? null : this.#deps.pathAuthKey(p.peerId);
-        if (p !== undefined && pk !== null && equalBytes(pathSessionId(pk), sid)) {
+      for (const p of stillOffered) {
+        const pk = this.#deps.pathAuthKey(p);
+        if (pk !== null && equalBytes(pathSessionId(pk), sid)) {
           chosen = p;
           key = pk;
           break;
         }
       }
       if (chosen === null || key === null) {
-        const only = peers.size === 1 ? (this.#peers.get([...peers][0] as string)?.peerId ?? null) : null;
-        attempt.peerId = only;
+        attempt.peerId = peers.length === 1 ? (stillOffered[0] ?? null) : null;
         return this.#refuseAttempt(attempt, PathAuthCode.SESSION);
       }
-      attempt.peerId = chosen.peerId;
+      attempt.peerId = chosen;
       let machine: PathAuthResponder;
       let response: Uint8Array;
       try {
@@ -957,34 +757,45 @@ export class DirectTransport extends EventEmitter {
   #scheduleRotation(): void {
     const cert = this.#cert;
     if (cert === null || this.#state !== 'running') return;
-    const rotateBeforeMs = Math.floor(this.#o.certLifetimeMs * ROTATE_BEFORE_EXPIRY_FRACTION);
-    const delay = Math.max(0, cert.notAfterMs - rotateBeforeMs - this.#clock.now());
-    this.#rotationTimer = this.#clock.schedule(delay, () => {
+    this.#armRotation(rotationDelayMs(cert.notAfterMs, this.#o.certLifetimeMs, this.#clock.now()));
+  }
+
+  #armRotation(delayMs: number): void {
+    this.#rotationTimer?.cancel();
+    this.#rotationTimer = this.#clock.schedule(delayMs, () => {
       this.#rotationTimer = null;
-      void this.#rotate().catch((err: unknown) => {
-        // Keep serving the current certificate; try again a little later.
-        this.#log.error('direct certificate rotation failed', { error: (err as Error).message ?? String(err) });
-        if (this.#state === 'running') this.#rotationTimer = this.#clock.schedule(MIN_CERT_LIFETIME_MS, () => void this.#rotate().catch(() => undefined));
-      });
+      void this.#rotate().catch((err: unknown) => this.#rotationFailed(err));
     });
   }
 
-  /** Issue a new certificate now: new connections use it, open ones keep theirs; emits 'offer_changed'. */
+  /** Keep serving the current certificate and try again, backing off, for as long as rotations fail. */
+  #rotationFailed(err: unknown): void {
+    this.#rotationFailures++;
+    this.#log.error('direct certificate rotation failed', { error: (err as Error)?.message ?? String(err), failures: this.#rotationFailures });
+    if (this.#state === 'running') this.#armRotation(rotationRetryDelayMs(this.#rotationFailures));
+  }
+
+  /** Issue a new certificate now: new connections use it, open ones keep theirs; emits 'pin_changed'. Rejects when it fails (a retry is then scheduled). */
   async rotate(): Promise<void> {
     this.#rotationTimer?.cancel();
     this.#rotationTimer = null;
-    await this.#rotate();
+    try {
+      await this.#rotate();
+    } catch (err) {
+      this.#rotationFailed(err);
+      throw err;
+    }
   }
 
   async #rotate(): Promise<void> {
     if (this.#state !== 'running') return;
-    const next = await createEphemeralCertificate(this.#clock.now(), this.#o.certLifetimeMs);
+    const next = await this.#createCertificate(this.#clock.now(), this.#o.certLifetimeMs);
     if (this.#state !== 'running' || this.#server === null) return;
     this.#server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
     this.#cert = next;
-    this.#offer = null;
+    this.#rotationFailures = 0;
     this.#log.debug('direct certificate rotated', { notAfterMs: next.notAfterMs });
     this.#scheduleRotation();
-    this.emit('offer_changed');
+    this.emit('pin_changed');
   }
 }

@@ -40,11 +40,17 @@
  * not authenticated either: the path passes on only peer frames, and path
  * probes reach the path manager only out of authenticated liveness probes
  * (udp-path.ts), so a spoofed source cannot keep a dead path trusted.
- * Candidates (peers' offers, our STUN answers) pass candidate-filter.ts
- * before anything is sent to them, at most MAX_CANDIDATES_PER_OFFER of them,
+ * Candidates (peers' offers, our STUN answers) pass
+ * rendezvous/candidate-filter.ts before anything is sent to them, at most MAX_CANDIDATES_PER_OFFER of them,
  * and one punch attempt sends at most MAX_PUNCH_PROBES_PER_ATTEMPT probes
  * (docs/protocol.md §3.5.6). The txid replay cache is per peer, sized by its
- * paths (UDP_REPLAY_ENTRIES_PER_PATH).
+ * paths (UDP_REPLAY_ENTRIES_PER_PATH). The rendezvous (UdpRendezvous) says
+ * which addresses are inside the mesh; the node hands us peers' UDP
+ * candidates from it (setPeerCandidates) and puts ours into it.
+ *
+ * Timers armed here, with every interval and deadline from udp-timers.ts:
+ * punch rounds and deadline, the grace after the first answer, MTU
+ * re-probes, the drain of a closed path's address, probe-back rate.
  *
  * Events: 'path' (peerId, UdpPath) — set onFrame/onClose in the listener;
  * 'connect_failed' (peerId, codes); 'candidates' (PathCandidate[]) — our
@@ -73,43 +79,27 @@ import {
 import { canonicalIpText, formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
 import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
-import type { PathCandidate } from './path-offer.js';
+import { DEFAULT_PUNCH_INTERVAL_MS, DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS, probeBackDue, PUNCH_GRACE_MS, STUN_ON_CONNECT_MIN_AGE_MS, UDP_CLOSE_DRAIN_MS, UDP_MTU_REPROBE_MS } from './udp-timers.js';
+import type { PathCandidate } from './rendezvous/path-offer.js';
 import { sealUdpProbe, UdpReplayCache, verifyUdpProbe } from './udp-probe-auth.js';
 import { UdpPath, type UdpPathHost } from './udp-path.js';
-import { listenAddresses } from './listen-addresses.js';
-import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
+import { listenAddresses } from './rendezvous/listen-addresses.js';
+import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './rendezvous/candidate-filter.js';
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
 export type { UdpServer } from './udp-reflexive.js';
 
-/** Punch probes go out this often while punching: a few per peer RTT, so a hole opens within one
- *  round trip of both sides starting, without flooding a NAT's new-mapping rate limits. */
-export const DEFAULT_PUNCH_INTERVAL_MS = 200;
-/** Give up a punch after this long (then the path manager backs off and retries): both sides start
- *  within one relay round trip of each other, so 5 s covers slow relays and lost offers twice over. */
-export const DEFAULT_PUNCH_TIMEOUT_MS = 5_000;
-/** After the first answer, keep listening this long for others (a LAN answer after a reflexive one). */
-export const PUNCH_GRACE_MS = 250;
-/** Re-ask STUN this often: refreshes the reflexive address (a NAT may re-map) and keeps the
- *  mapping towards the STUN server alive; below the 30 s UDP timeout common NATs use. */
-export const DEFAULT_STUN_INTERVAL_MS = 25_000;
-/** connect() re-asks STUN when the last answer is older than this (not on every retry of a burst). */
-export const STUN_ON_CONNECT_MIN_AGE_MS = 2_000;
 /** Datagram size before any MTU probe answered: 1280 (the IPv6 minimum MTU) - 40 (IPv6) - 8 (UDP).
  *  It crosses every path that carries IPv6, and nearly every IPv4 one, without IP fragmentation. */
 export const DEFAULT_UDP_MAX_DATAGRAM = 1_232;
 /** Sizes MTU probes try, largest first: a 1500-byte Ethernet path (1472), and PPPoE/tunnel-sized ones. */
 export const UDP_MTU_PROBE_SIZES: readonly number[] = Object.freeze([MAX_UDP_DATAGRAM_BYTES, 1_400]);
-/** MTU probes are sent at path creation and again after this (one lost probe is not a small MTU). */
-export const UDP_MTU_REPROBE_MS = 1_000;
 /** Socket send queue above which a path refuses frames: about 64 full 64 KiB segments, as the WSS path. */
 export const DEFAULT_UDP_SEND_QUEUE_BYTES = 4 * 1024 * 1024;
 /** Socket buffers asked for (each direction): 64 frames of 64 KiB in flight. */
 export const UDP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
-/** A closed path's address keeps delivering late frames this long (its frames may still be in flight). */
-export const UDP_CLOSE_DRAIN_MS = 2_000;
 /** UDP paths per peer, as the path manager's direct-path bound. */
 export const MAX_UDP_PATHS_PER_PEER = 4;
 /** txids of a peer's probes remembered per UDP path of that peer (udp-probe-auth.ts UdpReplayCache; the peer gets its
@@ -120,8 +110,6 @@ export const UDP_REPLAY_ENTRIES_PER_PATH = 512;
 const MAX_OUTSTANDING = 4_096;
 /** Probe verifications per second for addresses with no path (a peer punching, or junk). */
 const UNPATHED_VERIFY_PER_SECOND = 1_000;
-/** A peer-reflexive probe back to one source at most this often. */
-const PROBE_BACK_MIN_INTERVAL_MS = 100;
 /** Punch probes per candidate round: more candidates than this are not tried (candidate-filter.ts). */
 const MAX_PUNCH_TARGETS = MAX_CANDIDATES_PER_OFFER;
 /** Punch probes one connect() sends at most, whatever the timers: the default 5 s of 200 ms rounds to
@@ -130,12 +118,21 @@ export const MAX_PUNCH_PROBES_PER_ATTEMPT = 400;
 /** Sources remembered for the probe-back rate limit. */
 const MAX_PROBE_BACK_SOURCES = 1_024;
 
+/**
+ * What the transport reads from the rendezvous (docs/conventions.md §11;
+ * rendezvous/rendezvous.ts fits it).
+ */
+export interface UdpRendezvous {
+  /** Addresses inside our own mesh subnets are never advertised nor punched (a path through the tunnel it carries). */
+  isMeshAddress(address: string): boolean;
+}
+
 export interface UdpTransportDeps {
   localPeerId: Uint8Array;
   /** The session's current and previous path-auth keys with a peer (PeerManager.pathAuthKeys); empty without a session. */
   pathAuthKeys(peerId: Uint8Array): Uint8Array[];
-  /** Addresses inside our own mesh subnets are never advertised nor punched (a path through the tunnel it carries). */
-  isMeshAddress?: (address: string) => boolean;
+  /** The rendezvous; without one no address counts as inside the mesh (tests on one host). */
+  rendezvous?: UdpRendezvous;
   clock?: Clock;
   logger?: Logger;
 }
@@ -420,7 +417,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     const add = (address: string, port: number, reflexive: boolean): void => {
       const a = canonicalIpText(address) ?? address;
       const k = remoteKey(a, port);
-      if (seen.has(k) || next.length >= MAX_PATH_CANDIDATES || this.#deps.isMeshAddress?.(a) === true) return;
+      if (seen.has(k) || next.length >= MAX_PATH_CANDIDATES || this.#deps.rendezvous?.isMeshAddress(a) === true) return;
       if (!this.#dualStack && isIP(a) === 6) return;
       seen.add(k);
       next.push({ address: a, port, transport: 'udp', reflexive });
@@ -466,7 +463,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     p.candidates = candidates
       .filter((c) => (c.transport ?? 'wss') === 'udp')
       .map((c) => ({ ...c, address: canonicalIpText(c.address) ?? c.address }))
-      .filter((c) => this.#deps.isMeshAddress?.(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
+      .filter((c) => this.#deps.rendezvous?.isMeshAddress(c.address) !== true && (this.#dualStack || isIP(c.address) === 4))
       // Interface addresses first: a LAN answer should win the race when there is one.
       .sort((a, b) => Number(a.reflexive === true) - Number(b.reflexive === true));
     // docs/protocol.md §3.5.6: never probe unspecified, multicast, broadcast or (off loopback) loopback addresses.
@@ -784,7 +781,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   #probeBackTo(p: PeerUdp, address: string, port: number, now: number): void {
     const k = remoteKey(address, port);
     const last = this.#probeBack.get(k);
-    if (last !== undefined && now - last < PROBE_BACK_MIN_INTERVAL_MS) return;
+    if (!probeBackDue(last, now)) return;
     this.#probeBack.delete(k);
     if (this.#probeBack.size >= MAX_PROBE_BACK_SOURCES) {
       const oldest = this.#probeBack.keys().next();

@@ -9,7 +9,7 @@ import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import type { DirectTransport } from '../../../src/node/path/direct-transport.js';
 import { runPathCompliance } from '../../../src/testkit/path-compliance.js';
 import { MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
-import { FakeSessions, members, next, type Member } from './direct-fixture.js';
+import { FakeSessions, members, next, offersOf, type Member } from './direct-fixture.js';
 
 let pair: Promise<{ a: DirectTransport; b: DirectTransport; mb: Member }> | null = null;
 
@@ -21,8 +21,8 @@ function transports(): Promise<{ a: DirectTransport; b: DirectTransport; mb: Mem
     const a = sessions.transport(ma);
     const b = sessions.transport(mb);
     await Promise.all([a.start(), b.start()]);
-    a.acceptOffer(mb.peerId, b.localOffer());
-    b.acceptOffer(ma.peerId, a.localOffer());
+    offersOf(a).accept(mb.peerId, offersOf(b).localOffer());
+    offersOf(b).accept(ma.peerId, offersOf(a).localOffer());
     return { a, b, mb };
   })();
   return pair;

@@ -1,12 +1,16 @@
 /**
  * Shared fixture for the direct-transport tests: identities, fake session
- * keys and public-key lookups, transports on 127.0.0.1, and event helpers.
- * Nothing here opens a socket beyond loopback.
+ * keys and public-key lookups, transports on 127.0.0.1 (each with its own
+ * Rendezvous and OfferExchange, as a node wires them: rendezvousOf(t),
+ * offersOf(t)), and event helpers. Nothing here opens a socket beyond
+ * loopback.
  */
 import { once, type EventEmitter } from 'node:events';
 import { randomBytes, sha256, toHex } from '../../../src/crypto/bytes.js';
 import { HybridSigner } from '../../../src/crypto/hybrid-sign.js';
 import { DirectTransport, type DirectTransportOptions } from '../../../src/node/path/direct-transport.js';
+import { OfferExchange } from '../../../src/node/path/rendezvous/offer-exchange.js';
+import { Rendezvous } from '../../../src/node/path/rendezvous/rendezvous.js';
 import type { Clock } from '../../../src/util/clock.js';
 
 export interface Member {
@@ -48,18 +52,39 @@ export class FakeSessions {
     this.keys.set(`${toHex(self.peerId)}>${toHex(other.peerId)}`, key);
   }
 
-  transport(self: Member, options: DirectTransportOptions = {}, clock?: Clock): DirectTransport {
-    return new DirectTransport(
+  transport(self: Member, options: DirectTransportOptions = {}, clock?: Clock, rendezvous = new Rendezvous()): DirectTransport {
+    const t = new DirectTransport(
       {
-        signer: self.signer,
-        localPeerId: self.peerId,
         pathAuthKey: (peer) => this.keys.get(`${toHex(self.peerId)}>${toHex(peer)}`) ?? null,
-        peerPublicKey: (peer) => this.publicKeys.get(toHex(peer)) ?? null,
+        rendezvous,
         ...(clock !== undefined ? { clock } : {}),
       },
       { listenHost: '127.0.0.1', ...options },
     );
+    const offers = new OfferExchange({
+      signer: self.signer,
+      localPeerId: self.peerId,
+      rendezvous,
+      currentPin: () => t.currentPin(),
+      peerPublicKey: (peer) => this.publicKeys.get(toHex(peer)) ?? null,
+      ...(clock !== undefined ? { clock } : {}),
+    });
+    t.on('pin_changed', () => offers.offerChanged());
+    parts.set(t, { rendezvous, offers });
+    return t;
   }
+}
+
+const parts = new WeakMap<DirectTransport, { rendezvous: Rendezvous; offers: OfferExchange }>();
+
+/** The Rendezvous a fixture transport reads. */
+export function rendezvousOf(t: DirectTransport): Rendezvous {
+  return parts.get(t)!.rendezvous;
+}
+
+/** The OfferExchange wired to a fixture transport (its 'offer_changed' follows the transport's rotations). */
+export function offersOf(t: DirectTransport): OfferExchange {
+  return parts.get(t)!.offers;
 }
 
 /** Resolve with the arguments of the next `event`, or reject after `ms`. */

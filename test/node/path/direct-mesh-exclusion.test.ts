@@ -1,25 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { OfferExchange } from '../../../src/node/path/rendezvous/offer-exchange.js';
+import { Rendezvous } from '../../../src/node/path/rendezvous/rendezvous.js';
 
 const peer = new Uint8Array(32).fill(7);
 
 test('addresses inside our mesh subnets are never advertised as direct candidates', async () => {
-  const t = new DirectTransport(
-    { signer: { sign: () => new Uint8Array(4691) }, localPeerId: new Uint8Array(32).fill(1), pathAuthKey: () => null, peerPublicKey: () => null },
-    { listenHost: '127.0.0.1', advertise: ['10.10.10.3', '203.0.113.9'] },
-  );
+  const rendezvous = new Rendezvous({ advertise: ['10.10.10.3', '203.0.113.9'] });
+  const t = new DirectTransport({ pathAuthKey: () => null, rendezvous }, { listenHost: '127.0.0.1' });
+  const offers = new OfferExchange({
+    signer: { sign: () => new Uint8Array(4691) },
+    localPeerId: new Uint8Array(32).fill(1),
+    rendezvous,
+    currentPin: () => t.currentPin(),
+    peerPublicKey: () => null,
+  });
   await t.start();
   try {
-    const before = t.localCandidates().map((c) => c.address).sort();
+    const before = rendezvous.localCandidates().map((c) => c.address).sort();
     assert.deepEqual(before, ['10.10.10.3', '127.0.0.1', '203.0.113.9']);
     let changed = 0;
-    t.on('offer_changed', () => changed++);
-    t.setMeshPrefixes(['10.10.10.3/24']);
+    offers.on('offer_changed', () => changed++);
+    rendezvous.setMeshPrefixes(['10.10.10.3/24']);
     assert.equal(changed, 1, 'peers must be told');
-    assert.deepEqual(t.localCandidates().map((c) => c.address).sort(), ['127.0.0.1', '203.0.113.9']);
-    t.setMeshPrefixes(['203.0.112.5/23', '10.10.10.3/24']);
-    assert.deepEqual(t.localCandidates().map((c) => c.address), ['127.0.0.1']);
+    assert.deepEqual(rendezvous.localCandidates().map((c) => c.address).sort(), ['127.0.0.1', '203.0.113.9']);
+    rendezvous.setMeshPrefixes(['203.0.112.5/23', '10.10.10.3/24']);
+    assert.deepEqual(rendezvous.localCandidates().map((c) => c.address), ['127.0.0.1']);
     // and a connect() to a peer whose only candidates sit in our mesh is refused without dialing
     const failed: string[][] = [];
     t.on('connect_failed', (_p: Uint8Array, codes: string[]) => failed.push(codes));

@@ -13,13 +13,14 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 import { randomBytes } from '../../../src/crypto/bytes.js';
-import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../../src/node/path/direct-timers.js';
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
-import { signPathOffer } from '../../../src/node/path/path-offer.js';
+import { signPathOffer } from '../../../src/node/path/rendezvous/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
 import { PathAuthCode } from '../../../src/handshake/path-auth.js';
 import { FrameType, MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
-import { FakeSessions, members, next, skewedClock, until, type Member } from './direct-fixture.js';
+import { FakeSessions, members, next, offersOf, skewedClock, until, type Member } from './direct-fixture.js';
 
 const started: DirectTransport[] = [];
 async function up(t: DirectTransport): Promise<DirectTransport> {
@@ -58,8 +59,8 @@ describe('DirectTransport on 127.0.0.1', () => {
     sessions.pair(ma, mb);
     a = await up(sessions.transport(ma));
     b = await up(sessions.transport(mb));
-    assert.ok(a.acceptOffer(mb.peerId, b.localOffer()));
-    assert.ok(b.acceptOffer(ma.peerId, a.localOffer()));
+    assert.ok(offersOf(a).accept(mb.peerId, offersOf(b).localOffer()));
+    assert.ok(offersOf(b).accept(ma.peerId, offersOf(a).localOffer()));
   });
   after(async () => {
     await Promise.all(started.map((t) => t.stop()));
@@ -131,7 +132,7 @@ describe('DirectTransport on 127.0.0.1', () => {
       const port = (mitm.address() as { port: number }).port;
       // B's genuine pin, but the candidate answers with the MITM's certificate.
       const offer = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: Date.now() + 1_000, fingerprint: b.fingerprint!, candidates: [{ address: '127.0.0.1', port }] });
-      assert.ok(a.acceptOffer(mb.peerId, offer));
+      assert.ok(offersOf(a).accept(mb.peerId, offer));
       const refused = next<[Uint8Array, string]>(a, 'refused');
       const failed = next<[Uint8Array, string[]]>(a, 'connect_failed');
       let paths = 0;
@@ -150,7 +151,7 @@ describe('DirectTransport on 127.0.0.1', () => {
       mitm.close();
       // Restore B's real candidates for later tests.
       const real = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: Date.now() + 2_000, fingerprint: b.fingerprint!, candidates: [{ address: '127.0.0.1', port: b.port }] });
-      assert.ok(a.acceptOffer(mb.peerId, real));
+      assert.ok(offersOf(a).accept(mb.peerId, real));
     }
   });
 
@@ -181,8 +182,8 @@ describe('DirectTransport on 127.0.0.1', () => {
     const c = await up(sessions.transport(mc));
     sessions.set(mc, ma, randomBytes(32));
     sessions.set(ma, mc, randomBytes(32));
-    assert.ok(a.acceptOffer(mc.peerId, c.localOffer()));
-    assert.ok(c.acceptOffer(ma.peerId, a.localOffer()));
+    assert.ok(offersOf(a).accept(mc.peerId, offersOf(c).localOffer()));
+    assert.ok(offersOf(c).accept(ma.peerId, offersOf(a).localOffer()));
     let paths = 0;
     a.on('path', () => paths++);
     c.on('path', () => paths++);
@@ -200,8 +201,8 @@ describe('DirectTransport on 127.0.0.1', () => {
   it('a dialer whose clock is 60 s ahead is refused as stale', async () => {
     const d = await up(sessions.transport(mc, {}, skewedClock(60_000)));
     sessions.pair(mc, ma);
-    assert.ok(a.acceptOffer(mc.peerId, d.localOffer()));
-    assert.ok(d.acceptOffer(ma.peerId, a.localOffer()));
+    assert.ok(offersOf(a).accept(mc.peerId, offersOf(d).localOffer()));
+    assert.ok(offersOf(d).accept(ma.peerId, offersOf(a).localOffer()));
     const refused = next<[Uint8Array | null, string]>(a, 'refused');
     d.connect(ma.peerId);
     assert.equal((await refused)[1], PathAuthCode.STALE);
@@ -213,7 +214,7 @@ describe('DirectTransport on 127.0.0.1', () => {
     const f1 = next<[Uint8Array, string[]]>(x, 'connect_failed');
     x.connect(mb.peerId);
     assert.deepEqual((await f1)[1], [DirectCode.NO_OFFER]);
-    assert.ok(x.acceptOffer(mb.peerId, b.localOffer()));
+    assert.ok(offersOf(x).accept(mb.peerId, offersOf(b).localOffer()));
     sessions.keys.delete([...sessions.keys.keys()].find((k) => k.startsWith(Buffer.from(mc.peerId).toString('hex') + '>' + Buffer.from(mb.peerId).toString('hex'))) ?? '');
     const f2 = next<[Uint8Array, string[]]>(x, 'connect_failed');
     x.connect(mb.peerId);
@@ -229,14 +230,14 @@ describe('certificate rotation', () => {
     const a = await up(sessions.transport(ma, { certLifetimeMs: 1_200 }));
     const b = await up(sessions.transport(mb));
     try {
-      assert.ok(a.acceptOffer(mb.peerId, b.localOffer()));
-      const offer1 = a.localOffer();
-      assert.ok(b.acceptOffer(ma.peerId, offer1));
+      assert.ok(offersOf(a).accept(mb.peerId, offersOf(b).localOffer()));
+      const offer1 = offersOf(a).localOffer();
+      assert.ok(offersOf(b).accept(ma.peerId, offer1));
       const pin1 = a.fingerprint!;
       const { pa, pb } = await connectPair(a, b, mb);
-      await next(a, 'offer_changed', 5_000);
+      await next(offersOf(a), 'offer_changed', 5_000);
       assert.notDeepEqual([...a.fingerprint!], [...pin1], 'a new certificate');
-      const offer2 = a.localOffer();
+      const offer2 = offersOf(a).localOffer();
       assert.notDeepEqual(offer2, offer1);
       // The open path still works both ways.
       const atA: Uint8Array[] = [];
@@ -247,7 +248,7 @@ describe('certificate rotation', () => {
       await until(() => atA.length === 1 && atB.length === 1, 5_000, 'frames after rotation');
       assert.ok(!pa.closed && !pb.closed);
       // B learns the new pin; B dialing A now meets the new certificate and passes.
-      assert.ok(b.acceptOffer(ma.peerId, offer2));
+      assert.ok(offersOf(b).accept(ma.peerId, offer2));
       const fresh = next<[Uint8Array, DirectPath]>(b, 'path');
       b.connect(ma.peerId);
       const [, p2] = await fresh;
@@ -265,8 +266,8 @@ describe('certificate rotation', () => {
     const a = await up(sessions.transport(ma));
     const b = await up(sessions.transport(mb));
     try {
-      assert.ok(b.acceptOffer(ma.peerId, a.localOffer()));
-      assert.ok(a.acceptOffer(mb.peerId, b.localOffer()));
+      assert.ok(offersOf(b).accept(ma.peerId, offersOf(a).localOffer()));
+      assert.ok(offersOf(a).accept(mb.peerId, offersOf(b).localOffer()));
       await a.rotate();
       await a.rotate(); // two rotations: B's remembered pins (current + previous) are both gone from A's listener
       const refused = next<[Uint8Array, string]>(b, 'refused');
@@ -289,8 +290,8 @@ describe('listener limits before authentication', () => {
     const sockets: Socket[] = [];
     let closed = 0;
     try {
-      assert.ok(a.acceptOffer(mb.peerId, b.localOffer()));
-      assert.ok(b.acceptOffer(ma.peerId, a.localOffer()));
+      assert.ok(offersOf(a).accept(mb.peerId, offersOf(b).localOffer()));
+      assert.ok(offersOf(b).accept(ma.peerId, offersOf(a).localOffer()));
       // The attacker's source is another loopback address (all of 127/8 is local on Linux); the peer dials from 127.0.0.1.
       // Opened in batches below the kernel's accept backlog (511), each one waited for, so every SYN is answered at once.
       const share = DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS;

@@ -27,7 +27,7 @@
  * never throws.
  */
 import { networkInterfaces } from 'node:os';
-import { formatIpAddress, isIpv4Mapped, parseIpAddress } from '../../wire/ip-address.js';
+import { formatIpAddress, isIpv4Mapped, parseIpAddress } from '../../../wire/ip-address.js';
 import type { PathCandidate } from './path-offer.js';
 
 /** Candidates taken from one PATH_OFFER, at most (the wire allows 32): every interface and

@@ -1,6 +1,6 @@
 /**
- * PATH_OFFER (src/node/path/path-offer.ts, docs/protocol.md §3.1) and
- * DirectTransport.acceptOffer: byte layout, signature, freshness, identity.
+ * PATH_OFFER (src/node/path/rendezvous/path-offer.ts, docs/protocol.md §3.1) and
+ * OfferExchange.accept: byte layout, signature, freshness, identity.
  * Each refusal has a test that fails if its check is removed.
  */
 import { strict as assert } from 'node:assert';
@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
-import { randomBytes } from '../../../src/crypto/bytes.js';
-import { DirectCode, type DirectTransport, type DirectTransportOptions } from '../../../src/node/path/direct-transport.js';
+import { randomBytes } from '../../../../src/crypto/bytes.js';
+import { type DirectTransport, type DirectTransportOptions } from '../../../../src/node/path/direct-transport.js';
 import {
   decodePathOffer,
   MIN_PATH_OFFER_BYTES,
@@ -17,11 +17,12 @@ import {
   signPathOffer,
   verifyPathOffer,
   encodePathOfferSigned,
-} from '../../../src/node/path/path-offer.js';
-import { MAX_PATH_CANDIDATES } from '../../../src/wire/constants.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../wire/fuzz-config.js';
-import { assertWireErrorCode } from '../../wire/properties.js';
-import { FakeSessions, members, type Member } from './direct-fixture.js';
+} from '../../../../src/node/path/rendezvous/path-offer.js';
+import { MAX_PATH_CANDIDATES } from '../../../../src/wire/constants.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../../wire/fuzz-config.js';
+import { assertWireErrorCode } from '../../../wire/properties.js';
+import { OfferCode } from '../../../../src/node/path/rendezvous/offer-codes.js';
+import { FakeSessions, members, offersOf, rendezvousOf, type Member } from '../direct-fixture.js';
 
 describe('PATH_OFFER codec', () => {
   it('round-trips and signs everything before the signature', () => {
@@ -111,7 +112,7 @@ describe('PATH_OFFER codec', () => {
   });
 });
 
-describe('DirectTransport.acceptOffer', () => {
+describe('OfferExchange.accept', () => {
   let sessions: FakeSessions;
   let a: DirectTransport;
   let b: DirectTransport;
@@ -132,45 +133,45 @@ describe('DirectTransport.acceptOffer', () => {
   });
 
   it('our offer carries our pin and the REAL listener port', () => {
-    const o = decodePathOffer(a.localOffer());
+    const o = decodePathOffer(offersOf(a).localOffer());
     assert.deepEqual([...o.fingerprint], [...(a.fingerprint as Uint8Array)]);
     assert.deepEqual(o.candidates, [{ address: '127.0.0.1', port: a.port, transport: 'wss', reflexive: false }]);
     assert.notEqual(a.port, 0);
-    assert.equal(a.localOffer(), a.localOffer(), 'cached until something changes');
+    assert.equal(offersOf(a).localOffer(), offersOf(a).localOffer(), 'cached until something changes');
   });
 
   it('accepts a genuine offer, and the same offer again as a duplicate', () => {
-    const offer = b.localOffer();
-    assert.equal(a.acceptOffer(mb.peerId, offer), true);
-    assert.equal(a.acceptOffer(mb.peerId, offer), true);
-    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port, transport: 'wss', reflexive: false }]);
-    assert.equal(Object.keys(a.stats.refused).length, 0);
+    const offer = offersOf(b).localOffer();
+    assert.equal(offersOf(a).accept(mb.peerId, offer), true);
+    assert.equal(offersOf(a).accept(mb.peerId, offer), true);
+    assert.deepEqual(rendezvousOf(a).peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port, transport: 'wss', reflexive: false }]);
+    assert.equal(Object.keys(offersOf(a).stats.refused).length, 0);
   });
 
   it('refuses a forged signature (a bit flipped in the signature, or in the signed body)', () => {
     const fresh = (): Uint8Array =>
       signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: Date.now() + 5_000, fingerprint: randomBytes(32), candidates: [{ address: '127.0.0.1', port: 1 }] });
     const codes: string[] = [];
-    a.on('refused', (_p: Uint8Array | null, code: string) => codes.push(code));
+    offersOf(a).on('refused', (_p: Uint8Array | null, code: string) => codes.push(code));
     const sig = fresh();
     sig[sig.length - 1]! ^= 1;
-    assert.equal(a.acceptOffer(mb.peerId, sig), false);
+    assert.equal(offersOf(a).accept(mb.peerId, sig), false);
     const body = fresh();
     body[78]! ^= 1; // a byte of the candidate address (offsets 78..81 after transport, flags, family): signed, so the signature fails
-    assert.equal(a.acceptOffer(mb.peerId, body), false);
-    a.removeAllListeners('refused');
-    assert.deepEqual(codes, [DirectCode.OFFER_SIGNATURE, DirectCode.OFFER_SIGNATURE]);
-    assert.deepEqual(a.peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port, transport: 'wss', reflexive: false }], 'nothing forged was stored');
+    assert.equal(offersOf(a).accept(mb.peerId, body), false);
+    offersOf(a).removeAllListeners('refused');
+    assert.deepEqual(codes, [OfferCode.SIGNATURE, OfferCode.SIGNATURE]);
+    assert.deepEqual(rendezvousOf(a).peerCandidates(mb.peerId), [{ address: '127.0.0.1', port: b.port, transport: 'wss', reflexive: false }], 'nothing forged was stored');
   });
 
   it('refuses an offer signed by another identity for B, and one naming another peer', () => {
     const forged = signPathOffer(mc.signer, { peerId: mb.peerId, timestampMs: Date.now() + 10_000, fingerprint: randomBytes(32), candidates: [] });
-    const before = a.stats.refused[DirectCode.OFFER_SIGNATURE] ?? 0;
-    assert.equal(a.acceptOffer(mb.peerId, forged), false);
-    assert.equal(a.stats.refused[DirectCode.OFFER_SIGNATURE], before + 1);
+    const before = offersOf(a).stats.refused[OfferCode.SIGNATURE] ?? 0;
+    assert.equal(offersOf(a).accept(mb.peerId, forged), false);
+    assert.equal(offersOf(a).stats.refused[OfferCode.SIGNATURE], before + 1);
     const cOwn = signPathOffer(mc.signer, { peerId: mc.peerId, timestampMs: Date.now(), fingerprint: randomBytes(32), candidates: [] });
-    assert.equal(a.acceptOffer(mb.peerId, cOwn), false, 'relayed through B session but names C');
-    assert.equal(a.stats.refused[DirectCode.OFFER_PEER], 1);
+    assert.equal(offersOf(a).accept(mb.peerId, cOwn), false, 'relayed through B session but names C');
+    assert.equal(offersOf(a).stats.refused[OfferCode.PEER], 1);
   });
 
   it('refuses a stale offer (not newer than the last accepted)', () => {
@@ -179,30 +180,30 @@ describe('DirectTransport.acceptOffer', () => {
     const newer = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: t, fingerprint: fp, candidates: [] });
     const older = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: t - 1, fingerprint: randomBytes(32), candidates: [] });
     const sameTime = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: t, fingerprint: randomBytes(32), candidates: [] });
-    assert.equal(a.acceptOffer(mb.peerId, newer), true);
-    assert.equal(a.acceptOffer(mb.peerId, older), false);
-    assert.equal(a.acceptOffer(mb.peerId, sameTime), false);
-    assert.equal(a.stats.refused[DirectCode.OFFER_STALE], 2);
+    assert.equal(offersOf(a).accept(mb.peerId, newer), true);
+    assert.equal(offersOf(a).accept(mb.peerId, older), false);
+    assert.equal(offersOf(a).accept(mb.peerId, sameTime), false);
+    assert.equal(offersOf(a).stats.refused[OfferCode.STALE], 2);
   });
 
   it('refuses garbage and unknown identities', () => {
-    assert.equal(a.acceptOffer(mb.peerId, new Uint8Array(10)), false);
-    assert.equal(a.stats.refused[DirectCode.OFFER_MALFORMED], 1);
+    assert.equal(offersOf(a).accept(mb.peerId, new Uint8Array(10)), false);
+    assert.equal(offersOf(a).stats.refused[OfferCode.MALFORMED], 1);
     const stranger = { ...mc, peerId: randomBytes(32) };
     const offer = signPathOffer(stranger.signer, { peerId: stranger.peerId, timestampMs: 1, fingerprint: randomBytes(32), candidates: [] });
-    assert.equal(a.acceptOffer(stranger.peerId, offer), false);
-    assert.equal(a.stats.refused[DirectCode.OFFER_UNKNOWN_PEER], 1);
+    assert.equal(offersOf(a).accept(stranger.peerId, offer), false);
+    assert.equal(offersOf(a).stats.refused[OfferCode.UNKNOWN_PEER], 1);
   });
 
   it('setAdvertise adds candidates with the listener port and announces the change', () => {
     let changed = 0;
-    a.on('offer_changed', () => changed++);
-    a.setAdvertise(['203.0.113.9']);
-    a.setAdvertise(['203.0.113.9']);
+    offersOf(a).on('offer_changed', () => changed++);
+    rendezvousOf(a).setAdvertise(['203.0.113.9']);
+    rendezvousOf(a).setAdvertise(['203.0.113.9']);
     assert.equal(changed, 1);
-    const o = decodePathOffer(a.localOffer());
+    const o = decodePathOffer(offersOf(a).localOffer());
     assert.deepEqual(o.candidates[0], { address: '203.0.113.9', port: a.port, transport: 'wss', reflexive: true });
-    assert.throws(() => a.setAdvertise(['not an ip']), { code: 'SM_ERR_PATH_OPTION' });
+    assert.throws(() => rendezvousOf(a).setAdvertise(['not an ip']), { code: 'SM_ERR_PATH_OPTION' });
   });
 
   it('options are validated', () => {

@@ -29,9 +29,9 @@
  * (newer than the last accepted offer from that peer) is the receiver's
  * state (direct-transport.ts).
  */
-import { hybridVerify } from '../../crypto/hybrid-sign.js';
-import { ByteReader } from '../../wire/byte-reader.js';
-import { ByteWriter, checkUint } from '../../wire/byte-writer.js';
+import { hybridVerify } from '../../../crypto/hybrid-sign.js';
+import { ByteReader } from '../../../wire/byte-reader.js';
+import { ByteWriter, checkUint } from '../../../wire/byte-writer.js';
 import {
   ADDRESS_FAMILY_IPV4,
   ADDRESS_FAMILY_IPV6,
@@ -47,9 +47,9 @@ import {
   PATH_OFFER_VERSION_1,
   PathTransportTag,
   PEER_ID_BYTES,
-} from '../../wire/constants.js';
-import { formatIpAddress, parseIpAddress } from '../../wire/ip-address.js';
-import { WireErrorCode, wireFail } from '../../wire/wire-error-codes.js';
+} from '../../../wire/constants.js';
+import { formatIpAddress, parseIpAddress } from '../../../wire/ip-address.js';
+import { WireErrorCode, wireFail } from '../../../wire/wire-error-codes.js';
 
 /** Hybrid-signature context of PATH_OFFER (protocol.md §3.1). */
 export const PATH_OFFER_CONTEXT = 'path-offer';
