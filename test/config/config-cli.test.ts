@@ -12,8 +12,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI_MAIN_PATH, parseRelayStartupLine, startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { CLI_MAIN_PATH, parseRelayStartupLine, startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 import { runCliAsync, startDaemon, waitFor } from '../cli/daemon-helpers.js';
 
 let dir: string;

@@ -13,7 +13,7 @@ import { ConfigProblems, resolveConfig, type ParsedFlags } from '../../src/confi
 import { resolvePathTimers } from '../../src/node/path/path-timers.js';
 import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/node/path/direct-transport.js';
 import { NodeDaemon } from '../../src/node/daemon.js';
-import { createTestNetwork } from '../../src/testkit/test-network.js';
+import { createTestNetwork } from '../../testkit/test-network.js';
 
 function flags(given: Record<string, unknown>): ParsedFlags {
   return { opts: () => given, getOptionValueSource: (k) => (k in given ? 'cli' : 'default') };

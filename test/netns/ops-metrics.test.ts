@@ -24,12 +24,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { NetnsLab } from '../../src/demo/netns-lab.js';
 import {
   labHttpGet, peerPath, remoteHost, upAvailable, waitForPeerPath, waitForPing,
   type LabDaemon, type LabPeerPath,
-} from '../../src/testkit/netns-shadowmesh.js';
-import { LAB_MESH_B, LAB_MESH_IFNAME, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
+} from '../../testkit/netns-shadowmesh.js';
+import { LAB_MESH_B, LAB_MESH_IFNAME, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
 import { parseExposition, seriesValue, type Family } from '../metrics/exposition.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -37,10 +37,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeersResult, PingResult, StatusResult } from '../../src/node/control/control-protocol.js';
 import { DirectCode } from '../../src/node/path/direct-transport.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
-import { loggedRecords, logRecords } from '../../src/testkit/log-records.js';
+import { loggedRecords, logRecords } from '../../testkit/log-records.js';
 
 /** A reload takes milliseconds; generous for a loaded machine. */
 const RELOAD_WAIT_MS = 20_000;

@@ -9,7 +9,7 @@ import { MemoryDevice } from '../../../src/node/device/memory-device.js';
 import { SM_ERR_DEVICE_OPTION } from '../../../src/node/device/device-errors.js';
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { VNET_HDR_GSO_TCPV4, VNET_HDR_F_NEEDS_CSUM, writeVnetHeader } from '../../../src/node/device/vnet-header.js';
-import { kernelResponder, runDeviceCompliance } from '../../../src/testkit/device-compliance.js';
+import { kernelResponder, runDeviceCompliance } from '../../../testkit/device-compliance.js';
 
 const OWN_MAC = Uint8Array.of(0x02, 0x53, 0x4d, 0, 0, 1);
 

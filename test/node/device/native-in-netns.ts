@@ -34,7 +34,7 @@ import {
   VNET_HDR_GSO_UDP_L4,
   writeVnetHeader,
 } from '../../../src/node/device/vnet-header.js';
-import { internetChecksum, parseArp, parseIPv4, runDeviceCompliance, writeIPv4Header } from '../../../src/testkit/device-compliance.js';
+import { internetChecksum, parseArp, parseIPv4, runDeviceCompliance, writeIPv4Header } from '../../../testkit/device-compliance.js';
 
 const TUN_F_CSUM = 0x01;
 const TUN_F_TSO4 = 0x02;

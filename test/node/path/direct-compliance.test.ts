@@ -1,5 +1,5 @@
 /**
- * The Path compliance suite (src/testkit/path-compliance.ts) against
+ * The Path compliance suite (testkit/path-compliance.ts) against
  * DirectPath over real pinned TLS 1.3 WebSockets on 127.0.0.1: each case
  * gets a freshly re-handshaken pair from two long-lived transports.
  */
@@ -7,7 +7,7 @@ import { after } from 'node:test';
 
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import type { DirectTransport } from '../../../src/node/path/direct-transport.js';
-import { runPathCompliance } from '../../../src/testkit/path-compliance.js';
+import { runPathCompliance } from '../../../testkit/path-compliance.js';
 import { MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
 import { FakeSessions, members, next, type Member } from './direct-fixture.js';
 

@@ -10,8 +10,8 @@
 import type { Clock, TimerHandle } from '../../../src/util/clock.js';
 import { PathManager, type PathManagerOptions } from '../../../src/node/path/path-manager.js';
 import type { RelaySender } from '../../../src/node/path/relay-path.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
-import { memoryPathPair, type MemoryPathPair } from '../../../src/testkit/memory-path.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
+import { memoryPathPair, type MemoryPathPair } from '../../../testkit/memory-path.js';
 
 export const A = new Uint8Array(32).fill(0xaa);
 export const B = new Uint8Array(32).fill(0xbb);

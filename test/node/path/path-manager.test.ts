@@ -16,8 +16,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PathManager } from '../../../src/node/path/path-manager.js';
 import { encodeProbe, PROBE_FRAME_BYTES } from '../../../src/node/path/probe-frames.js';
-import { memoryPathPair } from '../../../src/testkit/memory-path.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { memoryPathPair } from '../../../testkit/memory-path.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 import { A, B, Lab, dataFrame, tally } from './lab.js';
 
 /** Advance `ms` one millisecond at a time, sending `perMs` numbered frames each way per millisecond. */

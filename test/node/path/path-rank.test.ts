@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { directPathRank, isLocalNetworkAddress, remoteHostOf } from '../../../src/node/path/path-rank.js';
-import { memoryPathPair } from '../../../src/testkit/memory-path.js';
+import { memoryPathPair } from '../../../testkit/memory-path.js';
 import { A, B, Lab, dataFrame, tally } from './lab.js';
 
 test('local network addresses: private, loopback, link-local, unique-local; not public, not carrier-grade NAT', () => {

@@ -10,7 +10,7 @@ import {
   DEFAULT_PATH_TIMERS, PathTimers, resolvePathTimers,
   type DirectTimes, type PathTimerHost, type RetryTimes, type TimedDirect, type TimedPeer,
 } from '../../../src/node/path/path-timers.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 class D implements TimedDirect {
   closed = false;

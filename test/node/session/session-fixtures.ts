@@ -3,7 +3,7 @@
  * an event recorder, and a session factory on a FakeClock. Not a test file.
  */
 import { randomBytes } from '../../../src/crypto/bytes.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 import { PeerSession, type PeerSessionEvents, type PeerSessionOptions } from '../../../src/node/session/peer-session.js';
 import type { SessionKeys } from '../../../src/node/session/session-keys.js';
 import type { HandshakeReason } from '../../../src/node/session/session-timers.js';

@@ -19,7 +19,7 @@ import {
   type SessionTimerOptions,
   type TimedKeyPair,
 } from '../../../src/node/session/session-timers.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 interface Kp { createdAtMs: number; retiredAtMs: number | null; isInitiator: boolean; sent: bigint }
 

@@ -3,10 +3,10 @@
  * hybrid keys and CA-signed certificates, no files. Seeds make them
  * reproducible where a test needs that (vectors).
  */
-import { HybridSigner } from '../crypto/hybrid-sign.js';
-import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from '../identity/certificate.js';
-import { MembershipVerifier } from '../identity/membership.js';
-import { peerIdFromPublicKey } from '../identity/peer-id.js';
+import { HybridSigner } from '../src/crypto/hybrid-sign.js';
+import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from '../src/identity/certificate.js';
+import { MembershipVerifier } from '../src/identity/membership.js';
+import { peerIdFromPublicKey } from '../src/identity/peer-id.js';
 
 export const FIXTURE_EPOCH_MS = Date.UTC(2026, 0, 1);
 const YEAR_MS = 365 * 24 * 3600 * 1000;

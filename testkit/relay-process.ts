@@ -32,26 +32,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { RelayStatsSnapshot } from '../relay/relay-stats.js';
+import { CLI_MAIN_PATH, parseRelayStartupLine } from '../src/demo/cli-entry.js';
+import type { RelayStatsSnapshot } from '../src/relay/relay-stats.js';
 
-/** The compiled CLI entry point next to this file (dist/src/cli/main.js). */
-export const CLI_MAIN_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The demo owns these two; tests and benchmarks reach them here with the rest of the relay process helpers. */
+export { CLI_MAIN_PATH, parseRelayStartupLine };
+
 /** A relay needs well under a second to start; generous for a loaded CI machine. */
 export const DEFAULT_START_TIMEOUT_MS = 15_000;
 /** After SIGTERM the relay closes clients for ~1.5 s; SIGKILL past this. */
 export const STOP_GRACE_MS = 5_000;
 /** Keep at most this much stderr per relay: enough for diagnostics, bounded for floods. */
 const MAX_STDERR_CHARS = 256 * 1024;
-
-const STARTUP_LINE = /^relay listening on (wss:\/\/(\S+):(\d+)) pin (sha256:[0-9a-f]{64})$/;
-
-/** Parse the relay's startup line; null if `line` is not one. */
-export function parseRelayStartupLine(line: string): { url: string; host: string; port: number; pin: string } | null {
-  const m = STARTUP_LINE.exec(line.trim());
-  if (m === null) return null;
-  return { url: m[1] as string, host: m[2] as string, port: Number(m[3]), pin: m[4] as string };
-}
 
 export interface StartRelayOptions {
   caFile: string;

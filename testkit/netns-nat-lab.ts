@@ -1,10 +1,10 @@
 /**
  * A NAT lab in network namespaces (issue 5 "What must be shown"): an
  * "internet" with two servers, two home routers doing iptables NAT, and one
- * node behind each router. Built on the plain lab (src/testkit/netns-lab.ts),
+ * node behind each router. Built on the plain lab (src/demo/netns-lab.ts),
  * whose bridge namespace becomes the internet's switch; the NAT lab keeps its
  * exec/check/spawn/teardown semantics, so startLabRelay(lab, 'inet', ...) and
- * startLabDaemon(lab, 'a', ...) (src/testkit/netns-shadowmesh.ts) work
+ * startLabDaemon(lab, 'a', ...) (testkit/netns-shadowmesh.ts) work
  * unchanged.
  *
  *     sm-<id>-br    bridge br0: the internet's switch (198.51.100.0/24, TEST-NET-2)
@@ -55,7 +55,7 @@
  *    lab's: idempotent, also on exit and SIGINT/SIGTERM, removes only this
  *    lab's namespaces.
  */
-import { createNetnsLab, type LabNode, type NetnsLab } from './netns-lab.js';
+import { createNetnsLab, type LabNode, type NetnsLab } from '../src/demo/netns-lab.js';
 
 export type NatKind = 'none' | 'full-cone' | 'port-restricted' | 'symmetric';
 export const NAT_KINDS: readonly NatKind[] = Object.freeze(['none', 'full-cone', 'port-restricted', 'symmetric'] as const);

@@ -2,7 +2,7 @@
  * A deterministic virtual clock for tests. Time moves only when the test calls
  * advance(); due timers run in order of their due time, then of scheduling.
  */
-import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../src/util/clock.js';
 
 interface Pending { due: number; seq: number; fn: () => void; cancelled: boolean }
 

@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Path } from '../node/path/path.js';
+import type { Path } from '../src/node/path/path.js';
 
 export interface PathPairUnderTest {
   /** The end under test, toward `b`'s node. */

@@ -29,12 +29,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HybridSigner } from '../crypto/hybrid-sign.js';
-import { CA_CERT_FILE, CA_CRL_FILE, initCa, revokeMembers, signMember } from '../identity/ca.js';
-import type { CaCertificate, MemberCertificate } from '../identity/certificate.js';
-import { saveMemberCertificate } from '../identity/files.js';
-import { createIdentity } from '../identity/key-file.js';
-import type { RevocationList } from '../identity/revocation.js';
+import type { HybridSigner } from '../src/crypto/hybrid-sign.js';
+import { CA_CERT_FILE, CA_CRL_FILE, initCa, revokeMembers, signMember } from '../src/identity/ca.js';
+import type { CaCertificate, MemberCertificate } from '../src/identity/certificate.js';
+import { saveMemberCertificate } from '../src/identity/files.js';
+import { createIdentity } from '../src/identity/key-file.js';
+import type { RevocationList } from '../src/identity/revocation.js';
 
 /** How far the test CA's validity starts in the past: room for pre-expired member certificates. */
 export const CA_BACKDATE_MS = 7 * 24 * 60 * 60 * 1_000;

@@ -10,7 +10,7 @@
  * --count) stops the processes and deletes every namespace (`sm-` prefix) and
  * the temporary directory.
  *
- * Built on the namespace lab the tests use (src/testkit/netns-lab.ts), so the
+ * Built on the namespace lab the tests use (src/demo/netns-lab.ts), so the
  * demo a newcomer sees is the topology CI proves.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,8 +20,8 @@ import { initCa, signMember, CA_CERT_FILE } from '../identity/ca.js';
 import { saveMemberCertificate } from '../identity/files.js';
 import { createIdentity } from '../identity/key-file.js';
 import { formatPeerId } from '../identity/peer-id.js';
-import { createNetnsLab } from '../testkit/netns-lab.js';
-import { startLabDaemon, startLabRelay, waitForPing, type LabDaemon } from '../testkit/netns-shadowmesh.js';
+import { createNetnsLab } from './netns-lab.js';
+import { startLabDaemon, startLabRelay, waitForPing, type LabDaemon } from './lab-daemons.js';
 
 /** How long the first ping may take: admission, presence, the post-quantum handshake and ARP. */
 const FIRST_PING_TIMEOUT_MS = 30_000;

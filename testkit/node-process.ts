@@ -1,5 +1,5 @@
 /**
- * Spawn a real node process (src/testkit/node-driver.ts) for integration
+ * Spawn a real node process (testkit/node-driver.ts) for integration
  * tests and talk to it over its JSON-lines stdio. Only the process started
  * here is ever signalled, by its pid; children still alive when the test
  * process exits are SIGKILLed.

@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NetnsLab } from './netns-lab.js';
+import type { NetnsLab } from '../src/demo/netns-lab.js';
 
 /** Tunnel addresses: a private /24 that exists only inside the lab's namespaces. */
 export const WG_TUNNEL_PREFIX = '10.99.0.';

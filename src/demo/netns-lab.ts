@@ -1,5 +1,5 @@
 /**
- * A Linux network-namespace lab for tests and benchmarks (docs/conventions.md
+ * A Linux network-namespace lab for the root demo, tests and benchmarks (docs/conventions.md
  * §15: real processes in namespaces with real devices). Needs root and
  * iproute2; iptables and tc only for the optional link helpers.
  *

@@ -3,7 +3,7 @@
  * separate node processes before the daemon and its control API exist
  * (issue: data plane). Not part of the product's CLI.
  *
- * Usage: node dist/src/testkit/node-driver.js --dir DIR --ca CA.crt --cert NODE.crt
+ * Usage: node dist/testkit/node-driver.js --dir DIR --ca CA.crt --cert NODE.crt
  *          --relay wss://HOST:PORT --pin sha256:HEX [--crl FILE] [--rekey-after-ms N] [--grace-ms N] [--no-direct]
  *
  * stdin, one JSON object per line:
@@ -21,12 +21,12 @@
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { loadIdentity } from '../identity/key-file.js';
-import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
-import { MembershipVerifier } from '../identity/membership.js';
-import { formatPeerId, parsePeerId } from '../identity/peer-id.js';
-import { createLogger } from '../util/logger.js';
-import { ShadowNode } from '../node/node.js';
+import { loadIdentity } from '../src/identity/key-file.js';
+import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../src/identity/files.js';
+import { MembershipVerifier } from '../src/identity/membership.js';
+import { formatPeerId, parsePeerId } from '../src/identity/peer-id.js';
+import { createLogger } from '../src/util/logger.js';
+import { ShadowNode } from '../src/node/node.js';
 
 function out(obj: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(obj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');

@@ -6,12 +6,12 @@
  * signing (rnd = 32 zero bytes). Certificates are inputs (they carry a CA
  * signature made once), so they are stored in the vector file as they are.
  */
-import { HybridSigner } from '../crypto/hybrid-sign.js';
-import { fromHex, sha256, toHex } from '../crypto/bytes.js';
-import { decodeCaCertificate } from '../identity/certificate.js';
-import { MembershipVerifier } from '../identity/membership.js';
-import { peerIdFromPublicKey } from '../identity/peer-id.js';
-import { HandshakeInitiator, HandshakeResponder, type TranscriptSigner } from '../handshake/peer-handshake.js';
+import { HybridSigner } from '../src/crypto/hybrid-sign.js';
+import { fromHex, sha256, toHex } from '../src/crypto/bytes.js';
+import { decodeCaCertificate } from '../src/identity/certificate.js';
+import { MembershipVerifier } from '../src/identity/membership.js';
+import { peerIdFromPublicKey } from '../src/identity/peer-id.js';
+import { HandshakeInitiator, HandshakeResponder, type TranscriptSigner } from '../src/handshake/peer-handshake.js';
 
 export interface HandshakeVectorInputs {
   caCert: string;

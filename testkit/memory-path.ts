@@ -21,8 +21,8 @@
  * the sender. One timer per direction is armed at a time, so a long stream
  * costs O(1) per frame on the FakeClock.
  */
-import type { Clock, TimerHandle } from '../util/clock.js';
-import { countPathDrop, newPathId, newPathStats, type Path, type PathCarrier, type PathKind, type PathStats } from '../node/path/path.js';
+import type { Clock, TimerHandle } from '../src/util/clock.js';
+import { countPathDrop, newPathId, newPathStats, type Path, type PathCarrier, type PathKind, type PathStats } from '../src/node/path/path.js';
 
 export interface MemoryPathOptions {
   kind?: PathKind;

@@ -1,136 +1,31 @@
 /**
- * Real ShadowMesh processes inside a netns lab (src/testkit/netns-lab.ts):
- * a relay (`shadowmesh relay`) in one namespace and node daemons
- * (`shadowmesh up`) in others, plus the control CLI (`status`, `peers`,
- * `ping`) run against a daemon's control socket. Used by the data-plane netns
- * tests and the throughput benchmark.
+ * Real ShadowMesh processes inside a netns lab (src/demo/netns-lab.ts), as
+ * the data-plane netns tests and the benchmarks drive them: the relay and
+ * daemon start helpers of src/demo/lab-daemons.ts (re-exported here, so a
+ * test imports one module), plus what tests observe on top: a peer's path in
+ * `peers --json`, numbered ping streams and their gaps, HTTP GETs inside a
+ * namespace, and whether this build has `up` at all.
  *
  * What callers must know:
  *  - Every process is spawned through the lab, so the lab's teardown stops it
  *    by pid even when a test fails.
- *  - A daemon counts as ready once `shadowmesh status --json --control SOCK`
- *    answers (the control API is up); whether its peers are reachable yet is
- *    for the caller to wait on (e.g. waitForPing).
  *  - upAvailable() tells whether this build has the `up` command at all, so a
  *    benchmark can report "not available" instead of failing.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { LabProcess, NetnsLab, ExecResult } from './netns-lab.js';
-import { CLI_MAIN_PATH, parseRelayStartupLine } from './relay-process.js';
+import type { LabProcess, NetnsLab } from '../src/demo/netns-lab.js';
+import { CLI_MAIN_PATH } from '../src/demo/cli-entry.js';
+import { CONTROL_CALL_TIMEOUT_MS, type LabDaemon } from '../src/demo/lab-daemons.js';
 
-/** Port of the relay inside its namespace (the design's default WSS port; the namespace is ours). */
-export const LAB_RELAY_PORT = 8443;
-/** A relay or daemon starts in well under a second; generous for a loaded 2-core CI machine. */
-export const START_TIMEOUT_MS = 20_000;
-/** Poll cadence while waiting for a control socket or a first ping. */
-const POLL_MS = 200;
-/** One control CLI call (status/peers) should answer at once. */
-const CONTROL_CALL_TIMEOUT_MS = 10_000;
-
-export interface LabRelay {
-  readonly proc: LabProcess;
-  readonly url: string;
-  readonly pin: string;
-  readonly dataDir: string;
-  stop(): Promise<number | string>;
-}
+export {
+  LAB_RELAY_PORT, START_TIMEOUT_MS, startLabRelay, startLabDaemon, waitForPing,
+  type LabRelay, type LabNodeOptions, type LabDaemon,
+} from '../src/demo/lab-daemons.js';
 
 /** True when this build's CLI has the `up` command (the node daemon). */
 export function upAvailable(): boolean {
   const r = spawnSync(process.execPath, [CLI_MAIN_PATH, 'up', '--help'], { encoding: 'utf8', timeout: 15_000 });
   return r.status === 0 && /--relay/.test(r.stdout);
-}
-
-/** Start `shadowmesh relay` in the lab node `node`, listening on its lab address. */
-export async function startLabRelay(lab: NetnsLab, node: string, options: { caFile: string; crlFile?: string; dataDir?: string; args?: string[] }): Promise<LabRelay> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sm-lab-relay-'));
-  if (options.dataDir === undefined) lab.onTeardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const argv = [process.execPath, CLI_MAIN_PATH, 'relay', '--listen', `${lab.ip(node)}:${LAB_RELAY_PORT}`, '--ca', options.caFile, '--data', dataDir];
-  if (options.crlFile !== undefined) argv.push('--crl', options.crlFile);
-  argv.push(...(options.args ?? []));
-  const proc = lab.spawn(node, argv, { label: `${node}:relay` });
-  const m = await proc.waitForLine(/^relay listening on /, START_TIMEOUT_MS);
-  const info = parseRelayStartupLine(m.input);
-  if (info === null) throw new Error(`relay on ${node}: unexpected startup line ${JSON.stringify(m.input)}`);
-  return { proc, url: info.url, pin: info.pin, dataDir, stop: () => proc.stop() };
-}
-
-export interface LabNodeOptions {
-  relay: { url: string; pin: string };
-  caFile: string;
-  certFile: string;
-  /** Identity directory (identity.key). */
-  dir: string;
-  dev: 'tap' | 'tun';
-  /** Interface name inside the namespace. */
-  ifname: string;
-  /** Control socket path; default <dir>/control-<node>.sock. */
-  control?: string;
-  args?: string[];
-  env?: Record<string, string>;
-}
-
-export interface LabDaemon {
-  readonly proc: LabProcess;
-  readonly node: string;
-  readonly control: string;
-  readonly options: LabNodeOptions;
-  /** Run `shadowmesh <args> --control SOCK` in the node's namespace. */
-  cli(args: string[], timeoutMs?: number): Promise<ExecResult>;
-  /** `status --json`, parsed. */
-  status(): Promise<unknown>;
-  /** `peers --json`, parsed. */
-  peers(): Promise<unknown>;
-  stop(): Promise<number | string>;
-}
-
-/** Start `shadowmesh up` in lab node `node` and wait until its control API answers. */
-export async function startLabDaemon(lab: NetnsLab, node: string, options: LabNodeOptions): Promise<LabDaemon> {
-  const control = options.control ?? join(options.dir, `control-${node}.sock`);
-  const argv = [
-    process.execPath, CLI_MAIN_PATH, 'up',
-    '--relay', options.relay.url, '--pin', options.relay.pin,
-    '--ca', options.caFile, '--cert', options.certFile, '--dir', options.dir,
-    '--dev', options.dev, '--name', options.ifname, '--control', control,
-    ...(options.args ?? []),
-  ];
-  const proc = lab.spawn(node, argv, { label: `${node}:up`, ...(options.env !== undefined ? { env: options.env } : {}) });
-  const cli = (args: string[], timeoutMs = CONTROL_CALL_TIMEOUT_MS): Promise<ExecResult> =>
-    lab.exec(node, [process.execPath, CLI_MAIN_PATH, ...args, '--control', control], { timeoutMs });
-  const json = async (cmd: string): Promise<unknown> => {
-    const r = await cli([cmd, '--json']);
-    if (r.code !== 0) throw new Error(`shadowmesh ${cmd} on ${node}: exit ${r.code}: ${r.stderr.trim()}`);
-    return JSON.parse(r.stdout) as unknown;
-  };
-  const daemon: LabDaemon = { proc, node, control, options, cli, status: () => json('status'), peers: () => json('peers'), stop: () => proc.stop() };
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (!proc.alive()) throw new Error(`shadowmesh up on ${node} exited (${await proc.exited}) before its control API answered\nstdout: ${proc.stdout().slice(-4_000)}\nstderr: ${proc.stderr().slice(-4_000)}`);
-    const r = await cli(['status', '--json'], 5_000);
-    if (r.code === 0) return daemon;
-    if (Date.now() > deadline) {
-      await proc.stop();
-      throw new Error(`shadowmesh up on ${node}: control API not answering after ${START_TIMEOUT_MS} ms (last: ${r.stderr.trim()})\nstdout: ${proc.stdout().slice(-4_000)}\nstderr: ${proc.stderr().slice(-4_000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
-
-/**
- * Ping `toIp` from `from` once a second until a reply arrives or `timeoutMs`
- * passes; resolves with the ms it took, or null if no reply came.
- */
-export async function waitForPing(lab: NetnsLab, from: string, toIp: string, timeoutMs: number): Promise<number | null> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    const r = await lab.exec(from, ['ping', '-n', '-c', '1', '-W', '1', toIp], { timeoutMs: 5_000 });
-    if (r.code === 0) return Date.now() - start;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  return null;
 }
 
 // ---------------------------------------------------------------- direct paths (issue 4)

@@ -29,9 +29,9 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { encodeProbe } from '../../node/path/probe-frames.js';
-import { UDP_FRAGMENT_HEADER_BYTES, UdpFrameType, UdpProbePurpose } from '../../wire/constants.js';
-import { encodeUdpProbe, putUdpFragmentHeader } from '../../wire/udp-frames.js';
+import { encodeProbe } from '../../src/node/path/probe-frames.js';
+import { UDP_FRAGMENT_HEADER_BYTES, UdpFrameType, UdpProbePurpose } from '../../src/wire/constants.js';
+import { encodeUdpProbe, putUdpFragmentHeader } from '../../src/wire/udp-frames.js';
 
 export interface UdpAddress {
   address: string;

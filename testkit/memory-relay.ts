@@ -4,8 +4,8 @@
  * pump(), so there is no reentrancy and no real time. A test can watch,
  * drop, rewrite or replay frames in flight through `intercept`.
  */
-import type { FrameTransport } from '../node/path/path.js';
-import { toHex } from '../crypto/bytes.js';
+import type { FrameTransport } from '../src/node/path/path.js';
+import { toHex } from '../src/crypto/bytes.js';
 
 export interface InFlight {
   src: Uint8Array;

@@ -22,11 +22,11 @@
  * `seen` is bounded (the oldest entries go first) so a long test does not
  * grow without limit.
  */
-import type { ClientConnection, RelayMemberCertificate } from '../../relay/client-connection.js';
-import { RelayServer } from '../../relay/relay-server.js';
-import { FrameType, SEND_HEADER_BYTES } from '../../wire/constants.js';
-import { encodeRelayFrame } from '../../wire/relay-frames.js';
-import { toHex } from '../../crypto/bytes.js';
+import type { ClientConnection, RelayMemberCertificate } from '../../src/relay/client-connection.js';
+import { RelayServer } from '../../src/relay/relay-server.js';
+import { FrameType, SEND_HEADER_BYTES } from '../../src/wire/constants.js';
+import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
+import { toHex } from '../../src/crypto/bytes.js';
 
 /** Frames kept in `seen`: enough for any test's replay, bounded for long runs. */
 export const MALICIOUS_RELAY_SEEN_MAX = 10_000;

@@ -16,10 +16,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Device, DeviceKind } from '../node/device/device.js';
-import { VNET_HDR_BYTES } from '../node/device/vnet-header.js';
-import { SM_ERR_DEVICE_STATE } from '../node/device/device-errors.js';
-import type { MemoryDevice } from '../node/device/memory-device.js';
+import type { Device, DeviceKind } from '../src/node/device/device.js';
+import { VNET_HDR_BYTES } from '../src/node/device/vnet-header.js';
+import { SM_ERR_DEVICE_STATE } from '../src/node/device/device-errors.js';
+import type { MemoryDevice } from '../src/node/device/memory-device.js';
 
 export interface DeviceUnderTest {
   device: Device;

@@ -1,7 +1,7 @@
 /**
  * A malicious member for adversary tests (docs/threat-model.md "Malicious
  * member"): a real, admitted member of the mesh whose real TAP device in its
- * lab namespace (src/testkit/netns-lab.ts) is turned against another member,
+ * lab namespace (src/demo/netns-lab.ts) is turned against another member,
  * with the kernel and iputils doing the sending, so what reaches the daemon
  * is what any root user on that member could produce. Plus bounded UDP
  * counters and senders, to count what arrives at each end.
@@ -24,7 +24,7 @@
  * Counters keep one output line per datagram, bounded by the senders' counts
  * (MAX_UDP_DATAGRAMS) and the lab's output bound.
  */
-import type { LabProcess, NetnsLab } from '../netns-lab.js';
+import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
 
 /** Upper bound on one sendUdp() call: the tests count datagrams one line each. */
 export const MAX_UDP_DATAGRAMS = 10_000;

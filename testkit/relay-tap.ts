@@ -4,7 +4,7 @@
  * exactly what the relay's code gets) to the file named by
  * SHADOWMESH_TAP_FILE, so a test can prove what the relay never sees.
  *
- *   NODE_OPTIONS="--import file:///…/dist/src/testkit/relay-tap.js" SHADOWMESH_TAP_FILE=/tmp/x
+ *   NODE_OPTIONS="--import file:///…/dist/testkit/relay-tap.js" SHADOWMESH_TAP_FILE=/tmp/x
  *
  * It wraps ws's WebSocket.prototype.emit for 'message' events and appends the
  * raw bytes; the relay process's own code is unchanged.

@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createNetnsLab, type NetnsLab } from './netns-lab.js';
+import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { startLabDaemon, startLabRelay, waitForPeerPath, type LabDaemon, type LabRelay } from './netns-shadowmesh.js';
 import { createTestNetwork, type TestNetwork } from './test-network.js';
 

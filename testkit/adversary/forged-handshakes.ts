@@ -17,9 +17,9 @@
  *
  * Every function returns a new buffer; none keeps state.
  */
-import { randomBytes } from '../../crypto/bytes.js';
-import { HandshakeInitiator } from '../../handshake/peer-handshake.js';
-import { DATA_MIN_BYTES, FrameType, PEER_ID_BYTES, PROTOCOL_VERSION } from '../../wire/constants.js';
+import { randomBytes } from '../../src/crypto/bytes.js';
+import { HandshakeInitiator } from '../../src/handshake/peer-handshake.js';
+import { DATA_MIN_BYTES, FrameType, PEER_ID_BYTES, PROTOCOL_VERSION } from '../../src/wire/constants.js';
 
 type Rng = (n: number) => Uint8Array;
 

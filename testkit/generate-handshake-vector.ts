@@ -1,15 +1,15 @@
 /**
  * Writes test/vectors/handshake-v1.json. Run by hand only, when the protocol
- * version changes: `npm run build && node dist/src/testkit/generate-handshake-vector.js --force`.
+ * version changes: `npm run build && node dist/testkit/generate-handshake-vector.js --force`.
  * Without --force it refuses to replace the committed file: vectors are never
  * regenerated silently (the CA signatures in the certificates are hedged, so
  * every run produces different bytes).
  * The test suite never runs it; it replays the committed file instead.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { HybridSigner } from '../crypto/hybrid-sign.js';
-import { toHex } from '../crypto/bytes.js';
-import { issueCaCertificate, issueMemberCertificate } from '../identity/certificate.js';
+import { HybridSigner } from '../src/crypto/hybrid-sign.js';
+import { toHex } from '../src/crypto/bytes.js';
+import { issueCaCertificate, issueMemberCertificate } from '../src/identity/certificate.js';
 import { runHandshakeVector, type HandshakeVectorInputs } from './handshake-vector.js';
 
 function seed(byte: number, n: number): Uint8Array {
@@ -37,7 +37,7 @@ const inputs: HandshakeVectorInputs = {
   timestampMs: t0 + 1000,
   nowMs: t0 + 2000,
 };
-const out = new URL('../../../test/vectors/handshake-v1.json', import.meta.url);
+const out = new URL('../../test/vectors/handshake-v1.json', import.meta.url);
 if (existsSync(out) && !process.argv.includes('--force')) {
   console.error(`${out.pathname} exists; pass --force to replace it (a protocol version change)`);
   process.exit(1);

@@ -9,7 +9,7 @@
  * that is not a Binding request is ignored.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { decodeStunMessage, encodeBindingSuccess, STUN_METHOD_BINDING, type StunAddress } from '../../stun/stun-message.js';
+import { decodeStunMessage, encodeBindingSuccess, STUN_METHOD_BINDING, type StunAddress } from '../../src/stun/stun-message.js';
 
 export class LyingStunServer {
   /** What every answer reports as the requester's address; null answers truthfully. */

@@ -1,6 +1,6 @@
 /**
  * Latency and throughput measurements between two nodes of a netns lab
- * (src/testkit/netns-lab.ts), shared by the data-plane tests and the
+ * (src/demo/netns-lab.ts), shared by the data-plane tests and the
  * throughput benchmark: ping RTT (average and p99 from per-reply times) and
  * iperf3 TCP (single or parallel streams, both ends' JSON reports).
  *
@@ -8,7 +8,7 @@
  * start their own iperf3 server (one test, `-1`) in the target namespace,
  * tracked by the lab, and never leave it running.
  */
-import type { NetnsLab } from './netns-lab.js';
+import type { NetnsLab } from '../src/demo/netns-lab.js';
 
 /** Default ping sample: 200 echoes 10 ms apart (2 s), enough for a p99 that is not the maximum. */
 export const DEFAULT_PING_COUNT = 200;

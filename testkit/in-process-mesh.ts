@@ -3,7 +3,7 @@
  * WSS on 127.0.0.1, fresh pin) for a throw-away test network, and
  * ShadowNodes for its members whose direct-path listeners bind 127.0.0.1
  * only. `stop()` stops every node, the relay, and removes the files. The
- * relay is a MaliciousRelay (src/testkit/adversary/malicious-relay.ts), which
+ * relay is a MaliciousRelay (testkit/adversary/malicious-relay.ts), which
  * behaves as an honest relay until a test uses its adversary methods.
  * `stopRelay()` / `startRelay()` take the relay away and bring a new one up
  * at the same address with the same TLS key (the same pin): a relay restart
@@ -12,15 +12,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MembershipVerifier } from '../identity/membership.js';
-import { ShadowNode, type NodeOptions } from '../node/node.js';
-import { TlsIdentity } from '../relay/tls-identity.js';
+import { MembershipVerifier } from '../src/identity/membership.js';
+import { ShadowNode, type NodeOptions } from '../src/node/node.js';
+import { TlsIdentity } from '../src/relay/tls-identity.js';
 import { createTestNetwork, type TestNetwork } from './test-network.js';
 import { MaliciousRelay } from './adversary/malicious-relay.js';
 
 export interface InProcessMesh {
   readonly net: TestNetwork;
-  /** A MaliciousRelay: an honest relay until a test uses its adversary methods (src/testkit/adversary/). The current one after startRelay(). */
+  /** A MaliciousRelay: an honest relay until a test uses its adversary methods (testkit/adversary/). The current one after startRelay(). */
   readonly relay: MaliciousRelay<ReturnType<MembershipVerifier['verify']>>;
   /** Stop the relay (CLOSE to every member, listener released); the nodes keep running and retry. */
   stopRelay(): Promise<void>;
