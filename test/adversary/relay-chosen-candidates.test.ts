@@ -16,7 +16,7 @@ import { signPathOffer, type PathCandidate } from '../../src/node/path/path-offe
 import { MAX_PUNCH_PROBES_PER_ATTEMPT, UdpCode, UdpTransport } from '../../src/node/path/udp-transport.js';
 import { LyingStunServer } from '../../testkit/adversary/lying-stun.js';
 import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
-import { FakeSessions, members, next } from '../node/path/direct-fixture.js';
+import { FakeSessions, members, next } from '../../testkit/direct-transport-fixture.js';
 
 const LIES = ['0.0.0.0', '224.0.0.1', '255.255.255.255'];
 

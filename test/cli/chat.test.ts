@@ -24,7 +24,7 @@ import { ShadowNode } from '../../src/node/node.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 import { InnerType } from '../../src/wire/constants.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from './daemon-helpers.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 
 const TAP = fileURLToPath(new URL('../../testkit/relay-tap.js', import.meta.url));
 const MARKER = 'CHAT-PLAINTEXT-MARKER-7f3a';

@@ -14,7 +14,7 @@ import { RelayLink, RelayLinkCode, type RelayLinkOptions } from '../../src/node/
 import { RelayAuthCode } from '../../src/handshake/relay-auth.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
-import { eventually, once } from '../relay/raw-client.js';
+import { eventually, once } from '../../testkit/raw-relay-client.js';
 
 let net: TestNetwork;
 let scratch: string;

@@ -23,7 +23,7 @@ import type { PeersResult, PingResult } from '../../src/node/control/control-pro
 import { TLS_KEY_FILE_NAME } from '../../src/relay/tls-identity.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a9c1e5b';
 const DEBUG = { SHADOWMESH_LOG_LEVEL: 'debug' };

@@ -31,7 +31,7 @@ import type { PeersResult, PingResult, StatusResult } from '../../src/node/contr
 import { pinOfCertificate } from '../../src/relay/tls-identity.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { logRecords } from '../../testkit/log-records.js';
 
 const LIFETIME = '10s';

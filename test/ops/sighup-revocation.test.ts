@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { PeersResult, PingResult, StatusResult } from '../../src/node/control/control-protocol.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { loggedRecords, type LogRecord } from '../../testkit/log-records.js';
 
 let net: TestNetwork;

@@ -11,7 +11,7 @@ import { startRelayProcess, type RelayProcess } from '../../testkit/relay-proces
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType, RelayErrorCode } from '../../src/wire/constants.js';
 import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
-import { connectRaw, eventually, once } from './raw-client.js';
+import { connectRaw, eventually, once } from '../../testkit/raw-relay-client.js';
 
 const HOUR_MS = 3_600_000;
 let net: TestNetwork;

@@ -17,7 +17,7 @@ import { RelayLink } from '../../src/node/relay-link.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType } from '../../src/wire/constants.js';
-import { admitRaw, eventually, once } from './raw-client.js';
+import { admitRaw, eventually, once } from '../../testkit/raw-relay-client.js';
 
 let net: TestNetwork;
 let scratch: string;

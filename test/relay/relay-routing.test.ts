@@ -16,7 +16,7 @@ import { startRelayProcess, type RelayProcess } from '../../testkit/relay-proces
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType, MAX_FRAME_BYTES, RelayErrorCode } from '../../src/wire/constants.js';
 import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
-import { admitRaw, connectRaw, eventually, once } from './raw-client.js';
+import { admitRaw, connectRaw, eventually, once } from '../../testkit/raw-relay-client.js';
 
 let net: TestNetwork;
 let relay: RelayProcess;

@@ -9,7 +9,7 @@ import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import type { DirectTransport } from '../../../src/node/path/direct-transport.js';
 import { runPathCompliance } from '../../../testkit/path-compliance.js';
 import { MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
-import { FakeSessions, members, next, type Member } from './direct-fixture.js';
+import { FakeSessions, members, next, type Member } from '../../../testkit/direct-transport-fixture.js';
 
 let pair: Promise<{ a: DirectTransport; b: DirectTransport; mb: Member }> | null = null;
 

@@ -19,9 +19,9 @@ import {
   encodePathOfferSigned,
 } from '../../../src/node/path/path-offer.js';
 import { MAX_PATH_CANDIDATES } from '../../../src/wire/constants.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../wire/fuzz-config.js';
-import { assertWireErrorCode } from '../../wire/properties.js';
-import { FakeSessions, members, type Member } from './direct-fixture.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../../testkit/fuzz-config.js';
+import { assertWireErrorCode } from '../../../testkit/wire-properties.js';
+import { FakeSessions, members, type Member } from '../../../testkit/direct-transport-fixture.js';
 
 describe('PATH_OFFER codec', () => {
   it('round-trips and signs everything before the signature', () => {

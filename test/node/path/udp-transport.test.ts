@@ -21,7 +21,7 @@ import { FakeClock } from '../../../testkit/fake-clock.js';
 import type { Clock } from '../../../src/util/clock.js';
 import { MAX_FRAME_BYTES, UDP_FRAGMENT_HEADER_BYTES, UDP_PROBE_MAC_BYTES, UdpFrameType, UdpProbePurpose } from '../../../src/wire/constants.js';
 import { decodeUdpProbe, type UdpProbeFields } from '../../../src/wire/udp-frames.js';
-import { next, until } from './direct-fixture.js';
+import { next, until } from '../../../testkit/direct-transport-fixture.js';
 import { fragmentsOf } from '../../../testkit/adversary/off-path-spoofer.js';
 
 // ------------------------------------------------------------ helpers

@@ -14,7 +14,7 @@ import { writeDataHeader } from '../../../src/wire/peer-frames.js';
 import { DATA_COUNTER_OFFSET, DATA_HEADER_BYTES, InnerType } from '../../../src/wire/constants.js';
 import {
   FakeClock, RecordingEvents, bytes, dataView, isZero, makeSession, matchingKeys, rawView, zeroRng,
-} from './session-fixtures.js';
+} from '../../../testkit/session-fixtures.js';
 
 const PAYLOAD = InnerType.Payload;
 const KEEPALIVE = InnerType.Keepalive;

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { hasCode } from '../../../src/errors.js';
 import { checkSessionKeys, type SessionKeys } from '../../../src/node/session/session-keys.js';
 import { SM_ERR_SESSION_KEYS } from '../../../src/node/session/session-error-codes.js';
-import { matchingKeys } from './session-fixtures.js';
+import { matchingKeys } from '../../../testkit/session-fixtures.js';
 
 describe('checkSessionKeys', () => {
   it('accepts well-formed keys and leaves their bytes unchanged', () => {

@@ -1,18 +1,8 @@
 /**
- * Shared assertions and byte builders for the src/wire tests.
+ * Byte builders for the codec tests (src/wire and the frames built on it):
+ * hex text, filled and concatenated buffers, little-endian integers.
  */
-
 import { strict as assert } from 'node:assert';
-
-/** Assert that `fn` throws a WireError carrying `code`. */
-export function throwsWire(fn: () => unknown, code: string): void {
-  assert.throws(fn, (err: unknown) => {
-    if (!(err instanceof Error)) return assert.fail(`expected an Error, got ${String(err)}`);
-    assert.equal(err.name, 'WireError', `expected WireError, got ${err.name}: ${err.message}`);
-    assert.equal((err as { code?: unknown }).code, code, `wrong code for: ${err.message}`);
-    return true;
-  });
-}
 
 /** Bytes from a hex string; spaces and '|' are ignored so layouts can be drawn. */
 export function hex(text: string): Uint8Array {

@@ -1,11 +1,11 @@
 /**
- * Runs the built CLI (dist/src/cli/main.js) as a child process, the way a
- * user does, with a controlled environment and working directory.
+ * Runs the built CLI (dist/src/cli/main.js) synchronously as a child
+ * process, the way a user does, with a controlled environment and working
+ * directory; for commands that finish on their own (keygen, ca). Daemons and
+ * CLI calls that must not block the event loop: testkit/daemon-process.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-export const MAIN_JS = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+import { CLI_MAIN_PATH } from '../src/demo/cli-entry.js';
 
 export interface CliResult {
   status: number | null;
@@ -19,7 +19,7 @@ export function runCli(args: string[], options: { cwd: string; env?: Record<stri
     const v = process.env[k];
     if (v !== undefined) env[k] = v;
   }
-  const r = spawnSync(process.execPath, [MAIN_JS, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI_MAIN_PATH, ...args], { cwd: options.cwd, env: { ...env, ...options.env }, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

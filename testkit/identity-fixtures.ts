@@ -1,15 +1,14 @@
 /**
  * Shared fixtures for the identity tests: an in-memory CA, member keys and
- * certificates, temp directories, and an assertion that a call throws an
- * error with a given SM_ERR_* code. Keys are generated once per test file
+ * certificates, temp directories and bit flips (the error-code assertions
+ * are testkit/expect-code.ts). Keys are generated once per test file
  * (ML-DSA-87 key generation is the slow part).
  */
-import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HybridSigner } from '../../src/crypto/hybrid-sign.js';
-import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from '../../src/identity/certificate.js';
+import { HybridSigner } from '../src/crypto/hybrid-sign.js';
+import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from '../src/identity/certificate.js';
 
 /** 2025-01-01T00:00:00Z: a fixed "now" for validity tests. */
 export const T0_MS = Date.UTC(2025, 0, 1);
@@ -38,32 +37,6 @@ export function makeMember(
     notAfterMs: T0_MS + 365 * DAY_MS,
     ...overrides,
   });
-}
-
-/** Asserts that fn throws (or rejects with) an error whose code is `code`; returns the error. */
-export async function rejectsWithCode(fn: () => unknown, code: string): Promise<Error & { code: string }> {
-  let caught: unknown;
-  try {
-    await fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, `expected an error with code ${code}, but nothing was thrown`);
-  assert.equal((caught as { code?: unknown }).code, code, `expected code ${code}, got ${(caught as { code?: unknown }).code}: ${(caught as Error).message}`);
-  return caught as Error & { code: string };
-}
-
-/** Synchronous variant of rejectsWithCode. */
-export function throwsWithCode(fn: () => unknown, code: string): Error & { code: string } {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught !== undefined, `expected an error with code ${code}, but nothing was thrown`);
-  assert.equal((caught as { code?: unknown }).code, code, `expected code ${code}, got ${(caught as { code?: unknown }).code}: ${(caught as Error).message}`);
-  return caught as Error & { code: string };
 }
 
 /** A fresh temp directory, removed by the returned cleanup function. */

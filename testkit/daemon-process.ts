@@ -6,7 +6,7 @@
  * the test process exits are SIGKILLed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI_MAIN_PATH } from '../../testkit/relay-process.js';
+import { CLI_MAIN_PATH } from './relay-process.js';
 
 /** The daemon is ready within a second or two; generous for a loaded CI machine. */
 export const READY_TIMEOUT_MS = 20_000;

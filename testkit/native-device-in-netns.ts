@@ -1,7 +1,7 @@
 /**
  * The native TAP/TUN checks, meant to run INSIDE a network namespace the
- * caller created: native-device.test.ts runs `ip netns exec sm-dev-… node
- * dist/test/node/device/native-in-netns.js` (Node cannot setns itself) and
+ * caller created: test/node/device/native-device.test.ts runs `ip netns exec sm-dev-… node
+ * dist/testkit/native-device-in-netns.js` (Node cannot setns itself) and
  * fails with this script's output unless it exits 0. Not named *.test.ts on
  * purpose: run in the host namespace it would create devices there.
  *
@@ -18,23 +18,23 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
+import { VNET_HDR_BYTES } from '../src/node/device/vnet-header.js';
 import {
   DeviceError,
   SM_ERR_DEVICE_ADDRESS,
   SM_ERR_DEVICE_BUSY,
   SM_ERR_DEVICE_OPEN,
   SM_ERR_DEVICE_OPTION,
-} from '../../../src/node/device/device-errors.js';
-import { openDevice } from '../../../src/node/device/open-device.js';
-import type { NativeDevice } from '../../../src/node/device/native-device.js';
+} from '../src/node/device/device-errors.js';
+import { openDevice } from '../src/node/device/open-device.js';
+import type { NativeDevice } from '../src/node/device/native-device.js';
 import {
   VNET_HDR_F_NEEDS_CSUM,
   VNET_HDR_GSO_TCPV4,
   VNET_HDR_GSO_UDP_L4,
   writeVnetHeader,
-} from '../../../src/node/device/vnet-header.js';
-import { internetChecksum, parseArp, parseIPv4, runDeviceCompliance, writeIPv4Header } from '../../../testkit/device-compliance.js';
+} from '../src/node/device/vnet-header.js';
+import { internetChecksum, parseArp, parseIPv4, runDeviceCompliance, writeIPv4Header } from './device-compliance.js';
 
 const TUN_F_CSUM = 0x01;
 const TUN_F_TSO4 = 0x02;
@@ -239,7 +239,7 @@ test('native: without CAP_NET_ADMIN the error says what privilege is needed', (t
     t.skip('setpriv (util-linux) not installed');
     return;
   }
-  const openDeviceUrl = new URL('../../../src/node/device/open-device.js', import.meta.url).href;
+  const openDeviceUrl = new URL('../src/node/device/open-device.js', import.meta.url).href;
   const script = `import(${JSON.stringify(openDeviceUrl)}).then((m) => m.openDevice({ kind: 'tun' })).then(() => console.log('opened'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })))`;
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, '-e', script], {
     encoding: 'utf8',

@@ -5,11 +5,11 @@
  */
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { WebSocket } from 'ws';
-import { randomBytes } from '../../src/crypto/bytes.js';
-import { RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, RelayAuthClient } from '../../src/handshake/relay-auth.js';
-import type { TestMember } from '../../testkit/test-network.js';
-import { FrameType } from '../../src/wire/constants.js';
-import { decodeRelayFrame, type RelayFrame } from '../../src/wire/relay-frames.js';
+import { randomBytes } from '../src/crypto/bytes.js';
+import { RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, RelayAuthClient } from '../src/handshake/relay-auth.js';
+import type { TestMember } from './test-network.js';
+import { FrameType } from '../src/wire/constants.js';
+import { decodeRelayFrame, type RelayFrame } from '../src/wire/relay-frames.js';
 
 /** Bound on any single wait in these tests. */
 export const WAIT_MS = 5_000;

@@ -1,23 +1,12 @@
 /**
- * Helpers for the metrics tests that run real processes: a free port on
- * 127.0.0.1 for --metrics, and a scrape that parses the exposition format.
+ * Helpers for the metrics tests that run real processes: a plain GET against
+ * a --metrics listener on 127.0.0.1 (a free port for it is
+ * testkit/free-port.ts), and a scrape that parses the exposition format.
  */
 import { request } from 'node:http';
-import { createServer } from 'node:net';
-import { parseExposition, type Family } from './exposition.js';
+import { parseExposition, type Family } from './prometheus-exposition.js';
 
-/** A port free on 127.0.0.1 right now (bound and released); the process started next takes it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** GET `path` from 127.0.0.1:`port` (a --metrics listener); any status is returned. */
 export function httpGet(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, timeout: 5_000 }, (res) => {

@@ -27,10 +27,10 @@ import {
   DATA_HEADER_BYTES,
   AEAD_TAG_BYTES,
   U64_MAX,
-} from '../../src/wire/constants.js';
-import { formatIpAddress } from '../../src/wire/ip-address.js';
-import type { PeerFrame } from '../../src/wire/peer-frames.js';
-import type { RelayFrame } from '../../src/wire/relay-frames.js';
+} from '../src/wire/constants.js';
+import { formatIpAddress } from '../src/wire/ip-address.js';
+import type { PeerFrame } from '../src/wire/peer-frames.js';
+import type { RelayFrame } from '../src/wire/relay-frames.js';
 
 /** fc.record with ordinary prototypes, so decoded frames deep-equal generated ones. */
 function rec<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {

@@ -7,11 +7,11 @@
  * Receivers record every frame number they see; frames are numbered
  * (u32 LE after a 4-byte header with a non-probe type byte).
  */
-import type { Clock, TimerHandle } from '../../../src/util/clock.js';
-import { PathManager, type PathManagerOptions } from '../../../src/node/path/path-manager.js';
-import type { RelaySender } from '../../../src/node/path/relay-path.js';
-import { FakeClock } from '../../../testkit/fake-clock.js';
-import { memoryPathPair, type MemoryPathPair } from '../../../testkit/memory-path.js';
+import type { Clock, TimerHandle } from '../src/util/clock.js';
+import { PathManager, type PathManagerOptions } from '../src/node/path/path-manager.js';
+import type { RelaySender } from '../src/node/path/relay-path.js';
+import { FakeClock } from './fake-clock.js';
+import { memoryPathPair, type MemoryPathPair } from './memory-path.js';
 
 export const A = new Uint8Array(32).fill(0xaa);
 export const B = new Uint8Array(32).fill(0xbb);

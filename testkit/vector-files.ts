@@ -1,6 +1,6 @@
 /**
- * Test helper: finds the repository root from the compiled test's location
- * (dist/test/crypto/*.js or test/crypto/*.ts) and reads committed vector files
+ * Test helper: finds the repository root from this module's location
+ * (dist/testkit/*.js or testkit/*.ts) and reads committed vector files
  * from test/vectors/. Also locates the Node 24 binary used for cross-checks.
  */
 

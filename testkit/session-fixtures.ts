@@ -2,13 +2,13 @@
  * Shared fixtures for the node/session tests: matching key sets for two ends,
  * an event recorder, and a session factory on a FakeClock. Not a test file.
  */
-import { randomBytes } from '../../../src/crypto/bytes.js';
-import { FakeClock } from '../../../testkit/fake-clock.js';
-import { PeerSession, type PeerSessionEvents, type PeerSessionOptions } from '../../../src/node/session/peer-session.js';
-import type { SessionKeys } from '../../../src/node/session/session-keys.js';
-import type { HandshakeReason } from '../../../src/node/session/session-timers.js';
-import { decodePeerFrame } from '../../../src/wire/peer-frames.js';
-import { FrameType } from '../../../src/wire/constants.js';
+import { randomBytes } from '../src/crypto/bytes.js';
+import { FakeClock } from './fake-clock.js';
+import { PeerSession, type PeerSessionEvents, type PeerSessionOptions } from '../src/node/session/peer-session.js';
+import type { SessionKeys } from '../src/node/session/session-keys.js';
+import type { HandshakeReason } from '../src/node/session/session-timers.js';
+import { decodePeerFrame } from '../src/wire/peer-frames.js';
+import { FrameType } from '../src/wire/constants.js';
 
 /** Both ends' view of one handshake: a's send key is b's receive key and back. Every buffer is distinct. */
 export function matchingKeys(nowMs: number, aIndex: number, bIndex: number, aIsInitiator = true): { a: SessionKeys; b: SessionKeys } {

@@ -4,10 +4,10 @@
  * Nothing here opens a socket beyond loopback.
  */
 import { once, type EventEmitter } from 'node:events';
-import { randomBytes, sha256, toHex } from '../../../src/crypto/bytes.js';
-import { HybridSigner } from '../../../src/crypto/hybrid-sign.js';
-import { DirectTransport, type DirectTransportOptions } from '../../../src/node/path/direct-transport.js';
-import type { Clock } from '../../../src/util/clock.js';
+import { randomBytes, sha256, toHex } from '../src/crypto/bytes.js';
+import { HybridSigner } from '../src/crypto/hybrid-sign.js';
+import { DirectTransport, type DirectTransportOptions } from '../src/node/path/direct-transport.js';
+import type { Clock } from '../src/util/clock.js';
 
 export interface Member {
   signer: HybridSigner;
