@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Device, DeviceKind } from '../src/node/device/device.js';
 import { VNET_HDR_BYTES } from '../src/node/device/vnet-header.js';
-import { SM_ERR_DEVICE_STATE } from '../src/node/device/device-errors.js';
+import { DeviceCode } from '../src/node/device/device-errors.js';
 import type { MemoryDevice } from '../src/node/device/memory-device.js';
 
 export interface DeviceUnderTest {
@@ -342,10 +342,10 @@ export function runDeviceCompliance(name: string, factory: DeviceFactory, kinds:
     test(`${name} [${kind}]: start twice or after close is refused; close is idempotent; writes after close are counted`, () =>
       withDevice(factory, kind, async ({ device }) => {
         device.start(() => undefined);
-        assert.throws(() => device.start(() => undefined), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_STATE);
+        assert.throws(() => device.start(() => undefined), (e: unknown) => (e as { code?: string }).code === DeviceCode.STATE);
         await device.close();
         await device.close();
-        assert.throws(() => device.start(() => undefined), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_STATE);
+        assert.throws(() => device.start(() => undefined), (e: unknown) => (e as { code?: string }).code === DeviceCode.STATE);
         const before = device.stats.txErrors;
         assert.equal(device.write([new Uint8Array(64)], 1), 0);
         assert.equal(device.stats.txErrors, before + 1);

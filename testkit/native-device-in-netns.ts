@@ -19,13 +19,7 @@ import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VNET_HDR_BYTES } from '../src/node/device/vnet-header.js';
-import {
-  DeviceError,
-  SM_ERR_DEVICE_ADDRESS,
-  SM_ERR_DEVICE_BUSY,
-  SM_ERR_DEVICE_OPEN,
-  SM_ERR_DEVICE_OPTION,
-} from '../src/node/device/device-errors.js';
+import { DeviceError, DeviceCode } from '../src/node/device/device-errors.js';
 import { openDevice } from '../src/node/device/open-device.js';
 import type { NativeDevice } from '../src/node/device/native-device.js';
 import {
@@ -212,7 +206,7 @@ test('native: a device deleted under a running reader reports one coded failure'
     execFileSync('ip', ['link', 'del', 'smdel0'], { timeout: 5_000 });
     await until('the failure report', () => errors.length > 0);
     assert.equal(errors.length, 1);
-    assert.equal(errors[0]?.code, SM_ERR_DEVICE_OPEN);
+    assert.equal(errors[0]?.code, DeviceCode.OPEN);
     assert.equal(d.failure, errors[0]);
   } finally {
     await d.close();
@@ -222,15 +216,15 @@ test('native: a device deleted under a running reader reports one coded failure'
 test('native: coded errors for a busy name, a duplicate address and a bad name; a failed open leaves no interface', async () => {
   const first = await openDevice({ kind: 'tun', name: 'smbusy0' });
   try {
-    await assert.rejects(openDevice({ kind: 'tun', name: 'smbusy0' }), codeIs(SM_ERR_DEVICE_BUSY));
-    await assert.rejects(openDevice({ kind: 'tap', name: 'smbusy0' }), codeIs(SM_ERR_DEVICE_BUSY));
+    await assert.rejects(openDevice({ kind: 'tun', name: 'smbusy0' }), codeIs(DeviceCode.BUSY));
+    await assert.rejects(openDevice({ kind: 'tap', name: 'smbusy0' }), codeIs(DeviceCode.BUSY));
   } finally {
     await first.close();
   }
-  await assert.rejects(openDevice({ kind: 'tun', name: 'smdup0', addresses: ['fd98::1/64', 'fd98::1/64'] }), codeIs(SM_ERR_DEVICE_ADDRESS));
+  await assert.rejects(openDevice({ kind: 'tun', name: 'smdup0', addresses: ['fd98::1/64', 'fd98::1/64'] }), codeIs(DeviceCode.ADDRESS));
   await until('smdup0 to be gone after the failed open', () => ipAddr('smdup0') === undefined);
-  await assert.rejects(openDevice({ kind: 'tun', name: 'bad/name' }), codeIs(SM_ERR_DEVICE_OPTION));
-  await assert.rejects(openDevice({ kind: 'tun', name: 'this-name-is-too-long' }), codeIs(SM_ERR_DEVICE_OPTION));
+  await assert.rejects(openDevice({ kind: 'tun', name: 'bad/name' }), codeIs(DeviceCode.OPTION));
+  await assert.rejects(openDevice({ kind: 'tun', name: 'this-name-is-too-long' }), codeIs(DeviceCode.OPTION));
 });
 
 test('native: without CAP_NET_ADMIN the error says what privilege is needed', (t) => {

@@ -81,7 +81,7 @@ import { DirectPath } from './direct-path.js';
 import { listenAddresses } from './listen-addresses.js';
 import { SourceLimit, sourceKey } from '../../util/source-limit.js';
 import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
-import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import { PathCode } from './path-errors.js';
 import { decodePathOffer, signPathOffer, verifyPathOffer, type PathCandidate } from './path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
 
@@ -245,13 +245,13 @@ const OPTION_KEYS = Object.keys(DIRECT_TRANSPORT_DEFAULTS);
 const EMPTY_CONTEXT = Buffer.alloc(0);
 
 function optionError(name: string, value: unknown, expected: string): ConfigError {
-  return new ConfigError(SM_ERR_PATH_OPTION, `direct transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+  return new ConfigError(PathCode.OPTION, `direct transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
 }
 
 function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptions> {
   if (options === null || typeof options !== 'object') throw optionError('options', options, 'an object');
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) throw new ConfigError(SM_ERR_PATH_OPTION, `direct transport option ${key}: unknown option`);
+    if (!OPTION_KEYS.includes(key)) throw new ConfigError(PathCode.OPTION, `direct transport option ${key}: unknown option`);
   }
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...DIRECT_TRANSPORT_DEFAULTS, ...defined } as ResolvedOptions;
@@ -277,7 +277,7 @@ function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptio
 
 function checkPeerId(peerId: Uint8Array, what: string): void {
   if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
-    throw new ConfigError(SM_ERR_PATH_ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
+    throw new ConfigError(PathCode.ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
   }
 }
 
@@ -469,7 +469,7 @@ export class DirectTransport extends EventEmitter {
    */
   localOffer(): Uint8Array {
     if (this.#cert === null || this.#state !== 'running') {
-      throw new ConfigError(SM_ERR_PATH_ARG, 'DirectTransport.localOffer: the transport is not running (call start() first)');
+      throw new ConfigError(PathCode.ARG, 'DirectTransport.localOffer: the transport is not running (call start() first)');
     }
     if (this.#offer === null) {
       const timestampMs = Math.max(this.#clock.now(), this.#lastOfferMs + 1);

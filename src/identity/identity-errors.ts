@@ -3,7 +3,7 @@
  * or ConfigError for bad arguments). Callers branch on these strings
  * (docs/conventions.md §9); a code, once shipped, keeps its meaning forever.
  */
-export const IdentityCode = {
+export const IdentityCode = Object.freeze({
   /** Text armor: missing/extra BEGIN/END lines, wrong label, bad base64. */
   ARMOR: 'SM_ERR_ID_ARMOR',
   /** A peer id string that is not 64 hex digits. */
@@ -48,7 +48,7 @@ export const IdentityCode = {
   CRL_ROLLBACK: 'SM_ERR_CRL_ROLLBACK',
   /** Another `ca` command holds the CA directory lock. */
   CA_BUSY: 'SM_ERR_CA_BUSY',
-} as const;
+} as const);
 
 export type IdentityCodeValue = (typeof IdentityCode)[keyof typeof IdentityCode];
 

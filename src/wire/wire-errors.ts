@@ -8,7 +8,7 @@
 
 import { WireError } from '../errors.js';
 
-export const WireErrorCode = {
+export const WireCode = Object.freeze({
   /** Too short, too long, or a length field that disagrees with the bytes. */
   Length: 'SM_ERR_WIRE_LENGTH',
   /** Version byte is not PROTOCOL_VERSION. */
@@ -21,10 +21,10 @@ export const WireErrorCode = {
   Field: 'SM_ERR_WIRE_FIELD',
   /** Above a size limit. */
   TooLarge: 'SM_ERR_WIRE_TOO_LARGE',
-} as const;
-export type WireErrorCode = (typeof WireErrorCode)[keyof typeof WireErrorCode];
+} as const);
+export type WireCode = (typeof WireCode)[keyof typeof WireCode];
 
 /** Throw a WireError with `code`; the message is prefixed with "wire: ". */
-export function wireFail(code: WireErrorCode, message: string): never {
+export function wireFail(code: WireCode, message: string): never {
   throw new WireError(code, `wire: ${message}`);
 }
