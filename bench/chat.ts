@@ -4,7 +4,7 @@
  *
  * Three processes, so each side has its own event loop as in a real
  * deployment:
- *   - the relay (`shadowmesh relay`, src/testkit/relay-process.ts);
+ *   - the relay (`shadowmesh relay`, testkit/relay-process.ts);
  *   - member A, this process: a ShadowNode with a ChatService and ChatInbox
  *     wired exactly as the daemon wires them (src/node/daemon.ts), the
  *     sender and the clock of every measurement;
@@ -41,8 +41,8 @@ import { ChatService, type ChatEvent } from '../src/messaging/chat-service.js';
 import { SEND_WINDOW } from '../src/messaging/conversation.js';
 import type { DirectoryEntry } from '../src/node/directory.js';
 import { ShadowNode } from '../src/node/node.js';
-import { startRelayProcess } from '../src/testkit/relay-process.js';
-import { createTestNetwork } from '../src/testkit/test-network.js';
+import { startRelayProcess } from '../testkit/relay-process.js';
+import { createTestNetwork } from '../testkit/test-network.js';
 import { InnerType } from '../src/wire/constants.js';
 import { cpuTimes } from './proc-stats.js';
 

@@ -15,9 +15,9 @@ import { HandshakeInitiator, HandshakeResponder } from '../src/handshake/peer-ha
 import { RelayAuthClient, RelayAuthServer } from '../src/handshake/relay-auth.js';
 import { encodeRelayFrame } from '../src/wire/relay-frames.js';
 import { FrameType } from '../src/wire/constants.js';
-import { fixtureNetwork, FIXTURE_EPOCH_MS } from '../src/testkit/member-fixture.js';
-import { createTestNetwork } from '../src/testkit/test-network.js';
-import { startRelayProcess } from '../src/testkit/relay-process.js';
+import { fixtureNetwork, FIXTURE_EPOCH_MS } from '../testkit/member-fixture.js';
+import { createTestNetwork } from '../testkit/test-network.js';
+import { startRelayProcess } from '../testkit/relay-process.js';
 import { RelayLink } from '../src/node/path/relay-link.js';
 import { silentLogger } from '../src/util/logger.js';
 

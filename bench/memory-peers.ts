@@ -2,7 +2,7 @@
  * Daemon memory with many peers (issue 3 target: RSS under 150 MiB at 100
  * peers). On 127.0.0.1, no root needed:
  *
- *   - a relay process (`shadowmesh relay`, src/testkit/relay-process.ts);
+ *   - a relay process (`shadowmesh relay`, testkit/relay-process.ts);
  *   - the daemon under test: `shadowmesh up --dev none` in its own process;
  *   - PEERS members as in-process ShadowNodes in this process, each of which
  *     sends the daemon a payload, so the daemon answers PEERS handshakes and
@@ -20,8 +20,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MembershipVerifier } from '../src/identity/membership.js';
 import { ShadowNode } from '../src/node/node.js';
-import { CLI_MAIN_PATH, startRelayProcess } from '../src/testkit/relay-process.js';
-import { createTestNetwork, type TestMember } from '../src/testkit/test-network.js';
+import { CLI_MAIN_PATH, startRelayProcess } from '../testkit/relay-process.js';
+import { createTestNetwork, type TestMember } from '../testkit/test-network.js';
 import { MIB, rssBytes } from './proc-stats.js';
 
 const PEERS_DEFAULT = 100;

@@ -1,6 +1,6 @@
 /**
  * Where a ping's round trip goes: ShadowMesh over the relay (TUN) against
- * wireguard-go, in one netns lab (src/testkit/netns-lab.ts: relay, a, b).
+ * wireguard-go, in one netns lab (src/demo/netns-lab.ts: relay, a, b).
  *
  * Passive timestamps, no instrumentation of the processes: bench/pkt-stamp.py
  * captures every interface of a namespace (AF_PACKET, kernel receive
@@ -16,11 +16,11 @@
  * JSON line.
  */
 import { fileURLToPath } from 'node:url';
-import { createNetnsLab, type NetnsLab } from '../src/testkit/netns-lab.js';
-import { startLabDaemon, startLabRelay, waitForPing } from '../src/testkit/netns-shadowmesh.js';
-import { setupWireguard } from '../src/testkit/netns-wireguard.js';
-import { createTestNetwork } from '../src/testkit/test-network.js';
-import { measurePing } from '../src/testkit/netns-measure.js';
+import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
+import { startLabDaemon, startLabRelay, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { setupWireguard } from '../testkit/netns-wireguard.js';
+import { createTestNetwork } from '../testkit/test-network.js';
+import { measurePing } from '../testkit/netns-measure.js';
 
 const STAMP = fileURLToPath(new URL('../../bench/pkt-stamp.py', import.meta.url));
 const MESH_A = '10.10.10.3';

@@ -1,8 +1,8 @@
 /**
  * NAT traversal benchmark (issue 5 "Targets"): in one run, in the NAT lab of
- * src/testkit/netns-nat-lab.ts (relay + coturn STUN on the "internet", two
+ * testkit/netns-nat-lab.ts (relay + coturn STUN on the "internet", two
  * home routers doing iptables MASQUERADE, a `shadowmesh up` daemon with a
- * TUN device behind each; src/testkit/netns-nat-mesh.ts),
+ * TUN device behind each; testkit/netns-nat-mesh.ts),
  *
  *   - time to a direct UDP path behind two port-restricted NATs, per trial
  *     with a fresh NAT mesh: from the peers meeting (a single ping from a to
@@ -38,12 +38,12 @@ import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ControlClient } from '../src/node/control/control-client.js';
 import type { PeerStatus, StatusResult } from '../src/node/control/control-protocol.js';
-import type { NatKind, NatLab } from '../src/testkit/netns-nat-lab.js';
-import { startNatMesh, NAT_MESH_UDP_PORT, type NatMesh } from '../src/testkit/netns-nat-mesh.js';
-import { measureIperf3, measurePing, IPERF3_PORT } from '../src/testkit/netns-measure.js';
-import { setupWireguard, WG_LISTEN_PORT } from '../src/testkit/netns-wireguard.js';
-import { upAvailable, waitForPing } from '../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../src/testkit/test-network.js';
+import type { NatKind, NatLab } from '../testkit/netns-nat-lab.js';
+import { startNatMesh, NAT_MESH_UDP_PORT, type NatMesh } from '../testkit/netns-nat-mesh.js';
+import { measureIperf3, measurePing, IPERF3_PORT } from '../testkit/netns-measure.js';
+import { setupWireguard, WG_LISTEN_PORT } from '../testkit/netns-wireguard.js';
+import { upAvailable, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../testkit/test-network.js';
 import { cpuTimes } from './proc-stats.js';
 
 const MESH_A = '10.10.10.3';
@@ -492,10 +492,10 @@ export function renderNatSection(r: NatBenchResult | null, failure?: string): st
 
 Command: \`npm run bench\` (as root), or \`node dist/bench/netns-nat.js\` for this section alone.
 
-The NAT lab of src/testkit/netns-nat-lab.ts: relay (which answers STUN) and coturn STUN on the
+The NAT lab of testkit/netns-nat-lab.ts: relay (which answers STUN) and coturn STUN on the
 "internet", two home routers doing iptables MASQUERADE with a stateful firewall (both *port-restricted*:
 endpoint-independent mapping, address-and-port-dependent filtering), a \`shadowmesh up\` daemon with a TUN
-device behind each, UDP port ${NAT_MESH_UDP_PORT} (src/testkit/netns-nat-mesh.ts).
+device behind each, UDP port ${NAT_MESH_UDP_PORT} (testkit/netns-nat-mesh.ts).
 
 - *time to the UDP direct path*: per trial a fresh lab, relay, coturn and daemons (both already list
   each other). The peers meet when a sends one ping to b's mesh address (its packet starts the session,

@@ -30,14 +30,14 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createNetnsLab, type NetnsLab } from '../src/testkit/netns-lab.js';
-import { measureIperf3, measurePing, quantile } from '../src/testkit/netns-measure.js';
-import { setupWireguard } from '../src/testkit/netns-wireguard.js';
+import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
+import { measureIperf3, measurePing, quantile } from '../testkit/netns-measure.js';
+import { setupWireguard } from '../testkit/netns-wireguard.js';
 import {
   longestReplyGapMs, parsePingStream, peerPath, remoteHost, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing,
   type LabDaemon, type LabPeerPath,
-} from '../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../src/testkit/test-network.js';
+} from '../testkit/netns-shadowmesh.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../testkit/test-network.js';
 
 const PATH_AUTH = fileURLToPath(new URL('./path-auth.js', import.meta.url));
 const MESH_A = '10.10.10.3';

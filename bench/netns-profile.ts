@@ -1,6 +1,6 @@
 /**
  * Where the time goes on the relay path: the netns benchmark's ShadowMesh
- * scenario (src/testkit/netns-lab.ts: relay, a, b; `shadowmesh up` in a and
+ * scenario (src/demo/netns-lab.ts: relay, a, b; `shadowmesh up` in a and
  * b, the relay in its own namespace) with every ShadowMesh process started
  * under `node --cpu-prof`, then a ping run and a single-stream iperf3 from a
  * to b. After a graceful stop (SIGTERM, so V8 writes the profiles) it prints
@@ -15,12 +15,12 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNetnsLab } from '../src/testkit/netns-lab.js';
-import { measureIperf3, measurePing } from '../src/testkit/netns-measure.js';
-import { LAB_RELAY_PORT, START_TIMEOUT_MS, waitForPing } from '../src/testkit/netns-shadowmesh.js';
-import { CLI_MAIN_PATH, parseRelayStartupLine } from '../src/testkit/relay-process.js';
-import type { LabProcess, NetnsLab } from '../src/testkit/netns-lab.js';
-import { createTestNetwork } from '../src/testkit/test-network.js';
+import { createNetnsLab } from '../src/demo/netns-lab.js';
+import { measureIperf3, measurePing } from '../testkit/netns-measure.js';
+import { LAB_RELAY_PORT, START_TIMEOUT_MS, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { CLI_MAIN_PATH, parseRelayStartupLine } from '../testkit/relay-process.js';
+import type { LabProcess, NetnsLab } from '../src/demo/netns-lab.js';
+import { createTestNetwork } from '../testkit/test-network.js';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from './cpuprofile.js';
 import { cpuTimes, type CpuTimes } from './proc-stats.js';
 

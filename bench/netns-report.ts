@@ -45,7 +45,7 @@ export function renderNetnsSection(r: NetnsBenchResult | null, failure?: string)
 
 Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-throughput.js\`).
 
-Topology: one netns lab (src/testkit/netns-lab.ts) — namespaces \`relay\`, \`a\`, \`b\` on one Linux
+Topology: one netns lab (src/demo/netns-lab.ts) — namespaces \`relay\`, \`a\`, \`b\` on one Linux
 bridge via veth pairs, addresses 172.31.0.0/24. Every measurement goes from \`a\` to \`b\`:
 the bare veth (lab addresses); userspace WireGuard (\`wireguard-go\`, direct a <-> b, tunnel
 10.99.0.0/24); ShadowMesh through the relay in its own namespace (\`shadowmesh up\` in \`a\` and \`b\`,

@@ -13,10 +13,10 @@
  *
  * Root only. Progress on stderr; a summary and, last, one JSON line on stdout.
  */
-import { createNetnsLab } from '../src/testkit/netns-lab.js';
-import { IPERF3_PORT } from '../src/testkit/netns-measure.js';
-import { startLabDaemon, startLabRelay, waitForPing } from '../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork } from '../src/testkit/test-network.js';
+import { createNetnsLab } from '../src/demo/netns-lab.js';
+import { IPERF3_PORT } from '../testkit/netns-measure.js';
+import { startLabDaemon, startLabRelay, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { createTestNetwork } from '../testkit/test-network.js';
 import { MIB, rssBytes } from './proc-stats.js';
 
 const SOAK_SECONDS_DEFAULT = 120;

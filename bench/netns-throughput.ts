@@ -1,6 +1,6 @@
 /**
  * Tunnel throughput and latency benchmark in network namespaces (issue 3 §6):
- * in one run, on one lab topology (src/testkit/netns-lab.ts: namespaces
+ * in one run, on one lab topology (src/demo/netns-lab.ts: namespaces
  * relay, a, b on one bridge), measure from a to b
  *
  *   - the bare veth path (lab addresses),
@@ -17,11 +17,11 @@
  *     node dist/bench/netns-throughput.js [--seconds N]
  */
 import { cpus } from 'node:os';
-import { createNetnsLab, type NetnsLab } from '../src/testkit/netns-lab.js';
-import { measureIperf3, measurePing } from '../src/testkit/netns-measure.js';
-import { setupWireguard } from '../src/testkit/netns-wireguard.js';
-import { startLabDaemon, startLabRelay, upAvailable, waitForPing } from '../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork } from '../src/testkit/test-network.js';
+import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
+import { measureIperf3, measurePing } from '../testkit/netns-measure.js';
+import { setupWireguard } from '../testkit/netns-wireguard.js';
+import { startLabDaemon, startLabRelay, upAvailable, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { createTestNetwork } from '../testkit/test-network.js';
 import type { NetnsBenchResult, ScenarioResult } from './netns-report.js';
 
 /** Per iperf3 run: long enough for TCP to leave slow start and for a stable average. */

@@ -19,7 +19,7 @@ import { toHex } from '../crypto/bytes.js';
 import { ArmorLabel, decodeArmor, peekArmorLabel } from '../identity/armor.js';
 import { CA_CERT_FILE, CA_CRL_FILE, CA_ISSUED_DIR, CA_KEY_FILE, initCa, revokeMembers, signMember } from '../identity/ca.js';
 import { CertKind, decodeCaCertificate, decodeMemberCertificate, peekCertKind, type CaCertificate, type MemberCertificate } from '../identity/certificate.js';
-import { IdentityCode } from '../identity/error-codes.js';
+import { IdentityCode } from '../identity/identity-errors.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList, saveMemberCertificate } from '../identity/files.js';
 import { decodePublicKey, readPublicKeyFile } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';

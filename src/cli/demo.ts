@@ -17,7 +17,7 @@
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { runNetnsDemo } from './demo-netns.js';
+import { runNetnsDemo } from '../demo/netns-demo.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { IdentityError } from '../errors.js';
-import { IdentityCode } from '../identity/error-codes.js';
+import { IdentityCode } from '../identity/identity-errors.js';
 import { createIdentity, IDENTITY_KEY_FILE, IDENTITY_PUB_FILE, readPublicKeyFile } from '../identity/key-file.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import { formatPeerId, peerIdFromPublicKey } from '../identity/peer-id.js';

@@ -17,7 +17,7 @@
  * SM_ERR_ID_ARMOR. The decoded bytes are a fresh copy.
  */
 import { ConfigError, IdentityError } from '../errors.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 
 /** Labels we emit and accept. */
 export const ArmorLabel = {

@@ -41,7 +41,7 @@ import { equalBytes, wipe } from '../crypto/bytes.js';
 import { HybridSigner, HYBRID_SIGN_PUBLIC_BYTES } from '../crypto/hybrid-sign.js';
 import { ArmorLabel, decodeArmor, encodeArmor } from './armor.js';
 import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from './certificate.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList, saveCaCertificate, saveMemberCertificate, saveRevocationList } from './files.js';
 import { CERT_CLOCK_SKEW_MS } from './membership.js';
 import { formatPeerId, PEER_ID_BYTES, peerIdFromPublicKey, shortId } from './peer-id.js';

@@ -13,7 +13,7 @@
 import { IdentityError } from '../errors.js';
 import { isWellFormedText } from '../wire/byte-writer.js';
 import { checkedCidr, parseCidr, type Cidr } from './cidr.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 
 /** Name length in UTF-8 bytes: fits a hostname label (63) plus one; long enough for "alice-laptop-2". */
 export const MAX_NAME_BYTES = 64;

@@ -52,7 +52,7 @@ import { ByteWriter } from '../wire/byte-writer.js';
 import { MAX_CERT_BYTES } from '../wire/constants.js';
 import { checkDecodedAddresses, checkGroups, checkName, MAX_ADDRESSES, MAX_GROUP_BYTES, MAX_GROUPS, MAX_NAME_BYTES, parseAddresses } from './cert-fields.js';
 import type { Cidr } from './cidr.js';
-import { IdentityCode, isWireError } from './error-codes.js';
+import { IdentityCode, isWireError } from './identity-errors.js';
 import { PEER_ID_BYTES, peerIdFromPublicKey } from './peer-id.js';
 
 export const CERT_FORMAT_VERSION = 1;

@@ -20,7 +20,7 @@
  */
 import { IdentityError } from '../errors.js';
 import { formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
-import { IdentityCode, isWireError } from './error-codes.js';
+import { IdentityCode, isWireError } from './identity-errors.js';
 
 export interface Cidr {
   family: 4 | 6;

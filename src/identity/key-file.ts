@@ -23,7 +23,7 @@ import { ConfigError, IdentityError } from '../errors.js';
 import { equalBytes, wipe } from '../crypto/bytes.js';
 import { HybridSigner, HYBRID_SIGN_PUBLIC_BYTES } from '../crypto/hybrid-sign.js';
 import { ArmorLabel, decodeArmor, encodeArmor } from './armor.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 import { peerIdFromPublicKey } from './peer-id.js';
 import { openSeed, sealSeed, SeedKind } from './sealed-seed.js';
 import {

@@ -22,7 +22,7 @@
 import { ConfigError, IdentityError } from '../errors.js';
 import { equalBytes, toHex } from '../crypto/bytes.js';
 import { decodeMemberCertificate, verifyMemberSignature, type CaCertificate, type MemberCertificate } from './certificate.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 import { formatPeerId, shortId } from './peer-id.js';
 import { decodeRevocationList, type RevocationList } from './revocation.js';
 

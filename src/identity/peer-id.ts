@@ -15,7 +15,7 @@
 import { ConfigError, IdentityError } from '../errors.js';
 import { sha256, toHex, utf8 } from '../crypto/bytes.js';
 import { HYBRID_SIGN_PUBLIC_BYTES } from '../crypto/hybrid-sign.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 
 export const PEER_ID_LABEL = 'shadowmesh peer id v1';
 /** Length of a peer id: one SHA-256 output. */

@@ -30,7 +30,7 @@ import { HybridSigner, HYBRID_SIGNATURE_BYTES } from '../crypto/hybrid-sign.js';
 import { ByteReader } from '../wire/byte-reader.js';
 import { ByteWriter } from '../wire/byte-writer.js';
 import { CA_ID_BYTES, CERT_FORMAT_VERSION, CERT_HEADER_BYTES, CertKind, decodeWith, malformed, readCertHeader, safeVerify, type CaCertificate } from './certificate.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 import { PEER_ID_BYTES } from './peer-id.js';
 
 export const CRL_CONTEXT = 'crl';

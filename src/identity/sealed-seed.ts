@@ -40,7 +40,7 @@ import { aeadOpenRaw, aeadSealRaw } from '../crypto/aead.js';
 import { randomBytes, wipe } from '../crypto/bytes.js';
 import { HYBRID_SIGN_SEED_BYTES } from '../crypto/hybrid-sign.js';
 import { ByteReader } from '../wire/byte-reader.js';
-import { IdentityCode, isWireError } from './error-codes.js';
+import { IdentityCode, isWireError } from './identity-errors.js';
 
 export const SeedKind = { Identity: 1, Ca: 2 } as const;
 export type SeedKind = (typeof SeedKind)[keyof typeof SeedKind];

@@ -21,7 +21,7 @@ import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { IdentityError } from '../errors.js';
-import { IdentityCode } from './error-codes.js';
+import { IdentityCode } from './identity-errors.js';
 
 /** Owner read/write only: the mode of every secret file. */
 export const PRIVATE_FILE_MODE = 0o600;

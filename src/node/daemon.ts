@@ -427,7 +427,7 @@ export class NodeDaemon implements ControlHandler {
 
   /**
    * Check new path timers against the ones in force (merged, validated as a whole) without applying them:
-   * throws SM_ERR_PATH_OPTION on a bad combination. A configuration reload checks before it applies anything.
+   * throws PathCode.OPTION on a bad combination. A configuration reload checks before it applies anything.
    */
   checkPathTimers(changes: Partial<PathTimerOptions>): void {
     this.node.paths.timers.check(changes);

@@ -35,7 +35,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { canonicalStunAddress, formatIp, formatStunAddress, sameStunAddress } from './stun-address.js';
-import { StunError, StunErrorCode } from './stun-errors.js';
+import { StunError, StunCode } from './stun-errors.js';
 import {
   STUN_METHOD_BINDING,
   STUN_TRANSACTION_ID_BYTES,
@@ -172,15 +172,15 @@ export class StunClient {
    * rejects with a StunError (SM_ERR_STUN_*), never anything else.
    */
   binding(server: StunAddress): Promise<StunAddress> {
-    if (this.#closed) return Promise.reject(new StunError(StunErrorCode.Closed, 'stun: client is closed'));
+    if (this.#closed) return Promise.reject(new StunError(StunCode.Closed, 'stun: client is closed'));
     const target = canonicalStunAddress(server);
     // Sent to as the caller wrote it (RFC 5952 form): a udp6 socket reaches IPv4 only as ::ffff:a.b.c.d.
     const sendTo = target === null ? null : formatIp(server.address);
     if (target === null || sendTo === null || target.port === 0) {
-      return Promise.reject(new StunError(StunErrorCode.BadServer, `stun: server ${JSON.stringify(server)} is not an IP address and port`));
+      return Promise.reject(new StunError(StunCode.BadServer, `stun: server ${JSON.stringify(server)} is not an IP address and port`));
     }
     if (this.#pending.size >= this.#o.maxOutstanding) {
-      return Promise.reject(new StunError(StunErrorCode.Busy, `stun: ${this.#pending.size} transactions outstanding, limit ${this.#o.maxOutstanding}`));
+      return Promise.reject(new StunError(StunCode.Busy, `stun: ${this.#pending.size} transactions outstanding, limit ${this.#o.maxOutstanding}`));
     }
     let id = randomBytes(STUN_TRANSACTION_ID_BYTES);
     let key = transactionKey(id, 0);
@@ -244,12 +244,12 @@ export class StunClient {
       this.stats.errorResponses++;
       const code = msg.errorCode;
       const reason = msg.errorReason === undefined ? '' : ` ${JSON.stringify(msg.errorReason.slice(0, 128))}`;
-      this.#finish(tx, new StunError(StunErrorCode.ErrorResponse, `stun: ${formatStunAddress(tx.server)} answered error ${code ?? 'without ERROR-CODE'}${reason}`, code === undefined ? {} : { stunErrorCode: code }));
+      this.#finish(tx, new StunError(StunCode.ErrorResponse, `stun: ${formatStunAddress(tx.server)} answered error ${code ?? 'without ERROR-CODE'}${reason}`, code === undefined ? {} : { stunErrorCode: code }));
       return true;
     }
     const mapped = msg.xorMapped ?? msg.mapped;
     if (mapped === undefined) {
-      this.#finish(tx, new StunError(StunErrorCode.BadResponse, `stun: ${formatStunAddress(tx.server)} answered without a mapped address`));
+      this.#finish(tx, new StunError(StunCode.BadResponse, `stun: ${formatStunAddress(tx.server)} answered without a mapped address`));
       return true;
     }
     this.stats.succeeded++;
@@ -262,7 +262,7 @@ export class StunClient {
     if (this.#closed) return;
     this.#closed = true;
     for (const tx of [...this.#pending.values()]) {
-      this.#finish(tx, new StunError(StunErrorCode.Closed, `stun: client closed while asking ${formatStunAddress(tx.server)}`));
+      this.#finish(tx, new StunError(StunCode.Closed, `stun: client closed while asking ${formatStunAddress(tx.server)}`));
     }
   }
 
@@ -281,7 +281,7 @@ export class StunClient {
       this.#send(tx.request, tx.server.port, tx.sendTo);
       return true;
     } catch (err) {
-      this.#finish(tx, new StunError(StunErrorCode.Send, `stun: sending to ${formatStunAddress(tx.server)} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+      this.#finish(tx, new StunError(StunCode.Send, `stun: sending to ${formatStunAddress(tx.server)} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
       return false;
     }
   }
@@ -299,7 +299,7 @@ export class StunClient {
     if (this.#pending.get(tx.key) !== tx) return;
     if (this.#clock.now() >= tx.deadline || tx.retransmitsLeft === 0) {
       this.stats.timeouts++;
-      this.#finish(tx, new StunError(StunErrorCode.Timeout, `stun: no answer from ${formatStunAddress(tx.server)} within ${this.#o.timeoutMs} ms`));
+      this.#finish(tx, new StunError(StunCode.Timeout, `stun: no answer from ${formatStunAddress(tx.server)} within ${this.#o.timeoutMs} ms`));
       return;
     }
     tx.retransmitsLeft--;

@@ -8,7 +8,7 @@
 
 import { SmError } from '../errors.js';
 
-export const StunErrorCode = {
+export const StunCode = Object.freeze({
   /** No usable answer before the transaction's time limit. */
   Timeout: 'SM_ERR_STUN_TIMEOUT',
   /** The server answered with an error response; `stunErrorCode` holds its ERROR-CODE. */
@@ -25,14 +25,14 @@ export const StunErrorCode = {
   BadServer: 'SM_ERR_STUN_BAD_SERVER',
   /** The responder could not bind its UDP port (in use, no such address, no permission). */
   Listen: 'SM_ERR_STUN_LISTEN',
-} as const;
-export type StunErrorCode = (typeof StunErrorCode)[keyof typeof StunErrorCode];
+} as const);
+export type StunCode = (typeof StunCode)[keyof typeof StunCode];
 
 export class StunError extends SmError {
   override name = 'StunError';
   /** ERROR-CODE of an error response (300..699) for SM_ERR_STUN_ERROR, else undefined. */
   readonly stunErrorCode: number | undefined;
-  constructor(code: StunErrorCode, message: string, options?: { cause?: unknown; stunErrorCode?: number }) {
+  constructor(code: StunCode, message: string, options?: { cause?: unknown; stunErrorCode?: number }) {
     super(code, message, options);
     this.stunErrorCode = options?.stunErrorCode;
   }

@@ -35,7 +35,7 @@ import { crc32 } from 'node:zlib';
 
 import { decodeUtf8 } from '../wire/byte-reader.js';
 import { formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
-import { WireErrorCode, wireFail } from '../wire/wire-error-codes.js';
+import { WireCode, wireFail } from '../wire/wire-errors.js';
 
 /** RFC 8489 §5: fixed value at bytes 4..7 of every message. */
 export const STUN_MAGIC_COOKIE = 0x2112a442;
@@ -160,15 +160,15 @@ function splitType(type: number): { method: number; cls: number } {
 
 /** (XOR-)MAPPED-ADDRESS value (RFC 8489 §14.1, §14.2). */
 function decodeAddress(bytes: Uint8Array, at: number, length: number, xor: boolean, name: string): StunAddress {
-  if (length < 4) wireFail(WireErrorCode.Length, `stun ${name}: ${length} bytes, need at least 4`);
+  if (length < 4) wireFail(WireCode.Length, `stun ${name}: ${length} bytes, need at least 4`);
   // §14.1: the first byte is zero on send and ignored on receipt.
   const family = bytes[at + 1] as number;
   let port = u16be(bytes, at + 2);
   let expected: number;
   if (family === FAMILY_IPV4) expected = ADDRESS_VALUE_IPV4_BYTES;
   else if (family === FAMILY_IPV6) expected = ADDRESS_VALUE_IPV6_BYTES;
-  else return wireFail(WireErrorCode.Field, `stun ${name}: unknown address family ${family}`);
-  if (length !== expected) wireFail(WireErrorCode.Length, `stun ${name}: family ${family} needs ${expected} bytes, got ${length}`);
+  else return wireFail(WireCode.Field, `stun ${name}: unknown address family ${family}`);
+  if (length !== expected) wireFail(WireCode.Length, `stun ${name}: family ${family} needs ${expected} bytes, got ${length}`);
   // A copy, never `slice`: on a Buffer that is a view, and the XOR below would corrupt the input.
   const addr = Uint8Array.from(bytes.subarray(at + 4, at + expected));
   if (xor) {
@@ -180,14 +180,14 @@ function decodeAddress(bytes: Uint8Array, at: number, length: number, xor: boole
 }
 
 function decodeErrorCode(bytes: Uint8Array, at: number, length: number): { code: number; reason: string } {
-  if (length < ERROR_CODE_PREFIX_BYTES) wireFail(WireErrorCode.Length, `stun ERROR-CODE: ${length} bytes, need at least 4`);
+  if (length < ERROR_CODE_PREFIX_BYTES) wireFail(WireCode.Length, `stun ERROR-CODE: ${length} bytes, need at least 4`);
   if (length - ERROR_CODE_PREFIX_BYTES > ERROR_REASON_MAX_BYTES) {
-    wireFail(WireErrorCode.TooLarge, `stun ERROR-CODE: reason of ${length - ERROR_CODE_PREFIX_BYTES} bytes, limit ${ERROR_REASON_MAX_BYTES}`);
+    wireFail(WireCode.TooLarge, `stun ERROR-CODE: reason of ${length - ERROR_CODE_PREFIX_BYTES} bytes, limit ${ERROR_REASON_MAX_BYTES}`);
   }
   // §14.8: 21 reserved bits, class (3 bits, 3..6), number (0..99).
   const cls = (bytes[at + 2] as number) & 0x07;
   const num = bytes[at + 3] as number;
-  if (cls < 3 || cls > 6 || num > 99) wireFail(WireErrorCode.Field, `stun ERROR-CODE: class ${cls} number ${num} out of range`);
+  if (cls < 3 || cls > 6 || num > 99) wireFail(WireCode.Field, `stun ERROR-CODE: class ${cls} number ${num} out of range`);
   const reason = decodeUtf8(bytes.subarray(at + ERROR_CODE_PREFIX_BYTES, at + length), 'stun ERROR-CODE reason');
   return { code: cls * 100 + num, reason };
 }
@@ -203,17 +203,17 @@ function fingerprintOf(bytes: Uint8Array): number {
  */
 export function decodeStunMessage(bytes: Uint8Array): StunMessage {
   if (bytes.length < STUN_HEADER_BYTES) {
-    wireFail(WireErrorCode.Length, `stun: ${bytes.length} bytes, header needs ${STUN_HEADER_BYTES}`);
+    wireFail(WireCode.Length, `stun: ${bytes.length} bytes, header needs ${STUN_HEADER_BYTES}`);
   }
   const type = u16be(bytes, 0);
-  if ((type & 0xc000) !== 0) wireFail(WireErrorCode.Type, `stun: type 0x${type.toString(16)} has a top bit set`);
+  if ((type & 0xc000) !== 0) wireFail(WireCode.Type, `stun: type 0x${type.toString(16)} has a top bit set`);
   const length = u16be(bytes, 2);
   if (length !== bytes.length - STUN_HEADER_BYTES) {
-    wireFail(WireErrorCode.Length, `stun: header says ${length} attribute bytes, datagram has ${bytes.length - STUN_HEADER_BYTES}`);
+    wireFail(WireCode.Length, `stun: header says ${length} attribute bytes, datagram has ${bytes.length - STUN_HEADER_BYTES}`);
   }
-  if ((length & 3) !== 0) wireFail(WireErrorCode.Length, `stun: attribute length ${length} is not a multiple of 4`);
+  if ((length & 3) !== 0) wireFail(WireCode.Length, `stun: attribute length ${length} is not a multiple of 4`);
   const cookie = u32be(bytes, 4);
-  if (cookie !== STUN_MAGIC_COOKIE) wireFail(WireErrorCode.Field, `stun: magic cookie 0x${cookie.toString(16)}`);
+  if (cookie !== STUN_MAGIC_COOKIE) wireFail(WireCode.Field, `stun: magic cookie 0x${cookie.toString(16)}`);
   const { method, cls } = splitType(type);
   const msg: StunMessage = {
     method,
@@ -225,13 +225,13 @@ export function decodeStunMessage(bytes: Uint8Array): StunMessage {
   const seen = new Set<number>();
   let at = STUN_HEADER_BYTES;
   while (at < bytes.length) {
-    if (msg.fingerprintOk !== undefined) wireFail(WireErrorCode.Field, 'stun: attribute after FINGERPRINT');
-    if (bytes.length - at < 4) wireFail(WireErrorCode.Length, `stun: attribute header at ${at} overruns the message`);
+    if (msg.fingerprintOk !== undefined) wireFail(WireCode.Field, 'stun: attribute after FINGERPRINT');
+    if (bytes.length - at < 4) wireFail(WireCode.Length, `stun: attribute header at ${at} overruns the message`);
     const attrType = u16be(bytes, at);
     const attrLen = u16be(bytes, at + 2);
     const value = at + 4;
     if (padded(attrLen) > bytes.length - value) {
-      wireFail(WireErrorCode.Length, `stun: attribute 0x${attrType.toString(16)} of ${attrLen} bytes overruns the message`);
+      wireFail(WireCode.Length, `stun: attribute 0x${attrType.toString(16)} of ${attrLen} bytes overruns the message`);
     }
     const first = !seen.has(attrType);
     seen.add(attrType);
@@ -247,7 +247,7 @@ export function decodeStunMessage(bytes: Uint8Array): StunMessage {
         break;
       }
       case STUN_ATTR_SOFTWARE: {
-        if (attrLen > STUN_SOFTWARE_MAX_BYTES) wireFail(WireErrorCode.TooLarge, `stun SOFTWARE: ${attrLen} bytes, limit ${STUN_SOFTWARE_MAX_BYTES}`);
+        if (attrLen > STUN_SOFTWARE_MAX_BYTES) wireFail(WireCode.TooLarge, `stun SOFTWARE: ${attrLen} bytes, limit ${STUN_SOFTWARE_MAX_BYTES}`);
         const s = decodeUtf8(bytes.subarray(value, value + attrLen), 'stun SOFTWARE');
         if (first) msg.software = s;
         break;
@@ -261,7 +261,7 @@ export function decodeStunMessage(bytes: Uint8Array): StunMessage {
         break;
       }
       case STUN_ATTR_FINGERPRINT: {
-        if (attrLen !== 4) wireFail(WireErrorCode.Length, `stun FINGERPRINT: ${attrLen} bytes, need 4`);
+        if (attrLen !== 4) wireFail(WireCode.Length, `stun FINGERPRINT: ${attrLen} bytes, need 4`);
         msg.fingerprintOk = u32be(bytes, value) === fingerprintOf(bytes.subarray(0, at));
         break;
       }
@@ -276,7 +276,7 @@ export function decodeStunMessage(bytes: Uint8Array): StunMessage {
 
 function checkTransactionId(transactionId: Uint8Array): void {
   if (!(transactionId instanceof Uint8Array) || transactionId.length !== STUN_TRANSACTION_ID_BYTES) {
-    wireFail(WireErrorCode.Field, `stun transactionId: expected ${STUN_TRANSACTION_ID_BYTES} bytes, got ${transactionId instanceof Uint8Array ? transactionId.length : typeof transactionId}`);
+    wireFail(WireCode.Field, `stun transactionId: expected ${STUN_TRANSACTION_ID_BYTES} bytes, got ${transactionId instanceof Uint8Array ? transactionId.length : typeof transactionId}`);
   }
 }
 
@@ -285,10 +285,10 @@ const UTF8 = new TextEncoder();
 function softwareBytes(software: string | undefined): Uint8Array | null {
   if (software === undefined) return null;
   if (typeof software !== 'string' || [...software].length > SOFTWARE_MAX_CHARS) {
-    wireFail(WireErrorCode.Field, `stun software: expected a string of at most ${SOFTWARE_MAX_CHARS} characters`);
+    wireFail(WireCode.Field, `stun software: expected a string of at most ${SOFTWARE_MAX_CHARS} characters`);
   }
   const b = UTF8.encode(software);
-  if (b.length > STUN_SOFTWARE_MAX_BYTES) wireFail(WireErrorCode.TooLarge, `stun software: ${b.length} bytes, limit ${STUN_SOFTWARE_MAX_BYTES}`);
+  if (b.length > STUN_SOFTWARE_MAX_BYTES) wireFail(WireCode.TooLarge, `stun software: ${b.length} bytes, limit ${STUN_SOFTWARE_MAX_BYTES}`);
   return b;
 }
 
@@ -330,10 +330,10 @@ export function encodeBindingRequest(transactionId: Uint8Array, options?: StunEn
 /** XOR-MAPPED-ADDRESS attribute (TLV) for `mapped`, XORed with the cookie and `transactionId`. */
 function xorMappedAttribute(transactionId: Uint8Array, mapped: StunAddress): Uint8Array {
   checkTransactionId(transactionId);
-  if (typeof mapped !== 'object' || mapped === null) wireFail(WireErrorCode.Field, 'stun mapped: expected { address, port }');
+  if (typeof mapped !== 'object' || mapped === null) wireFail(WireCode.Field, 'stun mapped: expected { address, port }');
   const ip = parseIpAddress(mapped.address, 'stun mapped.address');
   if (!Number.isInteger(mapped.port) || mapped.port < 0 || mapped.port > 0xffff) {
-    wireFail(WireErrorCode.Field, `stun mapped.port: expected an integer in [0, 65535], got ${String(mapped.port)}`);
+    wireFail(WireCode.Field, `stun mapped.port: expected an integer in [0, 65535], got ${String(mapped.port)}`);
   }
   const v4 = ip.bytes.length === 4;
   const valueLen = v4 ? ADDRESS_VALUE_IPV4_BYTES : ADDRESS_VALUE_IPV6_BYTES;
@@ -360,9 +360,9 @@ export function encodeBindingSuccess(transactionId: Uint8Array, mapped: StunAddr
  * (300..699) and a reason phrase; used by tests and available to servers.
  */
 export function encodeBindingError(transactionId: Uint8Array, code: number, reason: string, options?: StunEncodeOptions): Uint8Array {
-  if (!Number.isInteger(code) || code < 300 || code > 699) wireFail(WireErrorCode.Field, `stun error code: expected an integer in [300, 699], got ${String(code)}`);
+  if (!Number.isInteger(code) || code < 300 || code > 699) wireFail(WireCode.Field, `stun error code: expected an integer in [300, 699], got ${String(code)}`);
   const reasonBytes = UTF8.encode(String(reason));
-  if (reasonBytes.length > ERROR_REASON_MAX_BYTES) wireFail(WireErrorCode.TooLarge, `stun error reason: ${reasonBytes.length} bytes, limit ${ERROR_REASON_MAX_BYTES}`);
+  if (reasonBytes.length > ERROR_REASON_MAX_BYTES) wireFail(WireCode.TooLarge, `stun error reason: ${reasonBytes.length} bytes, limit ${ERROR_REASON_MAX_BYTES}`);
   const valueLen = ERROR_CODE_PREFIX_BYTES + reasonBytes.length;
   const attr = new Uint8Array(4 + padded(valueLen));
   putU16be(attr, 0, STUN_ATTR_ERROR_CODE);

@@ -40,7 +40,7 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { unmapIpv4 } from '../wire/ip-address.js';
 import { formatStunAddress } from './stun-address.js';
-import { StunError, StunErrorCode } from './stun-errors.js';
+import { StunError, StunCode } from './stun-errors.js';
 import { STUN_METHOD_BINDING, decodeStunMessage, encodeBindingSuccess, isStunMessage, type StunAddress, type StunEncodeOptions } from './stun-message.js';
 
 /** Largest response relative to its request: ~2x keeps the responder useless as a reflection amplifier. */
@@ -175,7 +175,7 @@ export class StunResponder {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
-        reject(new StunError(StunErrorCode.Listen, `stun: cannot listen on udp ${where}: ${err.message}`, { cause: err }));
+        reject(new StunError(StunCode.Listen, `stun: cannot listen on udp ${where}: ${err.message}`, { cause: err }));
       };
       socket.once('error', onError);
       socket.bind({ address: host, port, exclusive: true }, () => {

@@ -1,7 +1,7 @@
 /**
  * The injected clock (docs/conventions.md §7): components never call Date.now() or
  * setTimeout directly for protocol logic, so tests can run them on virtual time
- * (src/testkit/fake-clock.ts).
+ * (testkit/fake-clock.ts).
  */
 
 export interface TimerHandle {

@@ -20,7 +20,7 @@
  *  - The optional `field` argument only names the field in error messages.
  */
 
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -52,7 +52,7 @@ export function decodeUtf8(bytes: Uint8Array, field = 'string'): string {
   try {
     return UTF8_STRICT.decode(bytes);
   } catch {
-    return wireFail(WireErrorCode.Field, `${field}: invalid UTF-8`);
+    return wireFail(WireCode.Field, `${field}: invalid UTF-8`);
   }
 }
 
@@ -63,7 +63,7 @@ export class ByteReader {
   /** Read `bytes` starting at `offset` (default 0). */
   constructor(bytes: Uint8Array, offset = 0) {
     if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length) {
-      wireFail(WireErrorCode.Length, `reader offset ${offset} outside 0..${bytes.length}`);
+      wireFail(WireCode.Length, `reader offset ${offset} outside 0..${bytes.length}`);
     }
     this.#bytes = bytes;
     this.#offset = offset;
@@ -83,7 +83,7 @@ export class ByteReader {
   need(n: number, field = 'field'): void {
     if (this.remaining < n) {
       wireFail(
-        WireErrorCode.Length,
+        WireCode.Length,
         `${field}: need ${n} bytes at offset ${this.#offset}, ${this.remaining} left`,
       );
     }
@@ -120,7 +120,7 @@ export class ByteReader {
   u64Number(field = 'u64'): number {
     const v = this.u64(field);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      wireFail(WireErrorCode.Field, `${field}: ${v} exceeds Number.MAX_SAFE_INTEGER`);
+      wireFail(WireCode.Field, `${field}: ${v} exceeds Number.MAX_SAFE_INTEGER`);
     }
     return Number(v);
   }
@@ -137,7 +137,7 @@ export class ByteReader {
   zeros(length: number, field = 'reserved'): void {
     const view = this.bytes(length, field);
     for (let i = 0; i < view.length; i++) {
-      if (view[i] !== 0) wireFail(WireErrorCode.Reserved, `${field}: byte ${i} is not zero`);
+      if (view[i] !== 0) wireFail(WireCode.Reserved, `${field}: byte ${i} is not zero`);
     }
   }
 
@@ -181,19 +181,19 @@ export class ByteReader {
   /** Throw SM_ERR_WIRE_LENGTH if any byte is left unread. */
   end(what = 'frame'): void {
     if (this.remaining !== 0) {
-      wireFail(WireErrorCode.Length, `${what}: ${this.remaining} trailing bytes`);
+      wireFail(WireCode.Length, `${what}: ${this.remaining} trailing bytes`);
     }
   }
 
   #prefixed(length: number, field: string, maxBytes: number, minBytes: number): Uint8Array {
     if (length > maxBytes) {
-      wireFail(WireErrorCode.TooLarge, `${field}: declared ${length} bytes, limit ${maxBytes}`);
+      wireFail(WireCode.TooLarge, `${field}: declared ${length} bytes, limit ${maxBytes}`);
     }
     if (length > this.remaining) {
-      wireFail(WireErrorCode.Length, `${field}: declared ${length} bytes, ${this.remaining} left`);
+      wireFail(WireCode.Length, `${field}: declared ${length} bytes, ${this.remaining} left`);
     }
     if (length < minBytes) {
-      wireFail(WireErrorCode.Field, `${field}: ${length} bytes, at least ${minBytes} required`);
+      wireFail(WireCode.Field, `${field}: ${length} bytes, at least ${minBytes} required`);
     }
     return this.bytes(length, field);
   }

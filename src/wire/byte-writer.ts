@@ -21,7 +21,7 @@
  */
 
 import { U64_MAX } from './constants.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 /** First buffer size of a self-sizing writer; most frames fit without growing. */
 const INITIAL_CAPACITY_BYTES = 256;
@@ -46,8 +46,8 @@ export function isWellFormedText(s: string): boolean {
 /** UTF-8 bytes of `s`; a string with a lone surrogate is SM_ERR_WIRE_FIELD
  *  (TextEncoder would silently turn it into U+FFFD). */
 export function encodeUtf8(s: string, field = 'string'): Uint8Array {
-  if (typeof s !== 'string') wireFail(WireErrorCode.Field, `${field}: expected a string`);
-  if (!isWellFormedText(s)) wireFail(WireErrorCode.Field, `${field}: lone surrogate in text`);
+  if (typeof s !== 'string') wireFail(WireCode.Field, `${field}: expected a string`);
+  if (!isWellFormedText(s)) wireFail(WireCode.Field, `${field}: lone surrogate in text`);
   return UTF8.encode(s);
 }
 
@@ -74,34 +74,34 @@ export function putU64(buf: Uint8Array, offset: number, value: bigint): void {
 /** Throw SM_ERR_WIRE_FIELD unless `value` is an integer in 0..max. */
 export function checkUint(value: number, max: number, field: string): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    wireFail(WireErrorCode.Field, `${field}: ${String(value)} is not an integer in 0..${max}`);
+    wireFail(WireCode.Field, `${field}: ${String(value)} is not an integer in 0..${max}`);
   }
 }
 
 /** Throw SM_ERR_WIRE_FIELD unless `value` is a bigint in 0..2^64-1. */
 export function checkU64(value: bigint, field: string): void {
   if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) {
-    wireFail(WireErrorCode.Field, `${field}: ${String(value)} is not a u64 bigint`);
+    wireFail(WireCode.Field, `${field}: ${String(value)} is not a u64 bigint`);
   }
 }
 
 /** Throw SM_ERR_WIRE_LENGTH unless `bytes` is a Uint8Array of exactly `length` bytes. */
 export function checkFixedBytes(bytes: Uint8Array, length: number, field: string): void {
-  if (!(bytes instanceof Uint8Array)) wireFail(WireErrorCode.Field, `${field}: expected a Uint8Array`);
+  if (!(bytes instanceof Uint8Array)) wireFail(WireCode.Field, `${field}: expected a Uint8Array`);
   if (bytes.length !== length) {
-    wireFail(WireErrorCode.Length, `${field}: expected ${length} bytes, got ${bytes.length}`);
+    wireFail(WireCode.Length, `${field}: expected ${length} bytes, got ${bytes.length}`);
   }
 }
 
 /** Throw unless `bytes` is a Uint8Array with minBytes <= length <= maxBytes
  *  (SM_ERR_WIRE_TOO_LARGE above, SM_ERR_WIRE_FIELD below). */
 export function checkVarBytes(bytes: Uint8Array, field: string, maxBytes: number, minBytes: number): void {
-  if (!(bytes instanceof Uint8Array)) wireFail(WireErrorCode.Field, `${field}: expected a Uint8Array`);
+  if (!(bytes instanceof Uint8Array)) wireFail(WireCode.Field, `${field}: expected a Uint8Array`);
   if (bytes.length > maxBytes) {
-    wireFail(WireErrorCode.TooLarge, `${field}: ${bytes.length} bytes, limit ${maxBytes}`);
+    wireFail(WireCode.TooLarge, `${field}: ${bytes.length} bytes, limit ${maxBytes}`);
   }
   if (bytes.length < minBytes) {
-    wireFail(WireErrorCode.Field, `${field}: ${bytes.length} bytes, at least ${minBytes} required`);
+    wireFail(WireCode.Field, `${field}: ${bytes.length} bytes, at least ${minBytes} required`);
   }
 }
 
@@ -118,9 +118,9 @@ export class ByteWriter {
       this.#start = 0;
       this.#growable = true;
     } else {
-      if (!(target instanceof Uint8Array)) wireFail(WireErrorCode.Field, 'writer target: expected a Uint8Array');
+      if (!(target instanceof Uint8Array)) wireFail(WireCode.Field, 'writer target: expected a Uint8Array');
       if (!Number.isInteger(offset) || offset < 0 || offset > target.length) {
-        wireFail(WireErrorCode.Length, `writer offset ${offset} outside 0..${target.length}`);
+        wireFail(WireCode.Length, `writer offset ${offset} outside 0..${target.length}`);
       }
       this.#buf = target;
       this.#start = offset;
@@ -191,7 +191,7 @@ export class ByteWriter {
 
   /** Raw bytes, copied in, with no length prefix. */
   bytes(bytes: Uint8Array, field = 'bytes'): this {
-    if (!(bytes instanceof Uint8Array)) wireFail(WireErrorCode.Field, `${field}: expected a Uint8Array`);
+    if (!(bytes instanceof Uint8Array)) wireFail(WireCode.Field, `${field}: expected a Uint8Array`);
     this.#reserve(bytes.length, field);
     this.#buf.set(bytes, this.#pos);
     this.#pos += bytes.length;
@@ -238,12 +238,12 @@ export class ByteWriter {
   }
 
   #reserve(n: number, field: string): void {
-    if (!Number.isInteger(n) || n < 0) wireFail(WireErrorCode.Field, `${field}: bad length ${n}`);
+    if (!Number.isInteger(n) || n < 0) wireFail(WireCode.Field, `${field}: bad length ${n}`);
     const needed = this.#pos + n;
     if (needed <= this.#buf.length) return;
     if (!this.#growable) {
       wireFail(
-        WireErrorCode.Length,
+        WireCode.Length,
         `${field}: buffer full, need ${n} bytes at offset ${this.#pos}, ${this.#buf.length - this.#pos} left`,
       );
     }

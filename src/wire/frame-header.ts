@@ -18,7 +18,7 @@ import {
   type PeerFrameType,
   type RelayFrameType,
 } from './constants.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 const NAMES: ReadonlyMap<number, string> = new Map([
   [FrameType.Hello, 'HELLO'],
@@ -68,24 +68,24 @@ export function checkFrameHeader(
   allowed: (type: number) => boolean,
   context: string,
 ): number {
-  if (!(bytes instanceof Uint8Array)) wireFail(WireErrorCode.Field, `${context}: expected a Uint8Array`);
+  if (!(bytes instanceof Uint8Array)) wireFail(WireCode.Field, `${context}: expected a Uint8Array`);
   if (bytes.length < HEADER_BYTES) {
-    wireFail(WireErrorCode.Length, `${context}: ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+    wireFail(WireCode.Length, `${context}: ${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
   if (bytes.length > maxBytes) {
-    wireFail(WireErrorCode.TooLarge, `${context}: ${bytes.length} bytes, limit ${maxBytes}`);
+    wireFail(WireCode.TooLarge, `${context}: ${bytes.length} bytes, limit ${maxBytes}`);
   }
   const version = bytes[HEADER_VERSION_OFFSET] as number;
   if (version !== PROTOCOL_VERSION) {
-    wireFail(WireErrorCode.Version, `${context}: version ${version}, expected ${PROTOCOL_VERSION}`);
+    wireFail(WireCode.Version, `${context}: version ${version}, expected ${PROTOCOL_VERSION}`);
   }
   const type = bytes[HEADER_TYPE_OFFSET] as number;
   if (!allowed(type)) {
     const known = NAMES.has(type) ? `${frameTypeName(type)} is not allowed here` : 'unknown type';
-    wireFail(WireErrorCode.Type, `${context}: frame type ${frameTypeName(type)}: ${known}`);
+    wireFail(WireCode.Type, `${context}: frame type ${frameTypeName(type)}: ${known}`);
   }
   if (bytes[HEADER_RESERVED_OFFSET] !== 0 || bytes[HEADER_RESERVED_OFFSET + 1] !== 0) {
-    wireFail(WireErrorCode.Reserved, `${context}: ${frameTypeName(type)} reserved header bytes not zero`);
+    wireFail(WireCode.Reserved, `${context}: ${frameTypeName(type)} reserved header bytes not zero`);
   }
   return type;
 }
@@ -101,8 +101,8 @@ export function putFrameHeader(buf: Uint8Array, offset: number, type: number): v
 
 /** Throw SM_ERR_WIRE_LENGTH unless `length` bytes fit in `buf` at `offset`. */
 export function checkRoom(buf: Uint8Array, offset: number, length: number, what: string): void {
-  if (!(buf instanceof Uint8Array)) wireFail(WireErrorCode.Field, `${what}: expected a Uint8Array buffer`);
+  if (!(buf instanceof Uint8Array)) wireFail(WireCode.Field, `${what}: expected a Uint8Array buffer`);
   if (!Number.isInteger(offset) || offset < 0 || offset + length > buf.length) {
-    wireFail(WireErrorCode.Length, `${what}: ${length} bytes do not fit at offset ${offset} of a ${buf.length}-byte buffer`);
+    wireFail(WireCode.Length, `${what}: ${length} bytes do not fit at offset ${offset} of a ${buf.length}-byte buffer`);
   }
 }

@@ -5,7 +5,7 @@
  */
 
 export * from './constants.js';
-export * from './wire-error-codes.js';
+export * from './wire-errors.js';
 export * from './byte-reader.js';
 export * from './byte-writer.js';
 export * from './frame-header.js';

@@ -20,7 +20,7 @@
  */
 
 import { ADDRESS_FAMILY_IPV4, ADDRESS_FAMILY_IPV6, IPV4_BYTES, IPV6_BYTES } from './constants.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 export interface ParsedIpAddress {
   family: typeof ADDRESS_FAMILY_IPV4 | typeof ADDRESS_FAMILY_IPV6;
@@ -38,7 +38,7 @@ const IPV4_TEXT = new RegExp(`^${DEC_OCTET}\\.${DEC_OCTET}\\.${DEC_OCTET}\\.${DE
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 function bad(text: string, field: string, why: string): never {
-  return wireFail(WireErrorCode.Field, `${field}: ${JSON.stringify(text.slice(0, 64))} is not ${why}`);
+  return wireFail(WireCode.Field, `${field}: ${JSON.stringify(text.slice(0, 64))} is not ${why}`);
 }
 
 /** Four bytes of a strict dotted quad, or null. */
@@ -102,7 +102,7 @@ function parseIpv6(text: string, field: string): Uint8Array {
 
 /** Parse IPv4 dotted or IPv6 text; anything else is SM_ERR_WIRE_FIELD. */
 export function parseIpAddress(text: string, field = 'address'): ParsedIpAddress {
-  if (typeof text !== 'string') wireFail(WireErrorCode.Field, `${field}: expected a string`);
+  if (typeof text !== 'string') wireFail(WireCode.Field, `${field}: expected a string`);
   const v4 = parseIpv4(text);
   if (v4 !== null) return { family: ADDRESS_FAMILY_IPV4, bytes: v4 };
   if (text.includes(':')) return { family: ADDRESS_FAMILY_IPV6, bytes: parseIpv6(text, field) };
@@ -149,7 +149,7 @@ function formatIpv6(b: Uint8Array): string {
 export function formatIpAddress(bytes: Uint8Array, field = 'address'): string {
   if (bytes.length === IPV4_BYTES) return formatIpv4(bytes, 0);
   if (bytes.length === IPV6_BYTES) return formatIpv6(bytes);
-  return wireFail(WireErrorCode.Field, `${field}: ${bytes.length} bytes is neither IPv4 nor IPv6`);
+  return wireFail(WireCode.Field, `${field}: ${bytes.length} bytes is neither IPv4 nor IPv6`);
 }
 
 /** IPv4-mapped IPv6 text prefix (::ffff:0:0/96, RFC 5952 §5). */

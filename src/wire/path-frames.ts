@@ -28,7 +28,7 @@ import {
 import { ByteReader } from './byte-reader.js';
 import { ByteWriter } from './byte-writer.js';
 import { checkFrameHeader, checkRoom, putFrameHeader } from './frame-header.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 export type PathFrame =
   | { type: typeof PathFrameType.PathRequest; sessionId: Uint8Array; challenge: Uint8Array; timestampMs: number }
@@ -97,7 +97,7 @@ export function pathFrameTypeName(type: number): string {
 export function pathFrameSize(frame: PathFrame): number {
   const size = SIZES.get((frame as { type: number }).type);
   if (size === undefined) {
-    return wireFail(WireErrorCode.Type, `encode ${CONTEXT}: type ${pathFrameTypeName((frame as { type: number }).type)} is not a path frame`);
+    return wireFail(WireCode.Type, `encode ${CONTEXT}: type ${pathFrameTypeName((frame as { type: number }).type)} is not a path frame`);
   }
   return size;
 }
@@ -150,7 +150,7 @@ export function decodePathFrame(bytes: Uint8Array): PathFrame {
   const type = checkFrameHeader(bytes, MAX_PATH_FRAME_BYTES, isPathFrameType, CONTEXT) as PathFrameType;
   const size = SIZES.get(type) as number;
   if (bytes.length !== size) {
-    wireFail(WireErrorCode.Length, `${pathFrameTypeName(type)}: ${bytes.length} bytes, expected exactly ${size}`);
+    wireFail(WireCode.Length, `${pathFrameTypeName(type)}: ${bytes.length} bytes, expected exactly ${size}`);
   }
   const r = new ByteReader(bytes, HEADER_BYTES);
   switch (type) {
@@ -182,6 +182,6 @@ export function decodePathFrame(bytes: Uint8Array): PathFrame {
       return { type, id, sentAtMs };
     }
     default:
-      return wireFail(WireErrorCode.Type, `${CONTEXT}: type ${pathFrameTypeName(type)}`);
+      return wireFail(WireCode.Type, `${CONTEXT}: type ${pathFrameTypeName(type)}`);
   }
 }

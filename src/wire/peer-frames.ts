@@ -48,7 +48,7 @@ import {
 import { ByteReader, getU32, getU64 } from './byte-reader.js';
 import { ByteWriter, checkUint, checkVarBytes, putU32 } from './byte-writer.js';
 import { checkFrameHeader, checkRoom, frameTypeName, isPeerFrameType, putFrameHeader } from './frame-header.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 export type PeerFrame =
   | {
@@ -126,7 +126,7 @@ export function peerFrameSize(frame: PeerFrame): number {
       return DATA_HEADER_BYTES + frame.sealed.length;
     default:
       return wireFail(
-        WireErrorCode.Type,
+        WireCode.Type,
         `encode ${CONTEXT}: type ${frameTypeName((frame as { type: number }).type)} is not a peer frame`,
       );
   }
@@ -202,7 +202,7 @@ export function writeDataHeader(buf: Uint8Array, offset: number, receiverIndex: 
 }
 
 function lengthError(bytes: Uint8Array, type: number, expected: string): never {
-  return wireFail(WireErrorCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected ${expected}`);
+  return wireFail(WireCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected ${expected}`);
 }
 
 /**
@@ -265,6 +265,6 @@ export function decodePeerFrame(bytes: Uint8Array): PeerFrame {
       };
     default:
       // Unreachable: checkFrameHeader admitted only peer types.
-      return wireFail(WireErrorCode.Type, `${CONTEXT}: type ${frameTypeName(type)}`);
+      return wireFail(WireCode.Type, `${CONTEXT}: type ${frameTypeName(type)}`);
   }
 }

@@ -51,7 +51,7 @@ import { ByteReader, decodeUtf8, getU16, getU64 } from './byte-reader.js';
 import { ByteWriter, checkFixedBytes, checkVarBytes, encodeUtf8 } from './byte-writer.js';
 import { checkFrameHeader, checkRoom, frameTypeName, isRelayFrameType, putFrameHeader } from './frame-header.js';
 import { formatIpAddress, parseIpAddress } from './ip-address.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 export type RelayFrame =
   | { type: typeof FrameType.Hello; clientNonce: Uint8Array; cert: Uint8Array }
@@ -159,7 +159,7 @@ export function relayFrameSize(frame: RelayFrame): number {
       return PEER_DOWN_BYTES;
     default:
       return wireFail(
-        WireErrorCode.Type,
+        WireCode.Type,
         `encode ${CONTEXT}: type ${frameTypeName((frame as { type: number }).type)} is not a relay frame`,
       );
   }
@@ -250,7 +250,7 @@ export function writeRelayHeader(
   peerId: Uint8Array,
 ): number {
   if (type !== FrameType.Send && type !== FrameType.Deliver) {
-    wireFail(WireErrorCode.Type, `writeRelayHeader: type ${frameTypeName(type)} is not SEND or DELIVER`);
+    wireFail(WireCode.Type, `writeRelayHeader: type ${frameTypeName(type)} is not SEND or DELIVER`);
   }
   checkFixedBytes(peerId, PEER_ID_BYTES, `${frameTypeName(type)} peerId`);
   checkRoom(buf, offset, SEND_HEADER_BYTES, 'writeRelayHeader');
@@ -261,13 +261,13 @@ export function writeRelayHeader(
 
 function exactLength(bytes: Uint8Array, expected: number, type: number): void {
   if (bytes.length !== expected) {
-    wireFail(WireErrorCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected exactly ${expected}`);
+    wireFail(WireCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected exactly ${expected}`);
   }
 }
 
 function minLength(bytes: Uint8Array, min: number, type: number): void {
   if (bytes.length < min) {
-    wireFail(WireErrorCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, at least ${min} required`);
+    wireFail(WireCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, at least ${min} required`);
   }
 }
 
@@ -327,7 +327,7 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       minLength(bytes, ESTABLISHED_FIXED_BYTES, type);
       const family = bytes[ESTABLISHED_FAMILY_OFFSET] as number;
       if (family !== ADDRESS_FAMILY_IPV4 && family !== ADDRESS_FAMILY_IPV6) {
-        wireFail(WireErrorCode.Field, `ESTABLISHED: address family ${family}, expected 4 or 6`);
+        wireFail(WireCode.Field, `ESTABLISHED: address family ${family}, expected 4 or 6`);
       }
       const addressBytes = family === ADDRESS_FAMILY_IPV4 ? IPV4_BYTES : IPV6_BYTES;
       exactLength(bytes, ESTABLISHED_FIXED_BYTES + addressBytes, type);
@@ -355,6 +355,6 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
     }
     default:
       // Unreachable: checkFrameHeader admitted only relay types.
-      return wireFail(WireErrorCode.Type, `${CONTEXT}: type ${frameTypeName(type)}`);
+      return wireFail(WireCode.Type, `${CONTEXT}: type ${frameTypeName(type)}`);
   }
 }

@@ -35,7 +35,7 @@ import {
   UdpProbePurpose,
 } from './constants.js';
 import { checkFrameHeader, putFrameHeader } from './frame-header.js';
-import { WireErrorCode, wireFail } from './wire-error-codes.js';
+import { WireCode, wireFail } from './wire-errors.js';
 
 export interface UdpProbeFields {
   ack: boolean;
@@ -81,13 +81,13 @@ export function udpProbeSize(embedBytes: number, padding: number): number {
 
 /** A probe with an all-zero MAC field: the caller computes the MAC over `bytes.subarray(0, -16)` and writes it into the last 16 bytes. */
 export function encodeUdpProbe(f: UdpProbeFields): Uint8Array {
-  if (!PURPOSES.has(f.purpose)) wireFail(WireErrorCode.Field, `UDP_PROBE purpose: ${String(f.purpose)}`);
+  if (!PURPOSES.has(f.purpose)) wireFail(WireCode.Field, `UDP_PROBE purpose: ${String(f.purpose)}`);
   if (f.embed.length !== 0 && f.embed.length !== MAX_UDP_PROBE_EMBED_BYTES) {
-    wireFail(WireErrorCode.Length, `UDP_PROBE embed: ${f.embed.length} bytes, expected 0 or ${MAX_UDP_PROBE_EMBED_BYTES}`);
+    wireFail(WireCode.Length, `UDP_PROBE embed: ${f.embed.length} bytes, expected 0 or ${MAX_UDP_PROBE_EMBED_BYTES}`);
   }
-  if (!Number.isInteger(f.padding) || f.padding < 0) wireFail(WireErrorCode.Field, `UDP_PROBE padding: ${f.padding}`);
+  if (!Number.isInteger(f.padding) || f.padding < 0) wireFail(WireCode.Field, `UDP_PROBE padding: ${f.padding}`);
   const size = udpProbeSize(f.embed.length, f.padding);
-  if (size > MAX_UDP_DATAGRAM_BYTES) wireFail(WireErrorCode.TooLarge, `UDP_PROBE: ${size} bytes, limit ${MAX_UDP_DATAGRAM_BYTES}`);
+  if (size > MAX_UDP_DATAGRAM_BYTES) wireFail(WireCode.TooLarge, `UDP_PROBE: ${size} bytes, limit ${MAX_UDP_DATAGRAM_BYTES}`);
   const out = new Uint8Array(size);
   putFrameHeader(out, 0, f.ack ? UdpFrameType.UdpProbeAck : UdpFrameType.UdpProbe);
   const w = new ByteWriter(out, HEADER_BYTES);
@@ -102,15 +102,15 @@ export function encodeUdpProbe(f: UdpProbeFields): Uint8Array {
 /** Decode a UDP_PROBE / UDP_PROBE_ACK (MAC not checked). Throws only WireError. */
 export function decodeUdpProbe(bytes: Uint8Array): UdpProbe {
   const type = checkFrameHeader(bytes, MAX_UDP_DATAGRAM_BYTES, (t) => t === UdpFrameType.UdpProbe || t === UdpFrameType.UdpProbeAck, 'UDP_PROBE');
-  if (bytes.length < MIN_UDP_PROBE_BYTES) wireFail(WireErrorCode.Length, `UDP_PROBE: ${bytes.length} bytes, at least ${MIN_UDP_PROBE_BYTES}`);
+  if (bytes.length < MIN_UDP_PROBE_BYTES) wireFail(WireCode.Length, `UDP_PROBE: ${bytes.length} bytes, at least ${MIN_UDP_PROBE_BYTES}`);
   const r = new ByteReader(bytes, HEADER_BYTES);
   const purpose = r.u8('UDP_PROBE purpose');
-  if (!PURPOSES.has(purpose)) wireFail(WireErrorCode.Field, `UDP_PROBE purpose: ${purpose}`);
+  if (!PURPOSES.has(purpose)) wireFail(WireCode.Field, `UDP_PROBE purpose: ${purpose}`);
   const embedLen = r.u8('UDP_PROBE embedLen');
-  if (embedLen !== 0 && embedLen !== MAX_UDP_PROBE_EMBED_BYTES) wireFail(WireErrorCode.Length, `UDP_PROBE embedLen: ${embedLen}`);
+  if (embedLen !== 0 && embedLen !== MAX_UDP_PROBE_EMBED_BYTES) wireFail(WireCode.Length, `UDP_PROBE embedLen: ${embedLen}`);
   const padding = r.u16('UDP_PROBE padLen');
   if (bytes.length !== udpProbeSize(embedLen, padding)) {
-    wireFail(WireErrorCode.Length, `UDP_PROBE: ${bytes.length} bytes, expected ${udpProbeSize(embedLen, padding)}`);
+    wireFail(WireCode.Length, `UDP_PROBE: ${bytes.length} bytes, expected ${udpProbeSize(embedLen, padding)}`);
   }
   const senderPeerId = r.bytes(PEER_ID_BYTES, 'UDP_PROBE senderPeerId');
   const txid = r.bytes(UDP_TXID_BYTES, 'UDP_PROBE txid');
@@ -135,7 +135,7 @@ export function decodeUdpProbe(bytes: Uint8Array): UdpProbe {
 /** Write a UDP_FRAGMENT header at `offset` of `target` (which has room for it). */
 export function putUdpFragmentHeader(target: Uint8Array, offset: number, frameId: number, index: number, count: number): void {
   if (count < 2 || count > MAX_UDP_FRAGMENTS || index < 0 || index >= count) {
-    wireFail(WireErrorCode.Field, `UDP_FRAGMENT: index ${index} of ${count}`);
+    wireFail(WireCode.Field, `UDP_FRAGMENT: index ${index} of ${count}`);
   }
   // Hot path (one call per datagram): plain byte stores, no writer object.
   putFrameHeader(target, offset, UdpFrameType.UdpFragment);
@@ -154,12 +154,12 @@ export function putUdpFragmentHeader(target: Uint8Array, offset: number, frameId
 /** Decode a UDP_FRAGMENT; `data` is a view. Throws only WireError. */
 export function decodeUdpFragment(bytes: Uint8Array): UdpFragment {
   checkFrameHeader(bytes, MAX_UDP_DATAGRAM_BYTES, (t) => t === UdpFrameType.UdpFragment, 'UDP_FRAGMENT');
-  if (bytes.length <= UDP_FRAGMENT_HEADER_BYTES) wireFail(WireErrorCode.Length, `UDP_FRAGMENT: ${bytes.length} bytes, more than ${UDP_FRAGMENT_HEADER_BYTES} needed`);
+  if (bytes.length <= UDP_FRAGMENT_HEADER_BYTES) wireFail(WireCode.Length, `UDP_FRAGMENT: ${bytes.length} bytes, more than ${UDP_FRAGMENT_HEADER_BYTES} needed`);
   const r = new ByteReader(bytes, HEADER_BYTES);
   const frameId = r.u32('UDP_FRAGMENT frameId');
   const index = r.u8('UDP_FRAGMENT index');
   const count = r.u8('UDP_FRAGMENT count');
   r.zeros(2, 'UDP_FRAGMENT reserved');
-  if (count < 2 || index >= count) wireFail(WireErrorCode.Field, `UDP_FRAGMENT: index ${index} of ${count}`);
+  if (count < 2 || index >= count) wireFail(WireCode.Field, `UDP_FRAGMENT: index ${index} of ${count}`);
   return { frameId, index, count, data: r.rest() };
 }

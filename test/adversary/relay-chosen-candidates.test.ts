@@ -14,9 +14,9 @@ import { randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { candidateRefusal, filterCandidates, interfaceBroadcasts, MAX_CANDIDATES_PER_OFFER, newRefusalCounts } from '../../src/node/path/rendezvous/candidate-filter.js';
 import { signPathOffer, type PathCandidate } from '../../src/node/path/rendezvous/path-offer.js';
 import { MAX_PUNCH_PROBES_PER_ATTEMPT, UdpCode, UdpTransport } from '../../src/node/path/udp-transport.js';
-import { LyingStunServer } from '../../src/testkit/adversary/lying-stun.js';
-import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
-import { FakeSessions, members, next, offersOf, rendezvousOf } from '../node/path/direct-fixture.js';
+import { LyingStunServer } from '../../testkit/adversary/lying-stun.js';
+import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
+import { FakeSessions, members, next, offersOf, rendezvousOf } from '../../testkit/direct-transport-fixture.js';
 
 const LIES = ['0.0.0.0', '224.0.0.1', '255.255.255.255'];
 

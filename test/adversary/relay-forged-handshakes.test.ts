@@ -7,8 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startInProcessMesh, waitUntil, type InProcessMesh } from '../../src/testkit/in-process-mesh.js';
-import { forgedInit, junkInit, randomPeerId, unknownIndexData } from '../../src/testkit/adversary/forged-handshakes.js';
+import { startInProcessMesh, waitUntil, type InProcessMesh } from '../../testkit/in-process-mesh.js';
+import { forgedInit, junkInit, randomPeerId, unknownIndexData } from '../../testkit/adversary/forged-handshakes.js';
 import type { ShadowNode } from '../../src/node/node.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

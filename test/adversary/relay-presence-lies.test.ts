@@ -23,7 +23,7 @@ import { CERT_CLOCK_SKEW_MS } from '../../src/identity/membership.js';
 import { MemoryDevice } from '../../src/node/device/memory-device.js';
 import { NodeDaemon } from '../../src/node/daemon.js';
 import type { ShadowNode } from '../../src/node/node.js';
-import { startInProcessMesh, waitUntil, type InProcessMesh } from '../../src/testkit/in-process-mesh.js';
+import { startInProcessMesh, waitUntil, type InProcessMesh } from '../../testkit/in-process-mesh.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const hexOf = (id: Uint8Array): string => Buffer.from(id).toString('hex');

@@ -3,7 +3,7 @@
  * who sends UDP from a path's source address cannot keep a dead UDP path
  * trusted. Two in-process nodes get a real UDP path; the peer's UDP socket
  * then goes silent (its transport stops: no close notice) and the spoofer
- * (src/testkit/adversary/off-path-spoofer.ts) takes over its exact
+ * (testkit/adversary/off-path-spoofer.ts) takes over its exact
  * address:port, spraying fragments that reassemble into PATH_PROBE_ACKs for
  * every probe id it can guess, bare acks, forged UDP probes and forged DATA.
  * The node must declare the path dead and carry the traffic elsewhere, so
@@ -11,8 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
-import { OffPathSpoofer, forgedDataFrame, forgedProbeAck, forgedUdpProbe, fragmentsOf } from '../../src/testkit/adversary/off-path-spoofer.js';
+import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
+import { OffPathSpoofer, forgedDataFrame, forgedProbeAck, forgedUdpProbe, fragmentsOf } from '../../testkit/adversary/off-path-spoofer.js';
 
 /** Probe ids the spoofer guesses: the path manager numbers its probes from 1, a few per second per path. */
 const GUESSED_PROBE_IDS = 1_500;

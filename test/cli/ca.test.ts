@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../../src/identity/files.js';
 import { MembershipVerifier } from '../../src/identity/membership.js';
-import { tempDir } from '../identity/fixtures.js';
-import { isOneLineError, runCli } from '../identity/cli-runner.js';
+import { tempDir } from '../../testkit/identity-fixtures.js';
+import { isOneLineError, runCli } from '../../testkit/cli-run.js';
 
 test('ca init / sign / show / revoke through the CLI', async () => {
   const { dir, cleanup } = await tempDir('sm-cli-ca-');

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import type { ChatEvent } from '../../src/messaging/chat-service.js';
 import { ControlClient } from '../../src/node/control/control-client.js';
 import type { ChatListResult, UsersResult } from '../../src/node/control/control-protocol.js';
-import { CLI_MAIN_PATH, startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { startDaemon, waitFor, type DaemonProcess } from './daemon-helpers.js';
+import { CLI_MAIN_PATH, startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 
 const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
 /** A tmux server of our own, so the test never touches a user's sessions. */

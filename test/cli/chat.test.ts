@@ -21,12 +21,12 @@ import type { ChatEvent } from '../../src/messaging/chat-service.js';
 import { ControlClient } from '../../src/node/control/control-client.js';
 import type { ChatListResult, ChatSendResult, ConversationInfo, StatusResult, UsersResult } from '../../src/node/control/control-protocol.js';
 import { ShadowNode } from '../../src/node/node.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 import { InnerType } from '../../src/wire/constants.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from './daemon-helpers.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 
-const TAP = fileURLToPath(new URL('../../src/testkit/relay-tap.js', import.meta.url));
+const TAP = fileURLToPath(new URL('../../testkit/relay-tap.js', import.meta.url));
 const MARKER = 'CHAT-PLAINTEXT-MARKER-7f3a';
 /** Long enough for 1,000 messages each way over a loaded CI machine's relay. */
 const BULK_TIMEOUT_MS = 60_000;

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadIdentity } from '../../src/identity/key-file.js';
 import { formatPeerId } from '../../src/identity/peer-id.js';
-import { tempDir } from '../identity/fixtures.js';
-import { isOneLineError, MAIN_JS, runCli } from '../identity/cli-runner.js';
+import { tempDir } from '../../testkit/identity-fixtures.js';
+import { isOneLineError, runCli } from '../../testkit/cli-run.js';
+import { CLI_MAIN_PATH } from '../../src/demo/cli-entry.js';
 
 test('keygen creates an identity once; a second run keeps it and fails clearly', async () => {
   const { dir, cleanup } = await tempDir('sm-cli-');
@@ -59,7 +60,7 @@ test('the CLI runs through a symlink, as the npm bin link does', async () => {
   const { dir, cleanup } = await tempDir('sm-cli-');
   try {
     const link = join(dir, 'shadowmesh');
-    await symlink(MAIN_JS, link);
+    await symlink(CLI_MAIN_PATH, link);
     const { spawnSync } = await import('node:child_process');
     const r = spawnSync(process.execPath, [link, 'keygen', '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

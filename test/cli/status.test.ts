@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCliAsync } from './daemon-helpers.js';
+import { runCliAsync } from '../../testkit/daemon-process.js';
 
 test('status, peers and ping with no daemon say so in one line and exit 1; the default socket follows SHADOWMESH_HOME', async () => {
   const home = await mkdtemp(join(tmpdir(), 'sm-home-'));

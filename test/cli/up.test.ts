@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPeerId } from '../../src/identity/peer-id.js';
 import type { PeersResult, PingResult, StatusResult } from '../../src/node/control/control-protocol.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type CliRun, type DaemonProcess } from './daemon-helpers.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, waitFor, type CliRun, type DaemonProcess } from '../../testkit/daemon-process.js';
 
 let net: TestNetwork;
 let other: TestNetwork;

@@ -8,13 +8,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI_MAIN_PATH, parseRelayStartupLine, startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor } from '../cli/daemon-helpers.js';
+import { CLI_MAIN_PATH, parseRelayStartupLine, startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, waitFor } from '../../testkit/daemon-process.js';
+import { freePort } from '../../testkit/free-port.js';
 
 let dir: string;
 let net: TestNetwork;
@@ -28,18 +28,6 @@ after(async () => {
   await net?.cleanup();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** A port free on 127.0.0.1 right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function writeConfig(name: string, text: string): Promise<string> {
   const path = join(dir, name);

@@ -14,7 +14,7 @@ import { resolvePathTimers } from '../../src/node/path/path-timers.js';
 import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS } from '../../src/node/path/direct-transport.js';
 import { DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../src/node/path/direct-timers.js';
 import { NodeDaemon } from '../../src/node/daemon.js';
-import { createTestNetwork } from '../../src/testkit/test-network.js';
+import { createTestNetwork } from '../../testkit/test-network.js';
 
 function flags(given: Record<string, unknown>): ParsedFlags {
   return { opts: () => given, getOptionValueSource: (k) => (k in given ? 'cli' : 'default') };

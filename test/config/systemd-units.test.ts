@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { runCliAsync } from '../cli/daemon-helpers.js';
+import { runCliAsync } from '../../testkit/daemon-process.js';
 import { CONFIG_ENV, HOME_ENV } from '../../src/config/config-keys.js';
 
 const UNITS_DIR = fileURLToPath(new URL('../../../deploy/systemd/', import.meta.url));

@@ -10,7 +10,7 @@ import {
   type AeadAlgorithm,
 } from '../../src/crypto/aead.js';
 import { fromHex, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { throwsCode } from './expect-error.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 const ALGS: AeadAlgorithm[] = ['chacha20-poly1305', 'aes-256-gcm'];
 
@@ -100,11 +100,11 @@ test('raw functions check argument lengths and names', () => {
   const k = new Uint8Array(32);
   const n = new Uint8Array(12);
   const e = new Uint8Array(0);
-  throwsCode(() => aeadSealRaw('chacha20-poly1305', new Uint8Array(31), n, e, e), 'SM_ERR_CRYPTO_LENGTH', /aeadSealRaw key: expected 32 bytes, got 31/);
-  throwsCode(() => aeadSealRaw('aes-256-gcm', k, new Uint8Array(8), e, e), 'SM_ERR_CRYPTO_LENGTH', /aeadSealRaw nonce: expected 12 bytes, got 8/);
-  throwsCode(() => aeadSealRaw('aes-128-gcm' as AeadAlgorithm, k, n, e, e), 'SM_ERR_CRYPTO_ARG', /aeadSealRaw alg/);
-  throwsCode(() => aeadOpenRaw('chacha20-poly1305', k, new Uint8Array(13), e, new Uint8Array(16)), 'SM_ERR_CRYPTO_LENGTH', /aeadOpenRaw nonce/);
-  throwsCode(() => aeadOpenRaw('chacha20-poly1305', k, n, e, 'x' as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /aeadOpenRaw sealed/);
+  throwsWithCode(() => aeadSealRaw('chacha20-poly1305', new Uint8Array(31), n, e, e), 'SM_ERR_CRYPTO_LENGTH', /aeadSealRaw key: expected 32 bytes, got 31/);
+  throwsWithCode(() => aeadSealRaw('aes-256-gcm', k, new Uint8Array(8), e, e), 'SM_ERR_CRYPTO_LENGTH', /aeadSealRaw nonce: expected 12 bytes, got 8/);
+  throwsWithCode(() => aeadSealRaw('aes-128-gcm' as AeadAlgorithm, k, n, e, e), 'SM_ERR_CRYPTO_ARG', /aeadSealRaw alg/);
+  throwsWithCode(() => aeadOpenRaw('chacha20-poly1305', k, new Uint8Array(13), e, new Uint8Array(16)), 'SM_ERR_CRYPTO_LENGTH', /aeadOpenRaw nonce/);
+  throwsWithCode(() => aeadOpenRaw('chacha20-poly1305', k, n, e, 'x' as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /aeadOpenRaw sealed/);
 });
 
 // A DATA-like frame: | 0..3 head | 4..7 index | 8..15 counter | plaintext | tag |, at an offset inside a pool buffer.
@@ -197,31 +197,31 @@ for (const alg of ALGS) {
     const seen = new Set<bigint>();
     for (let i = 0; i < 3; i++) seen.add(sealFrame(s, utf8('abc')).counter);
     assert.deepEqual([...seen], [0n, 1n, 2n]);
-    throwsCode(() => sealFrame(s, utf8('abc')), 'SM_ERR_CRYPTO_COUNTER_EXHAUSTED');
-    throwsCode(() => sealFrame(s, utf8('abc')), 'SM_ERR_CRYPTO_COUNTER_EXHAUSTED');
+    throwsWithCode(() => sealFrame(s, utf8('abc')), 'SM_ERR_CRYPTO_COUNTER_EXHAUSTED');
+    throwsWithCode(() => sealFrame(s, utf8('abc')), 'SM_ERR_CRYPTO_COUNTER_EXHAUSTED');
     assert.equal(s.sent, 3n);
   });
 
   test(`${alg}: sealInPlace argument checks; a failed check does not consume a counter`, () => {
     const s = new AeadSealer(alg, randomBytes(32));
     const buf = new Uint8Array(HEADER + 10 + AEAD_TAG_BYTES);
-    throwsCode(() => s.sealInPlace(buf, 1, HEADER, COUNTER_AT, 10), 'SM_ERR_CRYPTO_LENGTH', /sealInPlace buf: expected at least 43 bytes/);
-    throwsCode(() => s.sealInPlace(buf, 0, HEADER, COUNTER_AT, 11), 'SM_ERR_CRYPTO_LENGTH', /sealInPlace buf/);
-    throwsCode(() => s.sealInPlace(buf, 0, HEADER, 9, 10), 'SM_ERR_CRYPTO_ARG', /sealInPlace counterOffset/);
-    throwsCode(() => s.sealInPlace(buf, 0, 7, 0, 10), 'SM_ERR_CRYPTO_ARG', /sealInPlace headerLength/);
-    throwsCode(() => s.sealInPlace(buf, -1, HEADER, COUNTER_AT, 10), 'SM_ERR_CRYPTO_ARG', /sealInPlace offset/);
-    throwsCode(() => s.sealInPlace(buf, 0, HEADER, COUNTER_AT, 1.5), 'SM_ERR_CRYPTO_ARG', /sealInPlace plaintextLength/);
-    throwsCode(() => s.sealInPlace([] as unknown as Uint8Array, 0, HEADER, 8, 0), 'SM_ERR_CRYPTO_LENGTH', /sealInPlace buf/);
+    throwsWithCode(() => s.sealInPlace(buf, 1, HEADER, COUNTER_AT, 10), 'SM_ERR_CRYPTO_LENGTH', /sealInPlace buf: expected at least 43 bytes/);
+    throwsWithCode(() => s.sealInPlace(buf, 0, HEADER, COUNTER_AT, 11), 'SM_ERR_CRYPTO_LENGTH', /sealInPlace buf/);
+    throwsWithCode(() => s.sealInPlace(buf, 0, HEADER, 9, 10), 'SM_ERR_CRYPTO_ARG', /sealInPlace counterOffset/);
+    throwsWithCode(() => s.sealInPlace(buf, 0, 7, 0, 10), 'SM_ERR_CRYPTO_ARG', /sealInPlace headerLength/);
+    throwsWithCode(() => s.sealInPlace(buf, -1, HEADER, COUNTER_AT, 10), 'SM_ERR_CRYPTO_ARG', /sealInPlace offset/);
+    throwsWithCode(() => s.sealInPlace(buf, 0, HEADER, COUNTER_AT, 1.5), 'SM_ERR_CRYPTO_ARG', /sealInPlace plaintextLength/);
+    throwsWithCode(() => s.sealInPlace([] as unknown as Uint8Array, 0, HEADER, 8, 0), 'SM_ERR_CRYPTO_LENGTH', /sealInPlace buf/);
     assert.equal(s.sent, 0n);
     assert.equal(s.sealInPlace(buf, 0, HEADER, COUNTER_AT, 10), 0n);
   });
 
   test(`${alg}: constructor checks and destroy`, () => {
-    throwsCode(() => new AeadSealer(alg, new Uint8Array(31)), 'SM_ERR_CRYPTO_LENGTH', /AeadSealer key: expected 32 bytes, got 31/);
-    throwsCode(() => new AeadOpener(alg, new Uint8Array(33)), 'SM_ERR_CRYPTO_LENGTH', /AeadOpener key: expected 32 bytes, got 33/);
-    throwsCode(() => new AeadSealer(alg, new Uint8Array(32), { limit: 0n }), 'SM_ERR_CRYPTO_ARG', /options.limit/);
-    throwsCode(() => new AeadSealer(alg, new Uint8Array(32), { limit: REJECT_AFTER_MESSAGES + 1n }), 'SM_ERR_CRYPTO_ARG', /options.limit/);
-    throwsCode(() => new AeadSealer('aes' as AeadAlgorithm, new Uint8Array(32)), 'SM_ERR_CRYPTO_ARG', /AeadSealer alg/);
+    throwsWithCode(() => new AeadSealer(alg, new Uint8Array(31)), 'SM_ERR_CRYPTO_LENGTH', /AeadSealer key: expected 32 bytes, got 31/);
+    throwsWithCode(() => new AeadOpener(alg, new Uint8Array(33)), 'SM_ERR_CRYPTO_LENGTH', /AeadOpener key: expected 32 bytes, got 33/);
+    throwsWithCode(() => new AeadSealer(alg, new Uint8Array(32), { limit: 0n }), 'SM_ERR_CRYPTO_ARG', /options.limit/);
+    throwsWithCode(() => new AeadSealer(alg, new Uint8Array(32), { limit: REJECT_AFTER_MESSAGES + 1n }), 'SM_ERR_CRYPTO_ARG', /options.limit/);
+    throwsWithCode(() => new AeadSealer('aes' as AeadAlgorithm, new Uint8Array(32)), 'SM_ERR_CRYPTO_ARG', /AeadSealer alg/);
     const key = randomBytes(32);
     const s = new AeadSealer(alg, key);
     const o = new AeadOpener(alg, key);
@@ -229,8 +229,8 @@ for (const alg of ALGS) {
     s.destroy();
     s.destroy();
     o.destroy();
-    throwsCode(() => sealFrame(s, utf8('x')), 'SM_ERR_CRYPTO_DESTROYED');
-    throwsCode(() => o.open(buf.subarray(0, HEADER), counter, buf.subarray(HEADER)), 'SM_ERR_CRYPTO_DESTROYED');
+    throwsWithCode(() => sealFrame(s, utf8('x')), 'SM_ERR_CRYPTO_DESTROYED');
+    throwsWithCode(() => o.open(buf.subarray(0, HEADER), counter, buf.subarray(HEADER)), 'SM_ERR_CRYPTO_DESTROYED');
   });
 }
 

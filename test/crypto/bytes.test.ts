@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { concatBytes, equalBytes, fromHex, randomBytes, sha256, toHex, utf8, wipe } from '../../src/crypto/bytes.js';
-import { throwsCode } from './expect-error.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 test('wipe zeroes every buffer and skips null/undefined', () => {
   const a = Uint8Array.of(1, 2, 3);
@@ -25,7 +25,7 @@ test('equalBytes compares contents and lengths', () => {
     y[i >> 3]! ^= 1 << (i & 7);
     assert.equal(equalBytes(x, y), false, `bit ${i}`);
   }
-  throwsCode(() => equalBytes('ab' as unknown as Uint8Array, new Uint8Array(2)), 'SM_ERR_CRYPTO_LENGTH', /equalBytes a/);
+  throwsWithCode(() => equalBytes('ab' as unknown as Uint8Array, new Uint8Array(2)), 'SM_ERR_CRYPTO_LENGTH', /equalBytes a/);
 });
 
 test('concatBytes joins in order and leaves inputs unchanged', () => {
@@ -36,7 +36,7 @@ test('concatBytes joins in order and leaves inputs unchanged', () => {
   out[0] = 9;
   assert.deepEqual(a, Uint8Array.of(1));
   assert.deepEqual(concatBytes(), new Uint8Array(0));
-  throwsCode(() => concatBytes(a, [1] as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /concatBytes part 1/);
+  throwsWithCode(() => concatBytes(a, [1] as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /concatBytes part 1/);
 });
 
 test('randomBytes returns plain arrays of the asked length that differ', () => {
@@ -46,8 +46,8 @@ test('randomBytes returns plain arrays of the asked length that differ', () => {
   assert.equal(Object.getPrototypeOf(a), Uint8Array.prototype);
   assert.notDeepEqual(a, b);
   assert.equal(randomBytes(0).length, 0);
-  throwsCode(() => randomBytes(-1), 'SM_ERR_CRYPTO_ARG', /randomBytes n/);
-  throwsCode(() => randomBytes(1.5), 'SM_ERR_CRYPTO_ARG', /randomBytes n/);
+  throwsWithCode(() => randomBytes(-1), 'SM_ERR_CRYPTO_ARG', /randomBytes n/);
+  throwsWithCode(() => randomBytes(1.5), 'SM_ERR_CRYPTO_ARG', /randomBytes n/);
 });
 
 test('sha256 matches FIPS 180-2 examples and hashes the concatenation', () => {
@@ -66,7 +66,7 @@ test('hex round trip and rejection of bad input', () => {
   assert.deepEqual(fromHex(''), new Uint8Array(0));
   assert.equal(toHex(b.subarray(1, 3)), '01ab');
   for (const bad of ['0', 'zz', '0x00', '00 11', 'abc']) {
-    throwsCode(() => fromHex(bad), 'SM_ERR_CRYPTO_HEX', /fromHex/);
+    throwsWithCode(() => fromHex(bad), 'SM_ERR_CRYPTO_HEX', /fromHex/);
   }
 });
 

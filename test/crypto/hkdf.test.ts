@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { hkdf, hkdfExpand, hkdfExtract, hmacSha256 } from '../../src/crypto/hkdf.js';
 import { toHex, utf8 } from '../../src/crypto/bytes.js';
-import { throwsCode } from './expect-error.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 function range(from: number, to: number): Uint8Array {
   const out = new Uint8Array(to - from + 1);
@@ -87,13 +87,13 @@ test('hmacSha256 matches RFC 4231 test case 2 and hashes the concatenation', () 
 
 test('hkdf rejects bad lengths and types, naming the argument', () => {
   const k32 = new Uint8Array(32);
-  throwsCode(() => hkdf(k32, k32, 'i', 0), 'SM_ERR_CRYPTO_ARG', /hkdf length/);
-  throwsCode(() => hkdf(k32, k32, 'i', 8161), 'SM_ERR_CRYPTO_ARG', /hkdf length/);
-  throwsCode(() => hkdf('k' as unknown as Uint8Array, k32, 'i', 32), 'SM_ERR_CRYPTO_LENGTH', /hkdf ikm/);
-  throwsCode(() => hkdf(k32, null as unknown as Uint8Array, 'i', 32), 'SM_ERR_CRYPTO_LENGTH', /hkdf salt/);
-  throwsCode(() => hkdfExpand(new Uint8Array(31), 'i', 32), 'SM_ERR_CRYPTO_LENGTH', /hkdfExpand prk: expected 32 bytes, got 31/);
-  throwsCode(() => hkdfExpand(k32, 'i', 8161), 'SM_ERR_CRYPTO_ARG', /hkdfExpand length/);
-  throwsCode(() => hkdfExpand(k32, 5 as unknown as string, 1), 'SM_ERR_CRYPTO_LENGTH', /hkdfExpand info/);
-  throwsCode(() => hkdfExtract(k32, undefined as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /hkdfExtract ikm/);
-  throwsCode(() => hmacSha256(k32, k32, 'x' as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /hmacSha256 data 1/);
+  throwsWithCode(() => hkdf(k32, k32, 'i', 0), 'SM_ERR_CRYPTO_ARG', /hkdf length/);
+  throwsWithCode(() => hkdf(k32, k32, 'i', 8161), 'SM_ERR_CRYPTO_ARG', /hkdf length/);
+  throwsWithCode(() => hkdf('k' as unknown as Uint8Array, k32, 'i', 32), 'SM_ERR_CRYPTO_LENGTH', /hkdf ikm/);
+  throwsWithCode(() => hkdf(k32, null as unknown as Uint8Array, 'i', 32), 'SM_ERR_CRYPTO_LENGTH', /hkdf salt/);
+  throwsWithCode(() => hkdfExpand(new Uint8Array(31), 'i', 32), 'SM_ERR_CRYPTO_LENGTH', /hkdfExpand prk: expected 32 bytes, got 31/);
+  throwsWithCode(() => hkdfExpand(k32, 'i', 8161), 'SM_ERR_CRYPTO_ARG', /hkdfExpand length/);
+  throwsWithCode(() => hkdfExpand(k32, 5 as unknown as string, 1), 'SM_ERR_CRYPTO_LENGTH', /hkdfExpand info/);
+  throwsWithCode(() => hkdfExtract(k32, undefined as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /hkdfExtract ikm/);
+  throwsWithCode(() => hmacSha256(k32, k32, 'x' as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /hmacSha256 data 1/);
 });

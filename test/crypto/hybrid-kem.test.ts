@@ -14,7 +14,7 @@ import {
 } from '../../src/crypto/hybrid-kem.js';
 import { getPqBackend } from '../../src/crypto/pq-backend.js';
 import { concatBytes, fromHex, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { throwsCode } from './expect-error.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 function flip(b: Uint8Array, bit: number): Uint8Array {
   const c = Uint8Array.from(b);
@@ -111,23 +111,23 @@ test('low-order X25519 points are rejected with SM_ERR_CRYPTO_KEM', () => {
   const good = hybridEncapsulate(alice.publicKey).cipherText;
   for (const p of LOW_ORDER) {
     const ct = concatBytes(fromHex(p), good.subarray(32));
-    throwsCode(() => alice.decapsulate(ct), 'SM_ERR_CRYPTO_KEM', /decapsulate cipherText/);
+    throwsWithCode(() => alice.decapsulate(ct), 'SM_ERR_CRYPTO_KEM', /decapsulate cipherText/);
     const pub = concatBytes(fromHex(p), alice.publicKey.subarray(32));
-    throwsCode(() => hybridEncapsulate(pub), 'SM_ERR_CRYPTO_KEM', /hybridEncapsulate publicKey/);
+    throwsWithCode(() => hybridEncapsulate(pub), 'SM_ERR_CRYPTO_KEM', /hybridEncapsulate publicKey/);
   }
 });
 
 test('an invalid ML-KEM encapsulation key is rejected with SM_ERR_CRYPTO_KEM', () => {
   const pub = concatBytes(alice.publicKey.subarray(0, 32), new Uint8Array(1568).fill(0xff));
-  throwsCode(() => hybridEncapsulate(pub), 'SM_ERR_CRYPTO_KEM', /mlkemEncapsulate publicKey/);
+  throwsWithCode(() => hybridEncapsulate(pub), 'SM_ERR_CRYPTO_KEM', /mlkemEncapsulate publicKey/);
 });
 
 test('wrong lengths throw and name the argument', () => {
-  throwsCode(() => hybridEncapsulate(new Uint8Array(1599)), 'SM_ERR_CRYPTO_LENGTH', /hybridEncapsulate publicKey: expected 1600 bytes, got 1599/);
-  throwsCode(() => hybridEncapsulate(alice.publicKey, new Uint8Array(63)), 'SM_ERR_CRYPTO_LENGTH', /hybridEncapsulate seed: expected 64 bytes, got 63/);
-  throwsCode(() => alice.decapsulate(new Uint8Array(1601)), 'SM_ERR_CRYPTO_LENGTH', /decapsulate cipherText: expected 1600 bytes, got 1601/);
-  throwsCode(() => HybridKemKeyPair.generate(new Uint8Array(95)), 'SM_ERR_CRYPTO_LENGTH', /HybridKemKeyPair seed: expected 96 bytes, got 95/);
-  throwsCode(() => hybridKemCombine(new Uint8Array(31), new Uint8Array(32), new Uint8Array(1568), new Uint8Array(32), new Uint8Array(1568), new Uint8Array(32)), 'SM_ERR_CRYPTO_LENGTH', /ssMlkem/);
+  throwsWithCode(() => hybridEncapsulate(new Uint8Array(1599)), 'SM_ERR_CRYPTO_LENGTH', /hybridEncapsulate publicKey: expected 1600 bytes, got 1599/);
+  throwsWithCode(() => hybridEncapsulate(alice.publicKey, new Uint8Array(63)), 'SM_ERR_CRYPTO_LENGTH', /hybridEncapsulate seed: expected 64 bytes, got 63/);
+  throwsWithCode(() => alice.decapsulate(new Uint8Array(1601)), 'SM_ERR_CRYPTO_LENGTH', /decapsulate cipherText: expected 1600 bytes, got 1601/);
+  throwsWithCode(() => HybridKemKeyPair.generate(new Uint8Array(95)), 'SM_ERR_CRYPTO_LENGTH', /HybridKemKeyPair seed: expected 96 bytes, got 95/);
+  throwsWithCode(() => hybridKemCombine(new Uint8Array(31), new Uint8Array(32), new Uint8Array(1568), new Uint8Array(32), new Uint8Array(1568), new Uint8Array(32)), 'SM_ERR_CRYPTO_LENGTH', /ssMlkem/);
 });
 
 test('destroy blocks later use', () => {
@@ -135,6 +135,6 @@ test('destroy blocks later use', () => {
   const { cipherText } = hybridEncapsulate(kp.publicKey);
   kp.destroy();
   kp.destroy();
-  throwsCode(() => kp.decapsulate(cipherText), 'SM_ERR_CRYPTO_DESTROYED');
+  throwsWithCode(() => kp.decapsulate(cipherText), 'SM_ERR_CRYPTO_DESTROYED');
   assert.equal(toHex(KEY_SEED), ALICE_PRIV + MLKEM_SEED, 'caller seed not wiped');
 });

@@ -16,7 +16,7 @@ import {
 import { getPqBackend } from '../../src/crypto/pq-backend.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { privateKeyFromSeed, publicKeyFromRaw } from '../../src/crypto/ed-x-keys.js';
-import { throwsCode } from './expect-error.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 function flip(b: Uint8Array, bit: number): Uint8Array {
   const c = Uint8Array.from(b);
@@ -106,20 +106,20 @@ test('rnd: omitted is hedged, 32 zero bytes is deterministic; both verify', () =
 
 test('context must be 1..64 printable ASCII characters', () => {
   for (const bad of ['', 'x'.repeat(65), 'peer\nresp', 'clé', 5 as unknown as string]) {
-    throwsCode(() => signer.sign(bad, MSG), 'SM_ERR_CRYPTO_ARG', /context/);
-    throwsCode(() => hybridVerify(signer.publicKey, bad, MSG, SIG), 'SM_ERR_CRYPTO_ARG', /hybridVerify context/);
+    throwsWithCode(() => signer.sign(bad, MSG), 'SM_ERR_CRYPTO_ARG', /context/);
+    throwsWithCode(() => hybridVerify(signer.publicKey, bad, MSG, SIG), 'SM_ERR_CRYPTO_ARG', /hybridVerify context/);
   }
   const long = 'x'.repeat(64);
   assert.equal(hybridVerify(signer.publicKey, long, MSG, signer.sign(long, MSG)), true);
 });
 
 test('wrong lengths throw and name the argument', () => {
-  throwsCode(() => hybridVerify(new Uint8Array(2623), 'a', MSG, SIG), 'SM_ERR_CRYPTO_LENGTH', /hybridVerify publicKey: expected 2624 bytes, got 2623/);
-  throwsCode(() => hybridVerify(signer.publicKey, 'a', MSG, new Uint8Array(4690)), 'SM_ERR_CRYPTO_LENGTH', /hybridVerify signature: expected 4691 bytes, got 4690/);
-  throwsCode(() => hybridVerify(signer.publicKey, 'a', 'm' as unknown as Uint8Array, SIG), 'SM_ERR_CRYPTO_LENGTH', /hybridVerify message/);
-  throwsCode(() => HybridSigner.fromSeed(new Uint8Array(32)), 'SM_ERR_CRYPTO_LENGTH', /HybridSigner seed: expected 64 bytes, got 32/);
-  throwsCode(() => signer.sign('a', MSG, new Uint8Array(31)), 'SM_ERR_CRYPTO_LENGTH', /HybridSigner.sign rnd: expected 32 bytes, got 31/);
-  throwsCode(() => signer.sign('a', null as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /HybridSigner.sign message/);
+  throwsWithCode(() => hybridVerify(new Uint8Array(2623), 'a', MSG, SIG), 'SM_ERR_CRYPTO_LENGTH', /hybridVerify publicKey: expected 2624 bytes, got 2623/);
+  throwsWithCode(() => hybridVerify(signer.publicKey, 'a', MSG, new Uint8Array(4690)), 'SM_ERR_CRYPTO_LENGTH', /hybridVerify signature: expected 4691 bytes, got 4690/);
+  throwsWithCode(() => hybridVerify(signer.publicKey, 'a', 'm' as unknown as Uint8Array, SIG), 'SM_ERR_CRYPTO_LENGTH', /hybridVerify message/);
+  throwsWithCode(() => HybridSigner.fromSeed(new Uint8Array(32)), 'SM_ERR_CRYPTO_LENGTH', /HybridSigner seed: expected 64 bytes, got 32/);
+  throwsWithCode(() => signer.sign('a', MSG, new Uint8Array(31)), 'SM_ERR_CRYPTO_LENGTH', /HybridSigner.sign rnd: expected 32 bytes, got 31/);
+  throwsWithCode(() => signer.sign('a', null as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /HybridSigner.sign message/);
 });
 
 test('exportSeed returns a copy; publicKey is a copy; destroy wipes and blocks', () => {
@@ -132,8 +132,8 @@ test('exportSeed returns a copy; publicKey is a copy; destroy wipes and blocks',
   assert.equal(hybridVerify(signer.publicKey, 'x', MSG, s.sign('x', MSG)), true, 'mutating publicKey does not affect signing');
   s.destroy();
   s.destroy();
-  throwsCode(() => s.sign('x', MSG), 'SM_ERR_CRYPTO_DESTROYED');
-  throwsCode(() => s.exportSeed(), 'SM_ERR_CRYPTO_DESTROYED');
+  throwsWithCode(() => s.sign('x', MSG), 'SM_ERR_CRYPTO_DESTROYED');
+  throwsWithCode(() => s.exportSeed(), 'SM_ERR_CRYPTO_DESTROYED');
   const g1 = HybridSigner.generate();
   const g2 = HybridSigner.generate();
   assert.notDeepEqual(g1.publicKey, g2.publicKey);

@@ -9,7 +9,7 @@ import { hybridEncapsulate, HybridKemKeyPair } from '../../src/crypto/hybrid-kem
 import { HybridSigner, hybridVerify } from '../../src/crypto/hybrid-sign.js';
 import { getPqBackend, nativePqAvailable, type PqBackend } from '../../src/crypto/pq-backend.js';
 import { fromHex, sha256, toHex } from '../../src/crypto/bytes.js';
-import { readVectors } from './vector-files.js';
+import { readVectors } from '../../testkit/vector-files.js';
 
 interface HybridVectors {
   kem: Array<{ keySeed: string; encapsSeed: string; publicKeySha256: string; cipherTextSha256: string; sharedSecret: string }>;

@@ -9,7 +9,7 @@ import {
   type PqBackendName,
 } from '../../src/crypto/pq-backend.js';
 import { randomBytes, utf8 } from '../../src/crypto/bytes.js';
-import { throwsCode } from './expect-error.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 function flip(b: Uint8Array, bit: number): Uint8Array {
   const c = Uint8Array.from(b);
@@ -43,13 +43,13 @@ test('getPqBackend: default, explicit names, environment override, errors', () =
   withEnv('noble', () => {
     if (native) assert.equal(getPqBackend('node').name, 'node', 'an explicit name wins over the environment');
   });
-  withEnv('openssl', () => throwsCode(() => getPqBackend(), 'SM_ERR_CONFIG_PQ_BACKEND', /SHADOWMESH_PQ_BACKEND.*"openssl"/));
-  throwsCode(() => getPqBackend('wasm' as PqBackendName), 'SM_ERR_CONFIG_PQ_BACKEND', /getPqBackend name/);
+  withEnv('openssl', () => throwsWithCode(() => getPqBackend(), 'SM_ERR_CONFIG_PQ_BACKEND', /SHADOWMESH_PQ_BACKEND.*"openssl"/));
+  throwsWithCode(() => getPqBackend('wasm' as PqBackendName), 'SM_ERR_CONFIG_PQ_BACKEND', /getPqBackend name/);
   if (native) {
     assert.equal(getPqBackend('node').name, 'node');
   } else {
-    throwsCode(() => getPqBackend('node'), 'SM_ERR_CONFIG_PQ_BACKEND', /Node >= 24/);
-    withEnv('node', () => throwsCode(() => getPqBackend(), 'SM_ERR_CONFIG_PQ_BACKEND', /SHADOWMESH_PQ_BACKEND/));
+    throwsWithCode(() => getPqBackend('node'), 'SM_ERR_CONFIG_PQ_BACKEND', /Node >= 24/);
+    withEnv('node', () => throwsWithCode(() => getPqBackend(), 'SM_ERR_CONFIG_PQ_BACKEND', /SHADOWMESH_PQ_BACKEND/));
     try {
       getPqBackend('node');
     } catch (err) {
@@ -89,17 +89,17 @@ for (const b of backends) {
 
   test(`${b.name}: ML-KEM-1024 argument checks`, () => {
     const k = b.mlkemKeygen(new Uint8Array(64));
-    throwsCode(() => b.mlkemKeygen(new Uint8Array(63)), 'SM_ERR_CRYPTO_LENGTH', /mlkemKeygen seed64: expected 64 bytes, got 63/);
-    throwsCode(() => b.mlkemEncapsulate(new Uint8Array(1567)), 'SM_ERR_CRYPTO_LENGTH', /mlkemEncapsulate publicKey/);
-    throwsCode(() => b.mlkemEncapsulate(k.publicKey, new Uint8Array(31)), 'SM_ERR_CRYPTO_LENGTH', /mlkemEncapsulate m32/);
-    throwsCode(() => b.mlkemDecapsulate(new Uint8Array(1569), k.secretKey), 'SM_ERR_CRYPTO_LENGTH', /mlkemDecapsulate cipherText/);
-    throwsCode(() => b.mlkemDecapsulate(new Uint8Array(1568), new Uint8Array(3168)), 'SM_ERR_CRYPTO_ARG', /mlkemDecapsulate secretKey/);
+    throwsWithCode(() => b.mlkemKeygen(new Uint8Array(63)), 'SM_ERR_CRYPTO_LENGTH', /mlkemKeygen seed64: expected 64 bytes, got 63/);
+    throwsWithCode(() => b.mlkemEncapsulate(new Uint8Array(1567)), 'SM_ERR_CRYPTO_LENGTH', /mlkemEncapsulate publicKey/);
+    throwsWithCode(() => b.mlkemEncapsulate(k.publicKey, new Uint8Array(31)), 'SM_ERR_CRYPTO_LENGTH', /mlkemEncapsulate m32/);
+    throwsWithCode(() => b.mlkemDecapsulate(new Uint8Array(1569), k.secretKey), 'SM_ERR_CRYPTO_LENGTH', /mlkemDecapsulate cipherText/);
+    throwsWithCode(() => b.mlkemDecapsulate(new Uint8Array(1568), new Uint8Array(3168)), 'SM_ERR_CRYPTO_ARG', /mlkemDecapsulate secretKey/);
     // FIPS 203 §7.2 modulus check: 0xff.. encodes coefficients >= q
-    throwsCode(() => b.mlkemEncapsulate(new Uint8Array(1568).fill(0xff)), 'SM_ERR_CRYPTO_KEM', /mlkemEncapsulate publicKey/);
+    throwsWithCode(() => b.mlkemEncapsulate(new Uint8Array(1568).fill(0xff)), 'SM_ERR_CRYPTO_KEM', /mlkemEncapsulate publicKey/);
     const dsa = b.mldsaKeygen(new Uint8Array(32));
-    throwsCode(() => b.mlkemDecapsulate(new Uint8Array(1568), dsa.secretKey), 'SM_ERR_CRYPTO_ARG', /ml-kem-1024 secret key/);
+    throwsWithCode(() => b.mlkemDecapsulate(new Uint8Array(1568), dsa.secretKey), 'SM_ERR_CRYPTO_ARG', /ml-kem-1024 secret key/);
     b.destroySecretKey(k.secretKey);
-    throwsCode(() => b.mlkemDecapsulate(new Uint8Array(1568), k.secretKey), 'SM_ERR_CRYPTO_DESTROYED');
+    throwsWithCode(() => b.mlkemDecapsulate(new Uint8Array(1568), k.secretKey), 'SM_ERR_CRYPTO_DESTROYED');
   });
 
   test(`${b.name}: ML-DSA-87 keygen, sign, verify`, () => {
@@ -128,16 +128,16 @@ for (const b of backends) {
   test(`${b.name}: ML-DSA-87 argument checks`, () => {
     const k = b.mldsaKeygen(new Uint8Array(32));
     const msg = new Uint8Array(1);
-    throwsCode(() => b.mldsaKeygen(new Uint8Array(33)), 'SM_ERR_CRYPTO_LENGTH', /mldsaKeygen seed32: expected 32 bytes, got 33/);
-    throwsCode(() => b.mldsaSign(k.secretKey, msg, new Uint8Array(16)), 'SM_ERR_CRYPTO_LENGTH', /mldsaSign rnd32/);
-    throwsCode(() => b.mldsaSign(k.secretKey, 'm' as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /mldsaSign message/);
-    throwsCode(() => b.mldsaVerify(new Uint8Array(2591), msg, new Uint8Array(4627)), 'SM_ERR_CRYPTO_LENGTH', /mldsaVerify publicKey/);
-    throwsCode(() => b.mldsaVerify(k.publicKey, msg, new Uint8Array(4626)), 'SM_ERR_CRYPTO_LENGTH', /mldsaVerify signature/);
-    throwsCode(() => b.mldsaSign({}, msg), 'SM_ERR_CRYPTO_ARG', /mldsaSign secretKey/);
+    throwsWithCode(() => b.mldsaKeygen(new Uint8Array(33)), 'SM_ERR_CRYPTO_LENGTH', /mldsaKeygen seed32: expected 32 bytes, got 33/);
+    throwsWithCode(() => b.mldsaSign(k.secretKey, msg, new Uint8Array(16)), 'SM_ERR_CRYPTO_LENGTH', /mldsaSign rnd32/);
+    throwsWithCode(() => b.mldsaSign(k.secretKey, 'm' as unknown as Uint8Array), 'SM_ERR_CRYPTO_LENGTH', /mldsaSign message/);
+    throwsWithCode(() => b.mldsaVerify(new Uint8Array(2591), msg, new Uint8Array(4627)), 'SM_ERR_CRYPTO_LENGTH', /mldsaVerify publicKey/);
+    throwsWithCode(() => b.mldsaVerify(k.publicKey, msg, new Uint8Array(4626)), 'SM_ERR_CRYPTO_LENGTH', /mldsaVerify signature/);
+    throwsWithCode(() => b.mldsaSign({}, msg), 'SM_ERR_CRYPTO_ARG', /mldsaSign secretKey/);
     const kem = b.mlkemKeygen(new Uint8Array(64));
-    throwsCode(() => b.mldsaSign(kem.secretKey, msg), 'SM_ERR_CRYPTO_ARG', /ml-dsa-87 secret key/);
+    throwsWithCode(() => b.mldsaSign(kem.secretKey, msg), 'SM_ERR_CRYPTO_ARG', /ml-dsa-87 secret key/);
     b.destroySecretKey(k.secretKey);
-    throwsCode(() => b.mldsaSign(k.secretKey, msg), 'SM_ERR_CRYPTO_DESTROYED');
-    throwsCode(() => b.destroySecretKey('key'), 'SM_ERR_CRYPTO_ARG', /destroySecretKey/);
+    throwsWithCode(() => b.mldsaSign(k.secretKey, msg), 'SM_ERR_CRYPTO_DESTROYED');
+    throwsWithCode(() => b.destroySecretKey('key'), 'SM_ERR_CRYPTO_ARG', /destroySecretKey/);
   });
 }

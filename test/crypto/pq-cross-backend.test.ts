@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { getPqBackend } from '../../src/crypto/pq-backend.js';
 import { fromHex, toHex } from '../../src/crypto/bytes.js';
-import { node24Path } from './vector-files.js';
+import { node24Path } from '../../testkit/vector-files.js';
 
 /** Generous: a cold Node start plus a few hundred ms of noble work, on a busy 2-core machine. */
 const CHILD_TIMEOUT_MS = 60_000;

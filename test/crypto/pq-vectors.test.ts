@@ -10,7 +10,7 @@ import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import { ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import { getPqBackend, nativePqAvailable, type PqBackend } from '../../src/crypto/pq-backend.js';
 import { fromHex, sha256, toHex, utf8 } from '../../src/crypto/bytes.js';
-import { readVectors } from './vector-files.js';
+import { readVectors } from '../../testkit/vector-files.js';
 
 interface KemVectors {
   keys: Array<{ seed: string; ekSha256: string; dkSha256: string }>;

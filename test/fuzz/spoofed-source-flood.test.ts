@@ -1,6 +1,6 @@
 /**
  * Issue 11 fuzz (docs/protocol.md §3.5, §3.5.6): a node's UDP port flooded
- * at full rate for 30 s by off-path spoofers (src/testkit/adversary/
+ * at full rate for 30 s by off-path spoofers (testkit/adversary/
  * off-path-spoofer.ts) — from the exact source address of one of its UDP
  * paths and from random loopback addresses — with random bytes, mutated
  * valid fragments, probe-typed frames (bare, fragmented, and as UDP probes
@@ -12,10 +12,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
+import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
 import {
   OffPathSpoofer, forgedDataFrame, forgedProbe, forgedProbeAck, forgedUdpProbe, fragmentsOf, mutate,
-} from '../../src/testkit/adversary/off-path-spoofer.js';
+} from '../../testkit/adversary/off-path-spoofer.js';
 import { UdpProbePurpose } from '../../src/wire/constants.js';
 
 const FLOOD_MS = 30_000;

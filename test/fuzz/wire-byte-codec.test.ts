@@ -3,7 +3,7 @@
  * ByteReader agree on every field kind, ByteReader only ever throws coded
  * WireErrors on arbitrary input, and IP address text round-trips (bytes ->
  * canonical text -> bytes, any accepted text -> the same bytes).
- * Long mode: SHADOWMESH_FUZZ_SECONDS (see test/wire/fuzz-config.ts).
+ * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
 
 import { strict as assert } from 'node:assert';
@@ -14,9 +14,9 @@ import fc from 'fast-check';
 import { ByteReader } from '../../src/wire/byte-reader.js';
 import { ByteWriter } from '../../src/wire/byte-writer.js';
 import { formatIpAddress, parseIpAddress } from '../../src/wire/ip-address.js';
-import { ipBytes, ipv6Bytes, u16, u32, u64 } from '../wire/arbitraries.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../wire/fuzz-config.js';
-import { assertWireErrorCode } from '../wire/properties.js';
+import { ipBytes, ipv6Bytes, u16, u32, u64 } from '../../testkit/wire-arbitraries.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
+import { assertWireErrorCode } from '../../testkit/wire-properties.js';
 
 type Field =
   | { kind: 'u8'; value: number }

@@ -10,7 +10,7 @@
  *     an open-ended sealed part and stays valid within its bounds, and that
  *     HS_INIT's optional cookie (exactly HS_COOKIE_MAC_BYTES) may be added
  *     to or cut from its end.
- * Long mode: SHADOWMESH_FUZZ_SECONDS (see test/wire/fuzz-config.ts).
+ * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
 
 import { strict as assert } from 'node:assert';
@@ -32,9 +32,9 @@ import {
 } from '../../src/wire/constants.js';
 import { decodePeerFrame, encodePeerFrame, writeDataHeader, type PeerFrame } from '../../src/wire/peer-frames.js';
 import { decodeRelayFrame } from '../../src/wire/relay-frames.js';
-import { frameLikeBytes, mutate, peerFrameArb, u32 } from '../wire/arbitraries.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../wire/fuzz-config.js';
-import { assertWireErrorCode, expectLengthFailure } from '../wire/properties.js';
+import { frameLikeBytes, mutate, peerFrameArb, u32 } from '../../testkit/wire-arbitraries.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
+import { assertWireErrorCode, expectLengthFailure } from '../../testkit/wire-properties.js';
 
 const PEER_TYPES = Object.values(FrameType).filter((t) => t >= 0x20);
 /** Body sizes (after the header) that some peer frame accepts. */

@@ -7,7 +7,7 @@
  *  4. truncating or extending a valid frame is SM_ERR_WIRE_LENGTH (or
  *     SM_ERR_WIRE_TOO_LARGE past MAX_FRAME_BYTES), except that SEND / DELIVER
  *     have an open-ended payload and stay valid within their bounds.
- * Long mode: SHADOWMESH_FUZZ_SECONDS (see test/wire/fuzz-config.ts).
+ * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
 
 import { strict as assert } from 'node:assert';
@@ -31,9 +31,9 @@ import {
 } from '../../src/wire/constants.js';
 import { decodePeerFrame } from '../../src/wire/peer-frames.js';
 import { decodeRelayFrame, encodeRelayFrame, type RelayFrame } from '../../src/wire/relay-frames.js';
-import { frameLikeBytes, mutate, relayFrameArb } from '../wire/arbitraries.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../wire/fuzz-config.js';
-import { assertWireErrorCode, expectLengthFailure } from '../wire/properties.js';
+import { frameLikeBytes, mutate, relayFrameArb } from '../../testkit/wire-arbitraries.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
+import { assertWireErrorCode, expectLengthFailure } from '../../testkit/wire-properties.js';
 
 const RELAY_TYPES = Object.values(FrameType).filter((t) => t < 0x20);
 /** Body sizes (after the header) that some relay frame accepts. */

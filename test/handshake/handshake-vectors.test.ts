@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { runHandshakeVector, type HandshakeVectorInputs, type HandshakeVectorOutputs } from '../../src/testkit/handshake-vector.js';
+import { runHandshakeVector, type HandshakeVectorInputs, type HandshakeVectorOutputs } from '../../testkit/handshake-vector.js';
 
 const file = new URL('../../../test/vectors/handshake-v1.json', import.meta.url);
 const vector = JSON.parse(readFileSync(file, 'utf8')) as { inputs: HandshakeVectorInputs; outputs: HandshakeVectorOutputs };

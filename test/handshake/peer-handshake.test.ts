@@ -4,7 +4,7 @@ import { HandshakeInitiator, HandshakeResponder, isFatal } from '../../src/hands
 import { decodePeerFrame, encodePeerFrame } from '../../src/wire/peer-frames.js';
 import { FrameType } from '../../src/wire/constants.js';
 import { equalBytes, randomBytes } from '../../src/crypto/bytes.js';
-import { FIXTURE_EPOCH_MS, fixtureNetwork } from '../../src/testkit/member-fixture.js';
+import { FIXTURE_EPOCH_MS, fixtureNetwork } from '../../testkit/member-fixture.js';
 import type { MemberCertificate } from '../../src/identity/certificate.js';
 
 const net = fixtureNetwork();

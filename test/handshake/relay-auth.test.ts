@@ -16,7 +16,7 @@ import {
   relayCodeOf,
   smCodeOfRelayCode,
 } from '../../src/handshake/relay-auth.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
 import { CHALLENGE_BYTES, FrameType, RelayErrorCode } from '../../src/wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame } from '../../src/wire/relay-frames.js';
 

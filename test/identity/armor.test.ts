@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { decodeArmor, encodeArmor, peekArmorLabel } from '../../src/identity/armor.js';
-import { throwsWithCode } from './fixtures.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 test('armor round trip, 64-character lines, PEM-like frame', () => {
   const bytes = Uint8Array.from({ length: 200 }, (_, i) => i);

@@ -7,7 +7,8 @@ import { initCa, revokeMembers, signMember } from '../../src/identity/ca.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../../src/identity/files.js';
 import { MembershipVerifier } from '../../src/identity/membership.js';
 import { formatPeerId } from '../../src/identity/peer-id.js';
-import { DAY_MS, rejectsWithCode, T0_MS, tempDir } from './fixtures.js';
+import { DAY_MS, T0_MS, tempDir } from '../../testkit/identity-fixtures.js';
+import { rejectsWithCode } from '../../testkit/expect-code.js';
 
 const aliceKey = HybridSigner.generate().publicKey;
 const bobKey = HybridSigner.generate().publicKey;

@@ -12,7 +12,8 @@ import {
   verifyMemberSignature,
 } from '../../src/identity/certificate.js';
 import { peerIdFromPublicKey } from '../../src/identity/peer-id.js';
-import { DAY_MS, flipBit, makeCa, makeMember, T0_MS, throwsWithCode } from './fixtures.js';
+import { DAY_MS, flipBit, makeCa, makeMember, T0_MS } from '../../testkit/identity-fixtures.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 const ca = makeCa();
 const memberKey = HybridSigner.generate();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCidr } from '../../src/identity/cidr.js';
 import { parseAddresses } from '../../src/identity/cert-fields.js';
-import { throwsWithCode } from './fixtures.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 test('valid mesh addresses parse to canonical text', () => {
   const cases: Array<[string, string, 4 | 6, number]> = [

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { decodeCaCertificate, decodeMemberCertificate } from '../../src/identity/certificate.js';
 import { MembershipVerifier } from '../../src/identity/membership.js';
 import { decodeRevocationList, issueRevocationList } from '../../src/identity/revocation.js';
-import { makeCa, makeMember, T0_MS } from './fixtures.js';
+import { makeCa, makeMember, T0_MS } from '../../testkit/identity-fixtures.js';
 
 const RUNS = Number(process.env['SHADOWMESH_FUZZ_RUNS'] ?? '300');
 const ca = makeCa();

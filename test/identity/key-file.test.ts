@@ -8,7 +8,8 @@ import { createIdentity, IDENTITY_KEY_FILE, IDENTITY_PUB_FILE, loadIdentity, loa
 import { peerIdFromPublicKey } from '../../src/identity/peer-id.js';
 import { PLAIN_SEED_FILE_BYTES, PROTECTED_SEED_FILE_BYTES } from '../../src/identity/sealed-seed.js';
 import { initCa } from '../../src/identity/ca.js';
-import { flipBit, rejectsWithCode, tempDir } from './fixtures.js';
+import { flipBit, tempDir } from '../../testkit/identity-fixtures.js';
+import { rejectsWithCode } from '../../testkit/expect-code.js';
 
 const posix = process.platform !== 'win32';
 

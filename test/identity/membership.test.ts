@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { HybridSigner, HYBRID_SIGNATURE_BYTES } from '../../src/crypto/hybrid-sign.js';
 import { CERT_CLOCK_SKEW_MS, MembershipVerifier } from '../../src/identity/membership.js';
 import { issueRevocationList } from '../../src/identity/revocation.js';
-import { DAY_MS, flipBit, makeCa, makeMember, T0_MS, throwsWithCode } from './fixtures.js';
+import { DAY_MS, flipBit, makeCa, makeMember, T0_MS } from '../../testkit/identity-fixtures.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 const ca = makeCa();
 const otherCa = makeCa('test CA'); // same name, different key

@@ -3,8 +3,8 @@ import { chmod, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolvePassphrase } from '../../src/identity/passphrase.js';
-import { isOneLineError, runCli } from './cli-runner.js';
-import { tempDir } from './fixtures.js';
+import { isOneLineError, runCli } from '../../testkit/cli-run.js';
+import { tempDir } from '../../testkit/identity-fixtures.js';
 
 async function refusedFor(path: string): Promise<Error & { code?: string }> {
   try {

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { HYBRID_SIGN_PUBLIC_BYTES } from '../../src/crypto/hybrid-sign.js';
 import { formatPeerId, parsePeerId, PEER_ID_LABEL, peerIdFromPublicKey, shortId } from '../../src/identity/peer-id.js';
-import { flipBit, throwsWithCode } from './fixtures.js';
+import { flipBit } from '../../testkit/identity-fixtures.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 const pub = Uint8Array.from({ length: HYBRID_SIGN_PUBLIC_BYTES }, (_, i) => (i * 7) & 0xff);
 

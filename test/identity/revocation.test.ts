@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeRevocationList, decodeRevocationListUnverified, issueRevocationList } from '../../src/identity/revocation.js';
-import { flipBit, makeCa, T0_MS, throwsWithCode } from './fixtures.js';
+import { flipBit, makeCa, T0_MS } from '../../testkit/identity-fixtures.js';
+import { throwsWithCode } from '../../testkit/expect-code.js';
 
 const ca = makeCa();
 const other = makeCa('other');

@@ -1,6 +1,6 @@
 /**
  * Core end to end, with real processes on loopback: a relay (`shadowmesh
- * relay`) and member nodes (src/testkit/node-driver.ts), each its own OS
+ * relay`) and member nodes (testkit/node-driver.ts), each its own OS
  * process. Proves: payloads cross end to end; the relay never sees them in
  * plaintext; non-members and revoked members are refused; a relay restart
  * heals by itself; a relay impersonator is refused by the pin.
@@ -11,12 +11,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { NodeProcess } from '../../src/testkit/node-process.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { NodeProcess } from '../../testkit/node-process.js';
 import { formatPeerId } from '../../src/identity/peer-id.js';
 
-const TAP = fileURLToPath(new URL('../../src/testkit/relay-tap.js', import.meta.url));
+const TAP = fileURLToPath(new URL('../../testkit/relay-tap.js', import.meta.url));
 const MARKER = 'SM-PLAINTEXT-MARKER-7f3a9c';
 
 let net: TestNetwork;

@@ -13,7 +13,7 @@ import { ChatInbox } from '../../src/messaging/chat-inbox.js';
 import { ChatCode, ChatKind, decodeChatEnvelope, encodeChatEnvelope, MAX_CHAT_TEXT_BYTES } from '../../src/messaging/chat-envelope.js';
 import { ChatService, MAX_LIVE_CONVERSATIONS, MAX_LIVE_CONVERSATIONS_PER_PEER, type ChatEvent } from '../../src/messaging/chat-service.js';
 import { DELIVERY_GIVE_UP_MS, RETRY_INITIAL_MS } from '../../src/messaging/conversation.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
 import { InnerType } from '../../src/wire/constants.js';
 
 interface Member {

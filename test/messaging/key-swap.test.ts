@@ -30,9 +30,9 @@ import { ChatService, type ChatEvent } from '../../src/messaging/chat-service.js
 import type { DirectoryEntry } from '../../src/node/directory.js';
 import { ShadowNode } from '../../src/node/node.js';
 import { PeerManager } from '../../src/node/session/peer-manager.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
-import { MemoryRelay } from '../../src/testkit/memory-relay.js';
-import { FIXTURE_EPOCH_MS, fixtureNetwork, type FixtureMember } from '../../src/testkit/member-fixture.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { MemoryRelay } from '../../testkit/memory-relay.js';
+import { FIXTURE_EPOCH_MS, fixtureNetwork, type FixtureMember } from '../../testkit/member-fixture.js';
 import { InnerType } from '../../src/wire/constants.js';
 
 const net = fixtureNetwork({ name: 'test network' });

@@ -12,7 +12,7 @@ import { MetricsServer, parseMetricsAddress } from '../../src/metrics/metrics-se
 import { registerNodeMetrics, type NodeMetricsSource } from '../../src/metrics/node-metrics.js';
 import { registerRelayMetrics } from '../../src/metrics/relay-metrics.js';
 import type { RelayStatsSnapshot } from '../../src/relay/relay-stats.js';
-import { familyType, parseExposition, seriesValue } from './exposition.js';
+import { familyType, parseExposition, seriesValue } from '../../testkit/prometheus-exposition.js';
 
 function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {

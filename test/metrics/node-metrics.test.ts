@@ -10,11 +10,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPeerId } from '../../src/identity/peer-id.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
-import { familyType, seriesValue, type Family } from './exposition.js';
-import { freePort, httpGet, scrape } from './metrics-helpers.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
+import { familyType, seriesValue, type Family } from '../../testkit/prometheus-exposition.js';
+import { freePort } from '../../testkit/free-port.js';
+import { httpGet, scrape } from '../../testkit/metrics-scrape.js';
 
 let net: TestNetwork;
 let relay: RelayProcess;

@@ -9,11 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPeerId } from '../../src/identity/peer-id.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, type DaemonProcess } from '../cli/daemon-helpers.js';
-import { familyType, seriesValue } from './exposition.js';
-import { freePort, httpGet, scrape } from './metrics-helpers.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, type DaemonProcess } from '../../testkit/daemon-process.js';
+import { familyType, seriesValue } from '../../testkit/prometheus-exposition.js';
+import { freePort } from '../../testkit/free-port.js';
+import { httpGet, scrape } from '../../testkit/metrics-scrape.js';
 
 let net: TestNetwork;
 let relay: RelayProcess;

@@ -20,12 +20,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createNetnsLab, type NetnsLab } from '../../src/testkit/netns-lab.js';
-import { measureIperf3, measurePing } from '../../src/testkit/netns-measure.js';
-import { startLabDaemon, startLabRelay, upAvailable, waitForPing, type LabDaemon, type LabNodeOptions, type LabRelay } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
+import { createNetnsLab, type NetnsLab } from '../../src/demo/netns-lab.js';
+import { measureIperf3, measurePing } from '../../testkit/netns-measure.js';
+import { startLabDaemon, startLabRelay, upAvailable, waitForPing, type LabDaemon, type LabNodeOptions, type LabRelay } from '../../testkit/netns-shadowmesh.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { formatPeerId } from '../../src/identity/peer-id.js';
-import { HASHED_RECEIVER_JS } from '../../src/testkit/netns-transfer.js';
+import { HASHED_RECEIVER_JS } from '../../testkit/netns-transfer.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
@@ -198,7 +198,7 @@ describe('TAP (L2) across the relay', { skip }, () => {
   });
 });
 
-/** An exact transfer: the receiver (src/testkit/netns-transfer.ts) prints {bytes, sha256} of what it read; the sender writes TOTAL random bytes as fast as it can. */
+/** An exact transfer: the receiver (testkit/netns-transfer.ts) prints {bytes, sha256} of what it read; the sender writes TOTAL random bytes as fast as it can. */
 const RECEIVER = HASHED_RECEIVER_JS;
 const SENDER = `
 const net = require('node:net'); const { createHash, randomBytes } = require('node:crypto');

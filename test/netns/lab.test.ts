@@ -1,5 +1,5 @@
 /**
- * The netns lab itself (src/testkit/netns-lab.ts): namespaces appear, nodes
+ * The netns lab itself (src/demo/netns-lab.ts): namespaces appear, nodes
  * reach each other across the bridge, link cuts, loss and rate limits act
  * and undo, and teardown
  * leaves none of this lab's namespaces or processes behind — after a throwing
@@ -11,11 +11,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createNetnsLab, labNamespaces, type NetnsLab } from '../../src/testkit/netns-lab.js';
-import { measureIperf3, parsePing } from '../../src/testkit/netns-measure.js';
+import { createNetnsLab, labNamespaces, type NetnsLab } from '../../src/demo/netns-lab.js';
+import { measureIperf3, parsePing } from '../../testkit/netns-measure.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const LAB_MODULE = new URL('../../src/testkit/netns-lab.js', import.meta.url).href;
+const LAB_MODULE = new URL('../../src/demo/netns-lab.js', import.meta.url).href;
 /** A child process must create its lab and print the id well within this. */
 const CHILD_TIMEOUT_MS = 20_000;
 

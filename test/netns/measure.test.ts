@@ -1,11 +1,11 @@
 /**
  * Pure parts of the netns measurements and their report: ping and iperf3
- * output parsing (src/testkit/netns-measure.ts), nearest-rank quantiles, and
+ * output parsing (testkit/netns-measure.ts), nearest-rank quantiles, and
  * the BENCHMARKS.md section (bench/netns-report.ts). No root needed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIperf3, parsePing, quantile } from '../../src/testkit/netns-measure.js';
+import { parseIperf3, parsePing, quantile } from '../../testkit/netns-measure.js';
 import { renderNetnsSection, type NetnsBenchResult } from '../../bench/netns-report.js';
 
 const PING = `PING 172.31.0.12 (172.31.0.12) 56(84) bytes of data.

@@ -1,7 +1,7 @@
 /**
  * Data behind NAT on both sides (issue 5 "What must be shown"): two
  * `shadowmesh up` daemons behind port-restricted NAT routers of the NAT lab
- * (src/testkit/netns-nat-mesh.ts), the relay and a coturn STUN server in the
+ * (testkit/netns-nat-mesh.ts), the relay and a coturn STUN server in the
  * "internet" namespace.
  *
  *   1. An iperf3 transfer (paced at IPERF_RATE) and a numbered ping stream
@@ -23,9 +23,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { startNatMesh, type NatMesh } from '../../src/testkit/netns-nat-mesh.js';
-import { finishPingStream, peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { startNatMesh, type NatMesh } from '../../testkit/netns-nat-mesh.js';
+import { finishPingStream, peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath } from '../../testkit/netns-shadowmesh.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;

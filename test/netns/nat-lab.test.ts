@@ -1,5 +1,5 @@
 /**
- * The NAT lab itself (src/testkit/netns-nat-lab.ts, issue 5 "What must be
+ * The NAT lab itself (testkit/netns-nat-lab.ts, issue 5 "What must be
  * shown"): each NAT variant behaves as its name says, shown with plain UDP
  * sockets and no ShadowMesh code. A reflector in 'inet' listens on two ports
  * of each server address (relayIp, relayIp2); it answers every datagram with
@@ -31,8 +31,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labNamespaces, type LabProcess } from '../../src/testkit/netns-lab.js';
-import { createNatLab, type NatKind, type NatLab, type NatSide } from '../../src/testkit/netns-nat-lab.js';
+import { labNamespaces, type LabProcess } from '../../src/demo/netns-lab.js';
+import { createNatLab, type NatKind, type NatLab, type NatSide } from '../../testkit/netns-nat-lab.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = isRoot ? false : 'needs root (network namespaces)';

@@ -1,7 +1,7 @@
 /**
  * NAT traversal against real kernel NAT (issue 5 "What must be shown"): a
  * relay (which also answers STUN on its port) and a coturn STUN server in
- * the "internet" namespace of src/testkit/netns-nat-lab.ts, two home routers
+ * the "internet" namespace of testkit/netns-nat-lab.ts, two home routers
  * doing iptables MASQUERADE, and a `shadowmesh up` daemon with a TUN device
  * behind each. For every pairing of full cone, port-restricted and
  * symmetric NAT the test records whether a direct UDP path came up and how
@@ -17,10 +17,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import type { NatKind } from '../../src/testkit/netns-nat-lab.js';
-import { startNatMesh } from '../../src/testkit/netns-nat-mesh.js';
-import { peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
+import type { NatKind } from '../../testkit/netns-nat-lab.js';
+import { startNatMesh } from '../../testkit/netns-nat-mesh.js';
+import { peerPath, upAvailable, waitForPeerPath, waitForPing, type LabPeerPath } from '../../testkit/netns-shadowmesh.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;

@@ -5,7 +5,7 @@
  * `shadowmesh up` daemons in `a` and `b` (TUN, mesh 10.10.10.3/24 and .4/24),
  * each with `--metrics <its lab address>:9469`; every scrape is made from
  * inside the process's own namespace and parsed strictly
- * (test/metrics/exposition.ts).
+ * (testkit/prometheus-exposition.ts).
  *
  *   1. Pings a -> b move shadowmesh_frames_total on both ends by at least
  *      the echoes sent, and once the direct path is up a counts a migration
@@ -24,13 +24,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { NetnsLab } from '../../src/demo/netns-lab.js';
 import {
   labHttpGet, peerPath, remoteHost, upAvailable, waitForPeerPath, waitForPing,
   type LabDaemon, type LabPeerPath,
-} from '../../src/testkit/netns-shadowmesh.js';
-import { LAB_MESH_B, LAB_MESH_IFNAME, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
-import { parseExposition, seriesValue, type Family } from '../metrics/exposition.js';
+} from '../../testkit/netns-shadowmesh.js';
+import { LAB_MESH_B, LAB_MESH_IFNAME, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
+import { parseExposition, seriesValue, type Family } from '../../testkit/prometheus-exposition.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;

@@ -29,14 +29,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CLI_MAIN_PATH } from '../../src/testkit/relay-process.js';
-import type { LabProcess, NetnsLab } from '../../src/testkit/netns-lab.js';
+import { CLI_MAIN_PATH } from '../../testkit/relay-process.js';
+import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
 import {
   parsePingStream, startLabRelay, upAvailable, waitForPing,
   type LabDaemon, type LabRelay,
-} from '../../src/testkit/netns-shadowmesh.js';
-import type { TestNetwork } from '../../src/testkit/test-network.js';
-import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
+} from '../../testkit/netns-shadowmesh.js';
+import type { TestNetwork } from '../../testkit/test-network.js';
+import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;

@@ -28,13 +28,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LabProcess, NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
 import {
   finishPingStream, longestReplyGapMs, peerPath, remoteHost, upAvailable, waitForPeerPath,
   type LabDaemon, type LabPeerPath,
-} from '../../src/testkit/netns-shadowmesh.js';
-import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
-import { HASHED_RECEIVER_JS, pacedSenderJs } from '../../src/testkit/netns-transfer.js';
+} from '../../testkit/netns-shadowmesh.js';
+import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
+import { HASHED_RECEIVER_JS, pacedSenderJs } from '../../testkit/netns-transfer.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;

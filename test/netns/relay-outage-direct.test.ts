@@ -24,14 +24,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LabProcess, NetnsLab } from '../../src/testkit/netns-lab.js';
+import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
 import {
   parsePingStream, peerPath, remoteHost, startLabRelay, upAvailable, waitForPeerPath, waitForPing,
   type LabDaemon, type LabPeerPath, type LabRelay,
-} from '../../src/testkit/netns-shadowmesh.js';
-import type { TestNetwork } from '../../src/testkit/test-network.js';
-import { LAB_MESH_A, LAB_MESH_B, startLabMesh, type LabMesh } from '../../src/testkit/netns-lab-mesh.js';
-import { loggedRecords, type LogRecord } from '../../src/testkit/log-records.js';
+} from '../../testkit/netns-shadowmesh.js';
+import type { TestNetwork } from '../../testkit/test-network.js';
+import { LAB_MESH_A, LAB_MESH_B, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
+import { loggedRecords, type LogRecord } from '../../testkit/log-records.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const skip = !isRoot ? 'needs root (network namespaces)' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;

@@ -4,7 +4,7 @@
  * relay and three `shadowmesh up` daemons on real TAP devices, all members of
  * one network: victim a (10.10.10.3), sender b (10.10.10.4) and impostor m
  * (10.10.10.5). m's owner is root on m and uses its own TAP device
- * (src/testkit/adversary/malicious-member.ts):
+ * (testkit/adversary/malicious-member.ts):
  *
  *   - m adds a's address and announces it with gratuitous ARP from its own
  *     MAC while b sends datagrams to a's address: all reach a, none m; b's
@@ -21,10 +21,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createNetnsLab, type NetnsLab } from '../../src/testkit/netns-lab.js';
-import { startLabDaemon, startLabRelay, upAvailable, waitForPing, type LabDaemon } from '../../src/testkit/netns-shadowmesh.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { MaliciousMember, sendUdp, startUdpCounter, waitFor, type UdpCounter } from '../../src/testkit/adversary/malicious-member.js';
+import { createNetnsLab, type NetnsLab } from '../../src/demo/netns-lab.js';
+import { startLabDaemon, startLabRelay, upAvailable, waitForPing, type LabDaemon } from '../../testkit/netns-shadowmesh.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { MaliciousMember, sendUdp, startUdpCounter, waitFor, type UdpCounter } from '../../testkit/adversary/malicious-member.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasArping = spawnSync('arping', ['-V'], { encoding: 'utf8' }).error === undefined;

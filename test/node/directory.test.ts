@@ -13,8 +13,8 @@ import { issueMemberCertificate } from '../../src/identity/certificate.js';
 import { CERT_CLOCK_SKEW_MS, MembershipVerifier } from '../../src/identity/membership.js';
 import { issueRevocationList, type RevocationList } from '../../src/identity/revocation.js';
 import { Directory, type DirectoryEntry } from '../../src/node/directory.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
-import { FIXTURE_EPOCH_MS, fixtureNetwork } from '../../src/testkit/member-fixture.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { FIXTURE_EPOCH_MS, fixtureNetwork } from '../../testkit/member-fixture.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 const net = fixtureNetwork();

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshPinger, MeshPingCode, MESH_PING_ID_BYTES } from '../../src/node/mesh-ping.js';
 import { PeerManager } from '../../src/node/session/peer-manager.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
-import { MemoryRelay } from '../../src/testkit/memory-relay.js';
-import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../src/testkit/member-fixture.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
+import { MemoryRelay } from '../../testkit/memory-relay.js';
+import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../testkit/member-fixture.js';
 import { FrameType, InnerType } from '../../src/wire/constants.js';
 import type { MemberCertificate } from '../../src/identity/certificate.js';
 

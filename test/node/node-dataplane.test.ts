@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryDevice } from '../../src/node/device/memory-device.js';
-import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
+import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
 import { macForPeer } from '../../src/node/dataplane/tap-source.js';
 
 function ipv4(src: number[], dst: number[], marker: number): Uint8Array {

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
+import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
 
 test('a session starts on the relay, migrates to a direct path, and a numbered stream across the switch arrives complete and once', async () => {
   const mesh = await startInProcessMesh(['alice', 'bob']);

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startInProcessMesh, waitUntil } from '../../src/testkit/in-process-mesh.js';
+import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
 
 test('a session migrates from the relay to a UDP path; small and fragmented frames arrive complete and once', async () => {
   const mesh = await startInProcessMesh(['alice', 'bob']);

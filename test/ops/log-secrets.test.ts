@@ -21,9 +21,9 @@ import { IDENTITY_KEY_FILE } from '../../src/identity/key-file.js';
 import { openSeed, SeedKind } from '../../src/identity/sealed-seed.js';
 import type { PeersResult, PingResult } from '../../src/node/control/control-protocol.js';
 import { TLS_KEY_FILE_NAME } from '../../src/relay/tls-identity.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a9c1e5b';
 const DEBUG = { SHADOWMESH_LOG_LEVEL: 'debug' };

@@ -29,10 +29,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeersResult, PingResult, StatusResult } from '../../src/node/control/control-protocol.js';
 import { pinOfCertificate } from '../../src/relay/tls-identity.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
-import { logRecords } from '../../src/testkit/log-records.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
+import { logRecords } from '../../testkit/log-records.js';
 
 const LIFETIME = '10s';
 const LIFETIME_MS = 10_000;

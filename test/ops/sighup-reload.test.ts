@@ -31,16 +31,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as netConnect, createServer } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeersResult, PingResult, StatusResult } from '../../src/node/control/control-protocol.js';
 import { DirectCode } from '../../src/node/path/direct-transport.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
-import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../cli/daemon-helpers.js';
-import { loggedRecords, logRecords } from '../../src/testkit/log-records.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
+import { loggedRecords, logRecords } from '../../testkit/log-records.js';
+import { freePort } from '../../testkit/free-port.js';
 
 /** A reload takes milliseconds; generous for a loaded machine. */
 const RELOAD_WAIT_MS = 20_000;
@@ -60,17 +61,6 @@ const daemons: Record<string, DaemonProcess> = {};
 const sock = (name: string): string => join(dir, `${name}.sock`);
 const hex = (name: string): string => Buffer.from(net.member(name).peerId).toString('hex');
 
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A TLS client with no certificate: alice's direct-path listener refuses it and logs that at debug, then closes. */
 function tlsWithoutCertificate(port: number): Promise<void> {

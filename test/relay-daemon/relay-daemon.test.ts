@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { saveCaCertificate } from '../../src/identity/files.js';
 import { RelayDaemon } from '../../src/relay-daemon/relay-daemon.js';
-import { fixtureNetwork } from '../../src/testkit/member-fixture.js';
+import { fixtureNetwork } from '../../testkit/member-fixture.js';
 
 async function tempCa(): Promise<{ dir: string; caFile: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'sm-relay-daemon-'));

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from '../../src/crypto/bytes.js';
 import { RelayAuthClient, RELAY_AUTH_CONTEXT, relayAuthTranscript, RelayAuthCode } from '../../src/handshake/relay-auth.js';
 import { RelayLink } from '../../src/node/path/relay-link.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType, RelayErrorCode } from '../../src/wire/constants.js';
 import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
-import { connectRaw, eventually, once } from './raw-client.js';
+import { connectRaw, eventually, once } from '../../testkit/raw-relay-client.js';
 
 const HOUR_MS = 3_600_000;
 let net: TestNetwork;

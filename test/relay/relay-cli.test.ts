@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { CLI_MAIN_PATH, parseRelayStartupLine } from '../../src/testkit/relay-process.js';
+import { CLI_MAIN_PATH, parseRelayStartupLine } from '../../testkit/relay-process.js';
 import { parseListen, relayOptionsFromCli } from '../../src/cli/relay.js';
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {

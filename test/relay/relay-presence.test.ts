@@ -14,10 +14,10 @@ import { toHex } from '../../src/crypto/bytes.js';
 import { MembershipVerifier } from '../../src/identity/membership.js';
 import { Directory } from '../../src/node/directory.js';
 import { RelayLink } from '../../src/node/path/relay-link.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType } from '../../src/wire/constants.js';
-import { admitRaw, eventually, once } from './raw-client.js';
+import { admitRaw, eventually, once } from '../../testkit/raw-relay-client.js';
 
 let net: TestNetwork;
 let scratch: string;

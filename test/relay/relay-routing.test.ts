@@ -12,11 +12,11 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from '../../src/crypto/bytes.js';
 import { RelayLink } from '../../src/node/path/relay-link.js';
 import { RelayAuthClient, RelayAuthCode } from '../../src/handshake/relay-auth.js';
-import { startRelayProcess, type RelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
+import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType, MAX_FRAME_BYTES, RelayErrorCode } from '../../src/wire/constants.js';
 import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
-import { admitRaw, connectRaw, eventually, once } from './raw-client.js';
+import { admitRaw, connectRaw, eventually, once } from '../../testkit/raw-relay-client.js';
 
 let net: TestNetwork;
 let relay: RelayProcess;

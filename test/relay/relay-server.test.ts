@@ -13,7 +13,7 @@ import { RelayServer } from '../../src/relay/relay-server.js';
 import { TlsIdentity, SELF_SIGNED_VALIDITY_MS, RENEW_BEFORE_EXPIRY_MS } from '../../src/relay/tls-identity.js';
 import { relayPinOf } from '../../src/node/path/relay-link.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
-import { eventually } from './raw-client.js';
+import { eventually } from '../../testkit/raw-relay-client.js';
 
 /** Real timers, but a wall clock the test can move forward. */
 function shiftedClock(): Clock & { shiftMs: number } {

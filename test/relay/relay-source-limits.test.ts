@@ -17,7 +17,7 @@ import { RelayLink } from '../../src/node/path/relay-link.js';
 import { DEFAULT_MAX_PENDING_PER_ADDRESS } from '../../src/relay/relay-options.js';
 import { RelayServer } from '../../src/relay/relay-server.js';
 import { TlsIdentity } from '../../src/relay/tls-identity.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../src/testkit/test-network.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
 import { RelayErrorCode } from '../../src/wire/constants.js';
 

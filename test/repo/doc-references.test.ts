@@ -1,7 +1,7 @@
 /**
  * Every document the code and the docs point at is in the repository
  * (issue 18; docs/conventions.md §2): a person who clones it can follow any
- * reference. Scans the text files of src/, test/, bench/, native/, deploy/
+ * reference. Scans the text files of src/, testkit/, test/, bench/, native/, deploy/
  * and docs/, and README.md and BENCHMARKS.md, for
  *
  *  - a Markdown document named anywhere (`SOURCES.md`, `protocol.md`) that
@@ -27,7 +27,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Folders scanned, relative to the repository root. */
-const SCANNED_DIRS = ['src', 'test', 'bench', 'native', 'deploy', 'docs'];
+const SCANNED_DIRS = ['src', 'testkit', 'test', 'bench', 'native', 'deploy', 'docs'];
 /** Single files scanned at the root. */
 const SCANNED_FILES = ['README.md', 'BENCHMARKS.md'];
 /** Text files worth reading; vectors (.json) and build output are not. */
@@ -189,7 +189,7 @@ test('doc references: every section number and quoted heading named exists in it
 
 test('doc references: every repository file path named exists', () => {
   const problems: string[] = [];
-  const path = /(?<![\w./-])((?:src|test|bench|native|deploy)\/[\w./-]*\w\.(?:ts|md|cc|gyp|mjs|service))\b/g;
+  const path = /(?<![\w./-])((?:src|testkit|test|bench|native|deploy)\/[\w./-]*\w\.(?:ts|md|cc|gyp|mjs|service))\b/g;
   for (const f of FILES) {
     if (f.rel.startsWith('test/repo/')) continue;
     for (const m of f.text.matchAll(path)) {

@@ -10,6 +10,9 @@
  * Two rules: the top-level folders (src/node with all its subfolders as one)
  * form no cycle; and the subfolders of src/node (node/path, node/session,
  * ..., with the files directly in src/node as "node") form none either.
+ * A third rule: no file under src/ imports a file outside src/ (testkit/,
+ * test/, bench/ import src/, never the reverse), so the published package
+ * is whole without them.
  * A failure lists each cycle as `a -> b -> a` with one importing file:line
  * for every edge, which is where to start untangling it: move the shared
  * piece down (to util/, wire/ or the lower folder), not behind a lazy import.
@@ -135,6 +138,17 @@ test('no import cycles between the subfolders of src/node/ (files directly in no
     return rest.includes('/') ? `node/${rest.slice(0, rest.indexOf('/'))}` : 'node';
   });
   assertAcyclic(g, 'src/node/');
+});
+
+test('src/ imports nothing outside src/ (the test kit, tests and benchmarks import src/, never the reverse)', () => {
+  const leaving: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = relative(SRC, file).split(sep).join('/');
+    for (const site of importsOf(SRC, file)) {
+      if (site.target.startsWith('../')) leaving.push(`src/${from}:${site.line} imports ${site.target}`);
+    }
+  }
+  assert.deepEqual(leaving, [], `imports leaving src/:\n  ${leaving.join('\n  ')}`);
 });
 
 test('the cycle finder lists a cycle with a file:line on each edge', () => {

@@ -1,7 +1,7 @@
 /**
  * The relay's STUN wiring (src/relay/relay-server.ts with
  * src/stun/stun-responder.ts), through real relay processes
- * (src/testkit/relay-process.ts): by default a relay answers STUN on UDP at
+ * (testkit/relay-process.ts): by default a relay answers STUN on UDP at
  * its WSS port number; `--no-stun` does not answer; `--stun-listen` moves
  * the responder; the counters appear on /stats; a STUN port that cannot be
  * bound is a coded one-line startup error.
@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { StunClient } from '../../src/stun/stun-client.js';
-import { CLI_MAIN_PATH, startRelayProcess } from '../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestNetwork } from '../../src/testkit/test-network.js';
+import { CLI_MAIN_PATH, startRelayProcess } from '../../testkit/relay-process.js';
+import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 
 async function udpSocket(): Promise<Socket> {
   const s = createSocket('udp4');

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 
 import { StunClient } from '../../src/stun/stun-client.js';
 import { decodeStunMessage, encodeBindingError, encodeBindingRequest, encodeBindingSuccess, type StunAddress } from '../../src/stun/stun-message.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
 
 interface Sent { bytes: Uint8Array; port: number; address: string; at: number }
 

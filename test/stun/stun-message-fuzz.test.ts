@@ -3,7 +3,7 @@
  * of test/fuzz/wire-*.test.ts: arbitrary bytes decode to a message or throw a
  * coded WireError, never anything else; mutated valid messages likewise; and
  * every encoded Binding success response decodes back to its address.
- * Long mode: SHADOWMESH_FUZZ_SECONDS (see test/wire/fuzz-config.ts).
+ * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
 
 import { strict as assert } from 'node:assert';
@@ -13,8 +13,8 @@ import fc from 'fast-check';
 
 import { decodeStunMessage, encodeBindingRequest, encodeBindingSuccess, isStunMessage } from '../../src/stun/stun-message.js';
 import { formatIpAddress } from '../../src/wire/ip-address.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../wire/fuzz-config.js';
-import { assertWireErrorCode } from '../wire/properties.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
+import { assertWireErrorCode } from '../../testkit/wire-properties.js';
 
 const txArb = fc.uint8Array({ minLength: 12, maxLength: 12 });
 const addrArb = fc.oneof(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ minLength: 16, maxLength: 16 })).map((b) => formatIpAddress(b));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenBucket } from '../../src/util/token-bucket.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../testkit/fake-clock.js';
 
 test('a full bucket allows exactly its burst, then refuses', () => {
   const clock = new FakeClock();

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import { ByteReader, decodeUtf8 } from '../../src/wire/byte-reader.js';
-import { hex, throwsWire } from './helpers.js';
+import { hex } from '../../testkit/wire-bytes.js';
+import { throwsWire } from '../../testkit/expect-code.js';
 
 describe('ByteReader', () => {
   it('reads little-endian integers and tracks the cursor', () => {

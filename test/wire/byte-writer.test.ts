@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 
 import { ByteReader } from '../../src/wire/byte-reader.js';
 import { ByteWriter, encodeUtf8, isWellFormedText } from '../../src/wire/byte-writer.js';
-import { filled, hex, throwsWire } from './helpers.js';
+import { filled, hex } from '../../testkit/wire-bytes.js';
+import { throwsWire } from '../../testkit/expect-code.js';
 
 describe('ByteWriter', () => {
   it('writes little-endian integers (self-sizing mode)', () => {

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import { canonicalIpText, formatHostPort, formatIpAddress, parseIpAddress, unmapIpv4 } from '../../src/wire/ip-address.js';
-import { hex, throwsWire } from './helpers.js';
+import { hex } from '../../testkit/wire-bytes.js';
+import { throwsWire } from '../../testkit/expect-code.js';
 
 describe('parseIpAddress', () => {
   it('parses strict dotted IPv4', () => {

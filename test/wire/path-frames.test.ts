@@ -29,10 +29,11 @@ import {
 } from '../../src/wire/path-frames.js';
 import { decodePeerFrame } from '../../src/wire/peer-frames.js';
 import { decodeRelayFrame } from '../../src/wire/relay-frames.js';
-import { filled, hex, throwsWire } from './helpers.js';
-import { fixedBytes, frameLikeBytes, mutate, safeMs, u64 } from './arbitraries.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from './fuzz-config.js';
-import { assertWireErrorCode } from './properties.js';
+import { filled, hex } from '../../testkit/wire-bytes.js';
+import { fixedBytes, frameLikeBytes, mutate, safeMs, u64 } from '../../testkit/wire-arbitraries.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
+import { assertWireErrorCode } from '../../testkit/wire-properties.js';
+import { throwsWire } from '../../testkit/expect-code.js';
 
 describe('path frames: layouts (protocol.md §3)', () => {
   it('sizes match the spec', () => {

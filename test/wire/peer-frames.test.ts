@@ -22,7 +22,8 @@ import {
   writeDataHeader,
   type PeerFrame,
 } from '../../src/wire/peer-frames.js';
-import { cat, filled, hex, le32, throwsWire } from './helpers.js';
+import { cat, filled, hex, le32 } from '../../testkit/wire-bytes.js';
+import { throwsWire } from '../../testkit/expect-code.js';
 
 const SIG = 4691;
 const KEM = 1600;

@@ -24,7 +24,8 @@ import {
   type RelayFrame,
 } from '../../src/wire/relay-frames.js';
 import { decodePeerFrame } from '../../src/wire/peer-frames.js';
-import { cat, filled, hex, le32, throwsWire } from './helpers.js';
+import { cat, filled, hex, le32 } from '../../testkit/wire-bytes.js';
+import { throwsWire } from '../../testkit/expect-code.js';
 
 const SIG_BYTES = 4691;
 

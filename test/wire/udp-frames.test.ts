@@ -6,7 +6,7 @@
  *     the input is left unchanged;
  *  2. decode(encode(x)) gives x back for every valid probe and fragment;
  *  3. re-encoding a decoded datagram reproduces its bytes.
- * Long mode: SHADOWMESH_FUZZ_SECONDS (see fuzz-config.ts).
+ * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
@@ -35,9 +35,9 @@ import {
   type UdpFragment,
   type UdpProbeFields,
 } from '../../src/wire/udp-frames.js';
-import { fixedBytes, frameLikeBytes, mutate, safeMs } from './arbitraries.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from './fuzz-config.js';
-import { assertWireErrorCode } from './properties.js';
+import { fixedBytes, frameLikeBytes, mutate, safeMs } from '../../testkit/wire-arbitraries.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
+import { assertWireErrorCode } from '../../testkit/wire-properties.js';
 
 const PURPOSES = Object.values(UdpProbePurpose);
 

@@ -5,7 +5,7 @@
  * docs/conventions.md §8, §14).
  *
  * Implementations: NativeDevice (Linux, over native/tuntap.cc) and
- * MemoryDevice (tests). Both pass src/testkit/device-compliance.ts. Open a
+ * MemoryDevice (tests). Both pass testkit/device-compliance.ts. Open a
  * real one with openDevice() in open-device.ts.
  *
  * What callers must know:

@@ -20,7 +20,7 @@
  * segment, never longer than 64 KiB.
  */
 import { type Device, type DeviceKind, type DeviceStats, ETHERNET_HEADER_BYTES, MAX_SEGMENT_BYTES, TAP_LINK_HEADER_BYTES, zeroStats } from './device.js';
-import { DeviceError, SM_ERR_DEVICE_OPTION, SM_ERR_DEVICE_STATE } from './device-errors.js';
+import { DeviceError, DeviceCode } from './device-errors.js';
 import { emptyVnetHeader, isGso, readVnetHeader, VNET_HDR_BYTES } from './vnet-header.js';
 
 /** Default bound on `written`: plenty for assertions, bounded for floods. */
@@ -78,13 +78,13 @@ export class MemoryDevice implements Device {
 
   constructor(options: MemoryDeviceOptions) {
     for (const key of Object.keys(options)) {
-      if (!KNOWN.has(key)) throw new DeviceError(SM_ERR_DEVICE_OPTION, `MemoryDevice: unknown option ${JSON.stringify(key)}`);
+      if (!KNOWN.has(key)) throw new DeviceError(DeviceCode.OPTION, `MemoryDevice: unknown option ${JSON.stringify(key)}`);
     }
     const o = { ...DEFAULTS, ...options };
-    if (o.kind !== 'tap' && o.kind !== 'tun') throw new DeviceError(SM_ERR_DEVICE_OPTION, `MemoryDevice option kind: expected 'tap' or 'tun', got ${String(o.kind)}`);
+    if (o.kind !== 'tap' && o.kind !== 'tun') throw new DeviceError(DeviceCode.OPTION, `MemoryDevice option kind: expected 'tap' or 'tun', got ${String(o.kind)}`);
     for (const [key, min, max] of [['mtu', 68, 65_535], ['maxWritten', 0, 1_000_000], ['maxQueued', 1, 1_000_000], ['readBatch', 1, 1_024]] as const) {
       const v = o[key];
-      if (!Number.isInteger(v) || v < min || v > max) throw new DeviceError(SM_ERR_DEVICE_OPTION, `MemoryDevice option ${key}: expected an integer ${min}..${max}, got ${String(v)}`);
+      if (!Number.isInteger(v) || v < min || v > max) throw new DeviceError(DeviceCode.OPTION, `MemoryDevice option ${key}: expected an integer ${min}..${max}, got ${String(v)}`);
     }
     this.kind = o.kind;
     this.name = o.name ?? (o.kind === 'tun' ? 'mem0' : 'memtap0');
@@ -119,8 +119,8 @@ export class MemoryDevice implements Device {
   }
 
   start(onBatch: (packets: readonly Uint8Array[], count: number) => void): void {
-    if (this.#closed) throw new DeviceError(SM_ERR_DEVICE_STATE, `device ${this.name} is closed`);
-    if (this.#handler !== undefined) throw new DeviceError(SM_ERR_DEVICE_STATE, `device ${this.name} is already started`);
+    if (this.#closed) throw new DeviceError(DeviceCode.STATE, `device ${this.name} is closed`);
+    if (this.#handler !== undefined) throw new DeviceError(DeviceCode.STATE, `device ${this.name} is already started`);
     const slotBytes = this.vnetHdr ? VNET_HDR_BYTES + MAX_SEGMENT_BYTES : this.mtu + TAP_LINK_HEADER_BYTES;
     this.#slots = [];
     for (let i = 0; i < this.#readBatch; i++) this.#slots.push(new Uint8Array(slotBytes));

@@ -23,7 +23,7 @@
  */
 import { type Device, type DeviceKind, type DeviceStats, MAX_SEGMENT_BYTES, TAP_LINK_HEADER_BYTES, zeroStats } from './device.js';
 import { VNET_HDR_BYTES } from './vnet-header.js';
-import { DeviceError, SM_ERR_DEVICE_OPEN, SM_ERR_DEVICE_STATE } from './device-errors.js';
+import { DeviceError, DeviceCode } from './device-errors.js';
 import type { NativeTunAddon } from './native-loader.js';
 
 /** Packets per read batch: enough to amortise one main-thread wakeup over a burst, small enough for a ~2 MiB slab with 64 KiB slots. */
@@ -98,8 +98,8 @@ export class NativeDevice implements Device {
   }
 
   start(onBatch: (packets: readonly Uint8Array[], count: number) => void): void {
-    if (this.#closed) throw new DeviceError(SM_ERR_DEVICE_STATE, `device ${this.name} is closed`);
-    if (this.#handler !== undefined) throw new DeviceError(SM_ERR_DEVICE_STATE, `device ${this.name} is already started`);
+    if (this.#closed) throw new DeviceError(DeviceCode.STATE, `device ${this.name} is closed`);
+    if (this.#handler !== undefined) throw new DeviceError(DeviceCode.STATE, `device ${this.name} is already started`);
     const slab = new ArrayBuffer(this.slotBytes * this.readBatch);
     this.#slab = new Uint8Array(slab);
     this.#lengths = new Uint32Array(this.readBatch);
@@ -162,7 +162,7 @@ export class NativeDevice implements Device {
 
   #fail(errno: number): void {
     if (this.#failure !== undefined) return;
-    this.#failure = new DeviceError(SM_ERR_DEVICE_OPEN, `device ${this.name} stopped: read failed with errno ${errno} (device removed?)`);
+    this.#failure = new DeviceError(DeviceCode.OPEN, `device ${this.name} stopped: read failed with errno ${errno} (device removed?)`);
     if (this.#onError !== undefined && !this.#closed) this.#onError(this.#failure);
   }
 }

@@ -5,7 +5,7 @@
  *
  * What callers must know:
  *  - loadNativeTun() loads once and caches; it throws a DeviceError
- *    (SM_ERR_DEVICE_UNSUPPORTED off Linux, SM_ERR_DEVICE_ADDON when the file
+ *    (DeviceCode.UNSUPPORTED off Linux, DeviceCode.ADDON when the file
  *    is missing or does not load) whose message says what to install and how
  *    to rebuild. The loader error is cached too: a second call fails the same
  *    way without touching the disk again.
@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { DeviceError, SM_ERR_DEVICE_ADDON, SM_ERR_DEVICE_UNSUPPORTED } from './device-errors.js';
+import { DeviceError, DeviceCode } from './device-errors.js';
 
 /** The addon's surface, exactly as native/tuntap.cc exports it. */
 export interface NativeTunAddon {
@@ -57,7 +57,7 @@ const EXPORTED_FUNCTIONS = ['open', 'setMtu', 'setMac', 'setUp', 'addAddress', '
 let cached: NativeTunAddon | undefined;
 let cachedError: DeviceError | undefined;
 
-/** Load the addon (once). Throws DeviceError SM_ERR_DEVICE_UNSUPPORTED or SM_ERR_DEVICE_ADDON. */
+/** Load the addon (once). Throws DeviceError DeviceCode.UNSUPPORTED or DeviceCode.ADDON. */
 export function loadNativeTun(): NativeTunAddon {
   if (cached !== undefined) return cached;
   if (cachedError !== undefined) throw cachedError;
@@ -65,7 +65,7 @@ export function loadNativeTun(): NativeTunAddon {
     cached = loadFrom(process.env['SHADOWMESH_NATIVE_TUN'] ?? NATIVE_TUN_PATH);
     return cached;
   } catch (err) {
-    cachedError = err instanceof DeviceError ? err : new DeviceError(SM_ERR_DEVICE_ADDON, `TAP/TUN addon failed to load: ${String(err)}`, { cause: err });
+    cachedError = err instanceof DeviceError ? err : new DeviceError(DeviceCode.ADDON, `TAP/TUN addon failed to load: ${String(err)}`, { cause: err });
     throw cachedError;
   }
 }
@@ -73,21 +73,21 @@ export function loadNativeTun(): NativeTunAddon {
 /** Load an addon from `path` without caching (tests use this to see the failure messages). */
 export function loadFrom(path: string): NativeTunAddon {
   if (process.platform !== 'linux') {
-    throw new DeviceError(SM_ERR_DEVICE_UNSUPPORTED, `TAP/TUN devices are implemented for Linux only (this is ${process.platform}); run a relay here, or a node on Linux`);
+    throw new DeviceError(DeviceCode.UNSUPPORTED, `TAP/TUN devices are implemented for Linux only (this is ${process.platform}); run a relay here, or a node on Linux`);
   }
   if (!existsSync(path)) {
-    throw new DeviceError(SM_ERR_DEVICE_ADDON, `TAP/TUN addon not found at ${path}. ${HOW_TO_BUILD}`);
+    throw new DeviceError(DeviceCode.ADDON, `TAP/TUN addon not found at ${path}. ${HOW_TO_BUILD}`);
   }
   let mod: unknown;
   try {
     mod = createRequire(import.meta.url)(path);
   } catch (err) {
     const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new DeviceError(SM_ERR_DEVICE_ADDON, `TAP/TUN addon at ${path} does not load (${detail}); it may be built for another Node version. ${HOW_TO_BUILD}`, { cause: err });
+    throw new DeviceError(DeviceCode.ADDON, `TAP/TUN addon at ${path} does not load (${detail}); it may be built for another Node version. ${HOW_TO_BUILD}`, { cause: err });
   }
   for (const fn of EXPORTED_FUNCTIONS) {
     if (typeof (mod as Record<string, unknown>)[fn] !== 'function') {
-      throw new DeviceError(SM_ERR_DEVICE_ADDON, `TAP/TUN addon at ${path} lacks ${fn}(); it is stale. ${HOW_TO_BUILD}`);
+      throw new DeviceError(DeviceCode.ADDON, `TAP/TUN addon at ${path} lacks ${fn}(); it is stale. ${HOW_TO_BUILD}`);
     }
   }
   return mod as NativeTunAddon;

@@ -2,11 +2,11 @@
  * openDevice(): validate OpenDeviceOptions, open a native TAP/TUN device and
  * configure it (MTU, addresses, link up). The one place that picks the
  * platform implementation (docs/conventions.md §1): Linux gets NativeDevice; every
- * other platform fails with SM_ERR_DEVICE_UNSUPPORTED.
+ * other platform fails with DeviceCode.UNSUPPORTED.
  *
  * What callers must know:
  *  - Options are validated before anything is opened; unknown keys and bad
- *    values throw DeviceError SM_ERR_DEVICE_OPTION naming the option.
+ *    values throw DeviceError DeviceCode.OPTION naming the option.
  *  - Configuration failures close the fd before throwing, so a failed open
  *    never leaves an interface behind. Errors are DeviceErrors with a message
  *    that says what is missing (privilege, tun module, name or address in use).
@@ -19,8 +19,8 @@
  */
 import { parseCidr, type Cidr } from '../../identity/cidr.js';
 import type { Device, DeviceKind, OpenDeviceOptions } from './device.js';
-import { DeviceError, SM_ERR_DEVICE_OPTION } from './device-errors.js';
-import { deviceErrorFromNative } from './native-errors.js';
+import { DeviceError, DeviceCode } from './device-errors.js';
+import { deviceErrorFromNative } from './native-errno.js';
 import { DEFAULT_READ_BATCH, NativeDevice } from './native-device.js';
 import { loadNativeTun, type NativeTunAddon } from './native-loader.js';
 
@@ -61,11 +61,11 @@ const KNOWN_KEYS = new Set(['kind', 'name', 'mtu', 'mac', 'addresses', 'offloads
 const NAME_RE = /^[A-Za-z0-9_.-]*(%d)?[A-Za-z0-9_.-]*$/;
 const MAX_READ_BATCH = 1_024;
 
-/** Validate and complete options; throws DeviceError SM_ERR_DEVICE_OPTION naming the bad one. Pure: opens nothing. */
+/** Validate and complete options; throws DeviceError DeviceCode.OPTION naming the bad one. Pure: opens nothing. */
 export function resolveDeviceOptions(options: NativeOpenOptions): ResolvedDeviceOptions {
   if (typeof options !== 'object' || options === null) throw optionError('options', options, 'an object');
   for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw new DeviceError(SM_ERR_DEVICE_OPTION, `openDevice: unknown option ${JSON.stringify(key)}`);
+    if (!KNOWN_KEYS.has(key)) throw new DeviceError(DeviceCode.OPTION, `openDevice: unknown option ${JSON.stringify(key)}`);
   }
   const kind = options.kind;
   if (kind !== 'tap' && kind !== 'tun') throw optionError('kind', kind, "'tap' or 'tun'");
@@ -81,7 +81,7 @@ export function resolveDeviceOptions(options: NativeOpenOptions): ResolvedDevice
     try {
       addresses.push(parseCidr(text));
     } catch (err) {
-      throw new DeviceError(SM_ERR_DEVICE_OPTION, `openDevice option addresses: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new DeviceError(DeviceCode.OPTION, `openDevice option addresses: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
   const mac = options.mac;
@@ -138,7 +138,7 @@ export function openNativeDevice(addon: NativeTunAddon, o: ResolvedDeviceOptions
     for (const cidr of o.addresses) {
       const label = cidr.family === 4 && ipv4Count > 0 ? `${name}:${ipv4Count}` : name;
       if (Buffer.byteLength(label) > MAX_IFNAME_BYTES) {
-        throw new DeviceError(SM_ERR_DEVICE_OPTION, `openDevice option addresses: ${cidr.text} needs label ${label}, longer than ${MAX_IFNAME_BYTES} bytes; use a shorter name`);
+        throw new DeviceError(DeviceCode.OPTION, `openDevice option addresses: ${cidr.text} needs label ${label}, longer than ${MAX_IFNAME_BYTES} bytes; use a shorter name`);
       }
       const address = cidr.text.slice(0, cidr.text.indexOf('/'));
       try {
@@ -174,5 +174,5 @@ function optionError(option: string, value: unknown, expected: string): DeviceEr
   } catch {
     shown = String(value);
   }
-  return new DeviceError(SM_ERR_DEVICE_OPTION, `openDevice option ${option}: expected ${expected}, got ${shown}`);
+  return new DeviceError(DeviceCode.OPTION, `openDevice option ${option}: expected ${expected}, got ${shown}`);
 }

@@ -83,7 +83,7 @@ import { MAX_FRAME_BYTES, PEER_ID_BYTES } from '../../wire/constants.js';
 import { formatHostPort } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
 import { SourceLimit, sourceKey } from '../../util/source-limit.js';
-import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import { PathCode } from './path-errors.js';
 import type { PathCandidate } from './rendezvous/path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
 import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS, rotationDelayMs, rotationRetryDelayMs } from './direct-timers.js';
@@ -235,13 +235,13 @@ const OPTION_KEYS = Object.keys(DIRECT_TRANSPORT_DEFAULTS);
 const EMPTY_CONTEXT = Buffer.alloc(0);
 
 function optionError(name: string, value: unknown, expected: string): ConfigError {
-  return new ConfigError(SM_ERR_PATH_OPTION, `direct transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+  return new ConfigError(PathCode.OPTION, `direct transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
 }
 
 function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptions> {
   if (options === null || typeof options !== 'object') throw optionError('options', options, 'an object');
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.includes(key)) throw new ConfigError(SM_ERR_PATH_OPTION, `direct transport option ${key}: unknown option`);
+    if (!OPTION_KEYS.includes(key)) throw new ConfigError(PathCode.OPTION, `direct transport option ${key}: unknown option`);
   }
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...DIRECT_TRANSPORT_DEFAULTS, ...defined } as ResolvedOptions;
@@ -264,7 +264,7 @@ function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptio
 
 function checkPeerId(peerId: Uint8Array, what: string): void {
   if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
-    throw new ConfigError(SM_ERR_PATH_ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
+    throw new ConfigError(PathCode.ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
   }
 }
 

@@ -51,7 +51,7 @@ import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import type { FrameTransport, Path, PathCarrier, PathKind } from './path.js';
 import { directPathRank } from './path-rank.js';
-import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import { PathCode } from './path-errors.js';
 import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
 import { RelayPath, type RelaySender } from './relay-path.js';
@@ -89,7 +89,7 @@ const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
 
 function resolveOptions(o: PathManagerOptions): Readonly<ResolvedOptions> {
   const bad = (k: string, want: string, v: unknown): never => {
-    throw new ConfigError(SM_ERR_PATH_OPTION, `PathManager ${k}: expected ${want}, got ${String(v)}`);
+    throw new ConfigError(PathCode.OPTION, `PathManager ${k}: expected ${want}, got ${String(v)}`);
   };
   if (typeof o !== 'object' || o === null) bad('options', 'an object', o);
   for (const k of Object.keys(o)) if (k !== 'timers' && !(k in DEFAULTS)) bad(k, 'a known option', 'an unknown key');
@@ -257,7 +257,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     return this.#stats;
   }
 
-  /** Change the path timers of the running manager (PathTimers.setOptions; the selector's trust window and dwell follow). Throws SM_ERR_PATH_OPTION and changes nothing on a bad combination. */
+  /** Change the path timers of the running manager (PathTimers.setOptions; the selector's trust window and dwell follow). Throws PathCode.OPTION and changes nothing on a bad combination. */
   setTimerOptions(changes: Partial<PathTimerOptions>): void {
     const t = this.timers.setOptions(changes);
     this.#policy = Object.freeze({ ...this.#policy, trustWindowMs: t.directTrustMs, minDwellMs: t.switchDwellMs });
@@ -317,12 +317,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
    * Hand over an authenticated direct path to `peerId` (the transport's 'path'
    * event). It is probed at once and carries data as soon as a probe answers.
    * Returns false when the manager is stopped or the peer table is full (the
-   * path is then closed). Throws SM_ERR_PATH_ARG for a relay path or a path
+   * path is then closed). Throws PathCode.ARG for a relay path or a path
    * to another peer.
    */
   addDirectPath(peerId: Uint8Array, path: Path): boolean {
-    if (path.kind !== 'direct') throw new SmError(SM_ERR_PATH_ARG, `addDirectPath: expected a direct path, got kind ${String(path.kind)}`);
-    if (!equalBytes(path.peerId, peerId)) throw new SmError(SM_ERR_PATH_ARG, 'addDirectPath: the path belongs to another peer');
+    if (path.kind !== 'direct') throw new SmError(PathCode.ARG, `addDirectPath: expected a direct path, got kind ${String(path.kind)}`);
+    if (!equalBytes(path.peerId, peerId)) throw new SmError(PathCode.ARG, 'addDirectPath: the path belongs to another peer');
     if (path.closed) return false;
     const p = this.#stopped ? null : this.#peer(peerId);
     if (p === null) {

@@ -31,7 +31,7 @@
 import { ConfigError } from '../../errors.js';
 import { backoffCeilingMs } from '../../util/backoff.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
-import { SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import { PathCode } from './path-errors.js';
 
 /** Tick cadence: the granularity of every deadline below. 50 ms keeps the
  *  fallback well inside 2 s and costs 20 walks of the peer table per second. */
@@ -104,7 +104,7 @@ export const DEFAULT_PATH_TIMERS: Readonly<PathTimerOptions> = Object.freeze({
 const MAX_DURATION_MS = 86_400_000;
 
 function bad(name: string, expected: string, got: unknown): never {
-  throw new ConfigError(SM_ERR_PATH_OPTION, `path timers ${name}: expected ${expected}, got ${String(got)}`);
+  throw new ConfigError(PathCode.OPTION, `path timers ${name}: expected ${expected}, got ${String(got)}`);
 }
 
 /** Defaults merged with `overrides` (undefined values ignored), validated, frozen. Unknown keys are rejected. */
@@ -197,7 +197,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /**
    * Change timers on a running instance (a configuration reload): `changes`
    * are merged over the options in force and validated as a whole; on a
-   * problem this throws SM_ERR_PATH_OPTION and nothing changes. Every later
+   * problem this throws PathCode.OPTION and nothing changes. Every later
    * decision uses the new values; deadlines already computed (a drain, an
    * attempt under way, a backoff already drawn) run out as they were.
    */
@@ -206,7 +206,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     return this.#options;
   }
 
-  /** The options setOptions(changes) would put in force (merged, validated), without applying them; throws SM_ERR_PATH_OPTION like it. */
+  /** The options setOptions(changes) would put in force (merged, validated), without applying them; throws PathCode.OPTION like it. */
   check(changes: Partial<PathTimerOptions>): Readonly<PathTimerOptions> {
     const merged: Partial<PathTimerOptions> = { ...this.#options };
     for (const [k, v] of Object.entries(changes ?? {})) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;

@@ -3,7 +3,7 @@
  * one way of carrying peer frames to one peer. Every implementation — the
  * relay path (relay-path.ts), the direct paths (direct-*.ts) and the memory
  * paths of the testkit — passes the same compliance suite
- * (src/testkit/path-compliance.ts).
+ * (testkit/path-compliance.ts).
  *
  * What callers and implementers must know:
  *  - A path carries opaque peer frames (protocol.md §2): sealed DATA,

@@ -13,7 +13,7 @@
  */
 import { SmError } from '../../errors.js';
 import { countPathDrop, newPathId, newPathStats, type Path, type PathKind, type PathStats } from './path.js';
-import { SM_ERR_PATH_ARG } from './path-error-codes.js';
+import { PathCode } from './path-errors.js';
 
 /** What the relay path needs from the relay link (RelayLink and MemoryRelay transports satisfy it). */
 export interface RelaySender {
@@ -34,7 +34,7 @@ export class RelayPath implements Path {
 
   constructor(deps: { link: RelaySender; peerId: Uint8Array }) {
     if (!(deps.peerId instanceof Uint8Array) || deps.peerId.length === 0) {
-      throw new SmError(SM_ERR_PATH_ARG, `RelayPath peerId: expected a non-empty Uint8Array, got ${String(deps.peerId)}`);
+      throw new SmError(PathCode.ARG, `RelayPath peerId: expected a non-empty Uint8Array, got ${String(deps.peerId)}`);
     }
     this.#link = deps.link;
     this.peerId = new Uint8Array(deps.peerId);

@@ -78,7 +78,7 @@ import {
 } from '../../wire/constants.js';
 import { canonicalIpText, formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
-import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from './path-error-codes.js';
+import { PathCode } from './path-errors.js';
 import { DEFAULT_PUNCH_INTERVAL_MS, DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS, probeBackDue, PUNCH_GRACE_MS, STUN_ON_CONNECT_MIN_AGE_MS, UDP_CLOSE_DRAIN_MS, UDP_MTU_REPROBE_MS } from './udp-timers.js';
 import type { PathCandidate } from './rendezvous/path-offer.js';
 import { sealUdpProbe, UdpReplayCache, verifyUdpProbe } from './udp-probe-auth.js';
@@ -225,12 +225,12 @@ interface Outstanding {
 const OPTION_KEYS = Object.keys(UDP_TRANSPORT_DEFAULTS);
 
 function optionError(name: string, value: unknown, expected: string): ConfigError {
-  return new ConfigError(SM_ERR_PATH_OPTION, `UDP transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
+  return new ConfigError(PathCode.OPTION, `UDP transport option ${name}: expected ${expected}, got ${JSON.stringify(value) ?? String(value)}`);
 }
 
 function resolveOptions(options: UdpTransportOptions): Readonly<ResolvedOptions> {
   if (options === null || typeof options !== 'object') throw optionError('options', options, 'an object');
-  for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new ConfigError(SM_ERR_PATH_OPTION, `UDP transport option ${key}: unknown option`);
+  for (const key of Object.keys(options)) if (!OPTION_KEYS.includes(key)) throw new ConfigError(PathCode.OPTION, `UDP transport option ${key}: unknown option`);
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...UDP_TRANSPORT_DEFAULTS, ...defined } as ResolvedOptions;
   const int = (name: string, v: unknown, min: number, max: number): void => {
@@ -325,7 +325,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   // ------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new ConfigError(SM_ERR_PATH_ARG, `UdpTransport.start: already ${this.#state}`);
+    if (this.#state !== 'idle') throw new ConfigError(PathCode.ARG, `UdpTransport.start: already ${this.#state}`);
     const host = this.#o.listenHost;
     const v6 = isIP(host) === 6;
     let socket: Socket;
@@ -374,7 +374,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       const s = createSocket({ type, ipv6Only: false, reuseAddr: false });
       const onError = (err: Error): void => {
         s.close();
-        reject(new ConfigError(SM_ERR_PATH_OPTION, `UDP transport: cannot bind ${host}:${this.#o.listenPort}: ${err.message}`));
+        reject(new ConfigError(PathCode.OPTION, `UDP transport: cannot bind ${host}:${this.#o.listenPort}: ${err.message}`));
       };
       s.once('error', onError);
       s.bind({ address: host, port: this.#o.listenPort, exclusive: true }, () => {
@@ -458,7 +458,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   /** The peer's UDP candidates from its latest verified PATH_OFFER. */
   setPeerCandidates(peerId: Uint8Array, candidates: readonly PathCandidate[]): void {
-    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(SM_ERR_PATH_ARG, 'setPeerCandidates: expected a 32-byte peer id');
+    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(PathCode.ARG, 'setPeerCandidates: expected a 32-byte peer id');
     const p = this.#peer(peerId);
     p.candidates = candidates
       .filter((c) => (c.transport ?? 'wss') === 'udp')
@@ -488,7 +488,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   /** Punch towards every UDP candidate of the peer; the outcome is a 'path' or a 'connect_failed'. A punch under way is left alone. */
   connect(peerId: Uint8Array): void {
-    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(SM_ERR_PATH_ARG, 'connect: expected a 32-byte peer id');
+    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) throw new ConfigError(PathCode.ARG, 'connect: expected a 32-byte peer id');
     if (this.#state !== 'running') {
       // No socket (it failed to bind, or we stopped): say so, so a combined attempt is not left waiting on us.
       this.emit('connect_failed', Uint8Array.from(peerId), [UdpCode.NOT_RUNNING]);

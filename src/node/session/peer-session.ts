@@ -43,7 +43,7 @@ import { KeyPair } from './key-pair.js';
 import { checkSessionKeys, type SessionKeys } from './session-keys.js';
 import { REPLAY_WINDOW_DEFAULT_COUNTERS, ReplayWindow } from './replay-window.js';
 import { SessionTimers, type HandshakeReason, type SessionTimerHost, type SessionTimerOptions, type TimedKeyPair } from './session-timers.js';
-import { SM_ERR_SESSION_ARG, SM_ERR_SESSION_KEYS, SM_ERR_SESSION_OPTION } from './session-error-codes.js';
+import { SessionCode } from './session-errors.js';
 
 /** Why a frame or packet was dropped; each has its own counter in `drops`. */
 export type DropReason =
@@ -111,7 +111,7 @@ const MIN_SEALED_BYTES = INNER_TYPE_BYTES + AEAD_TAG_BYTES;
 const OPTION_KEYS = new Set(['aead', 'timers', 'maxQueuedPackets', 'replayWindow']);
 
 function badOption(name: string, expected: string, got: unknown): never {
-  throw new ConfigError(SM_ERR_SESSION_OPTION, `PeerSession ${name}: expected ${expected}, got ${String(got)}`);
+  throw new ConfigError(SessionCode.OPTION, `PeerSession ${name}: expected ${expected}, got ${String(got)}`);
 }
 
 export interface SessionStats {
@@ -225,7 +225,7 @@ export class PeerSession {
     checkSessionKeys(keys);
     for (const kp of [this.#current, this.#previous]) {
       if (kp !== null && kp.localIndex === keys.localIndex) {
-        throw new ConfigError(SM_ERR_SESSION_KEYS, `session keys localIndex: ${keys.localIndex} is already in use by a live key pair`);
+        throw new ConfigError(SessionCode.KEYS, `session keys localIndex: ${keys.localIndex} is already in use by a live key pair`);
       }
     }
     const now = this.#clock.now();
@@ -252,13 +252,13 @@ export class PeerSession {
    */
   encrypt(innerType: number, payload: Uint8Array): Uint8Array | null {
     if (!isDataInnerType(innerType) && innerType !== InnerType.Keepalive) {
-      throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt innerType: expected a known inner type (protocol.md §2), got ${String(innerType)}`);
+      throw new ConfigError(SessionCode.ARG, `encrypt innerType: expected a known inner type (protocol.md §2), got ${String(innerType)}`);
     }
     if (!(payload instanceof Uint8Array) || payload.length > MAX_DATA_BODY_BYTES) {
-      throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt payload: expected a Uint8Array of at most ${MAX_DATA_BODY_BYTES} bytes`);
+      throw new ConfigError(SessionCode.ARG, `encrypt payload: expected a Uint8Array of at most ${MAX_DATA_BODY_BYTES} bytes`);
     }
     if (innerType === InnerType.Keepalive && payload.length !== 0) {
-      throw new ConfigError(SM_ERR_SESSION_ARG, `encrypt payload: a keepalive is empty, got ${payload.length} bytes`);
+      throw new ConfigError(SessionCode.ARG, `encrypt payload: a keepalive is empty, got ${payload.length} bytes`);
     }
     const frame = allocFrameWithHeadroom(DATA_HEADER_BYTES + INNER_TYPE_BYTES + payload.length + AEAD_TAG_BYTES);
     frame[DATA_HEADER_BYTES] = innerType;

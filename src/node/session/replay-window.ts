@@ -27,7 +27,7 @@
  *    receiving key pair.
  */
 import { ConfigError } from '../../errors.js';
-import { SM_ERR_SESSION_OPTION } from './session-error-codes.js';
+import { SessionCode } from './session-errors.js';
 
 /** Default window: 8192 counters. A relay -> direct path switch lets the
  *  direct path overtake frames still queued in the relay; at 1 Gbit/s of
@@ -59,7 +59,7 @@ export class ReplayWindow {
       windowSize % WORD_BITS !== 0
     ) {
       throw new ConfigError(
-        SM_ERR_SESSION_OPTION,
+        SessionCode.OPTION,
         `replay windowSize: expected a multiple of ${WORD_BITS} in [${REPLAY_WINDOW_MIN_COUNTERS}, ${REPLAY_WINDOW_MAX_COUNTERS}], got ${String(windowSize)}`,
       );
     }

@@ -10,7 +10,7 @@
  */
 import type { HandshakeKeys } from '../../handshake/peer-handshake.js';
 import { ConfigError } from '../../errors.js';
-import { SM_ERR_SESSION_KEYS } from './session-error-codes.js';
+import { SessionCode } from './session-errors.js';
 
 /** Both AEADs and the path-authentication MAC take 256-bit keys. */
 export const SESSION_KEY_BYTES = 32;
@@ -19,7 +19,7 @@ export const SESSION_KEY_BYTES = 32;
 export type SessionKeys = HandshakeKeys;
 
 function fail(what: string, got: string): never {
-  throw new ConfigError(SM_ERR_SESSION_KEYS, `session keys ${what}, got ${got}`);
+  throw new ConfigError(SessionCode.KEYS, `session keys ${what}, got ${got}`);
 }
 
 function checkKey(name: string, k: unknown): asserts k is Uint8Array {
@@ -33,7 +33,7 @@ function checkIndex(name: string, i: unknown): void {
   }
 }
 
-/** Throws ConfigError SM_ERR_SESSION_KEYS unless `keys` is well formed. Touches no key bytes. */
+/** Throws ConfigError SessionCode.KEYS unless `keys` is well formed. Touches no key bytes. */
 export function checkSessionKeys(keys: SessionKeys): void {
   if (typeof keys !== 'object' || keys === null) fail('expected an object', String(keys));
   checkIndex('localIndex', keys.localIndex);

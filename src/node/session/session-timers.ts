@@ -53,7 +53,7 @@
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { ConfigError } from '../../errors.js';
 import { REJECT_AFTER_MESSAGES as AEAD_REJECT_AFTER_MESSAGES } from '../../crypto/aead.js';
-import { SM_ERR_SESSION_OPTION } from './session-error-codes.js';
+import { SessionCode } from './session-errors.js';
 
 /** Initiator rekeys a pair this old while sending: WireGuard's REKEY_AFTER_TIME. */
 export const REKEY_AFTER_TIME_MS = 120_000;
@@ -127,7 +127,7 @@ const BIGINT_KEYS = ['rekeyAfterMessages', 'rejectAfterMessages'] as const;
 const MAX_DURATION_MS = 86_400_000;
 
 function bad(name: string, expected: string, got: unknown): never {
-  throw new ConfigError(SM_ERR_SESSION_OPTION, `session timers ${name}: expected ${expected}, got ${String(got)}`);
+  throw new ConfigError(SessionCode.OPTION, `session timers ${name}: expected ${expected}, got ${String(got)}`);
 }
 
 /** Defaults merged with `overrides` (undefined values ignored), validated, frozen. Unknown keys are rejected. */

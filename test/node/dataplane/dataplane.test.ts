@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Dataplane, MAX_PENDING_DEVICE_WRITES, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { InnerType } from '../../../src/wire/constants.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 import { linkLocalForMac, macForPeer } from '../../../src/node/dataplane/tap-source.js';
 
 const A = new Uint8Array(32).fill(0xa1);

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryDevice } from '../../../src/node/device/memory-device.js';
-import { SM_ERR_DEVICE_OPTION } from '../../../src/node/device/device-errors.js';
+import { DeviceCode } from '../../../src/node/device/device-errors.js';
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { VNET_HDR_GSO_TCPV4, VNET_HDR_F_NEEDS_CSUM, writeVnetHeader } from '../../../src/node/device/vnet-header.js';
-import { kernelResponder, runDeviceCompliance } from '../../../src/testkit/device-compliance.js';
+import { kernelResponder, runDeviceCompliance } from '../../../testkit/device-compliance.js';
 
 const OWN_MAC = Uint8Array.of(0x02, 0x53, 0x4d, 0, 0, 1);
 
@@ -102,7 +102,7 @@ test('MemoryDevice.pair: what one writes the other reads', async () => {
 });
 
 test('MemoryDevice: options are validated, unknown keys refused', () => {
-  const code = (e: unknown): boolean => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION;
+  const code = (e: unknown): boolean => (e as { code?: string }).code === DeviceCode.OPTION;
   assert.throws(() => new MemoryDevice({ kind: 'bogus' as 'tun' }), code);
   assert.throws(() => new MemoryDevice({ kind: 'tun', mtu: 0 }), code);
   assert.throws(() => new MemoryDevice({ kind: 'tun', readBatch: 1.5 }), code);

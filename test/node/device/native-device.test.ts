@@ -1,5 +1,5 @@
 /**
- * Runs native-in-netns.js (the compliance suite and the kernel-only checks
+ * Runs testkit/native-device-in-netns.js (the compliance suite and the kernel-only checks
  * for the native TAP/TUN) inside a fresh network namespace `sm-dev-<random>`,
  * and removes the namespace afterwards even on failure (every device in it
  * goes with it). Needs root and Linux; skipped elsewhere with the reason.
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The child needs about 2 s; generous for a loaded CI machine, and the suite stays under ~30 s. */
 const CHILD_TIMEOUT_MS = 25_000;
-const CHILD = fileURLToPath(new URL('./native-in-netns.js', import.meta.url));
+const CHILD = fileURLToPath(new URL('../../../testkit/native-device-in-netns.js', import.meta.url));
 /** Keep at most this much child output for the failure message. */
 const MAX_OUTPUT_CHARS = 64 * 1024;
 

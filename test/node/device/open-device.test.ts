@@ -8,16 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  SM_ERR_DEVICE_ADDON,
-  SM_ERR_DEVICE_ADDRESS,
-  SM_ERR_DEVICE_BUSY,
-  SM_ERR_DEVICE_MTU,
-  SM_ERR_DEVICE_NO_TUN,
-  SM_ERR_DEVICE_OPEN,
-  SM_ERR_DEVICE_OPTION,
-  SM_ERR_DEVICE_PERMISSION,
-} from '../../../src/node/device/device-errors.js';
+import { DeviceCode } from '../../../src/node/device/device-errors.js';
 import type { NativeTunAddon } from '../../../src/node/device/native-loader.js';
 import { loadFrom } from '../../../src/node/device/native-loader.js';
 import { DEFAULT_DEVICE_MTU, isValidInterfaceName, openNativeDevice, resolveDeviceOptions } from '../../../src/node/device/open-device.js';
@@ -80,12 +71,12 @@ test('resolveDeviceOptions: defaults, frozen, and every bad option named', () =>
   assert.deepEqual({ ...tun }, { kind: 'tun', name: 'sm%d', mtu: DEFAULT_DEVICE_MTU, addresses: [], offloads: true, readBatch: 32 });
   assert.ok(Object.isFrozen(tun));
   assert.equal(resolveDeviceOptions({ kind: 'tap' }).name, 'smtap%d');
-  assert.throws(() => resolveDeviceOptions({ kind: 'eth' as 'tun' }), codeIs(SM_ERR_DEVICE_OPTION, /kind/));
-  assert.throws(() => resolveDeviceOptions({ kind: 'tun', mtu: 1279 }), codeIs(SM_ERR_DEVICE_OPTION, /mtu.*1279/));
-  assert.throws(() => resolveDeviceOptions({ kind: 'tun', addresses: ['10.0.0.1'] }), codeIs(SM_ERR_DEVICE_OPTION, /addresses/));
-  assert.throws(() => resolveDeviceOptions({ kind: 'tun', offloads: 'yes' as unknown as boolean }), codeIs(SM_ERR_DEVICE_OPTION, /offloads/));
-  assert.throws(() => resolveDeviceOptions({ kind: 'tun', readBatch: 0 }), codeIs(SM_ERR_DEVICE_OPTION, /readBatch/));
-  assert.throws(() => resolveDeviceOptions({ kind: 'tun', nmae: 'x' } as never), codeIs(SM_ERR_DEVICE_OPTION, /unknown option "nmae"/));
+  assert.throws(() => resolveDeviceOptions({ kind: 'eth' as 'tun' }), codeIs(DeviceCode.OPTION, /kind/));
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', mtu: 1279 }), codeIs(DeviceCode.OPTION, /mtu.*1279/));
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', addresses: ['10.0.0.1'] }), codeIs(DeviceCode.OPTION, /addresses/));
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', offloads: 'yes' as unknown as boolean }), codeIs(DeviceCode.OPTION, /offloads/));
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', readBatch: 0 }), codeIs(DeviceCode.OPTION, /readBatch/));
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', nmae: 'x' } as never), codeIs(DeviceCode.OPTION, /unknown option "nmae"/));
 });
 
 test('isValidInterfaceName: the kernel rules plus one %d', () => {
@@ -105,15 +96,15 @@ test('openNativeDevice: configures MTU, addresses (IPv4 labels name:N), then bri
 
 test('openNativeDevice: each errno becomes a coded error that says what to do; a failed configuration closes the fd', () => {
   const cases: Array<[Partial<Record<'open' | 'setMtu' | 'addAddress' | 'setUp', Error>>, string, RegExp, boolean]> = [
-    [{ open: errnoError(1, 'TUNSETIFF') }, SM_ERR_DEVICE_PERMISSION, /opening \/dev\/net\/tun needs CAP_NET_ADMIN \(run as root or grant the capability/, false],
-    [{ open: errnoError(13, 'open') }, SM_ERR_DEVICE_PERMISSION, /CAP_NET_ADMIN/, false],
-    [{ open: errnoError(2, 'open') }, SM_ERR_DEVICE_NO_TUN, /\/dev\/net\/tun missing: load the tun module/, false],
-    [{ open: errnoError(16, 'TUNSETIFF') }, SM_ERR_DEVICE_BUSY, /name sm%d is in use/, false],
-    [{ open: errnoError(24, 'open') }, SM_ERR_DEVICE_OPEN, /open failed/, false],
-    [{ setMtu: errnoError(22, 'SIOCSIFMTU') }, SM_ERR_DEVICE_MTU, /MTU 1400 on sm3/, true],
-    [{ addAddress: errnoError(17, 'SIOCSIFADDR') }, SM_ERR_DEVICE_ADDRESS, /10\.1\.0\.1\/24 is already assigned/, true],
-    [{ addAddress: errnoError(1, 'SIOCSIFADDR') }, SM_ERR_DEVICE_PERMISSION, /configuring sm3 \(address 10\.1\.0\.1\/24\) needs CAP_NET_ADMIN/, true],
-    [{ setUp: errnoError(19, 'SIOCSIFFLAGS') }, SM_ERR_DEVICE_OPEN, /cannot bring up sm3/, true],
+    [{ open: errnoError(1, 'TUNSETIFF') }, DeviceCode.PERMISSION, /opening \/dev\/net\/tun needs CAP_NET_ADMIN \(run as root or grant the capability/, false],
+    [{ open: errnoError(13, 'open') }, DeviceCode.PERMISSION, /CAP_NET_ADMIN/, false],
+    [{ open: errnoError(2, 'open') }, DeviceCode.NO_TUN, /\/dev\/net\/tun missing: load the tun module/, false],
+    [{ open: errnoError(16, 'TUNSETIFF') }, DeviceCode.BUSY, /name sm%d is in use/, false],
+    [{ open: errnoError(24, 'open') }, DeviceCode.OPEN, /open failed/, false],
+    [{ setMtu: errnoError(22, 'SIOCSIFMTU') }, DeviceCode.MTU, /MTU 1400 on sm3/, true],
+    [{ addAddress: errnoError(17, 'SIOCSIFADDR') }, DeviceCode.ADDRESS, /10\.1\.0\.1\/24 is already assigned/, true],
+    [{ addAddress: errnoError(1, 'SIOCSIFADDR') }, DeviceCode.PERMISSION, /configuring sm3 \(address 10\.1\.0\.1\/24\) needs CAP_NET_ADMIN/, true],
+    [{ setUp: errnoError(19, 'SIOCSIFFLAGS') }, DeviceCode.OPEN, /cannot bring up sm3/, true],
   ];
   for (const [fail, code, message, opened] of cases) {
     const { addon, calls } = fakeAddon(fail);
@@ -127,12 +118,12 @@ test('loader: a missing or broken addon names what to install and how to rebuild
     assert.throws(() => loadFrom('/nonexistent.node'), codeIs('SM_ERR_DEVICE_UNSUPPORTED'));
     return;
   }
-  assert.throws(() => loadFrom('/nonexistent/shadowmesh_tun.node'), codeIs(SM_ERR_DEVICE_ADDON, /not found at .*g\+\+.*make.*python3.*headers.*node-gyp rebuild --directory=native/s));
+  assert.throws(() => loadFrom('/nonexistent/shadowmesh_tun.node'), codeIs(DeviceCode.ADDON, /not found at .*g\+\+.*make.*python3.*headers.*node-gyp rebuild --directory=native/s));
   const dir = mkdtempSync(join(tmpdir(), 'sm-loader-'));
   try {
     const junk = join(dir, 'junk.node');
     writeFileSync(junk, 'not an ELF file');
-    assert.throws(() => loadFrom(junk), codeIs(SM_ERR_DEVICE_ADDON, /does not load .*another Node version.*rebuild/s));
+    assert.throws(() => loadFrom(junk), codeIs(DeviceCode.ADDON, /does not load .*another Node version.*rebuild/s));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -145,7 +136,7 @@ test('a TAP device gets the given MAC before it goes up; a TUN or a multicast MA
   assert.deepEqual(calls.macs, ['020102030405']);
   assert.deepEqual(calls.order, ['mac', 'up']);
   void dev.close();
-  assert.throws(() => resolveDeviceOptions({ kind: 'tun', mac }), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION);
-  assert.throws(() => resolveDeviceOptions({ kind: 'tap', mac: Uint8Array.from([1, 0, 0x5e, 0, 0, 1]) }), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION);
-  assert.throws(() => resolveDeviceOptions({ kind: 'tap', mac: new Uint8Array(5) }), (e: unknown) => (e as { code?: string }).code === SM_ERR_DEVICE_OPTION);
+  assert.throws(() => resolveDeviceOptions({ kind: 'tun', mac }), (e: unknown) => (e as { code?: string }).code === DeviceCode.OPTION);
+  assert.throws(() => resolveDeviceOptions({ kind: 'tap', mac: Uint8Array.from([1, 0, 0x5e, 0, 0, 1]) }), (e: unknown) => (e as { code?: string }).code === DeviceCode.OPTION);
+  assert.throws(() => resolveDeviceOptions({ kind: 'tap', mac: new Uint8Array(5) }), (e: unknown) => (e as { code?: string }).code === DeviceCode.OPTION);
 });

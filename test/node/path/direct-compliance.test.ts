@@ -1,5 +1,5 @@
 /**
- * The Path compliance suite (src/testkit/path-compliance.ts) against
+ * The Path compliance suite (testkit/path-compliance.ts) against
  * DirectPath over real pinned TLS 1.3 WebSockets on 127.0.0.1: each case
  * gets a freshly re-handshaken pair from two long-lived transports.
  */
@@ -7,9 +7,9 @@ import { after } from 'node:test';
 
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import type { DirectTransport } from '../../../src/node/path/direct-transport.js';
-import { runPathCompliance } from '../../../src/testkit/path-compliance.js';
+import { runPathCompliance } from '../../../testkit/path-compliance.js';
 import { MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
-import { FakeSessions, members, next, offersOf, type Member } from './direct-fixture.js';
+import { FakeSessions, members, next, offersOf, type Member } from '../../../testkit/direct-transport-fixture.js';
 
 let pair: Promise<{ a: DirectTransport; b: DirectTransport; mb: Member }> | null = null;
 

@@ -10,7 +10,7 @@ import { MIN_CERT_LIFETIME_MS, ROTATE_BEFORE_EXPIRY_FRACTION, ROTATION_RETRY_BAS
 import { DirectTransport } from '../../../src/node/path/direct-transport.js';
 import { Rendezvous } from '../../../src/node/path/rendezvous/rendezvous.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 

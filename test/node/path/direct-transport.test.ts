@@ -20,7 +20,7 @@ import { signPathOffer } from '../../../src/node/path/rendezvous/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
 import { PathAuthCode } from '../../../src/handshake/path-auth.js';
 import { FrameType, MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
-import { FakeSessions, members, next, offersOf, skewedClock, until, type Member } from './direct-fixture.js';
+import { FakeSessions, members, next, offersOf, skewedClock, until, type Member } from '../../../testkit/direct-transport-fixture.js';
 
 const started: DirectTransport[] = [];
 async function up(t: DirectTransport): Promise<DirectTransport> {

@@ -1,13 +1,13 @@
 /**
- * The Path compliance suite (src/testkit/path-compliance.ts) against the
+ * The Path compliance suite (testkit/path-compliance.ts) against the
  * memory paths (direct and relay kinds) and the relay path over a memory
  * relay. The direct transports run the same suite in their own tests.
  */
 import { RelayPath } from '../../../src/node/path/relay-path.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
-import { memoryPathPair } from '../../../src/testkit/memory-path.js';
-import { MemoryRelay } from '../../../src/testkit/memory-relay.js';
-import { runPathCompliance } from '../../../src/testkit/path-compliance.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
+import { memoryPathPair } from '../../../testkit/memory-path.js';
+import { MemoryRelay } from '../../../testkit/memory-relay.js';
+import { runPathCompliance } from '../../../testkit/path-compliance.js';
 
 const A = new Uint8Array(32).fill(0xa1);
 const B = new Uint8Array(32).fill(0xb2);

@@ -1,5 +1,5 @@
 /**
- * PathManager in the in-memory lab (test/node/path/lab.ts), on the
+ * PathManager in the in-memory lab (testkit/path-manager-lab.ts), on the
  * FakeClock: start on the relay, migrate to a proven direct path, a 10,000
  * frame stream across the switch with zero loss and zero duplicates, a cut
  * with fallback in < 2 s, retry with backoff after the link returns,
@@ -16,9 +16,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PathManager } from '../../../src/node/path/path-manager.js';
 import { encodeProbe, PROBE_FRAME_BYTES } from '../../../src/node/path/probe-frames.js';
-import { memoryPathPair } from '../../../src/testkit/memory-path.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
-import { A, B, Lab, dataFrame, tally } from './lab.js';
+import { memoryPathPair } from '../../../testkit/memory-path.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
+import { A, B, Lab, dataFrame, tally } from '../../../testkit/path-manager-lab.js';
 
 /** Advance `ms` one millisecond at a time, sending `perMs` numbered frames each way per millisecond. */
 class Streams {

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { directPathRank, isLocalNetworkAddress, remoteHostOf } from '../../../src/node/path/path-rank.js';
-import { memoryPathPair } from '../../../src/testkit/memory-path.js';
-import { A, B, Lab, dataFrame, tally } from './lab.js';
+import { memoryPathPair } from '../../../testkit/memory-path.js';
+import { A, B, Lab, dataFrame, tally } from '../../../testkit/path-manager-lab.js';
 
 test('local network addresses: private, loopback, link-local, unique-local; not public, not carrier-grade NAT', () => {
   for (const a of ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '127.0.0.1', '169.254.3.4', '::1', 'fd00::1', 'fc12::9', 'fe80::1', '::ffff:192.168.0.7']) {

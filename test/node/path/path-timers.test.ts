@@ -10,7 +10,7 @@ import {
   DEFAULT_PATH_TIMERS, PathTimers, resolvePathTimers,
   type DirectTimes, type PathTimerHost, type RetryTimes, type TimedDirect, type TimedPeer,
 } from '../../../src/node/path/path-timers.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 class D implements TimedDirect {
   closed = false;
@@ -60,7 +60,7 @@ test('defaults are frozen, validated, and make fallback complete within 2 s of a
   assert.equal(o.retryMaxMs, 60_000);
 });
 
-test('bad options throw SM_ERR_PATH_OPTION naming the option', () => {
+test('bad options throw PathCode.OPTION naming the option', () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ probeIntervalMs: 0 }, /probeIntervalMs/],
     [{ probeIntervalMs: 1.5 }, /probeIntervalMs/],

@@ -12,8 +12,8 @@ import { PathManager } from '../../../src/node/path/path-manager.js';
 import { combineDirectSources, wireDirectPaths, type DirectPathSource } from '../../../src/node/path/path-wiring.js';
 import type { Path } from '../../../src/node/path/path.js';
 import type { UdpTransport } from '../../../src/node/path/udp-transport.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
-import { memoryPathPair } from '../../../src/testkit/memory-path.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
+import { memoryPathPair } from '../../../testkit/memory-path.js';
 
 const A = new Uint8Array(32).fill(1);
 const B = new Uint8Array(32).fill(2);

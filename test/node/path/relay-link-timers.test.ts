@@ -10,7 +10,7 @@ import {
   RelayLinkTimers,
   type RelayLinkTimerOptions,
 } from '../../../src/node/path/relay-link-timers.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 const OPTIONS: RelayLinkTimerOptions = { connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, reconnectBaseMs: DEFAULT_RECONNECT_BASE_MS, reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS };
 

@@ -12,9 +12,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { RelayLink, RelayLinkCode, type RelayLinkOptions } from '../../../src/node/path/relay-link.js';
 import { RelayAuthCode } from '../../../src/handshake/relay-auth.js';
-import { startRelayProcess, type RelayProcess } from '../../../src/testkit/relay-process.js';
-import { createTestNetwork, type TestMember, type TestNetwork } from '../../../src/testkit/test-network.js';
-import { eventually, once } from '../../relay/raw-client.js';
+import { startRelayProcess, type RelayProcess } from '../../../testkit/relay-process.js';
+import { createTestNetwork, type TestMember, type TestNetwork } from '../../../testkit/test-network.js';
+import { eventually, once } from '../../../testkit/raw-relay-client.js';
 
 let net: TestNetwork;
 let scratch: string;

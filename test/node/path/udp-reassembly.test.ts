@@ -10,7 +10,7 @@ import fc from 'fast-check';
 
 import { UdpReassembler, UDP_MAX_PARTIAL_FRAMES, UDP_REASSEMBLY_TIMEOUT_MS } from '../../../src/node/path/udp-reassembly.js';
 import type { UdpFragment } from '../../../src/wire/udp-frames.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../wire/fuzz-config.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../../testkit/fuzz-config.js';
 
 function frameBytes(n: number, seed = 1): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);

@@ -15,7 +15,7 @@ import {
   PUNCH_GRACE_MS,
   STUN_ON_CONNECT_MIN_AGE_MS,
 } from '../../../src/node/path/udp-timers.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 test('punching: many rounds per attempt, and the grace for late answers is shorter than an attempt', () => {
   assert.ok(DEFAULT_PUNCH_TIMEOUT_MS / DEFAULT_PUNCH_INTERVAL_MS >= 10);

@@ -17,12 +17,12 @@ import { encodeProbe } from '../../../src/node/path/probe-frames.js';
 import { sealUdpProbe, verifyUdpProbe, UDP_PROBE_KEY_INFO, UdpReplayCache } from '../../../src/node/path/udp-probe-auth.js';
 import { UdpPath, type UdpPathHost } from '../../../src/node/path/udp-path.js';
 import { UdpCode, UdpTransport, type UdpTransportOptions } from '../../../src/node/path/udp-transport.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 import type { Clock } from '../../../src/util/clock.js';
 import { MAX_FRAME_BYTES, UDP_FRAGMENT_HEADER_BYTES, UDP_PROBE_MAC_BYTES, UdpFrameType, UdpProbePurpose } from '../../../src/wire/constants.js';
 import { decodeUdpProbe, type UdpProbeFields } from '../../../src/wire/udp-frames.js';
-import { next, until } from './direct-fixture.js';
-import { fragmentsOf } from '../../../src/testkit/adversary/off-path-spoofer.js';
+import { next, until } from '../../../testkit/direct-transport-fixture.js';
+import { fragmentsOf } from '../../../testkit/adversary/off-path-spoofer.js';
 
 // ------------------------------------------------------------ helpers
 
@@ -642,7 +642,7 @@ test('roaming: an authenticated liveness probe from a new address moves the path
   }
 });
 
-test('options are validated: unknown key, bad port, bad listenHost, bad deps -> SM_ERR_PATH_OPTION', async () => {
+test('options are validated: unknown key, bad port, bad listenHost, bad deps -> PathCode.OPTION', async () => {
   const deps = { localPeerId: randomBytes(32), pathAuthKeys: () => [] };
   const bad: unknown[] = [
     { nope: 1 },

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { KeyPair } from '../../../src/node/session/key-pair.js';
-import { isZero, matchingKeys } from './session-fixtures.js';
+import { isZero, matchingKeys } from '../../../testkit/session-fixtures.js';
 
 describe('KeyPair', () => {
   it('caps its creation time at our clock and keeps indices and role', () => {

@@ -9,12 +9,12 @@ import * as assert from 'node:assert/strict';
 import { AeadSealer } from '../../../src/crypto/aead.js';
 import { hasCode } from '../../../src/errors.js';
 import { PeerSession, DROP_REASONS } from '../../../src/node/session/peer-session.js';
-import { SM_ERR_SESSION_ARG, SM_ERR_SESSION_KEYS, SM_ERR_SESSION_OPTION } from '../../../src/node/session/session-error-codes.js';
+import { SessionCode } from '../../../src/node/session/session-errors.js';
 import { writeDataHeader } from '../../../src/wire/peer-frames.js';
 import { DATA_COUNTER_OFFSET, DATA_HEADER_BYTES, InnerType } from '../../../src/wire/constants.js';
 import {
   FakeClock, RecordingEvents, bytes, dataView, isZero, makeSession, matchingKeys, rawView, zeroRng,
-} from './session-fixtures.js';
+} from '../../../testkit/session-fixtures.js';
 
 const PAYLOAD = InnerType.Payload;
 const KEEPALIVE = InnerType.Keepalive;
@@ -103,7 +103,7 @@ describe('PeerSession: sealing and opening', () => {
   it('rejects misuse of encrypt with SM_ERR_SESSION_ARG', () => {
     const clock = new FakeClock();
     const { A } = pair(clock);
-    const arg = (e: unknown) => hasCode(e, SM_ERR_SESSION_ARG);
+    const arg = (e: unknown) => hasCode(e, SessionCode.ARG);
     assert.throws(() => A.session.encrypt(0x7f, bytes(1)), arg);
     assert.throws(() => A.session.encrypt(KEEPALIVE, bytes(1)), arg);
     assert.throws(() => A.session.encrypt(PAYLOAD, new Uint8Array(70_000)), arg);
@@ -326,7 +326,7 @@ describe('PeerSession: key rotation and wiping', () => {
     assert.equal(B.currentPathAuthKey(), null);
     B.installKeys(k);
     assert.equal(B.currentPathAuthKey(), k.pathAuthKey);
-    const keysErr = (e: unknown) => hasCode(e, SM_ERR_SESSION_KEYS);
+    const keysErr = (e: unknown) => hasCode(e, SessionCode.KEYS);
     assert.throws(() => B.installKeys({ ...matchingKeys(0, 9, 2).b }), keysErr, 'localIndex in use');
     const short = matchingKeys(0, 7, 8).b;
     assert.throws(() => B.installKeys({ ...short, sendKey: new Uint8Array(31) }), keysErr);
@@ -573,7 +573,7 @@ describe('PeerSession: options', () => {
   it('rejects unknown or out-of-range options with SM_ERR_SESSION_OPTION', () => {
     const clock = new FakeClock();
     const deps = { clock, events: new RecordingEvents(), rng: zeroRng };
-    const opt = (e: unknown) => hasCode(e, SM_ERR_SESSION_OPTION);
+    const opt = (e: unknown) => hasCode(e, SessionCode.OPTION);
     assert.throws(() => new PeerSession(deps, { nope: 1 } as never), opt);
     assert.throws(() => new PeerSession(deps, { maxQueuedPackets: -1 }), opt);
     assert.throws(() => new PeerSession(deps, { maxQueuedPackets: 1.5 }), opt);

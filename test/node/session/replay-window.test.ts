@@ -11,7 +11,7 @@ import {
   REPLAY_WINDOW_MIN_COUNTERS,
 } from '../../../src/node/session/replay-window.js';
 import { hasCode } from '../../../src/errors.js';
-import { SM_ERR_SESSION_OPTION } from '../../../src/node/session/session-error-codes.js';
+import { SessionCode } from '../../../src/node/session/session-errors.js';
 
 describe('ReplayWindow', () => {
   it('defaults to 8192 counters', () => {
@@ -98,7 +98,7 @@ describe('ReplayWindow', () => {
 
   it('rejects bad window sizes with a ConfigError code', () => {
     for (const bad of [0, 32, REPLAY_WINDOW_MIN_COUNTERS - 32, 2050, 1.5, Number.NaN, 1 << 21]) {
-      assert.throws(() => new ReplayWindow(bad), (e: unknown) => hasCode(e, SM_ERR_SESSION_OPTION), String(bad));
+      assert.throws(() => new ReplayWindow(bad), (e: unknown) => hasCode(e, SessionCode.OPTION), String(bad));
     }
   });
 

@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { hasCode } from '../../../src/errors.js';
 import { checkSessionKeys, type SessionKeys } from '../../../src/node/session/session-keys.js';
-import { SM_ERR_SESSION_KEYS } from '../../../src/node/session/session-error-codes.js';
-import { matchingKeys } from './session-fixtures.js';
+import { SessionCode } from '../../../src/node/session/session-errors.js';
+import { matchingKeys } from '../../../testkit/session-fixtures.js';
 
 describe('checkSessionKeys', () => {
   it('accepts well-formed keys and leaves their bytes unchanged', () => {
@@ -17,7 +17,7 @@ describe('checkSessionKeys', () => {
     assert.deepEqual([k.sendKey, k.recvKey, k.pathAuthKey], copy);
   });
 
-  it('rejects each malformed field with SM_ERR_SESSION_KEYS, naming it', () => {
+  it('rejects each malformed field with SessionCode.KEYS, naming it', () => {
     const good = matchingKeys(0, 1, 2).a;
     const shared = new Uint8Array(64);
     const cases: Array<[string, Partial<Record<keyof SessionKeys, unknown>>]> = [
@@ -34,7 +34,7 @@ describe('checkSessionKeys', () => {
     for (const [name, patch] of cases) {
       assert.throws(
         () => checkSessionKeys({ ...good, ...patch } as SessionKeys),
-        (e: unknown) => hasCode(e, SM_ERR_SESSION_KEYS) && (e as Error).message.includes(name === 'overlap' ? 'overlap' : name),
+        (e: unknown) => hasCode(e, SessionCode.KEYS) && (e as Error).message.includes(name === 'overlap' ? 'overlap' : name),
         name,
       );
     }

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { hasCode } from '../../../src/errors.js';
 import { REJECT_AFTER_MESSAGES as AEAD_REJECT_AFTER_MESSAGES } from '../../../src/crypto/aead.js';
-import { SM_ERR_SESSION_OPTION } from '../../../src/node/session/session-error-codes.js';
+import { SessionCode } from '../../../src/node/session/session-errors.js';
 import {
   DEFAULT_SESSION_TIMERS,
   REJECT_AFTER_MESSAGES,
@@ -19,7 +19,7 @@ import {
   type SessionTimerOptions,
   type TimedKeyPair,
 } from '../../../src/node/session/session-timers.js';
-import { FakeClock } from '../../../src/testkit/fake-clock.js';
+import { FakeClock } from '../../../testkit/fake-clock.js';
 
 interface Kp { createdAtMs: number; retiredAtMs: number | null; isInitiator: boolean; sent: bigint }
 
@@ -95,7 +95,7 @@ describe('session timer options', () => {
       { surprise: 1 },
     ];
     for (const b of bad) {
-      assert.throws(() => resolveSessionTimers(b as Partial<SessionTimerOptions>), (e: unknown) => hasCode(e, SM_ERR_SESSION_OPTION), JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+      assert.throws(() => resolveSessionTimers(b as Partial<SessionTimerOptions>), (e: unknown) => hasCode(e, SessionCode.OPTION), JSON.stringify(b, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
     }
   });
 });

@@ -31,8 +31,8 @@ import { ConfigError } from '../../../errors.js';
 import { silentLogger, type Logger } from '../../../util/logger.js';
 import { systemClock, type Clock } from '../../../util/clock.js';
 import { PEER_ID_BYTES } from '../../../wire/constants.js';
-import { SM_ERR_PATH_ARG, SM_ERR_PATH_OPTION } from '../path-error-codes.js';
-import { OfferCode } from './offer-codes.js';
+import { PathCode } from '../path-errors.js';
+import { OfferCode } from './rendezvous-errors.js';
 import { decodePathOffer, signPathOffer, verifyPathOffer } from './path-offer.js';
 import type { Rendezvous } from './rendezvous.js';
 
@@ -60,7 +60,7 @@ export interface OfferExchangeStats {
 
 function checkPeerId(peerId: Uint8Array, what: string): void {
   if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
-    throw new ConfigError(SM_ERR_PATH_ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
+    throw new ConfigError(PathCode.ARG, `${what}: expected a ${PEER_ID_BYTES}-byte peer id, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
   }
 }
 
@@ -81,10 +81,10 @@ export class OfferExchange extends EventEmitter {
 
   constructor(deps: OfferExchangeDeps) {
     super();
-    if (deps === null || typeof deps !== 'object') throw new ConfigError(SM_ERR_PATH_OPTION, 'offer exchange deps: expected an object');
-    if (typeof deps.signer?.sign !== 'function') throw new ConfigError(SM_ERR_PATH_OPTION, 'offer exchange deps.signer: expected a signer with sign(context, message)');
-    if (typeof deps.peerPublicKey !== 'function') throw new ConfigError(SM_ERR_PATH_OPTION, 'offer exchange deps.peerPublicKey: expected a function');
-    if (typeof deps.currentPin !== 'function') throw new ConfigError(SM_ERR_PATH_OPTION, 'offer exchange deps.currentPin: expected a function');
+    if (deps === null || typeof deps !== 'object') throw new ConfigError(PathCode.OPTION, 'offer exchange deps: expected an object');
+    if (typeof deps.signer?.sign !== 'function') throw new ConfigError(PathCode.OPTION, 'offer exchange deps.signer: expected a signer with sign(context, message)');
+    if (typeof deps.peerPublicKey !== 'function') throw new ConfigError(PathCode.OPTION, 'offer exchange deps.peerPublicKey: expected a function');
+    if (typeof deps.currentPin !== 'function') throw new ConfigError(PathCode.OPTION, 'offer exchange deps.currentPin: expected a function');
     checkPeerId(deps.localPeerId, 'deps.localPeerId');
     this.#deps = deps;
     this.#localPeerId = Uint8Array.from(deps.localPeerId);
@@ -122,7 +122,7 @@ export class OfferExchange extends EventEmitter {
   localOffer(): Uint8Array {
     const pin = this.#deps.currentPin();
     if (pin === null) {
-      throw new ConfigError(SM_ERR_PATH_ARG, 'OfferExchange.localOffer: the direct transport is not running (call start() first)');
+      throw new ConfigError(PathCode.ARG, 'OfferExchange.localOffer: the direct transport is not running (call start() first)');
     }
     if (this.#offer === null || this.#offerPin === null || !equalBytes(this.#offerPin, pin)) {
       const timestampMs = Math.max(this.#clock.now(), this.#lastOfferMs + 1);

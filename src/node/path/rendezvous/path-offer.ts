@@ -49,7 +49,7 @@ import {
   PEER_ID_BYTES,
 } from '../../../wire/constants.js';
 import { formatIpAddress, parseIpAddress } from '../../../wire/ip-address.js';
-import { WireErrorCode, wireFail } from '../../../wire/wire-error-codes.js';
+import { WireCode, wireFail } from '../../../wire/wire-errors.js';
 
 /** Hybrid-signature context of PATH_OFFER (protocol.md §3.1). */
 export const PATH_OFFER_CONTEXT = 'path-offer';
@@ -85,7 +85,7 @@ export interface PathOffer extends PathOfferFields {
 /** The bytes the signature covers. Throws WireError on a bad field. */
 export function encodePathOfferSigned(fields: PathOfferFields): Uint8Array {
   if (fields.candidates.length > MAX_PATH_CANDIDATES) {
-    wireFail(WireErrorCode.TooLarge, `PATH_OFFER: ${fields.candidates.length} candidates, limit ${MAX_PATH_CANDIDATES}`);
+    wireFail(WireCode.TooLarge, `PATH_OFFER: ${fields.candidates.length} candidates, limit ${MAX_PATH_CANDIDATES}`);
   }
   const w = new ByteWriter();
   w.u8(PATH_OFFER_VERSION, 'PATH_OFFER version').u8(0, 'PATH_OFFER reserved');
@@ -96,9 +96,9 @@ export function encodePathOfferSigned(fields: PathOfferFields): Uint8Array {
   for (const c of fields.candidates) {
     const ip = parseIpAddress(c.address, 'PATH_OFFER candidate address');
     checkUint(c.port, 0xffff, 'PATH_OFFER candidate port');
-    if (c.port === 0) wireFail(WireErrorCode.Field, 'PATH_OFFER candidate port: 0 is not a listener port');
+    if (c.port === 0) wireFail(WireCode.Field, 'PATH_OFFER candidate port: 0 is not a listener port');
     const transport = c.transport ?? 'wss';
-    if (transport !== 'wss' && transport !== 'udp') wireFail(WireErrorCode.Field, `PATH_OFFER candidate transport: expected wss or udp, got ${String(transport)}`);
+    if (transport !== 'wss' && transport !== 'udp') wireFail(WireCode.Field, `PATH_OFFER candidate transport: expected wss or udp, got ${String(transport)}`);
     w.u8(transport === 'udp' ? PathTransportTag.Udp : PathTransportTag.Wss, 'PATH_OFFER candidate transport');
     w.u8(c.reflexive === true ? PATH_CANDIDATE_FLAG_REFLEXIVE : 0, 'PATH_OFFER candidate flags');
     w.u8(ip.family, 'PATH_OFFER candidate family').bytes(ip.bytes).u16(c.port, 'PATH_OFFER candidate port');
@@ -118,21 +118,21 @@ export function signPathOffer(signer: { sign(context: string, message: Uint8Arra
 
 /** Decode a PATH_OFFER; throws only WireError. */
 export function decodePathOffer(bytes: Uint8Array): PathOffer {
-  if (!(bytes instanceof Uint8Array)) wireFail(WireErrorCode.Field, 'PATH_OFFER: expected a Uint8Array');
-  if (bytes.length > MAX_PATH_OFFER_BYTES) wireFail(WireErrorCode.TooLarge, `PATH_OFFER: ${bytes.length} bytes, limit ${MAX_PATH_OFFER_BYTES}`);
-  if (bytes.length < MIN_PATH_OFFER_BYTES) wireFail(WireErrorCode.Length, `PATH_OFFER: ${bytes.length} bytes, at least ${MIN_PATH_OFFER_BYTES}`);
+  if (!(bytes instanceof Uint8Array)) wireFail(WireCode.Field, 'PATH_OFFER: expected a Uint8Array');
+  if (bytes.length > MAX_PATH_OFFER_BYTES) wireFail(WireCode.TooLarge, `PATH_OFFER: ${bytes.length} bytes, limit ${MAX_PATH_OFFER_BYTES}`);
+  if (bytes.length < MIN_PATH_OFFER_BYTES) wireFail(WireCode.Length, `PATH_OFFER: ${bytes.length} bytes, at least ${MIN_PATH_OFFER_BYTES}`);
   const signed = bytes.subarray(0, bytes.length - HYBRID_SIGNATURE_BYTES);
   const r = new ByteReader(signed);
   const version = r.u8('PATH_OFFER version');
   if (version !== PATH_OFFER_VERSION && version !== PATH_OFFER_VERSION_1) {
-    wireFail(WireErrorCode.Version, `PATH_OFFER: version ${version}, expected ${PATH_OFFER_VERSION_1} or ${PATH_OFFER_VERSION}`);
+    wireFail(WireCode.Version, `PATH_OFFER: version ${version}, expected ${PATH_OFFER_VERSION_1} or ${PATH_OFFER_VERSION}`);
   }
   r.zeros(1, 'PATH_OFFER reserved');
   const peerId = r.bytes(PEER_ID_BYTES, 'PATH_OFFER peerId');
   const timestampMs = r.u64Number('PATH_OFFER timestampMs');
   const fingerprint = r.bytes(PATH_FINGERPRINT_BYTES, 'PATH_OFFER fingerprint');
   const count = r.u8('PATH_OFFER count');
-  if (count > MAX_PATH_CANDIDATES) wireFail(WireErrorCode.TooLarge, `PATH_OFFER: ${count} candidates, limit ${MAX_PATH_CANDIDATES}`);
+  if (count > MAX_PATH_CANDIDATES) wireFail(WireCode.TooLarge, `PATH_OFFER: ${count} candidates, limit ${MAX_PATH_CANDIDATES}`);
   const candidates: PathCandidate[] = [];
   for (let i = 0; i < count; i++) {
     let transport: PathTransport = 'wss';
@@ -140,19 +140,19 @@ export function decodePathOffer(bytes: Uint8Array): PathOffer {
     if (version !== PATH_OFFER_VERSION_1) {
       const tag = r.u8('PATH_OFFER candidate transport');
       if (tag === PathTransportTag.Udp) transport = 'udp';
-      else if (tag !== PathTransportTag.Wss) return wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: transport ${tag}, expected 1 or 2`);
+      else if (tag !== PathTransportTag.Wss) return wireFail(WireCode.Field, `PATH_OFFER candidate ${i}: transport ${tag}, expected 1 or 2`);
       const flags = r.u8('PATH_OFFER candidate flags');
-      if ((flags & ~PATH_CANDIDATE_FLAG_REFLEXIVE) !== 0) return wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: unknown flags 0x${flags.toString(16)}`);
+      if ((flags & ~PATH_CANDIDATE_FLAG_REFLEXIVE) !== 0) return wireFail(WireCode.Field, `PATH_OFFER candidate ${i}: unknown flags 0x${flags.toString(16)}`);
       reflexive = (flags & PATH_CANDIDATE_FLAG_REFLEXIVE) !== 0;
     }
     const family = r.u8('PATH_OFFER candidate family');
     let size: number;
     if (family === ADDRESS_FAMILY_IPV4) size = IPV4_BYTES;
     else if (family === ADDRESS_FAMILY_IPV6) size = IPV6_BYTES;
-    else return wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: family ${family}, expected 4 or 6`);
+    else return wireFail(WireCode.Field, `PATH_OFFER candidate ${i}: family ${family}, expected 4 or 6`);
     const address = formatIpAddress(r.bytes(size, 'PATH_OFFER candidate address'));
     const port = r.u16('PATH_OFFER candidate port');
-    if (port === 0) wireFail(WireErrorCode.Field, `PATH_OFFER candidate ${i}: port 0`);
+    if (port === 0) wireFail(WireCode.Field, `PATH_OFFER candidate ${i}: port 0`);
     candidates.push({ address, port, transport, reflexive });
   }
   r.end('PATH_OFFER');

@@ -31,7 +31,7 @@ import { parseCidr, type Cidr } from '../../../identity/cidr.js';
 import { MAX_PATH_CANDIDATES } from '../../../wire/constants.js';
 import { canonicalIpText, parseIpAddress } from '../../../wire/ip-address.js';
 import { isIP } from 'node:net';
-import { SM_ERR_PATH_OPTION } from '../path-error-codes.js';
+import { PathCode } from '../path-errors.js';
 import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './candidate-filter.js';
 import { listenAddresses } from './listen-addresses.js';
 import type { PathCandidate } from './path-offer.js';
@@ -71,7 +71,7 @@ function prefixMatch(a: Uint8Array, b: Uint8Array, prefix: number): boolean {
 
 function checkAddresses(name: string, addresses: unknown): asserts addresses is readonly string[] {
   if (!Array.isArray(addresses) || addresses.some((a) => typeof a !== 'string' || isIP(a) === 0)) {
-    throw new ConfigError(SM_ERR_PATH_OPTION, `direct transport option ${name}: expected an array of IP addresses, got ${JSON.stringify(addresses) ?? String(addresses)}`);
+    throw new ConfigError(PathCode.OPTION, `direct transport option ${name}: expected an array of IP addresses, got ${JSON.stringify(addresses) ?? String(addresses)}`);
   }
 }
 

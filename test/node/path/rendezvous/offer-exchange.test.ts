@@ -19,10 +19,10 @@ import {
   encodePathOfferSigned,
 } from '../../../../src/node/path/rendezvous/path-offer.js';
 import { MAX_PATH_CANDIDATES } from '../../../../src/wire/constants.js';
-import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../../wire/fuzz-config.js';
-import { assertWireErrorCode } from '../../../wire/properties.js';
-import { OfferCode } from '../../../../src/node/path/rendezvous/offer-codes.js';
-import { FakeSessions, members, offersOf, rendezvousOf, type Member } from '../direct-fixture.js';
+import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../../../testkit/fuzz-config.js';
+import { assertWireErrorCode } from '../../../../testkit/wire-properties.js';
+import { OfferCode } from '../../../../src/node/path/rendezvous/rendezvous-errors.js';
+import { FakeSessions, members, offersOf, rendezvousOf, type Member } from '../../../../testkit/direct-transport-fixture.js';
 
 describe('PATH_OFFER codec', () => {
   it('round-trips and signs everything before the signature', () => {

@@ -10,11 +10,11 @@ import { describe, it } from 'node:test';
 
 import { randomBytes } from '../../../../src/crypto/bytes.js';
 import { MAX_CANDIDATES_PER_OFFER } from '../../../../src/node/path/rendezvous/candidate-filter.js';
-import { OfferCode } from '../../../../src/node/path/rendezvous/offer-codes.js';
+import { OfferCode } from '../../../../src/node/path/rendezvous/rendezvous-errors.js';
 import { OfferExchange } from '../../../../src/node/path/rendezvous/offer-exchange.js';
 import { signPathOffer, type PathCandidate } from '../../../../src/node/path/rendezvous/path-offer.js';
 import { Rendezvous } from '../../../../src/node/path/rendezvous/rendezvous.js';
-import { members, type Member } from '../direct-fixture.js';
+import { members, type Member } from '../../../../testkit/direct-transport-fixture.js';
 
 function exchange(self: Member, known: Member[], pin: Uint8Array | null = randomBytes(32)): { rendezvous: Rendezvous; offers: OfferExchange; sent: Array<[Uint8Array, Uint8Array]> } {
   const rendezvous = new Rendezvous();

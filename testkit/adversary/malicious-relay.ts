@@ -1,0 +1,115 @@
+/**
+ * A malicious relay for adversary tests (docs/threat-model.md "Malicious
+ * relay"): a real RelayServer — real TLS 1.3 WSS, real admission, so real
+ * ShadowNodes and `shadowmesh up` processes connect to it unchanged — that
+ * additionally does everything a relay operator who turned against the
+ * network could do with what the relay legitimately holds:
+ *
+ *   - forge the sender id of a DELIVER (`deliverAs`): any member may appear
+ *     to send any bytes;
+ *   - record every member-to-member frame (`seen`) and replay it later, to
+ *     the same or another member (`replay`);
+ *   - drop or rewrite frames in flight (`onForward`);
+ *   - inject presence: PEER_UP with any certificate bytes it has seen or
+ *     made up, PEER_DOWN for any peer id (`announceUp`, `announceDown`);
+ *   - lie in ESTABLISHED about the member's observed address (`lieObserved`),
+ *     so a node advertises whatever address the relay names as its own.
+ *
+ * What it cannot do is what the tests check: open a session's frames, make a
+ * certificate the CA did not sign, or make a member act on forged input.
+ * For a lying STUN server see lying-stun.ts.
+ *
+ * `seen` is bounded (the oldest entries go first) so a long test does not
+ * grow without limit.
+ */
+import type { ClientConnection, RelayMemberCertificate } from '../../src/relay/client-connection.js';
+import { RelayServer } from '../../src/relay/relay-server.js';
+import { FrameType, SEND_HEADER_BYTES } from '../../src/wire/constants.js';
+import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
+import { toHex } from '../../src/crypto/bytes.js';
+
+/** Frames kept in `seen`: enough for any test's replay, bounded for long runs. */
+export const MALICIOUS_RELAY_SEEN_MAX = 10_000;
+
+export interface ForwardedFrame {
+  src: Uint8Array;
+  dst: Uint8Array;
+  /** The end-to-end peer frame (the SEND payload), copied. */
+  payload: Uint8Array;
+}
+
+/** What `onForward` may decide for a frame in flight: deliver it, drop it, or deliver these bytes instead. */
+export type ForwardDecision = 'forward' | 'drop' | Uint8Array;
+
+export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServer<C> {
+  /** Every member-to-member frame the relay routed (or dropped by `onForward`), oldest first, bounded. */
+  readonly seen: ForwardedFrame[] = [];
+  /** Decide the fate of each routed frame; null forwards everything as an honest relay would. */
+  onForward: ((f: ForwardedFrame) => ForwardDecision) | null = null;
+  /** Report this address in ESTABLISHED instead of the member's real one (applies to later admissions). */
+  lieObserved: { address: string; port: number } | null = null;
+  readonly #admitted = new Map<string, ClientConnection<C>>();
+
+  /** Peer ids currently admitted (hex). */
+  admittedMembers(): string[] {
+    return [...this.#admitted.keys()];
+  }
+
+  override admit(conn: ClientConnection<C>): number | null {
+    const refusal = super.admit(conn);
+    if (refusal === null) this.#admitted.set(conn.peerKey, conn);
+    return refusal;
+  }
+
+  override closed(conn: ClientConnection<C>): void {
+    if (this.#admitted.get(conn.peerKey) === conn) this.#admitted.delete(conn.peerKey);
+    super.closed(conn);
+  }
+
+  override observedAddress(conn: ClientConnection<C>): { address: string; port: number } {
+    return this.lieObserved ?? super.observedAddress(conn);
+  }
+
+  override forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
+    const f: ForwardedFrame = {
+      src: new Uint8Array(src.peerId as Uint8Array),
+      dst: new Uint8Array(dst),
+      payload: new Uint8Array(frame.subarray(SEND_HEADER_BYTES)),
+    };
+    this.seen.push(f);
+    if (this.seen.length > MALICIOUS_RELAY_SEEN_MAX) this.seen.shift();
+    const decision = this.onForward ? this.onForward(f) : 'forward';
+    if (decision === 'drop') return;
+    if (decision === 'forward') {
+      super.forward(src, frame, dst);
+      return;
+    }
+    this.deliverAs(dst, f.src, decision);
+  }
+
+  /** Deliver `payload` to `dst` claiming it comes from `claimedSrc` (a forged sender id). False if `dst` is not attached. */
+  deliverAs(dst: Uint8Array, claimedSrc: Uint8Array, payload: Uint8Array): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(encodeRelayFrame({ type: FrameType.Deliver, peerId: claimedSrc, payload }));
+  }
+
+  /** Send a recorded frame again, to its original receiver or to `to`, as from its original sender or `as`. */
+  replay(f: ForwardedFrame, to: Uint8Array = f.dst, as: Uint8Array = f.src): boolean {
+    return this.deliverAs(to, as, f.payload);
+  }
+
+  /** Forged PEER_UP to `dst` carrying `cert` (any bytes: a real member's, a revoked one's, garbage). */
+  announceUp(dst: Uint8Array, cert: Uint8Array, onlineSinceMs = Date.now()): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs, cert }));
+  }
+
+  /** Forged PEER_DOWN to `dst` for `peerId`, whether or not that member is still attached. */
+  announceDown(dst: Uint8Array, peerId: Uint8Array): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(encodeRelayFrame({ type: FrameType.PeerDown, peerId }));
+  }
+}
