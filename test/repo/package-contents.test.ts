@@ -6,7 +6,7 @@
  * tests and the benchmarks compile to dist/testkit, dist/test and dist/bench
  * and must never ship; and every file shipped under dist/src/ must come from
  * a source under src/, so stale output of a moved or deleted file (say an
- * old dist/testkit/) is caught here instead of being published (remove
+ * old dist/src/testkit/) is caught here instead of being published (remove
  * it with `rm -rf dist && npm run build`).
  *
  * npm runs with --ignore-scripts: the `prepare` script would rebuild dist/
@@ -72,6 +72,6 @@ test('the package rule refuses the test kit, tests, benchmarks, addon builds and
   assert.match(unpublishable('dist/test/wire/udp-frames.test.js', exists) ?? '', /outside dist\/src/);
   assert.match(unpublishable('dist/bench/run.js', exists) ?? '', /outside dist\/src/);
   assert.match(unpublishable('native/build/Release/tuntap.node', exists) ?? '', /addon build output/);
-  assert.match(unpublishable('dist/testkit/fake-clock.js', exists) ?? '', /stale build output/);
+  assert.match(unpublishable('dist/src/testkit/fake-clock.js', exists) ?? '', /stale build output/);
   assert.match(unpublishable('test/vectors/hybrid.json', exists) ?? '', /outside/);
 });
