@@ -47,9 +47,10 @@
  * Chat (docs/architecture.md "Chat"): a ChatService (src/messaging/) rides the
  * same sessions (inner type CHAT) and a ChatInbox keeps events for users who
  * are not listening; the control handlers serve `users` and the chat_*
- * control methods from both. A session (re)established with a member, or the member
- * reappearing at the relay, makes its conversations retry at once. It runs
- * with every device kind, `--dev none` included (no root needed).
+ * control methods from both. A session (re)established with a member, or
+ * the member reappearing at the relay, makes its conversations retry at
+ * once. It runs with every device kind, `--dev none` included (no root
+ * needed).
  */
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
