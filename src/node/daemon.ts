@@ -4,8 +4,9 @@
  * certificate, the CA and the revocation list, opens the TAP/TUN device with
  * the certificate's mesh addresses, builds the ShadowNode (relay link and
  * peer sessions), the Dataplane, the MeshPinger and the ControlServer, starts
- * them in order and stops them in reverse. It also answers the control API
- * (it is the ControlServer's handler).
+ * them in order and stops them in reverse. The control API's answers are
+ * the NodeControlHandlers (src/node/control/control-handlers.ts); the daemon
+ * hands them a NodeControlSource built from its parts.
  *
  * Order and why:
  *   load()  files, then our own certificate checked against the CA (a node
@@ -45,12 +46,12 @@
  *
  * Chat (docs/architecture.md "Chat"): a ChatService (src/messaging/) rides the
  * same sessions (inner type CHAT) and a ChatInbox keeps events for users who
- * are not listening; `chat` below serves `users` and the chat_* control
- * methods. A session (re)established with a member, or the member
- * reappearing at the relay, makes its conversations retry at once. It runs
- * with every device kind, `--dev none` included (no root needed).
+ * are not listening; the control handlers serve `users` and the chat_*
+ * control methods from both. A session (re)established with a member, or
+ * the member reappearing at the relay, makes its conversations retry at
+ * once. It runs with every device kind, `--dev none` included (no root
+ * needed).
  */
-import { formatHostPort } from '../wire/ip-address.js';
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
@@ -58,41 +59,26 @@ import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
 import { formatPeerId, shortId } from '../identity/peer-id.js';
-import { parseIpAddress } from '../wire/ip-address.js';
 import { InnerType } from '../wire/constants.js';
-import { fromHex, sha256, toHex } from '../crypto/bytes.js';
 import { ChatInbox } from '../messaging/chat-inbox.js';
 import { ChatService } from '../messaging/chat-service.js';
-import { ChatCode, ChatError, encodeChatText } from '../messaging/chat-envelope.js';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
-import { ControlServer, type ChatControlHandler, type ControlHandler } from './control/control-server.js';
-import {
-  ControlCode,
-  ControlError,
-  errorBody,
-  type PeerStatus,
-  type PeersResult,
-  type PingParams,
-  type PingProgress,
-  type PingResult,
-  type StatusResult,
-  type UserInfo,
-} from './control/control-protocol.js';
+import { NodeControlHandlers, type NodeControlSource } from './control/control-handlers.js';
+import { ControlServer } from './control/control-server.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { macForPeer } from './dataplane/tap-source.js';
 import type { DirectoryEntry } from './directory.js';
 import type { Device, OpenDeviceOptions } from './device/device.js';
 import { DEFAULT_DEVICE_MTU, openDevice } from './device/open-device.js';
-import { DEFAULT_PING_TIMEOUT_MS, MeshPinger } from './mesh-ping.js';
+import { MeshPinger } from './mesh-ping.js';
 import { ShadowNode } from './node.js';
 import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
 import type { PathTimerOptions } from './path/path-timers.js';
-import type { RelayEstablished } from './path/relay-link.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
@@ -171,23 +157,7 @@ export interface DaemonDeps {
   openDevice?: (options: OpenDeviceOptions) => Promise<Device>;
 }
 
-/** A member as the control API shows it. */
-interface KnownMember {
-  peerId: Uint8Array;
-  hex: string;
-  name: string;
-  cidrs: string[];
-}
-
-function known(e: DirectoryEntry | undefined): KnownMember | undefined {
-  return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text) };
-}
-
-function prefixed(into: Record<string, number>, prefix: string, from: Readonly<Record<string, number>>): void {
-  for (const [k, v] of Object.entries(from)) if (v > 0) into[`${prefix}.${k}`] = (into[`${prefix}.${k}`] ?? 0) + v;
-}
-
-export class NodeDaemon implements ControlHandler {
+export class NodeDaemon {
   readonly identity: Identity;
   readonly certificate: MemberCertificate;
   readonly node: ShadowNode;
@@ -195,7 +165,8 @@ export class NodeDaemon implements ControlHandler {
   readonly control: ControlServer;
   readonly chatService: ChatService;
   readonly chatInbox: ChatInbox;
-  readonly chat: ChatControlHandler;
+  /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
+  readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
   readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
   readonly #deps: DaemonDeps;
@@ -294,8 +265,8 @@ export class NodeDaemon implements ControlHandler {
     });
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
-    this.chat = this.#chatHandler();
-    this.control = new ControlServer({ handler: this, logger: this.#logger.child('control') }, { path: options.controlPath });
+    this.controlHandlers = new NodeControlHandlers(this.#controlSource());
+    this.control = new ControlServer({ handler: this.controlHandlers, logger: this.#logger.child('control') }, { path: options.controlPath });
     if (options.metrics !== undefined) {
       const registry = createMetricsRegistry();
       registerNodeMetrics(registry, this);
@@ -303,6 +274,29 @@ export class NodeDaemon implements ControlHandler {
     } else {
       this.#metrics = null;
     }
+  }
+
+  /** The parts the control handlers read; what changes after construction (device, data plane, start time, revocations) is read through a function. */
+  #controlSource(): NodeControlSource {
+    const node = this.node;
+    return {
+      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses },
+      relayUrl: this.#o.relayUrl,
+      clock: this.#clock,
+      startedAtMs: () => this.#startedAtMs,
+      device: () => this.#device,
+      link: node.link,
+      udp: node.udp,
+      sessions: node.peers,
+      peerList: () => node.peerList(),
+      directory: node.directory,
+      paths: node.paths,
+      pinger: this.pinger,
+      chatService: this.chatService,
+      chatInbox: this.chatInbox,
+      dataplane: () => this.#dataplane,
+      isRevoked: (peerHex) => this.#revoked.has(peerHex),
+    };
   }
 
   /** Ready for traffic (GET /ready): admitted by the relay, and the device open unless it runs without one. */
@@ -473,257 +467,5 @@ export class NodeDaemon implements ControlHandler {
     const outcome = crl.number === previousNumber ? 'unchanged' : 'reloaded';
     this.#logger.info(`revocation list ${outcome}`, { file: path, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed, sessionsCut: cut.length });
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
-  }
-
-  // ------------------------------------------------------------ control API
-
-  status(): StatusResult {
-    const link = this.node.link;
-    const est: RelayEstablished | null = link.established;
-    const drops: Record<string, number> = {};
-    prefixed(drops, 'link', link.stats.drops);
-    prefixed(drops, 'peers', this.node.peers.drops);
-    prefixed(drops, 'ping', this.pinger.drops);
-    prefixed(drops, 'paths', this.node.paths.stats.drops);
-    if (this.node.udp !== null) prefixed(drops, 'udp', this.node.udp.stats.drops);
-    prefixed(drops, 'chat', this.chatService.drops);
-    prefixed(drops, 'chat', this.chatInbox.drops);
-    if (this.#dataplane !== null) prefixed(drops, 'dataplane', this.#dataplane.stats.drops);
-    return {
-      peerId: formatPeerId(this.identity.peerId),
-      name: this.certificate.name,
-      addresses: [...this.certificate.addresses],
-      device: this.#device === null ? null : { kind: this.#device.kind, name: this.#device.name, mtu: this.#device.mtu },
-      relay: {
-        url: this.#o.relayUrl,
-        connected: est !== null,
-        observedAddress: est?.observedAddress ?? null,
-        observedPort: est?.observedPort ?? null,
-        connects: link.stats.connects,
-        reconnects: link.stats.reconnects,
-      },
-      udp: this.node.udp === null ? null : { port: this.node.udp.port, nat: this.node.udp.natMapping, reflexive: this.node.udp.reflexive.map((r) => formatHostPort(r.address, r.port)) },
-      uptimeMs: Math.max(0, this.#clock.now() - this.#startedAtMs),
-      peers: this.node.peerList().length,
-      drops,
-    };
-  }
-
-  peers(): PeersResult {
-    const now = this.#clock.now();
-    const out: PeerStatus[] = [];
-    const seen = new Set<string>();
-    for (const p of this.node.peerList()) {
-      seen.add(p.peerId);
-      // A revoked member's session is forgotten on the reload; no state that may reappear for it is listed.
-      if (this.#revoked.has(p.peerId)) continue;
-      const m = known(this.node.directory.get(p.peerId));
-      const drops: Record<string, number> = {};
-      for (const [k, v] of Object.entries(p.drops)) if (v > 0) drops[k] = v;
-      out.push({
-        peerId: p.peerId,
-        name: p.name ?? m?.name ?? null,
-        addresses: m?.cidrs ?? [],
-        online: m !== undefined && this.node.directory.isOnline(p.peerId),
-        ...this.#pathFields(p.peerId),
-        session: {
-          established: p.established,
-          ageMs: p.stats.sessionStartedAtMs === null ? null : Math.max(0, now - p.stats.sessionStartedAtMs),
-          lastHandshakeAgoMs: p.stats.lastHandshakeAtMs === null ? null : Math.max(0, now - p.stats.lastHandshakeAtMs),
-        },
-        stats: { framesIn: p.stats.framesIn, framesOut: p.stats.framesOut, bytesIn: p.stats.bytesIn, bytesOut: p.stats.bytesOut },
-        drops,
-      });
-    }
-    for (const m of this.node.directory.list().map((e) => known(e)!)) {
-      if (seen.has(m.hex)) continue;
-      out.push({
-        peerId: m.hex, name: m.name, addresses: m.cidrs, online: this.node.directory.isOnline(m.hex), ...this.#pathFields(m.hex),
-        session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
-        stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
-        drops: {},
-      });
-    }
-    out.sort((a, b) => (a.name ?? '\uffff').localeCompare(b.name ?? '\uffff') || a.peerId.localeCompare(b.peerId));
-    return { peers: out };
-  }
-
-  /** The path part of a peer's status: where its frames go now, and how they got there. */
-  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'carrier' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring'> {
-    const pi = this.node.paths.pathInfo(fromHex(peerHex));
-    return {
-      path: pi?.path ?? 'relay',
-      carrier: pi?.carrier ?? 'relay',
-      remote: pi?.remote ?? 'relay',
-      rttMs: pi?.rttMs ?? null,
-      migrations: { to_direct: pi?.migrations.to_direct ?? 0, to_relay: pi?.migrations.to_relay ?? 0 },
-      fallbacks: pi?.fallbacks ?? 0,
-      migrationMs: pi?.migrationMs ?? null,
-      mirroring: pi?.mirroring ?? false,
-    };
-  }
-
-  /** Finds the member a ping names: a 64-hex peer id, a mesh address (with or without /prefix), a name, or a unique id prefix. */
-  #resolvePeer(selector: string): { peerId: Uint8Array; name: string | null; addresses: string[] } {
-    const s = selector.trim();
-    const lower = s.toLowerCase();
-    if (/^[0-9a-f]{64}$/.test(lower)) {
-      const m = known(this.node.directory.get(lower));
-      return { peerId: fromHex(lower), name: m?.name ?? null, addresses: m?.cidrs ?? [] };
-    }
-    const found = (m: KnownMember | undefined) => (m === undefined ? undefined : { peerId: m.peerId, name: m.name, addresses: m.cidrs });
-    let addr: Uint8Array | null = null;
-    try {
-      addr = parseIpAddress(s.replace(/\/\d{1,3}$/, '')).bytes;
-    } catch {
-      addr = null;
-    }
-    if (addr !== null) {
-      const r = found(known(this.node.directory.byAddress(addr)));
-      if (r) return r;
-    } else {
-      const members = this.node.directory.list().map((e) => known(e)!);
-      const byName = members.filter((m) => m.name === s);
-      if (byName.length === 1) return found(byName[0])!;
-      if (/^[0-9a-f]{4,63}$/.test(lower)) {
-        const byPrefix = members.filter((m) => m.hex.startsWith(lower));
-        if (byPrefix.length === 1) return found(byPrefix[0])!;
-        if (byPrefix.length > 1) throw new ControlError(ControlCode.UNKNOWN_PEER, `peer id prefix ${s} is ambiguous (${byPrefix.length} members); give more digits`);
-      }
-    }
-    throw new ControlError(ControlCode.UNKNOWN_PEER, `no known member matches ${JSON.stringify(s)}: is it online? (\`shadowmesh peers\` lists who is)`);
-  }
-
-  async ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult> {
-    const target = this.#resolvePeer(params.peer);
-    if (formatPeerId(target.peerId) === formatPeerId(this.identity.peerId)) {
-      throw new ControlError(ControlCode.PARAMS, 'ping: that is this node itself');
-    }
-    const replies: PingResult['replies'] = [];
-    const lost: PingResult['lost'] = [];
-    const t0 = this.#clock.now();
-    for (let seq = 1; seq <= params.count && !signal.aborted; seq++) {
-      try {
-        const r = await this.pinger.ping(target.peerId, DEFAULT_PING_TIMEOUT_MS);
-        const reply = { seq, rttMs: Math.round(r.rttMs * 1000) / 1000, path: this.node.paths.pathInfo(target.peerId)?.path ?? 'relay' };
-        replies.push(reply);
-        onProgress(reply);
-      } catch (err) {
-        const e = { seq, error: errorBody(err) };
-        lost.push(e);
-        onProgress(e);
-      }
-      if (seq < params.count) await this.#sleepUntil(t0 + seq * params.intervalMs, signal);
-    }
-    const rtts = replies.map((r) => r.rttMs);
-    const sent = replies.length + lost.length;
-    const round = (x: number): number => Math.round(x * 1000) / 1000;
-    return {
-      peer: { peerId: formatPeerId(target.peerId), name: target.name ?? known(this.node.directory.get(target.peerId))?.name ?? null, addresses: target.addresses.length > 0 ? target.addresses : (known(this.node.directory.get(target.peerId))?.cidrs ?? []) },
-      replies,
-      lost,
-      summary: {
-        sent,
-        received: replies.length,
-        lossPercent: sent === 0 ? 0 : round((100 * lost.length) / sent),
-        minMs: rtts.length ? Math.min(...rtts) : null,
-        avgMs: rtts.length ? round(rtts.reduce((a, b) => a + b, 0) / rtts.length) : null,
-        maxMs: rtts.length ? Math.max(...rtts) : null,
-      },
-    };
-  }
-
-  #sleepUntil(atMs: number, signal: AbortSignal): Promise<void> {
-    const delay = atMs - this.#clock.now();
-    if (delay <= 0 || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = this.#clock.schedule(delay, () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      const onAbort = (): void => {
-        t.cancel();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  // ------------------------------------------------------------ chat
-
-  /** A member for a chat: like ping's selector, but a member that is not online is OFFLINE (no store-and-forward). */
-  #chatPeer(selector: string): string {
-    let hex: string;
-    try {
-      hex = formatPeerId(this.#resolvePeer(selector).peerId);
-    } catch (err) {
-      if ((err as { code?: string }).code !== ControlCode.UNKNOWN_PEER) throw err;
-      throw new ChatError(ChatCode.OFFLINE, `no member matching ${JSON.stringify(selector)} is online at the relay; messages are not stored for later (\`shadowmesh users\` lists who is online)`);
-    }
-    return hex;
-  }
-
-  #chatHandler(): ChatControlHandler {
-    const chat = this.chatService;
-    const user = (e: DirectoryEntry, keys: boolean): UserInfo => ({
-      peerId: e.hex,
-      name: e.name,
-      addresses: e.addresses.map((a) => a.text),
-      onlineSinceMs: e.onlineSinceMs,
-      publicKeySha256: toHex(sha256(e.cert.publicKey)),
-      ...(keys ? { publicKey: Buffer.from(e.cert.publicKey).toString('base64') } : {}),
-    });
-    const conversationOf = (p: { peer?: string; conversationId?: string }): string => {
-      if (p.conversationId !== undefined) return p.conversationId;
-      const hex = this.#chatPeer(p.peer!);
-      const open = chat.openWith(hex);
-      if (open === undefined) throw new ChatError(ChatCode.UNKNOWN_CONVERSATION, `no open conversation with ${p.peer}`);
-      return open.conversationId;
-    };
-    return {
-      users: (p) => ({
-        self: { peerId: formatPeerId(this.identity.peerId), name: this.certificate.name },
-        users: this.node.directory.list().map((e) => user(e, p.keys)).sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId)),
-      }),
-      request: async (p, signal) => {
-        const info = chat.request(this.#chatPeer(p.peer));
-        if (p.wait) await chat.waitAccepted(info.conversationId, p.timeoutMs, signal);
-        return chat.conversation(info.conversationId);
-      },
-      respond: (p) => chat.respond(p.conversationId, p.accept, p.reason),
-      send: async (p, signal) => {
-        encodeChatText(p.text); // TOO_LARGE before any conversation is opened for it
-        let id: string;
-        if (p.conversationId !== undefined) {
-          id = p.conversationId;
-        } else {
-          const hex = this.#chatPeer(p.peer!);
-          id = (chat.openWith(hex) ?? chat.request(hex)).conversationId;
-        }
-        const { seq } = chat.send(id, p.text);
-        let delivered = false;
-        if (p.wait) {
-          await chat.waitDelivered(id, seq, p.timeoutMs, signal);
-          delivered = true;
-        }
-        return { conversationId: id, seq, delivered, conversation: chat.conversation(id) };
-      },
-      terminate: (p) => chat.terminate(conversationOf(p), p.reason),
-      list: () => ({ conversations: chat.list() }),
-      events: (p, onEvent, signal) => {
-        if (!p.follow) {
-          const events: Parameters<typeof onEvent>[0][] = [];
-          this.chatInbox.drain((e) => events.push(e));
-          return Promise.resolve({ events });
-        }
-        const unsubscribe = this.chatInbox.subscribe(onEvent, true);
-        if (unsubscribe === null) return Promise.reject(new ChatError(ChatCode.BUSY, 'too many chat subscribers on this daemon'));
-        return new Promise((resolve) => {
-          const done = (): void => { unsubscribe(); resolve({ events: [] }); };
-          if (signal.aborted) done();
-          else signal.addEventListener('abort', done, { once: true });
-        });
-      },
-    };
   }
 }

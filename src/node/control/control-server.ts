@@ -1,7 +1,8 @@
 /**
  * The daemon's side of the local control API (control-protocol.ts): a unix
  * socket server that reads newline-delimited JSON requests and answers them
- * through a small handler the daemon supplies.
+ * through a small handler the daemon supplies (the node's is
+ * NodeControlHandlers, control-handlers.ts).
  *
  * Access control is the file system: the socket is created with mode 0600
  * (umask 0177 around bind, then chmod), so only the daemon's user (and root)
