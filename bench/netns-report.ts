@@ -2,8 +2,9 @@
  * The result of bench/netns-throughput.ts and its BENCHMARKS.md section:
  * absolute numbers per path, each path relative to the bare veth, and
  * ShadowMesh relative to wireguard-go (issue 3 targets: relay-path single
- * stream >= 50% of wireguard-go; ping RTT within 0.5 ms of it). Pure
- * rendering, no I/O.
+ * stream >= 50% of wireguard-go; ping RTT within 0.5 ms of it), and the
+ * goals of issue 12 as ratios against wireguard-go with each goal beside
+ * its figure (renderIssue12Goals). Pure rendering, no I/O.
  */
 
 export interface ScenarioResult {
@@ -40,6 +41,56 @@ const delta = (a: number | undefined, b: number | undefined): string => {
   return `${d >= 0 ? '+' : ''}${d.toFixed(3)}`;
 };
 
+/** One goal of issue 12: a ratio of two figures of one run and the bound it must meet. */
+export interface GoalRow {
+  goal: string;
+  /** The measured ratio; undefined when a row it needs was not measured. */
+  ratio: number | undefined;
+  bound: number;
+  /** 'max': ratio <= bound is met; 'min': ratio >= bound is met. */
+  kind: 'max' | 'min';
+}
+
+function pick(r: NetnsBenchResult, prefix: string): ScenarioResult | undefined {
+  const s = r.scenarios.find((x) => x.name.startsWith(prefix));
+  return s?.available === true ? s : undefined;
+}
+
+function div(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined || !(b > 0) || !Number.isFinite(a) ? undefined : a / b;
+}
+
+/** The issue 12 goals that this benchmark's rows can show (the idle-machine ping, CPU per GB and the soak are elsewhere or still open). */
+export function issue12Goals(r: NetnsBenchResult): GoalRow[] {
+  const wg = pick(r, 'wireguard-go');
+  const udp = pick(r, 'ShadowMesh direct UDP (TUN)');
+  const relay = pick(r, 'ShadowMesh relay path (TUN');
+  const tap = pick(r, 'ShadowMesh direct UDP (TAP)');
+  return [
+    { goal: 'ping avg, direct UDP ÷ wireguard-go', ratio: div(udp?.pingAvgMs, wg?.pingAvgMs), bound: 1, kind: 'max' },
+    { goal: 'ping p99, direct UDP ÷ wireguard-go', ratio: div(udp?.pingP99Ms, wg?.pingP99Ms), bound: 1, kind: 'max' },
+    { goal: 'ping avg, relay ÷ wireguard-go', ratio: div(relay?.pingAvgMs, wg?.pingAvgMs), bound: 2, kind: 'max' },
+    { goal: '1 stream, direct UDP ÷ wireguard-go', ratio: div(udp?.singleMbps, wg?.singleMbps), bound: 3, kind: 'min' },
+    { goal: '4 streams, direct UDP ÷ wireguard-go', ratio: div(udp?.fourMbps, wg?.fourMbps), bound: 4, kind: 'min' },
+    { goal: '1 stream, relay ÷ wireguard-go', ratio: div(relay?.singleMbps, wg?.singleMbps), bound: 2, kind: 'min' },
+    { goal: '1 stream, TAP direct ÷ TUN direct', ratio: div(tap?.singleMbps, udp?.singleMbps), bound: 0.9, kind: 'min' },
+  ];
+}
+
+/** The issue 12 goal table (markdown): measured ratio, goal, met or not. */
+export function renderIssue12Goals(r: NetnsBenchResult): string {
+  const rows = issue12Goals(r).map((g) => {
+    const met = g.ratio === undefined ? '—' : (g.kind === 'max' ? g.ratio <= g.bound : g.ratio >= g.bound) ? 'yes' : 'no';
+    return `| ${g.goal} | ${g.ratio === undefined ? 'not measured' : g.ratio.toFixed(2)} | ${g.kind === 'max' ? '≤' : '≥'} ${g.bound} | ${met} |`;
+  });
+  return `Issue 12 goals, as ratios against wireguard-go in this run:
+
+| figure | measured | goal | met |
+|---|---|---|---|
+${rows.join('\n')}
+`;
+}
+
 export function renderNetnsSection(r: NetnsBenchResult | null, failure?: string): string {
   const head = `## Tunnel throughput and latency (network namespaces)
 
@@ -48,8 +99,9 @@ Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-throughput.js\
 Topology: one netns lab (src/demo/netns-lab.ts) — namespaces \`relay\`, \`a\`, \`b\` on one Linux
 bridge via veth pairs, addresses 172.31.0.0/24. Every measurement goes from \`a\` to \`b\`:
 the bare veth (lab addresses); userspace WireGuard (\`wireguard-go\`, direct a <-> b, tunnel
-10.99.0.0/24); ShadowMesh through the relay in its own namespace (\`shadowmesh up\` in \`a\` and \`b\`,
-mesh addresses 10.10.10.3/.4). iperf3 TCP, one stream and four streams (\`-P 4\`), ${r?.seconds ?? 10} s each,
+10.99.0.0/24); ShadowMesh (\`shadowmesh up\` in \`a\` and \`b\`, mesh addresses 10.10.10.3/.4, the relay
+in its own namespace) on a direct UDP path, a direct WSS path (\`--no-udp\`) and the relay path
+(\`--no-direct\`), over TUN and TAP. iperf3 TCP, one stream and four streams (\`-P 4\`), ${r?.seconds ?? 10} s each,
 receiver-side goodput; ${r?.pingCount ?? 200} pings ${((r?.pingIntervalS ?? 0.01) * 1_000).toFixed(0)} ms apart, average and p99 of the per-reply times.
 All processes share the machine's cores with each other and with iperf3.
 `;
@@ -78,5 +130,6 @@ ShadowMesh relative to wireguard-go (targets: single stream ≥ 0.50; ping withi
 | path | 1 stream ÷ wireguard-go | 4 streams ÷ wireguard-go | ping avg Δ ms | ping p99 Δ ms |
 |---|---|---|---|---|
 ${vsWg.join('\n')}
-`;
+
+${renderIssue12Goals(r)}`;
 }

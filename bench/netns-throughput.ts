@@ -5,24 +5,30 @@
  *
  *   - the bare veth path (lab addresses),
  *   - userspace WireGuard (wireguard-go, direct a <-> b),
- *   - ShadowMesh over the relay path (`shadowmesh up` in a and b, TUN and
- *     TAP, the relay in its own namespace) — when this build has the daemon;
- *     otherwise the rows say "not available" and why.
+ *   - ShadowMesh (`shadowmesh up` in a and b, the relay in its own
+ *     namespace) on each path issue 12 compares: direct UDP (TUN), direct
+ *     WSS (TUN, --no-udp), the relay (TUN, --no-direct), direct UDP over
+ *     TAP, and the relay over TAP — when this build has the daemon;
+ *     otherwise the rows say "not available" and why. A direct row is
+ *     measured only once a's `peers --json` shows that carrier.
  *
  * Each: iperf3 TCP single stream and 4 streams (-P 4) for THROUGHPUT_SECONDS
  * each, and PING_COUNT pings PING_INTERVAL_S apart (average and p99 of the
  * per-reply times). Progress goes to stderr; the last stdout line is the
  * JSON result (NetnsBenchResult) that bench/run.ts renders.
  *
- *     node dist/bench/netns-throughput.js [--seconds N]
+ *     node dist/bench/netns-throughput.js [--seconds N] [--only NAME,NAME]
+ *
+ * --only keeps the rows whose name contains one of the given words
+ * (e.g. `--only veth,wireguard,UDP`), for a quick before/after.
  */
 import { cpus } from 'node:os';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { measureIperf3, measurePing } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
-import { startLabDaemon, startLabRelay, upAvailable, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
-import type { NetnsBenchResult, ScenarioResult } from './netns-report.js';
+import { renderIssue12Goals, type NetnsBenchResult, type ScenarioResult } from './netns-report.js';
 
 /** Per iperf3 run: long enough for TCP to leave slow start and for a stable average. */
 const THROUGHPUT_SECONDS_DEFAULT = 10;
@@ -57,8 +63,21 @@ async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: n
   };
 }
 
-async function shadowmesh(lab: NetnsLab, dev: 'tun' | 'tap', seconds: number): Promise<ScenarioResult> {
-  const name = `ShadowMesh relay path (${dev.toUpperCase()})`;
+/** A direct path takes a session, offers and a first probe: about a second; generous on a shared machine. */
+const DIRECT_READY_TIMEOUT_MS = 30_000;
+
+/** The ShadowMesh rows: device, which carrier must carry the traffic, and the daemon flags that force it. */
+export const MESH_SCENARIOS = [
+  { name: 'ShadowMesh direct UDP (TUN)', dev: 'tun', carrier: 'udp', args: [] },
+  { name: 'ShadowMesh direct WSS (TUN, --no-udp)', dev: 'tun', carrier: 'wss', args: ['--no-udp'] },
+  { name: 'ShadowMesh relay path (TUN, --no-direct)', dev: 'tun', carrier: 'relay', args: ['--no-direct'] },
+  { name: 'ShadowMesh direct UDP (TAP)', dev: 'tap', carrier: 'udp', args: [] },
+  { name: 'ShadowMesh relay path (TAP, --no-direct)', dev: 'tap', carrier: 'relay', args: ['--no-direct'] },
+] as const;
+type MeshScenario = (typeof MESH_SCENARIOS)[number];
+
+async function shadowmesh(lab: NetnsLab, sc: MeshScenario, seconds: number): Promise<ScenarioResult> {
+  const { name, dev } = sc;
   const net = await createTestNetwork();
   const started: Array<{ stop(): Promise<number | string> }> = [];
   try {
@@ -66,12 +85,25 @@ async function shadowmesh(lab: NetnsLab, dev: 'tun' | 'tap', seconds: number): P
     const b = await net.addMember('b', { address: `${MESH_B}/24` });
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     started.push(relay);
-    // --no-direct: these rows measure the relay path (direct paths have their own section).
-    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0`, args: ['--no-direct'] as string[] } as const;
-    started.push(await startLabDaemon(lab, 'a', { ...common, certFile: a.certFile, dir: a.dir }));
-    started.push(await startLabDaemon(lab, 'b', { ...common, certFile: b.certFile, dir: b.dir }));
+    const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0`, args: [...sc.args] as string[] } as const;
+    const da = await startLabDaemon(lab, 'a', { ...common, certFile: a.certFile, dir: a.dir });
+    started.push(da);
+    const db = await startLabDaemon(lab, 'b', { ...common, certFile: b.certFile, dir: b.dir });
+    started.push(db);
     const took = await waitForPing(lab, 'a', MESH_B, TUNNEL_READY_TIMEOUT_MS);
     if (took === null) return { name, available: false, reason: `no ping reply across the tunnel within ${TUNNEL_READY_TIMEOUT_MS} ms` };
+    if (sc.carrier !== 'relay') {
+      // Keep a slow ping going so the session exists while the direct path comes up.
+      const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
+      try {
+        for (const [d, peer] of [[da, 'b'], [db, 'a']] as const) {
+          const p = await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === sc.carrier, DIRECT_READY_TIMEOUT_MS);
+          if (p === null) return { name, available: false, reason: `no direct ${sc.carrier} path within ${DIRECT_READY_TIMEOUT_MS} ms` };
+        }
+      } finally {
+        await keep.stop();
+      }
+    }
     return await measure(lab, name, MESH_B, seconds);
   } catch (err) {
     return { name, available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' };
@@ -85,6 +117,9 @@ async function shadowmesh(lab: NetnsLab, dev: 'tun' | 'tap', seconds: number): P
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--seconds');
   const seconds = i > 0 ? Number(process.argv[i + 1]) : THROUGHPUT_SECONDS_DEFAULT;
+  const o = process.argv.indexOf('--only');
+  const only = o > 0 ? (process.argv[o + 1] ?? '').split(',').filter((w) => w !== '') : [];
+  const wanted = (name: string): boolean => only.length === 0 || only.some((w) => name.includes(w));
   if (!(seconds > 0 && seconds <= 60)) throw new Error(`--seconds: expected 1..60, got ${process.argv[i + 1]}`);
   const result: NetnsBenchResult = { date: new Date().toISOString().slice(0, 10), cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, node: process.version, seconds, pingCount: PING_COUNT, pingIntervalS: PING_INTERVAL_S, scenarios: [] };
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -94,8 +129,8 @@ async function main(): Promise<void> {
   }
   const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
   try {
-    result.scenarios.push(await measure(lab, 'bare veth', lab.ip('b'), seconds));
-    try {
+    if (wanted('bare veth')) result.scenarios.push(await measure(lab, 'bare veth', lab.ip('b'), seconds));
+    if (wanted('wireguard-go')) try {
       const wg = await setupWireguard(lab, ['a', 'b']);
       const took = await waitForPing(lab, 'a', wg.ip('b'), TUNNEL_READY_TIMEOUT_MS);
       if (took === null) throw new Error('no ping reply across wireguard-go');
@@ -104,16 +139,19 @@ async function main(): Promise<void> {
       result.scenarios.push({ name: 'wireguard-go', available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' });
     }
     const haveUp = upAvailable();
-    for (const dev of ['tun', 'tap'] as const) {
+    for (const sc of MESH_SCENARIOS) {
+      if (!wanted(sc.name)) continue;
       if (!haveUp) {
-        result.scenarios.push({ name: `ShadowMesh relay path (${dev.toUpperCase()})`, available: false, reason: 'this build has no `shadowmesh up` daemon yet' });
+        result.scenarios.push({ name: sc.name, available: false, reason: 'this build has no `shadowmesh up` daemon yet' });
         continue;
       }
-      result.scenarios.push(await shadowmesh(lab, dev, seconds));
+      result.scenarios.push(await shadowmesh(lab, sc, seconds));
     }
   } finally {
     await lab.teardown();
   }
+  for (const sc of result.scenarios) log(`${sc.name}: ${JSON.stringify(sc)}`);
+  log(`\n${renderIssue12Goals(result)}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

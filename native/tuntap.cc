@@ -27,15 +27,19 @@
 // one primary IPv4 address per label (the TypeScript side uses `name:N`
 // labels for more) and any number of IPv6 addresses (struct in6_ifreq).
 //
-// Reading happens on one thread per device: poll(fd, wake eventfd), then
-// read() until EAGAIN or until `batch` packets sit in the caller's slab (an
-// ArrayBuffer the JS side preallocated: slot i starts at i * slotBytes; its
-// length goes to lengths[i]). The batch goes to JS through a
-// ThreadSafeFunction; the thread then waits until the JS callback returned
-// before touching the slab again. That wait is the backpressure: at most one
-// batch is ever in flight and nothing queues without bound. The callback
-// receives (count, readErrors); a negative count (-errno) reports a fatal read
-// error after which the thread has stopped.
+// Reading happens on the event loop, with no thread: a uv_poll on the fd
+// wakes the main thread when the device has packets; it read()s until
+// EAGAIN or until `batch` packets sit in the caller's slab (an ArrayBuffer
+// the JS side preallocated: slot i starts at i * slotBytes; its length goes
+// to lengths[i]) and calls JS synchronously with the batch. No thread hop
+// per wake-up (issue 12: a thread plus a thread-safe function cost two
+// context switches and a queue per packet on an idle link), and the slab is
+// not touched again before the callback returned, so at most one batch is
+// ever in flight and nothing queues without bound. The poll is
+// level-triggered: what is left past one batch is read on the next loop
+// turn, after the sockets and timers already due. The callback receives
+// (count, readErrors); a negative count (-errno) reports a fatal read error
+// after which the reader has stopped.
 //
 // Writing is synchronous on the caller's thread: write() on a TAP/TUN fd
 // does not wait for the network, it hands the packet to the stack. Failures
@@ -53,16 +57,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <condition_variable>
+#include <uv.h>
+
 #include <map>
-#include <mutex>
 #include <string>
-#include <thread>
 
 // Newer than some distribution headers (Linux 6.2): UDP segmentation offload.
 #ifndef TUN_F_USO4
@@ -279,71 +281,70 @@ Napi::Value AddAddress(const Napi::CallbackInfo& info) {
   return ThrowType(env, "addAddress: family must be 4 or 6");
 }
 
-// ---------------------------------------------------------------- reader thread
+// ---------------------------------------------------------------- reader (event loop)
 
 struct Reader {
   int fd = -1;
-  int wakeFd = -1;
   uint8_t* slab = nullptr;
   uint32_t* lengths = nullptr;
   size_t slotBytes = 0;
   size_t batch = 0;
-  Napi::ThreadSafeFunction tsfn;
+  napi_env env = nullptr;
+  uv_poll_t poll;
+  Napi::FunctionReference onBatch;
   Napi::Reference<Napi::ArrayBuffer> slabRef;
   Napi::Reference<Napi::Uint32Array> lengthsRef;
-  std::thread thread;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool consumed = true;  // guarded by mu
-  bool stopping = false; // guarded by mu
-  // Written by the reader before each call, read by the callback: the TSFN
-  // queue's lock orders the two.
-  int count = 0;
-  uint32_t readErrors = 0;
+  Napi::AsyncContext* context = nullptr;
+  // Set by StopReader (possibly from inside the JS callback): the poll
+  // callback must not touch the fd afterwards.
+  bool stopped = false;
 };
 
 // Reader for each open fd that has one; main thread only.
 std::map<int, Reader*> gReaders;
 
-void CallJs(Napi::Env env, Napi::Function fn, Reader* r) {
-  bool stopping;
-  {
-    std::lock_guard<std::mutex> lock(r->mu);
-    stopping = r->stopping;
-  }
-  if (env != nullptr && !stopping) {
-    fn.Call({Napi::Number::New(env, r->count), Napi::Number::New(env, r->readErrors)});
-  }
-  {
-    std::lock_guard<std::mutex> lock(r->mu);
-    r->consumed = true;
-  }
-  r->cv.notify_one();
+void FreeReader(uv_handle_t* handle) {
+  Reader* r = static_cast<Reader*>(handle->data);
+  r->onBatch.Reset();
+  r->slabRef.Reset();
+  r->lengthsRef.Reset();
+  delete r->context;
+  delete r;
 }
 
-void ReaderMain(Reader* r) {
-  struct pollfd pfds[2];
-  pfds[0].fd = r->fd;
-  pfds[0].events = POLLIN;
-  pfds[1].fd = r->wakeFd;
-  pfds[1].events = POLLIN;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(r->mu);
-      r->cv.wait(lock, [r] { return r->consumed || r->stopping; });
-      if (r->stopping) break;
-    }
-    pfds[0].revents = 0;
-    pfds[1].revents = 0;
-    int rc = poll(pfds, 2, -1);
-    if (rc < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (pfds[1].revents != 0) break;  // close() woke us
-    int n = 0;
-    uint32_t errors = 0;
-    int fatal = 0;
+// Stop polling `r` and free it once libuv has let go of the handle. Main
+// thread only; safe to call from inside the reader's own JS callback.
+void StopReaderPtr(Reader* r) {
+  if (r->stopped) return;
+  r->stopped = true;
+  auto it = gReaders.find(r->fd);
+  if (it != gReaders.end() && it->second == r) gReaders.erase(it);
+  uv_poll_stop(&r->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
+}
+
+// One batch to JS: (count, readErrors), count < 0 being -errno of a fatal
+// read error. An exception from the callback is the process's uncaught
+// exception, as it would be for any other event-loop callback.
+void CallJs(Reader* r, int count, uint32_t readErrors) {
+  Napi::Env env(r->env);
+  Napi::HandleScope scope(env);
+  r->onBatch.MakeCallback(env.Global(), {Napi::Number::New(env, count), Napi::Number::New(env, readErrors)}, *r->context);
+  if (env.IsExceptionPending()) {
+    Napi::Error e = env.GetAndClearPendingException();
+    napi_fatal_exception(r->env, e.Value());
+  }
+}
+
+void OnReadable(uv_poll_t* handle, int status, int events) {
+  Reader* r = static_cast<Reader*>(handle->data);
+  if (r->stopped) return;
+  int n = 0;
+  uint32_t errors = 0;
+  int fatal = 0;
+  if (status < 0) {
+    fatal = -status;  // libuv reports the errno negated on Linux
+  } else {
     while (static_cast<size_t>(n) < r->batch) {
       ssize_t got = read(r->fd, r->slab + static_cast<size_t>(n) * r->slotBytes, r->slotBytes);
       if (got > 0) {
@@ -359,44 +360,23 @@ void ReaderMain(Reader* r) {
       errors++;  // a packet the kernel could not hand over (e.g. EINVAL): count, go on
       if (errors > r->batch) break;
     }
-    if (n == 0 && errors == 0 && fatal == 0) {
-      if ((pfds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) fatal = EIO;
-      else continue;
-    }
-    if (n > 0 || errors > 0) {
-      {
-        std::lock_guard<std::mutex> lock(r->mu);
-        r->consumed = false;
-      }
-      r->count = n;
-      r->readErrors = errors;
-      if (r->tsfn.BlockingCall(r, CallJs) != napi_ok) break;
-    }
-    if (fatal != 0) {
-      std::unique_lock<std::mutex> lock(r->mu);
-      r->cv.wait(lock, [r] { return r->consumed || r->stopping; });
-      if (r->stopping) break;
-      r->consumed = false;
-      lock.unlock();
-      r->count = -fatal;
-      r->readErrors = 0;
-      r->tsfn.BlockingCall(r, CallJs);
-      break;
-    }
+    if (n == 0 && errors == 0 && fatal == 0 && (events & UV_DISCONNECT) != 0) fatal = EIO;
   }
-  r->tsfn.Release();
+  if (n > 0 || errors > 0) {
+    CallJs(r, n, errors);
+    if (r->stopped) return;  // the callback closed the device
+  }
+  if (fatal != 0) {
+    StopReaderPtr(r);
+    CallJs(r, -fatal, 0);
+  }
+  // More than a batch ready: the poll is level-triggered, so the rest comes on
+  // the next loop turn, after the sockets and timers that are due.
 }
 
-void FinalizeReader(Napi::Env /*env*/, void* /*data*/, Reader* r) {
-  // The thread may have stopped on its own (fatal read error): forget it so
-  // a later close(fd) does not touch freed memory.
-  auto it = gReaders.find(r->fd);
-  if (it != gReaders.end() && it->second == r) gReaders.erase(it);
-  if (r->thread.joinable()) r->thread.join();
-  r->slabRef.Reset();
-  r->lengthsRef.Reset();
-  if (r->wakeFd >= 0) ::close(r->wakeFd);
-  delete r;
+// Stop every reader when the environment goes away (a worker thread ends).
+void CleanupReaders(void* /*arg*/) {
+  while (!gReaders.empty()) StopReaderPtr(gReaders.begin()->second);
 }
 
 Napi::Value StartReader(const Napi::CallbackInfo& info) {
@@ -417,46 +397,47 @@ Napi::Value StartReader(const Napi::CallbackInfo& info) {
     return ThrowType(env, "startReader: slab or lengths too small for slotBytes * batch");
   }
   if (gReaders.count(fd) != 0) return ThrowType(env, "startReader: this fd already has a reader");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return ThrowType(env, "startReader: no event loop");
 
   Reader* r = new Reader();
   r->fd = fd;
+  r->env = env;
   r->slab = static_cast<uint8_t*>(slab.Data());
   r->lengths = lengths.Data();
   r->slotBytes = static_cast<size_t>(slotBytes);
   r->batch = static_cast<size_t>(batch);
-  r->wakeFd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (r->wakeFd < 0) {
-    int err = errno;
+  int rc = uv_poll_init(loop, &r->poll, fd);
+  if (rc < 0) {
     delete r;
-    return ThrowErrno(env, "eventfd", err, "reader");
+    return ThrowErrno(env, "uv_poll_init", -rc, "reader");
   }
+  r->poll.data = r;
+  r->onBatch = Napi::Persistent(info[5].As<Napi::Function>());
   r->slabRef = Napi::Persistent(slab);
   r->lengthsRef = Napi::Persistent(lengths);
-  r->tsfn = Napi::ThreadSafeFunction::New(env, info[5].As<Napi::Function>(), "shadowmesh-tun-reader", 0, 1, r,
-                                          FinalizeReader, static_cast<void*>(nullptr));
+  r->context = new Napi::AsyncContext(env, "shadowmesh-tun-reader");
+  rc = uv_poll_start(&r->poll, UV_READABLE | UV_DISCONNECT, OnReadable);
+  if (rc < 0) {
+    r->stopped = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
+    return ThrowErrno(env, "uv_poll_start", -rc, "reader");
+  }
+  static bool cleanupHooked = false;
+  if (!cleanupHooked) {
+    napi_add_env_cleanup_hook(env, CleanupReaders, nullptr);
+    cleanupHooked = true;
+  }
   gReaders[fd] = r;
-  r->thread = std::thread(ReaderMain, r);
   return env.Undefined();
 }
 
-// Stop and join the reader of `fd`, if any. Main thread only. The Reader
-// itself is freed by the TSFN finalizer once no call is queued any more.
+// Stop the reader of `fd`, if any (before the fd is closed: epoll must not
+// watch a closed fd). Main thread only.
 void StopReader(int fd) {
   auto it = gReaders.find(fd);
   if (it == gReaders.end()) return;
-  Reader* r = it->second;
-  gReaders.erase(it);
-  {
-    std::lock_guard<std::mutex> lock(r->mu);
-    r->stopping = true;
-  }
-  r->cv.notify_one();
-  uint64_t one = 1;
-  ssize_t ignored = write(r->wakeFd, &one, sizeof one);
-  (void)ignored;
-  // The thread never waits on the main thread once `stopping` is set
-  // (BlockingCall on an unbounded queue returns at once), so this is safe.
-  if (r->thread.joinable()) r->thread.join();
+  StopReaderPtr(it->second);
 }
 
 // ---------------------------------------------------------------- write

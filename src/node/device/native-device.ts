@@ -6,16 +6,17 @@
  * Reading: one slab of `readBatch` slots (each large enough for the biggest
  * packet the device can hand over: a 64 KiB GSO segment plus its virtio-net
  * header when offloads are on, else MTU plus link header) is allocated at
- * start(). The addon's reader thread fills it and calls back once per batch;
- * this class points one reused view per slot at the packet and hands the
- * reused array to the handler. The thread reads nothing more until the
- * handler returned, so the views stay valid for exactly that call.
+ * start(). The addon reads it on the event loop (a uv_poll on the fd, no
+ * thread) and calls back once per batch, synchronously; this class points
+ * one reused view per slot at the packet and hands the reused array to the
+ * handler. Nothing more is read until the handler returned, so the views
+ * stay valid for exactly that call.
  *
  * Writing: write() hands the caller's array straight to the addon, which
  * loops write(2); failures are counted, never thrown.
  *
- * A started device keeps the event loop alive (its reader holds a
- * thread-safe function) until close(): a daemon exits by closing it.
+ * A started device keeps the event loop alive (its reader is an active
+ * poll handle) until close(): a daemon exits by closing it.
  *
  * Operational failure (the device vanished under us, e.g. `ip link del`)
  * stops the reader; it is reported once through deps.onError and

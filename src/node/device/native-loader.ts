@@ -25,7 +25,7 @@ export interface NativeTunAddon {
   setUp(name: string): void;
   addAddress(name: string, family: 4 | 6, address: string, prefixLen: number): void;
   /**
-   * Start the reader thread. Slot i of `slab` starts at i * slotBytes; its
+   * Start reading on the event loop (a poll on the fd, no thread). Slot i of `slab` starts at i * slotBytes; its
    * packet length goes to lengths[i]. onBatch(count, readErrors) runs on the
    * main thread; count < 0 is -errno of a fatal read error (the reader stopped).
    */

@@ -50,11 +50,12 @@ import { systemClock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import type { FrameTransport, Path, PathCarrier, PathKind } from './path.js';
-import { directPathRank } from './path-rank.js';
+import { carrierRank, directPathRank } from './path-rank.js';
 import { PathCode } from './path-errors.js';
 import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
 import { RelayPath, type RelaySender } from './relay-path.js';
+import { RTT_WINDOW_MS, RttWindow } from './rtt-window.js';
 import { SELECT_RTT_MARGIN_MS, SELECT_RTT_MARGIN_RATIO, selectPath, type Candidate, type SelectorPolicy, type SelectReason } from './selector.js';
 
 /** Most direct paths kept per peer: both sides connect at once and a peer may
@@ -69,6 +70,8 @@ export interface PathManagerOptions {
   timers?: Partial<PathTimerOptions>;
   rttMarginMs?: number;
   rttMarginRatio?: number;
+  /** How far back a path's RTT estimate (a windowed minimum) reaches. */
+  rttWindowMs?: number;
   maxDirectPathsPerPeer?: number;
   maxPeers?: number;
 }
@@ -76,6 +79,7 @@ export interface PathManagerOptions {
 interface ResolvedOptions {
   rttMarginMs: number;
   rttMarginRatio: number;
+  rttWindowMs: number;
   maxDirectPathsPerPeer: number;
   maxPeers: number;
 }
@@ -83,6 +87,7 @@ interface ResolvedOptions {
 const DEFAULTS: Readonly<ResolvedOptions> = Object.freeze({
   rttMarginMs: SELECT_RTT_MARGIN_MS,
   rttMarginRatio: SELECT_RTT_MARGIN_RATIO,
+  rttWindowMs: RTT_WINDOW_MS,
   maxDirectPathsPerPeer: MAX_DIRECT_PATHS_PER_PEER,
   maxPeers: DEFAULT_MAX_PATH_PEERS,
 });
@@ -100,6 +105,7 @@ function resolveOptions(o: PathManagerOptions): Readonly<ResolvedOptions> {
   }
   if (!(Number.isFinite(r.rttMarginMs) && r.rttMarginMs >= 0)) bad('rttMarginMs', 'a number >= 0', r.rttMarginMs);
   if (!(Number.isFinite(r.rttMarginRatio) && r.rttMarginRatio >= 0 && r.rttMarginRatio < 1)) bad('rttMarginRatio', 'a number in [0, 1)', r.rttMarginRatio);
+  if (!Number.isInteger(r.rttWindowMs) || r.rttWindowMs < 1 || r.rttWindowMs > 3_600_000) bad('rttWindowMs', 'an integer number of ms in [1, 3600000]', r.rttWindowMs);
   if (!Number.isInteger(r.maxDirectPathsPerPeer) || r.maxDirectPathsPerPeer < 1 || r.maxDirectPathsPerPeer > 64) bad('maxDirectPathsPerPeer', 'an integer in [1, 64]', r.maxDirectPathsPerPeer);
   if (!Number.isInteger(r.maxPeers) || r.maxPeers < 1) bad('maxPeers', 'an integer >= 1', r.maxPeers);
   return Object.freeze(r);
@@ -166,14 +172,19 @@ export interface PathManagerStats {
 
 class DirectEntry {
   readonly times: DirectTimes;
-  rttMs: number | null = null;
+  /** Probe RTTs; the selector sees their windowed minimum, so load cannot raise it. */
+  readonly rtt: RttWindow;
+  /** Data frames sent on it, and the count the last selection run saw (times.lastDataAtMs moves when they differ). */
+  framesSent = 0;
+  framesSeen = 0;
   dead = false;
   /** Selected and no data frame sent on it yet: measure the migration time. */
   migrationFromMs = Number.NaN;
   everSelected = false;
   readonly probes = new Map<bigint, number>();
-  constructor(readonly path: Path, times: DirectTimes) {
+  constructor(readonly path: Path, times: DirectTimes, rttWindowMs: number) {
     this.times = times;
+    this.rtt = new RttWindow(rttWindowMs);
   }
   get closed(): boolean {
     return this.dead || this.path.closed;
@@ -295,6 +306,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     const d = p.selected;
     if (d === null) return p.relay.send(frame);
     const ok = d.path.send(frame);
+    if (ok) d.framesSent++;
     if (ok && !Number.isNaN(d.migrationFromMs)) this.#migrationDone(p, d);
     if (p.mirror) {
       this.#stats.mirroredFrames++;
@@ -331,7 +343,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     }
     if (p.direct.has(path.id)) return true;
     this.#makeRoom(p);
-    const d = new DirectEntry(path, this.timers.newDirectTimes(this.#clock.now()));
+    const d = new DirectEntry(path, this.timers.newDirectTimes(this.#clock.now()), this.#o.rttWindowMs);
     p.direct.set(path.id, d);
     path.onFrame = (f) => this.#receive(p, d, f);
     path.onClose = (reason) => this.#onDirectClosed(p, d, reason);
@@ -450,7 +462,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     d.probes.delete(probe.id);
     const now = this.#clock.now();
     const rtt = Math.max(0, now - sentAt);
-    d.rttMs = rtt;
+    d.rtt.add(now, rtt);
     p.rttMs = rtt;
     this.#stats.lastProbeRttMs = rtt;
     this.timers.onProbeAnswered(p, d, now);
@@ -505,7 +517,15 @@ export class PathManager extends EventEmitter implements FrameTransport {
     const cands: Candidate[] = [{ id: p.relay.id, kind: 'relay', alive: true, rttMs: null, sinceAckMs: null, ageMs: 0 }];
     for (const d of p.direct.values()) {
       if (d.closed) continue;
-      cands.push({ id: d.path.id, kind: 'direct', alive: true, rttMs: d.rttMs, sinceAckMs: this.timers.sinceAckMs(d.times, now), ageMs: now - d.times.addedAtMs, rank: directPathRank(d.path.carrier, d.path.remote) });
+      if (d.framesSent !== d.framesSeen) {
+        d.framesSeen = d.framesSent;
+        d.times.lastDataAtMs = now;
+      }
+      cands.push({
+        id: d.path.id, kind: 'direct', alive: true, rttMs: d.rtt.estimate(now), sinceAckMs: this.timers.sinceAckMs(d.times, now),
+        ageMs: now - d.times.addedAtMs, rank: directPathRank(d.path.carrier, d.path.remote),
+        carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now),
+      });
     }
     const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
     const sel = selectPath(cands, { id: currentId, dwellMs: now - p.selectedAtMs }, this.#policy);

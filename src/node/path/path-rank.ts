@@ -6,7 +6,12 @@
  * margin does the lower rank win, so a rank never overrides a clearly
  * faster path.
  *
- *   rank = (carrier UDP ? 0 : 2) + (remote on a local network ? 0 : 1)
+ *   rank = 2 x carrierRank(carrier) + (remote on a local network ? 0 : 1)
+ *
+ * The carrier rank on its own (UDP 0, WSS 1, relay 2) is what load cannot
+ * overturn: the selector never leaves a busy path for one of a worse
+ * carrier on RTT alone (selector.ts rule 4), since queueing delay on the
+ * busy path is what makes its RTT look worse (issue 12).
  *
  * UDP first: it survives NAT rebinding and avoids TCP inside TCP. A local
  * network address (private IPv4, unique-local or link-local IPv6, loopback)
@@ -42,7 +47,12 @@ export function isLocalNetworkAddress(address: string): boolean {
   return false;
 }
 
+/** Preference among carriers, lower is better: UDP 0, WSS 1 (TCP inside TCP, no rebinding), the relay 2 (an extra hop). */
+export function carrierRank(carrier: PathCarrier): number {
+  return carrier === 'udp' ? 0 : carrier === 'wss' ? 1 : 2;
+}
+
 /** The selector's rank of a direct path (lower is preferred at equal RTT); see the header. */
 export function directPathRank(carrier: PathCarrier, remote: string): number {
-  return (carrier === 'udp' ? 0 : 2) + (isLocalNetworkAddress(remoteHostOf(remote)) ? 0 : 1);
+  return 2 * carrierRank(carrier) + (isLocalNetworkAddress(remoteHostOf(remote)) ? 0 : 1);
 }

@@ -32,6 +32,7 @@ import { ConfigError } from '../../errors.js';
 import { backoffCeilingMs } from '../../util/backoff.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { PathCode } from './path-errors.js';
+import { RTT_WINDOW_MS } from './rtt-window.js';
 
 /** Tick cadence: the granularity of every deadline below. 50 ms keeps the
  *  fallback well inside 2 s and costs 20 walks of the peer table per second. */
@@ -70,6 +71,12 @@ export const DIRECT_ATTEMPT_TIMEOUT_MS = 10_000;
 /** A direct path that stayed selected this long resets the backoff, so a
  *  path that flaps every few seconds keeps backing off instead. */
 export const DIRECT_STABLE_MS = 30_000;
+/** A direct path that sent a data frame this recently is busy, and the
+ *  selector does not leave it for a worse carrier on RTT (selector.ts rule
+ *  4). As long as the RTT window (rtt-window.ts RTT_WINDOW_MS): until the
+ *  probes taken under the load have left the window, the path's RTT
+ *  estimate may still carry its queueing delay. */
+export const DIRECT_BUSY_MS = RTT_WINDOW_MS;
 
 export interface PathTimerOptions {
   tickMs: number;
@@ -140,6 +147,8 @@ export interface DirectTimes {
   lastAckAtMs: number;
   /** When a path we left is closed; NaN while it is not draining. */
   drainUntilMs: number;
+  /** When the manager last saw a data frame sent on it (noted once per selection run, not per frame); NaN before any. */
+  lastDataAtMs: number;
 }
 
 /** The retry record of one peer. */
@@ -241,7 +250,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   // ---- records --------------------------------------------------------------
 
   newDirectTimes(nowMs: number): DirectTimes {
-    return { addedAtMs: nowMs, lastProbeAtMs: -Infinity, lastAckAtMs: Number.NaN, drainUntilMs: Number.NaN };
+    return { addedAtMs: nowMs, lastProbeAtMs: -Infinity, lastAckAtMs: Number.NaN, drainUntilMs: Number.NaN, lastDataAtMs: Number.NaN };
   }
 
   newRetryTimes(): RetryTimes {
@@ -263,6 +272,11 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /** Time since the last answered probe, null before any (the selector's sinceAckMs). */
   sinceAckMs(t: DirectTimes, nowMs: number): number | null {
     return Number.isNaN(t.lastAckAtMs) ? null : nowMs - t.lastAckAtMs;
+  }
+
+  /** Whether the path carried data within DIRECT_BUSY_MS (the selector's `busy`). */
+  isBusy(t: DirectTimes, nowMs: number): boolean {
+    return nowMs - t.lastDataAtMs <= DIRECT_BUSY_MS;
   }
 
   // ---- events from the manager -------------------------------------------------

@@ -27,6 +27,12 @@
  *     network address before a public one) whose RTT
  *     is within the absolute margin of the current one also wins after the
  *     dwell ('better_carrier'); the margin keeps it from flapping.
+ *     A BUSY current path (it carried data recently) is never left for a
+ *     path of a worse carrier (path-rank.ts carrierRank: UDP, then WSS) on
+ *     RTT alone: queueing delay behind its own data is what raises a busy
+ *     path's RTT, so such a move flaps exactly when the link is busiest
+ *     (issue 12). Only the forced moves of rule 3 leave it. The RTTs given
+ *     here are windowed minimums (rtt-window.ts) for the same reason.
  *  5. Among trusted directs the lowest RTT wins, except that RTTs within
  *     the absolute margin count as equal and the lower rank wins; ties go
  *     to the longest established, then the smaller id, so the result is
@@ -52,6 +58,10 @@ export interface Candidate {
   ageMs: number;
   /** Preference among direct paths, lower is better (path-rank.ts: UDP before WSS, local network first); default 0. */
   rank?: number;
+  /** The carrier alone, lower is better (path-rank.ts carrierRank: UDP 0, WSS 1); default 0. */
+  carrierRank?: number;
+  /** It carried data recently; read for the current selection only (rule 4); default false. */
+  busy?: boolean;
 }
 
 export interface CurrentSelection {
@@ -132,6 +142,14 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
   if (!isTrusted(cur, policy)) {
     if (best !== null) return to(best, 'fallback');
     return { primary: cur.id, mirror: floor, reason: 'trust_lapsed' };
+  }
+  if (cur.busy === true && best !== null && (best.carrierRank ?? 0) > (cur.carrierRank ?? 0)) {
+    // Rule 4: a busy path only gives way, voluntarily, to a carrier at least as good.
+    best = null;
+    const floorRank = cur.carrierRank ?? 0;
+    for (const c of candidates) {
+      if ((c.carrierRank ?? 0) <= floorRank && isTrusted(c, policy) && (best === null || better(c, best, policy))) best = c;
+    }
   }
   if (best !== null && best.id !== cur.id && current.dwellMs >= policy.minDwellMs) {
     const curRtt = cur.rttMs ?? Infinity;

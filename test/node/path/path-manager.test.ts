@@ -196,7 +196,8 @@ test('retry delays grow exponentially from the base, capped at retryMaxMs', () =
 });
 
 test('hysteresis: two direct paths with RTTs within the margin do not flap over 1,000 ticks', () => {
-  for (const [margin, expectFlaps] of [[{}, false], [{ rttMarginMs: 0, rttMarginRatio: 0 }, true]] as const) {
+  // The control run also shortens the RTT window to one sample: a windowed minimum alone already damps this jitter.
+  for (const [margin, expectFlaps] of [[{}, false], [{ rttMarginMs: 0, rttMarginRatio: 0, rttWindowMs: 1 }, true]] as const) {
     // A long drain keeps a path we left open for the whole run, so flapping would be possible.
     const lab = new Lab({ directLatencyMs: 10, manager: { ...margin, timers: { switchDwellMs: 500, drainMs: 100_000 } } });
     lab.connectorEnabled = false;
@@ -379,6 +380,7 @@ test('arguments and options are checked', () => {
   assert.throws(() => m.addDirectPath(B, relayKind), code('SM_ERR_PATH_ARG'));
   assert.throws(() => new PathManager({ relay: { send: () => true } }, { rttMarginRatio: 2 }), code('SM_ERR_PATH_OPTION'));
   assert.throws(() => new PathManager({ relay: { send: () => true } }, { bogus: 1 } as never), code('SM_ERR_PATH_OPTION'));
+  assert.throws(() => new PathManager({ relay: { send: () => true } }, { rttWindowMs: 0 }), code('SM_ERR_PATH_OPTION'));
   assert.throws(() => new PathManager({ relay: { send: () => true } }, { timers: { probeIntervalMs: -1 } }), code('SM_ERR_PATH_OPTION'));
   assert.equal(m.pathInfo(B), null);
 });
@@ -448,6 +450,53 @@ test('WSS first, then a UDP path of about the same RTT: the switch waits for the
   assert.deepEqual(tally(lab.atB, s.nextA).duplicates, 0);
   assert.deepEqual(tally(lab.atA, s.nextB).missing, 0);
   assert.deepEqual(tally(lab.atA, s.nextB).duplicates, 0);
+  lab.stop();
+});
+
+test('under load the UDP path keeps the traffic: its late probes move nothing to a faster-looking WSS path (issue 12)', () => {
+  // Twice: with the windowed minimum RTT, and with a one-sample window, where the carrier rank of a busy path alone holds.
+  for (const rttWindowMs of [undefined, 1]) {
+    const lab = new Lab({ manager: { rttWindowMs, timers: { switchDwellMs: 1_000 } } });
+    lab.connectorEnabled = false;
+    const s = new Streams(lab, 1);
+    const udp = lab.connect(2, 'udp');
+    const wss = lab.connect(2, 'wss');
+    s.run(2_000);
+    assert.equal(lab.a.pathInfo(B)!.carrier, 'udp');
+    assert.equal(lab.b.pathInfo(A)!.carrier, 'udp');
+    const before = { a: { ...lab.a.stats.migrations }, b: { ...lab.b.stats.migrations } };
+    // A saturating transfer: every frame and every probe on the UDP path now waits behind 28 ms of queue.
+    udp.link.latencyMs = 30;
+    s.run(30_000);
+    for (const [m, peer, label] of [[lab.a, B, 'A'], [lab.b, A, 'B']] as const) {
+      const info = m.pathInfo(peer)!;
+      assert.equal(info.carrier, 'udp', `${label} (window ${String(rttWindowMs)}): still on UDP`);
+      assert.ok(info.rttMs !== null && info.rttMs >= 60, `${label}: the loaded RTT was measured (${info.rttMs} ms)`);
+      assert.equal(info.fallbacks, 0);
+      assert.equal(info.mirroring, false);
+    }
+    assert.deepEqual(lab.a.stats.migrations, before.a, 'no carrier change at A');
+    assert.deepEqual(lab.b.stats.migrations, before.b, 'no carrier change at B');
+    assert.equal(wss.a.closed, false, 'the WSS path stays a candidate');
+    s.settle();
+    assert.deepEqual(tally(lab.atB, s.nextA).missing, 0);
+    assert.deepEqual(tally(lab.atA, s.nextB).missing, 0);
+    lab.stop();
+  }
+});
+
+test('an idle UDP path is still left for a clearly faster WSS path (the carrier rule holds only under load)', () => {
+  const lab = new Lab({ manager: { timers: { switchDwellMs: 1_000 } } });
+  lab.connectorEnabled = false;
+  const udp = lab.connect(2, 'udp');
+  lab.connect(2, 'wss');
+  lab.clock.advance(2_000);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp');
+  udp.link.latencyMs = 30; // a real route change, no data: after one RTT window the WSS path wins
+  lab.clock.advance(9_000);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp', 'inside the RTT window the faster past samples stand');
+  lab.clock.advance(3_000);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'wss');
   lab.stop();
 });
 

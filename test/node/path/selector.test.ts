@@ -163,3 +163,30 @@ test('carrier rank: no flapping between near-equal paths, same rank or not, unde
   const cands = [relay, direct('udp', { rank: 0, rttMs: 20 }), direct('wss', { rank: 1, rttMs: 16 })];
   assert.deepEqual(selectPath(cands, { id: 'udp', dwellMs: long }, policy), { primary: 'udp', mirror: null, reason: 'keep' });
 });
+
+// ---- load cannot overturn the carrier rank (issue 12)
+
+test('a busy UDP path is not left for a WSS path on RTT alone, however much faster the WSS one looks', () => {
+  const udp = direct('udp', { rank: 0, carrierRank: 0, rttMs: 60, busy: true });
+  const wss = direct('wss', { rank: 2, carrierRank: 1, rttMs: 3 });
+  assert.deepEqual(selectPath([relay, udp, wss], { id: 'udp', dwellMs: long }, policy), { primary: 'udp', mirror: null, reason: 'keep' });
+  // The same paths while the UDP one is idle: the RTT rule applies as before.
+  const idle = { ...udp, busy: false };
+  assert.deepEqual(selectPath([relay, idle, wss], { id: 'udp', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'better_rtt' });
+});
+
+test('a busy path still moves to a clearly faster path of the same or a better carrier', () => {
+  const udp1 = direct('udp1', { rank: 1, carrierRank: 0, rttMs: 60, busy: true });
+  const wss = direct('wss', { rank: 2, carrierRank: 1, rttMs: 3 });
+  const udp2 = direct('udp2', { rank: 1, carrierRank: 0, rttMs: 10 });
+  assert.deepEqual(selectPath([relay, udp1, wss, udp2], { id: 'udp1', dwellMs: long }, policy), { primary: 'udp2', mirror: null, reason: 'better_rtt' });
+  const busyWss = direct('wss', { rank: 2, carrierRank: 1, rttMs: 60, busy: true });
+  const fastUdp = direct('udp', { rank: 0, carrierRank: 0, rttMs: 3 });
+  assert.deepEqual(selectPath([relay, busyWss, fastUdp], { id: 'wss', dwellMs: long }, policy), { primary: 'udp', mirror: null, reason: 'better_rtt' });
+});
+
+test('a busy path is still left by the forced moves: death and lapsed trust', () => {
+  const wss = direct('wss', { rank: 2, carrierRank: 1, rttMs: 3 });
+  assert.deepEqual(selectPath([relay, direct('udp', { carrierRank: 0, busy: true, alive: false }), wss], { id: 'udp', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'fallback' });
+  assert.deepEqual(selectPath([relay, direct('udp', { carrierRank: 0, busy: true, sinceAckMs: 5_000 }), wss], { id: 'udp', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'fallback' });
+});

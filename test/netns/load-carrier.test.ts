@@ -1,0 +1,122 @@
+/**
+ * No carrier flapping under load (issue 12, "What must be shown": a netns
+ * test that saturates a direct path for 30 s). A relay in namespace
+ * `relay`, `shadowmesh up` daemons with TUN devices in `a` and `b` on one
+ * bridge, so both direct carriers are available between them (UDP and
+ * WSS). Once traffic runs on the direct UDP path, a 30 s iperf3 TCP transfer
+ * saturates it while a 10 ms ping stream runs alongside:
+ *
+ *   - zero carrier changes: `peers --json` on both sides shows carrier
+ *     'udp' in every sample and the migration counters do not move (a move
+ *     to the WSS path would count a migration to direct);
+ *   - zero fallbacks to the relay;
+ *   - no echo of the ping stream lost or duplicated.
+ *
+ * Before the fix, probes queued behind the transfer raised the UDP path's
+ * RTT and the selector moved traffic to WSS and back (selector.ts rule 4,
+ * rtt-window.ts). This is a regression test, not a timing test
+ * (docs/conventions.md §16): throughput and latency are the benchmark's.
+ * Needs root, iperf3 and a build with `shadowmesh up`; skipped otherwise.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
+import { finishPingStream, peerPath, upAvailable, waitForPeerPath, type LabDaemon, type LabPeerPath } from '../../testkit/netns-shadowmesh.js';
+import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
+import { measureIperf3 } from '../../testkit/netns-measure.js';
+import { loggedRecords } from '../../testkit/log-records.js';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const hasIperf3 = spawnSync('iperf3', ['--version'], { encoding: 'utf8' }).status === 0;
+const skip = !isRoot ? 'needs root (network namespaces)' : !hasIperf3 ? 'needs iperf3' : !upAvailable() ? 'this build has no `shadowmesh up`' : false;
+
+/** The issue's load: 30 s of saturating TCP. */
+const LOAD_S = 30;
+/** The concurrent ping stream: every 10 ms for the whole load. */
+const PING_INTERVAL_S = 0.01;
+const PING_COUNT = Math.round(LOAD_S / PING_INTERVAL_S);
+/** A fresh session, PATH_OFFERs, hole punching and a first answered probe: well under a second; generous under load. */
+const TO_UDP_MS = 20_000;
+/** How often both daemons' view of their peer is sampled during the load (each sample spawns the CLI; rarely, so
+ *  the sampling does not add much load of its own). */
+const SAMPLE_EVERY_MS = 2_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function describePath(p: LabPeerPath | null): string {
+  return p === null ? 'not listed' : JSON.stringify({ path: p.path, carrier: p.carrier, remote: p.remote, rttMs: p.rttMs, migrations: p.migrations, fallbacks: p.fallbacks, mirroring: p.mirroring });
+}
+
+describe('a saturated direct UDP path keeps its carrier', { skip }, () => {
+  let mesh: LabMesh | undefined;
+  let lab: NetnsLab | undefined;
+  let a: LabDaemon | undefined;
+  let b: LabDaemon | undefined;
+
+  before(async () => {
+    mesh = await startLabMesh();
+    ({ lab, a, b } = mesh);
+  });
+  after(async () => {
+    await mesh?.stop();
+  });
+
+  test('30 s of iperf3 TCP with a 10 ms ping stream: no carrier change, no fallback, no ping lost', { timeout: 120_000 }, async (t) => {
+    const l = lab!;
+    const logs = (): string => mesh?.logs() ?? '';
+    // A few echoes start the session over the relay; the direct UDP path takes over within them.
+    const warm: LabProcess = l.spawn('a', ['ping', '-n', '-i', '0.2', '-c', '100', '-W', '2', LAB_MESH_B], { label: 'a:warm-ping' });
+    const onUdp = (p: LabPeerPath): boolean => p.path === 'direct' && p.carrier === 'udp';
+    const ab0 = await waitForPeerPath(a!, 'b', onUdp, TO_UDP_MS);
+    const ba0 = await waitForPeerPath(b!, 'a', onUdp, TO_UDP_MS);
+    await warm.stop();
+    assert.ok(ab0 !== null, `a never sent to b on a direct UDP path: ${describePath(await peerPath(a!, 'b'))}${logs()}`);
+    assert.ok(ba0 !== null, `b never sent to a on a direct UDP path: ${describePath(await peerPath(b!, 'a'))}${logs()}`);
+
+    const ping = l.spawn('a', ['ping', '-D', '-n', '-i', String(PING_INTERVAL_S), '-c', String(PING_COUNT), '-W', '5', LAB_MESH_B], { label: 'a:ping' });
+    const iperf = measureIperf3(l, 'a', 'b', LAB_MESH_B, { seconds: LOAD_S });
+    const samples: { who: string; p: LabPeerPath }[] = [];
+    let loadOver = false;
+    const sampler = (async () => {
+      while (!loadOver) {
+        await sleep(SAMPLE_EVERY_MS);
+        for (const [d, name, who] of [[a!, 'b', 'a->b'], [b!, 'a', 'b->a']] as const) {
+          const p = await peerPath(d, name).catch(() => null);
+          if (p !== null) samples.push({ who, p });
+        }
+      }
+    })();
+    let report;
+    try {
+      report = await iperf;
+    } finally {
+      loadOver = true;
+      await sampler;
+    }
+    const stream = await finishPingStream(ping, 30_000);
+    const ab1 = await peerPath(a!, 'b');
+    const ba1 = await peerPath(b!, 'a');
+    t.diagnostic(`iperf3: ${(report.bitsPerSecond / 1e9).toFixed(2)} Gbit/s over ${report.seconds.toFixed(1)} s, ${report.retransmits} retransmits`);
+    t.diagnostic(`ping: ${stream.answered.length}/${PING_COUNT} answered, ${stream.missing.length} missing, ${stream.duplicates.length} duplicated`);
+    t.diagnostic(`a -> b before ${describePath(ab0)}, after ${describePath(ab1)}`);
+    t.diagnostic(`b -> a before ${describePath(ba0)}, after ${describePath(ba1)}`);
+    for (const [d, who] of [[a!, 'a'], [b!, 'b']] as const) {
+      const moves = loggedRecords(d.proc.stderr(), /path |direct path|mirroring/).map((r) => `${String(r['msg'])} ${String(r['reason'] ?? '')}`);
+      t.diagnostic(`${who} logged: ${moves.join(' | ')}`);
+    }
+    t.diagnostic(`samples: ${samples.map((s) => `${s.who}:${s.p.carrier}/${s.p.rttMs ?? '-'}ms`).join(' ')}`);
+
+    assert.ok(report.receivedBytes > 0, 'iperf3 moved no data');
+    const offUdp = samples.filter((s) => s.p.carrier !== 'udp');
+    assert.deepEqual(offUdp.map((s) => `${s.who}: ${describePath(s.p)}`), [], 'a sample during the load showed a carrier other than UDP');
+    for (const [before0, after1, who] of [[ab0, ab1, 'a -> b'], [ba0, ba1, 'b -> a']] as const) {
+      assert.ok(after1 !== null && after1.carrier === 'udp', `${who} left UDP: ${describePath(after1)}${logs()}`);
+      assert.deepEqual(after1.migrations, before0.migrations, `${who}: carrier changes during the load: ${describePath(after1)}${logs()}`);
+      assert.equal(after1.fallbacks, before0.fallbacks, `${who}: fallbacks to the relay during the load`);
+    }
+    assert.deepEqual(stream.duplicates, [], 'echo replies duplicated');
+    assert.equal(stream.maxSeq, PING_COUNT, `the last echo was not answered (highest answered ${stream.maxSeq})`);
+    assert.deepEqual(stream.missing, [], `echoes lost under load (${stream.missing.length}): ${stream.missing.slice(0, 20).join(',')}`);
+  });
+});
