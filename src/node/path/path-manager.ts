@@ -63,8 +63,11 @@ import { SELECT_RTT_MARGIN_MS, SELECT_RTT_MARGIN_RATIO, selectPath, type Candida
 export const MAX_DIRECT_PATHS_PER_PEER = 4;
 /** Upper bound on peers tracked (same order as the PeerManager's). */
 export const DEFAULT_MAX_PATH_PEERS = 4_096;
-/** Probes awaiting an answer, per path: a few intervals' worth (dead after ~3). */
-const MAX_OUTSTANDING_PROBES = 8;
+/** Probes awaiting an answer, per path: every probe sent from the last answer
+ *  until the path is dead, at the late cadence (path-timers.ts
+ *  LATE_PROBE_INTERVAL_MS; 1.6 s / 100 ms = 16), with room to spare, so a slow
+ *  answer is still recognised when it comes. */
+const MAX_OUTSTANDING_PROBES = 24;
 
 export interface PathManagerOptions {
   timers?: Partial<PathTimerOptions>;

@@ -39,6 +39,16 @@ import { RTT_WINDOW_MS } from './rtt-window.js';
 export const PATH_TICK_MS = 50;
 /** Probe cadence on each open direct path (the active one and candidates). */
 export const PROBE_INTERVAL_MS = 500;
+/** Once a proven path's answer is late (no probe answered for a probe
+ *  interval plus this), probes go out this often until one is answered. A
+ *  saturated path loses datagrams, probes among them; at one probe per
+ *  interval, two lost in a row (likely enough over a long transfer) lapse
+ *  the trust window and move a busy path's traffic for nothing (issue 12).
+ *  Probing faster while in doubt gives the path about six chances instead
+ *  of one before its trust lapses, and costs a few 20-byte probes only
+ *  while an answer is late; a cut still lapses and dies on the same
+ *  schedule (the windows below count from the last answer). */
+export const LATE_PROBE_INTERVAL_MS = 100;
 /** A direct path is trusted this long after its last answered probe: a bit
  *  over two intervals, so one lost probe (or one slow answer, up to 200 ms)
  *  does not demote it; when it lapses, frames go over both paths. */
@@ -274,6 +284,19 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     return Number.isNaN(t.lastAckAtMs) ? null : nowMs - t.lastAckAtMs;
   }
 
+  /**
+   * How long after its last probe `t`'s path is probed again: the probe
+   * interval, or LATE_PROBE_INTERVAL_MS (never below a tick) once a path
+   * that has answered before is silent for more than a probe interval plus
+   * that (its answer is late: a probe or its answer was lost or queued).
+   */
+  probeIntervalFor(t: DirectTimes, nowMs: number): number {
+    const o = this.options;
+    const late = Math.max(o.tickMs, Math.min(LATE_PROBE_INTERVAL_MS, o.probeIntervalMs));
+    if (Number.isNaN(t.lastAckAtMs) || nowMs - t.lastAckAtMs < o.probeIntervalMs + late) return o.probeIntervalMs;
+    return late;
+  }
+
   /** Whether the path carried data within DIRECT_BUSY_MS (the selector's `busy`). */
   isBusy(t: DirectTimes, nowMs: number): boolean {
     return nowMs - t.lastDataAtMs <= DIRECT_BUSY_MS;
@@ -355,7 +378,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
           this.#host.directDead(peer, d);
           continue;
         }
-        if (nowMs - t.lastProbeAtMs >= o.probeIntervalMs) this.#probe(peer, d, nowMs);
+        if (nowMs - t.lastProbeAtMs >= this.probeIntervalFor(t, nowMs)) this.#probe(peer, d, nowMs);
       }
       if (anyDirect) this.#host.reselect(peer);
       this.#retryTick(peer, nowMs);

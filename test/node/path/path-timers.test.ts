@@ -106,7 +106,33 @@ test('no answer for directDeadMs: dead on the first tick past it (three probes m
   r.clock.advance(3_000);
   const dead = r.log.find((l) => l.startsWith('dead'));
   assert.equal(dead, 'dead x@1900', '300 + 1600, on a 50 ms tick');
-  assert.equal(r.log.filter((l) => l.startsWith('probe')).length, 4, 'probes at 0, 500, 1000, 1500; none after death');
+  assert.deepEqual(
+    r.log.filter((l) => l.startsWith('probe')),
+    ['probe x@0', 'probe x@500', 'probe x@900', 'probe x@1000', 'probe x@1100', 'probe x@1200', 'probe x@1300', 'probe x@1400', 'probe x@1500', 'probe x@1600', 'probe x@1700', 'probe x@1800'],
+    'the interval until the answer is late (300 + 500 + 100), then every 100 ms; none after death',
+  );
+});
+
+test('a late answer makes probes come every LATE_PROBE_INTERVAL_MS until one is answered, then the interval again', () => {
+  const r = rig();
+  const d = r.addDirect('x');
+  r.clock.advance(10);
+  r.timers.onProbeAnswered(r.peer, d, r.clock.now()); // answered at 10
+  r.clock.advance(590); // 600: the probe sent at 500 is not answered yet, but not late either
+  assert.deepEqual(r.log, ['probe x@0', 'probe x@500']);
+  r.clock.advance(300); // late from 610 on: 650, 750, 850 (one tick after 610, then every 100 ms)
+  assert.deepEqual(r.log.slice(2), ['probe x@650', 'probe x@750', 'probe x@850']);
+  r.timers.onProbeAnswered(r.peer, d, r.clock.now()); // answered at 900: the normal cadence again
+  r.clock.advance(500);
+  assert.deepEqual(r.log.slice(5), ['probe x@1350'], '500 ms after the last probe, not 100');
+  assert.equal(r.log.filter((l) => l.startsWith('dead')).length, 0);
+});
+
+test('a path never answered is probed at the interval (an attempt, not a late answer)', () => {
+  const r = rig();
+  r.addDirect('x');
+  r.clock.advance(1_550);
+  assert.deepEqual(r.log.filter((l) => l.startsWith('probe')), ['probe x@0', 'probe x@500', 'probe x@1000', 'probe x@1500']);
 });
 
 test('answered probes keep a path alive indefinitely', () => {
@@ -126,7 +152,8 @@ test('a path we left drains for drainMs, still probed (it stays a candidate), th
   r.clock.advance(400);
   r.timers.onProbeAnswered(r.peer, d, r.clock.now());
   r.clock.advance(5_000);
-  assert.deepEqual(r.log, ['probe x@0', 'probe x@500', 'probe x@1000', 'probe x@1500', 'drained x@2000']);
+  const late = [1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900].map((t) => `probe x@${t}`); // answer late from 1000 on
+  assert.deepEqual(r.log, ['probe x@0', 'probe x@500', 'probe x@1000', ...late, 'drained x@2000']);
 });
 
 test('a path selected again before its drain ended is not closed', () => {
