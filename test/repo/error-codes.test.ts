@@ -5,7 +5,8 @@
  * values are the SM_ERR_* strings; every other file imports that object.
  *
  * Fails when a file other than a `<folder>-errors.ts` defines an SM_ERR_*
- * literal as a property of an object (a code table of its own), when a
+ * literal as a property of an object (a code table of its own) or exports
+ * one as a constant of its own (`export const SM_ERR_X = 'SM_ERR_X'`), when a
  * `*-errors.ts` is not named after its folder or its table is not a frozen
  * `<Owner>Code`, or when two tables define the same code. Passing a code
  * literal straight to an error's constructor is not a table and is left
@@ -58,11 +59,25 @@ interface CodeTable {
   codes: string[];
 }
 
-/** Every object literal in `text` with at least one SM_ERR_* string property. */
+/**
+ * Every object literal in `text` with at least one SM_ERR_* string property,
+ * and every exported `const` whose value is an SM_ERR_* string (a loose code:
+ * a table of one, owned by the constant's name and never frozen).
+ */
 export function codeTables(file: string, text: string): CodeTable[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const tables: CodeTable[] = [];
   const visit = (node: ts.Node): void => {
+    if (ts.isVariableStatement(node) && node.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) {
+      for (const d of node.declarationList.declarations) {
+        let init = d.initializer;
+        while (init !== undefined && (ts.isAsExpression(init) || ts.isParenthesizedExpression(init))) init = init.expression;
+        if (init !== undefined && ts.isStringLiteral(init) && init.text.startsWith('SM_ERR_')) {
+          const owner = ts.isIdentifier(d.name) ? d.name.text : null;
+          tables.push({ file, line: sf.getLineAndCharacterOfPosition(d.getStart(sf)).line + 1, owner, frozen: false, codes: [init.text] });
+        }
+      }
+    }
     if (ts.isObjectLiteralExpression(node)) {
       const codes = node.properties
         .filter(ts.isPropertyAssignment)
@@ -119,7 +134,7 @@ test('no SM_ERR_* code is defined by two tables', () => {
   assert.deepEqual(twice, [], `codes defined twice:\n  ${twice.join('\n  ')}`);
 });
 
-test('the convention checker names a stray table, a misnamed file and an unfrozen table', () => {
+test('the convention checker names a stray table, a loose exported code, a misnamed file and an unfrozen table', () => {
   const stray = codeTables('node/foo.ts', "export const FooCode = Object.freeze({ A: 'SM_ERR_FOO_A' } as const);");
   assert.match(tableProblems(stray[0]!)[0] ?? '', /src\/node\/foo\.ts:1: SM_ERR_\* codes defined outside a -errors\.ts file \(SM_ERR_FOO_A\)/);
   const misnamed = codeTables('node/path/direct-errors.ts', "export const PathCode = Object.freeze({ A: 'SM_ERR_PATH_A' } as const);");
@@ -129,4 +144,10 @@ test('the convention checker names a stray table, a misnamed file and an unfroze
   const good = codeTables('wire/wire-errors.ts', "export const WireCode = Object.freeze({ A: 'SM_ERR_WIRE_A' } as const);");
   assert.deepEqual(tableProblems(good[0]!), []);
   assert.deepEqual(codeTables('cli/x.ts', "throw new ConfigError('SM_ERR_CONFIG_X', 'm');"), []);
+  const looseConst = codeTables('crypto/checks.ts', "/** doc */\nexport const SM_ERR_CRYPTO_X = 'SM_ERR_CRYPTO_X';");
+  assert.equal(looseConst.length, 1);
+  assert.match(tableProblems(looseConst[0]!)[0] ?? '', /src\/crypto\/checks\.ts:2: SM_ERR_\* codes defined outside a -errors\.ts file \(SM_ERR_CRYPTO_X\)/);
+  const looseInCodeFile = codeTables('crypto/crypto-errors.ts', "export const SM_ERR_CRYPTO_X = 'SM_ERR_CRYPTO_X' as const;");
+  assert.match(tableProblems(looseInCodeFile[0]!).join('\n'), /the code table is a const named <Owner>Code, not SM_ERR_CRYPTO_X/);
+  assert.deepEqual(codeTables('cli/x.ts', "const local = 'SM_ERR_CONFIG_X'; export const label = `SM_ERR_${local}`;"), []);
 });
