@@ -12,17 +12,8 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { ControlClient } from '../node/control/control-client.js';
-import {
-  ControlCode,
-  ControlError,
-  defaultControlPath,
-  DEFAULT_PING_COUNT,
-  DEFAULT_PING_INTERVAL_MS,
-  MAX_PING_COUNT,
-  MAX_PING_INTERVAL_MS,
-  MIN_PING_INTERVAL_MS,
-  type PingProgress,
-} from '../node/control/control-protocol.js';
+import { ControlError, defaultControlPath, DEFAULT_PING_COUNT, DEFAULT_PING_INTERVAL_MS, MAX_PING_COUNT, MAX_PING_INTERVAL_MS, MIN_PING_INTERVAL_MS, type PingProgress } from '../node/control/control-protocol.js';
+import { ControlCode } from '../node/control/control-errors.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 
 interface PingCliOptions {

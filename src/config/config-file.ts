@@ -17,17 +17,13 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { ConfigFileCode } from './config-errors.js';
 import { CONFIG_ENV, DEFAULT_CONFIG_FILE_NAME, HOME_ENV } from './config-keys.js';
 
 /** Files larger than this are not configuration: refuse before parsing. */
 const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 /** YAML aliases expand; bound them so a small file cannot become a huge document. */
 const MAX_ALIAS_COUNT = 100;
-
-export const ConfigFileCode = {
-  /** The file cannot be read or is not valid YAML. */
-  FILE: 'SM_ERR_CONFIG_FILE',
-} as const;
 
 export interface LoadedConfigFile {
   /** Absolute path. */

@@ -26,15 +26,13 @@
 
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { CryptoError } from '../errors.js';
+import { CryptoCode } from './crypto-errors.js';
 import { wipe } from './bytes.js';
 import {
   checkAlive,
   checkAnyBytes,
   checkBytes,
   checkInt,
-  SM_ERR_CRYPTO_ARG,
-  SM_ERR_CRYPTO_COUNTER_EXHAUSTED,
-  SM_ERR_CRYPTO_LENGTH,
 } from './checks.js';
 
 export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
@@ -60,7 +58,7 @@ const MAX_BUFFER_INDEX = 2 ** 31 - 1;
 
 function checkAlgorithm(name: string, alg: unknown): asserts alg is AeadAlgorithm {
   if (alg !== 'chacha20-poly1305' && alg !== 'aes-256-gcm') {
-    throw new CryptoError(SM_ERR_CRYPTO_ARG, `${name}: expected 'chacha20-poly1305' or 'aes-256-gcm', got ${String(alg)}`);
+    throw new CryptoError(CryptoCode.ARG, `${name}: expected 'chacha20-poly1305' or 'aes-256-gcm', got ${String(alg)}`);
   }
 }
 
@@ -153,7 +151,7 @@ export class AeadSealer {
     checkBytes('AeadSealer key', key, AEAD_KEY_BYTES);
     const limit = options?.limit ?? REJECT_AFTER_MESSAGES;
     if (typeof limit !== 'bigint' || limit < 1n || limit > REJECT_AFTER_MESSAGES) {
-      throw new CryptoError(SM_ERR_CRYPTO_ARG, `AeadSealer options.limit: expected a bigint in 1..${REJECT_AFTER_MESSAGES}, got ${String(limit)}`);
+      throw new CryptoError(CryptoCode.ARG, `AeadSealer options.limit: expected a bigint in 1..${REJECT_AFTER_MESSAGES}, got ${String(limit)}`);
     }
     this.algorithm = alg;
     this.limit = limit;
@@ -183,12 +181,12 @@ export class AeadSealer {
     const end = ptStart + plaintextLength + AEAD_TAG_BYTES;
     if (end > buf.length) {
       throw new CryptoError(
-        SM_ERR_CRYPTO_LENGTH,
+        CryptoCode.LENGTH,
         `sealInPlace buf: expected at least ${end} bytes (offset ${offset} + header ${headerLength} + plaintext ${plaintextLength} + tag ${AEAD_TAG_BYTES}), got ${buf.length}`,
       );
     }
     if (this.#next >= this.limit) {
-      throw new CryptoError(SM_ERR_CRYPTO_COUNTER_EXHAUSTED, `AeadSealer: all ${this.limit} counters used; rekey`);
+      throw new CryptoError(CryptoCode.COUNTER_EXHAUSTED, `AeadSealer: all ${this.limit} counters used; rekey`);
     }
     const counter = this.#next;
     this.#next = counter + 1n;

@@ -12,7 +12,8 @@
 
 import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { CryptoError } from '../errors.js';
-import { checkAnyBytes, checkInt, SM_ERR_CRYPTO_HEX } from './checks.js';
+import { CryptoCode } from './crypto-errors.js';
+import { checkAnyBytes, checkInt } from './checks.js';
 
 /** Largest randomBytes request: far above any key or nonce, low enough to catch a unit mistake. */
 export const RANDOM_BYTES_MAX = 1 << 20;
@@ -86,9 +87,9 @@ const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
 /** Decodes hex (either case, even length, no prefix or spaces); CryptoError SM_ERR_CRYPTO_HEX otherwise. */
 export function fromHex(s: string): Uint8Array {
-  if (typeof s !== 'string') throw new CryptoError(SM_ERR_CRYPTO_HEX, `fromHex s: expected a string, got ${typeof s}`);
+  if (typeof s !== 'string') throw new CryptoError(CryptoCode.HEX, `fromHex s: expected a string, got ${typeof s}`);
   if (!HEX_RE.test(s)) {
-    throw new CryptoError(SM_ERR_CRYPTO_HEX, `fromHex s: not an even-length hex string (length ${s.length})`);
+    throw new CryptoError(CryptoCode.HEX, `fromHex s: not an even-length hex string (length ${s.length})`);
   }
   return copyOut(Buffer.from(s, 'hex'));
 }

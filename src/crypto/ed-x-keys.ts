@@ -12,8 +12,8 @@
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { CryptoError } from '../errors.js';
+import { CryptoCode } from './crypto-errors.js';
 import { concatBytes, copyOut, wipe } from './bytes.js';
-import { SM_ERR_CRYPTO_INTERNAL } from './checks.js';
 
 export type CurveName = 'ed25519' | 'x25519';
 
@@ -52,7 +52,7 @@ export function rawPublicKey(curve: CurveName, key: KeyObject): Uint8Array {
   const der = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'der', type: 'spki' });
   const prefix = SPKI_PREFIX[curve];
   if (der.length !== prefix.length + CURVE25519_KEY_BYTES || !der.subarray(0, prefix.length).equals(prefix)) {
-    throw new CryptoError(SM_ERR_CRYPTO_INTERNAL, `${curve}: unexpected SPKI encoding from node:crypto`);
+    throw new CryptoError(CryptoCode.INTERNAL, `${curve}: unexpected SPKI encoding from node:crypto`);
   }
   return copyOut(der.subarray(prefix.length));
 }

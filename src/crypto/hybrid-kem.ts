@@ -37,8 +37,9 @@
 
 import { createHash, diffieHellman, type KeyObject } from 'node:crypto';
 import { CryptoError } from '../errors.js';
+import { CryptoCode } from './crypto-errors.js';
 import { concatBytes, copyOut, randomBytes, utf8, wipe } from './bytes.js';
-import { checkAlive, checkBytes, SM_ERR_CRYPTO_KEM } from './checks.js';
+import { checkAlive, checkBytes } from './checks.js';
 import { privateKeyFromSeed, publicKeyFromRaw, rawPublicKey } from './ed-x-keys.js';
 import { getPqBackend, type PqBackend } from './pq-backend.js';
 
@@ -65,13 +66,13 @@ function x25519(privateKey: KeyObject, peerPublic: Uint8Array, what: string): Ui
     ss = copyOut(diffieHellman({ privateKey, publicKey: publicKeyFromRaw('x25519', peerPublic) }));
   } catch (err) {
     // OpenSSL refuses to return an all-zero X25519 result (RFC 7748 §6.1).
-    throw new CryptoError(SM_ERR_CRYPTO_KEM, `${what}: X25519 failed (low-order public key?)`, { cause: err });
+    throw new CryptoError(CryptoCode.KEM, `${what}: X25519 failed (low-order public key?)`, { cause: err });
   }
   let zero = 0;
   for (let i = 0; i < ss.length; i++) zero |= ss[i] ?? 0;
   if (ss.length !== X25519_BYTES || zero === 0) {
     wipe(ss);
-    throw new CryptoError(SM_ERR_CRYPTO_KEM, `${what}: X25519 result is all zero (low-order public key)`);
+    throw new CryptoError(CryptoCode.KEM, `${what}: X25519 result is all zero (low-order public key)`);
   }
   return ss;
 }

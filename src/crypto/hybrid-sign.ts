@@ -30,8 +30,9 @@
 
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { CryptoError } from '../errors.js';
+import { CryptoCode } from './crypto-errors.js';
 import { concatBytes, copyOut, randomBytes, utf8, wipe } from './bytes.js';
-import { checkAlive, checkAnyBytes, checkBytes, SM_ERR_CRYPTO_ARG, SM_ERR_CRYPTO_INTERNAL } from './checks.js';
+import { checkAlive, checkAnyBytes, checkBytes } from './checks.js';
 import { privateKeyFromSeed, publicKeyFromRaw, rawPublicKey } from './ed-x-keys.js';
 import { getPqBackend, MLDSA87_RND_BYTES, type PqBackend } from './pq-backend.js';
 
@@ -62,7 +63,7 @@ function checkContext(name: string, context: unknown): asserts context is string
   ) {
     const shown = typeof context === 'string' ? JSON.stringify(context.slice(0, 80)) : typeof context;
     throw new CryptoError(
-      SM_ERR_CRYPTO_ARG,
+      CryptoCode.ARG,
       `${name}: expected 1..${HYBRID_SIGN_CONTEXT_MAX_CHARS} printable ASCII characters, got ${shown}`,
     );
   }
@@ -127,11 +128,11 @@ export class HybridSigner {
     try {
       edSig = copyOut(edSign(null, m, this.#edKey as KeyObject));
     } catch (err) {
-      throw new CryptoError(SM_ERR_CRYPTO_INTERNAL, 'HybridSigner.sign: Ed25519 signing failed', { cause: err });
+      throw new CryptoError(CryptoCode.INTERNAL, 'HybridSigner.sign: Ed25519 signing failed', { cause: err });
     }
     const pqSig = this.backend.mldsaSign(this.#pqKey, m, rnd);
     if (edSig.length !== ED25519_SIGNATURE_BYTES || pqSig.length !== MLDSA87_SIGNATURE_BYTES) {
-      throw new CryptoError(SM_ERR_CRYPTO_INTERNAL, 'HybridSigner.sign: a primitive returned a signature of unexpected length');
+      throw new CryptoError(CryptoCode.INTERNAL, 'HybridSigner.sign: a primitive returned a signature of unexpected length');
     }
     return concatBytes(edSig, pqSig);
   }

@@ -31,14 +31,11 @@ import type { KeyObject } from 'node:crypto';
 import { ml_kem1024 } from '@noble/post-quantum/ml-kem.js';
 import { ml_dsa87 } from '@noble/post-quantum/ml-dsa.js';
 import { ConfigError, CryptoError } from '../errors.js';
+import { CryptoCode } from './crypto-errors.js';
 import { concatBytes, copyOut, wipe } from './bytes.js';
 import {
   checkAnyBytes,
   checkBytes,
-  SM_ERR_CRYPTO_ARG,
-  SM_ERR_CRYPTO_DESTROYED,
-  SM_ERR_CRYPTO_INTERNAL,
-  SM_ERR_CRYPTO_KEM,
 } from './checks.js';
 
 export type PqBackendName = 'node' | 'noble';
@@ -57,8 +54,6 @@ export const MLDSA87_SIG_BYTES = 4627;
 /** FIPS 204 Algorithm 2: rnd, 32 bytes (all zero = deterministic variant). */
 export const MLDSA87_RND_BYTES = 32;
 
-/** Configuration error code for an unknown or unavailable backend. */
-export const SM_ERR_CONFIG_PQ_BACKEND = 'SM_ERR_CONFIG_PQ_BACKEND';
 /** Environment variable that selects the default backend. */
 export const PQ_BACKEND_ENV = 'SHADOWMESH_PQ_BACKEND';
 
@@ -94,9 +89,9 @@ class PqSecretKey {
 
 function asSecret(name: string, value: unknown, algorithm: PqAlgorithm): PqSecretKey {
   if (!(value instanceof PqSecretKey) || value.algorithm !== algorithm) {
-    throw new CryptoError(SM_ERR_CRYPTO_ARG, `${name}: expected an ${algorithm} secret key made by a PqBackend`);
+    throw new CryptoError(CryptoCode.ARG, `${name}: expected an ${algorithm} secret key made by a PqBackend`);
   }
-  if (value.destroyed) throw new CryptoError(SM_ERR_CRYPTO_DESTROYED, `${name}: secret key used after destroy`);
+  if (value.destroyed) throw new CryptoError(CryptoCode.DESTROYED, `${name}: secret key used after destroy`);
   return value;
 }
 
@@ -112,7 +107,7 @@ function nobleMldsaKey(sk: PqSecretKey): Uint8Array {
 
 function destroySecret(value: unknown): void {
   if (!(value instanceof PqSecretKey)) {
-    throw new CryptoError(SM_ERR_CRYPTO_ARG, 'destroySecretKey secretKey: expected a secret key made by a PqBackend');
+    throw new CryptoError(CryptoCode.ARG, 'destroySecretKey secretKey: expected a secret key made by a PqBackend');
   }
   wipe(value.seed, value.nobleKey);
   value.nobleKey = undefined;
@@ -121,7 +116,7 @@ function destroySecret(value: unknown): void {
 }
 
 function kemFailure(what: string, cause: unknown): CryptoError {
-  return new CryptoError(SM_ERR_CRYPTO_KEM, `${what}: rejected by ML-KEM-1024 (invalid encapsulation key?)`, { cause });
+  return new CryptoError(CryptoCode.KEM, `${what}: rejected by ML-KEM-1024 (invalid encapsulation key?)`, { cause });
 }
 
 // ---------------------------------------------------------------- noble
@@ -209,7 +204,7 @@ const MLDSA_PKCS8_SEED_PREFIX = Uint8Array.from(Buffer.from('3034020100300b06096
 function nativeKem(): NativeKem {
   const c = nodeCrypto as unknown as Partial<NativeKem>;
   if (typeof c.encapsulate !== 'function' || typeof c.decapsulate !== 'function') {
-    throw new ConfigError(SM_ERR_CONFIG_PQ_BACKEND, 'pq backend node: this Node has no crypto.encapsulate (needs Node >= 24)');
+    throw new ConfigError(CryptoCode.PQ_BACKEND, 'pq backend node: this Node has no crypto.encapsulate (needs Node >= 24)');
   }
   return c as NativeKem;
 }
@@ -232,7 +227,7 @@ function rawPublic(prefix: Uint8Array, key: KeyObject, rawLength: number): Uint8
   const der = nodeCrypto.createPublicKey(key).export({ format: 'der', type: 'spki' });
   const head = der.subarray(0, prefix.length);
   if (der.length !== prefix.length + rawLength || !head.equals(prefix)) {
-    throw new CryptoError(SM_ERR_CRYPTO_INTERNAL, 'pq backend node: unexpected SPKI encoding from node:crypto');
+    throw new CryptoError(CryptoCode.INTERNAL, 'pq backend node: unexpected SPKI encoding from node:crypto');
   }
   return copyOut(der.subarray(prefix.length));
 }
@@ -292,7 +287,7 @@ const nodeBackend: PqBackend = Object.freeze({
       // OpenSSL's default: hedged signing with fresh rnd, empty context.
       return copyOut(nodeCrypto.sign(null, message, nodeMldsaKey(sk)));
     } catch (err) {
-      throw new CryptoError(SM_ERR_CRYPTO_INTERNAL, 'mldsaSign: node:crypto failed to sign', { cause: err });
+      throw new CryptoError(CryptoCode.INTERNAL, 'mldsaSign: node:crypto failed to sign', { cause: err });
     }
   },
 
@@ -350,11 +345,11 @@ export function getPqBackend(name?: PqBackendName): PqBackend {
   if (chosen === 'node') {
     if (!nativePqAvailable()) {
       throw new ConfigError(
-        SM_ERR_CONFIG_PQ_BACKEND,
+        CryptoCode.PQ_BACKEND,
         `${source}: 'node' asked for, but node:crypto ${process.version} has no ML-KEM/ML-DSA (needs Node >= 24); use 'noble'`,
       );
     }
     return nodeBackend;
   }
-  throw new ConfigError(SM_ERR_CONFIG_PQ_BACKEND, `${source}: expected 'node' or 'noble', got ${JSON.stringify(chosen)}`);
+  throw new ConfigError(CryptoCode.PQ_BACKEND, `${source}: expected 'node' or 'noble', got ${JSON.stringify(chosen)}`);
 }

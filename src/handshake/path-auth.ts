@@ -60,6 +60,7 @@ import {
   PathFrameType,
 } from '../wire/constants.js';
 import { decodePathFrame, encodePathFrame, type PathFrame } from '../wire/path-frames.js';
+import { PathAuthCode, type PathAuthCodeValue } from './handshake-errors.js';
 
 /** TLS exporter label (RFC 8446 §7.5); empty context. */
 export const PATH_AUTH_EXPORTER_LABEL = 'EXPORTER-shadowmesh-path-auth';
@@ -80,23 +81,6 @@ export const DEFAULT_PATH_AUTH_SKEW_MS = 30_000;
 /** Challenges remembered for replay detection: thousands of re-handshakes per
  *  skew window is far beyond any real mesh; the bound keeps memory fixed. */
 export const DEFAULT_REPLAY_CACHE_ENTRIES = 4_096;
-
-/** SM_ERR_* codes of this module. Stable; never reused. */
-export const PathAuthCode = {
-  /** A frame that does not decode or is not the one expected now. */
-  PROTOCOL: 'SM_ERR_PATH_AUTH_PROTOCOL',
-  /** Timestamp outside ±skewMs of our clock. */
-  STALE: 'SM_ERR_PATH_AUTH_STALE',
-  /** sessionId does not name our session with this peer. */
-  SESSION: 'SM_ERR_PATH_AUTH_SESSION',
-  /** A challenge seen before. */
-  REPLAY: 'SM_ERR_PATH_AUTH_REPLAY',
-  /** A MAC that does not verify (wrong key, other connection, tampering). */
-  MAC: 'SM_ERR_PATH_AUTH_MAC',
-  /** A method called in the wrong state or with a bad argument; not fatal. */
-  STATE: 'SM_ERR_PATH_AUTH_STATE',
-} as const;
-export type PathAuthCodeValue = (typeof PathAuthCode)[keyof typeof PathAuthCode];
 
 export class PathAuthError extends HandshakeError {
   override name = 'PathAuthError';

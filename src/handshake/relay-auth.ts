@@ -50,6 +50,7 @@ import { sha256, utf8 } from '../crypto/bytes.js';
 import { hybridVerify, type HybridSigner } from '../crypto/hybrid-sign.js';
 import { FrameType, NONCE_BYTES, RelayErrorCode } from '../wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame, type RelayFrame } from '../wire/relay-frames.js';
+import { RelayAuthCode, type RelayAuthCodeValue } from './handshake-errors.js';
 
 /** Hybrid-signature context for AUTH (protocol.md §1). */
 export const RELAY_AUTH_CONTEXT = 'relay-auth';
@@ -59,27 +60,6 @@ export const RELAY_AUTH_LABEL = 'shadowmesh relay-auth v1';
 export const RELAY_AUTH_EXPORTER_LABEL = 'EXPORTER-shadowmesh-relay-auth';
 /** TLS exporter length the transcript binds. */
 export const RELAY_AUTH_EXPORTER_BYTES = 32;
-
-/** SM_ERR_* codes of this module. Stable; never reused. */
-export const RelayAuthCode = {
-  PROTOCOL: 'SM_ERR_RELAY_AUTH_PROTOCOL',
-  NOT_MEMBER: 'SM_ERR_RELAY_AUTH_NOT_MEMBER',
-  CERT_VALIDITY: 'SM_ERR_RELAY_AUTH_CERT_VALIDITY',
-  REVOKED: 'SM_ERR_RELAY_AUTH_REVOKED',
-  BAD_SIGNATURE: 'SM_ERR_RELAY_AUTH_BAD_SIGNATURE',
-  TIMEOUT: 'SM_ERR_RELAY_AUTH_TIMEOUT',
-  RELAY_FULL: 'SM_ERR_RELAY_FULL',
-  FRAME_TOO_LARGE: 'SM_ERR_RELAY_FRAME_TOO_LARGE',
-  RATE_LIMITED: 'SM_ERR_RELAY_RATE_LIMITED',
-  REPLACED: 'SM_ERR_RELAY_REPLACED',
-  SHUTTING_DOWN: 'SM_ERR_RELAY_SHUTTING_DOWN',
-  IDLE_TIMEOUT: 'SM_ERR_RELAY_IDLE_TIMEOUT',
-  /** A relay code this version does not know (treated like Protocol). */
-  UNKNOWN: 'SM_ERR_RELAY_AUTH_REFUSED',
-  /** A method called in the wrong state; not fatal. */
-  STATE: 'SM_ERR_RELAY_AUTH_STATE',
-} as const;
-export type RelayAuthCodeValue = (typeof RelayAuthCode)[keyof typeof RelayAuthCode];
 
 /** Protocol ERROR/CLOSE code (protocol.md §1) -> SM_ERR_* code, one-to-one. */
 const RELAY_CODE_TO_SM: ReadonlyMap<number, RelayAuthCodeValue> = new Map<number, RelayAuthCodeValue>([

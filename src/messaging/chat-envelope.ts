@@ -33,6 +33,7 @@
  */
 import { SmError } from '../errors.js';
 import { PEER_ID_BYTES } from '../wire/constants.js';
+import { ChatCode } from './messaging-errors.js';
 
 /** Envelope format version; a receiver refuses any other. */
 export const CHAT_ENVELOPE_VERSION = 1;
@@ -55,35 +56,6 @@ export type ChatKind = (typeof ChatKind)[keyof typeof ChatKind];
 export const CHAT_KIND_NAMES: Readonly<Record<ChatKind, string>> = Object.freeze({
   1: 'request', 2: 'accept', 3: 'decline', 4: 'message', 5: 'ack', 6: 'terminate',
 });
-
-export const ChatCode = {
-  /** An envelope that does not decode (length, reserved bits, UTF-8, seq for its kind). */
-  MALFORMED: 'SM_ERR_CHAT_MALFORMED',
-  /** Another envelope version. */
-  VERSION: 'SM_ERR_CHAT_VERSION',
-  /** An unknown envelope kind. */
-  KIND: 'SM_ERR_CHAT_KIND',
-  /** Text over MAX_CHAT_TEXT_BYTES (or a reason over MAX_CHAT_REASON_BYTES). */
-  TOO_LARGE: 'SM_ERR_CHAT_TOO_LARGE',
-  /** The member is not in the directory (not online at the relay). */
-  OFFLINE: 'SM_ERR_CHAT_OFFLINE',
-  /** No conversation with that id (never existed here, or forgotten). */
-  UNKNOWN_CONVERSATION: 'SM_ERR_CHAT_UNKNOWN_CONVERSATION',
-  /** The conversation was terminated (by either side, or after undeliverable messages). */
-  TERMINATED: 'SM_ERR_CHAT_TERMINATED',
-  /** The member declined the chat request. */
-  DECLINED: 'SM_ERR_CHAT_DECLINED',
-  /** An operation that needs another state (respond to a request that is not pending, send before accepting). */
-  STATE: 'SM_ERR_CHAT_STATE',
-  /** Too many unacknowledged messages or conversations: try again after acks arrive. */
-  BUSY: 'SM_ERR_CHAT_BUSY',
-  /** A chat with ourselves. */
-  SELF: 'SM_ERR_CHAT_SELF',
-  /** Waited too long for an ack or an answer; the message stays queued for retry. */
-  TIMEOUT: 'SM_ERR_CHAT_TIMEOUT',
-  /** The chat service stopped. */
-  STOPPED: 'SM_ERR_CHAT_STOPPED',
-} as const;
 
 export class ChatError extends SmError {
   override name = 'ChatError';

@@ -40,7 +40,6 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import { InnerType } from '../wire/constants.js';
 import {
   CHAT_KIND_NAMES,
-  ChatCode,
   ChatError,
   ChatKind,
   CONVERSATION_ID_BYTES,
@@ -50,6 +49,7 @@ import {
   MAX_CHAT_REASON_BYTES,
   type ChatEnvelope,
 } from './chat-envelope.js';
+import { ChatCode } from './messaging-errors.js';
 import { Conversation, type ConversationEvent, type ConversationRole, type ConversationState, type Step } from './conversation.js';
 
 /** Retry cadence: a quarter of RETRY_INITIAL_MS, so retries are late by at most that. */

@@ -40,7 +40,8 @@
  * and leaves the machine unchanged.
  */
 import { backoffCeilingMs } from '../util/backoff.js';
-import { ChatCode, ChatError, ChatKind, MAX_CHAT_SEQ } from './chat-envelope.js';
+import { ChatError, ChatKind, MAX_CHAT_SEQ } from './chat-envelope.js';
+import { ChatCode } from './messaging-errors.js';
 
 /** Messages in flight (sent, not yet acked) per conversation: far below the
  *  session's 128-packet handshake queue, so a rekey or reconnect never

@@ -79,6 +79,7 @@ import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
 import type { PathTimerOptions } from './path/path-timers.js';
+import { DaemonCode } from './node-errors.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
@@ -87,14 +88,6 @@ const FATAL_LINK_CODES = new Set(['SM_ERR_RELAY_PIN']);
 
 export type DaemonDeviceKind = 'tap' | 'tun' | 'none';
 
-export const DaemonCode = {
-  /** The member certificate belongs to another identity than the one in the identity directory. */
-  CERT_MISMATCH: 'SM_ERR_DAEMON_CERT_MISMATCH',
-  /** No admission by the relay within the startup timeout. */
-  RELAY_UNREACHABLE: 'SM_ERR_DAEMON_RELAY_UNREACHABLE',
-  /** The certificate holds no mesh address, but a device was asked for. */
-  NO_ADDRESS: 'SM_ERR_DAEMON_NO_ADDRESS',
-} as const;
 
 export class DaemonError extends SmError {
   override name = 'DaemonError';

@@ -34,6 +34,7 @@ import { systemClock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { InnerType } from '../wire/constants.js';
+import { MeshPingCode } from './node-errors.js';
 
 /** A ping that takes longer than this over a relay is as good as lost; also covers a first handshake (tens of ms). */
 export const DEFAULT_PING_TIMEOUT_MS = 5_000;
@@ -43,13 +44,6 @@ export const DEFAULT_MAX_OUTSTANDING_PINGS = 256;
 export const MESH_PING_ID_BYTES = 8;
 /** Upper bound of a ping timeout: a minute is already far past any useful answer. */
 export const MAX_PING_TIMEOUT_MS = 60_000;
-
-export const MeshPingCode = {
-  TIMEOUT: 'SM_ERR_PING_TIMEOUT',
-  UNREACHABLE: 'SM_ERR_PING_UNREACHABLE',
-  BUSY: 'SM_ERR_PING_BUSY',
-  STOPPED: 'SM_ERR_PING_STOPPED',
-} as const;
 
 export class MeshPingError extends SmError {
   override name = 'MeshPingError';

@@ -14,13 +14,13 @@ import { hkdf, hmacSha256 } from '../../src/crypto/hkdf.js';
 import {
   ChallengeReplayCache,
   DEFAULT_PATH_AUTH_SKEW_MS,
-  PathAuthCode,
   PathAuthInitiator,
   PathAuthResponder,
   pathMacKey,
   pathSessionId,
   requestSessionId,
 } from '../../src/handshake/path-auth.js';
+import { PathAuthCode } from '../../src/handshake/handshake-errors.js';
 import { PathFrameType } from '../../src/wire/constants.js';
 import { decodePathFrame, encodePathFrame } from '../../src/wire/path-frames.js';
 

@@ -8,7 +8,6 @@ import { issueRevocationList } from '../../src/identity/revocation.js';
 import {
   RelayAuthClient,
   RelayAuthServer,
-  RelayAuthCode,
   RelayAuthError,
   RELAY_AUTH_CONTEXT,
   errorFromRelayCode,
@@ -16,6 +15,7 @@ import {
   relayCodeOf,
   smCodeOfRelayCode,
 } from '../../src/handshake/relay-auth.js';
+import { RelayAuthCode } from '../../src/handshake/handshake-errors.js';
 import { FakeClock } from '../../testkit/fake-clock.js';
 import { CHALLENGE_BYTES, FrameType, RelayErrorCode } from '../../src/wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame } from '../../src/wire/relay-frames.js';

@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CHAT_HEADER_BYTES,
-  ChatCode,
   ChatKind,
   decodeChatEnvelope,
   encodeChatEnvelope,
@@ -15,6 +14,7 @@ import {
   MAX_CHAT_TEXT_BYTES,
   type ChatEnvelope,
 } from '../../src/messaging/chat-envelope.js';
+import { ChatCode } from '../../src/messaging/messaging-errors.js';
 
 const A = new Uint8Array(32).fill(0xaa);
 const B = new Uint8Array(32).fill(0xbb);

@@ -25,7 +25,7 @@ import { HybridSigner } from '../../src/crypto/hybrid-sign.js';
 import { issueMemberCertificate, type MemberCertificate } from '../../src/identity/certificate.js';
 import { peerIdFromPublicKey } from '../../src/identity/peer-id.js';
 import { ChatInbox } from '../../src/messaging/chat-inbox.js';
-import { ChatCode } from '../../src/messaging/chat-envelope.js';
+import { ChatCode } from '../../src/messaging/messaging-errors.js';
 import { ChatService, type ChatEvent } from '../../src/messaging/chat-service.js';
 import type { DirectoryEntry } from '../../src/node/directory.js';
 import { ShadowNode } from '../../src/node/node.js';

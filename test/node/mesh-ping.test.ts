@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MeshPinger, MeshPingCode, MESH_PING_ID_BYTES } from '../../src/node/mesh-ping.js';
+import { MeshPinger, MESH_PING_ID_BYTES } from '../../src/node/mesh-ping.js';
+import { MeshPingCode } from '../../src/node/node-errors.js';
 import { PeerManager } from '../../src/node/session/peer-manager.js';
 import { FakeClock } from '../../testkit/fake-clock.js';
 import { MemoryRelay } from '../../testkit/memory-relay.js';

@@ -36,7 +36,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeersResult, PingResult, StatusResult } from '../../src/node/control/control-protocol.js';
-import { DirectCode } from '../../src/node/path/direct-transport.js';
+import { DirectCode } from '../../src/node/path/path-errors.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';

@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from '../../src/crypto/bytes.js';
-import { RelayAuthClient, RELAY_AUTH_CONTEXT, relayAuthTranscript, RelayAuthCode } from '../../src/handshake/relay-auth.js';
+import { RelayAuthClient, RELAY_AUTH_CONTEXT, relayAuthTranscript } from '../../src/handshake/relay-auth.js';
+import { RelayAuthCode } from '../../src/handshake/handshake-errors.js';
 import { RelayLink } from '../../src/node/path/relay-link.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';

@@ -5,15 +5,12 @@
  * values are the SM_ERR_* strings; every other file imports that object.
  *
  * Fails when a file other than a `<folder>-errors.ts` defines an SM_ERR_*
- * literal as a property of an object (a code table of its own), when a
+ * literal as a property of an object (a code table of its own) or exports
+ * one as a constant of its own (`export const SM_ERR_X = 'SM_ERR_X'`), when a
  * `*-errors.ts` is not named after its folder or its table is not a frozen
  * `<Owner>Code`, or when two tables define the same code. Passing a code
  * literal straight to an error's constructor is not a table and is left
  * alone.
- *
- * PENDING names the code tables that still live beside their code: they are
- * to move into their folder's `-errors.ts`. The list only shrinks: a file
- * listed here that no longer defines a table fails too, so it is removed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,20 +18,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-
-/** Code tables not yet moved into their folder's -errors.ts (src-relative). */
-const PENDING = new Set([
-  'config/config-file.ts',
-  'handshake/path-auth.ts',
-  'handshake/relay-auth.ts',
-  'messaging/chat-envelope.ts',
-  'node/control/control-protocol.ts',
-  'node/daemon.ts',
-  'node/mesh-ping.ts',
-  'node/path/direct-transport.ts',
-  'node/path/relay-link.ts',
-  'node/path/udp-transport.ts',
-]);
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -66,11 +49,25 @@ interface CodeTable {
   codes: string[];
 }
 
-/** Every object literal in `text` with at least one SM_ERR_* string property. */
+/**
+ * Every object literal in `text` with at least one SM_ERR_* string property,
+ * and every exported `const` whose value is an SM_ERR_* string (a loose code:
+ * a table of one, owned by the constant's name and never frozen).
+ */
 export function codeTables(file: string, text: string): CodeTable[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const tables: CodeTable[] = [];
   const visit = (node: ts.Node): void => {
+    if (ts.isVariableStatement(node) && node.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) {
+      for (const d of node.declarationList.declarations) {
+        let init = d.initializer;
+        while (init !== undefined && (ts.isAsExpression(init) || ts.isParenthesizedExpression(init))) init = init.expression;
+        if (init !== undefined && ts.isStringLiteral(init) && init.text.startsWith('SM_ERR_')) {
+          const owner = ts.isIdentifier(d.name) ? d.name.text : null;
+          tables.push({ file, line: sf.getLineAndCharacterOfPosition(d.getStart(sf)).line + 1, owner, frozen: false, codes: [init.text] });
+        }
+      }
+    }
     if (ts.isObjectLiteralExpression(node)) {
       const codes = node.properties
         .filter(ts.isPropertyAssignment)
@@ -110,14 +107,8 @@ const TABLES = sourceFiles(SRC).flatMap((f) => codeTables(relative(SRC, f).split
 
 test('SM_ERR_* code tables live only in <folder>-errors.ts files, as frozen <Owner>Code objects', () => {
   assert.ok(TABLES.length >= 6, 'code tables found under src/');
-  const problems = TABLES.filter((t) => !PENDING.has(t.file)).flatMap(tableProblems);
+  const problems = TABLES.flatMap(tableProblems);
   assert.deepEqual(problems, [], `error-code convention (docs/conventions.md §9):\n  ${problems.join('\n  ')}`);
-});
-
-test('every file still listed as PENDING still defines a code table (the list only shrinks)', () => {
-  const withTables = new Set(TABLES.map((t) => t.file));
-  const stale = [...PENDING].filter((f) => !withTables.has(f));
-  assert.deepEqual(stale, [], `remove from PENDING: ${stale.join(', ')}`);
 });
 
 test('no SM_ERR_* code is defined by two tables', () => {
@@ -127,7 +118,7 @@ test('no SM_ERR_* code is defined by two tables', () => {
   assert.deepEqual(twice, [], `codes defined twice:\n  ${twice.join('\n  ')}`);
 });
 
-test('the convention checker names a stray table, a misnamed file and an unfrozen table', () => {
+test('the convention checker names a stray table, a loose exported code, a misnamed file and an unfrozen table', () => {
   const stray = codeTables('node/foo.ts', "export const FooCode = Object.freeze({ A: 'SM_ERR_FOO_A' } as const);");
   assert.match(tableProblems(stray[0]!)[0] ?? '', /src\/node\/foo\.ts:1: SM_ERR_\* codes defined outside a -errors\.ts file \(SM_ERR_FOO_A\)/);
   const misnamed = codeTables('node/path/direct-errors.ts', "export const PathCode = Object.freeze({ A: 'SM_ERR_PATH_A' } as const);");
@@ -137,4 +128,10 @@ test('the convention checker names a stray table, a misnamed file and an unfroze
   const good = codeTables('wire/wire-errors.ts', "export const WireCode = Object.freeze({ A: 'SM_ERR_WIRE_A' } as const);");
   assert.deepEqual(tableProblems(good[0]!), []);
   assert.deepEqual(codeTables('cli/x.ts', "throw new ConfigError('SM_ERR_CONFIG_X', 'm');"), []);
+  const looseConst = codeTables('crypto/checks.ts', "/** doc */\nexport const SM_ERR_CRYPTO_X = 'SM_ERR_CRYPTO_X';");
+  assert.equal(looseConst.length, 1);
+  assert.match(tableProblems(looseConst[0]!)[0] ?? '', /src\/crypto\/checks\.ts:2: SM_ERR_\* codes defined outside a -errors\.ts file \(SM_ERR_CRYPTO_X\)/);
+  const looseInCodeFile = codeTables('crypto/crypto-errors.ts', "export const SM_ERR_CRYPTO_X = 'SM_ERR_CRYPTO_X' as const;");
+  assert.match(tableProblems(looseInCodeFile[0]!).join('\n'), /the code table is a const named <Owner>Code, not SM_ERR_CRYPTO_X/);
+  assert.deepEqual(codeTables('cli/x.ts', "const local = 'SM_ERR_CONFIG_X'; export const label = `SM_ERR_${local}`;"), []);
 });

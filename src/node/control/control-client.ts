@@ -10,18 +10,8 @@
  * daemon's own code (e.g. SM_ERR_CONTROL_UNKNOWN_PEER) for an error answer.
  */
 import { connect } from 'node:net';
-import {
-  checkSocketPath,
-  ControlCode,
-  ControlError,
-  MAX_CONTROL_RESPONSE_BYTES,
-  type ControlMethod,
-  type PeersResult,
-  type PingParams,
-  type PingProgress,
-  type PingResult,
-  type StatusResult,
-} from './control-protocol.js';
+import { checkSocketPath, ControlError, MAX_CONTROL_RESPONSE_BYTES, type ControlMethod, type PeersResult, type PingParams, type PingProgress, type PingResult, type StatusResult } from './control-protocol.js';
+import { ControlCode } from './control-errors.js';
 
 /** status and peers answer from memory: 10 s means the daemon is wedged, not busy. */
 export const DEFAULT_CONTROL_TIMEOUT_MS = 10_000;

@@ -25,22 +25,13 @@
  */
 import { fromHex, sha256, toHex } from '../../crypto/bytes.js';
 import { formatPeerId } from '../../identity/peer-id.js';
-import { ChatCode, ChatError, encodeChatText } from '../../messaging/chat-envelope.js';
+import { ChatError, encodeChatText } from '../../messaging/chat-envelope.js';
+import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import {
-  ControlCode,
-  ControlError,
-  errorBody,
-  type PeerStatus,
-  type PeersResult,
-  type PingParams,
-  type PingProgress,
-  type PingResult,
-  type StatusResult,
-  type UserInfo,
-} from './control-protocol.js';
+import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type StatusResult, type UserInfo } from './control-protocol.js';
+import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 
 type Counts = Readonly<Record<string, number>>;

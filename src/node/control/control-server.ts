@@ -32,39 +32,8 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import {
-  checkSocketPath,
-  ControlCode,
-  ControlError,
-  errorBody,
-  MAX_CONTROL_PENDING_BYTES,
-  MAX_CONTROL_REQUEST_BYTES,
-  parseChatEventsParams,
-  parseChatRequestParams,
-  parseChatRespondParams,
-  parseChatSendParams,
-  parseChatTerminateParams,
-  parsePingParams,
-  parseUsersParams,
-  type ChatEvent,
-  type ChatEventsParams,
-  type ChatEventsResult,
-  type ChatListResult,
-  type ChatRequestParams,
-  type ChatRespondParams,
-  type ChatSendParams,
-  type ChatSendResult,
-  type ChatTerminateParams,
-  type ControlMessage,
-  type ConversationInfo,
-  type UsersParams,
-  type UsersResult,
-  type PeersResult,
-  type PingParams,
-  type PingProgress,
-  type PingResult,
-  type StatusResult,
-} from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type StatusResult } from './control-protocol.js';
+import { ControlCode } from './control-errors.js';
 
 /** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
 export const MAX_CONTROL_CONNECTIONS = 16;

@@ -71,19 +71,19 @@ import {
   DEFAULT_PATH_AUTH_SKEW_MS,
   PATH_AUTH_EXPORTER_BYTES,
   PATH_AUTH_EXPORTER_LABEL,
-  PathAuthCode,
   PathAuthInitiator,
   PathAuthResponder,
   pathSessionId,
   requestSessionId,
 } from '../../handshake/path-auth.js';
+import { PathAuthCode } from '../../handshake/handshake-errors.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import { MAX_FRAME_BYTES, PEER_ID_BYTES } from '../../wire/constants.js';
 import { formatHostPort } from '../../wire/ip-address.js';
 import { DirectPath } from './direct-path.js';
 import { SourceLimit, sourceKey } from '../../util/source-limit.js';
-import { PathCode } from './path-errors.js';
+import { DirectCode, PathCode } from './path-errors.js';
 import type { PathCandidate } from './rendezvous/path-offer.js';
 import { createEphemeralCertificate, EPHEMERAL_CERT_LIFETIME_MS, fingerprintOfX509, type EphemeralCertificate } from './tls-ephemeral.js';
 import { DEFAULT_DIRECT_CONNECT_TIMEOUT_MS, DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS, MIN_CERT_LIFETIME_MS, rotationDelayMs, rotationRetryDelayMs } from './direct-timers.js';
@@ -168,33 +168,6 @@ export const DIRECT_TRANSPORT_DEFAULTS = Object.freeze({
 });
 
 type ResolvedOptions = { -readonly [K in keyof typeof DIRECT_TRANSPORT_DEFAULTS]: (typeof DIRECT_TRANSPORT_DEFAULTS)[K] };
-
-/** SM_ERR_* codes of the transport (re-handshake refusals use PathAuthCode, offer refusals the rendezvous' OfferCode). Stable; never reused. */
-export const DirectCode = {
-  /** Dialer: the server's certificate is not the one the peer signed (a man in the middle). */
-  PIN: 'SM_ERR_PATH_PIN',
-  /** Listener: the client's certificate is no known peer's signed pin. */
-  PIN_UNKNOWN: 'SM_ERR_PATH_PIN_UNKNOWN',
-  /** Listener: the client presented no certificate. */
-  NO_CLIENT_CERT: 'SM_ERR_PATH_NO_CLIENT_CERT',
-  /** connect() to a peer that sent no offer. */
-  NO_OFFER: 'SM_ERR_PATH_NO_OFFER',
-  /** No end-to-end session with the peer (no path-auth key). */
-  NO_SESSION: 'SM_ERR_PATH_NO_SESSION',
-  /** Too many accepted connections awaiting their re-handshake. */
-  BUSY: 'SM_ERR_PATH_BUSY',
-  /** A TCP connection cut at accept: its source address already holds maxHandshakesPerAddress unfinished TLS handshakes. */
-  SOURCE_BUSY: 'SM_ERR_PATH_SOURCE_BUSY',
-  /** A TCP connection cut at accept: maxHandshakes unfinished TLS handshakes are open. */
-  HANDSHAKES_FULL: 'SM_ERR_PATH_HANDSHAKES_FULL',
-  /** Operational failures (counted in stats.failures, not refusals). */
-  CONNECT: 'SM_ERR_PATH_CONNECT',
-  TLS: 'SM_ERR_PATH_TLS',
-  /** Listener: a TLS handshake did not finish within tlsHandshakeTimeoutMs; the socket was closed. */
-  TLS_TIMEOUT: 'SM_ERR_PATH_TLS_TIMEOUT',
-  TIMEOUT: 'SM_ERR_PATH_TIMEOUT',
-  CLOSED: 'SM_ERR_PATH_CLOSED',
-} as const;
 
 export interface DirectTransportStats {
   dials: number;

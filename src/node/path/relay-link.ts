@@ -78,6 +78,7 @@ import { silentLogger, type Logger } from '../../util/logger.js';
 import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../../wire/relay-frames.js';
 import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from '../dataplane/frame-headroom.js';
+import { RelayLinkCode } from './path-errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_RECONNECT_BASE_MS, DEFAULT_RECONNECT_MAX_MS, RelayLinkTimers } from './relay-link-timers.js';
 
 export interface RelayLinkOptions {
@@ -133,16 +134,6 @@ export const RELAY_LINK_DEFAULTS = Object.freeze({
   reconnectMaxMs: DEFAULT_RECONNECT_MAX_MS,
   sendQueueBytes: DEFAULT_LINK_SEND_QUEUE_BYTES,
 });
-
-/** SM_ERR_* codes of the link itself (admission refusals use relay-auth's codes). */
-export const RelayLinkCode = {
-  PIN: 'SM_ERR_RELAY_PIN',
-  TLS: 'SM_ERR_RELAY_TLS',
-  CONNECT_TIMEOUT: 'SM_ERR_RELAY_CONNECT_TIMEOUT',
-  DEAD: 'SM_ERR_RELAY_DEAD',
-  CLOSED: 'SM_ERR_RELAY_CLOSED',
-  SOCKET: 'SM_ERR_RELAY_SOCKET',
-} as const;
 
 const OPTION_KEYS = ['url', 'pin', 'tlsCaFile', 'connectTimeoutMs', 'reconnectBaseMs', 'reconnectMaxMs', 'sendQueueBytes'] as const;
 const WS_CLOSE_NORMAL = 1000;

@@ -78,7 +78,7 @@ import {
 } from '../../wire/constants.js';
 import { canonicalIpText, formatHostPort, unmapIpv4 } from '../../wire/ip-address.js';
 import { datagramType, decodeUdpProbe, type UdpProbe } from '../../wire/udp-frames.js';
-import { PathCode } from './path-errors.js';
+import { PathCode, UdpCode } from './path-errors.js';
 import { DEFAULT_PUNCH_INTERVAL_MS, DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS, probeBackDue, PUNCH_GRACE_MS, STUN_ON_CONNECT_MIN_AGE_MS, UDP_CLOSE_DRAIN_MS, UDP_MTU_REPROBE_MS } from './udp-timers.js';
 import type { PathCandidate } from './rendezvous/path-offer.js';
 import { sealUdpProbe, UdpReplayCache, verifyUdpProbe } from './udp-probe-auth.js';
@@ -171,15 +171,6 @@ export const UDP_TRANSPORT_DEFAULTS = Object.freeze({
 });
 
 type ResolvedOptions = { -readonly [K in keyof typeof UDP_TRANSPORT_DEFAULTS]: (typeof UDP_TRANSPORT_DEFAULTS)[K] };
-
-/** connect_failed codes. Stable; never reused. */
-export const UdpCode = {
-  NO_CANDIDATES: 'SM_ERR_UDP_NO_CANDIDATES',
-  NO_SESSION: 'SM_ERR_UDP_NO_SESSION',
-  TIMEOUT: 'SM_ERR_UDP_PUNCH_TIMEOUT',
-  /** The transport has no socket (not started, its bind failed, or stopped). */
-  NOT_RUNNING: 'SM_ERR_UDP_NOT_RUNNING',
-} as const;
 
 export type UdpDropReason =
   | 'unknown_source' | 'malformed' | 'unknown_peer' | 'bad_mac' | 'stale' | 'replay' | 'ack_unknown'

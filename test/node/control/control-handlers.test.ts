@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromHex, sha256, toHex } from '../../../src/crypto/bytes.js';
 import { SmError } from '../../../src/errors.js';
-import { ChatCode } from '../../../src/messaging/chat-envelope.js';
+import { ChatCode } from '../../../src/messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../../src/messaging/chat-service.js';
 import {
   NodeControlHandlers,
@@ -12,7 +12,8 @@ import {
   type ControlPeerInfo,
   type NodeControlSource,
 } from '../../../src/node/control/control-handlers.js';
-import { ControlCode, type PingProgress } from '../../../src/node/control/control-protocol.js';
+import { type PingProgress } from '../../../src/node/control/control-protocol.js';
+import { ControlCode } from '../../../src/node/control/control-errors.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
 import { rejectsWithCode, throwsWithCode } from '../../../testkit/expect-code.js';
 

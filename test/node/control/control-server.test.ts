@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../../src/node/control/control-client.js';
-import { checkSocketPath, ControlCode, ControlError, defaultControlPath, type PingParams, type PingProgress, type PingResult, type StatusResult } from '../../../src/node/control/control-protocol.js';
+import { checkSocketPath, ControlError, defaultControlPath, type PingParams, type PingProgress, type PingResult, type StatusResult } from '../../../src/node/control/control-protocol.js';
+import { ControlCode } from '../../../src/node/control/control-errors.js';
 import { ControlServer, MAX_CONTROL_CONNECTIONS, type ControlHandler } from '../../../src/node/control/control-server.js';
 
 const STATUS: StatusResult = {

@@ -13,12 +13,13 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 import { randomBytes } from '../../../src/crypto/bytes.js';
-import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, DirectCode, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, type DirectTransport } from '../../../src/node/path/direct-transport.js';
+import { DirectCode } from '../../../src/node/path/path-errors.js';
 import { DEFAULT_DIRECT_TLS_HANDSHAKE_TIMEOUT_MS } from '../../../src/node/path/direct-timers.js';
 import type { DirectPath } from '../../../src/node/path/direct-path.js';
 import { signPathOffer } from '../../../src/node/path/rendezvous/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
-import { PathAuthCode } from '../../../src/handshake/path-auth.js';
+import { PathAuthCode } from '../../../src/handshake/handshake-errors.js';
 import { FrameType, MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
 import { FakeSessions, members, next, offersOf, skewedClock, until, type Member } from '../../../testkit/direct-transport-fixture.js';
 

@@ -1,0 +1,30 @@
+/**
+ * Stable error codes thrown by the files of node/ itself (docs/conventions.md
+ * §9); its subfolders keep their own (path/path-errors.ts,
+ * session/session-errors.ts, device/device-errors.ts). A code, once
+ * shipped, is never reused for another meaning.
+ */
+
+/** SM_ERR_* codes of mesh-ping.ts, always as MeshPingError. */
+export const MeshPingCode = Object.freeze({
+  /** No pong within the ping's timeout. */
+  TIMEOUT: 'SM_ERR_PING_TIMEOUT',
+  /** The session layer dropped the request (no session and none can be started, or the relay link is down). */
+  UNREACHABLE: 'SM_ERR_PING_UNREACHABLE',
+  /** maxOutstanding pings are already waiting for their pong. */
+  BUSY: 'SM_ERR_PING_BUSY',
+  /** The pinger is not running, or stop() was called while waiting. */
+  STOPPED: 'SM_ERR_PING_STOPPED',
+} as const);
+export type MeshPingCode = (typeof MeshPingCode)[keyof typeof MeshPingCode];
+
+/** SM_ERR_* codes of daemon.ts, always as DaemonError. */
+export const DaemonCode = Object.freeze({
+  /** The member certificate belongs to another identity than the one in the identity directory. */
+  CERT_MISMATCH: 'SM_ERR_DAEMON_CERT_MISMATCH',
+  /** No admission by the relay within the startup timeout. */
+  RELAY_UNREACHABLE: 'SM_ERR_DAEMON_RELAY_UNREACHABLE',
+  /** The certificate holds no mesh address, but a device was asked for. */
+  NO_ADDRESS: 'SM_ERR_DAEMON_NO_ADDRESS',
+} as const);
+export type DaemonCode = (typeof DaemonCode)[keyof typeof DaemonCode];
