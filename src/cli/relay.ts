@@ -30,7 +30,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { type RelayOptions } from '../relay/relay-options.js';
 import { RelayDaemon } from '../relay-daemon/relay-daemon.js';
-import { KEYS_BY_PATH } from '../config/config-keys.js';
+import { keySourcesHelp } from '../config/config-keys.js';
 import { logFormatOf, logLevelOf, relayDaemonOptionsOf, relayServerOptionsOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
 import { ConfigReloader } from '../config/config-reload.js';
@@ -75,14 +75,6 @@ export function relayOptionsFromCli(opts: RelayCliOptions): Partial<RelayOptions
   return relayServerOptionsOf(resolveConfig({ role: 'relay', flags, env: {} }));
 }
 
-/** "(default X; SHADOWMESH_Y; relay.z in the config file)" for a flag's help, from the one key table. */
-function fromKey(path: string): string {
-  const k = KEYS_BY_PATH.get(path);
-  if (k === undefined) return '';
-  const parts = [typeof k.default === 'string' || typeof k.default === 'number' ? `default ${String(k.default)}` : undefined, k.env, `${path} in the config file`];
-  return ` (${parts.filter((p) => p !== undefined).join('; ')})`;
-}
-
 async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const load = () => loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
@@ -118,26 +110,26 @@ export function registerRelay(program: Command): void {
     .showHelpAfterError(false)
     .description('run a relay: admit network members over WSS (TLS 1.3) and route their end-to-end sealed frames by peer id')
     .option('--config <file>', 'config file (default $SHADOWMESH_CONFIG, else $SHADOWMESH_HOME/config.yaml if present); flags override it, see docs/configuration.md')
-    .option('--ca <file>', `network CA certificate; only holders of its valid, unrevoked member certificates are admitted; required${fromKey('relay.ca')}`)
-    .option('--listen <host:port>', `address and port to listen on ([v6]:port for IPv6; port 0 picks a free port)${fromKey('relay.listen')}`)
-    .option('--crl <file>', `revocation list of the CA; reloaded on SIGHUP, revoked members are disconnected${fromKey('relay.crl')}`)
-    .option('--cert <file>', `TLS certificate chain (PEM) to serve instead of the self-signed one; needs --key${fromKey('relay.cert')}`)
-    .option('--key <file>', `private key (PEM) for --cert${fromKey('relay.key')}`)
+    .option('--ca <file>', `network CA certificate; only holders of its valid, unrevoked member certificates are admitted; required${keySourcesHelp('relay.ca')}`)
+    .option('--listen <host:port>', `address and port to listen on ([v6]:port for IPv6; port 0 picks a free port)${keySourcesHelp('relay.listen')}`)
+    .option('--crl <file>', `revocation list of the CA; reloaded on SIGHUP, revoked members are disconnected${keySourcesHelp('relay.crl')}`)
+    .option('--cert <file>', `TLS certificate chain (PEM) to serve instead of the self-signed one; needs --key${keySourcesHelp('relay.cert')}`)
+    .option('--key <file>', `private key (PEM) for --cert${keySourcesHelp('relay.key')}`)
     .option('--data <dir>', 'directory of the persisted TLS key (default $SHADOWMESH_HOME/relay or ~/.shadowmesh/relay; SHADOWMESH_RELAY_DATA; relay.data in the config file)')
-    .option('--max-clients <n>', `admitted members at once; more are refused${fromKey('relay.maxClients')}`)
-    .option('--max-pending <n>', `connections still in admission at once${fromKey('relay.maxPending')}`)
-    .option('--max-pending-per-address <n>', `connections one source address (IPv6: one /64) may hold before admission; more are cut at accept${fromKey('relay.maxPendingPerAddress')}`)
-    .option('--cert-cache-entries <n>', `verified member certificates remembered, so a repeated HELLO costs no CA signature check (0: off)${fromKey('relay.certCacheEntries')}`)
-    .option('--max-frame-bytes <n>', `largest frame accepted, announced to nodes${fromKey('relay.maxFrameBytes')}`)
-    .option('--rate-frames <n>', `frames per second one member may send, burst half a second${fromKey('relay.rateFrames')}`)
-    .option('--rate-bytes <n>', `bytes per second one member may send, burst half a second${fromKey('relay.rateBytes')}`)
-    .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s${fromKey('relay.heartbeat')}`)
-    .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${fromKey('relay.idleTimeout')}`)
-    .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${fromKey('relay.handshakeTimeout')}`)
-    .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${fromKey('relay.metrics.listen')}`)
-    .option('--stun-listen <host:port>', `answer STUN on this UDP address instead of the --listen host and port${fromKey('relay.stun.listen')}`)
-    .option('--no-stun', `do not answer STUN Binding requests on UDP (nodes then learn no public UDP address from this relay)${fromKey('relay.stun.enabled')}`)
-    .option('--tls-cert-lifetime <duration>', `lifetime of the self-signed TLS certificate, re-issued with the same key (same pin) when a quarter is left${fromKey('relay.tls.certLifetime')}`)
+    .option('--max-clients <n>', `admitted members at once; more are refused${keySourcesHelp('relay.maxClients')}`)
+    .option('--max-pending <n>', `connections still in admission at once${keySourcesHelp('relay.maxPending')}`)
+    .option('--max-pending-per-address <n>', `connections one source address (IPv6: one /64) may hold before admission; more are cut at accept${keySourcesHelp('relay.maxPendingPerAddress')}`)
+    .option('--cert-cache-entries <n>', `verified member certificates remembered, so a repeated HELLO costs no CA signature check (0: off)${keySourcesHelp('relay.certCacheEntries')}`)
+    .option('--max-frame-bytes <n>', `largest frame accepted, announced to nodes${keySourcesHelp('relay.maxFrameBytes')}`)
+    .option('--rate-frames <n>', `frames per second one member may send, burst half a second${keySourcesHelp('relay.rateFrames')}`)
+    .option('--rate-bytes <n>', `bytes per second one member may send, burst half a second${keySourcesHelp('relay.rateBytes')}`)
+    .option('--heartbeat <duration>', `PING interval to each member, e.g. 30s${keySourcesHelp('relay.heartbeat')}`)
+    .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${keySourcesHelp('relay.idleTimeout')}`)
+    .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${keySourcesHelp('relay.handshakeTimeout')}`)
+    .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('relay.metrics.listen')}`)
+    .option('--stun-listen <host:port>', `answer STUN on this UDP address instead of the --listen host and port${keySourcesHelp('relay.stun.listen')}`)
+    .option('--no-stun', `do not answer STUN Binding requests on UDP (nodes then learn no public UDP address from this relay)${keySourcesHelp('relay.stun.enabled')}`)
+    .option('--tls-cert-lifetime <duration>', `lifetime of the self-signed TLS certificate, re-issued with the same key (same pin) when a quarter is left${keySourcesHelp('relay.tls.certLifetime')}`)
     .addHelpText(
       'after',
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +

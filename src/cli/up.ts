@@ -25,7 +25,7 @@
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
 import type { Command } from 'commander';
-import { KEYS_BY_PATH } from '../config/config-keys.js';
+import { keySourcesHelp } from '../config/config-keys.js';
 import { daemonOptionsOf, logFormatOf, logLevelOf, pathTimersOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
 import { ConfigReloader } from '../config/config-reload.js';
@@ -37,14 +37,6 @@ import { PASSPHRASE_ENV } from './keygen.js';
 
 interface UpCliOptions {
   config?: string;
-}
-
-/** "(default X, SHADOWMESH_Y)" for a flag's help, from the one key table. */
-function fromKey(path: string): string {
-  const k = KEYS_BY_PATH.get(path);
-  if (k === undefined) return '';
-  const parts = [typeof k.default === 'string' || typeof k.default === 'number' ? `default ${String(k.default)}` : undefined, k.env, `${path} in the config file`];
-  return ` (${parts.filter((p) => p !== undefined).join('; ')})`;
 }
 
 async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
@@ -93,25 +85,25 @@ export function registerUp(program: Command): void {
     .showHelpAfterError(false)
     .description('join the mesh: run the node daemon in the foreground (relay link, end-to-end sessions, TAP/TUN device, control socket)')
     .option('--config <file>', 'config file (default $SHADOWMESH_CONFIG, else $SHADOWMESH_HOME/config.yaml if present); flags override it, see docs/configuration.md')
-    .option('--relay <url>', `relay to join, wss://HOST:PORT; required${fromKey('node.relay')}`)
-    .option('--pin <pin>', `the relay's TLS key pin, sha256:<hex>, as \`shadowmesh relay\` prints it; required${fromKey('node.pin')}`)
-    .option('--ca <file>', `network CA certificate; our --cert must be signed by it, and so must every peer's; required${fromKey('node.ca')}`)
-    .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; required${fromKey('node.cert')}`)
-    .option('--crl <file>', `revocation list of the CA: peers on it are refused; reloaded on SIGHUP${fromKey('node.crl')}`)
+    .option('--relay <url>', `relay to join, wss://HOST:PORT; required${keySourcesHelp('node.relay')}`)
+    .option('--pin <pin>', `the relay's TLS key pin, sha256:<hex>, as \`shadowmesh relay\` prints it; required${keySourcesHelp('node.pin')}`)
+    .option('--ca <file>', `network CA certificate; our --cert must be signed by it, and so must every peer's; required${keySourcesHelp('node.ca')}`)
+    .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; required${keySourcesHelp('node.cert')}`)
+    .option('--crl <file>', `revocation list of the CA: peers on it are refused; reloaded on SIGHUP${keySourcesHelp('node.crl')}`)
     .option('--dir <dir>', `identity directory holding identity.key (default $SHADOWMESH_HOME or ~/.shadowmesh; node.dir in the config file)`)
-    .option('--passphrase-file <file>', `file holding the identity key's passphrase (else $${PASSPHRASE_ENV})${fromKey('node.passphraseFile')}`)
-    .option('--dev <kind>', `tun (L3, routes by member address), tap (L2, Ethernet with ARP), or none (no device: sessions, ping and the control API only; needs no root)${fromKey('node.dev')}`)
+    .option('--passphrase-file <file>', `file holding the identity key's passphrase (else $${PASSPHRASE_ENV})${keySourcesHelp('node.passphraseFile')}`)
+    .option('--dev <kind>', `tun (L3, routes by member address), tap (L2, Ethernet with ARP), or none (no device: sessions, ping and the control API only; needs no root)${keySourcesHelp('node.dev')}`)
     .option('--name <ifname>', `interface name, %d for the first free number (default sm%d for tun, smtap%d for tap; SHADOWMESH_DEV_NAME; node.name in the config file)`)
-    .option('--mtu <n>', `device MTU in bytes, ${MIN_DEVICE_MTU}..${MAX_DEVICE_MTU}; full-size packets still fit a 1500-byte path once direct UDP paths exist${fromKey('node.mtu')}`)
+    .option('--mtu <n>', `device MTU in bytes, ${MIN_DEVICE_MTU}..${MAX_DEVICE_MTU}; full-size packets still fit a 1500-byte path once direct UDP paths exist${keySourcesHelp('node.mtu')}`)
     .option('--control <sock>', 'control socket path (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock; SHADOWMESH_CONTROL; node.control in the config file)')
-    .option('--p2p-port <port>', `TCP port of the direct-path listener (TLS 1.3 + WebSocket, pinned identity-signed certificates), advertised to peers inside the session; 0 is any free port${fromKey('node.p2p.port')}`)
-    .option('--p2p-listen <ip>', `address of the direct-path listener; a specific address is also the only one advertised (:: is every address of this machine except the mesh's own)${fromKey('node.p2p.listen')}`)
+    .option('--p2p-port <port>', `TCP port of the direct-path listener (TLS 1.3 + WebSocket, pinned identity-signed certificates), advertised to peers inside the session; 0 is any free port${keySourcesHelp('node.p2p.port')}`)
+    .option('--p2p-listen <ip>', `address of the direct-path listener; a specific address is also the only one advertised (:: is every address of this machine except the mesh's own)${keySourcesHelp('node.p2p.listen')}`)
     .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts (SHADOWMESH_P2P_ENABLED=false; node.p2p.enabled: false in the config file)')
-    .option('--udp-port <port>', `UDP port of direct paths (hole punching through NAT, on the --p2p-listen address); 0 is any free port${fromKey('node.p2p.udpPort')}`)
-    .option('--stun <servers>', `STUN servers for the reflexive UDP address: 'relay' (the relay answers STUN on its own port), 'none', or HOST:PORT[,HOST:PORT...]; two or more also classify the NAT${fromKey('node.p2p.stun')}`)
+    .option('--udp-port <port>', `UDP port of direct paths (hole punching through NAT, on the --p2p-listen address); 0 is any free port${keySourcesHelp('node.p2p.udpPort')}`)
+    .option('--stun <servers>', `STUN servers for the reflexive UDP address: 'relay' (the relay answers STUN on its own port), 'none', or HOST:PORT[,HOST:PORT...]; two or more also classify the NAT${keySourcesHelp('node.p2p.stun')}`)
     .option('--no-udp', 'direct paths over WSS only: no UDP socket, no hole punching (SHADOWMESH_P2P_UDP=false; node.p2p.udp: false in the config file)')
-    .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${fromKey('node.startupTimeout')}`)
-    .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${fromKey('node.metrics.listen')}`)
+    .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${keySourcesHelp('node.startupTimeout')}`)
+    .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +

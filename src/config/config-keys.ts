@@ -145,6 +145,14 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
 
 export const KEYS_BY_PATH: ReadonlyMap<string, ConfigKey> = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
 
+/** " (default X; SHADOWMESH_Y; a.b in the config file)": where a flag's value can also come from, for its --help; '' for a path not in the table. */
+export function keySourcesHelp(path: string): string {
+  const k = KEYS_BY_PATH.get(path);
+  if (k === undefined) return '';
+  const parts = [typeof k.default === 'string' || typeof k.default === 'number' ? `default ${String(k.default)}` : undefined, k.env, `${path} in the config file`];
+  return ` (${parts.filter((p) => p !== undefined).join('; ')})`;
+}
+
 /** The keys a command of `role` reads: its own section and the shared ones. */
 export function keysForRole(role: Role | undefined): ConfigKey[] {
   return CONFIG_KEYS.filter((k) => role === undefined || !ROLES.some((r) => r !== role && k.path.startsWith(`${r}.`)));
