@@ -6,6 +6,8 @@
  *   SIGTERM/SIGINT  the first one logs 'stopping' and runs `stop` once; the
  *                   handlers are removed then, so a second signal gets
  *                   Node's default (the process ends at once)
+ *   stopRequested   the service asking to stop (`shadowmesh down` through
+ *                   the control API): the same as a first SIGTERM
  *
  * The ready line goes to stdout only AFTER every handler is installed:
  * a script that waits for it and then sends a signal never meets a process
@@ -35,16 +37,21 @@ export interface ForegroundService {
   stop(): Promise<void>;
   /** SIGHUP; absent: SIGHUP is left alone. */
   reload?(): void;
+  /** Resolves when the service asks to be stopped (control `shutdown`); handled as SIGTERM. */
+  stopRequested?: Promise<void>;
 }
 
-/** Hold the foreground until SIGTERM or SIGINT stopped `service`; resolves with the signal. */
-export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService): Promise<NodeJS.Signals> {
+/** Hold the foreground until SIGTERM, SIGINT or the service's own request stopped `service`; resolves with the signal, or 'shutdown'. */
+export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService): Promise<NodeJS.Signals | 'shutdown'> {
   const signals = deps.signals ?? process;
   const write = deps.write ?? ((text: string) => { process.stdout.write(text); });
   const onHup = (): void => service.reload?.();
   if (service.reload !== undefined) signals.on('SIGHUP', onHup);
-  return new Promise<NodeJS.Signals>((resolve) => {
-    const onStop = (signal: NodeJS.Signals): void => {
+  return new Promise<NodeJS.Signals | 'shutdown'>((resolve) => {
+    let stopping = false;
+    const onStop = (signal: NodeJS.Signals | 'shutdown'): void => {
+      if (stopping) return;
+      stopping = true;
       signals.off('SIGTERM', onStop);
       signals.off('SIGINT', onStop);
       deps.logger.info('stopping', { signal });
@@ -59,6 +66,7 @@ export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService
     };
     signals.on('SIGTERM', onStop);
     signals.on('SIGINT', onStop);
+    void service.stopRequested?.then(() => onStop('shutdown'));
     write(service.readyLine + '\n');
   });
 }

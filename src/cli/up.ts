@@ -14,8 +14,8 @@
  * Logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty or log.format:
  * pretty for one readable line each). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
- * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT stop it gracefully
- * (exit 0). SIGHUP reloads the configuration (file and environment; flags
+ * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT, or `shadowmesh
+ * down` (control `shutdown`), stop it gracefully (exit 0). SIGHUP reloads the configuration (file and environment; flags
  * stay as given): log.level and the revocation list take effect at once (a
  * newly revoked member leaves the directory and routing, other sessions stay
  * up: daemon.ts), every other changed key is named in a warning and waits
@@ -72,6 +72,7 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   await runUntilStopped({ logger }, {
     readyLine: daemon.readyLine(),
     stop: () => daemon.stop(),
+    stopRequested: daemon.stopRequested,
     reload: () => {
       logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
       void reloader.reload();
@@ -109,7 +110,7 @@ export function registerUp(program: Command): void {
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +
         'logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty for a terminal). After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
         '(or CAP_NET_ADMIN). Query it with `shadowmesh status`, `shadowmesh peers`, `shadowmesh ping PEER`.\n' +
-        'Signals: SIGTERM/SIGINT stop it gracefully (exit 0); SIGHUP reloads the config file: log.level and the revocation list\n' +
+        'Signals: SIGTERM/SIGINT (or `shadowmesh down`) stop it gracefully (exit 0); SIGHUP reloads the config file: log.level and the revocation list\n' +
         'at once (revoked members are dropped, other sessions stay), other changed keys are named and wait for a restart.',
     )
     .action(async (opts: UpCliOptions, cmd: Command) => {

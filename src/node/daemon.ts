@@ -23,6 +23,11 @@
  *                              relay link reconnects on its own.
  *   stop()  the reverse; idempotent.
  *
+ * A control client may ask the daemon to stop (control `shutdown`): the
+ * daemon does not stop itself then, it resolves `stopRequested`, and whoever
+ * runs it (src/cli/up.ts, through src/cli/foreground.ts) stops it exactly as
+ * on SIGTERM, so the process exits the same way.
+ *
  * Device 'none' runs a userspace member without an interface: it holds
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
@@ -175,6 +180,9 @@ export class NodeDaemon {
   #startedAtMs = 0;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
+  #requestStop!: () => void;
+  /** Resolves once a control client asked this daemon to stop (control `shutdown`); never rejects. */
+  readonly stopRequested: Promise<void> = new Promise<void>((resolve) => { this.#requestStop = resolve; });
 
   /** Read and check every file, build every component; opens nothing. */
   static async load(deps: DaemonDeps, options: DaemonOptions): Promise<NodeDaemon> {
@@ -289,6 +297,7 @@ export class NodeDaemon {
       chatInbox: this.chatInbox,
       dataplane: () => this.#dataplane,
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
+      requestStop: () => this.#requestStop(),
     };
   }
 

@@ -1,6 +1,6 @@
 /**
  * The node's control API handlers (docs/architecture.md "Components": the
- * control API on a unix socket): what `status`, `peers`, `ping` and the chat
+ * control API on a unix socket): what `status`, `peers`, `ping`, `shutdown` and the chat
  * methods (`users`, `chat_*`, the inbox behind `recv`) answer. The
  * ControlServer (control-server.ts) frames requests and responses; this
  * module turns a request into its result, reading the node through
@@ -30,7 +30,7 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type StatusResult, type UserInfo } from './control-protocol.js';
+import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type UserInfo } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 
@@ -150,6 +150,8 @@ export interface NodeControlSource {
   dataplane(): { readonly stats: { readonly drops: Counts } } | null;
   /** On the revocation list in force (hex peer id). */
   isRevoked(peerHex: string): boolean;
+  /** Stop the daemon as SIGTERM does (control `shutdown`, once its answer is written); a second call changes nothing. */
+  requestStop(): void;
 }
 
 /** A member as the control API shows it. */
@@ -175,6 +177,15 @@ export class NodeControlHandlers implements ControlHandler {
   constructor(source: NodeControlSource) {
     this.#s = source;
     this.chat = this.#chatHandler();
+  }
+
+  /** Who is stopping; the stop itself starts in shutdownAnswered, after the server wrote this answer. */
+  shutdown(): ShutdownResult {
+    return { name: this.#s.self.name, peerId: formatPeerId(this.#s.self.peerId), pid: process.pid };
+  }
+
+  shutdownAnswered(): void {
+    this.#s.requestStop();
   }
 
   status(): StatusResult {

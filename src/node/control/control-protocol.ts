@@ -7,7 +7,7 @@
  *
  * Framing: newline-delimited JSON, one object per line, UTF-8.
  *
- *     request   {"id": 7, "method": "status" | "peers" | "ping" | "users" | "chat_…", "params": {...}}
+ *     request   {"id": 7, "method": "status" | "peers" | "ping" | "shutdown" | "users" | "chat_…", "params": {...}}
  *     progress  {"id": 7, "progress": {...}}        zero or more, before the answer (ping replies, chat events)
  *     answer    {"id": 7, "result": {...}}   or   {"id": 7, "error": {"code": "SM_ERR_...", "message": "..."}}
  *
@@ -16,6 +16,10 @@
  * line longer than MAX_CONTROL_REQUEST_BYTES is answered with
  * SM_ERR_CONTROL_TOO_LARGE and the connection is closed (the rest of the line
  * cannot be resynchronised cheaply).
+ *
+ * `shutdown` (no params) answers `{ name, peerId, pid }` and then stops the
+ * daemon cleanly, as SIGTERM does; whoever may open the socket (its mode,
+ * control-server.ts) may stop the daemon, as they may signal it.
  *
  * Chat (docs/architecture.md "Chat", src/messaging/): `users` lists the members
  * online at the relay (each certificate verified by the daemon against the
@@ -70,10 +74,10 @@ export class ControlError extends SmError {
 }
 
 export type ControlMethod =
-  | 'status' | 'peers' | 'ping' | 'users'
+  | 'status' | 'peers' | 'ping' | 'shutdown' | 'users'
   | 'chat_request' | 'chat_respond' | 'chat_send' | 'chat_terminate' | 'chat_list' | 'chat_events';
 export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze([
-  'status', 'peers', 'ping', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
+  'status', 'peers', 'ping', 'shutdown', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
 ] as ControlMethod[]);
 
 export interface ControlRequest {
@@ -249,6 +253,13 @@ export interface ChatEventsParams {
 
 export interface ChatEventsResult {
   events: ChatEvent[];
+}
+
+/** The answer to `shutdown`, sent before the daemon starts stopping: who stops, and its process (a caller may wait for it). */
+export interface ShutdownResult {
+  name: string;
+  peerId: string;
+  pid: number;
 }
 
 export interface ChatListResult {

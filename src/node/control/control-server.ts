@@ -24,7 +24,10 @@
  * disconnected (counted as SM_ERR_CONTROL_SLOW_CONSUMER).
  *
  * The chat methods are served by `handler.chat` when the daemon has one;
- * without it they are unknown methods.
+ * without it they are unknown methods; so is `shutdown` without
+ * `handler.shutdown`. Its answer is written before the handler's stop request
+ * runs (shutdownAnswered), so the caller hears it before the daemon closes
+ * the socket.
  */
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -32,7 +35,7 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type StatusResult } from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 
 /** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
@@ -59,6 +62,10 @@ export interface ControlHandler {
   ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult>;
   /** Users and chat (src/messaging/); absent: those methods are unknown. */
   readonly chat?: ChatControlHandler;
+  /** `shutdown`: who is stopping; absent: the method is unknown. */
+  shutdown?(): ShutdownResult;
+  /** Called once the answer to `shutdown` is written: start stopping now. */
+  shutdownAnswered?(): void;
 }
 
 export interface ChatControlHandler {
@@ -264,6 +271,12 @@ export class ControlServer {
     conn.socket.write(JSON.stringify(msg) + '\n');
   }
 
+  /** Sends, then runs `after` once the line is handed to the kernel (or at once when the client is already gone). */
+  #sendThen(conn: Conn, msg: ControlMessage, after: () => void): void {
+    if (conn.closed || !conn.socket.writable) return after();
+    conn.socket.write(JSON.stringify(msg) + '\n', () => after());
+  }
+
   #sendError(conn: Conn, id: number | null, err: unknown): void {
     const body = errorBody(err);
     this.#count(body.code);
@@ -325,7 +338,8 @@ export class ControlServer {
     this.#dispatch(conn, id, method, params as Record<string, unknown>, ac.signal).then(
       (result) => {
         conn.inflight.delete(id);
-        this.#send(conn, { id, result });
+        if (method === 'shutdown') this.#sendThen(conn, { id, result }, () => this.#handler.shutdownAnswered?.());
+        else this.#send(conn, { id, result });
       },
       (err: unknown) => {
         conn.inflight.delete(id);
@@ -352,10 +366,14 @@ export class ControlServer {
         const p = parsePingParams(params);
         return this.#handler.ping(p, (progress) => this.#send(conn, { id, progress }), signal);
       }
+      case 'shutdown':
+        if (this.#handler.shutdown === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "shutdown": this daemon cannot be stopped through its control API');
+        noParams();
+        return this.#handler.shutdown();
       default: {
         const chat = this.#handler.chat;
         if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, conn, id, method, params, signal);
-        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping${chat !== undefined ? ', users or chat_*' : ''}`);
+        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping${this.#handler.shutdown !== undefined ? ', shutdown' : ''}${chat !== undefined ? ', users or chat_*' : ''}`);
       }
     }
   }

@@ -74,6 +74,7 @@ interface Fake extends NodeControlSource {
   startedAt: number;
   dev: { kind: 'tap' | 'tun'; name: string; mtu: number } | null;
   dp: { stats: { drops: Record<string, number> } } | null;
+  stopRequests: number;
   linkState: { established: { observedAddress: string; observedPort: number } | null; stats: { connects: number; reconnects: number; drops: Record<string, number> } };
 }
 
@@ -87,7 +88,7 @@ function fakeSource(): Fake {
   const chat = fakeChat();
   const f: Fake = {
     clock, members, online: new Set([BOB, BOBBY, CAROL]), peersHeld: [], pathInfos: new Map(), revoked: new Set(),
-    pinged: [], pingAnswers: [], inbox: [], subscribers: 0, maxSubscribers: 1, chat, startedAt: 0, dev: null, dp: null,
+    pinged: [], pingAnswers: [], inbox: [], subscribers: 0, maxSubscribers: 1, chat, startedAt: 0, dev: null, dp: null, stopRequests: 0,
     linkState: { established: null, stats: { connects: 0, reconnects: 0, drops: {} } },
     self: { peerId: fromHex(ALICE), name: 'alice', addresses: ['10.1.0.2/24'] },
     relayUrl: 'wss://relay.example:7443/',
@@ -126,6 +127,7 @@ function fakeSource(): Fake {
     },
     dataplane: () => f.dp,
     isRevoked: (hex) => f.revoked.has(hex),
+    requestStop: () => { f.stopRequests++; },
   };
   return f;
 }
@@ -192,6 +194,15 @@ test('status drops: each component under its prefix, zeros left out, chat servic
   assert.equal(drops['udp.bad_mac'], 6);
   assert.equal(drops['dataplane.spoofed_source'], 9);
   assert.deepEqual(Object.keys(drops), ['link.bad_frame', 'peers.unknown_index', 'ping.unsolicited', 'paths.probe_auth', 'udp.bad_mac', 'chat.malformed', 'chat.inbox_full', 'chat.backlog_full', 'dataplane.spoofed_source'], 'the order the status has always had');
+});
+
+test('shutdown names this node and its process, and asks the daemon to stop only once the answer is written', () => {
+  const f = fakeSource();
+  const h = new NodeControlHandlers(f);
+  assert.deepEqual(h.shutdown(), { name: 'alice', peerId: ALICE, pid: process.pid });
+  assert.equal(f.stopRequests, 0);
+  h.shutdownAnswered();
+  assert.equal(f.stopRequests, 1);
 });
 
 test('peers: session entries with their directory names, paths and ages, then directory-only members; revoked ones are not listed; sorted by name', () => {
