@@ -1,4 +1,4 @@
-/** runUntilStopped: the ready line only after the handlers, SIGHUP reloads, the first SIGTERM/SIGINT stops once. */
+/** runUntilStopped: the ready line only after the handlers, SIGHUP reloads, the first SIGTERM/SIGINT (or the service's own stop request) stops once. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -40,4 +40,17 @@ test('a failing stop is logged, not thrown', async () => {
   signals.emit('SIGINT', 'SIGINT');
   assert.equal(await done, 'SIGINT');
   assert.deepEqual(errors, ['stop failed']);
+});
+
+test('the service asking to stop (control shutdown) stops it as a first SIGTERM does, once; a later signal changes nothing', async () => {
+  const signals = fakeProcess();
+  let stops = 0;
+  let ask!: () => void;
+  const stopRequested = new Promise<void>((resolve) => { ask = resolve; });
+  const done = runUntilStopped({ logger: silentLogger, signals, write: () => undefined }, { readyLine: 'r', stop: async () => { stops++; }, reload: () => undefined, stopRequested });
+  ask();
+  assert.equal(await done, 'shutdown');
+  signals.emit('SIGTERM', 'SIGTERM');
+  assert.equal(stops, 1);
+  for (const s of ['SIGHUP', 'SIGTERM', 'SIGINT']) assert.equal(signals.listenerCount(s), 0, `${s} handler left behind`);
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliAsync } from '../../testkit/daemon-process.js';
 
-test('status, peers and ping with no daemon say so in one line and exit 1; the default socket follows SHADOWMESH_HOME', async () => {
+test('status, peers and ping with no daemon say so in one line (JSON with --json) and exit 1; the default socket follows SHADOWMESH_HOME', async () => {
   const home = await mkdtemp(join(tmpdir(), 'sm-home-'));
   try {
     const sock = join(home, 'control.sock');
@@ -23,7 +23,10 @@ test('status, peers and ping with no daemon say so in one line and exit 1; the d
     runs.forEach((r, i) => {
       assert.equal(r.status, 1, r.stderr);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `shadowmesh: no daemon listening on ${expected[i]}: is \`shadowmesh up\` running? (SM_ERR_CONTROL_NO_DAEMON)\n`);
+      const message = `no daemon listening on ${expected[i]}: is \`shadowmesh up\` running?`;
+      // --json asks for the error as JSON too (src/cli/main.ts)
+      if (i === 1 || i === 3) assert.deepEqual(JSON.parse(r.stderr), { error: { code: 'SM_ERR_CONTROL_NO_DAEMON', message } });
+      else assert.equal(r.stderr, `shadowmesh: ${message} (SM_ERR_CONTROL_NO_DAEMON)\n`);
     });
   } finally {
     await rm(home, { recursive: true, force: true });

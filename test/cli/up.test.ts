@@ -277,7 +277,9 @@ test('a daemon stops on SIGTERM with exit 0 and removes its socket; status then 
     const p = await runCliAsync(['ping', 'bob', '--count', '1', '--json', '--control', sock('alice')], {}, 30_000);
     return p.status === 1 ? p : undefined;
   }, 20_000);
-  assert.match(lost.stderr, /no known member matches "bob": is it online\?.*SM_ERR_CONTROL_UNKNOWN_PEER/);
+  const lostError = (JSON.parse(lost.stderr) as { error: { code: string; message: string } }).error;
+  assert.equal(lostError.code, 'SM_ERR_CONTROL_UNKNOWN_PEER');
+  assert.match(lostError.message, /no known member matches "bob": is it online\?/);
   const peers = JSON.parse((await runCliAsync(['peers', '--json', '--control', sock('alice')])).stdout) as { peers: Array<{ name: string | null; online: boolean }> };
   assert.equal(peers.peers.find((p) => p.name === 'bob')?.online ?? false, false, 'bob is listed offline or not at all');
 });

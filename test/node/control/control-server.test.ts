@@ -147,6 +147,33 @@ test('a client that goes away aborts its running request; connections beyond the
   }
 }));
 
+test('shutdown: the answer reaches the client before the handler is told to stop; without a shutdown handler the method is unknown', () => withDir(async (dir) => {
+  const path = join(dir, 'c.sock');
+  const events: string[] = [];
+  const h = handler({
+    shutdown: () => { events.push('shutdown'); return { name: 'alice', peerId: 'a'.repeat(64), pid: 42 }; },
+    shutdownAnswered: () => { events.push('answered'); },
+  });
+  const server = new ControlServer({ handler: h }, { path });
+  await server.start();
+  try {
+    const client = new ControlClient({ path });
+    await assert.rejects(client.call('shutdown', { now: true }), { code: ControlCode.PARAMS });
+    assert.deepEqual(events, [], 'bad params: nothing asked');
+    assert.deepEqual(await client.call('shutdown', {}), { name: 'alice', peerId: 'a'.repeat(64), pid: 42 });
+    assert.deepEqual(events, ['shutdown', 'answered']);
+  } finally {
+    await server.stop();
+  }
+  const plain = new ControlServer({ handler: handler() }, { path });
+  await plain.start();
+  try {
+    await assert.rejects(new ControlClient({ path }).call('shutdown', {}), { code: ControlCode.METHOD });
+  } finally {
+    await plain.stop();
+  }
+}));
+
 test('socket paths: the default lives in SHADOWMESH_HOME; an over-long path is refused up front', () => {
   assert.equal(defaultControlPath({ SHADOWMESH_HOME: '/x/y' }), '/x/y/control.sock');
   assert.match(defaultControlPath({}), /\.shadowmesh\/control\.sock$/);
