@@ -55,7 +55,7 @@ export const USAGE_EXIT_STATUS = 2;
 export const BUG_EXIT_STATUS = 70;
 
 /** Commander's own exits that are not errors: help or version shown. */
-const COMMANDER_NON_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version', 'commander.executeSubCommandAsync']);
+const COMMANDER_NON_ERRORS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
 /** `--version`/`-V` in first place is the `version` command (and keeps its flags: `--version --json`). */
 function withVersionCommand(argv: string[]): string[] {
