@@ -87,6 +87,7 @@ import { listenAddresses } from './rendezvous/listen-addresses.js';
 import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddress, MAX_CANDIDATES_PER_OFFER, newRefusalCounts, type CandidatePolicy, type CandidateRefusal } from './rendezvous/candidate-filter.js';
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
+import { UdpSendAddresses } from './udp-send-address.js';
 import { ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
 export type { UdpServer } from './udp-reflexive.js';
@@ -260,6 +261,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly #localPeerId: Uint8Array;
   #socket: Socket | null = null;
   #dualStack = false;
+  /** The bound socket's destinations (udp-send-address.ts): parsed once per remote, not per datagram. */
+  #sendAddresses = new UdpSendAddresses(false);
   #port = 0;
   #state: 'idle' | 'running' | 'stopped' = 'idle';
   #discovery: ReflexiveDiscovery | null = null;
@@ -362,7 +365,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   #bind(type: 'udp4' | 'udp6', host: string): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const s = createSocket({ type, ipv6Only: false, reuseAddr: false });
+      const addresses = new UdpSendAddresses(type === 'udp6');
+      const s = createSocket({ type, ipv6Only: false, reuseAddr: false, lookup: addresses.lookup });
       const onError = (err: Error): void => {
         s.close();
         reject(new ConfigError(PathCode.OPTION, `UDP transport: cannot bind ${host}:${this.#o.listenPort}: ${err.message}`));
@@ -370,6 +374,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       s.once('error', onError);
       s.bind({ address: host, port: this.#o.listenPort, exclusive: true }, () => {
         s.off('error', onError);
+        this.#sendAddresses = addresses;
         resolve(s);
       });
     });
@@ -559,9 +564,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   sendDatagram(bytes: Uint8Array, address: string, port: number): boolean {
     const s = this.#socket;
     if (s === null) return false;
-    const to = this.#dualStack && isIP(address) === 4 ? `::ffff:${address}` : address;
     try {
-      s.send(bytes, port, to);
+      s.send(bytes, port, this.#sendAddresses.target(address));
       return true;
     } catch {
       this.stats.drops.socket_error++;
