@@ -3,13 +3,13 @@
  * daemon memory with many peers (bench/memory-peers.ts) and RSS over a long
  * transfer (bench/netns-soak.ts). Pure rendering of their JSON results.
  */
-import type { SoakSeries } from './netns-soak.js';
+import type { HeapEvidence, SoakSeries } from './netns-soak.js';
 
 interface StageStat { stage: string; medianMs: number; meanMs: number }
 interface Followed { pingAvgMs: number; followed: number; totalMedianMs: number; stages: StageStat[] }
 export interface LatencyResult { count: number; shadowmesh?: Followed; wireguard?: Followed }
 export interface MemoryResult { peers: number; daemonPeers: number; holdS: number; rssNoPeersMiB: number; rssSessionsUpMiB: number; rssMaxMiB: number; rssLastMiB: number }
-export interface SoakResult { seconds: number; sampleS: number; warmupS: number; mbps: number; results: SoakSeries[] }
+export interface SoakResult { seconds: number; sampleS: number; warmupS: number; mbps: number; results: SoakSeries[]; heap?: HeapEvidence[]; heapBoundMiB?: number; rssBoundMiB?: number }
 
 const na = (what: string, failure: string | undefined): string => `Not measured in this run: ${failure ?? what}.\n`;
 
@@ -68,22 +68,35 @@ second for 30 s. VmRSS of the daemon from /proc. Target: under 150 MiB.
 }
 
 export function renderSoakSection(r: SoakResult | null, failure?: string): string {
-  const head = `## RSS over a long transfer (network namespaces)
+  const head = `## RSS and live heap over a long transfer (network namespaces)
 
-Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-soak.js\`; \`SHADOWMESH_SOAK_SECONDS\`, default 120,
-sets the length — the issue's 10 minutes is \`SHADOWMESH_SOAK_SECONDS=600\`).
+Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-soak.js --minutes N\`; \`SHADOWMESH_SOAK_MINUTES\`, default 10,
+the issue's soak, sets N).
 
-Same lab, TUN: one iperf3 TCP stream from \`a\` to \`b\` for the whole run, VmRSS of both daemons and the relay
-every ${r?.sampleS ?? 2} s. Growth is judged after a warm-up (the first 20 %): mean of the last quarter minus mean of the
-first quarter, and the least-squares slope.
+Same lab, TUN, relay path (\`--no-direct\`, so both daemons and the relay carry the traffic): one iperf3 TCP stream from
+\`a\` to \`b\` for the whole run, VmRSS of the three processes every ${r?.sampleS ?? 2} s, and a V8 heap snapshot of each (Node's
+\`--heapsnapshot-signal\`, enabled only for this run) at the start, after the warm-up (the first 20 %), in the middle and
+near the end. V8 collects garbage before a snapshot, so its total is the live heap; growth is grouped by constructor
+(self sizes, bench/heap-snapshot.ts). A process is **flat** when its live heap grew by at most ${r?.heapBoundMiB ?? 1} MiB from the
+warm-up snapshot to the last one and its RSS (mean of the last quarter after warm-up minus the first quarter) by at
+most ${r?.rssBoundMiB ?? 8} MiB.
 `;
   if (r === null) return `${head}\n${na('the benchmark failed', failure)}`;
-  const rows = r.results.map((s) => `| ${s.process} | ${s.startMiB.toFixed(1)} | ${s.afterWarmupMiB.toFixed(1)} | ${s.maxMiB.toFixed(1)} | ${s.endMiB.toFixed(1)} | ${s.growthMiB >= 0 ? '+' : ''}${s.growthMiB.toFixed(1)} | ${s.slopeMiBPerMin.toFixed(2)} |`);
+  const sign = (x: number, d: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '—');
+  const rows = r.results.map((s) => {
+    const h = r.heap?.find((x) => x.process === s.process);
+    return `| ${s.process} | ${s.startMiB.toFixed(1)} | ${s.afterWarmupMiB.toFixed(1)} | ${s.maxMiB.toFixed(1)} | ${s.endMiB.toFixed(1)} | ${sign(s.growthMiB, 1)} | ${s.slopeMiBPerMin.toFixed(2)} | ${h === undefined ? '—' : sign(h.heapGrowthMiB, 2)} | ${h === undefined ? '—' : h.flat ? 'yes' : 'no'} |`;
+  });
+  const heapRows = (r.heap ?? []).map((h) => `| ${h.process} | ${h.points.map((p) => `${p.atS.toFixed(0)} s: ${p.heapMiB.toFixed(2)} / ${p.rssMiB.toFixed(1)}`).join('; ')} | ${h.growers.map((g) => `${g.name} +${(g.bytes / 1024).toFixed(1)} KiB (${g.count >= 0 ? '+' : ''}${g.count})`).join(', ') || 'none'} |`);
   return `${head}
 ${r.seconds} s at ${r.mbps.toFixed(0)} Mbit/s.
 
-| process | start MiB | after warm-up | max | end | last − first quarter MiB | slope MiB/min |
-|---|---|---|---|---|---|---|
+| process | RSS start MiB | after warm-up | max | end | RSS last − first quarter MiB | RSS slope MiB/min | live heap growth MiB | flat |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
-`;
+${heapRows.length === 0 ? '' : `
+| process | heap snapshots: time: live heap MiB / RSS MiB | top growers, warm-up → last snapshot (self size, instances) |
+|---|---|---|
+${heapRows.join('\n')}
+`}`;
 }

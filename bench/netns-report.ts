@@ -18,6 +18,16 @@ export interface ScenarioResult {
   pingP99Ms?: number;
   /** Fraction of pings without a reply. */
   pingLoss?: number;
+  /** CPU seconds per 10^9 bytes moved (receiver-side goodput) of the tunnel's processes, per iperf3 run;
+   *  absent for the bare veth (no tunnel process: the kernel's work is not attributed). */
+  cpuSPerGb?: { single: CpuPerGb; four: CpuPerGb };
+}
+
+/** CPU seconds per GB of each tunnel process that takes part: sending and receiving daemon, and the relay on relay rows. */
+export interface CpuPerGb {
+  sender?: number;
+  receiver?: number;
+  relay?: number;
 }
 
 export interface NetnsBenchResult {
@@ -34,6 +44,12 @@ export interface NetnsBenchResult {
 }
 
 const fmt = (x: number | undefined, digits: number): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(digits));
+/** "sender / receiver[ / relay]" CPU s per GB, or "—" where nothing was measured. */
+export function fmtCpu(c: CpuPerGb | undefined): string {
+  if (c === undefined || (c.sender === undefined && c.receiver === undefined)) return '—';
+  const parts = [c.sender, c.receiver, ...(c.relay !== undefined ? [c.relay] : [])];
+  return parts.map((x) => fmt(x, 2)).join(' / ');
+}
 const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || !(b > 0) ? '—' : (a / b).toFixed(2));
 const delta = (a: number | undefined, b: number | undefined): string => {
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return '—';
@@ -102,7 +118,10 @@ the bare veth (lab addresses); userspace WireGuard (\`wireguard-go\`, direct a <
 10.99.0.0/24); ShadowMesh (\`shadowmesh up\` in \`a\` and \`b\`, mesh addresses 10.10.10.3/.4, the relay
 in its own namespace) on a direct UDP path, a direct WSS path (\`--no-udp\`) and the relay path
 (\`--no-direct\`), over TUN and TAP. iperf3 TCP, one stream and four streams (\`-P 4\`), ${r?.seconds ?? 10} s each,
-receiver-side goodput; ${r?.pingCount ?? 200} pings ${((r?.pingIntervalS ?? 0.01) * 1_000).toFixed(0)} ms apart, average and p99 of the per-reply times.
+receiver-side goodput; next to each figure the CPU seconds per GB (10^9 bytes received) of the tunnel's
+processes during that run, user + system from /proc: sending daemon / receiving daemon / relay (relay rows);
+for wireguard-go its process on each side; none for the bare veth (the kernel's work is not attributed);
+${r?.pingCount ?? 200} pings ${((r?.pingIntervalS ?? 0.01) * 1_000).toFixed(0)} ms apart, average and p99 of the per-reply times.
 All processes share the machine's cores with each other and with iperf3.
 `;
   if (r === null) return `${head}\nNot measured in this run: ${failure ?? 'the benchmark failed'}.\n`;
@@ -110,8 +129,8 @@ All processes share the machine's cores with each other and with iperf3.
   const bare = r.scenarios.find((s) => s.name === 'bare veth');
   const wg = r.scenarios.find((s) => s.name === 'wireguard-go');
   const rows = r.scenarios.map((s) => {
-    if (!s.available) return `| ${s.name} | not available: ${s.reason ?? '?'} | | | | | | |`;
-    return `| ${s.name} | ${fmt(s.singleMbps, 0)} | ${ratio(s.singleMbps, bare?.singleMbps)} | ${fmt(s.fourMbps, 0)} | ${ratio(s.fourMbps, bare?.fourMbps)} | ${fmt(s.pingAvgMs, 3)} | ${fmt(s.pingP99Ms, 3)} | ${fmt((s.pingLoss ?? 0) * 100, 1)} |`;
+    if (!s.available) return `| ${s.name} | not available: ${s.reason ?? '?'} | | | | | | | | |`;
+    return `| ${s.name} | ${fmt(s.singleMbps, 0)} | ${fmtCpu(s.cpuSPerGb?.single)} | ${ratio(s.singleMbps, bare?.singleMbps)} | ${fmt(s.fourMbps, 0)} | ${fmtCpu(s.cpuSPerGb?.four)} | ${ratio(s.fourMbps, bare?.fourMbps)} | ${fmt(s.pingAvgMs, 3)} | ${fmt(s.pingP99Ms, 3)} | ${fmt((s.pingLoss ?? 0) * 100, 1)} |`;
   });
   const mesh = r.scenarios.filter((s) => s.name.startsWith('ShadowMesh'));
   const vsWg = mesh.map((s) => {
@@ -121,8 +140,8 @@ All processes share the machine's cores with each other and with iperf3.
   return `${head}
 Run on ${r.date}, ${r.cpus}, ShadowMesh under Node ${r.node}.
 
-| path | 1 stream Mbit/s | ÷ bare | 4 streams Mbit/s | ÷ bare | ping avg ms | ping p99 ms | ping loss % |
-|---|---|---|---|---|---|---|---|
+| path | 1 stream Mbit/s | CPU s/GB send / recv / relay | ÷ bare | 4 streams Mbit/s | CPU s/GB send / recv / relay | ÷ bare | ping avg ms | ping p99 ms | ping loss % |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 ShadowMesh relative to wireguard-go (targets: single stream ≥ 0.50; ping within +0.5 ms):

@@ -1,27 +1,59 @@
 /**
- * Memory over a long transfer (issue 3: no RSS growth over a long iperf3
- * run). The netns benchmark's ShadowMesh topology (relay, a, b; TUN; the
- * relay in its own namespace) carries one iperf3 TCP stream from a to b for
- * SHADOWMESH_SOAK_SECONDS (default 120; the issue's 10 minutes is 600) while
- * the VmRSS of both daemons and the relay is sampled every SAMPLE_S seconds.
+ * Memory over a long transfer (issue 12: "RSS flat over a 10-minute soak,
+ * heap snapshot evidence, not a slope guess"). The netns benchmark's
+ * ShadowMesh topology (relay, a, b; TUN; the relay in its own namespace,
+ * --no-direct so all three processes carry the traffic) moves one iperf3
+ * TCP stream from a to b for the whole soak (10 minutes by default) while
  *
- * Growth is judged after a warm-up (the first WARMUP_FRACTION of the run,
- * when pools and V8's heap settle): the mean of the last quarter against the
- * mean of the first quarter after warm-up, and the least-squares slope.
+ *   - the VmRSS of both daemons and the relay is sampled every SAMPLE_S s;
+ *   - each of the three writes a V8 heap snapshot at the start, at the end
+ *     of the warm-up (the first WARMUP_FRACTION, when pools and V8's heap
+ *     settle), in the middle and near the end. The processes are started
+ *     with Node's own `--heapsnapshot-signal=SIGUSR2` (through NODE_OPTIONS,
+ *     snapshots into a throw-away directory): the daemon has no snapshot code
+ *     and no control-API call for it, so nothing is added to what a running
+ *     node exposes; only whoever starts the process can turn it on.
  *
- *     SHADOWMESH_SOAK_SECONDS=600 node dist/bench/netns-soak.js
+ * V8 collects garbage before it writes a snapshot, so a snapshot's total is
+ * the live heap; bench/heap-snapshot.ts groups it by constructor. Between
+ * the warm-up snapshot and the last one the report lists the constructors
+ * that grew most. A process is called flat only when its live heap grew by
+ * at most HEAP_FLAT_BOUND_MIB from the warm-up snapshot to the last one and
+ * its RSS (mean of the last quarter after warm-up minus the first quarter) by
+ * at most RSS_FLAT_BOUND_MIB. Writing a snapshot allocates in the process
+ * (the serialiser), which can show in RSS right after it; the heap figures
+ * are not affected.
+ *
+ *     node dist/bench/netns-soak.js [--minutes N]
  *
  * Root only. Progress on stderr; a summary and, last, one JSON line on stdout.
  */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createNetnsLab } from '../src/demo/netns-lab.js';
 import { IPERF3_PORT } from '../testkit/netns-measure.js';
 import { startLabDaemon, startLabRelay, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
+import { readHeapSnapshot, topGrowers, type Grower, type HeapSummary } from './heap-snapshot.js';
 import { MIB, rssBytes } from './proc-stats.js';
 
-const SOAK_SECONDS_DEFAULT = 120;
+/** The issue's soak: 10 minutes. */
+const SOAK_MINUTES_DEFAULT = 10;
 const SAMPLE_S = 2;
 const WARMUP_FRACTION = 0.2;
+/** When the heap snapshots are taken, as fractions of the soak: start, end of warm-up, middle, near the end. */
+const SNAPSHOT_AT = [0, WARMUP_FRACTION, 0.6] as const;
+/** The last snapshot this long before the transfer ends, so it sees the process under load. */
+const LAST_SNAPSHOT_BEFORE_END_S = 12;
+/** Flat: live heap growth from the warm-up snapshot to the last at most this... */
+export const HEAP_FLAT_BOUND_MIB = 1;
+/** ...and RSS growth (last quarter after warm-up minus first quarter) at most this. */
+export const RSS_FLAT_BOUND_MIB = 8;
+/** A snapshot of a daemon's heap takes a second or two; generous on a loaded 2-core machine. */
+const SNAPSHOT_TIMEOUT_MS = 60_000;
+/** Constructors listed per process. */
+const TOP_GROWERS = 8;
 const MESH_A = '10.10.10.3';
 const MESH_B = '10.10.10.4';
 
@@ -41,6 +73,55 @@ export interface SoakSeries {
   growthMiB: number;
   /** Least-squares slope after warm-up, MiB per minute. */
   slopeMiBPerMin: number;
+}
+
+/** One heap snapshot's figures. */
+export interface HeapPoint {
+  atS: number;
+  rssMiB: number;
+  heapMiB: number;
+  nodes: number;
+}
+
+export interface HeapEvidence {
+  process: string;
+  points: HeapPoint[];
+  /** Live heap, last snapshot minus the warm-up one. */
+  heapGrowthMiB: number;
+  /** Constructors that grew most from the warm-up snapshot to the last one. */
+  growers: Grower[];
+  /** Heap and RSS growth within their bounds. */
+  flat: boolean;
+}
+
+/**
+ * SIGUSR2 to a process started with --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=dir; resolves with
+ * the summary of the new snapshot once it is complete (it parses), and deletes the file.
+ */
+async function takeSnapshot(pid: number, dir: string): Promise<HeapSummary> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
+  let lastSize = -1;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error(`no complete heap snapshot from pid ${pid} within ${SNAPSHOT_TIMEOUT_MS} ms`);
+    await sleep(250);
+    const file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (file === undefined) continue;
+    const path = join(dir, file);
+    const size = statSync(path).size;
+    if (size === 0 || size !== lastSize) {
+      lastSize = size;
+      continue;
+    }
+    try {
+      const summary = readHeapSnapshot(path);
+      rmSync(path, { force: true });
+      return summary;
+    } catch {
+      // Still being written: wait for the next size check.
+    }
+  }
 }
 
 function analyse(name: string, t: number[], v: number[], warmupS: number): SoakSeries {
@@ -70,21 +151,32 @@ function analyse(name: string, t: number[], v: number[], warmupS: number): SoakS
 
 async function main(): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('needs root (network namespaces)');
-  const seconds = Number(process.env['SHADOWMESH_SOAK_SECONDS'] ?? SOAK_SECONDS_DEFAULT);
-  if (!(Number.isInteger(seconds) && seconds >= 10 && seconds <= 24 * 3600)) throw new Error('SHADOWMESH_SOAK_SECONDS: expected an integer >= 10');
+  const mi = process.argv.indexOf('--minutes');
+  const minutes = mi > 0 ? Number(process.argv[mi + 1]) : SOAK_MINUTES_DEFAULT;
+  if (!(minutes >= 1 && minutes <= 24 * 60)) throw new Error(`--minutes: expected 1..1440, got ${process.argv[mi + 1]}`);
+  const seconds = Math.round(minutes * 60);
+  const heapDir = mkdtempSync(join(tmpdir(), 'sm-soak-heap-'));
+  const snapEnv = (name: string): Record<string, string> => {
+    const dir = join(heapDir, name);
+    mkdirSync(dir);
+    return { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}`.trim() };
+  };
   const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
+  lab.onTeardown(() => rmSync(heapDir, { recursive: true, force: true }));
   const net = await createTestNetwork();
   let out: Record<string, unknown> = {};
   try {
     const ma = await net.addMember('a', { address: `${MESH_A}/24` });
     const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
+    const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, env: snapEnv('relay') });
     // --no-direct: the soak keeps all three processes (both daemons and the relay) under load.
     const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] as string[] } as const;
-    const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
-    const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
+    const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, env: snapEnv('a') });
+    const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, env: snapEnv('b') });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across the tunnel');
     const pids = { 'daemon a (sender)': a.proc.pid, 'daemon b (receiver)': b.proc.pid, relay: relay.proc.pid };
+    const dirs: Record<string, string> = { 'daemon a (sender)': join(heapDir, 'a'), 'daemon b (receiver)': join(heapDir, 'b'), relay: join(heapDir, 'relay') };
+    const snaps: Record<string, Array<{ point: HeapPoint; summary: HeapSummary }>> = Object.fromEntries(Object.keys(pids).map((k) => [k, []]));
     const series: Record<string, number[]> = Object.fromEntries(Object.keys(pids).map((k) => [k, [] as number[]]));
     const times: number[] = [];
     const server = lab.spawn('b', ['iperf3', '-s', '-1', '-J', '-p', String(IPERF3_PORT)], { label: 'b:iperf3-server' });
@@ -94,6 +186,21 @@ async function main(): Promise<void> {
     const client = lab.exec('a', ['iperf3', '-c', MESH_B, '-p', String(IPERF3_PORT), '-t', String(seconds), '-J'], { timeoutMs: seconds * 1_000 + 30_000 });
     let done = false;
     void client.then(() => (done = true));
+    const snapTimes = [...SNAPSHOT_AT.map((f) => Math.max(2, f * seconds)), seconds - LAST_SNAPSHOT_BEFORE_END_S];
+    const snapper = (async () => {
+      for (const at of snapTimes) {
+        await sleep(Math.max(0, t0 + at * 1_000 - Date.now()));
+        if (done) return;
+        // One process at a time: a snapshot pauses its process, and the machine has two cores.
+        for (const [k, pid] of Object.entries(pids)) {
+          const atS = (Date.now() - t0) / 1_000;
+          const rssMiB = (rssBytes(pid) ?? 0) / MIB;
+          const summary = await takeSnapshot(pid, dirs[k]!);
+          snaps[k]!.push({ point: { atS, rssMiB, heapMiB: summary.totalBytes / MIB, nodes: summary.nodes }, summary });
+          log(`${atS.toFixed(0)} s: ${k} heap snapshot: live heap ${(summary.totalBytes / MIB).toFixed(2)} MiB, ${summary.nodes} nodes, RSS ${rssMiB.toFixed(1)} MiB`);
+        }
+      }
+    })();
     while (!done) {
       times.push((Date.now() - t0) / 1_000);
       for (const [k, pid] of Object.entries(pids)) series[k]!.push((rssBytes(pid) ?? 0) / MIB);
@@ -102,6 +209,7 @@ async function main(): Promise<void> {
       await sleep(SAMPLE_S * 1_000);
     }
     const c = await client;
+    await snapper;
     await server.stop();
     let mbps = 0;
     try {
@@ -111,7 +219,21 @@ async function main(): Promise<void> {
       mbps = 0;
     }
     const results = Object.entries(series).map(([k, v]) => analyse(k, times, v, seconds * WARMUP_FRACTION));
-    out = { seconds, sampleS: SAMPLE_S, warmupS: seconds * WARMUP_FRACTION, mbps, results };
+    const heap: HeapEvidence[] = Object.entries(snaps).map(([k, list]) => {
+      const r = results.find((x) => x.process === k)!;
+      // The warm-up snapshot is the second; with fewer than three the run ended early.
+      const from = list[1];
+      const to = list[list.length - 1];
+      const heapGrowthMiB = from !== undefined && to !== undefined && list.length >= 3 ? to.point.heapMiB - from.point.heapMiB : Number.NaN;
+      return {
+        process: k,
+        points: list.map((x) => x.point),
+        heapGrowthMiB,
+        growers: from !== undefined && to !== undefined && list.length >= 3 ? topGrowers(from.summary, to.summary, TOP_GROWERS) : [],
+        flat: heapGrowthMiB <= HEAP_FLAT_BOUND_MIB && r.growthMiB <= RSS_FLAT_BOUND_MIB,
+      };
+    });
+    out = { seconds, sampleS: SAMPLE_S, warmupS: seconds * WARMUP_FRACTION, mbps, results, heap, heapBoundMiB: HEAP_FLAT_BOUND_MIB, rssBoundMiB: RSS_FLAT_BOUND_MIB };
   } finally {
     await lab.teardown();
     await net.cleanup();
@@ -120,6 +242,10 @@ async function main(): Promise<void> {
   process.stdout.write(`iperf3 1 stream for ${String(out['seconds'])} s at ${(out['mbps'] as number).toFixed(0)} Mbit/s\n`);
   for (const r of rs) {
     process.stdout.write(`${r.process}: start ${r.startMiB.toFixed(1)} MiB, after warm-up ${r.afterWarmupMiB.toFixed(1)}, max ${r.maxMiB.toFixed(1)}, end ${r.endMiB.toFixed(1)}; last quarter - first quarter ${r.growthMiB >= 0 ? '+' : ''}${r.growthMiB.toFixed(1)} MiB; slope ${r.slopeMiBPerMin.toFixed(2)} MiB/min\n`);
+  }
+  for (const h of out['heap'] as HeapEvidence[]) {
+    process.stdout.write(`${h.process}: live heap ${h.points.map((p) => `${p.atS.toFixed(0)} s ${p.heapMiB.toFixed(2)} MiB`).join(', ')}; growth after warm-up ${h.heapGrowthMiB >= 0 ? '+' : ''}${h.heapGrowthMiB.toFixed(2)} MiB; ${h.flat ? 'flat' : 'NOT flat'}\n`);
+    process.stdout.write(`  top growers: ${h.growers.map((g) => `${g.name} +${(g.bytes / 1024).toFixed(1)} KiB (${g.count >= 0 ? '+' : ''}${g.count})`).join(', ') || 'none'}\n`);
   }
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }

@@ -14,7 +14,11 @@
  *
  * Each: iperf3 TCP single stream and 4 streams (-P 4) for THROUGHPUT_SECONDS
  * each, and PING_COUNT pings PING_INTERVAL_S apart (average and p99 of the
- * per-reply times). Progress goes to stderr; the last stdout line is the
+ * per-reply times). Around each iperf3 run the CPU time (user + system, from
+ * /proc) of the tunnel's processes is read: the sending and receiving daemon
+ * (wireguard-go's process on each side for its row) and, on relay rows, the
+ * relay; each is reported as CPU seconds per 10^9 bytes the receiver got.
+ * Reading /proc twice per run costs nothing measurable. Progress goes to stderr; the last stdout line is the
  * JSON result (NetnsBenchResult) that bench/run.ts renders.
  *
  *     node dist/bench/netns-throughput.js [--seconds N] [--only NAME,NAME]
@@ -28,7 +32,8 @@ import { measureIperf3, measurePing } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
 import { startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
-import { renderIssue12Goals, type NetnsBenchResult, type ScenarioResult } from './netns-report.js';
+import { renderIssue12Goals, type CpuPerGb, type NetnsBenchResult, type ScenarioResult } from './netns-report.js';
+import { cpuTimes } from './proc-stats.js';
 
 /** Per iperf3 run: long enough for TCP to leave slow start and for a stable average. */
 const THROUGHPUT_SECONDS_DEFAULT = 10;
@@ -45,18 +50,40 @@ function log(msg: string): void {
   process.stderr.write(`[netns-bench] ${msg}\n`);
 }
 
-async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: number): Promise<ScenarioResult> {
+/** The tunnel's own processes of a row, whose CPU time per GB moved is reported (none for the bare veth: the kernel's). */
+export type TunnelPids = Partial<Record<keyof CpuPerGb, number>>;
+
+/** CPU seconds (user + system, all threads, from /proc) each process spent while `run` moved `bytes`, per 10^9 bytes. */
+async function cpuPerGb(pids: TunnelPids, run: () => Promise<{ receivedBytes: number }>): Promise<{ bytes: number; cpu: CpuPerGb }> {
+  const total = (pid: number): number | null => {
+    const t = cpuTimes(pid);
+    return t === null ? null : t.userS + t.systemS;
+  };
+  const before = Object.entries(pids).map(([role, pid]) => [role, pid, total(pid!)] as const);
+  const report = await run();
+  const cpu: CpuPerGb = {};
+  for (const [role, pid, t0] of before) {
+    const t1 = total(pid!);
+    if (t0 !== null && t1 !== null && report.receivedBytes > 0) cpu[role as keyof CpuPerGb] = (t1 - t0) / (report.receivedBytes / 1e9);
+  }
+  return { bytes: report.receivedBytes, cpu };
+}
+
+async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: number, pids: TunnelPids = {}): Promise<ScenarioResult> {
   log(`${name}: ping x${PING_COUNT}`);
   const ping = await measurePing(lab, 'a', targetIp, { count: PING_COUNT, intervalS: PING_INTERVAL_S });
   log(`${name}: iperf3 1 stream, ${seconds} s`);
-  const one = await measureIperf3(lab, 'a', 'b', targetIp, { seconds });
+  let one = { bitsPerSecond: 0 };
+  const oneCpu = await cpuPerGb(pids, async () => (one = await measureIperf3(lab, 'a', 'b', targetIp, { seconds })));
   log(`${name}: iperf3 4 streams, ${seconds} s`);
-  const four = await measureIperf3(lab, 'a', 'b', targetIp, { seconds, parallel: 4 });
+  let four = { bitsPerSecond: 0 };
+  const fourCpu = await cpuPerGb(pids, async () => (four = await measureIperf3(lab, 'a', 'b', targetIp, { seconds, parallel: 4 })));
   return {
     name,
     available: true,
     singleMbps: one.bitsPerSecond / 1e6,
     fourMbps: four.bitsPerSecond / 1e6,
+    ...(Object.keys(pids).length > 0 ? { cpuSPerGb: { single: oneCpu.cpu, four: fourCpu.cpu } } : {}),
     pingAvgMs: ping.avgMs,
     pingP99Ms: ping.p99Ms,
     pingLoss: ping.transmitted === 0 ? 1 : 1 - ping.received / ping.transmitted,
@@ -104,7 +131,8 @@ async function shadowmesh(lab: NetnsLab, sc: MeshScenario, seconds: number): Pro
         await keep.stop();
       }
     }
-    return await measure(lab, name, MESH_B, seconds);
+    const pids: TunnelPids = { sender: da.proc.pid, receiver: db.proc.pid, ...(sc.carrier === 'relay' ? { relay: relay.proc.pid } : {}) };
+    return await measure(lab, name, MESH_B, seconds, pids);
   } catch (err) {
     return { name, available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' };
   } finally {
@@ -134,7 +162,7 @@ async function main(): Promise<void> {
       const wg = await setupWireguard(lab, ['a', 'b']);
       const took = await waitForPing(lab, 'a', wg.ip('b'), TUNNEL_READY_TIMEOUT_MS);
       if (took === null) throw new Error('no ping reply across wireguard-go');
-      result.scenarios.push(await measure(lab, 'wireguard-go', wg.ip('b'), seconds));
+      result.scenarios.push(await measure(lab, 'wireguard-go', wg.ip('b'), seconds, { sender: wg.pid('a'), receiver: wg.pid('b') }));
     } catch (err) {
       result.scenarios.push({ name: 'wireguard-go', available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' });
     }

@@ -10,7 +10,7 @@
  * netns run is reported in its section and does not lose the handshake one.
  * Then, each in its own section: where a ping's round trip goes
  * (netns-latency.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
- * a long transfer (netns-soak.ts, SHADOWMESH_SOAK_SECONDS), direct paths
+ * a long transfer with heap snapshots (netns-soak.ts, SHADOWMESH_SOAK_MINUTES, default 10), direct paths
  * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), NAT
  * traversal (netns-nat.ts: time to a UDP direct path behind two NATs, UDP path
  * vs wireguard-go through the same NATs), chat
@@ -95,8 +95,9 @@ function runJson<T>(script: string, args: string[], timeoutMs: number): { result
 const isRoot = typeof process.getuid !== 'function' || process.getuid() === 0;
 const latency = isRoot ? runJson<LatencyResult>(LATENCY, ['--count', '200'], 180_000) : { result: null, failure: 'needs root (network namespaces)' };
 const memory = runJson<MemoryResult>(MEMORY, ['--peers', '100', '--hold', '30'], 400_000);
-const soakSeconds = Number(process.env['SHADOWMESH_SOAK_SECONDS'] ?? 120);
-const soak = isRoot ? runJson<SoakResult>(SOAK, [], (soakSeconds + 120) * 1_000) : { result: null, failure: 'needs root (network namespaces)' };
+/** The 10-minute soak by default (the longest part of the bench); SHADOWMESH_SOAK_MINUTES shortens it. */
+const soakMinutes = Number(process.env['SHADOWMESH_SOAK_MINUTES'] ?? 10);
+const soak = isRoot ? runJson<SoakResult>(SOAK, ['--minutes', String(soakMinutes)], (soakMinutes * 60 + 180) * 1_000) : { result: null, failure: 'needs root (network namespaces)' };
 /** Re-handshake, then 5 trials of migration + fallback (~10 s each) and three 10 s iperf3 runs; bound it. */
 const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
 /** NAT lab: 10 trials (~12 s each with a fresh lab and daemons), then three rows of 10 s iperf3 + 2 s pings; bound it. */

@@ -43,6 +43,8 @@ export interface LabPeerPath {
   migrations: { to_direct: number; to_relay: number };
   fallbacks: number;
   mirroring: boolean;
+  /** Every live direct path, selected or not (control-protocol PeerStatus.directs). */
+  directs: Array<{ carrier: 'wss' | 'udp'; remote: string; rttMs: number | null; selected: boolean }>;
   session: { established: boolean };
   /** Relay-to-direct migration time of the last switch, when the daemon reports it. */
   migrationMs?: number | null;

@@ -34,6 +34,8 @@ export interface WireguardMesh {
   ip(node: string): string;
   /** A node's WireGuard interface name. */
   ifname(node: string): string;
+  /** A node's wireguard-go process id (for its CPU time in /proc). */
+  pid(node: string): number;
 }
 
 function wgTool(args: string[], input?: string): string {
@@ -51,12 +53,13 @@ export async function setupWireguard(lab: NetnsLab, nodes: readonly string[]): P
     const priv = wgTool(['genkey']);
     const keyFile = join(keyDir, `${node}.key`);
     writeFileSync(keyFile, `${priv}\n`, { mode: 0o600 });
-    return { node, ifname: `wg${tag}${i}`, ip: `${WG_TUNNEL_PREFIX}${1 + i}`, keyFile, pub: wgTool(['pubkey'], `${priv}\n`) };
+    return { node, ifname: `wg${tag}${i}`, ip: `${WG_TUNNEL_PREFIX}${1 + i}`, keyFile, pub: wgTool(['pubkey'], `${priv}\n`), pid: 0 };
   });
   for (const n of info) {
     const sock = join(WG_SOCKET_DIR, `${n.ifname}.sock`);
     lab.onTeardown(() => rmSync(sock, { force: true }));
     const proc = lab.spawn(n.node, ['wireguard-go', n.ifname], { env: { WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' }, label: `${n.node}:wireguard-go` });
+    n.pid = proc.pid;
     const deadline = Date.now() + WG_START_TIMEOUT_MS;
     while (!existsSync(sock)) {
       if (!proc.alive()) throw new Error(`wireguard-go on ${n.node} exited: ${proc.stderr()}${proc.stdout()}`);
@@ -79,5 +82,5 @@ export async function setupWireguard(lab: NetnsLab, nodes: readonly string[]): P
     if (n === undefined) throw new Error(`wireguard mesh: no node ${node}`);
     return n;
   };
-  return { ip: (node) => find(node).ip, ifname: (node) => find(node).ifname };
+  return { ip: (node) => find(node).ip, ifname: (node) => find(node).ifname, pid: (node) => find(node).pid };
 }

@@ -38,13 +38,13 @@ export interface LabRelay {
 }
 
 /** Start `shadowmesh relay` in the lab node `node`, listening on its lab address. */
-export async function startLabRelay(lab: NetnsLab, node: string, options: { caFile: string; crlFile?: string; dataDir?: string; args?: string[] }): Promise<LabRelay> {
+export async function startLabRelay(lab: NetnsLab, node: string, options: { caFile: string; crlFile?: string; dataDir?: string; args?: string[]; env?: Record<string, string> }): Promise<LabRelay> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sm-lab-relay-'));
   if (options.dataDir === undefined) lab.onTeardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const argv = [process.execPath, CLI_MAIN_PATH, 'relay', '--listen', `${lab.ip(node)}:${LAB_RELAY_PORT}`, '--ca', options.caFile, '--data', dataDir];
   if (options.crlFile !== undefined) argv.push('--crl', options.crlFile);
   argv.push(...(options.args ?? []));
-  const proc = lab.spawn(node, argv, { label: `${node}:relay` });
+  const proc = lab.spawn(node, argv, { label: `${node}:relay`, ...(options.env !== undefined ? { env: options.env } : {}) });
   const m = await proc.waitForLine(/^relay listening on /, START_TIMEOUT_MS);
   const info = parseRelayStartupLine(m.input);
   if (info === null) throw new Error(`relay on ${node}: unexpected startup line ${JSON.stringify(m.input)}`);

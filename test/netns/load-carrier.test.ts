@@ -3,8 +3,10 @@
  * test that saturates a direct path for 30 s). A relay in namespace
  * `relay`, `shadowmesh up` daemons with TUN devices in `a` and `b` on one
  * bridge, so both direct carriers are available between them (UDP and
- * WSS). Once traffic runs on the direct UDP path, a 30 s iperf3 TCP transfer
- * saturates it while a 10 ms ping stream runs alongside:
+ * WSS): the issue's "the same with a WSS and a UDP path both available".
+ * Once traffic runs on the direct UDP path and both sides' `peers --json`
+ * lists a live WSS path beside it (PeerStatus.directs), a 30 s iperf3 TCP
+ * transfer saturates it while a 10 ms ping stream runs alongside:
  *
  *   - zero carrier changes: `peers --json` on both sides shows carrier
  *     'udp' in every sample and the migration counters do not move (a move
@@ -18,7 +20,7 @@
  * (docs/conventions.md §16): throughput and latency are the benchmark's.
  * Needs root, iperf3 and a build with `shadowmesh up`; skipped otherwise.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
@@ -37,7 +39,7 @@ const LOAD_S = 30;
 const PING_INTERVAL_S = 0.01;
 const PING_COUNT = Math.round(LOAD_S / PING_INTERVAL_S);
 /** A fresh session, PATH_OFFERs, hole punching and a first answered probe: well under a second; generous under load. */
-const TO_UDP_MS = 20_000;
+const TO_DIRECT_MS = 20_000;
 /** How often both daemons' view of their peer is sampled during the load (each sample spawns the CLI; rarely, so
  *  the sampling does not add much load of its own). */
 const SAMPLE_EVERY_MS = 2_000;
@@ -45,7 +47,7 @@ const SAMPLE_EVERY_MS = 2_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function describePath(p: LabPeerPath | null): string {
-  return p === null ? 'not listed' : JSON.stringify({ path: p.path, carrier: p.carrier, remote: p.remote, rttMs: p.rttMs, migrations: p.migrations, fallbacks: p.fallbacks, mirroring: p.mirroring });
+  return p === null ? 'not listed' : JSON.stringify({ path: p.path, carrier: p.carrier, remote: p.remote, rttMs: p.rttMs, migrations: p.migrations, fallbacks: p.fallbacks, mirroring: p.mirroring, directs: p.directs });
 }
 
 describe('a saturated direct UDP path keeps its carrier', { skip }, () => {
@@ -62,18 +64,10 @@ describe('a saturated direct UDP path keeps its carrier', { skip }, () => {
     await mesh?.stop();
   });
 
-  test('30 s of iperf3 TCP with a 10 ms ping stream: no carrier change, no fallback, no ping lost', { timeout: 120_000 }, async (t) => {
+  /** 30 s of iperf3 with the 10 ms ping stream alongside, from paths ab0/ba0 (both on direct UDP): asserts the issue's three zeros. */
+  async function loadKeepsUdp(t: TestContext, ab0: LabPeerPath, ba0: LabPeerPath): Promise<void> {
     const l = lab!;
     const logs = (): string => mesh?.logs() ?? '';
-    // A few echoes start the session over the relay; the direct UDP path takes over within them.
-    const warm: LabProcess = l.spawn('a', ['ping', '-n', '-i', '0.2', '-c', '100', '-W', '2', LAB_MESH_B], { label: 'a:warm-ping' });
-    const onUdp = (p: LabPeerPath): boolean => p.path === 'direct' && p.carrier === 'udp';
-    const ab0 = await waitForPeerPath(a!, 'b', onUdp, TO_UDP_MS);
-    const ba0 = await waitForPeerPath(b!, 'a', onUdp, TO_UDP_MS);
-    await warm.stop();
-    assert.ok(ab0 !== null, `a never sent to b on a direct UDP path: ${describePath(await peerPath(a!, 'b'))}${logs()}`);
-    assert.ok(ba0 !== null, `b never sent to a on a direct UDP path: ${describePath(await peerPath(b!, 'a'))}${logs()}`);
-
     const ping = l.spawn('a', ['ping', '-D', '-n', '-i', String(PING_INTERVAL_S), '-c', String(PING_COUNT), '-W', '5', LAB_MESH_B], { label: 'a:ping' });
     const iperf = measureIperf3(l, 'a', 'b', LAB_MESH_B, { seconds: LOAD_S });
     const samples: { who: string; p: LabPeerPath }[] = [];
@@ -118,5 +112,26 @@ describe('a saturated direct UDP path keeps its carrier', { skip }, () => {
     assert.deepEqual(stream.duplicates, [], 'echo replies duplicated');
     assert.equal(stream.maxSeq, PING_COUNT, `the last echo was not answered (highest answered ${stream.maxSeq})`);
     assert.deepEqual(stream.missing, [], `echoes lost under load (${stream.missing.length}): ${stream.missing.slice(0, 20).join(',')}`);
+  }
+
+  // Both direct carriers must be up before the load (the flapping the issue saw was UDP -> WSS and back, so a
+  // WSS path to move to is the case that matters), as each side's `peers --json` directs list shows.
+  test('30 s of iperf3 TCP with a 10 ms ping stream, a UDP and a WSS path both up: no carrier change, no fallback, no ping lost', { timeout: 120_000 }, async (t) => {
+    const l = lab!;
+    const logs = (): string => mesh?.logs() ?? '';
+    // A few echoes start the session over the relay; the direct paths come up and UDP takes over within them.
+    const warm: LabProcess = l.spawn('a', ['ping', '-n', '-i', '0.2', '-c', '150', '-W', '2', LAB_MESH_B], { label: 'a:warm-ping' });
+    const both = (p: LabPeerPath): boolean =>
+      p.path === 'direct' && p.carrier === 'udp' && p.directs.some((x) => x.carrier === 'udp') && p.directs.some((x) => x.carrier === 'wss');
+    const ab0 = await waitForPeerPath(a!, 'b', both, TO_DIRECT_MS);
+    const ba0 = await waitForPeerPath(b!, 'a', both, TO_DIRECT_MS);
+    await warm.stop();
+    assert.ok(ab0 !== null, `a does not hold a UDP and a WSS path to b, UDP selected: ${describePath(await peerPath(a!, 'b'))}${logs()}`);
+    assert.ok(ba0 !== null, `b does not hold a UDP and a WSS path to a, UDP selected: ${describePath(await peerPath(b!, 'a'))}${logs()}`);
+    await loadKeepsUdp(t, ab0, ba0);
+    for (const [d, name, who] of [[a!, 'b', 'a -> b'], [b!, 'a', 'b -> a']] as const) {
+      const p = await peerPath(d, name);
+      t.diagnostic(`${who} directs after the load: ${JSON.stringify(p?.directs ?? null)}`);
+    }
   });
 });

@@ -63,13 +63,15 @@ test('the report shows ratios to the bare veth and to wireguard-go, and unavaila
     date: '2026-01-01', cpus: '2 × cpu', node: 'v20.0.0', seconds: 10, pingCount: 200, pingIntervalS: 0.01,
     scenarios: [
       { name: 'bare veth', available: true, singleMbps: 20_000, fourMbps: 25_000, pingAvgMs: 0.03, pingP99Ms: 0.07, pingLoss: 0 },
-      { name: 'wireguard-go', available: true, singleMbps: 1_000, fourMbps: 500, pingAvgMs: 0.4, pingP99Ms: 1.5, pingLoss: 0 },
-      { name: 'ShadowMesh relay path (TUN)', available: true, singleMbps: 600, fourMbps: 700, pingAvgMs: 0.6, pingP99Ms: 1.2, pingLoss: 0 },
+      { name: 'wireguard-go', available: true, singleMbps: 1_000, fourMbps: 500, pingAvgMs: 0.4, pingP99Ms: 1.5, pingLoss: 0, cpuSPerGb: { single: { sender: 7.5, receiver: 6 }, four: { sender: 8, receiver: 6.25 } } },
+      { name: 'ShadowMesh relay path (TUN)', available: true, singleMbps: 600, fourMbps: 700, pingAvgMs: 0.6, pingP99Ms: 1.2, pingLoss: 0, cpuSPerGb: { single: { sender: 10, receiver: 9, relay: 4.5 }, four: { sender: 11, receiver: 9.5 } } },
       { name: 'ShadowMesh relay path (TAP)', available: false, reason: 'no daemon' },
     ],
   };
   const md = renderNetnsSection(r);
-  assert.match(md, /\| wireguard-go \| 1000 \| 0\.05 \| 500 \| 0\.02 \| 0\.400 \| 1\.500 \| 0\.0 \|/);
+  assert.match(md, /\| bare veth \| 20000 \| — \| 1\.00 \| 25000 \| — \| 1\.00 \| 0\.030 \| 0\.070 \| 0\.0 \|/, 'no tunnel process: no CPU per GB');
+  assert.match(md, /\| wireguard-go \| 1000 \| 7\.50 \/ 6\.00 \| 0\.05 \| 500 \| 8\.00 \/ 6\.25 \| 0\.02 \| 0\.400 \| 1\.500 \| 0\.0 \|/);
+  assert.match(md, /\| ShadowMesh relay path \(TUN\) \| 600 \| 10\.00 \/ 9\.00 \/ 4\.50 \| 0\.03 \| 700 \| 11\.00 \/ 9\.50 \|/);
   assert.match(md, /\| ShadowMesh relay path \(TUN\) \| 0\.60 \| 1\.40 \| \+0\.200 \| -0\.300 \|/);
   assert.match(md, /ShadowMesh relay path \(TAP\) \| not available: no daemon/);
   assert.match(md, /Command: `npm run bench`/);

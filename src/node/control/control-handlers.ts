@@ -86,6 +86,8 @@ export interface ControlPathInfo {
   readonly fallbacks: number;
   readonly migrationMs: number | null;
   readonly mirroring: boolean;
+  /** Live direct paths, selected or not; absent means none. */
+  readonly directs?: ReadonlyArray<{ readonly carrier: PeerStatus['directs'][number]['carrier']; readonly remote: string; readonly rttMs: number | null; readonly selected: boolean }>;
 }
 
 /** The chat service's user operations (the ChatService fits). */
@@ -264,7 +266,7 @@ export class NodeControlHandlers implements ControlHandler {
   }
 
   /** The path part of a peer's status: where its frames go now, and how they got there. */
-  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'carrier' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring'> {
+  #pathFields(peerHex: string): Pick<PeerStatus, 'path' | 'carrier' | 'remote' | 'rttMs' | 'migrations' | 'fallbacks' | 'migrationMs' | 'mirroring' | 'directs'> {
     const pi = this.#s.paths.pathInfo(fromHex(peerHex));
     return {
       path: pi?.path ?? 'relay',
@@ -275,6 +277,7 @@ export class NodeControlHandlers implements ControlHandler {
       fallbacks: pi?.fallbacks ?? 0,
       migrationMs: pi?.migrationMs ?? null,
       mirroring: pi?.mirroring ?? false,
+      directs: (pi?.directs ?? []).map((x) => ({ carrier: x.carrier, remote: x.remote, rttMs: x.rttMs, selected: x.selected })),
     };
   }
 

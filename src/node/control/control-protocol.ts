@@ -144,6 +144,8 @@ export interface PeerStatus {
   migrationMs: number | null;
   /** True while frames go over both direct and relay (the direct path's trust window lapsed). */
   mirroring: boolean;
+  /** Every live direct path to this peer, selected or not (e.g. a UDP and a WSS path both up): what traffic could move to. */
+  directs: Array<{ carrier: 'relay' | 'wss' | 'udp'; remote: string; rttMs: number | null; selected: boolean }>;
   session: {
     established: boolean;
     /** Since the first handshake of the current session; null without one. */

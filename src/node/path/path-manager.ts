@@ -157,8 +157,21 @@ export interface PathInfo {
   mirroring: boolean;
   /** Direct paths held (selected, candidates, draining). */
   directPaths: number;
+  /** The direct paths held and not dead, selected or not: what a peer could move to. */
+  directs: DirectPathInfo[];
   /** Last relay -> direct migration time: path available to first frame on it. */
   migrationMs: number | null;
+}
+
+/** One direct path a peer's entry holds. */
+export interface DirectPathInfo {
+  carrier: PathCarrier;
+  /** The other end, 'IP:PORT'. */
+  remote: string;
+  /** The last probe round trip on this path; null before any answer. */
+  rttMs: number | null;
+  /** It carries the peer's frames now. */
+  selected: boolean;
 }
 
 export interface PathManagerStats {
@@ -407,6 +420,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
       since: p.selectedAtMs,
       mirroring: p.mirror,
       directPaths: p.direct.size,
+      directs: [...p.direct.values()].filter((x) => !x.closed).map((x) => ({ carrier: x.path.carrier, remote: x.path.remote, rttMs: x.rtt.last, selected: x === d })),
       migrationMs: p.migrationMs,
     };
   }

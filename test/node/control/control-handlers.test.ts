@@ -216,7 +216,7 @@ test('peers: session entries with their directory names, paths and ages, then di
     peer(BOBBY),
   ];
   f.revoked.add(BOBBY);
-  f.pathInfos.set(CAROL, { path: 'direct', carrier: 'udp', remote: '192.0.2.5:41641', rttMs: 1.5, migrations: { to_direct: 2, to_relay: 1 }, fallbacks: 1, migrationMs: 12, mirroring: true });
+  f.pathInfos.set(CAROL, { path: 'direct', carrier: 'udp', remote: '192.0.2.5:41641', rttMs: 1.5, migrations: { to_direct: 2, to_relay: 1 }, fallbacks: 1, migrationMs: 12, mirroring: true, directs: [{ carrier: 'udp', remote: '192.0.2.5:41641', rttMs: 1.5, selected: true }, { carrier: 'wss', remote: '192.0.2.5:443', rttMs: 2, selected: false }] });
   const h = new NodeControlHandlers(f);
   const { peers } = h.peers();
   assert.deepEqual(peers.map((p) => p.name), ['bob', 'carol', 'zed'], 'bobby is revoked: neither his session nor his directory entry is listed');
@@ -224,13 +224,14 @@ test('peers: session entries with their directory names, paths and ages, then di
   assert.deepEqual(carol, {
     peerId: CAROL, name: 'carol', addresses: ['10.1.0.5/24'], online: false,
     path: 'direct', carrier: 'udp', remote: '192.0.2.5:41641', rttMs: 1.5, migrations: { to_direct: 2, to_relay: 1 }, fallbacks: 1, migrationMs: 12, mirroring: true,
+    directs: [{ carrier: 'udp', remote: '192.0.2.5:41641', rttMs: 1.5, selected: true }, { carrier: 'wss', remote: '192.0.2.5:443', rttMs: 2, selected: false }],
     session: { established: true, ageMs: 9_000, lastHandshakeAgoMs: 2_000 },
     stats: { framesIn: 1, framesOut: 2, bytesIn: 3, bytesOut: 4 },
     drops: { replay: 2 },
   });
   assert.deepEqual(bob, {
     peerId: BOB, name: 'bob', addresses: ['10.1.0.3/24'], online: true,
-    path: 'relay', carrier: 'relay', remote: 'relay', rttMs: null, migrations: { to_direct: 0, to_relay: 0 }, fallbacks: 0, migrationMs: null, mirroring: false,
+    path: 'relay', carrier: 'relay', remote: 'relay', rttMs: null, migrations: { to_direct: 0, to_relay: 0 }, fallbacks: 0, migrationMs: null, mirroring: false, directs: [],
     session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
     stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
     drops: {},
