@@ -19,18 +19,18 @@ test('--help documents every flag', () => {
   assert.match(r.stdout, /pin sha256:<hex>/);
 });
 
-test('bad options: one line on stderr, exit status 1, nothing on stdout', () => {
-  const cases: Array<[string[], RegExp]> = [
+test('bad options: one line on stderr, exit status 1 (2 for a usage error), nothing on stdout', () => {
+  const cases: Array<[string[], RegExp, number?]> = [
     [['--ca', '/nonexistent/ca.crt', '--listen', '127.0.0.1:0'], /nonexistent/],
     [['--ca', 'x', '--listen', 'nonsense'], /--listen/],
     [['--ca', 'x', '--listen', '127.0.0.1:0', '--heartbeat', '5 minutes'], /--heartbeat/],
     [['--ca', 'x', '--listen', '127.0.0.1:0', '--max-clients', 'many'], /--max-clients/],
     [['--listen', '127.0.0.1:0'], /--ca/],
-    [['--ca', 'x', '--bogus'], /--bogus/],
+    [['--ca', 'x', '--bogus'], /--bogus/, 2],
   ];
-  for (const [args, re] of cases) {
+  for (const [args, re, status = 1] of cases) {
     const r = run(args);
-    assert.equal(r.status, 1, `${args.join(' ')}: status ${r.status}, stderr ${r.stderr}`);
+    assert.equal(r.status, status, `${args.join(' ')}: status ${r.status}, stderr ${r.stderr}`);
     assert.equal(r.stdout, '');
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
