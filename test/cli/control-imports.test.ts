@@ -14,24 +14,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { repoRoot } from '../../testkit/repo-root.js';
 
 /** Packages a control command must never load: each costs tens to hundreds of milliseconds at startup. */
 const HEAVY_PACKAGES = ['@noble/post-quantum', '@peculiar/x509', 'pino', 'ajv', 'prom-client', 'reflect-metadata', 'ws', 'yaml'];
 /** Files of ours that stand for the same weight (they import the above, or compute keys). */
 const HEAVY_FILES = ['src/crypto/pq-backend.ts'];
 const CONTROL_COMMANDS = ['status', 'peers', 'ping', 'send', 'recv', 'users', 'down'];
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('control-imports: no package.json with a src/ folder above the test');
-    dir = up;
-  }
-}
 
 /** The specifiers a file imports at run time (static, value imports and re-exports only). */
 export function runtimeImports(file: string, text: string): string[] {

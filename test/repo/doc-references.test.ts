@@ -23,8 +23,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, sep } from 'node:path';
+import { repoRoot } from '../../testkit/repo-root.js';
 
 /** Folders scanned, relative to the repository root. */
 const SCANNED_DIRS = ['src', 'testkit', 'test', 'bench', 'native', 'deploy', 'docs'];
@@ -34,16 +34,6 @@ const SCANNED_FILES = ['README.md', 'BENCHMARKS.md'];
 const TEXT_EXTENSIONS = ['.ts', '.mjs', '.js', '.cc', '.h', '.md', '.gyp', '.service', '.sh', '.py', '.yaml', '.yml'];
 /** Folders never scanned: compiled or fetched code. */
 const SKIPPED_DIRS = new Set(['node_modules', 'build']);
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('doc-references: no package.json with a src/ folder above the test');
-    dir = up;
-  }
-}
 
 const ROOT = repoRoot();
 const DOCS_DIR = join(ROOT, 'docs');

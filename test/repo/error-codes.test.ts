@@ -14,30 +14,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('error-codes: no package.json with a src/ folder above the test');
-    dir = up;
-  }
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...sourceFiles(p));
-    else if (e.name.endsWith('.ts')) out.push(p);
-  }
-  return out.sort();
-}
+import { repoRoot, typeScriptFiles } from '../../testkit/repo-root.js';
 
 interface CodeTable {
   /** src-relative file. */
@@ -103,7 +83,7 @@ export function tableProblems(table: CodeTable): string[] {
 }
 
 const SRC = join(repoRoot(), 'src');
-const TABLES = sourceFiles(SRC).flatMap((f) => codeTables(relative(SRC, f).split(sep).join('/'), readFileSync(f, 'utf8')));
+const TABLES = typeScriptFiles(SRC).flatMap((f) => codeTables(relative(SRC, f).split(sep).join('/'), readFileSync(f, 'utf8')));
 
 test('SM_ERR_* code tables live only in <folder>-errors.ts files, as frozen <Owner>Code objects', () => {
   assert.ok(TABLES.length >= 6, 'code tables found under src/');

@@ -19,33 +19,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { repoRoot, typeScriptFiles } from '../../testkit/repo-root.js';
 
 /** At most this many cycles are listed per rule; one fixed usually breaks several. */
 const MAX_LISTED_CYCLES = 40;
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('import-cycles: no package.json with a src/ folder above the test');
-    dir = up;
-  }
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...sourceFiles(p));
-    else if (e.name.endsWith('.ts')) out.push(p);
-  }
-  return out.sort();
-}
 
 interface ImportSite {
   /** src-relative path of the imported file, '/'-separated, .ts. */
@@ -72,7 +52,7 @@ type Graph = Map<string, Map<string, string>>;
 
 function folderGraph(srcDir: string, folderOf: (srcPath: string) => string | null): Graph {
   const g: Graph = new Map();
-  for (const file of sourceFiles(srcDir)) {
+  for (const file of typeScriptFiles(srcDir)) {
     const from = relative(srcDir, file).split(sep).join('/');
     const a = folderOf(from);
     if (a === null) continue;
@@ -142,7 +122,7 @@ test('no import cycles between the subfolders of src/node/ (files directly in no
 
 test('src/ imports nothing outside src/ (the test kit, tests and benchmarks import src/, never the reverse)', () => {
   const leaving: string[] = [];
-  for (const file of sourceFiles(SRC)) {
+  for (const file of typeScriptFiles(SRC)) {
     const from = relative(SRC, file).split(sep).join('/');
     for (const site of importsOf(SRC, file)) {
       if (site.target.startsWith('../')) leaving.push(`src/${from}:${site.line} imports ${site.target}`);

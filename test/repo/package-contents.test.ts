@@ -16,8 +16,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from '../../testkit/repo-root.js';
 
 /** npm reads the package and its files in a few seconds; generous for a loaded machine. */
 const PACK_TIMEOUT_MS = 120_000;
@@ -25,16 +25,6 @@ const PACK_TIMEOUT_MS = 120_000;
 const ROOT_FILES = new Set(['README.md', 'package.json', 'LICENSE']);
 /** Compiled output that tsc writes next to each module. */
 const COMPILED = /\.(js|js\.map|d\.ts)$/;
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'src'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package-contents: no package.json with a src/ folder above the test');
-    dir = up;
-  }
-}
 
 /** Why `path` must not be in the package, or null if it may be; `sourceExists` answers for a src/ path. */
 export function unpublishable(path: string, sourceExists: (srcPath: string) => boolean): string | null {

@@ -7,22 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { repoRoot } from '../../testkit/repo-root.js';
 
 /** The one folder of test/ that holds data rather than tests. */
 const VECTORS_DIR = 'test/vectors/';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'test')) && existsSync(join(dir, 'src'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('test-layout: no package.json with src/ and test/ above the test');
-    dir = up;
-  }
-}
 
 function filesUnder(root: string, dir: string): string[] {
   const out: string[] = [];
