@@ -7,7 +7,7 @@ import type { HeapEvidence, SoakSeries } from './netns-soak.js';
 
 interface StageStat { stage: string; medianMs: number; meanMs: number }
 interface Followed { pingAvgMs: number; followed: number; totalMedianMs: number; stages: StageStat[] }
-export interface LatencyResult { count: number; shadowmesh?: Followed; wireguard?: Followed }
+export interface LatencyResult { count: number; shadowmesh?: Followed; shadowmeshUdp?: Followed; wireguard?: Followed }
 export interface MemoryResult { peers: number; daemonPeers: number; holdS: number; rssNoPeersMiB: number; rssSessionsUpMiB: number; rssMaxMiB: number; rssLastMiB: number }
 export interface SoakResult { seconds: number; sampleS: number; warmupS: number; mbps: number; results: SoakSeries[]; heap?: HeapEvidence[]; heapBoundMiB?: number; rssBoundMiB?: number }
 
@@ -25,7 +25,9 @@ Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-latency.js\`, 
 Same lab as above. While \`ping\` runs from \`a\` to \`b\` (${r?.count ?? 200} echoes, 20 ms apart), bench/pkt-stamp.py
 captures every interface of each namespace (AF_PACKET, kernel timestamps on the clock all namespaces share)
 and each echo is followed hop by hop: out of a's tunnel device, onto the wire, through the relay, into b's
-tunnel device, the kernel's reply, and back. No process is instrumented.
+tunnel device, the kernel's reply, and back. No process is instrumented. Three runs: ShadowMesh over the
+relay (\`--no-direct\`), ShadowMesh over a direct UDP path (measured once both ends report the UDP carrier), and
+wireguard-go.
 `;
   if (r === null || r.shadowmesh === undefined || r.wireguard === undefined) return `${head}\n${na('the benchmark failed', failure)}`;
   const sm = r.shadowmesh;
@@ -36,13 +38,18 @@ tunnel device, the kernel's reply, and back. No process is instrumented.
 ShadowMesh relay path (TUN): ping avg ${sm.pingAvgMs.toFixed(3)} ms; ${sm.followed} echoes followed, median tunnel to tunnel ${sm.totalMedianMs.toFixed(3)} ms.
 
 ${stageTable(sm)}
+${r.shadowmeshUdp === undefined ? '' : `
+ShadowMesh direct UDP path (TUN): ping avg ${r.shadowmeshUdp.pingAvgMs.toFixed(3)} ms; ${r.shadowmeshUdp.followed} echoes followed, median tunnel to tunnel ${r.shadowmeshUdp.totalMedianMs.toFixed(3)} ms.
 
+${stageTable(r.shadowmeshUdp)}
+`}
 wireguard-go: ping avg ${wg.pingAvgMs.toFixed(3)} ms; ${wg.followed} echoes followed, median tunnel to tunnel ${wg.totalMedianMs.toFixed(3)} ms.
 
 ${stageTable(wg)}
 
 Summed medians: the relay's two traversals and the two extra wire hops take ${relay.toFixed(3)} ms; ShadowMesh's
-endpoints take ${sum(sm, /^[ab]: /).toFixed(3)} ms against wireguard-go's ${sum(wg, /^[ab]: /).toFixed(3)} ms.
+endpoints take ${sum(sm, /^[ab]: /).toFixed(3)} ms against wireguard-go's ${sum(wg, /^[ab]: /).toFixed(3)} ms${r.shadowmeshUdp === undefined ? '' : `; on the direct UDP
+path ShadowMesh's endpoints take ${sum(r.shadowmeshUdp, /^[ab]: /).toFixed(3)} ms`}.
 `;
 }
 

@@ -1,6 +1,7 @@
 /**
- * Where a ping's round trip goes: ShadowMesh over the relay (TUN) against
- * wireguard-go, in one netns lab (src/demo/netns-lab.ts: relay, a, b).
+ * Where a ping's round trip goes: ShadowMesh over the relay and over a
+ * direct UDP path (TUN) against wireguard-go, in one netns lab
+ * (src/demo/netns-lab.ts: relay, a, b).
  *
  * Passive timestamps, no instrumentation of the processes: bench/pkt-stamp.py
  * captures every interface of a namespace (AF_PACKET, kernel receive
@@ -17,7 +18,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
-import { startLabDaemon, startLabRelay, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
 import { createTestNetwork } from '../testkit/test-network.js';
 import { measurePing } from '../testkit/netns-measure.js';
@@ -148,20 +149,20 @@ async function main(): Promise<void> {
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     // --no-direct: this follows the relay path hop by hop.
     const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] as string[] } as const;
-    const da = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
-    const db = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
+    let da = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
+    let db = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across ShadowMesh');
-    log(`ShadowMesh: ${count} pings`);
+    log(`ShadowMesh relay path: ${count} pings`);
     const sm = await capture(lab, ['a', 'relay', 'b'], MESH_B, count);
     const smSteps: Step[] = [
       { label: 'start: echo request leaves a\'s kernel into smtun0', ns: 'a', ifname: 'smtun0', dir: 'out', kind: 'icmp', icmpType: 8 },
-      { label: 'a: TUN read, reader thread -> main thread, encrypt, WSS write', ns: 'a', ifname: 'eth0', dir: 'out', kind: 'data', peer: relayIp },
+      { label: 'a: TUN read (event loop), encrypt, WSS write', ns: 'a', ifname: 'eth0', dir: 'out', kind: 'data', peer: relayIp },
       { label: 'wire a -> relay', ns: 'relay', ifname: 'eth0', dir: 'in', kind: 'data', peer: lab.ip('a') },
       { label: 'relay: TLS read, ws parse, forward, TLS write', ns: 'relay', ifname: 'eth0', dir: 'out', kind: 'data', peer: lab.ip('b') },
       { label: 'wire relay -> b', ns: 'b', ifname: 'eth0', dir: 'in', kind: 'data', peer: relayIp },
       { label: 'b: TLS read, ws parse, decrypt, TUN write', ns: 'b', ifname: 'smtun0', dir: 'in', kind: 'icmp', icmpType: 8 },
       { label: 'b: kernel answers the echo', ns: 'b', ifname: 'smtun0', dir: 'out', kind: 'icmp', icmpType: 0 },
-      { label: 'b: TUN read, reader thread -> main thread, encrypt, WSS write', ns: 'b', ifname: 'eth0', dir: 'out', kind: 'data', peer: relayIp },
+      { label: 'b: TUN read (event loop), encrypt, WSS write', ns: 'b', ifname: 'eth0', dir: 'out', kind: 'data', peer: relayIp },
       { label: 'wire b -> relay', ns: 'relay', ifname: 'eth0', dir: 'in', kind: 'data', peer: lab.ip('b') },
       { label: 'relay: TLS read, ws parse, forward, TLS write ', ns: 'relay', ifname: 'eth0', dir: 'out', kind: 'data', peer: lab.ip('a') },
       { label: 'wire relay -> a', ns: 'a', ifname: 'eth0', dir: 'in', kind: 'data', peer: relayIp },
@@ -170,6 +171,37 @@ async function main(): Promise<void> {
     const smR = follow(sm.packets, smSteps, sm.seqs);
     result['shadowmesh'] = { pingAvgMs: sm.pingAvgMs, ...smR };
     text += render('ShadowMesh relay path (TUN)', sm.pingAvgMs, smR);
+    await da.stop();
+    await db.stop();
+
+    // The direct UDP path: same members, no flags; measured once both ends carry the peer over UDP.
+    const direct = { ...common, args: [] as string[] };
+    da = await startLabDaemon(lab, 'a', { ...direct, certFile: ma.certFile, dir: ma.dir });
+    db = await startLabDaemon(lab, 'b', { ...direct, certFile: mb.certFile, dir: mb.dir });
+    if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across ShadowMesh (direct)');
+    const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
+    try {
+      for (const [d, peer] of [[da, 'b'], [db, 'a']] as const) {
+        if ((await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === 'udp', 30_000)) === null) throw new Error('no direct UDP path within 30 s');
+      }
+    } finally {
+      await keep.stop();
+    }
+    log(`ShadowMesh direct UDP path: ${count} pings`);
+    const du = await capture(lab, ['a', 'b'], MESH_B, count);
+    const duSteps: Step[] = [
+      { label: 'start: echo request leaves a\'s kernel into smtun0', ns: 'a', ifname: 'smtun0', dir: 'out', kind: 'icmp', icmpType: 8 },
+      { label: 'a: TUN read (event loop), encrypt, UDP send', ns: 'a', ifname: 'eth0', dir: 'out', kind: 'data', peer: lab.ip('b') },
+      { label: 'wire a -> b', ns: 'b', ifname: 'eth0', dir: 'in', kind: 'data', peer: lab.ip('a') },
+      { label: 'b: UDP read, decrypt, TUN write', ns: 'b', ifname: 'smtun0', dir: 'in', kind: 'icmp', icmpType: 8 },
+      { label: 'b: kernel answers the echo', ns: 'b', ifname: 'smtun0', dir: 'out', kind: 'icmp', icmpType: 0 },
+      { label: 'b: TUN read (event loop), encrypt, UDP send', ns: 'b', ifname: 'eth0', dir: 'out', kind: 'data', peer: lab.ip('a') },
+      { label: 'wire b -> a', ns: 'a', ifname: 'eth0', dir: 'in', kind: 'data', peer: lab.ip('b') },
+      { label: 'a: UDP read, decrypt, TUN write', ns: 'a', ifname: 'smtun0', dir: 'in', kind: 'icmp', icmpType: 0 },
+    ];
+    const duR = follow(du.packets, duSteps, du.seqs);
+    result['shadowmeshUdp'] = { pingAvgMs: du.pingAvgMs, ...duR };
+    text += `\n${render('ShadowMesh direct UDP path (TUN)', du.pingAvgMs, duR)}`;
     await da.stop();
     await db.stop();
     await relay.stop();
