@@ -103,6 +103,7 @@ export function registerUp(program: Command): void {
     .option('--udp-port <port>', `UDP port of direct paths (hole punching through NAT, on the --p2p-listen address); 0 is any free port${keySourcesHelp('node.p2p.udpPort')}`)
     .option('--stun <servers>', `STUN servers for the reflexive UDP address: 'relay' (the relay answers STUN on its own port), 'none', or HOST:PORT[,HOST:PORT...]; two or more also classify the NAT${keySourcesHelp('node.p2p.stun')}`)
     .option('--no-udp', 'direct paths over WSS only: no UDP socket, no hole punching (SHADOWMESH_P2P_UDP=false; node.p2p.udp: false in the config file)')
+    .option('--no-wss', 'direct paths over UDP only: no TCP listener, no WSS dials; where UDP is blocked traffic stays on the relay (SHADOWMESH_P2P_WSS=false; node.p2p.wss: false in the config file)')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${keySourcesHelp('node.startupTimeout')}`)
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
     .addHelpText(

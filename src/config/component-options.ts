@@ -48,11 +48,12 @@ export function pathTimersOf(cfg: EffectiveConfig): Partial<PathTimerOptions> {
   };
 }
 
-/** node.p2p.enabled/port/listen, node.p2p.connectTimeout/handshakeTimeout/maxHandshakesPerAddress and node.tls.certLifetime as the daemon's `direct` option. */
+/** node.p2p.enabled/wss/port/listen, node.p2p.connectTimeout/handshakeTimeout/maxHandshakesPerAddress and node.tls.certLifetime as the daemon's `direct` option. */
 export function directOptionsOf(cfg: EffectiveConfig): DaemonOptions['direct'] {
   if (cfg.boolean('node.p2p.enabled') === false) return false;
   return {
     port: cfg.number('node.p2p.port') ?? 0,
+    ...(cfg.boolean('node.p2p.wss') === false ? { wss: false } : {}),
     ...(cfg.isSet('node.p2p.listen') ? { host: req(cfg.string('node.p2p.listen'), 'node.p2p.listen') } : {}),
     connectTimeoutMs: req(cfg.ms('node.p2p.connectTimeout'), 'node.p2p.connectTimeout'),
     tlsHandshakeTimeoutMs: req(cfg.ms('node.p2p.handshakeTimeout'), 'node.p2p.handshakeTimeout'),

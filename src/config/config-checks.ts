@@ -26,6 +26,9 @@ const nodeChecks: CrossCheck = (cfg, problem) => {
   }
   if (cfg.boolean('node.p2p.enabled') === false) {
     for (const p of ['node.p2p.port', 'node.p2p.listen']) if (cfg.isSet(p)) problem(p, 'sets the direct-path listener; it makes no sense with direct paths off (--no-direct, node.p2p.enabled false)');
+  } else if (cfg.boolean('node.p2p.wss') === false) {
+    if (cfg.boolean('node.p2p.udp') === false) problem('node.p2p.wss', 'false with node.p2p.udp false leaves direct paths no carrier; to stay on the relay say so (--no-direct, node.p2p.enabled false)');
+    if (cfg.isSet('node.p2p.port')) problem('node.p2p.port', 'sets the TCP port of the WSS listener; it makes no sense with WSS direct paths off (--no-wss, node.p2p.wss false)');
   }
   const ms = (p: string): number => cfg.ms(p) ?? Number.NaN;
   const probe = ms('node.p2p.healthCheckInterval');

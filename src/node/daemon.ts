@@ -118,7 +118,7 @@ export interface DaemonOptions {
   metrics?: MetricsAddress;
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
-  direct?: { host?: string; port: number; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
+  direct?: { host?: string; port: number; wss?: boolean; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
   /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. Changeable live: applyPathTimers. */
   pathTimers?: Partial<PathTimerOptions>;
 }
@@ -236,6 +236,7 @@ export class NodeDaemon {
         relay: { url: options.relayUrl, pin: options.pin },
         direct: options.direct === false ? false : {
           listenPort: options.direct?.port ?? 0,
+          ...(options.direct?.wss === false ? { wss: false } : {}),
           ...(options.direct?.host !== undefined ? { listenHost: options.direct.host } : {}),
           ...(options.direct?.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.direct.connectTimeoutMs } : {}),
           ...(options.direct?.certLifetimeMs !== undefined ? { certLifetimeMs: options.direct.certLifetimeMs } : {}),

@@ -43,7 +43,8 @@
  * the PathManager, which prefers UDP at equal RTT. The offer doubles as the
  * "call me maybe": every direct attempt re-sends ours, and receiving one
  * makes the peer attempt too, so both punch at the same time. `udp: false`
- * leaves only WSS direct paths.
+ * leaves only WSS direct paths; `direct.wss: false` only UDP ones (the WSS
+ * transport then holds just the certificate whose pin the offer carries).
  */
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
@@ -68,6 +69,7 @@ import { OfferExchange } from './path/rendezvous/offer-exchange.js';
 import { Rendezvous } from './path/rendezvous/rendezvous.js';
 import { combineDirectSources, wireDirectPaths, type DirectPathSource } from './path/path-wiring.js';
 import { UdpTransport, type UdpTransportOptions } from './path/udp-transport.js';
+import { PathCode } from './path/path-errors.js';
 
 export interface NodeDeps {
   signer: HybridSigner;
@@ -165,6 +167,9 @@ export class ShadowNode extends EventEmitter {
     );
     this.paths.onFrame = (src, bytes) => this.peers.onFrame(src, bytes);
     this.link.on('deliver', (src: Uint8Array, payload: Uint8Array) => this.paths.onRelayFrame(src, payload));
+    if (options.direct !== false && options.direct?.wss === false && options.udp === false) {
+      throw new ConfigError(PathCode.OPTION, 'direct paths with neither WSS (direct.wss false) nor UDP (udp false) have no carrier; use direct: false to stay on the relay');
+    }
     const rendezvous = options.direct === false ? null : new Rendezvous();
     this.rendezvous = rendezvous;
     this.direct = rendezvous === null ? null : new DirectTransport(
@@ -203,7 +208,9 @@ export class ShadowNode extends EventEmitter {
         stunServers: options.udp?.stunServers ?? (relayStunServer(options.relay.url) === null ? [] : [relayStunServer(options.relay.url)!]),
       },
     );
-    this.#source = direct === null ? null : combineDirectSources(this.udp === null ? [direct] : [direct, this.udp]);
+    // Without WSS (`wss: false`) the WSS transport only holds the certificate our offers pin; UDP is the one source.
+    const wss = options.direct !== false && options.direct?.wss === false ? null : direct;
+    this.#source = direct === null ? null : combineDirectSources([...(wss === null ? [] : [wss]), ...(this.udp === null ? [] : [this.udp])]);
     const offers = this.offers;
     if (direct !== null && rendezvous !== null && offers !== null && this.#source !== null) {
       rendezvous.setMeshPrefixes(deps.certificate.addresses);

@@ -159,3 +159,22 @@ test('the direct listener\'s handshake limits are checked like every key: a shar
       /SHADOWMESH_P2P_HANDSHAKE_TIMEOUT \(node\.p2p\.handshakeTimeout\)/.test(err.message),
   );
 });
+
+test('node.p2p.wss false (--no-wss) reaches the direct options; with UDP also off, or with a WSS port set, it is a problem naming the key', () => {
+  const base = { SHADOWMESH_RELAY: 'wss://127.0.0.1:8443', SHADOWMESH_PIN: `sha256:${'ab'.repeat(32)}`, SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt' };
+  const on = directOptionsOf(resolveConfig({ role: 'node', env: base }));
+  assert.ok(on !== false && on !== undefined);
+  assert.equal(on.wss, undefined, 'WSS is on by default');
+  const off = directOptionsOf(resolveConfig({ role: 'node', env: base, flags: flags({ wss: false }) }));
+  assert.ok(off !== false && off !== undefined);
+  assert.equal(off.wss, false);
+  assert.notEqual(off.udp, false, 'UDP stays on');
+  assert.throws(
+    () => resolveConfig({ role: 'node', env: { ...base, SHADOWMESH_P2P_WSS: 'false', SHADOWMESH_P2P_UDP: 'false' } }),
+    (err: Error) => /node\.p2p\.wss/.test(err.message) && /no carrier/.test(err.message),
+  );
+  assert.throws(
+    () => resolveConfig({ role: 'node', env: { ...base, SHADOWMESH_P2P_WSS: 'false', SHADOWMESH_P2P_PORT: '4433' } }),
+    (err: Error) => /node\.p2p\.port/.test(err.message) && /--no-wss/.test(err.message),
+  );
+});

@@ -132,6 +132,12 @@ export interface DirectTransportDeps {
 }
 
 export interface DirectTransportOptions {
+  /**
+   * false: carry nothing over WSS (no listener, no dials, no WSS candidates in our offer); the transport
+   * still issues and rotates the certificate whose pin our signed PATH_OFFER carries, so UDP paths
+   * (udp-transport.ts) work alone. Default true.
+   */
+  wss?: boolean;
   /** Listener address; default '::' (dual stack, falling back to 0.0.0.0 without IPv6). */
   listenHost?: string;
   /** Listener port; default 0 = any free port (advertised as bound). */
@@ -155,6 +161,7 @@ export interface DirectTransportOptions {
 }
 
 export const DIRECT_TRANSPORT_DEFAULTS = Object.freeze({
+  wss: true,
   listenHost: '::',
   listenPort: 0,
   certLifetimeMs: EPHEMERAL_CERT_LIFETIME_MS,
@@ -222,6 +229,7 @@ function resolveOptions(options: DirectTransportOptions): Readonly<ResolvedOptio
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw optionError(name, v, `an integer in [${min}, ${max}]`);
     return v;
   };
+  if (typeof o.wss !== 'boolean') throw optionError('wss', o.wss, 'true or false');
   if (typeof o.listenHost !== 'string' || isIP(o.listenHost) === 0) throw optionError('listenHost', o.listenHost, 'an IPv4 or IPv6 address');
   int('listenPort', o.listenPort, 0, 0xffff);
   int('certLifetimeMs', o.certLifetimeMs, MIN_CERT_LIFETIME_MS, 366 * 24 * 3_600_000);
@@ -325,6 +333,12 @@ export class DirectTransport extends EventEmitter {
     const cert = await this.#createCertificate(this.#clock.now(), this.#o.certLifetimeMs);
     if (this.#state !== 'starting') return;
     this.#cert = cert;
+    if (!this.#o.wss) {
+      this.#state = 'running';
+      this.#scheduleRotation();
+      this.#log.debug('direct WSS off: certificate only, no listener');
+      return;
+    }
     const server = createHttpsServer(
       {
         key: cert.keyPem,
@@ -413,6 +427,10 @@ export class DirectTransport extends EventEmitter {
   connect(peerId: Uint8Array): void {
     checkPeerId(peerId, 'connect peerId');
     if (this.#state !== 'running' || this.#cert === null) return;
+    if (!this.#o.wss) {
+      this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);
+      return;
+    }
     const key = toHex(peerId);
     if (this.#groups.has(key)) return;
     const offered = this.#rendezvous.peerCandidates(peerId, 'wss');
@@ -763,8 +781,8 @@ export class DirectTransport extends EventEmitter {
   async #rotate(): Promise<void> {
     if (this.#state !== 'running') return;
     const next = await this.#createCertificate(this.#clock.now(), this.#o.certLifetimeMs);
-    if (this.#state !== 'running' || this.#server === null) return;
-    this.#server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
+    if (this.#state !== 'running' || (this.#o.wss && this.#server === null)) return;
+    this.#server?.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
     this.#cert = next;
     this.#rotationFailures = 0;
     this.#log.debug('direct certificate rotated', { notAfterMs: next.notAfterMs });

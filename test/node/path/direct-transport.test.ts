@@ -21,7 +21,7 @@ import { signPathOffer } from '../../../src/node/path/rendezvous/path-offer.js';
 import { createEphemeralCertificate } from '../../../src/node/path/tls-ephemeral.js';
 import { PathAuthCode } from '../../../src/handshake/handshake-errors.js';
 import { FrameType, MAX_FRAME_BYTES } from '../../../src/wire/constants.js';
-import { FakeSessions, members, next, offersOf, skewedClock, until, type Member } from '../../../testkit/direct-transport-fixture.js';
+import { FakeSessions, members, next, offersOf, rendezvousOf, skewedClock, until, type Member } from '../../../testkit/direct-transport-fixture.js';
 
 const started: DirectTransport[] = [];
 async function up(t: DirectTransport): Promise<DirectTransport> {
@@ -318,5 +318,38 @@ describe('listener limits before authentication', () => {
       for (const s of sockets) s.destroy();
       await Promise.all([a.stop(), b.stop()]);
     }
+  });
+});
+
+describe('wss: false', () => {
+  it('issues the certificate our offers pin but neither listens nor dials: connect() fails at once with no offer', async () => {
+    const [ma, mb] = members() as [Member, Member];
+    const sessions = new FakeSessions([ma, mb]);
+    sessions.pair(ma, mb);
+    const t = await up(sessions.transport(ma, { wss: false }));
+    const peer = await up(sessions.transport(mb));
+    try {
+      assert.equal(t.port, 0, 'no listener');
+      assert.ok(t.currentPin() !== null, 'the pin our offer carries exists');
+      const offer = offersOf(t).localOffer();
+      assert.ok(offersOf(peer).accept(ma.peerId, offer), 'the offer is still valid');
+      assert.deepEqual(rendezvousOf(peer).peerCandidates(ma.peerId, 'wss'), [], 'no WSS candidate advertised');
+      assert.ok(offersOf(t).accept(mb.peerId, offersOf(peer).localOffer()));
+      const failed = next<[Uint8Array, string[]]>(t, 'connect_failed');
+      t.connect(mb.peerId);
+      const [, codes] = await failed;
+      assert.deepEqual(codes, [DirectCode.NO_OFFER]);
+      assert.equal(t.stats.dials, 0);
+      await t.rotate();
+      assert.ok(t.currentPin() !== null, 'rotation works without a listener');
+    } finally {
+      await t.stop();
+      await peer.stop();
+    }
+  });
+
+  it('is checked like every option', () => {
+    const [ma] = members() as [Member];
+    assert.throws(() => new FakeSessions([ma]).transport(ma, { wss: 'no' as unknown as boolean }), (err: Error & { code?: string }) => err.code === 'SM_ERR_PATH_OPTION' && /wss/.test(err.message));
   });
 });

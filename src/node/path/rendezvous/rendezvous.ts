@@ -133,14 +133,15 @@ export class Rendezvous extends EventEmitter {
 
   /** The candidates our offer carries: UDP first (they cross NATs), then advertised (reflexive) WSS addresses, then the interfaces. */
   localCandidates(): PathCandidate[] {
-    const host = this.#wssBound ? this.#wssHost : '';
-    const hosts = listenAddresses(host, host === '::');
+    const hosts = this.#wssBound ? listenAddresses(this.#wssHost, this.#wssHost === '::') : [];
     const seen = new Set<string>();
     const out: PathCandidate[] = [];
     for (const c of this.#udpCandidates) {
       if (out.length >= MAX_PATH_CANDIDATES || this.isMeshAddress(c.address)) continue;
       out.push({ ...c });
     }
+    // No WSS listener (not bound yet, or WSS off: direct-transport.ts `wss: false`): no WSS candidate at all.
+    if (!this.#wssBound) return out;
     const policy = this.candidatePolicy();
     for (const h of [...this.#advertise, ...hosts]) {
       const a = canonicalIpText(h) ?? h;
