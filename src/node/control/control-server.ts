@@ -37,6 +37,7 @@ import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
+import { ControlHttp, sniffProtocol } from './control-http.js';
 
 /** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
 export const MAX_CONTROL_CONNECTIONS = 16;
@@ -117,6 +118,7 @@ export class ControlServer {
   readonly #handler: ControlHandler;
   readonly #logger: Logger;
   readonly #conns = new Set<Conn>();
+  readonly #http: ControlHttp;
   #server: Server | null = null;
   #ino: number | null = null;
   #starting: Promise<void> | null = null;
@@ -132,6 +134,12 @@ export class ControlServer {
     this.#handler = deps.handler;
     this.#logger = deps.logger ?? silentLogger;
     this.path = options.path;
+    this.#http = new ControlHttp({
+      dispatch: (method, params, onProgress, signal) => this.#dispatch(method, params, onProgress, signal),
+      logger: this.#logger,
+      count: (code) => this.#count(code),
+      shutdownAnswered: () => this.#handler.shutdownAnswered?.(),
+    });
   }
 
   /** Claim the socket and accept clients; idempotent. ControlError IN_USE / PATH on failure. */
@@ -213,6 +221,7 @@ export class ControlServer {
     const server = this.#server;
     this.#server = null;
     for (const c of this.#conns) this.#closeConn(c);
+    this.#http.close();
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
     // Remove the file only if it is still the one we bound (another daemon may have replaced a path we lost).
     if (this.#ino !== null) {
@@ -241,14 +250,32 @@ export class ControlServer {
     this.stats.connections++;
     const conn: Conn = { socket, buffered: '', inflight: new Map(), closed: false };
     this.#conns.add(conn);
-    socket.setEncoding('utf8');
     socket.setTimeout(CONTROL_IDLE_TIMEOUT_MS);
     socket.on('timeout', () => {
       if (conn.inflight.size === 0) this.#closeConn(conn);
     });
-    socket.on('data', (chunk: string) => this.#onData(conn, chunk));
     socket.on('error', () => this.#closeConn(conn));
     socket.on('close', () => this.#closeConn(conn));
+    // HTTP or NDJSON: decided by the first bytes (control-http.ts, sniffProtocol).
+    let head = Buffer.alloc(0);
+    const sniff = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const kind = sniffProtocol(head);
+      if (kind === 'more') return;
+      socket.off('data', sniff);
+      socket.pause();
+      if (kind === 'http') {
+        // node:http owns the connection from here, its timeouts included; ours still counts it and closes it on stop.
+        socket.setTimeout(0);
+        this.#http.serve(socket, head);
+        return;
+      }
+      socket.unshift(head);
+      socket.setEncoding('utf8');
+      socket.on('data', (text: string) => this.#onData(conn, text));
+      socket.resume();
+    };
+    socket.on('data', sniff);
   }
 
   #closeConn(conn: Conn): void {
@@ -335,7 +362,7 @@ export class ControlServer {
     }
     const ac = new AbortController();
     conn.inflight.set(id, ac);
-    this.#dispatch(conn, id, method, params as Record<string, unknown>, ac.signal).then(
+    this.#dispatch(method, params as Record<string, unknown>, (progress) => this.#send(conn, { id, progress }), ac.signal).then(
       (result) => {
         conn.inflight.delete(id);
         if (method === 'shutdown') this.#sendThen(conn, { id, result }, () => this.#handler.shutdownAnswered?.());
@@ -350,7 +377,8 @@ export class ControlServer {
     );
   }
 
-  async #dispatch(conn: Conn, id: number, method: unknown, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  /** One request, whichever framing carried it: progress goes to onProgress, the answer is the result. */
+  async #dispatch(method: unknown, params: Record<string, unknown>, onProgress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     const noParams = (): void => {
       const keys = Object.keys(params);
       if (keys.length > 0) throw new ControlError(ControlCode.PARAMS, `${String(method)}: takes no parameters, got ${JSON.stringify(keys[0])}`);
@@ -364,7 +392,7 @@ export class ControlServer {
         return this.#handler.peers();
       case 'ping': {
         const p = parsePingParams(params);
-        return this.#handler.ping(p, (progress) => this.#send(conn, { id, progress }), signal);
+        return this.#handler.ping(p, onProgress, signal);
       }
       case 'shutdown':
         if (this.#handler.shutdown === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "shutdown": this daemon cannot be stopped through its control API');
@@ -372,13 +400,13 @@ export class ControlServer {
         return this.#handler.shutdown();
       default: {
         const chat = this.#handler.chat;
-        if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, conn, id, method, params, signal);
+        if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, method, params, onProgress, signal);
         throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping${this.#handler.shutdown !== undefined ? ', shutdown' : ''}${chat !== undefined ? ', users or chat_*' : ''}`);
       }
     }
   }
 
-  async #dispatchChat(chat: ChatControlHandler, conn: Conn, id: number, method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  async #dispatchChat(chat: ChatControlHandler, method: string, params: Record<string, unknown>, onProgress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     switch (method) {
       case 'users': return chat.users(parseUsersParams(params));
       case 'chat_request': return chat.request(parseChatRequestParams(params), signal);
@@ -388,7 +416,7 @@ export class ControlServer {
       case 'chat_list':
         if (Object.keys(params).length > 0) throw new ControlError(ControlCode.PARAMS, 'chat_list: takes no parameters');
         return chat.list();
-      case 'chat_events': return chat.events(parseChatEventsParams(params), (e) => this.#send(conn, { id, progress: e }), signal);
+      case 'chat_events': return chat.events(parseChatEventsParams(params), onProgress, signal);
       default:
         throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; the chat methods are users, chat_request, chat_respond, chat_send, chat_terminate, chat_list and chat_events`);
     }
