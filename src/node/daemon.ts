@@ -281,7 +281,7 @@ export class NodeDaemon {
   #controlSource(): NodeControlSource {
     const node = this.node;
     return {
-      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses },
+      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses, groups: this.certificate.groups, notAfterMs: this.certificate.notAfterMs },
       relayUrl: this.#o.relayUrl,
       clock: this.#clock,
       startedAtMs: () => this.#startedAtMs,

@@ -35,7 +35,7 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult } from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import { ControlHttp, sniffProtocol } from './control-http.js';
 
@@ -61,6 +61,8 @@ export interface ControlHandler {
   status(): StatusResult;
   peers(): PeersResult;
   ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult>;
+  /** `whois`: a member by address, name or id; absent: the method is unknown. */
+  whois?(params: WhoisParams): WhoisResult;
   /** Users and chat (src/messaging/); absent: those methods are unknown. */
   readonly chat?: ChatControlHandler;
   /** `shutdown`: who is stopping; absent: the method is unknown. */
@@ -394,6 +396,11 @@ export class ControlServer {
         const p = parsePingParams(params);
         return this.#handler.ping(p, onProgress, signal);
       }
+      case 'whois': {
+        const p = parseWhoisParams(params);
+        if (this.#handler.whois === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "whois": this daemon has no member directory');
+        return this.#handler.whois(p);
+      }
       case 'shutdown':
         if (this.#handler.shutdown === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "shutdown": this daemon cannot be stopped through its control API');
         noParams();
@@ -401,7 +408,7 @@ export class ControlServer {
       default: {
         const chat = this.#handler.chat;
         if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, method, params, onProgress, signal);
-        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping${this.#handler.shutdown !== undefined ? ', shutdown' : ''}${chat !== undefined ? ', users or chat_*' : ''}`);
+        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping, whois${this.#handler.shutdown !== undefined ? ', shutdown' : ''}${chat !== undefined ? ', users or chat_*' : ''}`);
       }
     }
   }
