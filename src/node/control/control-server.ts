@@ -6,7 +6,12 @@
  *
  * Access control is the file system: the socket is created with mode 0600
  * (umask 0177 around bind, then chmod), so only the daemon's user (and root)
- * can connect. The parent directory is created 0700 when missing.
+ * can connect. The parent directory is created 0700 when missing. With
+ * `group` (an admin group, control-group.ts), the socket is given to that
+ * group with mode 0660 (chown before chmod, so it is never open to the wrong
+ * group), and a parent directory we create is 0710 with that group, so the
+ * group's members can reach the socket and nothing else in the directory; an
+ * existing parent the group cannot search is logged as a warning.
  *
  * A socket file left at the path is handled at start: if a daemon answers
  * on it, start() refuses (SM_ERR_CONTROL_IN_USE) rather than steal a live
@@ -29,7 +34,7 @@
  * runs (shutdownAnswered), so the caller hears it before the daemon closes
  * the socket.
  */
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
@@ -37,6 +42,7 @@ import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
+import { resolveGroupId } from './control-group.js';
 import { ControlHttp, sniffProtocol } from './control-http.js';
 
 /** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
@@ -51,6 +57,10 @@ export const STALE_PROBE_TIMEOUT_MS = 1_000;
 const REFUSED_LINGER_MS = 1_000;
 /** Socket file mode: the daemon's user only. */
 export const CONTROL_SOCKET_MODE = 0o600;
+/** Socket file mode with a control group: the daemon's user and the group. */
+export const CONTROL_GROUP_SOCKET_MODE = 0o660;
+/** Mode of a parent directory we create for a group's socket: the group may search it, not list it. */
+const CONTROL_GROUP_DIR_MODE = 0o710;
 /** umask around bind so the socket is never, even briefly, connectable by others. */
 const BIND_UMASK = 0o177;
 /** Mode of a parent directory we create. */
@@ -90,6 +100,8 @@ export interface ControlServerDeps {
 export interface ControlServerOptions {
   /** Path of the unix socket. */
   path: string;
+  /** Group (name or id) whose members may use the socket (mode 0660); absent: the daemon's user only (0600). */
+  group?: string;
 }
 
 interface Conn {
@@ -121,6 +133,7 @@ export class ControlServer {
   readonly #logger: Logger;
   readonly #conns = new Set<Conn>();
   readonly #http: ControlHttp;
+  readonly #group: string | null;
   #server: Server | null = null;
   #ino: number | null = null;
   #starting: Promise<void> | null = null;
@@ -131,8 +144,12 @@ export class ControlServer {
       throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer deps.handler: expected a handler with status, peers and ping');
     }
     if (options === null || typeof options !== 'object') throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer options: expected an object');
-    for (const key of Object.keys(options)) if (key !== 'path') throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `ControlServer option ${key}: unknown option`);
+    for (const key of Object.keys(options)) if (key !== 'path' && key !== 'group') throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `ControlServer option ${key}: unknown option`);
     checkSocketPath(options.path);
+    if (options.group !== undefined && (typeof options.group !== 'string' || options.group.length === 0)) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer option group: expected a group name or id');
+    }
+    this.#group = options.group ?? null;
     this.#handler = deps.handler;
     this.#logger = deps.logger ?? silentLogger;
     this.path = options.path;
@@ -158,10 +175,20 @@ export class ControlServer {
 
   async #start(): Promise<void> {
     const dir = dirname(this.path);
+    const gid = this.#group === null ? null : await resolveGroupId(this.#group);
     try {
-      await mkdir(dir, { recursive: true, mode: CONTROL_DIR_MODE });
+      const created = await mkdir(dir, { recursive: true, mode: gid === null ? CONTROL_DIR_MODE : CONTROL_GROUP_DIR_MODE });
+      if (gid !== null && created !== undefined) {
+        await chown(dir, -1, gid);
+        await chmod(dir, CONTROL_GROUP_DIR_MODE);
+      }
     } catch (err) {
       throw new ControlError(ControlCode.PATH, `cannot create ${dir} for the control socket: ${(err as Error).message}`, { cause: err });
+    }
+    if (gid !== null) {
+      const d = await stat(dir);
+      const searchable = (d.mode & 0o001) !== 0 || (d.gid === gid && (d.mode & 0o010) !== 0);
+      if (!searchable) this.#logger.warn('the control group cannot reach the socket: its directory is not searchable by the group', { dir, group: this.#group });
     }
     try {
       await this.#listen();
@@ -186,7 +213,15 @@ export class ControlServer {
         throw this.#listenError(err2);
       }
     }
-    await chmod(this.path, CONTROL_SOCKET_MODE);
+    if (gid !== null) {
+      try {
+        await chown(this.path, -1, gid);
+      } catch (err) {
+        await unlink(this.path).catch(() => undefined);
+        throw new ControlError(ControlCode.GROUP, `cannot give the control socket to group ${this.#group}: ${(err as Error).message} (only root, or a member of the group, may)`, { cause: err });
+      }
+    }
+    await chmod(this.path, gid === null ? CONTROL_SOCKET_MODE : CONTROL_GROUP_SOCKET_MODE);
     this.#ino = (await lstat(this.path)).ino;
     this.#logger.info('control socket listening', { path: this.path });
   }
