@@ -2,7 +2,10 @@
  * The daemon's side of the local control API (control-protocol.ts): a unix
  * socket server that reads newline-delimited JSON requests and answers them
  * through a small handler the daemon supplies (the node's is
- * NodeControlHandlers, control-handlers.ts).
+ * NodeControlHandlers, control-handlers.ts). A connection whose first bytes
+ * are an HTTP method token is handed to the HTTP side instead
+ * (control-http.ts), which runs the same methods through the same
+ * dispatcher; it counts against the same connection limit.
  *
  * Access control is the file system: the socket is created with mode 0600
  * (umask 0177 around bind, then chmod), so only the daemon's user (and root)
@@ -154,7 +157,10 @@ export class ControlServer {
     this.#logger = deps.logger ?? silentLogger;
     this.path = options.path;
     this.#http = new ControlHttp({
-      dispatch: (method, params, onProgress, signal) => this.#dispatch(method, params, onProgress, signal),
+      dispatch: (method, params, onProgress, signal) => {
+        this.stats.requests++;
+        return this.#dispatch(method, params, onProgress, signal);
+      },
       logger: this.#logger,
       count: (code) => this.#count(code),
       shutdownAnswered: () => this.#handler.shutdownAnswered?.(),
