@@ -14,7 +14,8 @@
  * Logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty or log.format:
  * pretty for one readable line each). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
- * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT, or `shadowmesh
+ * for `shadowmesh status | peers | ping | whois | ip` and, as HTTP, other
+ * tools; mode 0600, or 0660 for the group of --control-group. SIGTERM/SIGINT, or `shadowmesh
  * down` (control `shutdown`), stop it gracefully (exit 0). SIGHUP reloads the configuration (file and environment; flags
  * stay as given): log.level and the revocation list take effect at once (a
  * newly revoked member leaves the directory and routing, other sessions stay
