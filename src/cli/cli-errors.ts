@@ -1,7 +1,8 @@
 /**
  * Stable error codes of the command line itself (docs/conventions.md §9):
- * what the argument parser refuses, and `down` waiting for a daemon that
- * does not go. A code, once shipped, keeps its meaning.
+ * what the argument parser refuses, `down` waiting for a daemon that does
+ * not go, and `ip` asked for an address family the member lacks. A code,
+ * once shipped, keeps its meaning.
  */
 
 export const CliCode = Object.freeze({
@@ -9,5 +10,7 @@ export const CliCode = Object.freeze({
   USAGE: 'SM_ERR_CLI_USAGE',
   /** `down`: the daemon accepted the shutdown but still answered on its control socket after DOWN_WAIT_MS. */
   DOWN_TIMEOUT: 'SM_ERR_CLI_DOWN_TIMEOUT',
+  /** `ip -4` / `ip -6`: the node or member holds no mesh address of that family. */
+  NO_ADDRESS: 'SM_ERR_CLI_NO_ADDRESS',
 } as const);
 export type CliCode = (typeof CliCode)[keyof typeof CliCode];

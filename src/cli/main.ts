@@ -5,8 +5,8 @@
  * component (relay, node) or talk to one through its control API.
  *
  * Startup: a command's module is imported only once the command line names
- * it (COMMANDS below), so `status`, `peers`, `ping`, `send`, `recv`, `users`
- * and `down` load the control client and commander, never the post-quantum
+ * it (COMMANDS below), so `status`, `peers`, `ping`, `whois`, `ip`, `send`,
+ * `recv`, `users` and `down` load the control client and commander, never the post-quantum
  * crypto, x509, pino, ajv or prom-client the daemons need
  * (test/cli/control-imports.test.ts keeps it so; bench/cli-startup.ts
  * measures it). Without a known command (top-level help, an unknown
@@ -41,6 +41,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.freez
   status: async () => (await import('./status.js')).registerStatus,
   peers: async () => (await import('./peers.js')).registerPeers,
   ping: async () => (await import('./ping.js')).registerPing,
+  whois: async () => (await import('./whois.js')).registerWhois,
+  ip: async () => (await import('./ip.js')).registerIp,
   users: async () => (await import('./users.js')).registerUsers,
   send: async () => (await import('./send.js')).registerSend,
   recv: async () => (await import('./recv.js')).registerRecv,

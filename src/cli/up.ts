@@ -14,7 +14,8 @@
  * Logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty or log.format:
  * pretty for one readable line each). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
- * for `shadowmesh status | peers | ping`. SIGTERM/SIGINT, or `shadowmesh
+ * for `shadowmesh status | peers | ping | whois | ip` and, as HTTP, other
+ * tools; mode 0600, or 0660 for the group of --control-group. SIGTERM/SIGINT, or `shadowmesh
  * down` (control `shutdown`), stop it gracefully (exit 0). SIGHUP reloads the configuration (file and environment; flags
  * stay as given): log.level and the revocation list take effect at once (a
  * newly revoked member leaves the directory and routing, other sessions stay
@@ -97,6 +98,7 @@ export function registerUp(program: Command): void {
     .option('--name <ifname>', `interface name, %d for the first free number (default sm%d for tun, smtap%d for tap; SHADOWMESH_DEV_NAME; node.name in the config file)`)
     .option('--mtu <n>', `device MTU in bytes, ${MIN_DEVICE_MTU}..${MAX_DEVICE_MTU}; full-size packets still fit a 1500-byte path once direct UDP paths exist${keySourcesHelp('node.mtu')}`)
     .option('--control <sock>', 'control socket path (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock; SHADOWMESH_CONTROL; node.control in the config file)')
+    .option('--control-group <group>', `group whose members may use the control socket, e.g. \`shadowmesh status\` without sudo (socket mode 0660; default: this user only, 0600); an unknown group is an error${keySourcesHelp('node.controlGroup')}`)
     .option('--p2p-port <port>', `TCP port of the direct-path listener (TLS 1.3 + WebSocket, pinned identity-signed certificates), advertised to peers inside the session; 0 is any free port${keySourcesHelp('node.p2p.port')}`)
     .option('--p2p-listen <ip>', `address of the direct-path listener; a specific address is also the only one advertised (:: is every address of this machine except the mesh's own)${keySourcesHelp('node.p2p.listen')}`)
     .option('--no-direct', 'stay on the relay: no direct-path listener, no direct attempts (SHADOWMESH_P2P_ENABLED=false; node.p2p.enabled: false in the config file)')

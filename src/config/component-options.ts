@@ -105,6 +105,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
   const device = req(cfg.string('node.dev'), 'node.dev') as DaemonDeviceKind;
   const crl = cfg.string('node.crl');
   const name = cfg.string('node.name');
+  const controlGroup = cfg.string('node.controlGroup');
   return {
     relayUrl: req(cfg.string('node.relay'), 'node.relay'),
     pin: req(cfg.string('node.pin'), 'node.pin'),
@@ -117,6 +118,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     ...(name !== undefined ? { deviceName: name } : {}),
     ...(device !== 'none' ? { mtu: req(cfg.number('node.mtu'), 'node.mtu') } : {}),
     controlPath: req(cfg.string('node.control'), 'node.control'),
+    ...(controlGroup !== undefined ? { controlGroup } : {}),
     startupTimeoutMs: req(cfg.ms('node.startupTimeout'), 'node.startupTimeout'),
     direct: directOptionsOf(cfg),
     pathTimers: pathTimersOf(cfg),

@@ -113,6 +113,8 @@ export interface DaemonOptions {
   deviceName?: string;
   mtu?: number;
   controlPath: string;
+  /** Group (name or id) whose members may use the control socket (0660); absent: 0600 (src/node/control/control-group.ts). */
+  controlGroup?: string;
   startupTimeoutMs?: number;
   /** Serve Prometheus /metrics, /health and /ready (plain HTTP) on this address; absent: no listener. */
   metrics?: MetricsAddress;
@@ -268,7 +270,7 @@ export class NodeDaemon {
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
     this.controlHandlers = new NodeControlHandlers(this.#controlSource());
-    this.control = new ControlServer({ handler: this.controlHandlers, logger: this.#logger.child('control') }, { path: options.controlPath });
+    this.control = new ControlServer({ handler: this.controlHandlers, logger: this.#logger.child('control') }, { path: options.controlPath, ...(options.controlGroup !== undefined ? { group: options.controlGroup } : {}) });
     if (options.metrics !== undefined) {
       const registry = createMetricsRegistry();
       registerNodeMetrics(registry, this);
@@ -282,7 +284,7 @@ export class NodeDaemon {
   #controlSource(): NodeControlSource {
     const node = this.node;
     return {
-      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses },
+      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses, groups: this.certificate.groups, notAfterMs: this.certificate.notAfterMs },
       relayUrl: this.#o.relayUrl,
       clock: this.#clock,
       startedAtMs: () => this.#startedAtMs,

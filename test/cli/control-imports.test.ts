@@ -21,7 +21,7 @@ import { repoRoot } from '../../testkit/repo-root.js';
 const HEAVY_PACKAGES = ['@noble/post-quantum', '@peculiar/x509', 'pino', 'ajv', 'prom-client', 'reflect-metadata', 'ws', 'yaml'];
 /** Files of ours that stand for the same weight (they import the above, or compute keys). */
 const HEAVY_FILES = ['src/crypto/pq-backend.ts'];
-const CONTROL_COMMANDS = ['status', 'peers', 'ping', 'send', 'recv', 'users', 'down'];
+const CONTROL_COMMANDS = ['status', 'peers', 'ping', 'whois', 'ip', 'send', 'recv', 'users', 'down'];
 
 /** The specifiers a file imports at run time (static, value imports and re-exports only). */
 export function runtimeImports(file: string, text: string): string[] {

@@ -35,7 +35,7 @@ test('status, peers and ping with no daemon say so in one line (JSON with --json
 
 test('--help of up, status, peers and ping lists every flag they take', async () => {
   const want: Record<string, string[]> = {
-    up: ['--relay', '--pin', '--ca', '--cert', '--crl', '--dir', '--passphrase-file', '--dev', '--name', '--mtu', '--control', '--startup-timeout', 'tun', 'tap', 'none'],
+    up: ['--relay', '--pin', '--ca', '--cert', '--crl', '--dir', '--passphrase-file', '--dev', '--name', '--mtu', '--control', '--control-group', '--startup-timeout', 'tun', 'tap', 'none'],
     status: ['--json', '--control'],
     peers: ['--json', '--control'],
     ping: ['<peer>', '--count', '--interval', '--json', '--control'],

@@ -34,5 +34,13 @@ export const ControlCode = Object.freeze({
   NO_REPLY: 'SM_ERR_CONTROL_NO_REPLY',
   /** A subscriber left more than MAX_CONTROL_PENDING_BYTES unread. */
   SLOW_CONSUMER: 'SM_ERR_CONTROL_SLOW_CONSUMER',
+  /** HTTP: a request with an Origin header or a Host other than localhost (a browser; control-http.ts says why). */
+  FORBIDDEN: 'SM_ERR_CONTROL_FORBIDDEN',
+  /** The control socket's group (--control-group) does not exist, or the socket cannot be given to it. */
+  GROUP: 'SM_ERR_CONTROL_GROUP',
+  /** `whois` / `ip`: no member (nor this node) has that name. */
+  UNKNOWN_NAME: 'SM_ERR_CONTROL_UNKNOWN_NAME',
+  /** `whois`: no member (nor this node) holds that mesh address. */
+  UNKNOWN_ADDRESS: 'SM_ERR_CONTROL_UNKNOWN_ADDRESS',
 } as const);
 export type ControlCode = (typeof ControlCode)[keyof typeof ControlCode];

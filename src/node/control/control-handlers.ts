@@ -1,6 +1,6 @@
 /**
  * The node's control API handlers (docs/architecture.md "Components": the
- * control API on a unix socket): what `status`, `peers`, `ping`, `shutdown` and the chat
+ * control API on a unix socket): what `status`, `peers`, `ping`, `whois`, `shutdown` and the chat
  * methods (`users`, `chat_*`, the inbox behind `recv`) answer. The
  * ControlServer (control-server.ts) frames requests and responses; this
  * module turns a request into its result, reading the node through
@@ -30,7 +30,7 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type UserInfo } from './control-protocol.js';
+import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type UserInfo, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 
@@ -46,7 +46,7 @@ export interface ControlMember {
   readonly addresses: readonly { readonly text: string }[];
   /** When the relay saw the member come online (relay clock, Unix ms). */
   readonly onlineSinceMs: number;
-  readonly cert: { readonly publicKey: Uint8Array };
+  readonly cert: { readonly publicKey: Uint8Array; readonly groups: readonly string[]; readonly notAfterMs: number };
 }
 
 /** The member directory (the node's Directory fits). */
@@ -114,8 +114,8 @@ export interface ControlChatInbox {
 
 /** What the control handlers read of the node. */
 export interface NodeControlSource {
-  /** This node: its peer id, and its certificate's name and mesh addresses. */
-  readonly self: { readonly peerId: Uint8Array; readonly name: string; readonly addresses: readonly string[] };
+  /** This node: its peer id, and its certificate's name, mesh addresses, groups and end of validity. */
+  readonly self: { readonly peerId: Uint8Array; readonly name: string; readonly addresses: readonly string[]; readonly groups: readonly string[]; readonly notAfterMs: number };
   /** wss://HOST:PORT of the relay, as configured. */
   readonly relayUrl: string;
   readonly clock: Clock;
@@ -279,6 +279,50 @@ export class NodeControlHandlers implements ControlHandler {
       mirroring: pi?.mirroring ?? false,
       directs: (pi?.directs ?? []).map((x) => ({ carrier: x.carrier, remote: x.remote, rttMs: x.rttMs, selected: x.selected })),
     };
+  }
+
+  /** `whois`: this node or a member, by mesh address, name or full peer id; UNKNOWN_ADDRESS / UNKNOWN_NAME otherwise. */
+  whois(params: WhoisParams): WhoisResult {
+    const s = this.#s;
+    const target = params.target.trim();
+    const selfHex = formatPeerId(s.self.peerId);
+    const selfResult = (): WhoisResult => ({
+      self: true, name: s.self.name, peerId: selfHex, addresses: [...s.self.addresses], groups: [...s.self.groups],
+      certExpires: new Date(s.self.notAfterMs).toISOString(), certExpiresMs: s.self.notAfterMs, online: true, path: null, carrier: null, remote: null,
+    });
+    const memberResult = (m: ControlMember): WhoisResult => {
+      const p = this.#pathFields(m.hex);
+      return {
+        self: false, name: m.name, peerId: m.hex, addresses: m.addresses.map((a) => a.text), groups: [...m.cert.groups],
+        certExpires: new Date(m.cert.notAfterMs).toISOString(), certExpiresMs: m.cert.notAfterMs, online: s.directory.isOnline(m.hex),
+        path: p.path, carrier: p.carrier, remote: p.remote,
+      };
+    };
+    let addr: Uint8Array | null = null;
+    try {
+      addr = parseIpAddress(target.replace(/\/\d{1,3}$/, '')).bytes;
+    } catch {
+      addr = null;
+    }
+    if (addr !== null) {
+      const key = toHex(addr);
+      const mine = s.self.addresses.some((cidr) => {
+        try {
+          return toHex(parseIpAddress(cidr.replace(/\/\d{1,3}$/, '')).bytes) === key;
+        } catch {
+          return false;
+        }
+      });
+      if (mine) return selfResult();
+      const m = s.directory.byAddress(addr);
+      if (m !== undefined && !s.isRevoked(m.hex)) return memberResult(m);
+      throw new ControlError(ControlCode.UNKNOWN_ADDRESS, `no member holds the mesh address ${target} (\`shadowmesh peers\` lists who is known)`);
+    }
+    const lower = target.toLowerCase();
+    if (target === s.self.name || lower === selfHex) return selfResult();
+    const m = /^[0-9a-f]{64}$/.test(lower) ? s.directory.get(lower) : s.directory.list().find((e) => e.name === target);
+    if (m !== undefined && !s.isRevoked(m.hex)) return memberResult(m);
+    throw new ControlError(ControlCode.UNKNOWN_NAME, `no member is called ${JSON.stringify(target)} (\`shadowmesh peers\` lists who is known)`);
   }
 
   /** Finds the member a ping names: a 64-hex peer id, a mesh address (with or without /prefix), a name, or a unique id prefix. */

@@ -7,7 +7,7 @@
  *
  * Framing: newline-delimited JSON, one object per line, UTF-8.
  *
- *     request   {"id": 7, "method": "status" | "peers" | "ping" | "shutdown" | "users" | "chat_…", "params": {...}}
+ *     request   {"id": 7, "method": "status" | "peers" | "ping" | "whois" | "shutdown" | "users" | "chat_…", "params": {...}}
  *     progress  {"id": 7, "progress": {...}}        zero or more, before the answer (ping replies, chat events)
  *     answer    {"id": 7, "result": {...}}   or   {"id": 7, "error": {"code": "SM_ERR_...", "message": "..."}}
  *
@@ -16,6 +16,15 @@
  * line longer than MAX_CONTROL_REQUEST_BYTES is answered with
  * SM_ERR_CONTROL_TOO_LARGE and the connection is closed (the rest of the line
  * cannot be resynchronised cheaply).
+ *
+ * `whois` ({target}: a mesh address, a member name or a 64-hex peer id)
+ * answers the member (or this node) with its groups, certificate expiry,
+ * online state and path; an address no one holds is
+ * SM_ERR_CONTROL_UNKNOWN_ADDRESS, anything else unmatched
+ * SM_ERR_CONTROL_UNKNOWN_NAME.
+ *
+ * The same methods are served as HTTP/1.1 on the same socket
+ * (control-http.ts), for tools other than the CLI.
  *
  * `shutdown` (no params) answers `{ name, peerId, pid }` and then stops the
  * daemon cleanly, as SIGTERM does; whoever may open the socket (its mode,
@@ -74,10 +83,10 @@ export class ControlError extends SmError {
 }
 
 export type ControlMethod =
-  | 'status' | 'peers' | 'ping' | 'shutdown' | 'users'
+  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'users'
   | 'chat_request' | 'chat_respond' | 'chat_send' | 'chat_terminate' | 'chat_list' | 'chat_events';
 export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze([
-  'status', 'peers', 'ping', 'shutdown', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
+  'status', 'peers', 'ping', 'whois', 'shutdown', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
 ] as ControlMethod[]);
 
 export interface ControlRequest {
@@ -262,6 +271,40 @@ export interface ShutdownResult {
   name: string;
   peerId: string;
   pid: number;
+}
+
+/** `whois` params: a mesh address (with or without /prefix), a member name, or a 64-hex peer id. */
+export interface WhoisParams {
+  target: string;
+}
+
+/** A member (or this node) as `whois` describes it. */
+export interface WhoisResult {
+  /** True when the target is this node itself. */
+  self: boolean;
+  name: string;
+  peerId: string;
+  /** Mesh addresses as CIDRs, as in the certificate. */
+  addresses: string[];
+  groups: string[];
+  /** The member certificate's end of validity (ISO 8601) and Unix ms. */
+  certExpires: string;
+  certExpiresMs: number;
+  /** Listed by the relay as online (this node: true). */
+  online: boolean;
+  /** The path our frames to it take now; null for this node itself. */
+  path: PathKind | null;
+  /** What carries the path ('relay', 'wss', 'udp'); null for this node itself. */
+  carrier: PeerStatus['carrier'] | null;
+  /** 'relay', or IP:PORT of the direct path's other end; null for this node itself. */
+  remote: string | null;
+}
+
+export function parseWhoisParams(params: Record<string, unknown>): WhoisParams {
+  const bad = chatParams('whois', params, ['target']);
+  const target = optString(params, 'target', bad, MAX_PEER_SELECTOR_CHARS);
+  if (target === undefined || target.trim().length === 0) throw bad('target: expected a mesh address, a member name or a peer id');
+  return { target: target.trim() };
 }
 
 export interface ChatListResult {

@@ -2,11 +2,19 @@
  * The daemon's side of the local control API (control-protocol.ts): a unix
  * socket server that reads newline-delimited JSON requests and answers them
  * through a small handler the daemon supplies (the node's is
- * NodeControlHandlers, control-handlers.ts).
+ * NodeControlHandlers, control-handlers.ts). A connection whose first bytes
+ * are an HTTP method token is handed to the HTTP side instead
+ * (control-http.ts), which runs the same methods through the same
+ * dispatcher; it counts against the same connection limit.
  *
  * Access control is the file system: the socket is created with mode 0600
  * (umask 0177 around bind, then chmod), so only the daemon's user (and root)
- * can connect. The parent directory is created 0700 when missing.
+ * can connect. The parent directory is created 0700 when missing. With
+ * `group` (an admin group, control-group.ts), the socket is given to that
+ * group with mode 0660 (chown before chmod, so it is never open to the wrong
+ * group), and a parent directory we create is 0710 with that group, so the
+ * group's members can reach the socket and nothing else in the directory; an
+ * existing parent the group cannot search is logged as a warning.
  *
  * A socket file left at the path is handled at start: if a daemon answers
  * on it, start() refuses (SM_ERR_CONTROL_IN_USE) rather than steal a live
@@ -29,14 +37,16 @@
  * runs (shutdownAnswered), so the caller hears it before the daemon closes
  * the socket.
  */
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, stat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult } from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
+import { resolveGroupId } from './control-group.js';
+import { ControlHttp, sniffProtocol } from './control-http.js';
 
 /** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
 export const MAX_CONTROL_CONNECTIONS = 16;
@@ -50,6 +60,10 @@ export const STALE_PROBE_TIMEOUT_MS = 1_000;
 const REFUSED_LINGER_MS = 1_000;
 /** Socket file mode: the daemon's user only. */
 export const CONTROL_SOCKET_MODE = 0o600;
+/** Socket file mode with a control group: the daemon's user and the group. */
+export const CONTROL_GROUP_SOCKET_MODE = 0o660;
+/** Mode of a parent directory we create for a group's socket: the group may search it, not list it. */
+const CONTROL_GROUP_DIR_MODE = 0o710;
 /** umask around bind so the socket is never, even briefly, connectable by others. */
 const BIND_UMASK = 0o177;
 /** Mode of a parent directory we create. */
@@ -60,6 +74,8 @@ export interface ControlHandler {
   status(): StatusResult;
   peers(): PeersResult;
   ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult>;
+  /** `whois`: a member by address, name or id; absent: the method is unknown. */
+  whois?(params: WhoisParams): WhoisResult;
   /** Users and chat (src/messaging/); absent: those methods are unknown. */
   readonly chat?: ChatControlHandler;
   /** `shutdown`: who is stopping; absent: the method is unknown. */
@@ -87,6 +103,8 @@ export interface ControlServerDeps {
 export interface ControlServerOptions {
   /** Path of the unix socket. */
   path: string;
+  /** Group (name or id) whose members may use the socket (mode 0660); absent: the daemon's user only (0600). */
+  group?: string;
 }
 
 interface Conn {
@@ -117,6 +135,8 @@ export class ControlServer {
   readonly #handler: ControlHandler;
   readonly #logger: Logger;
   readonly #conns = new Set<Conn>();
+  readonly #http: ControlHttp;
+  readonly #group: string | null;
   #server: Server | null = null;
   #ino: number | null = null;
   #starting: Promise<void> | null = null;
@@ -127,11 +147,24 @@ export class ControlServer {
       throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer deps.handler: expected a handler with status, peers and ping');
     }
     if (options === null || typeof options !== 'object') throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer options: expected an object');
-    for (const key of Object.keys(options)) if (key !== 'path') throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `ControlServer option ${key}: unknown option`);
+    for (const key of Object.keys(options)) if (key !== 'path' && key !== 'group') throw new ConfigError('SM_ERR_CONFIG_UNKNOWN_OPTION', `ControlServer option ${key}: unknown option`);
     checkSocketPath(options.path);
+    if (options.group !== undefined && (typeof options.group !== 'string' || options.group.length === 0)) {
+      throw new ConfigError('SM_ERR_CONFIG_VALUE', 'ControlServer option group: expected a group name or id');
+    }
+    this.#group = options.group ?? null;
     this.#handler = deps.handler;
     this.#logger = deps.logger ?? silentLogger;
     this.path = options.path;
+    this.#http = new ControlHttp({
+      dispatch: (method, params, onProgress, signal) => {
+        this.stats.requests++;
+        return this.#dispatch(method, params, onProgress, signal);
+      },
+      logger: this.#logger,
+      count: (code) => this.#count(code),
+      shutdownAnswered: () => this.#handler.shutdownAnswered?.(),
+    });
   }
 
   /** Claim the socket and accept clients; idempotent. ControlError IN_USE / PATH on failure. */
@@ -148,10 +181,20 @@ export class ControlServer {
 
   async #start(): Promise<void> {
     const dir = dirname(this.path);
+    const gid = this.#group === null ? null : await resolveGroupId(this.#group);
     try {
-      await mkdir(dir, { recursive: true, mode: CONTROL_DIR_MODE });
+      const created = await mkdir(dir, { recursive: true, mode: gid === null ? CONTROL_DIR_MODE : CONTROL_GROUP_DIR_MODE });
+      if (gid !== null && created !== undefined) {
+        await chown(dir, -1, gid);
+        await chmod(dir, CONTROL_GROUP_DIR_MODE);
+      }
     } catch (err) {
       throw new ControlError(ControlCode.PATH, `cannot create ${dir} for the control socket: ${(err as Error).message}`, { cause: err });
+    }
+    if (gid !== null) {
+      const d = await stat(dir);
+      const searchable = (d.mode & 0o001) !== 0 || (d.gid === gid && (d.mode & 0o010) !== 0);
+      if (!searchable) this.#logger.warn('the control group cannot reach the socket: its directory is not searchable by the group', { dir, group: this.#group });
     }
     try {
       await this.#listen();
@@ -176,7 +219,15 @@ export class ControlServer {
         throw this.#listenError(err2);
       }
     }
-    await chmod(this.path, CONTROL_SOCKET_MODE);
+    if (gid !== null) {
+      try {
+        await chown(this.path, -1, gid);
+      } catch (err) {
+        await unlink(this.path).catch(() => undefined);
+        throw new ControlError(ControlCode.GROUP, `cannot give the control socket to group ${this.#group}: ${(err as Error).message} (only root, or a member of the group, may)`, { cause: err });
+      }
+    }
+    await chmod(this.path, gid === null ? CONTROL_SOCKET_MODE : CONTROL_GROUP_SOCKET_MODE);
     this.#ino = (await lstat(this.path)).ino;
     this.#logger.info('control socket listening', { path: this.path });
   }
@@ -213,6 +264,7 @@ export class ControlServer {
     const server = this.#server;
     this.#server = null;
     for (const c of this.#conns) this.#closeConn(c);
+    this.#http.close();
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
     // Remove the file only if it is still the one we bound (another daemon may have replaced a path we lost).
     if (this.#ino !== null) {
@@ -241,14 +293,32 @@ export class ControlServer {
     this.stats.connections++;
     const conn: Conn = { socket, buffered: '', inflight: new Map(), closed: false };
     this.#conns.add(conn);
-    socket.setEncoding('utf8');
     socket.setTimeout(CONTROL_IDLE_TIMEOUT_MS);
     socket.on('timeout', () => {
       if (conn.inflight.size === 0) this.#closeConn(conn);
     });
-    socket.on('data', (chunk: string) => this.#onData(conn, chunk));
     socket.on('error', () => this.#closeConn(conn));
     socket.on('close', () => this.#closeConn(conn));
+    // HTTP or NDJSON: decided by the first bytes (control-http.ts, sniffProtocol).
+    let head = Buffer.alloc(0);
+    const sniff = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const kind = sniffProtocol(head);
+      if (kind === 'more') return;
+      socket.off('data', sniff);
+      socket.pause();
+      if (kind === 'http') {
+        // node:http owns the connection from here, its timeouts included; ours still counts it and closes it on stop.
+        socket.setTimeout(0);
+        this.#http.serve(socket, head);
+        return;
+      }
+      socket.unshift(head);
+      socket.setEncoding('utf8');
+      socket.on('data', (text: string) => this.#onData(conn, text));
+      socket.resume();
+    };
+    socket.on('data', sniff);
   }
 
   #closeConn(conn: Conn): void {
@@ -335,7 +405,7 @@ export class ControlServer {
     }
     const ac = new AbortController();
     conn.inflight.set(id, ac);
-    this.#dispatch(conn, id, method, params as Record<string, unknown>, ac.signal).then(
+    this.#dispatch(method, params as Record<string, unknown>, (progress) => this.#send(conn, { id, progress }), ac.signal).then(
       (result) => {
         conn.inflight.delete(id);
         if (method === 'shutdown') this.#sendThen(conn, { id, result }, () => this.#handler.shutdownAnswered?.());
@@ -350,7 +420,8 @@ export class ControlServer {
     );
   }
 
-  async #dispatch(conn: Conn, id: number, method: unknown, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  /** One request, whichever framing carried it: progress goes to onProgress, the answer is the result. */
+  async #dispatch(method: unknown, params: Record<string, unknown>, onProgress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     const noParams = (): void => {
       const keys = Object.keys(params);
       if (keys.length > 0) throw new ControlError(ControlCode.PARAMS, `${String(method)}: takes no parameters, got ${JSON.stringify(keys[0])}`);
@@ -364,7 +435,12 @@ export class ControlServer {
         return this.#handler.peers();
       case 'ping': {
         const p = parsePingParams(params);
-        return this.#handler.ping(p, (progress) => this.#send(conn, { id, progress }), signal);
+        return this.#handler.ping(p, onProgress, signal);
+      }
+      case 'whois': {
+        const p = parseWhoisParams(params);
+        if (this.#handler.whois === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "whois": this daemon has no member directory');
+        return this.#handler.whois(p);
       }
       case 'shutdown':
         if (this.#handler.shutdown === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "shutdown": this daemon cannot be stopped through its control API');
@@ -372,13 +448,13 @@ export class ControlServer {
         return this.#handler.shutdown();
       default: {
         const chat = this.#handler.chat;
-        if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, conn, id, method, params, signal);
-        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping${this.#handler.shutdown !== undefined ? ', shutdown' : ''}${chat !== undefined ? ', users or chat_*' : ''}`);
+        if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, method, params, onProgress, signal);
+        throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; expected status, peers, ping, whois${this.#handler.shutdown !== undefined ? ', shutdown' : ''}${chat !== undefined ? ', users or chat_*' : ''}`);
       }
     }
   }
 
-  async #dispatchChat(chat: ChatControlHandler, conn: Conn, id: number, method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+  async #dispatchChat(chat: ChatControlHandler, method: string, params: Record<string, unknown>, onProgress: (p: unknown) => void, signal: AbortSignal): Promise<unknown> {
     switch (method) {
       case 'users': return chat.users(parseUsersParams(params));
       case 'chat_request': return chat.request(parseChatRequestParams(params), signal);
@@ -388,7 +464,7 @@ export class ControlServer {
       case 'chat_list':
         if (Object.keys(params).length > 0) throw new ControlError(ControlCode.PARAMS, 'chat_list: takes no parameters');
         return chat.list();
-      case 'chat_events': return chat.events(parseChatEventsParams(params), (e) => this.#send(conn, { id, progress: e }), signal);
+      case 'chat_events': return chat.events(parseChatEventsParams(params), onProgress, signal);
       default:
         throw new ControlError(ControlCode.METHOD, `unknown method ${JSON.stringify(method)}; the chat methods are users, chat_request, chat_respond, chat_send, chat_terminate, chat_list and chat_events`);
     }

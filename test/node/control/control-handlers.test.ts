@@ -25,7 +25,7 @@ const CAROL = 'ca'.repeat(32);
 const STRANGER = '5e'.repeat(32);
 
 function member(hex: string, name: string, cidrs: string[], onlineSinceMs = 1_000): ControlMember {
-  return { peerId: fromHex(hex), hex, name, addresses: cidrs.map((text) => ({ text })), onlineSinceMs, cert: { publicKey: new Uint8Array([hex.charCodeAt(0), 1, 2, 3]) } };
+  return { peerId: fromHex(hex), hex, name, addresses: cidrs.map((text) => ({ text })), onlineSinceMs, cert: { publicKey: new Uint8Array([hex.charCodeAt(0), 1, 2, 3]), groups: name === 'bob' ? ['web', 'ops'] : [], notAfterMs: 2_000_000_000_000 } };
 }
 
 function peer(hex: string, over: Partial<ControlPeerInfo> = {}): ControlPeerInfo {
@@ -90,7 +90,7 @@ function fakeSource(): Fake {
     clock, members, online: new Set([BOB, BOBBY, CAROL]), peersHeld: [], pathInfos: new Map(), revoked: new Set(),
     pinged: [], pingAnswers: [], inbox: [], subscribers: 0, maxSubscribers: 1, chat, startedAt: 0, dev: null, dp: null, stopRequests: 0,
     linkState: { established: null, stats: { connects: 0, reconnects: 0, drops: {} } },
-    self: { peerId: fromHex(ALICE), name: 'alice', addresses: ['10.1.0.2/24'] },
+    self: { peerId: fromHex(ALICE), name: 'alice', addresses: ['10.1.0.2/24'], groups: ['admin'], notAfterMs: 1_900_000_000_000 },
     relayUrl: 'wss://relay.example:7443/',
     startedAtMs: () => f.startedAt,
     device: () => f.dev,
@@ -353,4 +353,41 @@ test('chat events: drained from the inbox without follow; followed until the req
   ac.abort();
   assert.deepEqual(await following, { events: [] });
   assert.equal(f.subscribers, 0, 'unsubscribed when the request ended');
+});
+
+test('whois: a member by address (with or without prefix), name or full id, with groups, certificate expiry, online and path; this node itself', () => {
+  const f = fakeSource();
+  const h = new NodeControlHandlers(f);
+  f.online.delete(CAROL);
+  f.pathInfos.set(BOB, { path: 'direct', carrier: 'udp', remote: '192.0.2.7:41641', rttMs: 1.5, migrations: { to_direct: 1, to_relay: 0 }, fallbacks: 0, migrationMs: 3, mirroring: false });
+  const bob = {
+    self: false, name: 'bob', peerId: BOB, addresses: ['10.1.0.3/24'], groups: ['web', 'ops'],
+    certExpires: new Date(2_000_000_000_000).toISOString(), certExpiresMs: 2_000_000_000_000, online: true, path: 'direct', carrier: 'udp', remote: '192.0.2.7:41641',
+  };
+  assert.deepEqual(h.whois({ target: '10.1.0.3' }), bob);
+  assert.deepEqual(h.whois({ target: '10.1.0.3/24' }), bob);
+  assert.deepEqual(h.whois({ target: 'bob' }), bob);
+  assert.deepEqual(h.whois({ target: BOB.toUpperCase() }), bob);
+  const carol = h.whois({ target: 'carol' });
+  assert.equal(carol.online, false);
+  assert.equal(carol.path, 'relay');
+  const self = {
+    self: true, name: 'alice', peerId: ALICE, addresses: ['10.1.0.2/24'], groups: ['admin'],
+    certExpires: new Date(1_900_000_000_000).toISOString(), certExpiresMs: 1_900_000_000_000, online: true, path: null, carrier: null, remote: null,
+  };
+  assert.deepEqual(h.whois({ target: 'alice' }), self);
+  assert.deepEqual(h.whois({ target: '10.1.0.2' }), self);
+  assert.deepEqual(h.whois({ target: ALICE }), self);
+});
+
+test('whois: an address no one holds is UNKNOWN_ADDRESS, an unknown name or id UNKNOWN_NAME; a revoked member is unknown', () => {
+  const f = fakeSource();
+  const h = new NodeControlHandlers(f);
+  assert.throws(() => h.whois({ target: '10.1.0.99' }), { code: ControlCode.UNKNOWN_ADDRESS });
+  assert.throws(() => h.whois({ target: 'fd00::99' }), { code: ControlCode.UNKNOWN_ADDRESS });
+  assert.throws(() => h.whois({ target: 'mallory' }), { code: ControlCode.UNKNOWN_NAME });
+  assert.throws(() => h.whois({ target: STRANGER }), { code: ControlCode.UNKNOWN_NAME });
+  f.revoked.add(BOB);
+  assert.throws(() => h.whois({ target: 'bob' }), { code: ControlCode.UNKNOWN_NAME });
+  assert.throws(() => h.whois({ target: '10.1.0.3' }), { code: ControlCode.UNKNOWN_ADDRESS });
 });
