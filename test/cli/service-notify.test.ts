@@ -2,15 +2,21 @@
  * src/cli/service-notify.ts and native/sd-notify.cc: nothing happens without
  * $NOTIFY_SOCKET; with it, READY=1 with the ready line as STATUS, then
  * STOPPING=1; a failed send is a warning, never an exception; the addon
- * reaches filesystem and abstract sockets; and a real `shadowmesh relay`
- * announces READY=1 only once it accepts connections, STOPPING=1 on SIGTERM.
+ * reaches filesystem and abstract sockets; a real `shadowmesh relay`
+ * announces READY=1 only once it accepts connections, STOPPING=1 on SIGTERM;
+ * a real `shadowmesh up` (--dev none: no device outside a namespace the test
+ * owns) only once the relay admitted it, STOPPING=1 on `shadowmesh down`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NATIVE_NOTIFY_PATH, serviceNotifier, type NotifySend } from '../../src/cli/service-notify.js';
 import { silentLogger, type Logger } from '../../src/util/logger.js';
+import { runCliAsync, startDaemon } from '../../testkit/daemon-process.js';
 import { startNotifyReceiver } from '../../testkit/notify-receiver.js';
 import { startRelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork } from '../../testkit/test-network.js';
@@ -99,5 +105,33 @@ test('a real relay sends READY=1 once it accepts connections, and STOPPING=1 on 
     await relay.stop();
     await rx.close();
     await net.cleanup();
+  }
+});
+
+test('a real node sends READY=1 once the relay admitted it, and STOPPING=1 when asked to stop', async () => {
+  const net = await createTestNetwork({ members: ['alice'] });
+  const sockDir = mkdtempSync(join(tmpdir(), 'sm-notify-up-'));
+  const relay = await startRelayProcess({ caFile: net.caFile, crlFile: net.crlFile });
+  const rx = await startNotifyReceiver();
+  const m = net.member('alice');
+  const sock = join(sockDir, 'alice.sock');
+  const daemon = await startDaemon(
+    ['--relay', relay.url, '--pin', relay.pin, '--ca', net.caFile, '--cert', m.certFile, '--dir', m.dir, '--dev', 'none', '--no-direct', '--control', sock],
+    { NOTIFY_SOCKET: rx.socketPath },
+  );
+  try {
+    const ready = await rx.waitFor((msg) => msg.startsWith('READY=1'), RELAY_READY_TIMEOUT_MS);
+    assert.match(ready, /^READY=1\nSTATUS=node [0-9a-f]{8} up: device none \S+ via relay wss:\/\/\S+$/);
+    assert.equal((await relay.stats()).activeClients, 1, 'the relay admitted the node before it said READY=1');
+    const down = await runCliAsync(['down', '--control', sock]);
+    assert.equal(down.status, 0, down.stderr);
+    await rx.waitFor((msg) => msg.startsWith('STOPPING=1'));
+    assert.equal(await daemon.exited, 0, daemon.stderr());
+  } finally {
+    await daemon.stop();
+    await relay.stop();
+    await rx.close();
+    await net.cleanup();
+    rmSync(sockDir, { recursive: true, force: true });
   }
 });
