@@ -1,5 +1,7 @@
-# Build file for the ShadowMesh TAP/TUN addon (native/tuntap.cc), run by
-# node-gyp during `npm ci` ("install" script in package.json).
+# Build file for the ShadowMesh addons, run by node-gyp during `npm ci` or a
+# package install ("install" script in package.json, native/build-addons.mjs):
+# the TAP/TUN addon (native/tuntap.cc) and the service-manager notification
+# addon (native/sd-notify.cc).
 # Needs only g++, make, python3 and Node's headers. N-API version 8 is pinned
 # so one build serves every Node release from 20 on.
 {
@@ -13,6 +15,17 @@
       "cflags_cc!": ["-fno-exceptions"],
       "conditions": [
         ["OS!='linux'", { "type": "none", "sources!": ["tuntap.cc"] }]
+      ]
+    },
+    {
+      "target_name": "shadowmesh_notify",
+      "sources": ["sd-notify.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none", "sources!": ["sd-notify.cc"] }]
       ]
     }
   ]

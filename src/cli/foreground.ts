@@ -14,8 +14,13 @@
  * without its handlers. runUntilStopped resolves once `stop` settled (a
  * failing stop is logged, not thrown: the process still exits 0, as a
  * stopped daemon should), with SIGHUP's handler removed as well.
+ *
+ * The service manager hears the same moments (src/cli/service-notify.ts):
+ * READY=1 right after the ready line, STOPPING=1 when the stop begins;
+ * outside systemd nothing is sent.
  */
 import type { Logger } from '../util/logger.js';
+import { serviceNotifier, type ServiceNotifier } from './service-notify.js';
 
 /** What runUntilStopped needs of `process` (a test passes an EventEmitter). */
 export interface SignalSource {
@@ -29,6 +34,8 @@ export interface ForegroundDeps {
   signals?: SignalSource;
   /** Writes the ready line; default stdout. */
   write?: (text: string) => void;
+  /** Tells the service manager; default serviceNotifier over process.env (a no-op without $NOTIFY_SOCKET). */
+  notify?: ServiceNotifier;
 }
 
 export interface ForegroundService {
@@ -45,6 +52,7 @@ export interface ForegroundService {
 export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService): Promise<NodeJS.Signals | 'shutdown'> {
   const signals = deps.signals ?? process;
   const write = deps.write ?? ((text: string) => { process.stdout.write(text); });
+  const notify = deps.notify ?? serviceNotifier({ logger: deps.logger });
   const onHup = (): void => service.reload?.();
   if (service.reload !== undefined) signals.on('SIGHUP', onHup);
   return new Promise<NodeJS.Signals | 'shutdown'>((resolve) => {
@@ -55,6 +63,7 @@ export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService
       signals.off('SIGTERM', onStop);
       signals.off('SIGINT', onStop);
       deps.logger.info('stopping', { signal });
+      notify.stopping();
       const done = (): void => {
         if (service.reload !== undefined) signals.off('SIGHUP', onHup);
         resolve(signal);
@@ -68,5 +77,6 @@ export function runUntilStopped(deps: ForegroundDeps, service: ForegroundService
     signals.on('SIGINT', onStop);
     void service.stopRequested?.then(() => onStop('shutdown'));
     write(service.readyLine + '\n');
+    notify.ready(service.readyLine);
   });
 }
