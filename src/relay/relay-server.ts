@@ -388,8 +388,11 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     const target = this.#table.get(toHex(dst));
     if (target === undefined && this.#cluster !== null) {
       // Attached to another relay: the same DELIVER bytes go there over NATS (cluster/relay-cluster.ts).
+      // `dst` is a view of the SEND prefix the DELIVER header overwrites: copy it first.
+      const to = Uint8Array.from(dst);
       writeRelayHeader(frame, 0, FrameType.Deliver, src.peerId as Uint8Array);
-      if (this.#cluster.forward(dst, frame)) return;
+      if (this.#cluster.forward(to, frame)) return;
+      dst = to;
     }
     if (target === undefined || target.state !== 'admitted') {
       this.stats.drop('unreachable');
