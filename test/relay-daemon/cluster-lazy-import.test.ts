@@ -40,3 +40,16 @@ test('a relay without --cluster loads nothing of NATS or the cluster; with --clu
   assert.ok(clustered.some((u) => u.endsWith('/src/relay/cluster/relay-cluster.js')));
   assert.ok(clustered.some((u) => u.includes('@nats-io/transport-node')));
 });
+
+test('a relay whose NATS is unreachable serves and stops cleanly on SIGTERM (exit 0)', async () => {
+  const net = await createTestNetwork();
+  const relay = await startRelayProcess({ caFile: net.caFile, args: ['--no-stun', '--cluster', 'nats://127.0.0.1:1'] });
+  try {
+    await new Promise((r) => setTimeout(r, 1_500));
+    const stats = await relay.stats();
+    assert.equal(stats.cluster?.natsConnected, false);
+  } finally {
+    assert.equal(await relay.stop(), 0);
+    await net.cleanup();
+  }
+});

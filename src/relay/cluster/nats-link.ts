@@ -8,8 +8,9 @@
  *
  * Callers must know:
  *  - `start()` returns at once: the first connection is made in the
- *    background and retried forever, as are reconnects, so a relay whose
- *    NATS is down serves its local members meanwhile.
+ *    background and retried every second until `stop()`, as are
+ *    reconnects, so a relay whose NATS is down serves its local members
+ *    meanwhile.
  *  - `publish` drops (returns false) while disconnected instead of letting
  *    the client buffer: frames and presence queued across an outage would
  *    arrive stale; the re-sync on reconnect replaces them.
@@ -59,6 +60,9 @@ export class NatsLink {
   #connected = false;
   #stopped = false;
   #connecting: Promise<void> | null = null;
+  /** Between first-connection attempts: the timer, and a way to end the wait at stop(). */
+  #retry: NodeJS.Timeout | null = null;
+  #wake: (() => void) | null = null;
 
   constructor(deps: { logger: Logger; handlers: NatsLinkHandlers }, options: Readonly<ClusterOptions>) {
     this.#options = options;
@@ -94,6 +98,8 @@ export class NatsLink {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#connected = false;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#wake?.();
     const nc = this.#nc;
     this.#nc = null;
     if (nc !== null && !nc.isClosed()) await nc.close().catch(() => undefined);
@@ -108,25 +114,34 @@ export class NatsLink {
     if (o.user !== null) Object.assign(auth, { user: o.user, pass: o.password });
     if (o.token !== null) auth['token'] = o.token;
     const tls = o.servers.some((s) => s.startsWith('tls://')) ? { tls: o.tlsCaFile !== null ? { caFile: o.tlsCaFile } : {} } : {};
-    let nc: NatsConnectionLike;
-    try {
-      nc = (await nats.connect({
-        servers: o.servers,
-        name: `shadowmesh-relay ${o.name}`,
-        // Our own presence and frames never come back to us.
-        noEcho: true,
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
-        pingInterval: NATS_PING_INTERVAL_MS,
-        maxPingOut: NATS_MAX_PINGS_OUT,
-        ...auth,
-        ...tls,
-      })) as unknown as NatsConnectionLike;
-    } catch (err) {
-      this.#logger.error('NATS connection failed; the relay serves its own members only', { error: (err as Error).message });
-      return;
+    let nc: NatsConnectionLike | null = null;
+    // The first connection is retried here, not by the client (waitOnFirstConnect), so that
+    // stop() can end the attempts: a pending client connect has no handle to cancel it.
+    for (let attempt = 0; nc === null && !this.#stopped; attempt++) {
+      try {
+        nc = (await nats.connect({
+          servers: o.servers,
+          name: `shadowmesh-relay ${o.name}`,
+          // Our own presence and frames never come back to us.
+          noEcho: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
+          pingInterval: NATS_PING_INTERVAL_MS,
+          maxPingOut: NATS_MAX_PINGS_OUT,
+          ...auth,
+          ...tls,
+        })) as unknown as NatsConnectionLike;
+      } catch (err) {
+        if (attempt === 0) this.#logger.warn('NATS not reachable; serving local members, retrying', { error: (err as Error).message });
+        await new Promise<void>((resolve) => {
+          this.#retry = setTimeout(resolve, NATS_RECONNECT_WAIT_MS);
+          this.#wake = resolve;
+        });
+        this.#retry = null;
+        this.#wake = null;
+      }
     }
+    if (nc === null) return;
     if (this.#stopped) {
       await nc.close().catch(() => undefined);
       return;
