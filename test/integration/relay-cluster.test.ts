@@ -24,6 +24,8 @@ import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../tes
 import { startNatsServer, type NatsServer } from '../../testkit/nats-server.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { freePort } from '../../testkit/free-port.js';
+import { scrape } from '../../testkit/metrics-scrape.js';
 
 const MARKER = 'CLUSTER-PLAINTEXT-MARKER-51c9';
 /** Short cluster heartbeat so a dead relay is noticed in 1.5 s (three heartbeats). */
@@ -38,6 +40,8 @@ let nats: NatsServer;
 let work: string;
 const relays: RelayProcess[] = [];
 const relayData: string[] = [];
+/** Relay 0 serves Prometheus metrics here. */
+let metricsPort = 0;
 const daemons: Record<string, DaemonProcess> = {};
 let recorder: NatsConnection | null = null;
 const recorded: Buffer[] = [];
@@ -52,7 +56,7 @@ async function startRelay(i: number, port?: number): Promise<RelayProcess> {
     crlFile: net.crlFile,
     dataDir: relayData[i] as string,
     ...(port !== undefined ? { port } : {}),
-    args: ['--cluster', nats.url, '--cluster-name', `relay-${i}`, '--cluster-heartbeat', CLUSTER_HEARTBEAT, '--no-stun'],
+    args: ['--cluster', nats.url, '--cluster-name', `relay-${i}`, '--cluster-heartbeat', CLUSTER_HEARTBEAT, '--no-stun', ...(i === 0 ? ['--metrics', `127.0.0.1:${metricsPort}`] : [])],
   });
 }
 
@@ -81,6 +85,7 @@ before(async () => {
       recorded.push(Buffer.from(msg.data));
     },
   });
+  metricsPort = await freePort();
   for (let i = 0; i < 3; i++) relayData.push(await mkdtemp(join(tmpdir(), `sm-cluster-relay${i}-`)));
   for (let i = 0; i < 3; i++) relays.push(await startRelay(i));
   await Promise.all(relays.map((r) => waitFor('relay in the cluster', async () => ((await r.stats()).cluster?.peerRelays.length === 2 ? true : undefined), 15_000)));
@@ -129,6 +134,13 @@ test('members on three relays see each other and ping and chat across relays; th
   assert.deepEqual(c.peerRelays.map((p) => p.name).sort(), ['relay-1', 'relay-2']);
   assert.equal(c.remoteMembers, 2);
   assert.ok((c.forwarding['relay-1']?.framesOut ?? 0) > 0 && (c.forwarding['relay-2']?.framesIn ?? 0) > 0);
+  assert.ok(c.peerRelays.every((p) => p.lastHeartbeatAgoMs < 5_000 && p.members >= 1));
+
+  const metrics = await scrape(metricsPort);
+  assert.equal(metrics.get('shadowmesh_relay_cluster_nats_connected')?.samples[0]?.value, 1);
+  assert.equal(metrics.get('shadowmesh_relay_cluster_peer_relays')?.samples[0]?.value, 2);
+  const out = metrics.get('shadowmesh_relay_cluster_frames_forwarded_total')?.samples.find((x) => x.labels['peer_relay'] === 'relay-1' && x.labels['direction'] === 'out');
+  assert.ok((out?.value ?? 0) > 0, 'frames forwarded to relay-1 are counted');
 });
 
 test('a relay restarted rejoins the cluster and its member is reachable again', async () => {
