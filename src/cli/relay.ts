@@ -25,6 +25,9 @@
  * re-issued with the same key (same pin) before it expires
  * (relay.tls.certLifetime; tls-identity.ts), without touching connections.
  * Bad options are ConfigErrors: one line on stderr, exit status 1 (main.ts).
+ * --cluster nats://… joins a relay cluster (src/relay/cluster/,
+ * docs/architecture.md "Relay cluster"): members of every relay of the
+ * network reach each other; without it nothing of NATS is loaded.
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
@@ -59,6 +62,12 @@ interface RelayCliOptions {
   rateBytes?: string;
   stun?: boolean;
   stunListen?: string;
+  cluster?: string;
+  clusterName?: string;
+  clusterCreds?: string;
+  clusterUser?: string;
+  clusterCa?: string;
+  clusterHeartbeat?: string;
 }
 
 /** Parse `HOST:PORT` or `[IPV6]:PORT`. */
@@ -129,6 +138,12 @@ export function registerRelay(program: Command): void {
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('relay.metrics.listen')}`)
     .option('--stun-listen <host:port>', `answer STUN on this UDP address instead of the --listen host and port${keySourcesHelp('relay.stun.listen')}`)
     .option('--no-stun', `do not answer STUN Binding requests on UDP (nodes then learn no public UDP address from this relay)${keySourcesHelp('relay.stun.enabled')}`)
+    .option('--cluster <urls>', `join a relay cluster: share one mesh with the other relays on this NATS server (nats://HOST:PORT or tls://HOST:PORT, comma-separated); absent: a single relay${keySourcesHelp('relay.cluster.url')}`)
+    .option('--cluster-name <name>', `this relay's name in the other relays' /stats and metrics${keySourcesHelp('relay.cluster.name')}`)
+    .option('--cluster-creds <file>', `NATS credentials file (user JWT and nkey seed)${keySourcesHelp('relay.cluster.creds')}`)
+    .option('--cluster-user <name>', `NATS user; the password comes from SHADOWMESH_RELAY_CLUSTER_PASSWORD or the config file${keySourcesHelp('relay.cluster.user')}`)
+    .option('--cluster-ca <file>', `CA bundle (PEM) of the NATS server's TLS certificate, for tls:// URLs${keySourcesHelp('relay.cluster.tlsCa')}`)
+    .option('--cluster-heartbeat <duration>', `heartbeat to the other relays; three missed mark a relay and its members down${keySourcesHelp('relay.cluster.heartbeat')}`)
     .option('--tls-cert-lifetime <duration>', `lifetime of the self-signed TLS certificate, re-issued with the same key (same pin) when a quarter is left${keySourcesHelp('relay.tls.certLifetime')}`)
     .addHelpText(
       'after',

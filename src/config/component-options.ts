@@ -11,6 +11,8 @@ import { PATH_TICK_MS, type PathTimerOptions } from '../node/path/path-timers.js
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
 import type { RelayDaemonOptions } from '../relay-daemon/relay-daemon.js';
+import { parseClusterServers, resolveClusterOptions, type ClusterOptions } from '../relay/cluster/cluster-options.js';
+import { hostname } from 'node:os';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
 import { parseListenText } from './config-schema.js';
@@ -148,7 +150,33 @@ export function relayDaemonOptionsOf(cfg: EffectiveConfig): RelayDaemonOptions {
     ...(keyFile !== undefined ? { keyFile } : { certLifetimeMs: req(cfg.ms('relay.tls.certLifetime'), 'relay.tls.certLifetime') }),
     server: relayServerOptionsOf(cfg),
     ...metricsOf(cfg, 'relay.metrics.listen'),
+    ...clusterOf(cfg),
   };
+}
+
+/**
+ * relay.cluster.* as the relay cluster's options; {} without relay.cluster.url
+ * (a single relay). Validated here (resolveClusterOptions: URLs, one
+ * authentication method, user with password) so `config check` refuses
+ * what the relay would.
+ */
+export function clusterOf(cfg: EffectiveConfig): { cluster?: Partial<ClusterOptions> } {
+  const url = cfg.string('relay.cluster.url');
+  if (url === undefined) return {};
+  const listen = parseListenText(req(cfg.string('relay.listen'), 'relay.listen'));
+  const opt = (path: string): string | null => cfg.string(path) ?? null;
+  const cluster: Partial<ClusterOptions> = {
+    servers: parseClusterServers(url),
+    name: cfg.string('relay.cluster.name') ?? `${hostname()}:${listen?.port ?? 0}`.slice(0, 64),
+    credsFile: opt('relay.cluster.creds'),
+    user: opt('relay.cluster.user'),
+    password: opt('relay.cluster.password'),
+    token: opt('relay.cluster.token'),
+    tlsCaFile: opt('relay.cluster.tlsCa'),
+    heartbeatMs: req(cfg.ms('relay.cluster.heartbeat'), 'relay.cluster.heartbeat'),
+  };
+  resolveClusterOptions(cluster);
+  return { cluster };
 }
 
 /** relay.* as RelayServer options. A rate brings a burst of half a second (the defaults' ratio), never below one full frame for bytes. */

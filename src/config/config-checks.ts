@@ -6,7 +6,7 @@
  */
 import { resolvePathTimers } from '../node/path/path-timers.js';
 import { resolveRelayOptions } from '../relay/relay-options.js';
-import { pathTimersOf, relayServerOptionsOf } from './component-options.js';
+import { clusterOf, pathTimersOf, relayServerOptionsOf } from './component-options.js';
 import type { EffectiveConfig } from './effective-config.js';
 
 export type CrossCheck = (cfg: EffectiveConfig, problem: (path: string, message: string) => void) => void;
@@ -61,6 +61,11 @@ const relayChecks: CrossCheck = (cfg, problem) => {
     resolveRelayOptions(relayServerOptionsOf(cfg));
   } catch (err) {
     problem('relay', (err as Error).message);
+  }
+  try {
+    clusterOf(cfg);
+  } catch (err) {
+    problem('relay.cluster', (err as Error).message);
   }
 };
 

@@ -22,6 +22,7 @@ import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { DEFAULT_PUNCH_TIMEOUT_MS, DEFAULT_STUN_INTERVAL_MS } from '../node/path/udp-timers.js';
 import { EPHEMERAL_CERT_LIFETIME_MS } from '../node/path/tls-ephemeral.js';
 import { RELAY_DEFAULTS } from '../relay/relay-options.js';
+import { CLUSTER_DOWN_AFTER_HEARTBEATS, DEFAULT_CLUSTER_HEARTBEAT_MS } from '../relay/cluster/cluster-options.js';
 import { MAX_SELF_SIGNED_LIFETIME_MS, MIN_SELF_SIGNED_LIFETIME_MS, SELF_SIGNED_VALIDITY_MS } from '../relay/tls-identity.js';
 import { MAX_FRAME_BYTES } from '../wire/constants.js';
 import { formatDuration } from '../util/duration.js';
@@ -143,6 +144,15 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'relay.stun.enabled', kind: { type: 'boolean' }, flag: '--no-stun', env: 'SHADOWMESH_RELAY_STUN_ENABLED', default: RELAY_DEFAULTS.stun, expected: 'true or false', description: 'answer STUN Binding requests (RFC 8489) over UDP so nodes learn their public address; false turns the UDP listener off' },
   { path: 'relay.stun.listen', kind: { type: 'format', format: 'listen' }, flag: '--stun-listen', env: 'SHADOWMESH_RELAY_STUN_LISTEN', expected: 'HOST:PORT or [IPV6]:PORT', description: 'UDP address and port of the STUN responder (absent: the host and port number of relay.listen)' },
   { path: 'relay.tls.certLifetime', kind: duration(MIN_SELF_SIGNED_LIFETIME_MS, MAX_SELF_SIGNED_LIFETIME_MS), flag: '--tls-cert-lifetime', env: 'SHADOWMESH_RELAY_TLS_CERT_LIFETIME', default: d(SELF_SIGNED_VALIDITY_MS), expected: `${DURATION_EXPECTED}, at least 10s`, description: "lifetime of the relay's self-signed TLS certificate, re-issued with the same key (same pin) when a quarter of it is left; not with relay.cert" },
+  // ---- relay cluster over NATS (src/relay/cluster/; docs/configuration.md "Relay cluster")
+  { path: 'relay.cluster.url', kind: { type: 'string' }, flag: '--cluster', env: 'SHADOWMESH_RELAY_CLUSTER', expected: 'nats://HOST:PORT or tls://HOST:PORT, several separated by commas', description: 'join the relay cluster on this NATS server (absent: a single relay, nothing of NATS is loaded)' },
+  { path: 'relay.cluster.name', kind: { type: 'string' }, flag: '--cluster-name', env: 'SHADOWMESH_RELAY_CLUSTER_NAME', expected: 'a name of 1 to 64 printable characters', description: "this relay's name in the other relays' /stats and metrics (absent: the host name and relay.listen port)" },
+  { path: 'relay.cluster.creds', kind: PATH, flag: '--cluster-creds', env: 'SHADOWMESH_RELAY_CLUSTER_CREDS', expected: 'a file path', description: 'NATS credentials file (user JWT and nkey seed); not with relay.cluster.user or relay.cluster.token' },
+  { path: 'relay.cluster.user', kind: { type: 'string' }, flag: '--cluster-user', env: 'SHADOWMESH_RELAY_CLUSTER_USER', expected: 'a NATS user name', description: 'NATS user; needs relay.cluster.password' },
+  { path: 'relay.cluster.password', kind: { type: 'secret' }, env: 'SHADOWMESH_RELAY_CLUSTER_PASSWORD', expected: 'a non-empty string', description: 'password of relay.cluster.user (redacted by config show)' },
+  { path: 'relay.cluster.token', kind: { type: 'secret' }, env: 'SHADOWMESH_RELAY_CLUSTER_TOKEN', expected: 'a non-empty string', description: 'NATS authentication token (redacted by config show)' },
+  { path: 'relay.cluster.tlsCa', kind: PATH, flag: '--cluster-ca', env: 'SHADOWMESH_RELAY_CLUSTER_CA', expected: 'a file path', description: 'CA bundle (PEM) that signed the NATS server certificate, for tls:// URLs' },
+  { path: 'relay.cluster.heartbeat', kind: duration(50, 600_000), flag: '--cluster-heartbeat', env: 'SHADOWMESH_RELAY_CLUSTER_HEARTBEAT', default: d(DEFAULT_CLUSTER_HEARTBEAT_MS), expected: `${DURATION_EXPECTED}, 50ms to 10m`, description: `heartbeat to the other relays; a relay silent for ${CLUSTER_DOWN_AFTER_HEARTBEATS} heartbeats is down and its members with it` },
 ] satisfies ConfigKey[]);
 
 export const KEYS_BY_PATH: ReadonlyMap<string, ConfigKey> = new Map(CONFIG_KEYS.map((k) => [k.path, k]));

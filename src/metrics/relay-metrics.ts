@@ -18,6 +18,13 @@
  *   shadowmesh_stun_answered_total                      counter  Binding requests answered
  *   shadowmesh_stun_drops_total{reason}                 counter  datagrams not answered (stun-responder.ts StunDropReason)
  * (the stun metrics are absent when the relay runs with --no-stun)
+ *   shadowmesh_relay_cluster_nats_connected             gauge    1 while connected to NATS, else 0
+ *   shadowmesh_relay_cluster_peer_relays                gauge    other relays heard within the down bound
+ *   shadowmesh_relay_cluster_remote_members             gauge    members attached to other relays
+ *   shadowmesh_relay_cluster_frames_forwarded_total{peer_relay,direction}  counter  sealed frames sent to (out) / received from (in) a peer relay over NATS
+ *   shadowmesh_relay_cluster_bytes_forwarded_total{peer_relay,direction}   counter  their bytes (DELIVER frames)
+ *   shadowmesh_relay_cluster_drops_total{reason}        counter  NATS messages and frames dropped (cluster-stats.ts ClusterDropReason)
+ * (the cluster metrics are absent on a single relay; src/relay/cluster/)
  *
  * The histogram is the one metric fed by an event, once per admission (never
  * per frame): `admission` is the RelayServer's `metrics` dependency.
@@ -70,6 +77,27 @@ export function registerRelayMetrics(registry: Registry, source: () => RelayMetr
   counterFrom(registry, 'shadowmesh_relay_cert_verifications_total', 'HELLO certificates whose CA signature was checked (verified) or already known (cached); validity and revocation are judged for both.', ['result'], function* () {
     const c = snap()?.certificateCache;
     if (c !== undefined) yield* byLabel('result', { verified: c.verifications, cached: c.hits });
+  });
+  const cluster = (read: (c: NonNullable<RelayStatsSnapshot['cluster']>) => number) => function* () {
+    const c = snap()?.cluster;
+    if (c !== undefined) yield [{}, read(c)] as const;
+  };
+  gaugeFrom(registry, 'shadowmesh_relay_cluster_nats_connected', 'Relay cluster: 1 while connected to NATS, else 0.', [], cluster((c) => (c.natsConnected ? 1 : 0)));
+  gaugeFrom(registry, 'shadowmesh_relay_cluster_peer_relays', 'Relay cluster: other relays heard within the down bound.', [], cluster((c) => c.peerRelays.length));
+  gaugeFrom(registry, 'shadowmesh_relay_cluster_remote_members', 'Relay cluster: members attached to other relays.', [], cluster((c) => c.remoteMembers));
+  const forwarded = (frames: boolean) => function* () {
+    const c = snap()?.cluster;
+    if (c === undefined) return;
+    for (const [peer, v] of Object.entries(c.forwarding)) {
+      yield [{ peer_relay: peer, direction: 'out' }, frames ? v.framesOut : v.bytesOut] as const;
+      yield [{ peer_relay: peer, direction: 'in' }, frames ? v.framesIn : v.bytesIn] as const;
+    }
+  };
+  counterFrom(registry, 'shadowmesh_relay_cluster_frames_forwarded_total', 'Relay cluster: sealed frames sent to (out) or received from (in) a peer relay over NATS.', ['peer_relay', 'direction'], forwarded(true));
+  counterFrom(registry, 'shadowmesh_relay_cluster_bytes_forwarded_total', 'Relay cluster: bytes of those frames.', ['peer_relay', 'direction'], forwarded(false));
+  counterFrom(registry, 'shadowmesh_relay_cluster_drops_total', 'Relay cluster: NATS messages and frames dropped, by reason.', ['reason'], function* () {
+    const c = snap()?.cluster;
+    if (c !== undefined) yield* byLabel('reason', c.drops);
   });
   const admission = new Histogram({
     name: 'shadowmesh_relay_admission_duration_seconds',

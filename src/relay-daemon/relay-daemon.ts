@@ -13,10 +13,18 @@
  *           before any socket), then the TLS identity, then every component
  *           constructed (options validated)
  *   start() 1 relay server   WSS and STUN listeners
- *           2 metrics        after the server, which it reads; a metrics
+ *           2 cluster        (with `cluster` only) joins NATS in the
+ *                            background: a NATS that is down does not stop
+ *                            the relay, which serves its own members
+ *           3 metrics        after the server, which it reads; a metrics
  *                            address that cannot be bound stops the server
  *                            again and fails the start
- *   stop()  the reverse; idempotent.
+ *   stop()  the server (its members' LEAVEs still reach the cluster), the
+ *           metrics, then the cluster last; idempotent.
+ *
+ * Relay cluster (docs/architecture.md "Relay cluster"): with `cluster` set,
+ * src/relay/cluster/relay-cluster.ts is imported at load, and with it the
+ * NATS client when it connects; a single relay loads neither.
  *
  * Revocation reload (`applyRevocations`, from the configuration reload on
  * SIGHUP in `shadowmesh relay`, src/config/config-reload.ts): the list (the
@@ -39,6 +47,8 @@ import type { MetricsAddress } from '../metrics/metrics-server.js';
 import type { RelayOptions } from '../relay/relay-options.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { TlsIdentity } from '../relay/tls-identity.js';
+import type { ClusterOptions } from '../relay/cluster/cluster-options.js';
+import type { RelayCluster } from '../relay/cluster/relay-cluster.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
@@ -58,6 +68,8 @@ export interface RelayDaemonOptions {
   server: Partial<RelayOptions>;
   /** Serve Prometheus /metrics, /health and /ready (plain HTTP) on this address; absent: no listener. */
   metrics?: MetricsAddress;
+  /** Join a relay cluster over NATS (validated by RelayCluster); absent: a single relay. */
+  cluster?: Partial<ClusterOptions>;
 }
 
 export interface RelayDaemonDeps {
@@ -72,6 +84,7 @@ export class RelayDaemon {
   readonly #ca: CaCertificate;
   readonly #metrics: RelayMetricsEndpoint | null;
   readonly #logger: Logger;
+  readonly #cluster: RelayCluster | null;
   /** The revocation list file reloads read: the configured one, or the path a configuration reload named since. */
   #crlFile: string | undefined;
   #starting: Promise<void> | null = null;
@@ -96,10 +109,17 @@ export class RelayDaemon {
       clock.now(),
     );
     const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, options.server);
-    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile);
+    let cluster: RelayCluster | null = null;
+    if (options.cluster !== undefined) {
+      const { RelayCluster } = await import('../relay/cluster/relay-cluster.js');
+      cluster = new RelayCluster({ host: server, caRaw: ca.raw, logger: logger.child('cluster'), clock }, options.cluster);
+      server.attachCluster(cluster);
+    }
+    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster);
   }
 
-  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined) {
+  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null) {
+    this.#cluster = cluster;
     this.#logger = logger;
     this.server = server;
     this.#verifier = verifier;
@@ -125,8 +145,10 @@ export class RelayDaemon {
 
   async #start(): Promise<void> {
     await this.server.start();
+    this.#cluster?.start();
     await this.#metrics?.start(this.server).catch(async (err: unknown) => {
       await this.server.stop();
+      await this.#cluster?.stop();
       throw err;
     });
   }
@@ -135,6 +157,7 @@ export class RelayDaemon {
     await this.#starting?.catch(() => undefined);
     await this.server.stop();
     await this.#metrics?.stop();
+    await this.#cluster?.stop();
   }
 
   /**

@@ -29,6 +29,14 @@
  * completes and on every sweep (`pump`). Keys are looked up when sent, so a
  * member that left meanwhile is skipped and one that was replaced is
  * announced with its current certificate. Nothing of the list is dropped.
+ *
+ * In a relay cluster (src/relay/cluster/relay-cluster.ts) members attached
+ * to other relays are announced too: `remoteUp` / `remoteDown` send their
+ * PEER_UP / PEER_DOWN to every local member, and a newcomer's initial list
+ * holds them next to the local ones. A key is local or remote, never both:
+ * the server drops the remote entry when the member is admitted here
+ * (`dropRemote`) and closes the local connection before `remoteUp` when the
+ * member was admitted elsewhere later.
  */
 import { FrameType } from '../wire/constants.js';
 import { encodeRelayFrame } from '../wire/relay-frames.js';
@@ -63,6 +71,8 @@ export class RelayPresence<M extends PresenceMember> {
   readonly #upFrames = new Map<string, Uint8Array>();
   /** Initial lists still being sent, by receiving connection. */
   readonly #backlogs = new Map<M, Backlog>();
+  /** peer key -> PEER_UP of a member attached to another relay of the cluster. */
+  readonly #remote = new Map<string, Uint8Array>();
 
   constructor(deps: { table: PresenceTable<M>; stats: RelayStats }) {
     this.#table = deps.table;
@@ -87,6 +97,7 @@ export class RelayPresence<M extends PresenceMember> {
       keys.push(other.peerKey);
       if (this.#sendChange(other, up)) this.#stats.peerUpSent++;
     }
+    for (const key of this.#remote.keys()) keys.push(key);
     if (keys.length === 0) return;
     const backlog: Backlog = { keys, next: 0, resume: () => this.#flush(conn) };
     this.#backlogs.set(conn, backlog);
@@ -105,6 +116,43 @@ export class RelayPresence<M extends PresenceMember> {
       down ??= encodeRelayFrame({ type: FrameType.PeerDown, peerId });
       if (this.#sendChange(other, down)) this.#stats.peerDownSent++;
     }
+  }
+
+  /** A member attached to another relay of the cluster is up (again, or with a newer admission). */
+  remoteUp(key: string, cert: Uint8Array, onlineSinceMs: number): void {
+    const up = encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs, cert });
+    this.#remote.set(key, up);
+    for (const other of this.#table.connections()) {
+      if (other.state !== 'admitted') continue;
+      if (this.#sendChange(other, up)) this.#stats.peerUpSent++;
+    }
+  }
+
+  /** A member attached to another relay is gone: PEER_DOWN to every local member. */
+  remoteDown(key: string, peerId: Uint8Array): void {
+    if (!this.#remote.delete(key)) return;
+    let down: Uint8Array | null = null;
+    for (const other of this.#table.connections()) {
+      if (other.state !== 'admitted') continue;
+      down ??= encodeRelayFrame({ type: FrameType.PeerDown, peerId });
+      if (this.#sendChange(other, down)) this.#stats.peerDownSent++;
+    }
+  }
+
+  /** `key` was admitted here: its remote entry is superseded (the local PEER_UP announces it). */
+  dropRemote(key: string): void {
+    this.#remote.delete(key);
+  }
+
+  /** `conn` lost its key to a newer admission on another relay: forget it without PEER_DOWN. */
+  replaced(conn: M): void {
+    this.forget(conn);
+    this.#upFrames.delete(conn.peerKey);
+  }
+
+  /** Members of other relays announced to local members now. */
+  get remoteCount(): number {
+    return this.#remote.size;
   }
 
   /** `conn` closed: stop sending it its initial list. */
@@ -133,9 +181,10 @@ export class RelayPresence<M extends PresenceMember> {
       if (conn.congested) return; // resumed by a completed write or by the sweep
       const key = backlog.keys[backlog.next++] as string;
       const member = this.#table.get(key);
-      const up = this.#upFrames.get(key);
+      // A local member, or else one on another relay of the cluster.
+      const up = member !== undefined ? this.#upFrames.get(key) : this.#remote.get(key);
       // Left meanwhile (its PEER_DOWN may already have gone out): nothing to announce.
-      if (member === undefined || member === conn || member.state !== 'admitted' || up === undefined) continue;
+      if (member === conn || (member !== undefined && member.state !== 'admitted') || up === undefined) continue;
       if (!conn.sendFrame(up, 'presence-queue-full', backlog.resume)) {
         // Not open any more; the connection's close will forget the list.
         return;

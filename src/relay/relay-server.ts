@@ -25,6 +25,9 @@
  *   ../stun/stun-responder.ts  STUN Binding on UDP (docs/protocol.md §5), by
  *                        default on the WSS port number; its bind failure
  *                        fails start() with SM_ERR_STUN_LISTEN
+ *   cluster/             optional: other relays of the network over NATS
+ *                        (attachCluster; docs/architecture.md "Relay
+ *                        cluster"); without it nothing of it is loaded
  *
  * Timer policy lives here, in one periodic sweep (not a timer per
  * connection): handshake deadlines, heartbeat PINGs, idle timeouts, close
@@ -58,6 +61,7 @@ import { StunResponder } from '../stun/stun-responder.js';
 import { SourceLimit, sourceKey } from '../util/source-limit.js';
 import { CertificateCache } from './certificate-cache.js';
 import type { StunAddress } from '../stun/stun-message.js';
+import type { ClusterHost, ClusterSnapshot } from './cluster/relay-cluster.js';
 
 /** The relay's view of the membership verifier: MembershipVerifier (src/identity) fits. */
 export interface RelayMembership<C extends RelayMemberCertificate> extends MembershipCheck<C> {
@@ -75,6 +79,18 @@ export interface RelayServerDeps<C extends RelayMemberCertificate> {
   random?: (n: number) => Uint8Array;
   /** Event-fed metrics (src/metrics/relay-metrics.ts); counters are read from `snapshot()` instead. */
   metrics?: RelayServerMetrics;
+}
+
+/**
+ * What the server needs of a relay cluster (cluster/relay-cluster.ts's
+ * RelayCluster fits; docs/conventions.md §11). Absent in single-relay mode.
+ */
+export interface RelayClusterPort {
+  localJoined(peerId: Uint8Array, cert: Uint8Array, admittedAtMs: number): void;
+  localLeft(peerId: Uint8Array, admittedAtMs: number): void;
+  /** Publish a DELIVER frame to the relay holding `dst`; false when no relay does. */
+  forward(dst: Uint8Array, deliverFrame: Uint8Array): boolean;
+  snapshot(): ClusterSnapshot;
 }
 
 /** The relay's only event-fed metric: called once per admission, never per frame. */
@@ -100,7 +116,7 @@ function formatHostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export class RelayServer<C extends RelayMemberCertificate> implements ConnectionHost<C> {
+export class RelayServer<C extends RelayMemberCertificate> implements ConnectionHost<C>, ClusterHost {
   readonly options: Readonly<RelayOptions>;
   readonly stats = new RelayStats();
   readonly logger: Logger;
@@ -128,6 +144,9 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly #passed = new Set<ClientConnection<C>>();
   #port = 0;
   #stun: StunResponder | null = null;
+  #cluster: RelayClusterPort | null = null;
+  /** Admission time (Unix ms) of each admitted connection: what PEER_UP and the cluster announce. */
+  readonly #admittedAt = new WeakMap<ClientConnection<C>, number>();
 
   constructor(deps: RelayServerDeps<C>, options: Partial<RelayOptions> = {}) {
     this.options = resolveRelayOptions(options);
@@ -175,7 +194,13 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     snap.certificateCache = this.admission.stats;
     const stun = this.#stun?.stats;
     if (stun !== undefined) snap.stun = { requests: stun.requests, answered: stun.answered, dropped: { ...stun.dropped } };
+    if (this.#cluster !== null) snap.cluster = this.#cluster.snapshot();
     return snap;
+  }
+
+  /** Join a relay cluster: presence and frames for members attached to other relays go through `cluster`. Before start(). */
+  attachCluster(cluster: RelayClusterPort): void {
+    this.#cluster = cluster;
   }
 
   start(): Promise<void> {
@@ -348,7 +373,11 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     // A connection replaced between admit() and here (impossible today: both run in one AUTH frame) would announce a stale member.
     if (this.#table.get(conn.peerKey) !== conn) return;
     const cert = conn.certificate as C;
-    this.#presence.joined(conn, cert.raw, this.#clock.now());
+    const now = this.#clock.now();
+    this.#admittedAt.set(conn, now);
+    this.#presence.dropRemote(conn.peerKey);
+    this.#presence.joined(conn, cert.raw, now);
+    this.#cluster?.localJoined(conn.peerId as Uint8Array, cert.raw, now);
   }
 
   observedAddress(conn: ClientConnection<C>): { address: string; port: number } {
@@ -357,6 +386,14 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
 
   forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
     const target = this.#table.get(toHex(dst));
+    if (target === undefined && this.#cluster !== null) {
+      // Attached to another relay: the same DELIVER bytes go there over NATS (cluster/relay-cluster.ts).
+      // `dst` is a view of the SEND prefix the DELIVER header overwrites: copy it first.
+      const to = Uint8Array.from(dst);
+      writeRelayHeader(frame, 0, FrameType.Deliver, src.peerId as Uint8Array);
+      if (this.#cluster.forward(to, frame)) return;
+      dst = to;
+    }
     if (target === undefined || target.state !== 'admitted') {
       this.stats.drop('unreachable');
       src.sendFrame(encodeRelayFrame({ type: FrameType.Unreachable, peerId: dst }));
@@ -381,9 +418,57 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     if (conn.peerKey !== '' && this.#table.remove(conn.peerKey, conn)) {
       this.logger.info(`${conn.label} disconnected`);
       this.#presence.left(conn);
+      const admittedAt = this.#admittedAt.get(conn);
+      if (admittedAt !== undefined) this.#cluster?.localLeft(conn.peerId as Uint8Array, admittedAt);
     } else if (conn.certificate === null) {
       this.#pending--;
     }
+  }
+
+  // ------------------------------------------------------------ ClusterHost
+
+  localMembers(): { peerId: Uint8Array; cert: Uint8Array; admittedAtMs: number }[] {
+    const out: { peerId: Uint8Array; cert: Uint8Array; admittedAtMs: number }[] = [];
+    for (const conn of this.#table.connections()) {
+      const at = this.#admittedAt.get(conn);
+      if (conn.state === 'admitted' && at !== undefined && conn.peerId !== null) out.push({ peerId: conn.peerId, cert: (conn.certificate as C).raw, admittedAtMs: at });
+    }
+    return out;
+  }
+
+  localAdmission(key: string): number | undefined {
+    const conn = this.#table.get(key);
+    return conn === undefined ? undefined : this.#admittedAt.get(conn);
+  }
+
+  verifyMember(cert: Uint8Array): Uint8Array {
+    return this.admission.verify(cert, this.#clock.now()).peerId;
+  }
+
+  remoteUp(key: string, _peerId: Uint8Array, cert: Uint8Array, onlineSinceMs: number): void {
+    const local = this.#table.get(key);
+    if (local !== undefined && this.#table.remove(key, local)) {
+      // Admitted on another relay after here: that one is the member now (newest admission wins).
+      this.#presence.replaced(local);
+      this.stats.disconnect('replaced');
+      local.close(RelayErrorCode.Replaced, 'replaced by a newer connection on another relay');
+    }
+    this.#presence.remoteUp(key, cert, onlineSinceMs);
+  }
+
+  remoteDown(key: string, peerId: Uint8Array): void {
+    if (this.#table.get(key) !== undefined) return;
+    this.#presence.remoteDown(key, peerId);
+  }
+
+  deliver(key: string, frame: Uint8Array): 'delivered' | 'unreachable' | 'queue-full' {
+    const target = this.#table.get(key);
+    if (target === undefined || target.state !== 'admitted') return 'unreachable';
+    if (target.congested) return 'queue-full';
+    if (!target.sendFrame(frame)) return 'unreachable';
+    this.stats.framesRouted++;
+    this.stats.bytesRouted += frame.length - SEND_HEADER_BYTES;
+    return 'delivered';
   }
 
   // ------------------------------------------------------------ listener

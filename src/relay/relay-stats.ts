@@ -8,6 +8,7 @@
  * code (never taken from the network), so the maps stay small.
  * `snapshot()` returns a fresh plain object; callers may keep or mutate it.
  */
+import type { ClusterSnapshot } from './cluster/relay-cluster.js';
 
 /** Why an admission was refused; one counter each. */
 export type RefusalReason =
@@ -54,6 +55,8 @@ export interface RelayStatsSnapshot {
   certificateCache?: { hits: number; verifications: number; size: number };
   /** STUN responder counters (src/stun/stun-responder.ts); absent when the relay runs without STUN. */
   stun?: { requests: number; answered: number; dropped: Record<string, number> };
+  /** The relay cluster (cluster/relay-cluster.ts): NATS state, peer relays and their members, forwarding; absent on a single relay. */
+  cluster?: ClusterSnapshot;
 }
 
 export class RelayStats {

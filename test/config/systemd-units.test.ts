@@ -89,3 +89,20 @@ test('the example config files pass config check', async () => {
     assert.equal(r.stdout, 'ok\n');
   }
 });
+
+test('the relay cluster example passes config check with the NATS password from the environment, and not without it', async () => {
+  const file = UNITS_DIR + 'relay-cluster.yaml.example';
+  const ok = await runCliAsync(['config', 'check', '--config', file], { SHADOWMESH_HOME: '/nonexistent-shadowmesh-home', SHADOWMESH_RELAY_CLUSTER_PASSWORD: 'example' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(ok.stdout, 'ok\n');
+  const missing = await runCliAsync(['config', 'check', '--config', file], { SHADOWMESH_HOME: '/nonexistent-shadowmesh-home' });
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /relay\.cluster/);
+});
+
+test('the nats-server unit runs the Debian binary with the cluster config, unprivileged', () => {
+  const unit = load('nats-server.service');
+  assert.equal(one(unit, 'Service', 'ExecStart'), '/usr/sbin/nats-server -c /etc/nats/nats-server.conf');
+  assert.equal(one(unit, 'Service', 'CapabilityBoundingSet'), '');
+  assert.equal(one(unit, 'Service', 'NoNewPrivileges'), 'yes');
+});

@@ -1,0 +1,120 @@
+/**
+ * Start a real `nats-server` (Debian's package, .ci/run) on a free loopback
+ * port for tests of the relay cluster (docs/architecture.md "Relay
+ * cluster").
+ *
+ *     const nats = await startNatsServer();
+ *     try {
+ *       // nats.url = nats://127.0.0.1:<port>
+ *       await nats.stop();                    // SIGTERM by pid, then SIGKILL
+ *       await nats.restart();                 // same port, new process
+ *     } finally {
+ *       await nats.stop();
+ *     }
+ *
+ * What callers must know:
+ *  - Ready means the server accepts TCP on its port (polled), not just spawned.
+ *  - Only the process started here is signalled, by its pid; any still alive
+ *    when the test process exits is SIGKILLed, and a start that fails kills
+ *    its child before rejecting.
+ *  - `options.args` go to nats-server as given (e.g. ['--user', 'u', '--pass', 'p']).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+import { freePort } from './free-port.js';
+
+/** Where Debian installs it; PATH is tried first. */
+const CANDIDATES = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'];
+/** nats-server is up in milliseconds; generous for a loaded CI machine. */
+export const NATS_START_TIMEOUT_MS = 10_000;
+const STOP_GRACE_MS = 3_000;
+const MAX_LOG_CHARS = 64 * 1024;
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+    try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+/** The nats-server binary, or null when it is not installed. */
+export function natsServerBinary(): string | null {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) {
+    if (dir !== '' && existsSync(`${dir}/nats-server`)) return `${dir}/nats-server`;
+  }
+  return CANDIDATES.find((p) => existsSync(p)) ?? null;
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  pid(): number;
+  log(): string;
+  /** SIGTERM by pid, SIGKILL after a grace; idempotent per process. */
+  stop(): Promise<void>;
+  /** Start again on the same port (after stop). */
+  restart(): Promise<void>;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+export async function startNatsServer(options: { args?: string[]; port?: number } = {}): Promise<NatsServer> {
+  const bin = natsServerBinary();
+  if (bin === null) throw new Error('nats-server is not installed (Debian package nats-server; .ci/run installs it)');
+  const port = options.port ?? (await freePort());
+  let child: ChildProcess | null = null;
+  let log = '';
+
+  const stopChild = async (): Promise<void> => {
+    const c = child;
+    if (c === null || c.pid === undefined) return;
+    child = null;
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    try { process.kill(c.pid, 'SIGTERM'); } catch { /* gone */ }
+    const t = setTimeout(() => { try { process.kill(c.pid as number, 'SIGKILL'); } catch { /* gone */ } }, STOP_GRACE_MS);
+    await exited;
+    clearTimeout(t);
+  };
+
+  const startChild = async (): Promise<void> => {
+    const c = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (c.pid === undefined) throw new Error('nats-server: spawn failed');
+    child = c;
+    live.add(c);
+    const keep = (chunk: Buffer): void => { log = (log + chunk.toString('utf8')).slice(-MAX_LOG_CHARS); };
+    c.stdout?.on('data', keep);
+    c.stderr?.on('data', keep);
+    c.once('exit', () => live.delete(c));
+    const deadline = Date.now() + NATS_START_TIMEOUT_MS;
+    while (!(await canConnect(port))) {
+      if (c.exitCode !== null || Date.now() > deadline) {
+        await stopChild();
+        throw new Error(`nats-server on port ${port} did not start; log:\n${log}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  await startChild();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    pid: () => child?.pid ?? -1,
+    log: () => log,
+    stop: stopChild,
+    restart: async () => {
+      await stopChild();
+      await startChild();
+    },
+  };
+}
