@@ -13,7 +13,7 @@ import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
 import type { RelayDaemonOptions } from '../relay-daemon/relay-daemon.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
-import { parseListenText } from './config-schema.js';
+import { parseListenText, parseRelayList } from './config-schema.js';
 import type { EffectiveConfig } from './effective-config.js';
 import { ConfigError } from '../errors.js';
 
@@ -98,6 +98,15 @@ export async function passphraseOf(cfg: EffectiveConfig): Promise<string | undef
   return text === undefined ? undefined : String(text.value);
 }
 
+/** node.relay (with node.pin) first, then the node.relays entries: the relays the node chooses between; {} with node.relay alone. */
+export function relaysOf(cfg: EffectiveConfig): { relays?: { url: string; pins: string[] }[] } {
+  const text = cfg.string('node.relays');
+  const more = text === undefined ? null : parseRelayList(text);
+  if (more === null) return {};
+  const first = { url: req(cfg.string('node.relay'), 'node.relay'), pins: req(cfg.string('node.pin'), 'node.pin').split(',') };
+  return { relays: [first, ...more] };
+}
+
 /** Everything `shadowmesh up` hands NodeDaemon.load. */
 export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptions> {
   const passphrase = await passphraseOf(cfg);
@@ -106,7 +115,8 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
   const name = cfg.string('node.name');
   return {
     relayUrl: req(cfg.string('node.relay'), 'node.relay'),
-    pin: req(cfg.string('node.pin'), 'node.pin'),
+    pin: req(cfg.string('node.pin'), 'node.pin').split(','),
+    ...relaysOf(cfg),
     caFile: req(cfg.string('node.ca'), 'node.ca'),
     certFile: req(cfg.string('node.cert'), 'node.cert'),
     ...(crl !== undefined ? { crlFile: crl } : {}),
