@@ -176,7 +176,7 @@ export interface PeerStatus {
 export interface PeersResult {
   peers: PeerStatus[];
   /** The relay in use (null while none admits us) and every known relay. */
-  relay: { url: string | null; relays: RelayStatus[] };
+  relay?: { url: string | null; relays: RelayStatus[] };
 }
 
 export interface PingParams {

@@ -21,7 +21,7 @@ function handler(over: Partial<ControlHandler> = {}): ControlHandler & { pings: 
     pings: [] as PingParams[],
     aborted: 0,
     status: () => STATUS,
-    peers: () => ({ peers: [], relay: { url: 'wss://r:1/', relays: [] } }),
+    peers: () => ({ peers: [] }),
     async ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult> {
       h.pings.push(params);
       signal.addEventListener('abort', () => { h.aborted++; });
