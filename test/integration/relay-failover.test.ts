@@ -6,6 +6,11 @@
  * killed by pid; both move to relay 2 and pings between them work again on
  * the same end-to-end session (no new handshake: lastHandshakeAgoMs keeps
  * growing across the move).
+ *
+ * Key rotation: one relay restarted on its address with a new TLS key; a
+ * member whose pin set (`--pin OLD,NEW`) lists both keys is re-admitted
+ * without a restart, one pinning only the old key refuses the relay
+ * (SM_ERR_RELAY_PIN) and stays out.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,4 +111,47 @@ test('both members move from a killed relay to the other one, and their session 
   assert.ok(after.session.lastHandshakeAgoMs !== null && after.session.lastHandshakeAgoMs >= sinceMove - 500,
     `no handshake since the move (${after.session.lastHandshakeAgoMs} ms ago, moved ${sinceMove} ms ago)`);
   assert.ok(after.session.ageMs! > sessionBefore.session.ageMs!, 'the same session, older');
+});
+
+test('a member whose pin set lists the old and the new key follows a relay key rotation without a restart; one pinning only the old key refuses it', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const oldData = join(dir, 'old-key');
+  const newData = join(dir, 'new-key');
+  // Make the new key first (a relay started once in newData), so its pin can be listed before the rotation.
+  const maker = await startRelayProcess({ caFile: net.caFile, port: await freePort(), dataDir: newData });
+  const newPin = maker.pin;
+  await maker.stop();
+  const extra = await createTestNetwork({ members: ['carol', 'dave'] });
+  let relay = await startRelayProcess({ caFile: extra.caFile, port, dataDir: oldData, args: ['--heartbeat', '200ms', '--idle-timeout', '1s'] });
+  const oldPin = relay.pin;
+  assert.notEqual(oldPin, newPin);
+  const started: DaemonProcess[] = [];
+  try {
+    const up = async (m: 'carol' | 'dave', pin: string): Promise<void> => {
+      const mem = extra.member(m);
+      started.push(await startDaemon(['--relay', relay.url, '--pin', pin, '--ca', extra.caFile, '--cert', mem.certFile, '--dir', mem.dir, '--dev', 'none', '--no-direct', '--control', sock(m)]));
+    };
+    await up('carol', `${oldPin},${newPin}`);
+    await up('dave', oldPin);
+    // Rotation: the relay restarts on the same address with the new key.
+    await relay.stop();
+    relay = await startRelayProcess({ caFile: extra.caFile, port, dataDir: newData, args: ['--heartbeat', '200ms', '--idle-timeout', '1s'] });
+    assert.equal(relay.pin, newPin);
+    const carol = await waitFor('carol re-admitted under the new key', async () => {
+      const s = await status('carol');
+      return s.relay.connected && s.relay.connects >= 2 ? s : undefined;
+    }, 30_000, 250);
+    assert.ok(carol.relay.connected);
+    const dave = await waitFor('dave refusing the new key', async () => {
+      const s = await status('dave');
+      return !s.relay.connected && s.relay.reconnects >= 2 ? s : undefined;
+    }, 30_000, 250);
+    assert.equal(dave.relay.connected, false);
+    await waitFor('dave logging the pin refusal', async () => (/SM_ERR_RELAY_PIN/.test(started[1]!.stderr()) ? true : undefined), 30_000, 250);
+    assert.equal((await status('dave')).relay.connected, false, 'dave stays refused');
+  } finally {
+    for (const d of started) await d.stop();
+    await relay.stop();
+    await extra.cleanup();
+  }
 });
