@@ -39,6 +39,10 @@ export function formatStatus(s: StatusResult): string {
     `addresses  ${s.addresses.length > 0 ? s.addresses.join(', ') : '-'}`,
     `device     ${device}`,
     `relay      ${relay}`,
+    // Several relays: each with its state and probed RTT, and how often the node moved between them.
+    ...((r.relays?.length ?? 0) > 1
+      ? [`relays     ${r.relays.map((x) => `${x.url} ${x.state}${x.rttMs !== null ? ` ${x.rttMs}ms` : ''}`).join(', ')} (switches ${r.switches})`]
+      : []),
     `udp        ${s.udp === null ? 'off' : `port ${s.udp.port}, NAT mapping ${s.udp.nat}${s.udp.reflexive.length > 0 ? `, seen as ${s.udp.reflexive.join(' ')}` : ''}`}`,
     `uptime     ${humanDuration(s.uptimeMs)}`,
     `peers      ${s.peers}`,

@@ -15,7 +15,7 @@ import { parseClusterServers, resolveClusterOptions, type ClusterOptions } from 
 import { hostname } from 'node:os';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
-import { parseListenText } from './config-schema.js';
+import { parseListenText, parseRelayList } from './config-schema.js';
 import type { EffectiveConfig } from './effective-config.js';
 import { ConfigError } from '../errors.js';
 
@@ -101,6 +101,15 @@ export async function passphraseOf(cfg: EffectiveConfig): Promise<string | undef
   return text === undefined ? undefined : String(text.value);
 }
 
+/** node.relay (with node.pin) first, then the node.relays entries: the relays the node chooses between; {} with node.relay alone. */
+export function relaysOf(cfg: EffectiveConfig): { relays?: { url: string; pins: string[] }[] } {
+  const text = cfg.string('node.relays');
+  const more = text === undefined ? null : parseRelayList(text);
+  if (more === null) return {};
+  const first = { url: req(cfg.string('node.relay'), 'node.relay'), pins: req(cfg.string('node.pin'), 'node.pin').split(',') };
+  return { relays: [first, ...more] };
+}
+
 /** Everything `shadowmesh up` hands NodeDaemon.load. */
 export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptions> {
   const passphrase = await passphraseOf(cfg);
@@ -110,7 +119,8 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
   const controlGroup = cfg.string('node.controlGroup');
   return {
     relayUrl: req(cfg.string('node.relay'), 'node.relay'),
-    pin: req(cfg.string('node.pin'), 'node.pin'),
+    pin: req(cfg.string('node.pin'), 'node.pin').split(','),
+    ...relaysOf(cfg),
     caFile: req(cfg.string('node.ca'), 'node.ca'),
     certFile: req(cfg.string('node.cert'), 'node.cert'),
     ...(crl !== undefined ? { crlFile: crl } : {}),

@@ -40,7 +40,7 @@ export type KeyKind =
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
   /** A string checked by a named format of config-schema.ts. */
-  | { type: 'format'; format: 'wss-url' | 'pin' | 'listen' | 'ip' };
+  | { type: 'format'; format: 'wss-url' | 'pin' | 'listen' | 'ip' | 'relay-list' };
 
 /** Default values that depend on the effective SHADOWMESH_HOME are computed from it. */
 export type KeyDefault = string | number | boolean | ((home: string) => string);
@@ -90,7 +90,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
 
   // ---- node (`shadowmesh up`)
   { path: 'node.relay', kind: { type: 'format', format: 'wss-url' }, flag: '--relay', env: 'SHADOWMESH_RELAY', requiredFor: 'node', expected: 'wss://HOST:PORT', description: 'relay to join' },
-  { path: 'node.pin', kind: { type: 'format', format: 'pin' }, flag: '--pin', env: 'SHADOWMESH_PIN', requiredFor: 'node', expected: 'sha256:<64 lowercase hex digits> as the relay prints it', description: "the relay's TLS key pin" },
+  { path: 'node.pin', kind: { type: 'format', format: 'pin' }, flag: '--pin', env: 'SHADOWMESH_PIN', requiredFor: 'node', expected: 'sha256:<64 lowercase hex digits> as the relay prints it, or several separated by commas', description: "the relay's TLS key pin, or a pin set (any one matches: list the new pin before a key rotation)" },
+  { path: 'node.relays', kind: { type: 'format', format: 'relay-list' }, env: 'SHADOWMESH_RELAYS', expected: 'wss://HOST:PORT#PIN[,PIN...] entries (a YAML list, or separated by spaces)', description: 'more relays to fail over to, each with its pin set; the node uses the fastest (docs/configuration.md "Several relays")' },
   { path: 'node.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'node', expected: 'a file path', description: 'network CA certificate' },
   { path: 'node.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_CERT', requiredFor: 'node', expected: 'a file path', description: "this node's member certificate" },
   { path: 'node.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA, reloaded on SIGHUP' },

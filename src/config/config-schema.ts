@@ -24,6 +24,30 @@ export interface ConfigProblem {
 type JsonSchema = Record<string, unknown>;
 
 const PIN_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** A pin or a pin set: pins separated by commas. */
+export function isPinSet(text: string): boolean {
+  return text.split(',').every((p) => PIN_RE.test(p));
+}
+
+/**
+ * One node.relays entry, `wss://HOST:PORT#PIN[,PIN...]`, as url and pins; null
+ * when malformed. The fragment never goes on the wire: it only carries the
+ * relay's pin set next to its address.
+ */
+export function parseRelayEntry(text: string): { url: string; pins: string[] } | null {
+  const hash = text.indexOf('#');
+  if (hash < 0) return null;
+  const url = text.slice(0, hash);
+  const pins = text.slice(hash + 1);
+  return isWssUrl(url) && isPinSet(pins) ? { url, pins: pins.split(',') } : null;
+}
+
+/** node.relays as text: entries separated by white space; null when empty or any entry is malformed. */
+export function parseRelayList(text: string): { url: string; pins: string[] }[] | null {
+  const entries = text.trim().split(/\s+/).filter((e) => e !== '').map(parseRelayEntry);
+  return entries.length === 0 || entries.some((e) => e === null) ? null : (entries as { url: string; pins: string[] }[]);
+}
 const LISTEN_RE = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/;
 
 /** `wss://HOST[:PORT]` and nothing else (no path, query or fragment). */
@@ -70,6 +94,8 @@ function leafSchema(k: ConfigKey): JsonSchema {
     case 'enum':
       return { type: 'string', enum: [...kind.values] };
     case 'format':
+      // node.relays: a YAML list of entries, or one string of entries separated by spaces.
+      if (kind.format === 'relay-list') return { anyOf: [{ type: 'string', format: 'relay-list' }, { type: 'array', minItems: 1, items: { type: 'string', format: 'relay-list' } }] };
       return { type: 'string', format: kind.format };
   }
 }
@@ -96,7 +122,8 @@ function validator(): ValidateFunction {
   if (compiled !== null) return compiled;
   const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
   ajv.addFormat('wss-url', { type: 'string', validate: isWssUrl });
-  ajv.addFormat('pin', { type: 'string', validate: (s: string) => PIN_RE.test(s) });
+  ajv.addFormat('pin', { type: 'string', validate: isPinSet });
+  ajv.addFormat('relay-list', { type: 'string', validate: (s: string) => parseRelayList(s) !== null });
   ajv.addFormat('listen', { type: 'string', validate: (s: string) => parseListenText(s) !== null });
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
   ajv.addKeyword({

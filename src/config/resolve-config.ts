@@ -113,6 +113,11 @@ function fileLayer(keys: ConfigKey[], file: LoadedConfigFile): Layer {
   const base = dirname(file.path);
   for (const k of keys) {
     const raw = getIn(file.doc, k.path);
+    // A list key (node.relays) is kept as its entries separated by spaces, the form its variable takes.
+    if (Array.isArray(raw) && raw.length > 0 && raw.every((x) => typeof x === 'string')) {
+      layer.set(k.path, { value: raw.join(' '), source: 'file', origin: file.path });
+      continue;
+    }
     if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') continue; // absent, or refused by the schema
     const v = k.kind.type === 'path' && typeof raw === 'string' && raw !== '' && !isAbsolute(raw) ? resolve(base, raw) : raw;
     layer.set(k.path, { value: v, source: 'file', origin: file.path });

@@ -4,6 +4,9 @@
  *
  *   shadowmesh_peers                                   gauge    peers with an established end-to-end session
  *   shadowmesh_relay_connected                         gauge    1 while admitted by the relay, else 0
+ *   shadowmesh_relay_current{url}                      gauge    1 for the relay in use, 0 for every other known relay
+ *   shadowmesh_relay_rtt_seconds{url}                  gauge    probed RTT of each known relay (several relays only)
+ *   shadowmesh_relay_switches_total                    counter  admissions at another relay than the previous one
  *   shadowmesh_frames_total{direction}                 counter  session data frames in/out, every path
  *   shadowmesh_bytes_total{direction}                  counter  bytes of those frames (header + ciphertext)
  *   shadowmesh_handshakes_total                        counter  completed peer handshakes (first and rekeys)
@@ -36,7 +39,9 @@ type Counts = Readonly<Record<string, number>>;
 /** What these metrics read: NodeDaemon fits. */
 export interface NodeMetricsSource {
   readonly node: {
-    readonly link: { readonly established: unknown; readonly stats: { readonly drops: Counts } };
+    readonly link: { readonly established: unknown; readonly stats: { readonly drops: Counts; readonly switches?: number } };
+    /** Every known relay (ShadowNode.relayList); absent in sources that know one relay only. */
+    relayList?(): readonly { readonly url: string; readonly state: string; readonly rttMs: number | null }[];
     readonly peers: { readonly drops: Counts };
     readonly paths: {
       readonly stats: {
@@ -104,6 +109,12 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
   const paths = source.node.paths;
   gaugeFrom(registry, 'shadowmesh_peers', 'Peers with an established end-to-end session.', [], () => [[{}, sumSessions(source).established]]);
   gaugeFrom(registry, 'shadowmesh_relay_connected', '1 while the relay has admitted this node, else 0.', [], () => [[{}, source.node.link.established !== null ? 1 : 0]]);
+  const relays = (): readonly { readonly url: string; readonly state: string; readonly rttMs: number | null }[] => source.node.relayList?.() ?? [];
+  gaugeFrom(registry, 'shadowmesh_relay_current', '1 for the relay this node is admitted by, 0 for every other relay it knows.', ['url'], () =>
+    relays().map((r) => [{ url: r.url }, r.state === 'current' ? 1 : 0]));
+  gaugeFrom(registry, 'shadowmesh_relay_rtt_seconds', 'Smoothed RTT of the light probe (TLS handshake) of each known relay; only relays with an answered probe.', ['url'], () =>
+    relays().filter((r) => r.rttMs !== null).map((r) => [{ url: r.url }, (r.rttMs as number) / 1_000]));
+  counterFrom(registry, 'shadowmesh_relay_switches_total', 'Admissions at another relay than the one of the previous admission.', [], () => [[{}, source.node.link.stats.switches ?? 0]]);
   counterFrom(registry, 'shadowmesh_frames_total', 'Session data frames, by direction, over every path.', ['direction'], () => {
     const t = sumSessions(source);
     return [[{ direction: 'in' }, t.framesIn], [{ direction: 'out' }, t.framesOut]];

@@ -101,8 +101,14 @@ export class DaemonError extends SmError {
 export interface DaemonOptions {
   /** wss://HOST:PORT of the relay. */
   relayUrl: string;
-  /** sha256:<hex> pin of the relay's TLS key. */
-  pin: string;
+  /** sha256:<hex> pin of the relay's TLS key, or a pin set (any one matches: a key rotation lists old and new). */
+  pin: string | readonly string[];
+  /**
+   * Every relay the node may use, each with its pin set (docs/configuration.md
+   * "Several relays"); two or more make the node choose between them and fail
+   * over. relayUrl/pin then name the first.
+   */
+  relays?: readonly { url: string; pins: readonly string[] }[];
   caFile: string;
   certFile: string;
   crlFile?: string;
@@ -236,6 +242,7 @@ export class NodeDaemon {
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
         relay: { url: options.relayUrl, pin: options.pin },
+        ...(options.relays !== undefined && options.relays.length > 1 ? { relays: options.relays } : {}),
         direct: options.direct === false ? false : {
           listenPort: options.direct?.port ?? 0,
           ...(options.direct?.wss === false ? { wss: false } : {}),
@@ -286,6 +293,7 @@ export class NodeDaemon {
     return {
       self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses, groups: this.certificate.groups, notAfterMs: this.certificate.notAfterMs },
       relayUrl: this.#o.relayUrl,
+      relays: () => node.relayList(),
       clock: this.#clock,
       startedAtMs: () => this.#startedAtMs,
       device: () => this.#device,
@@ -325,7 +333,8 @@ export class NodeDaemon {
   readyLine(): string {
     const dev = this.#device === null ? 'none' : this.#device.name;
     const addrs = this.certificate.addresses.length > 0 ? this.certificate.addresses.join(',') : '-';
-    return `node ${shortId(this.identity.peerId)} up: device ${dev} ${addrs} via relay ${this.#o.relayUrl}`;
+    const via = this.node.relays === null ? this.#o.relayUrl : this.node.link.relayUrl;
+    return `node ${shortId(this.identity.peerId)} up: device ${dev} ${addrs} via relay ${via}`;
   }
 
   start(): Promise<void> {
@@ -378,12 +387,17 @@ export class NodeDaemon {
       };
       const onUp = (): void => { cleanup(); resolve(); };
       const onRefused = (err: SmError): void => {
+        if (this.node.relays !== null) {
+          last = `${link.relayUrl} refused admission: ${err.message} (${err.code})`;
+          return;
+        }
         cleanup();
         reject(new SmError(err.code, `relay ${this.#o.relayUrl} refused admission: ${err.message}`, { cause: err }));
       };
       const onDown = (reason: { code: string; message: string }): void => {
         last = `${reason.message} (${reason.code})`;
-        if (FATAL_LINK_CODES.has(reason.code)) {
+        // With several relays one bad pin or refusal is no reason to give up: another relay may admit us.
+        if (FATAL_LINK_CODES.has(reason.code) && this.node.relays === null) {
           cleanup();
           reject(new SmError(reason.code, `relay ${this.#o.relayUrl}: ${reason.message}`));
         }

@@ -62,6 +62,9 @@ import { Dataplane, type DataplaneDevice } from './dataplane/dataplane.js';
 import { DIRECTORY_RECHECK_INTERVAL_MS, Directory, type DirectoryEntry } from './directory.js';
 import { PeerManager, type PeerInfo, type PeerManagerOptions } from './session/peer-manager.js';
 import { RelayLink, type RelayEstablished, type RelayLinkOptions } from './path/relay-link.js';
+import { RelayFailover, type RelayFailoverOptions } from './path/relay-failover.js';
+import { probeRelay } from './path/relay-probe.js';
+import { RelaySet, type RelayInfo, type RelaySetOptions, type RelayTarget } from './path/relay-set.js';
 import { PathManager, type PathManagerOptions } from './path/path-manager.js';
 import { DirectTransport, type DirectTransportOptions } from './path/direct-transport.js';
 import type { PathCandidate } from './path/rendezvous/path-offer.js';
@@ -83,6 +86,15 @@ export interface NodeDeps {
 
 export interface NodeOptions {
   relay: RelayLinkOptions;
+  /**
+   * Every relay the node may use, each with its pin set (docs/architecture.md
+   * "Several relays"). Two or more: the link picks and moves between them;
+   * `relay` then gives only the link's timing options (its url/pin should
+   * name the first). Absent or one: the single relay of `relay`, as before.
+   */
+  relays?: readonly RelayTarget[];
+  /** Choice and probing between several relays. */
+  relaySet?: RelaySetOptions & RelayFailoverOptions;
   peers?: PeerManagerOptions;
   paths?: PathManagerOptions;
   /** Direct paths (TLS 1.3 + WebSocket listener and dialer); false: relay only. Default: on, any free port. */
@@ -110,6 +122,11 @@ function relayStunServer(url: string): { host: string; port: number } | null {
  */
 export class ShadowNode extends EventEmitter {
   readonly link: RelayLink;
+  /** The relay choice; null with a single relay. */
+  readonly relays: RelaySet | null;
+  readonly #failover: RelayFailover | null;
+  /** The relay of the previous admission: a re-admission elsewhere is a move, not a restart. */
+  #lastRelayUrl: string | null = null;
   readonly peers: PeerManager<MemberCertificate>;
   readonly directory: Directory;
   readonly paths: PathManager;
@@ -147,9 +164,20 @@ export class ShadowNode extends EventEmitter {
       clock,
       logger: this.#logger.child('directory'),
     });
+    const many = options.relays !== undefined && options.relays.length > 1;
+    const { probeIntervalMs, probeTimeoutMs, ...setOptions } = options.relaySet ?? {};
+    this.relays = many ? new RelaySet({ clock }, options.relays!, {
+      reconnectBaseMs: options.relay.reconnectBaseMs,
+      reconnectMaxMs: options.relay.reconnectMaxMs,
+      ...setOptions,
+    }) : null;
     this.link = new RelayLink(
-      { signer: deps.signer, certificate: deps.certificate.raw, logger: this.#logger.child('link'), clock },
+      { signer: deps.signer, certificate: deps.certificate.raw, logger: this.#logger.child('link'), clock, ...(this.relays !== null ? { relays: this.relays } : {}) },
       options.relay,
+    );
+    this.#failover = this.relays === null ? null : new RelayFailover(
+      { set: this.relays, link: this.link, probe: (t, timeoutMs) => probeRelay({ clock }, t, timeoutMs), clock, logger: this.#logger.child('relays') },
+      { probeIntervalMs, probeTimeoutMs },
     );
     // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
     const listed = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
@@ -229,7 +257,12 @@ export class ShadowNode extends EventEmitter {
       try { this.rendezvous?.setAdvertise([info.observedAddress]); } catch { /* not an IP: nothing to advertise */ }
       // The relay re-sends the full member list after every admission: reconcile with it, keeping live sessions.
       this.directory.resetPresence();
-      if (this.#admissions > 1) this.peers.rehandshakeAll();
+      // The same relay again (it restarted, or the link was cut): re-run the peer handshakes, as ever. Another
+      // relay (docs/architecture.md "Several relays"): the sessions are end to end and owe the relay nothing,
+      // so they carry on over the new relay unchanged, with no handshake to wait for.
+      const moved = this.#lastRelayUrl !== null && this.#lastRelayUrl !== info.relayUrl;
+      this.#lastRelayUrl = info.relayUrl;
+      if (this.#admissions > 1 && !moved) this.peers.rehandshakeAll();
       this.emit('relay', info);
     });
     this.link.on('peer_up', (cert: Uint8Array, onlineSinceMs: number) => { this.directory.onPeerUp(cert, onlineSinceMs); });
@@ -321,7 +354,8 @@ export class ShadowNode extends EventEmitter {
     this.peers.start();
     this.paths.start();
     this.#dataplane?.start();
-    this.link.start();
+    if (this.#failover !== null) this.#failover.start();
+    else this.link.start();
     this.#scheduleRecheck();
     this.direct?.start().then(
       async () => {
@@ -370,6 +404,7 @@ export class ShadowNode extends EventEmitter {
     if (this.offers !== null) this.offers.ready = false;
     await this.udp?.stop();
     await this.direct?.stop();
+    this.#failover?.stop();
     await this.link.stop();
     this.paths.stop();
     this.#dataplane?.stop();
@@ -378,6 +413,14 @@ export class ShadowNode extends EventEmitter {
 
   send(peerId: Uint8Array, payload: Uint8Array): 'sent' | 'queued' | 'dropped' {
     return this.peers.sendPayload(peerId, payload);
+  }
+
+  /** Every known relay with its state and RTT; with a single relay, that one. */
+  relayList(): RelayInfo[] {
+    if (this.relays !== null) return this.relays.snapshot();
+    const url = this.link.relayUrl;
+    const up = this.link.established !== null;
+    return [{ url, pins: [], state: up ? 'current' : 'unknown', rttMs: null, failures: 0, lastError: null }];
   }
 
   peerList(): PeerInfo[] {

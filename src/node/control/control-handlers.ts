@@ -30,7 +30,7 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type UserInfo, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 
@@ -116,8 +116,10 @@ export interface ControlChatInbox {
 export interface NodeControlSource {
   /** This node: its peer id, and its certificate's name, mesh addresses, groups and end of validity. */
   readonly self: { readonly peerId: Uint8Array; readonly name: string; readonly addresses: readonly string[]; readonly groups: readonly string[]; readonly notAfterMs: number };
-  /** wss://HOST:PORT of the relay, as configured. */
+  /** wss://HOST:PORT of the relay, as configured (the first one when there are several). */
   readonly relayUrl: string;
+  /** Every known relay with its state (ShadowNode.relayList); absent: only the configured one. */
+  relays?(): readonly { url: string; state: RelayStatus['state']; rttMs: number | null; failures: number; lastError: string | null }[];
   readonly clock: Clock;
   /** When the daemon started (clock ms); uptime counts from here. */
   startedAtMs(): number;
@@ -126,7 +128,9 @@ export interface NodeControlSource {
   /** The relay link: admission (null while not admitted) and its counters. */
   readonly link: {
     readonly established: { readonly observedAddress: string; readonly observedPort: number } | null;
-    readonly stats: { readonly connects: number; readonly reconnects: number; readonly drops: Counts };
+    readonly stats: { readonly connects: number; readonly reconnects: number; readonly switches?: number; readonly drops: Counts };
+    /** The relay of the current or last attempt; absent: the configured one. */
+    readonly relayUrl?: string;
   };
   /** The UDP transport; null without UDP direct paths. */
   readonly udp: {
@@ -205,18 +209,22 @@ export class NodeControlHandlers implements ControlHandler {
     const dataplane = s.dataplane();
     if (dataplane !== null) prefixed(drops, 'dataplane', dataplane.stats.drops);
     const device = s.device();
+    const relays = this.#relays();
     return {
       peerId: formatPeerId(s.self.peerId),
       name: s.self.name,
       addresses: [...s.self.addresses],
       device: device === null ? null : { kind: device.kind, name: device.name, mtu: device.mtu },
       relay: {
-        url: s.relayUrl,
+        // With several relays, the one in use (or being tried); with one, as configured.
+        url: relays.length > 1 ? (link.relayUrl ?? s.relayUrl) : s.relayUrl,
         connected: est !== null,
         observedAddress: est?.observedAddress ?? null,
         observedPort: est?.observedPort ?? null,
         connects: link.stats.connects,
         reconnects: link.stats.reconnects,
+        switches: link.stats.switches ?? 0,
+        relays,
       },
       udp: s.udp === null ? null : { port: s.udp.port, nat: s.udp.natMapping, reflexive: s.udp.reflexive.map((r) => formatHostPort(r.address, r.port)) },
       uptimeMs: Math.max(0, s.clock.now() - s.startedAtMs()),
@@ -262,7 +270,15 @@ export class NodeControlHandlers implements ControlHandler {
       });
     }
     out.sort((a, b) => (a.name ?? '\uffff').localeCompare(b.name ?? '\uffff') || a.peerId.localeCompare(b.peerId));
-    return { peers: out };
+    const relays = this.#relays();
+    const inUse = s.link.established === null ? null : relays.length > 1 ? (s.link.relayUrl ?? s.relayUrl) : s.relayUrl;
+    return { peers: out, relay: { url: inUse, relays } };
+  }
+
+  #relays(): RelayStatus[] {
+    const s = this.#s;
+    if (s.relays === undefined) return [{ url: s.relayUrl, state: s.link.established !== null ? 'current' : 'unknown', rttMs: null, failures: 0, lastError: null }];
+    return s.relays().map((r) => ({ url: r.url, state: r.state, rttMs: r.rttMs, failures: r.failures, lastError: r.lastError }));
   }
 
   /** The path part of a peer's status: where its frames go now, and how they got there. */

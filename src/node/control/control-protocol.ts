@@ -110,6 +110,18 @@ export type ControlMessage =
 
 export type PathKind = 'relay' | 'direct';
 
+/** One relay as status and peers show it. */
+export interface RelayStatus {
+  url: string;
+  /** current: in use; up: its last probe answered; down: backing off after a failure; unreachable: its last probe failed; unknown: not probed yet. */
+  state: 'current' | 'up' | 'down' | 'unreachable' | 'unknown';
+  /** Smoothed TLS-handshake RTT of the light probes; null before one answered (and with a single relay, never probed). */
+  rttMs: number | null;
+  /** Connection failures in a row. */
+  failures: number;
+  lastError: string | null;
+}
+
 export interface StatusResult {
   peerId: string;
   name: string;
@@ -122,6 +134,10 @@ export interface StatusResult {
     observedPort: number | null;
     connects: number;
     reconnects: number;
+    /** Admissions at another relay than the previous one (docs/architecture.md "Several relays"). */
+    switches: number;
+    /** Every relay this node knows, in configuration order, with its state and probed RTT. */
+    relays: RelayStatus[];
   };
   /** UDP direct paths: our socket's port, the NAT mapping STUN showed, our reflexive addresses; null without UDP. */
   udp: { port: number; nat: 'none' | 'endpoint-independent' | 'endpoint-dependent' | 'unknown'; reflexive: string[] } | null;
@@ -168,6 +184,8 @@ export interface PeerStatus {
 
 export interface PeersResult {
   peers: PeerStatus[];
+  /** The relay in use (null while none admits us) and every known relay. */
+  relay?: { url: string | null; relays: RelayStatus[] };
 }
 
 export interface PingParams {

@@ -16,6 +16,9 @@
  *    reconnect to a restarted relay in lockstep), the ceiling doubling per
  *    failure from `reconnectBaseMs` up to `reconnectMaxMs`
  *    (src/util/backoff.ts); an admission resets it;
+ *  - with several relays, the delay before the next attempt comes from the
+ *    relay set (relay-set.ts: backoff per relay, jitter on a move); this
+ *    file only arms it;
  *  - close grace: stop() gives the relay this long to acknowledge our close
  *    before the socket is cut.
  *
@@ -123,6 +126,11 @@ export class RelayLinkTimers {
     const delayMs = reconnectDelayMs(this.#o, this.#failures, this.#random());
     this.#failures++;
     return this.#clock.schedule(delayMs, onDue);
+  }
+
+  /** With several relays: the next attempt after the delay the relay set chose (relay-set.ts owns that backoff). */
+  after(delayMs: number, onDue: () => void): TimerHandle {
+    return this.#clock.schedule(Math.max(0, delayMs), onDue);
   }
 
   /** stop() sent its close: `onExpire` cuts the socket if the relay has not closed it by then. */

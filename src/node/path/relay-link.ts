@@ -53,6 +53,17 @@
  * §10.3); here every byte is inside TLS and the payloads are sealed frames,
  * so it protects nothing. The frames stay valid WebSocket frames.
  *
+ * Pin sets: `pin` may list several pins; the relay's key must match one of
+ * them (a key rotation adds the new pin before the old one goes).
+ *
+ * Several relays (docs/architecture.md "Several relays"): given a
+ * `RelayChooser` (relay-set.ts), the link still holds one connection, but
+ * asks the chooser where each attempt goes and how long to wait first,
+ * reports admissions and failures to it, and `moveTo()` leaves the current
+ * relay for the chooser's next pick. Without one it reconnects to `url`
+ * with its own backoff, as it always did. Every admission, to whichever
+ * relay, emits 'established' with that relay's URL.
+ *
  * Timers come from the injected clock; all of the link's timer policy
  * (connect deadline, idle check, reconnect backoff, close grace) is in
  * relay-link-timers.ts, and this file only reports attempts, admissions,
@@ -84,8 +95,8 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_RECONNECT_BASE_MS, DEFAULT_RECONNEC
 export interface RelayLinkOptions {
   /** wss://host:port (port defaults to 443). */
   url: string;
-  /** `sha256:<hex>` of the relay's SPKI, as the relay prints it. Exactly one of pin / tlsCaFile. */
-  pin?: string;
+  /** `sha256:<hex>` of the relay's SPKI, as the relay prints it, or a pin set (any one must match). Exactly one of pin / tlsCaFile. */
+  pin?: string | readonly string[];
   /** Trust a relay certificate issued by this CA (PEM) instead of a pin. */
   tlsCaFile?: string;
   /** TCP + TLS + WebSocket + admission must finish within this time. */
@@ -99,6 +110,8 @@ export interface RelayLinkOptions {
 }
 
 export interface RelayEstablished {
+  /** The relay that admitted us (wss://host:port/). */
+  relayUrl: string;
   sessionId: Uint8Array;
   observedAddress: string;
   observedPort: number;
@@ -123,6 +136,21 @@ export interface RelayLinkStats {
   drops: Record<string, number>;
   /** Failed or ended connections, by SM_ERR_* code (SM_ERR_RELAY_PIN, …). */
   failures: Record<string, number>;
+  /** Admissions at a relay other than the one of the previous admission. */
+  switches: number;
+}
+
+/**
+ * Where the link connects when the node knows several relays (relay-set.ts
+ * implements it; docs/conventions.md §11). `next()` is asked before every
+ * attempt; the link reports what happened to the target it was given.
+ */
+export interface RelayChooser {
+  next(): { target: { url: string; pins: readonly string[] }; delayMs: number };
+  admitted(url: string): void;
+  failed(url: string, code: string): void;
+  /** The link left this relay on purpose (moveTo): not a failure. */
+  left(url: string): void;
 }
 
 /** Same bound as the relay's per-client queue (relay-options.ts): ~64 full segments. */
@@ -141,16 +169,26 @@ const WS_CLOSE_NORMAL = 1000;
 /** The pin format the relay prints (src/relay/tls-identity.ts): `sha256:` + hex(SHA-256(SPKI DER)). */
 const PIN_RE = /^sha256:[0-9a-f]{64}$/;
 
+/** True when `text` is one pin in the format the relay prints. */
+export function isRelayPin(text: unknown): text is string {
+  return typeof text === 'string' && PIN_RE.test(text);
+}
+
 /** `sha256:<hex>` of DER SubjectPublicKeyInfo bytes; must match tls-identity.ts's spkiPin (a test checks both agree). */
 export function relayPinOf(spkiDer: Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(spkiDer).digest('hex');
 }
 
-interface ResolvedOptions {
+/** Where one attempt goes. */
+interface Target {
   host: string;
   port: number;
   url: string;
-  pin: string | null;
+  /** The pin set; null when the relay is judged by the CA file. */
+  pins: readonly string[] | null;
+}
+
+interface ResolvedOptions extends Target {
   ca: Buffer | null;
   connectTimeoutMs: number;
   reconnectBaseMs: number;
@@ -170,17 +208,9 @@ function resolveOptions(options: RelayLinkOptions): ResolvedOptions {
     }
   }
   const o = { ...RELAY_LINK_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<Omit<RelayLinkOptions, 'pin' | 'tlsCaFile'>> & RelayLinkOptions;
-  let parsed: URL;
-  try {
-    parsed = new URL(o.url);
-  } catch {
-    throw optionError('url', o.url, 'wss://host:port');
-  }
-  if (parsed.protocol !== 'wss:' || parsed.hostname === '' || (parsed.pathname !== '/' && parsed.pathname !== '')) throw optionError('url', o.url, 'wss://host:port');
-  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
-  const port = parsed.port === '' ? 443 : Number(parsed.port);
+  const { host, port, url } = parseRelayUrl(o.url);
   if ((o.pin === undefined) === (o.tlsCaFile === undefined)) throw optionError('pin/tlsCaFile', { pin: o.pin, tlsCaFile: o.tlsCaFile }, 'exactly one of pin and tlsCaFile');
-  if (o.pin !== undefined && (typeof o.pin !== 'string' || !PIN_RE.test(o.pin))) throw optionError('pin', o.pin, 'sha256:<64 lowercase hex digits>');
+  const pins = o.pin === undefined ? null : resolvePins(o.pin, 'pin');
   let ca: Buffer | null = null;
   if (o.tlsCaFile !== undefined) {
     try {
@@ -197,14 +227,37 @@ function resolveOptions(options: RelayLinkOptions): ResolvedOptions {
   return {
     host,
     port,
-    url: `wss://${parsed.host}/`,
-    pin: o.pin ?? null,
+    url,
+    pins,
     ca,
     connectTimeoutMs: int('connectTimeoutMs', o.connectTimeoutMs, 1, 3_600_000),
     reconnectBaseMs,
     reconnectMaxMs: int('reconnectMaxMs', o.reconnectMaxMs, reconnectBaseMs, 3_600_000),
     sendQueueBytes: int('sendQueueBytes', o.sendQueueBytes, MAX_FRAME_BYTES, Number.MAX_SAFE_INTEGER),
   };
+}
+
+/** wss://host:port as host, port and the normalised URL; a ConfigError naming `url` otherwise. */
+export function parseRelayUrl(text: unknown): { host: string; port: number; url: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(String(text));
+  } catch {
+    throw optionError('url', text, 'wss://host:port');
+  }
+  if (typeof text !== 'string' || parsed.protocol !== 'wss:' || parsed.hostname === '' || (parsed.pathname !== '/' && parsed.pathname !== '')) {
+    throw optionError('url', text, 'wss://host:port');
+  }
+  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  return { host, port: parsed.port === '' ? 443 : Number(parsed.port), url: `wss://${parsed.host}/` };
+}
+
+/** A pin or a non-empty pin set, each `sha256:<64 lowercase hex>`; a ConfigError naming `name` otherwise. */
+export function resolvePins(pin: unknown, name: string): readonly string[] {
+  const list = typeof pin === 'string' ? [pin] : pin;
+  if (!Array.isArray(list) || list.length === 0) throw optionError(name, pin, 'a pin or a non-empty list of pins');
+  for (const p of list) if (!isRelayPin(p)) throw optionError(name, p, 'sha256:<64 lowercase hex digits>');
+  return Object.freeze([...new Set(list as string[])]);
 }
 
 /** A zero WebSocket masking key (see the file comment: inside TLS, masking protects nothing). */
@@ -223,18 +276,21 @@ interface Attempt {
   idleTimeoutMs: number;
   info: RelayEstablished | null;
   failed: boolean;
+  target: Target;
 }
 
 type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
 
 export class RelayLink extends EventEmitter {
-  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {} };
+  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {}, switches: 0 };
   readonly #signer: Pick<HybridSigner, 'sign'>;
   readonly #certificate: Uint8Array;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #timers: RelayLinkTimers;
   readonly #o: ResolvedOptions;
+  readonly #chooser: RelayChooser | null;
+  #lastAdmittedUrl: string | null = null;
   #state: LinkState = 'idle';
   #attempt: Attempt | null = null;
   #backoffTimer: TimerHandle | null = null;
@@ -242,7 +298,7 @@ export class RelayLink extends EventEmitter {
   #stopping: Promise<void> | null = null;
 
   constructor(
-    deps: { signer: HybridSigner; certificate: Uint8Array; logger?: Logger; clock?: Clock; random?: () => number },
+    deps: { signer: HybridSigner; certificate: Uint8Array; logger?: Logger; clock?: Clock; random?: () => number; relays?: RelayChooser },
     options: RelayLinkOptions,
   ) {
     super();
@@ -253,6 +309,7 @@ export class RelayLink extends EventEmitter {
     this.#logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
     this.#o = resolveOptions(options);
+    this.#chooser = deps.relays ?? null;
     this.#timers = new RelayLinkTimers({ clock: this.#clock, random: deps.random ?? Math.random }, this.#o);
   }
 
@@ -266,9 +323,40 @@ export class RelayLink extends EventEmitter {
     return this.#attempt?.socket.localPort ?? null;
   }
 
+  /** The relay of the current or last attempt (wss://host:port/). */
+  get relayUrl(): string {
+    return this.#attempt?.target.url ?? this.#o.url;
+  }
+
   /** Begin connecting; idempotent. */
   start(): void {
     if (this.#state !== 'idle') return;
+    this.#connect();
+  }
+
+  /**
+   * Leave the current relay for the chooser's next pick (a better one): the
+   * current connection is closed as on stop() and the next attempt starts
+   * at once, without a failure or a backoff. No-op without a chooser or
+   * while not admitted.
+   */
+  moveTo(): void {
+    const attempt = this.#attempt;
+    if (this.#chooser === null || this.#state !== 'established' || attempt === null) return;
+    attempt.failed = true;
+    attempt.timer?.cancel();
+    attempt.timer = null;
+    this.#chooser.left(attempt.target.url);
+    const ws = attempt.ws;
+    if (ws !== null && ws.readyState === WebSocket.OPEN) {
+      ws.send(encodeRelayFrame({ type: FrameType.Close, code: RelayErrorCode.ShuttingDown, reason: 'moving to another relay' }));
+      ws.close(WS_CLOSE_NORMAL);
+      this.#timers.closeGrace(() => attempt.socket.destroy());
+    } else {
+      attempt.socket.destroy();
+    }
+    this.#logger.info('leaving relay for a faster one', { relay: attempt.target.url });
+    this.emit('down', { code: 'moving', message: `leaving ${attempt.target.url} for a faster relay` });
     this.#connect();
   }
 
@@ -339,19 +427,27 @@ export class RelayLink extends EventEmitter {
 
   // ------------------------------------------------------------ connecting
 
+  /** The chooser's pick (validated here: a bad target is a programmer's mistake), or the configured relay. */
+  #nextTarget(): Target {
+    if (this.#chooser === null) return this.#o;
+    const { target } = this.#chooser.next();
+    return { ...parseRelayUrl(target.url), pins: resolvePins(target.pins, `pins of ${target.url}`) };
+  }
+
   #connect(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'connecting';
     if (this.#attempts++ > 0) this.stats.reconnects++;
     const o = this.#o;
+    const target = this.#nextTarget();
     const socket = tlsConnect({
-      host: o.host,
-      port: o.port,
-      servername: isIP(o.host) === 0 ? o.host : undefined,
+      host: target.host,
+      port: target.port,
+      servername: isIP(target.host) === 0 ? target.host : undefined,
       minVersion: 'TLSv1.3',
       ALPNProtocols: ['http/1.1'],
       // With a pin, the chain is not judged by the CA store: the pin check below replaces it.
-      rejectUnauthorized: o.pin === null,
+      rejectUnauthorized: target.pins === null,
       ...(o.ca !== null ? { ca: o.ca } : {}),
     });
     const attempt: Attempt = {
@@ -364,6 +460,7 @@ export class RelayLink extends EventEmitter {
       idleTimeoutMs: 0,
       info: null,
       failed: false,
+      target,
     };
     this.#attempt = attempt;
     attempt.timer = this.#timers.connectDeadline(() => {
@@ -376,9 +473,9 @@ export class RelayLink extends EventEmitter {
 
   #onSecure(attempt: Attempt): void {
     if (attempt.failed) return;
-    const o = this.#o;
+    const pins = attempt.target.pins;
     const socket = attempt.socket;
-    if (o.pin !== null) {
+    if (pins !== null) {
       let seen = '';
       try {
         const cert = socket.getPeerX509Certificate();
@@ -386,8 +483,8 @@ export class RelayLink extends EventEmitter {
       } catch {
         seen = '';
       }
-      if (seen !== o.pin) {
-        this.#fail(attempt, RelayLinkCode.PIN, `relay TLS key ${seen || '(none)'} does not match the pin ${o.pin}`);
+      if (!pins.includes(seen)) {
+        this.#fail(attempt, RelayLinkCode.PIN, `relay TLS key ${seen || '(none)'} of ${attempt.target.url} matches no pin of its set (${pins.join(', ')})`);
         return;
       }
     }
@@ -397,7 +494,7 @@ export class RelayLink extends EventEmitter {
       this.#fail(attempt, RelayLinkCode.TLS, `no TLS exporter: ${(err as Error).message}`);
       return;
     }
-    const ws = new WebSocket(o.url, {
+    const ws = new WebSocket(attempt.target.url, {
       createConnection: () => socket,
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
@@ -476,6 +573,7 @@ export class RelayLink extends EventEmitter {
       if (auth.state === 'await-established') {
         const admission = auth.onEstablished(data);
         const info: RelayEstablished = {
+          relayUrl: attempt.target.url,
           sessionId: admission.sessionId,
           observedAddress: admission.observedAddress,
           observedPort: admission.observedPort,
@@ -489,7 +587,7 @@ export class RelayLink extends EventEmitter {
     } catch (err) {
       const e = err as SmError & { byRelay?: boolean };
       if (e.byRelay === true) {
-        this.#logger.info('relay refused admission', { relay: this.#o.url, code: e.code, message: e.message });
+        this.#logger.info('relay refused admission', { relay: attempt.target.url, code: e.code, message: e.message });
         this.emit('refused', e);
       }
       this.#fail(attempt, typeof e.code === 'string' ? e.code : 'SM_ERR_RELAY_AUTH_PROTOCOL', e.message);
@@ -504,10 +602,13 @@ export class RelayLink extends EventEmitter {
     this.#state = 'established';
     this.#timers.admitted();
     this.stats.connects++;
+    if (this.#lastAdmittedUrl !== null && this.#lastAdmittedUrl !== attempt.target.url) this.stats.switches++;
+    this.#lastAdmittedUrl = attempt.target.url;
+    this.#chooser?.admitted(attempt.target.url);
     attempt.timer = this.#timers.watchIdle(idleTimeoutMs, () => attempt.lastSeenMs, (silentMs) => {
       if (!attempt.failed) this.#fail(attempt, RelayLinkCode.DEAD, `no traffic from the relay for ${silentMs} ms`);
     });
-    this.#logger.info('admitted by relay', { relay: this.#o.url, observed: `${info.observedAddress}:${info.observedPort}` });
+    this.#logger.info('admitted by relay', { relay: attempt.target.url, observed: `${info.observedAddress}:${info.observedPort}` });
     this.emit('established', info);
   }
 
@@ -522,7 +623,8 @@ export class RelayLink extends EventEmitter {
     if (attempt.ws !== null) attempt.ws.terminate();
     attempt.socket.destroy();
     if (this.#state === 'stopped') return;
-    const fields = { relay: this.#o.url, code, message };
+    this.#chooser?.failed(attempt.target.url, code);
+    const fields = { relay: attempt.target.url, code, message };
     const what = wasEstablished ? 'relay link down' : 'relay connection failed';
     if (code === RelayLinkCode.PIN) this.#logger.warn(what, fields);
     else this.#logger.info(what, fields);
@@ -533,6 +635,15 @@ export class RelayLink extends EventEmitter {
   #scheduleReconnect(): void {
     if (this.#state === 'stopped') return;
     this.#state = 'backoff';
+    const onDue = (): void => {
+      this.#backoffTimer = null;
+      this.#connect();
+    };
+    // With several relays the chooser's backoff (per relay) decides; with one, the link's own.
+    if (this.#chooser !== null) {
+      this.#backoffTimer = this.#timers.after(this.#chooser.next().delayMs, onDue);
+      return;
+    }
     this.#backoffTimer = this.#timers.reconnectAfterFailure(() => {
       this.#backoffTimer = null;
       this.#connect();

@@ -154,7 +154,8 @@ test('status reads every field from its source: identity, device, relay link, UD
   let s = h.status();
   assert.deepEqual(s, {
     peerId: ALICE, name: 'alice', addresses: ['10.1.0.2/24'], device: null,
-    relay: { url: 'wss://relay.example:7443/', connected: false, observedAddress: null, observedPort: null, connects: 0, reconnects: 0 },
+    relay: { url: 'wss://relay.example:7443/', connected: false, observedAddress: null, observedPort: null, connects: 0, reconnects: 0,
+      switches: 0, relays: [{ url: 'wss://relay.example:7443/', state: 'unknown', rttMs: null, failures: 0, lastError: null }] },
     udp: null, uptimeMs: 1_234, peers: 0, drops: {},
   });
   assert.notEqual(s.addresses, f.self.addresses, 'the addresses are a copy, not the source\'s array');
@@ -166,7 +167,8 @@ test('status reads every field from its source: identity, device, relay link, UD
   f.peersHeld = [peer(BOB), peer(CAROL, { established: false })];
   s = h.status();
   assert.deepEqual(s.device, { kind: 'tap', name: 'sm0', mtu: 1400 });
-  assert.deepEqual(s.relay, { url: 'wss://relay.example:7443/', connected: true, observedAddress: '198.51.100.7', observedPort: 40_001, connects: 3, reconnects: 2 });
+  assert.deepEqual(s.relay, { url: 'wss://relay.example:7443/', connected: true, observedAddress: '198.51.100.7', observedPort: 40_001, connects: 3, reconnects: 2,
+    switches: 0, relays: [{ url: 'wss://relay.example:7443/', state: 'current', rttMs: null, failures: 0, lastError: null }] });
   assert.deepEqual(s.udp, { port: 41_641, nat: 'endpoint-dependent', reflexive: ['203.0.113.9:5000', '[2001:db8::9]:6000'] });
   assert.equal(s.peers, 2, 'every entry of the session table counts, established or not');
 
