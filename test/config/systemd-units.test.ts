@@ -2,8 +2,9 @@
  * deploy/systemd units, read as systemd reads them (sections, Key=Value,
  * repeated keys, `#` comments): the node gets CAP_NET_ADMIN and nothing
  * more, the relay no capability; both run as their own user, sandboxed,
- * restarted on failure, and start the commands and config that exist. The
- * example config files pass `config check`.
+ * restarted on failure, report readiness themselves (Type=notify) and start
+ * the installed command. The example config files pass `config check`.
+ * What systemd itself says of them: test/repo/systemd-analyze.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,8 +56,9 @@ function commonChecks(unit: Unit, user: string, command: string): void {
   assert.equal(one(unit, 'Service', 'ProtectSystem'), 'strict');
   assert.equal(one(unit, 'Service', 'ProtectHome'), 'yes');
   assert.equal(one(unit, 'Install', 'WantedBy'), 'multi-user.target');
-  assert.match(one(unit, 'Service', 'ExecStart') ?? '', new RegExp(`^/usr/bin/node /opt/shadowmesh/dist/src/cli/main\\.js ${command}$`));
-  assert.match(one(unit, 'Service', 'ExecStartPre') ?? '', /main\.js config check --role (node|relay)$/);
+  assert.equal(one(unit, 'Service', 'Type'), 'notify', 'ready is reported by the daemon itself (src/cli/service-notify.ts)');
+  assert.equal(one(unit, 'Service', 'ExecStart'), `/usr/bin/shadowmesh ${command}`);
+  assert.match(one(unit, 'Service', 'ExecStartPre') ?? '', /^\/usr\/bin\/shadowmesh config check --role (node|relay)$/);
   const env = unit.get('Service')?.get('Environment') ?? [];
   const names = env.map((e) => e.split('=')[0]);
   assert.deepEqual(names.sort(), [CONFIG_ENV, HOME_ENV].sort());
