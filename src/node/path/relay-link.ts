@@ -179,6 +179,16 @@ export function relayPinOf(spkiDer: Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(spkiDer).digest('hex');
 }
 
+/** The pin of the key the TLS peer presented ('' when it presented none or it cannot be read); checked against a relay's pin set. */
+export function presentedRelayPin(socket: TLSSocket): string {
+  try {
+    const cert = socket.getPeerX509Certificate();
+    return cert === undefined ? '' : relayPinOf(cert.publicKey.export({ type: 'spki', format: 'der' }));
+  } catch {
+    return '';
+  }
+}
+
 /** Where one attempt goes. */
 interface Target {
   host: string;
@@ -476,13 +486,7 @@ export class RelayLink extends EventEmitter {
     const pins = attempt.target.pins;
     const socket = attempt.socket;
     if (pins !== null) {
-      let seen = '';
-      try {
-        const cert = socket.getPeerX509Certificate();
-        if (cert !== undefined) seen = relayPinOf(cert.publicKey.export({ type: 'spki', format: 'der' }));
-      } catch {
-        seen = '';
-      }
+      const seen = presentedRelayPin(socket);
       if (!pins.includes(seen)) {
         this.#fail(attempt, RelayLinkCode.PIN, `relay TLS key ${seen || '(none)'} of ${attempt.target.url} matches no pin of its set (${pins.join(', ')})`);
         return;

@@ -15,7 +15,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Clock } from '../../util/clock.js';
 import { RelayLinkCode } from './path-errors.js';
-import { parseRelayUrl, relayPinOf } from './relay-link.js';
+import { parseRelayUrl, presentedRelayPin } from './relay-link.js';
 
 export type RelayProbeResult = { ok: true; rttMs: number } | { ok: false; code: string; message: string };
 
@@ -60,13 +60,7 @@ export function probeRelay(deps: { clock: Clock }, target: RelayProbeTarget, tim
     socket.on('close', () => finish({ ok: false, code: RelayLinkCode.CLOSED, message: 'connection closed' }));
     socket.once('secureConnect', () => {
       const rttMs = clock.now() - startedMs;
-      let seen = '';
-      try {
-        const cert = socket.getPeerX509Certificate();
-        if (cert !== undefined) seen = relayPinOf(cert.publicKey.export({ type: 'spki', format: 'der' }));
-      } catch {
-        seen = '';
-      }
+      const seen = presentedRelayPin(socket);
       if (!target.pins.includes(seen)) {
         finish({ ok: false, code: RelayLinkCode.PIN, message: `relay TLS key ${seen || '(none)'} of ${target.url} matches no pin of its set` });
         return;
