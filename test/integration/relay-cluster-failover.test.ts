@@ -19,7 +19,10 @@
  * one of its members to a member of another relay; its members re-admit
  * elsewhere; the stream loses less than 2 s of pings and nothing is
  * duplicated (every sequence number answered at most once, no unsolicited
- * pong at the pinger, no replayed frame at either end); the relay restarted
+ * pong at the pinger, no replayed frame at either end), and the members of
+ * the other relays list the moving ones throughout (no presence flap, not
+ * at the re-admission, not when the dead relay's heartbeats run out); the
+ * relay restarted
  * on its address and key rejoins the cluster (another relay's /stats).
  */
 import { after, before, test } from 'node:test';
@@ -28,7 +31,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../src/node/control/control-client.js';
-import type { PingProgress, PingReply, StatusResult } from '../../src/node/control/control-protocol.js';
+import type { PingProgress, PingReply, StatusResult, UsersResult } from '../../src/node/control/control-protocol.js';
 import { startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { startNatsServer, type NatsServer } from '../../testkit/nats-server.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
@@ -152,7 +155,24 @@ test('the relay holding two members is killed mid-stream: they re-admit elsewher
       process.kill(killed.pid, 'SIGKILL');
     }
   };
+  // Meanwhile the members on the other relays keep listing the moving ones: a member that re-admits
+  // elsewhere must not flap down and up, neither at its re-admission nor when its old relay's heartbeats
+  // run out (the stream outlasts the 1.5 s bound by far).
+  const watchers = MEMBERS.filter((m) => home[m] !== k);
+  const absences: string[] = [];
+  let streaming = true;
+  const watch = (async () => {
+    while (streaming) {
+      for (const w of watchers) {
+        const listed = ((await client(w).call('users', {})) as UsersResult).users.map((u) => u.name);
+        for (const m of movers) if (!listed.includes(m)) absences.push(`${m} missing at ${w} ${killedAt > 0 ? Date.now() - killedAt : -1} ms after the kill`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
   const result = await client(mover).ping({ peer: partner, count: STREAM_COUNT, intervalMs: STREAM_INTERVAL_MS }, progress);
+  streaming = false;
+  await watch;
   await killed.exited;
   assert.ok(killedAt > 0, `the stream reached ${KILL_AFTER_REPLIES} replies (lost: ${JSON.stringify(result.lost.slice(0, 5))})`);
 
@@ -170,6 +190,8 @@ test('the relay holding two members is killed mid-stream: they re-admit elsewher
   assert.ok(gapMs < MAX_LOSS_MS + STREAM_INTERVAL_MS, report);
   // The stream ended on the new relay: its tail was answered.
   assert.ok(result.replies.some((r) => r.seq === STREAM_COUNT), report);
+
+  assert.deepEqual(absences, [], 'members that moved stayed listed at the others throughout');
 
   const dropsAfter = { mover: (await status(mover)).drops, partner: (await status(partner)).drops };
   for (const key of ['ping.unsolicited_pong', 'ping.wrong_peer', 'peers.replay']) {
