@@ -3,8 +3,9 @@
  * two keys it feeds (docs/configuration.md "Several relays"):
  *
  * - `--relay wss://HOST:PORT` (no pin in it) is node.relay, and `--pin`
- *   gives its pin set, as it always did. At most one `--relay` may be
- *   written this way: `--pin` could not say which relay it belongs to.
+ *   gives its pin set, as it always did; written twice, the last one wins,
+ *   as it did when `--relay` took one value (a script appending `--relay`
+ *   to override an earlier one keeps working).
  * - `--relay wss://HOST:PORT#PIN[,PIN...]` carries its own pin set and is an
  *   entry of node.relays, in the order given (the order breaks ties between
  *   relays of equal latency, src/node/path/relay-set.ts).
@@ -21,7 +22,7 @@ export const RELAY_FLAG = '--relay';
 export const RELAY_FLAG_EXPECTED = 'wss://HOST:PORT (its pin set in --pin) or wss://HOST:PORT#PIN[,PIN...]';
 
 export interface RelayFlagSettings {
-  /** node.relay: the one `--relay` without a pin. */
+  /** node.relay: the last `--relay` without a pin. */
   relay?: string;
   /** node.relays as its variable writes it: the entries with a pin, separated by spaces. */
   relays?: string;
@@ -41,11 +42,8 @@ export function relayFlagSettings(given: unknown): RelayFlagSettings {
     } else if (isWssUrl(v)) bare.push(v);
     else problems.push(`${RELAY_FLAG}: expected ${RELAY_FLAG_EXPECTED}, got "${v}"`);
   }
-  if (bare.length > 1) {
-    problems.push(`${RELAY_FLAG}: ${bare.length} relays without a pin (${bare.join(', ')}); --pin can belong to one only: write the others as wss://HOST:PORT#PIN[,PIN...]`);
-  }
   return {
-    ...(bare.length === 1 ? { relay: bare[0] as string } : {}),
+    ...(bare.length > 0 ? { relay: bare[bare.length - 1] as string } : {}),
     ...(entries.length > 0 ? { relays: entries.join(' ') } : {}),
     problems,
   };

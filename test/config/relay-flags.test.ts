@@ -1,6 +1,6 @@
 /**
- * `--relay` repeated on `up` (src/config/relay-flags.ts): the value without
- * a pin is node.relay, entries with their pins are node.relays in order, and
+ * `--relay` repeated on `up` (src/config/relay-flags.ts): the (last) value
+ * without a pin is node.relay, entries with their pins are node.relays in order, and
  * every malformed value is one problem naming the flag and the value.
  */
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ test('one --relay without a pin is node.relay, as it always was', () => {
   assert.deepEqual(relayFlagSettings(['wss://r1.example:8443']), { relay: 'wss://r1.example:8443', problems: [] });
 });
 
-test('entries with their pins become node.relays in the order given, next to at most one relay without a pin', () => {
+test('entries with their pins become node.relays in the order given, next to a relay without a pin', () => {
   assert.deepEqual(relayFlagSettings([`wss://r2.example:8443#${PIN_A}`, `wss://r3.example:8443#${PIN_A},${PIN_B}`]), {
     relays: `wss://r2.example:8443#${PIN_A} wss://r3.example:8443#${PIN_A},${PIN_B}`,
     problems: [],
@@ -38,8 +38,10 @@ test('a malformed value is a problem naming --relay, the accepted forms and the 
   }
 });
 
-test('two relays without a pin are refused: --pin could belong to either', () => {
-  const r = relayFlagSettings(['wss://r1.example:8443', 'wss://r2.example:8443']);
-  assert.equal(r.problems.length, 1);
-  assert.match(r.problems[0]!, /^--relay: 2 relays without a pin \(wss:\/\/r1\.example:8443, wss:\/\/r2\.example:8443\)/);
+test('of two relays without a pin the last one wins, as when --relay took one value', () => {
+  assert.deepEqual(relayFlagSettings(['wss://r1.example:8443', `wss://r3.example:8443#${PIN_A}`, 'wss://r2.example:8443']), {
+    relay: 'wss://r2.example:8443',
+    relays: `wss://r3.example:8443#${PIN_A}`,
+    problems: [],
+  });
 });

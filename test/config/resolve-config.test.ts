@@ -217,7 +217,7 @@ test('relays: --relay URL with --pin, repeated --relay URL#PINS entries, or node
   assert.equal(o.relays?.length, 3);
 });
 
-test('relays: malformed --relay values, two relays without a pin, a relay without its pin, a relay listed twice, and no relay at all are coded problems naming what was written', () => {
+test('relays: malformed --relay values, a relay without its pin, a relay listed twice, and no relay at all are coded problems naming what was written', () => {
   const pinA = `sha256:${'0a'.repeat(32)}`;
   const base = { SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt' };
   const problemsOf = (f: Record<string, unknown>, env: Record<string, string> = base): readonly string[] => {
@@ -234,7 +234,6 @@ test('relays: malformed --relay values, two relays without a pin, a relay withou
     '--relay: expected wss://HOST:PORT (its pin set in --pin) or wss://HOST:PORT#PIN[,PIN...], got "http://r1.example:8443"',
     '--relay: expected wss://HOST:PORT (its pin set in --pin) or wss://HOST:PORT#PIN[,PIN...], got "wss://r2.example:8443#sha256:00"',
   ]);
-  assert.match(problemsOf({ relay: ['wss://r1.example:8443', 'wss://r2.example:8443'], pin: pinA })[0]!, /^--relay: 2 relays without a pin/);
   assert.deepEqual(problemsOf({ relay: ['wss://r1.example:8443', `wss://r2.example:8443#${pinA}`] }), [
     '--relay: has no node.pin (--pin): the two go together; a relay written wss://HOST:PORT#PIN in node.relays carries its own pins',
   ]);
