@@ -81,14 +81,24 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   });
 }
 
+/** `--relay` may repeat: commander keeps every value, in order (src/config/relay-flags.ts reads them). */
+function collectRelay(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function registerUp(program: Command): void {
   program
     .command('up')
     .showHelpAfterError(false)
     .description('join the mesh: run the node daemon in the foreground (relay link, end-to-end sessions, TAP/TUN device, control socket)')
     .option('--config <file>', 'config file (default $SHADOWMESH_CONFIG, else $SHADOWMESH_HOME/config.yaml if present); flags override it, see docs/configuration.md')
-    .option('--relay <url>', `relay to join, wss://HOST:PORT; required${keySourcesHelp('node.relay')}`)
-    .option('--pin <pin>', `the relay's TLS key pin, sha256:<hex>, as \`shadowmesh relay\` prints it; required${keySourcesHelp('node.pin')}`)
+    .option(
+      '--relay <url>',
+      `relay to join: wss://HOST:PORT with its pin in --pin${keySourcesHelp('node.relay')}, or wss://HOST:PORT#PIN[,PIN...] carrying its own pin set; ` +
+        `repeat it to list several relays: the node uses the fastest and fails over to the others, ties in the order given${keySourcesHelp('node.relays')}; at least one relay is required`,
+      collectRelay,
+    )
+    .option('--pin <pin>', `pin set of the --relay given without one: sha256:<hex> as \`shadowmesh relay\` prints it, several separated by commas during a key rotation${keySourcesHelp('node.pin')}`)
     .option('--ca <file>', `network CA certificate; our --cert must be signed by it, and so must every peer's; required${keySourcesHelp('node.ca')}`)
     .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; required${keySourcesHelp('node.cert')}`)
     .option('--crl <file>', `revocation list of the CA: peers on it are refused; reloaded on SIGHUP${keySourcesHelp('node.crl')}`)

@@ -101,13 +101,27 @@ export async function passphraseOf(cfg: EffectiveConfig): Promise<string | undef
   return text === undefined ? undefined : String(text.value);
 }
 
-/** node.relay (with node.pin) first, then the node.relays entries: the relays the node chooses between; {} with node.relay alone. */
-export function relaysOf(cfg: EffectiveConfig): { relays?: { url: string; pins: string[] }[] } {
+/**
+ * The relays the node chooses between: node.relay with node.pin first when
+ * set, then the node.relays entries in their order (docs/configuration.md
+ * "Several relays"). node.relays alone is enough. At least one relay: the
+ * required check (resolve-config.ts) refuses a configuration with none.
+ */
+export function relayListOf(cfg: EffectiveConfig): { url: string; pins: string[] }[] {
   const text = cfg.string('node.relays');
   const more = text === undefined ? null : parseRelayList(text);
-  if (more === null) return {};
-  const first = { url: req(cfg.string('node.relay'), 'node.relay'), pins: req(cfg.string('node.pin'), 'node.pin').split(',') };
-  return { relays: [first, ...more] };
+  const url = cfg.string('node.relay');
+  const first = url === undefined ? [] : [{ url, pins: req(cfg.string('node.pin'), 'node.pin').split(',') }];
+  const all = [...first, ...(more ?? [])];
+  if (all.length === 0) throw new TypeError('config node.relay: neither node.relay nor node.relays is set (the required check refuses that)');
+  return all;
+}
+
+/** The relay options of DaemonOptions: relayUrl/pin name the first relay; `relays` lists them all when there are two or more. */
+export function relaysOf(cfg: EffectiveConfig): Pick<DaemonOptions, 'relayUrl' | 'pin' | 'relays'> {
+  const all = relayListOf(cfg);
+  const first = all[0] as { url: string; pins: string[] };
+  return { relayUrl: first.url, pin: first.pins, ...(all.length > 1 ? { relays: all } : {}) };
 }
 
 /** Everything `shadowmesh up` hands NodeDaemon.load. */
@@ -118,8 +132,6 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
   const name = cfg.string('node.name');
   const controlGroup = cfg.string('node.controlGroup');
   return {
-    relayUrl: req(cfg.string('node.relay'), 'node.relay'),
-    pin: req(cfg.string('node.pin'), 'node.pin').split(','),
     ...relaysOf(cfg),
     caFile: req(cfg.string('node.ca'), 'node.ca'),
     certFile: req(cfg.string('node.cert'), 'node.cert'),

@@ -6,7 +6,7 @@
  */
 import { resolvePathTimers } from '../node/path/path-timers.js';
 import { resolveRelayOptions } from '../relay/relay-options.js';
-import { clusterOf, pathTimersOf, relayServerOptionsOf } from './component-options.js';
+import { clusterOf, pathTimersOf, relayListOf, relayServerOptionsOf } from './component-options.js';
 import type { EffectiveConfig } from './effective-config.js';
 
 export type CrossCheck = (cfg: EffectiveConfig, problem: (path: string, message: string) => void) => void;
@@ -19,8 +19,26 @@ function hasRelay(cfg: EffectiveConfig): boolean {
   return cfg.role === 'relay' || (cfg.role === undefined && [...cfg.entries()].some(([p, s]) => p.startsWith('relay.') && s.source !== 'default'));
 }
 
+/** node.relay and node.pin come as a pair (the required check covers a missing pair); each relay is listed once. */
+function nodeRelayChecks(cfg: EffectiveConfig, problem: (path: string, message: string) => void): void {
+  if (cfg.isSet('node.relay') !== cfg.isSet('node.pin')) {
+    // Without node.relays the required check has named the missing one already.
+    // Named by the one that was written, so the message points at what the user typed.
+    if (cfg.isSet('node.relays')) problem(cfg.isSet('node.relay') ? 'node.relay' : 'node.pin', `${cfg.isSet('node.relay') ? 'has no node.pin (--pin)' : 'has no node.relay (--relay URL)'}: the two go together; a relay written wss://HOST:PORT#PIN in node.relays carries its own pins`);
+    return;
+  }
+  if (!cfg.isSet('node.relay') && !cfg.isSet('node.relays')) return;
+  const seen = new Set<string>();
+  for (const r of relayListOf(cfg)) {
+    const url = new URL(r.url).href;
+    if (seen.has(url)) problem('node.relays', `lists ${r.url} twice (node.relay counts too); give each relay once, with all of its pins`);
+    seen.add(url);
+  }
+}
+
 const nodeChecks: CrossCheck = (cfg, problem) => {
   if (!hasNode(cfg)) return;
+  nodeRelayChecks(cfg, problem);
   if (cfg.string('node.dev') === 'none') {
     for (const p of ['node.mtu', 'node.name']) if (cfg.isSet(p)) problem(p, 'configures a device; it makes no sense with node.dev none (--dev none)');
   }

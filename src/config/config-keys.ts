@@ -4,7 +4,9 @@
  *
  * A key has one dotted path in the YAML file (`node.p2p.retryInterval`), at
  * most one command-line flag (`--startup-timeout`, meaningful only on the
- * command of its section: `up` for node.*, `relay` for relay.*), at most one
+ * command of its section: `up` for node.*, `relay` for relay.*; `--relay`
+ * alone feeds two keys, node.relay and node.relays, split by
+ * relay-flags.ts), at most one
  * SHADOWMESH_* environment variable (the same variable may feed node.ca and
  * relay.ca: they mean the same file), and a default in file form (durations
  * as text, so `config show` prints what a user would write). Defaults come
@@ -55,6 +57,8 @@ export interface ConfigKey {
   readonly default?: KeyDefault;
   /** The role that cannot run without it. */
   readonly requiredFor?: Role;
+  /** Not required after all when this key is set (node.relays lists every relay with its pins, node.relay and node.pin are then optional). */
+  readonly unlessSet?: string;
   /** What the value must look like, for error messages: "expected <expected>". */
   readonly expected: string;
   readonly description: string;
@@ -89,9 +93,9 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'log.format', kind: { type: 'enum', values: ['json', 'pretty'] }, env: 'SHADOWMESH_LOG_FORMAT', default: 'json', expected: 'json or pretty', description: 'log lines on stderr: JSON, or one readable line per record for a terminal' },
 
   // ---- node (`shadowmesh up`)
-  { path: 'node.relay', kind: { type: 'format', format: 'wss-url' }, flag: '--relay', env: 'SHADOWMESH_RELAY', requiredFor: 'node', expected: 'wss://HOST:PORT', description: 'relay to join' },
-  { path: 'node.pin', kind: { type: 'format', format: 'pin' }, flag: '--pin', env: 'SHADOWMESH_PIN', requiredFor: 'node', expected: 'sha256:<64 lowercase hex digits> as the relay prints it, or several separated by commas', description: "the relay's TLS key pin, or a pin set (any one matches: list the new pin before a key rotation)" },
-  { path: 'node.relays', kind: { type: 'format', format: 'relay-list' }, env: 'SHADOWMESH_RELAYS', expected: 'wss://HOST:PORT#PIN[,PIN...] entries (a YAML list, or separated by spaces)', description: 'more relays to fail over to, each with its pin set; the node uses the fastest (docs/configuration.md "Several relays")' },
+  { path: 'node.relay', kind: { type: 'format', format: 'wss-url' }, flag: '--relay', env: 'SHADOWMESH_RELAY', requiredFor: 'node', unlessSet: 'node.relays', expected: 'wss://HOST:PORT', description: 'relay to join' },
+  { path: 'node.pin', kind: { type: 'format', format: 'pin' }, flag: '--pin', env: 'SHADOWMESH_PIN', requiredFor: 'node', unlessSet: 'node.relays', expected: 'sha256:<64 lowercase hex digits> as the relay prints it, or several separated by commas', description: "the relay's TLS key pin, or a pin set (any one matches: list the new pin before a key rotation)" },
+  { path: 'node.relays', kind: { type: 'format', format: 'relay-list' }, flag: '--relay', env: 'SHADOWMESH_RELAYS', expected: 'wss://HOST:PORT#PIN[,PIN...] entries (a YAML list, or separated by spaces)', description: 'relays to choose between and fail over to, each with its pin set, after node.relay if that is set; enough on its own; the node uses the fastest, ties in this order (docs/configuration.md "Several relays")' },
   { path: 'node.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'node', expected: 'a file path', description: 'network CA certificate' },
   { path: 'node.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_CERT', requiredFor: 'node', expected: 'a file path', description: "this node's member certificate" },
   { path: 'node.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA, reloaded on SIGHUP' },

@@ -24,6 +24,7 @@ import { HOME_ENV, keysForRole, flagAttribute, type ConfigKey, type Role } from 
 import type { LoadedConfigFile } from './config-file.js';
 import { shadowmeshHome } from './config-file.js';
 import { CROSS_CHECKS } from './config-checks.js';
+import { RELAY_FLAG, relayFlagSettings } from './relay-flags.js';
 import { validateConfigDocument, type ConfigProblem } from './config-schema.js';
 import { EffectiveConfig, type ConfigValue, type Layer, type Setting } from './effective-config.js';
 
@@ -82,17 +83,24 @@ function getIn(tree: unknown, path: string): unknown {
   return v;
 }
 
-function flagLayer(keys: ConfigKey[], flags: ParsedFlags | undefined): Layer {
+function flagLayer(keys: ConfigKey[], flags: ParsedFlags | undefined, problems: string[]): Layer {
   const layer = new Map<string, Setting>();
   if (flags === undefined) return layer;
   const opts = flags.opts();
   for (const k of keys) {
-    if (k.flag === undefined) continue;
+    if (k.flag === undefined || k.flag === RELAY_FLAG) continue;
     const attr = flagAttribute(k.flag);
     if (flags.getOptionValueSource(attr) !== 'cli') continue;
     const raw = opts[attr];
     const value = typeof raw === 'boolean' ? raw : fromText(k, String(raw));
     layer.set(k.path, { value, source: 'flag', origin: k.flag });
+  }
+  // `--relay` may repeat and feeds node.relay (no pin in it) and node.relays (entries with their pins).
+  if (keys.some((k) => k.flag === RELAY_FLAG) && flags.getOptionValueSource(flagAttribute(RELAY_FLAG)) === 'cli') {
+    const r = relayFlagSettings(opts[flagAttribute(RELAY_FLAG)]);
+    problems.push(...r.problems);
+    if (r.relay !== undefined) layer.set('node.relay', { value: r.relay, source: 'flag', origin: RELAY_FLAG });
+    if (r.relays !== undefined) layer.set('node.relays', { value: r.relays, source: 'flag', origin: RELAY_FLAG });
   }
   return layer;
 }
@@ -170,7 +178,7 @@ export function resolveConfig(input: ResolveInput): EffectiveConfig {
   const file = input.file ?? null;
   const problems: string[] = [];
 
-  const flags = flagLayer(keys, input.flags);
+  const flags = flagLayer(keys, input.flags, problems);
   const envs = envLayer(keys, env);
   if (file !== null) {
     // The whole file is checked, the other role's section included: a typo there is still a typo.
@@ -191,8 +199,9 @@ export function resolveConfig(input: ResolveInput): EffectiveConfig {
     if (input.role !== undefined) {
       for (const k of keys) {
         if (k.requiredFor !== input.role || merged.has(k.path)) continue;
+        if (k.unlessSet !== undefined && merged.has(k.unlessSet)) continue;
         const ways = [k.flag, k.env, `${k.path} in the config file`].filter((w) => w !== undefined).join(', ');
-        problems.push(`${k.path}: required; set it with ${ways}`);
+        problems.push(`${k.path}: required; set it with ${ways}${k.unlessSet !== undefined ? ` (or set ${k.unlessSet})` : ''}`);
       }
     }
     for (const check of CROSS_CHECKS) check(cfg, (path, message) => problems.push(`${settingLabel(path, merged.get(path))}: ${message}`));

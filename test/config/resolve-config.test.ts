@@ -178,3 +178,71 @@ test('node.p2p.wss false (--no-wss) reaches the direct options; with UDP also of
     (err: Error) => /node\.p2p\.port/.test(err.message) && /--no-wss/.test(err.message),
   );
 });
+
+test('relays: --relay URL with --pin, repeated --relay URL#PINS entries, or node.relays alone; the list keeps node.relay first and the given order', async () => {
+  const { relaysOf } = await import('../../src/config/component-options.js');
+  const pinA = `sha256:${'0a'.repeat(32)}`;
+  const pinB = `sha256:${'0b'.repeat(32)}`;
+  const base = { SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt' };
+  // The old form: one relay, one pin set, no relay set built.
+  assert.deepEqual(relaysOf(resolveConfig({ role: 'node', env: base, flags: flags({ relay: ['wss://r1.example:8443'], pin: `${pinA},${pinB}` }) })), {
+    relayUrl: 'wss://r1.example:8443',
+    pin: [pinA, pinB],
+  });
+  // Only entries with their pins: node.relays alone is enough, no node.relay or node.pin needed.
+  const many = resolveConfig({ role: 'node', env: base, flags: flags({ relay: [`wss://r2.example:8443#${pinB}`, `wss://r1.example:8443#${pinA}`, `wss://r3.example:8443#${pinA},${pinB}`] }) });
+  assert.equal(many.get('node.relays')?.origin, '--relay');
+  assert.equal(many.isSet('node.relay'), false);
+  assert.deepEqual(relaysOf(many), {
+    relayUrl: 'wss://r2.example:8443',
+    pin: [pinB],
+    relays: [
+      { url: 'wss://r2.example:8443', pins: [pinB] },
+      { url: 'wss://r1.example:8443', pins: [pinA] },
+      { url: 'wss://r3.example:8443', pins: [pinA, pinB] },
+    ],
+  });
+  // One entry alone is a single relay, like --relay URL --pin PIN.
+  assert.deepEqual(relaysOf(resolveConfig({ role: 'node', env: base, flags: flags({ relay: [`wss://r2.example:8443#${pinB}`] }) })), { relayUrl: 'wss://r2.example:8443', pin: [pinB] });
+  // Mixed: the relay without a pin takes --pin and comes first; SHADOWMESH_RELAYS alone works too.
+  const mixed = relaysOf(resolveConfig({ role: 'node', env: base, flags: flags({ relay: [`wss://r2.example:8443#${pinB}`, 'wss://r1.example:8443'], pin: pinA }) }));
+  assert.deepEqual(mixed.relays?.map((r) => r.url), ['wss://r1.example:8443', 'wss://r2.example:8443']);
+  const fromEnv = relaysOf(resolveConfig({ role: 'node', env: { ...base, SHADOWMESH_RELAYS: `wss://r1.example:8443#${pinA} wss://r2.example:8443#${pinB}` } }));
+  assert.deepEqual(fromEnv.relays?.map((r) => r.url), ['wss://r1.example:8443', 'wss://r2.example:8443']);
+  const fromFile = relaysOf(resolveConfig({ role: 'node', env: base, file: file(`node:\n  relays:\n    - wss://r3.example:8443#${pinA}\n    - wss://r1.example:8443#${pinB}\n`) }));
+  assert.deepEqual(fromFile.relays?.map((r) => r.url), ['wss://r3.example:8443', 'wss://r1.example:8443']);
+  // The daemon's options carry the same list.
+  const o = await daemonOptionsOf(many);
+  assert.equal(o.relayUrl, 'wss://r2.example:8443');
+  assert.equal(o.relays?.length, 3);
+});
+
+test('relays: malformed --relay values, a relay without its pin, a relay listed twice, and no relay at all are coded problems naming what was written', () => {
+  const pinA = `sha256:${'0a'.repeat(32)}`;
+  const base = { SHADOWMESH_CA: '/ca.crt', SHADOWMESH_CERT: '/me.crt' };
+  const problemsOf = (f: Record<string, unknown>, env: Record<string, string> = base): readonly string[] => {
+    try {
+      resolveConfig({ role: 'node', env, flags: flags(f) });
+    } catch (err) {
+      assert.ok(err instanceof ConfigProblems);
+      assert.equal(err.code, 'SM_ERR_CONFIG_VALUE');
+      return err.problems;
+    }
+    assert.fail(`accepted ${JSON.stringify(f)}`);
+  };
+  assert.deepEqual(problemsOf({ relay: ['http://r1.example:8443', `wss://r2.example:8443#sha256:00`] }), [
+    '--relay: expected wss://HOST:PORT (its pin set in --pin) or wss://HOST:PORT#PIN[,PIN...], got "http://r1.example:8443"',
+    '--relay: expected wss://HOST:PORT (its pin set in --pin) or wss://HOST:PORT#PIN[,PIN...], got "wss://r2.example:8443#sha256:00"',
+  ]);
+  assert.deepEqual(problemsOf({ relay: ['wss://r1.example:8443', `wss://r2.example:8443#${pinA}`] }), [
+    '--relay: has no node.pin (--pin): the two go together; a relay written wss://HOST:PORT#PIN in node.relays carries its own pins',
+  ]);
+  assert.deepEqual(problemsOf({ relay: [`wss://r2.example:8443#${pinA}`], pin: pinA }), [
+    '--pin: has no node.relay (--relay URL): the two go together; a relay written wss://HOST:PORT#PIN in node.relays carries its own pins',
+  ]);
+  assert.match(problemsOf({ relay: ['wss://r1.example:8443', `wss://r1.example:8443#${pinA}`], pin: pinA })[0]!, /^--relay: lists wss:\/\/r1\.example:8443 twice/);
+  assert.deepEqual(problemsOf({}), [
+    'node.relay: required; set it with --relay, SHADOWMESH_RELAY, node.relay in the config file (or set node.relays)',
+    'node.pin: required; set it with --pin, SHADOWMESH_PIN, node.pin in the config file (or set node.relays)',
+  ]);
+});
