@@ -36,6 +36,7 @@ import { RelayDaemon } from '../relay-daemon/relay-daemon.js';
 import { keySourcesHelp } from '../config/config-keys.js';
 import { logFormatOf, logLevelOf, relayDaemonOptionsOf, relayServerOptionsOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
+import { chooseLogFormat } from './log-format.js';
 import { ConfigReloader } from '../config/config-reload.js';
 import { parseListenText } from '../config/config-schema.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
@@ -88,7 +89,7 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const load = () => loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const cfg = await load();
-  const log = new AdjustableLogger('relay', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
+  const log = new AdjustableLogger('relay', { level: logLevelOf(cfg), format: chooseLogFormat(logFormatOf(cfg), process.stderr) });
   const logger = log.logger;
   const daemon = await RelayDaemon.load({ logger }, relayDaemonOptionsOf(cfg));
   await daemon.start();
