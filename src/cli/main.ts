@@ -48,6 +48,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.freez
   recv: async () => (await import('./recv.js')).registerRecv,
   chat: async () => (await import('./chat.js')).registerChat,
   config: async () => (await import('./config.js')).registerConfig,
+  netcheck: async () => (await import('./netcheck.js')).registerNetcheck,
   version: async () => (await import('./version.js')).registerVersion,
 });
 
