@@ -178,3 +178,11 @@ test('node.p2p.wss false (--no-wss) reaches the direct options; with UDP also of
     (err: Error) => /node\.p2p\.port/.test(err.message) && /--no-wss/.test(err.message),
   );
 });
+
+test('requireRoleKeys: false reads the role\'s section without requiring its keys (netcheck); the schema still applies', () => {
+  assert.throws(() => resolveConfig({ role: 'node', env: {} }), (err: unknown) => err instanceof ConfigProblems && err.problems.some((p) => p.startsWith('node.relay: required')));
+  const cfg = resolveConfig({ role: 'node', requireRoleKeys: false, env: { SHADOWMESH_P2P_STUN: '192.0.2.1:3478' } });
+  assert.equal(cfg.string('node.relay'), undefined);
+  assert.equal(cfg.string('node.p2p.stun'), '192.0.2.1:3478');
+  assert.throws(() => resolveConfig({ role: 'node', requireRoleKeys: false, env: { SHADOWMESH_RELAY: 'http://x' } }), ConfigProblems);
+});
