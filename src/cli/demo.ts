@@ -30,7 +30,8 @@ import { ShadowNode } from '../node/node.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { TlsIdentity } from '../relay/tls-identity.js';
 import { getPqBackend } from '../crypto/pq-backend.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, LOG_FORMAT_ENV } from '../util/logger.js';
+import { chooseLogFormat } from './log-format.js';
 
 /** Spacing of the demo's pings: slow enough to read. */
 const PING_INTERVAL_MS = 1_000;
@@ -60,7 +61,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     await runNetnsDemo(count);
     return;
   }
-  const logger = createLogger('demo', { level: process.env['SHADOWMESH_LOG_LEVEL'] ? undefined : 'warn' });
+  const logger = createLogger('demo', { level: process.env['SHADOWMESH_LOG_LEVEL'] ? undefined : 'warn', format: chooseLogFormat(process.env[LOG_FORMAT_ENV], process.stderr) });
   const dir = await mkdtemp(join(tmpdir(), 'shadowmesh-demo-'));
   const cleanups: Array<() => Promise<void>> = [async () => rm(dir, { recursive: true, force: true })];
   const cleanup = async (): Promise<void> => {

@@ -10,7 +10,8 @@
  * crypto, x509, pino, ajv or prom-client the daemons need
  * (test/cli/control-imports.test.ts keeps it so; bench/cli-startup.ts
  * measures it). Without a known command (top-level help, an unknown
- * command), every command is loaded so help and suggestions are whole.
+ * command), and for `completion` (its script lists them all), every command
+ * is loaded so help, suggestions and completion are whole.
  * `--version` (`-V`) in first place is the `version` command.
  *
  * Errors, one line on stderr (or with --json anywhere on the command line,
@@ -48,8 +49,13 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.freez
   recv: async () => (await import('./recv.js')).registerRecv,
   chat: async () => (await import('./chat.js')).registerChat,
   config: async () => (await import('./config.js')).registerConfig,
+  netcheck: async () => (await import('./netcheck.js')).registerNetcheck,
+  completion: async () => (await import('./completion.js')).registerCompletion,
   version: async () => (await import('./version.js')).registerVersion,
 });
+
+/** Commands that describe the whole program, so every command is registered when they run. */
+const WHOLE_PROGRAM_COMMANDS: ReadonlySet<string> = new Set(['completion']);
 
 /** Exit status of a command line that does not parse. */
 export const USAGE_EXIT_STATUS = 2;
@@ -83,7 +89,7 @@ export async function buildProgram(argv: string[]): Promise<Command> {
     .configureOutput({ outputError: () => undefined })
     .exitOverride();
   const chosen = chosenCommand(argv);
-  const names = chosen === null ? Object.keys(COMMANDS) : [chosen];
+  const names = chosen === null || WHOLE_PROGRAM_COMMANDS.has(chosen) ? Object.keys(COMMANDS) : [chosen];
   const registers = await Promise.all(names.map((n) => COMMANDS[n]!()));
   for (const register of registers) register(program);
   return program;

@@ -12,7 +12,8 @@
  * defaults, resolved by src/config (docs/configuration.md); every problem
  * is reported at once.
  *
- * (PORT is the real port when --listen asked for port 0.) Logs go to stderr.
+ * (PORT is the real port when --listen asked for port 0.) Logs go to stderr,
+ * readable on a terminal and JSON otherwise (src/cli/log-format.ts).
  * STUN (docs/protocol.md §5): UDP on the same host and port number unless
  * --stun-listen moves it or --no-stun turns it off; a port that cannot be
  * bound stops startup with SM_ERR_STUN_LISTEN.
@@ -36,6 +37,7 @@ import { RelayDaemon } from '../relay-daemon/relay-daemon.js';
 import { keySourcesHelp } from '../config/config-keys.js';
 import { logFormatOf, logLevelOf, relayDaemonOptionsOf, relayServerOptionsOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
+import { chooseLogFormat } from './log-format.js';
 import { ConfigReloader } from '../config/config-reload.js';
 import { parseListenText } from '../config/config-schema.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
@@ -88,7 +90,7 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const load = () => loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const cfg = await load();
-  const log = new AdjustableLogger('relay', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
+  const log = new AdjustableLogger('relay', { level: logLevelOf(cfg), format: chooseLogFormat(logFormatOf(cfg), process.stderr) });
   const logger = log.logger;
   const daemon = await RelayDaemon.load({ logger }, relayDaemonOptionsOf(cfg));
   await daemon.start();
@@ -150,6 +152,7 @@ export function registerRelay(program: Command): void {
       '\nPrints "relay listening on wss://HOST:PORT pin sha256:<hex>" on stdout; nodes pass that pin with --pin.\n' +
         'The pin is the SHA-256 of the TLS public key, which is kept in the data directory, so it survives\n' +
         'restarts and certificate renewal. The relay never sees plaintext: it routes sealed frames by peer id.\n' +
+        'Logs on stderr are readable lines on a terminal and JSON lines otherwise (SHADOWMESH_LOG_FORMAT=auto|json|pretty forces one).\n' +
         'Signals: SIGHUP reloads the config file (log.level and the revocation list at once; other changed keys are\n' +
         'named and wait for a restart); SIGTERM/SIGINT shut down gracefully.',
     )

@@ -11,8 +11,9 @@
  * defaults, resolved by src/config (docs/configuration.md); every problem
  * is reported at once.
  *
- * Logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty or log.format:
- * pretty for one readable line each). The control API listens on --control
+ * Logs go to stderr: one readable line per record on a terminal, JSON lines
+ * otherwise (a file, a pipe, journald); SHADOWMESH_LOG_FORMAT or log.format
+ * (auto | json | pretty) forces one (src/cli/log-format.ts). The control API listens on --control
  * (default $SHADOWMESH_HOME/control.sock, else ~/.shadowmesh/control.sock)
  * for `shadowmesh status | peers | ping | whois | ip` and, as HTTP, other
  * tools; mode 0600, or 0660 for the group of --control-group. SIGTERM/SIGINT, or `shadowmesh
@@ -34,6 +35,7 @@ import { loadEffectiveConfig } from '../config/load-config.js';
 import { NodeDaemon } from '../node/daemon.js';
 import { MAX_DEVICE_MTU, MIN_DEVICE_MTU } from '../node/device/open-device.js';
 import { runUntilStopped } from './foreground.js';
+import { chooseLogFormat } from './log-format.js';
 import { PASSPHRASE_ENV } from './keygen.js';
 
 interface UpCliOptions {
@@ -45,7 +47,7 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   const load = () => loadEffectiveConfig({ role: 'node', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const cfg = await load();
   const options = await daemonOptionsOf(cfg);
-  const log = new AdjustableLogger('node', { level: logLevelOf(cfg), format: logFormatOf(cfg) });
+  const log = new AdjustableLogger('node', { level: logLevelOf(cfg), format: chooseLogFormat(logFormatOf(cfg), process.stderr) });
   const logger = log.logger;
   const daemon = await NodeDaemon.load({ logger }, options);
   try {
@@ -121,7 +123,8 @@ export function registerUp(program: Command): void {
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +
-        'logs are JSON lines on stderr (SHADOWMESH_LOG_FORMAT=pretty for a terminal). After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
+        'logs on stderr are readable lines on a terminal and JSON lines otherwise (SHADOWMESH_LOG_FORMAT=auto|json|pretty forces one).\n' +
+        'After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
         '(or CAP_NET_ADMIN). Query it with `shadowmesh status`, `shadowmesh peers`, `shadowmesh ping PEER`.\n' +
         'Signals: SIGTERM/SIGINT (or `shadowmesh down`) stop it gracefully (exit 0); SIGHUP reloads the config file: log.level and the revocation list\n' +
         'at once (revoked members are dropped, other sessions stay), other changed keys are named and wait for a restart.',

@@ -30,8 +30,9 @@ export function logLevelOf(cfg: EffectiveConfig): LogLevel {
   return (cfg.string('log.level') ?? 'info') as LogLevel;
 }
 
-export function logFormatOf(cfg: EffectiveConfig): LogFormat {
-  return (cfg.string('log.format') ?? 'json') as LogFormat;
+/** log.format as set: 'auto' is decided against stderr by the command (src/cli/log-format.ts). */
+export function logFormatOf(cfg: EffectiveConfig): 'auto' | LogFormat {
+  return (cfg.string('log.format') ?? 'auto') as 'auto' | LogFormat;
 }
 
 /** node.p2p.* as PathManager timers. A probe interval below the tick makes the tick finer. */

@@ -89,8 +89,8 @@ const T = DEFAULT_PATH_TIMERS;
 
 export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   // ---- both roles
-  { path: 'log.level', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error', 'silent'] }, env: 'SHADOWMESH_LOG_LEVEL', default: 'info', expected: 'one of debug, info, warn, error, silent', description: 'lowest level written to the JSON log on stderr' },
-  { path: 'log.format', kind: { type: 'enum', values: ['json', 'pretty'] }, env: 'SHADOWMESH_LOG_FORMAT', default: 'json', expected: 'json or pretty', description: 'log lines on stderr: JSON, or one readable line per record for a terminal' },
+  { path: 'log.level', kind: { type: 'enum', values: ['debug', 'info', 'warn', 'error', 'silent'] }, env: 'SHADOWMESH_LOG_LEVEL', default: 'info', expected: 'one of debug, info, warn, error, silent', description: 'lowest level written to the log on stderr' },
+  { path: 'log.format', kind: { type: 'enum', values: ['auto', 'json', 'pretty'] }, env: 'SHADOWMESH_LOG_FORMAT', default: 'auto', expected: 'auto, json or pretty', description: 'log lines on stderr: auto is one readable line per record when stderr is a terminal and JSON lines otherwise (a file, a pipe, journald); json or pretty force one' },
 
   // ---- node (`shadowmesh up`)
   { path: 'node.relay', kind: { type: 'format', format: 'wss-url' }, flag: '--relay', env: 'SHADOWMESH_RELAY', requiredFor: 'node', unlessSet: 'node.relays', expected: 'wss://HOST:PORT', description: 'relay to join' },

@@ -11,6 +11,8 @@ import { resolveConfig, type ParsedFlags } from './resolve-config.js';
 
 export interface LoadConfigInput {
   role?: Role;
+  /** false: the role's keys are read but none is required (resolve-config.ts). */
+  requireRoleKeys?: boolean;
   /** --config FILE, if given. */
   configFile?: string;
   flags?: ParsedFlags;
@@ -23,6 +25,7 @@ export async function loadEffectiveConfig(input: LoadConfigInput): Promise<Effec
   const file = located === null ? null : await loadConfigFile(located.path);
   return resolveConfig({
     ...(input.role !== undefined ? { role: input.role } : {}),
+    ...(input.requireRoleKeys !== undefined ? { requireRoleKeys: input.requireRoleKeys } : {}),
     ...(input.flags !== undefined ? { flags: input.flags } : {}),
     env,
     file,

@@ -38,6 +38,8 @@ export interface ParsedFlags {
 export interface ResolveInput {
   /** The command's role: its section's keys, flags and required keys. Undefined: both sections, nothing required. */
   role?: Role;
+  /** false: read the role's section without requiring the keys it cannot run without (`netcheck` needs only relays and STUN servers). Default true. */
+  requireRoleKeys?: boolean;
   flags?: ParsedFlags;
   env?: NodeJS.ProcessEnv;
   file?: LoadedConfigFile | null;
@@ -196,7 +198,7 @@ export function resolveConfig(input: ResolveInput): EffectiveConfig {
   const cfg = new EffectiveConfig(input.role, file?.path ?? null, home, merged);
 
   if (problems.length === 0) {
-    if (input.role !== undefined) {
+    if (input.role !== undefined && input.requireRoleKeys !== false) {
       for (const k of keys) {
         if (k.requiredFor !== input.role || merged.has(k.path)) continue;
         if (k.unlessSet !== undefined && merged.has(k.unlessSet)) continue;

@@ -7,6 +7,8 @@
  *   pretty          <ISO> INFO  node/peers: … key=value …   (for a terminal)
  * Level comes from options, else SHADOWMESH_LOG_LEVEL, else 'info'; format
  * from options, else SHADOWMESH_LOG_FORMAT ('json' | 'pretty'), else json.
+ * The commands pass the format they chose: `auto` (their default) is
+ * pretty exactly when stderr is a terminal (src/cli/log-format.ts).
  *
  * What callers must know:
  *  - stderr is written synchronously (pino.destination sync), so the last

@@ -246,3 +246,11 @@ test('relays: malformed --relay values, a relay without its pin, a relay listed 
     'node.pin: required; set it with --pin, SHADOWMESH_PIN, node.pin in the config file (or set node.relays)',
   ]);
 });
+
+test('requireRoleKeys: false reads the role\'s section without requiring its keys (netcheck); the schema still applies', () => {
+  assert.throws(() => resolveConfig({ role: 'node', env: {} }), (err: unknown) => err instanceof ConfigProblems && err.problems.some((p) => p.startsWith('node.relay: required')));
+  const cfg = resolveConfig({ role: 'node', requireRoleKeys: false, env: { SHADOWMESH_P2P_STUN: '192.0.2.1:3478' } });
+  assert.equal(cfg.string('node.relay'), undefined);
+  assert.equal(cfg.string('node.p2p.stun'), '192.0.2.1:3478');
+  assert.throws(() => resolveConfig({ role: 'node', requireRoleKeys: false, env: { SHADOWMESH_RELAY: 'http://x' } }), ConfigProblems);
+});

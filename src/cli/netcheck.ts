@@ -1,0 +1,108 @@
+/**
+ * `shadowmesh netcheck`: how this machine's network looks to the mesh, as
+ * `tailscale netcheck` reports it: UDP reachability, the NAT's mapping
+ * behaviour, the reflexive address each STUN server saw, and the latency to
+ * each relay (a TLS handshake checked against its pin). The measurement is
+ * src/cli/netcheck-probe.ts; this file reads the targets and prints.
+ *
+ * Standalone: it reads the node's configuration (docs/configuration.md:
+ * node.relay with node.pin, node.relays, node.p2p.stun; from --config,
+ * SHADOWMESH_* and the flags below) but none of the keys only a running
+ * node needs, and needs no root and no daemon. With node.p2p.stun `relay`
+ * (the default) every configured relay is asked for STUN on its own port,
+ * so two relays are enough to classify the NAT.
+ *
+ * Output: a readable report on stdout, or with --json the report object
+ * (netcheck-probe.ts `NetcheckReport`). Nothing to check:
+ * SM_ERR_CLI_NETCHECK_NO_TARGET; nothing answered: the report, then
+ * SM_ERR_CLI_NETCHECK_UNREACHABLE (exit 1), in the format of main.ts.
+ */
+import type { Command } from 'commander';
+import { keySourcesHelp } from '../config/config-keys.js';
+import { stunOf } from '../config/component-options.js';
+import { parseRelayList } from '../config/config-schema.js';
+import type { EffectiveConfig } from '../config/effective-config.js';
+import { loadEffectiveConfig } from '../config/load-config.js';
+import { ConfigError, SmError } from '../errors.js';
+import { parseRelayUrl } from '../node/path/relay-link.js';
+import { DEFAULT_STUN_TIMEOUT_MS } from '../stun/stun-client.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { CliCode } from './cli-errors.js';
+import { runNetcheck, type NetcheckRelay, type NetcheckReport, type NetcheckStunServer } from './netcheck-probe.js';
+
+interface NetcheckCliOptions {
+  config?: string;
+  timeout?: string;
+  json?: boolean;
+}
+
+/** The relays (node.relay with node.pin, then node.relays) and STUN servers (node.p2p.stun) the configuration names. */
+export function netcheckTargets(cfg: EffectiveConfig): { relays: NetcheckRelay[]; stun: NetcheckStunServer[] } {
+  const relays: NetcheckRelay[] = [];
+  const first = cfg.string('node.relay');
+  if (first !== undefined) {
+    const pin = cfg.string('node.pin');
+    if (pin === undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', 'node.pin: required with node.relay; set it with --pin, SHADOWMESH_PIN, node.pin in the config file');
+    relays.push({ url: first, pins: pin.split(',') });
+  }
+  const more = cfg.string('node.relays');
+  for (const r of (more === undefined ? null : parseRelayList(more)) ?? []) {
+    if (!relays.some((x) => x.url === r.url)) relays.push(r);
+  }
+  const listed = stunOf(cfg.string('node.p2p.stun') ?? 'relay').stun;
+  // 'relay': every relay answers STUN on UDP at its WSS port number (docs/protocol.md §5).
+  const stun = listed ?? relays.map((r) => {
+    const { host, port } = parseRelayUrl(r.url);
+    return { host, port };
+  });
+  return { relays, stun };
+}
+
+/** The report as a person reads it. */
+export function formatNetcheck(r: NetcheckReport): string {
+  const lines = ['Report:'];
+  lines.push(`  * UDP: ${r.udp}${r.localPort !== 0 ? ` (asked from local port ${r.localPort})` : ''}`);
+  lines.push(`  * Reflexive address: ${r.reflexive.length === 0 ? '(none)' : r.reflexive.join(', ')}`);
+  lines.push(`  * NAT mapping: ${r.mapping}`);
+  lines.push(`  * NAT filtering: ${r.filtering} (${r.filteringNote})`);
+  lines.push('  * STUN servers:');
+  if (r.stun.length === 0) lines.push('    (none configured)');
+  for (const s of r.stun) lines.push(s.ok ? `    - ${s.server}: ${s.reflexive} in ${formatDuration(s.rttMs)}` : `    - ${s.server}: ${s.message} (${s.code})`);
+  lines.push('  * Relay latency:');
+  if (r.relays.length === 0) lines.push('    (none configured)');
+  for (const x of r.relays) lines.push(x.ok ? `    - ${x.url}: ${formatDuration(x.latencyMs)}` : `    - ${x.url}: ${x.message} (${x.code})`);
+  lines.push(`  * Preferred relay: ${r.preferredRelay ?? '(none answered)'}`);
+  return lines.join('\n') + '\n';
+}
+
+async function runNetcheckCommand(opts: NetcheckCliOptions, cmd: Command): Promise<void> {
+  const timeoutMs = opts.timeout === undefined ? DEFAULT_STUN_TIMEOUT_MS : parseDuration(opts.timeout);
+  if (timeoutMs < 1) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--timeout: expected a duration above zero, got ${JSON.stringify(opts.timeout)}`);
+  const cfg = await loadEffectiveConfig({ role: 'node', requireRoleKeys: false, ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
+  const targets = netcheckTargets(cfg);
+  if (targets.relays.length === 0 && targets.stun.length === 0) {
+    throw new SmError(CliCode.NETCHECK_NO_TARGET, 'nothing to check: no relay (--relay with --pin, node.relay, node.relays) and no STUN server (--stun, node.p2p.stun)');
+  }
+  const report = await runNetcheck(targets, { timeoutMs });
+  process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatNetcheck(report));
+  if (!report.udp && report.preferredRelay === null) {
+    throw new SmError(CliCode.NETCHECK_UNREACHABLE, `no STUN server and no relay answered within ${formatDuration(timeoutMs)}`);
+  }
+}
+
+export function registerNetcheck(program: Command): void {
+  program
+    .command('netcheck')
+    .showHelpAfterError(false)
+    .description('report UDP reachability, NAT mapping, the STUN answers and the latency to each relay (no daemon, no root)')
+    .option('--config <file>', 'config file to read the relays and STUN servers from (default $SHADOWMESH_CONFIG, else $SHADOWMESH_HOME/config.yaml if present)')
+    .option('--relay <url>', `relay to check, wss://HOST:PORT (with --pin)${keySourcesHelp('node.relay')}`)
+    .option('--pin <pin>', `the relay's TLS key pin or pin set${keySourcesHelp('node.pin')}`)
+    .option('--stun <servers>', `'relay' (every relay on its own port), 'none', or HOST:PORT[,HOST:PORT...]${keySourcesHelp('node.p2p.stun')}`)
+    .option('--timeout <duration>', `how long to wait for each answer (default ${formatDuration(DEFAULT_STUN_TIMEOUT_MS)})`)
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nMore relays come from node.relays (SHADOWMESH_RELAYS). Two or more STUN servers answering classify the NAT\'s mapping;\nfiltering needs an RFC 5780 server and is reported as unknown.')
+    .action(async (opts: NetcheckCliOptions, cmd: Command) => {
+      await runNetcheckCommand(opts, cmd);
+    });
+}
