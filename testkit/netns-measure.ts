@@ -79,6 +79,12 @@ export interface Iperf3Report {
   bitsPerSecond: number;
   /** Largest send window any stream saw: an upper bound on bytes in flight when iperf3 stops counting. */
   maxSendWindowBytes: number;
+  /**
+   * Upper bound on bytes the client wrote that the server had not read when iperf3 stopped counting:
+   * the send windows in flight plus, per stream, a full socket send buffer of written but unsent bytes
+   * (the client namespace's net.ipv4.tcp_wmem maximum). 0 from parseIperf3 alone; measureIperf3 fills it.
+   */
+  maxUncountedBytes: number;
   retransmits: number;
   seconds: number;
 }
@@ -115,6 +121,7 @@ export function parseIperf3(clientJson: string, serverJson: string): Iperf3Repor
     receivedBytes: received.bytes,
     bitsPerSecond: received.bits_per_second ?? (received.bytes * 8) / (received.seconds ?? 1),
     maxSendWindowBytes: windows.reduce((a, b) => a + b, 0),
+    maxUncountedBytes: 0,
     retransmits: sent.retransmits ?? 0,
     seconds: sent.seconds ?? 0,
   };
@@ -142,6 +149,14 @@ async function waitListening(lab: NetnsLab, node: string, port: number, timeoutM
   throw new Error(`nothing listens on ${node}:${port} after ${timeoutMs} ms`);
 }
 
+/** The largest TCP send buffer autotuning may give a socket in the node's namespace (tcp_wmem's third field). */
+async function sendBufferMaxBytes(lab: NetnsLab, node: string): Promise<number> {
+  const r = await lab.exec(node, ['cat', '/proc/sys/net/ipv4/tcp_wmem'], { timeoutMs: 5_000 });
+  const max = Number(r.stdout.trim().split(/\s+/)[2]);
+  if (r.code !== 0 || !Number.isSafeInteger(max) || max <= 0) throw new Error(`cannot read net.ipv4.tcp_wmem in ${node}: ${r.stdout}${r.stderr}`);
+  return max;
+}
+
 /** One iperf3 TCP test from node `client` to `serverIp` served by node `server`. */
 export async function measureIperf3(lab: NetnsLab, client: string, server: string, serverIp: string, options: Iperf3Options = {}): Promise<Iperf3Report> {
   const seconds = options.seconds ?? 10;
@@ -156,7 +171,9 @@ export async function measureIperf3(lab: NetnsLab, client: string, server: strin
     const serverDone = await Promise.race([srv.exited.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), IPERF3_SLACK_MS)))]);
     clearTimeout(timer);
     if (!serverDone) throw new Error(`iperf3 server on ${server} did not finish; client said:\n${c.stdout.slice(-2_000)}`);
-    return parseIperf3(c.stdout, srv.stdout());
+    const report = parseIperf3(c.stdout, srv.stdout());
+    const streams = Math.max(1, options.parallel ?? 1);
+    return { ...report, maxUncountedBytes: report.maxSendWindowBytes + streams * (await sendBufferMaxBytes(lab, client)) };
   } finally {
     await srv.stop();
   }

@@ -10,7 +10,8 @@
  *        a daemon killed by pid and started again rejoins and pings resume.
  *   TUN: ping both ways; a 10 s iperf3 TCP transfer where the receiver's
  *        byte count equals the sender's (up to what iperf3 itself stops
- *        counting when the test ends: at most the send window in flight),
+ *        counting when the test ends: at most the send window in flight
+ *        plus the sender's socket buffer),
  *        and an exact transfer whose byte count and SHA-256 match end to end.
  *
  * Needs root and a build with `shadowmesh up`; skipped otherwise. Everything
@@ -234,8 +235,10 @@ describe('TUN (L3) across the relay', { skip }, () => {
     t.diagnostic(`iperf3 a -> b over the relay: ${(r.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, sent ${r.sentBytes} B, received ${r.receivedBytes} B, ${r.retransmits} retransmits`);
     assert.ok(r.sentBytes > 0);
     assert.ok(r.receivedBytes <= r.sentBytes, 'more received than sent');
-    // iperf3's receiver stops counting at the end of the test: only bytes still in flight may be missing.
-    assert.ok(r.sentBytes - r.receivedBytes <= r.maxSendWindowBytes, `missing ${r.sentBytes - r.receivedBytes} B, more than the ${r.maxSendWindowBytes} B send window`);
+    // iperf3's receiver stops counting at the end of the test: only bytes still in flight or still
+    // in the sender's socket buffer may be missing (under CI load the buffer alone held 3 MB).
+    assert.ok(r.maxUncountedBytes > r.maxSendWindowBytes);
+    assert.ok(r.sentBytes - r.receivedBytes <= r.maxUncountedBytes, `missing ${r.sentBytes - r.receivedBytes} B, more than the ${r.maxUncountedBytes} B send windows and send buffers`);
   });
 
   test('an exact transfer arrives with the same byte count and SHA-256', { timeout: 60_000 }, async () => {

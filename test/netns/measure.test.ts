@@ -52,6 +52,7 @@ test('parseIperf3 combines client sent and server received, and surfaces iperf3 
   assert.equal(r.receivedBytes, 990);
   assert.equal(r.bitsPerSecond, 7920);
   assert.equal(r.maxSendWindowBytes, 500);
+  assert.equal(r.maxUncountedBytes, 0, 'only measureIperf3 knows the socket buffer');
   assert.equal(r.retransmits, 2);
   assert.throws(() => parseIperf3(JSON.stringify({ error: 'unable to connect to server' }), server), /unable to connect/);
   assert.throws(() => parseIperf3('iperf3: error', server), /not JSON/);
