@@ -1,8 +1,9 @@
 /**
  * `shadowmesh demo` (what `npm start` runs): a complete local mesh, so a
- * newcomer sees it work in seconds. As root (with iproute2 and /dev/net/tun)
- * it runs the real thing in network namespaces with TAP devices
- * (demo-netns.ts); otherwise, or with --userspace, this file's userspace mesh
+ * newcomer sees it work in seconds. As root it runs the real thing in
+ * network namespaces with TAP devices (src/demo/netns-demo.ts), after
+ * checking that iproute2, ping and /dev/net/tun are there (one coded line
+ * saying what to install if not); otherwise, or with --userspace, this file's userspace mesh
  * in one process. In a temporary directory the userspace mesh
  * creates a network CA and two members (alice, bob) with hybrid identities,
  * starts a relay on 127.0.0.1 (TLS 1.3, a fresh pin), joins both members,
@@ -16,8 +17,9 @@
  */
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { runNetnsDemo } from '../demo/netns-demo.js';
+import { DemoCode } from '../demo/demo-errors.js';
+import { describeMissing, missingNetnsPrerequisites } from '../demo/prerequisites.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,11 +43,20 @@ interface DemoOptions {
   userspace?: boolean;
 }
 
-/** Root, iproute2 and the TUN/TAP driver: what the namespace demo needs. */
-function canRunNetns(): boolean {
+/**
+ * Root on Linux picks the namespace demo; without root it is the userspace
+ * mesh. As root, whatever the namespace demo lacks (src/demo/prerequisites.ts)
+ * stops it at once with what to install, rather than quietly showing a
+ * different demo than the one asked for.
+ */
+function wantsNetns(): boolean {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return false;
-  if (!existsSync('/dev/net/tun')) return false;
-  return spawnSync('ip', ['netns', 'list'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+  const missing = missingNetnsPrerequisites();
+  if (missing.length > 0) throw new ConfigError(DemoCode.PREREQUISITES, describeMissing(missing));
+  if (spawnSync('ip', ['netns', 'list'], { stdio: 'ignore', timeout: 5_000 }).status !== 0) {
+    throw new ConfigError(DemoCode.PREREQUISITES, '`ip netns list` fails: this kernel or container does not allow network namespaces; run the userspace mesh instead: shadowmesh demo --userspace');
+  }
+  return true;
 }
 
 function say(line: string): void {
@@ -57,7 +68,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (!(count >= 1) || (count !== Infinity && !Number.isInteger(count))) {
     throw new ConfigError('SM_ERR_CONFIG_VALUE', `--count: expected a whole number >= 1, got ${JSON.stringify(opts.count)}`);
   }
-  if (!opts.userspace && canRunNetns()) {
+  if (!opts.userspace && wantsNetns()) {
     await runNetnsDemo(count);
     return;
   }
@@ -149,7 +160,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('run a complete local mesh (a CA, a relay and two members) and ping across it: in network namespaces with TAP devices as root, in one process otherwise')
+    .description('run a complete local mesh (a CA, a relay and two members) and ping across it: in network namespaces with TAP devices as root (needs iproute2, ping and /dev/net/tun; says what to install when one is missing), in one process otherwise')
     .option('--count <n>', 'stop after this many pings (default: until Ctrl-C)')
     .option('--userspace', 'run the userspace mesh in this process even as root (no devices, no namespaces)')
     .action(async (opts: DemoOptions) => {

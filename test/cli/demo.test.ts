@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeMissing, missingNetnsPrerequisites, TUN_DEVICE, type PrerequisiteProbe } from '../../src/demo/prerequisites.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -32,4 +36,37 @@ test('as root, shadowmesh demo runs the mesh in namespaces with TAP devices, pin
   const id = /\((sm-[0-9a-f]{6})-\*\)/.exec(r.stdout)![1]!;
   const after = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
   assert.ok(!after.includes(id), `namespaces of ${id} left behind:\n${after}`);
+});
+
+function probe(executables: string[], files: string[], path = '/usr/sbin:/usr/bin'): PrerequisiteProbe {
+  return { path, isExecutable: (f) => executables.includes(f), exists: (f) => files.includes(f) };
+}
+
+test('the namespace demo names each missing prerequisite with its Debian package, and nothing when all are there', () => {
+  assert.deepEqual(missingNetnsPrerequisites(probe(['/usr/sbin/ip', '/usr/bin/ping'], [TUN_DEVICE])), []);
+  const noPing = missingNetnsPrerequisites(probe(['/usr/sbin/ip'], [TUN_DEVICE]));
+  assert.deepEqual(noPing.map((m) => m.what), ['`ping`']);
+  assert.match(noPing[0]!.remedy, /apt-get install .*iputils-ping$/);
+  const none = missingNetnsPrerequisites(probe([], [], ''));
+  assert.deepEqual(none.map((m) => m.what), ['`ip`', '`ping`', `${TUN_DEVICE} (the TUN/TAP driver)`]);
+  assert.match(describeMissing(none), /iproute2.*iputils-ping.*modprobe tun.*shadowmesh demo --userspace$/);
+  // A directory entry that is not executable does not count.
+  assert.equal(missingNetnsPrerequisites(probe(['/usr/sbin/ip', '/opt/ping'], [TUN_DEVICE])).length, 1);
+});
+
+test('as root without ping, shadowmesh demo says at once what to install: one coded line, exit 1, no namespace made', { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root)' : false }, () => {
+  const bin = mkdtempSync(join(tmpdir(), 'sm-demo-path-'));
+  try {
+    // A search path with iproute2's `ip` but no `ping`.
+    const ip = spawnSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).stdout.trim();
+    assert.ok(ip !== '', 'this machine has no `ip`');
+    symlinkSync(ip, join(bin, 'ip'));
+    const before = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    const r = spawnSync(process.execPath, [MAIN, 'demo', '--count', '1'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, PATH: bin } });
+    assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /^shadowmesh: the namespace demo needs `ping` \(apt-get install -y --no-install-recommends iputils-ping\); or run the userspace mesh instead: shadowmesh demo --userspace \(SM_ERR_DEMO_PREREQUISITES\)\n$/);
+    assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, before, 'a namespace was created');
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
 });
