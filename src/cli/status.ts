@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { ControlClient } from '../node/control/control-client.js';
 import { defaultControlPath, type StatusResult } from '../node/control/control-protocol.js';
-import { formatTimeLeft, type CertExpiry } from '../identity/cert-expiry.js';
+import type { CertExpiry } from '../identity/cert-expiry.js';
 import { formatDuration } from '../util/duration.js';
 
 interface StatusCliOptions {
@@ -29,10 +29,11 @@ export function humanDuration(ms: number): string {
   return formatDuration(Math.floor(ms / unit) * unit);
 }
 
-/** "2027-01-01T00:00:00.000Z (364d23h left)", with a warning once it is within the window or past. */
+/** "expires 2027-01-01T00:00:00.000Z (in 364d23h)" as whois says it, with a warning within 30 days or once past. */
 export function formatCertExpiry(e: CertExpiry): string {
-  const mark = e.state === 'expired' ? '  EXPIRED: renew it' : e.state === 'expiring' ? '  WARNING: expires soon, renew it' : '';
-  return `until ${e.notAfter} (${formatTimeLeft(e.remainingMs)})${mark}`;
+  const left = e.remainingMs > 0 ? `in ${humanDuration(e.remainingMs)}` : `${humanDuration(-e.remainingMs)} ago`;
+  const mark = e.state === 'expired' ? ' EXPIRED: renew it' : e.state === 'expiring' ? ' WARNING: ends within 30 days, renew it' : '';
+  return `expires ${e.notAfter} (${left})${mark}`;
 }
 
 export function formatStatus(s: StatusResult): string {
