@@ -23,6 +23,10 @@
  *                              relay link reconnects on its own.
  *   stop()  the reverse; idempotent.
  *
+ * Certificate expiry (docs/architecture.md "Certificate expiry"): from the
+ * control socket on, a CertExpiryWatch logs when our certificate or the CA's
+ * ends within 30 days; `status` and the metrics read the same decisions.
+ *
  * A control client may ask the daemon to stop (control `shutdown`): the
  * daemon does not stop itself then, it resolves `stopRequested`, and whoever
  * runs it (src/cli/up.ts, through src/cli/foreground.ts) stops it exactly as

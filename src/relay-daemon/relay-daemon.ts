@@ -22,6 +22,11 @@
  *   stop()  the server (its members' LEAVEs still reach the cluster), the
  *           metrics, then the cluster last; idempotent.
  *
+ * Certificate expiry (docs/architecture.md "Certificate expiry"): at start
+ * and while running, a CertExpiryWatch logs when the CA certificate, or a TLS
+ * certificate from certFile, ends within 30 days; /stats and the metrics
+ * report both (RelayServer.certificates).
+ *
  * Relay cluster (docs/architecture.md "Relay cluster"): with `cluster` set,
  * src/relay/cluster/relay-cluster.ts is imported at load, and with it the
  * NATS client when it connects; a single relay loads neither.
