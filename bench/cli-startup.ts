@@ -6,8 +6,9 @@
  *  - `node -e 0`: the floor, Node's own startup on this machine;
  *  - `shadowmesh --version`;
  *  - `shadowmesh status --json` with no daemon (connect refused: exit 1);
- *  - `shadowmesh status --json` and `peers --json` against a running
- *    `up --dev none` daemon (a relay process and the daemon on 127.0.0.1).
+ *  - `shadowmesh status --json`, `peers --json`, `whois alice --json` and
+ *    `ip` against a running `up --dev none` daemon (a relay process and the
+ *    daemon on 127.0.0.1).
  *
  * What keeps these fast is src/cli/main.ts loading only the chosen
  * command's module (test/cli/control-imports.test.ts guards the import
@@ -83,6 +84,8 @@ export async function runCliStartup(runs: number): Promise<CliStartupResult> {
     rows.push(measure('status, no daemon', [CLI_MAIN_PATH, 'status', '--json', '--control', join(dir, 'none.sock')], 1, runs));
     rows.push(measure('status, daemon running', [CLI_MAIN_PATH, 'status', '--json', '--control', sock], 0, runs));
     rows.push(measure('peers, daemon running', [CLI_MAIN_PATH, 'peers', '--json', '--control', sock], 0, runs));
+    rows.push(measure('whois, daemon running', [CLI_MAIN_PATH, 'whois', 'alice', '--json', '--control', sock], 0, runs));
+    rows.push(measure('ip, daemon running', [CLI_MAIN_PATH, 'ip', '--control', sock], 0, runs));
   } finally {
     await daemon.stop();
     await relay.stop();

@@ -15,7 +15,8 @@
  * traversal (netns-nat.ts: time to a UDP direct path behind two NATs, UDP path
  * vs wireguard-go through the same NATs), chat
  * through one relay (chat.ts: round trip and messages/s), the CLI's startup
- * time (cli-startup.ts: `--version`, `status` with and without a daemon), and
+ * time (cli-startup.ts: `--version`, `status` with and without a daemon,
+ * `peers`, `whois`, `ip`), and
  * the hand-written profile findings from bench/profile-notes.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -104,8 +105,8 @@ const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
 const nat = runJson<NatBenchResult>(NAT, ['--trials', '10'], 480_000);
 /** Chat through one relay (bench/chat.ts): 2,000 round trips and 3 x 20,000 messages take seconds; bound it. */
 const chat = runJson<ChatBenchResult>(CHAT, ['--rtt', '2000', '--total', '20000', '--convs', '1,4,16'], 180_000);
-/** CLI startup (bench/cli-startup.ts): 5 commands x 33 spawns of ~0.1 s plus a relay and a daemon; bound it. */
-const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 120_000);
+/** CLI startup (bench/cli-startup.ts): 7 commands x 33 spawns of ~0.1-0.3 s plus a relay and a daemon; bound it. */
+const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 180_000);
 const notes = existsSync(NOTES) ? readFileSync(NOTES, 'utf8') : '';
 
 const names = runs[0]!.results.map((r) => r.name);

@@ -18,6 +18,7 @@ import { ConfigError, IdentityError } from '../errors.js';
 import { toHex } from '../crypto/bytes.js';
 import { ArmorLabel, decodeArmor, peekArmorLabel } from '../identity/armor.js';
 import { CA_CERT_FILE, CA_CRL_FILE, CA_ISSUED_DIR, CA_KEY_FILE, initCa, revokeMembers, signMember } from '../identity/ca.js';
+import { certExpiry, expiryMessage, formatTimeLeft } from '../identity/cert-expiry.js';
 import { CertKind, decodeCaCertificate, decodeMemberCertificate, peekCertKind, type CaCertificate, type MemberCertificate } from '../identity/certificate.js';
 import { IdentityCode } from '../identity/identity-errors.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList, saveMemberCertificate } from '../identity/files.js';
@@ -51,6 +52,14 @@ function print(json: boolean | undefined, value: Record<string, unknown>, human:
   process.stdout.write(json === true ? `${JSON.stringify(value)}\n` : human);
 }
 
+/** On stderr, when the CA certificate ends within 30 days or has ended (src/identity/cert-expiry.ts); --json gives one JSON line. */
+function warnCaExpiry(json: boolean | undefined, ca: CaCertificate): void {
+  const e = certExpiry('ca', ca.notAfterMs, Date.now());
+  if (e.state === 'ok') return;
+  const message = expiryMessage(e);
+  process.stderr.write(json === true ? `${JSON.stringify({ warning: { cert: 'ca', state: e.state, notAfter: e.notAfter, message } })}\n` : `shadowmesh: warning: ${message}\n`);
+}
+
 function caPassphrase(file: string | undefined): Promise<string | undefined> {
   return resolvePassphrase({ file, envVar: CA_PASSPHRASE_ENV });
 }
@@ -74,6 +83,7 @@ async function runInit(opts: InitOptions): Promise<void> {
     throw err;
   }
   const caId = toHex(ca.caId);
+  warnCaExpiry(opts.json, ca);
   print(
     opts.json,
     { caId, name: ca.name, notBefore: iso(ca.notBeforeMs), notAfter: iso(ca.notAfterMs), certificate: join(dir, CA_CERT_FILE), key: join(dir, CA_KEY_FILE), revocationList: join(dir, CA_CRL_FILE), encrypted: passphrase !== undefined },
@@ -126,6 +136,7 @@ async function runSign(opts: SignOptions): Promise<void> {
   const cert = await signMember(caDir, { name: opts.name, addresses: opts.ip, groups: opts.groups ?? [], validMs, publicKey, passphrase });
   const out = resolve(opts.out);
   await saveMemberCertificate(out, cert);
+  warnCaExpiry(opts.json, await loadCaCertificate(join(caDir, CA_CERT_FILE)));
   print(opts.json, { ...memberJson(cert), file: out }, `Signed a member certificate, written to ${out}\n${memberText(cert)}`);
 }
 
@@ -186,6 +197,7 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
   const path = resolve(file);
   const data = await readPublicFile(path);
   const ca = opts.caCert !== undefined ? await loadCaCertificate(resolve(opts.caCert)) : undefined;
+  if (ca !== undefined) warnCaExpiry(opts.json, ca);
   if (opts.crl !== undefined && ca === undefined) throw new ConfigError('SM_ERR_CONFIG_CRL', '--crl needs --ca-cert to check the list\'s signature');
   const crl = opts.crl !== undefined && ca !== undefined ? await loadRevocationList(resolve(opts.crl), ca) : undefined;
   let shown: Shown;
@@ -202,9 +214,16 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
           status = `NOT valid: ${(err as Error).message} (${(err as IdentityError).code})`;
         }
       }
-      shown = { kind: 'member certificate', json: { ...memberJson(cert), status }, text: `${memberText(cert)}status:    ${status}\n` };
+      const left = certExpiry('member', cert.notAfterMs, Date.now());
+      const expires = `${formatTimeLeft(left.remainingMs)}${left.state === 'expiring' ? ' (WARNING: ends within 30 days, renew it)' : ''}`;
+      shown = {
+        kind: 'member certificate',
+        json: { ...memberJson(cert), status, remainingSeconds: Math.floor(left.remainingMs / 1_000), daysLeft: Math.floor(left.remainingMs / 86_400_000), expiry: left.state },
+        text: `${memberText(cert)}expires:   ${expires}\nstatus:    ${status}\n`,
+      };
     } else if (label === ArmorLabel.CA_CERTIFICATE) {
       const c = decodeCaCertificate(bytes);
+      warnCaExpiry(opts.json, c);
       shown = {
         kind: 'CA certificate',
         json: { kind: 'ca-certificate', name: c.name, caId: toHex(c.caId), notBefore: iso(c.notBeforeMs), notAfter: iso(c.notAfterMs), selfSignature: 'valid' },

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { ControlClient } from '../node/control/control-client.js';
 import { defaultControlPath, type StatusResult } from '../node/control/control-protocol.js';
+import type { CertExpiry } from '../identity/cert-expiry.js';
 import { formatDuration } from '../util/duration.js';
 
 interface StatusCliOptions {
@@ -28,6 +29,13 @@ export function humanDuration(ms: number): string {
   return formatDuration(Math.floor(ms / unit) * unit);
 }
 
+/** "expires 2027-01-01T00:00:00.000Z (in 364d23h)" as whois says it, with a warning within 30 days or once past. */
+export function formatCertExpiry(e: CertExpiry): string {
+  const left = e.remainingMs > 0 ? `in ${humanDuration(e.remainingMs)}` : `${humanDuration(-e.remainingMs)} ago`;
+  const mark = e.state === 'expired' ? ' EXPIRED: renew it' : e.state === 'expiring' ? ' WARNING: ends within 30 days, renew it' : '';
+  return `expires ${e.notAfter} (${left})${mark}`;
+}
+
 export function formatStatus(s: StatusResult): string {
   const r = s.relay;
   const relay = r.connected
@@ -47,6 +55,8 @@ export function formatStatus(s: StatusResult): string {
     `uptime     ${humanDuration(s.uptimeMs)}`,
     `peers      ${s.peers}`,
     `drops      ${formatDrops(s.drops)}`,
+    ...(s.certificates?.member !== undefined ? [`cert       ${formatCertExpiry(s.certificates.member)}`] : []),
+    ...(s.certificates?.ca !== undefined ? [`ca cert    ${formatCertExpiry(s.certificates.ca)}`] : []),
   ].join('\n') + '\n';
 }
 
@@ -54,7 +64,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .showHelpAfterError(false)
-    .description('show the running node daemon: identity, addresses, device, relay connection, uptime, peers, drops')
+    .description('show the running node daemon: identity, addresses, device, relay connection, uptime, peers, drops, certificate expiry')
     .option('--json', 'print the control API\'s JSON object instead of text')
     .option('--control <sock>', 'control socket of the daemon (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock)')
     .action(async (opts: StatusCliOptions) => {

@@ -25,6 +25,7 @@
  *   shadowmesh_relay_cluster_bytes_forwarded_total{peer_relay,direction}   counter  their bytes (DELIVER frames)
  *   shadowmesh_relay_cluster_drops_total{reason}        counter  NATS messages and frames dropped (cluster-stats.ts ClusterDropReason)
  * (the cluster metrics are absent on a single relay; src/relay/cluster/)
+ *   shadowmesh_certificate_expiry_timestamp_seconds{cert}  gauge  notAfter of the CA ('ca') and TLS ('tls') certificates (cert-metrics.ts)
  *
  * The histogram is the one metric fed by an event, once per admission (never
  * per frame): `admission` is the RelayServer's `metrics` dependency.
@@ -32,6 +33,7 @@
 import { Histogram, type Registry } from 'prom-client';
 import type { RelayStatsSnapshot } from '../relay/relay-stats.js';
 import type { Logger } from '../util/logger.js';
+import { registerCertExpiryMetrics } from './cert-metrics.js';
 import { byLabel, counterFrom, createMetricsRegistry, gaugeFrom } from './metrics-registry.js';
 import { MetricsServer, parseMetricsAddress, type MetricsAddress } from './metrics-server.js';
 
@@ -98,6 +100,10 @@ export function registerRelayMetrics(registry: Registry, source: () => RelayMetr
   counterFrom(registry, 'shadowmesh_relay_cluster_drops_total', 'Relay cluster: NATS messages and frames dropped, by reason.', ['reason'], function* () {
     const c = snap()?.cluster;
     if (c !== undefined) yield* byLabel('reason', c.drops);
+  });
+  registerCertExpiryMetrics(registry, () => {
+    const c = snap()?.certificates;
+    return c === undefined ? [] : [...(c.ca !== undefined ? [c.ca] : []), c.tls];
   });
   const admission = new Histogram({
     name: 'shadowmesh_relay_admission_duration_seconds',

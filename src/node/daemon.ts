@@ -23,6 +23,10 @@
  *                              relay link reconnects on its own.
  *   stop()  the reverse; idempotent.
  *
+ * Certificate expiry (docs/architecture.md "Certificate expiry"): from the
+ * control socket on, a CertExpiryWatch logs when our certificate or the CA's
+ * ends within 30 days; `status` and the metrics read the same decisions.
+ *
  * A control client may ask the daemon to stop (control `shutdown`): the
  * daemon does not stop itself then, it resolves `stopRequested`, and whoever
  * runs it (src/cli/up.ts, through src/cli/foreground.ts) stops it exactly as
@@ -83,6 +87,8 @@ import { ShadowNode } from './node.js';
 import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
+import { registerCertExpiryMetrics } from '../metrics/cert-metrics.js';
+import { CertExpiryWatch, type WatchedCertificate } from '../identity/cert-expiry.js';
 import type { PathTimerOptions } from './path/path-timers.js';
 import { DaemonCode } from './node-errors.js';
 
@@ -174,6 +180,8 @@ export class NodeDaemon {
   /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
   readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
+  /** Logs when our certificate or the CA's ends within 30 days (src/identity/cert-expiry.ts). */
+  readonly #expiry: CertExpiryWatch;
   readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
   readonly #deps: DaemonDeps;
   readonly #logger: Logger;
@@ -276,15 +284,22 @@ export class NodeDaemon {
     });
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
+    this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });
     this.controlHandlers = new NodeControlHandlers(this.#controlSource());
     this.control = new ControlServer({ handler: this.controlHandlers, logger: this.#logger.child('control') }, { path: options.controlPath, ...(options.controlGroup !== undefined ? { group: options.controlGroup } : {}) });
     if (options.metrics !== undefined) {
       const registry = createMetricsRegistry();
       registerNodeMetrics(registry, this);
+      registerCertExpiryMetrics(registry, () => this.#watchedCertificates());
       this.#metrics = new MetricsServer({ registry, ready: () => this.readiness() }, options.metrics);
     } else {
       this.#metrics = null;
     }
+  }
+
+  /** Our member certificate and the CA's, for the expiry warnings, `status` and the gauge. */
+  #watchedCertificates(): WatchedCertificate[] {
+    return [{ cert: 'member', notAfterMs: this.certificate.notAfterMs }, { cert: 'ca', notAfterMs: this.#verifier.ca.notAfterMs }];
   }
 
   /** The parts the control handlers read; what changes after construction (device, data plane, start time, revocations) is read through a function. */
@@ -308,6 +323,7 @@ export class NodeDaemon {
       chatInbox: this.chatInbox,
       dataplane: () => this.#dataplane,
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
+      certificates: () => this.#expiry.current(),
       requestStop: () => this.#requestStop(),
     };
   }
@@ -350,6 +366,7 @@ export class NodeDaemon {
   async #start(): Promise<void> {
     this.#startedAtMs = this.#clock.now();
     await this.control.start();
+    this.#expiry.start();
     // Before the device and the relay, so /ready can answer 503 while they come up.
     if (this.#metrics !== null) {
       await this.#metrics.start();
@@ -414,6 +431,7 @@ export class NodeDaemon {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    this.#expiry.stop();
     this.chatService.stop();
     this.pinger.stop();
     await this.node.stop();

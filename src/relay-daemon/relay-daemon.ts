@@ -22,6 +22,11 @@
  *   stop()  the server (its members' LEAVEs still reach the cluster), the
  *           metrics, then the cluster last; idempotent.
  *
+ * Certificate expiry (docs/architecture.md "Certificate expiry"): at start
+ * and while running, a CertExpiryWatch logs when the CA certificate, or a TLS
+ * certificate from certFile, ends within 30 days; /stats and the metrics
+ * report both (RelayServer.certificates).
+ *
  * Relay cluster (docs/architecture.md "Relay cluster"): with `cluster` set,
  * src/relay/cluster/relay-cluster.ts is imported at load, and with it the
  * NATS client when it connects; a single relay loads neither.
@@ -40,6 +45,7 @@
  */
 import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
 import type { CaCertificate, MemberCertificate } from '../identity/certificate.js';
+import { CertExpiryWatch } from '../identity/cert-expiry.js';
 import { MembershipVerifier } from '../identity/membership.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { startRelayMetrics, type RelayMetricsEndpoint } from '../metrics/relay-metrics.js';
@@ -85,6 +91,8 @@ export class RelayDaemon {
   readonly #metrics: RelayMetricsEndpoint | null;
   readonly #logger: Logger;
   readonly #cluster: RelayCluster | null;
+  /** Logs when the CA certificate (or a TLS certificate from --cert-file) ends within 30 days. */
+  readonly #expiry: CertExpiryWatch;
   /** The revocation list file reloads read: the configured one, or the path a configuration reload named since. */
   #crlFile: string | undefined;
   #starting: Promise<void> | null = null;
@@ -108,18 +116,25 @@ export class RelayDaemon {
       },
       clock.now(),
     );
-    const server = new RelayServer({ verifier, tls, logger, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, options.server);
+    const server = new RelayServer({ verifier, tls, logger, caNotAfterMs: ca.notAfterMs, ...(metrics !== null ? { metrics: metrics.observer } : {}) }, options.server);
     let cluster: RelayCluster | null = null;
     if (options.cluster !== undefined) {
       const { RelayCluster } = await import('../relay/cluster/relay-cluster.js');
       cluster = new RelayCluster({ host: server, caRaw: ca.raw, logger: logger.child('cluster'), clock }, options.cluster);
       server.attachCluster(cluster);
     }
-    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster);
+    // A self-signed TLS certificate renews itself; one from --cert-file is the operator's to renew, so it is watched too.
+    const expiry = new CertExpiryWatch({
+      clock,
+      logger,
+      certs: () => [{ cert: 'ca', notAfterMs: ca.notAfterMs }, ...(tls.selfSigned ? [] : [{ cert: 'tls', notAfterMs: tls.material.notAfterMs }])],
+    });
+    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry);
   }
 
-  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null) {
+  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null, expiry: CertExpiryWatch) {
     this.#cluster = cluster;
+    this.#expiry = expiry;
     this.#logger = logger;
     this.server = server;
     this.#verifier = verifier;
@@ -144,6 +159,7 @@ export class RelayDaemon {
   }
 
   async #start(): Promise<void> {
+    this.#expiry.start();
     await this.server.start();
     this.#cluster?.start();
     await this.#metrics?.start(this.server).catch(async (err: unknown) => {
@@ -155,6 +171,7 @@ export class RelayDaemon {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    this.#expiry.stop();
     await this.server.stop();
     await this.#metrics?.stop();
     await this.#cluster?.stop();

@@ -46,6 +46,7 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { randomBytes, toHex } from '../crypto/bytes.js';
 import { SmError } from '../errors.js';
+import { certExpiry } from '../identity/cert-expiry.js';
 import { RELAY_AUTH_EXPORTER_BYTES, RELAY_AUTH_EXPORTER_LABEL, type MembershipCheck } from '../handshake/relay-auth.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -79,6 +80,8 @@ export interface RelayServerDeps<C extends RelayMemberCertificate> {
   random?: (n: number) => Uint8Array;
   /** Event-fed metrics (src/metrics/relay-metrics.ts); counters are read from `snapshot()` instead. */
   metrics?: RelayServerMetrics;
+  /** The network CA certificate's notAfter, reported in /stats `certificates.ca`; absent: not reported. */
+  caNotAfterMs?: number;
 }
 
 /**
@@ -125,6 +128,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly admission: CertificateCache<C>;
   readonly #tls: TlsIdentity;
   readonly #clock: Clock;
+  readonly #caNotAfterMs: number | undefined;
   readonly #random: (n: number) => Uint8Array;
   readonly #metrics: RelayServerMetrics | null;
   readonly #table = new PeerTable<ClientConnection<C>>();
@@ -156,6 +160,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.#tls = deps.tls;
     this.logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
+    this.#caNotAfterMs = deps.caNotAfterMs;
     this.#random = deps.random ?? randomBytes;
     this.#metrics = deps.metrics ?? null;
     this.#presence = new RelayPresence({ table: this.#table, stats: this.stats });
@@ -195,7 +200,22 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     const stun = this.#stun?.stats;
     if (stun !== undefined) snap.stun = { requests: stun.requests, answered: stun.answered, dropped: { ...stun.dropped } };
     if (this.#cluster !== null) snap.cluster = this.#cluster.snapshot();
+    snap.certificates = this.certificates();
     return snap;
+  }
+
+  /**
+   * Expiry of the CA certificate and of the TLS certificate served now
+   * (src/identity/cert-expiry.ts). A self-signed TLS certificate is renewed
+   * on its own, so it is only reported 'expired' (a failed renewal), never 'expiring'.
+   */
+  certificates(): NonNullable<RelayStatsSnapshot['certificates']> {
+    const now = this.#clock.now();
+    const tls = this.#tls.material.notAfterMs;
+    return {
+      ...(this.#caNotAfterMs !== undefined ? { ca: certExpiry('ca', this.#caNotAfterMs, now) } : {}),
+      tls: { ...(this.#tls.selfSigned ? certExpiry('tls', tls, now, 0) : certExpiry('tls', tls, now)), selfSigned: this.#tls.selfSigned },
+    };
   }
 
   /** Join a relay cluster: presence and frames for members attached to other relays go through `cluster`. Before start(). */

@@ -9,6 +9,7 @@
  * `snapshot()` returns a fresh plain object; callers may keep or mutate it.
  */
 import type { ClusterSnapshot } from './cluster/relay-cluster.js';
+import type { CertExpiry } from '../identity/cert-expiry.js';
 
 /** Why an admission was refused; one counter each. */
 export type RefusalReason =
@@ -57,6 +58,8 @@ export interface RelayStatsSnapshot {
   stun?: { requests: number; answered: number; dropped: Record<string, number> };
   /** The relay cluster (cluster/relay-cluster.ts): NATS state, peer relays and their members, forwarding; absent on a single relay. */
   cluster?: ClusterSnapshot;
+  /** Expiry of the network CA certificate and of the TLS certificate served (RelayServer.certificates). */
+  certificates?: { ca?: CertExpiry; tls: CertExpiry & { selfSigned: boolean } };
 }
 
 export class RelayStats {

@@ -25,6 +25,7 @@
  */
 import { fromHex, sha256, toHex } from '../../crypto/bytes.js';
 import { formatPeerId } from '../../identity/peer-id.js';
+import type { CertExpiry } from '../../identity/cert-expiry.js';
 import { ChatError, encodeChatText } from '../../messaging/chat-envelope.js';
 import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
@@ -156,6 +157,8 @@ export interface NodeControlSource {
   dataplane(): { readonly stats: { readonly drops: Counts } } | null;
   /** On the revocation list in force (hex peer id). */
   isRevoked(peerHex: string): boolean;
+  /** Our certificates' expiry decisions now (member, ca); absent: none reported. */
+  certificates?(): readonly CertExpiry[];
   /** Stop the daemon as SIGTERM does (control `shutdown`, once its answer is written); a second call changes nothing. */
   requestStop(): void;
 }
@@ -230,6 +233,7 @@ export class NodeControlHandlers implements ControlHandler {
       uptimeMs: Math.max(0, s.clock.now() - s.startedAtMs()),
       peers: s.peerList().length,
       drops,
+      certificates: Object.fromEntries((s.certificates?.() ?? []).map((e) => [e.cert, e])),
     };
   }
 

@@ -42,6 +42,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmError } from '../../errors.js';
+import type { CertExpiry } from '../../identity/cert-expiry.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import { ControlCode } from './control-errors.js';
 
@@ -146,6 +147,8 @@ export interface StatusResult {
   peers: number;
   /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., paths., udp., chat., dataplane.). */
   drops: Record<string, number>;
+  /** Our member certificate ('member') and the CA's ('ca'): notAfter, time left, and 'expiring' within 30 days (src/identity/cert-expiry.ts). */
+  certificates: Record<string, CertExpiry>;
 }
 
 export interface PeerStatus {

@@ -15,6 +15,7 @@ import {
 import { type PingProgress } from '../../../src/node/control/control-protocol.js';
 import { ControlCode } from '../../../src/node/control/control-errors.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
+import { certExpiry } from '../../../src/identity/cert-expiry.js';
 import { rejectsWithCode, throwsWithCode } from '../../../testkit/expect-code.js';
 
 const ALICE = 'a1'.repeat(32);
@@ -156,7 +157,7 @@ test('status reads every field from its source: identity, device, relay link, UD
     peerId: ALICE, name: 'alice', addresses: ['10.1.0.2/24'], device: null,
     relay: { url: 'wss://relay.example:7443/', connected: false, observedAddress: null, observedPort: null, connects: 0, reconnects: 0,
       switches: 0, relays: [{ url: 'wss://relay.example:7443/', state: 'unknown', rttMs: null, failures: 0, lastError: null }] },
-    udp: null, uptimeMs: 1_234, peers: 0, drops: {},
+    udp: null, uptimeMs: 1_234, peers: 0, drops: {}, certificates: {},
   });
   assert.notEqual(s.addresses, f.self.addresses, 'the addresses are a copy, not the source\'s array');
 
@@ -175,6 +176,20 @@ test('status reads every field from its source: identity, device, relay link, UD
   // A clock behind the start time never gives a negative uptime.
   f.startedAt = f.clock.now() + 10_000;
   assert.equal(h.status().uptimeMs, 0);
+});
+
+test('status certificates: the source\'s expiry decisions keyed by certificate, read at each request', () => {
+  const f = fakeSource();
+  let now = 0;
+  (f as { certificates?: NodeControlSource['certificates'] }).certificates = () => [certExpiry('member', f.clock.now() + 10 * 86_400_000 - now, f.clock.now()), certExpiry('ca', f.clock.now() + 3650 * 86_400_000, f.clock.now())];
+  const h = new NodeControlHandlers(f);
+  let s = h.status();
+  assert.deepEqual(Object.keys(s.certificates), ['member', 'ca']);
+  assert.equal(s.certificates['member']!.state, 'expiring');
+  assert.equal(s.certificates['ca']!.state, 'ok');
+  now = 11 * 86_400_000;
+  s = h.status();
+  assert.equal(s.certificates['member']!.state, 'expired');
 });
 
 test('status drops: each component under its prefix, zeros left out, chat service and inbox summed, data plane only with one', () => {

@@ -13,7 +13,7 @@ const STATUS: StatusResult = {
   peerId: 'a'.repeat(64), name: 'alice', addresses: ['10.1.0.2/24'], device: null,
   relay: { url: 'wss://r:1/', connected: true, observedAddress: '127.0.0.1', observedPort: 4000, connects: 1, reconnects: 0, switches: 0, relays: [{ url: 'wss://r:1/', state: 'current', rttMs: null, failures: 0, lastError: null }] },
   udp: { port: 41641, nat: 'endpoint-independent', reflexive: ['192.0.2.1:41641'] },
-  uptimeMs: 5, peers: 0, drops: {},
+  uptimeMs: 5, peers: 0, drops: {}, certificates: {},
 };
 
 function handler(over: Partial<ControlHandler> = {}): ControlHandler & { pings: PingParams[]; aborted: number } {
