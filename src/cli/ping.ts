@@ -5,6 +5,8 @@
  * name, a mesh address, or a unique peer id prefix; names and addresses are
  * known once the daemon has a session with that member.
  *
+ * Pings go out every --interval whether or not the last one was answered,
+ * as ping(8) does, so a lost ping costs one slot, not its 5 s timeout.
  * Human output prints each reply as it arrives, then a summary; --json
  * prints the API's result object at the end. Exit 1 when no ping was
  * answered (SM_ERR_CONTROL_NO_REPLY), as ping(8) does.
@@ -56,7 +58,7 @@ export function registerPing(program: Command): void {
     .description('round trips to a member through its end-to-end session, with RTT and path')
     .argument('<peer>', 'a 64-hex peer id, a member name, a mesh address, or a unique peer id prefix')
     .option('--count <n>', `pings to send, 1..${MAX_PING_COUNT} (default ${DEFAULT_PING_COUNT})`)
-    .option('--interval <duration>', `time between pings, ${formatDuration(MIN_PING_INTERVAL_MS)}..${formatDuration(MAX_PING_INTERVAL_MS)} (default ${formatDuration(DEFAULT_PING_INTERVAL_MS)})`)
+    .option('--interval <duration>', `time between pings, sent on schedule whether or not the last was answered, ${formatDuration(MIN_PING_INTERVAL_MS)}..${formatDuration(MAX_PING_INTERVAL_MS)} (default ${formatDuration(DEFAULT_PING_INTERVAL_MS)})`)
     .option('--json', 'print the control API\'s result object (replies, lost, summary) instead of text')
     .option('--control <sock>', 'control socket of the daemon (default $SHADOWMESH_HOME/control.sock or ~/.shadowmesh/control.sock)')
     .addHelpText('after', '\nThe first ping to a member without a session includes the post-quantum handshake. Exit status 1 when no ping is answered.')

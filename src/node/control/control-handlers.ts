@@ -35,6 +35,9 @@ import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingPa
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 
+/** Pings of one `ping` request waiting for their pong at once; the schedule waits beyond this (the pinger's own bound is larger). */
+export const PING_IN_FLIGHT = 64;
+
 type Counts = Readonly<Record<string, number>>;
 
 /** A member of the verified directory as the handlers read it (the node's DirectoryEntry fits). */
@@ -385,20 +388,30 @@ export class NodeControlHandlers implements ControlHandler {
     }
     const replies: PingResult['replies'] = [];
     const lost: PingResult['lost'] = [];
+    // Like ping(8): one request every intervalMs whether or not the last was answered, so a lost
+    // ping costs its own slot and not its whole timeout; at most PING_IN_FLIGHT wait at once.
+    const inFlight = new Set<Promise<void>>();
     const t0 = s.clock.now();
     for (let seq = 1; seq <= params.count && !signal.aborted; seq++) {
-      try {
-        const r = await s.pinger.ping(target.peerId);
-        const reply = { seq, rttMs: Math.round(r.rttMs * 1000) / 1000, path: s.paths.pathInfo(target.peerId)?.path ?? 'relay' };
-        replies.push(reply);
-        onProgress(reply);
-      } catch (err) {
-        const e = { seq, error: errorBody(err) };
-        lost.push(e);
-        onProgress(e);
-      }
+      const one: Promise<void> = s.pinger.ping(target.peerId).then(
+        (r) => {
+          const reply = { seq, rttMs: Math.round(r.rttMs * 1000) / 1000, path: s.paths.pathInfo(target.peerId)?.path ?? 'relay' };
+          replies.push(reply);
+          onProgress(reply);
+        },
+        (err: unknown) => {
+          const e = { seq, error: errorBody(err) };
+          lost.push(e);
+          onProgress(e);
+        },
+      ).finally(() => inFlight.delete(one));
+      inFlight.add(one);
+      if (inFlight.size >= PING_IN_FLIGHT) await Promise.race(inFlight);
       if (seq < params.count) await this.#sleepUntil(t0 + seq * params.intervalMs, signal);
     }
+    await Promise.all(inFlight);
+    replies.sort((a, b) => a.seq - b.seq);
+    lost.sort((a, b) => a.seq - b.seq);
     const rtts = replies.map((r) => r.rttMs);
     const sent = replies.length + lost.length;
     const round = (x: number): number => Math.round(x * 1000) / 1000;

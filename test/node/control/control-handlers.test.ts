@@ -303,6 +303,31 @@ test('ping: replies with the path in use, losses with their coded error, a summa
   assert.equal(f.clock.pendingCount, 0, 'no timer left behind');
 });
 
+test('ping sends on its schedule as ping(8) does: an unanswered ping holds back neither the next ones nor their replies', async () => {
+  const f = fakeSource();
+  const h = new NodeControlHandlers(f);
+  // Ping 1 waits 5 s for a pong that never comes (the pinger's timeout, on the source clock); 2..4 are answered at once.
+  const sentAt: number[] = [];
+  f.pinger.ping = (peerId) => {
+    f.pinged.push(toHex(peerId));
+    sentAt.push(f.clock.now());
+    if (sentAt.length > 1) return Promise.resolve({ rttMs: 1 });
+    return new Promise((_resolve, reject) => f.clock.schedule(5_000, () => reject(new SmError('SM_ERR_PING_TIMEOUT', 'no pong within 5000 ms'))));
+  };
+  const t0 = f.clock.now();
+  const progress: PingProgress[] = [];
+  let done = false;
+  const p = h.ping({ peer: 'bob', count: 4, intervalMs: 100 }, (x) => progress.push(x), never).finally(() => { done = true; });
+  for (let i = 0; i < 200 && !done; i++) { await new Promise((r) => setImmediate(r)); f.clock.advance(100); }
+  const r = await p;
+  assert.deepEqual(sentAt.map((t) => t - t0), [0, 100, 200, 300], 'one ping per interval, not one per timeout');
+  assert.deepEqual(progress.map((x) => x.seq), [2, 3, 4, 1], 'replies reported as they arrive');
+  assert.deepEqual(r.replies.map((x) => x.seq), [2, 3, 4]);
+  assert.deepEqual(r.lost.map((x) => [x.seq, x.error.code]), [[1, 'SM_ERR_PING_TIMEOUT']], 'the result waits for the late one and lists it in order');
+  assert.equal(r.summary.sent, 4);
+  assert.equal(f.clock.pendingCount, 0, 'no timer left behind');
+});
+
 test('ping stops when its request is aborted', async () => {
   const f = fakeSource();
   const h = new NodeControlHandlers(f);
