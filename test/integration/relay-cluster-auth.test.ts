@@ -26,6 +26,8 @@ import { startNatsServer, type NatsServer } from '../../testkit/nats-server.js';
 import { makeNatsTls, type NatsTls } from '../../testkit/nats-tls.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { freePort } from '../../testkit/free-port.js';
+import { scrape } from '../../testkit/metrics-scrape.js';
 
 const MEMBERS = ['alice', 'bob'] as const;
 const PASSWORD: Record<string, string> = { 'relay-a': 'pw-a-4f1d', 'relay-b': 'pw-b-93c2', app: 'pw-app-77e0' };
@@ -51,7 +53,7 @@ let members: ClusterMembers;
 const relays: Record<string, RelayProcess> = {};
 const clients: NatsConnection[] = [];
 
-async function startRelay(name: string, cluster: { user?: string; password?: string; ca?: string }): Promise<RelayProcess> {
+async function startRelay(name: string, cluster: { user?: string; password?: string; ca?: string }, extra: string[] = []): Promise<RelayProcess> {
   const r = await startRelayProcess({
     caFile: net.caFile,
     crlFile: net.crlFile,
@@ -59,6 +61,7 @@ async function startRelay(name: string, cluster: { user?: string; password?: str
       '--cluster', nats.url, '--cluster-name', name, '--cluster-heartbeat', '500ms', '--no-stun',
       ...(cluster.user !== undefined ? ['--cluster-user', cluster.user] : []),
       ...(cluster.ca !== undefined ? ['--cluster-ca', cluster.ca] : []),
+      ...extra,
     ],
     env: cluster.password !== undefined ? { SHADOWMESH_RELAY_CLUSTER_PASSWORD: cluster.password } : {},
   });
@@ -113,7 +116,8 @@ test('two relays with their own NATS users form a cluster over TLS; their member
 });
 
 test('a relay with a wrong password, or none, is refused with SM_ERR_CLUSTER_NATS_AUTH, keeps running and stays out of the cluster', async () => {
-  const wrong = await startRelay('relay-wrong', { user: 'relay-a', password: 'not-the-password', ca: tls.caFile });
+  const metricsPort = await freePort();
+  const wrong = await startRelay('relay-wrong', { user: 'relay-a', password: 'not-the-password', ca: tls.caFile }, ['--metrics', `127.0.0.1:${metricsPort}`]);
   const none = await startRelay('relay-none', { ca: tls.caFile });
   for (const r of [wrong, none]) {
     await waitFor('the refusal in /stats', async () => ((await r.stats()).cluster?.natsError?.code === 'SM_ERR_CLUSTER_NATS_AUTH' ? true : undefined), 15_000);
@@ -127,6 +131,9 @@ test('a relay with a wrong password, or none, is refused with SM_ERR_CLUSTER_NAT
     assert.equal(refusal.length, 1, `one warning per change of cause, not one per retry:\n${r.stderr()}`);
     assert.ok(!r.stderr().includes('not-the-password'), 'the password never reaches the log');
   }
+  const metrics = await scrape(metricsPort);
+  assert.deepEqual(metrics.get('shadowmesh_relay_cluster_nats_error')?.samples.map((x) => [x.labels['code'], x.value]), [['SM_ERR_CLUSTER_NATS_AUTH', 1]]);
+  assert.equal(metrics.get('shadowmesh_relay_cluster_nats_connected')?.samples[0]?.value, 0);
   // The cluster never saw them.
   const a = (await (relays['relay-a'] as RelayProcess).stats()).cluster;
   assert.deepEqual(a?.peerRelays.map((p) => p.name), ['relay-b']);
