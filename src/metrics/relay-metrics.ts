@@ -19,6 +19,7 @@
  *   shadowmesh_stun_drops_total{reason}                 counter  datagrams not answered (stun-responder.ts StunDropReason)
  * (the stun metrics are absent when the relay runs with --no-stun)
  *   shadowmesh_relay_cluster_nats_connected             gauge    1 while connected to NATS, else 0
+ *   shadowmesh_relay_cluster_nats_error{code}           gauge    1 with the SM_ERR_CLUSTER_NATS_* code of the last failed connection attempt while not connected (cluster-errors.ts); no sample while connected
  *   shadowmesh_relay_cluster_peer_relays                gauge    other relays heard within the down bound
  *   shadowmesh_relay_cluster_remote_members             gauge    members attached to other relays
  *   shadowmesh_relay_cluster_frames_forwarded_total{peer_relay,direction}  counter  sealed frames sent to (out) / received from (in) a peer relay over NATS
@@ -85,6 +86,10 @@ export function registerRelayMetrics(registry: Registry, source: () => RelayMetr
     if (c !== undefined) yield [{}, read(c)] as const;
   };
   gaugeFrom(registry, 'shadowmesh_relay_cluster_nats_connected', 'Relay cluster: 1 while connected to NATS, else 0.', [], cluster((c) => (c.natsConnected ? 1 : 0)));
+  gaugeFrom(registry, 'shadowmesh_relay_cluster_nats_error', 'Relay cluster: 1 with the code of the last failed NATS connection attempt, while not connected.', ['code'], function* () {
+    const e = snap()?.cluster?.natsError;
+    if (e !== undefined && e !== null) yield [{ code: e.code }, 1] as const;
+  });
   gaugeFrom(registry, 'shadowmesh_relay_cluster_peer_relays', 'Relay cluster: other relays heard within the down bound.', [], cluster((c) => c.peerRelays.length));
   gaugeFrom(registry, 'shadowmesh_relay_cluster_remote_members', 'Relay cluster: members attached to other relays.', [], cluster((c) => c.remoteMembers));
   const forwarded = (frames: boolean) => function* () {

@@ -41,7 +41,7 @@ class FakeCluster implements RelayClusterPort {
     return true;
   }
   snapshot(): ClusterSnapshot {
-    return { relayId: 'x', name: 'fake', subjectPrefix: 'p', natsConnected: true, connects: 1, disconnects: 0, syncsSent: 0, remoteMembers: this.remote.size, peerRelays: [], forwarding: {}, drops: {} };
+    return { relayId: 'x', name: 'fake', subjectPrefix: 'p', natsConnected: true, natsError: null, connects: 1, disconnects: 0, syncsSent: 0, remoteMembers: this.remote.size, peerRelays: [], forwarding: {}, drops: {} };
   }
 }
 

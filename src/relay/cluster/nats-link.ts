@@ -20,11 +20,29 @@
  *  - The message handler gets NATS's own buffer; it must not keep a view
  *    past the call without copying (what it hands a WebSocket is fine:
  *    nothing reuses it).
+ *  - A failed attempt gets a code (cluster-errors.ts: SM_ERR_CLUSTER_NATS_AUTH
+ *    for refused credentials, SM_ERR_CLUSTER_NATS_TLS for a server
+ *    certificate the CA does not sign, SM_ERR_CLUSTER_NATS_UNREACHABLE
+ *    otherwise), logged as a warning when it differs from the previous
+ *    attempt's and kept in `lastError` (GET /stats `cluster.natsError`)
+ *    until a connection succeeds. The relay keeps running and retrying.
  *  - The password and token never reach a log.
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../util/logger.js';
 import type { ClusterOptions } from './cluster-options.js';
+import { classifyNatsError, type ClusterCode } from './cluster-errors.js';
+
+/** Why the last NATS connection attempt failed (null once connected). */
+export interface NatsLinkError {
+  code: ClusterCode;
+  message: string;
+  /** Failed attempts in a row with this code. */
+  attempts: number;
+}
+
+/** Longest error message kept (it comes from the NATS client or TLS, not from us). */
+const MAX_ERROR_MESSAGE_CHARS = 200;
 
 /** How the link reports; RelayCluster fits. */
 export interface NatsLinkHandlers {
@@ -46,7 +64,7 @@ interface NatsSubscription {
 interface NatsConnectionLike {
   publish(subject: string, data: Uint8Array): void;
   subscribe(subject: string, opts: { callback: (err: Error | null, msg: { subject: string; data: Uint8Array }) => void }): NatsSubscription;
-  status(): AsyncIterable<{ type: string }>;
+  status(): AsyncIterable<{ type: string; error?: unknown }>;
   close(): Promise<void>;
   isClosed(): boolean;
 }
@@ -63,6 +81,7 @@ export class NatsLink {
   /** Between first-connection attempts: the timer, and a way to end the wait at stop(). */
   #retry: NodeJS.Timeout | null = null;
   #wake: (() => void) | null = null;
+  #lastError: NatsLinkError | null = null;
 
   constructor(deps: { logger: Logger; handlers: NatsLinkHandlers }, options: Readonly<ClusterOptions>) {
     this.#options = options;
@@ -72,6 +91,11 @@ export class NatsLink {
 
   get connected(): boolean {
     return this.#connected;
+  }
+
+  /** Why the last connection attempt failed; null while connected or before the first failure. */
+  get lastError(): NatsLinkError | null {
+    return this.#lastError === null ? null : { ...this.#lastError };
   }
 
   /** Subscribe to `subject` (before or after start; kept across reconnects). */
@@ -117,7 +141,7 @@ export class NatsLink {
     let nc: NatsConnectionLike | null = null;
     // The first connection is retried here, not by the client (waitOnFirstConnect), so that
     // stop() can end the attempts: a pending client connect has no handle to cancel it.
-    for (let attempt = 0; nc === null && !this.#stopped; attempt++) {
+    while (nc === null && !this.#stopped) {
       try {
         nc = (await nats.connect({
           servers: o.servers,
@@ -132,7 +156,7 @@ export class NatsLink {
           ...tls,
         })) as unknown as NatsConnectionLike;
       } catch (err) {
-        if (attempt === 0) this.#logger.warn('NATS not reachable; serving local members, retrying', { error: (err as Error).message });
+        this.#failed(err);
         await new Promise<void>((resolve) => {
           this.#retry = setTimeout(resolve, NATS_RECONNECT_WAIT_MS);
           this.#wake = resolve;
@@ -175,11 +199,28 @@ export class NatsLink {
         this.#handlers.onDown();
       } else if (s.type === 'reconnect') {
         this.#up();
+      } else if (s.type === 'error' && s.error !== undefined) {
+        // e.g. credentials revoked or changed while reconnecting: the client keeps trying.
+        this.#failed(s.error);
       }
     }
   }
 
+  /** Record a failed attempt; warn when its code differs from the previous one. */
+  #failed(err: unknown): void {
+    const code = classifyNatsError(err);
+    const message = String((err as Error)?.message ?? err).slice(0, MAX_ERROR_MESSAGE_CHARS);
+    if (this.#lastError?.code === code) {
+      this.#lastError.attempts++;
+      this.#lastError.message = message;
+      return;
+    }
+    this.#lastError = { code, message, attempts: 1 };
+    this.#logger.warn('NATS connection failed; serving local members, retrying every second', { code, error: message, servers: this.#options.servers.join(',') });
+  }
+
   #up(): void {
+    this.#lastError = null;
     this.#connected = true;
     this.#logger.info('NATS connected', { servers: this.#options.servers.join(',') });
     this.#handlers.onUp();

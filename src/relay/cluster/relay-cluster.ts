@@ -57,7 +57,7 @@ import {
 import { clusterDownAfterMs, resolveClusterOptions, type ClusterOptions } from './cluster-options.js';
 import { ClusterStats, type ClusterDropReason, type PeerRelayCounters } from './cluster-stats.js';
 import { clusterSubjects, type ClusterSubjects } from './cluster-subjects.js';
-import { NatsLink, type NatsLinkHandlers } from './nats-link.js';
+import { NatsLink, type NatsLinkError, type NatsLinkHandlers } from './nats-link.js';
 import { newer, RemotePresence, type RemoteMember } from './remote-presence.js';
 
 /** What the cluster needs of the relay server (RelayServer fits; docs/conventions.md §11). */
@@ -79,6 +79,8 @@ export interface ClusterHost {
 /** What a NATS connection must offer (NatsLink fits; tests may pass an in-memory bus). */
 export interface ClusterTransport {
   readonly connected: boolean;
+  /** Why the last connection attempt failed (nats-link.ts); null while connected. */
+  readonly lastError?: NatsLinkError | null;
   subscribe(subject: string): void;
   publish(subject: string, data: Uint8Array): boolean;
   start(): void;
@@ -91,6 +93,8 @@ export interface ClusterSnapshot {
   name: string;
   subjectPrefix: string;
   natsConnected: boolean;
+  /** Why the last NATS connection attempt failed (cluster-errors.ts codes); null while connected. */
+  natsError: NatsLinkError | null;
   connects: number;
   disconnects: number;
   syncsSent: number;
@@ -206,6 +210,7 @@ export class RelayCluster {
       name: this.options.name,
       subjectPrefix: this.subjects.prefix,
       natsConnected: this.#link.connected,
+      natsError: this.#link.lastError ?? null,
       connects: this.stats.connects,
       disconnects: this.stats.disconnects,
       syncsSent: this.stats.syncsSent,

@@ -1,0 +1,193 @@
+/**
+ * One relay process holding many admitted members (issue 13 scale target:
+ * 10,000 members, relay RSS ≤ 1 GiB; docs/architecture.md "Relay cluster").
+ * On 127.0.0.1, no root needed:
+ *
+ *   - a real relay process (`shadowmesh relay`, testkit/relay-process.ts,
+ *     under this Node), --max-clients above N;
+ *   - N lightweight simulated members in this process: each opens TLS and
+ *     the WebSocket and runs the real admission (HELLO with its real
+ *     CA-signed certificate, AUTH with its real hybrid signature over the
+ *     relay's challenge), then stays connected, reads and discards what the
+ *     relay sends (the PEER_UP of every other member) and answers its PINGs.
+ *     Identities come from bench/scale-identities.ts (made in worker threads,
+ *     cached under the OS temp directory by count).
+ *
+ * Admissions run CONCURRENCY at a time. Reported: members admitted, the
+ * admission rate (admissions/s over the wall time from the first connect to
+ * the last ESTABLISHED), the relay's RSS once all are admitted and after
+ * presence settled (maximum seen), its CPU time, PEER_UP frames sent.
+ * A run stops admitting at --max-seconds, or once the relay's RSS passes
+ * --max-rss-mib, and reports what it reached. The relay's handshake timeout
+ * is raised to 60 s: on a loaded machine an admission waits its turn
+ * instead of being refused.
+ *
+ *     node dist/bench/relay-scale.js [--members N] [--max-seconds S] [--max-rss-mib M]
+ *     (N also from SHADOWMESH_SCALE_MEMBERS; default 10000)
+ *
+ * Progress on stderr; a summary and, last, one JSON line on stdout.
+ */
+import { startRelayProcess } from '../testkit/relay-process.js';
+import { admitLight, type LightMember } from './light-member.js';
+import { cpuTimes, MIB, rssBytes } from './proc-stats.js';
+import { loadOrMakeIdentities, type ScaleMember } from './scale-identities.js';
+
+const MEMBERS_DEFAULT = 10_000;
+const MAX_SECONDS_DEFAULT = 600;
+/** Stop admitting once the relay's RSS passes this (MiB): the machine is shared, and past 1 GiB the goal is missed anyway. */
+const MAX_RSS_MIB_DEFAULT = 4096;
+/** Admissions in flight at once: enough to keep the relay's core busy, under its pending bounds. */
+const CONCURRENCY = 32;
+/** After the last admission, presence keeps flowing; wait this long for the relay to go quiet. */
+const SETTLE_MAX_MS = 120_000;
+
+function log(msg: string): void {
+  process.stderr.write(`[relay-scale] ${msg}\n`);
+}
+
+function numArg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return dflt;
+  const v = Number(process.argv[i + 1]);
+  if (!(Number.isInteger(v) && v > 0)) throw new Error(`${name}: expected a positive integer`);
+  return v;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface RelayScaleResult {
+  date: string;
+  node: string;
+  target: number;
+  admitted: number;
+  failed: number;
+  identitiesCached: boolean;
+  identitySeconds: number;
+  admissionSeconds: number;
+  admissionsPerSecond: number;
+  rssIdleMiB: number;
+  rssAdmittedMiB: number;
+  rssMaxMiB: number;
+  rssSettledMiB: number;
+  relayCpuUserS: number;
+  relayCpuSystemS: number;
+  peerUpSent: number;
+  presenceDrops: number;
+  settleSeconds: number;
+  stoppedEarly: boolean;
+  /** Why it stopped early: 'time' or 'rss'. */
+  stopReason: string | null;
+}
+
+async function main(): Promise<void> {
+  const target = numArg('--members', Number(process.env['SHADOWMESH_SCALE_MEMBERS'] ?? MEMBERS_DEFAULT));
+  const maxSeconds = numArg('--max-seconds', MAX_SECONDS_DEFAULT);
+  const maxRss = numArg('--max-rss-mib', MAX_RSS_MIB_DEFAULT) * MIB;
+  const t0 = Date.now();
+  let lastReport = 0;
+  const ids = await loadOrMakeIdentities(target, (done) => {
+    if (Date.now() - lastReport > 5_000) {
+      lastReport = Date.now();
+      log(`identities: ${done}/${target}`);
+    }
+  });
+  const identitySeconds = (Date.now() - t0) / 1000;
+  log(`${target} identities ${ids.cached ? 'from the cache' : 'made'} in ${identitySeconds.toFixed(1)} s (${ids.dir})`);
+
+  const relay = await startRelayProcess({
+    caFile: ids.caFile,
+    args: ['--max-clients', String(target + 100), '--max-pending', String(CONCURRENCY * 4), '--max-pending-per-address', String(CONCURRENCY * 4), '--no-stun', '--heartbeat', '5m', '--idle-timeout', '10m', '--handshake-timeout', '60s'],
+  });
+  const held: LightMember[] = [];
+  let rssMax = 0;
+  const sample = (): number => {
+    const r = rssBytes(relay.pid) ?? 0;
+    rssMax = Math.max(rssMax, r);
+    return r;
+  };
+  const sampler = setInterval(sample, 250);
+  try {
+    const rssIdle = sample();
+    const start = Date.now();
+    const deadline = start + maxSeconds * 1000;
+    let next = 0;
+    let failed = 0;
+    let lastEstablished = start;
+    const runner = async (): Promise<void> => {
+      while (next < target && Date.now() < deadline && rssMax < maxRss) {
+        const m = ids.members[next++] as ScaleMember;
+        try {
+          held.push(await admitLight(relay, m));
+          lastEstablished = Date.now();
+        } catch (err) {
+          failed++;
+          if (failed <= 5) log(`admission failed: ${(err as Error).message}`);
+        }
+        if (held.length % 500 === 0 && held.length > 0) log(`admitted ${held.length} in ${((Date.now() - start) / 1000).toFixed(1)} s, relay RSS ${(sample() / MIB).toFixed(0)} MiB`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, runner));
+    const admissionSeconds = (lastEstablished - start) / 1000;
+    const rssAdmitted = sample();
+    const stats = await relay.stats();
+    log(`relay reports ${stats.activeClients} active, ${stats.admissions} admissions; waiting for presence to settle`);
+    // Presence to the members keeps flowing after the last admission; wait until the relay's CPU goes quiet.
+    const settleStart = Date.now();
+    let prev = cpuTimes(relay.pid);
+    while (Date.now() - settleStart < SETTLE_MAX_MS) {
+      await sleep(1_000);
+      const now = cpuTimes(relay.pid);
+      if (now !== null && prev !== null && now.userS + now.systemS - (prev.userS + prev.systemS) < 0.05) break;
+      prev = now;
+    }
+    const settleSeconds = (Date.now() - settleStart) / 1000;
+    const rssSettled = sample();
+    const cpu = cpuTimes(relay.pid) ?? { userS: 0, systemS: 0 };
+    const after = await relay.stats();
+    const result: RelayScaleResult = {
+      date: new Date().toISOString().slice(0, 10),
+      node: process.version,
+      target,
+      admitted: after.activeClients,
+      failed,
+      identitiesCached: ids.cached,
+      identitySeconds,
+      admissionSeconds,
+      admissionsPerSecond: held.length / Math.max(admissionSeconds, 0.001),
+      rssIdleMiB: rssIdle / MIB,
+      rssAdmittedMiB: rssAdmitted / MIB,
+      rssMaxMiB: rssMax / MIB,
+      rssSettledMiB: rssSettled / MIB,
+      relayCpuUserS: cpu.userS,
+      relayCpuSystemS: cpu.systemS,
+      peerUpSent: after.peerUpSent,
+      presenceDrops: after.drops['presence-queue-full'] ?? 0,
+      settleSeconds,
+      stoppedEarly: held.length + failed < target,
+      stopReason: held.length + failed >= target ? null : rssMax >= maxRss ? `relay RSS passed ${maxRss / MIB} MiB` : `${maxSeconds} s bound`,
+    };
+    process.stdout.write(`${renderRelayScaleSection(result)}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    clearInterval(sampler);
+    for (const h of held) h.close();
+    await relay.stop();
+  }
+}
+
+const f1 = (x: number): string => x.toFixed(1);
+
+export function renderRelayScaleSection(r: RelayScaleResult): string {
+  return [
+    `| members asked | admitted | failed | admissions/s | relay RSS idle / all admitted / max / settled (MiB) | relay CPU user + sys (s) | PEER_UP sent | presence drops |`,
+    `|---|---|---|---|---|---|---|---|`,
+    `| ${r.target} | ${r.admitted}${r.stopReason !== null ? ` (stopped: ${r.stopReason})` : ''} | ${r.failed} | ${f1(r.admissionsPerSecond)} | ${f1(r.rssIdleMiB)} / ${f1(r.rssAdmittedMiB)} / ${f1(r.rssMaxMiB)} / ${f1(r.rssSettledMiB)} | ${f1(r.relayCpuUserS)} + ${f1(r.relayCpuSystemS)} | ${r.peerUpSent} | ${r.presenceDrops} |`,
+  ].join('\n');
+}
+
+if (process.argv[1]?.endsWith('relay-scale.js') === true) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`relay-scale: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
