@@ -12,7 +12,7 @@
  * more than a /16. None free: SM_ERR_ENROLL_POOL_EXHAUSTED.
  */
 import { ConfigError } from '../errors.js';
-import { checkedCidr, formatCidr, parseCidr } from '../identity/cidr.js';
+import { checkedCidr, formatCidr } from '../identity/cidr.js';
 import { parseIpAddress } from '../wire/ip-address.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
 
@@ -88,7 +88,3 @@ export function lowestFreeAddress(pool: AddressPool, taken: ReadonlySet<string>)
   throw new EnrollError(EnrollCode.POOL_EXHAUSTED, `the address pool ${pool.text} is exhausted: every address is held by a live certificate (revoke members, or run ca serve with a larger --pool)`);
 }
 
-/** parseCidr's canonical host text, for callers that hold an address with prefix. */
-export function canonicalHost(cidr: string): string {
-  return hostText(parseCidr(cidr).text);
-}
