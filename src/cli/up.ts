@@ -9,7 +9,11 @@
  *
  * Settings: flags > SHADOWMESH_* variables > the config file (--config) >
  * defaults, resolved by src/config (docs/configuration.md); every problem
- * is reported at once.
+ * is reported at once. `--join TOKEN` first enrolls through the CA's
+ * enrollment service unless already enrolled, writing the identity,
+ * certificate, CA certificate, revocation list and the config file that the
+ * start then reads (src/enroll/join-node.ts; docs/configuration.md
+ * "Joining with a token").
  *
  * Logs go to stderr: one readable line per record on a terminal, JSON lines
  * otherwise (a file, a pipe, journald); SHADOWMESH_LOG_FORMAT or log.format
