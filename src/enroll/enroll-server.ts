@@ -101,9 +101,13 @@ export class EnrollServer {
     this.#server.maxHeadersCount = 32;
     this.#server.maxConnections = MAX_CONNECTIONS;
     this.#server.on('tlsClientError', () => this.#count('SM_ERR_ENROLL_TLS'));
-    this.#server.on('clientError', (_err, socket) => {
+    this.#server.on('clientError', (err: Error, socket) => {
+      // Not HTTP at all (or headers over the limit): one coded answer if the socket still takes it, then close.
       this.#count(EnrollCode.REQUEST);
-      socket.destroy();
+      this.#opts.logger.warn('enrollment request refused', { code: EnrollCode.REQUEST, reason: `not a readable HTTP request: ${err.message.slice(0, 120)}` });
+      const body = `${JSON.stringify({ error: { code: EnrollCode.REQUEST, message: 'not a readable HTTP request' } })}\n`;
+      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      else socket.destroy();
     });
   }
 

@@ -12,6 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
+import { connect } from 'node:tls';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,6 +145,14 @@ test('garbage, oversized and misrouted requests get coded 4xx answers and the se
     assert.equal(r.status, status, `${method} ${path}`);
     assert.equal(r.json.error?.code, code);
   }
+  // Not HTTP at all, over TLS: a coded 400 and the connection closed.
+  const junk = await new Promise<string>((resolve, reject) => {
+    const sock = connect({ host: service.host, port: service.port, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => sock.end('\x00\x01 not http at all\r\n\r\n'));
+    let text = '';
+    sock.setEncoding('utf8').on('data', (c: string) => { text += c; }).on('close', () => resolve(text)).on('error', reject);
+  });
+  assert.match(junk, /^HTTP\/1\.1 400 /);
+  assert.match(junk, /"code":"SM_ERR_ENROLL_REQUEST"/);
   const health = await raw('GET', '/v1/health');
   assert.equal(health.status, 200);
   // Still serving joins: the next member gets the next free address.
