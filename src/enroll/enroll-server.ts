@@ -10,6 +10,9 @@
  *
  *     POST /v1/join    a join request (src/enroll/join-request.ts) -> 200
  *                      {certificate, ca, crl, relays, usesLeft}
+ *     POST /v1/renew   a renew request (src/enroll/renew-request.ts),
+ *                      authenticated by the current certificate's key -> 200
+ *                      {certificate, ca, crl, relays}
  *     GET  /v1/health  200 {"ok": true}
  *
  * Every refusal is `{"error": {"code", "message"}}` with a 4xx/5xx status,
@@ -29,9 +32,10 @@ import { SmError } from '../errors.js';
 import { IdentityCode } from '../identity/identity-errors.js';
 import { TlsIdentity } from '../relay/tls-identity.js';
 import type { AddressPool } from './address-pool.js';
-import { enrollMember } from './enroll.js';
+import { enrollMember, renewMember } from './enroll.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
 import { checkJoinProof, EXPORTER_BYTES, EXPORTER_LABEL, MAX_REQUEST_BYTES, parseJoinRequest } from './join-request.js';
+import { checkRenewProof, parseRenewRequest } from './renew-request.js';
 
 export const RATE_BURST = 20;
 export const RATE_PER_MINUTE = 20;
@@ -66,6 +70,9 @@ const STATUS: Record<string, number> = {
   [IdentityCode.CERT_ADDRESS_IN_USE]: 409,
   [IdentityCode.CERT_RENEWAL]: 409,
   [IdentityCode.CERT_REVOKED]: 403,
+  [IdentityCode.CERT_EXPIRED]: 403,
+  [IdentityCode.CERT_NOT_YET_VALID]: 403,
+  [IdentityCode.CERT_NOT_MEMBER]: 403,
   [IdentityCode.CERT_FIELD]: 400,
   [EnrollCode.TOO_LARGE]: 413,
   [EnrollCode.RATE_LIMITED]: 429,
@@ -83,6 +90,7 @@ export class EnrollServer {
   /** Refusals by code since start. */
   readonly refusals = new Map<string, number>();
   joined = 0;
+  renewed = 0;
   readonly #server: Server;
   readonly #opts: EnrollServerOptions;
   readonly #buckets = new Map<string, Bucket>();
@@ -193,6 +201,19 @@ export class EnrollServer {
     return Buffer.concat(chunks);
   }
 
+  /** Runs CA work one at a time, with at most MAX_PENDING waiting (SM_ERR_ENROLL_BUSY beyond). */
+  async #serialized<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#pending >= MAX_PENDING) throw new EnrollError(EnrollCode.BUSY, 'too many requests waiting for the CA; try again shortly');
+    this.#pending++;
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    try {
+      return await run;
+    } finally {
+      this.#pending--;
+    }
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       if (!this.#admit(req.socket.remoteAddress ?? 'unknown')) throw new EnrollError(EnrollCode.RATE_LIMITED, 'too many requests from this address; try again in a minute');
@@ -200,30 +221,28 @@ export class EnrollServer {
         this.#send(res, 200, { ok: true });
         return;
       }
-      if (req.method !== 'POST' || req.url !== '/v1/join') throw new EnrollError(EnrollCode.NOT_FOUND, `no ${String(req.method).slice(0, 16)} ${String(req.url).slice(0, 64)} here (POST /v1/join)`);
+      const route = req.method === 'POST' ? req.url : undefined;
+      if (route !== '/v1/join' && route !== '/v1/renew') throw new EnrollError(EnrollCode.NOT_FOUND, `no ${String(req.method).slice(0, 16)} ${String(req.url).slice(0, 64)} here (POST /v1/join, POST /v1/renew)`);
       const body = await this.#readBody(req);
-      const request = parseJoinRequest(body);
-      const exporter = (req.socket as TLSSocket).exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, Buffer.alloc(0));
-      checkJoinProof(request, new Uint8Array(exporter));
-      if (this.#pending >= MAX_PENDING) throw new EnrollError(EnrollCode.BUSY, 'too many joins waiting for the CA; try again shortly');
-      this.#pending++;
-      const run = this.#queue.then(() =>
-        enrollMember(this.#opts.caDir, request, {
-          pool: this.#opts.pool,
-          validMs: this.#opts.validMs,
-          ...(this.#opts.passphrase !== undefined ? { passphrase: this.#opts.passphrase } : {}),
-        }),
-      );
-      this.#queue = run.catch(() => undefined);
-      let done;
-      try {
-        done = await run;
-      } finally {
-        this.#pending--;
+      const exporter = new Uint8Array((req.socket as TLSSocket).exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, Buffer.alloc(0)));
+      const source = req.socket.remoteAddress ?? 'unknown';
+      const options = { validMs: this.#opts.validMs, ...(this.#opts.passphrase !== undefined ? { passphrase: this.#opts.passphrase } : {}) };
+      if (route === '/v1/renew') {
+        const request = parseRenewRequest(body);
+        checkRenewProof(request, exporter);
+        const done = await this.#serialized(() => renewMember(this.#opts.caDir, request.certificate.raw, options));
+        const cert = done.certificate;
+        this.renewed++;
+        this.#opts.logger.info('member renewed', { name: cert.name, address: cert.addresses.join(','), notAfter: new Date(cert.notAfterMs).toISOString(), source });
+        this.#send(res, 200, { certificate: Buffer.from(cert.raw).toString('base64'), ca: done.caText, crl: done.crlText, relays: this.#opts.relays });
+        return;
       }
+      const request = parseJoinRequest(body);
+      checkJoinProof(request, exporter);
+      const done = await this.#serialized(() => enrollMember(this.#opts.caDir, request, { pool: this.#opts.pool, ...options }));
       const cert = done.certificate;
       this.joined++;
-      this.#opts.logger.info('member joined', { name: cert.name, address: cert.addresses.join(','), groups: cert.groups.join(','), token: request.tokenId, usesLeft: done.usesLeft, source: req.socket.remoteAddress ?? 'unknown' });
+      this.#opts.logger.info('member joined', { name: cert.name, address: cert.addresses.join(','), groups: cert.groups.join(','), token: request.tokenId, usesLeft: done.usesLeft, source });
       this.#send(res, 200, { certificate: Buffer.from(cert.raw).toString('base64'), ca: done.caText, crl: done.crlText, relays: this.#opts.relays, usesLeft: done.usesLeft });
     } catch (err) {
       this.#refuse(req, res, err);

@@ -13,7 +13,9 @@
  * the service also runs joins one at a time.
  *
  * A key that already holds a live certificate (a join repeated because its
- * answer was lost) is signed again with the addresses it holds.
+ * answer was lost) is signed again with the addresses it holds. renewMember
+ * is the same step for a member authenticated by its certificate's key
+ * instead of a token.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -22,6 +24,8 @@ import { CA_CERT_FILE, CA_CRL_FILE, liveAddressHosts, liveCertificateOf, signMem
 import type { MemberCertificate } from '../identity/certificate.js';
 import { IdentityCode } from '../identity/identity-errors.js';
 import { readPublicFile } from '../identity/secure-files.js';
+import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
+import { MembershipVerifier } from '../identity/membership.js';
 import { lowestFreeAddress, type AddressPool } from './address-pool.js';
 import type { JoinRequest } from './join-request.js';
 import { checkTokenLocked, spendTokenUseLocked } from './token-store.js';
@@ -75,5 +79,34 @@ export async function enrollMember(caDir: string, req: JoinRequest, options: Enr
     const caText = (await readPublicFile(join(caDir, CA_CERT_FILE))).toString('utf8');
     const crlText = (await readPublicFile(join(caDir, CA_CRL_FILE))).toString('utf8');
     return { certificate, caText, crlText, usesLeft: spent.usesLeft };
+  });
+}
+
+/**
+ * Renews a member certificate (`POST /v1/renew`), one locked step: the
+ * certificate must be a member of this CA now and not revoked (as every
+ * node judges it, MembershipVerifier), and is signed again for its key with
+ * its name, addresses and groups, valid `validMs` from now and never
+ * ending sooner (signMemberLocked's renewal rule). The caller checked the
+ * proof of possession of the certificate's key.
+ */
+export async function renewMember(caDir: string, certRaw: Uint8Array, options: Omit<EnrollOptions, 'pool'>): Promise<Omit<Enrolled, 'usesLeft'>> {
+  return withCaLockWaiting(caDir, async () => {
+    const nowMs = options.nowMs ?? Date.now();
+    const ca = await loadCaCertificate(join(caDir, CA_CERT_FILE));
+    const crl = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
+    const held = new MembershipVerifier(ca, crl).verify(certRaw, nowMs);
+    const certificate = await signMemberLocked(caDir, {
+      name: held.name,
+      addresses: held.addresses,
+      groups: held.groups,
+      validMs: Math.max(options.validMs, held.notAfterMs - nowMs),
+      publicKey: held.publicKey,
+      ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+      nowMs,
+    });
+    const caText = (await readPublicFile(join(caDir, CA_CERT_FILE))).toString('utf8');
+    const crlText = (await readPublicFile(join(caDir, CA_CRL_FILE))).toString('utf8');
+    return { certificate, caText, crlText };
   });
 }

@@ -28,6 +28,7 @@ import { presentedRelayPin } from '../node/path/relay-link.js';
 import { SmError } from '../errors.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
 import { buildJoinRequest, EXPORTER_BYTES, EXPORTER_LABEL } from './join-request.js';
+import { buildRenewRequest } from './renew-request.js';
 import { tokenEndpoint, type JoinToken } from './join-token.js';
 
 export const JOIN_TIMEOUT_MS = 20_000;
@@ -45,7 +46,14 @@ interface RawAnswer {
   body: string;
 }
 
-function post(token: JoinToken, signer: HybridSigner, name: string, timeoutMs: number): Promise<RawAnswer> {
+/** Where the enrollment service is and the pin of its key: from a token, or stored at join for renewals. */
+export interface ServiceTarget {
+  host: string;
+  port: number;
+  pin: string;
+}
+
+function post(token: ServiceTarget, path: string, makeBody: (exporter: Uint8Array) => string, timeoutMs: number): Promise<RawAnswer> {
   const where = `the enrollment service at ${tokenEndpoint(token)}`;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -59,7 +67,7 @@ function post(token: JoinToken, signer: HybridSigner, name: string, timeoutMs: n
       host: token.host,
       port: token.port,
       method: 'POST',
-      path: '/v1/join',
+      path,
       headers: { 'content-type': 'application/json' },
       minVersion: 'TLSv1.3',
       rejectUnauthorized: false, // the pin below decides
@@ -81,7 +89,7 @@ function post(token: JoinToken, signer: HybridSigner, name: string, timeoutMs: n
         let body: string;
         try {
           const exporter = new Uint8Array(socket.exportKeyingMaterial(EXPORTER_BYTES, EXPORTER_LABEL, Buffer.alloc(0)));
-          body = buildJoinRequest(signer, token.id, token.secret, name, exporter);
+          body = makeBody(exporter);
         } catch (err) {
           fail(err instanceof Error ? err : new Error(String(err)));
           return;
@@ -141,7 +149,20 @@ export function checkJoinAnswer(body: string, publicKey: Uint8Array, nowMs: numb
 
 /** Joins through the service the token names; see the header. */
 export async function requestJoin(token: JoinToken, signer: HybridSigner, name: string, options: { timeoutMs?: number; nowMs?: number } = {}): Promise<JoinResult> {
-  const answer = await post(token, signer, name, options.timeoutMs ?? JOIN_TIMEOUT_MS);
+  const answer = await post(token, '/v1/join', (exporter) => buildJoinRequest(signer, token.id, token.secret, name, exporter), options.timeoutMs ?? JOIN_TIMEOUT_MS);
+  return checkAnswer(answer, signer.publicKey, options.nowMs ?? Date.now());
+}
+
+/**
+ * Renews `certRaw` (held by `signer`'s key) at the service that issued it
+ * (`POST /v1/renew`); the answer is checked as a join's is.
+ */
+export async function requestRenew(target: ServiceTarget, signer: HybridSigner, certRaw: Uint8Array, options: { timeoutMs?: number; nowMs?: number } = {}): Promise<JoinResult> {
+  const answer = await post(target, '/v1/renew', (exporter) => buildRenewRequest(signer, certRaw, exporter), options.timeoutMs ?? JOIN_TIMEOUT_MS);
+  return checkAnswer(answer, signer.publicKey, options.nowMs ?? Date.now());
+}
+
+function checkAnswer(answer: RawAnswer, publicKey: Uint8Array, nowMs: number): JoinResult {
   if (answer.status !== 200) {
     let code: string = EnrollCode.RESPONSE;
     let message = `the enrollment service answered HTTP ${answer.status}`;
@@ -149,12 +170,12 @@ export async function requestJoin(token: JoinToken, signer: HybridSigner, name: 
       const e = (JSON.parse(answer.body) as { error?: { code?: unknown; message?: unknown } }).error;
       if (typeof e?.code === 'string' && /^SM_ERR_[A-Z0-9_]{1,64}$/.test(e.code) && typeof e.message === 'string') {
         code = e.code;
-        message = `the enrollment service refused the join: ${e.message.slice(0, 300)}`;
+        message = `the enrollment service refused: ${e.message.slice(0, 300)}`;
       }
     } catch {
       /* not our error shape: keep the status */
     }
     throw new SmError(code, message);
   }
-  return checkJoinAnswer(answer.body, signer.publicKey, options.nowMs ?? Date.now());
+  return checkJoinAnswer(answer.body, publicKey, nowMs);
 }

@@ -9,6 +9,8 @@
  *     DIR/member.crt                   the member certificate
  *     DIR/ca.crt                       the network CA certificate
  *     DIR/crl                          the CA's revocation list
+ *     DIR/enrollment.json              {host, port, pin} of the service, for
+ *                                      renewals (requestRenew, join-client.ts)
  *     CONFIG (default DIR's $SHADOWMESH_HOME/config.yaml)
  *                                      node.dir, node.ca, node.cert,
  *                                      node.crl and node.relays
@@ -35,6 +37,7 @@ import { decodeJoinToken, tokenEndpoint } from './join-token.js';
 export const MEMBER_CERT_FILE = 'member.crt';
 export const JOINED_CA_FILE = 'ca.crt';
 export const JOINED_CRL_FILE = 'crl';
+export const ENROLLMENT_FILE = 'enrollment.json';
 
 export interface JoinNodeInput {
   token: string;
@@ -91,6 +94,7 @@ export async function joinNode(input: JoinNodeInput): Promise<boolean> {
     const r = await requestJoin(token, identity.signer, name, input.timeoutMs !== undefined ? { timeoutMs: input.timeoutMs } : {});
     await saveCaCertificate(join(input.dir, JOINED_CA_FILE), r.ca);
     await saveRevocationList(join(input.dir, JOINED_CRL_FILE), r.crl);
+    await writeFileAtomic(join(input.dir, ENROLLMENT_FILE), `${JSON.stringify({ host: token.host, port: token.port, pin: token.pin })}\n`, { mode: PRIVATE_FILE_MODE });
     await saveMemberCertificate(certPath, r.certificate);
     await writeFileAtomic(input.configPath, yamlConfig(input.dir, r.relays, Date.now()), { mode: PRIVATE_FILE_MODE, noClobber: true });
     input.logger.info('joined', { name: r.certificate.name, addresses: r.certificate.addresses.join(','), groups: r.certificate.groups.join(','), notAfter: new Date(r.certificate.notAfterMs).toISOString(), config: input.configPath });

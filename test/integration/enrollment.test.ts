@@ -7,7 +7,8 @@
  * used-up token, a token with a wrong pin and an unreachable service are
  * refused with their codes; garbage, oversized and misrouted HTTP requests
  * get coded 4xx answers and the service keeps serving (a third member
- * joins afterwards).
+ * joins afterwards). A member renews with its certificate key and no token;
+ * another key, a wrong pin and a revoked member are refused.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,12 @@ import { connect } from 'node:tls';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initCa } from '../../src/identity/ca.js';
+import { HybridSigner } from '../../src/crypto/hybrid-sign.js';
+import { initCa, revokeMembers } from '../../src/identity/ca.js';
+import { loadMemberCertificate } from '../../src/identity/files.js';
+import { loadIdentity } from '../../src/identity/key-file.js';
+import { requestRenew } from '../../src/enroll/join-client.js';
+import { rejectsWithCode } from '../../testkit/expect-code.js';
 import { encodeJoinToken } from '../../src/enroll/join-token.js';
 import { createTokenRecord } from '../../src/enroll/token-store.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
@@ -161,4 +167,29 @@ test('garbage, oversized and misrouted requests get coded 4xx answers and the se
   // Every refusal was logged with its code.
   assert.match(service.stderr(), /SM_ERR_ENROLL_TOO_LARGE/);
   assert.match(service.stderr(), /SM_ERR_ENROLL_TOKEN_EXPIRED/);
+});
+
+test('a member renews through the same service with its certificate key and no token: same name, addresses and groups, later end; a wrong key or a revoked member is refused', async () => {
+  const dir = home('m1');
+  const target = JSON.parse(await readFile(join(dir, 'enrollment.json'), 'utf8')) as { host: string; port: number; pin: string };
+  assert.deepEqual(target, { host: service.host, port: service.port, pin: service.pin });
+  const old = await loadMemberCertificate(join(dir, 'member.crt'));
+  const { signer } = await loadIdentity(dir);
+  try {
+    const r = await requestRenew(target, signer, old.raw);
+    assert.equal(r.certificate.name, old.name);
+    assert.deepEqual(r.certificate.addresses, old.addresses);
+    assert.deepEqual(r.certificate.groups, ['web']);
+    assert.ok(r.certificate.notAfterMs >= old.notAfterMs);
+    assert.notDeepEqual(r.certificate.serial, old.serial);
+    const other = HybridSigner.generate();
+    await rejectsWithCode(() => requestRenew(target, other, old.raw), 'SM_ERR_ENROLL_PROOF');
+    other.destroy();
+    await rejectsWithCode(() => requestRenew({ ...target, pin: relay.pin }, signer, old.raw), 'SM_ERR_ENROLL_PIN');
+    await revokeMembers(caDir, [old.peerId]);
+    await rejectsWithCode(() => requestRenew(target, signer, r.certificate.raw), 'SM_ERR_CERT_REVOKED');
+  } finally {
+    signer.destroy();
+  }
+  assert.match(service.stderr(), /"msg":"member renewed"/);
 });
