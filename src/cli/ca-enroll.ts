@@ -19,20 +19,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { parseListenText, parseRelayEntry } from '../config/config-schema.js';
 import { CA_CERT_FILE } from '../identity/ca.js';
 import { loadCaCertificate } from '../identity/files.js';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import { pathExists } from '../identity/secure-files.js';
-import { TlsIdentity } from '../relay/tls-identity.js';
-import { createLogger } from '../util/logger.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { parsePool } from '../enroll/address-pool.js';
-import { EnrollServer } from '../enroll/enroll-server.js';
 import { encodeJoinToken, isTokenHost, tokenEndpoint } from '../enroll/join-token.js';
 import { createTokenRecord, listTokenRecords, revokeTokenRecord, type TokenRecord } from '../enroll/token-store.js';
-import { runUntilStopped } from './foreground.js';
-import { chooseLogFormat } from './log-format.js';
 
 export const ENDPOINT_FILE = 'enroll-endpoint';
 export const DEFAULT_ENROLL_LISTEN = '0.0.0.0:7443';
@@ -46,7 +40,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-function endpointOf(text: string, flag: string): { host: string; port: number } {
+async function endpointOf(text: string, flag: string): Promise<{ host: string; port: number }> {
+  const { parseListenText } = await import('../config/config-schema.js');
   const l = parseListenText(text);
   if (l === null || l.port === 0 || !isTokenHost(l.host)) throw new ConfigError('SM_ERR_CONFIG_VALUE', `${flag}: expected HOST:PORT or [IPV6]:PORT, got ${JSON.stringify(text)}`);
   return l;
@@ -55,6 +50,7 @@ function endpointOf(text: string, flag: string): { host: string; port: number } 
 /** The service's TLS key pin: the key in CADIR (created here if the service never ran). */
 async function servicePin(caDir: string): Promise<string> {
   await loadCaCertificate(join(caDir, CA_CERT_FILE)); // a CA directory, not a typo
+  const { TlsIdentity } = await import('../relay/tls-identity.js');
   return (await TlsIdentity.load({ dataDir: caDir }, Date.now())).pin;
 }
 
@@ -64,6 +60,7 @@ interface ServeOptions { ca: string; listen: string; pool: string; relay?: strin
 
 async function runServe(opts: ServeOptions): Promise<void> {
   const caDir = resolve(opts.ca);
+  const { parseListenText, parseRelayEntry } = await import('../config/config-schema.js');
   const listen = parseListenText(opts.listen);
   if (listen === null) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--listen: expected HOST:PORT, got ${JSON.stringify(opts.listen)}`);
   const pool = parsePool(opts.pool);
@@ -74,6 +71,13 @@ async function runServe(opts: ServeOptions): Promise<void> {
   if (validMs <= 0) throw new ConfigError('SM_ERR_CONFIG_DURATION', `--valid: must be longer than 0, got ${JSON.stringify(opts.valid)}`);
   await loadCaCertificate(join(caDir, CA_CERT_FILE));
   const passphrase = await resolvePassphrase({ file: opts.passphraseFile, envVar: CA_PASSPHRASE_ENV });
+  // The service's modules (TLS, x509, the logger) load only when it runs: `ca sign` and `ca show` stay quick.
+  const [{ EnrollServer }, { createLogger }, { runUntilStopped }, { chooseLogFormat }] = await Promise.all([
+    import('../enroll/enroll-server.js'),
+    import('../util/logger.js'),
+    import('./foreground.js'),
+    import('./log-format.js'),
+  ]);
   const logger = createLogger('enroll', { format: chooseLogFormat('auto', process.stderr) });
   const server = await EnrollServer.start({ caDir, host: listen.host, port: listen.port, pool, relays, validMs, ...(passphrase !== undefined ? { passphrase } : {}), logger });
   const bound = server.address;
@@ -118,7 +122,7 @@ async function runToken(opts: TokenOptions): Promise<void> {
     if (!(await pathExists(file))) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--endpoint: required (HOST:PORT members reach \`ca serve\` at); ${file} is absent because ca serve has not run on a specific address`);
     endpointText = (await readFile(file, 'utf8')).trim();
   }
-  const endpoint = endpointOf(endpointText, '--endpoint');
+  const endpoint = await endpointOf(endpointText, '--endpoint');
   const ttlMs = parseDuration(opts.ttl);
   if (!/^\d{1,4}$/.test(opts.uses)) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--uses: expected a whole number, got ${JSON.stringify(opts.uses)}`);
   const pin = await servicePin(caDir);
