@@ -10,6 +10,9 @@
  *                       number 0, +1 at every revokeMembers
  *     CADIR/issued/     a copy of every member certificate, <peer id>.crt
  *     CADIR/lock        exists while a command changes the directory
+ *     CADIR/tokens/     join tokens (src/enroll/token-store.ts)
+ *     CADIR/tls-key.pem the enrollment service's TLS key, CADIR/enroll-endpoint
+ *                       where it listens (src/cli/ca-enroll.ts)
  *
  * Operations take the lock (SM_ERR_CA_BUSY when another holds it), so two
  * concurrent revocations cannot lose one another's entries. signMember
@@ -30,6 +33,13 @@
  * key, or wait until its certificate expires. The rule holds by induction:
  * the certificate in issued/ always holds at least the name, addresses and
  * lifetime of every earlier live certificate of its key.
+ *
+ * The enrollment service (src/enroll/enroll.ts; docs/architecture.md
+ * "Enrollment") holds the lock itself (withCaLock) to check and spend a
+ * join token, pick a pool address free of every live certificate
+ * (liveAddressHosts) and sign (signMemberLocked) in one step: pool and
+ * manual signing share these rules, so no address is ever held by two
+ * live certificates.
  *
  * initCa with `force` replaces the key, so every certificate issued before
  * becomes worthless; issued/ is left in place for the record.

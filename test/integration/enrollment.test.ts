@@ -193,3 +193,14 @@ test('a member renews through the same service with its certificate key and no t
   }
   assert.match(service.stderr(), /"msg":"member renewed"/);
 });
+
+test('requests from one source beyond the rate limit are refused with SM_ERR_ENROLL_RATE_LIMITED (last: it locks this source out for a while)', async () => {
+  const codes: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const r = await raw('GET', '/v1/health');
+    codes.push(r.status === 200 ? 'ok' : r.json.error?.code ?? String(r.status));
+  }
+  assert.ok(codes.includes('SM_ERR_ENROLL_RATE_LIMITED'), codes.join(' '));
+  assert.ok(codes.every((c) => c === 'ok' || c === 'SM_ERR_ENROLL_RATE_LIMITED'), codes.join(' '));
+  assert.match(service.stderr(), /"code":"SM_ERR_ENROLL_RATE_LIMITED"/);
+});
