@@ -29,6 +29,7 @@ import { formatPeerId, parsePeerId, peerIdFromPublicKey } from '../identity/peer
 import { decodeRevocationList, decodeRevocationListUnverified, type RevocationList } from '../identity/revocation.js';
 import { readPublicFile } from '../identity/secure-files.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
+import { registerCaEnroll } from './ca-enroll.js';
 
 export const CA_PASSPHRASE_ENV = 'SHADOWMESH_CA_PASSPHRASE';
 const DEFAULT_MEMBER_VALID = '365d';
@@ -251,7 +252,7 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
 // --- registration --------------------------------------------------------------
 
 export function registerCa(program: Command): void {
-  const ca = program.command('ca').description('run the network CA: create it, sign member certificates, revoke members, inspect files');
+  const ca = program.command('ca').description('run the network CA: create it, sign member certificates, revoke members, inspect files, issue join tokens and serve enrollment');
   const passphraseHelp = `CA key passphrase: first line of FILE (default: $${CA_PASSPHRASE_ENV} if set, else none)`;
 
   ca.command('init')
@@ -291,6 +292,8 @@ export function registerCa(program: Command): void {
     .option('--passphrase-file <FILE>', passphraseHelp)
     .option('--json', 'print {number, revoked, total, file} as JSON')
     .action(async (opts: RevokeOptions) => runRevoke(opts));
+
+  registerCaEnroll(ca);
 
   ca.command('show')
     .description('decode and print a member certificate, CA certificate, revocation list or public key file')

@@ -9,7 +9,11 @@
  *
  * Settings: flags > SHADOWMESH_* variables > the config file (--config) >
  * defaults, resolved by src/config (docs/configuration.md); every problem
- * is reported at once.
+ * is reported at once. `--join TOKEN` first enrolls through the CA's
+ * enrollment service unless already enrolled, writing the identity,
+ * certificate, CA certificate, revocation list and the config file that the
+ * start then reads (src/enroll/join-node.ts; docs/configuration.md
+ * "Joining with a token").
  *
  * Logs go to stderr: one readable line per record on a terminal, JSON lines
  * otherwise (a file, a pipe, journald); SHADOWMESH_LOG_FORMAT or log.format
@@ -26,7 +30,14 @@
  * cannot be opened, a relay that refuses or cannot be reached within
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigError } from '../errors.js';
+import { CONFIG_ENV, DEFAULT_CONFIG_FILE_NAME } from '../config/config-keys.js';
+import { locateConfigFile, shadowmeshHome } from '../config/config-file.js';
+import { passphraseOf } from '../config/component-options.js';
+import { joinNode } from '../enroll/join-node.js';
+import { pathExists } from '../identity/secure-files.js';
 import { keySourcesHelp } from '../config/config-keys.js';
 import { daemonOptionsOf, logFormatOf, logLevelOf, pathTimersOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
@@ -40,9 +51,37 @@ import { PASSPHRASE_ENV } from './keygen.js';
 
 interface UpCliOptions {
   config?: string;
+  join?: string;
+  hostname?: string;
+}
+
+/**
+ * `--join TOKEN`: enroll first unless already enrolled (src/enroll/join-node.ts),
+ * writing the config file that the normal start below then reads.
+ */
+async function joinFirst(opts: UpCliOptions, cmd: Command, token: string): Promise<void> {
+  const located = locateConfigFile(opts.config);
+  const configPath = located?.path ?? resolve(shadowmeshHome(), DEFAULT_CONFIG_FILE_NAME);
+  // The file --join is about to write is not there yet: read the rest without it.
+  const exists = await pathExists(configPath);
+  const env = { ...process.env };
+  if (!exists) delete env[CONFIG_ENV];
+  const pre = await loadEffectiveConfig({ role: 'node', requireRoleKeys: false, ...(exists && opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd, env });
+  const log = new AdjustableLogger('join', { level: logLevelOf(pre), format: chooseLogFormat(logFormatOf(pre), process.stderr) });
+  const passphrase = await passphraseOf(pre);
+  await joinNode({
+    token,
+    dir: resolve(pre.string('node.dir') ?? shadowmeshHome()),
+    configPath,
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(opts.hostname !== undefined ? { name: opts.hostname } : {}),
+    logger: log.logger,
+  });
 }
 
 async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
+  if (opts.join !== undefined) await joinFirst(opts, cmd, opts.join);
+  else if (opts.hostname !== undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--hostname: only with --join (the member name is in the certificate)');
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const load = () => loadEffectiveConfig({ role: 'node', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const cfg = await load();
@@ -119,6 +158,8 @@ export function registerUp(program: Command): void {
     .option('--no-udp', 'direct paths over WSS only: no UDP socket, no hole punching (SHADOWMESH_P2P_UDP=false; node.p2p.udp: false in the config file)')
     .option('--no-wss', 'direct paths over UDP only: no TCP listener, no WSS dials; where UDP is blocked traffic stays on the relay (SHADOWMESH_P2P_WSS=false; node.p2p.wss: false in the config file)')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${keySourcesHelp('node.startupTimeout')}`)
+    .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again (docs/configuration.md "Joining with a token")')
+    .option('--hostname <name>', 'member name to ask for with --join (default: this machine\'s host name up to its first dot)')
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
     .addHelpText(
       'after',

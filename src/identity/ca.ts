@@ -10,6 +10,9 @@
  *                       number 0, +1 at every revokeMembers
  *     CADIR/issued/     a copy of every member certificate, <peer id>.crt
  *     CADIR/lock        exists while a command changes the directory
+ *     CADIR/tokens/     join tokens (src/enroll/token-store.ts)
+ *     CADIR/tls-key.pem the enrollment service's TLS key, CADIR/enroll-endpoint
+ *                       where it listens (src/cli/ca-enroll.ts)
  *
  * Operations take the lock (SM_ERR_CA_BUSY when another holds it), so two
  * concurrent revocations cannot lose one another's entries. signMember
@@ -30,6 +33,13 @@
  * key, or wait until its certificate expires. The rule holds by induction:
  * the certificate in issued/ always holds at least the name, addresses and
  * lifetime of every earlier live certificate of its key.
+ *
+ * The enrollment service (src/enroll/enroll.ts; docs/architecture.md
+ * "Enrollment") holds the lock itself (withCaLock) to check and spend a
+ * join token, pick a pool address free of every live certificate
+ * (liveAddressHosts) and sign (signMemberLocked) in one step: pool and
+ * manual signing share these rules, so no address is ever held by two
+ * live certificates.
  *
  * initCa with `force` replaces the key, so every certificate issued before
  * becomes worthless; issued/ is left in place for the record.
@@ -76,8 +86,8 @@ function checkNow(name: string, v: unknown): number {
   return v;
 }
 
-/** Runs `fn` while holding CADIR/lock. */
-async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` while holding CADIR/lock (SM_ERR_CA_BUSY at once when another holds it). */
+export async function withCaLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const lockPath = join(dir, CA_LOCK_FILE);
   let handle;
   try {
@@ -141,7 +151,7 @@ export async function initCa(
     throw new IdentityError(IdentityCode.EXISTS, `a CA already exists at ${keyPath}; refusing to replace it without force`);
   }
   await ensurePrivateDir(dir);
-  return withLock(dir, async () => {
+  return withCaLock(dir, async () => {
     const signer = HybridSigner.generate();
     let seed: Uint8Array | undefined;
     try {
@@ -261,41 +271,67 @@ export async function signMember(
   if (!(options.publicKey instanceof Uint8Array) || options.publicKey.length !== HYBRID_SIGN_PUBLIC_BYTES) {
     throw new ConfigError('SM_ERR_CONFIG_PUBLIC_KEY', `signMember publicKey: expected ${HYBRID_SIGN_PUBLIC_BYTES} bytes`);
   }
+  return withCaLock(caDir, () => signMemberLocked(caDir, { ...options, validMs, nowMs }));
+}
+
+/**
+ * signMember's work, for a caller that already holds the CA lock
+ * (withCaLock) and does more under it in the same step: the enrollment
+ * service checks and spends a join token and picks a pool address
+ * (src/enroll/enroll.ts). The same rules hold: no name or address of
+ * another live certificate, renewals keep what they held.
+ */
+export async function signMemberLocked(
+  caDir: string,
+  options: { name: string; addresses: string[]; groups?: string[]; validMs: number; publicKey: Uint8Array; passphrase?: string; nowMs: number },
+): Promise<MemberCertificate> {
+  const { validMs, nowMs } = options;
   const peerId = peerIdFromPublicKey(options.publicKey);
-  return withLock(caDir, async () => {
-    const { ca, signer } = await loadCa(caDir, options.passphrase);
-    try {
-      if (nowMs > ca.notAfterMs) throw new IdentityError(IdentityCode.CERT_EXPIRED, `the CA in ${caDir} expired at ${new Date(ca.notAfterMs).toISOString()}`);
-      const crl = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
-      if (crl.peerIds.some((id) => equalBytes(id, peerId))) {
-        throw new IdentityError(IdentityCode.CERT_REVOKED, `peer ${formatPeerId(peerId)} is revoked; refusing to sign its key again`);
-      }
-      const cert = issueMemberCertificate(signer, ca, {
-        name: options.name,
-        addresses: options.addresses,
-        groups: options.groups ?? [],
-        publicKey: options.publicKey,
-        notBeforeMs: nowMs,
-        notAfterMs: nowMs + validMs,
-      });
-      const previous = await issuedFor(caDir, ca, peerId);
-      if (previous !== null && isLive(previous, nowMs)) checkRenewal(previous, cert);
-      for (const other of await liveIssued(caDir, ca, crl, peerId, nowMs)) {
-        if (other.name === cert.name) {
-          throw new IdentityError(IdentityCode.CERT_NAME_IN_USE, `name "${cert.name}" is already held by peer ${shortId(other.peerId)}; revoke it first or choose another name`);
-        }
-        const taken = new Set(other.addresses.map(hostOf));
-        const clash = cert.addresses.find((a) => taken.has(hostOf(a)));
-        if (clash !== undefined) {
-          throw new IdentityError(IdentityCode.CERT_ADDRESS_IN_USE, `address ${hostOf(clash)} is already held by "${other.name}" (peer ${shortId(other.peerId)}); revoke it first or choose another address`);
-        }
-      }
-      await saveMemberCertificate(join(caDir, CA_ISSUED_DIR, `${formatPeerId(peerId)}.crt`), cert);
-      return cert;
-    } finally {
-      signer.destroy();
+  const { ca, signer } = await loadCa(caDir, options.passphrase);
+  try {
+    if (nowMs > ca.notAfterMs) throw new IdentityError(IdentityCode.CERT_EXPIRED, `the CA in ${caDir} expired at ${new Date(ca.notAfterMs).toISOString()}`);
+    const crl = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
+    if (crl.peerIds.some((id) => equalBytes(id, peerId))) {
+      throw new IdentityError(IdentityCode.CERT_REVOKED, `peer ${formatPeerId(peerId)} is revoked; refusing to sign its key again`);
     }
-  });
+    const cert = issueMemberCertificate(signer, ca, {
+      name: options.name,
+      addresses: options.addresses,
+      groups: options.groups ?? [],
+      publicKey: options.publicKey,
+      notBeforeMs: nowMs,
+      notAfterMs: nowMs + validMs,
+    });
+    const previous = await issuedFor(caDir, ca, peerId);
+    if (previous !== null && isLive(previous, nowMs)) checkRenewal(previous, cert);
+    for (const other of await liveIssued(caDir, ca, crl, peerId, nowMs)) {
+      if (other.name === cert.name) {
+        throw new IdentityError(IdentityCode.CERT_NAME_IN_USE, `name "${cert.name}" is already held by peer ${shortId(other.peerId)}; revoke it first or choose another name`);
+      }
+      const taken = new Set(other.addresses.map(hostOf));
+      const clash = cert.addresses.find((a) => taken.has(hostOf(a)));
+      if (clash !== undefined) {
+        throw new IdentityError(IdentityCode.CERT_ADDRESS_IN_USE, `address ${hostOf(clash)} is already held by "${other.name}" (peer ${shortId(other.peerId)}); revoke it first or choose another address`);
+      }
+    }
+    await saveMemberCertificate(join(caDir, CA_ISSUED_DIR, `${formatPeerId(peerId)}.crt`), cert);
+    return cert;
+  } finally {
+    signer.destroy();
+  }
+}
+
+/**
+ * The host addresses (no prefix) held by live, unrevoked certificates of
+ * this CA in issued/; call it under the CA lock so the answer cannot go
+ * stale before it is used (the address pool, src/enroll/address-pool.ts).
+ */
+export async function liveAddressHosts(caDir: string, nowMs: number): Promise<Set<string>> {
+  const ca = await loadCaCertificate(join(caDir, CA_CERT_FILE));
+  const crl = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
+  const out = new Set<string>();
+  for (const cert of await liveIssued(caDir, ca, crl, new Uint8Array(PEER_ID_BYTES), nowMs)) for (const a of cert.addresses) out.add(hostOf(a));
+  return out;
 }
 
 /** Adds peer ids to the revocation list and writes it with the next number. Returns the new list. */
@@ -306,7 +342,7 @@ export async function revokeMembers(caDir: string, peerIds: Uint8Array[], option
     if (!(id instanceof Uint8Array) || id.length !== PEER_ID_BYTES) throw new ConfigError('SM_ERR_CONFIG_PEER_ID', `revokeMembers peerIds: expected ${PEER_ID_BYTES}-byte ids`);
   }
   const nowMs = checkNow('revokeMembers nowMs', options.nowMs);
-  return withLock(caDir, async () => {
+  return withCaLock(caDir, async () => {
     const { ca, signer } = await loadCa(caDir, options.passphrase);
     try {
       const current = await loadRevocationList(join(caDir, CA_CRL_FILE), ca);
@@ -317,4 +353,16 @@ export async function revokeMembers(caDir: string, peerIds: Uint8Array[], option
       signer.destroy();
     }
   });
+}
+
+/**
+ * The live certificate issued/ records for `publicKey`, or null: lets the
+ * enrollment service answer a repeated join of the same key (its answer was
+ * lost) with the addresses it already holds, as a renewal must keep them.
+ * Call it under the CA lock.
+ */
+export async function liveCertificateOf(caDir: string, publicKey: Uint8Array, nowMs: number): Promise<MemberCertificate | null> {
+  const ca = await loadCaCertificate(join(caDir, CA_CERT_FILE));
+  const cert = await issuedFor(caDir, ca, peerIdFromPublicKey(publicKey));
+  return cert !== null && isLive(cert, nowMs) ? cert : null;
 }

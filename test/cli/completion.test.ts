@@ -55,7 +55,7 @@ test('bash completes command names, subcommands and a command\'s options', () =>
   assert.deepEqual(complete('net'), ['netcheck']);
   assert.deepEqual(complete('st'), ['status']);
   assert.ok(complete('').includes('completion') && complete('').includes('up') && complete('').includes('--version'));
-  assert.deepEqual(complete('ca', 's'), ['show', 'sign']);
+  assert.deepEqual(complete('ca', 's'), ['serve', 'show', 'sign']);
   assert.deepEqual(complete('up', '--re'), ['--relay']);
   assert.deepEqual(complete('config', 'show', '--j'), ['--json']);
   // An option's value is skipped when finding where the command line is.
