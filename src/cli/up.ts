@@ -33,6 +33,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_NETWORK_DOMAIN } from '../names/network-domain.js';
 import { CONFIG_ENV, DEFAULT_CONFIG_FILE_NAME } from '../config/config-keys.js';
 import { locateConfigFile, shadowmeshHome } from '../config/config-file.js';
 import { passphraseOf } from '../config/component-options.js';
@@ -161,6 +162,9 @@ export function registerUp(program: Command): void {
     .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again (docs/configuration.md "Joining with a token")')
     .option('--hostname <name>', 'member name to ask for with --join (default: this machine\'s host name up to its first dot)')
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
+    .option('--dns <host:port,...>', `answer DNS for NAME.<domain> with members' mesh addresses (from CA-verified certificates) and PTR for them, other names forwarded upstream, over UDP and TCP on these addresses, e.g. 127.0.0.153:53 or MESH_IP:53 (default off); with a device and resolvectl, systemd-resolved sends the domain here${keySourcesHelp('node.dns.listen')}`)
+    .option('--dns-domain <domain>', `network domain of member names (default ${DEFAULT_NETWORK_DOMAIN}); give every member the same one${keySourcesHelp('node.dns.domain')}`)
+    .option('--dns-upstream <ip[:port],...>', `resolvers for other names (default: the nameservers of /etc/resolv.conf at start)${keySourcesHelp('node.dns.upstream')}`)
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +

@@ -77,6 +77,15 @@ import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { NodeControlHandlers, type NodeControlSource } from './control/control-handlers.js';
 import { ControlServer } from './control/control-server.js';
+import { parseCidr } from '../identity/cidr.js';
+import { DnsForwarder } from '../names/dns-forwarder.js';
+import { DnsResponder } from '../names/dns-responder.js';
+import { MemberNames } from '../names/member-names.js';
+import { DEFAULT_NETWORK_DOMAIN, normalizeNetworkDomain } from '../names/network-domain.js';
+import { ResolvedLink } from '../names/resolved-link.js';
+import { resolveUpstreams } from '../names/upstreams.js';
+import { registerNamesMetrics } from '../metrics/names-metrics.js';
+import { formatHostPort } from '../wire/ip-address.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { macForPeer } from './dataplane/tap-source.js';
 import type { DirectoryEntry } from './directory.js';
@@ -135,6 +144,22 @@ export interface DaemonOptions {
   direct?: { host?: string; port: number; wss?: boolean; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
   /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. Changeable live: applyPathTimers. */
   pathTimers?: Partial<PathTimerOptions>;
+  /** Answer DNS for NAME.<domain> from the member directory (src/names/); absent: no responder. */
+  names?: DaemonNamesOptions;
+}
+
+/** The DNS responder (docs/configuration.md "Names"). */
+export interface DaemonNamesOptions {
+  /** UDP and TCP listen addresses; the first is registered with systemd-resolved. */
+  listen: readonly { host: string; port: number }[];
+  /** Network domain (default 'mesh'). */
+  domain?: string;
+  /** Resolvers for other names; absent: /etc/resolv.conf's at start. */
+  upstreams?: readonly { host: string; port: number }[];
+  /** Per-upstream wait, ms (dns-forwarder.ts default when absent). */
+  forwardTimeoutMs?: number;
+  /** Register with systemd-resolved when a device is open and resolvectl exists (default true). */
+  resolved?: boolean;
 }
 
 /** UDP direct paths: the socket's port (0 = any free port) and the STUN servers (absent: the relay's host and port). */
@@ -180,6 +205,9 @@ export class NodeDaemon {
   /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
   readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
+  /** The DNS responder (src/names/), when options.names is set. */
+  readonly names: DnsResponder | null;
+  readonly #resolved: ResolvedLink;
   /** Logs when our certificate or the CA's ends within 30 days (src/identity/cert-expiry.ts). */
   readonly #expiry: CertExpiryWatch;
   readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
@@ -285,12 +313,15 @@ export class NodeDaemon {
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
     this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });
+    this.names = options.names === undefined ? null : this.#namesResponder(options.names);
+    this.#resolved = new ResolvedLink(this.#logger.child('names'));
     this.controlHandlers = new NodeControlHandlers(this.#controlSource());
     this.control = new ControlServer({ handler: this.controlHandlers, logger: this.#logger.child('control') }, { path: options.controlPath, ...(options.controlGroup !== undefined ? { group: options.controlGroup } : {}) });
     if (options.metrics !== undefined) {
       const registry = createMetricsRegistry();
       registerNodeMetrics(registry, this);
       registerCertExpiryMetrics(registry, () => this.#watchedCertificates());
+      registerNamesMetrics(registry, () => this.names?.stats ?? null, () => this.names?.forwarder.stats ?? null);
       this.#metrics = new MetricsServer({ registry, ready: () => this.readiness() }, options.metrics);
     } else {
       this.#metrics = null;
@@ -383,12 +414,36 @@ export class NodeDaemon {
       });
       this.#dataplane = this.node.attachDevice(this.#device);
     }
+    // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
+    if (this.names !== null) await this.#startNames(this.names);
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
     this.chatService.start();
     await admitted;
     this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
+  }
+
+  #namesResponder(o: DaemonNamesOptions): DnsResponder {
+    const domain = normalizeNetworkDomain(o.domain ?? DEFAULT_NETWORK_DOMAIN);
+    if (!Array.isArray(o.listen) || o.listen.length === 0) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--dns: expected one or more HOST:PORT');
+    const names = new MemberNames({
+      directory: this.node.directory,
+      self: { name: this.certificate.name, addresses: this.certificate.addresses.map((text) => { const c = parseCidr(text); return { family: c.family, bytes: c.address }; }) },
+      isRevoked: (hex) => this.#revoked.has(hex),
+    });
+    const upstreams = resolveUpstreams(o.upstreams, o.listen);
+    const forwarder = new DnsForwarder({ upstreams, ...(o.forwardTimeoutMs !== undefined ? { timeoutMs: o.forwardTimeoutMs } : {}) }, this.#clock);
+    return new DnsResponder({ names, forwarder, logger: this.#logger.child('names') }, { listen: o.listen, domain });
+  }
+
+  async #startNames(names: DnsResponder): Promise<void> {
+    await names.start();
+    const listen = names.addresses();
+    this.#logger.info('names: answering DNS', { domain: names.domain, listen: listen.map((a) => formatHostPort(a.host, a.port)).join(','), upstreams: names.forwarder.upstreams.map((u) => formatHostPort(u.host, u.port)).join(',') || 'none' });
+    if (this.#device !== null && this.#o.names?.resolved !== false && listen[0] !== undefined) {
+      await this.#resolved.apply(this.#device.name, listen[0], names.domain);
+    }
   }
 
   /** Resolves on the first admission; rejects on a refusal, a fatal link error, or the startup timeout. */
@@ -434,6 +489,10 @@ export class NodeDaemon {
     this.#expiry.stop();
     this.chatService.stop();
     this.pinger.stop();
+    if (this.names !== null) {
+      await this.#resolved.revert();
+      this.names.stop();
+    }
     await this.node.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
     await this.#metrics?.stop();
