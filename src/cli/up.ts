@@ -165,6 +165,7 @@ export function registerUp(program: Command): void {
     .option('--dns <host:port,...>', `answer DNS for NAME.<domain> with members' mesh addresses (from CA-verified certificates) and PTR for them, other names forwarded upstream, over UDP and TCP on these addresses, e.g. 127.0.0.153:53 or MESH_IP:53 (default off); with a device and resolvectl, systemd-resolved sends the domain here${keySourcesHelp('node.dns.listen')}`)
     .option('--dns-domain <domain>', `network domain of member names (default ${DEFAULT_NETWORK_DOMAIN}); give every member the same one${keySourcesHelp('node.dns.domain')}`)
     .option('--dns-upstream <ip[:port],...>', `resolvers for other names (default: the nameservers of /etc/resolv.conf at start)${keySourcesHelp('node.dns.upstream')}`)
+    .option('--no-dns-resolved', 'do not register --dns with systemd-resolved (SHADOWMESH_DNS_RESOLVED=false; node.dns.resolved: false in the config file)')
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +

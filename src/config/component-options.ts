@@ -160,7 +160,8 @@ export function namesOf(cfg: EffectiveConfig): { names?: DaemonNamesOptions } {
   const listen = parseListenList(text);
   if (listen === null) throw new TypeError('config node.dns.listen: not HOST:PORT[,HOST:PORT...] (the schema checks it)');
   const upstream = cfg.string('node.dns.upstream');
-  return { names: { listen, domain: req(cfg.string('node.dns.domain'), 'node.dns.domain'), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
+  const resolved = cfg.boolean('node.dns.resolved');
+  return { names: { listen, domain: req(cfg.string('node.dns.domain'), 'node.dns.domain'), ...(resolved === false ? { resolved: false } : {}), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
 }
 
 /** node.metrics.listen / relay.metrics.listen as the metrics listener's address; {} when unset (no listener). */
