@@ -18,7 +18,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LabProcess, NetnsLab } from '../../src/demo/netns-lab.js';
 import { upAvailable } from '../../testkit/netns-shadowmesh.js';
@@ -33,6 +33,7 @@ const UPSTREAM_ANSWER = '192.0.2.7';
 /** b's leave reaching a through the relay, plus libc's retries; generous for a loaded machine. */
 const LEAVE_MS = 20_000;
 const POLL_MS = 250;
+const ETC_NETNS = '/etc/netns';
 const TINY_DNS = fileURLToPath(new URL('../../testkit/tiny-dns-server.js', import.meta.url));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,6 +43,18 @@ describe('member names through the system resolver', { skip }, () => {
   let lab: NetnsLab | undefined;
   let upstream: LabProcess | undefined;
   let etcDir: string | undefined;
+  /** /etc/netns did not exist before: removed again once empty. */
+  let createdEtcNetns = false;
+  const removeEtc = (dir: string): void => {
+    rmSync(dir, { recursive: true, force: true });
+    if (createdEtcNetns) {
+      try {
+        rmdirSync(ETC_NETNS);
+      } catch {
+        // not empty (another lab's files) or gone already
+      }
+    }
+  };
 
   const logs = (): string => mesh?.logs() ?? '';
   const getent = (name: string) => lab!.exec('a', ['getent', 'hosts', name], { timeoutMs: 20_000 });
@@ -53,9 +66,10 @@ describe('member names through the system resolver', { skip }, () => {
         : ['--no-direct'],
     });
     lab = mesh.lab;
-    const dir = `/etc/netns/${lab.node('a').ns}`;
+    const dir = `${ETC_NETNS}/${lab.node('a').ns}`;
     etcDir = dir;
-    lab.onTeardown(() => rmSync(dir, { recursive: true, force: true }));
+    createdEtcNetns = !existsSync(ETC_NETNS);
+    lab.onTeardown(() => removeEtc(dir));
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}/resolv.conf`, `nameserver ${LAB_MESH_A}\noptions timeout:2 attempts:2\n`);
     writeFileSync(`${dir}/nsswitch.conf`, 'hosts: files dns\n');
@@ -64,7 +78,7 @@ describe('member names through the system resolver', { skip }, () => {
   });
 
   after(async () => {
-    if (etcDir !== undefined) rmSync(etcDir, { recursive: true, force: true });
+    if (etcDir !== undefined) removeEtc(etcDir);
     await mesh?.stop();
   });
 
