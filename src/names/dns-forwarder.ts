@@ -9,12 +9,15 @@
  * the next upstream, and after the last one the forward gives up (null: the
  * caller answers SERVFAIL). Only an answer from the upstream's address and
  * port, carrying the query's id and flagged as a response, counts; anything
- * else on the socket is ignored. At most `maxInFlight` forwards run at once;
+ * else on the socket is ignored. A client that asked over TCP and gets a
+ * truncated (TC) UDP answer is asked for again over TCP to the same
+ * upstream (2-byte length framing, the same timeout), so large answers
+ * reach TCP clients whole. At most `maxInFlight` forwards run at once;
  * one more is refused at once (null, counted `busy`), so a flood of queries
  * holds a bounded number of sockets and timers.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { isIP } from 'node:net';
+import { connect, isIP, type Socket as TcpSocket } from 'node:net';
 import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 
@@ -48,6 +51,7 @@ export class DnsForwarder {
   readonly #maxInFlight: number;
   readonly #clock: Clock;
   readonly #sockets = new Set<Socket>();
+  readonly #tcp = new Set<TcpSocket>();
   #inFlight = 0;
   #stopped = false;
   readonly stats: ForwarderStats = { forwarded: 0, answered: 0, timeouts: 0, busy: 0, errors: 0 };
@@ -68,7 +72,7 @@ export class DnsForwarder {
   }
 
   /** The upstream's answer to `query` (with id `id`), or null: no upstream, busy, every upstream timed out, or stopped. Never rejects. */
-  async forward(query: Uint8Array, id: number): Promise<Uint8Array | null> {
+  async forward(query: Uint8Array, id: number, transport: 'udp' | 'tcp' = 'udp'): Promise<Uint8Array | null> {
     if (this.#stopped || this.#upstreams.length === 0) return null;
     if (this.#inFlight >= this.#maxInFlight) {
       this.stats.busy++;
@@ -79,7 +83,10 @@ export class DnsForwarder {
     try {
       for (const upstream of this.#upstreams) {
         if (this.#stopped) return null;
-        const answer = await this.#ask(upstream, query, id);
+        let answer = await this.#ask(upstream, query, id);
+        if (answer !== null && transport === 'tcp' && ((answer[2] as number) & 0x02) !== 0 && !this.#stopped) {
+          answer = (await this.#askTcp(upstream, query, id)) ?? answer;
+        }
         if (answer !== null) {
           this.stats.answered++;
           return answer;
@@ -96,6 +103,47 @@ export class DnsForwarder {
     this.#stopped = true;
     for (const s of this.#sockets) s.close();
     this.#sockets.clear();
+    for (const c of this.#tcp) c.destroy();
+    this.#tcp.clear();
+  }
+
+  #askTcp(upstream: Upstream, query: Uint8Array, id: number): Promise<Uint8Array | null> {
+    return new Promise((resolve) => {
+      const c = connect({ host: upstream.host, port: upstream.port });
+      this.#tcp.add(c);
+      let buf = Buffer.alloc(0);
+      let done = false;
+      const finish = (answer: Uint8Array | null): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        this.#tcp.delete(c);
+        c.destroy();
+        resolve(answer);
+      };
+      const timer = this.#clock.schedule(this.#timeoutMs, () => {
+        this.stats.timeouts++;
+        finish(null);
+      });
+      c.on('error', () => {
+        this.stats.errors++;
+        finish(null);
+      });
+      c.on('close', () => finish(null));
+      c.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length < 2) return;
+        const len = buf.readUInt16BE(0);
+        if (len < 12) return finish(null);
+        if (buf.length < 2 + len) return;
+        const msg = buf.subarray(2, 2 + len);
+        finish(msg.readUInt16BE(0) === id && (msg[2] as number) >= 0x80 ? new Uint8Array(msg) : null);
+      });
+      const frame = Buffer.alloc(2 + query.length);
+      frame.writeUInt16BE(query.length, 0);
+      frame.set(query, 2);
+      c.write(frame);
+    });
   }
 
   #ask(upstream: Upstream, query: Uint8Array, id: number): Promise<Uint8Array | null> {

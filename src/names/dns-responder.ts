@@ -144,7 +144,7 @@ export class DnsResponder {
       return d.bytes;
     }
     this.stats.forwarded++;
-    const answer = await this.#forwarder.forward(bytes, d.query.id ?? 0);
+    const answer = await this.#forwarder.forward(bytes, d.query.id ?? 0, transport);
     if (answer !== null && (transport === 'tcp' || answer.length <= Math.max(udpLimit(d.query), 512))) return answer;
     if (answer !== null) {
       // An upstream answer larger than the client allows over UDP: tell it to ask again over TCP.

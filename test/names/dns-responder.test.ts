@@ -2,7 +2,7 @@
 
 import { strict as assert } from 'node:assert';
 import { createSocket, type Socket } from 'node:dgram';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import dnsPacket, { type DecodedPacket, type RecordType } from 'dns-packet';
 import fc from 'fast-check';
@@ -193,6 +193,43 @@ describe('DnsResponder forwards other names', () => {
     } finally {
       r.stop();
       up.socket.close();
+    }
+  });
+});
+
+describe('DnsForwarder over TCP', () => {
+  it('a TCP client whose upstream answer comes back truncated over UDP gets the whole answer over TCP', async () => {
+    const udp = createSocket('udp4');
+    udp.on('message', (msg, rinfo) => {
+      const q = dnsPacket.decode(msg);
+      udp.send(dnsPacket.encode({ type: 'response', id: q.id ?? 0, flags: dnsPacket.TRUNCATED_RESPONSE, questions: q.questions ?? [], answers: [] }), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const port = udp.address().port;
+    const tcp = createServer((c) => {
+      c.once('data', (frame: Buffer) => {
+        const q = dnsPacket.decode(frame.subarray(2));
+        const name = q.questions?.[0]?.name ?? '';
+        const body = dnsPacket.encode({ type: 'response', id: q.id ?? 0, questions: q.questions ?? [], answers: Array.from({ length: 40 }, (_, i) => ({ type: 'A' as const, name, ttl: 60, data: `198.51.100.${i + 1}` })) });
+        const out = Buffer.alloc(2 + body.length);
+        out.writeUInt16BE(body.length, 0);
+        out.set(body, 2);
+        c.end(out);
+      });
+    });
+    await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve));
+    const r = responder([], new DnsForwarder({ upstreams: [{ host: '127.0.0.1', port }], timeoutMs: 2_000 }));
+    try {
+      const overUdp = decode(await r.handle(query('big.example', 'A', 5), 'udp'));
+      assert.equal(overUdp.flag_tc, true, 'a UDP client gets the truncated answer and retries over TCP itself');
+      const overTcp = decode(await r.handle(query('big.example', 'A', 6), 'tcp'));
+      assert.equal(overTcp.id, 6);
+      assert.equal(overTcp.flag_tc, false);
+      assert.equal(overTcp.answers?.length, 40);
+    } finally {
+      r.stop();
+      udp.close();
+      tcp.close();
     }
   });
 });
