@@ -5,7 +5,8 @@
  * loopback and `--metrics`. Queries go over real UDP sockets: bob.mesh is
  * bob's certificate address while bob is a member, NXDOMAIN once his daemon
  * stopped; other names reach the upstream; garbage is dropped; the
- * shadowmesh_dns_* counters in alice's /metrics follow each of these.
+ * shadowmesh_dns_* counters in alice's /metrics follow each of these. A
+ * third member asking for alice's address cannot start.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import dnsPacket, { type DecodedPacket, type RecordType } from 'dns-packet';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
-import { startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
+import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { seriesValue } from '../../testkit/prometheus-exposition.js';
 import { freePort } from '../../testkit/free-port.js';
 import { scrape } from '../../testkit/metrics-scrape.js';
@@ -49,7 +50,7 @@ function ask(name: string, type: RecordType): Promise<Answer | undefined> {
 const data = (p: Answer | undefined): string[] => (p?.answers ?? []).map((a) => (a as { data: string }).data);
 
 before(async () => {
-  net = await createTestNetwork({ members: ['alice', 'bob'] });
+  net = await createTestNetwork({ members: ['alice', 'bob', 'carol'] });
   sockDir = await mkdtemp(join(tmpdir(), 'sm-dns-'));
   relay = await startRelayProcess({ caFile: net.caFile });
   upstream = createSocket('udp4');
@@ -104,4 +105,10 @@ test('other names reach the upstream; garbage is dropped; /metrics counts all of
   assert.equal(seriesValue(f, 'shadowmesh_dns_forwarded_total', { outcome: 'answered' }), fwd0 + 1);
   assert.equal(seriesValue(f, 'shadowmesh_dns_answers_total', { rcode: 'nxdomain' }), nx0 + 1);
   assert.equal(seriesValue(f, 'shadowmesh_dns_queries_total'), q0 + 3);
+});
+
+test('a --dns address that is taken stops `up` with SM_ERR_NAMES_BIND', async () => {
+  const r = await runCliAsync(['up', ...upArgs('carol', ['--dns', `127.0.0.1:${dnsPort}`])]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /SM_ERR_NAMES_BIND/);
 });
