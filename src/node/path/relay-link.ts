@@ -138,6 +138,8 @@ export interface RelayLinkStats {
   failures: Record<string, number>;
   /** Admissions at a relay other than the one of the previous admission. */
   switches: number;
+  /** Re-admissions started to present a renewed certificate (renewCertificate). */
+  renewals: number;
 }
 
 /**
@@ -292,9 +294,9 @@ interface Attempt {
 type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
 
 export class RelayLink extends EventEmitter {
-  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {}, switches: 0 };
+  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {}, switches: 0, renewals: 0 };
   readonly #signer: Pick<HybridSigner, 'sign'>;
-  readonly #certificate: Uint8Array;
+  #certificate: Uint8Array;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #timers: RelayLinkTimers;
@@ -368,6 +370,39 @@ export class RelayLink extends EventEmitter {
     this.#logger.info('leaving relay for a faster one', { relay: attempt.target.url });
     this.emit('down', { code: 'moving', message: `leaving ${attempt.target.url} for a faster relay` });
     this.#connect();
+  }
+
+  /**
+   * Renewal (docs/architecture.md "Certificate renewal"): admit with
+   * `certificate` (our renewed member certificate, encoded, checked by the
+   * caller) from now on. While admitted, the current connection is closed as
+   * by moveTo() and a new admission starts at once with the new certificate,
+   * without a failure or a backoff, so the relay holds it before the old one
+   * ends. While not admitted, the next attempt presents it. Returns whether a
+   * re-admission was started.
+   */
+  renewCertificate(certificate: Uint8Array): boolean {
+    if (!(certificate instanceof Uint8Array) || certificate.length === 0) throw optionError('certificate', typeof certificate, 'the encoded member certificate');
+    this.#certificate = certificate;
+    const attempt = this.#attempt;
+    if (this.#state !== 'established' || attempt === null) return false;
+    attempt.failed = true;
+    attempt.timer?.cancel();
+    attempt.timer = null;
+    const ws = attempt.ws;
+    if (ws !== null && ws.readyState === WebSocket.OPEN) {
+      ws.send(encodeRelayFrame({ type: FrameType.Close, code: RelayErrorCode.ShuttingDown, reason: 'certificate renewed; re-admitting' }));
+      ws.close(WS_CLOSE_NORMAL);
+      this.#timers.closeGrace(() => attempt.socket.destroy());
+    } else {
+      attempt.socket.destroy();
+    }
+    this.#chooser?.left(attempt.target.url);
+    this.stats.renewals++;
+    this.#logger.info('re-admitting with the renewed certificate', { relay: attempt.target.url });
+    this.emit('down', { code: 'renewing', message: `re-admitting to ${attempt.target.url} with the renewed certificate` });
+    this.#connect();
+    return true;
   }
 
   /** Close the link and cancel retries; idempotent. Resolves when the socket is gone. */
