@@ -27,6 +27,12 @@
  * control socket on, a CertExpiryWatch logs when our certificate or the CA's
  * ends within 30 days; `status` and the metrics read the same decisions.
  *
+ * Certificate renewal (docs/architecture.md "Certificate renewal"):
+ * `replaceCertificate` is the one place a running daemon takes a new member
+ * certificate (SIGHUP through `checkCertificateFile`/`reloadCertificate`;
+ * an enrollment client later). `certificate` always reads the one in force,
+ * so `status`, the metrics and the expiry warnings follow it.
+ *
  * A control client may ask the daemon to stop (control `shutdown`): the
  * daemon does not stop itself then, it resolves `stopRequested`, and whoever
  * runs it (src/cli/up.ts, through src/cli/foreground.ts) stops it exactly as
@@ -362,6 +368,8 @@ export class NodeDaemon {
       notAfter: new Date(next.notAfterMs).toISOString(),
       groups: next.groups.join(','),
     });
+    // The next expiry warning is due from the new notAfter, not the old one.
+    this.#expiry.recheck();
     return 'replaced';
   }
 
