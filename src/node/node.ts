@@ -145,8 +145,6 @@ export class ShadowNode extends EventEmitter {
   readonly #logger: Logger;
   readonly #clock: Clock;
   #admissions = 0;
-  /** Set by replaceCertificate while its re-admission is under way. */
-  #renewing = false;
   #certificate: MemberCertificate;
   #running = false;
   #recheck: TimerHandle | null = null;
@@ -266,10 +264,8 @@ export class ShadowNode extends EventEmitter {
       // so they carry on over the new relay unchanged, with no handshake to wait for.
       const moved = this.#lastRelayUrl !== null && this.#lastRelayUrl !== info.relayUrl;
       this.#lastRelayUrl = info.relayUrl;
-      // A re-admission we asked for to present a renewed certificate is no restart either: nothing was lost.
-      const renewal = this.#renewing;
-      this.#renewing = false;
-      if (this.#admissions > 1 && !moved && !renewal) this.peers.rehandshakeAll();
+      // A re-admission only to present a renewed certificate is no restart either: nothing was lost.
+      if (this.#admissions > 1 && !moved && !info.renewal) this.peers.rehandshakeAll();
       this.emit('relay', info);
     });
     this.link.on('peer_up', (cert: Uint8Array, onlineSinceMs: number) => { this.directory.onPeerUp(cert, onlineSinceMs); });
@@ -364,7 +360,7 @@ export class ShadowNode extends EventEmitter {
   replaceCertificate(cert: MemberCertificate): void {
     this.#certificate = cert;
     this.peers.setCertificate(cert.raw);
-    this.#renewing = this.link.renewCertificate(cert.raw);
+    this.link.renewCertificate(cert.raw);
   }
 
   /** Add the TAP/TUN data plane (before or after start). One device per node. */

@@ -117,6 +117,8 @@ export interface RelayEstablished {
   observedPort: number;
   heartbeatMs: number;
   maxFrameBytes: number;
+  /** This admission only presents a renewed certificate (renewCertificate): the link was not lost, nothing needs redoing. */
+  renewal: boolean;
 }
 
 export interface RelayLinkStats {
@@ -289,6 +291,10 @@ interface Attempt {
   info: RelayEstablished | null;
   failed: boolean;
   target: Target;
+  /** The member certificate this attempt presents. */
+  certificate: Uint8Array;
+  /** Started by renewCertificate. */
+  renewal: boolean;
 }
 
 type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
@@ -378,7 +384,9 @@ export class RelayLink extends EventEmitter {
    * caller) from now on. While admitted, the current connection is closed as
    * by moveTo() and a new admission starts at once with the new certificate,
    * without a failure or a backoff, so the relay holds it before the old one
-   * ends. While not admitted, the next attempt presents it. Returns whether a
+   * ends; its 'established' says `renewal: true`. While not admitted, the
+   * next attempt presents it; an attempt already under way with the old one
+   * re-admits again as soon as it is admitted. Returns whether a
    * re-admission was started.
    */
   renewCertificate(certificate: Uint8Array): boolean {
@@ -401,7 +409,7 @@ export class RelayLink extends EventEmitter {
     this.stats.renewals++;
     this.#logger.info('re-admitting with the renewed certificate', { relay: attempt.target.url });
     this.emit('down', { code: 'renewing', message: `re-admitting to ${attempt.target.url} with the renewed certificate` });
-    this.#connect();
+    this.#connect(true);
     return true;
   }
 
@@ -479,7 +487,7 @@ export class RelayLink extends EventEmitter {
     return { ...parseRelayUrl(target.url), pins: resolvePins(target.pins, `pins of ${target.url}`) };
   }
 
-  #connect(): void {
+  #connect(renewal = false): void {
     if (this.#state === 'stopped') return;
     this.#state = 'connecting';
     if (this.#attempts++ > 0) this.stats.reconnects++;
@@ -506,6 +514,8 @@ export class RelayLink extends EventEmitter {
       info: null,
       failed: false,
       target,
+      certificate: this.#certificate,
+      renewal,
     };
     this.#attempt = attempt;
     attempt.timer = this.#timers.connectDeadline(() => {
@@ -618,6 +628,7 @@ export class RelayLink extends EventEmitter {
           observedPort: admission.observedPort,
           heartbeatMs: admission.heartbeatMs,
           maxFrameBytes: Math.min(admission.maxFrameBytes, MAX_FRAME_BYTES),
+          renewal: attempt.renewal,
         };
         this.#onEstablished(attempt, info, admission.idleTimeoutMs);
         return;
@@ -649,6 +660,8 @@ export class RelayLink extends EventEmitter {
     });
     this.#logger.info('admitted by relay', { relay: attempt.target.url, observed: `${info.observedAddress}:${info.observedPort}` });
     this.emit('established', info);
+    // A certificate renewed while this attempt was under way: present it now, before the old one ends.
+    if (attempt.certificate !== this.#certificate && this.#attempt === attempt && this.#state === 'established') this.renewCertificate(this.#certificate);
   }
 
   /** End `attempt` (once): count, emit 'down', tear down, schedule the next try. */
