@@ -83,7 +83,10 @@ test('replaceCertificate: another key is refused and changes nothing; a renewal 
       a.send(bob, Buffer.from('after'));
       await new Promise((r) => setTimeout(r, 20));
     }
+    // Time for a handshake to complete had one been started (one takes tens of ms on loopback).
+    await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(b.peers.peers().find((p) => p.peerId === toHex(m.peerId))!.stats.handshakes, handshakesAtBob, 'no handshake was forced');
+    assert.equal(b.peers.peerCertificate(m.peerId)?.notAfterMs, oldNotAfter, 'bob\'s session still holds the certificate of its last handshake; the next rekey brings the new one');
 
     // The same certificate again changes nothing.
     assert.equal(await daemon.reloadCertificate(renewedFile), 'unchanged');
