@@ -138,6 +138,13 @@ async function scenario(t: TestContext, direct: boolean): Promise<void> {
   assert.equal(result.summary.sent, count);
   assert.equal(result.lost.length, 0, report);
 
+  // How long alice was away from the relay for the re-admission (reported, not asserted: no timing in tests).
+  const leftAt = loggedRecords(alice.stderr(), /^re-admitting with the renewed certificate/, 'info');
+  const admittedAt = loggedRecords(alice.stderr(), /^admitted by relay/, 'info');
+  assert.equal(leftAt.length, 1, alice.stderr());
+  assert.equal(admittedAt.length, 2, 'admitted at start and once for the renewal');
+  t.diagnostic(`re-admission took ${Date.parse(String(admittedAt[1]!['time'])) - Date.parse(String(leftAt[0]!['time']))} ms (from leaving to admitted)`);
+
   // Alice applied it and says so.
   const replaced = loggedRecords(alice.stderr(), /^member certificate replaced/, 'info');
   assert.equal(replaced.length, 1, alice.stderr());
