@@ -15,7 +15,7 @@
  *     SIGHUP; the stream runs on until after the old certificate's notAfter.
  *     The stream loses nothing; the relay never disconnects anyone for an
  *     expired certificate (/stats) and re-admitted alice once more;
- *     `status --json` shows the new notAfter, bob's directory holds the new
+ *     `status --json`, the expiry gauge and the expiry warning show the new notAfter, bob's directory holds the new
  *     certificate (the relay re-announced it), and no handshake between the
  *     two ran since the renewal (the session was kept, and with direct
  *     paths the direct path too, with no fallback to the relay). Relay only,
@@ -31,6 +31,9 @@ import type { PeersResult, PingProgress, StatusResult, WhoisResult } from '../..
 import { runCliAsync, startDaemon, waitFor, type CliRun, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { loggedRecords } from '../../testkit/log-records.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { freePort } from '../../testkit/free-port.js';
+import { scrape } from '../../testkit/metrics-scrape.js';
+import { seriesValue } from '../../testkit/prometheus-exposition.js';
 
 /** The short certificate alice starts with. */
 const SHORT_VALID = '60s';
@@ -46,6 +49,7 @@ let caDir = '';
 let relay: RelayProcess | undefined;
 let daemons: Record<string, DaemonProcess> = {};
 let oldNotAfterMs = 0;
+let aliceMetrics = 0;
 
 const sock = (name: string): string => join(work, `${name}.sock`);
 const client = (name: string): ControlClient => new ControlClient({ path: sock(name), timeoutMs: 30_000 });
@@ -81,7 +85,8 @@ async function setUp(direct: boolean): Promise<void> {
   daemons['bob'] = await startDaemon(up('bob'));
   // Alice's short certificate last, so its minute is spent on the test.
   oldNotAfterMs = await sign('alice', '10.79.0.2/24', SHORT_VALID, join(work, 'alice.crt'));
-  daemons['alice'] = await startDaemon(up('alice'));
+  aliceMetrics = await freePort();
+  daemons['alice'] = await startDaemon([...up('alice'), '--metrics', `127.0.0.1:${aliceMetrics}`]);
 }
 
 async function tearDown(): Promise<void> {
@@ -153,6 +158,11 @@ async function scenario(t: TestContext, direct: boolean): Promise<void> {
   assert.equal(json.certificates.member!.notAfterMs, newNotAfterMs);
   assert.equal(json.relay.connected, true);
   assert.equal(json.relay.connects, 2, 'one re-admission: the renewal');
+  assert.equal(seriesValue(await scrape(aliceMetrics), 'shadowmesh_certificate_expiry_timestamp_seconds', { cert: 'member' }), Math.floor(newNotAfterMs / 1000));
+  // The expiry warning was recomputed at once: its last record names the new notAfter (a day left: still warned).
+  const warned = loggedRecords(alice.stderr(), /^member certificate expire/);
+  assert.ok(warned.length >= 2, alice.stderr());
+  assert.equal(warned.at(-1)!['notAfter'], new Date(newNotAfterMs).toISOString());
 
   // The relay: no expired-certificate disconnect, alice admitted (two members online).
   const stats = await relay!.stats();
