@@ -27,6 +27,12 @@
  * control socket on, a CertExpiryWatch logs when our certificate or the CA's
  * ends within 30 days; `status` and the metrics read the same decisions.
  *
+ * Certificate renewal (docs/architecture.md "Certificate renewal"):
+ * `replaceCertificate` is the one place a running daemon takes a new member
+ * certificate (SIGHUP through `checkCertificateFile`/`reloadCertificate`;
+ * an enrollment client later). `certificate` always reads the one in force,
+ * so `status`, the metrics and the expiry warnings follow it.
+ *
  * A control client may ask the daemon to stop (control `shutdown`): the
  * daemon does not stop itself then, it resolves `stopRequested`, and whoever
  * runs it (src/cli/up.ts, through src/cli/foreground.ts) stops it exactly as
@@ -67,6 +73,7 @@ import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '..
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
+import { checkReplacement, sameCertificate } from '../identity/cert-replacement.js';
 import { formatPeerId, shortId } from '../identity/peer-id.js';
 import { InnerType } from '../wire/constants.js';
 import { ChatInbox } from '../messaging/chat-inbox.js';
@@ -196,7 +203,6 @@ export interface DaemonDeps {
 
 export class NodeDaemon {
   readonly identity: Identity;
-  readonly certificate: MemberCertificate;
   readonly node: ShadowNode;
   readonly pinger: MeshPinger;
   readonly control: ControlServer;
@@ -219,6 +225,8 @@ export class NodeDaemon {
   #revoked: Set<string>;
   /** The revocation list file reloads read: --crl, or the path a configuration reload named since. */
   #crlFile: string | undefined;
+  /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
+  #certFile: string;
   #device: Device | null = null;
   #dataplane: Dataplane | null = null;
   #startedAtMs = 0;
@@ -270,10 +278,10 @@ export class NodeDaemon {
     this.#logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
     this.identity = identity;
-    this.certificate = cert;
     this.#verifier = verifier;
     this.#revoked = new Set((crl?.peerIds ?? []).map((id) => formatPeerId(id)));
     this.#crlFile = options.crlFile;
+    this.#certFile = options.certFile;
     this.node = new ShadowNode(
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
@@ -336,8 +344,13 @@ export class NodeDaemon {
   /** The parts the control handlers read; what changes after construction (device, data plane, start time, revocations) is read through a function. */
   #controlSource(): NodeControlSource {
     const node = this.node;
+    const peerId = this.identity.peerId;
     return {
-      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses, groups: this.certificate.groups, notAfterMs: this.certificate.notAfterMs },
+      // Read on every answer: a renewal (replaceCertificate) changes groups and notAfter.
+      get self() {
+        const c = node.certificate;
+        return { peerId, name: c.name, addresses: c.addresses, groups: c.groups, notAfterMs: c.notAfterMs };
+      },
       relayUrl: this.#o.relayUrl,
       relays: () => node.relayList(),
       clock: this.#clock,
@@ -357,6 +370,65 @@ export class NodeDaemon {
       certificates: () => this.#expiry.current(),
       requestStop: () => this.#requestStop(),
     };
+  }
+
+  /** Our member certificate in force: the one loaded at start, or the last one replaceCertificate accepted. */
+  get certificate(): MemberCertificate {
+    return this.node.certificate;
+  }
+
+  /**
+   * Put a renewed member certificate in force without a restart
+   * (docs/architecture.md "Certificate renewal"). It must be for our key,
+   * verify against our CA and revocation list, not be expired, keep the
+   * name and exactly the addresses, and not end sooner
+   * (src/identity/cert-replacement.ts); otherwise this throws that rule's
+   * SM_ERR_* code and nothing changes. Accepted: the relay re-admits us
+   * with it at once, every handshake from now on presents it (peers learn
+   * it at their next rekey; sessions and direct paths stay), and `status`,
+   * the metrics and the expiry warnings read it. The same certificate again
+   * is 'unchanged' and does nothing.
+   */
+  replaceCertificate(raw: Uint8Array): 'replaced' | 'unchanged' {
+    const current = this.node.certificate;
+    if (sameCertificate(current, raw)) return 'unchanged';
+    const next = checkReplacement(current, raw, this.#verifier, this.#clock.now());
+    this.node.replaceCertificate(next);
+    this.#logger.info('member certificate replaced', {
+      previousNotAfter: new Date(current.notAfterMs).toISOString(),
+      notAfter: new Date(next.notAfterMs).toISOString(),
+      groups: next.groups.join(','),
+    });
+    // The next expiry warning is due from the new notAfter, not the old one.
+    this.#expiry.recheck();
+    return 'replaced';
+  }
+
+  /**
+   * Read the certificate file (--cert, or a new node.cert from a
+   * configuration reload) and check it as a replacement of ours without
+   * applying it: null when it is the certificate in force. A file that
+   * cannot be read or is refused is logged with its code and THROWS, so a
+   * configuration reload can refuse as a whole before it applies anything.
+   */
+  async checkCertificateFile(file: string = this.#certFile): Promise<Uint8Array | null> {
+    try {
+      const cert = await loadMemberCertificate(file);
+      if (sameCertificate(this.node.certificate, cert.raw)) return null;
+      checkReplacement(this.node.certificate, cert.raw, this.#verifier, this.#clock.now());
+      return cert.raw;
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? 'SM_ERR_CERT_MALFORMED');
+      this.#logger.error('certificate reload refused; keeping the certificate in force', { file, code, error: (err as Error).message, notAfter: new Date(this.node.certificate.notAfterMs).toISOString() });
+      throw err;
+    }
+  }
+
+  /** checkCertificateFile, then replaceCertificate (SIGHUP): the file becomes the one later reloads read. Throws as checkCertificateFile. */
+  async reloadCertificate(file: string = this.#certFile): Promise<'replaced' | 'unchanged'> {
+    const raw = await this.checkCertificateFile(file);
+    this.#certFile = file;
+    return raw === null ? 'unchanged' : this.replaceCertificate(raw);
   }
 
   /** Ready for traffic (GET /ready): admitted by the relay, and the device open unless it runs without one. */
