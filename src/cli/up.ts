@@ -13,7 +13,9 @@
  * enrollment service unless already enrolled, writing the identity,
  * certificate, CA certificate, revocation list and the config file that the
  * start then reads (src/enroll/join-node.ts; docs/configuration.md
- * "Joining with a token").
+ * "Joining with a token"). A node enrolled that way renews its certificate
+ * through the same service once a third of its lifetime is left, without a
+ * restart (src/enroll/auto-renew.ts).
  *
  * Logs go to stderr: one readable line per record on a terminal, JSON lines
  * otherwise (a file, a pipe, journald); SHADOWMESH_LOG_FORMAT or log.format
@@ -31,14 +33,19 @@
  * cannot be opened, a relay that refuses or cannot be reached within
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_NETWORK_DOMAIN } from '../names/network-domain.js';
 import { CONFIG_ENV, DEFAULT_CONFIG_FILE_NAME } from '../config/config-keys.js';
 import { locateConfigFile, shadowmeshHome } from '../config/config-file.js';
 import { passphraseOf } from '../config/component-options.js';
-import { joinNode } from '../enroll/join-node.js';
+import { ENROLLMENT_FILE, joinNode } from '../enroll/join-node.js';
+import { AutoRenew, readEnrollmentTarget } from '../enroll/auto-renew.js';
+import { requestRenew } from '../enroll/join-client.js';
+import { saveMemberCertificate } from '../identity/files.js';
+import { systemClock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
 import { pathExists } from '../identity/secure-files.js';
 import { keySourcesHelp } from '../config/config-keys.js';
 import { daemonOptionsOf, logFormatOf, logLevelOf, pathTimersOf } from '../config/component-options.js';
@@ -81,6 +88,27 @@ async function joinFirst(opts: UpCliOptions, cmd: Command, token: string): Promi
   });
 }
 
+/**
+ * A node enrolled with a token (DIR/enrollment.json, written by --join) renews
+ * its certificate through the same service on its own once a third of its
+ * lifetime is left (src/enroll/auto-renew.ts): saved to --cert, then put in
+ * force live (daemon.replaceCertificate). Null for a node signed by hand.
+ */
+async function autoRenewOf(daemon: NodeDaemon, identityDir: string, certFile: string, logger: Logger): Promise<AutoRenew | null> {
+  const file = join(identityDir, ENROLLMENT_FILE);
+  if (!(await pathExists(file))) return null;
+  const target = await readEnrollmentTarget(file);
+  return new AutoRenew({
+    clock: systemClock,
+    logger: logger.child('renewal'),
+    target,
+    current: () => daemon.certificate,
+    renew: (t, cert) => requestRenew(t, daemon.identity.signer, cert.raw),
+    save: (cert) => saveMemberCertificate(certFile, cert),
+    apply: (raw) => daemon.replaceCertificate(raw),
+  });
+}
+
 async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   if (opts.join !== undefined) await joinFirst(opts, cmd, opts.join);
   else if (opts.hostname !== undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--hostname: only with --join (the member name is in the certificate)');
@@ -91,12 +119,15 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   const log = new AdjustableLogger('node', { level: logLevelOf(cfg), format: chooseLogFormat(logFormatOf(cfg), process.stderr) });
   const logger = log.logger;
   const daemon = await NodeDaemon.load({ logger }, options);
+  let renewal: AutoRenew | null = null;
   try {
+    renewal = await autoRenewOf(daemon, options.identityDir, options.certFile, logger);
     await daemon.start();
   } catch (err) {
     await daemon.stop();
     throw err;
   }
+  renewal?.start();
   const reloader = new ConfigReloader(
     {
       logger: logger.child('config'),
@@ -119,7 +150,10 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
   );
   await runUntilStopped({ logger }, {
     readyLine: daemon.readyLine(),
-    stop: () => daemon.stop(),
+    stop: async () => {
+      await renewal?.stop();
+      await daemon.stop();
+    },
     stopRequested: daemon.stopRequested,
     reload: () => {
       logger.info('SIGHUP: reloading the configuration', { file: cfg.file ?? 'none' });
@@ -164,7 +198,7 @@ export function registerUp(program: Command): void {
     .option('--no-udp', 'direct paths over WSS only: no UDP socket, no hole punching (SHADOWMESH_P2P_UDP=false; node.p2p.udp: false in the config file)')
     .option('--no-wss', 'direct paths over UDP only: no TCP listener, no WSS dials; where UDP is blocked traffic stays on the relay (SHADOWMESH_P2P_WSS=false; node.p2p.wss: false in the config file)')
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${keySourcesHelp('node.startupTimeout')}`)
-    .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again (docs/configuration.md "Joining with a token")')
+    .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again and the certificate renews itself there while up runs (docs/configuration.md "Joining with a token")')
     .option('--hostname <name>', 'member name to ask for with --join (default: this machine\'s host name up to its first dot)')
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
     .option('--dns <host:port,...>', `answer DNS for NAME.<domain> with members' mesh addresses (from CA-verified certificates) and PTR for them, other names forwarded upstream, over UDP and TCP on these addresses, e.g. 127.0.0.153:53 or MESH_IP:53 (default off); with a device and resolvectl, systemd-resolved sends the domain here${keySourcesHelp('node.dns.listen')}`)

@@ -39,6 +39,8 @@ export const EnrollCode = Object.freeze({
   CONFIG_EXISTS: 'SM_ERR_ENROLL_CONFIG_EXISTS',
   /** The service failed on its side (logged there). */
   INTERNAL: 'SM_ERR_ENROLL_INTERNAL',
+  /** DIR/enrollment.json (where renewals go) is not the record `up --join` writes. */
+  STATE: 'SM_ERR_ENROLL_STATE',
 } as const);
 
 export class EnrollError extends SmError {
