@@ -111,7 +111,7 @@ export async function withCaLock<T>(dir: string, fn: () => Promise<T>): Promise<
 }
 
 /** Loads the CA certificate and its key, checking that they belong together. The caller destroys the signer. */
-async function loadCa(dir: string, passphrase: string | undefined): Promise<{ ca: CaCertificate; signer: HybridSigner }> {
+export async function loadCa(dir: string, passphrase: string | undefined): Promise<{ ca: CaCertificate; signer: HybridSigner }> {
   const ca = await loadCaCertificate(join(dir, CA_CERT_FILE));
   const keyPath = join(dir, CA_KEY_FILE);
   const file = await readPrivateFile(keyPath);
