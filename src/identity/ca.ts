@@ -11,6 +11,9 @@
  *     CADIR/issued/     a copy of every member certificate, <peer id>.crt
  *     CADIR/lock        exists while a command changes the directory
  *     CADIR/tokens/     join tokens (src/enroll/token-store.ts)
+ *     CADIR/policy-version, CADIR/policy.signed
+ *                       the last network policy version signed and a copy
+ *                       of it (src/policy/ca-policy.ts)
  *     CADIR/tls-key.pem the enrollment service's TLS key, CADIR/enroll-endpoint
  *                       where it listens (src/cli/ca-enroll.ts)
  *

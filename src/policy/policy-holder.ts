@@ -6,9 +6,13 @@
  * accepted again only byte for byte (a re-delivery); a different blob under
  * the same version is refused too, as only a CA key compromise could make one.
  *
+ * `minVersion` seeds the floor from what a member recorded before a
+ * restart (the holder itself keeps nothing on disk): versions below it are
+ * refused even before any policy is held.
+ *
  * Errors: those of decodeSignedPolicy, and SM_ERR_POLICY_ROLLBACK.
  */
-import { IdentityError } from '../errors.js';
+import { ConfigError, IdentityError } from '../errors.js';
 import { equalBytes } from '../crypto/bytes.js';
 import type { CaCertificate } from '../identity/certificate.js';
 import { PolicyCode } from './policy-errors.js';
@@ -16,10 +20,14 @@ import { decodeSignedPolicy, type SignedPolicy } from './signed-policy.js';
 
 export class PolicyHolder {
   readonly #ca: CaCertificate;
+  readonly #minVersion: number;
   #current: SignedPolicy | null = null;
 
-  constructor(ca: CaCertificate) {
+  constructor(ca: CaCertificate, options: { minVersion?: number } = {}) {
+    const min = options.minVersion ?? 0;
+    if (!Number.isSafeInteger(min) || min < 0) throw new ConfigError('SM_ERR_CONFIG_POLICY_VERSION', `PolicyHolder minVersion: expected a non-negative integer, got ${String(min)}`);
     this.#ca = ca;
+    this.#minVersion = min;
   }
 
   /** The verified policy in force, or null before any. */
@@ -27,9 +35,9 @@ export class PolicyHolder {
     return this.#current;
   }
 
-  /** The version in force, 0 before any. */
+  /** The version in force; before any, the floor (minVersion, default 0). */
   get version(): number {
-    return this.#current?.version ?? 0;
+    return this.#current?.version ?? this.#minVersion;
   }
 
   /**
@@ -39,6 +47,7 @@ export class PolicyHolder {
   accept(bytes: Uint8Array): boolean {
     const sp = decodeSignedPolicy(bytes, this.#ca);
     const held = this.#current;
+    if (held === null && sp.version < this.#minVersion) throw new IdentityError(PolicyCode.ROLLBACK, `policy version ${sp.version} is older than version ${this.#minVersion} this member has verified before: refused`);
     if (held !== null) {
       if (sp.version < held.version) throw new IdentityError(PolicyCode.ROLLBACK, `policy version ${sp.version} is older than version ${held.version} already in force: refused`);
       if (sp.version === held.version) {

@@ -75,6 +75,19 @@ test('the holder keeps the highest version it verified: lower refused, same re-d
   assert.equal(holder.current!.text, TEXT_V2);
 });
 
+test('a floor recorded before a restart (minVersion) refuses older versions before any policy is held', () => {
+  const ca = makeCa();
+  const v1 = issueSignedPolicy(ca.signer, ca.ca, { version: 1, issuedAtMs: T0_MS, text: TEXT_V1 });
+  const v3 = issueSignedPolicy(ca.signer, ca.ca, { version: 3, issuedAtMs: T0_MS, text: TEXT_V2 });
+  const holder = new PolicyHolder(ca.ca, { minVersion: 2 });
+  assert.equal(holder.version, 2);
+  assert.throws(() => holder.accept(v1.raw), { code: 'SM_ERR_POLICY_ROLLBACK' });
+  assert.equal(holder.current, null);
+  assert.equal(holder.accept(v3.raw), true);
+  assert.equal(holder.version, 3);
+  assert.throws(() => new PolicyHolder(ca.ca, { minVersion: -1 }), { code: 'SM_ERR_CONFIG_POLICY_VERSION' });
+});
+
 test('the CA directory signs versions that only grow and records the last one', async () => {
   const { dir, cleanup } = await tempDir('sm-policy-');
   try {
