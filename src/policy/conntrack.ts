@@ -8,10 +8,13 @@
  *
  * Bounded: at most `maxEntries` entries. Inserting into a full table first
  * drops expired entries from the least recently used end, then the least
- * recently used entry itself, so a flood of distinct flows (one peer
- * opening ports in a loop) cannot grow memory: it can only push out the
- * oldest idle connections, which then have to match a rule again. The Map's
- * insertion order is the recency order (an entry is re-inserted on use).
+ * recently used entry itself, so a flood of distinct flows cannot grow
+ * memory. Each entry has an owner (the remote end: the peer the node talks
+ * to) and one owner holds at most `maxEntriesPerOwner` (default a quarter of
+ * the table): past that its own least recently used entry goes, so one peer
+ * opening ports in a loop pushes out only its own connections, not other
+ * peers'. The Maps' insertion order is the recency order (an entry is
+ * re-inserted on use).
  * Time comes from the injected clock (src/util/clock.ts).
  */
 import { ConfigError } from '../errors.js';
@@ -37,7 +40,7 @@ export interface FiveTuple {
   dstPort: number;
 }
 
-interface Entry { expiresAt: number; rule: string }
+interface Entry { expiresAt: number; rule: string; owner: string }
 
 function key(t: FiveTuple): string {
   return `${String(t.protocol)}|${t.srcIp}|${t.srcPort}|${t.dstIp}|${t.dstPort}`;
@@ -47,16 +50,24 @@ function reversed(t: FiveTuple): FiveTuple {
   return { protocol: t.protocol, srcIp: t.dstIp, srcPort: t.dstPort, dstIp: t.srcIp, dstPort: t.srcPort };
 }
 
+export interface ConntrackOptions { maxEntries?: number; maxEntriesPerOwner?: number; timeouts?: Partial<ConntrackTimeouts> }
+
 export class ConnectionTable {
   readonly maxEntries: number;
+  readonly maxEntriesPerOwner: number;
   readonly timeouts: Readonly<ConntrackTimeouts>;
   readonly #clock: Clock;
   readonly #entries = new Map<string, Entry>();
+  /** Per owner, its entries' keys in recency order. */
+  readonly #byOwner = new Map<string, Map<string, true>>();
   #evicted = 0;
 
-  constructor(clock: Clock, options: { maxEntries?: number; timeouts?: Partial<ConntrackTimeouts> } = {}) {
+  constructor(clock: Clock, options: ConntrackOptions = {}) {
     const max = options.maxEntries ?? DEFAULT_CONNTRACK_ENTRIES;
     if (!Number.isSafeInteger(max) || max < 1) throw new ConfigError('SM_ERR_CONFIG_CONNTRACK', `conntrack maxEntries: expected a positive integer, got ${String(max)}`);
+    const perOwner = options.maxEntriesPerOwner ?? Math.max(1, Math.floor(max / 4));
+    if (!Number.isSafeInteger(perOwner) || perOwner < 1 || perOwner > max) throw new ConfigError('SM_ERR_CONFIG_CONNTRACK', `conntrack maxEntriesPerOwner: expected 1..maxEntries, got ${String(perOwner)}`);
+    this.maxEntriesPerOwner = perOwner;
     const timeouts = { ...DEFAULT_CONNTRACK_TIMEOUTS, ...options.timeouts };
     for (const [k, v] of Object.entries(timeouts)) {
       if (!Number.isSafeInteger(v) || v <= 0) throw new ConfigError('SM_ERR_CONFIG_CONNTRACK', `conntrack ${k}: expected a positive number of milliseconds, got ${String(v)}`);
@@ -94,22 +105,57 @@ export class ConnectionTable {
     for (const k of [key(t), key(reversed(t))]) {
       const e = this.#entries.get(k);
       if (e === undefined) continue;
-      this.#entries.delete(k);
+      this.#remove(k, e);
       if (e.expiresAt <= now) continue;
       e.expiresAt = now + this.timeoutOf(t.protocol);
-      this.#entries.set(k, e);
+      this.#insert(k, e);
       return e.rule;
     }
     return undefined;
   }
 
-  /** Records an allowed flow under the rule that allowed it. */
-  track(t: FiveTuple, rule: string): void {
+  /** Entries `owner` holds now. */
+  ownerSize(owner: string): number {
+    return this.#byOwner.get(owner)?.size ?? 0;
+  }
+
+  /** Records an allowed flow under the rule that allowed it, owned by `owner` (the remote end). */
+  track(t: FiveTuple, rule: string, owner: string): void {
     const now = this.#clock.now();
     const k = key(t);
-    this.#entries.delete(k);
+    const old = this.#entries.get(k);
+    if (old !== undefined) this.#remove(k, old);
+    const mine = this.#byOwner.get(owner);
+    if (mine !== undefined && mine.size >= this.maxEntriesPerOwner) {
+      const oldest = mine.keys().next();
+      if (oldest.done !== true) {
+        const e = this.#entries.get(oldest.value);
+        if (e !== undefined) {
+          this.#remove(oldest.value, e);
+          if (e.expiresAt > now) this.#evicted++;
+        }
+      }
+    }
     if (this.#entries.size >= this.maxEntries) this.#makeRoom(now);
-    this.#entries.set(k, { expiresAt: now + this.timeoutOf(t.protocol), rule });
+    this.#insert(k, { expiresAt: now + this.timeoutOf(t.protocol), rule, owner });
+  }
+
+  #insert(k: string, e: Entry): void {
+    this.#entries.set(k, e);
+    let mine = this.#byOwner.get(e.owner);
+    if (mine === undefined) {
+      mine = new Map();
+      this.#byOwner.set(e.owner, mine);
+    }
+    mine.set(k, true);
+  }
+
+  #remove(k: string, e: Entry): void {
+    this.#entries.delete(k);
+    const mine = this.#byOwner.get(e.owner);
+    if (mine === undefined) return;
+    mine.delete(k);
+    if (mine.size === 0) this.#byOwner.delete(e.owner);
   }
 
   /** Removes every expired entry; returns how many. Bounded by the table's size. */
@@ -117,13 +163,14 @@ export class ConnectionTable {
     const now = this.#clock.now();
     let removed = 0;
     for (const [k, e] of this.#entries) {
-      if (e.expiresAt <= now) { this.#entries.delete(k); removed++; }
+      if (e.expiresAt <= now) { this.#remove(k, e); removed++; }
     }
     return removed;
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#byOwner.clear();
   }
 
   #makeRoom(now: number): void {
@@ -131,12 +178,12 @@ export class ConnectionTable {
     let scanned = 0;
     for (const [k, e] of this.#entries) {
       if (scanned++ >= 64) break;
-      if (e.expiresAt <= now) this.#entries.delete(k);
+      if (e.expiresAt <= now) this.#remove(k, e);
     }
     while (this.#entries.size >= this.maxEntries) {
-      const oldest = this.#entries.keys().next();
+      const oldest = this.#entries.entries().next();
       if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
+      this.#remove(oldest.value[0], oldest.value[1]);
       this.#evicted++;
     }
   }

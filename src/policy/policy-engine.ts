@@ -10,6 +10,9 @@
  *     tracked, so its return traffic passes in step 1; a denied one is
  *     counted under the deciding rule's name (default-deny when none).
  *
+ * Connections are owned by the remote end (the sender of an inbound flow,
+ * the receiver of an outbound one) for the table's per-owner bound.
+ *
  * An outbound flow the policy does not check (outbound: false) is still
  * tracked, so the replies to what this node sends pass inbound, as with
  * Nebula's firewall. Replacing the policy (setPolicy, a newer signed
@@ -21,7 +24,7 @@
  */
 import type { Clock } from '../util/clock.js';
 import type { CompiledPolicy, Decision, Flow } from './compiled-policy.js';
-import { ConnectionTable, type ConntrackTimeouts } from './conntrack.js';
+import { ConnectionTable, type ConntrackOptions } from './conntrack.js';
 
 export interface EngineDecision extends Decision {
   via: 'conntrack' | 'rule';
@@ -34,7 +37,7 @@ export class PolicyEngine {
   #allowedPackets = 0;
   #droppedPackets = 0;
 
-  constructor(policy: CompiledPolicy, clock: Clock, options: { maxEntries?: number; timeouts?: Partial<ConntrackTimeouts> } = {}) {
+  constructor(policy: CompiledPolicy, clock: Clock, options: ConntrackOptions = {}) {
     this.#policy = policy;
     this.conntrack = new ConnectionTable(clock, options);
   }
@@ -58,7 +61,7 @@ export class PolicyEngine {
     }
     const d = this.#policy.decide(flow);
     if (d.allowed) {
-      this.conntrack.track(tuple, d.rule);
+      this.conntrack.track(tuple, d.rule, flow.direction === 'inbound' ? flow.from.ip : flow.to.ip);
       this.#allowedPackets++;
     } else {
       this.#droppedPackets++;

@@ -85,7 +85,7 @@ test('entries expire after their protocol idle timeout (tcp 12 min, udp 3 min, i
 
 test('the table never exceeds its bound under a flood of distinct flows from one peer, and the oldest go first', () => {
   const clock = new FakeClock();
-  const engine = new PolicyEngine(POLICY, clock, { maxEntries: 100 });
+  const engine = new PolicyEngine(POLICY, clock, { maxEntries: 100, maxEntriesPerOwner: 100 });
   // One established connection, then a flood.
   assert.equal(engine.check(packet(web, db, 'tcp', 40000, 5432)).allowed, true);
   let maxSeen = 0;
@@ -102,17 +102,34 @@ test('the table never exceeds its bound under a flood of distinct flows from one
   assert.equal(engine.check(packet(db, web, 'udp', 53, 1024 + 4_999, 'outbound')).via, 'conntrack');
 });
 
+test('one peer flooding new flows pushes out only its own connections: its share is bounded, other peers keep theirs', () => {
+  const clock = new FakeClock();
+  const engine = new PolicyEngine(POLICY, clock, { maxEntries: 100 });
+  assert.equal(engine.conntrack.maxEntriesPerOwner, 25);
+  const other: FlowEnd = { ip: '10.10.0.7', name: 'web2', groups: ['web'] };
+  for (let i = 0; i < 20; i++) assert.equal(engine.check(packet(other, db, 'tcp', 30000 + i, 5432)).allowed, true);
+  for (let i = 0; i < 5_000; i++) assert.equal(engine.check(packet(web, db, 'udp', 1024 + i, 53)).allowed, true);
+  assert.equal(engine.conntrack.ownerSize(web.ip), 25);
+  assert.equal(engine.conntrack.ownerSize(other.ip), 20);
+  assert.equal(engine.conntrack.size, 45);
+  for (let i = 0; i < 20; i++) assert.equal(engine.check(packet(db, other, 'tcp', 5432, 30000 + i, 'outbound')).via, 'conntrack', `web2's connection ${i} survived the flood`);
+  // A node's own outbound connections are owned by the peer they go to.
+  engine.check(packet(db, other, 'udp', 5000, 53, 'outbound'));
+  assert.equal(engine.conntrack.ownerSize(other.ip), 21);
+  assert.throws(() => new ConnectionTable(clock, { maxEntries: 10, maxEntriesPerOwner: 11 }), { code: 'SM_ERR_CONFIG_CONNTRACK' });
+});
+
 test('a full table drops expired entries before live ones', () => {
   const clock = new FakeClock();
-  const table = new ConnectionTable(clock, { maxEntries: 3 });
-  table.track({ protocol: 'icmp', srcIp: 'a', srcPort: 0, dstIp: 'b', dstPort: 0 }, 'x');
-  table.track({ protocol: 'tcp', srcIp: 'a', srcPort: 1, dstIp: 'b', dstPort: 2 }, 'y');
-  table.track({ protocol: 'tcp', srcIp: 'a', srcPort: 3, dstIp: 'b', dstPort: 4 }, 'z');
+  const table = new ConnectionTable(clock, { maxEntries: 3, maxEntriesPerOwner: 3 });
+  table.track({ protocol: 'icmp', srcIp: 'a', srcPort: 0, dstIp: 'b', dstPort: 0 }, 'x', 'b');
+  table.track({ protocol: 'tcp', srcIp: 'a', srcPort: 1, dstIp: 'b', dstPort: 2 }, 'y', 'b');
+  table.track({ protocol: 'tcp', srcIp: 'a', srcPort: 3, dstIp: 'b', dstPort: 4 }, 'z', 'b');
   clock.advance(11_000);
-  table.track({ protocol: 'tcp', srcIp: 'a', srcPort: 5, dstIp: 'b', dstPort: 6 }, 'w');
+  table.track({ protocol: 'tcp', srcIp: 'a', srcPort: 5, dstIp: 'b', dstPort: 6 }, 'w', 'b');
   assert.equal(table.size, 3);
   assert.equal(table.evicted, 0, 'the expired icmp entry made room');
-  assert.equal(table.lookup({ protocol: 'tcp', srcIp: 'b', srcPort: 2, dstIp: 'a', dstPort: 1 }), 'y');
+  assert.equal(table.lookup({ protocol: 'tcp', srcIp: 'b', srcPort: 2, dstIp: 'a', dstPort: 1 }), 'y', 'b');
   assert.equal(table.sweep(), 0);
   clock.advance(720_000);
   assert.equal(table.sweep(), 3);
