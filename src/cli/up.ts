@@ -22,9 +22,10 @@
  * for `shadowmesh status | peers | ping | whois | ip` and, as HTTP, other
  * tools; mode 0600, or 0660 for the group of --control-group. SIGTERM/SIGINT, or `shadowmesh
  * down` (control `shutdown`), stop it gracefully (exit 0). SIGHUP reloads the configuration (file and environment; flags
- * stay as given): log.level and the revocation list take effect at once (a
- * newly revoked member leaves the directory and routing, other sessions stay
- * up: daemon.ts), every other changed key is named in a warning and waits
+ * stay as given): log.level, the revocation list and the --cert file take
+ * effect at once (a newly revoked member leaves the directory and routing,
+ * other sessions stay up; a renewed certificate replaces ours live:
+ * daemon.ts), every other changed key is named in a warning and waits
  * for a restart, and a file with problems changes nothing
  * (src/config/config-reload.ts). A bad option, an unreadable or foreign certificate, a device that
  * cannot be opened, a relay that refuses or cannot be reached within
@@ -33,6 +34,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
+import { DEFAULT_NETWORK_DOMAIN } from '../names/network-domain.js';
 import { CONFIG_ENV, DEFAULT_CONFIG_FILE_NAME } from '../config/config-keys.js';
 import { locateConfigFile, shadowmeshHome } from '../config/config-file.js';
 import { passphraseOf } from '../config/component-options.js';
@@ -105,8 +107,12 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
         // node.p2p.connectTimeout is restart-only, so the attempt budget stays as started.
         const { attemptTimeoutMs: _restartOnly, ...timers } = pathTimersOf(next);
         daemon.checkPathTimers(timers);
+        // The certificate file is re-read on every reload: a renewed one replaces ours live (same key, name and addresses).
+        const certFile = next.string('node.cert');
+        const renewed = await daemon.checkCertificateFile(certFile);
         await daemon.applyRevocations(next.string('node.crl'));
         daemon.applyPathTimers(timers);
+        if (renewed !== null) daemon.replaceCertificate(renewed);
       },
     },
     { role: 'node', initial: cfg },
@@ -141,7 +147,7 @@ export function registerUp(program: Command): void {
     )
     .option('--pin <pin>', `pin set of the --relay given without one: sha256:<hex> as \`shadowmesh relay\` prints it, several separated by commas during a key rotation${keySourcesHelp('node.pin')}`)
     .option('--ca <file>', `network CA certificate; our --cert must be signed by it, and so must every peer's; required${keySourcesHelp('node.ca')}`)
-    .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; required${keySourcesHelp('node.cert')}`)
+    .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; re-read on SIGHUP (a renewal applies live); required${keySourcesHelp('node.cert')}`)
     .option('--crl <file>', `revocation list of the CA: peers on it are refused; reloaded on SIGHUP${keySourcesHelp('node.crl')}`)
     .option('--dir <dir>', `identity directory holding identity.key (default $SHADOWMESH_HOME or ~/.shadowmesh; node.dir in the config file)`)
     .option('--passphrase-file <file>', `file holding the identity key's passphrase (else $${PASSPHRASE_ENV})${keySourcesHelp('node.passphraseFile')}`)
@@ -161,14 +167,20 @@ export function registerUp(program: Command): void {
     .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again (docs/configuration.md "Joining with a token")')
     .option('--hostname <name>', 'member name to ask for with --join (default: this machine\'s host name up to its first dot)')
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
+    .option('--dns <host:port,...>', `answer DNS for NAME.<domain> with members' mesh addresses (from CA-verified certificates) and PTR for them, other names forwarded upstream, over UDP and TCP on these addresses, e.g. 127.0.0.153:53 or MESH_IP:53 (default off); with a device and resolvectl, systemd-resolved sends the domain here${keySourcesHelp('node.dns.listen')}`)
+    .option('--dns-domain <domain>', `network domain of member names (default ${DEFAULT_NETWORK_DOMAIN}); give every member the same one${keySourcesHelp('node.dns.domain')}`)
+    .option('--dns-upstream <ip[:port],...>', `resolvers for other names (default: the nameservers of /etc/resolv.conf at start)${keySourcesHelp('node.dns.upstream')}`)
+    .option('--no-dns-resolved', 'do not register --dns with systemd-resolved (SHADOWMESH_DNS_RESOLVED=false; node.dns.resolved: false in the config file)')
     .addHelpText(
       'after',
       '\nPrints "node <short id> up: device <name|none> <addresses> via relay <url>" on stdout once the relay admits it;\n' +
         'logs on stderr are readable lines on a terminal and JSON lines otherwise (SHADOWMESH_LOG_FORMAT=auto|json|pretty forces one).\n' +
         'After that the relay link reconnects on its own. A TAP/TUN device needs root\n' +
         '(or CAP_NET_ADMIN). Query it with `shadowmesh status`, `shadowmesh peers`, `shadowmesh ping PEER`.\n' +
-        'Signals: SIGTERM/SIGINT (or `shadowmesh down`) stop it gracefully (exit 0); SIGHUP reloads the config file: log.level and the revocation list\n' +
-        'at once (revoked members are dropped, other sessions stay), other changed keys are named and wait for a restart.',
+        'Signals: SIGTERM/SIGINT (or `shadowmesh down`) stop it gracefully (exit 0); SIGHUP reloads the config file: log.level, the revocation list\n' +
+        'and the --cert file at once (revoked members are dropped, other sessions stay; a renewed certificate of the same key,\n' +
+        'name and addresses replaces ours without a restart, anything else is refused with its code and nothing changes),\n' +
+        'other changed keys are named and wait for a restart.',
     )
     .action(async (opts: UpCliOptions, cmd: Command) => {
       await runUp(opts, cmd);

@@ -6,7 +6,7 @@
  * (their own resolve*Options); config-checks.ts runs the same mappings
  * first so `config check` catches what the components would refuse.
  */
-import type { DaemonDeviceKind, DaemonOptions } from '../node/daemon.js';
+import type { DaemonDeviceKind, DaemonNamesOptions, DaemonOptions } from '../node/daemon.js';
 import { PATH_TICK_MS, type PathTimerOptions } from '../node/path/path-timers.js';
 import { DEFAULT_PATH_TIMERS } from '../node/path/path-timers.js';
 import { RELAY_DEFAULTS, type RelayOptions } from '../relay/relay-options.js';
@@ -15,7 +15,8 @@ import { parseClusterServers, resolveClusterOptions, type ClusterOptions } from 
 import { hostname } from 'node:os';
 import { resolvePassphrase } from '../identity/passphrase.js';
 import type { LogFormat, LogLevel } from '../util/logger.js';
-import { parseListenText, parseRelayList } from './config-schema.js';
+import { parseListenList, parseListenText, parseRelayList } from './config-schema.js';
+import { parseUpstreamList } from '../names/upstreams.js';
 import type { EffectiveConfig } from './effective-config.js';
 import { ConfigError } from '../errors.js';
 
@@ -148,7 +149,19 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     direct: directOptionsOf(cfg),
     pathTimers: pathTimersOf(cfg),
     ...metricsOf(cfg, 'node.metrics.listen'),
+    ...namesOf(cfg),
   };
+}
+
+/** node.dns.*: the DNS responder's options; {} when node.dns.listen is unset (no responder). */
+export function namesOf(cfg: EffectiveConfig): { names?: DaemonNamesOptions } {
+  const text = cfg.string('node.dns.listen');
+  if (text === undefined) return {};
+  const listen = parseListenList(text);
+  if (listen === null) throw new TypeError('config node.dns.listen: not HOST:PORT[,HOST:PORT...] (the schema checks it)');
+  const upstream = cfg.string('node.dns.upstream');
+  const resolved = cfg.boolean('node.dns.resolved');
+  return { names: { listen, domain: req(cfg.string('node.dns.domain'), 'node.dns.domain'), ...(resolved === false ? { resolved: false } : {}), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
 }
 
 /** node.metrics.listen / relay.metrics.listen as the metrics listener's address; {} when unset (no listener). */

@@ -27,6 +27,7 @@ import { RELAY_DEFAULTS } from '../relay/relay-options.js';
 import { CLUSTER_DOWN_AFTER_HEARTBEATS, DEFAULT_CLUSTER_HEARTBEAT_MS } from '../relay/cluster/cluster-options.js';
 import { MAX_SELF_SIGNED_LIFETIME_MS, MIN_SELF_SIGNED_LIFETIME_MS, SELF_SIGNED_VALIDITY_MS } from '../relay/tls-identity.js';
 import { MAX_FRAME_BYTES } from '../wire/constants.js';
+import { DEFAULT_NETWORK_DOMAIN } from '../names/network-domain.js';
 import { formatDuration } from '../util/duration.js';
 
 export type Role = 'node' | 'relay';
@@ -42,7 +43,7 @@ export type KeyKind =
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
   /** A string checked by a named format of config-schema.ts. */
-  | { type: 'format'; format: 'wss-url' | 'pin' | 'listen' | 'ip' | 'relay-list' };
+  | { type: 'format'; format: 'wss-url' | 'pin' | 'listen' | 'ip' | 'relay-list' | 'listen-list' | 'dns-domain' | 'dns-upstreams' };
 
 /** Default values that depend on the effective SHADOWMESH_HOME are computed from it. */
 export type KeyDefault = string | number | boolean | ((home: string) => string);
@@ -97,7 +98,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'node.pin', kind: { type: 'format', format: 'pin' }, flag: '--pin', env: 'SHADOWMESH_PIN', requiredFor: 'node', unlessSet: 'node.relays', expected: 'sha256:<64 lowercase hex digits> as the relay prints it, or several separated by commas', description: "the relay's TLS key pin, or a pin set (any one matches: list the new pin before a key rotation)" },
   { path: 'node.relays', kind: { type: 'format', format: 'relay-list' }, flag: '--relay', env: 'SHADOWMESH_RELAYS', expected: 'wss://HOST:PORT#PIN[,PIN...] entries (a YAML list, or separated by spaces)', description: 'relays to choose between and fail over to, each with its pin set, after node.relay if that is set; enough on its own; the node uses the fastest, ties in this order (docs/configuration.md "Several relays")' },
   { path: 'node.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'node', expected: 'a file path', description: 'network CA certificate' },
-  { path: 'node.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_CERT', requiredFor: 'node', expected: 'a file path', description: "this node's member certificate" },
+  { path: 'node.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_CERT', requiredFor: 'node', expected: 'a file path', description: "this node's member certificate, re-read on SIGHUP (a renewal of the same key, name and addresses applies live)" },
   { path: 'node.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA, reloaded on SIGHUP' },
   { path: 'node.dir', kind: PATH, flag: '--dir', default: (home) => home, expected: 'a directory path', description: 'identity directory (identity.key)' },
   { path: 'node.passphraseFile', kind: PATH, flag: '--passphrase-file', env: 'SHADOWMESH_PASSPHRASE_FILE', expected: 'a file path', description: "file whose first line is the identity key's passphrase" },
@@ -127,6 +128,10 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'node.p2p.maxHandshakesPerAddress', kind: integer(1, DEFAULT_DIRECT_MAX_HANDSHAKES), env: 'SHADOWMESH_P2P_MAX_HANDSHAKES_PER_ADDRESS', default: DEFAULT_DIRECT_MAX_HANDSHAKES_PER_ADDRESS, expected: `a whole number in [1, ${DEFAULT_DIRECT_MAX_HANDSHAKES}]`, description: `unfinished TLS handshakes one source address (IPv6: one /64) may hold on the direct-path listener (${DEFAULT_DIRECT_MAX_HANDSHAKES} from all sources); more are cut at accept` },
   { path: 'node.tls.certLifetime', kind: duration(MIN_CERT_LIFETIME_MS, MAX_CONFIG_DURATION_MS), env: 'SHADOWMESH_TLS_CERT_LIFETIME', default: d(EPHEMERAL_CERT_LIFETIME_MS), expected: `${DURATION_EXPECTED}, at least 1s`, description: "lifetime of the direct-path listener's ephemeral TLS certificate; rotated at three quarters of it" },
   { path: 'node.metrics.listen', kind: { type: 'format', format: 'listen' }, flag: '--metrics', env: METRICS_ENV, expected: 'HOST:PORT or [IPV6]:PORT, e.g. 127.0.0.1:9469', description: 'serve Prometheus /metrics, /health and /ready over plain HTTP here (absent: off); keep it on localhost or a private network' },
+  { path: 'node.dns.listen', kind: { type: 'format', format: 'listen-list' }, flag: '--dns', env: 'SHADOWMESH_DNS_LISTEN', expected: 'HOST:PORT[,HOST:PORT...], e.g. 127.0.0.153:53', description: 'answer DNS for NAME.<node.dns.domain> (members from CA-verified certificates) over UDP and TCP on these addresses, other names forwarded upstream (absent: off); the first is registered with systemd-resolved for the domain' },
+  { path: 'node.dns.domain', kind: { type: 'format', format: 'dns-domain' }, flag: '--dns-domain', env: 'SHADOWMESH_DNS_DOMAIN', default: DEFAULT_NETWORK_DOMAIN, expected: 'a DNS domain, e.g. mesh or corp.example', description: 'network domain of member names (NAME.<domain>); a node setting, not carried in the CA certificate: give every member the same one' },
+  { path: 'node.dns.upstream', kind: { type: 'format', format: 'dns-upstreams' }, flag: '--dns-upstream', env: 'SHADOWMESH_DNS_UPSTREAM', expected: 'IP[:PORT][,IP[:PORT]...], [IPV6]:PORT for a port on IPv6', description: 'resolvers for names outside the network domain (absent: the nameservers of /etc/resolv.conf at start, minus node.dns.listen)' },
+  { path: 'node.dns.resolved', kind: { type: 'boolean' }, flag: '--no-dns-resolved', env: 'SHADOWMESH_DNS_RESOLVED', default: true, expected: 'true or false', description: 'with a device and resolvectl, register the first node.dns.listen address and ~<domain> with systemd-resolved for the device (reverted at stop); false leaves resolved alone' },
 
   // ---- relay (`shadowmesh relay`)
   { path: 'relay.listen', kind: { type: 'format', format: 'listen' }, flag: '--listen', env: 'SHADOWMESH_RELAY_LISTEN', default: `${RELAY_DEFAULTS.host}:${RELAY_DEFAULTS.port}`, expected: 'HOST:PORT or [IPV6]:PORT', description: 'address and port to listen on' },

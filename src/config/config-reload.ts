@@ -10,8 +10,8 @@
  *   1. any problem (YAML, schema, cross-key rules): every problem is logged,
  *      one error record each, and NOTHING changes;
  *   2. the values are compared with the running ones, key by key;
- *   3. the role's `apply` takes the live keys (the revocation list: it is
- *      re-read on every reload, changed or not). If it throws (a refused
+ *   3. the role's `apply` takes the live keys (the revocation list and the
+ *      node's certificate: they are re-read on every reload, changed or not). If it throws (a refused
  *      list), nothing changes either;
  *   4. the log level is set (AdjustableLogger);
  *   5. every other changed key is logged as a warning naming it: it takes
@@ -19,13 +19,16 @@
  *      so the warning repeats on every reload until the restart.
  *
  * Live keys (LIVE_KEYS): log.level, the revocation list file of the role
- * (node.crl, relay.crl), and on the node the path manager's timers
+ * (node.crl, relay.crl), on the node its member certificate file (node.cert:
+ * re-read on every reload, changed or not; a renewed certificate of the same
+ * key, name and addresses replaces ours live, anything else refuses the
+ * reload with its code: NodeDaemon.checkCertificateFile), and the path manager's timers
  * (node.p2p.healthCheckInterval, trustWindow, deadTime, retryInterval,
  * retryMax: PathTimers.setOptions; checked as a whole before anything is
  * applied). A live file key that a reload unsets keeps its running value (a
  * list in force cannot be dropped without a restart) and is reported as
  * restart-only. Everything else needs a restart: listeners, identities,
- * certificates, device, node.p2p.connectTimeout (the direct transport's
+ * the CA certificate, the relay's TLS certificate, device, node.p2p.connectTimeout (the direct transport's
  * connection budget is fixed when it is built), relay limits and timers
  * (announced to members at admission).
  *
@@ -43,6 +46,8 @@ import { EffectiveConfig, type Setting } from './effective-config.js';
 export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freeze({
   node: Object.freeze([
     'log.level', 'node.crl',
+    // The member certificate file: re-read on every reload; a renewed certificate replaces ours live (NodeDaemon.replaceCertificate).
+    'node.cert',
     // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff.
     'node.p2p.healthCheckInterval', 'node.p2p.trustWindow', 'node.p2p.deadTime', 'node.p2p.retryInterval', 'node.p2p.retryMax',
   ]),

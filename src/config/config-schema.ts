@@ -14,6 +14,8 @@ import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDuration } from '../util/duration.js';
 import { CONFIG_KEYS, KEYS_BY_PATH, type ConfigKey } from './config-keys.js';
+import { isNetworkDomain } from '../names/network-domain.js';
+import { parseUpstreamList } from '../names/upstreams.js';
 
 export interface ConfigProblem {
   /** Dotted key path, '' for the document itself. */
@@ -67,6 +69,21 @@ export function parseListenText(text: string): { host: string; port: number } | 
   const port = m ? Number(m[3]) : NaN;
   if (m === null || port > 65_535) return null;
   return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** HOST:PORT[,HOST:PORT...] (node.dns.listen); null when any entry is not HOST:PORT or the list is empty. */
+export function parseListenList(text: string): { host: string; port: number }[] | null {
+  const items = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const out = items.map((t) => parseListenText(t));
+  return out.length === 0 || out.some((x) => x === null) ? null : (out as { host: string; port: number }[]);
+}
+
+function isUpstreamList(text: string): boolean {
+  try {
+    return parseUpstreamList(text).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 function durationWithin(text: string, minMs: number, maxMs: number): boolean {
@@ -126,6 +143,9 @@ function validator(): ValidateFunction {
   ajv.addFormat('relay-list', { type: 'string', validate: (s: string) => parseRelayList(s) !== null });
   ajv.addFormat('listen', { type: 'string', validate: (s: string) => parseListenText(s) !== null });
   ajv.addFormat('ip', { type: 'string', validate: (s: string) => isIP(s) !== 0 });
+  ajv.addFormat('listen-list', { type: 'string', validate: (s: string) => parseListenList(s) !== null });
+  ajv.addFormat('dns-domain', { type: 'string', validate: isNetworkDomain });
+  ajv.addFormat('dns-upstreams', { type: 'string', validate: isUpstreamList });
   ajv.addKeyword({
     keyword: 'x-duration',
     type: 'string',

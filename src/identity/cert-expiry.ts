@@ -118,6 +118,14 @@ export class CertExpiryWatch {
     this.#check();
   }
 
+  /** Check again now and reschedule from the certificates in force (after one was replaced); no-op unless started. */
+  recheck(): void {
+    if (!this.#running) return;
+    this.#timer?.cancel();
+    this.#timer = null;
+    this.#check();
+  }
+
   stop(): void {
     this.#running = false;
     this.#timer?.cancel();

@@ -38,6 +38,8 @@ export const IdentityCode = Object.freeze({
   CERT_NAME_IN_USE: 'SM_ERR_CERT_NAME_IN_USE',
   /** Re-signing a key whose certificate is still live, under another name, without one of its addresses, or ending sooner. */
   CERT_RENEWAL: 'SM_ERR_CERT_RENEWAL',
+  /** A certificate offered to replace a running node's own is for another identity key. */
+  CERT_REPLACE_KEY: 'SM_ERR_CERT_REPLACE_KEY',
   /** A revocation list that does not decode. */
   CRL_MALFORMED: 'SM_ERR_CRL_MALFORMED',
   /** A revocation list whose CA signature does not verify. */

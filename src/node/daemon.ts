@@ -27,6 +27,12 @@
  * control socket on, a CertExpiryWatch logs when our certificate or the CA's
  * ends within 30 days; `status` and the metrics read the same decisions.
  *
+ * Certificate renewal (docs/architecture.md "Certificate renewal"):
+ * `replaceCertificate` is the one place a running daemon takes a new member
+ * certificate (SIGHUP through `checkCertificateFile`/`reloadCertificate`;
+ * an enrollment client later). `certificate` always reads the one in force,
+ * so `status`, the metrics and the expiry warnings follow it.
+ *
  * A control client may ask the daemon to stop (control `shutdown`): the
  * daemon does not stop itself then, it resolves `stopRequested`, and whoever
  * runs it (src/cli/up.ts, through src/cli/foreground.ts) stops it exactly as
@@ -67,6 +73,7 @@ import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '..
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
+import { checkReplacement, sameCertificate } from '../identity/cert-replacement.js';
 import { formatPeerId, shortId } from '../identity/peer-id.js';
 import { InnerType } from '../wire/constants.js';
 import { ChatInbox } from '../messaging/chat-inbox.js';
@@ -77,6 +84,15 @@ import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { NodeControlHandlers, type NodeControlSource } from './control/control-handlers.js';
 import { ControlServer } from './control/control-server.js';
+import { parseCidr } from '../identity/cidr.js';
+import { DnsForwarder } from '../names/dns-forwarder.js';
+import { DnsResponder } from '../names/dns-responder.js';
+import { MemberNames } from '../names/member-names.js';
+import { DEFAULT_NETWORK_DOMAIN, normalizeNetworkDomain } from '../names/network-domain.js';
+import { ResolvedLink } from '../names/resolved-link.js';
+import { resolveUpstreams } from '../names/upstreams.js';
+import { registerNamesMetrics } from '../metrics/names-metrics.js';
+import { formatHostPort } from '../wire/ip-address.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { macForPeer } from './dataplane/tap-source.js';
 import type { DirectoryEntry } from './directory.js';
@@ -135,6 +151,22 @@ export interface DaemonOptions {
   direct?: { host?: string; port: number; wss?: boolean; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
   /** PathManager timers (probe interval, trust window, dead time, retry backoff, attempt timeout); path-timers.ts defaults for the rest. Changeable live: applyPathTimers. */
   pathTimers?: Partial<PathTimerOptions>;
+  /** Answer DNS for NAME.<domain> from the member directory (src/names/); absent: no responder. */
+  names?: DaemonNamesOptions;
+}
+
+/** The DNS responder (docs/configuration.md "Names"). */
+export interface DaemonNamesOptions {
+  /** UDP and TCP listen addresses; the first is registered with systemd-resolved. */
+  listen: readonly { host: string; port: number }[];
+  /** Network domain (default 'mesh'). */
+  domain?: string;
+  /** Resolvers for other names; absent: /etc/resolv.conf's at start. */
+  upstreams?: readonly { host: string; port: number }[];
+  /** Per-upstream wait, ms (dns-forwarder.ts default when absent). */
+  forwardTimeoutMs?: number;
+  /** Register with systemd-resolved when a device is open and resolvectl exists (default true). */
+  resolved?: boolean;
 }
 
 /** UDP direct paths: the socket's port (0 = any free port) and the STUN servers (absent: the relay's host and port). */
@@ -171,7 +203,6 @@ export interface DaemonDeps {
 
 export class NodeDaemon {
   readonly identity: Identity;
-  readonly certificate: MemberCertificate;
   readonly node: ShadowNode;
   readonly pinger: MeshPinger;
   readonly control: ControlServer;
@@ -180,6 +211,9 @@ export class NodeDaemon {
   /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
   readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
+  /** The DNS responder (src/names/), when options.names is set. */
+  readonly names: DnsResponder | null;
+  readonly #resolved: ResolvedLink;
   /** Logs when our certificate or the CA's ends within 30 days (src/identity/cert-expiry.ts). */
   readonly #expiry: CertExpiryWatch;
   readonly #o: DaemonOptions & { startupTimeoutMs: number; mtu: number };
@@ -191,6 +225,8 @@ export class NodeDaemon {
   #revoked: Set<string>;
   /** The revocation list file reloads read: --crl, or the path a configuration reload named since. */
   #crlFile: string | undefined;
+  /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
+  #certFile: string;
   #device: Device | null = null;
   #dataplane: Dataplane | null = null;
   #startedAtMs = 0;
@@ -242,10 +278,10 @@ export class NodeDaemon {
     this.#logger = deps.logger ?? silentLogger;
     this.#clock = deps.clock ?? systemClock;
     this.identity = identity;
-    this.certificate = cert;
     this.#verifier = verifier;
     this.#revoked = new Set((crl?.peerIds ?? []).map((id) => formatPeerId(id)));
     this.#crlFile = options.crlFile;
+    this.#certFile = options.certFile;
     this.node = new ShadowNode(
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
       {
@@ -285,12 +321,15 @@ export class NodeDaemon {
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
     this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });
+    this.names = options.names === undefined ? null : this.#namesResponder(options.names);
+    this.#resolved = new ResolvedLink(this.#logger.child('names'));
     this.controlHandlers = new NodeControlHandlers(this.#controlSource());
     this.control = new ControlServer({ handler: this.controlHandlers, logger: this.#logger.child('control') }, { path: options.controlPath, ...(options.controlGroup !== undefined ? { group: options.controlGroup } : {}) });
     if (options.metrics !== undefined) {
       const registry = createMetricsRegistry();
       registerNodeMetrics(registry, this);
       registerCertExpiryMetrics(registry, () => this.#watchedCertificates());
+      registerNamesMetrics(registry, () => this.names?.stats ?? null, () => this.names?.forwarder.stats ?? null);
       this.#metrics = new MetricsServer({ registry, ready: () => this.readiness() }, options.metrics);
     } else {
       this.#metrics = null;
@@ -305,8 +344,13 @@ export class NodeDaemon {
   /** The parts the control handlers read; what changes after construction (device, data plane, start time, revocations) is read through a function. */
   #controlSource(): NodeControlSource {
     const node = this.node;
+    const peerId = this.identity.peerId;
     return {
-      self: { peerId: this.identity.peerId, name: this.certificate.name, addresses: this.certificate.addresses, groups: this.certificate.groups, notAfterMs: this.certificate.notAfterMs },
+      // Read on every answer: a renewal (replaceCertificate) changes groups and notAfter.
+      get self() {
+        const c = node.certificate;
+        return { peerId, name: c.name, addresses: c.addresses, groups: c.groups, notAfterMs: c.notAfterMs };
+      },
       relayUrl: this.#o.relayUrl,
       relays: () => node.relayList(),
       clock: this.#clock,
@@ -326,6 +370,65 @@ export class NodeDaemon {
       certificates: () => this.#expiry.current(),
       requestStop: () => this.#requestStop(),
     };
+  }
+
+  /** Our member certificate in force: the one loaded at start, or the last one replaceCertificate accepted. */
+  get certificate(): MemberCertificate {
+    return this.node.certificate;
+  }
+
+  /**
+   * Put a renewed member certificate in force without a restart
+   * (docs/architecture.md "Certificate renewal"). It must be for our key,
+   * verify against our CA and revocation list, not be expired, keep the
+   * name and exactly the addresses, and not end sooner
+   * (src/identity/cert-replacement.ts); otherwise this throws that rule's
+   * SM_ERR_* code and nothing changes. Accepted: the relay re-admits us
+   * with it at once, every handshake from now on presents it (peers learn
+   * it at their next rekey; sessions and direct paths stay), and `status`,
+   * the metrics and the expiry warnings read it. The same certificate again
+   * is 'unchanged' and does nothing.
+   */
+  replaceCertificate(raw: Uint8Array): 'replaced' | 'unchanged' {
+    const current = this.node.certificate;
+    if (sameCertificate(current, raw)) return 'unchanged';
+    const next = checkReplacement(current, raw, this.#verifier, this.#clock.now());
+    this.node.replaceCertificate(next);
+    this.#logger.info('member certificate replaced', {
+      previousNotAfter: new Date(current.notAfterMs).toISOString(),
+      notAfter: new Date(next.notAfterMs).toISOString(),
+      groups: next.groups.join(','),
+    });
+    // The next expiry warning is due from the new notAfter, not the old one.
+    this.#expiry.recheck();
+    return 'replaced';
+  }
+
+  /**
+   * Read the certificate file (--cert, or a new node.cert from a
+   * configuration reload) and check it as a replacement of ours without
+   * applying it: null when it is the certificate in force. A file that
+   * cannot be read or is refused is logged with its code and THROWS, so a
+   * configuration reload can refuse as a whole before it applies anything.
+   */
+  async checkCertificateFile(file: string = this.#certFile): Promise<Uint8Array | null> {
+    try {
+      const cert = await loadMemberCertificate(file);
+      if (sameCertificate(this.node.certificate, cert.raw)) return null;
+      checkReplacement(this.node.certificate, cert.raw, this.#verifier, this.#clock.now());
+      return cert.raw;
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? 'SM_ERR_CERT_MALFORMED');
+      this.#logger.error('certificate reload refused; keeping the certificate in force', { file, code, error: (err as Error).message, notAfter: new Date(this.node.certificate.notAfterMs).toISOString() });
+      throw err;
+    }
+  }
+
+  /** checkCertificateFile, then replaceCertificate (SIGHUP): the file becomes the one later reloads read. Throws as checkCertificateFile. */
+  async reloadCertificate(file: string = this.#certFile): Promise<'replaced' | 'unchanged'> {
+    const raw = await this.checkCertificateFile(file);
+    this.#certFile = file;
+    return raw === null ? 'unchanged' : this.replaceCertificate(raw);
   }
 
   /** Ready for traffic (GET /ready): admitted by the relay, and the device open unless it runs without one. */
@@ -383,12 +486,36 @@ export class NodeDaemon {
       });
       this.#dataplane = this.node.attachDevice(this.#device);
     }
+    // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
+    if (this.names !== null) await this.#startNames(this.names);
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
     this.chatService.start();
     await admitted;
     this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
+  }
+
+  #namesResponder(o: DaemonNamesOptions): DnsResponder {
+    const domain = normalizeNetworkDomain(o.domain ?? DEFAULT_NETWORK_DOMAIN);
+    if (!Array.isArray(o.listen) || o.listen.length === 0) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--dns: expected one or more HOST:PORT');
+    const names = new MemberNames({
+      directory: this.node.directory,
+      self: { name: this.certificate.name, addresses: this.certificate.addresses.map((text) => { const c = parseCidr(text); return { family: c.family, bytes: c.address }; }) },
+      isRevoked: (hex) => this.#revoked.has(hex),
+    });
+    const upstreams = resolveUpstreams(o.upstreams, o.listen);
+    const forwarder = new DnsForwarder({ upstreams, ...(o.forwardTimeoutMs !== undefined ? { timeoutMs: o.forwardTimeoutMs } : {}) }, this.#clock);
+    return new DnsResponder({ names, forwarder, logger: this.#logger.child('names') }, { listen: o.listen, domain });
+  }
+
+  async #startNames(names: DnsResponder): Promise<void> {
+    await names.start();
+    const listen = names.addresses();
+    this.#logger.info('names: answering DNS', { domain: names.domain, listen: listen.map((a) => formatHostPort(a.host, a.port)).join(','), upstreams: names.forwarder.upstreams.map((u) => formatHostPort(u.host, u.port)).join(',') || 'none' });
+    if (this.#device !== null && this.#o.names?.resolved !== false && listen[0] !== undefined) {
+      await this.#resolved.apply(this.#device.name, listen[0], names.domain);
+    }
   }
 
   /** Resolves on the first admission; rejects on a refusal, a fatal link error, or the startup timeout. */
@@ -434,6 +561,10 @@ export class NodeDaemon {
     this.#expiry.stop();
     this.chatService.stop();
     this.pinger.stop();
+    if (this.names !== null) {
+      await this.#resolved.revert();
+      this.names.stop();
+    }
     await this.node.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
     await this.#metrics?.stop();

@@ -145,6 +145,7 @@ export class ShadowNode extends EventEmitter {
   readonly #logger: Logger;
   readonly #clock: Clock;
   #admissions = 0;
+  #certificate: MemberCertificate;
   #running = false;
   #recheck: TimerHandle | null = null;
   readonly #verifier: MembershipVerifier;
@@ -155,6 +156,7 @@ export class ShadowNode extends EventEmitter {
     this.#clock = clock;
     this.#logger = deps.logger ?? silentLogger;
     this.#verifier = deps.verifier;
+    this.#certificate = deps.certificate;
     this.directory = new Directory({
       verifier: deps.verifier,
       selfPeerId: deps.peerId,
@@ -262,7 +264,8 @@ export class ShadowNode extends EventEmitter {
       // so they carry on over the new relay unchanged, with no handshake to wait for.
       const moved = this.#lastRelayUrl !== null && this.#lastRelayUrl !== info.relayUrl;
       this.#lastRelayUrl = info.relayUrl;
-      if (this.#admissions > 1 && !moved) this.peers.rehandshakeAll();
+      // A re-admission only to present a renewed certificate is no restart either: nothing was lost.
+      if (this.#admissions > 1 && !moved && !info.renewal) this.peers.rehandshakeAll();
       this.emit('relay', info);
     });
     this.link.on('peer_up', (cert: Uint8Array, onlineSinceMs: number) => { this.directory.onPeerUp(cert, onlineSinceMs); });
@@ -334,6 +337,30 @@ export class ShadowNode extends EventEmitter {
     this.paths.forgetPeer(peerId);
     this.rendezvous?.forgetPeer(peerId);
     this.udp?.forgetPeer(peerId);
+  }
+
+  /** Our member certificate in force (the one given at construction, or the last replaceCertificate). */
+  get certificate(): MemberCertificate {
+    return this.#certificate;
+  }
+
+  /**
+   * Present a renewed member certificate from now on (docs/architecture.md
+   * "Certificate renewal"). The caller has checked it (same key, name and
+   * addresses; verified against our CA: src/identity/cert-replacement.ts).
+   * The relay link re-admits with it at once (RelayLink.renewCertificate),
+   * so the relay holds it before the old one ends; that admission runs no
+   * peer handshakes (nothing was lost, as on a move to another relay). Live
+   * sessions and direct paths are untouched: they are end to end. Every
+   * handshake from now on, new sessions and the rekeys of live ones (at
+   * least every REKEY_AFTER_TIME while traffic flows, well inside the
+   * verifiers' clock skew past the old notAfter), presents the new
+   * certificate, so peers learn it without a forced handshake.
+   */
+  replaceCertificate(cert: MemberCertificate): void {
+    this.#certificate = cert;
+    this.peers.setCertificate(cert.raw);
+    this.link.renewCertificate(cert.raw);
   }
 
   /** Add the TAP/TUN data plane (before or after start). One device per node. */

@@ -117,6 +117,8 @@ export interface RelayEstablished {
   observedPort: number;
   heartbeatMs: number;
   maxFrameBytes: number;
+  /** This admission only presents a renewed certificate (renewCertificate): the link was not lost, nothing needs redoing. */
+  renewal: boolean;
 }
 
 export interface RelayLinkStats {
@@ -138,6 +140,8 @@ export interface RelayLinkStats {
   failures: Record<string, number>;
   /** Admissions at a relay other than the one of the previous admission. */
   switches: number;
+  /** Re-admissions started to present a renewed certificate (renewCertificate). */
+  renewals: number;
 }
 
 /**
@@ -287,14 +291,18 @@ interface Attempt {
   info: RelayEstablished | null;
   failed: boolean;
   target: Target;
+  /** The member certificate this attempt presents. */
+  certificate: Uint8Array;
+  /** Started by renewCertificate. */
+  renewal: boolean;
 }
 
 type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
 
 export class RelayLink extends EventEmitter {
-  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {}, switches: 0 };
+  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {}, switches: 0, renewals: 0 };
   readonly #signer: Pick<HybridSigner, 'sign'>;
-  readonly #certificate: Uint8Array;
+  #certificate: Uint8Array;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #timers: RelayLinkTimers;
@@ -368,6 +376,41 @@ export class RelayLink extends EventEmitter {
     this.#logger.info('leaving relay for a faster one', { relay: attempt.target.url });
     this.emit('down', { code: 'moving', message: `leaving ${attempt.target.url} for a faster relay` });
     this.#connect();
+  }
+
+  /**
+   * Renewal (docs/architecture.md "Certificate renewal"): admit with
+   * `certificate` (our renewed member certificate, encoded, checked by the
+   * caller) from now on. While admitted, the current connection is closed as
+   * by moveTo() and a new admission starts at once with the new certificate,
+   * without a failure or a backoff, so the relay holds it before the old one
+   * ends; its 'established' says `renewal: true`. While not admitted, the
+   * next attempt presents it; an attempt already under way with the old one
+   * re-admits again as soon as it is admitted. Returns whether a
+   * re-admission was started.
+   */
+  renewCertificate(certificate: Uint8Array): boolean {
+    if (!(certificate instanceof Uint8Array) || certificate.length === 0) throw optionError('certificate', typeof certificate, 'the encoded member certificate');
+    this.#certificate = certificate;
+    const attempt = this.#attempt;
+    if (this.#state !== 'established' || attempt === null) return false;
+    attempt.failed = true;
+    attempt.timer?.cancel();
+    attempt.timer = null;
+    const ws = attempt.ws;
+    if (ws !== null && ws.readyState === WebSocket.OPEN) {
+      ws.send(encodeRelayFrame({ type: FrameType.Close, code: RelayErrorCode.ShuttingDown, reason: 'certificate renewed; re-admitting' }));
+      ws.close(WS_CLOSE_NORMAL);
+      this.#timers.closeGrace(() => attempt.socket.destroy());
+    } else {
+      attempt.socket.destroy();
+    }
+    this.#chooser?.left(attempt.target.url);
+    this.stats.renewals++;
+    this.#logger.info('re-admitting with the renewed certificate', { relay: attempt.target.url });
+    this.emit('down', { code: 'renewing', message: `re-admitting to ${attempt.target.url} with the renewed certificate` });
+    this.#connect(true);
+    return true;
   }
 
   /** Close the link and cancel retries; idempotent. Resolves when the socket is gone. */
@@ -444,7 +487,7 @@ export class RelayLink extends EventEmitter {
     return { ...parseRelayUrl(target.url), pins: resolvePins(target.pins, `pins of ${target.url}`) };
   }
 
-  #connect(): void {
+  #connect(renewal = false): void {
     if (this.#state === 'stopped') return;
     this.#state = 'connecting';
     if (this.#attempts++ > 0) this.stats.reconnects++;
@@ -471,6 +514,8 @@ export class RelayLink extends EventEmitter {
       info: null,
       failed: false,
       target,
+      certificate: this.#certificate,
+      renewal,
     };
     this.#attempt = attempt;
     attempt.timer = this.#timers.connectDeadline(() => {
@@ -583,6 +628,7 @@ export class RelayLink extends EventEmitter {
           observedPort: admission.observedPort,
           heartbeatMs: admission.heartbeatMs,
           maxFrameBytes: Math.min(admission.maxFrameBytes, MAX_FRAME_BYTES),
+          renewal: attempt.renewal,
         };
         this.#onEstablished(attempt, info, admission.idleTimeoutMs);
         return;
@@ -614,6 +660,8 @@ export class RelayLink extends EventEmitter {
     });
     this.#logger.info('admitted by relay', { relay: attempt.target.url, observed: `${info.observedAddress}:${info.observedPort}` });
     this.emit('established', info);
+    // A certificate renewed while this attempt was under way: present it now, before the old one ends.
+    if (attempt.certificate !== this.#certificate && this.#attempt === attempt && this.#state === 'established') this.renewCertificate(this.#certificate);
   }
 
   /** End `attempt` (once): count, emit 'down', tear down, schedule the next try. */

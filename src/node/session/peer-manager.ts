@@ -254,6 +254,15 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     for (const p of this.#peers.values()) if (p.session.hasUsableKey() || p.initiator) this.#initiate(p);
   }
 
+  /**
+   * Present `certificate` (our renewed member certificate, encoded and already checked by the caller) in every
+   * handshake from now on: new sessions and the rekeys of live ones (docs/architecture.md "Certificate renewal").
+   * Live sessions keep their keys; each peer learns the new certificate at the next handshake with it.
+   */
+  setCertificate(certificate: Uint8Array): void {
+    this.#deps.identity = { ...this.#deps.identity, certificate };
+  }
+
   /** Drop everything about a peer now: its half-done handshakes, its session (keys wiped) and queued packets. Used when it is no member any more (revoked, or its certificate expired). */
   forgetPeer(peerId: Uint8Array): void {
     const peer = this.#peers.get(toHex(peerId));

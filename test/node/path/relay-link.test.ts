@@ -1,7 +1,8 @@
 /**
  * RelayLink against real relay processes: pinning before any byte of the
  * protocol, CA-verified relays, reconnection after a relay restart or a
- * silent relay, graceful relay shutdown, and option validation.
+ * silent relay, graceful relay shutdown, re-admission with a renewed
+ * certificate, and option validation.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { RelayAuthCode } from '../../../src/handshake/handshake-errors.js';
 import { startRelayProcess, type RelayProcess } from '../../../testkit/relay-process.js';
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../../testkit/test-network.js';
 import { eventually, once } from '../../../testkit/raw-relay-client.js';
+import { signMember } from '../../../src/identity/ca.js';
 
 let net: TestNetwork;
 let scratch: string;
@@ -183,4 +185,45 @@ test('SIGTERM: the relay closes members with ShuttingDown and exits 0 promptly',
   assert.equal(await relay.exited, 0);
   assert.ok(Date.now() - started < 5_000, `exit took ${Date.now() - started} ms`);
   await l.stop();
+});
+
+test('renewCertificate: the link re-admits at once with the new certificate, marked as a renewal, and the relay announces it; one renewed while connecting re-admits right after', async () => {
+  const relay = await relayProcess();
+  const renewed = async (m: TestMember): Promise<Uint8Array> =>
+    (await signMember(net.caDir, { name: m.name, addresses: [...m.certificate.addresses], publicKey: m.publicKey, validMs: 400 * 86_400_000 })).raw;
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  const watcher = link(net.member('dave'), { url: relay.url, pin: relay.pin });
+  const announced: string[] = [];
+  watcher.on('peer_up', (cert: Uint8Array) => announced.push(hex(cert)));
+  watcher.start();
+  await once(watcher, 'established');
+
+  const alice = net.member('alice');
+  const a = link(alice, { url: relay.url, pin: relay.pin });
+  const admissions: { renewal: boolean }[] = [];
+  a.on('established', (info: { renewal: boolean }) => admissions.push(info));
+  a.start();
+  await eventually('the first admission', () => admissions.length === 1 ? true : undefined);
+  assert.equal(admissions[0]!.renewal, false);
+  const next = await renewed(alice);
+  assert.equal(a.renewCertificate(next), true);
+  await eventually('the renewal admission', () => admissions.length === 2 ? true : undefined);
+  assert.equal(admissions[1]!.renewal, true);
+  assert.equal(a.stats.renewals, 1);
+  assert.deepEqual(a.stats.failures, {}, 'a renewal is no failure');
+  await eventually('the relay announcing the renewed certificate', () => announced.includes(hex(next)) ? true : undefined);
+
+  // Renewed while the first attempt is still under way: that attempt admits with the old certificate,
+  // then the link re-admits with the new one at once.
+  const erin = net.member('erin');
+  const e = link(erin, { url: relay.url, pin: relay.pin });
+  const eAdmissions: { renewal: boolean }[] = [];
+  e.on('established', (info: { renewal: boolean }) => eAdmissions.push(info));
+  const nextErin = await renewed(erin);
+  e.start();
+  assert.equal(e.renewCertificate(nextErin), false, 'not admitted yet: nothing to re-admit');
+  await eventually('the admission and the renewal right after it', () => eAdmissions.length === 2 ? true : undefined);
+  assert.deepEqual(eAdmissions.map((i) => i.renewal), [false, true]);
+  await eventually('the relay announcing erin\'s renewed certificate', () => announced.includes(hex(nextErin)) ? true : undefined);
+  assert.equal((await relay.stats()).disconnects['cert-expired'] ?? 0, 0);
 });
