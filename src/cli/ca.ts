@@ -5,6 +5,7 @@
  *   ca sign   --ca CADIR --name NAME --ip CIDR[,CIDR] [--groups a,b] [--valid DURATION] --pub PUBFILE --out CERTFILE
  *   ca revoke --ca CADIR (--peer PEERID | --cert CERTFILE)...
  *   ca show   FILE [--ca-cert CAFILE]
+ *   ca policy sign POLICY.yaml --ca CADIR [--out FILE]   (src/cli/policy.ts)
  *
  * The CA key's passphrase comes from --passphrase-file, else
  * $SHADOWMESH_CA_PASSPHRASE (a separate variable from the node's, so a
@@ -30,6 +31,7 @@ import { decodeRevocationList, decodeRevocationListUnverified, type RevocationLi
 import { readPublicFile } from '../identity/secure-files.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { registerCaEnroll } from './ca-enroll.js';
+import { registerCaPolicy } from './policy.js';
 
 export const CA_PASSPHRASE_ENV = 'SHADOWMESH_CA_PASSPHRASE';
 const DEFAULT_MEMBER_VALID = '365d';
@@ -294,6 +296,7 @@ export function registerCa(program: Command): void {
     .action(async (opts: RevokeOptions) => runRevoke(opts));
 
   registerCaEnroll(ca);
+  registerCaPolicy(ca);
 
   ca.command('show')
     .description('decode and print a member certificate, CA certificate, revocation list or public key file')

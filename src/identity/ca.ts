@@ -11,6 +11,9 @@
  *     CADIR/issued/     a copy of every member certificate, <peer id>.crt
  *     CADIR/lock        exists while a command changes the directory
  *     CADIR/tokens/     join tokens (src/enroll/token-store.ts)
+ *     CADIR/policy-version, CADIR/policy.signed
+ *                       the last network policy version signed and a copy
+ *                       of it (src/policy/ca-policy.ts)
  *     CADIR/tls-key.pem the enrollment service's TLS key, CADIR/enroll-endpoint
  *                       where it listens (src/cli/ca-enroll.ts)
  *
@@ -111,7 +114,7 @@ export async function withCaLock<T>(dir: string, fn: () => Promise<T>): Promise<
 }
 
 /** Loads the CA certificate and its key, checking that they belong together. The caller destroys the signer. */
-async function loadCa(dir: string, passphrase: string | undefined): Promise<{ ca: CaCertificate; signer: HybridSigner }> {
+export async function loadCa(dir: string, passphrase: string | undefined): Promise<{ ca: CaCertificate; signer: HybridSigner }> {
   const ca = await loadCaCertificate(join(dir, CA_CERT_FILE));
   const keyPath = join(dir, CA_KEY_FILE);
   const file = await readPrivateFile(keyPath);
