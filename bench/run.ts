@@ -113,8 +113,8 @@ const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
 const nat = runJson<NatBenchResult>(NAT, ['--trials', '10'], 480_000);
 /** Chat through one relay (bench/chat.ts): 2,000 round trips and 3 x 20,000 messages take seconds; bound it. */
 const chat = runJson<ChatBenchResult>(CHAT, ['--rtt', '2000', '--total', '20000', '--convs', '1,4,16'], 180_000);
-/** CLI startup (bench/cli-startup.ts): 7 commands x 33 spawns of ~0.1-0.3 s plus a relay and a daemon; bound it. */
-const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 180_000);
+/** CLI startup (bench/cli-startup.ts): 9 commands x 33 spawns of ~0.1-0.3 s under two Nodes, plus a relay and two daemons; bound it. */
+const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 360_000);
 /** Relay scale (bench/relay-scale.ts): it bounds itself (600 s of admissions, 4 GiB of relay RSS); identities are made first (cached after). */
 const relayScale = runJson<RelayScaleResult>(RELAY_SCALE, [], 1_500_000);
 /** Forwarding, one relay vs two through NATS: 2 sizes x 2 modes x 6 s, plus start-up. */
