@@ -34,6 +34,8 @@ export const RENEW_AT_REMAINING_FRACTION = 1 / 3;
 /** Bounds on the wait before retrying a failed renewal. */
 export const RENEW_RETRY_MIN_MS = 1_000;
 export const RENEW_RETRY_MAX_MS = 60 * 60 * 1_000;
+/** The longest one timer waits before looking again (well under setTimeout's 2^31 - 1 ms). */
+export const RENEW_WAKE_MAX_MS = 24 * 60 * 60 * 1_000;
 
 /** When to renew a certificate valid from notBeforeMs to notAfterMs: a third of its lifetime before its end. */
 export function renewAtMs(cert: Pick<MemberCertificate, 'notBeforeMs' | 'notAfterMs'>): number {
@@ -131,8 +133,15 @@ export class AutoRenew {
       return;
     }
     this.stats.nextAtMs = Math.max(now, atMs);
-    this.#timer = this.#o.clock.schedule(Math.max(0, atMs - now), () => {
+    // Timers wake at least daily: a renewal months away is beyond what setTimeout can wait
+    // (2^31 - 1 ms, about 24.8 days; longer delays fire at once), and a daily look follows clock changes.
+    const wakeMs = Math.min(Math.max(0, atMs - now), RENEW_WAKE_MAX_MS);
+    this.#timer = this.#o.clock.schedule(wakeMs, () => {
       this.#timer = null;
+      if (this.#o.clock.now() < atMs) {
+        this.#scheduleAt(atMs);
+        return;
+      }
       this.#inFlight = this.#attempt().finally(() => (this.#inFlight = null));
     });
   }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoRenew, readEnrollmentTarget, renewAtMs, retryDelayMs, RENEW_RETRY_MAX_MS, RENEW_RETRY_MIN_MS } from '../../src/enroll/auto-renew.js';
+import { AutoRenew, readEnrollmentTarget, renewAtMs, retryDelayMs, RENEW_RETRY_MAX_MS, RENEW_RETRY_MIN_MS, RENEW_WAKE_MAX_MS } from '../../src/enroll/auto-renew.js';
 import type { JoinResult, ServiceTarget } from '../../src/enroll/join-client.js';
 import type { MemberCertificate } from '../../src/identity/certificate.js';
 import { SmError } from '../../src/errors.js';
@@ -76,6 +76,33 @@ test('a 2-minute certificate renews at 80 s, saves before it applies, and the ne
   assert.equal(r.stats.renewed, 2);
   await r.stop();
   assert.equal(clock.pendingCount, 0, 'no timer left behind');
+});
+
+test('a year-long certificate is not renewed for eight months: its timer wakes daily (setTimeout cannot wait longer than 24.8 days) and asks nothing early', async () => {
+  const clock = new FakeClock();
+  const t0 = clock.now();
+  const DAY = 86_400_000;
+  const asked: number[] = [];
+  const delays: number[] = [];
+  const realSchedule = clock.schedule.bind(clock);
+  clock.schedule = (ms, fn) => { delays.push(ms); return realSchedule(ms, fn); };
+  const r = new AutoRenew({
+    clock, logger: silentLogger, target: TARGET,
+    current: () => cert(t0, 365 * DAY, 1),
+    renew: async () => { asked.push(clock.now() - t0); throw new SmError('SM_ERR_ENROLL_UNREACHABLE', 'not in this test'); },
+    save: async () => undefined,
+    apply: () => 'replaced',
+  });
+  r.start();
+  assert.equal(r.stats.nextAtMs, renewAtMs(cert(t0, 365 * DAY, 1)));
+  for (let d = 0; d < 30; d++) { clock.advance(DAY); await settle(); }
+  assert.deepEqual(asked, [], 'no renewal within the first month of a year-long certificate');
+  assert.ok(delays.length >= 30 && delays.every((ms) => ms <= RENEW_WAKE_MAX_MS && ms < 2 ** 31 - 1), `timer delays ${delays.slice(0, 3).join(', ')} ...`);
+  clock.advance(renewAtMs(cert(t0, 365 * DAY, 1)) - clock.now());
+  await settle();
+  assert.equal(asked.length, 1, 'asked once when a third of the year is left');
+  assert.equal(asked[0], 365 * DAY - Math.floor((365 * DAY) / 3));
+  await r.stop();
 });
 
 test('a failed renewal is retried after a tenth of what is left, with its code recorded; an expired certificate stops the retries', async () => {
