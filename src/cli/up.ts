@@ -142,6 +142,7 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
         const certFile = next.string('node.cert');
         const renewed = await daemon.checkCertificateFile(certFile);
         await daemon.applyRevocations(next.string('node.crl'));
+        await daemon.applyPolicy(next.string('node.policy'));
         daemon.applyPathTimers(timers);
         if (renewed !== null) daemon.replaceCertificate(renewed);
       },
@@ -183,6 +184,7 @@ export function registerUp(program: Command): void {
     .option('--ca <file>', `network CA certificate; our --cert must be signed by it, and so must every peer's; required${keySourcesHelp('node.ca')}`)
     .option('--cert <file>', `this node's member certificate (from \`shadowmesh ca sign\`); its addresses go on the device; re-read on SIGHUP (a renewal applies live); required${keySourcesHelp('node.cert')}`)
     .option('--crl <file>', `revocation list of the CA: peers on it are refused; reloaded on SIGHUP${keySourcesHelp('node.crl')}`)
+    .option('--policy <file>', `signed network policy of the CA (\`shadowmesh ca policy sign\` writes policy.signed); absent: everything allowed; re-read on SIGHUP, an older version is refused${keySourcesHelp('node.policy')}`)
     .option('--dir <dir>', `identity directory holding identity.key (default $SHADOWMESH_HOME or ~/.shadowmesh; node.dir in the config file)`)
     .option('--passphrase-file <file>', `file holding the identity key's passphrase (else $${PASSPHRASE_ENV})${keySourcesHelp('node.passphraseFile')}`)
     .option('--dev <kind>', `tun (L3, routes by member address), tap (L2, Ethernet with ARP), or none (no device: sessions, ping and the control API only; needs no root)${keySourcesHelp('node.dev')}`)

@@ -131,6 +131,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
   const passphrase = await passphraseOf(cfg);
   const device = req(cfg.string('node.dev'), 'node.dev') as DaemonDeviceKind;
   const crl = cfg.string('node.crl');
+  const policy = cfg.string('node.policy');
   const name = cfg.string('node.name');
   const controlGroup = cfg.string('node.controlGroup');
   return {
@@ -138,6 +139,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     caFile: req(cfg.string('node.ca'), 'node.ca'),
     certFile: req(cfg.string('node.cert'), 'node.cert'),
     ...(crl !== undefined ? { crlFile: crl } : {}),
+    ...(policy !== undefined ? { policyFile: policy } : {}),
     identityDir: req(cfg.string('node.dir'), 'node.dir'),
     ...(passphrase !== undefined ? { passphrase } : {}),
     device,

@@ -100,6 +100,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'node.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'node', expected: 'a file path', description: 'network CA certificate' },
   { path: 'node.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_CERT', requiredFor: 'node', expected: 'a file path', description: "this node's member certificate, re-read on SIGHUP (a renewal of the same key, name and addresses applies live)" },
   { path: 'node.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA, reloaded on SIGHUP' },
+  { path: 'node.policy', kind: PATH, flag: '--policy', env: 'SHADOWMESH_POLICY', expected: 'a file path', description: 'signed network policy of the CA (policy.signed); absent = everything allowed; reloaded on SIGHUP, older versions refused' },
   { path: 'node.dir', kind: PATH, flag: '--dir', default: (home) => home, expected: 'a directory path', description: 'identity directory (identity.key)' },
   { path: 'node.passphraseFile', kind: PATH, flag: '--passphrase-file', env: 'SHADOWMESH_PASSPHRASE_FILE', expected: 'a file path', description: "file whose first line is the identity key's passphrase" },
   { path: 'node.passphrase', kind: { type: 'secret' }, env: 'SHADOWMESH_PASSPHRASE', expected: 'a non-empty string', description: "the identity key's passphrase (redacted by config show)" },

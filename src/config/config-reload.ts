@@ -19,7 +19,7 @@
  *      so the warning repeats on every reload until the restart.
  *
  * Live keys (LIVE_KEYS): log.level, the revocation list file of the role
- * (node.crl, relay.crl), on the node its member certificate file (node.cert:
+ * (node.crl, relay.crl), on the node its signed policy file (node.policy), on the node its member certificate file (node.cert:
  * re-read on every reload, changed or not; a renewed certificate of the same
  * key, name and addresses replaces ours live, anything else refuses the
  * reload with its code: NodeDaemon.checkCertificateFile), and the path manager's timers
@@ -46,6 +46,8 @@ import { EffectiveConfig, type Setting } from './effective-config.js';
 export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freeze({
   node: Object.freeze([
     'log.level', 'node.crl',
+    // The signed policy file: re-read on every reload; an older version or a bad file is refused (NodeDaemon.applyPolicy).
+    'node.policy',
     // The member certificate file: re-read on every reload; a renewed certificate replaces ours live (NodeDaemon.replaceCertificate).
     'node.cert',
     // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff.

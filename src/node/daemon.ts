@@ -70,6 +70,7 @@
 import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
+import { NodePolicy } from '../policy/node-policy.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
@@ -134,6 +135,8 @@ export interface DaemonOptions {
   caFile: string;
   certFile: string;
   crlFile?: string;
+  /** Signed policy file (node.policy, docs/architecture.md "Network policy"); absent = no policy, everything allowed. */
+  policyFile?: string;
   /** Directory of identity.key. */
   identityDir: string;
   passphrase?: string;
@@ -225,6 +228,10 @@ export class NodeDaemon {
   #revoked: Set<string>;
   /** The revocation list file reloads read: --crl, or the path a configuration reload named since. */
   #crlFile: string | undefined;
+  /** The verified signed policy (node.policy), or null when none is configured. */
+  #policy: NodePolicy | null = null;
+  /** The identity directory: DIR/policy-version lives there. */
+  readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
   #certFile: string;
   #device: Device | null = null;
@@ -249,13 +256,16 @@ export class NodeDaemon {
       const code = (err as { code?: unknown }).code;
       throw new SmError(typeof code === 'string' ? code : 'SM_ERR_CERT_NOT_MEMBER', `--cert ${options.certFile} is not a valid member certificate of the network of --ca ${options.caFile}: ${(err as Error).message}`, { cause: err });
     }
+    const policy = options.policyFile !== undefined ? await NodePolicy.load(options.policyFile, ca, options.identityDir) : null;
     const identity = await loadIdentity(options.identityDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
     if (formatPeerId(identity.peerId) !== formatPeerId(cert.peerId)) {
       identity.signer.destroy();
       throw new DaemonError(DaemonCode.CERT_MISMATCH, `--cert ${options.certFile} is for peer ${formatPeerId(cert.peerId)} but the identity in ${options.identityDir} is ${formatPeerId(identity.peerId)}`);
     }
     try {
-      return new NodeDaemon(deps, options, identity, cert, verifier, crl);
+      const daemon = new NodeDaemon(deps, options, identity, cert, verifier, crl);
+      daemon.#policy = policy;
+      return daemon;
     } catch (err) {
       identity.signer.destroy();
       throw err;
@@ -281,6 +291,7 @@ export class NodeDaemon {
     this.#verifier = verifier;
     this.#revoked = new Set((crl?.peerIds ?? []).map((id) => formatPeerId(id)));
     this.#crlFile = options.crlFile;
+    this.#identityDir = options.identityDir;
     this.#certFile = options.certFile;
     this.node = new ShadowNode(
       { signer: identity.signer, peerId: identity.peerId, certificate: cert, verifier, logger: this.#logger, clock: this.#clock },
@@ -636,4 +647,34 @@ export class NodeDaemon {
     this.#logger.info(`revocation list ${outcome}`, { file: path, previous: previousNumber, number: crl.number, revoked: crl.peerIds.length, newlyRevoked: newlyRevoked.length, leftDirectory: removed, sessionsCut: cut.length });
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
   }
+
+  /** The version of the signed policy in force, or null when no policy is configured. */
+  get policyVersion(): number | null {
+    return this.#policy?.version ?? null;
+  }
+
+  /**
+   * Re-reads the signed policy (a configuration reload; node.policy). A file
+   * that cannot be read, is refused or is older THROWS after logging, with the
+   * policy in force unchanged, so the reload is refused as a whole. A policy
+   * set where none was configured takes effect too; removing node.policy
+   * keeps the policy in force until a restart (a rollback by omission).
+   */
+  async applyPolicy(file: string | undefined): Promise<void> {
+    if (file === undefined) {
+      if (this.#policy !== null) this.#logger.warn('policy reload: node.policy is unset; the policy in force stays until a restart', { version: this.#policy.version });
+      return;
+    }
+    const previous = this.#policy?.version ?? null;
+    try {
+      if (this.#policy === null) this.#policy = await NodePolicy.load(file, this.#verifier.ca, this.#identityDir);
+      else await this.#policy.reload(file);
+    } catch (err) {
+      this.#logger.error('policy reload refused; keeping the policy in force', { file, version: previous ?? 'none', error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
+      throw err;
+    }
+    const version = this.#policy.version;
+    this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
+  }
+
 }
