@@ -57,6 +57,7 @@ export function formatStatus(s: StatusResult): string {
     `drops      ${formatDrops(s.drops)}`,
     ...(s.certificates?.member !== undefined ? [`cert       ${formatCertExpiry(s.certificates.member)}`] : []),
     ...(s.certificates?.ca !== undefined ? [`ca cert    ${formatCertExpiry(s.certificates.ca)}`] : []),
+    `policy     ${s.policyVersion === null || s.policyVersion === undefined ? 'none (everything allowed)' : `version ${s.policyVersion}`}`,
   ].join('\n') + '\n';
 }
 

@@ -71,6 +71,7 @@ import { ConfigError, SmError } from '../errors.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { NodePolicy } from '../policy/node-policy.js';
+import { PolicyEngine } from '../policy/policy-engine.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
@@ -379,6 +380,7 @@ export class NodeDaemon {
       dataplane: () => this.#dataplane,
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
+      policyVersion: () => this.policyVersion,
       requestStop: () => this.#requestStop(),
     };
   }
@@ -496,6 +498,7 @@ export class NodeDaemon {
         addresses: [...this.certificate.addresses],
       });
       this.#dataplane = this.node.attachDevice(this.#device);
+      this.#enforcePolicy();
     }
     // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
     if (this.names !== null) await this.#startNames(this.names);
@@ -648,6 +651,15 @@ export class NodeDaemon {
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
   }
 
+  /** Hands the policy in force to the data plane (a new engine, or the new rules: tracked connections must pass again). */
+  #enforcePolicy(): void {
+    const dp = this.#dataplane;
+    if (dp === null || this.#policy === null) return;
+    const compiled = this.#policy.current.policy;
+    if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
+    else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
+  }
+
   /** The version of the signed policy in force, or null when no policy is configured. */
   get policyVersion(): number | null {
     return this.#policy?.version ?? null;
@@ -673,6 +685,7 @@ export class NodeDaemon {
       this.#logger.error('policy reload refused; keeping the policy in force', { file, version: previous ?? 'none', error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
       throw err;
     }
+    this.#enforcePolicy();
     const version = this.#policy.version;
     this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
   }

@@ -157,7 +157,9 @@ export interface NodeControlSource {
   readonly chatService: ControlChatService;
   readonly chatInbox: ControlChatInbox;
   /** The data plane; null without a device. */
-  dataplane(): { readonly stats: { readonly drops: Counts } } | null;
+  dataplane(): { readonly stats: { readonly drops: Counts }; policyDrops?(): Counts } | null;
+  /** Version of the signed policy in force; null or absent: none. */
+  policyVersion?(): number | null;
   /** On the revocation list in force (hex peer id). */
   isRevoked(peerHex: string): boolean;
   /** Our certificates' expiry decisions now (member, ca); absent: none reported. */
@@ -214,6 +216,7 @@ export class NodeControlHandlers implements ControlHandler {
     prefixed(drops, 'chat', s.chatInbox.drops);
     const dataplane = s.dataplane();
     if (dataplane !== null) prefixed(drops, 'dataplane', dataplane.stats.drops);
+    if (dataplane?.policyDrops !== undefined) prefixed(drops, 'policy', dataplane.policyDrops());
     const device = s.device();
     const relays = this.#relays();
     return {
@@ -237,6 +240,7 @@ export class NodeControlHandlers implements ControlHandler {
       peers: s.peerList().length,
       drops,
       certificates: Object.fromEntries((s.certificates?.() ?? []).map((e) => [e.cert, e])),
+      policyVersion: s.policyVersion?.() ?? null,
     };
   }
 

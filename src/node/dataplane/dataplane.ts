@@ -25,6 +25,17 @@
  *    certificate names, or it is dropped ('spoofed_source'): a member cannot
  *    speak for another.
  *
+ * Network policy (docs/architecture.md "Network policy"), when the node has
+ * one (setPolicy): a packet from a member that passed the source rule is
+ * checked inbound by the PolicyEngine with the member's name and groups from
+ * its CA-verified certificate; a denied one is dropped and counted under
+ * the deciding rule (policyDrops, "policy.<rule>" in status). Packets from
+ * our device are checked outbound (tracked, so their replies pass inbound;
+ * dropped only with `outbound: true`). TAP: the IP packet inside IPv4/IPv6
+ * Ethernet frames is checked; ARP and IPv6 neighbour discovery always pass;
+ * any other ethertype is dropped under default-deny. No policy: one null
+ * check per packet.
+ *
  * Device writes from the network are gathered and flushed once per event-loop
  * turn (one write batch per socket read), in a bounded queue; every drop has
  * a reason counter. Nothing here throws on packet contents.
@@ -40,6 +51,10 @@ import { ipDestination, ipSource } from './ip-packet.js';
 import { checkTapSource, tapOwner, type TapOwner } from './tap-source.js';
 import { VNET_HDR_BYTES, VNET_HDR_GSO_NONE, VNET_HDR_GSO_TYPE_OFFSET } from '../device/vnet-header.js';
 import { ETHERNET_HEADER_BYTES } from '../device/device.js';
+import type { PolicyEngine } from '../../policy/policy-engine.js';
+import type { FlowEnd } from '../../policy/compiled-policy.js';
+import { DEFAULT_DENY_RULE } from '../../policy/policy-file.js';
+import { packetTuple } from '../../policy/packet-flow.js';
 
 /** Units waiting for the next device write: about one socket read's worth of 64 KiB segments and more; beyond it, drop rather than buffer. */
 export const MAX_PENDING_DEVICE_WRITES = 512;
@@ -61,6 +76,9 @@ export interface DataplaneMember {
   peerId: Uint8Array;
   hex: string;
   addresses: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array }>;
+  /** Name and groups from the CA-verified certificate (the policy's member:/group: selectors). */
+  name?: string;
+  cert?: { readonly groups: readonly string[] };
 }
 
 /** What the data plane needs of the member directory (Directory fits). */
@@ -115,6 +133,12 @@ export class Dataplane {
   readonly #pending: Uint8Array[] = [];
   #flushScheduled = false;
   #running = false;
+  /** The node's policy engine, or null: no policy, everything passes. */
+  #policy: PolicyEngine | null = null;
+  /** Packets the policy dropped outside the engine's own count (TAP non-IP ethertypes, unparsable IP), by rule. */
+  readonly #extraDrops = new Map<string, number>();
+  /** This node's name and groups (the `from` of outbound flows, the `to` of inbound ones). */
+  #self: { name?: string; groups?: readonly string[] } = {};
   readonly #onBatch = (packets: readonly Uint8Array[], count: number): void => this.#fromDevice(packets, count);
   readonly #flush = (): void => this.#flushDevice();
 
@@ -137,6 +161,51 @@ export class Dataplane {
   stop(): void {
     this.#running = false;
     this.#pending.length = 0;
+  }
+
+  /** Enforce `engine` from now on (null: no policy); `self` names this node for member:/group: selectors. */
+  setPolicy(engine: PolicyEngine | null, self: { name?: string; groups?: readonly string[] } = {}): void {
+    this.#policy = engine;
+    this.#self = self;
+  }
+
+  get policy(): PolicyEngine | null {
+    return this.#policy;
+  }
+
+  /** Packets dropped by the policy, by rule name. */
+  policyDrops(): Record<string, number> {
+    const out: Record<string, number> = { ...(this.#policy?.dropsByRule() ?? {}) };
+    for (const [rule, n] of this.#extraDrops) out[rule] = (out[rule] ?? 0) + n;
+    return out;
+  }
+
+  #policyDrop(rule: string): false {
+    this.#extraDrops.set(rule, (this.#extraDrops.get(rule) ?? 0) + 1);
+    return false;
+  }
+
+  /**
+   * Whether the policy lets this packet through. `p` holds a TAP frame or a
+   * TUN packet at `off`; `peer` is the remote member (undefined: an outbound
+   * TAP frame whose destination is not one member, checked by its IP only).
+   */
+  #policyAllows(engine: PolicyEngine, p: Uint8Array, off: number, direction: 'inbound' | 'outbound', peer: DataplaneMember | undefined): boolean {
+    let ip = off;
+    if (this.#l2) {
+      const ethertype = (p[off + 12]! << 8) | p[off + 13]!;
+      if (ethertype === 0x0806) return true;
+      if (ethertype !== 0x0800 && ethertype !== 0x86dd) return this.#policyDrop(DEFAULT_DENY_RULE);
+      ip = off + ETHERNET_HEADER_BYTES;
+    }
+    const t = packetTuple(p, ip);
+    if (t === null) return this.#policyDrop(DEFAULT_DENY_RULE);
+    // Neighbour discovery (router/neighbour solicitation and advertisement, redirect) keeps IPv6 on the segment working.
+    if (t.icmp6Type >= 133 && t.icmp6Type <= 137) return true;
+    const remote: FlowEnd = { ip: direction === 'inbound' ? t.src : t.dst, ...(peer?.name !== undefined ? { name: peer.name } : {}), ...(peer?.cert !== undefined ? { groups: peer.cert.groups } : {}) };
+    const local: FlowEnd = { ip: direction === 'inbound' ? t.dst : t.src, ...(this.#self.name !== undefined ? { name: this.#self.name } : {}), ...(this.#self.groups !== undefined ? { groups: this.#self.groups } : {}) };
+    const d = engine.check({ direction, protocol: t.protocol, from: direction === 'inbound' ? remote : local, to: direction === 'inbound' ? local : remote, srcPort: t.srcPort, dstPort: t.dstPort });
+    return d.allowed;
   }
 
   /** A member went offline: forget what was learned about it. */
@@ -189,6 +258,8 @@ export class Dataplane {
         return;
       }
     }
+    const engine = this.#policy;
+    if (engine !== null && !this.#policyAllows(engine, body, pkt, 'inbound', this.#members.get(peerId))) return;
     let unit = body;
     if (!this.#device.vnetHdr) {
       if (body[VNET_HDR_GSO_TYPE_OFFSET] !== VNET_HDR_GSO_NONE) {
@@ -232,6 +303,8 @@ export class Dataplane {
           continue;
         }
         const dst = this.#l2.lookup(p, off, this.#clock.now());
+        const engine = this.#policy;
+        if (engine !== null && !this.#policyAllows(engine, p, off, 'outbound', dst ? this.#members.get(dst) : undefined)) continue;
         if (dst) this.#send(dst, p);
         else this.#flood(p);
       } else {
@@ -245,6 +318,8 @@ export class Dataplane {
           drops.no_route++;
           continue;
         }
+        const engine = this.#policy;
+        if (engine !== null && !this.#policyAllows(engine, p, off, 'outbound', member)) continue;
         this.#send(member.peerId, p);
       }
     }
