@@ -23,6 +23,7 @@
  *   shadowmesh_p2p_retries_total{status}               counter  direct attempts, ok / failed
  *   shadowmesh_p2p_migration_duration_seconds          histogram direct path available -> first frame sent on it
  *   shadowmesh_chat_messages_total{direction}          counter  chat messages delivered to us (in) / acknowledged by the peer (out)
+ *   shadowmesh_policy_drops_total{rule}                counter  packets the network policy dropped, by the deciding rule's name
  *
  * Drop components follow the control API's status: link, peers, session
  * (summed over peers), ping, paths, udp, chat, dataplane. The histogram is fed by
@@ -53,7 +54,7 @@ export interface NodeMetricsSource {
       pathInfos(): ReadonlyMap<string, { readonly path: string; readonly carrier?: string }>;
       on(event: 'migration_complete', listener: (peerId: Uint8Array, durationMs: number) => void): unknown;
     };
-    readonly dataplane: { readonly stats: { readonly drops: Counts } } | null;
+    readonly dataplane: { readonly stats: { readonly drops: Counts }; policyDrops?(): Counts } | null;
     /** The UDP transport; null without UDP direct paths. */
     readonly udp?: { readonly stats: { readonly punches: number; readonly established: number; readonly roams: number; readonly drops: Counts; readonly candidatesRefused?: Counts }; readonly natMapping: string } | null;
     /** The rendezvous (offered and advertised candidates); null when relay-only. */
@@ -124,6 +125,8 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
     return [[{ direction: 'in' }, t.bytesIn], [{ direction: 'out' }, t.bytesOut]];
   });
   counterFrom(registry, 'shadowmesh_handshakes_total', 'Completed peer handshakes, first ones and rekeys.', [], () => [[{}, sumSessions(source).handshakes]]);
+  counterFrom(registry, 'shadowmesh_policy_drops_total', 'Packets the network policy dropped, by the name of the deciding rule (default-deny when none matched).', ['rule'], () =>
+    byLabel('rule', source.node.dataplane?.policyDrops?.() ?? {}, {}));
   counterFrom(registry, 'shadowmesh_drops_total', 'Frames, packets and events dropped, by component and reason.', ['component', 'reason'], () => drops(source));
   gaugeFrom(registry, 'shadowmesh_paths', 'Peers by the kind of their selected path.', ['kind'], () => {
     const n = new Map<string, number>(PATH_KINDS.map((k) => [k, 0]));
