@@ -19,8 +19,8 @@
  * version) clears the table: connections allowed by the old policy must
  * pass the new one again.
  *
- * Not yet wired into the data plane (src/node/dataplane/): that is the next
- * step, and until then no packet is filtered.
+ * The data plane (src/node/dataplane/dataplane.ts) calls check() for every
+ * packet of a node that has a policy.
  */
 import type { Clock } from '../util/clock.js';
 import type { CompiledPolicy, Decision, Flow } from './compiled-policy.js';
