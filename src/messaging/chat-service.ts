@@ -82,6 +82,8 @@ export interface ChatSink {
 }
 
 export interface ChatServiceDeps {
+  /** The network policy's chat section (docs/architecture.md "Network policy"): false refuses every envelope from that member (hex peer id), counted as policy_denied. Absent: chat is not governed. */
+  allowChat?: (peerHex: string) => boolean;
   localPeerId: Uint8Array;
   sessions: ChatSessions;
   members: ChatMembers;
@@ -110,7 +112,7 @@ export interface ConversationInfo {
 export type ChatDropReason =
   | 'malformed' | 'version' | 'kind' | 'too_large' | 'sender_mismatch' | 'recipient_mismatch'
   | 'unknown_conversation' | 'wrong_peer' | 'too_many_conversations' | 'peer_conversation_limit' | 'not_member'
-  | 'duplicate' | 'out_of_order' | 'not_active' | 'bad_ack' | 'inbox_full' | 'unexpected' | 'session_dropped';
+  | 'duplicate' | 'out_of_order' | 'not_active' | 'bad_ack' | 'inbox_full' | 'unexpected' | 'session_dropped' | 'policy_denied';
 
 interface Entry {
   id: Uint8Array;
@@ -125,7 +127,7 @@ function newDrops(): Record<ChatDropReason, number> {
   return {
     malformed: 0, version: 0, kind: 0, too_large: 0, sender_mismatch: 0, recipient_mismatch: 0,
     unknown_conversation: 0, wrong_peer: 0, too_many_conversations: 0, peer_conversation_limit: 0, not_member: 0,
-    duplicate: 0, out_of_order: 0, not_active: 0, bad_ack: 0, inbox_full: 0, unexpected: 0, session_dropped: 0,
+    duplicate: 0, out_of_order: 0, not_active: 0, bad_ack: 0, inbox_full: 0, unexpected: 0, session_dropped: 0, policy_denied: 0,
   };
 }
 
@@ -140,6 +142,7 @@ export class ChatService {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #rng: (n: number) => Uint8Array;
+  readonly #allowChat: ((peerHex: string) => boolean) | undefined;
   /** Every known conversation by id hex: live ones and the tombstones of ended ones. */
   readonly #byId = new Map<string, Entry>();
   /** Ended conversation ids, oldest first (eviction order). */
@@ -162,6 +165,7 @@ export class ChatService {
     this.#clock = deps.clock ?? systemClock;
     this.#logger = deps.logger ?? silentLogger;
     this.#rng = deps.rng ?? randomBytes;
+    this.#allowChat = deps.allowChat;
   }
 
   get drops(): Readonly<Record<ChatDropReason, number>> {
@@ -320,6 +324,7 @@ export class ChatService {
     }
     if (!equalBytes(env.sender, peerId)) return this.#drop('sender_mismatch', peerHex, 'sender field is not the session peer');
     if (!equalBytes(env.recipient, this.#local)) return this.#drop('recipient_mismatch', peerHex, 'recipient field is not us');
+    if (this.#allowChat !== undefined && !this.#allowChat(peerHex)) return this.#drop('policy_denied', peerHex, 'chat from this member is forbidden by the network policy');
     const idHex = toHex(env.conversationId);
     const now = this.#clock.now();
     let entry = this.#byId.get(idHex);

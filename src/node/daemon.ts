@@ -323,6 +323,7 @@ export class NodeDaemon {
       localPeerId: identity.peerId,
       sessions: this.node.peers,
       members: { get: (hex: string) => this.node.directory.get(hex) },
+      allowChat: (hex: string) => this.#chatAllowed(hex),
       sink: this.chatInbox,
       clock: this.#clock,
       logger: this.#logger.child('chat'),
@@ -658,6 +659,18 @@ export class NodeDaemon {
     const compiled = this.#policy.current.policy;
     if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
     else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
+  }
+
+  /** Whether the policy's chat section lets member `hex` chat with us (no policy or no chat section: yes). */
+  #chatAllowed(hex: string): boolean {
+    const policy = this.#policy;
+    if (policy === null) return true;
+    const peer = this.node.directory.get(hex);
+    const cert = this.certificate;
+    return policy.current.policy.decideChat(
+      { name: peer?.name ?? '', groups: peer?.cert.groups ?? [] },
+      { name: cert.name, groups: cert.groups },
+    ).allowed;
   }
 
   /** The version of the signed policy in force, or null when no policy is configured. */
