@@ -51,8 +51,12 @@ function b64(value: unknown, field: string, bytes: number, url: boolean): Uint8A
   return Uint8Array.from(buf);
 }
 
-export function parseJoinRequest(body: Uint8Array): JoinRequest {
-  if (body.length > MAX_REQUEST_BYTES) throw new EnrollError(EnrollCode.TOO_LARGE, `join request of ${body.length} bytes is over ${MAX_REQUEST_BYTES}`);
+/**
+ * The first checks of every enrollment request body (join and renew): at most MAX_REQUEST_BYTES,
+ * UTF-8 JSON, an object. `kind` names the request in the size error; `refuse` makes the others.
+ */
+export function requestObject(body: Uint8Array, kind: string, refuse: (why: string) => EnrollError): Record<string, unknown> {
+  if (body.length > MAX_REQUEST_BYTES) throw new EnrollError(EnrollCode.TOO_LARGE, `${kind} request of ${body.length} bytes is over ${MAX_REQUEST_BYTES}`);
   let v: unknown;
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
@@ -60,7 +64,11 @@ export function parseJoinRequest(body: Uint8Array): JoinRequest {
     throw refuse('not JSON text');
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw refuse('expected a JSON object');
-  const o = v as Record<string, unknown>;
+  return v as Record<string, unknown>;
+}
+
+export function parseJoinRequest(body: Uint8Array): JoinRequest {
+  const o = requestObject(body, 'join', refuse);
   const extra = Object.keys(o).find((k) => !KEYS.includes(k));
   if (extra !== undefined) throw refuse(`unknown field ${JSON.stringify(extra.slice(0, 64))}`);
   if (o['v'] !== 1) throw refuse('v: expected 1');

@@ -19,7 +19,7 @@ import { concatBytes, sha256 } from '../crypto/bytes.js';
 import { HYBRID_SIGNATURE_BYTES, hybridVerify, type HybridSigner } from '../crypto/hybrid-sign.js';
 import { decodeMemberCertificate, type MemberCertificate } from '../identity/certificate.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
-import { MAX_REQUEST_BYTES } from './join-request.js';
+import { requestObject } from './join-request.js';
 
 export const RENEW_PROOF_CONTEXT = 'shadowmesh-enroll-renew-v1';
 
@@ -33,15 +33,7 @@ function refuse(why: string): EnrollError {
 }
 
 export function parseRenewRequest(body: Uint8Array): RenewRequest {
-  if (body.length > MAX_REQUEST_BYTES) throw new EnrollError(EnrollCode.TOO_LARGE, `renew request of ${body.length} bytes is over ${MAX_REQUEST_BYTES}`);
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-  } catch {
-    throw refuse('not JSON text');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw refuse('expected a JSON object');
-  const o = v as Record<string, unknown>;
+  const o = requestObject(body, 'renew', refuse);
   if (Object.keys(o).some((k) => !['v', 'certificate', 'proof'].includes(k))) throw refuse('unknown field');
   if (o['v'] !== 1) throw refuse('v: expected 1');
   const b64 = (x: unknown, field: string): Uint8Array => {
