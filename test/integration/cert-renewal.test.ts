@@ -99,6 +99,8 @@ async function tearDown(): Promise<void> {
 
 async function scenario(t: TestContext, direct: boolean): Promise<void> {
   const alice = daemons['alice']!;
+  // Alice is up once the relay admitted her; bob learns of her from the relay's presence a moment later.
+  await waitFor('bob knows alice', async () => ((await bobsViewOfAlice()) !== undefined ? true : undefined), 20_000, 100);
   await waitFor('bob pings alice', async () => ((await client('bob').ping({ peer: 'alice', count: 1, intervalMs: 100 })).summary.received === 1 ? true : undefined), 20_000, 200);
   // With direct paths, bob reaches alice on one (what a renewal must not tear down).
   if (direct) await waitFor('a direct path from bob to alice', async () => ((await bobsViewOfAlice())?.path === 'direct' ? true : undefined), 20_000, 200);
