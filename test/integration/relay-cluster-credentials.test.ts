@@ -116,3 +116,44 @@ test('credentials file (--cluster-creds, user JWT and nkey seed): users of the t
   await refused(wrong, seed);
   assert.deepEqual((await a.stats()).cluster?.peerRelays.map((p) => p.name), ['relay-b']);
 });
+
+test('a token changed on the server while relays are connected: their reconnects are refused with SM_ERR_CLUSTER_NATS_AUTH, they keep serving local members, and rejoin once the server takes their token again', async () => {
+  const config = (token: string): string => `authorization { token: "${token}" }\n`;
+  const first = await startNatsServer({ config: config(TOKEN) });
+  servers.push(first);
+  const a = await startRelay(first, 'relay-a', [], { SHADOWMESH_RELAY_CLUSTER_TOKEN: TOKEN });
+  const b = await startRelay(first, 'relay-b', [], { SHADOWMESH_RELAY_CLUSTER_TOKEN: TOKEN });
+  await Promise.all([a, b].map((r) => waitFor('relay in the cluster', async () => ((await r.stats()).cluster?.peerRelays.length === 1 ? true : undefined), 15_000)));
+  await mkdir(join(work, 'rotated'));
+  const members = new ClusterMembers(net, join(work, 'rotated'));
+  memberSets.push(members);
+  await members.start('alice', a);
+  await members.start('bob', a);
+  await members.seesAll('alice', MEMBERS);
+
+  // The operator rotates the server's token; the relays still hold the old one.
+  await first.stop();
+  const rotated = await startNatsServer({ port: first.port, config: config('tok-rotated-0c9a') });
+  servers.push(rotated);
+  for (const r of [a, b]) {
+    await waitFor('the refused reconnect in /stats', async () => ((await r.stats()).cluster?.natsError?.code === 'SM_ERR_CLUSTER_NATS_AUTH' ? true : undefined), 20_000);
+    assert.equal((await r.stats()).cluster?.natsConnected, false);
+    assert.equal(r.child.exitCode, null, 'the relay is still running');
+  }
+  // Local traffic goes on while the cluster is out of reach.
+  assert.equal(await members.ping('alice', 'bob'), 3);
+  assert.equal(await members.ping('bob', 'alice'), 3);
+
+  // The server takes the relays' token again: they reconnect by themselves and find each other.
+  await rotated.stop();
+  const restored = await startNatsServer({ port: first.port, config: config(TOKEN) });
+  servers.push(restored);
+  for (const r of [a, b]) {
+    await waitFor('back in the cluster', async () => {
+      const c = (await r.stats()).cluster;
+      return c?.natsConnected === true && c.peerRelays.length === 1 ? true : undefined;
+    }, 30_000);
+  }
+  assert.equal((await a.stats()).cluster?.natsError, null, 'the error clears once connected');
+  assert.equal(await members.ping('alice', 'bob'), 3);
+});
