@@ -10,6 +10,9 @@
  * wrong token, or with a credentials file whose account the server does not
  * trust, is refused (SM_ERR_CLUSTER_NATS_AUTH in /stats and its log), keeps
  * running, stays out of the cluster, and the secret never reaches its log.
+ * And a token changed on the server under connected relays: their reconnects
+ * are refused with that code, local members are still served, and they
+ * rejoin by themselves once the server takes their token again.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
