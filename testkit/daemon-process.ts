@@ -5,22 +5,15 @@
  * Only processes started here are signalled, by pid; any still alive when
  * the test process exits are SIGKILLed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { CLI_MAIN_PATH } from './relay-process.js';
+import { MAX_CAPTURE_CHARS, spawnTracked, trackChild } from './tracked-process.js';
 
 /** The daemon is ready within a second or two; generous for a loaded CI machine. */
 export const READY_TIMEOUT_MS = 20_000;
 /** A CLI command against a daemon answers in milliseconds; ping with count × interval more. */
 export const CLI_TIMEOUT_MS = 30_000;
-/** SIGTERM grace before SIGKILL. */
-const STOP_GRACE_MS = 5_000;
-const MAX_CAPTURE_CHARS = 256 * 1024;
 export const READY_LINE = /^node ([0-9a-f]{8}) up: device (\S+) (\S+) via relay (\S+)$/;
-
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
-});
 
 export interface CliRun {
   status: number | null;
@@ -40,7 +33,7 @@ function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
 export function runCliAsync(args: string[], env: Record<string, string> = {}, timeoutMs = CLI_TIMEOUT_MS): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: baseEnv(env) });
-    live.add(child);
+    trackChild(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout = (stdout + c).slice(-MAX_CAPTURE_CHARS); });
@@ -48,7 +41,6 @@ export function runCliAsync(args: string[], env: Record<string, string> = {}, ti
     const timer = setTimeout(() => { if (child.pid !== undefined) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
     child.once('close', (code) => {
       clearTimeout(timer);
-      live.delete(child);
       resolve({ status: code, stdout, stderr });
     });
   });
@@ -66,42 +58,14 @@ export interface DaemonProcess {
 
 /** Spawn `shadowmesh up ARGS`; resolves once the ready line is printed, rejects (after killing it) if it exits first or times out. */
 export async function startDaemon(args: string[], env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI_MAIN_PATH, 'up', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: baseEnv(env) });
-  if (child.pid === undefined) throw new Error('daemon: spawn failed');
-  const pid = child.pid;
-  live.add(child);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr = (stderr + c).slice(-MAX_CAPTURE_CHARS); });
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, sig) => { live.delete(child); resolve(code ?? sig ?? -1); }));
-  let stopping: Promise<number | string> | null = null;
-  const stop = (): Promise<number | string> => {
-    stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
-      const t = setTimeout(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }, STOP_GRACE_MS);
-      const status = await exited;
-      clearTimeout(t);
-      return status;
-    })();
-    return stopping;
-  };
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = '';
-      const timer = setTimeout(() => reject(new Error(`daemon ${pid}: no ready line within ${READY_TIMEOUT_MS} ms; stderr:\n${stderr}`)), READY_TIMEOUT_MS);
-      child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-        buf += c;
-        const nl = buf.indexOf('\n');
-        if (nl >= 0) { clearTimeout(timer); resolve(buf.slice(0, nl)); }
-      });
-      void exited.then((s) => { clearTimeout(timer); reject(new Error(`daemon ${pid} exited (${s}) before ready; stderr:\n${stderr}`)); });
-    });
-    const m = READY_LINE.exec(line);
-    if (m === null) throw new Error(`daemon ${pid}: unexpected ready line ${JSON.stringify(line)}`);
-    return { pid, readyLine: line, shortId: m[1]!, stderr: () => stderr, exited, stop };
-  } catch (err) {
-    await stop();
-    throw err;
+  const p = spawnTracked(process.execPath, [CLI_MAIN_PATH, 'up', ...args], { env: baseEnv(env) });
+  const line = await p.firstLine('daemon', READY_TIMEOUT_MS);
+  const m = READY_LINE.exec(line);
+  if (m === null) {
+    await p.stop();
+    throw new Error(`daemon ${p.pid}: unexpected ready line ${JSON.stringify(line)}`);
   }
+  return { pid: p.pid, readyLine: line, shortId: m[1]!, stderr: p.stderr, exited: p.exited, stop: p.stop };
 }
 
 /** Poll `fn` every `everyMs` until it returns a value other than undefined, at most `timeoutMs`. */
