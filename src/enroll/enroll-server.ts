@@ -34,7 +34,8 @@ import { TlsIdentity } from '../relay/tls-identity.js';
 import type { AddressPool } from './address-pool.js';
 import { enrollMember, renewMember } from './enroll.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
-import { checkJoinProof, EXPORTER_BYTES, EXPORTER_LABEL, MAX_REQUEST_BYTES, parseJoinRequest } from './join-request.js';
+import { checkJoinProof, EXPORTER_BYTES, EXPORTER_LABEL, parseJoinRequest } from './join-request.js';
+import { MAX_REQUEST_BYTES } from './request-body.js';
 import { checkRenewProof, parseRenewRequest } from './renew-request.js';
 
 export const RATE_BURST = 20;

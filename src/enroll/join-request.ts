@@ -22,12 +22,11 @@ import { HYBRID_SIGN_PUBLIC_BYTES, HYBRID_SIGNATURE_BYTES, hybridVerify, type Hy
 import { checkName } from '../identity/cert-fields.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
 import { TOKEN_SECRET_BYTES } from './join-token.js';
+import { base64Field, requestObject } from './request-body.js';
 
 export const JOIN_PROOF_CONTEXT = 'shadowmesh-enroll-join-v1';
 export const EXPORTER_LABEL = 'EXPORTER-shadowmesh-enroll';
 export const EXPORTER_BYTES = 32;
-/** The largest body the service reads: a request is about 10 KB. */
-export const MAX_REQUEST_BYTES = 32 * 1024;
 
 export interface JoinRequest {
   tokenId: string;
@@ -41,30 +40,6 @@ const KEYS = ['v', 'token', 'secret', 'name', 'publicKey', 'proof'];
 
 function refuse(why: string): EnrollError {
   return new EnrollError(EnrollCode.REQUEST, `malformed join request: ${why}`);
-}
-
-function b64(value: unknown, field: string, bytes: number, url: boolean): Uint8Array {
-  const re = url ? /^[A-Za-z0-9_-]+$/ : /^[A-Za-z0-9+/]+={0,2}$/;
-  if (typeof value !== 'string' || !re.test(value)) throw refuse(`${field}: expected ${url ? 'base64url' : 'base64'} text`);
-  const buf = Buffer.from(value, url ? 'base64url' : 'base64');
-  if (buf.length !== bytes || buf.toString(url ? 'base64url' : 'base64') !== value) throw refuse(`${field}: expected ${bytes} bytes in canonical form`);
-  return Uint8Array.from(buf);
-}
-
-/**
- * The first checks of every enrollment request body (join and renew): at most MAX_REQUEST_BYTES,
- * UTF-8 JSON, an object. `kind` names the request in the size error; `refuse` makes the others.
- */
-export function requestObject(body: Uint8Array, kind: string, refuse: (why: string) => EnrollError): Record<string, unknown> {
-  if (body.length > MAX_REQUEST_BYTES) throw new EnrollError(EnrollCode.TOO_LARGE, `${kind} request of ${body.length} bytes is over ${MAX_REQUEST_BYTES}`);
-  let v: unknown;
-  try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-  } catch {
-    throw refuse('not JSON text');
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw refuse('expected a JSON object');
-  return v as Record<string, unknown>;
 }
 
 export function parseJoinRequest(body: Uint8Array): JoinRequest {
@@ -83,10 +58,10 @@ export function parseJoinRequest(body: Uint8Array): JoinRequest {
   }
   return {
     tokenId,
-    secret: b64(o['secret'], 'secret', TOKEN_SECRET_BYTES, true),
+    secret: base64Field(o['secret'], 'secret', refuse, { bytes: TOKEN_SECRET_BYTES, url: true }),
     name,
-    publicKey: b64(o['publicKey'], 'publicKey', HYBRID_SIGN_PUBLIC_BYTES, false),
-    proof: b64(o['proof'], 'proof', HYBRID_SIGNATURE_BYTES, false),
+    publicKey: base64Field(o['publicKey'], 'publicKey', refuse, { bytes: HYBRID_SIGN_PUBLIC_BYTES }),
+    proof: base64Field(o['proof'], 'proof', refuse, { bytes: HYBRID_SIGNATURE_BYTES }),
   };
 }
 

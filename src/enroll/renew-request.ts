@@ -19,7 +19,7 @@ import { concatBytes, sha256 } from '../crypto/bytes.js';
 import { HYBRID_SIGNATURE_BYTES, hybridVerify, type HybridSigner } from '../crypto/hybrid-sign.js';
 import { decodeMemberCertificate, type MemberCertificate } from '../identity/certificate.js';
 import { EnrollCode, EnrollError } from './enroll-errors.js';
-import { requestObject } from './join-request.js';
+import { base64Field, requestObject } from './request-body.js';
 
 export const RENEW_PROOF_CONTEXT = 'shadowmesh-enroll-renew-v1';
 
@@ -36,17 +36,10 @@ export function parseRenewRequest(body: Uint8Array): RenewRequest {
   const o = requestObject(body, 'renew', refuse);
   if (Object.keys(o).some((k) => !['v', 'certificate', 'proof'].includes(k))) throw refuse('unknown field');
   if (o['v'] !== 1) throw refuse('v: expected 1');
-  const b64 = (x: unknown, field: string): Uint8Array => {
-    if (typeof x !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(x)) throw refuse(`${field}: expected base64 text`);
-    const buf = Buffer.from(x, 'base64');
-    if (buf.toString('base64') !== x) throw refuse(`${field}: not canonical base64`);
-    return Uint8Array.from(buf);
-  };
-  const proof = b64(o['proof'], 'proof');
-  if (proof.length !== HYBRID_SIGNATURE_BYTES) throw refuse(`proof: expected ${HYBRID_SIGNATURE_BYTES} bytes`);
+  const proof = base64Field(o['proof'], 'proof', refuse, { bytes: HYBRID_SIGNATURE_BYTES });
   let certificate: MemberCertificate;
   try {
-    certificate = decodeMemberCertificate(b64(o['certificate'], 'certificate'));
+    certificate = decodeMemberCertificate(base64Field(o['certificate'], 'certificate', refuse));
   } catch (err) {
     if (err instanceof EnrollError) throw err;
     throw refuse(`certificate: ${(err as Error).message}`);

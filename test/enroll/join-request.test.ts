@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { HybridSigner } from '../../src/crypto/hybrid-sign.js';
-import { buildJoinRequest, checkJoinProof, MAX_REQUEST_BYTES, parseJoinRequest } from '../../src/enroll/join-request.js';
+import { buildJoinRequest, checkJoinProof, parseJoinRequest } from '../../src/enroll/join-request.js';
+import { MAX_REQUEST_BYTES } from '../../src/enroll/request-body.js';
 import { throwsWithCode } from '../../testkit/expect-code.js';
 
 const signer = HybridSigner.generate();
