@@ -151,6 +151,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     direct: directOptionsOf(cfg),
     pathTimers: pathTimersOf(cfg),
     ...metricsOf(cfg, 'node.metrics.listen'),
+    ...webOf(cfg),
     ...namesOf(cfg),
   };
 }
@@ -173,6 +174,15 @@ export function metricsOf(cfg: EffectiveConfig, path: 'node.metrics.listen' | 'r
   const listen = parseListenText(text);
   if (listen === null) throw new TypeError(`config ${path}: not HOST:PORT (the schema checks it)`);
   return { metrics: listen };
+}
+
+/** node.web.listen as the web console's address; {} when unset (no console). */
+export function webOf(cfg: EffectiveConfig): { web?: { host: string; port: number } } {
+  const text = cfg.string('node.web.listen');
+  if (text === undefined) return {};
+  const listen = parseListenText(text);
+  if (listen === null) throw new TypeError('config node.web.listen: not HOST:PORT (the schema checks it)');
+  return { web: listen };
 }
 
 /** The relay daemon's options from an effective configuration: files, TLS identity, server limits, metrics. */

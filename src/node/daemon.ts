@@ -106,6 +106,8 @@ import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
 import { registerCertExpiryMetrics } from '../metrics/cert-metrics.js';
+import { WEB_API_ROUTES, WebConsole } from '../web/web-console.js';
+import { newWebToken } from '../web/web-token.js';
 import { CertExpiryWatch, type WatchedCertificate } from '../identity/cert-expiry.js';
 import type { PathTimerOptions } from './path/path-timers.js';
 import { DaemonCode } from './node-errors.js';
@@ -150,6 +152,8 @@ export interface DaemonOptions {
   startupTimeoutMs?: number;
   /** Serve Prometheus /metrics, /health and /ready (plain HTTP) on this address; absent: no listener. */
   metrics?: MetricsAddress;
+  /** Serve the web console (docs/architecture.md "Web console") on this address; absent: no console. Port 0 picks a free one. */
+  web?: { host: string; port: number };
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
   direct?: { host?: string; port: number; wss?: boolean; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
@@ -215,6 +219,10 @@ export class NodeDaemon {
   /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
   readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
+  /** The web console; null without --web. */
+  readonly web: WebConsole | null;
+  /** Drawn at each start; only the control API's `web` method hands it out. */
+  readonly #webToken: string = newWebToken();
   /** The DNS responder (src/names/), when options.names is set. */
   readonly names: DnsResponder | null;
   readonly #resolved: ResolvedLink;
@@ -347,6 +355,13 @@ export class NodeDaemon {
     } else {
       this.#metrics = null;
     }
+    this.web = options.web === undefined ? null : new WebConsole({
+      api: this.control.httpRoutes(WEB_API_ROUTES),
+      // The same handlers the control API answers with (docs/architecture.md "Web console"): one snapshot per tick for every page.
+      snapshot: () => ({ status: this.controlHandlers.status(), peers: this.controlHandlers.peers(), users: this.controlHandlers.chat.users({ keys: false }) }),
+      clock: this.#clock,
+      logger: this.#logger.child('web'),
+    }, { host: options.web.host, port: options.web.port, token: this.#webToken });
   }
 
   /** Our member certificate and the CA's, for the expiry warnings, `status` and the gauge. */
@@ -382,6 +397,10 @@ export class NodeDaemon {
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
+      web: () => {
+        const url = this.web?.url ?? null;
+        return url === null ? null : { url, token: this.#webToken };
+      },
       requestStop: () => this.#requestStop(),
     };
   }
@@ -489,6 +508,7 @@ export class NodeDaemon {
       await this.#metrics.start();
       this.#logger.info('metrics listening', { url: `${this.#metrics.url}/metrics` });
     }
+    await this.web?.start();
     if (this.#o.device !== 'none') {
       const open = this.#deps.openDevice ?? openDevice;
       this.#device = await open({
@@ -583,6 +603,7 @@ export class NodeDaemon {
     await this.node.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
     await this.#metrics?.stop();
+    await this.web?.stop();
     await this.control.stop();
     this.identity.signer.destroy();
   }

@@ -349,7 +349,7 @@ test('users: the directory\'s members sorted by name, with key fingerprints, ful
   const r = h.chat.users({ keys: false });
   assert.deepEqual(r.self, { peerId: ALICE, name: 'alice' });
   assert.deepEqual(r.users.map((u) => u.name), ['bob', 'carol']);
-  assert.deepEqual(r.users[1], { peerId: CAROL, name: 'carol', addresses: ['10.1.0.5/24'], onlineSinceMs: 3, publicKeySha256: toHex(sha256(f.members[0]!.cert.publicKey)) });
+  assert.deepEqual(r.users[1], { peerId: CAROL, name: 'carol', addresses: ['10.1.0.5/24'], groups: [], onlineSinceMs: 3, publicKeySha256: toHex(sha256(f.members[0]!.cert.publicKey)) });
   const withKeys = h.chat.users({ keys: true });
   assert.equal(withKeys.users[0]!.publicKey, Buffer.from(f.members[1]!.cert.publicKey).toString('base64'));
 });

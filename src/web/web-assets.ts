@@ -1,0 +1,102 @@
+/**
+ * The console's static files (docs/architecture.md "Web console"): the page
+ * shell, its stylesheet and icon, kept here as text, and the script, compiled
+ * from src/web/ui/app.ts at build time into dist/src/web/ui/app.js (its own
+ * tsconfig: the browser's DOM, no Node) and read from beside this module.
+ * All three are served from the console's own origin, so the
+ * Content-Security-Policy can be `default-src 'self'` with no inline script
+ * or style and nothing fetched from another site.
+ *
+ * loadWebAssets() reads the script once (at console start); a package
+ * without it is a build mistake and fails the start with the path named.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { WebCode, WebError } from './web-errors.js';
+
+export interface WebAsset {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+/** The page shell: everything visible is built by app.js. */
+const INDEX_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>ShadowMesh console</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/app.css">
+<script type="module" src="/app.js"></script>
+</head>
+<body>
+<header><h1>ShadowMesh</h1><span id="live" class="badge off">connecting</span></header>
+<main>
+<section id="node"><h2>This node</h2><dl id="node-facts"></dl></section>
+<section id="members"><h2>Members</h2>
+<table id="members-table"><thead><tr><th>online</th><th>name</th><th>addresses</th><th>groups</th><th>path</th><th>RTT</th><th>in</th><th>out</th><th>drops</th><th></th></tr></thead><tbody></tbody></table>
+</section>
+<section id="chat"><h2>Chat</h2>
+<div id="chat-requests"></div>
+<div id="chat-panes"></div>
+</section>
+</main>
+</body>
+</html>
+`;
+
+const APP_CSS = `:root { font-family: system-ui, sans-serif; color: #1d2430; background: #f5f6f8; }
+body { margin: 0; }
+header { display: flex; align-items: center; gap: 1rem; padding: .6rem 1.2rem; background: #1d2430; color: #fff; }
+header h1 { font-size: 1.2rem; margin: 0; }
+main { padding: 1rem 1.2rem; display: grid; gap: 1rem; }
+section { background: #fff; border-radius: 6px; padding: .6rem 1rem 1rem; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+h2 { font-size: 1rem; margin: .4rem 0 .6rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0; }
+dt { color: #5a6474; }
+dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e4e7ec; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { font-size: .75rem; padding: .1rem .5rem; border-radius: 999px; background: #2f9e44; color: #fff; }
+.badge.off { background: #868e96; }
+.badge.relay { background: #e67700; }
+.badge.direct { background: #2f9e44; }
+.dot { display: inline-block; width: .6rem; height: .6rem; border-radius: 50%; background: #adb5bd; }
+.dot.on { background: #2f9e44; }
+button { font: inherit; padding: .2rem .7rem; border-radius: 4px; border: 1px solid #9aa3b0; background: #fff; cursor: pointer; }
+button.primary { background: #1c7ed6; border-color: #1c7ed6; color: #fff; }
+.request { display: flex; gap: .6rem; align-items: center; padding: .4rem 0; }
+.pane { border: 1px solid #e4e7ec; border-radius: 6px; margin-top: .6rem; }
+.pane h3 { font-size: .9rem; margin: 0; padding: .4rem .6rem; background: #f1f3f5; display: flex; justify-content: space-between; }
+.log { list-style: none; margin: 0; padding: .4rem .6rem; max-height: 16rem; overflow-y: auto; font-size: .9rem; }
+.log li { padding: .1rem 0; }
+.log li.out { color: #1c4f8a; }
+.log li.sys { color: #5a6474; font-style: italic; }
+.tick { color: #2f9e44; margin-left: .3rem; }
+form.send { display: flex; gap: .4rem; padding: .4rem .6rem; }
+form.send input { flex: 1; font: inherit; padding: .2rem .4rem; }
+.error { color: #c92a2a; font-size: .85rem; }
+`;
+
+/** The tab's icon; served so that the browser's own request for one is answered, not a 404. */
+const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1d2430"/><circle cx="8" cy="8" r="3" fill="#2f9e44"/></svg>\n';
+
+/** The console's files by path. */
+export async function loadWebAssets(): Promise<ReadonlyMap<string, WebAsset>> {
+  const scriptPath = fileURLToPath(new URL('./ui/app.js', import.meta.url));
+  let script: Buffer;
+  try {
+    script = await readFile(scriptPath);
+  } catch (err) {
+    throw new WebError(WebCode.ASSETS, `web console script missing at ${scriptPath} (npm run build compiles src/web/ui): ${(err as Error).message}`);
+  }
+  return new Map<string, WebAsset>([
+    ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(INDEX_HTML) }],
+    ['/app.css', { type: 'text/css; charset=utf-8', body: Buffer.from(APP_CSS) }],
+    ['/app.js', { type: 'text/javascript; charset=utf-8', body: script }],
+    ['/favicon.svg', { type: 'image/svg+xml', body: Buffer.from(FAVICON_SVG) }],
+  ]);
+}
