@@ -36,7 +36,7 @@ const INDEX_HTML = `<!doctype html>
 <main>
 <section id="node"><h2>This node</h2><dl id="node-facts"></dl></section>
 <section id="members"><h2>Members</h2>
-<table id="members-table"><thead><tr><th>online</th><th>name</th><th>addresses</th><th>groups</th><th>path</th><th>RTT</th><th>in</th><th>out</th><th>drops</th><th></th></tr></thead><tbody></tbody></table>
+<table id="members-table"><thead><tr><th>online</th><th>name</th><th>addresses</th><th>groups</th><th>path</th><th class="num">RTT</th><th class="num">in</th><th class="num">out</th><th class="num">drops</th><th></th></tr></thead><tbody></tbody></table>
 </section>
 <section id="chat"><h2>Chat</h2>
 <div id="chat-requests"></div>
@@ -59,7 +59,7 @@ dt { color: #5a6474; }
 dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #e4e7ec; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { font-size: .75rem; padding: .1rem .5rem; border-radius: 999px; background: #2f9e44; color: #fff; }
 .badge.off { background: #868e96; }
 .badge.relay { background: #e67700; }
