@@ -222,6 +222,16 @@ test('shutdown names this node and its process, and asks the daemon to stop only
   assert.equal(f.stopRequests, 1);
 });
 
+test('web: the console URL and its login link with the token; without a console SM_ERR_CONTROL_NO_WEB', () => {
+  const f = fakeSource();
+  const h = new NodeControlHandlers(f);
+  throwsWithCode(() => h.web(), 'SM_ERR_CONTROL_NO_WEB');
+  const withWeb = new NodeControlHandlers({ ...f, web: () => ({ url: 'http://127.0.0.1:9470/', token: 'a-b_c' }) } as never);
+  assert.deepEqual(withWeb.web(), { url: 'http://127.0.0.1:9470/', link: 'http://127.0.0.1:9470/?token=a-b_c' });
+  const stopped = new NodeControlHandlers({ ...f, web: () => null } as never);
+  throwsWithCode(() => stopped.web(), 'SM_ERR_CONTROL_NO_WEB');
+});
+
 test('peers: session entries with their directory names, paths and ages, then directory-only members; revoked ones are not listed; sorted by name', () => {
   const f = fakeSource();
   f.startedAt = 0;
