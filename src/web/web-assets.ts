@@ -1,16 +1,20 @@
 /**
  * The console's static files (docs/architecture.md "Web console"): the page
- * shell, its stylesheet and icon, kept here as text, and the script, compiled
- * from src/web/ui/app.ts at build time into dist/src/web/ui/app.js (its own
- * tsconfig: the browser's DOM, no Node) and read from beside this module.
+ * shell, its stylesheet and icon, kept here as text; the page's modules,
+ * compiled from src/web/ui/*.ts at build time into dist/src/web/ui/ (their
+ * own tsconfig: the browser's DOM, no Node) and read from beside this
+ * module; and uPlot, the chart library, read from the installed `uplot`
+ * package (a dependency) and served as /vendor/.
  * All three are served from the console's own origin, so the
  * Content-Security-Policy can be `default-src 'self'` with no inline script
  * or style and nothing fetched from another site.
  *
- * loadWebAssets() reads the script once (at console start); a package
- * without it is a build mistake and fails the start with the path named.
+ * loadWebAssets() reads every file once (at console start); one missing is
+ * an installation mistake and fails the start (SM_ERR_WEB_ASSETS) with the
+ * path named.
  */
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { WebCode, WebError } from './web-errors.js';
 
@@ -28,7 +32,9 @@ const INDEX_HTML = `<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>ShadowMesh console</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/vendor/uPlot.min.css">
 <link rel="stylesheet" href="/app.css">
+<script src="/vendor/uPlot.iife.min.js"></script>
 <script type="module" src="/app.js"></script>
 </head>
 <body>
@@ -38,6 +44,7 @@ const INDEX_HTML = `<!doctype html>
 <section id="members"><h2>Members</h2>
 <table id="members-table"><thead><tr><th>online</th><th>name</th><th>addresses</th><th>groups</th><th>path</th><th class="num">RTT</th><th class="num">in</th><th class="num">out</th><th class="num">drops</th><th></th></tr></thead><tbody></tbody></table>
 </section>
+<section id="charts"><h2>Charts</h2><div id="charts-body"></div></section>
 <section id="chat"><h2>Chat</h2>
 <div id="chat-requests"></div>
 <div id="chat-panes"></div>
@@ -79,24 +86,50 @@ button.primary { background: #1c7ed6; border-color: #1c7ed6; color: #fff; }
 form.send { display: flex; gap: .4rem; padding: .4rem .6rem; }
 form.send input { flex: 1; font: inherit; padding: .2rem .4rem; }
 .error { color: #c92a2a; font-size: .85rem; }
+.chart-title { margin: 0 0 .4rem; color: #5a6474; font-size: .9rem; }
+.chart { margin-bottom: .6rem; }
+#path-events { margin: 0; padding-left: 1.2rem; font-size: .85rem; font-family: ui-monospace, monospace; }
 `;
 
 /** The tab's icon; served so that the browser's own request for one is answered, not a 404. */
 const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1d2430"/><circle cx="8" cy="8" r="3" fill="#2f9e44"/></svg>\n';
 
+/** The page's own modules, compiled beside this file (dist/src/web/ui/), by the path the page imports them from. */
+const UI_MODULES: readonly string[] = ['app.js', 'peer-history.js', 'peer-charts.js'];
+/** uPlot's browser build and stylesheet, from the installed `uplot` package, served as /vendor/NAME. */
+const VENDOR_FILES: Readonly<Record<string, string>> = Object.freeze({
+  'uPlot.iife.min.js': 'text/javascript; charset=utf-8',
+  'uPlot.min.css': 'text/css; charset=utf-8',
+});
+
+async function readAsset(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new WebError(WebCode.ASSETS, `web console ${what} missing at ${path}: ${(err as Error).message}`);
+  }
+}
+
 /** The console's files by path. */
 export async function loadWebAssets(): Promise<ReadonlyMap<string, WebAsset>> {
-  const scriptPath = fileURLToPath(new URL('./ui/app.js', import.meta.url));
-  let script: Buffer;
-  try {
-    script = await readFile(scriptPath);
-  } catch (err) {
-    throw new WebError(WebCode.ASSETS, `web console script missing at ${scriptPath} (npm run build compiles src/web/ui): ${(err as Error).message}`);
-  }
-  return new Map<string, WebAsset>([
+  const assets = new Map<string, WebAsset>([
     ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(INDEX_HTML) }],
     ['/app.css', { type: 'text/css; charset=utf-8', body: Buffer.from(APP_CSS) }],
-    ['/app.js', { type: 'text/javascript; charset=utf-8', body: script }],
     ['/favicon.svg', { type: 'image/svg+xml', body: Buffer.from(FAVICON_SVG) }],
   ]);
+  for (const name of UI_MODULES) {
+    const path = fileURLToPath(new URL(`./ui/${name}`, import.meta.url));
+    assets.set(`/${name}`, { type: 'text/javascript; charset=utf-8', body: await readAsset(path, 'script (npm run build compiles src/web/ui)') });
+  }
+  const require = createRequire(import.meta.url);
+  for (const [name, type] of Object.entries(VENDOR_FILES)) {
+    let path: string;
+    try {
+      path = require.resolve(`uplot/dist/${name}`);
+    } catch (err) {
+      throw new WebError(WebCode.ASSETS, `web console: the uplot package is not installed (${(err as Error).message})`);
+    }
+    assets.set(`/vendor/${name}`, { type, body: await readAsset(path, 'chart library file') });
+  }
+  return assets;
 }

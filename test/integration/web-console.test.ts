@@ -5,7 +5,8 @@
  * login link; headless Chromium (testkit/headless-chromium.ts) opens it and
  * sees this node and the members table list bob; a line typed in the page
  * reaches bob's CLI (`recv --accept`, then `recv`) and gets its delivery
- * tick; a line bob sends with `shadowmesh send` appears in the page. The
+ * tick; a line bob sends with `shadowmesh send` appears in the page; bob's
+ * RTT and throughput charts are drawn. The
  * console refuses requests without the token (401), from another origin
  * or with another Host (403), and a network namespace of the test's own
  * cannot reach it. Screenshots go to testkit/test-artifacts.ts's folder
@@ -20,6 +21,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
+import { formatPeerId } from '../../src/identity/peer-id.js';
 import { ControlClient } from '../../src/node/control/control-client.js';
 import type { WebResult } from '../../src/node/control/control-protocol.js';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
@@ -186,6 +188,10 @@ test('in headless Chromium: this node and the members table, chat both ways with
   assert.equal(sent.status, 0, sent.stderr);
   await page.waitForFunction(`[...document.querySelectorAll('.pane .log li.in')].some((li) => li.textContent === 'bob: hello from the CLI')`, { timeout: PAGE_WAIT_MS });
   await shot('chat');
+
+  // Charts: the page chose bob (its only peer) and draws both charts with uPlot from its own origin.
+  await page.waitForFunction(`document.querySelectorAll('#charts-body .chart canvas').length === 2`, { timeout: PAGE_WAIT_MS });
+  assert.equal(await page.evaluate(`document.querySelector('#charts-body').dataset.peer`), formatPeerId(net.member('bob').peerId));
 
   assert.deepEqual(refused, [], 'no request of the page failed and no script error (CSP included)');
 });

@@ -7,7 +7,7 @@
  * ping stream keeps the session busy, the members table shows b on a
  * direct path; cutting the direct link between a and b (iptables, the relay
  * stays reachable) turns b's row to the relay, and restoring it turns it
- * back to direct. How long after the cut and the restore the page showed
+ * back to direct, and b's chart lists both changes as path events. How long after the cut and the restore the page showed
  * each change is reported as a diagnostic (speed is not asserted,
  * docs/conventions.md §16); screenshots of the three states go to
  * test-artifacts/web-console-paths/. Needs root; skipped otherwise.
@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import type { LabProcess } from '../../src/demo/netns-lab.js';
+import { formatPeerId } from '../../src/identity/peer-id.js';
 import type { WebResult } from '../../src/node/control/control-protocol.js';
 import { CHROMIUM_PATH, launchChromium, type HeadlessChromium } from '../../testkit/headless-chromium.js';
 import { LAB_MESH_B, startLabMesh, type LabMesh } from '../../testkit/netns-lab-mesh.js';
@@ -96,6 +97,9 @@ test('the members table follows b from direct to the relay when the direct link 
     const restoredAt = Date.now();
     const backMs = await waitPage(page, `(${pathCell}).startsWith('direct')`, RESTORE_MS);
     t.diagnostic(`after the restore: the page showed direct again after ${backMs} ms (${Date.now() - restoredAt} ms)`);
+    // The chart's event list holds both changes, newest first.
+    await waitPage(page, `[...document.querySelectorAll('#path-events li')].map((li) => li.dataset.event).join(',').startsWith('to-direct,to-relay')`, 5_000);
+    assert.equal(await page.evaluate(`document.querySelector('#charts-body').dataset.peer`), formatPeerId(m.net.member('b').peerId));
     await page.screenshot({ path: join(artifacts, '3-direct-again.png') as `${string}.png`, fullPage: true });
   } finally {
     if (!restored) await restore();

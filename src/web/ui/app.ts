@@ -6,7 +6,8 @@
  *
  *  - /web/stream (Server-Sent Events): a `snapshot` each second with the
  *    control API's status, peers and users; the node facts and the members
- *    table are redrawn from it.
+ *    table are redrawn from it, and the chosen member's charts
+ *    (peer-history.ts, peer-charts.ts) grow by one point.
  *  - /v1/events (Server-Sent Events): the chat events, exactly what
  *    `shadowmesh recv --follow` reads.
  *  - POST /v1/chat/send | respond: what `shadowmesh send` and `chat` call.
@@ -15,6 +16,9 @@
  * textContent, never innerHTML, so a member's name or message cannot
  * become markup. No inline script or style: the CSP forbids both.
  */
+
+import { PeerHistory } from './peer-history.js';
+import { PeerCharts } from './peer-charts.js';
 
 interface RelayState { url: string; state: string; rttMs: number | null }
 interface CertExpiry { notAfter: string; remainingMs: number; state: string }
@@ -112,6 +116,8 @@ function renderMembers(snap: Snapshot): void {
     const path = p === undefined ? '-' : p.path === 'direct' ? `direct ${p.carrier} ${p.remote}` : 'relay';
     const chat = el('button', { type: 'button', 'data-chat': id }, 'chat');
     chat.addEventListener('click', () => openPane(id));
+    const chart = el('button', { type: 'button', 'data-charts': id }, 'charts');
+    chart.addEventListener('click', () => charts?.select(id, names.get(id) ?? id));
     const tr = el('tr', { 'data-peer': id },
       el('td', {}, el('span', { class: online ? 'dot on' : 'dot', title: online ? 'online' : 'offline' })),
       el('td', { 'data-col': 'name' }, names.get(id) ?? id),
@@ -122,7 +128,7 @@ function renderMembers(snap: Snapshot): void {
       el('td', { class: 'num' }, p === undefined ? '-' : bytes(p.stats.bytesIn)),
       el('td', { class: 'num' }, p === undefined ? '-' : bytes(p.stats.bytesOut)),
       el('td', { class: 'num' }, p === undefined ? '-' : String(sum(p.drops))),
-      el('td', {}, chat));
+      el('td', {}, chart, ' ', chat));
     return tr;
   });
   tbody.replaceChildren(...trs);
@@ -225,7 +231,11 @@ function onChat(e: ChatEvent): void {
 
 // ------------------------------------------------------------- streams
 
+const history = new PeerHistory();
+let charts: PeerCharts | null = null;
+
 function start(): void {
+  charts = new PeerCharts(byId('charts-body'), history);
   const snapshots = new EventSource('/web/stream');
   snapshots.addEventListener('open', () => liveBadge(true));
   snapshots.addEventListener('error', () => liveBadge(false));
@@ -233,6 +243,12 @@ function start(): void {
     const snap = JSON.parse((ev as MessageEvent<string>).data) as Snapshot;
     renderNode(snap.status);
     renderMembers(snap);
+    history.record(Date.now(), snap.peers.peers);
+    if (charts !== null && charts.peerId === null && snap.peers.peers.length > 0) {
+      const first = snap.peers.peers[0]!;
+      charts.select(first.peerId, names.get(first.peerId) ?? first.peerId);
+    }
+    charts?.update();
     document.title = `${snap.status.name} · ShadowMesh`;
   });
   const chat = new EventSource('/v1/events');
