@@ -8,11 +8,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { ControlServer } from '../../src/node/control/control-server.js';
 import { MAX_CONTROL_REQUEST_BYTES } from '../../src/node/control/control-protocol.js';
 import { systemClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { WEB_API_ROUTES, WEB_CSP, WebConsole } from '../../src/web/web-console.js';
+import { MAX_WEB_CONNECTIONS, WEB_API_ROUTES, WEB_CSP, WebConsole } from '../../src/web/web-console.js';
 import { MAX_WEB_SUBSCRIBERS } from '../../src/web/web-snapshots.js';
 import { newWebToken, WEB_COOKIE } from '../../src/web/web-token.js';
 
@@ -120,3 +121,36 @@ test('a body over the control bound is 413; the live stream takes a bounded numb
   assert.equal(errorCode(refused), 'SM_ERR_WEB_BUSY');
   for (const s of streams) s.close();
 });
+
+test('a stranger holding every connection with half-sent headers gets no more than the bound; the console answers once they go', async () => {
+  const sockets: Socket[] = [];
+  let closedByServer = 0;
+  const extra = 8;
+  try {
+    for (let i = 0; i < MAX_WEB_CONNECTIONS + extra; i++) {
+      const s = connect(web.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.on('close', () => { closedByServer++; });
+      s.write(`GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:${web.port}\r\nX-Slow: `);
+      sockets.push(s);
+    }
+    for (let i = 0; i < 50 && closedByServer < extra; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    // At least those over the bound (a connection of an earlier test may still count against it).
+    assert.ok(closedByServer >= extra && closedByServer < MAX_WEB_CONNECTIONS, `${closedByServer} closed: the connections over ${MAX_WEB_CONNECTIONS} are closed at once, the others held`);
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+  const ok = await waitOk();
+  assert.equal(ok, 200);
+});
+
+/** The first status answer once the slots are free again (the server sees the closes a moment later). */
+async function waitOk(): Promise<number> {
+  let last = 0;
+  for (let i = 0; i < 50; i++) {
+    last = await http('GET', '/v1/status', { Authorization: `Bearer ${token}` }).then((a) => a.status, () => 0);
+    if (last === 200) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return last;
+}
