@@ -15,6 +15,7 @@
  *   client-connection.ts one socket: admission, limits, frame loop
  *   peer-table.ts        peer id -> admitted connection, replacement
  *   presence.ts          PEER_UP / PEER_DOWN to the other members
+ *   policy-carrier.ts    the CA-signed network policy, POLICY to each member
  *   ../util/token-bucket.ts  per-connection rate limit
  *   certificate-cache.ts verified member certificates: one CA signature
  *                        check per certificate, validity judged every HELLO
@@ -35,7 +36,9 @@
  *
  * Callers must know: `start()`/`stop()` are idempotent; `stop()` sends
  * CLOSE(ShuttingDown) to every client and resolves once the listener is
- * closed. `recheckRevocations()` is the hook for a reloaded CRL.
+ * closed. `recheckRevocations()` is the hook for a reloaded CRL,
+ * `setPolicy()` the one for a (re)loaded signed policy, which the caller
+ * has verified: the server only carries the blob.
  */
 import { unmapIpv4 } from '../wire/ip-address.js';
 import { createServer, type Server } from 'node:https';
@@ -54,6 +57,7 @@ import { FrameType, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.
 import { encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
 import { ClientConnection, type ConnectionHost, type RelayMemberCertificate } from './client-connection.js';
 import { PeerTable } from './peer-table.js';
+import { PolicyCarrier } from './policy-carrier.js';
 import { RelayPresence } from './presence.js';
 import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
@@ -134,6 +138,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly #table = new PeerTable<ClientConnection<C>>();
   readonly #connections = new Set<ClientConnection<C>>();
   readonly #presence: RelayPresence<ClientConnection<C>>;
+  readonly #policy = new PolicyCarrier();
   #server: Server | null = null;
   #wss: WebSocketServer | null = null;
   #sweep: TimerHandle | null = null;
@@ -351,6 +356,22 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     return cut;
   }
 
+  /**
+   * Carry `blob` (a signed policy the caller verified; never parsed here)
+   * from now on: every member admitted later gets it after ESTABLISHED, and
+   * every member admitted now gets it at once. Returns how many were sent it.
+   */
+  setPolicy(blob: Uint8Array): number {
+    const sent = this.#policy.set(blob, this.#table.connections());
+    this.logger.info('network policy carried', { bytes: blob.length, sentTo: sent });
+    return sent;
+  }
+
+  /** POLICY frames sent, and skipped on a full send queue. */
+  get policyStats(): { readonly sent: number; readonly skipped: number } {
+    return this.#policy.stats;
+  }
+
   // ------------------------------------------------------------ ConnectionHost
 
   now(): number {
@@ -395,6 +416,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     const cert = conn.certificate as C;
     const now = this.#clock.now();
     this.#admittedAt.set(conn, now);
+    // docs/protocol.md §1 POLICY: the policy comes right after ESTABLISHED, before the presence list.
+    this.#policy.sendTo(conn);
     this.#presence.dropRemote(conn.peerKey);
     this.#presence.joined(conn, cert.raw, now);
     this.#cluster?.localJoined(conn.peerId as Uint8Array, cert.raw, now);
