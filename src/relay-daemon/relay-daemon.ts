@@ -153,7 +153,7 @@ export class RelayDaemon {
     });
     const current = policy.current;
     if (current !== null) {
-      server.setPolicy(current.raw);
+      server.setPolicy(current.raw, current.version);
       logger.info('network policy loaded', { file: options.policyFile, version: current.version });
     }
     return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry, policy, options.policyFile);
@@ -257,7 +257,7 @@ export class RelayDaemon {
       this.#logger.info('policy unchanged', { file: path, version: previous ?? 'none' });
       return;
     }
-    const sentTo = this.server.setPolicy(current.raw);
+    const sentTo = this.server.setPolicy(current.raw, current.version);
     this.#logger.info('policy reloaded', { file: path, previous: previous ?? 'none', version: current.version, sentTo });
   }
 }

@@ -24,6 +24,8 @@ export interface PolicyReceiver {
 export class PolicyCarrier {
   /** The POLICY frame of the blob in force, or null when the relay carries none. */
   #frame: Uint8Array | null = null;
+  /** Its version, as the caller verified it (for /stats; never read from the blob here). */
+  #version = 0;
   /** POLICY frames handed to members' sockets, and skipped on a full queue. */
   readonly stats = { sent: 0, skipped: 0 };
 
@@ -31,9 +33,15 @@ export class PolicyCarrier {
     return this.#frame !== null;
   }
 
-  /** Carry `blob` from now on (a copy is encoded) and send it to every member in `admitted`. Returns how many got it. */
-  set(blob: Uint8Array, admitted: Iterable<PolicyReceiver>): number {
+  /** The version carried (as given to `set`); 0 when none. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Carry `blob` (of `version`) from now on (a copy is encoded) and send it to every member in `admitted`. Returns how many got it. */
+  set(blob: Uint8Array, version: number, admitted: Iterable<PolicyReceiver>): number {
     this.#frame = encodeRelayFrame({ type: FrameType.Policy, blob });
+    this.#version = version;
     let sent = 0;
     for (const conn of admitted) if (this.sendTo(conn)) sent++;
     return sent;

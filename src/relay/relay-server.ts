@@ -206,6 +206,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     if (stun !== undefined) snap.stun = { requests: stun.requests, answered: stun.answered, dropped: { ...stun.dropped } };
     if (this.#cluster !== null) snap.cluster = this.#cluster.snapshot();
     snap.certificates = this.certificates();
+    if (this.#policy.carrying) snap.policy = { version: this.#policy.version, ...this.#policy.stats };
     return snap;
   }
 
@@ -357,19 +358,13 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   }
 
   /**
-   * Carry `blob` (a signed policy the caller verified; never parsed here)
-   * from now on: every member admitted later gets it after ESTABLISHED, and
-   * every member admitted now gets it at once. Returns how many were sent it.
+   * Carry `blob` (a signed policy the caller verified, of `version`; never
+   * parsed here) from now on: every member admitted later gets it after
+   * ESTABLISHED, and every member admitted now gets it at once. Returns how
+   * many were sent it.
    */
-  setPolicy(blob: Uint8Array): number {
-    const sent = this.#policy.set(blob, this.#table.connections());
-    this.logger.info('network policy carried', { bytes: blob.length, sentTo: sent });
-    return sent;
-  }
-
-  /** POLICY frames sent, and skipped on a full send queue. */
-  get policyStats(): { readonly sent: number; readonly skipped: number } {
-    return this.#policy.stats;
+  setPolicy(blob: Uint8Array, version: number): number {
+    return this.#policy.set(blob, version, this.#table.connections());
   }
 
   // ------------------------------------------------------------ ConnectionHost

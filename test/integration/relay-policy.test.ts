@@ -114,6 +114,9 @@ test('the relay sends its signed policy to members, a newer one live on SIGHUP; 
     assert.equal(refused[0]!['code'], 'SM_ERR_POLICY_ROLLBACK', relay.stderr());
     assert.equal((await status('alice')).policyVersion, 2);
     assert.equal((await status('bob')).policyVersion, 2);
+    // The relay's /stats: still version 2; v1 at each admission (two, more if a member was re-admitted), v2 once to each member (two).
+    const carried = (await relay.stats()).policy;
+    assert.ok(carried !== undefined && carried.version === 2 && carried.sent >= 4 && carried.skipped === 0, JSON.stringify(carried));
 
     // Bob restarted against a relay that carries no policy keeps enforcing what was delivered.
     await bob.stop();

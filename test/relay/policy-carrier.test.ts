@@ -25,7 +25,8 @@ test('policy carrier: sends the blob as one POLICY frame to admitted members onl
   const pending = receiver('handshaking');
   const full = receiver('admitted', true);
   const blob = Uint8Array.of(1, 4, 0, 0, 9);
-  assert.equal(carrier.set(blob, [a, b, pending, full]), 2);
+  assert.equal(carrier.set(blob, 4, [a, b, pending, full]), 2);
+  assert.equal(carrier.version, 4);
   assert.equal(carrier.carrying, true);
   assert.equal(pending.got.length, 0, 'a member not yet admitted gets it after ESTABLISHED, not before');
   assert.equal(a.got.length, 1);
@@ -38,9 +39,10 @@ test('policy carrier: sends the blob as one POLICY frame to admitted members onl
   // Later admissions get the blob in force; a newer blob replaces it for everyone.
   const late = receiver('admitted');
   assert.equal(carrier.sendTo(late), true);
-  carrier.set(Uint8Array.of(7), [late]);
+  carrier.set(Uint8Array.of(7), 5, [late]);
   const g = decodeRelayFrame(late.got[1]!);
   assert.ok(g.type === FrameType.Policy);
   assert.deepEqual(g.blob, Uint8Array.of(7));
-  assert.throws(() => carrier.set(new Uint8Array(0), []), { code: 'SM_ERR_WIRE_FIELD' });
+  assert.throws(() => carrier.set(new Uint8Array(0), 6, []), { code: 'SM_ERR_WIRE_FIELD' });
+  assert.equal(carrier.version, 5, 'a refused blob leaves the one carried');
 });
