@@ -42,6 +42,14 @@
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
  *
+ * Network policy (docs/architecture.md "Network policy"): at load the
+ * higher verified version of node.policy and DIR/policy.signed
+ * (NodePolicy.open); `applyPolicy` re-reads the file on SIGHUP; a POLICY
+ * from the relay (untrusted bytes) goes through a one-slot inbox and is
+ * verified, applied live and kept by NodePolicy.acceptDelivered. Reloads
+ * and deliveries run one at a time; a refused delivery is logged with its
+ * code and counted (`policyRefused`), never kept.
+ *
  * Revocation reload (`reloadRevocations`, and `applyRevocations` from the
  * configuration reload on SIGHUP in `shadowmesh up`, src/config/config-reload.ts):
  * the CRL file (the one configured, or a new path from the reloaded
@@ -764,7 +772,7 @@ export class NodeDaemon {
     }
     this.#enforcePolicy();
     const version = this.#policy.version;
-    if (this.#policy.delivered) this.#logger.info('policy file older than the version the relay delivered; keeping that', { file, version });
+    if (this.#policy.delivered) this.#logger.info('policy file not newer than the version the relay delivered; keeping that', { file, version });
     else this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
   }
 
