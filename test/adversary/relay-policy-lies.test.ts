@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatStatus } from '../../src/cli/status.js';
 import { signPolicy } from '../../src/policy/ca-policy.js';
 import { PolicyCode } from '../../src/policy/policy-errors.js';
 import { issueSignedPolicy } from '../../src/policy/signed-policy.js';
@@ -137,6 +138,8 @@ test('a relay serving an older, tampered, other-CA, malformed or oversized polic
     assert.equal(s.policyRefused?.[PolicyCode.OTHER_CA], 1);
     assert.equal(s.policyRefused?.[PolicyCode.MALFORMED], 1);
     assert.equal(s.policyRefused?.[PolicyCode.SIGNATURE], 2 + burstRefused);
+    // What `status` prints for an operator.
+    assert.match(formatStatus(s), /^policy {5}version 2; refused from the relay: .*SM_ERR_POLICY_ROLLBACK 2/m);
     const exposition = await scrape(metricsPort);
     for (const code of [PolicyCode.ROLLBACK, PolicyCode.SIGNATURE, PolicyCode.OTHER_CA, PolicyCode.MALFORMED]) {
       assert.equal(seriesValue(exposition, 'shadowmesh_policy_refused_total', { code }), s.policyRefused?.[code], code);
