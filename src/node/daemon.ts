@@ -42,6 +42,14 @@
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
  *
+ * Network policy (docs/architecture.md "Network policy"): at load the
+ * higher verified version of node.policy and DIR/policy.signed
+ * (NodePolicy.open); `applyPolicy` re-reads the file on SIGHUP; a POLICY
+ * from the relay (untrusted bytes) goes through a one-slot inbox and is
+ * verified, applied live and kept by NodePolicy.acceptDelivered. Reloads
+ * and deliveries run one at a time; a refused delivery is logged with its
+ * code and counted (`policyRefused`), never kept.
+ *
  * Revocation reload (`reloadRevocations`, and `applyRevocations` from the
  * configuration reload on SIGHUP in `shadowmesh up`, src/config/config-reload.ts):
  * the CRL file (the one configured, or a new path from the reloaded
@@ -229,8 +237,14 @@ export class NodeDaemon {
   #revoked: Set<string>;
   /** The revocation list file reloads read: --crl, or the path a configuration reload named since. */
   #crlFile: string | undefined;
-  /** The verified signed policy (node.policy), or null when none is configured. */
+  /** The signed policy (node.policy, DIR/policy.signed or the relay's); null, or not `held`, while there is none. */
   #policy: NodePolicy | null = null;
+  /** Runs policy reloads and deliveries one at a time: their writes must land in version order. */
+  #policyQueue: Promise<unknown> = Promise.resolve();
+  /** The one POLICY blob waiting its turn; a newer delivery replaces it, so a relay cannot queue more than one. */
+  #policyInbox: Uint8Array | null = null;
+  /** Policies from the relay refused, by code (status policyRefused, shadowmesh_policy_refused_total). */
+  readonly #policyRefused: Record<string, number> = {};
   /** The identity directory: DIR/policy-version lives there. */
   readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
@@ -257,7 +271,8 @@ export class NodeDaemon {
       const code = (err as { code?: unknown }).code;
       throw new SmError(typeof code === 'string' ? code : 'SM_ERR_CERT_NOT_MEMBER', `--cert ${options.certFile} is not a valid member certificate of the network of --ca ${options.caFile}: ${(err as Error).message}`, { cause: err });
     }
-    const policy = options.policyFile !== undefined ? await NodePolicy.load(options.policyFile, ca, options.identityDir) : null;
+    // node.policy and DIR/policy.signed (a relay's delivery before this restart): the highest verified version wins.
+    const policy = await NodePolicy.open(options.policyFile, ca, options.identityDir);
     const identity = await loadIdentity(options.identityDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
     if (formatPeerId(identity.peerId) !== formatPeerId(cert.peerId)) {
       identity.signer.destroy();
@@ -333,6 +348,7 @@ export class NodeDaemon {
     });
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
+    this.node.link.on('policy', (blob: Uint8Array) => this.#onDeliveredPolicy(blob));
     this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });
     this.names = options.names === undefined ? null : this.#namesResponder(options.names);
     this.#resolved = new ResolvedLink(this.#logger.child('names'));
@@ -382,6 +398,7 @@ export class NodeDaemon {
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
+      policyRefused: () => this.policyRefused,
       requestStop: () => this.#requestStop(),
     };
   }
@@ -655,7 +672,7 @@ export class NodeDaemon {
   /** Hands the policy in force to the data plane (a new engine, or the new rules: tracked connections must pass again). */
   #enforcePolicy(): void {
     const dp = this.#dataplane;
-    if (dp === null || this.#policy === null) return;
+    if (dp === null || this.#policy === null || !this.#policy.held) return;
     const compiled = this.#policy.current.policy;
     if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
     else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
@@ -664,7 +681,7 @@ export class NodeDaemon {
   /** Whether the policy's chat section lets member `hex` chat with us (no policy or no chat section: yes). */
   #chatAllowed(hex: string): boolean {
     const policy = this.#policy;
-    if (policy === null) return true;
+    if (policy === null || !policy.held) return true;
     const peer = this.node.directory.get(hex);
     const cert = this.certificate;
     return policy.current.policy.decideChat(
@@ -675,7 +692,57 @@ export class NodeDaemon {
 
   /** The version of the signed policy in force, or null when no policy is configured. */
   get policyVersion(): number | null {
-    return this.#policy?.version ?? null;
+    return this.#policy?.held === true ? this.#policy.version : null;
+  }
+
+  /** Policies from the relay refused so far, by code. */
+  get policyRefused(): Readonly<Record<string, number>> {
+    return this.#policyRefused;
+  }
+
+  #serializePolicy<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#policyQueue.then(fn, fn);
+    this.#policyQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A POLICY frame's blob (untrusted): into the one-slot inbox, processed in turn. */
+  #onDeliveredPolicy(blob: Uint8Array): void {
+    const queued = this.#policyInbox !== null;
+    this.#policyInbox = blob;
+    if (!queued) void this.#serializePolicy(() => this.#takeDeliveredPolicy());
+  }
+
+  /**
+   * Verifies the relay's policy as a file is (src/policy/node-policy.ts) and
+   * applies a newer one live, as a SIGHUP does; a member without any policy
+   * starts enforcing it (default deny). A refused blob changes nothing, is
+   * logged with its code, counted and not kept.
+   */
+  async #takeDeliveredPolicy(): Promise<void> {
+    const blob = this.#policyInbox;
+    this.#policyInbox = null;
+    if (blob === null || this.#stopping !== null) return;
+    const previous = this.policyVersion;
+    let changed: boolean;
+    try {
+      this.#policy ??= await NodePolicy.empty(this.#verifier.ca, this.#identityDir);
+      changed = await this.#policy.acceptDelivered(blob);
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? 'unknown');
+      if (this.policyVersion !== previous) {
+        // Verified and in force, but not written to DIR: enforced until a restart, which falls back to the files.
+        this.#enforcePolicy();
+        this.#logger.error('policy from the relay applied but not saved', { previous: previous ?? 'none', version: this.policyVersion, code, error: (err as Error).message });
+        return;
+      }
+      this.#policyRefused[code] = (this.#policyRefused[code] ?? 0) + 1;
+      this.#logger.warn('policy from the relay refused; keeping the policy in force', { version: previous ?? 'none', code, error: (err as Error).message });
+      return;
+    }
+    if (!changed) return;
+    this.#enforcePolicy();
+    this.#logger.info('policy from the relay applied', { previous: previous ?? 'none', version: this.policyVersion });
   }
 
   /**
@@ -685,12 +752,17 @@ export class NodeDaemon {
    * set where none was configured takes effect too; removing node.policy
    * keeps the policy in force until a restart (a rollback by omission).
    */
-  async applyPolicy(file: string | undefined): Promise<void> {
+  applyPolicy(file: string | undefined): Promise<void> {
+    return this.#serializePolicy(() => this.#applyPolicyFile(file));
+  }
+
+  async #applyPolicyFile(file: string | undefined): Promise<void> {
     if (file === undefined) {
-      if (this.#policy !== null) this.#logger.warn('policy reload: node.policy is unset; the policy in force stays until a restart', { version: this.#policy.version });
+      // A policy the relay delivered is not node.policy's to drop.
+      if (this.#policy?.held === true && this.#policy.file !== undefined) this.#logger.warn('policy reload: node.policy is unset; the policy in force stays until a restart', { version: this.#policy.version });
       return;
     }
-    const previous = this.#policy?.version ?? null;
+    const previous = this.policyVersion;
     try {
       if (this.#policy === null) this.#policy = await NodePolicy.load(file, this.#verifier.ca, this.#identityDir);
       else await this.#policy.reload(file);
@@ -700,7 +772,8 @@ export class NodeDaemon {
     }
     this.#enforcePolicy();
     const version = this.#policy.version;
-    this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
+    if (this.#policy.delivered) this.#logger.info('policy file not newer than the version the relay delivered; keeping that', { file, version });
+    else this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
   }
 
 }
