@@ -89,7 +89,8 @@ import { InnerType } from '../wire/constants.js';
 import { ChatInbox } from '../messaging/chat-inbox.js';
 import { ChatService } from '../messaging/chat-service.js';
 import type { Clock } from '../util/clock.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, type TimerHandle } from '../util/clock.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { NodeControlHandlers, type NodeControlSource } from './control/control-handlers.js';
@@ -122,6 +123,9 @@ import { DaemonCode } from './node-errors.js';
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
 /** The relay link's codes that no retry can fix: give up at start instead of waiting for the timeout. */
 const FATAL_LINK_CODES = new Set(['SM_ERR_RELAY_PIN']);
+/** Relay-delivered policies verified per second at most, after a burst: a relay sends one per admission and per new version. */
+export const RELAY_POLICY_VERIFY_PER_SEC = 2;
+export const RELAY_POLICY_VERIFY_BURST = 8;
 
 export type DaemonDeviceKind = 'tap' | 'tun' | 'none';
 
@@ -245,6 +249,10 @@ export class NodeDaemon {
   #policyInbox: Uint8Array | null = null;
   /** Policies from the relay refused, by code (status policyRefused, shadowmesh_policy_refused_total). */
   readonly #policyRefused: Record<string, number> = {};
+  /** Verifications of relay-delivered policies; past it the inbox waits (newest kept), so a relay cannot keep us verifying. */
+  #policyBudget: TokenBucket | null = null;
+  /** The inbox's retry once the budget refills; null when none is pending. */
+  #policyRetry: TimerHandle | null = null;
   /** The identity directory: DIR/policy-version lives there. */
   readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
@@ -590,6 +598,8 @@ export class NodeDaemon {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    this.#policyRetry?.cancel();
+    this.#policyRetry = null;
     this.#expiry.stop();
     this.chatService.stop();
     this.pinger.stop();
@@ -710,7 +720,28 @@ export class NodeDaemon {
   #onDeliveredPolicy(blob: Uint8Array): void {
     const queued = this.#policyInbox !== null;
     this.#policyInbox = blob;
-    if (!queued) void this.#serializePolicy(() => this.#takeDeliveredPolicy());
+    if (!queued) this.#drainPolicyInbox();
+  }
+
+  /**
+   * Verifies what waits in the inbox once the budget allows
+   * (RELAY_POLICY_VERIFY_PER_SEC, burst RELAY_POLICY_VERIFY_BURST): a relay
+   * sending policy after policy gets that many hybrid signature checks, and
+   * the newest blob still waits its turn, so a genuine newer policy is
+   * delayed, never lost.
+   */
+  #drainPolicyInbox(): void {
+    if (this.#policyInbox === null || this.#stopping !== null || this.#policyRetry !== null) return;
+    const now = this.#clock.now();
+    this.#policyBudget ??= new TokenBucket(RELAY_POLICY_VERIFY_PER_SEC, RELAY_POLICY_VERIFY_BURST, now);
+    if (!this.#policyBudget.take(1, now)) {
+      this.#policyRetry = this.#clock.schedule(1_000 / RELAY_POLICY_VERIFY_PER_SEC, () => {
+        this.#policyRetry = null;
+        this.#drainPolicyInbox();
+      });
+      return;
+    }
+    void this.#serializePolicy(() => this.#takeDeliveredPolicy());
   }
 
   /**
