@@ -19,6 +19,7 @@ import {
   HYBRID_SIGNATURE_BYTES,
   MAX_CERT_BYTES,
   MAX_PEER_FRAME_BYTES,
+  MAX_POLICY_BLOB_BYTES,
   MAX_SEND_PAYLOAD_BYTES,
   MAX_TEXT_BYTES,
   NONCE_BYTES,
@@ -136,6 +137,7 @@ export const relayFrameArb: fc.Arbitrary<RelayFrame> = fc.oneof(
   rec({ type: fc.constant(FrameType.Unreachable), peerId: fixedBytes(PEER_ID_BYTES) }),
   rec({ type: fc.constant(FrameType.PeerUp), onlineSinceMs: safeMs, cert }),
   rec({ type: fc.constant(FrameType.PeerDown), peerId: fixedBytes(PEER_ID_BYTES) }),
+  rec({ type: fc.constant(FrameType.Policy), blob: bytesOf(lengthIn(1, MAX_POLICY_BLOB_BYTES)) }),
 );
 
 /** Peer frames; DATA carries an empty `header` (the encoder ignores it). */

@@ -49,6 +49,7 @@ interface RelayCliOptions {
   listen?: string;
   ca?: string;
   crl?: string;
+  policy?: string;
   cert?: string;
   key?: string;
   data?: string;
@@ -99,8 +100,11 @@ async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
       logger: logger.child('config'),
       load,
       setLogLevel: (level) => log.set(level),
-      // The revocation list is re-read on every reload; a refused list refuses the reload (the previous one stays).
-      apply: (next) => daemon.applyRevocations(next.string('relay.crl')),
+      // The revocation list and the signed policy are re-read on every reload; a refused one refuses the reload (the previous one stays).
+      apply: async (next) => {
+        await daemon.applyRevocations(next.string('relay.crl'));
+        await daemon.applyPolicy(next.string('relay.policy'));
+      },
     },
     { role: 'relay', initial: cfg },
   );
@@ -124,6 +128,7 @@ export function registerRelay(program: Command): void {
     .option('--ca <file>', `network CA certificate; only holders of its valid, unrevoked member certificates are admitted; required${keySourcesHelp('relay.ca')}`)
     .option('--listen <host:port>', `address and port to listen on ([v6]:port for IPv6; port 0 picks a free port)${keySourcesHelp('relay.listen')}`)
     .option('--crl <file>', `revocation list of the CA; reloaded on SIGHUP, revoked members are disconnected${keySourcesHelp('relay.crl')}`)
+    .option('--policy <file>', `signed network policy of the CA (\`shadowmesh ca policy sign\` writes policy.signed) sent to every member; verified at start, re-read on SIGHUP: a newer version goes to every member, an older one is refused${keySourcesHelp('relay.policy')}`)
     .option('--cert <file>', `TLS certificate chain (PEM) to serve instead of the self-signed one; needs --key${keySourcesHelp('relay.cert')}`)
     .option('--key <file>', `private key (PEM) for --cert${keySourcesHelp('relay.key')}`)
     .option('--data <dir>', 'directory of the persisted TLS key (default $SHADOWMESH_HOME/relay or ~/.shadowmesh/relay; SHADOWMESH_RELAY_DATA; relay.data in the config file)')

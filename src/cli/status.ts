@@ -57,8 +57,15 @@ export function formatStatus(s: StatusResult): string {
     `drops      ${formatDrops(s.drops)}`,
     ...(s.certificates?.member !== undefined ? [`cert       ${formatCertExpiry(s.certificates.member)}`] : []),
     ...(s.certificates?.ca !== undefined ? [`ca cert    ${formatCertExpiry(s.certificates.ca)}`] : []),
-    `policy     ${s.policyVersion === null || s.policyVersion === undefined ? 'none (everything allowed)' : `version ${s.policyVersion}`}`,
+    `policy     ${s.policyVersion === null || s.policyVersion === undefined ? 'none (everything allowed)' : `version ${s.policyVersion}`}${formatPolicyRefused(s.policyRefused)}`,
   ].join('\n') + '\n';
+}
+
+/** Signed policies the relay sent that were refused, by code: what an operator looks at when a member lags behind. */
+function formatPolicyRefused(refused: Record<string, number> | undefined): string {
+  const entries = Object.entries(refused ?? {}).filter(([, n]) => n > 0);
+  if (entries.length === 0) return '';
+  return `; refused from the relay: ${entries.map(([code, n]) => `${code} ${n}`).join(', ')}`;
 }
 
 export function registerStatus(program: Command): void {

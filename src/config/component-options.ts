@@ -188,11 +188,13 @@ export function webOf(cfg: EffectiveConfig): { web?: { host: string; port: numbe
 /** The relay daemon's options from an effective configuration: files, TLS identity, server limits, metrics. */
 export function relayDaemonOptionsOf(cfg: EffectiveConfig): RelayDaemonOptions {
   const crlFile = cfg.string('relay.crl');
+  const policyFile = cfg.string('relay.policy');
   const certFile = cfg.string('relay.cert');
   const keyFile = cfg.string('relay.key');
   return {
     caFile: req(cfg.string('relay.ca'), 'relay.ca'),
     ...(crlFile !== undefined ? { crlFile } : {}),
+    ...(policyFile !== undefined ? { policyFile } : {}),
     dataDir: req(cfg.string('relay.data'), 'relay.data'),
     ...(certFile !== undefined ? { certFile } : {}),
     ...(keyFile !== undefined ? { keyFile } : { certLifetimeMs: req(cfg.ms('relay.tls.certLifetime'), 'relay.tls.certLifetime') }),

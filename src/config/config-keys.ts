@@ -139,6 +139,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = Object.freeze([
   { path: 'relay.listen', kind: { type: 'format', format: 'listen' }, flag: '--listen', env: 'SHADOWMESH_RELAY_LISTEN', default: `${RELAY_DEFAULTS.host}:${RELAY_DEFAULTS.port}`, expected: 'HOST:PORT or [IPV6]:PORT', description: 'address and port to listen on' },
   { path: 'relay.ca', kind: PATH, flag: '--ca', env: 'SHADOWMESH_CA', requiredFor: 'relay', expected: 'a file path', description: 'network CA certificate' },
   { path: 'relay.crl', kind: PATH, flag: '--crl', env: 'SHADOWMESH_CRL', expected: 'a file path', description: 'revocation list of the CA, reloaded on SIGHUP' },
+  { path: 'relay.policy', kind: PATH, flag: '--policy', env: 'SHADOWMESH_POLICY', expected: 'a file path', description: 'signed network policy of the CA (policy.signed) to send to every member; verified at start, reloaded on SIGHUP (a newer version goes to every member, older versions refused)' },
   { path: 'relay.cert', kind: PATH, flag: '--cert', env: 'SHADOWMESH_RELAY_CERT', expected: 'a file path', description: 'TLS certificate chain (PEM) instead of the self-signed one; needs relay.key' },
   { path: 'relay.key', kind: PATH, flag: '--key', env: 'SHADOWMESH_RELAY_KEY', expected: 'a file path', description: 'private key (PEM) for relay.cert' },
   { path: 'relay.data', kind: PATH, flag: '--data', env: 'SHADOWMESH_RELAY_DATA', default: (home) => join(home, 'relay'), expected: 'a directory path', description: 'directory of the persisted TLS key (the pin)' },

@@ -19,7 +19,7 @@
  *      so the warning repeats on every reload until the restart.
  *
  * Live keys (LIVE_KEYS): log.level, the revocation list file of the role
- * (node.crl, relay.crl), on the node its signed policy file (node.policy), on the node its member certificate file (node.cert:
+ * (node.crl, relay.crl), the signed policy file (node.policy, relay.policy), on the node its member certificate file (node.cert:
  * re-read on every reload, changed or not; a renewed certificate of the same
  * key, name and addresses replaces ours live, anything else refuses the
  * reload with its code: NodeDaemon.checkCertificateFile), and the path manager's timers
@@ -53,7 +53,8 @@ export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freez
     // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff.
     'node.p2p.healthCheckInterval', 'node.p2p.trustWindow', 'node.p2p.deadTime', 'node.p2p.retryInterval', 'node.p2p.retryMax',
   ]),
-  relay: Object.freeze(['log.level', 'relay.crl']),
+  // relay.policy: the signed policy it carries, re-read on every reload; a newer version is sent to every member (RelayDaemon.applyPolicy).
+  relay: Object.freeze(['log.level', 'relay.crl', 'relay.policy']),
 });
 
 /** One key whose effective value differs between the running configuration and the file just read. */

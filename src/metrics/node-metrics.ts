@@ -24,6 +24,7 @@
  *   shadowmesh_p2p_migration_duration_seconds          histogram direct path available -> first frame sent on it
  *   shadowmesh_chat_messages_total{direction}          counter  chat messages delivered to us (in) / acknowledged by the peer (out)
  *   shadowmesh_policy_drops_total{rule}                counter  packets the network policy dropped, by the deciding rule's name
+ *   shadowmesh_policy_refused_total{code}              counter  signed policies from the relay refused, by error code
  *
  * Drop components follow the control API's status: link, peers, session
  * (summed over peers), ping, paths, udp, chat, dataplane. The histogram is fed by
@@ -64,6 +65,8 @@ export interface NodeMetricsSource {
   readonly pinger: { readonly drops: Counts };
   readonly chatService: { readonly drops: Counts; readonly stats: { readonly delivered: number; readonly acked: number } };
   readonly chatInbox: { readonly drops: Counts };
+  /** Signed policies from the relay refused, by code (NodeDaemon.policyRefused); absent: none counted. */
+  readonly policyRefused?: Counts;
 }
 
 /** From a path becoming available to the first frame on it: milliseconds when it is ready at once, seconds when it waited for a probe. */
@@ -127,6 +130,8 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
   counterFrom(registry, 'shadowmesh_handshakes_total', 'Completed peer handshakes, first ones and rekeys.', [], () => [[{}, sumSessions(source).handshakes]]);
   counterFrom(registry, 'shadowmesh_policy_drops_total', 'Packets the network policy dropped, by the name of the deciding rule (default-deny when none matched).', ['rule'], () =>
     byLabel('rule', source.node.dataplane?.policyDrops?.() ?? {}, {}));
+  counterFrom(registry, 'shadowmesh_policy_refused_total', 'Signed policies from the relay refused (older, tampered, another CA, malformed), by error code.', ['code'], () =>
+    byLabel('code', source.policyRefused ?? {}, {}));
   counterFrom(registry, 'shadowmesh_drops_total', 'Frames, packets and events dropped, by component and reason.', ['component', 'reason'], () => drops(source));
   gaugeFrom(registry, 'shadowmesh_paths', 'Peers by the kind of their selected path.', ['kind'], () => {
     const n = new Map<string, number>(PATH_KINDS.map((k) => [k, 0]));

@@ -42,6 +42,14 @@
  * sessions, answers mesh pings and serves the control API (chat-only
  * members, tests, machines without root).
  *
+ * Network policy (docs/architecture.md "Network policy"): at load the
+ * higher verified version of node.policy and DIR/policy.signed
+ * (NodePolicy.open); `applyPolicy` re-reads the file on SIGHUP; a POLICY
+ * from the relay (untrusted bytes) goes through a one-slot inbox and is
+ * verified, applied live and kept by NodePolicy.acceptDelivered. Reloads
+ * and deliveries run one at a time; a refused delivery is logged with its
+ * code and counted (`policyRefused`), never kept.
+ *
  * Revocation reload (`reloadRevocations`, and `applyRevocations` from the
  * configuration reload on SIGHUP in `shadowmesh up`, src/config/config-reload.ts):
  * the CRL file (the one configured, or a new path from the reloaded
@@ -81,7 +89,8 @@ import { InnerType } from '../wire/constants.js';
 import { ChatInbox } from '../messaging/chat-inbox.js';
 import { ChatService } from '../messaging/chat-service.js';
 import type { Clock } from '../util/clock.js';
-import { systemClock } from '../util/clock.js';
+import { systemClock, type TimerHandle } from '../util/clock.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { NodeControlHandlers, type NodeControlSource } from './control/control-handlers.js';
@@ -116,6 +125,9 @@ import { DaemonCode } from './node-errors.js';
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
 /** The relay link's codes that no retry can fix: give up at start instead of waiting for the timeout. */
 const FATAL_LINK_CODES = new Set(['SM_ERR_RELAY_PIN']);
+/** Relay-delivered policies verified per second at most, after a burst: a relay sends one per admission and per new version. */
+export const RELAY_POLICY_VERIFY_PER_SEC = 2;
+export const RELAY_POLICY_VERIFY_BURST = 8;
 
 export type DaemonDeviceKind = 'tap' | 'tun' | 'none';
 
@@ -237,8 +249,18 @@ export class NodeDaemon {
   #revoked: Set<string>;
   /** The revocation list file reloads read: --crl, or the path a configuration reload named since. */
   #crlFile: string | undefined;
-  /** The verified signed policy (node.policy), or null when none is configured. */
+  /** The signed policy (node.policy, DIR/policy.signed or the relay's); null, or not `held`, while there is none. */
   #policy: NodePolicy | null = null;
+  /** Runs policy reloads and deliveries one at a time: their writes must land in version order. */
+  #policyQueue: Promise<unknown> = Promise.resolve();
+  /** The one POLICY blob waiting its turn; a newer delivery replaces it, so a relay cannot queue more than one. */
+  #policyInbox: Uint8Array | null = null;
+  /** Policies from the relay refused, by code (status policyRefused, shadowmesh_policy_refused_total). */
+  readonly #policyRefused: Record<string, number> = {};
+  /** Verifications of relay-delivered policies; past it the inbox waits (newest kept), so a relay cannot keep us verifying. */
+  #policyBudget: TokenBucket | null = null;
+  /** The inbox's retry once the budget refills; null when none is pending. */
+  #policyRetry: TimerHandle | null = null;
   /** The identity directory: DIR/policy-version lives there. */
   readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
@@ -265,7 +287,8 @@ export class NodeDaemon {
       const code = (err as { code?: unknown }).code;
       throw new SmError(typeof code === 'string' ? code : 'SM_ERR_CERT_NOT_MEMBER', `--cert ${options.certFile} is not a valid member certificate of the network of --ca ${options.caFile}: ${(err as Error).message}`, { cause: err });
     }
-    const policy = options.policyFile !== undefined ? await NodePolicy.load(options.policyFile, ca, options.identityDir) : null;
+    // node.policy and DIR/policy.signed (a relay's delivery before this restart): the highest verified version wins.
+    const policy = await NodePolicy.open(options.policyFile, ca, options.identityDir);
     const identity = await loadIdentity(options.identityDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
     if (formatPeerId(identity.peerId) !== formatPeerId(cert.peerId)) {
       identity.signer.destroy();
@@ -341,6 +364,7 @@ export class NodeDaemon {
     });
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
+    this.node.link.on('policy', (blob: Uint8Array) => this.#onDeliveredPolicy(blob));
     this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });
     this.names = options.names === undefined ? null : this.#namesResponder(options.names);
     this.#resolved = new ResolvedLink(this.#logger.child('names'));
@@ -397,6 +421,7 @@ export class NodeDaemon {
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
+      policyRefused: () => this.policyRefused,
       web: () => {
         const url = this.web?.url ?? null;
         return url === null ? null : { url, token: this.#webToken };
@@ -593,6 +618,8 @@ export class NodeDaemon {
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
+    this.#policyRetry?.cancel();
+    this.#policyRetry = null;
     this.#expiry.stop();
     this.chatService.stop();
     this.pinger.stop();
@@ -676,7 +703,7 @@ export class NodeDaemon {
   /** Hands the policy in force to the data plane (a new engine, or the new rules: tracked connections must pass again). */
   #enforcePolicy(): void {
     const dp = this.#dataplane;
-    if (dp === null || this.#policy === null) return;
+    if (dp === null || this.#policy === null || !this.#policy.held) return;
     const compiled = this.#policy.current.policy;
     if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
     else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
@@ -685,7 +712,7 @@ export class NodeDaemon {
   /** Whether the policy's chat section lets member `hex` chat with us (no policy or no chat section: yes). */
   #chatAllowed(hex: string): boolean {
     const policy = this.#policy;
-    if (policy === null) return true;
+    if (policy === null || !policy.held) return true;
     const peer = this.node.directory.get(hex);
     const cert = this.certificate;
     return policy.current.policy.decideChat(
@@ -696,7 +723,78 @@ export class NodeDaemon {
 
   /** The version of the signed policy in force, or null when no policy is configured. */
   get policyVersion(): number | null {
-    return this.#policy?.version ?? null;
+    return this.#policy?.held === true ? this.#policy.version : null;
+  }
+
+  /** Policies from the relay refused so far, by code. */
+  get policyRefused(): Readonly<Record<string, number>> {
+    return this.#policyRefused;
+  }
+
+  #serializePolicy<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#policyQueue.then(fn, fn);
+    this.#policyQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A POLICY frame's blob (untrusted): into the one-slot inbox, processed in turn. */
+  #onDeliveredPolicy(blob: Uint8Array): void {
+    const queued = this.#policyInbox !== null;
+    this.#policyInbox = blob;
+    if (!queued) this.#drainPolicyInbox();
+  }
+
+  /**
+   * Verifies what waits in the inbox once the budget allows
+   * (RELAY_POLICY_VERIFY_PER_SEC, burst RELAY_POLICY_VERIFY_BURST): a relay
+   * sending policy after policy gets that many hybrid signature checks, and
+   * the newest blob still waits its turn, so a genuine newer policy is
+   * delayed, never lost.
+   */
+  #drainPolicyInbox(): void {
+    if (this.#policyInbox === null || this.#stopping !== null || this.#policyRetry !== null) return;
+    const now = this.#clock.now();
+    this.#policyBudget ??= new TokenBucket(RELAY_POLICY_VERIFY_PER_SEC, RELAY_POLICY_VERIFY_BURST, now);
+    if (!this.#policyBudget.take(1, now)) {
+      this.#policyRetry = this.#clock.schedule(1_000 / RELAY_POLICY_VERIFY_PER_SEC, () => {
+        this.#policyRetry = null;
+        this.#drainPolicyInbox();
+      });
+      return;
+    }
+    void this.#serializePolicy(() => this.#takeDeliveredPolicy());
+  }
+
+  /**
+   * Verifies the relay's policy as a file is (src/policy/node-policy.ts) and
+   * applies a newer one live, as a SIGHUP does; a member without any policy
+   * starts enforcing it (default deny). A refused blob changes nothing, is
+   * logged with its code, counted and not kept.
+   */
+  async #takeDeliveredPolicy(): Promise<void> {
+    const blob = this.#policyInbox;
+    this.#policyInbox = null;
+    if (blob === null || this.#stopping !== null) return;
+    const previous = this.policyVersion;
+    let changed: boolean;
+    try {
+      this.#policy ??= await NodePolicy.empty(this.#verifier.ca, this.#identityDir);
+      changed = await this.#policy.acceptDelivered(blob);
+    } catch (err) {
+      const code = String((err as { code?: unknown }).code ?? 'unknown');
+      if (this.policyVersion !== previous) {
+        // Verified and in force, but not written to DIR: enforced until a restart, which falls back to the files.
+        this.#enforcePolicy();
+        this.#logger.error('policy from the relay applied but not saved', { previous: previous ?? 'none', version: this.policyVersion, code, error: (err as Error).message });
+        return;
+      }
+      this.#policyRefused[code] = (this.#policyRefused[code] ?? 0) + 1;
+      this.#logger.warn('policy from the relay refused; keeping the policy in force', { version: previous ?? 'none', code, error: (err as Error).message });
+      return;
+    }
+    if (!changed) return;
+    this.#enforcePolicy();
+    this.#logger.info('policy from the relay applied', { previous: previous ?? 'none', version: this.policyVersion });
   }
 
   /**
@@ -706,12 +804,17 @@ export class NodeDaemon {
    * set where none was configured takes effect too; removing node.policy
    * keeps the policy in force until a restart (a rollback by omission).
    */
-  async applyPolicy(file: string | undefined): Promise<void> {
+  applyPolicy(file: string | undefined): Promise<void> {
+    return this.#serializePolicy(() => this.#applyPolicyFile(file));
+  }
+
+  async #applyPolicyFile(file: string | undefined): Promise<void> {
     if (file === undefined) {
-      if (this.#policy !== null) this.#logger.warn('policy reload: node.policy is unset; the policy in force stays until a restart', { version: this.#policy.version });
+      // A policy the relay delivered is not node.policy's to drop.
+      if (this.#policy?.held === true && this.#policy.file !== undefined) this.#logger.warn('policy reload: node.policy is unset; the policy in force stays until a restart', { version: this.#policy.version });
       return;
     }
-    const previous = this.#policy?.version ?? null;
+    const previous = this.policyVersion;
     try {
       if (this.#policy === null) this.#policy = await NodePolicy.load(file, this.#verifier.ca, this.#identityDir);
       else await this.#policy.reload(file);
@@ -721,7 +824,8 @@ export class NodeDaemon {
     }
     this.#enforcePolicy();
     const version = this.#policy.version;
-    this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
+    if (this.#policy.delivered) this.#logger.info('policy file not newer than the version the relay delivered; keeping that', { file, version });
+    else this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
   }
 
 }

@@ -39,6 +39,17 @@
  * list in force, so the reload can refuse as a whole. Newly revoked members
  * are disconnected (RelayServer.recheckRevocations), nobody else.
  *
+ * Network policy (`policyFile`, relay.policy; docs/architecture.md "Network
+ * policy"): the CA-signed blob is read and verified against the network CA
+ * at load (a blob of another CA, tampered or malformed stops the relay with
+ * its SM_ERR_POLICY_* code: an operator's mistake is caught at start), then
+ * handed to the server, which sends it to every member (src/relay/policy-carrier.ts).
+ * `applyPolicy` (SIGHUP) re-reads it through the same PolicyHolder members
+ * use: a newer version goes to every admitted member at once, the same one
+ * changes nothing, an older or bad one THROWS after logging, with the
+ * previous one still carried. The blob is never changed; in a relay cluster
+ * each relay is given the file by its operator (nothing goes over NATS).
+ *
  * It reads no configuration file and installs no signal handler: the CLI
  * resolves the options (src/config/component-options.ts) and owns the
  * process (src/cli/foreground.ts).
@@ -47,6 +58,8 @@ import { loadCaCertificate, loadRevocationList } from '../identity/files.js';
 import type { CaCertificate, MemberCertificate } from '../identity/certificate.js';
 import { CertExpiryWatch } from '../identity/cert-expiry.js';
 import { MembershipVerifier } from '../identity/membership.js';
+import { readSignedPolicyFile } from '../policy/node-policy.js';
+import { PolicyHolder } from '../policy/policy-holder.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { startRelayMetrics, type RelayMetricsEndpoint } from '../metrics/relay-metrics.js';
 import type { MetricsAddress } from '../metrics/metrics-server.js';
@@ -63,6 +76,8 @@ export interface RelayDaemonOptions {
   caFile: string;
   /** The CA's revocation list; reloaded by applyRevocations. */
   crlFile?: string;
+  /** The CA-signed network policy to carry to members (policy.signed); reloaded by applyPolicy. */
+  policyFile?: string;
   /** Directory of the persisted TLS key (the pin survives restarts). */
   dataDir: string;
   /** A TLS certificate chain (PEM) to serve instead of the self-signed one; needs keyFile. */
@@ -95,6 +110,10 @@ export class RelayDaemon {
   readonly #expiry: CertExpiryWatch;
   /** The revocation list file reloads read: the configured one, or the path a configuration reload named since. */
   #crlFile: string | undefined;
+  /** The signed policy carried (its version and bytes); refuses older versions on reload. */
+  readonly #policy: PolicyHolder;
+  /** The policy file reloads read: the configured one, or the path a configuration reload named since. */
+  #policyFile: string | undefined;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
 
@@ -105,6 +124,9 @@ export class RelayDaemon {
     const metrics = startRelayMetrics(options.metrics, logger);
     const ca = await loadCaCertificate(options.caFile);
     const verifier = new MembershipVerifier(ca, options.crlFile !== undefined ? await loadRevocationList(options.crlFile, ca) : undefined);
+    // Verified before any socket: a policy of another CA or a tampered file stops the relay here with its code.
+    const policy = new PolicyHolder(ca);
+    if (options.policyFile !== undefined) policy.accept(await readSignedPolicyFile(options.policyFile));
     const host = options.server.host;
     const wildcard = host === undefined || host === '0.0.0.0' || host === '::';
     const tls = await TlsIdentity.load(
@@ -129,10 +151,17 @@ export class RelayDaemon {
       logger,
       certs: () => [{ cert: 'ca', notAfterMs: ca.notAfterMs }, ...(tls.selfSigned ? [] : [{ cert: 'tls', notAfterMs: tls.material.notAfterMs }])],
     });
-    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry);
+    const current = policy.current;
+    if (current !== null) {
+      server.setPolicy(current.raw, current.version);
+      logger.info('network policy loaded', { file: options.policyFile, version: current.version });
+    }
+    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry, policy, options.policyFile);
   }
 
-  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null, expiry: CertExpiryWatch) {
+  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null, expiry: CertExpiryWatch, policy: PolicyHolder, policyFile: string | undefined) {
+    this.#policy = policy;
+    this.#policyFile = policyFile;
     this.#cluster = cluster;
     this.#expiry = expiry;
     this.#logger = logger;
@@ -197,5 +226,38 @@ export class RelayDaemon {
     this.#crlFile = path;
     const cut = this.server.recheckRevocations();
     this.#logger.info('revocation list reloaded', { file: path, number: crl.number, revoked: crl.peerIds.length, disconnected: cut });
+  }
+
+  /** The version of the signed policy carried, or null when none. */
+  get policyVersion(): number | null {
+    return this.#policy.current?.version ?? null;
+  }
+
+  /**
+   * Re-read the signed policy, from `file` when given (it becomes the file
+   * later reloads read), and send a newer version to every admitted member.
+   * The same version changes nothing; an older, tampered, other-CA or
+   * unreadable one throws after logging, with the policy carried unchanged.
+   * Without any policy configured it does nothing.
+   */
+  async applyPolicy(file?: string): Promise<void> {
+    const path = file ?? this.#policyFile;
+    if (path === undefined) return;
+    const previous = this.policyVersion;
+    let changed: boolean;
+    try {
+      changed = this.#policy.accept(await readSignedPolicyFile(path));
+    } catch (err) {
+      this.#logger.error('policy reload refused; keeping the policy carried', { file: path, version: previous ?? 'none', error: (err as Error).message, code: String((err as { code?: unknown }).code ?? '') });
+      throw err;
+    }
+    this.#policyFile = path;
+    const current = this.#policy.current;
+    if (!changed || current === null) {
+      this.#logger.info('policy unchanged', { file: path, version: previous ?? 'none' });
+      return;
+    }
+    const sentTo = this.server.setPolicy(current.raw, current.version);
+    this.#logger.info('policy reloaded', { file: path, previous: previous ?? 'none', version: current.version, sentTo });
   }
 }

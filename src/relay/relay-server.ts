@@ -15,6 +15,7 @@
  *   client-connection.ts one socket: admission, limits, frame loop
  *   peer-table.ts        peer id -> admitted connection, replacement
  *   presence.ts          PEER_UP / PEER_DOWN to the other members
+ *   policy-carrier.ts    the CA-signed network policy, POLICY to each member
  *   ../util/token-bucket.ts  per-connection rate limit
  *   certificate-cache.ts verified member certificates: one CA signature
  *                        check per certificate, validity judged every HELLO
@@ -35,7 +36,9 @@
  *
  * Callers must know: `start()`/`stop()` are idempotent; `stop()` sends
  * CLOSE(ShuttingDown) to every client and resolves once the listener is
- * closed. `recheckRevocations()` is the hook for a reloaded CRL.
+ * closed. `recheckRevocations()` is the hook for a reloaded CRL,
+ * `setPolicy()` the one for a (re)loaded signed policy, which the caller
+ * has verified: the server only carries the blob.
  */
 import { unmapIpv4 } from '../wire/ip-address.js';
 import { createServer, type Server } from 'node:https';
@@ -54,6 +57,7 @@ import { FrameType, RelayErrorCode, SEND_HEADER_BYTES } from '../wire/constants.
 import { encodeRelayFrame, writeRelayHeader } from '../wire/relay-frames.js';
 import { ClientConnection, type ConnectionHost, type RelayMemberCertificate } from './client-connection.js';
 import { PeerTable } from './peer-table.js';
+import { PolicyCarrier } from './policy-carrier.js';
 import { RelayPresence } from './presence.js';
 import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
@@ -134,6 +138,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   readonly #table = new PeerTable<ClientConnection<C>>();
   readonly #connections = new Set<ClientConnection<C>>();
   readonly #presence: RelayPresence<ClientConnection<C>>;
+  readonly #policy = new PolicyCarrier();
   #server: Server | null = null;
   #wss: WebSocketServer | null = null;
   #sweep: TimerHandle | null = null;
@@ -201,6 +206,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     if (stun !== undefined) snap.stun = { requests: stun.requests, answered: stun.answered, dropped: { ...stun.dropped } };
     if (this.#cluster !== null) snap.cluster = this.#cluster.snapshot();
     snap.certificates = this.certificates();
+    if (this.#policy.carrying) snap.policy = { version: this.#policy.version, ...this.#policy.stats };
     return snap;
   }
 
@@ -351,6 +357,16 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     return cut;
   }
 
+  /**
+   * Carry `blob` (a signed policy the caller verified, of `version`; never
+   * parsed here) from now on: every member admitted later gets it after
+   * ESTABLISHED, and every member admitted now gets it at once. Returns how
+   * many were sent it.
+   */
+  setPolicy(blob: Uint8Array, version: number): number {
+    return this.#policy.set(blob, version, this.#table.connections());
+  }
+
   // ------------------------------------------------------------ ConnectionHost
 
   now(): number {
@@ -395,6 +411,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     const cert = conn.certificate as C;
     const now = this.#clock.now();
     this.#admittedAt.set(conn, now);
+    // docs/protocol.md §1 POLICY: the policy comes right after ESTABLISHED, before the presence list.
+    this.#policy.sendTo(conn);
     this.#presence.dropRemote(conn.peerKey);
     this.#presence.joined(conn, cert.raw, now);
     this.#cluster?.localJoined(conn.peerId as Uint8Array, cert.raw, now);

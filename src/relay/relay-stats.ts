@@ -60,6 +60,8 @@ export interface RelayStatsSnapshot {
   cluster?: ClusterSnapshot;
   /** Expiry of the network CA certificate and of the TLS certificate served (RelayServer.certificates). */
   certificates?: { ca?: CertExpiry; tls: CertExpiry & { selfSigned: boolean } };
+  /** The signed network policy carried (policy-carrier.ts): its version as the daemon verified it, POLICY frames sent and skipped on a full queue; absent without one. */
+  policy?: { version: number; sent: number; skipped: number };
 }
 
 export class RelayStats {

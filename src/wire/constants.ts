@@ -42,6 +42,14 @@
  *                   a cookie, so an older responder never sees one; an
  *                   older initiator drops HS_COOKIE as an unknown frame
  *                   and gets in only while the responder is not loaded.
+ *   2026-12-06  v1  (compatible extension, no bump) network policy from
+ *                   the relay: POLICY 0x0e, relay -> node, carries the
+ *                   CA-signed policy blob the relay's operator gave it.
+ *                   Only a relay given a policy sends it, only after
+ *                   ESTABLISHED; an older node drops it as an unknown
+ *                   frame (its WebSocket limit may also close the link on
+ *                   a blob over MAX_FRAME_BYTES: give such a relay a policy
+ *                   only once its members are updated).
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -56,7 +64,7 @@ export const HEADER_TYPE_OFFSET = 1;
 /** Offset of the two reserved bytes inside the common header. */
 export const HEADER_RESERVED_OFFSET = 2;
 
-/** Frame type byte. 0x01..0x0d are relay link frames (protocol.md §1),
+/** Frame type byte. 0x01..0x0e are relay link frames (protocol.md §1),
  *  0x21..0x24 and 0x2d are end-to-end peer frames (protocol.md §2). */
 export const FrameType = {
   Hello: 0x01,
@@ -72,6 +80,7 @@ export const FrameType = {
   Unreachable: 0x0b,
   PeerUp: 0x0c,
   PeerDown: 0x0d,
+  Policy: 0x0e,
   HsInit: 0x21,
   HsResp: 0x22,
   HsFinish: 0x23,
@@ -94,7 +103,8 @@ export type RelayFrameType =
   | typeof FrameType.Close
   | typeof FrameType.Unreachable
   | typeof FrameType.PeerUp
-  | typeof FrameType.PeerDown;
+  | typeof FrameType.PeerDown
+  | typeof FrameType.Policy;
 
 /** End-to-end peer frame types (protocol.md §2). */
 export type PeerFrameType =
@@ -207,6 +217,17 @@ export const UNREACHABLE_BYTES = HEADER_BYTES + PEER_ID_BYTES;
 export const PEER_UP_FIXED_BYTES = HEADER_BYTES + 8 + 4;
 /** PEER_DOWN, exact: header + peer id. */
 export const PEER_DOWN_BYTES = HEADER_BYTES + PEER_ID_BYTES;
+/** Largest signed policy blob: the policy layer's MAX_SIGNED_POLICY_BYTES
+ *  (src/policy/signed-policy.ts: 56 fixed bytes, 256 KiB of text, a hybrid
+ *  signature), copied here as src/wire imports nothing of ours; a test
+ *  (test/wire/constants.test.ts) checks that both copies agree. A member
+ *  refuses a larger blob before any allocation or verification. */
+export const MAX_POLICY_BLOB_BYTES = 56 + 256 * 1024 + HYBRID_SIGNATURE_BYTES;
+/** POLICY without the blob: header + blobLen u32. */
+export const POLICY_FIXED_BYTES = HEADER_BYTES + 4;
+/** Largest POLICY frame: the only relay frame allowed above MAX_FRAME_BYTES
+ *  (a whole policy in one frame, so a member never holds a partial blob). */
+export const MAX_POLICY_FRAME_BYTES = POLICY_FIXED_BYTES + MAX_POLICY_BLOB_BYTES;
 
 // ---- peer frame sizes (whole frames, header included) ----------------------
 

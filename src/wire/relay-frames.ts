@@ -6,9 +6,13 @@
  *  - decodeRelayFrame throws only WireError (SM_ERR_WIRE_*), checks lengths
  *    before anything else and accepts no trailing bytes. Its byte fields
  *    (clientNonce, cert, serverNonce, signature, sessionId, peerId, payload;
- *    PEER_UP's cert and PEER_DOWN's peerId too)
+ *    PEER_UP's cert, PEER_DOWN's peerId and POLICY's blob too)
  *    are `subarray` VIEWS of the input: they alias it and change if the
  *    input buffer is reused. Copy what you keep.
+ *  - Every frame is at most MAX_FRAME_BYTES except POLICY, bounded by
+ *    MAX_POLICY_FRAME_BYTES (one whole signed policy); the bound is chosen
+ *    by the type byte before anything else is read, so a larger frame of
+ *    any other type is still SM_ERR_WIRE_TOO_LARGE.
  *  - Peer frame types (0x21..) are rejected with SM_ERR_WIRE_TYPE: they only
  *    travel inside SEND / DELIVER payloads.
  *  - encodeRelayFrame validates every field (fixed sizes:
@@ -29,12 +33,15 @@ import {
   ESTABLISHED_FIXED_BYTES,
   FrameType,
   HEADER_BYTES,
+  HEADER_TYPE_OFFSET,
   HELLO_FIXED_BYTES,
   HYBRID_SIGNATURE_BYTES,
   IPV4_BYTES,
   IPV6_BYTES,
   MAX_CERT_BYTES,
   MAX_FRAME_BYTES,
+  MAX_POLICY_BLOB_BYTES,
+  MAX_POLICY_FRAME_BYTES,
   MAX_SEND_PAYLOAD_BYTES,
   MAX_TEXT_BYTES,
   NONCE_BYTES,
@@ -42,6 +49,7 @@ import {
   PEER_ID_BYTES,
   PEER_UP_FIXED_BYTES,
   PING_BYTES,
+  POLICY_FIXED_BYTES,
   SEND_HEADER_BYTES,
   SESSION_ID_BYTES,
   TEXT_FRAME_FIXED_BYTES,
@@ -74,7 +82,8 @@ export type RelayFrame =
   | { type: typeof FrameType.Close; code: number; reason: string }
   | { type: typeof FrameType.Unreachable; peerId: Uint8Array }
   | { type: typeof FrameType.PeerUp; onlineSinceMs: number; cert: Uint8Array }
-  | { type: typeof FrameType.PeerDown; peerId: Uint8Array };
+  | { type: typeof FrameType.PeerDown; peerId: Uint8Array }
+  | { type: typeof FrameType.Policy; blob: Uint8Array };
 
 const CONTEXT = 'relay frame';
 
@@ -112,6 +121,11 @@ const CONTEXT = 'relay frame';
 //
 // PEER_DOWN 0x0d, exactly 36 bytes: a member went offline (relay -> node).
 // | 0..3 header | 4..35 peerId |
+//
+// POLICY 0x0e, 9..MAX_POLICY_FRAME_BYTES bytes: the network's CA-signed
+// policy (relay -> node), the blob exactly as src/policy/signed-policy.ts
+// lays it out. The relay is not trusted to vouch for it: members verify it.
+// | 0..3 header | 4..7 blobLen u32 (1..MAX_POLICY_BLOB_BYTES) | 8.. blob |
 
 /** Offset of the family byte in ESTABLISHED. */
 const ESTABLISHED_FAMILY_OFFSET = ESTABLISHED_FIXED_BYTES - 1;
@@ -157,6 +171,9 @@ export function relayFrameSize(frame: RelayFrame): number {
       return PEER_UP_FIXED_BYTES + frame.cert.length;
     case FrameType.PeerDown:
       return PEER_DOWN_BYTES;
+    case FrameType.Policy:
+      checkVarBytes(frame.blob, 'POLICY blob', MAX_POLICY_BLOB_BYTES, 1);
+      return POLICY_FIXED_BYTES + frame.blob.length;
     default:
       return wireFail(
         WireCode.Type,
@@ -225,6 +242,9 @@ export function encodeRelayFrameInto(frame: RelayFrame, buf: Uint8Array, offset:
     case FrameType.PeerDown:
       w.fixedBytes(frame.peerId, PEER_ID_BYTES, 'PEER_DOWN peerId');
       break;
+    case FrameType.Policy:
+      w.u32Bytes(frame.blob, 'POLICY blob', MAX_POLICY_BLOB_BYTES, 1);
+      break;
   }
   return HEADER_BYTES + w.length;
 }
@@ -276,7 +296,9 @@ function minLength(bytes: Uint8Array, min: number, type: number): void {
  * module header). Throws only WireError with an SM_ERR_WIRE_* code.
  */
 export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
-  const type = checkFrameHeader(bytes, MAX_FRAME_BYTES, isRelayFrameType, CONTEXT);
+  // Only POLICY may exceed MAX_FRAME_BYTES; the type byte picks the bound, checkFrameHeader still checks in its order.
+  const policy = bytes instanceof Uint8Array && bytes.length > HEADER_BYTES && bytes[HEADER_TYPE_OFFSET] === FrameType.Policy;
+  const type = checkFrameHeader(bytes, policy ? MAX_POLICY_FRAME_BYTES : MAX_FRAME_BYTES, isRelayFrameType, CONTEXT);
   switch (type) {
     case FrameType.Send:
     case FrameType.Deliver:
@@ -304,6 +326,13 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       const cert = r.u32Bytes('PEER_UP cert', MAX_CERT_BYTES, 1);
       r.end('PEER_UP');
       return { type, onlineSinceMs, cert };
+    }
+    case FrameType.Policy: {
+      minLength(bytes, POLICY_FIXED_BYTES + 1, type);
+      const r = new ByteReader(bytes, HEADER_BYTES);
+      const blob = r.u32Bytes('POLICY blob', MAX_POLICY_BLOB_BYTES, 1);
+      r.end('POLICY');
+      return { type, blob };
     }
     case FrameType.Hello: {
       minLength(bytes, HELLO_FIXED_BYTES + 1, type);

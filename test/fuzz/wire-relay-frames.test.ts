@@ -5,7 +5,8 @@
  *  2. decode(encode(x)) deep-equals x for every valid frame x;
  *  3. encode(decode(b)) equals b whenever b decodes;
  *  4. truncating or extending a valid frame is SM_ERR_WIRE_LENGTH (or
- *     SM_ERR_WIRE_TOO_LARGE past MAX_FRAME_BYTES), except that SEND / DELIVER
+ *     SM_ERR_WIRE_TOO_LARGE past MAX_FRAME_BYTES, or MAX_POLICY_FRAME_BYTES
+ *     for POLICY), except that SEND / DELIVER
  *     have an open-ended payload and stay valid within their bounds.
  * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
@@ -23,9 +24,11 @@ import {
   HEADER_BYTES,
   HELLO_FIXED_BYTES,
   MAX_FRAME_BYTES,
+  MAX_POLICY_FRAME_BYTES,
   PEER_DOWN_BYTES,
   PEER_UP_FIXED_BYTES,
   PING_BYTES,
+  POLICY_FIXED_BYTES,
   SEND_HEADER_BYTES,
   UNREACHABLE_BYTES,
 } from '../../src/wire/constants.js';
@@ -47,6 +50,7 @@ const BODY_SIZES = [
   HELLO_FIXED_BYTES - HEADER_BYTES + 1,
   PEER_UP_FIXED_BYTES - HEADER_BYTES + 1,
   PEER_DOWN_BYTES - HEADER_BYTES,
+  POLICY_FIXED_BYTES - HEADER_BYTES + 1,
   4,
 ];
 
@@ -97,8 +101,9 @@ describe('relay frames: properties', { timeout: FUZZ_TEST_TIMEOUT_MS }, () => {
         longer.set(bytes);
         longer.set(extra, bytes.length);
         if (!open) {
-          expectLengthFailure(() => decodeRelayFrame(shorter), shorter.length, MAX_FRAME_BYTES);
-          expectLengthFailure(() => decodeRelayFrame(longer), longer.length, MAX_FRAME_BYTES);
+          const max = frame.type === FrameType.Policy ? MAX_POLICY_FRAME_BYTES : MAX_FRAME_BYTES;
+          expectLengthFailure(() => decodeRelayFrame(shorter), shorter.length, max);
+          expectLengthFailure(() => decodeRelayFrame(longer), longer.length, max);
           return;
         }
         // SEND / DELIVER: the payload is the rest of the frame.

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 
 import * as crypto from '../../src/crypto/index.js';
 import * as wire from '../../src/wire/constants.js';
+import { MAX_SIGNED_POLICY_BYTES } from '../../src/policy/signed-policy.js';
 
 describe('wire constants', () => {
   it('agree with src/crypto', () => {
@@ -44,12 +45,18 @@ describe('wire constants', () => {
     assert.equal(wire.MAX_PEER_FRAME_BYTES + wire.SEND_HEADER_BYTES, wire.MAX_FRAME_BYTES);
   });
 
-  it('frame type numbers are distinct and split into relay (0x01..0x0d) and peer (0x21..0x24, 0x2d)', () => {
+  it('the POLICY blob bound is the policy layer\'s largest signed policy', () => {
+    assert.equal(wire.MAX_POLICY_BLOB_BYTES, MAX_SIGNED_POLICY_BYTES);
+    assert.equal(wire.MAX_POLICY_FRAME_BYTES, wire.HEADER_BYTES + 4 + MAX_SIGNED_POLICY_BYTES);
+    assert.ok(wire.MAX_POLICY_FRAME_BYTES > wire.MAX_FRAME_BYTES);
+  });
+
+  it('frame type numbers are distinct and split into relay (0x01..0x0e) and peer (0x21..0x24, 0x2d)', () => {
     const values = Object.values(wire.FrameType);
     assert.equal(new Set(values).size, values.length);
     assert.deepEqual(
       values.filter((t) => t < 0x20),
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
     );
     assert.deepEqual(
       values.filter((t) => t >= 0x20),

@@ -10,6 +10,8 @@ import { describe, it } from 'node:test';
 import {
   FrameType,
   MAX_FRAME_BYTES,
+  MAX_POLICY_BLOB_BYTES,
+  MAX_POLICY_FRAME_BYTES,
   MAX_SEND_PAYLOAD_BYTES,
   MAX_TEXT_BYTES,
   RelayErrorCode,
@@ -105,6 +107,7 @@ const GOLDEN: Array<[string, RelayFrame, Uint8Array]> = [
     hex('01 0c 0000 | 0068e5cf 8b010000 | 03000000 | beef01'),
   ],
   ['PEER_DOWN', { type: FrameType.PeerDown, peerId: filled(32, 0x66) }, cat(hex('01 0d 0000'), filled(32, 0x66))],
+  ['POLICY', { type: FrameType.Policy, blob: Uint8Array.of(0x01, 0x04, 0x00) }, hex('01 0e 0000 | 03000000 | 010400')],
 ];
 
 describe('relay frames: golden bytes', () => {
@@ -210,7 +213,7 @@ describe('relay frames: decode errors', () => {
   });
 
   it('SM_ERR_WIRE_TYPE: unknown types and peer-frame types', () => {
-    for (const t of [0x00, 0x0e, 0x20, 0x21, 0x22, 0x23, 0x24, 0xff]) {
+    for (const t of [0x00, 0x0f, 0x20, 0x21, 0x22, 0x23, 0x24, 0xff]) {
       throwsWire(() => decodeRelayFrame(cat(Uint8Array.of(1, t, 0, 0), filled(40, 0))), 'SM_ERR_WIRE_TYPE');
     }
   });
@@ -412,5 +415,39 @@ describe('writeRelayHeader', () => {
     throwsWire(() => writeRelayHeader(buf, 29, FrameType.Send, filled(32, 0)), 'SM_ERR_WIRE_LENGTH');
     throwsWire(() => writeRelayHeader(buf, -1, FrameType.Send, filled(32, 0)), 'SM_ERR_WIRE_LENGTH');
     assert.equal(writeRelayHeader(buf, 28, FrameType.Send, filled(32, 0)), 36);
+  });
+});
+
+describe('relay frames: POLICY (the signed network policy, relay -> node)', () => {
+  const policy = (len: Uint8Array, blob: Uint8Array): Uint8Array => cat(hex('01 0e 0000'), len, blob);
+
+  it('the blob is a view of the input', () => {
+    const bytes = policy(le32(3), hex('aabbcc'));
+    const f = decodeRelayFrame(bytes);
+    assert.ok(f.type === FrameType.Policy && f.blob.buffer === bytes.buffer && f.blob.byteOffset === bytes.byteOffset + 8);
+  });
+
+  it('only POLICY may exceed MAX_FRAME_BYTES, up to MAX_POLICY_FRAME_BYTES', () => {
+    const big = new Uint8Array(MAX_POLICY_BLOB_BYTES).fill(0x5a);
+    const bytes = encodeRelayFrame({ type: FrameType.Policy, blob: big });
+    assert.equal(bytes.length, MAX_POLICY_FRAME_BYTES);
+    const f = decodeRelayFrame(bytes);
+    assert.ok(f.type === FrameType.Policy && f.blob.length === MAX_POLICY_BLOB_BYTES);
+    // One byte more than the bound: refused by size before anything is read.
+    throwsWire(() => decodeRelayFrame(cat(bytes, Uint8Array.of(0))), 'SM_ERR_WIRE_TOO_LARGE');
+    throwsWire(() => encodeRelayFrame({ type: FrameType.Policy, blob: new Uint8Array(MAX_POLICY_BLOB_BYTES + 1) }), 'SM_ERR_WIRE_TOO_LARGE');
+    // Any other type at that size is too large, as before POLICY existed.
+    const send = new Uint8Array(MAX_FRAME_BYTES + 1);
+    send.set(hex('01 08 0000'));
+    throwsWire(() => decodeRelayFrame(send), 'SM_ERR_WIRE_TOO_LARGE');
+  });
+
+  it('a declared length over the bound, an empty blob, a short or long frame are refused', () => {
+    throwsWire(() => decodeRelayFrame(policy(le32(MAX_POLICY_BLOB_BYTES + 1), hex('00'))), 'SM_ERR_WIRE_TOO_LARGE');
+    throwsWire(() => decodeRelayFrame(policy(le32(0), hex('00'))), 'SM_ERR_WIRE_FIELD');
+    throwsWire(() => decodeRelayFrame(policy(le32(2), hex('00'))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(policy(le32(1), hex('0000'))), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => decodeRelayFrame(hex('01 0e 0000 | 0100')), 'SM_ERR_WIRE_LENGTH');
+    throwsWire(() => encodeRelayFrame({ type: FrameType.Policy, blob: new Uint8Array(0) }), 'SM_ERR_WIRE_FIELD');
   });
 });

@@ -13,7 +13,10 @@
  *   - inject presence: PEER_UP with any certificate bytes it has seen or
  *     made up, PEER_DOWN for any peer id (`announceUp`, `announceDown`);
  *   - lie in ESTABLISHED about the member's observed address (`lieObserved`),
- *     so a node advertises whatever address the relay names as its own.
+ *     so a node advertises whatever address the relay names as its own;
+ *   - serve any network policy blob in POLICY (`servePolicy`): an older
+ *     version it kept, a tampered one, another CA's, garbage; or any bytes
+ *     as a frame (`sendRaw`), e.g. a POLICY whose declared length lies.
  *
  * What it cannot do is what the tests check: open a session's frames, make a
  * certificate the CA did not sign, or make a member act on forged input.
@@ -104,6 +107,20 @@ export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServe
     const target = this.#admitted.get(toHex(dst));
     if (target === undefined) return false;
     return target.sendFrame(encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs, cert }));
+  }
+
+  /** POLICY to `dst` carrying `blob` (any bytes up to MAX_POLICY_BLOB_BYTES: an old version, a tampered one, garbage). */
+  servePolicy(dst: Uint8Array, blob: Uint8Array): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(encodeRelayFrame({ type: FrameType.Policy, blob }));
+  }
+
+  /** Any bytes as one WebSocket message to `dst`, no encoder checks: frames no honest encoder makes. */
+  sendRaw(dst: Uint8Array, bytes: Uint8Array): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(bytes);
   }
 
   /** Forged PEER_DOWN to `dst` for `peerId`, whether or not that member is still attached. */

@@ -160,6 +160,8 @@ export interface NodeControlSource {
   dataplane(): { readonly stats: { readonly drops: Counts }; policyDrops?(): Counts } | null;
   /** Version of the signed policy in force; null or absent: none. */
   policyVersion?(): number | null;
+  /** Signed policies from the relay refused, by code; absent: none counted. */
+  policyRefused?(): Counts;
   /** On the revocation list in force (hex peer id). */
   isRevoked(peerHex: string): boolean;
   /** Our certificates' expiry decisions now (member, ca); absent: none reported. */
@@ -250,6 +252,7 @@ export class NodeControlHandlers implements ControlHandler {
       drops,
       certificates: Object.fromEntries((s.certificates?.() ?? []).map((e) => [e.cert, e])),
       policyVersion: s.policyVersion?.() ?? null,
+      policyRefused: { ...(s.policyRefused?.() ?? {}) },
     };
   }
 

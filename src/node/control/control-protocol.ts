@@ -151,6 +151,8 @@ export interface StatusResult {
   certificates: Record<string, CertExpiry>;
   /** Version of the signed network policy in force (docs/architecture.md "Network policy"); null: no policy, everything allowed. */
   policyVersion?: number | null;
+  /** Signed policies the relay sent that were refused (older, tampered, another CA, malformed), by SM_ERR_POLICY_* code. */
+  policyRefused?: Record<string, number>;
 }
 
 export interface PeerStatus {

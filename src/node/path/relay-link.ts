@@ -28,6 +28,12 @@
  *       believing anything in it.
  *   'peer_down' (peerId: Uint8Array)  a copy; the relay says a member went
  *       offline (PEER_DOWN). May name a peer never announced: ignore it then.
+ *   'policy' (blob: Uint8Array)  a copy of a POLICY frame's signed policy
+ *       blob, NOT verified (docs/protocol.md §1 POLICY): the relay is
+ *       untrusted, so a listener verifies it against the network CA and
+ *       refuses older versions (src/policy/node-policy.ts). The frame is the
+ *       only one allowed above MAX_FRAME_BYTES, up to MAX_POLICY_FRAME_BYTES,
+ *       which is therefore the WebSocket message limit of the link.
  *   Presence and admissions: after EVERY (re)admission the relay re-sends
  *       the full list of online members as 'peer_up' events, and 'established'
  *       is always emitted before any 'peer_up' of that admission. A listener
@@ -86,7 +92,7 @@ import {
 } from '../../handshake/relay-auth.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
-import { FrameType, MAX_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
+import { FrameType, MAX_FRAME_BYTES, MAX_POLICY_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../../wire/relay-frames.js';
 import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from '../dataplane/frame-headroom.js';
 import { RelayLinkCode } from './path-errors.js';
@@ -546,7 +552,8 @@ export class RelayLink extends EventEmitter {
     const ws = new WebSocket(attempt.target.url, {
       createConnection: () => socket,
       perMessageDeflate: false,
-      maxPayload: MAX_FRAME_BYTES,
+      // One whole signed policy per POLICY frame; every other frame is still held to MAX_FRAME_BYTES by decodeRelayFrame.
+      maxPayload: MAX_POLICY_FRAME_BYTES,
       generateMask: zeroMask,
     });
     attempt.ws = ws;
@@ -594,6 +601,10 @@ export class RelayLink extends EventEmitter {
       case FrameType.PeerDown:
         this.stats.peerDowns++;
         this.emit('peer_down', Uint8Array.from(frame.peerId));
+        return;
+      case FrameType.Policy:
+        // docs/protocol.md §1 POLICY: untrusted bytes; the listener verifies them.
+        this.emit('policy', Uint8Array.from(frame.blob));
         return;
       case FrameType.Ping:
         attempt.ws?.send(encodeRelayFrame({ type: FrameType.Pong, nonce: frame.nonce }), { binary: true });

@@ -157,7 +157,7 @@ test('status reads every field from its source: identity, device, relay link, UD
     peerId: ALICE, name: 'alice', addresses: ['10.1.0.2/24'], device: null,
     relay: { url: 'wss://relay.example:7443/', connected: false, observedAddress: null, observedPort: null, connects: 0, reconnects: 0,
       switches: 0, relays: [{ url: 'wss://relay.example:7443/', state: 'unknown', rttMs: null, failures: 0, lastError: null }] },
-    udp: null, uptimeMs: 1_234, peers: 0, drops: {}, certificates: {}, policyVersion: null,
+    udp: null, uptimeMs: 1_234, peers: 0, drops: {}, certificates: {}, policyVersion: null, policyRefused: {},
   });
   assert.notEqual(s.addresses, f.self.addresses, 'the addresses are a copy, not the source\'s array');
 
