@@ -200,8 +200,20 @@ export function relayDaemonOptionsOf(cfg: EffectiveConfig): RelayDaemonOptions {
     ...(keyFile !== undefined ? { keyFile } : { certLifetimeMs: req(cfg.ms('relay.tls.certLifetime'), 'relay.tls.certLifetime') }),
     server: relayServerOptionsOf(cfg),
     ...metricsOf(cfg, 'relay.metrics.listen'),
+    ...relayWebOf(cfg),
     ...clusterOf(cfg),
   };
+}
+
+/** relay.web.*: the operator page's address and admin token file; {} when relay.web.listen is unset. The file is read by the relay daemon. */
+export function relayWebOf(cfg: EffectiveConfig): { web?: { host: string; port: number; tokenFile: string } } {
+  const text = cfg.string('relay.web.listen');
+  if (text === undefined) return {};
+  const listen = parseListenText(text);
+  if (listen === null) throw new TypeError('config relay.web.listen: not HOST:PORT (the schema checks it)');
+  const tokenFile = cfg.string('relay.web.tokenFile');
+  if (tokenFile === undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', 'relay.web.listen (--web) needs relay.web.tokenFile (--web-token-file): the operator page has no other credential');
+  return { web: { ...listen, tokenFile } };
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The console's static files (docs/architecture.md "Web console"): the page
+ * The console's static files (docs/architecture.md "Web console"), for the
+ * node's page or the relay's operator page: the page
  * shell, its stylesheet and icon, kept here as text; the page's modules,
  * compiled from src/web/ui/*.ts at build time into dist/src/web/ui/ (their
  * own tsconfig: the browser's DOM, no Node) and read from beside this
@@ -94,9 +95,34 @@ form.send input { flex: 1; font: inherit; padding: .2rem .4rem; }
 /** The tab's icon; served so that the browser's own request for one is answered, not a 404. */
 const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1d2430"/><circle cx="8" cy="8" r="3" fill="#2f9e44"/></svg>\n';
 
-/** The page's own modules, compiled beside this file (dist/src/web/ui/), by the path the page imports them from. */
-const UI_MODULES: readonly string[] = ['app.js', 'peer-history.js', 'peer-charts.js'];
-/** uPlot's browser build and stylesheet, from the installed `uplot` package, served as /vendor/NAME. */
+/** The relay's operator page (docs/architecture.md "Web console"): its counters, live. */
+const RELAY_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>ShadowMesh relay</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/app.css">
+<script type="module" src="/relay-page.js"></script>
+</head>
+<body>
+<header><h1>ShadowMesh relay</h1><span id="live" class="badge off">connecting</span></header>
+<main id="relay-sections"></main>
+</body>
+</html>
+`;
+
+/** Which page a console serves: the node's (this node, members, charts, chat) or the relay operator's. */
+export type WebPage = 'node' | 'relay';
+
+/** Each page's own modules, compiled beside this file (dist/src/web/ui/), by the path the page imports them from. */
+const UI_MODULES: Readonly<Record<WebPage, readonly string[]>> = Object.freeze({
+  node: ['app.js', 'peer-history.js', 'peer-charts.js'],
+  relay: ['relay-page.js'],
+});
+/** uPlot's browser build and stylesheet, from the installed `uplot` package, served as /vendor/NAME (the node's page only). */
 const VENDOR_FILES: Readonly<Record<string, string>> = Object.freeze({
   'uPlot.iife.min.js': 'text/javascript; charset=utf-8',
   'uPlot.min.css': 'text/css; charset=utf-8',
@@ -110,17 +136,18 @@ async function readAsset(path: string, what: string): Promise<Buffer> {
   }
 }
 
-/** The console's files by path. */
-export async function loadWebAssets(): Promise<ReadonlyMap<string, WebAsset>> {
+/** The files of `page` by path. */
+export async function loadWebAssets(page: WebPage = 'node'): Promise<ReadonlyMap<string, WebAsset>> {
   const assets = new Map<string, WebAsset>([
-    ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(INDEX_HTML) }],
+    ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(page === 'node' ? INDEX_HTML : RELAY_HTML) }],
     ['/app.css', { type: 'text/css; charset=utf-8', body: Buffer.from(APP_CSS) }],
     ['/favicon.svg', { type: 'image/svg+xml', body: Buffer.from(FAVICON_SVG) }],
   ]);
-  for (const name of UI_MODULES) {
+  for (const name of UI_MODULES[page]) {
     const path = fileURLToPath(new URL(`./ui/${name}`, import.meta.url));
     assets.set(`/${name}`, { type: 'text/javascript; charset=utf-8', body: await readAsset(path, 'script (npm run build compiles src/web/ui)') });
   }
+  if (page !== 'node') return assets;
   const require = createRequire(import.meta.url);
   for (const [name, type] of Object.entries(VENDOR_FILES)) {
     let path: string;

@@ -20,6 +20,10 @@
  * API's (MAX_CONTROL_REQUEST_BYTES, enforced by node:http and the control
  * routes), slow headers cut, live streams as web-snapshots.ts says.
  *
+ * The relay's operator page is the same listener with `page: 'relay'`: no
+ * API routes, its own page, a snapshot of the relay's counters, and the
+ * operator's admin token instead of a per-start one.
+ *
  * The console reaches the daemon only through what it is handed (its
  * deps, docs/conventions.md §11): it imports nothing of src/node/.
  * start()/stop() are idempotent; the token is drawn by the caller and
@@ -30,7 +34,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import { loadWebAssets, type WebAsset } from './web-assets.js';
+import { loadWebAssets, type WebAsset, type WebPage } from './web-assets.js';
 import { allowedHosts, checkWebRequest } from './web-guard.js';
 import { MAX_WEB_SUBSCRIBERS, WebSnapshots } from './web-snapshots.js';
 import { WebCode, WebError } from './web-errors.js';
@@ -75,7 +79,8 @@ export interface WebApi {
 }
 
 export interface WebConsoleDeps {
-  api: WebApi;
+  /** The control routes; absent (the relay's page): /v1/ is 404. */
+  api?: WebApi;
   /** What one live-stream event carries (the daemon: status, peers and users from the control handlers). */
   snapshot: () => unknown;
   clock: Clock;
@@ -86,8 +91,10 @@ export interface WebConsoleOptions {
   host: string;
   /** 0: any free port (tests). */
   port: number;
-  /** This daemon start's token (web-token.ts newWebToken). */
+  /** This daemon start's token (web-token.ts newWebToken), or the relay's admin token (readWebTokenFile). */
   token: string;
+  /** 'node' (default) or 'relay', the operator page. */
+  page?: WebPage;
 }
 
 export class WebConsole {
@@ -138,7 +145,7 @@ export class WebConsole {
   }
 
   async #start(): Promise<void> {
-    this.#assets = await loadWebAssets();
+    this.#assets = await loadWebAssets(this.#o.page ?? 'node');
     const server = createServer({ maxHeaderSize: MAX_WEB_HEADER_BYTES }, (req, res) => this.#onRequest(req, res));
     server.maxConnections = MAX_WEB_CONNECTIONS;
     server.keepAliveTimeout = WEB_KEEP_ALIVE_MS;
@@ -153,7 +160,8 @@ export class WebConsole {
     this.#port = (server.address() as AddressInfo).port;
     this.#hosts = allowedHosts(this.#o.host, this.#port);
     // The token stays out of logs (docs/threat-model.md §7): the redacted form tells two starts apart.
-    this.#deps.logger.info('web console listening; `shadowmesh web` prints the login link', { url: this.url, token: redactToken(this.#o.token) });
+    const how = this.#o.page === 'relay' ? 'open it with ?token=<the admin token of relay.web.tokenFile>' : '`shadowmesh web` prints the login link';
+    this.#deps.logger.info(`web console listening; ${how}`, { url: this.url, token: redactToken(this.#o.token) });
   }
 
   async #stop(): Promise<void> {
@@ -188,8 +196,10 @@ export class WebConsole {
       return;
     }
     if (path.startsWith('/v1/')) {
+      const api = this.#deps.api;
+      if (api === undefined) return this.#refuse(res, 404, WebCode.NOT_FOUND, `no route ${path} on this console`);
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
-      this.#deps.api.handle(req, res);
+      api.handle(req, res);
       return;
     }
     if (path === '/web/stream') return this.#stream(req, res);

@@ -7,10 +7,15 @@
  *
  * A request carries it either as the session cookie the login link sets
  * (WEB_COOKIE) or as `Authorization: Bearer TOKEN` (scripts, tests).
+ * The relay's operator page has no control socket to hand a token out: its
+ * admin token is the operator's, read from a file (readWebTokenFile).
+ *
  * Comparison is over SHA-256 digests with timingSafeEqual, so neither the
  * length nor a prefix of the token leaks through timing.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
 
 /** 256 bits: far beyond guessing through a rate of local HTTP requests. */
 export const WEB_TOKEN_BYTES = 32;
@@ -56,4 +61,24 @@ export function tokenOf(headers: { readonly authorization?: string | undefined; 
 /** Set-Cookie for a login: only this origin's requests carry it (SameSite=Strict), scripts cannot read it (HttpOnly), it dies with the browser session. */
 export function sessionCookie(token: string): string {
   return `${WEB_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`;
+}
+
+/** An admin token must be at least this long: 32 base64url characters are 192 bits. */
+export const MIN_ADMIN_TOKEN_CHARS = 32;
+/** The bearer header takes at most this many characters (tokenOf). */
+const MAX_ADMIN_TOKEN_CHARS = 128;
+
+/** The admin token in `path` (relay.web.tokenFile): one line of 32 to 128 base64url characters; anything else is a ConfigError naming the file, never its content. */
+export async function readWebTokenFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay.web.tokenFile ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const token = text.trim();
+  if (!new RegExp(`^[A-Za-z0-9_-]{${MIN_ADMIN_TOKEN_CHARS},${MAX_ADMIN_TOKEN_CHARS}}$`).test(token)) {
+    throw new ConfigError('SM_ERR_CONFIG_VALUE', `relay.web.tokenFile ${path}: expected one line of ${MIN_ADMIN_TOKEN_CHARS} to ${MAX_ADMIN_TOKEN_CHARS} base64url characters (A-Z, a-z, 0-9, - and _)`);
+  }
+  return token;
 }

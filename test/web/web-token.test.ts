@@ -1,7 +1,11 @@
 /** src/web/web-token.ts: fresh tokens, constant-time matching, where a request carries one, and the only form a log may hold. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newWebToken, redactToken, sessionCookie, tokenMatches, tokenOf, WEB_COOKIE } from '../../src/web/web-token.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rejectsWithCode } from '../../testkit/expect-code.js';
+import { newWebToken, readWebTokenFile, redactToken, sessionCookie, tokenMatches, tokenOf, WEB_COOKIE } from '../../src/web/web-token.js';
 
 test('a token is 32 random bytes in base64url, different each time', () => {
   const a = newWebToken();
@@ -34,4 +38,21 @@ test('the cookie is HttpOnly and SameSite=Strict; a redacted token keeps only it
   assert.match(sessionCookie('T'), /SameSite=Strict/);
   const t = newWebToken();
   assert.equal(redactToken(t), `${t.slice(0, 4)}…`);
+});
+
+test('readWebTokenFile: one line of 32 to 128 base64url characters; a short, odd or missing file is a ConfigError that does not quote it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sm-web-token-'));
+  try {
+    const t = newWebToken();
+    await writeFile(join(dir, 'ok'), `${t}\n`);
+    assert.equal(await readWebTokenFile(join(dir, 'ok')), t);
+    await writeFile(join(dir, 'short'), 'abc\n');
+    const short = await rejectsWithCode(() => readWebTokenFile(join(dir, 'short')), 'SM_ERR_CONFIG_VALUE');
+    assert.doesNotMatch(short.message, /abc/);
+    await writeFile(join(dir, 'odd'), `${t} ${t}\n`);
+    await rejectsWithCode(() => readWebTokenFile(join(dir, 'odd')), 'SM_ERR_CONFIG_VALUE');
+    await rejectsWithCode(() => readWebTokenFile(join(dir, 'missing')), 'SM_ERR_CONFIG_VALUE');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
