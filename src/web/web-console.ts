@@ -35,7 +35,7 @@ import { ConfigError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { loadWebAssets, type WebAsset, type WebPage } from './web-assets.js';
-import { allowedHosts, checkWebRequest } from './web-guard.js';
+import { allowedHosts, checkWebRequest, requestUrl } from './web-guard.js';
 import { MAX_WEB_SUBSCRIBERS, WebSnapshots } from './web-snapshots.js';
 import { WebCode, WebError } from './web-errors.js';
 import { redactToken, sessionCookie } from './web-token.js';
@@ -183,13 +183,25 @@ export class WebConsole {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Nothing a client sends may throw out of here: node:http would take the daemon down with it.
+    try {
+      this.#route(req, res);
+    } catch (err) {
+      this.#deps.logger.error('web console request failed', { error: (err as Error).message });
+      if (!res.headersSent) this.#refuse(res, 500, WebCode.INTERNAL, 'internal error', { Connection: 'close' });
+      else res.destroy();
+    }
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
     this.stats.requests++;
     const access = checkWebRequest(req, { hosts: this.#hosts, token: this.#o.token });
     if (!access.ok) {
       // Whatever body a refused client sent is not read; close rather than drain it.
       return this.#refuse(res, access.status, access.code, access.message, { Connection: 'close', ...(access.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="shadowmesh"' } : {}) });
     }
-    const path = new URL(req.url ?? '/', 'http://console.invalid').pathname;
+    // checkWebRequest admitted it, so the target parses.
+    const path = requestUrl(req.url)?.pathname ?? '/';
     if (access.via === 'login') {
       res.writeHead(303, { ...SECURITY_HEADERS, 'Set-Cookie': sessionCookie(this.#o.token), Location: '/', 'Content-Length': 0 });
       res.end();

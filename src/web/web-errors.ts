@@ -13,12 +13,16 @@ export const WebCode = Object.freeze({
   HOST: 'SM_ERR_WEB_HOST',
   /** An Origin (or Sec-Fetch-Site) of another site, or a cookie-authenticated change without an Origin (403). */
   ORIGIN: 'SM_ERR_WEB_ORIGIN',
+  /** A request target that is not a URL (400). */
+  REQUEST: 'SM_ERR_WEB_REQUEST',
   /** No such page or route (404). */
   NOT_FOUND: 'SM_ERR_WEB_NOT_FOUND',
   /** A method the page or route does not take (405). */
   METHOD: 'SM_ERR_WEB_METHOD',
   /** The live-update stream already has its maximum number of subscribers (503). */
   BUSY: 'SM_ERR_WEB_BUSY',
+  /** A console bug while answering a request (500); the daemon goes on. */
+  INTERNAL: 'SM_ERR_WEB_INTERNAL',
   /** The console's built script is missing from the package (a build mistake): the console does not start. */
   ASSETS: 'SM_ERR_WEB_ASSETS',
   /** The console's address cannot be listened on (in use, not an address of this machine). */

@@ -19,7 +19,7 @@
  *     page, and the cookie alone is not trusted for it (403).
  *
  * Pure: it reads the request head, returns a decision and never throws on
- * what a client sent.
+ * what a client sent (a target that is not a URL is a 400 decision).
  */
 import { tokenMatches, tokenOf } from './web-token.js';
 import { WebCode } from './web-errors.js';
@@ -39,7 +39,16 @@ export interface WebRequestHead {
 
 export type WebAccess =
   | { readonly ok: true; readonly via: 'login' | 'bearer' | 'cookie' }
-  | { readonly ok: false; readonly status: 401 | 403; readonly code: WebCode; readonly message: string };
+  | { readonly ok: false; readonly status: 400 | 401 | 403; readonly code: WebCode; readonly message: string };
+
+/** The path and query of a request target, or null when it is not a URL (node:http passes e.g. `http://[x` through; new URL throws on it). */
+export function requestUrl(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://console.invalid');
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The Host values the console answers to when it listens on host:port:
@@ -54,7 +63,7 @@ export function allowedHosts(host: string, port: number): ReadonlySet<string> {
   return out;
 }
 
-function refuse(status: 401 | 403, code: WebCode, message: string): WebAccess {
+function refuse(status: 400 | 401 | 403, code: WebCode, message: string): WebAccess {
   return { ok: false, status, code, message };
 }
 
@@ -67,7 +76,8 @@ export function checkWebRequest(req: WebRequestHead, expect: { readonly hosts: R
   const origin = req.headers.origin;
   if (origin !== undefined && origin.toLowerCase() !== `http://${host}`) return refuse(403, WebCode.ORIGIN, 'request from another origin');
   const method = req.method ?? 'GET';
-  const url = new URL(req.url ?? '/', 'http://console.invalid');
+  const url = requestUrl(req.url);
+  if (url === null) return refuse(400, WebCode.REQUEST, 'the request target is not a URL');
   const login = url.pathname === '/' && method === 'GET' ? url.searchParams.get('token') : null;
   if (login !== null) {
     return tokenMatches(expect.token, login) ? { ok: true, via: 'login' } : refuse(401, WebCode.UNAUTHORIZED, 'wrong token: run `shadowmesh web` for this daemon\'s link');

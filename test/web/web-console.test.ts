@@ -154,3 +154,17 @@ async function waitOk(): Promise<number> {
   }
   return last;
 }
+
+test('a request target that is not a URL (`GET http://[x`) is a 400 for anyone, and the daemon goes on: it once threw out of the request handler', async () => {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const s = connect(web.port, '127.0.0.1');
+    let text = '';
+    s.on('error', reject);
+    s.on('data', (d) => { text += d.toString('latin1'); });
+    s.on('close', () => resolve(text));
+    s.write(`GET http://[x HTTP/1.1\r\nHost: 127.0.0.1:${web.port}\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(answer, /SM_ERR_WEB_REQUEST/);
+  assert.equal(await waitOk(), 200);
+});

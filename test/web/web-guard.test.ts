@@ -59,3 +59,7 @@ test('another origin is 403 even with a valid cookie; a cookie-only change needs
   // A typed address (Sec-Fetch-Site: none) is how the user arrives.
   assert.deepEqual(check({ method: 'GET', url: '/', headers: { host: '127.0.0.1:9470', 'sec-fetch-site': 'none', cookie } }), { ok: true, via: 'cookie' });
 });
+
+test('a target that is not a URL is a 400 decision, not an exception', () => {
+  assert.equal(code({ method: 'GET', url: 'http://[x', headers: { host: '127.0.0.1:9470', authorization: `Bearer ${TOKEN}` } }), '400 SM_ERR_WEB_REQUEST');
+});
