@@ -18,7 +18,7 @@
  *
  * Bounded: MAX_WEB_CONNECTIONS sockets, headers and bodies as the control
  * API's (MAX_CONTROL_REQUEST_BYTES, enforced by node:http and the control
- * routes), slow headers cut, live streams as web-snapshots.ts says.
+ * routes), slow headers and slow bodies cut, live streams as web-snapshots.ts says.
  *
  * The relay's operator page is the same listener with `page: 'relay'`: no
  * API routes, its own page, a snapshot of the relay's counters, and the
@@ -46,6 +46,8 @@ export const MAX_WEB_CONNECTIONS = 32;
 export const MAX_WEB_HEADER_BYTES = 64 * 1024;
 /** Headers must arrive within this: a slow client must not hold a connection slot. */
 const WEB_HEADERS_TIMEOUT_MS = 10_000;
+/** A whole request (headers and body) must arrive within this: a page's largest body is a chat line, and a client trickling one must not hold a slot. The live streams are answers, not requests, and run on. */
+const WEB_REQUEST_TIMEOUT_MS = 30_000;
 /** An idle keep-alive connection is closed after this; the page's streams keep theirs busy. */
 const WEB_KEEP_ALIVE_MS = 5_000;
 
@@ -150,7 +152,7 @@ export class WebConsole {
     server.maxConnections = MAX_WEB_CONNECTIONS;
     server.keepAliveTimeout = WEB_KEEP_ALIVE_MS;
     server.headersTimeout = WEB_HEADERS_TIMEOUT_MS;
-    server.requestTimeout = 0;
+    server.requestTimeout = WEB_REQUEST_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new WebError(WebCode.LISTEN, `web console: cannot listen on ${this.#o.host}:${this.#o.port}: ${err.code ?? err.message}`)));
       server.listen(this.#o.port, this.#o.host, () => resolve());
