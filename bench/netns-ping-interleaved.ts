@@ -25,6 +25,7 @@
  *
  * Root only. Progress on stderr; a table on stdout, then one JSON line.
  */
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { measurePing, quantile } from '../testkit/netns-measure.js';
@@ -47,6 +48,9 @@ export interface InterleavedOptions {
 
 /** The last stdout line. */
 export interface InterleavedResult {
+  date: string;
+  /** The machine's 1-minute load average when the run started and when it ended: how shared it was. */
+  loadAvg: [number, number];
   options: InterleavedOptions;
   rows: InterleavedRow[];
 }
@@ -162,12 +166,14 @@ wireguard-go and one pair of \`shadowmesh up\` daemons run side by side in the l
 against the wireguard-go replies of the same phase. Read the median ratio when the machine is busy.
 `;
   if (r === null) return `${head}\nNot measured: ${failure ?? 'unknown failure'}.\n`;
-  return `${head}\n${renderTable(r.rows, r.options)}\n`;
+  const load = `Run on ${r.date}; the machine's 1-minute load average was ${r.loadAvg[0].toFixed(1)} at the start and ${r.loadAvg[1].toFixed(1)} at the end.`;
+  return `${head}\n${load}\n${renderTable(r.rows, r.options)}\n`;
 }
 
 async function main(): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('needs root (network namespaces)');
   const o = { rounds: arg('--rounds', 10, 1, 100), count: arg('--count', 20, 1, 1000), intervalS: arg('--interval', 0.01, 0.002, 1), warm: arg('--warm', 0, 0, 20_000) };
+  const loadAtStart = loadavg()[0] ?? 0;
   const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
   const rows: InterleavedRow[] = [];
   try {
@@ -177,7 +183,7 @@ async function main(): Promise<void> {
   } finally {
     await lab.teardown();
   }
-  process.stdout.write(`${renderTable(rows, o)}\n${JSON.stringify({ options: o, rows } satisfies InterleavedResult)}\n`);
+  process.stdout.write(`${renderTable(rows, o)}\n${JSON.stringify({ date: new Date().toISOString().slice(0, 10), loadAvg: [loadAtStart, loadavg()[0] ?? 0], options: o, rows } satisfies InterleavedResult)}\n`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
