@@ -17,9 +17,9 @@
  * read: a few scheduling stalls of tens of ms move the average and p99 of
  * whichever tunnel they hit.
  *
- * --warm N first sends N pings 2 ms apart through the ShadowMesh tunnel
- * (bounded by N): a daemon's data path then runs as it does after some
- * traffic rather than right after start (profile-notes.md).
+ * --warm N first sends N pings 2 ms apart through each phase's ShadowMesh
+ * tunnel, so the daemons' data path runs as it does after some traffic
+ * rather than right after start (bench/profile-notes.md).
  *
  *     node dist/bench/netns-ping-interleaved.js [--rounds R] [--count C] [--interval S] [--warm N]
  *
