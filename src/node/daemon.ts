@@ -72,6 +72,8 @@ import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { NodePolicy } from '../policy/node-policy.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import type { CompiledPolicy } from '../policy/compiled-policy.js';
+import { directPolicyGate } from './path/direct-policy.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
@@ -231,6 +233,8 @@ export class NodeDaemon {
   #crlFile: string | undefined;
   /** The verified signed policy (node.policy), or null when none is configured. */
   #policy: NodePolicy | null = null;
+  /** The compiled policy the node's direct-path gate was built from (null: none yet). */
+  #directPolicy: CompiledPolicy | null = null;
   /** The identity directory: DIR/policy-version lives there. */
   readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
@@ -375,6 +379,7 @@ export class NodeDaemon {
       peerList: () => node.peerList(),
       directory: node.directory,
       paths: node.paths,
+      offers: node.offers,
       pinger: this.pinger,
       chatService: this.chatService,
       chatInbox: this.chatInbox,
@@ -503,6 +508,7 @@ export class NodeDaemon {
     }
     // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
     if (this.names !== null) await this.#startNames(this.names);
+    this.#enforcePolicy(); // the direct-path gate, with or without a device
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
@@ -652,11 +658,20 @@ export class NodeDaemon {
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
   }
 
-  /** Hands the policy in force to the data plane (a new engine, or the new rules: tracked connections must pass again). */
+  /**
+   * Hands the policy in force to the node's direct paths (a pair it keeps
+   * apart exchanges no offers: path/direct-policy.ts) and to the data plane
+   * (a new engine, or the new rules: tracked connections must pass again).
+   */
   #enforcePolicy(): void {
-    const dp = this.#dataplane;
-    if (dp === null || this.#policy === null) return;
+    if (this.#policy === null) return;
     const compiled = this.#policy.current.policy;
+    if (this.#directPolicy !== compiled) {
+      this.#directPolicy = compiled;
+      this.node.setDirectPolicy(directPolicyGate(compiled, () => this.certificate, (id) => this.node.peers.peerCertificate(id) ?? this.node.directory.get(id)?.cert ?? null));
+    }
+    const dp = this.#dataplane;
+    if (dp === null) return;
     if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
     else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
   }
