@@ -165,7 +165,7 @@ export interface DaemonOptions {
 export interface DaemonNamesOptions {
   /** UDP and TCP listen addresses; the first is registered with systemd-resolved. */
   listen: readonly { host: string; port: number }[];
-  /** Network domain (default 'mesh'). */
+  /** Network domain; absent: the CA certificate's (ca init --domain), else 'mesh'. */
   domain?: string;
   /** Resolvers for other names; absent: /etc/resolv.conf's at start. */
   upstreams?: readonly { host: string; port: number }[];
@@ -518,7 +518,8 @@ export class NodeDaemon {
   }
 
   #namesResponder(o: DaemonNamesOptions): DnsResponder {
-    const domain = normalizeNetworkDomain(o.domain ?? DEFAULT_NETWORK_DOMAIN);
+    // docs/configuration.md "Names": the node setting, else the CA's signed domain, so every member agrees.
+    const domain = normalizeNetworkDomain(o.domain ?? this.#verifier.ca.domain ?? DEFAULT_NETWORK_DOMAIN);
     if (!Array.isArray(o.listen) || o.listen.length === 0) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--dns: expected one or more HOST:PORT');
     const names = new MemberNames({
       directory: this.node.directory,
