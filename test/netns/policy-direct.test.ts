@@ -14,7 +14,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNetnsLab, type NetnsLab } from '../../src/demo/netns-lab.js';
 import { encodeSignedPolicy, signPolicy } from '../../src/policy/ca-policy.js';
-import { peerPath, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, type LabDaemon } from '../../testkit/netns-shadowmesh.js';
+import { labHttpGet, peerPath, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, type LabDaemon } from '../../testkit/netns-shadowmesh.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -28,6 +28,8 @@ const LISTED_MS = 30_000;
 const TO_DIRECT_MS = 45_000;
 /** How long the kept-apart pair is watched for a direct path that must not come. */
 const WATCH_APART_MS = 8_000;
+/** web's Prometheus listener, on loopback inside its namespace. */
+const METRICS_PORT = 9465;
 
 describe('direct paths under the network policy', { skip }, () => {
   let lab: NetnsLab | undefined;
@@ -51,7 +53,7 @@ describe('direct paths under the network policy', { skip }, () => {
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile, args: [] });
     for (const m of ['web', 'db', 'ops'] as const) {
       const mem = await net.addMember(m, { address: `${IP[m]}/24`, groups: [m] });
-      d[m] = await startLabDaemon(lab, m, { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', certFile: mem.certFile, dir: mem.dir, args: m === 'ops' ? [] : ['--policy', policyFile(m)] });
+      d[m] = await startLabDaemon(lab, m, { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', certFile: mem.certFile, dir: mem.dir, args: m === 'ops' ? [] : ['--policy', policyFile(m), ...(m === 'web' ? ['--metrics', `127.0.0.1:${METRICS_PORT}`] : [])] });
     }
     for (const [a, b] of [['web', 'db'], ['web', 'ops'], ['ops', 'web']] as const) {
       assert.ok(await waitForPeerPath(d[a]!, b, () => true, LISTED_MS) !== null, `${a} never listed ${b}${logs()}`);
@@ -79,6 +81,9 @@ describe('direct paths under the network policy', { skip }, () => {
     const fromOps = await peerPath(d.ops!, 'web');
     assert.ok(fromOps !== null && fromOps.path === 'relay' && fromOps.directs.length === 0, `ops reaches web over the relay only: ${JSON.stringify(fromOps)}`);
     assert.equal((await drops('ops'))['offers.policy'] ?? 0, 0, 'web never sent ops an offer to refuse');
+    const metrics = await labHttpGet(lab!, 'web', '127.0.0.1', METRICS_PORT, '/metrics');
+    const series = /^shadowmesh_drops_total\{component="offers",reason="policy"\} (\d+)/m.exec(metrics.body);
+    assert.ok(series !== null && Number(series[1]) > 0, `Prometheus counts the refusals: ${metrics.body.split('\n').filter((l) => l.includes('offers')).join('; ')}`);
   });
 
   test('a newer version that lets ops reach web lets them go direct', async () => {
