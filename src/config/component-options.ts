@@ -164,7 +164,8 @@ export function namesOf(cfg: EffectiveConfig): { names?: DaemonNamesOptions } {
   if (listen === null) throw new TypeError('config node.dns.listen: not HOST:PORT[,HOST:PORT...] (the schema checks it)');
   const upstream = cfg.string('node.dns.upstream');
   const resolved = cfg.boolean('node.dns.resolved');
-  return { names: { listen, domain: req(cfg.string('node.dns.domain'), 'node.dns.domain'), ...(resolved === false ? { resolved: false } : {}), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
+  const domain = cfg.string('node.dns.domain');
+  return { names: { listen, ...(domain !== undefined ? { domain } : {}), ...(resolved === false ? { resolved: false } : {}), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
 }
 
 /** node.metrics.listen / relay.metrics.listen as the metrics listener's address; {} when unset (no listener). */

@@ -80,6 +80,8 @@ import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { NodePolicy } from '../policy/node-policy.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import type { CompiledPolicy } from '../policy/compiled-policy.js';
+import { directPolicyGate } from './path/direct-policy.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
@@ -179,7 +181,7 @@ export interface DaemonOptions {
 export interface DaemonNamesOptions {
   /** UDP and TCP listen addresses; the first is registered with systemd-resolved. */
   listen: readonly { host: string; port: number }[];
-  /** Network domain (default 'mesh'). */
+  /** Network domain; absent: the CA certificate's (ca init --domain), else 'mesh'. */
   domain?: string;
   /** Resolvers for other names; absent: /etc/resolv.conf's at start. */
   upstreams?: readonly { host: string; port: number }[];
@@ -261,6 +263,8 @@ export class NodeDaemon {
   #policyBudget: TokenBucket | null = null;
   /** The inbox's retry once the budget refills; null when none is pending. */
   #policyRetry: TimerHandle | null = null;
+  /** The compiled policy the node's direct-path gate was built from (null: none yet). */
+  #directPolicy: CompiledPolicy | null = null;
   /** The identity directory: DIR/policy-version lives there. */
   readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
@@ -414,6 +418,7 @@ export class NodeDaemon {
       peerList: () => node.peerList(),
       directory: node.directory,
       paths: node.paths,
+      offers: node.offers,
       pinger: this.pinger,
       chatService: this.chatService,
       chatInbox: this.chatInbox,
@@ -548,6 +553,7 @@ export class NodeDaemon {
     }
     // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
     if (this.names !== null) await this.#startNames(this.names);
+    this.#enforcePolicy(); // the direct-path gate, with or without a device
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
@@ -557,7 +563,8 @@ export class NodeDaemon {
   }
 
   #namesResponder(o: DaemonNamesOptions): DnsResponder {
-    const domain = normalizeNetworkDomain(o.domain ?? DEFAULT_NETWORK_DOMAIN);
+    // docs/configuration.md "Names": the node setting, else the CA's signed domain, so every member agrees.
+    const domain = normalizeNetworkDomain(o.domain ?? this.#verifier.ca.domain ?? DEFAULT_NETWORK_DOMAIN);
     if (!Array.isArray(o.listen) || o.listen.length === 0) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--dns: expected one or more HOST:PORT');
     const names = new MemberNames({
       directory: this.node.directory,
@@ -700,11 +707,20 @@ export class NodeDaemon {
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
   }
 
-  /** Hands the policy in force to the data plane (a new engine, or the new rules: tracked connections must pass again). */
+  /**
+   * Hands the policy in force to the node's direct paths (a pair it keeps
+   * apart exchanges no offers: path/direct-policy.ts) and to the data plane
+   * (a new engine, or the new rules: tracked connections must pass again).
+   */
   #enforcePolicy(): void {
-    const dp = this.#dataplane;
-    if (dp === null || this.#policy === null || !this.#policy.held) return;
+    if (this.#policy === null || !this.#policy.held) return;
     const compiled = this.#policy.current.policy;
+    if (this.#directPolicy !== compiled) {
+      this.#directPolicy = compiled;
+      this.node.setDirectPolicy(directPolicyGate(compiled, () => this.certificate, (id) => this.node.peers.peerCertificate(id) ?? this.node.directory.get(id)?.cert ?? null));
+    }
+    const dp = this.#dataplane;
+    if (dp === null) return;
     if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
     else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
   }

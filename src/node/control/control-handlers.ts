@@ -152,6 +152,8 @@ export interface NodeControlSource {
     readonly stats: { readonly drops: Counts };
     pathInfo(peerId: Uint8Array): ControlPathInfo | null;
   };
+  /** Refused PATH_OFFERs by reason (policy, stale, ...); null or absent when relay-only. */
+  readonly offers?: { drops(): Counts } | null;
   /** Mesh ping; the pinger's own timeout applies. */
   readonly pinger: { readonly drops: Counts; ping(peerId: Uint8Array): Promise<{ rttMs: number }> };
   readonly chatService: ControlChatService;
@@ -222,6 +224,7 @@ export class NodeControlHandlers implements ControlHandler {
     prefixed(drops, 'peers', s.sessions.drops);
     prefixed(drops, 'ping', s.pinger.drops);
     prefixed(drops, 'paths', s.paths.stats.drops);
+    if (s.offers !== undefined && s.offers !== null) prefixed(drops, 'offers', s.offers.drops());
     if (s.udp !== null) prefixed(drops, 'udp', s.udp.stats.drops);
     prefixed(drops, 'chat', s.chatService.drops);
     prefixed(drops, 'chat', s.chatInbox.drops);
