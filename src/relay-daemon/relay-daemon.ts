@@ -164,7 +164,7 @@ export class RelayDaemon {
     }
     // The operator page reads the same counters as GET /stats, behind the operator's own token.
     const web = options.web === undefined ? null : new WebConsole(
-      { snapshot: () => server.snapshot(), clock, logger: logger.child('web') },
+      { snapshot: () => server.operatorSnapshot(), clock, logger: logger.child('web') },
       { host: options.web.host, port: options.web.port, token: await readWebTokenFile(options.web.tokenFile), page: 'relay' },
     );
     return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry, policy, options.policyFile, web);

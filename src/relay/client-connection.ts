@@ -47,6 +47,25 @@ export interface RelayMemberCertificate extends AdmissibleCertificate {
   readonly notAfterMs: number;
   /** The encoded certificate, announced to other members in PEER_UP. */
   readonly raw: Uint8Array;
+  /** The member's name and mesh addresses (MemberCertificate has both): what the operator page lists. */
+  readonly name?: string;
+  readonly addresses?: readonly string[];
+}
+
+/**
+ * One member's traffic through this connection since admission, for the
+ * operator page (member-list.ts). Fixed fields and drop reasons fixed in
+ * code, so it costs the same for every member whatever it sends.
+ */
+export interface MemberTraffic {
+  /** Frames received after admission that passed the rate limit, and their bytes on the wire. */
+  framesIn: number;
+  bytesIn: number;
+  /** Frames queued to this member (DELIVER, presence, PING/PONG, POLICY), and their bytes. */
+  framesOut: number;
+  bytesOut: number;
+  /** Frames from or for this member that were dropped, by reason (relay-stats.ts DropReason). */
+  drops: Partial<Record<DropReason, number>>;
 }
 
 /** What a connection needs from the server that owns it (narrow, so tests can fake it). */
@@ -106,6 +125,8 @@ export class ClientConnection<C extends RelayMemberCertificate> {
   #short = '';
   #badFrames = 0;
   #pingNonce = 0n;
+  /** This member's counters (MemberTraffic); read by the operator page through `traffic`. */
+  readonly #traffic: MemberTraffic = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: {} };
   /** Handshake must finish before this time. */
   readonly deadlineMs: number;
   /** Last time any frame arrived. */
@@ -133,14 +154,24 @@ export class ClientConnection<C extends RelayMemberCertificate> {
     ws.on('error', (err) => {
       // ws reports protocol violations (bad opcode, oversize, bad UTF-8) here and then closes the socket itself.
       const code = (err as { code?: unknown }).code;
-      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') host.stats.drop('frame-too-large');
-      else host.stats.drop('malformed');
+      this.countDrop(code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'frame-too-large' : 'malformed');
       host.logger.debug(`${this.label} websocket error`, { code: String(code ?? ''), error: (err as Error).message });
     });
   }
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /** A copy of this member's counters. */
+  get traffic(): MemberTraffic {
+    return { ...this.#traffic, drops: { ...this.#traffic.drops } };
+  }
+
+  /** Count a drop of a frame from or for this member, in the relay's counters and its own. */
+  countDrop(reason: DropReason): void {
+    this.#host.stats.drop(reason);
+    this.#traffic.drops[reason] = (this.#traffic.drops[reason] ?? 0) + 1;
   }
 
   /** The admitted certificate (null before admission). */
@@ -177,9 +208,11 @@ export class ClientConnection<C extends RelayMemberCertificate> {
   sendFrame(bytes: Uint8Array, dropReason: DropReason = 'queue-full', onWritten?: () => void): boolean {
     if (this.#state === 'closed' || this.ws.readyState !== this.ws.OPEN) return false;
     if (this.congested) {
-      this.#host.stats.drop(dropReason);
+      this.countDrop(dropReason);
       return false;
     }
+    this.#traffic.framesOut++;
+    this.#traffic.bytesOut += bytes.length;
     if (onWritten === undefined) this.ws.send(bytes, { binary: true });
     else this.ws.send(bytes, { binary: true }, onWritten);
     return true;
@@ -315,9 +348,11 @@ export class ClientConnection<C extends RelayMemberCertificate> {
     const host = this.#host;
     const now = host.now();
     if (!this.#frames.take(1, now) || !this.#bytes.take(data.length, now)) {
-      host.stats.drop('rate-limited');
+      this.countDrop('rate-limited');
       return;
     }
+    this.#traffic.framesIn++;
+    this.#traffic.bytesIn += data.length;
     let frame;
     try {
       frame = decodeRelayFrame(data);
@@ -352,7 +387,7 @@ export class ClientConnection<C extends RelayMemberCertificate> {
 
   #bad(reason: DropReason, detail: string): void {
     const host = this.#host;
-    host.stats.drop(reason);
+    this.countDrop(reason);
     this.#badFrames++;
     host.logger.debug(`${this.label} dropped frame`, { reason, detail });
     if (this.#badFrames > host.options.maxBadFrames) {

@@ -22,6 +22,7 @@
  *   ../util/source-limit.ts  connections per source address between TCP
  *                        accept and admission (maxPendingPerAddress)
  *   relay-stats.ts       counters for GET /stats
+ *   member-list.ts       the members online and their traffic, for the operator page
  *   relay-options.ts     defaults and validation
  *   ../stun/stun-responder.ts  STUN Binding on UDP (docs/protocol.md §5), by
  *                        default on the WSS port number; its bind failure
@@ -60,6 +61,7 @@ import { PeerTable } from './peer-table.js';
 import { PolicyCarrier } from './policy-carrier.js';
 import { RelayPresence } from './presence.js';
 import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
+import { memberList, type MemberListSnapshot } from './member-list.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
 import type { TlsIdentity } from './tls-identity.js';
 import { StunResponder } from '../stun/stun-responder.js';
@@ -208,6 +210,21 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     snap.certificates = this.certificates();
     if (this.#policy.carrying) snap.policy = { version: this.#policy.version, ...this.#policy.stats };
     return snap;
+  }
+
+  /**
+   * What the operator page shows (docs/architecture.md "Web console"): the
+   * counters of GET /stats and the members online with their traffic
+   * (member-list.ts, bounded). Member names are in it, so it is served only
+   * behind the admin token, never on /stats.
+   */
+  operatorSnapshot(): RelayStatsSnapshot & { members: MemberListSnapshot } {
+    const entries: Array<{ conn: ClientConnection<C>; admittedAtMs: number }> = [];
+    for (const conn of this.#table.connections()) {
+      const at = this.#admittedAt.get(conn);
+      if (conn.state === 'admitted' && at !== undefined) entries.push({ conn, admittedAtMs: at });
+    }
+    return { ...this.snapshot(), members: memberList(entries) };
   }
 
   /**
@@ -433,12 +450,12 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       dst = to;
     }
     if (target === undefined || target.state !== 'admitted') {
-      this.stats.drop('unreachable');
+      src.countDrop('unreachable');
       src.sendFrame(encodeRelayFrame({ type: FrameType.Unreachable, peerId: dst }));
       return;
     }
     if (target.congested) {
-      this.stats.drop('queue-full');
+      target.countDrop('queue-full');
       return;
     }
     // protocol.md §1: SEND and DELIVER share the prefix layout, so DELIVER(src) overwrites SEND(dst) in place.
