@@ -3,7 +3,7 @@
  * `tailscale netcheck` reports it: UDP reachability, the NAT's mapping
  * behaviour, the reflexive address each STUN server saw, and the latency to
  * each relay (a TLS handshake checked against its pin). The measurement is
- * src/cli/netcheck-probe.ts; this file reads the targets and prints.
+ * src/node/path/netcheck-probe.ts; this file reads the targets and prints.
  *
  * Standalone: it reads the node's configuration (docs/configuration.md:
  * node.relay with node.pin, node.relays, node.p2p.stun; from --config,
@@ -11,6 +11,12 @@
  * node needs, and needs no root and no daemon. With node.p2p.stun `relay`
  * (the default) every configured relay is asked for STUN on its own port,
  * so two relays are enough to classify the NAT.
+ *
+ * With --control SOCK it measures nothing itself: it asks that running
+ * daemon (control method `netcheck`, src/node/path/netcheck-runner.ts:
+ * one run at a time, a report under 30 s old reused) and prints its
+ * report, measured towards the daemon's own relays and STUN servers: the
+ * same report the web console's Network check panel shows.
  *
  * Output: a readable report on stdout, or with --json the report object
  * (netcheck-probe.ts `NetcheckReport`). Nothing to check:
@@ -24,13 +30,18 @@ import { parseRelayList } from '../config/config-schema.js';
 import type { EffectiveConfig } from '../config/effective-config.js';
 import { loadEffectiveConfig } from '../config/load-config.js';
 import { ConfigError, SmError } from '../errors.js';
-import { parseRelayUrl } from '../node/path/relay-link.js';
 import { DEFAULT_STUN_TIMEOUT_MS } from '../stun/stun-client.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
+import { ControlClient } from '../node/control/control-client.js';
+import type { NetcheckRun } from '../node/path/netcheck-runner.js';
 import { CliCode } from './cli-errors.js';
-import { runNetcheck, type NetcheckRelay, type NetcheckReport, type NetcheckStunServer } from './netcheck-probe.js';
+import { relayStunServers, runNetcheck, type NetcheckRelay, type NetcheckReport, type NetcheckStunServer } from '../node/path/netcheck-probe.js';
+
+/** The daemon's run is bounded by the STUN and relay timeouts (a few seconds); this only stops waiting for a daemon that hangs. */
+const DAEMON_NETCHECK_TIMEOUT_MS = 30_000;
 
 interface NetcheckCliOptions {
+  control?: string;
   config?: string;
   timeout?: string;
   json?: boolean;
@@ -50,11 +61,7 @@ export function netcheckTargets(cfg: EffectiveConfig): { relays: NetcheckRelay[]
     if (!relays.some((x) => x.url === r.url)) relays.push(r);
   }
   const listed = stunOf(cfg.string('node.p2p.stun') ?? 'relay').stun;
-  // 'relay': every relay answers STUN on UDP at its WSS port number (docs/protocol.md §5).
-  const stun = listed ?? relays.map((r) => {
-    const { host, port } = parseRelayUrl(r.url);
-    return { host, port };
-  });
+  const stun = listed ?? relayStunServers(relays);
   return { relays, stun };
 }
 
@@ -75,7 +82,20 @@ export function formatNetcheck(r: NetcheckReport): string {
   return lines.join('\n') + '\n';
 }
 
+/** Print a report (its own or the daemon's) and fail when nothing answered. */
+function printReport(report: NetcheckReport, json: boolean, timeoutMs: number): void {
+  process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatNetcheck(report));
+  if (!report.udp && report.preferredRelay === null) {
+    throw new SmError(CliCode.NETCHECK_UNREACHABLE, `no STUN server and no relay answered within ${formatDuration(timeoutMs)}`);
+  }
+}
+
 async function runNetcheckCommand(opts: NetcheckCliOptions, cmd: Command): Promise<void> {
+  if (opts.control !== undefined) {
+    const run = (await new ControlClient({ path: opts.control }).call('netcheck', { fresh: true }, { timeoutMs: DAEMON_NETCHECK_TIMEOUT_MS })) as NetcheckRun;
+    printReport(run, opts.json === true, DEFAULT_STUN_TIMEOUT_MS);
+    return;
+  }
   const timeoutMs = opts.timeout === undefined ? DEFAULT_STUN_TIMEOUT_MS : parseDuration(opts.timeout);
   if (timeoutMs < 1) throw new ConfigError('SM_ERR_CONFIG_VALUE', `--timeout: expected a duration above zero, got ${JSON.stringify(opts.timeout)}`);
   const cfg = await loadEffectiveConfig({ role: 'node', requireRoleKeys: false, ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
@@ -83,11 +103,7 @@ async function runNetcheckCommand(opts: NetcheckCliOptions, cmd: Command): Promi
   if (targets.relays.length === 0 && targets.stun.length === 0) {
     throw new SmError(CliCode.NETCHECK_NO_TARGET, 'nothing to check: no relay (--relay with --pin, node.relay, node.relays) and no STUN server (--stun, node.p2p.stun)');
   }
-  const report = await runNetcheck(targets, { timeoutMs });
-  process.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatNetcheck(report));
-  if (!report.udp && report.preferredRelay === null) {
-    throw new SmError(CliCode.NETCHECK_UNREACHABLE, `no STUN server and no relay answered within ${formatDuration(timeoutMs)}`);
-  }
+  printReport(await runNetcheck(targets, { timeoutMs }), opts.json === true, timeoutMs);
 }
 
 export function registerNetcheck(program: Command): void {
@@ -95,6 +111,7 @@ export function registerNetcheck(program: Command): void {
     .command('netcheck')
     .showHelpAfterError(false)
     .description('report UDP reachability, NAT mapping, the STUN answers and the latency to each relay (no daemon, no root)')
+    .option('--control <sock>', 'ask this running daemon instead (its relays and STUN servers, its last report if under 30 s old)')
     .option('--config <file>', 'config file to read the relays and STUN servers from (default $SHADOWMESH_CONFIG, else $SHADOWMESH_HOME/config.yaml if present)')
     .option('--relay <url>', `relay to check, wss://HOST:PORT (with --pin)${keySourcesHelp('node.relay')}`)
     .option('--pin <pin>', `the relay's TLS key pin or pin set${keySourcesHelp('node.pin')}`)

@@ -121,6 +121,9 @@ import { WEB_API_ROUTES, WebConsole } from '../web/web-console.js';
 import { newWebToken } from '../web/web-token.js';
 import { CertExpiryWatch, type WatchedCertificate } from '../identity/cert-expiry.js';
 import type { PathTimerOptions } from './path/path-timers.js';
+import { relayStunServers, runNetcheck, type NetcheckRelay, type NetcheckStunServer } from './path/netcheck-probe.js';
+import { NetcheckRunner } from './path/netcheck-runner.js';
+import { DEFAULT_STUN_TIMEOUT_MS } from '../stun/stun-client.js';
 import { DaemonCode } from './node-errors.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
@@ -227,6 +230,8 @@ export class NodeDaemon {
   readonly identity: Identity;
   readonly node: ShadowNode;
   readonly pinger: MeshPinger;
+  /** The control method `netcheck` (the CLI with --control, the console's Network check): one run at a time, a recent report reused. */
+  readonly #netcheck: NetcheckRunner;
   readonly control: ControlServer;
   readonly chatService: ChatService;
   readonly chatInbox: ChatInbox;
@@ -353,6 +358,7 @@ export class NodeDaemon {
       },
     );
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });
+    this.#netcheck = new NetcheckRunner({ clock: this.#clock, measure: () => runNetcheck(this.#netcheckTargets(), { timeoutMs: DEFAULT_STUN_TIMEOUT_MS, clock: this.#clock }) });
     this.chatInbox = new ChatInbox();
     this.chatService = new ChatService({
       localPeerId: identity.peerId,
@@ -431,8 +437,23 @@ export class NodeDaemon {
         const url = this.web?.url ?? null;
         return url === null ? null : { url, token: this.#webToken };
       },
+      netcheck: this.#netcheck,
       requestStop: () => this.#requestStop(),
     };
+  }
+
+  /**
+   * What `netcheck` measures from this node: every relay it may use, and
+   * the STUN servers its UDP transport asks (node.p2p.stun), else every
+   * relay's own STUN answer, as the CLI's `netcheck` does.
+   */
+  #netcheckTargets(): { relays: NetcheckRelay[]; stun: NetcheckStunServer[] } {
+    const o = this.#o;
+    const relays = o.relays !== undefined && o.relays.length > 0
+      ? o.relays.map((r) => ({ url: r.url, pins: [...r.pins] }))
+      : [{ url: o.relayUrl, pins: typeof o.pin === 'string' ? o.pin.split(',') : [...o.pin] }];
+    const listed = o.direct === false || o.direct?.udp === false ? undefined : o.direct?.udp?.stun;
+    return { relays, stun: listed !== undefined ? listed.map((s) => ({ host: s.host, port: s.port })) : relayStunServers(relays) };
   }
 
   /** Our member certificate in force: the one loaded at start, or the last one replaceCertificate accepted. */

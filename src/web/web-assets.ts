@@ -42,6 +42,7 @@ const INDEX_HTML = `<!doctype html>
 <header><h1>ShadowMesh</h1><span id="live" class="badge off">connecting</span></header>
 <main>
 <section id="node"><h2>This node</h2><dl id="node-facts"></dl></section>
+<section id="netcheck"><h2>Network check</h2><div id="netcheck-body"></div></section>
 <section id="members"><h2>Members</h2>
 <table id="members-table"><thead><tr><th>online</th><th>name</th><th>addresses</th><th>groups</th><th>path</th><th class="num">RTT</th><th class="num">in</th><th class="num">out</th><th class="num">drops</th><th></th></tr></thead><tbody></tbody></table>
 </section>
@@ -119,7 +120,7 @@ export type WebPage = 'node' | 'relay';
 
 /** Each page's own modules, compiled beside this file (dist/src/web/ui/), by the path the page imports them from. */
 const UI_MODULES: Readonly<Record<WebPage, readonly string[]>> = Object.freeze({
-  node: ['app.js', 'peer-history.js', 'peer-charts.js'],
+  node: ['app.js', 'peer-history.js', 'peer-charts.js', 'netcheck-panel.js'],
   relay: ['relay-page.js'],
 });
 /** uPlot's browser build and stylesheet, from the installed `uplot` package, served as /vendor/NAME (the node's page only). */

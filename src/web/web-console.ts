@@ -52,13 +52,16 @@ const WEB_REQUEST_TIMEOUT_MS = 30_000;
 const WEB_KEEP_ALIVE_MS = 5_000;
 
 /**
- * The control API routes a page may use: reading state, users and chat.
+ * The control API routes a page may use: reading state, users, chat and
+ * the network check (bounded by the daemon: one run at a time, a recent
+ * report reused, src/node/path/netcheck-runner.ts).
  * Not shutdown (a page must not stop the daemon) and not web (the token
  * is never served back over HTTP).
  */
 export const WEB_API_ROUTES: readonly string[] = Object.freeze([
   '/v1/status', '/v1/peers', '/v1/ping', '/v1/whois', '/v1/users',
   '/v1/chat/conversations', '/v1/chat/request', '/v1/chat/respond', '/v1/chat/send', '/v1/chat/terminate', '/v1/events',
+  '/v1/netcheck',
 ]);
 
 /** The Content-Security-Policy: our own origin only, no inline script or style, no plugins, no framing, forms and base URL pinned. */

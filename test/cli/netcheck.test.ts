@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { runCliAsync } from '../../testkit/daemon-process.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
-import type { NetcheckReport } from '../../src/cli/netcheck-probe.js';
+import type { NetcheckReport } from '../../src/node/path/netcheck-probe.js';
 
 let net: TestNetwork;
 let r1: RelayProcess;

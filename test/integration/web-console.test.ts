@@ -130,6 +130,20 @@ test('the console refuses a request without the token (401), from another origin
   assert.equal((await new ControlClient({ path: sock('alice') }).status()).name, 'alice', 'the daemon still runs');
 });
 
+test('`netcheck --control` asks the daemon: its relay\'s latency, the report reused by the next request; the console route needs the token and checks params', async () => {
+  const first = await runCliAsync(['netcheck', '--json', '--control', sock('alice')]);
+  assert.equal(first.status, 0, first.stderr);
+  const a = JSON.parse(first.stdout) as { udp: boolean; relays: Array<{ url: string; ok: boolean; latencyMs?: number }>; measuredAtMs: number; cached: boolean };
+  assert.deepEqual(a.relays.map((r) => [r.url, r.ok, typeof r.latencyMs]), [[relay.url, true, 'number']]);
+  assert.equal(a.udp, true, 'the relay answered STUN');
+  const second = JSON.parse((await runCliAsync(['netcheck', '--json', '--control', sock('alice')])).stdout) as { measuredAtMs: number; cached: boolean };
+  assert.deepEqual([second.cached, second.measuredAtMs], [true, a.measuredAtMs], 'one run at a time, a recent report reused');
+  const host = `127.0.0.1:${port}`;
+  const token = new URL(web.link).searchParams.get('token')!;
+  assert.deepEqual(await http('POST', '/v1/netcheck', { Host: host, 'Content-Type': 'application/json' }), { status: 401, code: 'SM_ERR_WEB_UNAUTHORIZED' });
+  assert.deepEqual(await http('POST', '/v1/netcheck', { Host: host, Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }), { status: 400, code: 'SM_ERR_CONTROL_PARAMS' });
+});
+
 test('a network namespace of its own cannot reach the console on 127.0.0.1', { skip: process.getuid?.() !== 0 ? 'needs root for ip netns' : false }, async () => {
   const ns = `sm-web-${process.pid}`;
   try {
@@ -192,6 +206,20 @@ test('in headless Chromium: this node and the members table, chat both ways with
   // Charts: the page chose bob (its only peer) and draws both charts with uPlot from its own origin.
   await page.waitForFunction(`document.querySelectorAll('#charts-body .chart canvas').length === 2`, { timeout: PAGE_WAIT_MS });
   assert.equal(await page.evaluate(`document.querySelector('#charts-body').dataset.peer`), formatPeerId(net.member('bob').peerId));
+
+  // Network check: Run asks the daemon (POST /v1/netcheck, the control method `netcheck --control` calls); the relay's latency row appears.
+  await page.click('#netcheck-run');
+  await page.waitForFunction(`[...document.querySelectorAll('#netcheck-relays tbody tr')].some((tr) => tr.querySelector('td[data-col="relay"]')?.textContent === ${JSON.stringify(relay.url)} && / ms$/.test(tr.querySelector('td[data-col="latency"]')?.textContent ?? ''))`, { timeout: PAGE_WAIT_MS });
+  assert.equal(await page.evaluate(`document.querySelector('#netcheck-result dd[data-key="preferred relay"]').textContent`), relay.url);
+  assert.equal(await page.evaluate(`document.querySelector('#netcheck-result dd[data-key="UDP"]').textContent.startsWith('yes')`), true, 'the relay answered STUN');
+  await shot('netcheck');
+  // The CLI asks the same daemon and gets the report the page just caused (reused: one run at a time, 30 s).
+  const cli = await runCliAsync(['netcheck', '--json', '--control', sock('alice')]);
+  assert.equal(cli.status, 0, cli.stderr);
+  const report = JSON.parse(cli.stdout) as { relays: Array<{ url: string; ok: boolean; latencyMs?: number }>; cached: boolean };
+  assert.equal(report.cached, true);
+  assert.equal(report.relays[0]?.url, relay.url);
+  assert.equal(report.relays[0]?.ok, true);
 
   assert.deepEqual(refused, [], 'no request of the page failed and no script error (CSP included)');
 });

@@ -1,7 +1,7 @@
 /**
  * The node's control API handlers (docs/architecture.md "Components": the
  * control API on a unix socket): what `status`, `peers`, `ping`, `whois`, `shutdown` and the chat
- * methods (`users`, `chat_*`, the inbox behind `recv`) answer. The
+ * methods (`users`, `chat_*`, the inbox behind `recv`) and `netcheck` answer. The
  * ControlServer (control-server.ts) frames requests and responses; this
  * module turns a request into its result, reading the node through
  * `NodeControlSource`, the narrow interface it declares
@@ -11,7 +11,9 @@
  * What a caller must know:
  *  - Everything is read at request time: the source's getters and methods
  *    are called on each request, never cached, so a device opened later, a
- *    reloaded revocation list or a new relay admission shows at once.
+ *    reloaded revocation list or a new relay admission shows at once. The
+ *    one exception is `netcheck`, whose runner reuses a recent report
+ *    (src/node/path/netcheck-runner.ts) because each run sends packets.
  *  - Peer selectors (ping, chat): a 64-hex peer id (any, known or not), a
  *    mesh address with or without /prefix, a member name, or a unique peer
  *    id prefix of 4 to 63 hex digits, among the members in the directory.
@@ -31,9 +33,10 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { ControlError, errorBody, type NetcheckParams, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
+import type { NetcheckRun } from '../path/netcheck-runner.js';
 
 /** Pings of one `ping` request waiting for their pong at once; the schedule waits beyond this (the pinger's own bound is larger). */
 export const PING_IN_FLIGHT = 64;
@@ -170,6 +173,8 @@ export interface NodeControlSource {
   certificates?(): readonly CertExpiry[];
   /** The web console's base URL and this start's token; null or absent: no console. */
   web?(): { readonly url: string; readonly token: string } | null;
+  /** The network check towards this node's relays and STUN servers (NetcheckRunner fits); absent: no `netcheck`. */
+  readonly netcheck?: { run(options: { fresh?: boolean }): Promise<NetcheckRun> };
   /** Stop the daemon as SIGTERM does (control `shutdown`, once its answer is written); a second call changes nothing. */
   requestStop(): void;
 }
@@ -213,6 +218,13 @@ export class NodeControlHandlers implements ControlHandler {
     const w = this.#s.web?.() ?? null;
     if (w === null) throw new ControlError(ControlCode.NO_WEB, 'this daemon runs without a web console; start it with --web 127.0.0.1:PORT (node.web.listen)');
     return { url: w.url, link: `${w.url}?token=${encodeURIComponent(w.token)}` };
+  }
+
+  /** `netcheck`: the runner's report (recent, in progress or new; it bounds how often the network is asked). */
+  netcheck(params: NetcheckParams): Promise<NetcheckRun> {
+    const runner = this.#s.netcheck;
+    if (runner === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "netcheck": this daemon does not run network checks');
+    return runner.run(params.fresh === true ? { fresh: true } : {});
   }
 
   status(): StatusResult {

@@ -26,6 +26,7 @@
  *     GET  /v1/events                  chat_events with follow, as Server-Sent Events: one `data: <ChatEvent JSON>` per event
  *     POST /v1/shutdown                shutdown        (the answer is written before the daemon starts stopping)
  *     GET  /v1/web                     web             (the web console's address and login link)
+ *     POST /v1/netcheck                netcheck        body: NetcheckParams (a recent report unless {"fresh": true})
  *
  * Errors are `{"error": {"code", "message"}}`, the NDJSON error body, with
  * a status from httpStatusOf: 400 bad input, 403 refused (below), 404
@@ -154,6 +155,7 @@ export const CONTROL_HTTP_ROUTES: Readonly<Record<string, Route>> = Object.freez
   '/v1/events': { method: 'GET', control: 'chat_events', fixed: { follow: true }, sse: true },
   '/v1/shutdown': { method: 'POST', control: 'shutdown' },
   '/v1/web': { method: 'GET', control: 'web' },
+  '/v1/netcheck': { method: 'POST', control: 'netcheck' },
 });
 
 function queryParams(route: Route, search: URLSearchParams): Record<string, unknown> {

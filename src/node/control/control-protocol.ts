@@ -84,10 +84,10 @@ export class ControlError extends SmError {
 }
 
 export type ControlMethod =
-  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'web' | 'users'
+  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'web' | 'netcheck' | 'users'
   | 'chat_request' | 'chat_respond' | 'chat_send' | 'chat_terminate' | 'chat_list' | 'chat_events';
 export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze([
-  'status', 'peers', 'ping', 'whois', 'shutdown', 'web', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
+  'status', 'peers', 'ping', 'whois', 'shutdown', 'web', 'netcheck', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
 ] as ControlMethod[]);
 
 export interface ControlRequest {
@@ -310,6 +310,18 @@ export interface WebResult {
   url: string;
   /** http://HOST:PORT/?token=TOKEN: the console's login link. */
   link: string;
+}
+
+/** `netcheck` params: `fresh` asks for a new measurement rather than a recent one (src/node/path/netcheck-runner.ts bounds how often). */
+export interface NetcheckParams {
+  fresh?: boolean;
+}
+
+export function parseNetcheckParams(params: Record<string, unknown>): NetcheckParams {
+  const bad = chatParams('netcheck', params, ['fresh']);
+  const fresh = params['fresh'];
+  if (fresh !== undefined && typeof fresh !== 'boolean') throw bad('fresh: expected true or false');
+  return fresh === undefined ? {} : { fresh };
 }
 
 /** `whois` params: a mesh address (with or without /prefix), a member name, or a 64-hex peer id. */

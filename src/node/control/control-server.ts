@@ -43,7 +43,8 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parseNetcheckParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type NetcheckParams, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import type { NetcheckRun } from '../path/netcheck-runner.js';
 import { ControlCode } from './control-errors.js';
 import { resolveGroupId } from './control-group.js';
 import { ControlHttp, sniffProtocol, type ControlHttpHandler } from './control-http.js';
@@ -82,6 +83,8 @@ export interface ControlHandler {
   shutdown?(): ShutdownResult;
   /** `web`: the web console's address and login link; absent: the method is unknown. */
   web?(): WebResult;
+  /** `netcheck`: UDP, NAT and relay latency as measured from this node (src/node/path/netcheck-runner.ts); absent: the method is unknown. */
+  netcheck?(params: NetcheckParams): Promise<NetcheckRun>;
   /** Called once the answer to `shutdown` is written: start stopping now. */
   shutdownAnswered?(): void;
 }
@@ -472,6 +475,11 @@ export class ControlServer {
         if (this.#handler.web === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "web": this daemon has no web console');
         noParams();
         return this.#handler.web();
+      case 'netcheck': {
+        const p = parseNetcheckParams(params);
+        if (this.#handler.netcheck === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "netcheck": this daemon does not run network checks');
+        return this.#handler.netcheck(p);
+      }
       default: {
         const chat = this.#handler.chat;
         if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, method, params, onProgress, signal);

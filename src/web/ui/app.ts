@@ -11,6 +11,8 @@
  *  - /v1/events (Server-Sent Events): the chat events, exactly what
  *    `shadowmesh recv --follow` reads.
  *  - POST /v1/chat/send | respond: what `shadowmesh send` and `chat` call.
+ *  - POST /v1/netcheck: the Network check panel's Run (netcheck-panel.ts),
+ *    what `shadowmesh netcheck --control` calls.
  *
  * Text from the network (names, chat lines) only ever goes through
  * textContent, never innerHTML, so a member's name or message cannot
@@ -19,6 +21,7 @@
 
 import { PeerHistory } from './peer-history.js';
 import { PeerCharts } from './peer-charts.js';
+import { mountNetcheckPanel } from './netcheck-panel.js';
 
 interface RelayState { url: string; state: string; rttMs: number | null }
 interface CertExpiry { notAfter: string; remainingMs: number; state: string }
@@ -236,6 +239,7 @@ let charts: PeerCharts | null = null;
 
 function start(): void {
   charts = new PeerCharts(byId('charts-body'), history);
+  mountNetcheckPanel(byId('netcheck-body'), call);
   const snapshots = new EventSource('/web/stream');
   snapshots.addEventListener('open', () => liveBadge(true));
   snapshots.addEventListener('error', () => liveBadge(false));

@@ -12,7 +12,7 @@ import {
   type ControlPeerInfo,
   type NodeControlSource,
 } from '../../../src/node/control/control-handlers.js';
-import { type PingProgress } from '../../../src/node/control/control-protocol.js';
+import { parseNetcheckParams, type PingProgress } from '../../../src/node/control/control-protocol.js';
 import { ControlCode } from '../../../src/node/control/control-errors.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
 import { certExpiry } from '../../../src/identity/cert-expiry.js';
@@ -442,4 +442,20 @@ test('whois: an address no one holds is UNKNOWN_ADDRESS, an unknown name or id U
   f.revoked.add(BOB);
   assert.throws(() => h.whois({ target: 'bob' }), { code: ControlCode.UNKNOWN_NAME });
   assert.throws(() => h.whois({ target: '10.1.0.3' }), { code: ControlCode.UNKNOWN_ADDRESS });
+});
+
+test('netcheck: the source\'s runner answers (fresh passed on only when true); a daemon without one says the method is unknown; params are checked', async () => {
+  const f = fakeSource();
+  assert.throws(() => new NodeControlHandlers(f).netcheck({}), (e: unknown) => (e as SmError).code === ControlCode.METHOD);
+  const asked: Array<{ fresh?: boolean }> = [];
+  const run = { udp: false, localPort: 0, stun: [], reflexive: [], mapping: 'unknown' as const, filtering: 'unknown' as const, filteringNote: '', relays: [{ url: 'wss://relay.example:7443', ok: true as const, latencyMs: 7 }], preferredRelay: 'wss://relay.example:7443', measuredAtMs: 1, cached: false };
+  const h = new NodeControlHandlers({ ...f, netcheck: { run: async (o) => { asked.push(o); return run; } } });
+  assert.deepEqual(await h.netcheck({}), run);
+  await h.netcheck({ fresh: true });
+  await h.netcheck({ fresh: false });
+  assert.deepEqual(asked, [{}, { fresh: true }, {}]);
+  assert.deepEqual(parseNetcheckParams({ fresh: true }), { fresh: true });
+  assert.deepEqual(parseNetcheckParams({}), {});
+  throwsWithCode(() => parseNetcheckParams({ fresh: 'yes' }), ControlCode.PARAMS);
+  throwsWithCode(() => parseNetcheckParams({ target: 'x' }), ControlCode.PARAMS);
 });

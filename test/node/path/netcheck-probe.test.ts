@@ -1,5 +1,5 @@
 /**
- * What netcheck measures (src/cli/netcheck-probe.ts), in process: two STUN
+ * What netcheck measures (src/node/path/netcheck-probe.ts), in process: two STUN
  * responders on loopback (different ports) both see the asking socket's
  * port, so the mapping classifies as endpoint-independent (as the node's
  * own discovery would: src/stun/nat-mapping.ts); a relay nobody listens for
@@ -10,10 +10,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { runNetcheck, type NetcheckReport } from '../../src/cli/netcheck-probe.js';
-import { formatNetcheck, netcheckTargets } from '../../src/cli/netcheck.js';
-import { resolveConfig } from '../../src/config/resolve-config.js';
-import { StunResponder } from '../../src/stun/stun-responder.js';
+import { runNetcheck, type NetcheckReport } from '../../../src/node/path/netcheck-probe.js';
+import { formatNetcheck, netcheckTargets } from '../../../src/cli/netcheck.js';
+import { resolveConfig } from '../../../src/config/resolve-config.js';
+import { StunResponder } from '../../../src/stun/stun-responder.js';
 
 const responders: StunResponder[] = [];
 

@@ -1,6 +1,8 @@
 /**
- * What `shadowmesh netcheck` measures (issue 16; what Tailscale's netcheck
- * reports), with no daemon and no root: from ONE fresh UDP socket it asks
+ * What `shadowmesh netcheck` and the daemon's `netcheck` control method
+ * measure (issue 16; what Tailscale's netcheck reports), with no root and
+ * nothing of a running node (the daemon runs it beside its own transport,
+ * netcheck-runner.ts): from ONE fresh UDP socket it asks
  * every STUN server for the socket's reflexive address (src/stun, RFC 8489
  * Binding, the client the node's UDP transport uses), classifies the NAT's
  * mapping from those answers exactly as the node does
@@ -23,14 +25,15 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { listenAddresses } from '../node/path/rendezvous/listen-addresses.js';
-import { probeRelay } from '../node/path/relay-probe.js';
-import { classifyMapping, type NatAnswer, type NatMapping } from '../stun/nat-mapping.js';
-import { StunClient } from '../stun/stun-client.js';
-import { StunCode } from '../stun/stun-errors.js';
-import type { StunAddress } from '../stun/stun-message.js';
-import { systemClock, type Clock } from '../util/clock.js';
-import { canonicalIpText, formatHostPort } from '../wire/ip-address.js';
+import { listenAddresses } from './rendezvous/listen-addresses.js';
+import { parseRelayUrl } from './relay-link.js';
+import { probeRelay } from './relay-probe.js';
+import { classifyMapping, type NatAnswer, type NatMapping } from '../../stun/nat-mapping.js';
+import { StunClient } from '../../stun/stun-client.js';
+import { StunCode } from '../../stun/stun-errors.js';
+import type { StunAddress } from '../../stun/stun-message.js';
+import { systemClock, type Clock } from '../../util/clock.js';
+import { canonicalIpText, formatHostPort } from '../../wire/ip-address.js';
 
 /** A STUN server as configured: an IP address or a host name, and a UDP port. */
 export interface NetcheckStunServer {
@@ -65,6 +68,14 @@ export interface NetcheckReport {
   relays: RelayResult[];
   /** The relay with the lowest latency, null when none answered. */
   preferredRelay: string | null;
+}
+
+/** 'relay' STUN (docs/protocol.md §5): every relay answers STUN on UDP at its WSS host and port number. */
+export function relayStunServers(relays: readonly NetcheckRelay[]): NetcheckStunServer[] {
+  return relays.map((r) => {
+    const { host, port } = parseRelayUrl(r.url);
+    return { host, port };
+  });
 }
 
 export const FILTERING_NOTE = 'needs a STUN server that answers from another address on request (RFC 5780); relays answer only from where they are asked';
