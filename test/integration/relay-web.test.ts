@@ -9,7 +9,9 @@
  * member; a screenshot goes to test-artifacts/relay-web/. A relay given
  * --web without a token file does not start. With nats-server installed,
  * two relays clustered over it: the web relay's stream and page list the
- * other relay in the cluster panel.
+ * other relay in the cluster panel. A hostile member's garbage shows as its
+ * own drops by fixed reasons, and connections that never authenticate are
+ * not listed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,11 +23,15 @@ import { join } from 'node:path';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { freePort } from '../../testkit/free-port.js';
 import { CHROMIUM_PATH, launchChromium, type HeadlessChromium } from '../../testkit/headless-chromium.js';
+import { admitRaw, connectRaw, eventually } from '../../testkit/raw-relay-client.js';
 import { natsServerBinary, startNatsServer, type NatsServer } from '../../testkit/nats-server.js';
 import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { testArtifactsDir } from '../../testkit/test-artifacts.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
+import { randomBytes } from '../../src/crypto/bytes.js';
 import { shortId } from '../../src/identity/peer-id.js';
+import { FrameType } from '../../src/wire/constants.js';
+import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
 import type { MemberListSnapshot } from '../../src/relay/member-list.js';
 import type { RelayStatsSnapshot } from '../../src/relay/relay-stats.js';
 import { newWebToken } from '../../src/web/web-token.js';
@@ -88,6 +94,7 @@ const sock = (name: string): string => join(work, `${name}.sock`);
 before(async () => {
   net = await createTestNetwork({ members: ['alice'] });
   await net.addMember('bob');
+  await net.addMember('carol');
   work = await mkdtemp(join(tmpdir(), 'sm-relay-web-'));
   await writeFile(join(work, 'admin.token'), `${token}\n`, { mode: 0o600 });
   port = await freePort();
@@ -196,5 +203,31 @@ test('clustered over a real nats-server, the stream and the page\'s cluster pane
   } finally {
     for (const r of clustered) await r.stop();
     await nats?.stop();
+  }
+});
+
+test('a member sending garbage is listed with its own drops, by fixed reasons only; connections that never authenticate are not listed', async () => {
+  const carol = net.member('carol');
+  const c = await admitRaw(relay.host, relay.port, carol);
+  const strangers = await Promise.all([0, 1, 2].map(() => connectRaw(relay.host, relay.port)));
+  try {
+    for (let i = 0; i < 3; i++) c.send(Uint8Array.from(randomBytes(64 + i)));
+    c.send(encodeRelayFrame({ type: FrameType.Deliver, peerId: carol.peerId, payload: Uint8Array.of(1) })); // a relay-only frame
+    c.send(encodeRelayFrame({ type: FrameType.Ping, nonce: 7n }));
+    await eventually('PONG 7', () => c.received.find((b) => b[1] === FrameType.Pong && b.readBigUInt64LE(4) === 7n));
+    const listed = await waitFor('carol\'s drops on the page', async () => {
+      const s = await streamSnapshot(port);
+      const m = s.members.members.find((x) => x.name === 'carol');
+      return m !== undefined && (m.drops['malformed'] ?? 0) >= 1 && (m.drops['unexpected'] ?? 0) >= 1 ? s : undefined;
+    }, PAGE_WAIT_MS, 500);
+    const carolRow = listed.members.members.find((x) => x.name === 'carol')!;
+    for (const reason of Object.keys(carolRow.drops)) assert.ok(['malformed', 'unexpected', 'frame-too-large', 'rate-limited', 'queue-full', 'unreachable', 'presence-queue-full'].includes(reason), reason);
+    assert.ok(carolRow.framesIn >= 5);
+    assert.deepEqual(listed.members.members.map((m) => m.name), ['alice', 'bob', 'carol'], 'the three unauthenticated connections are not members');
+    assert.equal(listed.members.total, 3);
+    for (const name of ['alice', 'bob']) assert.deepEqual(listed.members.members.find((m) => m.name === name)!.drops, {}, `${name} is not charged for carol's garbage`);
+  } finally {
+    c.close();
+    for (const s of strangers) s.close();
   }
 });
