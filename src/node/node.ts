@@ -363,10 +363,17 @@ export class ShadowNode extends EventEmitter {
     this.link.renewCertificate(cert.raw);
   }
 
-  /** Add the TAP/TUN data plane (before or after start). One device per node. */
-  attachDevice(device: DataplaneDevice): Dataplane {
+  /**
+   * Add the TAP/TUN data plane (before or after start). One device per node.
+   * `acceptRoutes`: send to and accept from members' certified subnet routes
+   * (docs/architecture.md "Subnet routes"; TUN only).
+   */
+  attachDevice(device: DataplaneDevice, options: { acceptRoutes?: boolean } = {}): Dataplane {
     if (this.#dataplane) throw new ConfigError('SM_ERR_CONFIG_DEVICE', 'attachDevice: this node already has a device');
-    this.#dataplane = new Dataplane({ device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane') });
+    this.#dataplane = new Dataplane({
+      device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane'),
+      ...(options.acceptRoutes === true ? { acceptRoutes: true } : {}),
+    });
     if (this.#running) this.#dataplane.start();
     return this.#dataplane;
   }

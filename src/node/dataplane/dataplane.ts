@@ -24,6 +24,15 @@
  *    address. A frame from a member must come from one of the addresses its
  *    certificate names, or it is dropped ('spoofed_source'): a member cannot
  *    speak for another.
+ *  - Subnet routes (docs/architecture.md "Subnet routes"), TUN only, when
+ *    this node accepts routes (`acceptRoutes`): a destination that is no
+ *    member's address goes to the member whose certified route holds it,
+ *    longest prefix first (members.byRoute); a member's own address always
+ *    wins. Inbound, a source inside the sender's certified routes passes the
+ *    source rule too, as the return traffic of what we sent there; without
+ *    `acceptRoutes` it is 'spoofed_source' as before, since we never routed
+ *    anything there. Routed packets meet the network policy like any other:
+ *    its CIDR selectors see the LAN address.
  *
  * Network policy (docs/architecture.md "Network policy"), when the node has
  * one (setPolicy): a packet from a member that passed the source rule is
@@ -55,6 +64,7 @@ import type { PolicyEngine } from '../../policy/policy-engine.js';
 import type { FlowEnd } from '../../policy/compiled-policy.js';
 import { DEFAULT_DENY_RULE } from '../../policy/policy-file.js';
 import { packetTuple } from '../../policy/packet-flow.js';
+import { prefixContains } from '../../identity/cert-routes.js';
 
 /** Units waiting for the next device write: about one socket read's worth of 64 KiB segments and more; beyond it, drop rather than buffer. */
 export const MAX_PENDING_DEVICE_WRITES = 512;
@@ -76,6 +86,8 @@ export interface DataplaneMember {
   peerId: Uint8Array;
   hex: string;
   addresses: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array }>;
+  /** Certified subnet routes (bytes: the network address); absent or empty for most members. */
+  routes?: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array; prefix: number }>;
   /** Name and groups from the CA-verified certificate (the policy's member:/group: selectors). */
   name?: string;
   cert?: { readonly groups: readonly string[] };
@@ -84,6 +96,8 @@ export interface DataplaneMember {
 /** What the data plane needs of the member directory (Directory fits). */
 export interface DataplaneMembers {
   byAddress(addr: Uint8Array): DataplaneMember | undefined;
+  /** The member whose certified route holds `addr`, longest prefix first (Directory.byRoute); consulted only with acceptRoutes. */
+  byRoute?(addr: Uint8Array): DataplaneMember | undefined;
   get(peerId: Uint8Array | string): DataplaneMember | undefined;
   list(): readonly DataplaneMember[];
 }
@@ -109,6 +123,18 @@ export interface DataplaneDeps {
   members: DataplaneMembers;
   clock?: Clock;
   logger?: Logger;
+  /** Send to and accept from members' certified subnet routes (`up --accept-routes`); TUN only. Default false. */
+  acceptRoutes?: boolean;
+}
+
+/** True when `addr` lies in one of `routes` (same family). */
+function inRoutes(routes: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | undefined, addr: Uint8Array): boolean {
+  if (routes === undefined) return false;
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
+    if (prefixContains(r.bytes, r.prefix, addr)) return true;
+  }
+  return false;
 }
 
 export class Dataplane {
@@ -130,6 +156,7 @@ export class Dataplane {
   readonly #owners = new WeakMap<DataplaneMember, TapOwner>();
   /** Offset of the L2/L3 packet inside a unit as the device hands it over. */
   readonly #devOffset: number;
+  readonly #acceptRoutes: boolean;
   readonly #pending: Uint8Array[] = [];
   #flushScheduled = false;
   #running = false;
@@ -150,6 +177,12 @@ export class Dataplane {
     this.#log = deps.logger ?? silentLogger;
     this.#l2 = deps.device.kind === 'tap' ? new L2Switch() : null;
     this.#devOffset = deps.device.vnetHdr ? VNET_HDR_BYTES : 0;
+    this.#acceptRoutes = deps.acceptRoutes === true && this.#l2 === null;
+  }
+
+  /** Whether this data plane sends to and accepts from members' certified routes. */
+  get acceptRoutes(): boolean {
+    return this.#acceptRoutes;
   }
 
   start(): void {
@@ -252,9 +285,9 @@ export class Dataplane {
         drops.not_ip++;
         return;
       }
-      if (!member.addresses.some((a) => equalBytes(a.bytes, src))) {
+      if (!member.addresses.some((a) => equalBytes(a.bytes, src)) && !(this.#acceptRoutes && inRoutes(member.routes, src))) {
         drops.spoofed_source++;
-        this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold`);
+        this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold${this.#acceptRoutes ? ' nor route' : ''}`);
         return;
       }
     }
@@ -313,7 +346,7 @@ export class Dataplane {
           drops.not_ip++;
           continue;
         }
-        const member = this.#members.byAddress(dstAddr);
+        const member = this.#members.byAddress(dstAddr) ?? (this.#acceptRoutes ? this.#members.byRoute?.(dstAddr) : undefined);
         if (!member) {
           drops.no_route++;
           continue;
