@@ -50,7 +50,7 @@ export interface ControlMember {
   readonly addresses: readonly { readonly text: string }[];
   /** When the relay saw the member come online (relay clock, Unix ms). */
   readonly onlineSinceMs: number;
-  readonly cert: { readonly publicKey: Uint8Array; readonly groups: readonly string[]; readonly notAfterMs: number };
+  readonly cert: { readonly publicKey: Uint8Array; readonly groups: readonly string[]; readonly notAfterMs: number; readonly routes?: readonly string[] };
 }
 
 /** The member directory (the node's Directory fits). */
@@ -158,6 +158,13 @@ export interface NodeControlSource {
   readonly chatInbox: ControlChatInbox;
   /** The data plane; null without a device. */
   dataplane(): { readonly stats: { readonly drops: Counts }; policyDrops?(): Counts } | null;
+  /** Subnet routes of this node (src/node/subnet-routes.ts); absent or null: neither --accept-routes nor --advertise-routes. */
+  subnetRoutes?(): {
+    readonly advertised: readonly string[];
+    readonly options: { readonly accept: boolean; readonly snat: boolean };
+    accepted(): Array<{ route: string; peer: string; name: string }>;
+    readonly installFailures: number;
+  } | null;
   /** Version of the signed policy in force; null or absent: none. */
   policyVersion?(): number | null;
   /** Signed policies from the relay refused, by code; absent: none counted. */
@@ -176,10 +183,11 @@ interface KnownMember {
   hex: string;
   name: string;
   cidrs: string[];
+  routes: string[];
 }
 
 function known(e: ControlMember | undefined): KnownMember | undefined {
-  return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text) };
+  return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text), routes: [...(e.cert.routes ?? [])] };
 }
 
 function prefixed(into: Record<string, number>, prefix: string, from: Counts): void {
@@ -244,7 +252,14 @@ export class NodeControlHandlers implements ControlHandler {
       certificates: Object.fromEntries((s.certificates?.() ?? []).map((e) => [e.cert, e])),
       policyVersion: s.policyVersion?.() ?? null,
       policyRefused: { ...(s.policyRefused?.() ?? {}) },
+      ...this.#routesStatus(),
     };
+  }
+
+  #routesStatus(): Pick<StatusResult, 'routes'> {
+    const r = this.#s.subnetRoutes?.() ?? null;
+    if (r === null) return {};
+    return { routes: { advertised: [...r.advertised], accepting: r.options.accept, snat: r.options.snat, accepted: r.accepted(), installFailures: r.installFailures } };
   }
 
   peers(): PeersResult {
@@ -263,6 +278,7 @@ export class NodeControlHandlers implements ControlHandler {
         peerId: p.peerId,
         name: p.name ?? m?.name ?? null,
         addresses: m?.cidrs ?? [],
+        ...(m !== undefined && m.routes.length > 0 ? { routes: m.routes } : {}),
         online: m !== undefined && s.directory.isOnline(p.peerId),
         ...this.#pathFields(p.peerId),
         session: {
@@ -277,7 +293,7 @@ export class NodeControlHandlers implements ControlHandler {
     for (const m of s.directory.list().map((e) => known(e)!)) {
       if (seen.has(m.hex)) continue;
       out.push({
-        peerId: m.hex, name: m.name, addresses: m.cidrs, online: s.directory.isOnline(m.hex), ...this.#pathFields(m.hex),
+        peerId: m.hex, name: m.name, addresses: m.cidrs, ...(m.routes.length > 0 ? { routes: m.routes } : {}), online: s.directory.isOnline(m.hex), ...this.#pathFields(m.hex),
         session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
         stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
         drops: {},
@@ -324,6 +340,7 @@ export class NodeControlHandlers implements ControlHandler {
       const p = this.#pathFields(m.hex);
       return {
         self: false, name: m.name, peerId: m.hex, addresses: m.addresses.map((a) => a.text), groups: [...m.cert.groups],
+        ...(m.cert.routes !== undefined && m.cert.routes.length > 0 ? { routes: [...m.cert.routes] } : {}),
         certExpires: new Date(m.cert.notAfterMs).toISOString(), certExpiresMs: m.cert.notAfterMs, online: s.directory.isOnline(m.hex),
         path: p.path, carrier: p.carrier, remote: p.remote,
       };
