@@ -374,6 +374,14 @@ export class ShadowNode extends EventEmitter {
       device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane'),
       ...(options.acceptRoutes === true ? { acceptRoutes: true } : {}),
     });
+    if (this.#dataplane.acceptRoutes && this.rendezvous !== null) {
+      // Routes we accept lead into the mesh: no direct path may run to an address inside one (rendezvous.ts).
+      const rendezvous = this.rendezvous;
+      const sync = (): void => rendezvous.setRoutedPrefixes([...new Set(this.directory.list().flatMap((e) => e.cert.routes))]);
+      this.directory.on('up', sync);
+      this.directory.on('down', sync);
+      sync();
+    }
     if (this.#running) this.#dataplane.start();
     return this.#dataplane;
   }
