@@ -59,6 +59,8 @@ export interface AddMemberOptions {
   /** Mesh address (CIDR); default 10.77.0.<n>/24. */
   address?: string;
   groups?: string[];
+  /** Subnet routes the CA signs into the certificate (ca sign --route). */
+  routes?: string[];
   /** Issue "at" this time (Unix ms); with a short validMs, an expired certificate. */
   nowMs?: number;
   validMs?: number;
@@ -113,6 +115,7 @@ export async function createTestNetwork(options: { members?: number | string[]; 
         name,
         addresses: [add.address ?? `10.77.0.${host}/24`],
         ...(add.groups !== undefined ? { groups: add.groups } : {}),
+        ...(add.routes !== undefined ? { routes: add.routes } : {}),
         ...(add.nowMs !== undefined ? { nowMs: add.nowMs } : {}),
         ...(add.validMs !== undefined ? { validMs: add.validMs } : {}),
         publicKey: identity.publicKey,
