@@ -377,7 +377,11 @@ export class ShadowNode extends EventEmitter {
     if (this.#dataplane.acceptRoutes && this.rendezvous !== null) {
       // Routes we accept lead into the mesh: no direct path may run to an address inside one (rendezvous.ts).
       const rendezvous = this.rendezvous;
-      const sync = (): void => rendezvous.setRoutedPrefixes([...new Set(this.directory.list().flatMap((e) => e.cert.routes))]);
+      // Only members with routes change the set: a relay announcing members costs no pass over the directory.
+      const sync = (e?: DirectoryEntry, previous?: DirectoryEntry): void => {
+        if (e !== undefined && e.routes.length === 0 && (previous?.routes.length ?? 0) === 0) return;
+        rendezvous.setRoutedPrefixes([...new Set(this.directory.list().flatMap((x) => x.cert.routes))]);
+      };
       this.directory.on('up', sync);
       this.directory.on('down', sync);
       sync();

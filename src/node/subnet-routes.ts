@@ -20,8 +20,13 @@
  *    undoes what was done and throws DaemonError SM_ERR_DAEMON_ROUTES_SETUP:
  *    the operator asked for it, a half-served LAN is worse than a clear stop.
  *
- * Commands run one at a time in arrival order (a promise chain). The state
- * kept is bounded by the directory: at most 8 routes per listed member.
+ * Accepting is a reconciliation, not a queue of events: a directory event
+ * involving routes marks the kernel routes stale, and one pass at a time
+ * brings them to what the listed members' certificates say (first listed
+ * holder of a route wins, as in the directory). A relay that flaps members
+ * therefore costs at most one pass in flight and one waiting, never a
+ * growing backlog of commands; the state kept is bounded by the directory
+ * (at most 8 routes per listed member).
  */
 import type { EventEmitter } from 'node:events';
 import type { MemberCertificate } from '../identity/certificate.js';
@@ -66,11 +71,18 @@ export class SubnetRoutes {
   readonly #forwarding: Array<{ family: 4 | 6; previous: string }> = [];
   /** Masquerade rules we added. */
   readonly #masquerade: Array<{ family: 4 | 6; from: string; to: string }> = [];
-  #chain: Promise<void> = Promise.resolve();
+  /** The pass in flight, or null. */
+  #pass: Promise<void> | null = null;
+  /** Another pass is needed once the one in flight ends. */
+  #stale = false;
   #running = false;
   installFailures = 0;
-  readonly #onUp = (entry: DirectoryEntry, previous: DirectoryEntry | undefined): void => this.#enqueue(() => this.#memberUp(entry, previous));
-  readonly #onDown = (entry: DirectoryEntry): void => this.#enqueue(() => this.#memberDown(entry));
+  /** Reconciliation passes run (tests: flapping members do not make one pass per event). */
+  passes = 0;
+  readonly #onEvent = (entry: DirectoryEntry, previous?: DirectoryEntry): void => {
+    if (entry.routes.length === 0 && (previous?.routes.length ?? 0) === 0) return;
+    this.#reconcileSoon();
+  };
 
   constructor(options: SubnetRoutesOptions, deps: SubnetRoutesDeps) {
     this.#o = options;
@@ -104,61 +116,71 @@ export class SubnetRoutes {
       }
     }
     if (this.#o.accept) {
-      this.#d.directory.on('up', this.#onUp);
-      this.#d.directory.on('down', this.#onDown);
-      for (const e of this.#d.directory.list()) this.#onUp(e, undefined);
+      this.#d.directory.on('up', this.#onEvent);
+      this.#d.directory.on('down', this.#onEvent);
+      this.#reconcileSoon();
     }
   }
 
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#d.directory.off('up', this.#onUp);
-    this.#d.directory.off('down', this.#onDown);
-    await this.#chain;
+    this.#d.directory.off('up', this.#onEvent);
+    this.#d.directory.off('down', this.#onEvent);
+    this.#stale = false;
+    await this.#pass;
     for (const [route] of [...this.#installed]) await this.#remove(route);
     await this.#stopServing();
   }
 
-  /** Resolves when every command queued so far has run (tests, status). */
-  settled(): Promise<void> {
-    return this.#chain;
+  /** Resolves when no reconciliation pass is running or waiting (tests, status). */
+  async settled(): Promise<void> {
+    while (this.#pass !== null) await this.#pass;
   }
 
-  #enqueue(work: () => Promise<void>): void {
-    this.#chain = this.#chain.then(work).catch((err: unknown) => this.#d.logger.error('subnet routes: unexpected failure', { error: (err as Error).message }));
-  }
-
-  async #memberUp(entry: DirectoryEntry, previous: DirectoryEntry | undefined): Promise<void> {
-    if (!this.#running) return;
-    if (previous !== undefined) {
-      for (const r of previous.routes) if (!entry.routes.some((n) => n.text === r.text)) await this.#remove(r.text, previous);
+  #reconcileSoon(): void {
+    if (this.#pass !== null) {
+      this.#stale = true;
+      return;
     }
-    for (const r of entry.routes) {
-      const held = this.#installed.get(r.text);
-      if (held !== undefined && held.hex !== entry.hex) continue; // a misissuing CA: the first holder keeps it, as in the directory
-      if (held !== undefined) {
-        this.#installed.set(r.text, entry);
-        continue;
-      }
-      const err = await this.#d.routing.addRoute(this.#d.device, r.text);
+    this.#pass = this.#passes().catch((err: unknown) => this.#d.logger.error('subnet routes: unexpected failure', { error: (err as Error).message }))
+      .finally(() => { this.#pass = null; });
+  }
+
+  async #passes(): Promise<void> {
+    do {
+      this.#stale = false;
+      if (!this.#running) return;
+      this.passes++;
+      await this.#reconcile();
+    } while (this.#stale);
+  }
+
+  /** Brings the kernel routes to what the listed members' certificates carry now. */
+  async #reconcile(): Promise<void> {
+    const want = new Map<string, DirectoryEntry>();
+    for (const e of this.#d.directory.list()) for (const r of e.routes) if (!want.has(r.text)) want.set(r.text, e);
+    for (const [route] of [...this.#installed]) {
+      const next = want.get(route);
+      if (next === undefined) await this.#remove(route);
+      else this.#installed.set(route, next);
+    }
+    for (const [route, entry] of want) {
+      if (this.#installed.has(route) || !this.#running) continue;
+      const err = await this.#d.routing.addRoute(this.#d.device, route);
       if (err !== null) {
         this.installFailures++;
-        this.#d.logger.warn('subnet routes: could not install a member\'s route', { route: r.text, peer: shortId(entry.peerId), error: err });
+        this.#d.logger.warn('subnet routes: could not install a member\'s route', { route, peer: shortId(entry.peerId), error: err });
         continue;
       }
-      this.#installed.set(r.text, entry);
-      this.#d.logger.info('subnet route installed', { route: r.text, peer: shortId(entry.peerId), name: entry.name, device: this.#d.device });
+      this.#installed.set(route, entry);
+      this.#d.logger.info('subnet route installed', { route, peer: shortId(entry.peerId), name: entry.name, device: this.#d.device });
     }
   }
 
-  async #memberDown(entry: DirectoryEntry): Promise<void> {
-    for (const r of entry.routes) await this.#remove(r.text, entry);
-  }
-
-  async #remove(route: string, holder?: DirectoryEntry): Promise<void> {
+  async #remove(route: string): Promise<void> {
     const held = this.#installed.get(route);
-    if (held === undefined || (holder !== undefined && held.hex !== holder.hex)) return;
+    if (held === undefined) return;
     this.#installed.delete(route);
     const err = await this.#d.routing.deleteRoute(this.#d.device, route);
     // The device going away takes its routes with it; a failure here is worth a line, not more.

@@ -47,18 +47,23 @@ test('accept: routes installed for listed members, changed with a newer certific
   const self = net.member('self', '10.10.10.1/24').cert;
   const r = net.member('r', '10.10.10.2/24');
   const early = entryOf(net.member('early', '10.10.10.9/24'), ['192.168.70.0/24']);
-  const dir = directory([early]);
+  const listed: DirectoryEntry[] = [early];
+  const dir = directory(listed);
   const routing = new RecordingRouting();
   const sr = new SubnetRoutes({ accept: true, advertise: false, snat: true }, { device: 'sm0', directory: dir, self, routing, logger: silentLogger });
   await sr.start();
   await sr.settled();
   assert.deepEqual(routing.log, ['add 192.168.70.0/24 sm0']);
   const first = entryOf(r, ['192.168.50.0/24', '192.168.60.0/24']);
+  listed.push(first);
   dir.emit('up', first, undefined);
+  await sr.settled();
   const second = entryOf(r, ['192.168.50.0/24']);
+  listed[1] = second;
   dir.emit('up', second, first);
   await sr.settled();
   assert.deepEqual(sr.accepted().map((a) => a.route).sort(), ['192.168.50.0/24', '192.168.70.0/24']);
+  listed.pop();
   dir.emit('down', second);
   await sr.settled();
   assert.deepEqual(sr.accepted().map((a) => a.route), ['192.168.70.0/24']);
@@ -68,9 +73,37 @@ test('accept: routes installed for listed members, changed with a newer certific
   ]);
   assert.equal(sr.accepted().length, 0);
   // After stop the directory's events change nothing.
+  listed.push(first);
   dir.emit('up', first, undefined);
   await sr.settled();
   assert.equal(routing.log.length, 6);
+});
+
+test('accept: a relay flapping a member 1000 times costs a few passes, not a backlog of commands; members without routes cost none', async () => {
+  const self = net.member('self', '10.10.10.1/24').cert;
+  const r = entryOf(net.member('r', '10.10.10.2/24'), ['192.168.50.0/24']);
+  const plain = entryOf(net.member('p', '10.10.10.3/24'), []);
+  const listed: DirectoryEntry[] = [];
+  const dir = directory(listed);
+  const routing = new RecordingRouting();
+  const sr = new SubnetRoutes({ accept: true, advertise: false, snat: true }, { device: 'sm0', directory: dir, self, routing, logger: silentLogger });
+  await sr.start();
+  await sr.settled();
+  const passesBefore = sr.passes;
+  for (let i = 0; i < 1000; i++) {
+    listed.push(r);
+    dir.emit('up', r, undefined);
+    listed.pop();
+    dir.emit('down', r);
+    dir.emit('up', plain, undefined);
+  }
+  listed.push(r);
+  dir.emit('up', r, undefined);
+  await sr.settled();
+  assert.ok(sr.passes - passesBefore <= 2, `${sr.passes - passesBefore} passes for 2001 events`);
+  assert.ok(routing.log.length <= 2, routing.log.join(', '));
+  assert.deepEqual(sr.accepted().map((a) => a.route), ['192.168.50.0/24']);
+  await sr.stop();
 });
 
 test('advertise: forwarding on and one masquerade rule per (mesh subnet, route) of a family; stop undoes both', async () => {

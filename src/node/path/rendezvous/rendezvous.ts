@@ -127,11 +127,12 @@ export class Rendezvous extends EventEmitter {
 
   /**
    * Declare the members' subnet routes this node accepts (routed into the
-   * mesh); addresses inside them are neither advertised nor dialed.
+   * mesh); addresses inside them are neither dialed nor probed from now on,
+   * nor advertised from our next offer. No 'changed': members coming and
+   * going must not make us re-sign our offer each time.
    */
   setRoutedPrefixes(cidrs: readonly string[]): void {
     this.#routedPrefixes = cidrs.map((c) => parseRoute(c));
-    this.emit('changed');
   }
 
   /** True for an address inside our mesh subnets or the routes we accept (never advertised, never dialed or probed). */
