@@ -539,7 +539,7 @@ export class NodeDaemon {
         addresses: [...this.certificate.addresses],
       });
       const routes = this.#o.routes ?? {};
-      this.#dataplane = this.node.attachDevice(this.#device, { acceptRoutes: routes.accept === true });
+      this.#dataplane = this.node.attachDevice(this.#device, { acceptRoutes: routes.accept === true, serveRoutes: routes.advertise === true });
       this.#enforcePolicy();
       if (routes.accept === true || routes.advertise === true) {
         this.#subnetRoutes = new SubnetRoutes(

@@ -33,6 +33,13 @@
  *    `acceptRoutes` it is 'spoofed_source' as before, since we never routed
  *    anything there. Routed packets meet the network policy like any other:
  *    its CIDR selectors see the LAN address.
+ *  - A node serving routes (`inboundDestinations`, set with
+ *    --advertise-routes) has IP forwarding on, so its kernel would forward
+ *    whatever a member sends wherever this machine reaches (its default
+ *    route, other LANs): a packet from a member whose destination is not
+ *    inside those prefixes (our mesh subnets, our certified routes,
+ *    multicast and link-local) is dropped ('unserved_destination'). A member
+ *    may reach the LANs the CA signed, not turn this node into an exit.
  *
  * Network policy (docs/architecture.md "Network policy"), when the node has
  * one (setPolicy): a packet from a member that passed the source rule is
@@ -104,7 +111,7 @@ export interface DataplaneMembers {
 
 export type DataplaneDropReason =
   | 'runt' | 'not_ip' | 'no_route' | 'spoofed_source' | 'unknown_peer' | 'gso_unsupported'
-  | 'device_queue_full' | 'device_write_failed' | 'session_dropped'
+  | 'device_queue_full' | 'device_write_failed' | 'session_dropped' | 'unserved_destination'
   // TAP source rule (tap-source.ts); a forged IP source is 'spoofed_source' as in TUN mode.
   | 'spoofed_mac' | 'spoofed_arp' | 'spoofed_nd' | 'vlan_tagged' | 'ipv6_ext_headers';
 
@@ -125,6 +132,12 @@ export interface DataplaneDeps {
   logger?: Logger;
   /** Send to and accept from members' certified subnet routes (`up --accept-routes`); TUN only. Default false. */
   acceptRoutes?: boolean;
+  /**
+   * TUN, when serving routes (`up --advertise-routes`): the only destinations
+   * a member's packet may have (network addresses and prefix lengths);
+   * others are dropped as 'unserved_destination'. Absent: no check.
+   */
+  inboundDestinations?: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>;
 }
 
 /** True when `addr` lies in one of `routes` (same family). */
@@ -142,7 +155,7 @@ export class Dataplane {
     deviceRx: 0, deviceTx: 0, toPeers: 0, fromPeers: 0, floods: 0,
     drops: {
       runt: 0, not_ip: 0, no_route: 0, spoofed_source: 0, unknown_peer: 0, gso_unsupported: 0,
-      device_queue_full: 0, device_write_failed: 0, session_dropped: 0,
+      device_queue_full: 0, device_write_failed: 0, session_dropped: 0, unserved_destination: 0,
       spoofed_mac: 0, spoofed_arp: 0, spoofed_nd: 0, vlan_tagged: 0, ipv6_ext_headers: 0,
     },
   };
@@ -157,6 +170,7 @@ export class Dataplane {
   /** Offset of the L2/L3 packet inside a unit as the device hands it over. */
   readonly #devOffset: number;
   readonly #acceptRoutes: boolean;
+  readonly #inboundDestinations: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | null;
   readonly #pending: Uint8Array[] = [];
   #flushScheduled = false;
   #running = false;
@@ -178,6 +192,7 @@ export class Dataplane {
     this.#l2 = deps.device.kind === 'tap' ? new L2Switch() : null;
     this.#devOffset = deps.device.vnetHdr ? VNET_HDR_BYTES : 0;
     this.#acceptRoutes = deps.acceptRoutes === true && this.#l2 === null;
+    this.#inboundDestinations = deps.inboundDestinations !== undefined && this.#l2 === null ? deps.inboundDestinations.map((d) => ({ bytes: Uint8Array.from(d.bytes), prefix: d.prefix })) : null;
   }
 
   /** Whether this data plane sends to and accepts from members' certified routes. */
@@ -289,6 +304,13 @@ export class Dataplane {
         drops.spoofed_source++;
         this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold${this.#acceptRoutes ? ' nor route' : ''}`);
         return;
+      }
+      if (this.#inboundDestinations !== null) {
+        const dst = ipDestination(body, pkt);
+        if (dst === null || !inRoutes(this.#inboundDestinations, dst)) {
+          drops.unserved_destination++;
+          return;
+        }
       }
     }
     const engine = this.#policy;

@@ -351,3 +351,20 @@ test('TAP never accepts routes (TUN-only), whatever the option says', () => {
   const dp = new Dataplane({ device, peers: { sendInner: () => 'sent' as const }, members: routedDirectory, clock: new FakeClock(), acceptRoutes: true });
   assert.equal(dp.acceptRoutes, false);
 });
+
+test('TUN serving routes: a member\'s packet must be for our mesh subnet, our routes, multicast or link-local; anything else is unserved_destination', async () => {
+  const device = new FakeDevice('tun', true);
+  const dp = new Dataplane({
+    device, peers: { sendInner: () => 'sent' as const }, members: directory, clock: new FakeClock(),
+    inboundDestinations: [{ bytes: ip('10.10.10.0'), prefix: 24 }, { bytes: ip('192.168.50.0'), prefix: 24 }, { bytes: ip('224.0.0.0'), prefix: 4 }],
+  });
+  dp.start();
+  dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.1'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '192.168.50.10'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '224.0.0.251'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '8.8.8.8')); // through our default route: an exit node, which this is not
+  dp.fromPeer(B, ipv4('10.10.10.4', '192.168.51.1')); // another LAN of this machine
+  await new Promise((r) => setImmediate(r));
+  assert.equal(device.written.length, 3);
+  assert.equal(dp.stats.drops.unserved_destination, 2);
+});
