@@ -7,7 +7,8 @@
  *
  *   - A gets a kernel route for 192.168.50.0/24 on its TUN device, pings
  *     192.168.50.10 and fetches HTTP from it; R holds a MASQUERADE rule and
- *     forwarding while it runs, and neither once it stopped.
+ *     forwarding while it runs, and neither once it stopped. The same over
+ *     IPv6: fd50::/64 in R's certificate, fd50::10 from A (ip6tables).
  *   - The LAN host reaches A's mesh address through R (no NAT that way):
  *     A takes a source inside R's certified route.
  *   - B (no --accept-routes) has no such kernel route; with one added by
@@ -40,6 +41,8 @@ const MESH_R2 = '10.10.10.5';
 const LAN_NET = '192.168.50.0/24';
 const LAN_GW = '192.168.50.1';
 const LAN_HOST = '192.168.50.10';
+const LAN6_NET = 'fd50::/64';
+const LAN6_HOST = 'fd50::10';
 const HTTP_PORT = 8080;
 const HTTP_BODY = 'hello from the lan';
 const IFNAME = 'smtun0';
@@ -50,7 +53,7 @@ const ROUTE_READY_MS = 20_000;
 const POLL_MS = 250;
 const PINGS = 5;
 
-const LAN_SERVER = `require('node:http').createServer((q, s) => s.end(${JSON.stringify(HTTP_BODY)})).listen(${HTTP_PORT}, ${JSON.stringify(LAN_HOST)}, () => console.log('listening'));`;
+const LAN_SERVER = `require('node:http').createServer((q, s) => s.end(${JSON.stringify(HTTP_BODY)})).listen(${HTTP_PORT}, '::', () => console.log('listening'));`;
 
 interface Lab {
   lab: NetnsLab;
@@ -98,6 +101,8 @@ describe('subnet routes signed by the CA (TUN)', { skip }, () => {
     await lab.check('r', ['ip', 'addr', 'add', `${LAN_GW}/24`, 'dev', 'lan0']);
     await lab.check('r', ['ip', 'link', 'set', 'lan0', 'up']);
     await lab.check('lan', ['ip', 'addr', 'add', `${LAN_HOST}/24`, 'dev', 'host0']);
+    await lab.check('r', ['ip', 'addr', 'add', 'fd50::1/64', 'dev', 'lan0', 'nodad']);
+    await lab.check('lan', ['ip', 'addr', 'add', `${LAN6_HOST}/64`, 'dev', 'host0', 'nodad']);
     await lab.check('lan', ['ip', 'link', 'set', 'host0', 'up']);
     // The LAN routes the mesh via R (used by the LAN -> A test; A -> LAN is masqueraded).
     await lab.check('lan', ['ip', 'route', 'add', '10.10.10.0/24', 'via', LAN_GW]);
@@ -107,8 +112,8 @@ describe('subnet routes signed by the CA (TUN)', { skip }, () => {
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile });
     const options = (m: TestMember, args: string[] = []): LabNodeOptions => ({ relay, caFile: net.caFile, certFile: m.certFile, dir: m.dir, dev: 'tun', ifname: IFNAME, args });
     env = { lab, net, relay, options };
-    const mr = await net.addMember('r', { address: `${MESH_R}/24`, routes: [LAN_NET] });
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
+    const mr = await net.addMember('r', { address: `${MESH_R}/24`, extraAddresses: ['fd00::2/64'], routes: [LAN_NET, LAN6_NET] });
+    const ma = await net.addMember('a', { address: `${MESH_A}/24`, extraAddresses: ['fd00::3/64'] });
     const mb = await net.addMember('b', { address: `${MESH_B}/24` });
     r = await startLabDaemon(lab, 'r', options(mr, ['--advertise-routes']));
     a = await startLabDaemon(lab, 'a', options(ma, ['--accept-routes']));
@@ -135,14 +140,27 @@ describe('subnet routes signed by the CA (TUN)', { skip }, () => {
     assert.equal(res.status, 200);
     assert.equal(res.body, HTTP_BODY);
     const st = (await a!.status()) as { routes?: { accepting: boolean; accepted: Array<{ route: string; name: string }> } };
-    assert.deepEqual(st.routes?.accepted.map((x) => `${x.route} ${x.name}`), [`${LAN_NET} r`]);
+    assert.deepEqual(st.routes?.accepted.map((x) => `${x.route} ${x.name}`), [`${LAN_NET} r`, `${LAN6_NET} r`]);
     const rs = (await r!.status()) as { routes?: { advertised: string[]; snat: boolean } };
-    assert.deepEqual(rs.routes?.advertised, [LAN_NET]);
+    assert.deepEqual(rs.routes?.advertised, [LAN_NET, LAN6_NET]);
     // R forwards and masquerades the mesh towards the LAN while it serves the route.
     assert.equal((await l.check('r', ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '1');
     const rules = await masqueradeRules(l, 'r');
     assert.equal(rules.length, 1, rules.join('\n'));
     assert.match(rules[0]!, /-s 10\.10\.10\.0\/24 -d 192\.168\.50\.0\/24/);
+  });
+
+  test('IPv6: A reaches the LAN host\'s fd50::10 through R (ip6tables masquerade, IPv6 forwarding)', async () => {
+    const l = env!.lab;
+    assert.match((await l.check('a', ['ip', '-6', 'route', 'show', LAN6_NET])).stdout, new RegExp(`dev ${IFNAME}`));
+    const p = await measurePing(l, 'a', LAN6_HOST, { count: PINGS, intervalS: 0.2 });
+    assert.equal(p.received, PINGS, `a -> ${LAN6_HOST}: ${p.received}/${p.transmitted}`);
+    const res = await labHttpGet(l, 'a', LAN6_HOST, HTTP_PORT, '/');
+    assert.equal(res.body, HTTP_BODY);
+    assert.equal((await l.check('r', ['cat', '/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim(), '1');
+    const rules = (await l.check('r', ['ip6tables', '-w', '5', '-t', 'nat', '-S', 'POSTROUTING'])).stdout.split('\n').filter((x) => x.includes('MASQUERADE'));
+    assert.equal(rules.length, 1, rules.join('\n'));
+    assert.match(rules[0]!, /-s fd00::\/64 -d fd50::\/64/);
   });
 
   test('the LAN host reaches A through R: A takes sources inside R\'s certified route', async () => {
@@ -167,6 +185,8 @@ describe('subnet routes signed by the CA (TUN)', { skip }, () => {
     // Stopping R removed its masquerade rule and restored forwarding, and A dropped the route with R.
     assert.deepEqual(await masqueradeRules(l, 'r'), []);
     assert.equal((await l.check('r', ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '0');
+    assert.equal((await l.check('r', ['cat', '/proc/sys/net/ipv6/conf/all/forwarding'])).stdout.trim(), '0');
+    assert.ok(!(await l.check('r', ['ip6tables', '-w', '5', '-t', 'nat', '-S', 'POSTROUTING'])).stdout.includes('MASQUERADE'), 'the ip6tables rule outlived R');
     const gone = Date.now() + ROUTE_READY_MS;
     while ((await kernelRoute(l, 'a')) !== '' && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     assert.equal(await kernelRoute(l, 'a'), '', 'a kept the route of a member that left');
