@@ -88,7 +88,10 @@ export class LinuxRouting implements Routing {
 
   async masquerade(op: 'add' | 'delete', family: 4 | 6, from: string, to: string): Promise<string | null> {
     const tool = family === 4 ? 'iptables' : 'ip6tables';
-    const args = ['-w', XTABLES_WAIT_S, '-t', 'nat', op === 'add' ? '-A' : '-D', 'POSTROUTING', '-s', from, '-d', to, '-m', 'comment', '--comment', MASQUERADE_COMMENT, '-j', 'MASQUERADE'];
+    const rule = ['POSTROUTING', '-s', from, '-d', to, '-m', 'comment', '--comment', MASQUERADE_COMMENT, '-j', 'MASQUERADE'];
+    // A daemon killed before its stop left its rule behind: adopt it rather than append a second copy.
+    if (op === 'add' && (await this.#run(tool, ['-w', XTABLES_WAIT_S, '-t', 'nat', '-C', ...rule]))?.code === 0) return null;
+    const args = ['-w', XTABLES_WAIT_S, '-t', 'nat', op === 'add' ? '-A' : '-D', ...rule];
     return outcome(`${tool} ${args.join(' ')}`, await this.#run(tool, args), tool);
   }
 }
