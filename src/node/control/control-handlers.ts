@@ -61,6 +61,8 @@ export interface ControlDirectory {
   list(): readonly ControlMember[];
   /** The member holding this mesh address (4 or 16 bytes). */
   byAddress(addr: Uint8Array): ControlMember | undefined;
+  /** The member whose certified subnet route holds this address, longest prefix first (docs/architecture.md "Subnet routes"). */
+  byRoute?(addr: Uint8Array): ControlMember | undefined;
 }
 
 /** One entry of the session table (the PeerManager's PeerInfo fits). */
@@ -361,7 +363,8 @@ export class NodeControlHandlers implements ControlHandler {
         }
       });
       if (mine) return selfResult();
-      const m = s.directory.byAddress(addr);
+      // An address in a member's certified route names the member serving it.
+      const m = s.directory.byAddress(addr) ?? s.directory.byRoute?.(addr);
       if (m !== undefined && !s.isRevoked(m.hex)) return memberResult(m);
       throw new ControlError(ControlCode.UNKNOWN_ADDRESS, `no member holds the mesh address ${target} (\`shadowmesh peers\` lists who is known)`);
     }
