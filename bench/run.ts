@@ -8,7 +8,9 @@
  * tunnel throughput and latency in network namespaces (bare veth,
  * wireguard-go, ShadowMesh; bench/netns-throughput.ts, root only). A failing
  * netns run is reported in its section and does not lose the handshake one.
- * Then, each in its own section: where a ping's round trip goes
+ * Then, each in its own section: what network-policy enforcement costs on a
+ * direct UDP path (netns-policy.ts: no policy vs a 100-rule policy whose last
+ * rule allows the flow), where a ping's round trip goes
  * (netns-latency.ts), ping against wireguard-go in alternating rounds
  * (netns-ping-interleaved.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
  * a long transfer with heap snapshots (netns-soak.ts, SHADOWMESH_SOAK_MINUTES, default 10), direct paths
@@ -37,6 +39,7 @@ import { renderNatSection, type NatBenchResult } from './netns-nat.js';
 import { renderChatSection, type ChatBenchResult } from './chat.js';
 import { renderCliStartupSection, type CliStartupResult } from './cli-startup.js';
 import { renderRelayClusterSection } from './relay-cluster-report.js';
+import { renderPolicySection, type PolicyBenchResult } from './netns-policy.js';
 import type { RelayScaleResult } from './relay-scale.js';
 import type { RelayForwardingResult } from './relay-forwarding.js';
 
@@ -54,6 +57,7 @@ const CHAT = fileURLToPath(new URL('./chat.js', import.meta.url));
 const CLI_STARTUP = fileURLToPath(new URL('./cli-startup.js', import.meta.url));
 const RELAY_SCALE = fileURLToPath(new URL('./relay-scale.js', import.meta.url));
 const RELAY_FORWARDING = fileURLToPath(new URL('./relay-forwarding.js', import.meta.url));
+const POLICY = fileURLToPath(new URL('./netns-policy.js', import.meta.url));
 /** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
 const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
 
@@ -105,6 +109,8 @@ function runJson<T>(script: string, args: string[], timeoutMs: number): { result
   }
 }
 const isRoot = typeof process.getuid !== 'function' || process.getuid() === 0;
+/** Policy cost: 2 rounds x 2 rows x (two 10 s iperf3 runs + daemons and a direct path, ~15 s); bound it. */
+const policy = isRoot ? runJson<PolicyBenchResult>(POLICY, ['--seconds', '10', '--rounds', '2'], 300_000) : { result: null, failure: 'needs root (network namespaces)' };
 const latency = isRoot ? runJson<LatencyResult>(LATENCY, ['--count', '200'], 180_000) : { result: null, failure: 'needs root (network namespaces)' };
 /** Three phases (direct UDP, relay, TAP), each fresh daemons plus 10 rounds x 2 x 20 pings 10 ms apart; bound it. */
 const INTERLEAVED_ARGS = ['--rounds', '10', '--count', '20'];
@@ -166,6 +172,7 @@ ${sep}
 ${rows.join('\n')}
 
 ${renderNetnsSection(netns.result, netns.failure)}
+${renderPolicySection(policy.result, policy.failure)}
 ${renderLatencySection(latency.result, latency.failure)}
 ${renderInterleavedSection(interleaved.result, interleaved.failure, ` ${INTERLEAVED_ARGS.join(' ')}`)}
 ${renderMemorySection(memory.result, memory.failure)}

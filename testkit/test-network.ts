@@ -88,10 +88,10 @@ export interface TestNetwork {
   cleanup(): Promise<void>;
 }
 
-export async function createTestNetwork(options: { members?: number | string[]; caName?: string } = {}): Promise<TestNetwork> {
+export async function createTestNetwork(options: { members?: number | string[]; caName?: string; caDomain?: string } = {}): Promise<TestNetwork> {
   const dir = await mkdtemp(join(tmpdir(), 'shadowmesh-net-'));
   const caDir = join(dir, 'ca');
-  const ca = await initCa(caDir, { name: options.caName ?? 'test network', nowMs: Date.now() - CA_BACKDATE_MS });
+  const ca = await initCa(caDir, { name: options.caName ?? 'test network', nowMs: Date.now() - CA_BACKDATE_MS, ...(options.caDomain !== undefined ? { domain: options.caDomain } : {}) });
   const members: TestMember[] = [];
   let hosts = 0;
   let cleaned = false;

@@ -1,7 +1,7 @@
 /**
  * `shadowmesh ca ...`: run the network CA (src/identity/ca.ts).
  *
- *   ca init   --dir CADIR [--name NAME] [--valid DURATION] [--force]
+ *   ca init   --dir CADIR [--name NAME] [--domain DOMAIN] [--valid DURATION] [--force]
  *   ca sign   --ca CADIR --name NAME --ip CIDR[,CIDR] [--groups a,b] [--route CIDR]... [--valid DURATION] --pub PUBFILE --out CERTFILE
  *   ca revoke --ca CADIR (--peer PEERID | --cert CERTFILE)...
  *   ca show   FILE [--ca-cert CAFILE]
@@ -32,6 +32,7 @@ import { readPublicFile } from '../identity/secure-files.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { registerCaEnroll } from './ca-enroll.js';
 import { registerCaPolicy } from './policy.js';
+import { DEFAULT_NETWORK_DOMAIN, normalizeNetworkDomain } from '../names/network-domain.js';
 
 export const CA_PASSPHRASE_ENV = 'SHADOWMESH_CA_PASSPHRASE';
 const DEFAULT_MEMBER_VALID = '365d';
@@ -69,16 +70,17 @@ function caPassphrase(file: string | undefined): Promise<string | undefined> {
 
 // --- ca init -----------------------------------------------------------------
 
-interface InitOptions { dir: string; name?: string; valid: string; passphraseFile?: string; force?: boolean; json?: boolean }
+interface InitOptions { dir: string; name?: string; domain?: string; valid: string; passphraseFile?: string; force?: boolean; json?: boolean }
 
 async function runInit(opts: InitOptions): Promise<void> {
   const dir = resolve(opts.dir);
   const validMs = parseDuration(opts.valid);
   if (validMs <= 0) throw new ConfigError('SM_ERR_CONFIG_DURATION', `--valid: must be longer than 0, got ${JSON.stringify(opts.valid)}`);
+  const domain = opts.domain === undefined ? undefined : normalizeNetworkDomain(opts.domain);
   const passphrase = await caPassphrase(opts.passphraseFile);
   let ca: CaCertificate;
   try {
-    ca = await initCa(dir, { name: opts.name, validMs, passphrase, force: opts.force === true });
+    ca = await initCa(dir, { name: opts.name, validMs, passphrase, force: opts.force === true, ...(domain !== undefined ? { domain } : {}) });
   } catch (err) {
     if ((err as IdentityError).code === IdentityCode.EXISTS) {
       throw new IdentityError(IdentityCode.EXISTS, `a CA already exists in ${dir}; keeping it. Use --force to replace it (every certificate it issued becomes useless)`);
@@ -89,9 +91,10 @@ async function runInit(opts: InitOptions): Promise<void> {
   warnCaExpiry(opts.json, ca);
   print(
     opts.json,
-    { caId, name: ca.name, notBefore: iso(ca.notBeforeMs), notAfter: iso(ca.notAfterMs), certificate: join(dir, CA_CERT_FILE), key: join(dir, CA_KEY_FILE), revocationList: join(dir, CA_CRL_FILE), encrypted: passphrase !== undefined },
+    { caId, name: ca.name, ...(ca.domain !== null ? { domain: ca.domain } : {}), notBefore: iso(ca.notBeforeMs), notAfter: iso(ca.notAfterMs), certificate: join(dir, CA_CERT_FILE), key: join(dir, CA_KEY_FILE), revocationList: join(dir, CA_CRL_FILE), encrypted: passphrase !== undefined },
     `Created network CA "${ca.name}" in ${dir}${passphrase !== undefined ? ' (key encrypted with the passphrase)' : ''}\n` +
       `CA id:       ${caId}\n` +
+      (ca.domain !== null ? `domain:      ${ca.domain} (members are NAME.${ca.domain})\n` : '') +
       `valid:       ${iso(ca.notBeforeMs)} .. ${iso(ca.notAfterMs)}\n` +
       `certificate: ${join(dir, CA_CERT_FILE)} (give it to every relay and node)\n` +
       `key:         ${join(dir, CA_KEY_FILE)} (keep it secret)\n`,
@@ -231,8 +234,8 @@ async function runShow(file: string, opts: ShowOptions): Promise<void> {
       warnCaExpiry(opts.json, c);
       shown = {
         kind: 'CA certificate',
-        json: { kind: 'ca-certificate', name: c.name, caId: toHex(c.caId), notBefore: iso(c.notBeforeMs), notAfter: iso(c.notAfterMs), selfSignature: 'valid' },
-        text: `name:      ${c.name}\nCA id:     ${toHex(c.caId)}\nvalid:     ${iso(c.notBeforeMs)} .. ${iso(c.notAfterMs)}\nsignature: valid (self-signed)\n`,
+        json: { kind: 'ca-certificate', name: c.name, ...(c.domain !== null ? { domain: c.domain } : {}), caId: toHex(c.caId), notBefore: iso(c.notBeforeMs), notAfter: iso(c.notAfterMs), selfSignature: 'valid' },
+        text: `name:      ${c.name}\n${c.domain !== null ? `domain:    ${c.domain}\n` : ''}CA id:     ${toHex(c.caId)}\nvalid:     ${iso(c.notBeforeMs)} .. ${iso(c.notAfterMs)}\nsignature: valid (self-signed)\n`,
       };
     } else if (label === ArmorLabel.REVOCATION_LIST) {
       shown = ca !== undefined
@@ -263,6 +266,7 @@ export function registerCa(program: Command): void {
     .description(`create a network CA in CADIR: ${CA_KEY_FILE} (secret), ${CA_CERT_FILE} (public), ${CA_CRL_FILE} (empty revocation list #0), ${CA_ISSUED_DIR}/`)
     .requiredOption('--dir <CADIR>', 'CA directory (created 0700 if missing)')
     .option('--name <NAME>', 'CA name shown to members', 'ShadowMesh network CA')
+    .option('--domain <DOMAIN>', `network domain of member names, NAME.<DOMAIN>, signed into the CA certificate so every member agrees on it (default: none, members use ${DEFAULT_NETWORK_DOMAIN} unless configured)`)
     .option('--valid <DURATION>', 'CA lifetime, e.g. 3650d, 8760h', DEFAULT_CA_VALID)
     .option('--passphrase-file <FILE>', `encrypt the CA key with the passphrase on the first line of FILE (default: $${CA_PASSPHRASE_ENV} if set, else unencrypted)`)
     .option('--force', 'replace an existing CA (every certificate it issued becomes useless)')

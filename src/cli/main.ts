@@ -48,6 +48,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.freez
   send: async () => (await import('./send.js')).registerSend,
   recv: async () => (await import('./recv.js')).registerRecv,
   chat: async () => (await import('./chat.js')).registerChat,
+  web: async () => (await import('./web.js')).registerWeb,
   policy: async () => (await import('./policy.js')).registerPolicy,
   config: async () => (await import('./config.js')).registerConfig,
   netcheck: async () => (await import('./netcheck.js')).registerNetcheck,

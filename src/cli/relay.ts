@@ -143,6 +143,8 @@ export function registerRelay(program: Command): void {
     .option('--idle-timeout <duration>', `disconnect a member silent this long; must exceed --heartbeat${keySourcesHelp('relay.idleTimeout')}`)
     .option('--handshake-timeout <duration>', `time allowed for TLS and admission, e.g. 10s${keySourcesHelp('relay.handshakeTimeout')}`)
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('relay.metrics.listen')}`)
+    .option('--web <host:port>', `serve the operator page (live counters) on this address, e.g. 127.0.0.1:9471 (default off); needs --web-token-file${keySourcesHelp('relay.web.listen')}`)
+    .option('--web-token-file <file>', `file holding the operator page's admin token (32 to 128 base64url characters); open the page with ?token=<it>${keySourcesHelp('relay.web.tokenFile')}`)
     .option('--stun-listen <host:port>', `answer STUN on this UDP address instead of the --listen host and port${keySourcesHelp('relay.stun.listen')}`)
     .option('--no-stun', `do not answer STUN Binding requests on UDP (nodes then learn no public UDP address from this relay)${keySourcesHelp('relay.stun.enabled')}`)
     .option('--cluster <urls>', `join a relay cluster: share one mesh with the other relays on this NATS server (nats://HOST:PORT or tls://HOST:PORT, comma-separated); absent: a single relay${keySourcesHelp('relay.cluster.url')}`)

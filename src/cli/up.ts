@@ -206,8 +206,9 @@ export function registerUp(program: Command): void {
     .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again and the certificate renews itself there while up runs (docs/configuration.md "Joining with a token")')
     .option('--hostname <name>', 'member name to ask for with --join (default: this machine\'s host name up to its first dot)')
     .option('--metrics <host:port>', `serve Prometheus /metrics, /health and /ready over plain HTTP on this address (default off); keep it on localhost or a private network${keySourcesHelp('node.metrics.listen')}`)
+    .option('--web <host:port>', `serve the web console on this address, e.g. 127.0.0.1:9470 (default off); \`shadowmesh web\` prints its login link${keySourcesHelp('node.web.listen')}`)
     .option('--dns <host:port,...>', `answer DNS for NAME.<domain> with members' mesh addresses (from CA-verified certificates) and PTR for them, other names forwarded upstream, over UDP and TCP on these addresses, e.g. 127.0.0.153:53 or MESH_IP:53 (default off); with a device and resolvectl, systemd-resolved sends the domain here${keySourcesHelp('node.dns.listen')}`)
-    .option('--dns-domain <domain>', `network domain of member names (default ${DEFAULT_NETWORK_DOMAIN}); give every member the same one${keySourcesHelp('node.dns.domain')}`)
+    .option('--dns-domain <domain>', `network domain of member names, overriding the one the CA certificate carries (default: the CA's, else ${DEFAULT_NETWORK_DOMAIN})${keySourcesHelp('node.dns.domain')}`)
     .option('--dns-upstream <ip[:port],...>', `resolvers for other names (default: the nameservers of /etc/resolv.conf at start)${keySourcesHelp('node.dns.upstream')}`)
     .option('--no-dns-resolved', 'do not register --dns with systemd-resolved (SHADOWMESH_DNS_RESOLVED=false; node.dns.resolved: false in the config file)')
     .addHelpText(

@@ -151,6 +151,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     direct: directOptionsOf(cfg),
     pathTimers: pathTimersOf(cfg),
     ...metricsOf(cfg, 'node.metrics.listen'),
+    ...webOf(cfg),
     ...namesOf(cfg),
     ...routesOf(cfg),
   };
@@ -172,7 +173,8 @@ export function namesOf(cfg: EffectiveConfig): { names?: DaemonNamesOptions } {
   if (listen === null) throw new TypeError('config node.dns.listen: not HOST:PORT[,HOST:PORT...] (the schema checks it)');
   const upstream = cfg.string('node.dns.upstream');
   const resolved = cfg.boolean('node.dns.resolved');
-  return { names: { listen, domain: req(cfg.string('node.dns.domain'), 'node.dns.domain'), ...(resolved === false ? { resolved: false } : {}), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
+  const domain = cfg.string('node.dns.domain');
+  return { names: { listen, ...(domain !== undefined ? { domain } : {}), ...(resolved === false ? { resolved: false } : {}), ...(upstream !== undefined ? { upstreams: parseUpstreamList(upstream) } : {}) } };
 }
 
 /** node.metrics.listen / relay.metrics.listen as the metrics listener's address; {} when unset (no listener). */
@@ -182,6 +184,15 @@ export function metricsOf(cfg: EffectiveConfig, path: 'node.metrics.listen' | 'r
   const listen = parseListenText(text);
   if (listen === null) throw new TypeError(`config ${path}: not HOST:PORT (the schema checks it)`);
   return { metrics: listen };
+}
+
+/** node.web.listen as the web console's address; {} when unset (no console). */
+export function webOf(cfg: EffectiveConfig): { web?: { host: string; port: number } } {
+  const text = cfg.string('node.web.listen');
+  if (text === undefined) return {};
+  const listen = parseListenText(text);
+  if (listen === null) throw new TypeError('config node.web.listen: not HOST:PORT (the schema checks it)');
+  return { web: listen };
 }
 
 /** The relay daemon's options from an effective configuration: files, TLS identity, server limits, metrics. */
@@ -199,8 +210,20 @@ export function relayDaemonOptionsOf(cfg: EffectiveConfig): RelayDaemonOptions {
     ...(keyFile !== undefined ? { keyFile } : { certLifetimeMs: req(cfg.ms('relay.tls.certLifetime'), 'relay.tls.certLifetime') }),
     server: relayServerOptionsOf(cfg),
     ...metricsOf(cfg, 'relay.metrics.listen'),
+    ...relayWebOf(cfg),
     ...clusterOf(cfg),
   };
+}
+
+/** relay.web.*: the operator page's address and admin token file; {} when relay.web.listen is unset. The file is read by the relay daemon. */
+export function relayWebOf(cfg: EffectiveConfig): { web?: { host: string; port: number; tokenFile: string } } {
+  const text = cfg.string('relay.web.listen');
+  if (text === undefined) return {};
+  const listen = parseListenText(text);
+  if (listen === null) throw new TypeError('config relay.web.listen: not HOST:PORT (the schema checks it)');
+  const tokenFile = cfg.string('relay.web.tokenFile');
+  if (tokenFile === undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', 'relay.web.listen (--web) needs relay.web.tokenFile (--web-token-file): the operator page has no other credential');
+  return { web: { ...listen, tokenFile } };
 }
 
 /**

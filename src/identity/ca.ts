@@ -150,7 +150,7 @@ export async function loadCa(dir: string, passphrase: string | undefined): Promi
 /** Creates a CA in `dir`: key, self-signed certificate, empty revocation list #0. SM_ERR_ID_EXISTS unless `force`. */
 export async function initCa(
   dir: string,
-  options: { name?: string; validMs?: number; passphrase?: string; force?: boolean; nowMs?: number } = {},
+  options: { name?: string; domain?: string; validMs?: number; passphrase?: string; force?: boolean; nowMs?: number } = {},
 ): Promise<CaCertificate> {
   checkDir('initCa', dir);
   const name = options.name ?? DEFAULT_CA_NAME;
@@ -165,7 +165,7 @@ export async function initCa(
     const signer = HybridSigner.generate();
     let seed: Uint8Array | undefined;
     try {
-      const ca = issueCaCertificate(signer, { name, notBeforeMs: nowMs, notAfterMs: nowMs + validMs });
+      const ca = issueCaCertificate(signer, { name, notBeforeMs: nowMs, notAfterMs: nowMs + validMs, ...(options.domain !== undefined ? { domain: options.domain } : {}) });
       const crl = issueRevocationList(signer, ca, { number: 0, issuedAtMs: nowMs, peerIds: [] });
       seed = signer.exportSeed();
       const body = await sealSeed(seed, SeedKind.Ca, options.passphrase);

@@ -24,6 +24,20 @@ export const MAX_ADDRESSES = 8;
 export const MAX_GROUPS = 16;
 /** Group name length in bytes. */
 export const MAX_GROUP_BYTES = 32;
+/** Longest network domain in a CA certificate: the longest DNS name (RFC 1035 §2.3.4), as text without the root dot. */
+export const MAX_DOMAIN_BYTES = 253;
+/** One DNS label: letters, digits and inner '-', 1..63 characters (RFC 1035 §2.3.1), lower case (the canonical form). */
+const DOMAIN_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** True for a network domain in canonical form: lower-case DNS labels separated by dots, no trailing dot, at most 253 characters. */
+export function isCanonicalDomain(text: string): boolean {
+  return typeof text === 'string' && text.length > 0 && text.length <= MAX_DOMAIN_BYTES && text.split('.').every((l) => DOMAIN_LABEL.test(l));
+}
+
+/** Checks the network domain a CA certificate carries (canonical form, see isCanonicalDomain). */
+export function checkDomain(domain: string, what = 'domain'): void {
+  if (!isCanonicalDomain(domain)) throw fieldError(`${what} ${JSON.stringify(domain)}: expected lower-case DNS labels of letters, digits and '-' separated by dots, at most ${MAX_DOMAIN_BYTES} characters, e.g. mesh or corp.example`);
+}
 
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides that can disguise text in a terminal.
 const FORBIDDEN_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;

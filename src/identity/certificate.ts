@@ -20,7 +20,7 @@
  * |        | 1 + k·m  | addresses: u8 count (1..8), each                     |
  * |        |          |   family u8 (4|6) ‖ prefix u8 ‖ address[4|16]        |
  * |        | 1 + …    | groups: u8 count (0..16), each u8 length (1..32) ‖ ASCII |
- * |        | [1 + k·m] | routes, only when the member has any: u8 count     |
+ * |        | [1 + k·m] | routes, only with header flag 0x01: u8 count       |
  * |        |          |   (1..8), each family u8 (4|6) ‖ prefix u8 ‖ network |
  * |        |          |   address[4|16] (cert-routes.ts)                     |
  * | end-4691 | 4691   | CA hybrid signature, context "member-cert", over     |
@@ -36,16 +36,21 @@
  * | 44     | 8        | notAfterMs u64, > notBeforeMs                        |
  * | 52     | 2624     | CA hybrid public key                                 |
  * | 2676   | 1 + n    | name: u8 length n (1..64) ‖ UTF-8                    |
+ * |        | 1 + d    | domain, only with header flag 0x01: u8 length d      |
+ * |        |          |   (1..253) ‖ lower-case DNS labels (cert-fields.ts)  |
  * | end-4691 | 4691   | self-signature, context "ca-cert", over every byte before it |
  *
- * The routes field (docs/architecture.md "Subnet routes") came after the
- * first release. It is present exactly when the bytes before the signature
- * do not end with the groups, and then holds at least one route, so a
- * certificate has one encoding: a certificate without routes is the same
- * bytes as before, read by every version; one with routes is refused as
- * malformed (trailing bytes) by a node that predates them.
+ * Byte 2 of the header holds flags, per kind; every bit not named here
+ * must be zero:
+ *  - CA certificate, 0x01: the network domain of member names follows the
+ *    name (docs/configuration.md "Names");
+ *  - member certificate, 0x01: the routes field follows the groups
+ *    (docs/architecture.md "Subnet routes"), with at least one route.
+ * A certificate without the optional field encodes exactly as before its
+ * flag existed and is read by every version; one with it is refused as
+ * malformed (unknown flag) by a version that predates it.
  *
- * Decoders are strict: exact lengths, no trailing bytes, reserved bytes zero,
+ * Decoders are strict: exact lengths, no trailing bytes, reserved bytes and unknown flags zero,
  * the field rules of cert-fields.ts, canonical order-preserving lists.
  * They copy the input once into `raw`; every byte field of the returned
  * object is a view into that private copy, so callers may reuse their input.
@@ -60,7 +65,7 @@ import { HybridSigner, hybridVerify, HYBRID_SIGN_PUBLIC_BYTES, HYBRID_SIGNATURE_
 import { ByteReader } from '../wire/byte-reader.js';
 import { ByteWriter } from '../wire/byte-writer.js';
 import { MAX_CERT_BYTES } from '../wire/constants.js';
-import { checkDecodedAddresses, checkGroups, checkName, MAX_GROUP_BYTES, MAX_GROUPS, MAX_NAME_BYTES, parseAddresses } from './cert-fields.js';
+import { checkDecodedAddresses, checkDomain, checkGroups, checkName, isCanonicalDomain, MAX_DOMAIN_BYTES, MAX_GROUP_BYTES, MAX_GROUPS, MAX_NAME_BYTES, parseAddresses } from './cert-fields.js';
 import type { Cidr } from './cidr.js';
 import { checkedRoute, checkRouteList, MAX_ADDRESS_ENTRIES, MAX_ROUTES, parseRoutes } from './cert-routes.js';
 import { IdentityCode, isWireError } from './identity-errors.js';
@@ -77,13 +82,18 @@ export const CA_ID_LABEL = 'shadowmesh ca id v1';
 export const SERIAL_BYTES = 16;
 export const CA_ID_BYTES = 32;
 export const CERT_HEADER_BYTES = 4;
+/** CA certificate header flag (byte 2): a network domain follows the name. */
+export const CA_FLAG_DOMAIN = 0x01;
+/** Member certificate header flag (byte 2): the routes field follows the groups. */
+export const MEMBER_FLAG_ROUTES = 0x01;
 
 const MEMBER_FIXED_BYTES = CERT_HEADER_BYTES + SERIAL_BYTES + CA_ID_BYTES + 8 + 8 + PEER_ID_BYTES + HYBRID_SIGN_PUBLIC_BYTES;
 /** Largest member certificate the field limits allow. */
 export const MAX_MEMBER_CERT_BYTES =
   MEMBER_FIXED_BYTES + (1 + MAX_NAME_BYTES) + (1 + 1 + MAX_ADDRESS_ENTRIES * (2 + 16)) + (1 + MAX_GROUPS * (1 + MAX_GROUP_BYTES)) + HYBRID_SIGNATURE_BYTES;
 /** Largest CA certificate. */
-export const MAX_CA_CERT_BYTES = CERT_HEADER_BYTES + CA_ID_BYTES + 8 + 8 + HYBRID_SIGN_PUBLIC_BYTES + 1 + MAX_NAME_BYTES + HYBRID_SIGNATURE_BYTES;
+export const MAX_CA_CERT_BYTES = CERT_HEADER_BYTES + CA_ID_BYTES + 8 + 8 + HYBRID_SIGN_PUBLIC_BYTES + 1 + MAX_NAME_BYTES + 1 + MAX_DOMAIN_BYTES + HYBRID_SIGNATURE_BYTES;
+if (MAX_CA_CERT_BYTES > MAX_CERT_BYTES) throw new Error(`CA certificate limits allow ${MAX_CA_CERT_BYTES} bytes, above MAX_CERT_BYTES`);
 if (MAX_MEMBER_CERT_BYTES > MAX_CERT_BYTES) throw new Error(`member certificate limits allow ${MAX_MEMBER_CERT_BYTES} bytes, above MAX_CERT_BYTES`);
 
 export interface MemberCertificate {
@@ -106,6 +116,8 @@ export interface MemberCertificate {
 
 export interface CaCertificate {
   name: string;
+  /** The network domain of member names (`ca init --domain`), or null: the CA names none. */
+  domain: string | null;
   publicKey: Uint8Array;
   caId: Uint8Array;
   notBeforeMs: number;
@@ -139,12 +151,16 @@ export function malformed(what: string, why: string): IdentityError {
 }
 
 /** Reads and checks the common 4-byte header. */
-export function readCertHeader(r: ByteReader, kind: CertKind, what: string): void {
+/** Reads the 4-byte header; returns byte 2's flags, of which only `allowedFlags` may be set (none for most kinds). */
+export function readCertHeader(r: ByteReader, kind: CertKind, what: string, allowedFlags = 0): number {
   const version = r.u8('version');
   if (version !== CERT_FORMAT_VERSION) throw malformed(what, `unsupported format version ${version}`);
   const k = r.u8('kind');
   if (k !== kind) throw malformed(what, `kind 0x${k.toString(16).padStart(2, '0')}, expected 0x${kind.toString(16).padStart(2, '0')}`);
-  r.zeros(2, 'reserved');
+  const flags = r.u8('flags');
+  if ((flags & ~allowedFlags) !== 0) throw malformed(what, `unknown header flags 0x${flags.toString(16).padStart(2, '0')}`);
+  r.zeros(1, 'reserved');
+  return flags;
 }
 
 function checkValidity(notBeforeMs: number, notAfterMs: number): string | undefined {
@@ -183,7 +199,7 @@ export function decodeMemberCertificate(bytes: Uint8Array): MemberCertificate {
   const what = 'member certificate';
   return decodeWith(what, IdentityCode.CERT_MALFORMED, MAX_MEMBER_CERT_BYTES, bytes, (raw) => {
     const r = new ByteReader(raw);
-    readCertHeader(r, CertKind.Member, what);
+    const flags = readCertHeader(r, CertKind.Member, what, MEMBER_FLAG_ROUTES);
     const serial = r.bytes(SERIAL_BYTES, 'serial');
     const caId = r.bytes(CA_ID_BYTES, 'caId');
     const notBeforeMs = r.u64Number('notBeforeMs');
@@ -211,9 +227,9 @@ export function decodeMemberCertificate(bytes: Uint8Array): MemberCertificate {
     for (let i = 0; i < groupCount; i++) groups.push(r.u8String('group', MAX_GROUP_BYTES, 1));
     checkGroups(groups);
     const routes: string[] = [];
-    if (r.remaining > HYBRID_SIGNATURE_BYTES) {
+    if ((flags & MEMBER_FLAG_ROUTES) !== 0) {
       const routeCount = r.u8('route count');
-      if (routeCount < 1 || routeCount > MAX_ROUTES) throw malformed(what, `${routeCount} routes, need 1..${MAX_ROUTES} when the field is present`);
+      if (routeCount < 1 || routeCount > MAX_ROUTES) throw malformed(what, `${routeCount} routes, need 1..${MAX_ROUTES} with the routes flag`);
       const cidrs = [];
       for (let i = 0; i < routeCount; i++) {
         const family = r.u8('route family');
@@ -277,7 +293,7 @@ export function issueMemberCertificate(
     );
   }
   const w = new ByteWriter();
-  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Member).zeros(2);
+  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Member).u8(routes.length > 0 ? MEMBER_FLAG_ROUTES : 0).zeros(1);
   w.bytes(serial, 'serial').bytes(ca.caId, 'caId').u64Number(notBeforeMs, 'notBeforeMs').u64Number(notAfterMs, 'notAfterMs');
   w.bytes(peerIdFromPublicKey(publicKey), 'peerId').bytes(publicKey, 'publicKey');
   w.u8String(fields.name, 'name', MAX_NAME_BYTES, 1);
@@ -301,7 +317,7 @@ export function decodeCaCertificate(bytes: Uint8Array): CaCertificate {
   const what = 'CA certificate';
   return decodeWith(what, IdentityCode.CERT_MALFORMED, MAX_CA_CERT_BYTES, bytes, (raw) => {
     const r = new ByteReader(raw);
-    readCertHeader(r, CertKind.Ca, what);
+    const flags = readCertHeader(r, CertKind.Ca, what, CA_FLAG_DOMAIN);
     const caId = r.bytes(CA_ID_BYTES, 'caId');
     const notBeforeMs = r.u64Number('notBeforeMs');
     const notAfterMs = r.u64Number('notAfterMs');
@@ -311,26 +327,33 @@ export function decodeCaCertificate(bytes: Uint8Array): CaCertificate {
     if (!equalBytes(caId, caIdFromPublicKey(publicKey))) throw malformed(what, 'caId does not match the public key');
     const name = r.u8String('name', MAX_NAME_BYTES, 1);
     checkName(name, 'CA name');
+    let domain: string | null = null;
+    if ((flags & CA_FLAG_DOMAIN) !== 0) {
+      domain = r.u8String('domain', MAX_DOMAIN_BYTES, 1);
+      if (!isCanonicalDomain(domain)) throw malformed(what, `domain ${JSON.stringify(domain)} is not lower-case DNS labels`);
+    }
     const signed = raw.subarray(0, r.offset);
     const signature = r.bytes(HYBRID_SIGNATURE_BYTES, 'signature');
     r.end(what);
     if (!safeVerify(publicKey, CA_CERT_CONTEXT, signed, signature)) throw malformed(what, 'self-signature does not verify');
-    return { name, publicKey, caId, notBeforeMs, notAfterMs, signature, raw };
+    return { name, domain, publicKey, caId, notBeforeMs, notAfterMs, signature, raw };
   });
 }
 
-/** Issues the self-signed certificate of a CA key. SM_ERR_CERT_FIELD for a bad name or validity. */
-export function issueCaCertificate(caSigner: HybridSigner, fields: { name: string; notBeforeMs: number; notAfterMs: number }): CaCertificate {
+/** Issues the self-signed certificate of a CA key, naming the network domain when given. SM_ERR_CERT_FIELD for a bad name, domain or validity. */
+export function issueCaCertificate(caSigner: HybridSigner, fields: { name: string; notBeforeMs: number; notAfterMs: number; domain?: string }): CaCertificate {
   if (!(caSigner instanceof HybridSigner)) throw new ConfigError('SM_ERR_CONFIG_SIGNER', 'issueCaCertificate caSigner: expected a HybridSigner');
   if (fields === null || typeof fields !== 'object') throw new ConfigError('SM_ERR_CONFIG_FIELDS', 'issueCaCertificate fields: expected an object');
   checkName(fields.name, 'CA name');
+  if (fields.domain !== undefined) checkDomain(fields.domain, 'CA domain');
   const validity = checkValidity(fields.notBeforeMs, fields.notAfterMs);
   if (validity !== undefined) throw new IdentityError(IdentityCode.CERT_FIELD, validity);
   const publicKey = caSigner.publicKey;
   const w = new ByteWriter();
-  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Ca).zeros(2);
+  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Ca).u8(fields.domain !== undefined ? CA_FLAG_DOMAIN : 0).zeros(1);
   w.bytes(caIdFromPublicKey(publicKey), 'caId').u64Number(fields.notBeforeMs, 'notBeforeMs').u64Number(fields.notAfterMs, 'notAfterMs');
   w.bytes(publicKey, 'publicKey').u8String(fields.name, 'name', MAX_NAME_BYTES, 1);
+  if (fields.domain !== undefined) w.u8String(fields.domain, 'domain', MAX_DOMAIN_BYTES, 1);
   const tbs = w.finish();
   const signature = caSigner.sign(CA_CERT_CONTEXT, tbs);
   const out = new Uint8Array(tbs.length + signature.length);

@@ -56,6 +56,8 @@ export interface NodeMetricsSource {
       on(event: 'migration_complete', listener: (peerId: Uint8Array, durationMs: number) => void): unknown;
     };
     readonly dataplane: { readonly stats: { readonly drops: Counts }; policyDrops?(): Counts } | null;
+    /** Refused PATH_OFFERs by reason; null or absent when relay-only. */
+    readonly offers?: { drops(): Counts } | null;
     /** The UDP transport; null without UDP direct paths. */
     readonly udp?: { readonly stats: { readonly punches: number; readonly established: number; readonly roams: number; readonly drops: Counts; readonly candidatesRefused?: Counts }; readonly natMapping: string } | null;
     /** The rendezvous (offered and advertised candidates); null when relay-only. */
@@ -101,6 +103,8 @@ function* drops(d: NodeMetricsSource): Iterable<Sample> {
   yield* byLabel('reason', sumSessions(d).drops, { component: 'session' });
   yield* byLabel('reason', d.pinger.drops, { component: 'ping' });
   yield* byLabel('reason', d.node.paths.stats.drops, { component: 'paths' });
+  const offers = d.node.offers;
+  if (offers !== undefined && offers !== null) yield* byLabel('reason', offers.drops(), { component: 'offers' });
   const udp = d.node.udp;
   if (udp !== undefined && udp !== null) yield* byLabel('reason', udp.stats.drops, { component: 'udp' });
   yield* byLabel('reason', chat, { component: 'chat' });

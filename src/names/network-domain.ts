@@ -1,19 +1,18 @@
 /**
  * The network domain under which members have names, `NAME.<domain>`
- * (docs/configuration.md "Names"). It is a node setting (node.dns.domain,
- * default `mesh`) and not yet carried in the CA certificate, so every member
- * of a network should configure the same one.
+ * (docs/configuration.md "Names"). The network CA may carry it in its
+ * certificate (`ca init --domain`), so every member agrees on it; a node
+ * setting (node.dns.domain) overrides it, and without either it is `mesh`.
+ * The label rules live with the certificate fields (isCanonicalDomain).
  */
+import { isCanonicalDomain } from '../identity/cert-fields.js';
 import { NamesCode, NamesError } from './names-errors.js';
 
 export const DEFAULT_NETWORK_DOMAIN = 'mesh';
-const MAX_NAME_CHARS = 253;
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** True when `text` is a usable domain: dot-separated labels of letters, digits and inner '-', at most 253 characters; a trailing dot is allowed. */
 export function isNetworkDomain(text: string): boolean {
-  const t = text.toLowerCase().replace(/\.$/, '');
-  return t.length > 0 && t.length <= MAX_NAME_CHARS && t.split('.').every((l) => LABEL.test(l));
+  return typeof text === 'string' && isCanonicalDomain(text.toLowerCase().replace(/\.$/, ''));
 }
 
 /** `text` lowercased without a trailing dot; SM_ERR_NAMES_DOMAIN when it is not a domain. */

@@ -80,6 +80,8 @@ import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { NodePolicy } from '../policy/node-policy.js';
 import { PolicyEngine } from '../policy/policy-engine.js';
+import type { CompiledPolicy } from '../policy/compiled-policy.js';
+import { directPolicyGate } from './path/direct-policy.js';
 import type { RevocationList } from '../identity/revocation.js';
 import { loadIdentity, type Identity } from '../identity/key-file.js';
 import { MembershipVerifier } from '../identity/membership.js';
@@ -115,6 +117,8 @@ import { createMetricsRegistry } from '../metrics/metrics-registry.js';
 import { MetricsServer, type MetricsAddress, type Readiness } from '../metrics/metrics-server.js';
 import { registerNodeMetrics } from '../metrics/node-metrics.js';
 import { registerCertExpiryMetrics } from '../metrics/cert-metrics.js';
+import { WEB_API_ROUTES, WebConsole } from '../web/web-console.js';
+import { newWebToken } from '../web/web-token.js';
 import { CertExpiryWatch, type WatchedCertificate } from '../identity/cert-expiry.js';
 import type { PathTimerOptions } from './path/path-timers.js';
 import { DaemonCode, DaemonError } from './node-errors.js';
@@ -163,6 +167,8 @@ export interface DaemonOptions {
   startupTimeoutMs?: number;
   /** Serve Prometheus /metrics, /health and /ready (plain HTTP) on this address; absent: no listener. */
   metrics?: MetricsAddress;
+  /** Serve the web console (docs/architecture.md "Web console") on this address; absent: no console. Port 0 picks a free one. */
+  web?: { host: string; port: number };
   /** Direct paths: false = relay only; else the listener address (default '::', every address) and port (0 = any free port, the default),
    *  the per-connection budget and the ephemeral certificate's lifetime (DirectTransportOptions; their defaults when absent). */
   direct?: { host?: string; port: number; wss?: boolean; connectTimeoutMs?: number; certLifetimeMs?: number; tlsHandshakeTimeoutMs?: number; maxHandshakesPerAddress?: number; udp?: DaemonUdpOptions | false } | false;
@@ -178,7 +184,7 @@ export interface DaemonOptions {
 export interface DaemonNamesOptions {
   /** UDP and TCP listen addresses; the first is registered with systemd-resolved. */
   listen: readonly { host: string; port: number }[];
-  /** Network domain (default 'mesh'). */
+  /** Network domain; absent: the CA certificate's (ca init --domain), else 'mesh'. */
   domain?: string;
   /** Resolvers for other names; absent: /etc/resolv.conf's at start. */
   upstreams?: readonly { host: string; port: number }[];
@@ -232,6 +238,10 @@ export class NodeDaemon {
   /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
   readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
+  /** The web console; null without --web. */
+  readonly web: WebConsole | null;
+  /** Drawn at each start; only the control API's `web` method hands it out. */
+  readonly #webToken: string = newWebToken();
   /** The DNS responder (src/names/), when options.names is set. */
   readonly names: DnsResponder | null;
   readonly #resolved: ResolvedLink;
@@ -258,6 +268,8 @@ export class NodeDaemon {
   #policyBudget: TokenBucket | null = null;
   /** The inbox's retry once the budget refills; null when none is pending. */
   #policyRetry: TimerHandle | null = null;
+  /** The compiled policy the node's direct-path gate was built from (null: none yet). */
+  #directPolicy: CompiledPolicy | null = null;
   /** The identity directory: DIR/policy-version lives there. */
   readonly #identityDir: string;
   /** The certificate file reloads read: --cert, or the path a configuration reload named since. */
@@ -385,6 +397,13 @@ export class NodeDaemon {
     } else {
       this.#metrics = null;
     }
+    this.web = options.web === undefined ? null : new WebConsole({
+      api: this.control.httpRoutes(WEB_API_ROUTES),
+      // The same handlers the control API answers with (docs/architecture.md "Web console"): one snapshot per tick for every page.
+      snapshot: () => ({ status: this.controlHandlers.status(), peers: this.controlHandlers.peers(), users: this.controlHandlers.chat.users({ keys: false }) }),
+      clock: this.#clock,
+      logger: this.#logger.child('web'),
+    }, { host: options.web.host, port: options.web.port, token: this.#webToken });
   }
 
   /** Our member certificate and the CA's, for the expiry warnings, `status` and the gauge. */
@@ -413,6 +432,7 @@ export class NodeDaemon {
       peerList: () => node.peerList(),
       directory: node.directory,
       paths: node.paths,
+      offers: node.offers,
       pinger: this.pinger,
       chatService: this.chatService,
       chatInbox: this.chatInbox,
@@ -422,6 +442,10 @@ export class NodeDaemon {
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
       policyRefused: () => this.policyRefused,
+      web: () => {
+        const url = this.web?.url ?? null;
+        return url === null ? null : { url, token: this.#webToken };
+      },
       requestStop: () => this.#requestStop(),
     };
   }
@@ -529,6 +553,7 @@ export class NodeDaemon {
       await this.#metrics.start();
       this.#logger.info('metrics listening', { url: `${this.#metrics.url}/metrics` });
     }
+    await this.web?.start();
     if (this.#o.device !== 'none') {
       const open = this.#deps.openDevice ?? openDevice;
       this.#device = await open({
@@ -551,6 +576,7 @@ export class NodeDaemon {
     }
     // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
     if (this.names !== null) await this.#startNames(this.names);
+    this.#enforcePolicy(); // the direct-path gate, with or without a device
     const admitted = this.#firstAdmission();
     this.node.start();
     this.pinger.start();
@@ -560,7 +586,8 @@ export class NodeDaemon {
   }
 
   #namesResponder(o: DaemonNamesOptions): DnsResponder {
-    const domain = normalizeNetworkDomain(o.domain ?? DEFAULT_NETWORK_DOMAIN);
+    // docs/configuration.md "Names": the node setting, else the CA's signed domain, so every member agrees.
+    const domain = normalizeNetworkDomain(o.domain ?? this.#verifier.ca.domain ?? DEFAULT_NETWORK_DOMAIN);
     if (!Array.isArray(o.listen) || o.listen.length === 0) throw new ConfigError('SM_ERR_CONFIG_VALUE', '--dns: expected one or more HOST:PORT');
     const names = new MemberNames({
       directory: this.node.directory,
@@ -634,6 +661,7 @@ export class NodeDaemon {
     await this.#subnetRoutes?.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
     await this.#metrics?.stop();
+    await this.web?.stop();
     await this.control.stop();
     this.identity.signer.destroy();
   }
@@ -703,11 +731,20 @@ export class NodeDaemon {
     return { outcome, previousNumber, number: crl.number, newlyRevoked, removed, sessionsCut: cut };
   }
 
-  /** Hands the policy in force to the data plane (a new engine, or the new rules: tracked connections must pass again). */
+  /**
+   * Hands the policy in force to the node's direct paths (a pair it keeps
+   * apart exchanges no offers: path/direct-policy.ts) and to the data plane
+   * (a new engine, or the new rules: tracked connections must pass again).
+   */
   #enforcePolicy(): void {
-    const dp = this.#dataplane;
-    if (dp === null || this.#policy === null || !this.#policy.held) return;
+    if (this.#policy === null || !this.#policy.held) return;
     const compiled = this.#policy.current.policy;
+    if (this.#directPolicy !== compiled) {
+      this.#directPolicy = compiled;
+      this.node.setDirectPolicy(directPolicyGate(compiled, () => this.certificate, (id) => this.node.peers.peerCertificate(id) ?? this.node.directory.get(id)?.cert ?? null));
+    }
+    const dp = this.#dataplane;
+    if (dp === null) return;
     if (dp.policy === null) dp.setPolicy(new PolicyEngine(compiled, this.#clock), { name: this.certificate.name, groups: this.certificate.groups });
     else if (dp.policy.policy !== compiled) dp.policy.setPolicy(compiled);
   }

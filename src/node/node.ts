@@ -45,6 +45,14 @@
  * makes the peer attempt too, so both punch at the same time. `udp: false`
  * leaves only WSS direct paths; `direct.wss: false` only UDP ones (the WSS
  * transport then holds just the certificate whose pin the offer carries).
+ *
+ * Network policy (docs/architecture.md "Network policy"): setDirectPolicy
+ * hands in the gate of path/direct-policy.ts. A peer it refuses gets no
+ * offer from us, its offers are refused (OfferCode.POLICY) and no direct
+ * path to it is attempted or kept. Each new gate is applied to every
+ * established peer at once: a refused one loses its direct paths and
+ * stored candidates (it goes on over the relay), an allowed one gets our
+ * offer, so it may go direct again.
  */
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
@@ -152,6 +160,8 @@ export class ShadowNode extends EventEmitter {
   #running = false;
   #recheck: TimerHandle | null = null;
   readonly #verifier: MembershipVerifier;
+  /** The network policy's direct-path gate (setDirectPolicy); null: every peer may go direct. */
+  #directGate: ((peerId: Uint8Array) => boolean) | null = null;
 
   constructor(deps: NodeDeps, options: NodeOptions) {
     super();
@@ -223,6 +233,7 @@ export class ShadowNode extends EventEmitter {
       peerPublicKey: (peerId) => this.peers.peerCertificate(peerId)?.publicKey ?? this.directory.get(peerId)?.cert.publicKey ?? null,
       sendOffer: (peerId, body) => { if (this.#running) this.peers.sendInner(peerId, InnerType.PathOffer, body); },
       establishedPeers: () => this.peers.establishedPeers(),
+      mayExchange: (peerId) => this.#directAllowed(peerId),
       clock,
       logger: this.#logger.child('offers'),
     });
@@ -247,7 +258,7 @@ export class ShadowNode extends EventEmitter {
     const offers = this.offers;
     if (direct !== null && rendezvous !== null && offers !== null && this.#source !== null) {
       rendezvous.setMeshPrefixes(deps.certificate.addresses);
-      this.#unwireDirect = wireDirectPaths(this.paths, this.#source);
+      this.#unwireDirect = wireDirectPaths(this.paths, this.#source, (peerId) => this.#directAllowed(peerId));
       this.udp?.on('candidates', (c: PathCandidate[]) => rendezvous.setUdpCandidates(c));
       direct.on('pin_changed', () => offers.offerChanged());
       // Offers are not acknowledged: one sent over a dying path is lost, and the peer would keep refusing our
@@ -255,6 +266,9 @@ export class ShadowNode extends EventEmitter {
       this.paths.on('want_direct', (peerId: Uint8Array) => offers.send(peerId));
       this.paths.on('fallback', (peerId: Uint8Array) => offers.send(peerId));
       this.peers.on('established', (peerId: Uint8Array) => offers.send(peerId));
+      // A new offer from a peer is answered with ours: a peer whose offers we refused (the network policy kept
+      // us apart) learns that we want its candidates now. The answer to the answer is a duplicate, so it ends there.
+      offers.on('accepted', (peerId: Uint8Array) => offers.send(peerId));
     }
     this.link.on('established', (info: RelayEstablished) => {
       this.#admissions++;
@@ -326,6 +340,30 @@ export class ShadowNode extends EventEmitter {
     if (nowMs - CERT_CLOCK_SKEW_MS > this.#verifier.ca.notAfterMs) return false;
     const cert = this.peers.peerCertificate(peerId);
     return cert === null || nowMs - CERT_CLOCK_SKEW_MS <= cert.notAfterMs;
+  }
+
+  #directAllowed(peerId: Uint8Array): boolean {
+    return this.#directGate === null || this.#directGate(peerId);
+  }
+
+  /**
+   * The network policy's direct-path gate from now on (null: none, every
+   * peer may go direct), applied at once to every established peer (see
+   * the header).
+   */
+  setDirectPolicy(gate: ((peerId: Uint8Array) => boolean) | null): void {
+    this.#directGate = gate;
+    if (this.offers === null) return;
+    for (const id of this.peers.establishedPeers()) {
+      if (this.#directAllowed(id)) {
+        this.offers.send(id);
+        continue;
+      }
+      const closed = this.paths.closeDirectPaths(id, 'policy');
+      this.rendezvous?.forgetPeer(id);
+      this.udp?.forgetPeer(id);
+      if (closed > 0) this.#logger.info(`${shortId(id)} direct paths closed: the network policy keeps us apart`, { closed });
+    }
   }
 
   /** Forget everything about a peer that is no member any more: session (keys wiped), paths, data plane state. */

@@ -18,7 +18,20 @@
  *    says `outbound: true`; otherwise it is allowed under the name
  *    `outbound-not-enforced`;
  *  - chat: no chat section, every member may chat (`chat-not-governed`);
- *    with one, first match wins and no match is denied.
+ *    with one, first match wins and no match is denied;
+ *  - pairRule(a, b) answers whether two members may exchange any flow at
+ *    all, for direct-path control traffic (docs/architecture.md "Network
+ *    policy"): the name of the first allow
+ *    rule that could match some packet from a to b or from b to a,
+ *    whatever its protocol and ports, or null when none can (the pair is
+ *    kept apart). Deny rules are not consulted: an allow rule behind a
+ *    deny may still match flows the deny does not cover, so the answer
+ *    errs towards "may talk". The sender end of a rule must match the
+ *    member (name, groups, or one of its host addresses inside the CIDR,
+ *    the data plane's source rule holds members to those); a CIDR on the
+ *    receiver end counts as a match, because the destination of a packet
+ *    is whatever its sender wrote (a broadcast, multicast, a routed
+ *    subnet).
  *
  * decide() never throws on a well-typed flow: an address that does not
  * parse simply matches no CIDR selector.
@@ -58,6 +71,9 @@ export interface Decision {
 
 export interface ChatEnd { name: string; groups?: readonly string[] }
 
+/** A member as pairRule sees it: its certificate's name, groups and host addresses ("10.10.20.3", no prefix). */
+export interface PairEnd { name: string; groups: readonly string[]; addresses: readonly string[] }
+
 interface ParsedAddress { family: number; bytes: Uint8Array }
 
 function parseAddress(ip: string): ParsedAddress | null {
@@ -89,6 +105,24 @@ function selectorMatches(s: Selector, name: string | undefined, groups: readonly
 
 function anyMatches(list: readonly Selector[], name: string | undefined, groups: readonly string[] | undefined, addr: ParsedAddress | null): boolean {
   for (const s of list) if (selectorMatches(s, name, groups, addr)) return true;
+  return false;
+}
+
+/** Whether the sender-end selectors may match member `m` (its name, groups, or any of its host addresses). */
+function senderMayMatch(list: readonly Selector[], m: PairEnd, addrs: readonly (ParsedAddress | null)[]): boolean {
+  for (const s of list) {
+    if (s.kind === 'cidr') {
+      for (const a of addrs) if (inCidr(a, s)) return true;
+    } else if (selectorMatches(s, m.name, m.groups, null)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Whether the receiver-end selectors may match member `m`: a CIDR always may (see the header). */
+function receiverMayMatch(list: readonly Selector[], m: PairEnd): boolean {
+  for (const s of list) if (s.kind === 'cidr' || selectorMatches(s, m.name, m.groups, null)) return true;
   return false;
 }
 
@@ -129,6 +163,23 @@ export class CompiledPolicy {
       return decision(rule.action, rule.name);
     }
     return { allowed: false, rule: DEFAULT_DENY_RULE };
+  }
+
+  /**
+   * The first allow rule that could match some flow between members `a`
+   * and `b`, either way, whatever protocol and port; null: no rule can, the
+   * policy keeps them apart (see the header). The direction of enforcement
+   * does not matter: every member enforces the same rules inbound.
+   */
+  pairRule(a: PairEnd, b: PairEnd): string | null {
+    const aAddrs = a.addresses.map(parseAddress);
+    const bAddrs = b.addresses.map(parseAddress);
+    for (const rule of this.spec.rules) {
+      if (rule.action !== 'allow') continue;
+      if (senderMayMatch(rule.from, a, aAddrs) && receiverMayMatch(rule.to, b)) return rule.name;
+      if (senderMayMatch(rule.from, b, bAddrs) && receiverMayMatch(rule.to, a)) return rule.name;
+    }
+    return null;
   }
 
   /** Whether `from` may send a chat message to `to`. */

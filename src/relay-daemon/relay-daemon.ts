@@ -69,6 +69,8 @@ import { TlsIdentity } from '../relay/tls-identity.js';
 import type { ClusterOptions } from '../relay/cluster/cluster-options.js';
 import type { RelayCluster } from '../relay/cluster/relay-cluster.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { WebConsole } from '../web/web-console.js';
+import { readWebTokenFile } from '../web/web-token.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 
 export interface RelayDaemonOptions {
@@ -91,6 +93,8 @@ export interface RelayDaemonOptions {
   metrics?: MetricsAddress;
   /** Join a relay cluster over NATS (validated by RelayCluster); absent: a single relay. */
   cluster?: Partial<ClusterOptions>;
+  /** Serve the operator page (docs/architecture.md "Web console") on this address, behind the admin token in tokenFile; absent: no page. */
+  web?: { host: string; port: number; tokenFile: string };
 }
 
 export interface RelayDaemonDeps {
@@ -101,6 +105,8 @@ export interface RelayDaemonDeps {
 
 export class RelayDaemon {
   readonly server: RelayServer<MemberCertificate>;
+  /** The operator page; null without relay.web.listen. */
+  readonly web: WebConsole | null;
   readonly #verifier: MembershipVerifier;
   readonly #ca: CaCertificate;
   readonly #metrics: RelayMetricsEndpoint | null;
@@ -156,10 +162,16 @@ export class RelayDaemon {
       server.setPolicy(current.raw, current.version);
       logger.info('network policy loaded', { file: options.policyFile, version: current.version });
     }
-    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry, policy, options.policyFile);
+    // The operator page reads the same counters as GET /stats, behind the operator's own token.
+    const web = options.web === undefined ? null : new WebConsole(
+      { snapshot: () => server.snapshot(), clock, logger: logger.child('web') },
+      { host: options.web.host, port: options.web.port, token: await readWebTokenFile(options.web.tokenFile), page: 'relay' },
+    );
+    return new RelayDaemon(logger, server, verifier, ca, metrics, options.crlFile, cluster, expiry, policy, options.policyFile, web);
   }
 
-  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null, expiry: CertExpiryWatch, policy: PolicyHolder, policyFile: string | undefined) {
+  private constructor(logger: Logger, server: RelayServer<MemberCertificate>, verifier: MembershipVerifier, ca: CaCertificate, metrics: RelayMetricsEndpoint | null, crlFile: string | undefined, cluster: RelayCluster | null, expiry: CertExpiryWatch, policy: PolicyHolder, policyFile: string | undefined, web: WebConsole | null) {
+    this.web = web;
     this.#policy = policy;
     this.#policyFile = policyFile;
     this.#cluster = cluster;
@@ -196,11 +208,18 @@ export class RelayDaemon {
       await this.#cluster?.stop();
       throw err;
     });
+    await this.web?.start().catch(async (err: unknown) => {
+      await this.#metrics?.stop();
+      await this.server.stop();
+      await this.#cluster?.stop();
+      throw err;
+    });
   }
 
   async #stop(): Promise<void> {
     await this.#starting?.catch(() => undefined);
     this.#expiry.stop();
+    await this.web?.stop();
     await this.server.stop();
     await this.#metrics?.stop();
     await this.#cluster?.stop();

@@ -49,14 +49,23 @@ test('a certificate without routes is byte-for-byte the old format: no routes fi
   assert.equal(withOne.raw.length - none.raw.length, 1 + 2 + 4);
 });
 
-test('an empty routes field (count 0) is not a second encoding: refused as malformed', () => {
+test('the routes flag and field come together: flag with an empty field, flag without field, field without flag are all malformed', () => {
   const none = issue(undefined);
+  assert.equal(none.raw[2], 0, 'no routes: header flags zero, as before routes existed');
+  assert.equal(issue(['192.168.50.0/24']).raw[2], 0x01);
   const sigAt = none.raw.length - HYBRID_SIGNATURE_BYTES;
-  const forged = new Uint8Array(none.raw.length + 1);
-  forged.set(none.raw.subarray(0, sigAt), 0);
-  forged[sigAt] = 0;
-  forged.set(none.raw.subarray(sigAt), sigAt + 1);
-  throwsWithCode(() => decodeMemberCertificate(forged), 'SM_ERR_CERT_MALFORMED');
+  const withByte = (flag: number, extra: number[]): Uint8Array => {
+    const out = new Uint8Array(none.raw.length + extra.length);
+    out.set(none.raw.subarray(0, sigAt), 0);
+    out.set(extra, sigAt);
+    out.set(none.raw.subarray(sigAt), sigAt + extra.length);
+    out[2] = flag;
+    return out;
+  };
+  throwsWithCode(() => decodeMemberCertificate(withByte(0x01, [0])), 'SM_ERR_CERT_MALFORMED'); // count 0
+  throwsWithCode(() => decodeMemberCertificate(withByte(0x01, [])), 'SM_ERR_CERT_MALFORMED'); // no field
+  throwsWithCode(() => decodeMemberCertificate(withByte(0x00, [1, 4, 24, 192, 168, 50, 0])), 'SM_ERR_CERT_MALFORMED'); // field, no flag
+  throwsWithCode(() => decodeMemberCertificate(withByte(0x02, [])), 'SM_ERR_CERT_MALFORMED'); // unknown flag
 });
 
 test('issuance refuses bad routes with SM_ERR_CERT_FIELD', () => {

@@ -143,3 +143,31 @@ test('structural damage is SM_ERR_CERT_MALFORMED: truncation, trailing bytes, he
   for (const c of cases) throwsWithCode(() => decodeMemberCertificate(c), 'SM_ERR_CERT_MALFORMED');
   throwsWithCode(() => decodeMemberCertificate('text' as unknown as Uint8Array), 'SM_ERR_CERT_MALFORMED');
 });
+
+test('a CA certificate may carry the network domain (header flag 0x01, after the name); without one it encodes as before', () => {
+  assert.equal(ca.ca.domain, null);
+  assert.equal(ca.ca.raw[2], 0, 'no domain: byte 2 stays zero, the format before the flag');
+  const fields = { name: 'test CA', notBeforeMs: ca.ca.notBeforeMs, notAfterMs: ca.ca.notAfterMs };
+  const signer = HybridSigner.generate();
+  const withDomain = issueCaCertificate(signer, { ...fields, domain: 'corp.mesh' });
+  assert.equal(withDomain.raw[2], 0x01);
+  assert.equal(withDomain.domain, 'corp.mesh');
+  assert.equal(withDomain.raw.length, issueCaCertificate(signer, fields).raw.length + 1 + 'corp.mesh'.length);
+  assert.deepEqual({ ...decodeCaCertificate(withDomain.raw) }, { ...withDomain });
+  // The domain is signed: a changed letter breaks the self-signature.
+  const tampered = Uint8Array.from(withDomain.raw);
+  tampered[withDomain.raw.length - 4691 - 1] = 'x'.charCodeAt(0);
+  throwsWithCode(() => decodeCaCertificate(tampered), 'SM_ERR_CERT_MALFORMED');
+  // Unknown flag bits, and a flag on a member certificate, are refused.
+  const unknownFlag = Uint8Array.from(withDomain.raw);
+  unknownFlag[2] = 0x03;
+  throwsWithCode(() => decodeCaCertificate(unknownFlag), 'SM_ERR_CERT_MALFORMED');
+  const member = Uint8Array.from(makeMember(ca, { publicKey: memberKey.publicKey }).raw);
+  member[2] = 0x01;
+  throwsWithCode(() => decodeMemberCertificate(member), 'SM_ERR_CERT_MALFORMED');
+  // Only the canonical spelling is issued.
+  for (const bad of ['Corp.Mesh', 'corp.mesh.', '', 'a..b', '-a.mesh', 'x'.repeat(254)]) {
+    throwsWithCode(() => issueCaCertificate(signer, { ...fields, domain: bad }), 'SM_ERR_CERT_FIELD');
+  }
+  signer.destroy();
+});

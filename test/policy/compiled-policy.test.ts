@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CompiledPolicy, type Flow, type FlowEnd } from '../../src/policy/compiled-policy.js';
+import { CompiledPolicy, type Flow, type FlowEnd, type PairEnd } from '../../src/policy/compiled-policy.js';
 
 const POLICY = CompiledPolicy.fromText(`
 rules:
@@ -201,4 +201,48 @@ test('decide() does not throw on hostile flow values', () => {
       assert.equal(typeof d.allowed, 'boolean');
     }
   }
+});
+
+// ---- pairRule: may two members exchange any flow at all (direct-path control traffic) ----
+
+const pWeb: PairEnd = { name: 'web1', groups: ['web'], addresses: ['10.10.0.2'] };
+const pDb: PairEnd = { name: 'db1', groups: ['db'], addresses: ['10.10.0.3'] };
+const pLab: PairEnd = { name: 'lab1', groups: ['lab'], addresses: ['10.20.0.8'] };
+const pCarol: PairEnd = { name: 'carol', groups: [], addresses: ['10.30.0.7'] };
+
+test('pairRule: a pair some allow rule covers in either direction may talk; a pair no allow rule covers is kept apart', () => {
+  assert.equal(POLICY.pairRule(pWeb, pDb), 'web-to-db');
+  assert.equal(POLICY.pairRule(pDb, pWeb), 'web-to-db', 'symmetric: db -> web has no rule, web -> db has');
+  assert.equal(POLICY.pairRule(pCarol, pDb), 'ssh-from-admins', 'a member: selector with to: any');
+  assert.equal(POLICY.pairRule(pDb, pLab), null, 'no allow rule names db or lab as a sender; the deny is not an allow');
+  const byCidr = CompiledPolicy.fromText('rules:\n  - name: lab-net\n    from: 10.20.0.0/16\n    to: group:db\n    proto: udp\n    ports: 53\n');
+  assert.equal(byCidr.pairRule(pDb, pLab), 'lab-net', "the sender's host address inside the CIDR");
+  assert.equal(byCidr.pairRule(pDb, pWeb), null, 'web is outside 10.20.0.0/16');
+  const toCidr = CompiledPolicy.fromText('rules:\n  - name: to-multicast\n    from: group:web\n    to: 224.0.0.0/4\n    proto: any\n');
+  assert.equal(toCidr.pairRule(pDb, pWeb), 'to-multicast', 'a receiver CIDR may match any destination the sender writes');
+  assert.equal(toCidr.pairRule(pDb, pLab), null, 'but the sender must still match');
+  assert.equal(CompiledPolicy.fromText('rules: []\n').pairRule(pWeb, pDb), null, 'an empty policy keeps everyone apart');
+});
+
+const arbPairEnd: fc.Arbitrary<PairEnd> = fc.record({
+  name: fc.constantFrom('m1', 'm2', 'm3', 'm4'),
+  groups: fc.subarray(['a', 'b', 'c', 'd']),
+  addresses: fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 4 })).map(([b, c, d]) => `10.${b}.${c}.${d}`), { minLength: 1, maxLength: 2 }),
+});
+
+test('property: when pairRule keeps a pair apart, decide() denies every flow between them, either way, any protocol, port and destination', () => {
+  const arbDst = fc.oneof(fc.constant(null), fc.constantFrom('10.0.0.255', '224.0.0.1', '10.2.3.4', 'fd00::2'));
+  fc.assert(
+    fc.property(fc.array(arbRule, { maxLength: 12 }), arbPairEnd, arbPairEnd, fc.array(fc.tuple(fc.boolean(), arbFlow, fc.nat(1), arbDst), { minLength: 1, maxLength: 20 }), (rules, a, b, samples) => {
+      const policy = CompiledPolicy.fromText(yamlOf(rules));
+      if (policy.pairRule(a, b) !== null) return;
+      for (const [aSends, f, srcIdx, dst] of samples) {
+        const [s, r] = aSends ? [a, b] : [b, a];
+        const from: FlowEnd = { ip: s.addresses[srcIdx % s.addresses.length]!, name: s.name, groups: s.groups };
+        const to: FlowEnd = { ip: dst ?? r.addresses[0]!, name: r.name, groups: r.groups };
+        assert.equal(policy.decide({ ...f, from, to }).allowed, false);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });

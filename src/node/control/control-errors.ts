@@ -42,5 +42,7 @@ export const ControlCode = Object.freeze({
   UNKNOWN_NAME: 'SM_ERR_CONTROL_UNKNOWN_NAME',
   /** `whois`: no member (nor this node) holds that mesh address. */
   UNKNOWN_ADDRESS: 'SM_ERR_CONTROL_UNKNOWN_ADDRESS',
+  /** `web`: this daemon runs without a web console (no --web / node.web.listen). */
+  NO_WEB: 'SM_ERR_CONTROL_NO_WEB',
 } as const);
 export type ControlCode = (typeof ControlCode)[keyof typeof ControlCode];

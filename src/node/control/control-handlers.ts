@@ -31,7 +31,7 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { ControlError, errorBody, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 
@@ -154,6 +154,8 @@ export interface NodeControlSource {
     readonly stats: { readonly drops: Counts };
     pathInfo(peerId: Uint8Array): ControlPathInfo | null;
   };
+  /** Refused PATH_OFFERs by reason (policy, stale, ...); null or absent when relay-only. */
+  readonly offers?: { drops(): Counts } | null;
   /** Mesh ping; the pinger's own timeout applies. */
   readonly pinger: { readonly drops: Counts; ping(peerId: Uint8Array): Promise<{ rttMs: number }> };
   readonly chatService: ControlChatService;
@@ -175,6 +177,8 @@ export interface NodeControlSource {
   isRevoked(peerHex: string): boolean;
   /** Our certificates' expiry decisions now (member, ca); absent: none reported. */
   certificates?(): readonly CertExpiry[];
+  /** The web console's base URL and this start's token; null or absent: no console. */
+  web?(): { readonly url: string; readonly token: string } | null;
   /** Stop the daemon as SIGTERM does (control `shutdown`, once its answer is written); a second call changes nothing. */
   requestStop(): void;
 }
@@ -214,6 +218,13 @@ export class NodeControlHandlers implements ControlHandler {
     this.#s.requestStop();
   }
 
+  /** `web`: the console's URL and its login link (the token goes to the caller, who may open the socket, never to a log). */
+  web(): WebResult {
+    const w = this.#s.web?.() ?? null;
+    if (w === null) throw new ControlError(ControlCode.NO_WEB, 'this daemon runs without a web console; start it with --web 127.0.0.1:PORT (node.web.listen)');
+    return { url: w.url, link: `${w.url}?token=${encodeURIComponent(w.token)}` };
+  }
+
   status(): StatusResult {
     const s = this.#s;
     const link = s.link;
@@ -223,6 +234,7 @@ export class NodeControlHandlers implements ControlHandler {
     prefixed(drops, 'peers', s.sessions.drops);
     prefixed(drops, 'ping', s.pinger.drops);
     prefixed(drops, 'paths', s.paths.stats.drops);
+    if (s.offers !== undefined && s.offers !== null) prefixed(drops, 'offers', s.offers.drops());
     if (s.udp !== null) prefixed(drops, 'udp', s.udp.stats.drops);
     prefixed(drops, 'chat', s.chatService.drops);
     prefixed(drops, 'chat', s.chatInbox.drops);
@@ -495,6 +507,7 @@ export class NodeControlHandlers implements ControlHandler {
       peerId: e.hex,
       name: e.name,
       addresses: e.addresses.map((a) => a.text),
+      groups: [...e.cert.groups],
       onlineSinceMs: e.onlineSinceMs,
       publicKeySha256: toHex(sha256(e.cert.publicKey)),
       ...(keys ? { publicKey: Buffer.from(e.cert.publicKey).toString('base64') } : {}),

@@ -25,6 +25,7 @@
  *     POST /v1/chat/terminate          chat_terminate  body: ChatTerminateParams
  *     GET  /v1/events                  chat_events with follow, as Server-Sent Events: one `data: <ChatEvent JSON>` per event
  *     POST /v1/shutdown                shutdown        (the answer is written before the daemon starts stopping)
+ *     GET  /v1/web                     web             (the web console's address and login link)
  *
  * Errors are `{"error": {"code", "message"}}`, the NDJSON error body, with
  * a status from httpStatusOf: 400 bad input, 403 refused (below), 404
@@ -41,6 +42,11 @@
  * an Origin header, or with a Host other than localhost, 127.0.0.1 or [::1]
  * (any port), is refused with 403 SM_ERR_CONTROL_FORBIDDEN before it
  * reaches a handler.
+ *
+ * The web console (src/web/) serves a subset of these routes on its own TCP
+ * listener through ControlServer.httpRoutes, after its own token, Origin
+ * and Host checks (docs/architecture.md "Web console"): the same handlers,
+ * not a copy of them.
  *
  * Bounds as for NDJSON: request bodies and headers up to
  * MAX_CONTROL_REQUEST_BYTES (node:http answers 431 for longer headers), an
@@ -100,6 +106,7 @@ export function httpStatusOf(code: string): number {
     case ControlCode.UNKNOWN_PEER:
     case ControlCode.UNKNOWN_NAME:
     case ControlCode.UNKNOWN_ADDRESS:
+    case ControlCode.NO_WEB:
     case 'SM_ERR_CHAT_OFFLINE':
     case 'SM_ERR_CHAT_UNKNOWN_CONVERSATION':
       return 404;
@@ -146,6 +153,7 @@ export const CONTROL_HTTP_ROUTES: Readonly<Record<string, Route>> = Object.freez
   '/v1/chat/terminate': { method: 'POST', control: 'chat_terminate' },
   '/v1/events': { method: 'GET', control: 'chat_events', fixed: { follow: true }, sse: true },
   '/v1/shutdown': { method: 'POST', control: 'shutdown' },
+  '/v1/web': { method: 'GET', control: 'web' },
 });
 
 function queryParams(route: Route, search: URLSearchParams): Record<string, unknown> {
@@ -196,8 +204,24 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
+/** The control socket's admission: refuse anything a browser sent (the docs above). Throws FORBIDDEN. */
+export function refuseBrowsers(req: IncomingMessage): void {
+  if (req.headers.origin !== undefined || !hostAllowed(req.headers.host)) {
+    throw new ControlError(ControlCode.FORBIDDEN, 'requests with an Origin header or a Host other than localhost are refused (the control API is not for browsers)');
+  }
+}
+
 export interface ControlHttpDeps {
   dispatch: ControlDispatch;
+  /**
+   * Decides whether a request may reach a route at all; throws a coded
+   * error (FORBIDDEN) to refuse it. Absent: refuseBrowsers. The web console
+   * (src/web/) checks its own token, Origin and Host before it hands a
+   * request over, so its instance admits everything.
+   */
+  admit?: (req: IncomingMessage) => void;
+  /** Routes this instance serves (paths of CONTROL_HTTP_ROUTES); absent: all. */
+  routes?: readonly string[];
   logger: Logger;
   /** Counts an error answer by code (the server's stats). */
   count(code: string): void;
@@ -205,13 +229,22 @@ export interface ControlHttpDeps {
   shutdownAnswered(): void;
 }
 
+/** What another HTTP server needs to hand a parsed request to the control routes (ControlServer.httpRoutes). */
+export interface ControlHttpHandler {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
 /** The HTTP side of one ControlServer: serve(socket, head) hands it a sniffed connection. */
-export class ControlHttp {
+export class ControlHttp implements ControlHttpHandler {
   readonly #deps: ControlHttpDeps;
   readonly #server: Server;
+  readonly #admit: (req: IncomingMessage) => void;
+  readonly #routes: ReadonlySet<string>;
 
   constructor(deps: ControlHttpDeps) {
     this.#deps = deps;
+    this.#admit = deps.admit ?? refuseBrowsers;
+    this.#routes = new Set(deps.routes ?? Object.keys(CONTROL_HTTP_ROUTES));
     this.#server = createServer({ maxHeaderSize: MAX_CONTROL_REQUEST_BYTES }, (req, res) => this.#onRequest(req, res));
     this.#server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
     this.#server.headersTimeout = HTTP_HEADERS_TIMEOUT_MS;
@@ -241,6 +274,11 @@ export class ControlHttp {
     res.end(text);
   }
 
+  /** Answer one request that another HTTP server (the web console's) parsed; admission and routes as configured. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#onRequest(req, res);
+  }
+
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
@@ -248,13 +286,15 @@ export class ControlHttp {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-    if (req.headers.origin !== undefined || !hostAllowed(req.headers.host)) {
+    try {
+      this.#admit(req);
+    } catch (err) {
       res.setHeader('Connection', 'close');
-      throw new ControlError(ControlCode.FORBIDDEN, 'requests with an Origin header or a Host other than localhost are refused (the control API is not for browsers)');
+      throw err;
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = CONTROL_HTTP_ROUTES[url.pathname];
-    if (route === undefined || !Object.hasOwn(CONTROL_HTTP_ROUTES, url.pathname)) {
+    if (route === undefined || !Object.hasOwn(CONTROL_HTTP_ROUTES, url.pathname) || !this.#routes.has(url.pathname)) {
       throw new ControlError(ControlCode.METHOD, `no route ${url.pathname}; the API is under /v1/ (docs/architecture.md "Control API and CLI")`);
     }
     if (req.method !== route.method) {

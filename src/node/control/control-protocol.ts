@@ -84,10 +84,10 @@ export class ControlError extends SmError {
 }
 
 export type ControlMethod =
-  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'users'
+  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'web' | 'users'
   | 'chat_request' | 'chat_respond' | 'chat_send' | 'chat_terminate' | 'chat_list' | 'chat_events';
 export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze([
-  'status', 'peers', 'ping', 'whois', 'shutdown', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
+  'status', 'peers', 'ping', 'whois', 'shutdown', 'web', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
 ] as ControlMethod[]);
 
 export interface ControlRequest {
@@ -233,6 +233,8 @@ export interface UserInfo {
   peerId: string;
   name: string;
   addresses: string[];
+  /** Groups of its CA-verified certificate. */
+  groups: string[];
   /** When the relay saw the member come online (relay clock, Unix ms). */
   onlineSinceMs: number;
   /** SHA-256 of the member's hybrid identity public key (from its CA-verified certificate), hex. */
@@ -303,6 +305,18 @@ export interface ShutdownResult {
   name: string;
   peerId: string;
   pid: number;
+}
+
+/**
+ * The answer to `web`: where the web console listens (docs/architecture.md
+ * "Web console"). `link` carries this daemon start's token and opens a
+ * browser session; it is for the caller's eyes, never for a log.
+ */
+export interface WebResult {
+  /** http://HOST:PORT/ without the token. */
+  url: string;
+  /** http://HOST:PORT/?token=TOKEN: the console's login link. */
+  link: string;
 }
 
 /** `whois` params: a mesh address (with or without /prefix), a member name, or a 64-hex peer id. */

@@ -43,10 +43,10 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import { resolveGroupId } from './control-group.js';
-import { ControlHttp, sniffProtocol } from './control-http.js';
+import { ControlHttp, sniffProtocol, type ControlHttpHandler } from './control-http.js';
 
 /** The CLI opens one connection per command; 16 leaves room for scripts and monitoring without letting a loop exhaust descriptors. */
 export const MAX_CONTROL_CONNECTIONS = 16;
@@ -80,6 +80,8 @@ export interface ControlHandler {
   readonly chat?: ChatControlHandler;
   /** `shutdown`: who is stopping; absent: the method is unknown. */
   shutdown?(): ShutdownResult;
+  /** `web`: the web console's address and login link; absent: the method is unknown. */
+  web?(): WebResult;
   /** Called once the answer to `shutdown` is written: start stopping now. */
   shutdownAnswered?(): void;
 }
@@ -161,6 +163,26 @@ export class ControlServer {
         this.stats.requests++;
         return this.#dispatch(method, params, onProgress, signal);
       },
+      logger: this.#logger,
+      count: (code) => this.#count(code),
+      shutdownAnswered: () => this.#handler.shutdownAnswered?.(),
+    });
+  }
+
+  /**
+   * The HTTP routes `routes` over this server's dispatcher, for another
+   * HTTP server to hand requests to (the web console, src/web/). It admits
+   * every request: the caller checks who is asking first. Requests count in
+   * `stats` like the socket's; connections are the caller's to bound.
+   */
+  httpRoutes(routes: readonly string[]): ControlHttpHandler {
+    return new ControlHttp({
+      dispatch: (method, params, onProgress, signal) => {
+        this.stats.requests++;
+        return this.#dispatch(method, params, onProgress, signal);
+      },
+      admit: () => undefined,
+      routes,
       logger: this.#logger,
       count: (code) => this.#count(code),
       shutdownAnswered: () => this.#handler.shutdownAnswered?.(),
@@ -446,6 +468,10 @@ export class ControlServer {
         if (this.#handler.shutdown === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "shutdown": this daemon cannot be stopped through its control API');
         noParams();
         return this.#handler.shutdown();
+      case 'web':
+        if (this.#handler.web === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "web": this daemon has no web console');
+        noParams();
+        return this.#handler.web();
       default: {
         const chat = this.#handler.chat;
         if (chat !== undefined && typeof method === 'string' && (method === 'users' || method.startsWith('chat_'))) return this.#dispatchChat(chat, method, params, onProgress, signal);

@@ -387,6 +387,18 @@ export class PathManager extends EventEmitter implements FrameTransport {
     if (p !== undefined && p.direct.size === 0) this.timers.onAttemptFailed(p, this.#clock.now());
   }
 
+  /**
+   * Close a peer's direct paths; it goes on over the relay (the network
+   * policy now keeps us apart from it). Returns how many were closed.
+   */
+  closeDirectPaths(peerId: Uint8Array, reason: string): number {
+    const p = this.#peers.get(toHex(peerId));
+    if (p === undefined) return 0;
+    const all = [...p.direct.values()];
+    for (const d of all) this.#kill(p, d, reason);
+    return all.length;
+  }
+
   /** Close a peer's direct paths and forget its state (member left). */
   forgetPeer(peerId: Uint8Array): void {
     const p = this.#peers.get(toHex(peerId));

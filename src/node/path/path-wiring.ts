@@ -5,6 +5,11 @@
  * source decides HOW (candidates, TLS, re-handshake) and hands over finished
  * paths ('path') or reports that an attempt failed ('connect_failed').
  *
+ * `allow` (the network policy's gate, direct-policy.ts) is asked before
+ * every attempt and for every path handed over: a peer it refuses gets no
+ * attempt (counted as a failed one, so the manager backs off) and its paths
+ * are closed with reason 'policy'.
+ *
  * DirectPathSource is the consumer-owned view of the transport: only what
  * this wiring uses, so tests pass a plain EventEmitter. Returns a function
  * that undoes the wiring (call it before stopping either side).
@@ -28,12 +33,19 @@ export interface DirectPathSource {
   off(event: 'connect_failed', listener: (peerId: Uint8Array) => void): unknown;
 }
 
-export function wireDirectPaths(manager: PathManager, source: DirectPathSource): () => void {
+export function wireDirectPaths(manager: PathManager, source: DirectPathSource, allow: (peerId: Uint8Array) => boolean = () => true): () => void {
   const onPath = (peerId: Uint8Array, path: Path): void => {
+    if (!allow(peerId)) {
+      path.close('policy');
+      return;
+    }
     manager.addDirectPath(peerId, path);
   };
   const onFailed = (peerId: Uint8Array): void => manager.directAttemptFailed(peerId);
-  const onWant = (peerId: Uint8Array): void => source.connect(peerId);
+  const onWant = (peerId: Uint8Array): void => {
+    if (allow(peerId)) source.connect(peerId);
+    else manager.directAttemptFailed(peerId);
+  };
   source.on('path', onPath);
   source.on('connect_failed', onFailed);
   manager.on('want_direct', onWant);

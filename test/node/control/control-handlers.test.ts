@@ -222,6 +222,16 @@ test('shutdown names this node and its process, and asks the daemon to stop only
   assert.equal(f.stopRequests, 1);
 });
 
+test('web: the console URL and its login link with the token; without a console SM_ERR_CONTROL_NO_WEB', () => {
+  const f = fakeSource();
+  const h = new NodeControlHandlers(f);
+  throwsWithCode(() => h.web(), 'SM_ERR_CONTROL_NO_WEB');
+  const withWeb = new NodeControlHandlers({ ...f, web: () => ({ url: 'http://127.0.0.1:9470/', token: 'a-b_c' }) } as never);
+  assert.deepEqual(withWeb.web(), { url: 'http://127.0.0.1:9470/', link: 'http://127.0.0.1:9470/?token=a-b_c' });
+  const stopped = new NodeControlHandlers({ ...f, web: () => null } as never);
+  throwsWithCode(() => stopped.web(), 'SM_ERR_CONTROL_NO_WEB');
+});
+
 test('peers: session entries with their directory names, paths and ages, then directory-only members; revoked ones are not listed; sorted by name', () => {
   const f = fakeSource();
   f.startedAt = 0;
@@ -349,7 +359,7 @@ test('users: the directory\'s members sorted by name, with key fingerprints, ful
   const r = h.chat.users({ keys: false });
   assert.deepEqual(r.self, { peerId: ALICE, name: 'alice' });
   assert.deepEqual(r.users.map((u) => u.name), ['bob', 'carol']);
-  assert.deepEqual(r.users[1], { peerId: CAROL, name: 'carol', addresses: ['10.1.0.5/24'], onlineSinceMs: 3, publicKeySha256: toHex(sha256(f.members[0]!.cert.publicKey)) });
+  assert.deepEqual(r.users[1], { peerId: CAROL, name: 'carol', addresses: ['10.1.0.5/24'], groups: [], onlineSinceMs: 3, publicKeySha256: toHex(sha256(f.members[0]!.cert.publicKey)) });
   const withKeys = h.chat.users({ keys: true });
   assert.equal(withKeys.users[0]!.publicKey, Buffer.from(f.members[1]!.cert.publicKey).toString('base64'));
 });

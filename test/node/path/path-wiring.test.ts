@@ -141,3 +141,37 @@ test('combineDirectSources: detach removes every listener it added', () => {
   for (const s of sources) s.emit('connect_failed', B, ['x']);
   assert.deepEqual(failed, []);
 });
+
+test('the policy gate: a refused peer gets no attempt (a failed one, backed off) and its paths are closed; closeDirectPaths falls back to the relay', () => {
+  const clock = new FakeClock();
+  const m = new PathManager({ relay: { send: () => true }, clock, random: () => 0 }, { timers: { attemptTimeoutMs: 10_000 } });
+  const src = new FakeSource();
+  let allowed = true;
+  const undo = wireDirectPaths(m, src, () => allowed);
+  m.start();
+  const outcomes: string[] = [];
+  m.on('retry', (_p: Uint8Array, o: string) => outcomes.push(o));
+  const echo = (pair: ReturnType<typeof memoryPathPair>): void => {
+    pair.b.onFrame = (f) => { if (f[1] === 0x28) pair.b.send(Uint8Array.of(...f.subarray(0, 1), 0x29, ...f.subarray(2))); };
+  };
+  const first = memoryPathPair({ clock, peerA: A, peerB: B });
+  echo(first);
+  src.emit('path', B, first.a);
+  clock.advance(10);
+  assert.equal(m.pathInfo(B)!.path, 'direct');
+
+  allowed = false; // a newer policy keeps A and B apart
+  assert.equal(m.closeDirectPaths(B, 'policy'), 1);
+  assert.equal(first.a.closed, true);
+  assert.equal(m.pathInfo(B)!.path, 'relay', 'traffic goes on over the relay');
+  clock.advance(1_050);
+  assert.equal(src.connects.length, 0, 'no attempt for a peer the gate refuses');
+  assert.deepEqual(outcomes, ['failed'], 'the skipped attempt counts as failed, so retries back off');
+  const sneaky = memoryPathPair({ clock, peerA: A, peerB: B });
+  echo(sneaky);
+  src.emit('path', B, sneaky.a);
+  assert.equal(sneaky.a.closed, true, 'a path the peer opened anyway is closed');
+  assert.equal(m.pathInfo(B)!.directPaths, 0);
+  undo();
+  m.stop();
+});

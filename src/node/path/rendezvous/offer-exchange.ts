@@ -11,6 +11,12 @@
  *    stored in the Rendezvous, with the peer's previous pin kept beside the
  *    new one. Refusals are counted in stats.refused by OfferCode and
  *    reported as 'refused'; nothing a peer sends makes it throw;
+ *  - the network policy (docs/architecture.md "Network policy"): when
+ *    mayExchange(peerId) says no (the policy allows no flow between us and
+ *    that peer), our offer is not sent to it (counted in stats.withheld) and
+ *    its offers are refused with OfferCode.POLICY before anything else is
+ *    looked at, so a pair the policy keeps apart never learns each other's
+ *    underlay addresses;
  *  - the "call me maybe" glue: send(peerId) puts our offer in the session
  *    (once the direct transports are ready), receive(peerId, body) accepts
  *    one and tells the owner ('accepted'), and every change of our offer is
@@ -47,6 +53,8 @@ export interface OfferExchangeDeps {
   peerPublicKey(peerId: Uint8Array): Uint8Array | null;
   /** Send our offer body to a peer inside its session (InnerType.PathOffer). Optional: without it send() does nothing. */
   sendOffer?(peerId: Uint8Array, body: Uint8Array): void;
+  /** Whether the network policy lets us exchange offers with this peer. Optional: without it, every peer may. */
+  mayExchange?(peerId: Uint8Array): boolean;
   /** Peers with an established session (each gets a changed offer). Optional. */
   establishedPeers?(): Iterable<Uint8Array>;
   clock?: Clock;
@@ -56,7 +64,12 @@ export interface OfferExchangeDeps {
 export interface OfferExchangeStats {
   /** Refused offers by OfferCode. */
   refused: Record<string, number>;
+  /** Our offers not sent because the network policy keeps us apart from the peer. */
+  withheld: number;
 }
+
+/** The prefix every OfferCode value starts with; drops() names a refusal by what follows, lower-cased. */
+const OFFER_CODE_PREFIX = 'SM_ERR_PATH_OFFER_';
 
 function checkPeerId(peerId: Uint8Array, what: string): void {
   if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
@@ -69,7 +82,7 @@ function shortId(peerId: Uint8Array): string {
 }
 
 export class OfferExchange extends EventEmitter {
-  readonly stats: OfferExchangeStats = { refused: {} };
+  readonly stats: OfferExchangeStats = { refused: {}, withheld: 0 };
   readonly #deps: OfferExchangeDeps;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -138,10 +151,21 @@ export class OfferExchange extends EventEmitter {
     return this.#offer;
   }
 
-  /** Our offer to one peer, inside its session; nothing before the direct transports are ready. */
+  /** Our offer to one peer, inside its session; nothing before the direct transports are ready, nothing to a peer the policy keeps apart. */
   send(peerId: Uint8Array): void {
     if (!this.#ready || this.#deps.sendOffer === undefined) return;
+    if (this.#deps.mayExchange !== undefined && !this.#deps.mayExchange(peerId)) {
+      this.stats.withheld++;
+      return;
+    }
     this.#deps.sendOffer(peerId, this.localOffer());
+  }
+
+  /** Refused offers by reason (policy, stale, signature, ...), for status and metrics. */
+  drops(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [code, n] of Object.entries(this.stats.refused)) out[code.slice(OFFER_CODE_PREFIX.length).toLowerCase()] = n;
+    return out;
   }
 
   /** A PATH_OFFER body from `peerId`'s session: accepted and stored, or refused and counted. Only while ready. */
@@ -151,13 +175,16 @@ export class OfferExchange extends EventEmitter {
   }
 
   /**
-   * A PATH_OFFER received inside the session from `peerId`. Verified with
+   * A PATH_OFFER received inside the session from `peerId`. Refused at
+   * once when the policy keeps us apart (mayExchange). Verified with
    * peerPublicKey(peerId) and refused unless newer than the last accepted
    * one (the same offer again is a harmless duplicate: true). False, counted
    * and 'refused', otherwise.
    */
   accept(peerId: Uint8Array, offer: Uint8Array): boolean {
     checkPeerId(peerId, 'acceptOffer peerId');
+    // docs/architecture.md "Network policy": a peer we may not talk to gets nothing stored, whatever it sent.
+    if (this.#deps.mayExchange !== undefined && !this.#deps.mayExchange(peerId)) return this.#refuse(peerId, OfferCode.POLICY);
     let o;
     try {
       o = decodePathOffer(offer);

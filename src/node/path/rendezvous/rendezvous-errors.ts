@@ -15,4 +15,6 @@ export const OfferCode = Object.freeze({
   SIGNATURE: 'SM_ERR_PATH_OFFER_SIGNATURE',
   /** Not newer than the last accepted offer from that peer. */
   STALE: 'SM_ERR_PATH_OFFER_STALE',
+  /** The network policy in force allows no flow between us and the sender, so its candidates are not wanted (docs/architecture.md "Network policy"). */
+  POLICY: 'SM_ERR_PATH_OFFER_POLICY',
 } as const);

@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
-import { randomBytes } from '../../../../src/crypto/bytes.js';
+import { randomBytes, toHex } from '../../../../src/crypto/bytes.js';
+import { OfferExchange } from '../../../../src/node/path/rendezvous/offer-exchange.js';
+import { Rendezvous } from '../../../../src/node/path/rendezvous/rendezvous.js';
 import { type DirectTransport, type DirectTransportOptions } from '../../../../src/node/path/direct-transport.js';
 import {
   decodePathOffer,
@@ -212,5 +214,41 @@ describe('OfferExchange.accept', () => {
     assert.throws(() => sessions.transport(ma, { listenHost: 'localhost' }), { code: 'SM_ERR_PATH_OPTION' });
     assert.equal(sessions.transport(ma).options.rehandshakeSkewMs, 30_000);
     assert.ok(Object.isFrozen(sessions.transport(ma).options));
+  });
+});
+
+describe('OfferExchange under a network policy (mayExchange)', () => {
+  it('withholds our offer from a peer the policy keeps apart and refuses its offers before reading them; a change of answer takes effect at once', () => {
+    const [ma, mb] = members() as [Member, Member];
+    const sent: string[] = [];
+    let allowed = false;
+    const rendezvous = new Rendezvous();
+    const ex = new OfferExchange({
+      signer: ma.signer,
+      localPeerId: ma.peerId,
+      rendezvous,
+      currentPin: () => new Uint8Array(32).fill(7),
+      peerPublicKey: (id) => (toHex(id) === toHex(mb.peerId) ? mb.signer.publicKey : null),
+      sendOffer: (id) => sent.push(toHex(id)),
+      mayExchange: (id) => allowed || toHex(id) !== toHex(mb.peerId),
+    });
+    ex.ready = true;
+    ex.send(mb.peerId);
+    assert.deepEqual(sent, [], 'no candidates to a peer we may not talk to');
+    assert.equal(ex.stats.withheld, 1);
+    const offer = signPathOffer(mb.signer, { peerId: mb.peerId, timestampMs: 1_000, fingerprint: randomBytes(32), candidates: [{ address: '192.0.2.9', port: 4000, transport: 'udp' }] });
+    const refused: string[] = [];
+    ex.on('refused', (_id: Uint8Array, code: string) => refused.push(code));
+    assert.equal(ex.receive(mb.peerId, offer), false);
+    assert.equal(ex.receive(mb.peerId, new Uint8Array(3)), false, 'garbage too is refused for the policy, not parsed');
+    assert.deepEqual(refused, [OfferCode.POLICY, OfferCode.POLICY]);
+    assert.equal(rendezvous.peerCandidates(mb.peerId), null, 'nothing stored');
+    assert.deepEqual(ex.drops(), { policy: 2 }, 'status and metrics name the reason');
+
+    allowed = true; // a newer policy lets the pair talk
+    ex.send(mb.peerId);
+    assert.deepEqual(sent, [toHex(mb.peerId)]);
+    assert.equal(ex.receive(mb.peerId, offer), true);
+    assert.deepEqual(rendezvous.peerCandidates(mb.peerId, 'udp'), [{ address: '192.0.2.9', port: 4000, transport: 'udp', reflexive: false }]);
   });
 });
