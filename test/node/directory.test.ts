@@ -397,3 +397,17 @@ test('byRoute: a listed member\'s certified routes, longest prefix first; gone w
   dir.onPeerDown(wide.peerId);
   assert.equal(dir.byRoute(ip(192, 168, 50, 10)), undefined);
 });
+
+test('byRoute with a misissuing CA: two members claiming one route; the first keeps it (counted), the other takes over when it leaves', () => {
+  const one = net.member('one', '10.10.10.21/24', { routes: ['192.168.77.0/24'] });
+  const two = net.member('two', '10.10.10.22/24', { routes: ['192.168.77.0/24'] });
+  const { dir } = directory();
+  dir.onPeerUp(one.cert.raw, 1);
+  dir.onPeerUp(two.cert.raw, 1);
+  assert.equal(dir.addressConflicts, 1);
+  assert.equal(dir.byRoute(ip(192, 168, 77, 1))?.name, 'one');
+  dir.onPeerDown(one.peerId);
+  assert.equal(dir.byRoute(ip(192, 168, 77, 1))?.name, 'two');
+  dir.onPeerDown(two.peerId);
+  assert.equal(dir.byRoute(ip(192, 168, 77, 1)), undefined);
+});
