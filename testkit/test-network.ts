@@ -59,6 +59,10 @@ export interface AddMemberOptions {
   /** Mesh address (CIDR); default 10.77.0.<n>/24. */
   address?: string;
   groups?: string[];
+  /** More mesh addresses after `address` (e.g. an IPv6 one). */
+  extraAddresses?: string[];
+  /** Subnet routes the CA signs into the certificate (ca sign --route). */
+  routes?: string[];
   /** Issue "at" this time (Unix ms); with a short validMs, an expired certificate. */
   nowMs?: number;
   validMs?: number;
@@ -111,8 +115,9 @@ export async function createTestNetwork(options: { members?: number | string[]; 
       const host = FIRST_HOST + hosts++;
       const certificate = await signMember(issuer.caDir, {
         name,
-        addresses: [add.address ?? `10.77.0.${host}/24`],
+        addresses: [add.address ?? `10.77.0.${host}/24`, ...(add.extraAddresses ?? [])],
         ...(add.groups !== undefined ? { groups: add.groups } : {}),
+        ...(add.routes !== undefined ? { routes: add.routes } : {}),
         ...(add.nowMs !== undefined ? { nowMs: add.nowMs } : {}),
         ...(add.validMs !== undefined ? { validMs: add.validMs } : {}),
         publicKey: identity.publicKey,

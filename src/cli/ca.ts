@@ -2,7 +2,7 @@
  * `shadowmesh ca ...`: run the network CA (src/identity/ca.ts).
  *
  *   ca init   --dir CADIR [--name NAME] [--domain DOMAIN] [--valid DURATION] [--force]
- *   ca sign   --ca CADIR --name NAME --ip CIDR[,CIDR] [--groups a,b] [--valid DURATION] --pub PUBFILE --out CERTFILE
+ *   ca sign   --ca CADIR --name NAME --ip CIDR[,CIDR] [--groups a,b] [--route CIDR]... [--valid DURATION] --pub PUBFILE --out CERTFILE
  *   ca revoke --ca CADIR (--peer PEERID | --cert CERTFILE)...
  *   ca show   FILE [--ca-cert CAFILE]
  *   ca policy sign POLICY.yaml --ca CADIR [--out FILE]   (src/cli/policy.ts)
@@ -103,7 +103,7 @@ async function runInit(opts: InitOptions): Promise<void> {
 
 // --- ca sign -----------------------------------------------------------------
 
-interface SignOptions { ca: string; name: string; ip: string[]; groups?: string[]; valid: string; pub: string; out: string; passphraseFile?: string; json?: boolean }
+interface SignOptions { ca: string; name: string; ip: string[]; groups?: string[]; route?: string[]; valid: string; pub: string; out: string; passphraseFile?: string; json?: boolean }
 
 function memberJson(cert: MemberCertificate): Record<string, unknown> {
   return {
@@ -112,6 +112,7 @@ function memberJson(cert: MemberCertificate): Record<string, unknown> {
     peerId: formatPeerId(cert.peerId),
     addresses: cert.addresses,
     groups: cert.groups,
+    routes: cert.routes,
     notBefore: iso(cert.notBeforeMs),
     notAfter: iso(cert.notAfterMs),
     serial: toHex(cert.serial),
@@ -126,6 +127,7 @@ function memberText(cert: MemberCertificate): string {
     `peer id:   ${formatPeerId(cert.peerId)}\n` +
     `addresses: ${cert.addresses.join(', ')}\n` +
     `groups:    ${cert.groups.length > 0 ? cert.groups.join(', ') : '(none)'}\n` +
+    `routes:    ${cert.routes.length > 0 ? cert.routes.join(', ') : '(none)'}\n` +
     `valid:     ${iso(cert.notBeforeMs)} .. ${iso(cert.notAfterMs)} (${formatDuration(cert.notAfterMs - cert.notBeforeMs)})\n` +
     `serial:    ${toHex(cert.serial)}\n` +
     `CA id:     ${toHex(cert.caId)}\n`
@@ -139,7 +141,7 @@ async function runSign(opts: SignOptions): Promise<void> {
   if (opts.ip.length === 0) throw new ConfigError('SM_ERR_CONFIG_ADDRESS', '--ip: at least one mesh address is required, e.g. --ip 10.10.10.3/24');
   const publicKey = await readPublicKeyFile(resolve(opts.pub));
   const passphrase = await caPassphrase(opts.passphraseFile);
-  const cert = await signMember(caDir, { name: opts.name, addresses: opts.ip, groups: opts.groups ?? [], validMs, publicKey, passphrase });
+  const cert = await signMember(caDir, { name: opts.name, addresses: opts.ip, groups: opts.groups ?? [], routes: opts.route ?? [], validMs, publicKey, passphrase });
   const out = resolve(opts.out);
   await saveMemberCertificate(out, cert);
   warnCaExpiry(opts.json, await loadCaCertificate(join(caDir, CA_CERT_FILE)));
@@ -274,7 +276,7 @@ export function registerCa(program: Command): void {
   ca.command('sign')
     .description(
       'issue a member certificate for a public key (from shadowmesh keygen) and write it to CERTFILE. ' +
-        'Signing a key whose certificate is still valid is a renewal: same name, every address kept (more may be added), not ending sooner; ' +
+        'Signing a key whose certificate is still valid is a renewal: same name, every address and route kept (more may be added), not ending sooner; ' +
         'otherwise it is refused (SM_ERR_CERT_RENEWAL), because the older certificate stays valid. ' +
         'To give a member another name or address, ca revoke it and sign a new key. ' +
         'An address held by a valid certificate is never issued to another key.',
@@ -283,6 +285,12 @@ export function registerCa(program: Command): void {
     .requiredOption('--name <NAME>', 'member name, 1..64 bytes, unique among live members')
     .requiredOption('--ip <CIDR>', 'mesh address(es) with prefix, e.g. 10.10.10.3/24 or fd00::3/64; comma-separated or repeated, at most 8', collectList)
     .option('--groups <a,b>', 'groups, comma-separated or repeated (A-Z a-z 0-9 . _ -, at most 16)', collectList)
+    .option(
+      '--route <CIDR>',
+      'a subnet behind this member it may serve to the mesh (up --advertise-routes), e.g. 192.168.50.0/24 or fd50::/64; ' +
+        'comma-separated or repeated, at most 8; not a default route, not overlapping any mesh subnet or another member\'s route',
+      collectList,
+    )
     .option('--valid <DURATION>', 'lifetime from now, e.g. 365d, 30d12h (must end before the CA does)', DEFAULT_MEMBER_VALID)
     .requiredOption('--pub <PUBFILE>', 'the member\'s public key file (identity.pub)')
     .requiredOption('--out <CERTFILE>', 'where to write the certificate (replaced if it exists)')

@@ -20,7 +20,8 @@ export function formatPeers(peers: readonly PeerStatus[]): string {
     rows.push([
       p.name ?? '?',
       p.peerId.slice(0, 16),
-      p.addresses.length > 0 ? p.addresses.join(',') : '-',
+      // Certified subnet routes follow the addresses (docs/architecture.md "Subnet routes").
+      `${p.addresses.length > 0 ? p.addresses.join(',') : '-'}${p.routes !== undefined && p.routes.length > 0 ? ` routes:${p.routes.join(',')}` : ''}`,
       p.path === 'direct' ? `direct ${p.carrier} ${p.remote}${p.rttMs !== null ? ` ${p.rttMs.toFixed(2)}ms` : ''}${p.mirroring ? ' (+relay)' : ''}` : 'relay',
       p.session.established ? 'up' : p.online ? 'handshaking' : 'down',
       p.session.ageMs === null ? '-' : humanDuration(p.session.ageMs),

@@ -58,7 +58,15 @@ export function formatStatus(s: StatusResult): string {
     ...(s.certificates?.member !== undefined ? [`cert       ${formatCertExpiry(s.certificates.member)}`] : []),
     ...(s.certificates?.ca !== undefined ? [`ca cert    ${formatCertExpiry(s.certificates.ca)}`] : []),
     `policy     ${s.policyVersion === null || s.policyVersion === undefined ? 'none (everything allowed)' : `version ${s.policyVersion}`}${formatPolicyRefused(s.policyRefused)}`,
+    ...(s.routes !== undefined ? [formatRoutes(s.routes)] : []),
   ].join('\n') + '\n';
+}
+
+/** Subnet routes: what this node serves and which members' routes it installed. */
+function formatRoutes(r: NonNullable<StatusResult['routes']>): string {
+  const served = r.advertised.length > 0 ? `serving ${r.advertised.join(', ')}${r.snat ? ' (masquerade)' : ' (no NAT)'}` : 'serving none';
+  const accepted = !r.accepting ? 'not accepting' : r.accepted.length > 0 ? `accepting ${r.accepted.map((a) => `${a.route} via ${a.name}`).join(', ')}` : 'accepting (none offered)';
+  return `routes     ${served}; ${accepted}${r.installFailures > 0 ? `; ${r.installFailures} failed to install` : ''}`;
 }
 
 /** Signed policies the relay sent that were refused, by code: what an operator looks at when a member lags behind. */

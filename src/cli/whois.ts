@@ -25,6 +25,7 @@ export function formatWhois(w: WhoisResult, nowMs = Date.now()): string {
     `peer       ${w.peerId}`,
     `addresses  ${w.addresses.length > 0 ? w.addresses.join(', ') : '-'}`,
     `groups     ${w.groups.length > 0 ? w.groups.join(', ') : '-'}`,
+    ...(w.routes !== undefined && w.routes.length > 0 ? [`routes     ${w.routes.join(', ')}`] : []),
     `cert       expires ${w.certExpires} (${left >= 0 ? `in ${humanDuration(left)}` : `${humanDuration(-left)} ago`})`,
     `online     ${w.online ? 'yes' : 'no'}`,
     `path       ${path}`,

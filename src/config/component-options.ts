@@ -153,7 +153,16 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     ...metricsOf(cfg, 'node.metrics.listen'),
     ...webOf(cfg),
     ...namesOf(cfg),
+    ...routesOf(cfg),
   };
+}
+
+/** node.routes.*: subnet routes of the daemon; {} when neither accepting nor advertising. */
+export function routesOf(cfg: EffectiveConfig): { routes?: { accept: boolean; advertise: boolean; snat: boolean } } {
+  const accept = cfg.boolean('node.routes.accept') === true;
+  const advertise = cfg.boolean('node.routes.advertise') === true;
+  if (!accept && !advertise) return {};
+  return { routes: { accept, advertise, snat: cfg.boolean('node.routes.snat') !== false } };
 }
 
 /** node.dns.*: the DNS responder's options; {} when node.dns.listen is unset (no responder). */

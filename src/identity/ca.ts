@@ -24,9 +24,14 @@
  * allowance) certificate of this CA, and a validity outliving the CA. The
  * CA key is loaded only for the operation and wiped afterwards.
  *
+ * Subnet routes (cert-routes.ts, docs/architecture.md "Subnet routes"):
+ * signMember also refuses a route that overlaps a mesh subnet or a route of
+ * another live certificate (SM_ERR_CERT_ROUTE_IN_USE), so an address has at
+ * most one owner in the mesh.
+ *
  * Re-signing a key whose certificate is still live is a renewal and must
- * keep that certificate's name and every one of its addresses (it may add
- * some) and must not end sooner (SM_ERR_CERT_RENEWAL). issued/ keeps one
+ * keep that certificate's name and every one of its addresses and routes
+ * (it may add some) and must not end sooner (SM_ERR_CERT_RENEWAL). issued/ keeps one
  * certificate per key, and the older one stays valid until it expires: a
  * new name, a dropped address or an earlier end would let the older
  * certificate hold what issued/ shows as free, and a second member could be
@@ -55,6 +60,8 @@ import { HybridSigner, HYBRID_SIGN_PUBLIC_BYTES } from '../crypto/hybrid-sign.js
 import { ArmorLabel, decodeArmor, encodeArmor } from './armor.js';
 import { issueCaCertificate, issueMemberCertificate, type CaCertificate, type MemberCertificate } from './certificate.js';
 import { IdentityCode } from './identity-errors.js';
+import { parseCidr } from './cidr.js';
+import { parseRoute, prefixesOverlap } from './cert-routes.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList, saveCaCertificate, saveMemberCertificate, saveRevocationList } from './files.js';
 import { CERT_CLOCK_SKEW_MS } from './membership.js';
 import { formatPeerId, PEER_ID_BYTES, peerIdFromPublicKey, shortId } from './peer-id.js';
@@ -238,6 +245,23 @@ async function issuedFor(dir: string, ca: CaCertificate, peerId: Uint8Array): Pr
   return equalBytes(cert.caId, ca.caId) ? cert : null;
 }
 
+/** How a route of `cert` overlaps what `other` holds (its mesh subnets or routes), or undefined. */
+function firstRouteOverlap(cert: MemberCertificate, other: MemberCertificate): string | undefined {
+  const theirs = [...other.addresses.map((a) => ({ what: 'the mesh subnet of address', cidr: parseCidr(a) })), ...other.routes.map((r) => ({ what: 'the route', cidr: parseRoute(r) }))];
+  for (const text of cert.routes) {
+    const mine = parseRoute(text);
+    const hit = theirs.find((t) => prefixesOverlap(mine, t.cidr));
+    if (hit !== undefined) return `route ${text} overlaps ${hit.what} ${hit.cidr.text}`;
+  }
+  // Our own mesh subnets must not fall inside the other member's routes either.
+  for (const text of cert.addresses) {
+    const mine = parseCidr(text);
+    const hit = other.routes.find((r) => prefixesOverlap(mine, parseRoute(r)));
+    if (hit !== undefined) return `address ${text} lies in the route ${hit}`;
+  }
+  return undefined;
+}
+
 /** A renewal of a live certificate keeps its name and addresses and does not end sooner (see the header). */
 function checkRenewal(previous: MemberCertificate, next: MemberCertificate): void {
   const until = new Date(previous.notAfterMs).toISOString();
@@ -250,6 +274,10 @@ function checkRenewal(previous: MemberCertificate, next: MemberCertificate): voi
   const dropped = previous.addresses.map(hostOf).filter((h) => !kept.has(h));
   if (dropped.length > 0) {
     throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; re-signing it must keep the address(es) ${dropped.join(', ')}: ${fix}`);
+  }
+  const droppedRoutes = previous.routes.filter((r) => !next.routes.includes(r));
+  if (droppedRoutes.length > 0) {
+    throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; re-signing it must keep the route(s) ${droppedRoutes.join(', ')}: ${fix}`);
   }
   if (next.notAfterMs < previous.notAfterMs) {
     throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; a renewal must not end sooner (it would end ${new Date(next.notAfterMs).toISOString()}): choose a longer --valid, or ${fix}`);
@@ -265,7 +293,7 @@ function checkRenewal(previous: MemberCertificate, next: MemberCertificate): voi
  */
 export async function signMember(
   caDir: string,
-  options: { name: string; addresses: string[]; groups?: string[]; validMs?: number; publicKey: Uint8Array; passphrase?: string; nowMs?: number },
+  options: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; validMs?: number; publicKey: Uint8Array; passphrase?: string; nowMs?: number },
 ): Promise<MemberCertificate> {
   checkDir('signMember', caDir);
   if (options === null || typeof options !== 'object') throw new ConfigError('SM_ERR_CONFIG_OPTIONS', 'signMember options: expected an object');
@@ -286,7 +314,7 @@ export async function signMember(
  */
 export async function signMemberLocked(
   caDir: string,
-  options: { name: string; addresses: string[]; groups?: string[]; validMs: number; publicKey: Uint8Array; passphrase?: string; nowMs: number },
+  options: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; validMs: number; publicKey: Uint8Array; passphrase?: string; nowMs: number },
 ): Promise<MemberCertificate> {
   const { validMs, nowMs } = options;
   const peerId = peerIdFromPublicKey(options.publicKey);
@@ -301,6 +329,7 @@ export async function signMemberLocked(
       name: options.name,
       addresses: options.addresses,
       groups: options.groups ?? [],
+      routes: options.routes ?? [],
       publicKey: options.publicKey,
       notBeforeMs: nowMs,
       notAfterMs: nowMs + validMs,
@@ -315,6 +344,10 @@ export async function signMemberLocked(
       const clash = cert.addresses.find((a) => taken.has(hostOf(a)));
       if (clash !== undefined) {
         throw new IdentityError(IdentityCode.CERT_ADDRESS_IN_USE, `address ${hostOf(clash)} is already held by "${other.name}" (peer ${shortId(other.peerId)}); revoke it first or choose another address`);
+      }
+      const routeClash = firstRouteOverlap(cert, other);
+      if (routeClash !== undefined) {
+        throw new IdentityError(IdentityCode.CERT_ROUTE_IN_USE, `${routeClash} of "${other.name}" (peer ${shortId(other.peerId)}); revoke it first or choose another route`);
       }
     }
     await saveMemberCertificate(join(caDir, CA_ISSUED_DIR, `${formatPeerId(peerId)}.crt`), cert);

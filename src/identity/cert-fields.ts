@@ -5,8 +5,9 @@
  *
  * The limits keep an encoded member certificate below the wire's
  * MAX_CERT_BYTES (8192, docs/protocol.md): the fixed part plus the largest
- * name, 8 IPv6 addresses and 16 groups of 32 bytes is 8154 bytes
- * (certificate.ts computes the bound and checks it when it loads).
+ * name, 10 IPv6 addresses and routes (cert-routes.ts) and 16 groups of 32
+ * bytes is 8191 bytes (certificate.ts computes the bound and checks it when
+ * it loads).
  *
  * Errors are IdentityError SM_ERR_CERT_FIELD naming the field and value.
  */

@@ -5,7 +5,7 @@
  *
  *     | 0 format version u8 (=1) | 1 kind u8 | 2..3 reserved, zero |
  *
- * kind 0x01, member certificate (at most MAX_MEMBER_CERT_BYTES = 8154 < MAX_CERT_BYTES):
+ * kind 0x01, member certificate (at most MAX_MEMBER_CERT_BYTES = 8191 < MAX_CERT_BYTES):
  *
  * | offset | size     | field                                                |
  * |--------|----------|------------------------------------------------------|
@@ -20,6 +20,9 @@
  * |        | 1 + k·m  | addresses: u8 count (1..8), each                     |
  * |        |          |   family u8 (4|6) ‖ prefix u8 ‖ address[4|16]        |
  * |        | 1 + …    | groups: u8 count (0..16), each u8 length (1..32) ‖ ASCII |
+ * |        | [1 + k·m] | routes, only with header flag 0x01: u8 count       |
+ * |        |          |   (1..8), each family u8 (4|6) ‖ prefix u8 ‖ network |
+ * |        |          |   address[4|16] (cert-routes.ts)                     |
  * | end-4691 | 4691   | CA hybrid signature, context "member-cert", over     |
  * |        |          | every byte before it                                 |
  *
@@ -37,10 +40,15 @@
  * |        |          |   (1..253) ‖ lower-case DNS labels (cert-fields.ts)  |
  * | end-4691 | 4691   | self-signature, context "ca-cert", over every byte before it |
  *
- * In a CA certificate byte 2 of the header holds flags: 0x01, the network
- * domain of member names follows the name (docs/configuration.md "Names");
- * every other bit must be zero. A CA without a domain encodes exactly as
- * before the flag existed.
+ * Byte 2 of the header holds flags, per kind; every bit not named here
+ * must be zero:
+ *  - CA certificate, 0x01: the network domain of member names follows the
+ *    name (docs/configuration.md "Names");
+ *  - member certificate, 0x01: the routes field follows the groups
+ *    (docs/architecture.md "Subnet routes"), with at least one route.
+ * A certificate without the optional field encodes exactly as before its
+ * flag existed and is read by every version; one with it is refused as
+ * malformed (unknown flag) by a version that predates it.
  *
  * Decoders are strict: exact lengths, no trailing bytes, reserved bytes and unknown flags zero,
  * the field rules of cert-fields.ts, canonical order-preserving lists.
@@ -57,8 +65,9 @@ import { HybridSigner, hybridVerify, HYBRID_SIGN_PUBLIC_BYTES, HYBRID_SIGNATURE_
 import { ByteReader } from '../wire/byte-reader.js';
 import { ByteWriter } from '../wire/byte-writer.js';
 import { MAX_CERT_BYTES } from '../wire/constants.js';
-import { checkDecodedAddresses, checkDomain, checkGroups, checkName, isCanonicalDomain, MAX_ADDRESSES, MAX_DOMAIN_BYTES, MAX_GROUP_BYTES, MAX_GROUPS, MAX_NAME_BYTES, parseAddresses } from './cert-fields.js';
+import { checkDecodedAddresses, checkDomain, checkGroups, checkName, isCanonicalDomain, MAX_DOMAIN_BYTES, MAX_GROUP_BYTES, MAX_GROUPS, MAX_NAME_BYTES, parseAddresses } from './cert-fields.js';
 import type { Cidr } from './cidr.js';
+import { checkedRoute, checkRouteList, MAX_ADDRESS_ENTRIES, MAX_ROUTES, parseRoutes } from './cert-routes.js';
 import { IdentityCode, isWireError } from './identity-errors.js';
 import { PEER_ID_BYTES, peerIdFromPublicKey } from './peer-id.js';
 
@@ -75,11 +84,13 @@ export const CA_ID_BYTES = 32;
 export const CERT_HEADER_BYTES = 4;
 /** CA certificate header flag (byte 2): a network domain follows the name. */
 export const CA_FLAG_DOMAIN = 0x01;
+/** Member certificate header flag (byte 2): the routes field follows the groups. */
+export const MEMBER_FLAG_ROUTES = 0x01;
 
 const MEMBER_FIXED_BYTES = CERT_HEADER_BYTES + SERIAL_BYTES + CA_ID_BYTES + 8 + 8 + PEER_ID_BYTES + HYBRID_SIGN_PUBLIC_BYTES;
 /** Largest member certificate the field limits allow. */
 export const MAX_MEMBER_CERT_BYTES =
-  MEMBER_FIXED_BYTES + (1 + MAX_NAME_BYTES) + (1 + MAX_ADDRESSES * (2 + 16)) + (1 + MAX_GROUPS * (1 + MAX_GROUP_BYTES)) + HYBRID_SIGNATURE_BYTES;
+  MEMBER_FIXED_BYTES + (1 + MAX_NAME_BYTES) + (1 + 1 + MAX_ADDRESS_ENTRIES * (2 + 16)) + (1 + MAX_GROUPS * (1 + MAX_GROUP_BYTES)) + HYBRID_SIGNATURE_BYTES;
 /** Largest CA certificate. */
 export const MAX_CA_CERT_BYTES = CERT_HEADER_BYTES + CA_ID_BYTES + 8 + 8 + HYBRID_SIGN_PUBLIC_BYTES + 1 + MAX_NAME_BYTES + 1 + MAX_DOMAIN_BYTES + HYBRID_SIGNATURE_BYTES;
 if (MAX_CA_CERT_BYTES > MAX_CERT_BYTES) throw new Error(`CA certificate limits allow ${MAX_CA_CERT_BYTES} bytes, above MAX_CERT_BYTES`);
@@ -93,6 +104,8 @@ export interface MemberCertificate {
   /** Canonical CIDR text, e.g. "10.10.10.3/24", "fd00::3/64". */
   addresses: string[];
   groups: string[];
+  /** Subnet routes the member may serve, canonical network prefixes ("192.168.50.0/24"); empty for most members. */
+  routes: string[];
   notBeforeMs: number;
   notAfterMs: number;
   caId: Uint8Array;
@@ -186,7 +199,7 @@ export function decodeMemberCertificate(bytes: Uint8Array): MemberCertificate {
   const what = 'member certificate';
   return decodeWith(what, IdentityCode.CERT_MALFORMED, MAX_MEMBER_CERT_BYTES, bytes, (raw) => {
     const r = new ByteReader(raw);
-    readCertHeader(r, CertKind.Member, what);
+    const flags = readCertHeader(r, CertKind.Member, what, MEMBER_FLAG_ROUTES);
     const serial = r.bytes(SERIAL_BYTES, 'serial');
     const caId = r.bytes(CA_ID_BYTES, 'caId');
     const notBeforeMs = r.u64Number('notBeforeMs');
@@ -206,15 +219,29 @@ export function decodeMemberCertificate(bytes: Uint8Array): MemberCertificate {
       const prefix = r.u8('address prefix');
       entries.push({ family, prefix, address: r.bytes(family === 4 ? 4 : 16, 'address') });
     }
-    const addresses = checkDecodedAddresses(entries).map((c) => c.text);
+    const addressCidrs = checkDecodedAddresses(entries);
+    const addresses = addressCidrs.map((c) => c.text);
     const groupCount = r.u8('group count');
     if (groupCount > MAX_GROUPS) throw malformed(what, `${groupCount} groups, limit ${MAX_GROUPS}`);
     const groups: string[] = [];
     for (let i = 0; i < groupCount; i++) groups.push(r.u8String('group', MAX_GROUP_BYTES, 1));
     checkGroups(groups);
+    const routes: string[] = [];
+    if ((flags & MEMBER_FLAG_ROUTES) !== 0) {
+      const routeCount = r.u8('route count');
+      if (routeCount < 1 || routeCount > MAX_ROUTES) throw malformed(what, `${routeCount} routes, need 1..${MAX_ROUTES} with the routes flag`);
+      const cidrs = [];
+      for (let i = 0; i < routeCount; i++) {
+        const family = r.u8('route family');
+        if (family !== 4 && family !== 6) throw malformed(what, `route ${i}: family ${family}`);
+        const prefix = r.u8('route prefix');
+        cidrs.push(checkedRoute(family, r.bytes(family === 4 ? 4 : 16, 'route'), prefix));
+      }
+      for (const c of checkRouteList(cidrs, addressCidrs)) routes.push(c.text);
+    }
     const signature = r.bytes(HYBRID_SIGNATURE_BYTES, 'signature');
     r.end(what);
-    return { serial, peerId, publicKey, name, addresses, groups, notBeforeMs, notAfterMs, caId, signature, raw };
+    return { serial, peerId, publicKey, name, addresses, groups, routes, notBeforeMs, notAfterMs, caId, signature, raw };
   });
 }
 
@@ -239,7 +266,7 @@ function writeAddresses(w: ByteWriter, cidrs: Cidr[]): void {
 export function issueMemberCertificate(
   caSigner: HybridSigner,
   ca: CaCertificate,
-  fields: { name: string; addresses: string[]; groups?: string[]; publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; serial?: Uint8Array },
+  fields: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; serial?: Uint8Array },
 ): MemberCertificate {
   if (!(caSigner instanceof HybridSigner)) throw new ConfigError('SM_ERR_CONFIG_SIGNER', 'issueMemberCertificate caSigner: expected a HybridSigner');
   if (ca === null || typeof ca !== 'object' || !(ca.publicKey instanceof Uint8Array)) throw new ConfigError('SM_ERR_CONFIG_CA', 'issueMemberCertificate ca: expected a CaCertificate');
@@ -255,6 +282,7 @@ export function issueMemberCertificate(
   const cidrs = parseAddresses(fields.addresses);
   const groups = fields.groups ?? [];
   checkGroups(groups);
+  const routes = parseRoutes(fields.routes ?? [], cidrs);
   const validity = checkValidity(notBeforeMs, notAfterMs);
   if (validity !== undefined) throw new IdentityError(IdentityCode.CERT_FIELD, validity);
   if (notBeforeMs < ca.notBeforeMs || notAfterMs > ca.notAfterMs) {
@@ -265,13 +293,14 @@ export function issueMemberCertificate(
     );
   }
   const w = new ByteWriter();
-  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Member).zeros(2);
+  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Member).u8(routes.length > 0 ? MEMBER_FLAG_ROUTES : 0).zeros(1);
   w.bytes(serial, 'serial').bytes(ca.caId, 'caId').u64Number(notBeforeMs, 'notBeforeMs').u64Number(notAfterMs, 'notAfterMs');
   w.bytes(peerIdFromPublicKey(publicKey), 'peerId').bytes(publicKey, 'publicKey');
   w.u8String(fields.name, 'name', MAX_NAME_BYTES, 1);
   writeAddresses(w, cidrs);
   w.u8(groups.length, 'group count');
   for (const g of groups) w.u8String(g, 'group', MAX_GROUP_BYTES, 1);
+  if (routes.length > 0) writeAddresses(w, routes);
   const tbs = w.finish();
   const signature = caSigner.sign(MEMBER_CERT_CONTEXT, tbs);
   const out = new Uint8Array(tbs.length + signature.length);

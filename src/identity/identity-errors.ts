@@ -34,6 +34,8 @@ export const IdentityCode = Object.freeze({
   CERT_FIELD: 'SM_ERR_CERT_FIELD',
   /** Another live certificate of this CA already holds one of the addresses. */
   CERT_ADDRESS_IN_USE: 'SM_ERR_CERT_ADDRESS_IN_USE',
+  /** A route overlaps a mesh subnet or route of another live certificate of this CA (or a mesh address lies in another's route). */
+  CERT_ROUTE_IN_USE: 'SM_ERR_CERT_ROUTE_IN_USE',
   /** Another live certificate of this CA already carries this name. */
   CERT_NAME_IN_USE: 'SM_ERR_CERT_NAME_IN_USE',
   /** Re-signing a key whose certificate is still live, under another name, without one of its addresses, or ending sooner. */

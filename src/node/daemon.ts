@@ -124,7 +124,9 @@ import type { PathTimerOptions } from './path/path-timers.js';
 import { relayStunServers, runNetcheck, type NetcheckRelay, type NetcheckStunServer } from './path/netcheck-probe.js';
 import { NetcheckRunner } from './path/netcheck-runner.js';
 import { DEFAULT_STUN_TIMEOUT_MS } from '../stun/stun-client.js';
-import { DaemonCode } from './node-errors.js';
+import { DaemonCode, DaemonError } from './node-errors.js';
+import { SubnetRoutes } from './subnet-routes.js';
+import { LinuxRouting, type Routing } from './device/linux-routing.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
@@ -137,9 +139,8 @@ export const RELAY_POLICY_VERIFY_BURST = 8;
 export type DaemonDeviceKind = 'tap' | 'tun' | 'none';
 
 
-export class DaemonError extends SmError {
-  override name = 'DaemonError';
-}
+// Defined next to its codes so parts of the daemon (subnet-routes.ts) can throw it without importing the daemon.
+export { DaemonError } from './node-errors.js';
 
 export interface DaemonOptions {
   /** wss://HOST:PORT of the relay. */
@@ -178,6 +179,8 @@ export interface DaemonOptions {
   pathTimers?: Partial<PathTimerOptions>;
   /** Answer DNS for NAME.<domain> from the member directory (src/names/); absent: no responder. */
   names?: DaemonNamesOptions;
+  /** Subnet routes (docs/architecture.md "Subnet routes", src/node/subnet-routes.ts), TUN only; absent: neither. */
+  routes?: { accept?: boolean; advertise?: boolean; snat?: boolean };
 }
 
 /** The DNS responder (docs/configuration.md "Names"). */
@@ -224,6 +227,8 @@ export interface DaemonDeps {
   clock?: Clock;
   /** Opens the TAP/TUN device; default src/node/device/open-device.ts (the native addon is loaded only when a device is opened). */
   openDevice?: (options: OpenDeviceOptions) => Promise<Device>;
+  /** Runs the kernel route, forwarding and masquerade commands of subnet routes; default LinuxRouting. */
+  routing?: Routing;
 }
 
 export class NodeDaemon {
@@ -276,6 +281,8 @@ export class NodeDaemon {
   #certFile: string;
   #device: Device | null = null;
   #dataplane: Dataplane | null = null;
+  /** Kernel routes, forwarding and masquerade of subnet routes, while the device is open and a routes option is on. */
+  #subnetRoutes: SubnetRoutes | null = null;
   #startedAtMs = 0;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -323,6 +330,13 @@ export class NodeDaemon {
     }
     if (options.device !== 'none' && cert.addresses.length === 0) {
       throw new DaemonError(DaemonCode.NO_ADDRESS, `--cert ${options.certFile} holds no mesh address, so a ${options.device} device would have none; sign one with --ip, or use --dev none`);
+    }
+    const routes = options.routes ?? {};
+    if ((routes.accept === true || routes.advertise === true) && options.device !== 'tun') {
+      throw new DaemonError(DaemonCode.ROUTES_DEVICE, `--${routes.advertise === true ? 'advertise' : 'accept'}-routes needs --dev tun: subnet routes are routed at L3 (got --dev ${options.device})`);
+    }
+    if (routes.advertise === true && cert.routes.length === 0) {
+      throw new DaemonError(DaemonCode.ROUTES_NONE, `--advertise-routes: --cert ${options.certFile} carries no route; the CA signs them (shadowmesh ca sign --route CIDR)`);
     }
     this.#o = Object.freeze({ ...options, startupTimeoutMs, mtu: options.mtu ?? DEFAULT_DEVICE_MTU });
     this.#deps = deps;
@@ -429,6 +443,7 @@ export class NodeDaemon {
       chatService: this.chatService,
       chatInbox: this.chatInbox,
       dataplane: () => this.#dataplane,
+      subnetRoutes: () => this.#subnetRoutes,
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
@@ -569,8 +584,16 @@ export class NodeDaemon {
         ...(this.#o.device === 'tap' ? { mac: macForPeer(this.identity.peerId) } : {}),
         addresses: [...this.certificate.addresses],
       });
-      this.#dataplane = this.node.attachDevice(this.#device);
+      const routes = this.#o.routes ?? {};
+      this.#dataplane = this.node.attachDevice(this.#device, { acceptRoutes: routes.accept === true, serveRoutes: routes.advertise === true });
       this.#enforcePolicy();
+      if (routes.accept === true || routes.advertise === true) {
+        this.#subnetRoutes = new SubnetRoutes(
+          { accept: routes.accept === true, advertise: routes.advertise === true, snat: routes.snat !== false },
+          { device: this.#device.name, directory: this.node.directory, self: this.certificate, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('routes') },
+        );
+        await this.#subnetRoutes.start();
+      }
     }
     // After the device (a mesh address can be a listen address), before the relay: names answer as members arrive.
     if (this.names !== null) await this.#startNames(this.names);
@@ -656,6 +679,7 @@ export class NodeDaemon {
       this.names.stop();
     }
     await this.node.stop();
+    await this.#subnetRoutes?.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
     await this.#metrics?.stop();
     await this.web?.stop();

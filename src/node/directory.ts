@@ -13,6 +13,9 @@
  * cannot invent a member, change a member's addresses or name, or bring a
  * revoked one back. Which address belongs to which peer is
  * what the CA signed, nothing else; L3 routing (byAddress) relies on it.
+ * The same holds for the subnet routes a certificate carries
+ * (docs/architecture.md "Subnet routes"): byRoute finds the member whose
+ * certified route holds an address, longest prefix first (route-table.ts).
  *
  * Bad input never throws (docs/conventions.md §10): it is dropped, counted in `drops`
  * and logged at debug with the peer's short id:
@@ -64,6 +67,8 @@ import { ConfigError } from '../errors.js';
 import { equalBytes, toHex } from '../crypto/bytes.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { parseCidr } from '../identity/cidr.js';
+import { parseRoute } from '../identity/cert-routes.js';
+import { RouteTable } from './route-table.js';
 import { CERT_CLOCK_SKEW_MS } from '../identity/membership.js';
 import { shortId } from '../identity/peer-id.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -98,6 +103,8 @@ export interface DirectoryEntry {
   name: string;
   cert: MemberCertificate;
   addresses: DirectoryAddress[];
+  /** Subnet routes from the certificate (bytes: the network address); empty for most members. */
+  routes: DirectoryAddress[];
   /** When the relay saw the member come online (relay clock, Unix ms). */
   onlineSinceMs: number;
 }
@@ -169,6 +176,7 @@ export class Directory extends EventEmitter {
   readonly #byPeer = new Map<string, DirectoryEntry>();
   readonly #byV4 = new Map<number, DirectoryEntry>();
   readonly #byV6 = new Map<string, DirectoryEntry>();
+  readonly #routes = new RouteTable<DirectoryEntry>();
   /** Hex ids of listed members the relay does not list now (kept for their live session). */
   readonly #offline = new Set<string>();
   readonly #sessionLive: (peerId: Uint8Array) => boolean;
@@ -198,7 +206,7 @@ export class Directory extends EventEmitter {
     return this.#drops;
   }
 
-  /** Host addresses claimed by two listed members at once (a misissuing CA). */
+  /** Host addresses or routes claimed by two listed members at once (a misissuing CA). */
   get addressConflicts(): number {
     return this.#addressConflicts;
   }
@@ -341,6 +349,15 @@ export class Directory extends EventEmitter {
     return undefined;
   }
 
+  /**
+   * The member whose certified subnet route holds this address (4 or 16
+   * bytes), longest prefix first, or undefined. Callers ask byAddress first:
+   * a member's own address beats a route.
+   */
+  byRoute(addr: Uint8Array): DirectoryEntry | undefined {
+    return this.#routes.size === 0 ? undefined : this.#routes.lookup(addr);
+  }
+
   #drop(reason: DirectoryDropReason, msg: string, fields: Record<string, string | number>): void {
     this.#drops[reason]++;
     this.#logger.debug(`directory: ${msg}`, { reason, ...fields });
@@ -377,6 +394,11 @@ export class Directory extends EventEmitter {
       if (a.family === 4) this.#byV4.set(ipv4Key(a.bytes), entry);
       else this.#byV6.set(ipv6Key(a.bytes), entry);
     }
+    for (const r of entry.routes) {
+      if (this.#routes.add(r.bytes, r.prefix, entry)) continue;
+      this.#addressConflicts++;
+      this.#logger.info(`${shortId(entry.peerId)} claims a route already held`, { route: r.text });
+    }
   }
 
   #unindex(entry: DirectoryEntry): void {
@@ -391,6 +413,13 @@ export class Directory extends EventEmitter {
         if (a.family === 4) this.#byV4.set(ipv4Key(a.bytes), other);
         else this.#byV6.set(ipv6Key(a.bytes), other);
         break;
+      }
+    }
+    for (const r of entry.routes) {
+      if (!this.#routes.remove(r.bytes, r.prefix, entry)) continue;
+      // Rare (a misissuing CA): hand the route to another listed holder, if any.
+      for (const other of this.#byPeer.values()) {
+        if (other !== entry && other.routes.some((o) => o.text === r.text) && this.#routes.add(r.bytes, r.prefix, other)) break;
       }
     }
   }
@@ -408,6 +437,10 @@ function makeEntry(cert: MemberCertificate, hex: string, onlineSinceMs: number):
     name: cert.name,
     cert,
     addresses: Object.freeze(addresses) as DirectoryAddress[],
+    routes: Object.freeze(cert.routes.map((text) => {
+      const c = parseRoute(text);
+      return Object.freeze({ family: c.family, bytes: c.address, prefix: c.prefix, text });
+    })) as DirectoryAddress[],
     onlineSinceMs,
   });
 }

@@ -4,6 +4,7 @@
  * session/session-errors.ts, device/device-errors.ts). A code, once
  * shipped, is never reused for another meaning.
  */
+import { SmError } from '../errors.js';
 
 /** SM_ERR_* codes of mesh-ping.ts, always as MeshPingError. */
 export const MeshPingCode = Object.freeze({
@@ -26,5 +27,16 @@ export const DaemonCode = Object.freeze({
   RELAY_UNREACHABLE: 'SM_ERR_DAEMON_RELAY_UNREACHABLE',
   /** The certificate holds no mesh address, but a device was asked for. */
   NO_ADDRESS: 'SM_ERR_DAEMON_NO_ADDRESS',
+  /** --advertise-routes or --accept-routes with a device that is not TUN (subnet routes are TUN-only). */
+  ROUTES_DEVICE: 'SM_ERR_DAEMON_ROUTES_DEVICE',
+  /** --advertise-routes with a certificate that carries no route (the CA signs them: ca sign --route). */
+  ROUTES_NONE: 'SM_ERR_DAEMON_ROUTES_NONE',
+  /** Forwarding or the masquerade rule for --advertise-routes could not be set up (the message has the command and its error). */
+  ROUTES_SETUP: 'SM_ERR_DAEMON_ROUTES_SETUP',
 } as const);
 export type DaemonCode = (typeof DaemonCode)[keyof typeof DaemonCode];
+
+/** Errors of the daemon and of the parts it starts (daemon.ts, subnet-routes.ts). */
+export class DaemonError extends SmError {
+  override name = 'DaemonError';
+}

@@ -57,6 +57,9 @@
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
 import type { MemberCertificate } from '../identity/certificate.js';
+import { parseCidr } from '../identity/cidr.js';
+import { maskPrefix, parseRoute } from '../identity/cert-routes.js';
+import { parseIpAddress } from '../wire/ip-address.js';
 import { CERT_CLOCK_SKEW_MS, type MembershipVerifier } from '../identity/membership.js';
 import { shortId } from '../identity/peer-id.js';
 import { fromHex, toHex } from '../crypto/bytes.js';
@@ -401,10 +404,32 @@ export class ShadowNode extends EventEmitter {
     this.link.renewCertificate(cert.raw);
   }
 
-  /** Add the TAP/TUN data plane (before or after start). One device per node. */
-  attachDevice(device: DataplaneDevice): Dataplane {
+  /**
+   * Add the TAP/TUN data plane (before or after start). One device per node.
+   * `acceptRoutes`: send to and accept from members' certified subnet routes
+   * (docs/architecture.md "Subnet routes"; TUN only). `serveRoutes`: this
+   * node forwards to its own certified routes, so members' packets may only
+   * be for our mesh subnets, those routes, multicast or link-local.
+   */
+  attachDevice(device: DataplaneDevice, options: { acceptRoutes?: boolean; serveRoutes?: boolean } = {}): Dataplane {
     if (this.#dataplane) throw new ConfigError('SM_ERR_CONFIG_DEVICE', 'attachDevice: this node already has a device');
-    this.#dataplane = new Dataplane({ device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane') });
+    this.#dataplane = new Dataplane({
+      device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane'),
+      ...(options.acceptRoutes === true ? { acceptRoutes: true } : {}),
+      ...(options.serveRoutes === true ? { inboundDestinations: servedDestinations(this.#certificate) } : {}),
+    });
+    if (this.#dataplane.acceptRoutes && this.rendezvous !== null) {
+      // Routes we accept lead into the mesh: no direct path may run to an address inside one (rendezvous.ts).
+      const rendezvous = this.rendezvous;
+      // Only members with routes change the set: a relay announcing members costs no pass over the directory.
+      const sync = (e?: DirectoryEntry, previous?: DirectoryEntry): void => {
+        if (e !== undefined && e.routes.length === 0 && (previous?.routes.length ?? 0) === 0) return;
+        rendezvous.setRoutedPrefixes([...new Set(this.directory.list().flatMap((x) => x.cert.routes))]);
+      };
+      this.directory.on('up', sync);
+      this.directory.on('down', sync);
+      sync();
+    }
     if (this.#running) this.#dataplane.start();
     return this.#dataplane;
   }
@@ -491,4 +516,11 @@ export class ShadowNode extends EventEmitter {
   peerList(): PeerInfo[] {
     return this.peers.peers();
   }
+}
+
+/** Destinations a member's packet may have on a node serving routes: our mesh subnets and routes, multicast, link-local, broadcast. */
+function servedDestinations(cert: MemberCertificate): Array<{ bytes: Uint8Array; prefix: number }> {
+  const out = [...cert.addresses.map((t) => parseCidr(t)), ...cert.routes.map((t) => parseRoute(t))].map((c) => ({ bytes: maskPrefix(c.address, c.prefix), prefix: c.prefix }));
+  for (const [text, prefix] of [['224.0.0.0', 4], ['255.255.255.255', 32], ['ff00::', 8], ['fe80::', 10]] as const) out.push({ bytes: parseIpAddress(text).bytes, prefix });
+  return out;
 }

@@ -130,3 +130,25 @@ test('ca sign --help says how re-signing an issued key is judged', () => {
   assert.match(r.stdout, /same name/);
   assert.match(r.stdout, /ca revoke/);
 });
+
+test('ca sign --route puts subnet routes in the certificate; ca show prints them; bad routes are one-line SM_ERR_CERT_FIELD', async () => {
+  const { dir, cleanup } = await tempDir('sm-cli-ca-');
+  try {
+    const cwd = dir;
+    assert.equal(runCli(['ca', 'init', '--dir', 'ca'], { cwd }).status, 0);
+    assert.equal(runCli(['keygen', '--dir', 'gw'], { cwd }).status, 0);
+    const base = ['ca', 'sign', '--ca', 'ca', '--name', 'gw', '--ip', '10.10.10.2/24', '--pub', 'gw/identity.pub', '--out', 'gw.crt'];
+    for (const bad of ['0.0.0.0/0', '::/0', '10.10.0.0/16', '192.168.50.1/24']) {
+      const r = runCli([...base, '--route', bad], { cwd });
+      assert.ok(isOneLineError(r, 'SM_ERR_CERT_FIELD'), `--route ${bad} -> status ${r.status}, stderr: ${r.stderr}`);
+    }
+    const sign = runCli([...base, '--route', '192.168.50.0/24', '--route', 'fd50::/64', '--json'], { cwd });
+    assert.equal(sign.status, 0, sign.stderr);
+    assert.deepEqual((JSON.parse(sign.stdout) as { routes: string[] }).routes, ['192.168.50.0/24', 'fd50::/64']);
+    assert.deepEqual((await loadMemberCertificate(join(dir, 'gw.crt'))).routes, ['192.168.50.0/24', 'fd50::/64']);
+    const show = runCli(['ca', 'show', 'gw.crt', '--ca-cert', 'ca/ca.crt'], { cwd });
+    assert.match(show.stdout, /routes:\s+192\.168\.50\.0\/24, fd50::\/64/);
+  } finally {
+    await cleanup();
+  }
+});

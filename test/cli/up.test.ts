@@ -243,6 +243,10 @@ test('up with bad options or files exits 1 with one line', async () => {
     [[...base, '--control', sock('x3'), '--dev', 'eth'], /--dev: expected tap, tun or none.*SM_ERR_CONFIG_VALUE/],
     [[...base, '--control', sock('x4'), '--cert', join(sockDir, 'absent.crt')], /absent\.crt.*SM_ERR_/],
     [[...base, '--control', sock('x5'), '--cert', net.member('alice').certFile], /is for peer .* but the identity.*SM_ERR_DAEMON_CERT_MISMATCH/],
+    // Subnet routes are TUN-only, and served only when the CA signed some (docs/architecture.md "Subnet routes").
+    [[...base, '--control', sock('x6'), '--accept-routes'], /--accept-routes needs --dev tun.*SM_ERR_DAEMON_ROUTES_DEVICE/],
+    [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tap' : x)), '--control', sock('x7'), '--advertise-routes'], /--advertise-routes needs --dev tun.*SM_ERR_DAEMON_ROUTES_DEVICE/],
+    [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tun' : x)), '--control', sock('x8'), '--advertise-routes'], /carries no route.*ca sign --route.*SM_ERR_DAEMON_ROUTES_NONE/],
   ];
   const results = await Promise.all(runs.map(([args]) => runCliAsync(['up', ...args])));
   results.forEach((r, i) => oneLine(r, runs[i]![1]));

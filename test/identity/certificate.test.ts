@@ -59,6 +59,8 @@ test('largest member certificate allowed by the field limits stays under MAX_CER
     name: 'n'.repeat(64),
     addresses: Array.from({ length: 8 }, (_, i) => `fd00::${i + 1}:1/64`),
     groups: Array.from({ length: 16 }, (_, i) => `${String(i).padStart(2, '0')}${'g'.repeat(30)}`),
+    // Two IPv6 routes fill the shared budget of 10 addresses and routes (cert-routes.ts).
+    routes: ['fd50:1:2:3:4:5:6:0/112', 'fd51:1:2:3:4:5:6:0/112'],
     publicKey: memberKey.publicKey,
     notBeforeMs: T0_MS,
     notAfterMs: T0_MS + DAY_MS,

@@ -378,3 +378,36 @@ test('sessionChanged lets an offline member go once its session no longer keeps 
   assert.equal(dir.byAddress(ip(10, 10, 10, 3)), undefined);
   assert.deepEqual(dir.list(), [c]);
 });
+
+test('byRoute: a listed member\'s certified routes, longest prefix first; gone when it leaves, back with a newer certificate', () => {
+  const wide = net.member('wide', '10.10.10.7/24', { routes: ['192.168.0.0/16'] });
+  const lan = net.member('lan', '10.10.10.8/24', { routes: ['192.168.50.0/24', 'fd50::/64'] });
+  const { dir } = directory();
+  assert.equal(dir.byRoute(ip(192, 168, 50, 10)), undefined);
+  dir.onPeerUp(wide.cert.raw, 1);
+  dir.onPeerUp(lan.cert.raw, 1);
+  assert.equal(dir.byRoute(ip(192, 168, 50, 10))?.name, 'lan');
+  assert.equal(dir.byRoute(ip(192, 168, 51, 10))?.name, 'wide');
+  assert.equal(dir.byRoute(ip(0xfd, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9))?.name, 'lan');
+  assert.deepEqual(dir.get(lan.peerId)?.routes.map((r) => r.text), ['192.168.50.0/24', 'fd50::/64']);
+  // A route is not an address: byAddress does not answer for it.
+  assert.equal(dir.byAddress(ip(192, 168, 50, 10)), undefined);
+  dir.onPeerDown(lan.peerId);
+  assert.equal(dir.byRoute(ip(192, 168, 50, 10))?.name, 'wide');
+  dir.onPeerDown(wide.peerId);
+  assert.equal(dir.byRoute(ip(192, 168, 50, 10)), undefined);
+});
+
+test('byRoute with a misissuing CA: two members claiming one route; the first keeps it (counted), the other takes over when it leaves', () => {
+  const one = net.member('one', '10.10.10.21/24', { routes: ['192.168.77.0/24'] });
+  const two = net.member('two', '10.10.10.22/24', { routes: ['192.168.77.0/24'] });
+  const { dir } = directory();
+  dir.onPeerUp(one.cert.raw, 1);
+  dir.onPeerUp(two.cert.raw, 1);
+  assert.equal(dir.addressConflicts, 1);
+  assert.equal(dir.byRoute(ip(192, 168, 77, 1))?.name, 'one');
+  dir.onPeerDown(one.peerId);
+  assert.equal(dir.byRoute(ip(192, 168, 77, 1))?.name, 'two');
+  dir.onPeerDown(two.peerId);
+  assert.equal(dir.byRoute(ip(192, 168, 77, 1)), undefined);
+});

@@ -53,7 +53,7 @@ export interface ControlMember {
   readonly addresses: readonly { readonly text: string }[];
   /** When the relay saw the member come online (relay clock, Unix ms). */
   readonly onlineSinceMs: number;
-  readonly cert: { readonly publicKey: Uint8Array; readonly groups: readonly string[]; readonly notAfterMs: number };
+  readonly cert: { readonly publicKey: Uint8Array; readonly groups: readonly string[]; readonly notAfterMs: number; readonly routes?: readonly string[] };
 }
 
 /** The member directory (the node's Directory fits). */
@@ -64,6 +64,8 @@ export interface ControlDirectory {
   list(): readonly ControlMember[];
   /** The member holding this mesh address (4 or 16 bytes). */
   byAddress(addr: Uint8Array): ControlMember | undefined;
+  /** The member whose certified subnet route holds this address, longest prefix first (docs/architecture.md "Subnet routes"). */
+  byRoute?(addr: Uint8Array): ControlMember | undefined;
 }
 
 /** One entry of the session table (the PeerManager's PeerInfo fits). */
@@ -163,6 +165,13 @@ export interface NodeControlSource {
   readonly chatInbox: ControlChatInbox;
   /** The data plane; null without a device. */
   dataplane(): { readonly stats: { readonly drops: Counts }; policyDrops?(): Counts } | null;
+  /** Subnet routes of this node (src/node/subnet-routes.ts); absent or null: neither --accept-routes nor --advertise-routes. */
+  subnetRoutes?(): {
+    readonly advertised: readonly string[];
+    readonly options: { readonly accept: boolean; readonly snat: boolean };
+    accepted(): Array<{ route: string; peer: string; name: string }>;
+    readonly installFailures: number;
+  } | null;
   /** Version of the signed policy in force; null or absent: none. */
   policyVersion?(): number | null;
   /** Signed policies from the relay refused, by code; absent: none counted. */
@@ -185,10 +194,11 @@ interface KnownMember {
   hex: string;
   name: string;
   cidrs: string[];
+  routes: string[];
 }
 
 function known(e: ControlMember | undefined): KnownMember | undefined {
-  return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text) };
+  return e === undefined ? undefined : { peerId: e.peerId, hex: e.hex, name: e.name, cidrs: e.addresses.map((a) => a.text), routes: [...(e.cert.routes ?? [])] };
 }
 
 function prefixed(into: Record<string, number>, prefix: string, from: Counts): void {
@@ -268,7 +278,14 @@ export class NodeControlHandlers implements ControlHandler {
       certificates: Object.fromEntries((s.certificates?.() ?? []).map((e) => [e.cert, e])),
       policyVersion: s.policyVersion?.() ?? null,
       policyRefused: { ...(s.policyRefused?.() ?? {}) },
+      ...this.#routesStatus(),
     };
+  }
+
+  #routesStatus(): Pick<StatusResult, 'routes'> {
+    const r = this.#s.subnetRoutes?.() ?? null;
+    if (r === null) return {};
+    return { routes: { advertised: [...r.advertised], accepting: r.options.accept, snat: r.options.snat, accepted: r.accepted(), installFailures: r.installFailures } };
   }
 
   peers(): PeersResult {
@@ -287,6 +304,7 @@ export class NodeControlHandlers implements ControlHandler {
         peerId: p.peerId,
         name: p.name ?? m?.name ?? null,
         addresses: m?.cidrs ?? [],
+        ...(m !== undefined && m.routes.length > 0 ? { routes: m.routes } : {}),
         online: m !== undefined && s.directory.isOnline(p.peerId),
         ...this.#pathFields(p.peerId),
         session: {
@@ -301,7 +319,7 @@ export class NodeControlHandlers implements ControlHandler {
     for (const m of s.directory.list().map((e) => known(e)!)) {
       if (seen.has(m.hex)) continue;
       out.push({
-        peerId: m.hex, name: m.name, addresses: m.cidrs, online: s.directory.isOnline(m.hex), ...this.#pathFields(m.hex),
+        peerId: m.hex, name: m.name, addresses: m.cidrs, ...(m.routes.length > 0 ? { routes: m.routes } : {}), online: s.directory.isOnline(m.hex), ...this.#pathFields(m.hex),
         session: { established: false, ageMs: null, lastHandshakeAgoMs: null },
         stats: { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
         drops: {},
@@ -348,6 +366,7 @@ export class NodeControlHandlers implements ControlHandler {
       const p = this.#pathFields(m.hex);
       return {
         self: false, name: m.name, peerId: m.hex, addresses: m.addresses.map((a) => a.text), groups: [...m.cert.groups],
+        ...(m.cert.routes !== undefined && m.cert.routes.length > 0 ? { routes: [...m.cert.routes] } : {}),
         certExpires: new Date(m.cert.notAfterMs).toISOString(), certExpiresMs: m.cert.notAfterMs, online: s.directory.isOnline(m.hex),
         path: p.path, carrier: p.carrier, remote: p.remote,
       };
@@ -368,7 +387,8 @@ export class NodeControlHandlers implements ControlHandler {
         }
       });
       if (mine) return selfResult();
-      const m = s.directory.byAddress(addr);
+      // An address in a member's certified route names the member serving it.
+      const m = s.directory.byAddress(addr) ?? s.directory.byRoute?.(addr);
       if (m !== undefined && !s.isRevoked(m.hex)) return memberResult(m);
       throw new ControlError(ControlCode.UNKNOWN_ADDRESS, `no member holds the mesh address ${target} (\`shadowmesh peers\` lists who is known)`);
     }

@@ -153,12 +153,19 @@ export interface StatusResult {
   policyVersion?: number | null;
   /** Signed policies the relay sent that were refused (older, tampered, another CA, malformed), by SM_ERR_POLICY_* code. */
   policyRefused?: Record<string, number>;
+  /**
+   * Subnet routes (docs/architecture.md "Subnet routes"): the routes this node serves (--advertise-routes), the kernel
+   * routes installed for members' certified routes (--accept-routes) and how many of those failed to install; absent: neither option.
+   */
+  routes?: { advertised: string[]; accepting: boolean; snat: boolean; accepted: Array<{ route: string; peer: string; name: string }>; installFailures: number };
 }
 
 export interface PeerStatus {
   peerId: string;
   name: string | null;
   addresses: string[];
+  /** Subnet routes its certificate carries (docs/architecture.md "Subnet routes"); absent or empty: none. */
+  routes?: string[];
   /** Announced by the relay as connected (true when a session is established and no directory says otherwise). */
   online: boolean;
   /** The path our frames to this peer take now (docs/architecture.md "Path choice"). */
@@ -338,6 +345,8 @@ export interface WhoisResult {
   /** Mesh addresses as CIDRs, as in the certificate. */
   addresses: string[];
   groups: string[];
+  /** Subnet routes its certificate carries; absent or empty: none. */
+  routes?: string[];
   /** The member certificate's end of validity (ISO 8601) and Unix ms. */
   certExpires: string;
   certExpiresMs: number;

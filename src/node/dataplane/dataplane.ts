@@ -24,6 +24,22 @@
  *    address. A frame from a member must come from one of the addresses its
  *    certificate names, or it is dropped ('spoofed_source'): a member cannot
  *    speak for another.
+ *  - Subnet routes (docs/architecture.md "Subnet routes"), TUN only, when
+ *    this node accepts routes (`acceptRoutes`): a destination that is no
+ *    member's address goes to the member whose certified route holds it,
+ *    longest prefix first (members.byRoute); a member's own address always
+ *    wins. Inbound, a source inside the sender's certified routes passes the
+ *    source rule too, as the return traffic of what we sent there; without
+ *    `acceptRoutes` it is 'spoofed_source' as before, since we never routed
+ *    anything there. Routed packets meet the network policy like any other:
+ *    its CIDR selectors see the LAN address.
+ *  - A node serving routes (`inboundDestinations`, set with
+ *    --advertise-routes) has IP forwarding on, so its kernel would forward
+ *    whatever a member sends wherever this machine reaches (its default
+ *    route, other LANs): a packet from a member whose destination is not
+ *    inside those prefixes (our mesh subnets, our certified routes,
+ *    multicast and link-local) is dropped ('unserved_destination'). A member
+ *    may reach the LANs the CA signed, not turn this node into an exit.
  *
  * Network policy (docs/architecture.md "Network policy"), when the node has
  * one (setPolicy): a packet from a member that passed the source rule is
@@ -55,6 +71,7 @@ import type { PolicyEngine } from '../../policy/policy-engine.js';
 import type { FlowEnd } from '../../policy/compiled-policy.js';
 import { DEFAULT_DENY_RULE } from '../../policy/policy-file.js';
 import { packetTuple } from '../../policy/packet-flow.js';
+import { prefixContains } from '../../identity/cert-routes.js';
 
 /** Units waiting for the next device write: about one socket read's worth of 64 KiB segments and more; beyond it, drop rather than buffer. */
 export const MAX_PENDING_DEVICE_WRITES = 512;
@@ -76,6 +93,8 @@ export interface DataplaneMember {
   peerId: Uint8Array;
   hex: string;
   addresses: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array }>;
+  /** Certified subnet routes (bytes: the network address); absent or empty for most members. */
+  routes?: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array; prefix: number }>;
   /** Name and groups from the CA-verified certificate (the policy's member:/group: selectors). */
   name?: string;
   cert?: { readonly groups: readonly string[] };
@@ -84,13 +103,15 @@ export interface DataplaneMember {
 /** What the data plane needs of the member directory (Directory fits). */
 export interface DataplaneMembers {
   byAddress(addr: Uint8Array): DataplaneMember | undefined;
+  /** The member whose certified route holds `addr`, longest prefix first (Directory.byRoute); consulted only with acceptRoutes. */
+  byRoute?(addr: Uint8Array): DataplaneMember | undefined;
   get(peerId: Uint8Array | string): DataplaneMember | undefined;
   list(): readonly DataplaneMember[];
 }
 
 export type DataplaneDropReason =
   | 'runt' | 'not_ip' | 'no_route' | 'spoofed_source' | 'unknown_peer' | 'gso_unsupported'
-  | 'device_queue_full' | 'device_write_failed' | 'session_dropped'
+  | 'device_queue_full' | 'device_write_failed' | 'session_dropped' | 'unserved_destination'
   // TAP source rule (tap-source.ts); a forged IP source is 'spoofed_source' as in TUN mode.
   | 'spoofed_mac' | 'spoofed_arp' | 'spoofed_nd' | 'vlan_tagged' | 'ipv6_ext_headers';
 
@@ -109,6 +130,24 @@ export interface DataplaneDeps {
   members: DataplaneMembers;
   clock?: Clock;
   logger?: Logger;
+  /** Send to and accept from members' certified subnet routes (`up --accept-routes`); TUN only. Default false. */
+  acceptRoutes?: boolean;
+  /**
+   * TUN, when serving routes (`up --advertise-routes`): the only destinations
+   * a member's packet may have (network addresses and prefix lengths);
+   * others are dropped as 'unserved_destination'. Absent: no check.
+   */
+  inboundDestinations?: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>;
+}
+
+/** True when `addr` lies in one of `routes` (same family). */
+function inRoutes(routes: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | undefined, addr: Uint8Array): boolean {
+  if (routes === undefined) return false;
+  for (let i = 0; i < routes.length; i++) {
+    const r = routes[i]!;
+    if (prefixContains(r.bytes, r.prefix, addr)) return true;
+  }
+  return false;
 }
 
 export class Dataplane {
@@ -116,7 +155,7 @@ export class Dataplane {
     deviceRx: 0, deviceTx: 0, toPeers: 0, fromPeers: 0, floods: 0,
     drops: {
       runt: 0, not_ip: 0, no_route: 0, spoofed_source: 0, unknown_peer: 0, gso_unsupported: 0,
-      device_queue_full: 0, device_write_failed: 0, session_dropped: 0,
+      device_queue_full: 0, device_write_failed: 0, session_dropped: 0, unserved_destination: 0,
       spoofed_mac: 0, spoofed_arp: 0, spoofed_nd: 0, vlan_tagged: 0, ipv6_ext_headers: 0,
     },
   };
@@ -130,6 +169,8 @@ export class Dataplane {
   readonly #owners = new WeakMap<DataplaneMember, TapOwner>();
   /** Offset of the L2/L3 packet inside a unit as the device hands it over. */
   readonly #devOffset: number;
+  readonly #acceptRoutes: boolean;
+  readonly #inboundDestinations: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | null;
   readonly #pending: Uint8Array[] = [];
   #flushScheduled = false;
   #running = false;
@@ -150,6 +191,13 @@ export class Dataplane {
     this.#log = deps.logger ?? silentLogger;
     this.#l2 = deps.device.kind === 'tap' ? new L2Switch() : null;
     this.#devOffset = deps.device.vnetHdr ? VNET_HDR_BYTES : 0;
+    this.#acceptRoutes = deps.acceptRoutes === true && this.#l2 === null;
+    this.#inboundDestinations = deps.inboundDestinations !== undefined && this.#l2 === null ? deps.inboundDestinations.map((d) => ({ bytes: Uint8Array.from(d.bytes), prefix: d.prefix })) : null;
+  }
+
+  /** Whether this data plane sends to and accepts from members' certified routes. */
+  get acceptRoutes(): boolean {
+    return this.#acceptRoutes;
   }
 
   start(): void {
@@ -252,10 +300,17 @@ export class Dataplane {
         drops.not_ip++;
         return;
       }
-      if (!member.addresses.some((a) => equalBytes(a.bytes, src))) {
+      if (!member.addresses.some((a) => equalBytes(a.bytes, src)) && !(this.#acceptRoutes && inRoutes(member.routes, src))) {
         drops.spoofed_source++;
-        this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold`);
+        this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold${this.#acceptRoutes ? ' nor route' : ''}`);
         return;
+      }
+      if (this.#inboundDestinations !== null) {
+        const dst = ipDestination(body, pkt);
+        if (dst === null || !inRoutes(this.#inboundDestinations, dst)) {
+          drops.unserved_destination++;
+          return;
+        }
       }
     }
     const engine = this.#policy;
@@ -313,7 +368,7 @@ export class Dataplane {
           drops.not_ip++;
           continue;
         }
-        const member = this.#members.byAddress(dstAddr);
+        const member = this.#members.byAddress(dstAddr) ?? (this.#acceptRoutes ? this.#members.byRoute?.(dstAddr) : undefined);
         if (!member) {
           drops.no_route++;
           continue;

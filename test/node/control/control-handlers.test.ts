@@ -459,3 +459,19 @@ test('netcheck: the source\'s runner answers (fresh passed on only when true); a
   throwsWithCode(() => parseNetcheckParams({ fresh: 'yes' }), ControlCode.PARAMS);
   throwsWithCode(() => parseNetcheckParams({ target: 'x' }), ControlCode.PARAMS);
 });
+
+test('subnet routes: whois of an address inside a member\'s certified route names that member and lists its routes; peers shows them; status has a routes line only with routes on', () => {
+  const f = fakeSource();
+  const gw: ControlMember = { ...member(CAROL, 'carol', ['10.1.0.5/24']), cert: { publicKey: new Uint8Array([1]), groups: [], notAfterMs: 2_000_000_000_000, routes: ['192.168.50.0/24'] } };
+  f.members[2] = gw;
+  (f.directory as { byRoute?: (addr: Uint8Array) => ControlMember | undefined }).byRoute = (addr) => (addr.length === 4 && addr[0] === 192 && addr[1] === 168 && addr[2] === 50 ? gw : undefined);
+  const h = new NodeControlHandlers(f);
+  const w = h.whois({ target: '192.168.50.10' });
+  assert.equal(w.name, 'carol');
+  assert.deepEqual(w.routes, ['192.168.50.0/24']);
+  assert.equal(h.whois({ target: 'bob' }).routes, undefined);
+  assert.deepEqual(h.peers().peers.find((p) => p.name === 'carol')?.routes, ['192.168.50.0/24']);
+  assert.equal(h.status().routes, undefined);
+  f.subnetRoutes = () => ({ advertised: ['192.168.60.0/24'], options: { accept: true, snat: true }, accepted: () => [{ route: '192.168.50.0/24', peer: CAROL, name: 'carol' }], installFailures: 0 });
+  assert.deepEqual(h.status().routes, { advertised: ['192.168.60.0/24'], accepting: true, snat: true, accepted: [{ route: '192.168.50.0/24', peer: CAROL, name: 'carol' }], installFailures: 0 });
+});

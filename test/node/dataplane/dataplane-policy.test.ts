@@ -164,3 +164,33 @@ test('a new policy replaces the rules: a flow allowed before is dropped after', 
   assert.equal(device.written.length, 1);
   assert.deepEqual(dp.policyDrops(), { 'default-deny': 1 });
 });
+
+test('routed traffic meets the policy: CIDR selectors see the LAN address behind a member serving a route', async () => {
+  const GW = new Uint8Array(32).fill(0xd4);
+  const gw: DataplaneMember = { ...member(GW, '10.10.10.6', 'gw1', 'gw'), routes: [{ family: 4, bytes: ip('192.168.50.0'), prefix: 24 }] };
+  const routed = {
+    byAddress: (a: Uint8Array) => (Buffer.compare(a, ip('10.10.10.6')) === 0 ? gw : undefined),
+    byRoute: (a: Uint8Array) => (a[0] === 192 && a[1] === 168 && a[2] === 50 ? gw : undefined),
+    get: (id: Uint8Array | string) => ((typeof id === 'string' ? id : hex(id)) === gw.hex ? gw : undefined),
+    list: () => [gw],
+  };
+  const policy = CompiledPolicy.fromText(
+    'outbound: true\nrules:\n  - name: lan-web\n    from: group:db\n    to: 192.168.50.0/24\n    proto: tcp\n    ports: [80]\n',
+    'policy.yaml',
+  );
+  const device = new FakeDevice('tun', true);
+  const sent: string[] = [];
+  const clock = new FakeClock();
+  const dp = new Dataplane({ device, peers: { sendInner: (id: Uint8Array) => { sent.push(hex(id)); return 'sent' as const; } }, members: routed, clock, acceptRoutes: true });
+  const engine = new PolicyEngine(policy, clock);
+  dp.setPolicy(engine, { name: 'db1', groups: ['db'] });
+  dp.start();
+  device.read(tcp4(SELF_IP, '192.168.50.10', 40_000, 80), tcp4(SELF_IP, '192.168.50.10', 40_001, 22));
+  assert.deepEqual(sent, [gw.hex], 'only the allowed port went to the member serving the route');
+  // The reply from the LAN host passes (tracked); an unsolicited packet from the LAN does not.
+  dp.fromPeer(GW, tcp4('192.168.50.10', SELF_IP, 80, 40_000));
+  dp.fromPeer(GW, tcp4('192.168.50.10', SELF_IP, 5_555, 22));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(device.written.length, 1);
+  assert.equal(dp.policyDrops()['default-deny'], 2);
+});

@@ -294,3 +294,77 @@ test('TAP: VLAN-tagged frames (which would carry ARP and IP past these checks) a
   assert.equal(dp.stats.drops.vlan_tagged, 2);
   assert.equal(await deliver(dp, device, B, frame(macA, macB, 0x88cc, new Uint8Array(46))), true, 'other EtherTypes (here LLDP) pass with the MAC check alone');
 });
+
+// --- Subnet routes (docs/architecture.md "Subnet routes") ---------------------
+
+const R = new Uint8Array(32).fill(0xd4);
+const router: DataplaneMember = { ...member(R, '10.10.10.6'), routes: [{ family: 4, bytes: ip('192.168.50.0'), prefix: 24 }] };
+/** Also holds a member whose own address lies in 192.168.50.0/24 would be a CA error; here B's address must beat R's route anyway. */
+const routed = [...members, router];
+const routedDirectory = {
+  byAddress: (a: Uint8Array) => routed.find((m) => m.addresses.some((x) => Buffer.compare(x.bytes, a) === 0)),
+  byRoute: (a: Uint8Array) => (a.length === 4 && a[0] === 192 && a[1] === 168 && a[2] === 50 ? router : undefined),
+  get: (id: Uint8Array | string) => routed.find((m) => m.hex === (typeof id === 'string' ? id : hex(id))),
+  list: () => routed,
+};
+
+function routedSetup(acceptRoutes: boolean) {
+  const device = new FakeDevice('tun', true);
+  const sent: Array<{ to: string; type: number; body: Uint8Array }> = [];
+  const peers = { sendInner: (id: Uint8Array, type: number, body: Uint8Array) => { sent.push({ to: hex(id), type, body: new Uint8Array(body) }); return 'sent' as const; } };
+  const dp = new Dataplane({ device, peers, members: routedDirectory, clock: new FakeClock(), acceptRoutes });
+  dp.start();
+  return { device, sent, dp };
+}
+
+test('TUN with acceptRoutes: a destination in a certified route goes to its member; a member address still goes to that member', () => {
+  const { device, sent, dp } = routedSetup(true);
+  device.read(ipv4('10.10.10.1', '192.168.50.10'), ipv4('10.10.10.1', '10.10.10.4'), ipv4('10.10.10.1', '192.168.51.1'));
+  assert.deepEqual(sent.map((s) => s.to), [hex(R), hex(B)]);
+  assert.equal(dp.stats.drops.no_route, 1);
+});
+
+test('TUN without acceptRoutes: a routed destination is no_route, nothing is sent', () => {
+  const { device, sent, dp } = routedSetup(false);
+  device.read(ipv4('10.10.10.1', '192.168.50.10'));
+  assert.equal(sent.length, 0);
+  assert.equal(dp.stats.drops.no_route, 1);
+});
+
+test('TUN source rule with routes: a source in the sender\'s certified route passes only with acceptRoutes; another member\'s route never', async () => {
+  for (const accept of [true, false]) {
+    const { device, dp } = routedSetup(accept);
+    dp.fromPeer(R, ipv4('192.168.50.10', '10.10.10.1'));
+    dp.fromPeer(R, ipv4('10.10.10.6', '10.10.10.1'));
+    // B holds no route: a LAN source from B is spoofed whatever we accept.
+    dp.fromPeer(B, ipv4('192.168.50.10', '10.10.10.1'));
+    // R outside its route.
+    dp.fromPeer(R, ipv4('192.168.51.10', '10.10.10.1'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(device.written.length, accept ? 2 : 1, `accept=${accept}`);
+    assert.equal(dp.stats.drops.spoofed_source, accept ? 2 : 3, `accept=${accept}`);
+  }
+});
+
+test('TAP never accepts routes (TUN-only), whatever the option says', () => {
+  const device = new FakeDevice('tap', true);
+  const dp = new Dataplane({ device, peers: { sendInner: () => 'sent' as const }, members: routedDirectory, clock: new FakeClock(), acceptRoutes: true });
+  assert.equal(dp.acceptRoutes, false);
+});
+
+test('TUN serving routes: a member\'s packet must be for our mesh subnet, our routes, multicast or link-local; anything else is unserved_destination', async () => {
+  const device = new FakeDevice('tun', true);
+  const dp = new Dataplane({
+    device, peers: { sendInner: () => 'sent' as const }, members: directory, clock: new FakeClock(),
+    inboundDestinations: [{ bytes: ip('10.10.10.0'), prefix: 24 }, { bytes: ip('192.168.50.0'), prefix: 24 }, { bytes: ip('224.0.0.0'), prefix: 4 }],
+  });
+  dp.start();
+  dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.1'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '192.168.50.10'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '224.0.0.251'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '8.8.8.8')); // through our default route: an exit node, which this is not
+  dp.fromPeer(B, ipv4('10.10.10.4', '192.168.51.1')); // another LAN of this machine
+  await new Promise((r) => setImmediate(r));
+  assert.equal(device.written.length, 3);
+  assert.equal(dp.stats.drops.unserved_destination, 2);
+});

@@ -9,9 +9,12 @@
  *    reflexive addresses (setUdpCandidates), and the WSS listener's
  *    addresses (listen-addresses.ts) plus the advertised ones (setAdvertise,
  *    e.g. the address the relay observed), all with the listener's port;
- *  - our mesh subnets (setMeshPrefixes): addresses inside them are never
- *    advertised, dialed nor probed (isMeshAddress), since a "direct" path
- *    through the tunnel would carry the tunnel inside itself;
+ *  - our mesh subnets (setMeshPrefixes), and the members' subnet routes we
+ *    accept (setRoutedPrefixes, docs/architecture.md "Subnet routes"):
+ *    addresses inside them are never advertised, dialed nor probed
+ *    (isMeshAddress), since a "direct" path through the tunnel would carry
+ *    the tunnel inside itself (a member serving a LAN offers its LAN
+ *    address, which our kernel routes into the mesh);
  *  - what peers offered, per peer: the pins of their certificates (current
  *    first, then the previous one) and their candidates, filtered by
  *    candidate-filter.ts (refusals counted in stats.candidatesRefused, by
@@ -28,6 +31,7 @@ import { EventEmitter } from 'node:events';
 import { toHex } from '../../../crypto/bytes.js';
 import { ConfigError } from '../../../errors.js';
 import { parseCidr, type Cidr } from '../../../identity/cidr.js';
+import { parseRoute } from '../../../identity/cert-routes.js';
 import { MAX_PATH_CANDIDATES } from '../../../wire/constants.js';
 import { canonicalIpText, parseIpAddress } from '../../../wire/ip-address.js';
 import { isIP } from 'node:net';
@@ -78,6 +82,8 @@ function checkAddresses(name: string, addresses: unknown): asserts addresses is 
 export class Rendezvous extends EventEmitter {
   readonly stats: RendezvousStats = { candidatesRefused: newRefusalCounts() };
   #meshPrefixes: Cidr[] = [];
+  /** Subnet routes we accept: reached through the mesh, so never a direct path's address. */
+  #routedPrefixes: Cidr[] = [];
   #advertise: readonly string[] = Object.freeze([]);
   #udpCandidates: readonly PathCandidate[] = [];
   /** The WSS listener's configured host until it is bound, then the bound host ('' without a WSS listener). */
@@ -119,16 +125,27 @@ export class Rendezvous extends EventEmitter {
     this.emit('changed');
   }
 
-  /** True for an address inside our mesh subnets (never advertised, never dialed or probed). */
+  /**
+   * Declare the members' subnet routes this node accepts (routed into the
+   * mesh); addresses inside them are neither dialed nor probed from now on,
+   * nor advertised from our next offer. No 'changed': members coming and
+   * going must not make us re-sign our offer each time.
+   */
+  setRoutedPrefixes(cidrs: readonly string[]): void {
+    this.#routedPrefixes = cidrs.map((c) => parseRoute(c));
+  }
+
+  /** True for an address inside our mesh subnets or the routes we accept (never advertised, never dialed or probed). */
   isMeshAddress(address: string): boolean {
-    if (this.#meshPrefixes.length === 0) return false;
+    if (this.#meshPrefixes.length === 0 && this.#routedPrefixes.length === 0) return false;
     let bytes: Uint8Array;
     try {
       bytes = parseIpAddress(address).bytes;
     } catch {
       return false;
     }
-    return this.#meshPrefixes.some((c) => c.address.length === bytes.length && prefixMatch(c.address, bytes, c.prefix));
+    const inside = (c: Cidr): boolean => c.address.length === bytes.length && prefixMatch(c.address, bytes, c.prefix);
+    return this.#meshPrefixes.some(inside) || this.#routedPrefixes.some(inside);
   }
 
   /** The candidates our offer carries: UDP first (they cross NATs), then advertised (reflexive) WSS addresses, then the interfaces. */

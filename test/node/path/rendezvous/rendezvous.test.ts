@@ -127,4 +127,18 @@ describe('Rendezvous', () => {
       { address: '127.0.0.1', port: 4_433, transport: 'wss', reflexive: false },
     ]);
   });
+
+  it('routes we accept count as mesh: a member\'s LAN address is never a direct path (it would run through the tunnel)', () => {
+    const rendezvous = new Rendezvous();
+    rendezvous.setWssListener('127.0.0.1', 4_433, true);
+    rendezvous.setUdpCandidates([{ address: '192.168.50.7', port: 5_000, transport: 'udp', reflexive: false }, { address: '203.0.113.9', port: 5_000, transport: 'udp', reflexive: true }]);
+    assert.equal(rendezvous.isMeshAddress('192.168.50.1'), false);
+    rendezvous.setRoutedPrefixes(['192.168.50.0/24', 'fd50::/64']);
+    assert.equal(rendezvous.isMeshAddress('192.168.50.1'), true);
+    assert.equal(rendezvous.isMeshAddress('fd50::1'), true);
+    assert.equal(rendezvous.isMeshAddress('192.168.51.1'), false);
+    assert.deepEqual(rendezvous.localCandidates().filter((c) => c.transport === 'udp').map((c) => c.address), ['203.0.113.9']);
+    rendezvous.setRoutedPrefixes([]);
+    assert.equal(rendezvous.isMeshAddress('192.168.50.1'), false);
+  });
 });
