@@ -34,6 +34,9 @@ const NAMES: ReadonlyMap<number, string> = new Map([
   [FrameType.Unreachable, 'UNREACHABLE'],
   [FrameType.PeerUp, 'PEER_UP'],
   [FrameType.PeerDown, 'PEER_DOWN'],
+  [FrameType.Presence, 'PRESENCE'],
+  [FrameType.CertRequest, 'CERT_REQUEST'],
+  [FrameType.Cert, 'CERT'],
   [FrameType.HsInit, 'HS_INIT'],
   [FrameType.HsResp, 'HS_RESP'],
   [FrameType.HsFinish, 'HS_FINISH'],
@@ -46,9 +49,9 @@ export function frameTypeName(type: number): string {
   return NAMES.get(type) ?? `0x${type.toString(16).padStart(2, '0')}`;
 }
 
-/** True for 0x01..0x0d, the relay link frames of protocol.md §1. */
+/** True for 0x01..0x10, the relay link frames of protocol.md §1. */
 export function isRelayFrameType(type: number): type is RelayFrameType {
-  return type >= FrameType.Hello && type <= FrameType.PeerDown;
+  return type >= FrameType.Hello && type <= FrameType.Cert;
 }
 
 /** True for 0x21..0x24 and 0x2d, the end-to-end peer frames of protocol.md §2. */

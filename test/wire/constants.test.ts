@@ -44,12 +44,12 @@ describe('wire constants', () => {
     assert.equal(wire.MAX_PEER_FRAME_BYTES + wire.SEND_HEADER_BYTES, wire.MAX_FRAME_BYTES);
   });
 
-  it('frame type numbers are distinct and split into relay (0x01..0x0d) and peer (0x21..0x24, 0x2d)', () => {
+  it('frame type numbers are distinct and split into relay (0x01..0x10) and peer (0x21..0x24, 0x2d)', () => {
     const values = Object.values(wire.FrameType);
     assert.equal(new Set(values).size, values.length);
     assert.deepEqual(
       values.filter((t) => t < 0x20),
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
     );
     assert.deepEqual(
       values.filter((t) => t >= 0x20),
