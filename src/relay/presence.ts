@@ -21,8 +21,9 @@
  * Coalescing and back-pressure (docs/architecture.md "Presence at scale"):
  * changes are not sent as they happen. Each receiver has a pending set,
  * keyed by peer, holding only the LATEST entry for that peer (an up then a
- * down of one member leave one down). Every PRESENCE_FLUSH_MS the pending
- * sets go out as PRESENCE frames of up to MAX_PRESENCE_ENTRIES entries,
+ * down of one member leave one down). Every flush interval (PRESENCE_FLUSH_MS,
+ * longer with many receivers: presenceFlushMs) the pending sets go out as
+ * PRESENCE frames of up to MAX_PRESENCE_ENTRIES entries,
  * but only while the receiver's send queue is under its limit; a congested
  * receiver keeps its set, resumed when a write completes, on the next flush
  * and on every sweep (`pump`). Nothing is dropped, and what one receiver
@@ -54,11 +55,23 @@ import { encodePresenceEntry, presenceFrame } from '../wire/relay-frames.js';
 import type { TimerHandle } from '../util/clock.js';
 import type { RelayStats } from './relay-stats.js';
 
-/** How long changes gather before they go out: long enough that a burst of
- *  admissions (hundreds per second) reaches each member as one frame per
- *  flush instead of one per change, short against the relay's heartbeat so
- *  a node still learns of a member about as soon as it could handshake. */
+/** How long changes gather before they go out, at least: long enough that a
+ *  burst of admissions reaches each member as one frame per flush instead of
+ *  one per change, short against the relay's heartbeat so a node in a small
+ *  network learns of a member about as soon as it could handshake. */
 export const PRESENCE_FLUSH_MS = 50;
+/** PRESENCE frames the relay sends per second in all, at most, while members
+ *  keep changing: each flush sends up to one frame per receiver, so the
+ *  interval grows with the receivers (10,000 members: one flush a second).
+ *  Per-frame costs (a WebSocket message, a TLS record, a write request
+ *  while the socket is busy) then stay O(members) per second instead of
+ *  O(members) per change; larger, not more, frames carry a join storm. */
+export const PRESENCE_FRAMES_PER_SEC = 10_000;
+
+/** The flush interval for `receivers` members with pending changes. */
+export function presenceFlushMs(receivers: number): number {
+  return Math.max(PRESENCE_FLUSH_MS, Math.ceil((receivers * 1000) / PRESENCE_FRAMES_PER_SEC));
+}
 
 /** What presence needs of one client connection (ClientConnection fits). */
 export interface PresenceMember {
@@ -210,7 +223,7 @@ export class RelayPresence<M extends PresenceMember> {
 
   #scheduleFlush(): void {
     if (this.#timer !== null || this.#pending.size === 0) return;
-    this.#timer = this.#schedule(PRESENCE_FLUSH_MS, () => {
+    this.#timer = this.#schedule(presenceFlushMs(this.#pending.size), () => {
       this.#timer = null;
       this.#flush();
     });

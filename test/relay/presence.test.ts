@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sha256 } from '../../src/crypto/bytes.js';
 import { PeerTable } from '../../src/relay/peer-table.js';
-import { PRESENCE_FLUSH_MS, RelayPresence, type PresenceMember } from '../../src/relay/presence.js';
+import { PRESENCE_FLUSH_MS, PRESENCE_FRAMES_PER_SEC, presenceFlushMs, RelayPresence, type PresenceMember } from '../../src/relay/presence.js';
 import type { DropReason } from '../../src/relay/relay-stats.js';
 import { RelayStats } from '../../src/relay/relay-stats.js';
 import { FrameType, MAX_PRESENCE_ENTRIES, PresenceKind } from '../../src/wire/constants.js';
@@ -73,7 +73,7 @@ function setup(): Setup {
     table,
     stats,
     schedule: (ms, fn) => {
-      assert.equal(ms, PRESENCE_FLUSH_MS);
+      assert.ok(ms >= PRESENCE_FLUSH_MS);
       due.push(fn);
       return { cancel: () => { due = due.filter((f) => f !== fn); } };
     },
@@ -264,4 +264,11 @@ test('join and leave cost O(members) entries and one timer per flush', () => {
   leave(conns[0] as FakeConn);
   tick();
   assert.equal(stats.peerDownSent, N - 1);
+});
+
+test('the flush interval grows with the receivers so the frame rate stays bounded', () => {
+  assert.equal(presenceFlushMs(1), PRESENCE_FLUSH_MS);
+  assert.equal(presenceFlushMs(100), PRESENCE_FLUSH_MS);
+  assert.equal(presenceFlushMs(10_000), Math.ceil((10_000 * 1000) / PRESENCE_FRAMES_PER_SEC));
+  for (const n of [1, 500, 2_000, 10_000, 50_000]) assert.ok(n / (presenceFlushMs(n) / 1000) <= Math.max(PRESENCE_FRAMES_PER_SEC, 1000 / PRESENCE_FLUSH_MS), `${n} receivers`);
 });
