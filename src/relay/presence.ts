@@ -33,8 +33,10 @@
  * filled with every member at once.
  *
  * Costs: each member's up entry (73 bytes) is encoded once, at admission,
- * and copied into the frames of every receiver; a down (33 bytes) is
- * encoded once per leave.
+ * and a down (33 bytes) once per leave. Within one flush, receivers with the
+ * same changes in the same order (all who missed nothing) share one frame
+ * buffer, so a join storm allocates a frame per distinct change set, not
+ * per receiver.
  *
  * In a relay cluster (src/relay/cluster/relay-cluster.ts) members attached
  * to other relays are announced too: `remoteUp` / `remoteDown` queue their
@@ -88,8 +90,14 @@ export interface PresenceTable<M> {
   connections(): M[];
 }
 
+/** One encoded PRESENCE entry; `id` tells entries apart cheaply when frames are shared. */
+interface Entry {
+  id: number;
+  bytes: Uint8Array;
+}
+
 interface Remote {
-  entry: Uint8Array;
+  entry: Entry;
   cert: Uint8Array;
 }
 
@@ -98,11 +106,12 @@ export class RelayPresence<M extends PresenceMember> {
   readonly #stats: RelayStats;
   readonly #schedule: (delayMs: number, fn: () => void) => TimerHandle;
   /** peer key -> up entry of the connection that currently owns the key. */
-  readonly #entries = new Map<string, Uint8Array>();
+  readonly #entries = new Map<string, Entry>();
   /** peer key -> up entry and certificate of a member attached to another relay of the cluster. */
   readonly #remote = new Map<string, Remote>();
   /** Receiver -> its pending changes, latest entry per peer key. */
-  readonly #pending = new Map<M, Map<string, Uint8Array>>();
+  readonly #pending = new Map<M, Map<string, Entry>>();
+  #nextEntryId = 0;
   #timer: TimerHandle | null = null;
   /** Created once, so a write completion resumes without allocating. */
   readonly #resume = (): void => this.#scheduleFlush();
@@ -128,9 +137,9 @@ export class RelayPresence<M extends PresenceMember> {
    * member certificate, `onlineSinceMs` the admission time.
    */
   joined(conn: M, cert: Uint8Array, onlineSinceMs: number): void {
-    const entry = upEntry(conn.peerId as Uint8Array, cert, onlineSinceMs);
+    const entry = this.#entry(upEntry(conn.peerId as Uint8Array, cert, onlineSinceMs));
     this.#entries.set(conn.peerKey, entry);
-    const initial = new Map<string, Uint8Array>();
+    const initial = new Map<string, Entry>();
     for (const other of this.#table.connections()) {
       if (other === conn || other.state !== 'admitted') continue;
       const theirs = this.#entries.get(other.peerKey);
@@ -150,12 +159,12 @@ export class RelayPresence<M extends PresenceMember> {
     this.#entries.delete(conn.peerKey);
     const peerId = conn.peerId;
     if (peerId === null) return;
-    this.#queueAll(conn.peerKey, encodePresenceEntry({ kind: PresenceKind.Down, peerId }));
+    this.#queueAll(conn.peerKey, this.#entry(encodePresenceEntry({ kind: PresenceKind.Down, peerId })));
   }
 
   /** A member attached to another relay of the cluster is up (again, or with a newer admission). */
   remoteUp(key: string, peerId: Uint8Array, cert: Uint8Array, onlineSinceMs: number): void {
-    const entry = upEntry(peerId, cert, onlineSinceMs);
+    const entry = this.#entry(upEntry(peerId, cert, onlineSinceMs));
     this.#remote.set(key, { entry, cert });
     this.#queueAll(key, entry);
   }
@@ -163,7 +172,7 @@ export class RelayPresence<M extends PresenceMember> {
   /** A member attached to another relay is gone: a down entry to every local member. */
   remoteDown(key: string, peerId: Uint8Array): void {
     if (!this.#remote.delete(key)) return;
-    this.#queueAll(key, encodePresenceEntry({ kind: PresenceKind.Down, peerId }));
+    this.#queueAll(key, this.#entry(encodePresenceEntry({ kind: PresenceKind.Down, peerId })));
   }
 
   /** `key` was admitted here: its remote entry is superseded (the local up announces it). */
@@ -203,7 +212,11 @@ export class RelayPresence<M extends PresenceMember> {
     this.#timer = null;
   }
 
-  #queueAll(key: string, entry: Uint8Array): void {
+  #entry(bytes: Uint8Array): Entry {
+    return { id: this.#nextEntryId++, bytes };
+  }
+
+  #queueAll(key: string, entry: Entry): void {
     for (const other of this.#table.connections()) {
       if (other.peerKey === key || other.state !== 'admitted') continue;
       this.#queue(other, key, entry);
@@ -211,7 +224,7 @@ export class RelayPresence<M extends PresenceMember> {
     this.#scheduleFlush();
   }
 
-  #queue(to: M, key: string, entry: Uint8Array): void {
+  #queue(to: M, key: string, entry: Entry): void {
     let set = this.#pending.get(to);
     if (set === undefined) {
       set = new Map();
@@ -230,31 +243,40 @@ export class RelayPresence<M extends PresenceMember> {
   }
 
   #flush(): void {
+    // Receivers that missed nothing get the same changes in the same order: one frame serves them all,
+    // instead of one allocation per receiver (ws never modifies what it sends).
+    const shared = new Map<string, Uint8Array>();
     for (const [conn, set] of this.#pending) {
       if (conn.state !== 'admitted') {
         this.#pending.delete(conn);
         continue;
       }
-      this.#drain(conn, set);
+      this.#drain(conn, set, shared);
       if (set.size === 0) this.#pending.delete(conn);
     }
   }
 
   /** Send as much of `set` as conn's queue takes, in frames of up to MAX_PRESENCE_ENTRIES. */
-  #drain(conn: M, set: Map<string, Uint8Array>): void {
+  #drain(conn: M, set: Map<string, Entry>, shared: Map<string, Uint8Array>): void {
     const batch: Uint8Array[] = [];
     while (set.size > 0) {
       // Resumed by a completed write (below), the next flush or the sweep.
       if (conn.congested) return;
       batch.length = 0;
       let ups = 0;
+      let ids = '';
       for (const [key, entry] of set) {
-        batch.push(entry);
-        if (entry[0] === PresenceKind.Up) ups++;
+        batch.push(entry.bytes);
+        ids += `${entry.id},`;
+        if (entry.bytes[0] === PresenceKind.Up) ups++;
         set.delete(key);
         if (batch.length === MAX_PRESENCE_ENTRIES) break;
       }
-      const frame = presenceFrame(batch);
+      let frame = shared.get(ids);
+      if (frame === undefined) {
+        frame = presenceFrame(batch);
+        shared.set(ids, frame);
+      }
       if (!conn.sendFrame(frame, 'presence-queue-full', this.#resume)) {
         // Not open any more; its close forgets the set.
         return;

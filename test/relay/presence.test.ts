@@ -21,6 +21,8 @@ class FakeConn implements PresenceMember {
   state = 'admitted';
   congested = false;
   readonly sent: RelayFrame[] = [];
+  /** The buffers handed to sendFrame, as given. */
+  readonly raw: Uint8Array[] = [];
   readonly written: Array<() => void> = [];
   readonly #stats: RelayStats;
 
@@ -39,6 +41,7 @@ class FakeConn implements PresenceMember {
       return false;
     }
     this.sent.push(decodeRelayFrame(bytes));
+    this.raw.push(bytes);
     if (onWritten !== undefined) this.written.push(onWritten);
     return true;
   }
@@ -271,4 +274,17 @@ test('the flush interval grows with the receivers so the frame rate stays bounde
   assert.equal(presenceFlushMs(100), PRESENCE_FLUSH_MS);
   assert.equal(presenceFlushMs(10_000), Math.ceil((10_000 * 1000) / PRESENCE_FRAMES_PER_SEC));
   for (const n of [1, 500, 2_000, 10_000, 50_000]) assert.ok(n / (presenceFlushMs(n) / 1000) <= Math.max(PRESENCE_FRAMES_PER_SEC, 1000 / PRESENCE_FLUSH_MS), `${n} receivers`);
+});
+
+test('receivers with the same changes share one frame buffer; a receiver with other changes gets its own', () => {
+  const { join, tick } = setup();
+  const members = Array.from({ length: 20 }, (_, i) => join(i + 1));
+  tick();
+  const before = members.map((m) => m.raw.length);
+  join(30);
+  join(31);
+  tick();
+  const frames = members.map((m, i) => m.raw[before[i] as number]);
+  assert.ok(frames.every((f) => f === frames[0]), 'one buffer for all twenty');
+  assert.deepEqual(members[0]?.log().slice(-2), ['up:30', 'up:31']);
 });
