@@ -36,7 +36,8 @@
  * and a down (33 bytes) once per leave. Within one flush, receivers with the
  * same changes in the same order (all who missed nothing) share one frame
  * buffer, so a join storm allocates a frame per distinct change set, not
- * per receiver.
+ * per receiver; full frames (a newcomer's initial list, in admission order)
+ * are also kept across flushes (PRESENCE_FULL_FRAME_CACHE).
  *
  * In a relay cluster (src/relay/cluster/relay-cluster.ts) members attached
  * to other relays are announced too: `remoteUp` / `remoteDown` queue their
@@ -69,6 +70,13 @@ export const PRESENCE_FLUSH_MS = 50;
  *  while the socket is busy) then stay O(members) per second instead of
  *  O(members) per change; larger, not more, frames carry a join storm. */
 export const PRESENCE_FRAMES_PER_SEC = 10_000;
+
+/** Full PRESENCE frames (MAX_PRESENCE_ENTRIES entries, ~58 KB each) kept
+ *  across flushes: newcomers' initial lists list the members in admission
+ *  order, so their full frames repeat from one newcomer to the next; 32
+ *  frames (1.8 MiB) cover a 25,600-member list, and a miss only costs an
+ *  allocation. */
+export const PRESENCE_FULL_FRAME_CACHE = 32;
 
 /** The flush interval for `receivers` members with pending changes. */
 export function presenceFlushMs(receivers: number): number {
@@ -112,6 +120,8 @@ export class RelayPresence<M extends PresenceMember> {
   /** Receiver -> its pending changes, latest entry per peer key. */
   readonly #pending = new Map<M, Map<string, Entry>>();
   #nextEntryId = 0;
+  /** Full frames by their entry ids, least recently used first (PRESENCE_FULL_FRAME_CACHE). */
+  readonly #fullFrames = new Map<string, Uint8Array>();
   #timer: TimerHandle | null = null;
   /** Created once, so a write completion resumes without allocating. */
   readonly #resume = (): void => this.#scheduleFlush();
@@ -272,10 +282,16 @@ export class RelayPresence<M extends PresenceMember> {
         set.delete(key);
         if (batch.length === MAX_PRESENCE_ENTRIES) break;
       }
-      let frame = shared.get(ids);
+      const full = batch.length === MAX_PRESENCE_ENTRIES;
+      let frame = full ? this.#fullFrames.get(ids) : shared.get(ids);
       if (frame === undefined) {
         frame = presenceFrame(batch);
-        shared.set(ids, frame);
+        if (!full) shared.set(ids, frame);
+      }
+      if (full) {
+        this.#fullFrames.delete(ids);
+        this.#fullFrames.set(ids, frame);
+        if (this.#fullFrames.size > PRESENCE_FULL_FRAME_CACHE) this.#fullFrames.delete(this.#fullFrames.keys().next().value as string);
       }
       if (!conn.sendFrame(frame, 'presence-queue-full', this.#resume)) {
         // Not open any more; its close forgets the set.

@@ -288,3 +288,16 @@ test('receivers with the same changes share one frame buffer; a receiver with ot
   assert.ok(frames.every((f) => f === frames[0]), 'one buffer for all twenty');
   assert.deepEqual(members[0]?.log().slice(-2), ['up:30', 'up:31']);
 });
+
+test("newcomers' initial lists share their full frames across flushes", () => {
+  const { join, tick } = setup();
+  Array.from({ length: MAX_PRESENCE_ENTRIES + 10 }, (_, i) => join(i + 1));
+  tick();
+  const x = join(5_001);
+  tick();
+  const y = join(5_002);
+  tick();
+  assert.equal(x.raw[0]?.length, y.raw[0]?.length);
+  assert.ok(x.raw[0] === y.raw[0], 'the first 800 members, one buffer for both newcomers');
+  assert.ok(x.raw[1] !== y.raw[1], 'the rest differs (y also lists x)');
+});
