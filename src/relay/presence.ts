@@ -26,7 +26,8 @@
  * PRESENCE frames of up to MAX_PRESENCE_ENTRIES entries,
  * but only while the receiver's send queue is under its limit; a congested
  * receiver keeps its set, resumed when a write completes, on the next flush
- * and on every sweep (`pump`). Nothing is dropped, and what one receiver
+ * and on every sweep (`pump`). Each receiver has at most one frame on its
+ * way to the socket; the next goes when that one is written. Nothing is dropped, and what one receiver
  * can make the relay keep is one entry per member of the network (local
  * and remote): bounded by maxClients plus the cluster's members, not by
  * how many changes happened. A newcomer's initial list is the same set,
@@ -123,8 +124,8 @@ export class RelayPresence<M extends PresenceMember> {
   /** Full frames by their entry ids, least recently used first (PRESENCE_FULL_FRAME_CACHE). */
   readonly #fullFrames = new Map<string, Uint8Array>();
   #timer: TimerHandle | null = null;
-  /** Created once, so a write completion resumes without allocating. */
-  readonly #resume = (): void => this.#scheduleFlush();
+  /** Receivers with a PRESENCE frame handed to ws but not yet written to their socket. */
+  readonly #inflight = new Set<M>();
 
   constructor(deps: { table: PresenceTable<M>; stats: RelayStats; schedule: (delayMs: number, fn: () => void) => TimerHandle }) {
     this.#table = deps.table;
@@ -209,6 +210,7 @@ export class RelayPresence<M extends PresenceMember> {
   /** `conn` closed: drop its pending changes. */
   forget(conn: M): void {
     this.#pending.delete(conn);
+    this.#inflight.delete(conn);
   }
 
   /** Send what the receivers' queues take now; the server's sweep calls this. */
@@ -266,12 +268,32 @@ export class RelayPresence<M extends PresenceMember> {
     }
   }
 
-  /** Send as much of `set` as conn's queue takes, in frames of up to MAX_PRESENCE_ENTRIES. */
+  /** conn's last frame reached its socket: send it the next one, if any. */
+  #written(conn: M): void {
+    this.#inflight.delete(conn);
+    const set = this.#pending.get(conn);
+    if (set === undefined) return;
+    if (conn.state !== 'admitted') {
+      this.#pending.delete(conn);
+      return;
+    }
+    this.#drain(conn, set, new Map());
+    if (set.size === 0) this.#pending.delete(conn);
+  }
+
+  /**
+   * Send conn the next frame of `set` (up to MAX_PRESENCE_ENTRIES entries),
+   * unless one is still on its way to the socket or the queue is full. One
+   * frame in flight per receiver: a newcomer's list of N members (73·N
+   * bytes, 730 KB at 10,000) handed to ws at once would sit in that
+   * socket's buffers, whose memory the relay then keeps per member; paced
+   * by write completions it needs one frame's worth.
+   */
   #drain(conn: M, set: Map<string, Entry>, shared: Map<string, Uint8Array>): void {
     const batch: Uint8Array[] = [];
-    while (set.size > 0) {
-      // Resumed by a completed write (below), the next flush or the sweep.
-      if (conn.congested) return;
+    if (set.size > 0) {
+      // Resumed by the write completion (#written), the next flush or the sweep.
+      if (conn.congested || this.#inflight.has(conn)) return;
       batch.length = 0;
       let ups = 0;
       let ids = '';
@@ -293,8 +315,10 @@ export class RelayPresence<M extends PresenceMember> {
         this.#fullFrames.set(ids, frame);
         if (this.#fullFrames.size > PRESENCE_FULL_FRAME_CACHE) this.#fullFrames.delete(this.#fullFrames.keys().next().value as string);
       }
-      if (!conn.sendFrame(frame, 'presence-queue-full', this.#resume)) {
+      this.#inflight.add(conn);
+      if (!conn.sendFrame(frame, 'presence-queue-full', () => this.#written(conn))) {
         // Not open any more; its close forgets the set.
+        this.#inflight.delete(conn);
         return;
       }
       this.#stats.peerUpSent += ups;

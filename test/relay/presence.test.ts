@@ -46,6 +46,13 @@ class FakeConn implements PresenceMember {
     return true;
   }
 
+  /** The socket wrote what it was handed so far: run those write callbacks (which may send more). */
+  completeWrites(): number {
+    const run = this.written.splice(0);
+    for (const fn of run) fn();
+    return run.length;
+  }
+
   /** Entries announced to this connection, in order, as "up:n" / "down:n" (n = peer id byte 0). */
   log(): string[] {
     const out: string[] = [];
@@ -63,7 +70,7 @@ interface Setup {
   presence: RelayPresence<FakeConn>;
   join: (n: number) => FakeConn;
   leave: (c: FakeConn) => void;
-  /** Run the pending flush timer, as the clock would after PRESENCE_FLUSH_MS. */
+  /** Run the pending flush timer, as the clock would after PRESENCE_FLUSH_MS, then let every socket write what it got. */
   tick: () => void;
   timers: () => number;
 }
@@ -72,6 +79,7 @@ function setup(): Setup {
   const stats = new RelayStats();
   const table = new PeerTable<FakeConn>();
   let due: Array<() => void> = [];
+  const conns: FakeConn[] = [];
   const presence = new RelayPresence<FakeConn>({
     table,
     stats,
@@ -88,6 +96,7 @@ function setup(): Setup {
     // The "certificate" is one byte equal to the member number.
     join: (n) => {
       const c = new FakeConn(n, stats);
+      conns.push(c);
       table.admit(c.peerKey, c);
       presence.joined(c, Uint8Array.of(n), 1000 + n);
       return c;
@@ -101,6 +110,8 @@ function setup(): Setup {
       const run = due;
       due = [];
       for (const fn of run) fn();
+      // Bounded: each round sends at most one frame per receiver.
+      for (let round = 0; round < 1_000 && conns.some((c) => c.written.length > 0); round++) for (const c of conns) c.completeWrites();
     },
     timers: () => due.length,
   };
@@ -300,4 +311,23 @@ test("newcomers' initial lists share their full frames across flushes", () => {
   assert.equal(x.raw[0]?.length, y.raw[0]?.length);
   assert.ok(x.raw[0] === y.raw[0], 'the first 800 members, one buffer for both newcomers');
   assert.ok(x.raw[1] !== y.raw[1], 'the rest differs (y also lists x)');
+});
+
+test('one frame in flight per receiver: the next goes when the socket has written the last', () => {
+  const { join, presence, tick, table, stats } = setup();
+  Array.from({ length: 3 * MAX_PRESENCE_ENTRIES }, (_, i) => join(i + 1));
+  tick();
+  const newcomer = new FakeConn(9_000, stats);
+  table.admit(newcomer.peerKey, newcomer);
+  presence.joined(newcomer, Uint8Array.of(1), 1);
+  presence.pump();
+  presence.pump();
+  assert.equal(newcomer.sent.length, 1, 'nothing more until the write completes');
+  for (let i = 2; i <= 3; i++) {
+    assert.equal(newcomer.completeWrites(), 1);
+    assert.equal(newcomer.sent.length, i);
+  }
+  newcomer.completeWrites();
+  assert.equal(newcomer.log().length, 3 * MAX_PRESENCE_ENTRIES);
+  assert.equal(presence.pendingFor(newcomer), 0);
 });
