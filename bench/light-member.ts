@@ -4,6 +4,8 @@
  * the real admission (HELLO with the member's CA-signed certificate, AUTH with
  * its hybrid signature over the relay's challenge and the TLS exporter), then
  * nothing but answering the relay's PINGs and handing frames to a callback.
+ * It fetches no certificates: PRESENCE (docs/protocol.md §1) is read and
+ * discarded like every other frame.
  * No node, no sessions, no buffering of what arrives: thousands fit in one
  * process. Benchmarks only; it does not check the relay's pin.
  */
@@ -77,7 +79,7 @@ export function admitLight(relay: { host: string; port: number }, m: { seed: Uin
         } else if (onFrame !== undefined && data.length > 16) {
           onFrame(data);
         } else if (data.length <= 16) {
-          // PING (or PEER_DOWN's small cousins): only PINGs need an answer.
+          // PING (PRESENCE and CERT are larger): only PINGs need an answer.
           try {
             const f = decodeRelayFrame(data);
             if (f.type === FrameType.Ping) ws.send(encodeRelayFrame({ type: FrameType.Pong, nonce: f.nonce }));

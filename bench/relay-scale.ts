@@ -9,14 +9,18 @@
  *     the WebSocket and runs the real admission (HELLO with its real
  *     CA-signed certificate, AUTH with its real hybrid signature over the
  *     relay's challenge), then stays connected, reads and discards what the
- *     relay sends (the PEER_UP of every other member) and answers its PINGs.
+ *     relay sends (PRESENCE entries for every other member: peer id,
+ *     certificate digest, admission time) and answers its PINGs. It fetches
+ *     no certificates (a node fetches them on demand, src/node/cert-fetcher.ts).
  *     Identities come from bench/scale-identities.ts (made in worker threads,
  *     cached under the OS temp directory by count).
  *
  * Admissions run CONCURRENCY at a time. Reported: members admitted, the
  * admission rate (admissions/s over the wall time from the first connect to
  * the last ESTABLISHED), the relay's RSS once all are admitted and after
- * presence settled (maximum seen), its CPU time, PEER_UP frames sent.
+ * presence settled (maximum seen), its CPU time, up entries and PRESENCE
+ * frames sent, and presence bytes per member (the relay's PRESENCE bytes
+ * over the members admitted; each receives ~73 bytes per other member).
  * A run stops admitting at --max-seconds, or once the relay's RSS passes
  * --max-rss-mib, and reports what it reached. The relay's handshake timeout
  * is raised to 60 s: on a loaded machine an admission waits its turn
@@ -72,6 +76,9 @@ export interface RelayScaleResult {
   relayCpuUserS: number;
   relayCpuSystemS: number;
   peerUpSent: number;
+  presenceFrames: number;
+  presenceBytes: number;
+  presenceBytesPerMember: number;
   presenceDrops: number;
   settleSeconds: number;
   stoppedEarly: boolean;
@@ -161,6 +168,9 @@ async function main(): Promise<void> {
       relayCpuUserS: cpu.userS,
       relayCpuSystemS: cpu.systemS,
       peerUpSent: after.peerUpSent,
+      presenceFrames: after.presence?.framesSent ?? 0,
+      presenceBytes: after.presence?.bytesSent ?? 0,
+      presenceBytesPerMember: (after.presence?.bytesSent ?? 0) / Math.max(after.activeClients, 1),
       presenceDrops: after.drops['presence-queue-full'] ?? 0,
       settleSeconds,
       stoppedEarly: held.length + failed < target,
@@ -179,9 +189,9 @@ const f1 = (x: number): string => x.toFixed(1);
 
 export function renderRelayScaleSection(r: RelayScaleResult): string {
   return [
-    `| members asked | admitted | failed | admissions/s | relay RSS idle / all admitted / max / settled (MiB) | relay CPU user + sys (s) | PEER_UP sent | presence drops |`,
-    `|---|---|---|---|---|---|---|---|`,
-    `| ${r.target} | ${r.admitted}${r.stopReason !== null ? ` (stopped: ${r.stopReason})` : ''} | ${r.failed} | ${f1(r.admissionsPerSecond)} | ${f1(r.rssIdleMiB)} / ${f1(r.rssAdmittedMiB)} / ${f1(r.rssMaxMiB)} / ${f1(r.rssSettledMiB)} | ${f1(r.relayCpuUserS)} + ${f1(r.relayCpuSystemS)} | ${r.peerUpSent} | ${r.presenceDrops} |`,
+    `| members asked | admitted | failed | admissions/s | relay RSS idle / all admitted / max / settled (MiB) | relay CPU user + sys (s) | up entries sent | PRESENCE frames | presence KiB per member | presence drops |`,
+    `|---|---|---|---|---|---|---|---|---|---|`,
+    `| ${r.target} | ${r.admitted}${r.stopReason !== null ? ` (stopped: ${r.stopReason})` : ''} | ${r.failed} | ${f1(r.admissionsPerSecond)} | ${f1(r.rssIdleMiB)} / ${f1(r.rssAdmittedMiB)} / ${f1(r.rssMaxMiB)} / ${f1(r.rssSettledMiB)} | ${f1(r.relayCpuUserS)} + ${f1(r.relayCpuSystemS)} | ${r.peerUpSent} | ${r.presenceFrames} | ${f1(r.presenceBytesPerMember / 1024)} | ${r.presenceDrops} |`,
   ].join('\n');
 }
 

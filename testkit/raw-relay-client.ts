@@ -23,7 +23,7 @@ export interface RawClient {
   /** Resolves with the next message (or rejects after WAIT_MS / on close). */
   next(): Promise<Buffer>;
   nextFrame(): Promise<RelayFrame>;
-  /** The next frame that is not presence (PEER_UP / PEER_DOWN arrive whenever members come and go). */
+  /** The next frame that is not presence (PRESENCE, or PEER_UP / PEER_DOWN of older relays, arrive whenever members come and go). */
   nextNonPresence(): Promise<RelayFrame>;
   send(bytes: Uint8Array): void;
   closed: Promise<{ code: number }>;
@@ -80,7 +80,7 @@ export async function connectRaw(host: string, port: number, options: { pause?: 
       // Bounded: each wait is bounded by WAIT_MS and a relay announces at most its members.
       for (let i = 0; i < 10_000; i++) {
         const f = decodeRelayFrame(await next());
-        if (f.type !== FrameType.PeerUp && f.type !== FrameType.PeerDown) return f;
+        if (f.type !== FrameType.PeerUp && f.type !== FrameType.PeerDown && f.type !== FrameType.Presence) return f;
       }
       throw new Error('raw client: only presence frames');
     },

@@ -24,6 +24,9 @@ import {
   MAX_TEXT_BYTES,
   NONCE_BYTES,
   PEER_ID_BYTES,
+  CERT_DIGEST_BYTES,
+  MAX_PRESENCE_ENTRIES,
+  PresenceKind,
   SESSION_ID_BYTES,
   DATA_HEADER_BYTES,
   AEAD_TAG_BYTES,
@@ -138,6 +141,19 @@ export const relayFrameArb: fc.Arbitrary<RelayFrame> = fc.oneof(
   rec({ type: fc.constant(FrameType.PeerUp), onlineSinceMs: safeMs, cert }),
   rec({ type: fc.constant(FrameType.PeerDown), peerId: fixedBytes(PEER_ID_BYTES) }),
   rec({ type: fc.constant(FrameType.Policy), blob: bytesOf(lengthIn(1, MAX_POLICY_BLOB_BYTES)) }),
+  rec({
+    type: fc.constant(FrameType.Presence),
+    entries: fc.array(
+      fc.oneof(
+        rec({ kind: fc.constant(PresenceKind.Up), peerId: fixedBytes(PEER_ID_BYTES), certDigest: fixedBytes(CERT_DIGEST_BYTES), onlineSinceMs: safeMs }),
+        rec({ kind: fc.constant(PresenceKind.Down), peerId: fixedBytes(PEER_ID_BYTES) }),
+      ),
+      // Mostly small; now and then the full MAX_PRESENCE_ENTRIES.
+      { minLength: 1, maxLength: MAX_PRESENCE_ENTRIES, size: 'small' },
+    ),
+  }),
+  rec({ type: fc.constant(FrameType.CertRequest), peerId: fixedBytes(PEER_ID_BYTES) }),
+  rec({ type: fc.constant(FrameType.Cert), peerId: fixedBytes(PEER_ID_BYTES), cert }),
 );
 
 /** Peer frames; DATA carries an empty `header` (the encoder ignores it). */

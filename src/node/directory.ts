@@ -21,6 +21,8 @@
  * and logged at debug with the peer's short id:
  *   invalid_cert  not a member certificate of this network: garbage, another
  *                 CA, a bad signature, expired / not yet valid, revoked
+ *   wrong_peer    a valid certificate fetched for another peer id than the
+ *                 one it was requested for (src/node/cert-fetcher.ts)
  *   stale_cert    a valid certificate of a listed peer that is older
  *                 (notBeforeMs) than the one held: a relay replaying an old
  *                 certificate cannot roll a member's addresses back
@@ -109,7 +111,7 @@ export interface DirectoryEntry {
   onlineSinceMs: number;
 }
 
-export type DirectoryDropReason = 'invalid_cert' | 'stale_cert' | 'self' | 'unknown_peer' | 'too_many';
+export type DirectoryDropReason = 'invalid_cert' | 'wrong_peer' | 'stale_cert' | 'self' | 'unknown_peer' | 'too_many';
 
 /** What the directory needs of the membership verifier (MembershipVerifier fits). */
 export interface DirectoryVerifier {
@@ -180,7 +182,7 @@ export class Directory extends EventEmitter {
   /** Hex ids of listed members the relay does not list now (kept for their live session). */
   readonly #offline = new Set<string>();
   readonly #sessionLive: (peerId: Uint8Array) => boolean;
-  readonly #drops: Record<DirectoryDropReason, number> = { invalid_cert: 0, stale_cert: 0, self: 0, unknown_peer: 0, too_many: 0 };
+  readonly #drops: Record<DirectoryDropReason, number> = { invalid_cert: 0, wrong_peer: 0, stale_cert: 0, self: 0, unknown_peer: 0, too_many: 0 };
   #addressConflicts = 0;
   /** Hex of host addresses claimed by more than one member; only these need a fallback scan. */
   readonly #contended = new Set<string>();
@@ -215,18 +217,29 @@ export class Directory extends EventEmitter {
     return this.#byPeer.size;
   }
 
+  /** The most members listed at once (option maxMembers). */
+  get maxMembers(): number {
+    return this.#o.maxMembers;
+  }
+
   /**
    * A member is online (RelayLink 'peer_up'). Verifies `certBytes` and lists
    * or replaces the member; returns the entry, or null when dropped (counted).
    * The bytes are copied (the certificate decoder keeps its own copy).
+   * `expectedPeerId`, when given, is the peer the certificate was fetched
+   * for: a certificate of anyone else is dropped ('wrong_peer').
    */
-  onPeerUp(certBytes: Uint8Array, onlineSinceMs: number): DirectoryEntry | null {
+  onPeerUp(certBytes: Uint8Array, onlineSinceMs: number, expectedPeerId?: Uint8Array): DirectoryEntry | null {
     let cert: MemberCertificate;
     try {
       if (!(certBytes instanceof Uint8Array)) throw new TypeError('not bytes');
       cert = this.#verifier.verify(certBytes, this.#clock.now());
     } catch (err) {
       this.#drop('invalid_cert', 'announced certificate refused', { code: String((err as { code?: unknown }).code ?? 'unknown'), error: (err as Error).message });
+      return null;
+    }
+    if (expectedPeerId !== undefined && !equalBytes(cert.peerId, expectedPeerId)) {
+      this.#drop('wrong_peer', 'certificate of another peer than requested', { peer: shortId(cert.peerId) });
       return null;
     }
     const hex = toHex(cert.peerId);

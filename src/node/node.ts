@@ -54,6 +54,7 @@
  * stored candidates (it goes on over the relay), an allowed one gets our
  * offer, so it may go direct again.
  */
+import { CertFetcher } from './cert-fetcher.js';
 import { EventEmitter } from 'node:events';
 import type { HybridSigner } from '../crypto/hybrid-sign.js';
 import type { MemberCertificate } from '../identity/certificate.js';
@@ -162,6 +163,8 @@ export class ShadowNode extends EventEmitter {
   readonly #verifier: MembershipVerifier;
   /** The network policy's direct-path gate (setDirectPolicy); null: every peer may go direct. */
   #directGate: ((peerId: Uint8Array) => boolean) | null = null;
+  /** Member certificates fetched from the relay for its presence digests (docs/architecture.md "Presence at scale"). */
+  readonly certs: CertFetcher;
 
   constructor(deps: NodeDeps, options: NodeOptions) {
     super();
@@ -179,6 +182,13 @@ export class ShadowNode extends EventEmitter {
       clock,
       logger: this.#logger.child('directory'),
     });
+    this.certs = new CertFetcher({
+      request: (peerId) => this.link.requestCertificate(peerId),
+      accept: (cert, onlineSinceMs, peerId) => this.directory.onPeerUp(cert, onlineSinceMs, peerId),
+      down: (peerId) => this.directory.onPeerDown(peerId),
+      clock,
+      logger: this.#logger.child('certs'),
+    }, { maxMembers: this.directory.maxMembers });
     const many = options.relays !== undefined && options.relays.length > 1;
     const { probeIntervalMs, probeTimeoutMs, ...setOptions } = options.relaySet ?? {};
     this.relays = many ? new RelaySet({ clock }, options.relays!, {
@@ -276,6 +286,7 @@ export class ShadowNode extends EventEmitter {
       try { this.rendezvous?.setAdvertise([info.observedAddress]); } catch { /* not an IP: nothing to advertise */ }
       // The relay re-sends the full member list after every admission: reconcile with it, keeping live sessions.
       this.directory.resetPresence();
+      this.certs.reset();
       // The same relay again (it restarted, or the link was cut): re-run the peer handshakes, as ever. Another
       // relay (docs/architecture.md "Several relays"): the sessions are end to end and owe the relay nothing,
       // so they carry on over the new relay unchanged, with no handshake to wait for.
@@ -285,9 +296,17 @@ export class ShadowNode extends EventEmitter {
       if (this.#admissions > 1 && !moved && !info.renewal) this.peers.rehandshakeAll();
       this.emit('relay', info);
     });
+    // An older relay announces certificates (PEER_UP); a current one digests, fetched on demand (cert-fetcher.ts).
     this.link.on('peer_up', (cert: Uint8Array, onlineSinceMs: number) => { this.directory.onPeerUp(cert, onlineSinceMs); });
     this.link.on('peer_down', (peerId: Uint8Array) => { this.directory.onPeerDown(peerId); });
-    this.directory.on('up', (e: DirectoryEntry) => this.emit('member_up', e));
+    this.link.on('presence_up', (peerId: Uint8Array, digest: Uint8Array, onlineSinceMs: number) => this.certs.up(peerId, digest, onlineSinceMs));
+    this.link.on('presence_down', (peerId: Uint8Array) => this.certs.down(peerId));
+    this.link.on('cert', (peerId: Uint8Array, cert: Uint8Array) => this.certs.cert(peerId, cert));
+    this.directory.on('up', (e: DirectoryEntry) => {
+      // A handshake it began before we held its certificate goes on now (presence announces before the certificate).
+      this.peers.memberArrived(e.peerId);
+      this.emit('member_up', e);
+    });
     // A member kept offline for its direct session leaves when that path is lost (its traffic would go to the relay).
     // Deferred: the PathManager is still inside its path change, and leaving forgets the peer's paths.
     this.paths.on('fallback', (peerId: Uint8Array) => queueMicrotask(() => this.directory.sessionChanged(peerId)));
@@ -487,6 +506,7 @@ export class ShadowNode extends EventEmitter {
     if (!this.#running) return;
     this.#running = false;
     this.#recheck?.cancel();
+    this.certs.stop();
     this.#recheck = null;
     this.#unwireDirect?.();
     this.#unwireDirect = null;

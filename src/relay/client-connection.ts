@@ -85,6 +85,8 @@ export interface ConnectionHost<C extends RelayMemberCertificate> {
   joined(conn: ClientConnection<C>): void;
   /** The address and port ESTABLISHED reports back to the member (its socket's remote end). */
   observedAddress(conn: ClientConnection<C>): { address: string; port: number };
+  /** An admitted member asks for a member certificate (CERT_REQUEST, already rate-limited): answer with CERT or drop and count. */
+  certRequest(conn: ClientConnection<C>, peerId: Uint8Array): void;
   /** Route an admitted SEND; `frame` may be rewritten in place. */
   forward(conn: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void;
   /** The socket is gone; forget the connection. */
@@ -104,6 +106,13 @@ const REFUSAL_REASONS: ReadonlyMap<number, RefusalReason> = new Map<number, Refu
 ]);
 
 /** WebSocket close status sent after our own CLOSE/ERROR frame (RFC 6455 §7.4.1: 1000 normal, 1008 policy). */
+/** CERT_REQUESTs one member may send per second: a node fetches with a few requests outstanding
+ *  (src/node/cert-fetcher.ts), so 200/s fills a 1,000-member directory in about five seconds, while
+ *  the relay's output for one member stays near 1.5 MB/s of certificates (~7.4 KB each). */
+export const CERT_REQUESTS_PER_SEC = 200;
+/** Requests a member may send at once: a small network's whole list (above this, it is paced by the rate). */
+export const CERT_REQUEST_BURST = 400;
+
 const WS_CLOSE_NORMAL = 1000;
 const WS_CLOSE_POLICY = 1008;
 
@@ -118,6 +127,8 @@ export class ClientConnection<C extends RelayMemberCertificate> {
   readonly #host: ConnectionHost<C>;
   readonly #auth: RelayAuthServer<C>;
   readonly #frames: TokenBucket;
+  /** CERT_REQUESTs: each costs the relay a certificate's worth of output (docs/threat-model.md "Malicious member"). */
+  readonly #certRequests: TokenBucket;
   readonly #bytes: TokenBucket;
   #state: ConnectionState = 'handshaking';
   #certificate: C | null = null;
@@ -148,6 +159,7 @@ export class ClientConnection<C extends RelayMemberCertificate> {
     this.lastPingMs = now;
     this.#frames = new TokenBucket(o.rateFramesPerSec, o.rateFrameBurst, now);
     this.#bytes = new TokenBucket(o.rateBytesPerSec, o.rateByteBurst, now);
+    this.#certRequests = new TokenBucket(CERT_REQUESTS_PER_SEC, CERT_REQUEST_BURST, now);
     this.#auth = new RelayAuthServer<C>({ verifier: host.admission }, { exporter: params.exporter });
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('close', () => this.#onClose());
@@ -368,6 +380,14 @@ export class ClientConnection<C extends RelayMemberCertificate> {
           return;
         }
         host.forward(this, data, frame.peerId);
+        return;
+      case FrameType.CertRequest:
+        host.stats.certRequests++;
+        if (!this.#certRequests.take(1, now)) {
+          host.stats.drop('cert-rate-limited');
+          return;
+        }
+        host.certRequest(this, frame.peerId);
         return;
       case FrameType.Ping:
         this.sendFrame(encodeRelayFrame({ type: FrameType.Pong, nonce: frame.nonce }));

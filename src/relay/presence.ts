@@ -1,46 +1,88 @@
 /**
  * Member presence: the relay tells every admitted member who else is online
- * (docs/protocol.md §1, PEER_UP / PEER_DOWN), so nodes can route L3 packets,
- * flood L2 broadcasts and list chat users.
+ * (docs/protocol.md §1 "Presence", PRESENCE frames), so nodes can route L3
+ * packets, flood L2 broadcasts and list chat users.
  *
- * What the relay announces is only a hint. PEER_UP carries the member
- * certificate exactly as the relay admitted it; nodes verify it against the
- * network CA themselves (src/node/directory.ts), so this file vouches for
- * nobody and a relay can withhold members but not invent one.
+ * What the relay announces is only a hint, and small: per member its peer
+ * id, the SHA-256 of the certificate the relay admitted and its admission
+ * time. The certificate itself is fetched by the node on demand
+ * (CERT_REQUEST / CERT, answered by relay-server.ts) and verified there
+ * (src/node/cert-fetcher.ts, src/node/directory.ts), so this file vouches
+ * for nobody and a relay can withhold members but not invent one.
  *
  * Rules (protocol.md §1, "Presence"):
  *  - joined(conn), right after ESTABLISHED: every other admitted member gets
- *    PEER_UP(conn), and conn gets one PEER_UP per other admitted member.
+ *    an up entry for conn, and conn gets one up entry per other member.
  *  - left(conn), when conn's socket is gone AND it still owned its table
- *    entry: every other admitted member gets PEER_DOWN. A connection replaced
- *    by a newer one of the same peer has lost its entry already, so it
- *    causes no PEER_DOWN; the newer one's joined() sends a fresh PEER_UP.
+ *    entry: every other admitted member gets a down entry. A connection
+ *    replaced by a newer one of the same peer has lost its entry already, so
+ *    it causes no down; the newer one's joined() sends a fresh up.
  *
- * Costs: O(members) frames per join and per leave, and no per-send encoding:
- * each member's PEER_UP is encoded once, at admission, and the same buffer is
- * queued to every receiver (ws never modifies what it sends).
+ * Coalescing and back-pressure (docs/architecture.md "Presence at scale"):
+ * changes are not sent as they happen. Each receiver has a pending set,
+ * keyed by peer, holding only the LATEST entry for that peer (an up then a
+ * down of one member leave one down). Every flush interval (PRESENCE_FLUSH_MS,
+ * longer with many receivers: presenceFlushMs) the pending sets go out as
+ * PRESENCE frames of up to MAX_PRESENCE_ENTRIES entries,
+ * but only while the receiver's send queue is under its limit; a congested
+ * receiver keeps its set, resumed when a write completes, on the next flush
+ * and on every sweep (`pump`). Each receiver has at most one frame on its
+ * way to the socket; the next goes when that one is written. Nothing is dropped, and what one receiver
+ * can make the relay keep is one entry per member of the network (local
+ * and remote): bounded by maxClients plus the cluster's members, not by
+ * how many changes happened. A newcomer's initial list is the same set,
+ * filled with every member at once.
  *
- * Backpressure: a single change (one PEER_UP or PEER_DOWN) towards a member
- * whose send queue is over the limit is dropped and counted
- * ('presence-queue-full'), like any frame. The newcomer's initial list is
- * different: with thousands of members it is several MiB of certificates,
- * more than one send queue holds, so it is kept as a list of peer keys and
- * paced by the queue: sent while the queue has room, resumed when a write
- * completes and on every sweep (`pump`). Keys are looked up when sent, so a
- * member that left meanwhile is skipped and one that was replaced is
- * announced with its current certificate. Nothing of the list is dropped.
+ * Costs: each member's up entry (73 bytes) is encoded once, at admission,
+ * and a down (33 bytes) once per leave. Within one flush, receivers with the
+ * same changes in the same order (all who missed nothing) share one frame
+ * buffer, so a join storm allocates a frame per distinct change set, not
+ * per receiver; full frames (a newcomer's initial list, in admission order)
+ * are also kept across flushes (PRESENCE_FULL_FRAME_CACHE).
  *
  * In a relay cluster (src/relay/cluster/relay-cluster.ts) members attached
- * to other relays are announced too: `remoteUp` / `remoteDown` send their
- * PEER_UP / PEER_DOWN to every local member, and a newcomer's initial list
- * holds them next to the local ones. A key is local or remote, never both:
- * the server drops the remote entry when the member is admitted here
- * (`dropRemote`) and closes the local connection before `remoteUp` when the
- * member was admitted elsewhere later.
+ * to other relays are announced too: `remoteUp` / `remoteDown` queue their
+ * entries to every local member, and this file keeps their certificates
+ * (`remoteCertificate`) so the relay can answer CERT_REQUEST for them
+ * without asking another relay (the cluster carries each certificate once
+ * per admission, docs/architecture.md "Relay cluster"). A key is local or
+ * remote, never both: the server drops the remote entry when the member is
+ * admitted here (`dropRemote`) and closes the local connection before
+ * `remoteUp` when the member was admitted elsewhere later.
+ *
+ * Not re-entrant from sendFrame's callbacks other than `resume`, which only
+ * schedules. Throws on nothing the network sends.
  */
-import { FrameType } from '../wire/constants.js';
-import { encodeRelayFrame } from '../wire/relay-frames.js';
-import type { DropReason, RelayStats } from './relay-stats.js';
+import { sha256 } from '../crypto/bytes.js';
+import { MAX_PRESENCE_ENTRIES, PresenceKind } from '../wire/constants.js';
+import { encodePresenceEntry, presenceFrame } from '../wire/relay-frames.js';
+import type { TimerHandle } from '../util/clock.js';
+import type { RelayStats } from './relay-stats.js';
+
+/** How long changes gather before they go out, at least: long enough that a
+ *  burst of admissions reaches each member as one frame per flush instead of
+ *  one per change, short against the relay's heartbeat so a node in a small
+ *  network learns of a member about as soon as it could handshake. */
+export const PRESENCE_FLUSH_MS = 50;
+/** PRESENCE frames the relay sends per second in all, at most, while members
+ *  keep changing: each flush sends up to one frame per receiver, so the
+ *  interval grows with the receivers (10,000 members: one flush a second).
+ *  Per-frame costs (a WebSocket message, a TLS record, a write request
+ *  while the socket is busy) then stay O(members) per second instead of
+ *  O(members) per change; larger, not more, frames carry a join storm. */
+export const PRESENCE_FRAMES_PER_SEC = 10_000;
+
+/** Full PRESENCE frames (MAX_PRESENCE_ENTRIES entries, ~58 KB each) kept
+ *  across flushes: newcomers' initial lists list the members in admission
+ *  order, so their full frames repeat from one newcomer to the next; 32
+ *  frames (1.8 MiB) cover a 25,600-member list, and a miss only costs an
+ *  allocation. */
+export const PRESENCE_FULL_FRAME_CACHE = 32;
+
+/** The flush interval for `receivers` members with pending changes. */
+export function presenceFlushMs(receivers: number): number {
+  return Math.max(PRESENCE_FLUSH_MS, Math.ceil((receivers * 1000) / PRESENCE_FRAMES_PER_SEC));
+}
 
 /** What presence needs of one client connection (ClientConnection fits). */
 export interface PresenceMember {
@@ -48,7 +90,7 @@ export interface PresenceMember {
   readonly peerId: Uint8Array | null;
   readonly state: string;
   readonly congested: boolean;
-  sendFrame(bytes: Uint8Array, dropReason?: DropReason, onWritten?: () => void): boolean;
+  sendFrame(bytes: Uint8Array, dropReason?: 'presence-queue-full', onWritten?: () => void): boolean;
 }
 
 /** What presence needs of the routing table (PeerTable fits). */
@@ -57,31 +99,48 @@ export interface PresenceTable<M> {
   connections(): M[];
 }
 
-interface Backlog {
-  keys: string[];
-  next: number;
-  /** Created once per backlog, so resuming allocates nothing per frame. */
-  resume: () => void;
+/** One encoded PRESENCE entry; `id` tells entries apart cheaply when frames are shared. */
+interface Entry {
+  id: number;
+  bytes: Uint8Array;
+}
+
+interface Remote {
+  entry: Entry;
+  cert: Uint8Array;
 }
 
 export class RelayPresence<M extends PresenceMember> {
   readonly #table: PresenceTable<M>;
   readonly #stats: RelayStats;
-  /** peer key -> PEER_UP of the connection that currently owns the key. */
-  readonly #upFrames = new Map<string, Uint8Array>();
-  /** Initial lists still being sent, by receiving connection. */
-  readonly #backlogs = new Map<M, Backlog>();
-  /** peer key -> PEER_UP of a member attached to another relay of the cluster. */
-  readonly #remote = new Map<string, Uint8Array>();
+  readonly #schedule: (delayMs: number, fn: () => void) => TimerHandle;
+  /** peer key -> up entry of the connection that currently owns the key. */
+  readonly #entries = new Map<string, Entry>();
+  /** peer key -> up entry and certificate of a member attached to another relay of the cluster. */
+  readonly #remote = new Map<string, Remote>();
+  /** Receiver -> its pending changes, latest entry per peer key. */
+  readonly #pending = new Map<M, Map<string, Entry>>();
+  #nextEntryId = 0;
+  /** Full frames by their entry ids, least recently used first (PRESENCE_FULL_FRAME_CACHE). */
+  readonly #fullFrames = new Map<string, Uint8Array>();
+  #timer: TimerHandle | null = null;
+  /** Receivers with a PRESENCE frame handed to ws but not yet written to their socket. */
+  readonly #inflight = new Set<M>();
 
-  constructor(deps: { table: PresenceTable<M>; stats: RelayStats }) {
+  constructor(deps: { table: PresenceTable<M>; stats: RelayStats; schedule: (delayMs: number, fn: () => void) => TimerHandle }) {
     this.#table = deps.table;
     this.#stats = deps.stats;
+    this.#schedule = deps.schedule;
   }
 
-  /** Initial lists not yet fully sent (for tests and /stats). */
+  /** Receivers with changes not yet sent (for tests and /stats). */
   get pendingLists(): number {
-    return this.#backlogs.size;
+    return this.#pending.size;
+  }
+
+  /** Pending entries held for `conn` (for tests: the bound is one per member). */
+  pendingFor(conn: M): number {
+    return this.#pending.get(conn)?.size ?? 0;
   }
 
   /**
@@ -89,65 +148,58 @@ export class RelayPresence<M extends PresenceMember> {
    * member certificate, `onlineSinceMs` the admission time.
    */
   joined(conn: M, cert: Uint8Array, onlineSinceMs: number): void {
-    const up = encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs, cert });
-    this.#upFrames.set(conn.peerKey, up);
-    const keys: string[] = [];
+    const entry = this.#entry(upEntry(conn.peerId as Uint8Array, cert, onlineSinceMs));
+    this.#entries.set(conn.peerKey, entry);
+    const initial = new Map<string, Entry>();
     for (const other of this.#table.connections()) {
       if (other === conn || other.state !== 'admitted') continue;
-      keys.push(other.peerKey);
-      if (this.#sendChange(other, up)) this.#stats.peerUpSent++;
+      const theirs = this.#entries.get(other.peerKey);
+      if (theirs !== undefined) initial.set(other.peerKey, theirs);
+      this.#queue(other, conn.peerKey, entry);
     }
-    for (const key of this.#remote.keys()) keys.push(key);
-    if (keys.length === 0) return;
-    const backlog: Backlog = { keys, next: 0, resume: () => this.#flush(conn) };
-    this.#backlogs.set(conn, backlog);
-    this.#flush(conn);
+    for (const [key, remote] of this.#remote) initial.set(key, remote.entry);
+    // ESTABLISHED voided what conn knew (protocol.md §1): its list starts afresh.
+    if (initial.size > 0) this.#pending.set(conn, initial);
+    else this.#pending.delete(conn);
+    this.#scheduleFlush();
   }
 
   /** `conn` is gone and was removed from the table (it was not replaced): tell the others. */
   left(conn: M): void {
     this.forget(conn);
-    this.#upFrames.delete(conn.peerKey);
+    this.#entries.delete(conn.peerKey);
     const peerId = conn.peerId;
     if (peerId === null) return;
-    let down: Uint8Array | null = null;
-    for (const other of this.#table.connections()) {
-      if (other === conn || other.state !== 'admitted') continue;
-      down ??= encodeRelayFrame({ type: FrameType.PeerDown, peerId });
-      if (this.#sendChange(other, down)) this.#stats.peerDownSent++;
-    }
+    this.#queueAll(conn.peerKey, this.#entry(encodePresenceEntry({ kind: PresenceKind.Down, peerId })));
   }
 
   /** A member attached to another relay of the cluster is up (again, or with a newer admission). */
-  remoteUp(key: string, cert: Uint8Array, onlineSinceMs: number): void {
-    const up = encodeRelayFrame({ type: FrameType.PeerUp, onlineSinceMs, cert });
-    this.#remote.set(key, up);
-    for (const other of this.#table.connections()) {
-      if (other.state !== 'admitted') continue;
-      if (this.#sendChange(other, up)) this.#stats.peerUpSent++;
-    }
+  remoteUp(key: string, peerId: Uint8Array, cert: Uint8Array, onlineSinceMs: number): void {
+    const entry = this.#entry(upEntry(peerId, cert, onlineSinceMs));
+    this.#remote.set(key, { entry, cert });
+    this.#queueAll(key, entry);
   }
 
-  /** A member attached to another relay is gone: PEER_DOWN to every local member. */
+  /** A member attached to another relay is gone: a down entry to every local member. */
   remoteDown(key: string, peerId: Uint8Array): void {
     if (!this.#remote.delete(key)) return;
-    let down: Uint8Array | null = null;
-    for (const other of this.#table.connections()) {
-      if (other.state !== 'admitted') continue;
-      down ??= encodeRelayFrame({ type: FrameType.PeerDown, peerId });
-      if (this.#sendChange(other, down)) this.#stats.peerDownSent++;
-    }
+    this.#queueAll(key, this.#entry(encodePresenceEntry({ kind: PresenceKind.Down, peerId })));
   }
 
-  /** `key` was admitted here: its remote entry is superseded (the local PEER_UP announces it). */
+  /** `key` was admitted here: its remote entry is superseded (the local up announces it). */
   dropRemote(key: string): void {
     this.#remote.delete(key);
   }
 
-  /** `conn` lost its key to a newer admission on another relay: forget it without PEER_DOWN. */
+  /** `conn` lost its key to a newer admission on another relay: forget it without a down. */
   replaced(conn: M): void {
     this.forget(conn);
-    this.#upFrames.delete(conn.peerKey);
+    this.#entries.delete(conn.peerKey);
+  }
+
+  /** The certificate of a member of another relay, as the cluster delivered it; undefined when not listed. */
+  remoteCertificate(key: string): Uint8Array | undefined {
+    return this.#remote.get(key)?.cert;
   }
 
   /** Members of other relays announced to local members now. */
@@ -155,42 +207,128 @@ export class RelayPresence<M extends PresenceMember> {
     return this.#remote.size;
   }
 
-  /** `conn` closed: stop sending it its initial list. */
+  /** `conn` closed: drop its pending changes. */
   forget(conn: M): void {
-    this.#backlogs.delete(conn);
+    this.#pending.delete(conn);
+    this.#inflight.delete(conn);
   }
 
-  /** Resume every paced list; the server's sweep calls this. */
+  /** Send what the receivers' queues take now; the server's sweep calls this. */
   pump(): void {
-    for (const conn of [...this.#backlogs.keys()]) this.#flush(conn);
+    this.#flush();
   }
 
-  #sendChange(to: M, frame: Uint8Array): boolean {
-    return to.sendFrame(frame, 'presence-queue-full');
+  /** Cancel the flush timer (the server is stopping). */
+  stop(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
   }
 
-  /** Send as much of conn's initial list as its queue takes. */
-  #flush(conn: M): void {
-    const backlog = this.#backlogs.get(conn);
-    if (backlog === undefined) return;
+  #entry(bytes: Uint8Array): Entry {
+    return { id: this.#nextEntryId++, bytes };
+  }
+
+  #queueAll(key: string, entry: Entry): void {
+    for (const other of this.#table.connections()) {
+      if (other.peerKey === key || other.state !== 'admitted') continue;
+      this.#queue(other, key, entry);
+    }
+    this.#scheduleFlush();
+  }
+
+  #queue(to: M, key: string, entry: Entry): void {
+    let set = this.#pending.get(to);
+    if (set === undefined) {
+      set = new Map();
+      this.#pending.set(to, set);
+    }
+    // Latest state wins; the set never holds two entries of one member.
+    set.set(key, entry);
+  }
+
+  #scheduleFlush(): void {
+    if (this.#timer !== null || this.#pending.size === 0) return;
+    this.#timer = this.#schedule(presenceFlushMs(this.#pending.size), () => {
+      this.#timer = null;
+      this.#flush();
+    });
+  }
+
+  #flush(): void {
+    // Receivers that missed nothing get the same changes in the same order: one frame serves them all,
+    // instead of one allocation per receiver (ws never modifies what it sends).
+    const shared = new Map<string, Uint8Array>();
+    for (const [conn, set] of this.#pending) {
+      if (conn.state !== 'admitted') {
+        this.#pending.delete(conn);
+        continue;
+      }
+      this.#drain(conn, set, shared);
+      if (set.size === 0) this.#pending.delete(conn);
+    }
+  }
+
+  /** conn's last frame reached its socket: send it the next one, if any. */
+  #written(conn: M): void {
+    this.#inflight.delete(conn);
+    const set = this.#pending.get(conn);
+    if (set === undefined) return;
     if (conn.state !== 'admitted') {
-      this.#backlogs.delete(conn);
+      this.#pending.delete(conn);
       return;
     }
-    while (backlog.next < backlog.keys.length) {
-      if (conn.congested) return; // resumed by a completed write or by the sweep
-      const key = backlog.keys[backlog.next++] as string;
-      const member = this.#table.get(key);
-      // A local member, or else one on another relay of the cluster.
-      const up = member !== undefined ? this.#upFrames.get(key) : this.#remote.get(key);
-      // Left meanwhile (its PEER_DOWN may already have gone out): nothing to announce.
-      if (member === conn || (member !== undefined && member.state !== 'admitted') || up === undefined) continue;
-      if (!conn.sendFrame(up, 'presence-queue-full', backlog.resume)) {
-        // Not open any more; the connection's close will forget the list.
+    this.#drain(conn, set, new Map());
+    if (set.size === 0) this.#pending.delete(conn);
+  }
+
+  /**
+   * Send conn the next frame of `set` (up to MAX_PRESENCE_ENTRIES entries),
+   * unless one is still on its way to the socket or the queue is full. One
+   * frame in flight per receiver: a newcomer's list of N members (73·N
+   * bytes, 730 KB at 10,000) handed to ws at once would sit in that
+   * socket's buffers, whose memory the relay then keeps per member; paced
+   * by write completions it needs one frame's worth.
+   */
+  #drain(conn: M, set: Map<string, Entry>, shared: Map<string, Uint8Array>): void {
+    const batch: Uint8Array[] = [];
+    if (set.size > 0) {
+      // Resumed by the write completion (#written), the next flush or the sweep.
+      if (conn.congested || this.#inflight.has(conn)) return;
+      batch.length = 0;
+      let ups = 0;
+      let ids = '';
+      for (const [key, entry] of set) {
+        batch.push(entry.bytes);
+        ids += `${entry.id},`;
+        if (entry.bytes[0] === PresenceKind.Up) ups++;
+        set.delete(key);
+        if (batch.length === MAX_PRESENCE_ENTRIES) break;
+      }
+      const full = batch.length === MAX_PRESENCE_ENTRIES;
+      let frame = full ? this.#fullFrames.get(ids) : shared.get(ids);
+      if (frame === undefined) {
+        frame = presenceFrame(batch);
+        if (!full) shared.set(ids, frame);
+      }
+      if (full) {
+        this.#fullFrames.delete(ids);
+        this.#fullFrames.set(ids, frame);
+        if (this.#fullFrames.size > PRESENCE_FULL_FRAME_CACHE) this.#fullFrames.delete(this.#fullFrames.keys().next().value as string);
+      }
+      this.#inflight.add(conn);
+      if (!conn.sendFrame(frame, 'presence-queue-full', () => this.#written(conn))) {
+        // Not open any more; its close forgets the set.
+        this.#inflight.delete(conn);
         return;
       }
-      this.#stats.peerUpSent++;
+      this.#stats.peerUpSent += ups;
+      this.#stats.peerDownSent += batch.length - ups;
+      this.#stats.presenceFramesSent++;
+      this.#stats.presenceBytesSent += frame.length;
     }
-    this.#backlogs.delete(conn);
   }
+}
+
+function upEntry(peerId: Uint8Array, cert: Uint8Array, onlineSinceMs: number): Uint8Array {
+  return encodePresenceEntry({ kind: PresenceKind.Up, peerId, certDigest: sha256(cert), onlineSinceMs });
 }

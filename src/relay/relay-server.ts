@@ -14,7 +14,8 @@
  *   tls-identity.ts      certificate, persisted key, pin, renewal
  *   client-connection.ts one socket: admission, limits, frame loop
  *   peer-table.ts        peer id -> admitted connection, replacement
- *   presence.ts          PEER_UP / PEER_DOWN to the other members
+ *   presence.ts          PRESENCE (coalesced ups / downs) to the other
+ *                        members; CERT_REQUEST is answered here (certRequest)
  *   policy-carrier.ts    the CA-signed network policy, POLICY to each member
  *   ../util/token-bucket.ts  per-connection rate limit
  *   certificate-cache.ts verified member certificates: one CA signature
@@ -170,7 +171,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.#caNotAfterMs = deps.caNotAfterMs;
     this.#random = deps.random ?? randomBytes;
     this.#metrics = deps.metrics ?? null;
-    this.#presence = new RelayPresence({ table: this.#table, stats: this.stats });
+    this.#presence = new RelayPresence({ table: this.#table, stats: this.stats, schedule: (ms, fn) => this.#clock.schedule(ms, fn) });
   }
 
   /** The TLS pin clients use (`sha256:<hex>` of the SPKI). */
@@ -327,6 +328,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.#state = 'stopping';
     this.#sweep?.cancel();
     this.#sweep = null;
+    this.#presence.stop();
     const server = this.#server;
     for (const conn of [...this.#connections]) {
       if (conn.state === 'handshaking') conn.refuse(RelayErrorCode.ShuttingDown, 'relay shutting down');
@@ -439,6 +441,27 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     return { address: conn.remoteAddress, port: conn.remotePort };
   }
 
+  /**
+   * docs/protocol.md §1 "Presence": answer with the certificate this relay
+   * admitted for `peerId` (or, in a cluster, the one another relay announced).
+   * Keeps nothing per request: an unknown peer or a full send queue is dropped
+   * and counted, and the member asks again.
+   */
+  certRequest(conn: ClientConnection<C>, peerId: Uint8Array): void {
+    const key = toHex(peerId);
+    const local = this.#table.get(key);
+    const cert = local !== undefined && local.state === 'admitted' ? (local.certificate as C).raw : this.#presence.remoteCertificate(key);
+    if (cert === undefined) {
+      this.stats.drop('cert-unknown');
+      return;
+    }
+    if (conn.congested) {
+      this.stats.drop('cert-queue-full');
+      return;
+    }
+    if (conn.sendFrame(encodeRelayFrame({ type: FrameType.Cert, peerId, cert }))) this.stats.certsSent++;
+  }
+
   forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
     const target = this.#table.get(toHex(dst));
     if (target === undefined && this.#cluster !== null) {
@@ -500,7 +523,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     return this.admission.verify(cert, this.#clock.now()).peerId;
   }
 
-  remoteUp(key: string, _peerId: Uint8Array, cert: Uint8Array, onlineSinceMs: number): void {
+  remoteUp(key: string, peerId: Uint8Array, cert: Uint8Array, onlineSinceMs: number): void {
     const local = this.#table.get(key);
     if (local !== undefined && this.#table.remove(key, local)) {
       // Admitted on another relay after here: that one is the member now (newest admission wins).
@@ -508,7 +531,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       this.stats.disconnect('replaced');
       local.close(RelayErrorCode.Replaced, 'replaced by a newer connection on another relay');
     }
-    this.#presence.remoteUp(key, cert, onlineSinceMs);
+    this.#presence.remoteUp(key, peerId, cert, onlineSinceMs);
   }
 
   remoteDown(key: string, peerId: Uint8Array): void {
@@ -638,7 +661,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
           break;
       }
     }
-    // Initial presence lists paced by a full send queue; normally resumed by write completions already.
+    // Presence held back by a full send queue; normally resumed by write completions already.
     this.#presence.pump();
     if (this.#tls.needsRenewal(now) && !this.#renewing) this.#renewTls(now);
   }

@@ -34,7 +34,13 @@ export type DropReason =
   | 'queue-full'
   | 'unreachable'
   /** A PEER_UP / PEER_DOWN change towards a member whose send queue was full (presence.ts). */
-  | 'presence-queue-full';
+  | 'presence-queue-full'
+  /** CERT_REQUEST over the member's cert-request rate (client-connection.ts). */
+  | 'cert-rate-limited'
+  /** CERT_REQUEST for a peer this relay does not list (relay-server.ts). */
+  | 'cert-unknown'
+  /** CERT_REQUEST while the requester's own send queue was full: no answer, it asks again. */
+  | 'cert-queue-full';
 
 /** Why the relay cut an admitted connection; one counter each. */
 export type DisconnectReason = 'replaced' | 'revoked' | 'idle-timeout' | 'cert-expired' | 'bad-frames-limit';
@@ -49,6 +55,8 @@ export interface RelayStatsSnapshot {
   bytesRouted: number;
   peerUpSent: number;
   peerDownSent: number;
+  /** PRESENCE frames and their bytes sent, CERT_REQUESTs received and CERTs sent (docs/protocol.md §1 "Presence"). */
+  presence?: { framesSent: number; bytesSent: number; certRequests: number; certsSent: number };
   admissionsRefused: Record<string, number>;
   drops: Record<string, number>;
   disconnects: Record<string, number>;
@@ -77,10 +85,18 @@ export class RelayStats {
   framesRouted = 0;
   /** Payload bytes in those frames. */
   bytesRouted = 0;
-  /** PEER_UP frames queued to members (presence.ts). */
+  /** Up entries queued to members in PRESENCE frames (presence.ts). */
   peerUpSent = 0;
-  /** PEER_DOWN frames queued to members. */
+  /** Down entries queued to members in PRESENCE frames. */
   peerDownSent = 0;
+  /** PRESENCE frames queued to members. */
+  presenceFramesSent = 0;
+  /** Bytes of those frames. */
+  presenceBytesSent = 0;
+  /** CERT_REQUEST frames received from admitted members. */
+  certRequests = 0;
+  /** CERT frames queued in answer. */
+  certsSent = 0;
   readonly #refused = new Map<RefusalReason, number>();
   readonly #drops = new Map<DropReason, number>();
   readonly #disconnects = new Map<DisconnectReason, number>();
@@ -108,6 +124,7 @@ export class RelayStats {
       bytesRouted: this.bytesRouted,
       peerUpSent: this.peerUpSent,
       peerDownSent: this.peerDownSent,
+      presence: { framesSent: this.presenceFramesSent, bytesSent: this.presenceBytesSent, certRequests: this.certRequests, certsSent: this.certsSent },
       admissionsRefused: Object.fromEntries(this.#refused),
       drops: Object.fromEntries(this.#drops),
       disconnects: Object.fromEntries(this.#disconnects),

@@ -50,6 +50,16 @@
  *                   frame (its WebSocket limit may also close the link on
  *                   a blob over MAX_FRAME_BYTES: give such a relay a policy
  *                   only once its members are updated).
+ *   2026-12-06  v1  (compatible extension, no bump) presence without
+ *                   certificates (protocol.md §1 "Presence"): PRESENCE
+ *                   0x0f (relay -> node, batched ups and downs carrying a
+ *                   certificate's SHA-256, not the certificate), and the
+ *                   pair CERT_REQUEST 0x10 (node -> relay) / CERT 0x11
+ *                   (relay -> node) to fetch a certificate on demand. A
+ *                   PEER_UP carried every certificate to every member,
+ *                   O(members²) bytes per relay; a node still reads
+ *                   PEER_UP / PEER_DOWN from an older relay, and an older
+ *                   node drops the new frames as unknown, keeping the link.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -64,7 +74,7 @@ export const HEADER_TYPE_OFFSET = 1;
 /** Offset of the two reserved bytes inside the common header. */
 export const HEADER_RESERVED_OFFSET = 2;
 
-/** Frame type byte. 0x01..0x0e are relay link frames (protocol.md §1),
+/** Frame type byte. 0x01..0x11 are relay link frames (protocol.md §1),
  *  0x21..0x24 and 0x2d are end-to-end peer frames (protocol.md §2). */
 export const FrameType = {
   Hello: 0x01,
@@ -81,6 +91,9 @@ export const FrameType = {
   PeerUp: 0x0c,
   PeerDown: 0x0d,
   Policy: 0x0e,
+  Presence: 0x0f,
+  CertRequest: 0x10,
+  Cert: 0x11,
   HsInit: 0x21,
   HsResp: 0x22,
   HsFinish: 0x23,
@@ -104,7 +117,10 @@ export type RelayFrameType =
   | typeof FrameType.Unreachable
   | typeof FrameType.PeerUp
   | typeof FrameType.PeerDown
-  | typeof FrameType.Policy;
+  | typeof FrameType.Policy
+  | typeof FrameType.Presence
+  | typeof FrameType.CertRequest
+  | typeof FrameType.Cert;
 
 /** End-to-end peer frame types (protocol.md §2). */
 export type PeerFrameType =
@@ -228,6 +244,26 @@ export const POLICY_FIXED_BYTES = HEADER_BYTES + 4;
 /** Largest POLICY frame: the only relay frame allowed above MAX_FRAME_BYTES
  *  (a whole policy in one frame, so a member never holds a partial blob). */
 export const MAX_POLICY_FRAME_BYTES = POLICY_FIXED_BYTES + MAX_POLICY_BLOB_BYTES;
+/** SHA-256 of a member certificate's exact bytes, as PRESENCE announces it. */
+export const CERT_DIGEST_BYTES = 32;
+/** PRESENCE entry kinds (the first byte of each entry). */
+export const PresenceKind = { Down: 0, Up: 1 } as const;
+export type PresenceKind = (typeof PresenceKind)[keyof typeof PresenceKind];
+/** PRESENCE without entries: header + count u16. */
+export const PRESENCE_FIXED_BYTES = HEADER_BYTES + 2;
+/** One PRESENCE up entry: kind u8 + peerId + certDigest + onlineSinceMs u64. */
+export const PRESENCE_UP_ENTRY_BYTES = 1 + PEER_ID_BYTES + CERT_DIGEST_BYTES + 8;
+/** One PRESENCE down entry: kind u8 + peerId. */
+export const PRESENCE_DOWN_ENTRY_BYTES = 1 + PEER_ID_BYTES;
+/** Entries in one PRESENCE frame: 800 ups are 58,406 bytes, inside
+ *  MAX_FRAME_BYTES (65,792) that every receiver accepts, and a receiver's
+ *  work per frame stays bounded; a larger change set goes out as several
+ *  frames. (A test checks 800 ups fit.) */
+export const MAX_PRESENCE_ENTRIES = 800;
+/** CERT_REQUEST, exact: header + peerId. */
+export const CERT_REQUEST_BYTES = HEADER_BYTES + PEER_ID_BYTES;
+/** CERT without the certificate: header + peerId + certLen u32. */
+export const CERT_FIXED_BYTES = HEADER_BYTES + PEER_ID_BYTES + 4;
 
 // ---- peer frame sizes (whole frames, header included) ----------------------
 

@@ -35,6 +35,9 @@ const NAMES: ReadonlyMap<number, string> = new Map([
   [FrameType.PeerUp, 'PEER_UP'],
   [FrameType.PeerDown, 'PEER_DOWN'],
   [FrameType.Policy, 'POLICY'],
+  [FrameType.Presence, 'PRESENCE'],
+  [FrameType.CertRequest, 'CERT_REQUEST'],
+  [FrameType.Cert, 'CERT'],
   [FrameType.HsInit, 'HS_INIT'],
   [FrameType.HsResp, 'HS_RESP'],
   [FrameType.HsFinish, 'HS_FINISH'],
@@ -47,9 +50,9 @@ export function frameTypeName(type: number): string {
   return NAMES.get(type) ?? `0x${type.toString(16).padStart(2, '0')}`;
 }
 
-/** True for 0x01..0x0e, the relay link frames of protocol.md §1. */
+/** True for 0x01..0x11, the relay link frames of protocol.md §1. */
 export function isRelayFrameType(type: number): type is RelayFrameType {
-  return type >= FrameType.Hello && type <= FrameType.Policy;
+  return type >= FrameType.Hello && type <= FrameType.Cert;
 }
 
 /** True for 0x21..0x24 and 0x2d, the end-to-end peer frames of protocol.md §2. */

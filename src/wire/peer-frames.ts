@@ -10,7 +10,7 @@
  *    cert, signature, cookie, DATA header and sealed) are `subarray` VIEWS
  *    of the input: they alias it. Copy what you keep past the input
  *    buffer's lifetime. An HS_INIT without a cookie has no `cookie` key.
- *  - Relay frame types (0x01..0x0d) are rejected with SM_ERR_WIRE_TYPE.
+ *  - Relay frame types (0x01..0x10) are rejected with SM_ERR_WIRE_TYPE.
  *  - A peer frame is at most MAX_PEER_FRAME_BYTES so that it always fits one
  *    SEND payload; bigger input is SM_ERR_WIRE_TOO_LARGE.
  *  - DATA: `header` is the first DATA_HEADER_BYTES (16) bytes, exactly the

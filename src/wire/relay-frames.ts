@@ -6,7 +6,8 @@
  *  - decodeRelayFrame throws only WireError (SM_ERR_WIRE_*), checks lengths
  *    before anything else and accepts no trailing bytes. Its byte fields
  *    (clientNonce, cert, serverNonce, signature, sessionId, peerId, payload;
- *    PEER_UP's cert, PEER_DOWN's peerId and POLICY's blob too)
+ *    PEER_UP's cert, PEER_DOWN's peerId, POLICY's blob, PRESENCE entries'
+ *    peerId and certDigest, CERT_REQUEST's and CERT's peerId, CERT's cert too)
  *    are `subarray` VIEWS of the input: they alias it and change if the
  *    input buffer is reused. Copy what you keep.
  *  - Every frame is at most MAX_FRAME_BYTES except POLICY, bounded by
@@ -45,9 +46,17 @@ import {
   MAX_SEND_PAYLOAD_BYTES,
   MAX_TEXT_BYTES,
   NONCE_BYTES,
+  CERT_DIGEST_BYTES,
+  CERT_FIXED_BYTES,
+  CERT_REQUEST_BYTES,
+  MAX_PRESENCE_ENTRIES,
   PEER_DOWN_BYTES,
   PEER_ID_BYTES,
   PEER_UP_FIXED_BYTES,
+  PRESENCE_DOWN_ENTRY_BYTES,
+  PRESENCE_FIXED_BYTES,
+  PRESENCE_UP_ENTRY_BYTES,
+  PresenceKind,
   PING_BYTES,
   POLICY_FIXED_BYTES,
   SEND_HEADER_BYTES,
@@ -83,7 +92,15 @@ export type RelayFrame =
   | { type: typeof FrameType.Unreachable; peerId: Uint8Array }
   | { type: typeof FrameType.PeerUp; onlineSinceMs: number; cert: Uint8Array }
   | { type: typeof FrameType.PeerDown; peerId: Uint8Array }
-  | { type: typeof FrameType.Policy; blob: Uint8Array };
+  | { type: typeof FrameType.Policy; blob: Uint8Array }
+  | { type: typeof FrameType.Presence; entries: PresenceEntry[] }
+  | { type: typeof FrameType.CertRequest; peerId: Uint8Array }
+  | { type: typeof FrameType.Cert; peerId: Uint8Array; cert: Uint8Array };
+
+/** One change in a PRESENCE frame: a member is online with this certificate (by digest), or is gone. */
+export type PresenceEntry =
+  | { kind: typeof PresenceKind.Up; peerId: Uint8Array; certDigest: Uint8Array; onlineSinceMs: number }
+  | { kind: typeof PresenceKind.Down; peerId: Uint8Array };
 
 const CONTEXT = 'relay frame';
 
@@ -126,6 +143,20 @@ const CONTEXT = 'relay frame';
 // policy (relay -> node), the blob exactly as src/policy/signed-policy.ts
 // lays it out. The relay is not trusted to vouch for it: members verify it.
 // | 0..3 header | 4..7 blobLen u32 (1..MAX_POLICY_BLOB_BYTES) | 8.. blob |
+//
+// PRESENCE 0x0f, 6 + entries bytes: 1..800 changes (relay -> node). Not
+// extensible: the entries must fill the frame exactly.
+// | 0..3 header | 4..5 count u16 | 6.. entries |
+//   up entry, 73 bytes:
+//   | 0 kind = 1 | 1..32 peerId | 33..64 certDigest (SHA-256 of the cert) | 65..72 onlineSinceMs u64 (<= 2^53-1) |
+//   down entry, 33 bytes:
+//   | 0 kind = 0 | 1..32 peerId |
+//
+// CERT_REQUEST 0x10, exactly 36 bytes: send me this member's certificate (node -> relay).
+// | 0..3 header | 4..35 peerId |
+//
+// CERT 0x11, 40 + certLen bytes: the certificate the relay holds for peerId (relay -> node).
+// | 0..3 header | 4..35 peerId | 36..39 certLen u32 | 40.. cert (1..8192) |
 
 /** Offset of the family byte in ESTABLISHED. */
 const ESTABLISHED_FAMILY_OFFSET = ESTABLISHED_FIXED_BYTES - 1;
@@ -174,6 +205,13 @@ export function relayFrameSize(frame: RelayFrame): number {
     case FrameType.Policy:
       checkVarBytes(frame.blob, 'POLICY blob', MAX_POLICY_BLOB_BYTES, 1);
       return POLICY_FIXED_BYTES + frame.blob.length;
+    case FrameType.Presence:
+      return PRESENCE_FIXED_BYTES + presenceEntriesSize(frame.entries);
+    case FrameType.CertRequest:
+      return CERT_REQUEST_BYTES;
+    case FrameType.Cert:
+      checkVarBytes(frame.cert, 'CERT cert', MAX_CERT_BYTES, 1);
+      return CERT_FIXED_BYTES + frame.cert.length;
     default:
       return wireFail(
         WireCode.Type,
@@ -244,6 +282,17 @@ export function encodeRelayFrameInto(frame: RelayFrame, buf: Uint8Array, offset:
       break;
     case FrameType.Policy:
       w.u32Bytes(frame.blob, 'POLICY blob', MAX_POLICY_BLOB_BYTES, 1);
+      break;
+    case FrameType.Presence:
+      w.u16(frame.entries.length, 'PRESENCE count');
+      for (const entry of frame.entries) writePresenceEntry(w, entry);
+      break;
+    case FrameType.CertRequest:
+      w.fixedBytes(frame.peerId, PEER_ID_BYTES, 'CERT_REQUEST peerId');
+      break;
+    case FrameType.Cert:
+      w.fixedBytes(frame.peerId, PEER_ID_BYTES, 'CERT peerId');
+      w.u32Bytes(frame.cert, 'CERT cert', MAX_CERT_BYTES, 1);
       break;
   }
   return HEADER_BYTES + w.length;
@@ -334,6 +383,19 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       r.end('POLICY');
       return { type, blob };
     }
+    case FrameType.Presence:
+      return { type, entries: decodePresenceEntries(bytes) };
+    case FrameType.CertRequest:
+      exactLength(bytes, CERT_REQUEST_BYTES, type);
+      return { type, peerId: bytes.subarray(HEADER_BYTES, CERT_REQUEST_BYTES) };
+    case FrameType.Cert: {
+      minLength(bytes, CERT_FIXED_BYTES + 1, type);
+      const r = new ByteReader(bytes, HEADER_BYTES);
+      const peerId = r.bytes(PEER_ID_BYTES, 'CERT peerId');
+      const cert = r.u32Bytes('CERT cert', MAX_CERT_BYTES, 1);
+      r.end('CERT');
+      return { type, peerId, cert };
+    }
     case FrameType.Hello: {
       minLength(bytes, HELLO_FIXED_BYTES + 1, type);
       const r = new ByteReader(bytes, HEADER_BYTES);
@@ -386,4 +448,87 @@ export function decodeRelayFrame(bytes: Uint8Array): RelayFrame {
       // Unreachable: checkFrameHeader admitted only relay types.
       return wireFail(WireCode.Type, `${CONTEXT}: type ${frameTypeName(type)}`);
   }
+}
+
+function presenceEntrySize(entry: PresenceEntry): number {
+  return entry.kind === PresenceKind.Up ? PRESENCE_UP_ENTRY_BYTES : PRESENCE_DOWN_ENTRY_BYTES;
+}
+
+function presenceEntriesSize(entries: readonly PresenceEntry[]): number {
+  if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_PRESENCE_ENTRIES) {
+    wireFail(WireCode.Field, `encode ${CONTEXT}: PRESENCE needs 1..${MAX_PRESENCE_ENTRIES} entries, got ${Array.isArray(entries) ? entries.length : typeof entries}`);
+  }
+  let size = 0;
+  for (const entry of entries) {
+    if (entry.kind !== PresenceKind.Up && entry.kind !== PresenceKind.Down) wireFail(WireCode.Field, `encode ${CONTEXT}: PRESENCE entry kind ${String((entry as { kind: unknown }).kind)}`);
+    size += presenceEntrySize(entry);
+  }
+  return size;
+}
+
+function writePresenceEntry(w: ByteWriter, entry: PresenceEntry): void {
+  w.u8(entry.kind, 'PRESENCE kind');
+  w.fixedBytes(entry.peerId, PEER_ID_BYTES, 'PRESENCE peerId');
+  if (entry.kind === PresenceKind.Up) {
+    w.fixedBytes(entry.certDigest, CERT_DIGEST_BYTES, 'PRESENCE certDigest');
+    w.u64Number(entry.onlineSinceMs, 'PRESENCE onlineSinceMs');
+  }
+}
+
+/**
+ * One PRESENCE entry on its own (73 or 33 bytes), for a relay that encodes a
+ * member's change once and copies it into many frames (presenceFrame).
+ */
+export function encodePresenceEntry(entry: PresenceEntry): Uint8Array {
+  const size = presenceEntrySize(entry);
+  const w = new ByteWriter(new Uint8Array(size), 0);
+  writePresenceEntry(w, entry);
+  return w.finish();
+}
+
+/**
+ * A PRESENCE frame from entries encoded by encodePresenceEntry (1..800 of
+ * them, not re-validated): header, count, the entries copied in order.
+ */
+export function presenceFrame(encodedEntries: readonly Uint8Array[]): Uint8Array {
+  if (encodedEntries.length < 1 || encodedEntries.length > MAX_PRESENCE_ENTRIES) {
+    wireFail(WireCode.Field, `encode ${CONTEXT}: PRESENCE needs 1..${MAX_PRESENCE_ENTRIES} entries, got ${encodedEntries.length}`);
+  }
+  let size = PRESENCE_FIXED_BYTES;
+  for (const e of encodedEntries) size += e.length;
+  const buf = new Uint8Array(size);
+  putFrameHeader(buf, 0, FrameType.Presence);
+  buf[HEADER_BYTES] = encodedEntries.length & 0xff;
+  buf[HEADER_BYTES + 1] = encodedEntries.length >>> 8;
+  let at = PRESENCE_FIXED_BYTES;
+  for (const e of encodedEntries) {
+    buf.set(e, at);
+    at += e.length;
+  }
+  return buf;
+}
+
+function decodePresenceEntries(bytes: Uint8Array): PresenceEntry[] {
+  const type = FrameType.Presence;
+  minLength(bytes, PRESENCE_FIXED_BYTES + PRESENCE_DOWN_ENTRY_BYTES, type);
+  const r = new ByteReader(bytes, HEADER_BYTES);
+  const count = r.u16('PRESENCE count');
+  if (count < 1 || count > MAX_PRESENCE_ENTRIES) wireFail(WireCode.Field, `PRESENCE: ${count} entries, expected 1..${MAX_PRESENCE_ENTRIES}`);
+  // The frame is at most MAX_FRAME_BYTES, so a lying count cannot make this loop long: it stops at the end.
+  const entries: PresenceEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8('PRESENCE kind');
+    const peerId = r.bytes(PEER_ID_BYTES, 'PRESENCE peerId');
+    if (kind === PresenceKind.Up) {
+      const certDigest = r.bytes(CERT_DIGEST_BYTES, 'PRESENCE certDigest');
+      const onlineSinceMs = r.u64Number('PRESENCE onlineSinceMs');
+      entries.push({ kind, peerId, certDigest, onlineSinceMs });
+    } else if (kind === PresenceKind.Down) {
+      entries.push({ kind, peerId });
+    } else {
+      wireFail(WireCode.Field, `PRESENCE: entry ${i} kind ${kind}, expected 0 or 1`);
+    }
+  }
+  r.end('PRESENCE');
+  return entries;
 }

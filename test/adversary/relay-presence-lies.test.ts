@@ -12,7 +12,13 @@
  *     the direct path that never changed;
  *   - revocation cuts whatever the relay said before: PEER_DOWN first, the
  *     CRL second, and the revoked member's session is gone (keys wiped);
- *   - a session whose peer certificate expires is cut by the periodic check.
+ *   - a session whose peer certificate expires is cut by the periodic check;
+ *   - a relay that announces one certificate digest in PRESENCE and serves
+ *     other bytes on CERT_REQUEST (another member's real certificate,
+ *     garbage), one that announces another member's digest under a peer id,
+ *     and one that pushes CERT frames nobody asked for: each is refused and
+ *     counted, and the member is listed only once the true certificate
+ *     comes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +26,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CERT_CLOCK_SKEW_MS } from '../../src/identity/membership.js';
+import { sha256 } from '../../src/crypto/bytes.js';
+import { PresenceKind } from '../../src/wire/constants.js';
 import { MemoryDevice } from '../../src/node/device/memory-device.js';
 import { NodeDaemon } from '../../src/node/daemon.js';
 import type { ShadowNode } from '../../src/node/node.js';
@@ -254,6 +262,55 @@ test('a session whose peer certificate expires is cut by the periodic membership
     assert.deepEqual(r.cut, [hexOf(bob)]);
     assert.equal(a.peers.pathAuthKey(bob), null);
     assert.equal(a.directory.get(bob), undefined);
+  } finally {
+    await mesh.stop();
+  }
+});
+
+test('a relay serving a certificate other than the one it announced is refused and counted; the true one is listed', async () => {
+  const mesh = await startInProcessMesh(['alice', 'bob', 'carol']);
+  try {
+    const alice = mesh.net.member('alice');
+    const bob = mesh.net.member('bob');
+    const carol = mesh.net.member('carol');
+    const lies: string[] = [];
+    let honest = false;
+    // For bob's certificate alice first gets carol's (real, CA-signed, but not the announced digest), then garbage.
+    mesh.relay.onCertRequest = (requester, peerId) => {
+      if (honest || hexOf(requester) !== hexOf(alice.peerId) || hexOf(peerId) !== hexOf(bob.peerId)) return 'honest';
+      lies.push(lies.length % 2 === 0 ? 'carol' : 'garbage');
+      return lies.length % 2 === 1 ? carol.certBytes : new Uint8Array(7_000).fill(0x5a);
+    };
+    const a = mesh.node('alice');
+    const b = mesh.node('bob');
+    const c = mesh.node('carol');
+    a.start();
+    b.start();
+    c.start();
+    await waitUntil('alice lists carol', () => a.directory.get(carol.peerId) !== undefined);
+    await waitUntil('alice refused every answer for bob', () => a.certs.drops.digest_mismatch >= 3);
+    assert.equal(a.directory.get(bob.peerId), undefined, 'nothing listed under bob from a wrong certificate');
+    assert.deepEqual(lies, ['carol', 'garbage', 'carol'], 'asked at most 3 times, then given up until bob is announced again');
+    assert.equal(a.directory.drops.invalid_cert, 0, 'refused by digest, before any signature check');
+
+    // PRESENCE naming bob with carol's digest, and the relay serving carol's certificate for bob: the digest
+    // matches, the CA signed it, but it is not bob's: refused by the directory.
+    mesh.relay.onCertRequest = (requester, peerId) => (hexOf(requester) === hexOf(alice.peerId) && hexOf(peerId) === hexOf(bob.peerId) ? carol.certBytes : 'honest');
+    assert.ok(mesh.relay.announcePresence(alice.peerId, [{ kind: PresenceKind.Up, peerId: bob.peerId, certDigest: sha256(carol.certBytes), onlineSinceMs: Date.now() }]));
+    await waitUntil('the wrong peer refused', () => a.directory.drops.wrong_peer >= 1);
+    assert.equal(a.directory.get(bob.peerId), undefined);
+
+    // CERT frames nobody asked for: counted, nothing listed.
+    const before = a.certs.drops.unsolicited;
+    for (let i = 0; i < 20; i++) mesh.relay.sendCert(alice.peerId, bob.peerId, bob.certBytes);
+    await waitUntil('unsolicited answers counted', () => a.certs.drops.unsolicited >= before + 20);
+    assert.equal(a.directory.get(bob.peerId), undefined, 'an unsolicited certificate lists nobody');
+
+    // The relay turns honest and announces bob's true digest: alice fetches, verifies and lists him.
+    honest = true;
+    mesh.relay.onCertRequest = null;
+    assert.ok(mesh.relay.announcePresence(alice.peerId, [{ kind: PresenceKind.Up, peerId: bob.peerId, certDigest: sha256(bob.certBytes), onlineSinceMs: Date.now() }]));
+    await waitUntil('alice lists bob', () => a.directory.get(bob.peerId)?.name === 'bob');
   } finally {
     await mesh.stop();
   }

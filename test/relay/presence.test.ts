@@ -1,16 +1,18 @@
 /**
- * Unit tests for src/relay/presence.ts with fake connections: who is told
- * what on join and leave, that single changes respect the send queue (dropped
- * and counted), and that a newcomer's initial list is paced by its queue and
- * never dropped, skipping members that left meanwhile.
+ * Unit tests for src/relay/presence.ts with fake connections and a manual
+ * flush timer: who is told what on join and leave, that changes are
+ * coalesced into PRESENCE frames (latest state per member), that a congested
+ * receiver keeps a bounded pending set (one entry per member, however many
+ * changes happen) instead of a queue of frames, and that nothing is dropped.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { sha256 } from '../../src/crypto/bytes.js';
 import { PeerTable } from '../../src/relay/peer-table.js';
-import { RelayPresence, type PresenceMember } from '../../src/relay/presence.js';
+import { PRESENCE_FLUSH_MS, PRESENCE_FRAMES_PER_SEC, presenceFlushMs, RelayPresence, type PresenceMember } from '../../src/relay/presence.js';
 import type { DropReason } from '../../src/relay/relay-stats.js';
 import { RelayStats } from '../../src/relay/relay-stats.js';
-import { FrameType } from '../../src/wire/constants.js';
+import { FrameType, MAX_PRESENCE_ENTRIES, PresenceKind } from '../../src/wire/constants.js';
 import { decodeRelayFrame, type RelayFrame } from '../../src/wire/relay-frames.js';
 
 class FakeConn implements PresenceMember {
@@ -19,6 +21,8 @@ class FakeConn implements PresenceMember {
   state = 'admitted';
   congested = false;
   readonly sent: RelayFrame[] = [];
+  /** The buffers handed to sendFrame, as given. */
+  readonly raw: Uint8Array[] = [];
   readonly written: Array<() => void> = [];
   readonly #stats: RelayStats;
 
@@ -37,27 +41,62 @@ class FakeConn implements PresenceMember {
       return false;
     }
     this.sent.push(decodeRelayFrame(bytes));
+    this.raw.push(bytes);
     if (onWritten !== undefined) this.written.push(onWritten);
     return true;
   }
 
-  /** Peer ids (first byte) announced up / down to this connection, in order. */
+  /** The socket wrote what it was handed so far: run those write callbacks (which may send more). */
+  completeWrites(): number {
+    const run = this.written.splice(0);
+    for (const fn of run) fn();
+    return run.length;
+  }
+
+  /** Entries announced to this connection, in order, as "up:n" / "down:n" (n = peer id byte 0). */
   log(): string[] {
-    return this.sent.map((f) => (f.type === FrameType.PeerUp ? `up:${f.cert[0]}` : f.type === FrameType.PeerDown ? `down:${f.peerId[0]}` : `other:${f.type}`));
+    const out: string[] = [];
+    for (const f of this.sent) {
+      if (f.type !== FrameType.Presence) out.push(`other:${f.type}`);
+      else for (const e of f.entries) out.push(`${e.kind === PresenceKind.Up ? 'up' : 'down'}:${e.peerId[0]}`);
+    }
+    return out;
   }
 }
 
-function setup(): { stats: RelayStats; table: PeerTable<FakeConn>; presence: RelayPresence<FakeConn>; join: (n: number) => FakeConn; leave: (c: FakeConn) => void } {
+interface Setup {
+  stats: RelayStats;
+  table: PeerTable<FakeConn>;
+  presence: RelayPresence<FakeConn>;
+  join: (n: number) => FakeConn;
+  leave: (c: FakeConn) => void;
+  /** Run the pending flush timer, as the clock would after PRESENCE_FLUSH_MS, then let every socket write what it got. */
+  tick: () => void;
+  timers: () => number;
+}
+
+function setup(): Setup {
   const stats = new RelayStats();
   const table = new PeerTable<FakeConn>();
-  const presence = new RelayPresence<FakeConn>({ table, stats });
+  let due: Array<() => void> = [];
+  const conns: FakeConn[] = [];
+  const presence = new RelayPresence<FakeConn>({
+    table,
+    stats,
+    schedule: (ms, fn) => {
+      assert.ok(ms >= PRESENCE_FLUSH_MS);
+      due.push(fn);
+      return { cancel: () => { due = due.filter((f) => f !== fn); } };
+    },
+  });
   return {
     stats,
     table,
     presence,
-    // The "certificate" is one byte equal to the member number, enough to tell announcements apart.
+    // The "certificate" is one byte equal to the member number.
     join: (n) => {
       const c = new FakeConn(n, stats);
+      conns.push(c);
       table.admit(c.peerKey, c);
       presence.joined(c, Uint8Array.of(n), 1000 + n);
       return c;
@@ -67,108 +106,228 @@ function setup(): { stats: RelayStats; table: PeerTable<FakeConn>; presence: Rel
       if (table.remove(c.peerKey, c)) presence.left(c);
       else presence.forget(c);
     },
+    tick: () => {
+      const run = due;
+      due = [];
+      for (const fn of run) fn();
+      // Bounded: each round sends at most one frame per receiver.
+      for (let round = 0; round < 1_000 && conns.some((c) => c.written.length > 0); round++) for (const c of conns) c.completeWrites();
+    },
+    timers: () => due.length,
   };
 }
 
-test('a newcomer is told about every other member, and every other member about it', () => {
-  const { join, stats } = setup();
+test('a newcomer is told about every other member, and every other member about it, with the digest of its certificate', () => {
+  const { join, stats, tick } = setup();
   const a = join(1);
+  tick();
   assert.deepEqual(a.log(), [], 'alone: nothing to announce');
   const b = join(2);
+  tick();
   const c = join(3);
+  tick();
   assert.deepEqual(a.log(), ['up:2', 'up:3']);
   assert.deepEqual(b.log(), ['up:1', 'up:3']);
   assert.deepEqual(c.log(), ['up:1', 'up:2']);
   const first = c.sent[0];
-  assert.ok(first?.type === FrameType.PeerUp && first.onlineSinceMs === 1001, 'onlineSinceMs is the admission time of the announced member');
+  assert.ok(first?.type === FrameType.Presence);
+  const e = first.entries[0];
+  assert.ok(e?.kind === PresenceKind.Up);
+  assert.equal(e.onlineSinceMs, 1001, 'onlineSinceMs is the admission time of the announced member');
+  assert.deepEqual(e.certDigest, sha256(Uint8Array.of(1)), 'the SHA-256 of the certificate, not the certificate');
   assert.equal(stats.peerUpSent, 6);
+  assert.ok(stats.presenceBytesSent > 0);
+});
+
+test('changes within one flush interval reach each member as one frame', () => {
+  const { join, tick } = setup();
+  const a = join(1);
+  tick();
+  for (let n = 2; n <= 40; n++) join(n);
+  assert.deepEqual(a.log(), [], 'nothing goes out before the flush');
+  tick();
+  assert.equal(a.sent.length, 1, 'one PRESENCE frame');
+  assert.equal(a.log().length, 39);
 });
 
 test('a member that leaves is announced down to the others only; closing members are skipped', () => {
-  const { join, leave, stats } = setup();
+  const { join, leave, stats, tick } = setup();
   const a = join(1);
   const b = join(2);
   const c = join(3);
+  tick();
   c.state = 'closing';
   leave(b);
+  tick();
   assert.deepEqual(a.log(), ['up:2', 'up:3', 'down:2']);
   assert.deepEqual(b.log(), ['up:1', 'up:3']);
-  assert.deepEqual(c.log(), ['up:1', 'up:2']);
   assert.equal(stats.peerDownSent, 1);
   // A newcomer never hears of the closing member.
   const d = join(4);
+  tick();
   assert.deepEqual(d.log(), ['up:1']);
 });
 
-test('single changes towards a full send queue are dropped and counted', () => {
-  const { join, leave, stats } = setup();
+test('an up and a down of one member within a flush coalesce to its latest state', () => {
+  const { join, leave, tick } = setup();
   const a = join(1);
-  a.congested = true;
+  tick();
   const b = join(2);
   leave(b);
-  assert.deepEqual(a.log(), []);
-  assert.equal(stats.snapshot().drops['presence-queue-full'], 2);
+  tick();
+  assert.deepEqual(a.log(), ['down:2']);
 });
 
-test("a newcomer's list is paced by its queue, never dropped, and skips members that left meanwhile", () => {
-  const { join, leave, stats, presence, table } = setup();
-  const members = Array.from({ length: 50 }, (_, i) => join(i + 1));
-  const newcomer = new FakeConn(200, stats);
+test('a congested member keeps one pending entry per member, however many changes; nothing is dropped', () => {
+  const { join, leave, stats, presence, tick } = setup();
+  const a = join(1);
+  tick();
+  a.congested = true;
+  // 100 members each join and leave 5 times while a's queue is full: 1,000 changes.
+  for (let round = 0; round < 5; round++) {
+    const conns = Array.from({ length: 100 }, (_, i) => join(i + 2));
+    for (const c of conns) leave(c);
+    tick();
+  }
+  assert.equal(presence.pendingFor(a), 100, 'latest state per member, not a queue of changes');
+  assert.equal(a.sent.length, 0);
+  assert.equal(stats.snapshot().drops['presence-queue-full'] ?? 0, 0, 'held, not dropped');
+  a.congested = false;
+  presence.pump();
+  assert.equal(presence.pendingFor(a), 0);
+  const log = a.log();
+  assert.equal(log.length, 100);
+  assert.ok(log.every((s) => s.startsWith('down:')), 'only the latest state of each member');
+});
+
+test("a newcomer's list is paced by its queue in frames of at most MAX_PRESENCE_ENTRIES, skipping members that left meanwhile", () => {
+  const { join, leave, stats, presence, table, tick } = setup();
+  const N = MAX_PRESENCE_ENTRIES + 200;
+  const members = Array.from({ length: N }, (_, i) => join(i + 1));
+  tick();
+  const newcomer = new FakeConn(N + 10, stats);
   newcomer.congested = true;
   table.admit(newcomer.peerKey, newcomer);
-  presence.joined(newcomer, Uint8Array.of(200), 5000);
+  presence.joined(newcomer, Uint8Array.of(7), 5000);
+  tick();
   assert.equal(newcomer.sent.length, 0);
-  assert.equal(presence.pendingLists, 1);
-  assert.equal(stats.snapshot().drops['presence-queue-full'] ?? 0, 0, 'the list is not dropped');
-  // Room for 10 frames, then full again.
-  let room = 10;
+  assert.equal(presence.pendingFor(newcomer), N);
+  // Member 15 leaves before the newcomer's queue drains: its entry becomes a down in place.
+  leave(members[14] as FakeConn);
+  assert.equal(presence.pendingFor(newcomer), N, 'replaced in place, not added');
+  newcomer.congested = false;
+  // One frame of room, then full again: a completed write resumes.
   const original = newcomer.sendFrame.bind(newcomer);
   newcomer.sendFrame = (bytes, reason, onWritten) => {
     const ok = original(bytes, reason, onWritten);
-    if (ok && --room === 0) newcomer.congested = true;
+    newcomer.congested = true;
     return ok;
   };
-  newcomer.congested = false;
   presence.pump();
-  assert.equal(newcomer.sent.length, 10);
-  // Member 15 leaves before its turn, while the newcomer's queue is full: that
-  // DOWN is dropped (a single change), and the list no longer holds member 15,
-  // so the newcomer's view stays right: it never hears of member 15 at all.
-  leave(members[14] as FakeConn);
-  assert.equal(stats.snapshot().drops['presence-queue-full'], 1);
-  // A completed write resumes the list (no sweep needed).
-  room = 1_000;
+  assert.equal(newcomer.sent.length, 1);
+  const first = newcomer.sent[0];
+  assert.ok(first?.type === FrameType.Presence && first.entries.length === MAX_PRESENCE_ENTRIES);
   newcomer.congested = false;
+  newcomer.sendFrame = original;
   (newcomer.written.at(-1) as () => void)();
+  assert.equal(stats.snapshot().drops['presence-queue-full'] ?? 0, 0);
+  tick();
+  const log = newcomer.log();
+  assert.equal(log.length, N);
+  assert.equal(log.filter((s) => s.startsWith('up:')).length, N - 1);
   assert.equal(presence.pendingLists, 0);
-  const ups = newcomer.log().filter((s) => s.startsWith('up:'));
-  assert.equal(ups.length, 49);
-  assert.equal(ups.includes('up:15'), false);
-  assert.equal(new Set(ups).size, 49, 'no member announced twice');
-  assert.equal(newcomer.log().includes('down:15'), false);
 });
 
-test('a list still pending is forgotten when the newcomer closes', () => {
-  const { join, leave, presence } = setup();
+test('a pending set is forgotten when its receiver closes', () => {
+  const { join, leave, presence, tick } = setup();
   join(1);
   join(2);
-  const stats = new RelayStats();
-  const n = new FakeConn(9, stats);
+  const n = join(9);
   n.congested = true;
-  presence.joined(n, Uint8Array.of(9), 1);
-  assert.equal(presence.pendingLists, 1);
+  tick();
+  assert.equal(presence.pendingFor(n), 2);
   leave(n);
-  assert.equal(presence.pendingLists, 0);
+  assert.equal(presence.pendingFor(n), 0);
   presence.pump();
   assert.equal(n.sent.length, 0);
 });
 
-test('join and leave cost O(members) frames', () => {
-  const { join, leave, stats } = setup();
+test('remote members are announced, their certificates kept for CERT_REQUEST, and dropped when admitted here', () => {
+  const { join, presence, tick } = setup();
+  const a = join(1);
+  tick();
+  const remoteId = new Uint8Array(32).fill(77);
+  const key = Buffer.from(remoteId).toString('hex');
+  presence.remoteUp(key, remoteId, Uint8Array.of(1, 2, 3), 42);
+  tick();
+  assert.deepEqual(a.log(), ['up:77']);
+  assert.deepEqual(presence.remoteCertificate(key), Uint8Array.of(1, 2, 3));
+  presence.remoteDown(key, remoteId);
+  tick();
+  assert.deepEqual(a.log(), ['up:77', 'down:77']);
+  assert.equal(presence.remoteCertificate(key), undefined);
+});
+
+test('join and leave cost O(members) entries and one timer per flush', () => {
+  const { join, leave, stats, tick, timers } = setup();
   const N = 300;
   const conns = Array.from({ length: N }, (_, i) => join(i + 1));
-  // N joins: each newcomer gets i frames and each of the i others one: N(N-1) in all.
+  assert.equal(timers(), 1, 'one flush timer however many changes');
+  tick();
   assert.equal(stats.peerUpSent, N * (N - 1));
   leave(conns[0] as FakeConn);
+  tick();
   assert.equal(stats.peerDownSent, N - 1);
+});
+
+test('the flush interval grows with the receivers so the frame rate stays bounded', () => {
+  assert.equal(presenceFlushMs(1), PRESENCE_FLUSH_MS);
+  assert.equal(presenceFlushMs(100), PRESENCE_FLUSH_MS);
+  assert.equal(presenceFlushMs(10_000), Math.ceil((10_000 * 1000) / PRESENCE_FRAMES_PER_SEC));
+  for (const n of [1, 500, 2_000, 10_000, 50_000]) assert.ok(n / (presenceFlushMs(n) / 1000) <= Math.max(PRESENCE_FRAMES_PER_SEC, 1000 / PRESENCE_FLUSH_MS), `${n} receivers`);
+});
+
+test('receivers with the same changes share one frame buffer; a receiver with other changes gets its own', () => {
+  const { join, tick } = setup();
+  const members = Array.from({ length: 20 }, (_, i) => join(i + 1));
+  tick();
+  const before = members.map((m) => m.raw.length);
+  join(30);
+  join(31);
+  tick();
+  const frames = members.map((m, i) => m.raw[before[i] as number]);
+  assert.ok(frames.every((f) => f === frames[0]), 'one buffer for all twenty');
+  assert.deepEqual(members[0]?.log().slice(-2), ['up:30', 'up:31']);
+});
+
+test("newcomers' initial lists share their full frames across flushes", () => {
+  const { join, tick } = setup();
+  Array.from({ length: MAX_PRESENCE_ENTRIES + 10 }, (_, i) => join(i + 1));
+  tick();
+  const x = join(5_001);
+  tick();
+  const y = join(5_002);
+  tick();
+  assert.equal(x.raw[0]?.length, y.raw[0]?.length);
+  assert.ok(x.raw[0] === y.raw[0], 'the first 800 members, one buffer for both newcomers');
+  assert.ok(x.raw[1] !== y.raw[1], 'the rest differs (y also lists x)');
+});
+
+test('one frame in flight per receiver: the next goes when the socket has written the last', () => {
+  const { join, presence, tick, table, stats } = setup();
+  Array.from({ length: 3 * MAX_PRESENCE_ENTRIES }, (_, i) => join(i + 1));
+  tick();
+  const newcomer = new FakeConn(9_000, stats);
+  table.admit(newcomer.peerKey, newcomer);
+  presence.joined(newcomer, Uint8Array.of(1), 1);
+  presence.pump();
+  presence.pump();
+  assert.equal(newcomer.sent.length, 1, 'nothing more until the write completes');
+  for (let i = 2; i <= 3; i++) {
+    assert.equal(newcomer.completeWrites(), 1);
+    assert.equal(newcomer.sent.length, i);
+  }
+  newcomer.completeWrites();
+  assert.equal(newcomer.log().length, 3 * MAX_PRESENCE_ENTRIES);
+  assert.equal(presence.pendingFor(newcomer), 0);
 });

@@ -18,6 +18,7 @@ import { startRelayProcess, type RelayProcess } from '../../testkit/relay-proces
 import { createTestNetwork, type TestMember, type TestNetwork } from '../../testkit/test-network.js';
 import { FrameType } from '../../src/wire/constants.js';
 import { admitRaw, eventually, once } from '../../testkit/raw-relay-client.js';
+import { fetchPresenceCerts } from '../../testkit/presence-certs.js';
 
 let net: TestNetwork;
 let scratch: string;
@@ -60,6 +61,7 @@ async function up(m: TestMember, relay: RelayProcess): Promise<Recorded> {
   links.push(link);
   const rec: Recorded = { link, events: [], certs: new Map() };
   link.on('established', () => rec.events.push('est'));
+  fetchPresenceCerts(link);
   link.on('peer_up', (cert: Uint8Array, since: number) => {
     // The certificate is checked the way a node does; the name comes from it.
     const verified = new MembershipVerifier(net.ca).verify(cert, Date.now());
@@ -125,7 +127,7 @@ test('a member replaced by its own newer connection is announced up again, never
   assert.deepEqual(erin.events, ['est', 'up:dave', 'up:dave']);
   // The newer connection was told about erin like any newcomer.
   const f = await second.nextFrame();
-  assert.equal(f.type, FrameType.PeerUp);
+  assert.equal(f.type, FrameType.Presence);
   second.close();
   await eventually('erin sees dave down', () => has(erin, 'down:dave'));
   assert.deepEqual(erin.events, ['est', 'up:dave', 'up:dave', 'down:dave']);

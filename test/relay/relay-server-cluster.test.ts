@@ -13,13 +13,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toHex } from '../../src/crypto/bytes.js';
+import { sha256, toHex } from '../../src/crypto/bytes.js';
 import { MembershipVerifier } from '../../src/identity/membership.js';
 import type { MemberCertificate } from '../../src/identity/certificate.js';
 import { RelayServer, type RelayClusterPort } from '../../src/relay/relay-server.js';
 import type { ClusterSnapshot } from '../../src/relay/cluster/relay-cluster.js';
 import { TlsIdentity } from '../../src/relay/tls-identity.js';
-import { FrameType } from '../../src/wire/constants.js';
+import { FrameType, PresenceKind } from '../../src/wire/constants.js';
 import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
 import { admitRaw, eventually, type RawClient } from '../../testkit/raw-relay-client.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
@@ -75,12 +75,21 @@ test('a SEND for a member attached elsewhere leaves as DELIVER(src) addressed to
   await eventually('alice announced to the cluster', async () => (cluster.joined.includes(toHex(alice.peerId)) ? true : undefined));
   assert.equal(server.localAdmission(toHex(alice.peerId)) !== undefined, true);
 
-  // bob is up on another relay: alice hears PEER_UP with his certificate.
+  // bob is up on another relay: alice hears PRESENCE with his certificate's digest, and the relay serves the certificate.
   cluster.remote.add(toHex(bob.peerId));
   server.remoteUp(toHex(bob.peerId), bob.peerId, bob.certBytes, 1_234);
   const up = await a.nextFrame();
-  assert.equal(up.type, FrameType.PeerUp);
-  if (up.type === FrameType.PeerUp) assert.deepEqual([...up.cert], [...bob.certBytes]);
+  assert.equal(up.type, FrameType.Presence);
+  if (up.type === FrameType.Presence) {
+    const e = up.entries[0];
+    assert.ok(up.entries.length === 1 && e?.kind === PresenceKind.Up);
+    assert.deepEqual([...e.peerId], [...bob.peerId]);
+    assert.deepEqual([...e.certDigest], [...sha256(bob.certBytes)]);
+  }
+  a.send(encodeRelayFrame({ type: FrameType.CertRequest, peerId: bob.peerId }));
+  const cert = await a.nextFrame();
+  assert.equal(cert.type, FrameType.Cert);
+  if (cert.type === FrameType.Cert) assert.deepEqual([...cert.cert], [...bob.certBytes], 'a remote member\'s certificate, as the cluster delivered it');
 
   const payload = new Uint8Array([0x24, 1, 2, 3, 4, 5]);
   a.send(encodeRelayFrame({ type: FrameType.Send, peerId: bob.peerId, payload }));
@@ -97,7 +106,8 @@ test('a SEND for a member attached elsewhere leaves as DELIVER(src) addressed to
 
   server.remoteDown(toHex(bob.peerId), bob.peerId);
   const down = await a.nextFrame();
-  assert.equal(down.type, FrameType.PeerDown);
+  assert.equal(down.type, FrameType.Presence);
+  if (down.type === FrameType.Presence) assert.equal(down.entries[0]?.kind, PresenceKind.Down);
 });
 
 test('a member admitted later on another relay replaces the local connection, without PEER_DOWN to the others', async () => {

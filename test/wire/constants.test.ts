@@ -51,12 +51,12 @@ describe('wire constants', () => {
     assert.ok(wire.MAX_POLICY_FRAME_BYTES > wire.MAX_FRAME_BYTES);
   });
 
-  it('frame type numbers are distinct and split into relay (0x01..0x0e) and peer (0x21..0x24, 0x2d)', () => {
+  it('frame type numbers are distinct and split into relay (0x01..0x11) and peer (0x21..0x24, 0x2d)', () => {
     const values = Object.values(wire.FrameType);
     assert.equal(new Set(values).size, values.length);
     assert.deepEqual(
       values.filter((t) => t < 0x20),
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17],
     );
     assert.deepEqual(
       values.filter((t) => t >= 0x20),

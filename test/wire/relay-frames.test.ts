@@ -213,7 +213,7 @@ describe('relay frames: decode errors', () => {
   });
 
   it('SM_ERR_WIRE_TYPE: unknown types and peer-frame types', () => {
-    for (const t of [0x00, 0x0f, 0x20, 0x21, 0x22, 0x23, 0x24, 0xff]) {
+    for (const t of [0x00, 0x12, 0x20, 0x21, 0x22, 0x23, 0x24, 0xff]) {
       throwsWire(() => decodeRelayFrame(cat(Uint8Array.of(1, t, 0, 0), filled(40, 0))), 'SM_ERR_WIRE_TYPE');
     }
   });

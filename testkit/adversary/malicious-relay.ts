@@ -11,7 +11,10 @@
  *     the same or another member (`replay`);
  *   - drop or rewrite frames in flight (`onForward`);
  *   - inject presence: PEER_UP with any certificate bytes it has seen or
- *     made up, PEER_DOWN for any peer id (`announceUp`, `announceDown`);
+ *     made up, PEER_DOWN for any peer id (`announceUp`, `announceDown`),
+ *     PRESENCE entries naming any peer id with any digest (`announcePresence`);
+ *   - answer CERT_REQUEST with any bytes (`onCertRequest`), or push CERT
+ *     frames nobody asked for (`sendCert`);
  *   - lie in ESTABLISHED about the member's observed address (`lieObserved`),
  *     so a node advertises whatever address the relay names as its own;
  *   - serve any network policy blob in POLICY (`servePolicy`): an older
@@ -28,7 +31,7 @@
 import type { ClientConnection, RelayMemberCertificate } from '../../src/relay/client-connection.js';
 import { RelayServer } from '../../src/relay/relay-server.js';
 import { FrameType, SEND_HEADER_BYTES } from '../../src/wire/constants.js';
-import { encodeRelayFrame } from '../../src/wire/relay-frames.js';
+import { encodeRelayFrame, type PresenceEntry } from '../../src/wire/relay-frames.js';
 import { toHex } from '../../src/crypto/bytes.js';
 
 /** Frames kept in `seen`: enough for any test's replay, bounded for long runs. */
@@ -51,6 +54,8 @@ export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServe
   onForward: ((f: ForwardedFrame) => ForwardDecision) | null = null;
   /** Report this address in ESTABLISHED instead of the member's real one (applies to later admissions). */
   lieObserved: { address: string; port: number } | null = null;
+  /** Decide the answer to each CERT_REQUEST: 'honest' answers as a relay would, 'drop' not at all, bytes are sent as the certificate. */
+  onCertRequest: ((requester: Uint8Array, peerId: Uint8Array) => 'honest' | 'drop' | Uint8Array) | null = null;
   readonly #admitted = new Map<string, ClientConnection<C>>();
 
   /** Peer ids currently admitted (hex). */
@@ -71,6 +76,12 @@ export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServe
 
   override observedAddress(conn: ClientConnection<C>): { address: string; port: number } {
     return this.lieObserved ?? super.observedAddress(conn);
+  }
+
+  override certRequest(conn: ClientConnection<C>, peerId: Uint8Array): void {
+    const decision = this.onCertRequest ? this.onCertRequest(new Uint8Array(conn.peerId as Uint8Array), new Uint8Array(peerId)) : 'honest';
+    if (decision === 'honest') super.certRequest(conn, peerId);
+    else if (decision !== 'drop') conn.sendFrame(encodeRelayFrame({ type: FrameType.Cert, peerId, cert: decision }));
   }
 
   override forward(src: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void {
@@ -121,6 +132,20 @@ export class MaliciousRelay<C extends RelayMemberCertificate> extends RelayServe
     const target = this.#admitted.get(toHex(dst));
     if (target === undefined) return false;
     return target.sendFrame(bytes);
+  }
+
+  /** Forged PRESENCE to `dst`: any peer ids, any digests. */
+  announcePresence(dst: Uint8Array, entries: PresenceEntry[]): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(encodeRelayFrame({ type: FrameType.Presence, entries }));
+  }
+
+  /** An unsolicited CERT to `dst` claiming to be `peerId`'s certificate. */
+  sendCert(dst: Uint8Array, peerId: Uint8Array, cert: Uint8Array): boolean {
+    const target = this.#admitted.get(toHex(dst));
+    if (target === undefined) return false;
+    return target.sendFrame(encodeRelayFrame({ type: FrameType.Cert, peerId, cert }));
   }
 
   /** Forged PEER_DOWN to `dst` for `peerId`, whether or not that member is still attached. */

@@ -34,6 +34,15 @@
  *       refuses older versions (src/policy/node-policy.ts). The frame is the
  *       only one allowed above MAX_FRAME_BYTES, up to MAX_POLICY_FRAME_BYTES,
  *       which is therefore the WebSocket message limit of the link.
+ *       PEER_UP / PEER_DOWN come from relays older than PRESENCE; a current
+ *       relay sends PRESENCE instead, one event per entry:
+ *   'presence_up' (peerId, certDigest: Uint8Array, onlineSinceMs: number)
+ *       copies; a member is online with the certificate of that SHA-256,
+ *       which the listener fetches with requestCertificate (NOT verified:
+ *       src/node/cert-fetcher.ts checks the digest, the directory the rest)
+ *   'presence_down' (peerId: Uint8Array)  a copy, as 'peer_down'
+ *   'cert' (peerId: Uint8Array, cert: Uint8Array)  copies; the relay's
+ *       answer to requestCertificate, unverified like everything it sends
  *   Presence and admissions: after EVERY (re)admission the relay re-sends
  *       the full list of online members as 'peer_up' events, and 'established'
  *       is always emitted before any 'peer_up' of that admission. A listener
@@ -92,7 +101,7 @@ import {
 } from '../../handshake/relay-auth.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
-import { FrameType, MAX_FRAME_BYTES, MAX_POLICY_FRAME_BYTES, PEER_ID_BYTES, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
+import { FrameType, MAX_FRAME_BYTES, MAX_POLICY_FRAME_BYTES, PEER_ID_BYTES, PresenceKind, RelayErrorCode, SEND_HEADER_BYTES } from '../../wire/constants.js';
 import { decodeRelayFrame, encodeRelayFrame, writeRelayHeader } from '../../wire/relay-frames.js';
 import { claimFrameHeadroom, FRAME_HEADROOM_BYTES } from '../dataplane/frame-headroom.js';
 import { RelayLinkCode } from './path-errors.js';
@@ -140,6 +149,12 @@ export interface RelayLinkStats {
   peerUps: number;
   /** PEER_DOWN frames received. */
   peerDowns: number;
+  /** PRESENCE frames received. */
+  presenceFrames: number;
+  /** CERT_REQUEST frames sent. */
+  certRequests: number;
+  /** CERT frames received. */
+  certs: number;
   /** Frames not sent or not delivered, by reason. */
   drops: Record<string, number>;
   /** Failed or ended connections, by SM_ERR_* code (SM_ERR_RELAY_PIN, …). */
@@ -306,7 +321,7 @@ interface Attempt {
 type LinkState = 'idle' | 'connecting' | 'established' | 'backoff' | 'stopped';
 
 export class RelayLink extends EventEmitter {
-  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, drops: {}, failures: {}, switches: 0, renewals: 0 };
+  readonly stats: RelayLinkStats = { connects: 0, reconnects: 0, framesIn: 0, framesOut: 0, peerUps: 0, peerDowns: 0, presenceFrames: 0, certRequests: 0, certs: 0, drops: {}, failures: {}, switches: 0, renewals: 0 };
   readonly #signer: Pick<HybridSigner, 'sign'>;
   #certificate: Uint8Array;
   readonly #logger: Logger;
@@ -479,6 +494,24 @@ export class RelayLink extends EventEmitter {
     return true;
   }
 
+  /**
+   * Ask the relay for a member's certificate (CERT_REQUEST; the answer is a
+   * 'cert' event, or nothing). False (dropped and counted) when not
+   * established or over the send queue limit.
+   */
+  requestCertificate(peerId: Uint8Array): boolean {
+    if (!(peerId instanceof Uint8Array) || peerId.length !== PEER_ID_BYTES) {
+      throw new SmError('SM_ERR_RELAY_ARG', `RelayLink.requestCertificate peerId: expected ${PEER_ID_BYTES} bytes, got ${peerId instanceof Uint8Array ? peerId.length : typeof peerId}`);
+    }
+    const attempt = this.#attempt;
+    const ws = attempt?.ws ?? null;
+    if (this.#state !== 'established' || attempt?.info == null || ws === null || ws.readyState !== WebSocket.OPEN) return this.#drop('not-established');
+    if (ws.bufferedAmount > this.#o.sendQueueBytes) return this.#drop('queue-full');
+    ws.send(encodeRelayFrame({ type: FrameType.CertRequest, peerId }), { binary: true });
+    this.stats.certRequests++;
+    return true;
+  }
+
   #drop(reason: string): false {
     this.stats.drops[reason] = (this.stats.drops[reason] ?? 0) + 1;
     return false;
@@ -605,6 +638,18 @@ export class RelayLink extends EventEmitter {
       case FrameType.Policy:
         // docs/protocol.md §1 POLICY: untrusted bytes; the listener verifies them.
         this.emit('policy', Uint8Array.from(frame.blob));
+        return;
+      case FrameType.Presence:
+        // protocol.md §1 Presence: hints from an untrusted relay, in order; listeners fetch and verify certificates.
+        this.stats.presenceFrames++;
+        for (const e of frame.entries) {
+          if (e.kind === PresenceKind.Up) this.emit('presence_up', Uint8Array.from(e.peerId), Uint8Array.from(e.certDigest), e.onlineSinceMs);
+          else this.emit('presence_down', Uint8Array.from(e.peerId));
+        }
+        return;
+      case FrameType.Cert:
+        this.stats.certs++;
+        this.emit('cert', Uint8Array.from(frame.peerId), Uint8Array.from(frame.cert));
         return;
       case FrameType.Ping:
         attempt.ws?.send(encodeRelayFrame({ type: FrameType.Pong, nonce: frame.nonce }), { binary: true });

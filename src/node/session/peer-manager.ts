@@ -88,6 +88,11 @@ export const COOKIES_PER_SECOND = 1_000;
 export const INIT_FUTURE_SKEW_MS = CERT_CLOCK_SKEW_MS;
 /** Housekeeping cadence: expire half-done handshakes, forget indices of wiped key pairs, prune departed members. */
 export const SWEEP_INTERVAL_MS = 1_000;
+/** HS_INITs refused as not (yet) from a member, kept to be tried again when that member's certificate arrives
+ *  (presence announces a member before its certificate is fetched: docs/architecture.md "Presence at scale"). */
+export const HELD_INITS_MAX = 16;
+/** A held INIT older than this is not tried again: the initiator has retried by then. */
+export const HELD_INIT_TTL_MS = 5_000;
 /** Upper bound on peers tracked at once (each holds a session and small queues): as many members as one relay
  *  admits (docs/architecture.md "Limits and scale"), the same bound as the node's directory. */
 export const DEFAULT_MAX_PEERS = DEFAULT_MAX_CLIENTS;
@@ -182,6 +187,8 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
   readonly #cookieBudget: TokenBucket;
   readonly #cookies: InitCookies;
   #lastInitTimestamp = 0;
+  /** HS_INITs refused as not_member, by sender (hex), oldest first; at most HELD_INITS_MAX, copies. */
+  readonly #heldInits = new Map<string, { atMs: number; bytes: Uint8Array }>();
   #sweep: TimerHandle | null = null;
   #running = false;
 
@@ -229,6 +236,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     }
     this.#peers.clear();
     this.#indices.clear();
+    this.#heldInits.clear();
   }
 
   /** Send an application payload to a peer, end to end. Queued (bounded) while a handshake runs. */
@@ -247,6 +255,28 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       return 'dropped';
     }
     return 'sent';
+  }
+
+  /**
+   * `peerId` became a member (its certificate arrived and was verified): an HS_INIT of its that was refused for
+   * want of that certificate in the last HELD_INIT_TTL_MS is handled now, as if it had just arrived, instead of
+   * leaving the initiator to its retry seconds later with its packets queued. It passes every check again.
+   */
+  memberArrived(peerId: Uint8Array): void {
+    const hex = toHex(peerId);
+    const held = this.#heldInits.get(hex);
+    if (held === undefined) return;
+    this.#heldInits.delete(hex);
+    if (this.#deps.clock.now() - held.atMs > HELD_INIT_TTL_MS) return;
+    this.onFrame(peerId, held.bytes);
+  }
+
+  /** Keep a refused INIT for memberArrived: one per sender (the newest), HELD_INITS_MAX in all, the oldest evicted. */
+  #holdInit(src: Uint8Array, bytes: Uint8Array, now: number): void {
+    const hex = toHex(src);
+    this.#heldInits.delete(hex);
+    if (this.#heldInits.size >= HELD_INITS_MAX) this.#heldInits.delete(this.#heldInits.keys().next().value as string);
+    this.#heldInits.set(hex, { atMs: now, bytes: Uint8Array.from(bytes) });
   }
 
   /** Start a fresh handshake with every peer we hold a session with (after the transport reconnected). */
@@ -431,6 +461,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     // A listed member, or one we hold an authenticated session with (it may re-key while the relay blinks).
     if (!this.#deps.isMember(src) && !peer?.session.hasUsableKey()) {
       this.#drops.not_member++;
+      this.#holdInit(src, bytes, now);
       return;
     }
     if (peer && frame.timestampMs <= peer.lastInitFromPeerTs) {

@@ -4,6 +4,7 @@
  * silent relay, graceful relay shutdown, re-admission with a renewed
  * certificate, and option validation.
  */
+import { fetchPresenceCerts } from '../../../testkit/presence-certs.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -194,6 +195,7 @@ test('renewCertificate: the link re-admits at once with the new certificate, mar
   const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
   const watcher = link(net.member('dave'), { url: relay.url, pin: relay.pin });
   const announced: string[] = [];
+  fetchPresenceCerts(watcher);
   watcher.on('peer_up', (cert: Uint8Array) => announced.push(hex(cert)));
   watcher.start();
   await once(watcher, 'established');

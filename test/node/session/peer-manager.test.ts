@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PEER_COOKIES_PER_SECOND, PeerManager, type PeerManagerOptions } from '../../../src/node/session/peer-manager.js';
+import { HELD_INIT_TTL_MS, HELD_INITS_MAX, PEER_COOKIES_PER_SECOND, PeerManager, type PeerManagerOptions } from '../../../src/node/session/peer-manager.js';
 import { HandshakeInitiator } from '../../../src/handshake/peer-handshake.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
 import { MemoryRelay } from '../../../testkit/memory-relay.js';
@@ -339,6 +339,33 @@ test('frames from senders the directory does not list create no state; the list 
   a.sendPayload(bob.peerId, utf8('listed'));
   relay.pump();
   assert.deepEqual(got.b, ['listed']);
+  a.stop(); b.stop();
+});
+
+test('an INIT refused because its sender was not listed yet is answered once the member arrives; held INITs are bounded and expire', () => {
+  const members = new Set<string>();
+  const { a, b, relay, got, clock } = gatedLab(members);
+  // Presence named alice, her certificate is still on its way: bob refuses her INIT but keeps it.
+  assert.equal(a.sendPayload(bob.peerId, utf8('early')), 'queued');
+  relay.pump();
+  assert.equal(b.drops.not_member, 1);
+  assert.deepEqual(got.b, []);
+  members.add(toHex(alice.peerId));
+  b.memberArrived(alice.peerId);
+  relay.pump();
+  assert.deepEqual(got.b, ['early'], 'no wait for the initiator\'s retry');
+  // A flood of INITs from unlisted senders keeps at most HELD_INITS_MAX: the first ones are gone.
+  const strangers = Array.from({ length: HELD_INITS_MAX + 4 }, () => randomBytes(32));
+  for (const id of strangers) b.onFrame(id, forgedInit(alice.cert.raw, clock.now(), clock.now()));
+  const before = b.drops.hs_invalid + b.drops.not_member;
+  for (const id of strangers.slice(0, 4)) b.memberArrived(id);
+  assert.equal(b.drops.hs_invalid + b.drops.not_member, before, 'evicted INITs are not handled again');
+  b.memberArrived(strangers[4]!);
+  assert.equal(b.drops.hs_invalid + b.drops.not_member, before + 1, 'a held one is handled (and refused: not listed, and not its certificate)');
+  // Past HELD_INIT_TTL_MS a held INIT is dropped unhandled.
+  clock.advance(HELD_INIT_TTL_MS + 1);
+  b.memberArrived(strangers[5]!);
+  assert.equal(b.drops.hs_invalid + b.drops.not_member, before + 1);
   a.stop(); b.stop();
 });
 
