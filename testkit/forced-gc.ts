@@ -1,0 +1,28 @@
+/**
+ * A full garbage collection on demand, for tests that claim memory stays
+ * bounded: V8's `gc()` without starting node with --expose-gc (the flag is
+ * set at run time, and the function taken from a fresh context).
+ *
+ *     const before = liveBytes();   // after a full GC
+ *     ... flood ...
+ *     assert.ok(liveBytes() - before < BOUND);
+ *
+ * What callers must know: liveBytes() is what JavaScript still holds after a
+ * full collection (heap in use plus ArrayBuffer memory, which holds every
+ * Buffer and Uint8Array); RSS also counts freed pages the allocator keeps,
+ * socket buffers and whatever else the process did, so it says little about
+ * a leak over a few seconds.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Bytes JavaScript holds after a full collection: heap in use + ArrayBuffers. */
+export function liveBytes(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
