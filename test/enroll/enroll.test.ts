@@ -21,7 +21,8 @@ import { rejectsWithCode } from '../../testkit/expect-code.js';
 
 const HOUR = 60 * 60 * 1000;
 const pool = parsePool('10.60.0.0/24');
-const keys = Array.from({ length: 5 }, () => HybridSigner.generate().publicKey);
+/** Six keys: the contention test gives each of its three rounds two of its own. */
+const keys = Array.from({ length: 6 }, () => HybridSigner.generate().publicKey);
 
 function request(tokenId: string, secret: Uint8Array, name: string, publicKey: Uint8Array): JoinRequest {
   return { tokenId, secret, name, publicKey, proof: new Uint8Array(0) };
@@ -73,8 +74,9 @@ test('two concurrent joins on a single-use token: exactly one wins, the other is
     for (let round = 0; round < 3; round++) {
       const { record, secret } = await createTokenRecord(dir, { ttlMs: HOUR, uses: 1 });
       const results = await Promise.allSettled([
-        enrollMember(dir, request(record.id, secret, `x${round}`, keys[round]!), { pool, validMs: DAY_MS }),
-        enrollMember(dir, request(record.id, secret, `y${round}`, keys[round + 1 === 5 ? 0 : round + 1]!), { pool, validMs: DAY_MS }),
+        // Keys of their own: a key a former round's winner holds would be refused as a renewal under another name.
+        enrollMember(dir, request(record.id, secret, `x${round}`, keys[2 * round]!), { pool, validMs: DAY_MS }),
+        enrollMember(dir, request(record.id, secret, `y${round}`, keys[2 * round + 1]!), { pool, validMs: DAY_MS }),
       ]);
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
