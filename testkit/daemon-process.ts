@@ -68,6 +68,22 @@ export async function startDaemon(args: string[], env: Record<string, string> = 
   return { pid: p.pid, readyLine: line, shortId: m[1]!, stderr: p.stderr, exited: p.exited, stop: p.stop };
 }
 
+/**
+ * `p`'s value, or undefined when it fails because the daemon does not know the
+ * peer yet (SM_ERR_CONTROL_UNKNOWN_PEER): for waitFor callbacks that ping or
+ * chat a member that just came up. Presence names a member first and its
+ * certificate follows a round trip later, so "not known yet" is a state to
+ * wait through; any other error still fails the test.
+ */
+export async function unlessUnknownPeer<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'SM_ERR_CONTROL_UNKNOWN_PEER') return undefined;
+    throw err;
+  }
+}
+
 /** Poll `fn` every `everyMs` until it returns a value other than undefined, at most `timeoutMs`. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
