@@ -24,23 +24,39 @@ export interface WebAsset {
   readonly body: Buffer;
 }
 
-/** The page shell: everything visible is built by app.js. */
-const INDEX_HTML = `<!doctype html>
+/**
+ * A page's HTML shell, the same head for every page (no inline script or
+ * style: the CSP allows 'self' only): `head` adds its stylesheets and
+ * scripts, `main` is the static skeleton its module fills in.
+ */
+function pageShell(o: { title: string; heading: string; head: string; main: string }): string {
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>ShadowMesh console</title>
+<title>${o.title}</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/vendor/uPlot.min.css">
-<link rel="stylesheet" href="/app.css">
-<script src="/vendor/uPlot.iife.min.js"></script>
-<script type="module" src="/app.js"></script>
+${o.head}
 </head>
 <body>
-<header><h1>ShadowMesh</h1><span id="live" class="badge off">connecting</span></header>
-<main>
+<header><h1>${o.heading}</h1><span id="live" class="badge off">connecting</span></header>
+${o.main}
+</body>
+</html>
+`;
+}
+
+/** The node's page: everything visible is built by app.js. */
+const INDEX_HTML = pageShell({
+  title: 'ShadowMesh console',
+  heading: 'ShadowMesh',
+  head: `<link rel="stylesheet" href="/vendor/uPlot.min.css">
+<link rel="stylesheet" href="/app.css">
+<script src="/vendor/uPlot.iife.min.js"></script>
+<script type="module" src="/app.js"></script>`,
+  main: `<main>
 <section id="node"><h2>This node</h2><dl id="node-facts"></dl></section>
 <section id="netcheck"><h2>Network check</h2><div id="netcheck-body"></div></section>
 <section id="members"><h2>Members</h2>
@@ -51,10 +67,8 @@ const INDEX_HTML = `<!doctype html>
 <div id="chat-requests"></div>
 <div id="chat-panes"></div>
 </section>
-</main>
-</body>
-</html>
-`;
+</main>`,
+});
 
 const APP_CSS = `:root { font-family: system-ui, sans-serif; color: #1d2430; background: #f5f6f8; }
 body { margin: 0; }
@@ -97,23 +111,13 @@ form.send input { flex: 1; font: inherit; padding: .2rem .4rem; }
 const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1d2430"/><circle cx="8" cy="8" r="3" fill="#2f9e44"/></svg>\n';
 
 /** The relay's operator page (docs/architecture.md "Web console"): its counters, live. */
-const RELAY_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>ShadowMesh relay</title>
-<link rel="icon" href="/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/app.css">
-<script type="module" src="/relay-page.js"></script>
-</head>
-<body>
-<header><h1>ShadowMesh relay</h1><span id="live" class="badge off">connecting</span></header>
-<main id="relay-sections"></main>
-</body>
-</html>
-`;
+const RELAY_HTML = pageShell({
+  title: 'ShadowMesh relay',
+  heading: 'ShadowMesh relay',
+  head: `<link rel="stylesheet" href="/app.css">
+<script type="module" src="/relay-page.js"></script>`,
+  main: '<main id="relay-sections"></main>',
+});
 
 /** Which page a console serves: the node's (this node, members, charts, chat) or the relay operator's. */
 export type WebPage = 'node' | 'relay';
