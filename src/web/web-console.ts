@@ -38,6 +38,7 @@ import { loadWebAssets, type WebAsset, type WebPage } from './web-assets.js';
 import { allowedHosts, checkWebRequest, requestUrl } from './web-guard.js';
 import { MAX_WEB_SUBSCRIBERS, WebSnapshots } from './web-snapshots.js';
 import { WebCode, WebError } from './web-errors.js';
+import { formatHostPort } from '../wire/ip-address.js';
 import { redactToken, sessionCookie } from './web-token.js';
 
 /** A few tabs, each with its page loads, one stream and a chat stream: 32 leaves room without letting a loop exhaust descriptors. */
@@ -126,8 +127,7 @@ export class WebConsole {
   /** http://HOST:PORT/ once started (the port actually bound); null before. */
   get url(): string | null {
     if (this.#server === null) return null;
-    const h = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host;
-    return `http://${h}:${this.#port}/`;
+    return `http://${formatHostPort(this.#o.host, this.#port)}/`;
   }
 
   get port(): number {

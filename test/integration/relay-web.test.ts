@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { webRequest, type WebAnswer } from '../../testkit/web-request.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliAsync, startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
@@ -52,21 +53,8 @@ const token = newWebToken();
 const daemons: DaemonProcess[] = [];
 let chromium: HeadlessChromium | null = null;
 
-function http(path: string, headers: Record<string, string>): Promise<{ status: number; code: string | null }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => {
-        let code: string | null = null;
-        try { code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? null; } catch { /* a page */ }
-        resolve({ status: res.statusCode!, code });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function http(path: string, headers: Record<string, string>): Promise<WebAnswer> {
+  return webRequest(port, { path, headers });
 }
 
 /** The first `snapshot` event of the operator page's live stream, read with the admin token. */

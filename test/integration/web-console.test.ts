@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { request } from 'node:http';
+import { webRequest, type WebAnswer } from '../../testkit/web-request.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
@@ -54,21 +54,8 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
-function http(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; code: string | null }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => {
-        let code: string | null = null;
-        try { code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? null; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode!, code });
-      });
-    });
-    req.on('error', reject);
-    req.end(method === 'POST' ? '{"peer":"bob","text":"forged"}' : undefined);
-  });
+function http(method: string, path: string, headers: Record<string, string>): Promise<WebAnswer> {
+  return webRequest(port, { method, path, headers, ...(method === 'POST' ? { body: '{"peer":"bob","text":"forged"}' } : {}) });
 }
 
 async function shot(name: string): Promise<void> {
