@@ -47,11 +47,17 @@ export class RecordingRouting implements Routing {
   async replaceTableRoute(family: 4 | 6, args: readonly string[]) {
     const err = this.#record(`route${family} replace ${args.join(' ')}`);
     if (err === null) {
-      const key = args.slice(-2).join(' ');
-      this.tables[family] = this.tables[family].filter((r) => r.slice(-2).join(' ') !== key);
+      // A route is keyed by its destination (the word before 'dev', or 'default' after 'unreachable').
+      const dest = (r: readonly string[]) => (r[0] === 'unreachable' ? r[1] : r[0]);
+      this.tables[family] = this.tables[family].filter((r) => dest(r) !== dest(args));
       this.tables[family].push([...args]);
     }
     return err;
+  }
+  async deleteTableRoute(family: 4 | 6, args: readonly string[]) {
+    this.tables[family] = this.tables[family].filter((r) => r.join(' ') !== args.join(' '));
+    this.log.push(`route${family} del ${args.join(' ')}`);
+    return null;
   }
   async flushTable(family: 4 | 6, table: number) {
     this.tables[family] = this.tables[family].filter((r) => r.slice(-1)[0] !== String(table));

@@ -293,6 +293,8 @@ export class NodeDaemon {
   #subnetRoutes: SubnetRoutes | null = null;
   /** Exit-node routing (using one, serving as one), while the device is open and an exit-node option is on. */
   #exitNode: ExitNode | null = null;
+  /** Ends the start's wait for the chosen exit node early (stop during start); null when none is waiting. */
+  #endExitWait: (() => void) | null = null;
   #startedAtMs = 0;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -624,7 +626,7 @@ export class NodeDaemon {
     if (this.#device === null || this.#dataplane === null || o === undefined || (o.use === undefined && o.advertise !== true)) return;
     this.#exitNode = new ExitNode(
       { use: o.use ?? null, allowLan: o.allowLan === true, fallback: o.fallback === true, advertise: o.advertise === true },
-      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), underlay: () => this.#underlay() },
+      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), acceptRoutes: this.#o.routes?.accept === true, underlay: () => this.#underlay() },
     );
     await this.#exitNode.start();
     if (o.use !== undefined) await this.#exitNodeListed(o.use, o.fallback === true);
@@ -657,13 +659,15 @@ export class NodeDaemon {
     const exit = this.#exitNode!;
     const state = await new Promise<ExitNodeState>((resolve) => {
       if (exit.state !== 'offline' && exit.state !== 'none') return resolve(exit.state);
-      const timer = this.#clock.schedule(EXIT_NODE_LISTED_WAIT_MS, () => { off(); resolve(exit.state); });
-      const off = exit.onState((s) => {
-        if (s === 'offline') return;
+      const end = (): void => {
         timer.cancel();
         off();
-        resolve(s);
-      });
+        this.#endExitWait = null;
+        resolve(exit.state);
+      };
+      const timer = this.#clock.schedule(EXIT_NODE_LISTED_WAIT_MS, end);
+      const off = exit.onState((s) => { if (s !== 'offline') end(); });
+      this.#endExitWait = end;
     });
     if (state === 'not_exit') throw new DaemonError(DaemonCode.EXIT_NODE_NOT_EXIT, `--exit-node ${use}: that member's certificate carries no exit mark; the CA gives it (shadowmesh ca sign --exit)`);
     if (state === 'offline') this.#logger.warn(`exit node ${use} is not listed yet; default-route traffic ${fallback ? 'goes out directly' : 'is dropped'} until it is`);
@@ -751,6 +755,8 @@ export class NodeDaemon {
   }
 
   async #stop(): Promise<void> {
+    // A start waiting for its exit node to be listed ends now rather than holding the stop for up to EXIT_NODE_LISTED_WAIT_MS.
+    this.#endExitWait?.();
     await this.#starting?.catch(() => undefined);
     this.#policyRetry?.cancel();
     this.#policyRetry = null;

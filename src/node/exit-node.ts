@@ -37,7 +37,8 @@ import type { Logger } from '../util/logger.js';
 import { canonicalIpText, formatIpAddress } from '../wire/ip-address.js';
 import type { Routing } from './device/linux-routing.js';
 import type { DirectoryEntry } from './directory.js';
-import { EXIT_PRIORITIES, EXIT_ROUTE_TABLE, planExitRules, planExitTable, tableRouteArgs, type ExitRulesInput, type Family } from './exit-routing-plan.js';
+import { EXIT_PRIORITIES, EXIT_ROUTE_TABLE, meshRouteArgs, planExitRules, planExitTable, tableRouteArgs, type ExitRulesInput, type Family } from './exit-routing-plan.js';
+import { isIP } from 'node:net';
 import { DaemonCode, DaemonError } from './node-errors.js';
 
 /**
@@ -67,6 +68,8 @@ export interface ExitNodeDeps {
   dataplane: { setExitNode(peerHex: string | null): void };
   routing: Routing;
   logger: Logger;
+  /** Members' certified routes are kernel routes here (--accept-routes): they go into our table too. */
+  acceptRoutes: boolean;
   /** Our own underlay traffic to keep outside the tunnel; read when the rules are installed. */
   underlay(): Promise<Omit<ExitRulesInput, 'allowLan'>>;
 }
@@ -111,6 +114,8 @@ export class ExitNode {
   #state: ExitNodeState = 'none';
   #entry: DirectoryEntry | undefined;
   readonly #route: Record<Family, string | null> = { 4: null, 6: null };
+  /** Mesh prefixes in our table (own subnets, accepted routes). */
+  readonly #meshRoutes = new Set<string>();
   readonly #forwarding: Array<{ family: Family; previous: string }> = [];
   readonly #masquerade: Array<{ family: Family; from: string; to: string }> = [];
   #pass: Promise<void> | null = null;
@@ -228,7 +233,40 @@ export class ExitNode {
     } while (this.#stale);
   }
 
+  /** Our mesh subnets, and the listed members' routes when we accept them: what must reach the TUN device whatever the default route does. */
+  #wantedMeshRoutes(): Set<string> {
+    const want = new Set(this.#d.self.addresses.map((t) => {
+      const c = parseCidr(t);
+      return `${formatIpAddress(maskPrefix(c.address, c.prefix))}/${c.prefix}`;
+    }));
+    if (this.#d.acceptRoutes) for (const e of this.#d.directory.list()) for (const r of e.cert.routes) want.add(r);
+    return want;
+  }
+
+  async #syncMeshRoutes(): Promise<void> {
+    const want = this.#wantedMeshRoutes();
+    for (const prefix of [...this.#meshRoutes]) {
+      if (want.has(prefix)) continue;
+      this.#meshRoutes.delete(prefix);
+      const family: Family = isIP(prefix.slice(0, prefix.indexOf('/'))) === 6 ? 6 : 4;
+      const err = await this.#d.routing.deleteTableRoute(family, meshRouteArgs(prefix, this.#d.device));
+      if (err !== null) this.#d.logger.debug('exit node: mesh route removal failed', { prefix, error: err });
+    }
+    for (const prefix of want) {
+      if (this.#meshRoutes.has(prefix)) continue;
+      const family: Family = isIP(prefix.slice(0, prefix.indexOf('/'))) === 6 ? 6 : 4;
+      const err = await this.#d.routing.replaceTableRoute(family, meshRouteArgs(prefix, this.#d.device));
+      if (err !== null) {
+        this.updateFailures++;
+        this.#d.logger.warn('exit node: could not add a mesh route to the exit table', { prefix, error: err });
+        continue;
+      }
+      this.#meshRoutes.add(prefix);
+    }
+  }
+
   async #reconcile(use: string): Promise<void> {
+    await this.#syncMeshRoutes();
     const entry = findExitMember(this.#d.directory.list(), use);
     const state: ExitNodeState = entry === undefined ? 'offline' : entry.cert.exit ? 'active' : 'not_exit';
     const usable = state === 'active';
@@ -260,7 +298,8 @@ export class ExitNode {
   }
 
   async #installRouting(): Promise<void> {
-    // The table holds its fail-closed route before any rule points at it.
+    // The table holds the mesh and its fail-closed route before any rule points at it.
+    await this.#syncMeshRoutes();
     const ipv6 = this.#d.self.addresses.some((a) => a.includes(':'));
     for (const family of [4, 6] as const) {
       const route = planExitTable({ device: this.#d.device, usable: false, fallback: this.#o.fallback, ipv6 }, family);
@@ -295,6 +334,7 @@ export class ExitNode {
       if (err !== null) this.#d.logger.debug('exit node: table flush failed', { family: `ipv${family}`, error: err });
       this.#route[family] = null;
     }
+    this.#meshRoutes.clear();
     this.#rulesInstalled = false;
   }
 

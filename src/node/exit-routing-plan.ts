@@ -13,7 +13,10 @@
  *   priority EXIT_PRIORITY_LAN      lookup main suppress_prefixlength 0       (--exit-node-allow-lan)
  *   priority EXIT_PRIORITY_TABLE    lookup EXIT_ROUTE_TABLE
  *
- * and in table EXIT_ROUTE_TABLE, per family, one route:
+ * and in table EXIT_ROUTE_TABLE, per family, the mesh's own routes (our
+ * mesh subnets and, with --accept-routes, the members' certified routes,
+ * each `PREFIX dev TUN`), so the mesh keeps working whatever the default
+ * route does, and one default route:
  *
  *   default dev TUN      the exit node is listed with the CA's exit mark
  *   unreachable default  it is not (fail closed: the kernel refuses at once,
@@ -96,6 +99,11 @@ export function planExitTable(input: ExitTableInput, family: Family): TableRoute
   const canCarry = input.usable && (family === 4 || input.ipv6);
   if (canCarry) return { kind: 'device', device: input.device };
   return input.fallback ? { kind: 'none' } : { kind: 'unreachable' };
+}
+
+/** The `ip route` arguments (after `replace`) of a mesh route (a prefix on the TUN device) in our table. */
+export function meshRouteArgs(prefix: string, device: string): string[] {
+  return [prefix, 'dev', device, 'table', String(EXIT_ROUTE_TABLE)];
 }
 
 /** The `ip route` arguments (after `replace`) of a table route, or null for none. */

@@ -52,7 +52,7 @@ function entry(m: ReturnType<typeof net.member>): DirectoryEntry {
   return { peerId: m.peerId, hex: Buffer.from(m.peerId).toString('hex'), name: m.name, cert: m.cert, addresses: [], routes: [], onlineSinceMs: 0 } as DirectoryEntry;
 }
 
-function lab(options: Partial<ExitNodeOptions> = {}, selfExit = false) {
+function lab(options: Partial<ExitNodeOptions> = {}, selfExit = false, acceptRoutes = false) {
   const self = net.member('self', '10.10.10.3/24', { exit: selfExit }).cert;
   const listed: DirectoryEntry[] = [];
   const directory = new EventEmitter() as EventEmitter & { list(): DirectoryEntry[] };
@@ -61,13 +61,18 @@ function lab(options: Partial<ExitNodeOptions> = {}, selfExit = false) {
   const exits: Array<string | null> = [];
   const dataplane = { setExitNode: (h: string | null) => { exits.push(h); } };
   const node = new ExitNode({ use: 'x', allowLan: false, fallback: false, advertise: false, ...options }, {
-    device: 'sm0', directory, self, dataplane, routing, logger: silentLogger,
+    device: 'sm0', directory, self, dataplane, routing, logger: silentLogger, acceptRoutes,
     underlay: async () => ({ udpPort: 41641, p2pPort: null, relayAddresses: ['172.31.0.10'] }),
   });
   return { node, routing, listed, directory, exits };
 }
 
 const x = net.member('x', '10.10.10.2/24', { exit: true });
+
+/** The default route of our table for a family (the mesh routes aside). */
+function dflt(routing: RecordingRouting, family: 4 | 6): string[][] {
+  return routing.tables[family].filter((r) => r[0] === 'default' || r[0] === 'unreachable');
+}
 const plain = net.member('p', '10.10.10.5/24');
 
 test('findExitMember: by name or by mesh address, nothing else', () => {
@@ -83,8 +88,8 @@ test('use: fail closed until the exit node is listed, tunnel while it is, unreac
   await node.start();
   await node.settled();
   assert.equal(node.state, 'offline');
-  assert.deepEqual(routing.tables[4], [['unreachable', 'default', 'table', T]]);
-  assert.deepEqual(routing.tables[6], [['unreachable', 'default', 'table', T]]);
+  assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
+  assert.deepEqual(dflt(routing, 6), [['unreachable', 'default', 'table', T]]);
   assert.equal(routing.rules[4].length, 3);
   assert.equal(exits.at(-1), UNRESOLVED_EXIT);
   const ex = entry(x);
@@ -92,14 +97,14 @@ test('use: fail closed until the exit node is listed, tunnel while it is, unreac
   directory.emit('up', ex);
   await node.settled();
   assert.equal(node.state, 'active');
-  assert.deepEqual(routing.tables[4], [['default', 'dev', 'sm0', 'table', T]]);
-  assert.deepEqual(routing.tables[6], [['unreachable', 'default', 'table', T]], 'no IPv6 mesh address: IPv6 stays closed');
+  assert.deepEqual(dflt(routing, 4), [['default', 'dev', 'sm0', 'table', T]]);
+  assert.deepEqual(dflt(routing, 6), [['unreachable', 'default', 'table', T]], 'no IPv6 mesh address: IPv6 stays closed');
   assert.equal(exits.at(-1), ex.hex);
   listed.length = 0;
   directory.emit('down', ex);
   await node.settled();
   assert.equal(node.state, 'offline');
-  assert.deepEqual(routing.tables[4], [['unreachable', 'default', 'table', T]]);
+  assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
   assert.equal(exits.at(-1), UNRESOLVED_EXIT, 'no member holds that id: the data plane drops as no_exit_node');
   await node.stop();
   assert.deepEqual(routing.rules, { 4: [], 6: [] });
@@ -111,16 +116,17 @@ test('fallback: no route of ours while the exit node is away, so the main table 
   const { node, routing, listed, directory, exits } = lab({ fallback: true });
   await node.start();
   await node.settled();
-  assert.deepEqual(routing.tables[4], []);
+  assert.deepEqual(dflt(routing, 4), []);
+  assert.deepEqual(routing.tables[4], [['10.10.10.0/24', 'dev', 'sm0', 'table', T]], 'the mesh subnet is in our table in every state');
   assert.equal(exits.at(-1), null);
   listed.push(entry(x));
   directory.emit('up', listed[0]);
   await node.settled();
-  assert.deepEqual(routing.tables[4], [['default', 'dev', 'sm0', 'table', T]]);
+  assert.deepEqual(dflt(routing, 4), [['default', 'dev', 'sm0', 'table', T]]);
   listed.length = 0;
   directory.emit('down', entry(x));
   await node.settled();
-  assert.deepEqual(routing.tables[4], []);
+  assert.deepEqual(dflt(routing, 4), []);
   assert.equal(node.status().route4, 'direct');
   await node.stop();
 });
@@ -131,7 +137,7 @@ test('a listed member without the exit mark is not_exit: nothing goes through it
   await node.start();
   await node.settled();
   assert.equal(node.state, 'not_exit');
-  assert.deepEqual(routing.tables[4], [['unreachable', 'default', 'table', T]]);
+  assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
   assert.equal(exits.at(-1), entry(plain).hex);
   await node.stop();
 });
@@ -150,7 +156,7 @@ test('start cleans up what a killed daemon left (rules of our priorities, our ta
     `priority ${EXIT_PRIORITY_TABLE} lookup ${T}`,
   ]);
   assert.equal(routing.rules[6].length, 2);
-  assert.deepEqual(routing.tables[4], [['unreachable', 'default', 'table', T]]);
+  assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
   await node.stop();
 });
 
@@ -190,4 +196,22 @@ test('serving: refused without the exit mark (SM_ERR_DAEMON_EXIT_NODE_NOT_EXIT);
   assert.deepEqual(routing.log.filter((l) => !l.startsWith('rule') && !l.startsWith('route')), ['fwd4=1', 'masq add v4 10.10.10.0/24 -> 0.0.0.0/0']);
   await node.stop();
   assert.deepEqual(routing.log.filter((l) => !l.startsWith('rule') && !l.startsWith('route')).slice(2), ['masq delete v4 10.10.10.0/24 -> 0.0.0.0/0', 'fwd4=0']);
+});
+
+test('the mesh keeps its routes in our table (own subnet; members\' routes with acceptRoutes), so an unreachable default never cuts the mesh', async () => {
+  const { node, routing, listed, directory } = lab({}, false, true);
+  await node.start();
+  await node.settled();
+  assert.deepEqual(routing.tables[4].map((r) => r.join(' ')), [`10.10.10.0/24 dev sm0 table ${T}`, `unreachable default table ${T}`]);
+  const router = entry(net.member('r', '10.10.10.6/24', { routes: ['192.168.50.0/24'] }));
+  listed.push(router);
+  directory.emit('up', router);
+  await node.settled();
+  assert.ok(routing.tables[4].some((r) => r.join(' ') === `192.168.50.0/24 dev sm0 table ${T}`), JSON.stringify(routing.tables[4]));
+  listed.length = 0;
+  directory.emit('down', router);
+  await node.settled();
+  assert.ok(!routing.tables[4].some((r) => r[0] === '192.168.50.0/24'));
+  await node.stop();
+  assert.deepEqual(routing.tables, { 4: [], 6: [] });
 });

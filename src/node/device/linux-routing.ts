@@ -55,6 +55,8 @@ export interface Routing {
   deleteRuleByPriority(family: 4 | 6, priority: number): Promise<string | null>;
   /** `ip -4|-6 route replace ARGS` (ARGS name the table); an error text, or null. */
   replaceTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null>;
+  /** `ip -4|-6 route del ARGS` (ARGS name the table); an error text, or null. */
+  deleteTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null>;
   /** `ip -4|-6 route flush table T`; an error text, or null. */
   flushTable(family: 4 | 6, table: number): Promise<string | null>;
 }
@@ -115,6 +117,10 @@ export class LinuxRouting implements Routing {
 
   async replaceTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null> {
     return this.#ip([`-${family}`, 'route', 'replace', ...args]);
+  }
+
+  async deleteTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null> {
+    return this.#ip([`-${family}`, 'route', 'del', ...args]);
   }
 
   async flushTable(family: 4 | 6, table: number): Promise<string | null> {
