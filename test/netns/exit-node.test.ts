@@ -22,15 +22,22 @@
  *     fails, the underlay counter stays 0 (fail closed).
  *   - A stopped: every rule and route it added is gone. A killed with
  *     SIGKILL and started again: one set of rules, not two.
+ *   - DNS: the daemon leaves /etc/resolv.conf as it was; a query to a
+ *     resolver on the internet side goes through X (the resolver sees X's
+ *     address), none leaves A's underlay.
  *   - A with --exit-node-fallback while X is away: the fetch goes out
  *     directly, the server sees A's underlay address, the counter moves.
+ *   - X back: A uses it again. A started with a config file: SIGHUP with
+ *     node.exitNode.use unset removes every rule (traffic goes out
+ *     directly), set again puts them back (through X).
  *
  * Needs root; skipped otherwise. Namespaces are sm-<id>-*, removed by the
  * lab's teardown in after() (and its exit hook).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createNetnsLab, type NetnsLab } from '../../src/demo/netns-lab.js';
 import { CLI_MAIN_PATH } from '../../src/demo/cli-entry.js';
 import { EXIT_PRIORITIES, EXIT_ROUTE_TABLE } from '../../src/node/exit-routing-plan.js';
@@ -49,6 +56,11 @@ const INET_NET = '203.0.113.0/24';
 const INET_GW = '203.0.113.1';
 const INET_HOST = '203.0.113.10';
 const HTTP_PORT = 8080;
+const DNS_PORT = 53;
+const DNS_ANSWER = '192.0.2.7';
+const TINY_DNS = fileURLToPath(new URL('../../testkit/tiny-dns-server.js', import.meta.url));
+/** One A query to the internet-side resolver, from inside a namespace; prints the answers. */
+const DNS_QUERY = `const { Resolver } = require('node:dns').promises; const r = new Resolver({ timeout: 2000, tries: 1 }); r.setServers(['${INET_HOST}']); r.resolve4('example.test').then((a) => console.log(a.join(',')), (e) => { console.error(e.code); process.exit(2); });`;
 const IFNAME = 'smtun0';
 /** The first ping across a fresh tunnel includes admission and the end-to-end handshake. */
 const TUNNEL_READY_MS = 30_000;
@@ -78,11 +90,11 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** User packets (TCP to the server's port, ICMP) A sent out of its underlay interface to the internet prefix: the counting rules' sum. */
+/** User packets (TCP to the server's port, DNS, ICMP) A sent out of its underlay interface to the internet prefix: the counting rules' sum. */
 async function underlayLeaks(lab: NetnsLab): Promise<number> {
   const out = (await lab.check('a', ['iptables', '-w', '5', '-L', 'OUTPUT', '-v', '-n', '-x'])).stdout;
   const lines = out.split('\n').filter((l) => l.includes(INET_NET));
-  assert.equal(lines.length, 2, `counting rules in a's OUTPUT:\n${out}`);
+  assert.equal(lines.length, 3, `counting rules in a's OUTPUT:\n${out}`);
   return lines.reduce((n, l) => n + Number(l.trim().split(/\s+/)[0]), 0);
 }
 
@@ -126,6 +138,7 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
   let x: LabDaemon | undefined;
   let a: LabDaemon | undefined;
   let b: LabDaemon | undefined;
+  let resolvConf = '';
 
   before(async () => {
     const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b', 'x', 'c', 'inet'] });
@@ -145,6 +158,12 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
       await lab.check('a', ['ip', 'route', 'add', 'default', 'via', lab.ip('x')]);
       await lab.check('a', ['iptables', '-w', '5', '-A', 'OUTPUT', '-o', 'eth0', '-d', INET_NET, '-p', 'tcp', '--dport', String(HTTP_PORT)]);
       await lab.check('a', ['iptables', '-w', '5', '-A', 'OUTPUT', '-o', 'eth0', '-d', INET_NET, '-p', 'icmp']);
+      await lab.check('a', ['iptables', '-w', '5', '-A', 'OUTPUT', '-o', 'eth0', '-d', INET_NET, '-p', 'udp', '--dport', String(DNS_PORT)]);
+      // The resolver counts the queries it gets from X's internet-side address.
+      await lab.check('inet', ['iptables', '-w', '5', '-A', 'INPUT', '-s', INET_GW, '-p', 'udp', '--dport', String(DNS_PORT)]);
+      resolvConf = (await lab.exec('a', ['cat', '/etc/resolv.conf'])).stdout;
+      const dns = lab.spawn('inet', [process.execPath, TINY_DNS, INET_HOST, String(DNS_PORT), DNS_ANSWER], { label: 'inet:dns' });
+      await dns.waitForLine(/tiny-dns listening/, 10_000);
       const server = lab.spawn('inet', [process.execPath, '-e', INET_SERVER], { label: 'inet:http' });
       await server.waitForLine(/listening/, 10_000);
 
@@ -190,6 +209,17 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     const masq = (await l.check('x', ['iptables', '-w', '5', '-t', 'nat', '-S', 'POSTROUTING'])).stdout.split('\n').filter((s) => s.includes('MASQUERADE'));
     assert.equal(masq.length, 1, masq.join('\n'));
     assert.match(masq[0]!, /-s 10\.10\.10\.0\/24 .*-j MASQUERADE/);
+  });
+
+  test('DNS: /etc/resolv.conf is left as it was; a query to an internet-side resolver goes through X, none leaves A\'s underlay', async () => {
+    const l = env!.lab;
+    assert.equal((await l.exec('a', ['cat', '/etc/resolv.conf'])).stdout, resolvConf);
+    const r = await l.exec('a', [process.execPath, '-e', DNS_QUERY], { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), DNS_ANSWER);
+    const counted = (await l.check('inet', ['iptables', '-w', '5', '-L', 'INPUT', '-v', '-n', '-x'])).stdout.split('\n').find((x) => x.includes(INET_GW));
+    assert.ok(counted !== undefined && Number(counted.trim().split(/\s+/)[0]) >= 1, `the resolver saw no query from x's address:\n${counted}`);
+    assert.equal(await underlayLeaks(l), 0);
   });
 
   test('the relay link and the direct UDP path to B stay on the underlay after the default route moved', async () => {
@@ -278,5 +308,39 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     const before = await underlayLeaks(l);
     assert.equal(await fetchFromA(l), l.ip('a'));
     assert.ok((await underlayLeaks(l)) > before, 'the fallback fetch did not leave through the underlay');
+  });
+
+  test('X back: A uses it again, the server sees X\'s address', async () => {
+    const l = env!.lab;
+    x = await startLabDaemon(l, 'x', env!.options(env!.members.x!, ['--advertise-exit-node']));
+    const st = await waitForExitState(a!, (s) => s.state === 'active', TUNNEL_READY_MS);
+    assert.equal(st?.route4, 'tunnel', JSON.stringify(st));
+    assert.notEqual(await waitForPing(l, 'a', MESH_X, TUNNEL_READY_MS), null, 'no ping a -> x');
+    assert.equal(await fetchFromA(l), INET_GW);
+    await a!.proc.waitForLine(/ up: device /, START_WAIT_MS);
+    await a!.stop();
+  });
+
+  test('SIGHUP switches at run time: node.exitNode.use unset removes every rule, set again brings them back', async () => {
+    const l = env!.lab;
+    const m = env!.members.a!;
+    const file = `${m.dir}/exit.yaml`;
+    writeFileSync(file, 'node:\n  exitNode:\n    use: x\n');
+    a = await startLabDaemon(l, 'a', env!.options(m, ['--config', file]));
+    await a.proc.waitForLine(/ up: device /, START_WAIT_MS);
+    assert.equal((await waitForExitState(a, (s) => s.state === 'active', TUNNEL_READY_MS))?.route4, 'tunnel');
+    assert.notEqual(await waitForPing(l, 'a', MESH_X, TUNNEL_READY_MS), null, 'no ping a -> x');
+    assert.equal(await fetchFromA(l), INET_GW);
+    const count = (await exitRules(l, 'a')).length;
+    writeFileSync(file, 'node:\n  dev: tun\n');
+    a.proc.signal('SIGHUP');
+    assert.equal((await waitForExitState(a, (s) => s.state === 'none', TUNNEL_READY_MS))?.state, 'none', a.proc.stderr().slice(-2000));
+    assert.deepEqual(await exitRules(l, 'a'), []);
+    assert.equal(await fetchFromA(l), l.ip('a'), 'without an exit node the underlay\'s default route carries the fetch');
+    writeFileSync(file, 'node:\n  exitNode:\n    use: x\n');
+    a.proc.signal('SIGHUP');
+    assert.equal((await waitForExitState(a, (s) => s.state === 'active', TUNNEL_READY_MS))?.route4, 'tunnel', a.proc.stderr().slice(-2000));
+    assert.equal((await exitRules(l, 'a')).length, count);
+    assert.equal(await fetchFromA(l), INET_GW);
   });
 });
