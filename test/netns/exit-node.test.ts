@@ -27,6 +27,8 @@
  *     address), none leaves A's underlay.
  *   - A with --exit-node-fallback while X is away: the fetch goes out
  *     directly, the server sees A's underlay address, the counter moves.
+ *   - --exit-node-allow-lan: a host on A's own lab subnet (namespace c)
+ *     sees A's address; without it, X's (the LAN goes through the tunnel).
  *   - X back: A uses it again. A started with a config file: SIGHUP with
  *     node.exitNode.use unset removes every rule (traffic goes out
  *     directly), set again puts them back (through X).
@@ -99,8 +101,8 @@ async function underlayLeaks(lab: NetnsLab): Promise<number> {
 }
 
 /** One fetch from A with a short timeout: the body, or null when it failed. */
-async function fetchFromA(lab: NetnsLab): Promise<string | null> {
-  const r = await lab.exec('a', ['curl', '-s', '--max-time', String(FETCH_TIMEOUT_S), `http://${INET_HOST}:${HTTP_PORT}/`], { timeoutMs: (FETCH_TIMEOUT_S + 5) * 1000 });
+async function fetchFromA(lab: NetnsLab, host = INET_HOST): Promise<string | null> {
+  const r = await lab.exec('a', ['curl', '-s', '--max-time', String(FETCH_TIMEOUT_S), `http://${host}:${HTTP_PORT}/`], { timeoutMs: (FETCH_TIMEOUT_S + 5) * 1000 });
   return r.code === 0 ? r.stdout : null;
 }
 
@@ -166,6 +168,9 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
       await dns.waitForLine(/tiny-dns listening/, 10_000);
       const server = lab.spawn('inet', [process.execPath, '-e', INET_SERVER], { label: 'inet:http' });
       await server.waitForLine(/listening/, 10_000);
+      // A host on the lab subnet (A's LAN), answering with the address it sees too.
+      const lanServer = lab.spawn('c', [process.execPath, '-e', INET_SERVER], { label: 'c:http' });
+      await lanServer.waitForLine(/listening/, 10_000);
 
       const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile });
       const options = (m: TestMember, args: string[] = []): LabNodeOptions => ({ relay, caFile: net.caFile, certFile: m.certFile, dir: m.dir, dev: 'tun', ifname: IFNAME, args });
@@ -342,5 +347,20 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     assert.equal((await waitForExitState(a, (s) => s.state === 'active', TUNNEL_READY_MS))?.route4, 'tunnel', a.proc.stderr().slice(-2000));
     assert.equal((await exitRules(l, 'a')).length, count);
     assert.equal(await fetchFromA(l), INET_GW);
+  });
+
+  test('--exit-node-allow-lan: a host on A\'s own subnet sees A\'s address; without it, X\'s (the LAN goes through the tunnel)', async () => {
+    const l = env!.lab;
+    // A from the previous test runs without allow-lan. (The fallback and no-exit-node fetches before went out directly, on purpose.)
+    const leaked = await underlayLeaks(l);
+    assert.equal(await fetchFromA(l, l.ip('c')), l.ip('x'));
+    await a!.stop();
+    a = await startLabDaemon(l, 'a', env!.options(env!.members.a!, ['--exit-node', 'x', '--exit-node-allow-lan']));
+    assert.equal((await waitForExitState(a, (s) => s.state === 'active', TUNNEL_READY_MS))?.route4, 'tunnel');
+    assert.ok((await exitRules(l, 'a')).some((r) => r.includes('suppress_prefixlength 0')));
+    assert.equal(await fetchFromA(l, l.ip('c')), l.ip('a'));
+    assert.notEqual(await waitForPing(l, 'a', MESH_X, TUNNEL_READY_MS), null, 'no ping a -> x');
+    assert.equal(await fetchFromA(l), INET_GW, 'the internet still goes through x');
+    assert.equal(await underlayLeaks(l), leaked, 'allow-lan let internet traffic out on the underlay');
   });
 });
