@@ -215,3 +215,20 @@ test('the mesh keeps its routes in our table (own subnet; members\' routes with 
   await node.stop();
   assert.deepEqual(routing.tables, { 4: [], 6: [] });
 });
+
+test('a relay flapping the exit node costs at most a pass in flight and one waiting, not one pass per event', async () => {
+  const { node, routing, listed, directory } = lab();
+  await node.start();
+  await node.settled();
+  const before = node.passes;
+  const ex = entry(x);
+  for (let i = 0; i < 1000; i++) {
+    if (i % 2 === 0) { listed.push(ex); directory.emit('up', ex); } else { listed.length = 0; directory.emit('down', ex); }
+  }
+  await node.settled();
+  assert.ok(node.passes - before <= 2, `${node.passes - before} passes for 1000 events`);
+  // The last event left it offline: fail closed.
+  assert.equal(node.state, 'offline');
+  assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
+  await node.stop();
+});
