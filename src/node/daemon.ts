@@ -626,7 +626,7 @@ export class NodeDaemon {
     if (this.#device === null || this.#dataplane === null || o === undefined || (o.use === undefined && o.advertise !== true)) return;
     this.#exitNode = new ExitNode(
       { use: o.use ?? null, allowLan: o.allowLan === true, fallback: o.fallback === true, advertise: o.advertise === true },
-      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), acceptRoutes: this.#o.routes?.accept === true, underlay: () => this.#underlay() },
+      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), acceptRoutes: this.#o.routes?.accept === true, underlay: () => this.#underlay(), onRouting: (on) => this.node.direct?.pauseDials(on) },
     );
     await this.#exitNode.start();
     if (o.use !== undefined) await this.#exitNodeListed(o.use, o.fallback === true);

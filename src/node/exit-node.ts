@@ -70,6 +70,8 @@ export interface ExitNodeDeps {
   logger: Logger;
   /** Members' certified routes are kernel routes here (--accept-routes): they go into our table too. */
   acceptRoutes: boolean;
+  /** Told when our rules go in (true) and out (false): dials no bypass rule covers must stop meanwhile (DirectTransport.pauseDials). */
+  onRouting?(installed: boolean): void;
   /** Our own underlay traffic to keep outside the tunnel; read when the rules are installed. */
   underlay(): Promise<Omit<ExitRulesInput, 'allowLan'>>;
 }
@@ -311,6 +313,7 @@ export class ExitNode {
       this.#route[family] = route.kind === 'unreachable' ? 'unreachable' : 'direct';
     }
     if (!this.#o.fallback) this.#d.dataplane.setExitNode(UNRESOLVED_EXIT);
+    this.#d.onRouting?.(true);
     const underlay = await this.#d.underlay();
     this.#rulesInstalled = true;
     for (const rule of planExitRules({ ...underlay, allowLan: this.#o.allowLan })) {
@@ -336,6 +339,7 @@ export class ExitNode {
     }
     this.#meshRoutes.clear();
     this.#rulesInstalled = false;
+    this.#d.onRouting?.(false);
   }
 
   async #startServing(): Promise<void> {
