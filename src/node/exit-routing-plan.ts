@@ -10,6 +10,7 @@
  *   priority EXIT_PRIORITY_BYPASS   ipproto udp sport UDP_PORT  lookup main
  *                                   ipproto tcp sport P2P_PORT  lookup main
  *                                   to RELAY_ADDRESS            lookup main   (each relay)
+ *   priority EXIT_PRIORITY_BYPASS_END  the same selectors       unreachable
  *   priority EXIT_PRIORITY_LAN      lookup main suppress_prefixlength 0       (--exit-node-allow-lan)
  *   priority EXIT_PRIORITY_TABLE    lookup EXIT_ROUTE_TABLE
  *
@@ -23,6 +24,13 @@
  *                        nothing reaches the underlay's default route)
  *   (none)               it is not and --exit-node-fallback: lookups fall
  *                        through to the main table, traffic goes out directly
+ *
+ * A lookup that finds no route goes on to the next rule, so without the
+ * BYPASS_END rules our own packets for a destination the underlay cannot
+ * reach (an IPv6 candidate on an IPv4-only underlay) would fall through to
+ * our table and into the tunnel: a direct path through the exit node, with
+ * our mesh address as its source. They fail at once instead (Tailscale's
+ * rules end the same way).
  *
  * The UDP socket carries the direct UDP paths and STUN, the P2P listener
  * the direct WSS paths peers opened to us, and the relays' addresses the
@@ -42,10 +50,11 @@ import { isIP } from 'node:net';
 export const EXIT_ROUTE_TABLE = 5330;
 /** Rule priorities: after `local` (0), before `main` (32766); apart from Tailscale's 5210-5270 so both can be read side by side. */
 export const EXIT_PRIORITY_BYPASS = 5310;
+export const EXIT_PRIORITY_BYPASS_END = 5315;
 export const EXIT_PRIORITY_LAN = 5320;
 export const EXIT_PRIORITY_TABLE = 5330;
 /** Every priority we use, for cleanup. */
-export const EXIT_PRIORITIES: readonly number[] = [EXIT_PRIORITY_BYPASS, EXIT_PRIORITY_LAN, EXIT_PRIORITY_TABLE];
+export const EXIT_PRIORITIES: readonly number[] = [EXIT_PRIORITY_BYPASS, EXIT_PRIORITY_BYPASS_END, EXIT_PRIORITY_LAN, EXIT_PRIORITY_TABLE];
 
 export type Family = 4 | 6;
 
@@ -73,12 +82,14 @@ export function planExitRules(input: ExitRulesInput): RulePlan[] {
   const out: RulePlan[] = [];
   for (const family of [4, 6] as const) {
     const prio = (p: number): string[] => ['priority', String(p)];
-    if (input.udpPort !== null) out.push({ family, args: [...prio(EXIT_PRIORITY_BYPASS), 'ipproto', 'udp', 'sport', String(input.udpPort), 'lookup', 'main'] });
-    if (input.p2pPort !== null) out.push({ family, args: [...prio(EXIT_PRIORITY_BYPASS), 'ipproto', 'tcp', 'sport', String(input.p2pPort), 'lookup', 'main'] });
+    const selectors: string[][] = [];
+    if (input.udpPort !== null) selectors.push(['ipproto', 'udp', 'sport', String(input.udpPort)]);
+    if (input.p2pPort !== null) selectors.push(['ipproto', 'tcp', 'sport', String(input.p2pPort)]);
     for (const a of [...new Set(input.relayAddresses)]) {
-      if (isIP(a) !== family) continue;
-      out.push({ family, args: [...prio(EXIT_PRIORITY_BYPASS), 'to', `${a}/${family === 4 ? 32 : 128}`, 'lookup', 'main'] });
+      if (isIP(a) === family) selectors.push(['to', `${a}/${family === 4 ? 32 : 128}`]);
     }
+    for (const sel of selectors) out.push({ family, args: [...prio(EXIT_PRIORITY_BYPASS), ...sel, 'lookup', 'main'] });
+    for (const sel of selectors) out.push({ family, args: [...prio(EXIT_PRIORITY_BYPASS_END), ...sel, 'unreachable'] });
     if (input.allowLan) out.push({ family, args: [...prio(EXIT_PRIORITY_LAN), 'lookup', 'main', 'suppress_prefixlength', '0'] });
     out.push({ family, args: [...prio(EXIT_PRIORITY_TABLE), 'lookup', String(EXIT_ROUTE_TABLE)] });
   }

@@ -14,7 +14,8 @@
  * by the UDP bypass rule.)
  *
  *   - A fetches from the server through X: the server sees X's address,
- *     the underlay counter stays 0; the relay link and the direct UDP path
+ *     over IPv4 and IPv6 (mesh addresses fd00::/64, the internet's
+ *     2001:db8:1::/64 masqueraded by ip6tables), the underlay counter stays 0; the relay link and the direct UDP path
  *     to B stay on the underlay (bypass rules), B still answers pings.
  *   - A member whose certificate lacks the mark, named as exit node, stops
  *     `up` with SM_ERR_DAEMON_EXIT_NODE_NOT_EXIT and leaves no rule behind.
@@ -57,6 +58,8 @@ const MESH_C = '10.10.10.5';
 const INET_NET = '203.0.113.0/24';
 const INET_GW = '203.0.113.1';
 const INET_HOST = '203.0.113.10';
+const INET6_GW = '2001:db8:1::1';
+const INET6_HOST = '2001:db8:1::10';
 const HTTP_PORT = 8080;
 const DNS_PORT = 53;
 const DNS_ANSWER = '192.0.2.7';
@@ -78,7 +81,7 @@ const PINGS = 5;
 const FETCH_TIMEOUT_S = 3;
 
 /** The server answers with the address it sees the request come from. */
-const INET_SERVER = `require('node:http').createServer((q, s) => s.end(q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(${HTTP_PORT}, '0.0.0.0', () => console.log('listening'));`;
+const INET_SERVER = `require('node:http').createServer((q, s) => s.end(q.socket.remoteAddress.replace(/^::ffff:/, ''))).listen(${HTTP_PORT}, '::', () => console.log('listening'));`;
 
 interface Lab {
   lab: NetnsLab;
@@ -102,7 +105,7 @@ async function underlayLeaks(lab: NetnsLab): Promise<number> {
 
 /** One fetch from A with a short timeout: the body, or null when it failed. */
 async function fetchFromA(lab: NetnsLab, host = INET_HOST): Promise<string | null> {
-  const r = await lab.exec('a', ['curl', '-s', '--max-time', String(FETCH_TIMEOUT_S), `http://${host}:${HTTP_PORT}/`], { timeoutMs: (FETCH_TIMEOUT_S + 5) * 1000 });
+  const r = await lab.exec('a', ['curl', '-s', '--max-time', String(FETCH_TIMEOUT_S), `http://${host.includes(':') ? `[${host}]` : host}:${HTTP_PORT}/`], { timeoutMs: (FETCH_TIMEOUT_S + 5) * 1000 });
   return r.code === 0 ? r.stdout : null;
 }
 
@@ -120,7 +123,7 @@ async function exitTable(lab: NetnsLab, node: string): Promise<string> {
   return (await lab.exec(node, ['ip', 'route', 'show', 'table', String(EXIT_ROUTE_TABLE)])).stdout.trim();
 }
 
-type ExitStatus = { state: string; route4: string | null };
+type ExitStatus = { state: string; route4: string | null; route6: string | null };
 
 async function exitStatus(d: LabDaemon): Promise<ExitStatus | undefined> {
   return ((await d.status()) as { exitNode?: ExitStatus }).exitNode;
@@ -156,6 +159,9 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
       await lab.check('inet', ['ip', 'addr', 'add', `${INET_HOST}/24`, 'dev', 'wan0']);
       await lab.check('inet', ['ip', 'link', 'set', 'wan0', 'up']);
       await lab.check('inet', ['ip', 'route', 'add', 'default', 'via', INET_GW]);
+      await lab.check('x', ['ip', 'addr', 'add', `${INET6_GW}/64`, 'dev', 'up0', 'nodad']);
+      await lab.check('inet', ['ip', 'addr', 'add', `${INET6_HOST}/64`, 'dev', 'wan0', 'nodad']);
+      await lab.check('inet', ['ip', '-6', 'route', 'add', 'default', 'via', INET6_GW]);
       // A's underlay default route: via x's lab address, as a home router would be.
       await lab.check('a', ['ip', 'route', 'add', 'default', 'via', lab.ip('x')]);
       await lab.check('a', ['iptables', '-w', '5', '-A', 'OUTPUT', '-o', 'eth0', '-d', INET_NET, '-p', 'tcp', '--dport', String(HTTP_PORT)]);
@@ -175,8 +181,8 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
       const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, crlFile: net.crlFile });
       const options = (m: TestMember, args: string[] = []): LabNodeOptions => ({ relay, caFile: net.caFile, certFile: m.certFile, dir: m.dir, dev: 'tun', ifname: IFNAME, args });
       const members = {
-        x: await net.addMember('x', { address: `${MESH_X}/24`, exit: true }),
-        a: await net.addMember('a', { address: `${MESH_A}/24` }),
+        x: await net.addMember('x', { address: `${MESH_X}/24`, extraAddresses: ['fd00::2/64'], exit: true }),
+        a: await net.addMember('a', { address: `${MESH_A}/24`, extraAddresses: ['fd00::3/64'] }),
         b: await net.addMember('b', { address: `${MESH_B}/24` }),
         c: await net.addMember('c', { address: `${MESH_C}/24` }),
       };
@@ -202,13 +208,16 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     const st = await waitForExitState(a!, (s) => s.state === 'active', TUNNEL_READY_MS);
     assert.equal(st?.state, 'active', JSON.stringify(st));
     assert.equal(st?.route4, 'tunnel');
-    assert.match(await exitTable(l, 'a'), new RegExp(`^default dev ${IFNAME}`));
+    assert.match(await exitTable(l, 'a'), new RegExp(`^default dev ${IFNAME}`, "m"));
     assert.match((await l.check('a', ['ip', 'route', 'get', INET_HOST])).stdout, new RegExp(`dev ${IFNAME} table ${EXIT_ROUTE_TABLE}`));
     const seen = await fetchFromA(l);
-    assert.equal(seen, INET_GW, `the server saw ${seen}\na stderr: ${a!.proc.stderr().slice(-3000)}`);
+    assert.equal(seen, INET_GW, `the server saw ${seen}\na stderr: ${a!.proc.stderr().slice(-3000)}\nx stderr: ${x!.proc.stderr().slice(-3000)}\na peers: ${JSON.stringify(await a!.peers())}`);
     const ping = await measurePing(l, 'a', INET_HOST, { count: PINGS, intervalS: 0.2 });
     assert.equal(ping.received, PINGS, `a -> ${INET_HOST}: ${ping.received}/${ping.transmitted}`);
     assert.equal(await underlayLeaks(l), 0, 'packets for the internet left a\'s underlay interface');
+    // IPv6: our certificate holds fd00::3, so ::/0 goes through the tunnel too; X masquerades fd00::/64 with ip6tables.
+    assert.equal(st?.route6, 'tunnel');
+    assert.equal(await fetchFromA(l, INET6_HOST), INET6_GW, `over IPv6\n${(await l.exec('x', ['ip6tables', '-t', 'nat', '-S'])).stdout}`);
     // X serves: forwarding on, one masquerade rule from the mesh to everything.
     assert.equal((await l.check('x', ['cat', '/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '1');
     const masq = (await l.check('x', ['iptables', '-w', '5', '-t', 'nat', '-S', 'POSTROUTING'])).stdout.split('\n').filter((s) => s.includes('MASQUERADE'));
@@ -239,6 +248,9 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     const path = await waitForPeerPath(a!, 'b', (p) => p.path === 'direct' && p.carrier === 'udp', DIRECT_READY_MS);
     assert.notEqual(path, null, `no direct UDP path a -> b: ${JSON.stringify(await a!.peers())}`);
     assert.ok(path!.remote.startsWith(l.ip('b')), `a's direct path to b runs to ${path!.remote}, not b's lab address`);
+    // Our own packets never fall into the tunnel: X sees A's UDP path from A's lab address, not from A's mesh address.
+    const fromX = await waitForPeerPath(x!, 'a', (p) => p.path === 'direct', DIRECT_READY_MS);
+    assert.ok(fromX !== null && fromX.remote.startsWith(l.ip('a')), `x's path to a: ${JSON.stringify(fromX)}\n${x!.proc.stderr().slice(-2000)}`);
     const p = await measurePing(l, 'a', MESH_B, { count: PINGS, intervalS: 0.2 });
     assert.equal(p.received, PINGS, `a -> b: ${p.received}/${p.transmitted}`);
     const st = (await a!.status()) as { relay: { connected: boolean; reconnects: number } };
@@ -268,7 +280,9 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     const st = await waitForExitState(a!, (s) => s.state !== 'active', EXIT_GONE_MS);
     assert.notEqual(st?.state, 'active', `a still uses x ${EXIT_GONE_MS} ms after its daemon was killed`);
     assert.equal(st?.route4, 'unreachable');
-    assert.match(await exitTable(l, 'a'), /^unreachable default/);
+    assert.match(await exitTable(l, 'a'), /^unreachable default/m);
+    assert.match((await l.exec('a', ['ip', '-6', 'route', 'show', 'table', String(EXIT_ROUTE_TABLE)])).stdout, /^unreachable default/m);
+    assert.equal(await fetchFromA(l, INET6_HOST), null, 'a reached the IPv6 internet without its exit node');
     assert.equal(await fetchFromA(l), null, 'a reached the internet without its exit node');
     const p = await measurePing(l, 'a', INET_HOST, { count: 3, intervalS: 0.2 });
     assert.equal(p.received, 0);
@@ -321,7 +335,11 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     const st = await waitForExitState(a!, (s) => s.state === 'active', TUNNEL_READY_MS);
     assert.equal(st?.route4, 'tunnel', JSON.stringify(st));
     assert.notEqual(await waitForPing(l, 'a', MESH_X, TUNNEL_READY_MS), null, 'no ping a -> x');
-    assert.equal(await fetchFromA(l), INET_GW);
+    const seen = await fetchFromA(l);
+    if (seen !== INET_GW) {
+      const diag = [JSON.stringify(await a!.status()), JSON.stringify(await x!.status()), (await l.exec('a', ['ip', 'route', 'get', INET_HOST])).stdout, (await l.exec('x', ['iptables', '-t', 'nat', '-S'])).stdout, (await l.exec('x', ['conntrack', '-L'])).stdout, x!.proc.stderr().slice(-2000)];
+      assert.fail(`after x came back the server saw ${seen}\n${diag.join('\n')}`);
+    }
     await a!.proc.waitForLine(/ up: device /, START_WAIT_MS);
     await a!.stop();
   });

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { DirectoryEntry } from '../../src/node/directory.js';
 import { ExitNode, findExitMember, UNRESOLVED_EXIT, type ExitNodeOptions } from '../../src/node/exit-node.js';
-import { EXIT_PRIORITY_BYPASS, EXIT_PRIORITY_LAN, EXIT_PRIORITY_TABLE, EXIT_ROUTE_TABLE, planExitRules, planExitTable, tableRouteArgs } from '../../src/node/exit-routing-plan.js';
+import { EXIT_PRIORITY_BYPASS, EXIT_PRIORITY_BYPASS_END, EXIT_PRIORITY_LAN, EXIT_PRIORITY_TABLE, EXIT_ROUTE_TABLE, planExitRules, planExitTable, tableRouteArgs } from '../../src/node/exit-routing-plan.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { rejectsWithCode } from '../../testkit/expect-code.js';
 import { fixtureNetwork } from '../../testkit/member-fixture.js';
@@ -19,18 +19,24 @@ import { RecordingRouting } from '../../testkit/recording-routing.js';
 const net = fixtureNetwork();
 const T = String(EXIT_ROUTE_TABLE);
 
-test('plan: bypass rules (UDP socket, P2P listener, each relay of its family) before the optional LAN rule, before our table; both families', () => {
+test('plan: bypass rules (UDP socket, P2P listener, each relay of its family), each ended by an unreachable twin so our own packets never fall through into the tunnel, before the optional LAN rule, before our table; both families', () => {
   const rules = planExitRules({ udpPort: 41641, p2pPort: 8443, relayAddresses: ['172.31.0.10', 'fd00::10', '172.31.0.10'], allowLan: true });
   const text = rules.map((r) => `${r.family} ${r.args.join(' ')}`);
   assert.deepEqual(text, [
     `4 priority ${EXIT_PRIORITY_BYPASS} ipproto udp sport 41641 lookup main`,
     `4 priority ${EXIT_PRIORITY_BYPASS} ipproto tcp sport 8443 lookup main`,
     `4 priority ${EXIT_PRIORITY_BYPASS} to 172.31.0.10/32 lookup main`,
+    `4 priority ${EXIT_PRIORITY_BYPASS_END} ipproto udp sport 41641 unreachable`,
+    `4 priority ${EXIT_PRIORITY_BYPASS_END} ipproto tcp sport 8443 unreachable`,
+    `4 priority ${EXIT_PRIORITY_BYPASS_END} to 172.31.0.10/32 unreachable`,
     `4 priority ${EXIT_PRIORITY_LAN} lookup main suppress_prefixlength 0`,
     `4 priority ${EXIT_PRIORITY_TABLE} lookup ${T}`,
     `6 priority ${EXIT_PRIORITY_BYPASS} ipproto udp sport 41641 lookup main`,
     `6 priority ${EXIT_PRIORITY_BYPASS} ipproto tcp sport 8443 lookup main`,
     `6 priority ${EXIT_PRIORITY_BYPASS} to fd00::10/128 lookup main`,
+    `6 priority ${EXIT_PRIORITY_BYPASS_END} ipproto udp sport 41641 unreachable`,
+    `6 priority ${EXIT_PRIORITY_BYPASS_END} ipproto tcp sport 8443 unreachable`,
+    `6 priority ${EXIT_PRIORITY_BYPASS_END} to fd00::10/128 unreachable`,
     `6 priority ${EXIT_PRIORITY_LAN} lookup main suppress_prefixlength 0`,
     `6 priority ${EXIT_PRIORITY_TABLE} lookup ${T}`,
   ]);
@@ -90,7 +96,7 @@ test('use: fail closed until the exit node is listed, tunnel while it is, unreac
   assert.equal(node.state, 'offline');
   assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
   assert.deepEqual(dflt(routing, 6), [['unreachable', 'default', 'table', T]]);
-  assert.equal(routing.rules[4].length, 3);
+  assert.equal(routing.rules[4].length, 5);
   assert.equal(exits.at(-1), UNRESOLVED_EXIT);
   const ex = entry(x);
   listed.push(ex);
@@ -153,9 +159,11 @@ test('start cleans up what a killed daemon left (rules of our priorities, our ta
   assert.deepEqual(routing.rules[4].map((r) => r.join(' ')), [
     `priority ${EXIT_PRIORITY_BYPASS} ipproto udp sport 41641 lookup main`,
     `priority ${EXIT_PRIORITY_BYPASS} to 172.31.0.10/32 lookup main`,
+    `priority ${EXIT_PRIORITY_BYPASS_END} ipproto udp sport 41641 unreachable`,
+    `priority ${EXIT_PRIORITY_BYPASS_END} to 172.31.0.10/32 unreachable`,
     `priority ${EXIT_PRIORITY_TABLE} lookup ${T}`,
   ]);
-  assert.equal(routing.rules[6].length, 2);
+  assert.equal(routing.rules[6].length, 3);
   assert.deepEqual(dflt(routing, 4), [['unreachable', 'default', 'table', T]]);
   await node.stop();
 });
@@ -176,7 +184,7 @@ test('select at run time: another member, then none (rules and table gone), then
   assert.equal(exits.at(-1), null);
   await node.select('x');
   assert.equal(node.state, 'active');
-  assert.equal(routing.rules[4].length, 3);
+  assert.equal(routing.rules[4].length, 5);
   await node.stop();
 });
 
