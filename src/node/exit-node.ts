@@ -186,7 +186,13 @@ export class ExitNode {
     while (this.#pass !== null) await this.#pass;
   }
 
-  /** Use another member (or none: null) from now on; rules are installed or removed as needed. Throws SM_ERR_DAEMON_EXIT_NODE_SETUP when installing fails (then none is used, fail closed by the data plane only if a selector stays). */
+  /**
+   * Use another member (or none: null) from now on; rules are installed or
+   * removed as needed. Throws DaemonError SM_ERR_DAEMON_EXIT_NODE_SETUP when
+   * installing them fails; what was added is removed again, so the default
+   * route is the underlay's, as without an exit node (the caller reports it:
+   * a configuration reload logs the refusal).
+   */
   async select(use: string | null): Promise<void> {
     await this.settled();
     if (use === this.#o.use) return;
@@ -205,6 +211,9 @@ export class ExitNode {
         await this.#installRouting();
       } catch (err) {
         await this.#removeRouting();
+        this.#d.dataplane.setExitNode(null);
+        this.#o = { ...this.#o, use: null };
+        this.#setState('none');
         throw err;
       }
     }
