@@ -27,6 +27,11 @@
  * A table update failing later is logged and counted (updateFailures); the
  * previous route stays, which is never a leak: the only route that reaches
  * the underlay is the fallback's absence of one.
+ *
+ * What others can make it keep: only the directory (CA-verified members the
+ * relay lists) drives it, and it keeps the chosen member, one default route
+ * per family and the mesh routes (our subnets, and with --accept-routes at
+ * most MAX_ROUTES per listed member), all replaced, never accumulated.
  */
 import type { EventEmitter } from 'node:events';
 import { parseCidr } from '../identity/cidr.js';
