@@ -154,7 +154,18 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     ...webOf(cfg),
     ...namesOf(cfg),
     ...routesOf(cfg),
+    ...exitNodeOf(cfg),
   };
+}
+
+/** node.exitNode.*: exit nodes of the daemon; {} when neither using nor serving one. */
+export function exitNodeOf(cfg: EffectiveConfig): { exitNode?: { use?: string; allowLan: boolean; fallback: boolean; advertise: boolean } } {
+  const use = cfg.string('node.exitNode.use');
+  const allowLan = cfg.boolean('node.exitNode.allowLan') === true;
+  const fallback = cfg.boolean('node.exitNode.fallback') === true;
+  const advertise = cfg.boolean('node.exitNode.advertise') === true;
+  if (use === undefined && !advertise && !allowLan && !fallback) return {};
+  return { exitNode: { ...(use !== undefined ? { use } : {}), allowLan, fallback, advertise } };
 }
 
 /** node.routes.*: subnet routes of the daemon; {} when neither accepting nor advertising. */

@@ -172,6 +172,8 @@ export interface NodeControlSource {
     accepted(): Array<{ route: string; peer: string; name: string }>;
     readonly installFailures: number;
   } | null;
+  /** Exit nodes of this node (src/node/exit-node.ts); absent or null: neither --exit-node nor --advertise-exit-node. */
+  exitNode?(): { status(): NonNullable<StatusResult['exitNode']> } | null;
   /** Version of the signed policy in force; null or absent: none. */
   policyVersion?(): number | null;
   /** Signed policies from the relay refused, by code; absent: none counted. */
@@ -279,6 +281,7 @@ export class NodeControlHandlers implements ControlHandler {
       policyVersion: s.policyVersion?.() ?? null,
       policyRefused: { ...(s.policyRefused?.() ?? {}) },
       ...this.#routesStatus(),
+      ...(this.#s.exitNode?.() ? { exitNode: this.#s.exitNode()!.status() } : {}),
     };
   }
 
