@@ -372,6 +372,33 @@ export class AeadOpener {
     return new Uint8Array(pt.buffer, pt.byteOffset, pt.length);
   }
 
+  /**
+   * open() into the sealed bytes themselves: on success the plaintext is
+   * `sealed.subarray(0, sealed.length - 16)`, returned as that view, and the
+   * tag bytes are left as they were; null on the same failures as open().
+   * After a failed tag the ciphertext may have been overwritten with zeros
+   * (the addon decrypts before the tag is known and then wipes), so the
+   * caller must not use `sealed` again either way. For a receive path that
+   * owns its datagram: no output buffer, nothing allocated with the addon.
+   */
+  openInPlace(header: Uint8Array, counter: bigint, sealed: Uint8Array): Uint8Array | null {
+    checkAlive('AeadOpener', this.#destroyed);
+    if (!(header instanceof Uint8Array) || !(sealed instanceof Uint8Array)) return null;
+    if (typeof counter !== 'bigint' || counter < 0n || counter >= REJECT_AFTER_MESSAGES) return null;
+    if (sealed.length < AEAD_TAG_BYTES) return null;
+    setCounterNonce(this.#nonceView, counter);
+    const n = sealed.length - AEAD_TAG_BYTES;
+    const addon = this.#addon;
+    if (addon !== null) {
+      return addon.open(this.#handle!, this.#nonce, header, sealed, sealed) < 0 ? null : sealed.subarray(0, n);
+    }
+    const pt = decrypt(this.algorithm, this.#key, this.#nonce, header, sealed);
+    if (pt === null) return null;
+    sealed.set(pt);
+    pt.fill(0);
+    return sealed.subarray(0, n);
+  }
+
   /** open() through the addon; the nonce is already set. */
   #openNative(addon: NativeAeadAddon, header: Uint8Array, sealed: Uint8Array, out: Uint8Array | undefined): Uint8Array | null {
     if (sealed.length < AEAD_TAG_BYTES) return null;

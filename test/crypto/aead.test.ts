@@ -120,6 +120,29 @@ for (const alg of ALGS) {
     assert.deepEqual(sealed, buf.subarray(HEADER, HEADER + pt.length + AEAD_TAG_BYTES));
   });
 
+  test(`${alg}: openInPlace decrypts into the sealed bytes and refuses what open refuses`, () => {
+    const key = randomBytes(32);
+    const s = new AeadSealer(alg, key);
+    const o = new AeadOpener(alg, key);
+    const pt = utf8('decrypted where it lies');
+    const { buf, counter } = sealFrame(s, pt, 0);
+    const header = buf.subarray(0, HEADER);
+    const sealed = buf.subarray(HEADER, HEADER + pt.length + AEAD_TAG_BYTES);
+    const tag = Uint8Array.from(sealed.subarray(pt.length));
+    assert.equal(o.openInPlace(header, counter + 1n, Uint8Array.from(sealed)), null);
+    assert.equal(o.openInPlace(header, counter, flip(sealed, 3)), null);
+    assert.equal(o.openInPlace(header, counter, sealed.subarray(0, AEAD_TAG_BYTES - 1)), null);
+    assert.equal(o.openInPlace(header, -1n, Uint8Array.from(sealed)), null);
+    const r = o.openInPlace(header, counter, sealed);
+    assert.ok(r !== null);
+    assert.equal(r.buffer, buf.buffer, 'a view of the frame');
+    assert.equal(r.byteOffset, HEADER);
+    assert.deepEqual(r, pt);
+    assert.deepEqual(sealed.subarray(pt.length), tag, 'tag untouched');
+    o.destroy();
+    throwsWithCode(() => o.openInPlace(header, counter, sealed), 'SM_ERR_CRYPTO_DESTROYED');
+  });
+
   test(`${alg}: opener never throws on bad network input`, () => {
     const key = randomBytes(32);
     const o = new AeadOpener(alg, key);

@@ -7,8 +7,8 @@
  *  - a property: for any key, frame sequence and offsets, a native sealer and
  *    a node:crypto sealer with the same key write byte-identical frames; each
  *    opener opens the other's frames; a flipped bit fails in both and leaves
- *    `out` untouched; a failed open does not disturb the reused context for
- *    the next good frame;
+ *    `out` untouched; openInPlace agrees with open in both; a failed open
+ *    does not disturb the reused context for the next good frame;
  *  - destroy, misuse and the loader's switch (SHADOWMESH_NATIVE_AEAD=off).
  * The addon is built by `npm ci`; this file fails when it is missing.
  * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
@@ -116,6 +116,12 @@ test('property: native and node:crypto seal byte for byte alike, open each other
               if (out2 !== undefined) assert.ok(out2.every((b) => b === 0x3c), `${opener.impl}: out untouched by a failed tag`);
               assert.equal(opener.open(flip(header, f.flipAt % (HEADER * 8)), cn, sealed), null, `${opener.impl} refuses a changed header`);
               assert.equal(opener.open(header, cn + 1n, sealed), null, `${opener.impl} refuses another counter`);
+              const own = Uint8Array.from(sealed);
+              const inPlace = opener.openInPlace(header, cn, own);
+              assert.ok(inPlace !== null && inPlace.buffer === own.buffer && inPlace.byteOffset === own.byteOffset, `${opener.impl}: openInPlace returns a view of sealed`);
+              assert.deepEqual(inPlace, f.pt);
+              assert.deepEqual(own.subarray(f.pt.length), sealed.subarray(f.pt.length), `${opener.impl}: openInPlace leaves the tag`);
+              assert.equal(opener.openInPlace(header, cn, Uint8Array.from(tampered)), null, `${opener.impl}: openInPlace refuses a flipped bit`);
             }
             assert.deepEqual(bn, frozen, 'opening never writes into its inputs');
           }
