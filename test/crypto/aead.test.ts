@@ -11,7 +11,7 @@ import {
 } from '../../src/crypto/aead.js';
 import { fromHex, randomBytes, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { throwsWithCode } from '../../testkit/expect-code.js';
-import { AEAD_KATS as KATS } from './aead-vectors.js';
+import { AEAD_KATS as KATS } from '../../testkit/aead-vectors.js';
 
 const ALGS: AeadAlgorithm[] = ['chacha20-poly1305', 'aes-256-gcm'];
 

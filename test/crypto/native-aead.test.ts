@@ -30,7 +30,7 @@ import { fromHex, randomBytes, toHex } from '../../src/crypto/bytes.js';
 import { loadNativeAead, nativeAeadAvailable, nativeAeadUnavailableReason } from '../../src/crypto/native-aead.js';
 import { throwsWithCode } from '../../testkit/expect-code.js';
 import { fuzzParams, FUZZ_TEST_TIMEOUT_MS } from '../../testkit/fuzz-config.js';
-import { AEAD_KATS } from './aead-vectors.js';
+import { AEAD_KATS } from '../../testkit/aead-vectors.js';
 
 const ALGS: AeadAlgorithm[] = ['chacha20-poly1305', 'aes-256-gcm'];
 /** DATA header (docs/protocol.md §2) and where its counter sits. */

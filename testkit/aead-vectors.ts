@@ -3,8 +3,8 @@
  * (node:crypto) and test/crypto/native-aead.test.ts (the context addon), so
  * both implementations answer to the same published values.
  */
-import { toHex, utf8 } from '../../src/crypto/bytes.js';
-import type { AeadAlgorithm } from '../../src/crypto/aead.js';
+import { toHex, utf8 } from '../src/crypto/bytes.js';
+import type { AeadAlgorithm } from '../src/crypto/aead.js';
 
 export interface AeadKat { name: string; alg: AeadAlgorithm; key: string; nonce: string; aad: string; pt: string; ct: string; tag: string }
 
