@@ -6,46 +6,31 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Dataplane, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
+import { Dataplane, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
+import { FakeDevice, hex, ip4, memberDirectory } from '../../../testkit/dataplane-fakes.js';
 
 const B = new Uint8Array(32).fill(0xb2);
 const X = new Uint8Array(32).fill(0xe1);
 const Y = new Uint8Array(32).fill(0xe2);
-const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
-const ip = (s: string) => new Uint8Array(s.split('.').map(Number));
 
 function member(id: Uint8Array, addr: string, exit: boolean): DataplaneMember {
-  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip(addr) }], name: hex(id).slice(0, 4), cert: { groups: [], exit } };
-}
-
-class FakeDevice implements DataplaneDevice {
-  readonly kind = 'tun' as const;
-  readonly vnetHdr = true;
-  written: Uint8Array[] = [];
-  onBatch: ((p: readonly Uint8Array[], n: number) => void) | null = null;
-  start(cb: (p: readonly Uint8Array[], n: number) => void): void { this.onBatch = cb; }
-  write(p: readonly Uint8Array[], n: number): number { for (let i = 0; i < n; i++) this.written.push(p[i]!); return n; }
-  read(...packets: Uint8Array[]): void { this.onBatch!(packets, packets.length); }
+  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip4(addr) }], name: hex(id).slice(0, 4), cert: { groups: [], exit } };
 }
 
 function ipv4(src: string, dst: string): Uint8Array {
   const p = new Uint8Array(VNET_HDR_BYTES + 28);
   p[VNET_HDR_BYTES] = 0x45;
-  p.set(ip(src), VNET_HDR_BYTES + 12);
-  p.set(ip(dst), VNET_HDR_BYTES + 16);
+  p.set(ip4(src), VNET_HDR_BYTES + 12);
+  p.set(ip4(dst), VNET_HDR_BYTES + 16);
   return p;
 }
 
 function setup(list: DataplaneMember[], options: { serveExit?: boolean; inboundDestinations?: Array<{ bytes: Uint8Array; prefix: number }> } = {}) {
-  const device = new FakeDevice();
+  const device = new FakeDevice('tun', true);
   const sent: string[] = [];
-  const members = {
-    byAddress: (a: Uint8Array) => list.find((m) => m.addresses.some((x) => Buffer.compare(x.bytes, a) === 0)),
-    get: (id: Uint8Array | string) => list.find((m) => m.hex === (typeof id === 'string' ? id : hex(id))),
-    list: () => list,
-  };
+  const members = memberDirectory(list);
   const dp = new Dataplane({ device, peers: { sendInner: (id: Uint8Array) => { sent.push(hex(id)); return 'sent' as const; } }, members, clock: new FakeClock(), ...options });
   dp.start();
   return { device, sent, dp };
@@ -110,7 +95,7 @@ test('inbound: an exit node whose certificate lost the mark brings no foreign so
 });
 
 test('serving as an exit: members\' packets for any destination pass, where serving routes alone drops them', async () => {
-  const routesOnly = [{ bytes: ip('10.10.10.0'), prefix: 24 }];
+  const routesOnly = [{ bytes: ip4('10.10.10.0'), prefix: 24 }];
   for (const serveExit of [false, true]) {
     const { device, dp } = setup([member(B, '10.10.10.4', false)], { inboundDestinations: routesOnly, serveExit });
     dp.fromPeer(B, ipv4('10.10.10.4', '203.0.113.10'));
