@@ -34,13 +34,13 @@
  * most MAX_ROUTES per listed member), all replaced, never accumulated.
  */
 import type { EventEmitter } from 'node:events';
-import { parseCidr } from '../identity/cidr.js';
-import { maskPrefix } from '../identity/cert-routes.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { shortId } from '../identity/peer-id.js';
 import type { Logger } from '../util/logger.js';
-import { canonicalIpText, formatIpAddress } from '../wire/ip-address.js';
+import { canonicalIpText } from '../wire/ip-address.js';
 import type { Routing } from './device/linux-routing.js';
+import { meshSubnets, ServingNat } from './serving-nat.js';
+import { CoalescingPass } from '../util/coalescing-pass.js';
 import type { DirectoryEntry } from './directory.js';
 import { EXIT_PRIORITIES, EXIT_ROUTE_TABLE, meshRouteArgs, planExitRules, planExitTable, tableRouteArgs, type ExitRulesInput, type Family } from './exit-routing-plan.js';
 import { isIP } from 'node:net';
@@ -123,18 +123,25 @@ export class ExitNode {
   readonly #route: Record<Family, string | null> = { 4: null, 6: null };
   /** Mesh prefixes in our table (own subnets, accepted routes). */
   readonly #meshRoutes = new Set<string>();
-  readonly #forwarding: Array<{ family: Family; previous: string }> = [];
-  readonly #masquerade: Array<{ family: Family; from: string; to: string }> = [];
-  #pass: Promise<void> | null = null;
-  #stale = false;
+  readonly #nat: ServingNat;
+  readonly #reconciler: CoalescingPass;
   updateFailures = 0;
-  passes = 0;
   readonly #listeners = new Set<(state: ExitNodeState) => void>();
   readonly #onEvent = (): void => this.#reconcileSoon();
 
   constructor(options: ExitNodeOptions, deps: ExitNodeDeps) {
     this.#o = { ...options };
     this.#d = deps;
+    this.#nat = new ServingNat(deps.routing, deps.logger, 'exit node');
+    this.#reconciler = new CoalescingPass(
+      () => (this.#running && this.#o.use !== null ? this.#reconcile(this.#o.use) : Promise.resolve()),
+      (err) => this.#d.logger.error('exit node: unexpected failure', { error: err.message }),
+    );
+  }
+
+  /** Reconciliation passes run (tests: a flapping exit node costs a bounded number). */
+  get passes(): number {
+    return this.#reconciler.passes;
   }
 
   get state(): ExitNodeState {
@@ -179,16 +186,16 @@ export class ExitNode {
     this.#running = false;
     this.#d.directory.off('up', this.#onEvent);
     this.#d.directory.off('down', this.#onEvent);
-    this.#stale = false;
-    await this.#pass;
+    this.#reconciler.cancelWaiting();
+    await this.#reconciler.settled();
     this.#d.dataplane.setExitNode(null);
     await this.#removeRouting();
     await this.#stopServing();
   }
 
   /** Resolves when no pass is running or waiting. */
-  async settled(): Promise<void> {
-    while (this.#pass !== null) await this.#pass;
+  settled(): Promise<void> {
+    return this.#reconciler.settled();
   }
 
   /**
@@ -232,29 +239,12 @@ export class ExitNode {
   }
 
   #reconcileSoon(): void {
-    if (this.#pass !== null) {
-      this.#stale = true;
-      return;
-    }
-    this.#pass = this.#passes().catch((err: unknown) => this.#d.logger.error('exit node: unexpected failure', { error: (err as Error).message }))
-      .finally(() => { this.#pass = null; });
-  }
-
-  async #passes(): Promise<void> {
-    do {
-      this.#stale = false;
-      if (!this.#running || this.#o.use === null) return;
-      this.passes++;
-      await this.#reconcile(this.#o.use);
-    } while (this.#stale);
+    this.#reconciler.request();
   }
 
   /** Our mesh subnets, and the listed members' routes when we accept them: what must reach the TUN device whatever the default route does. */
   #wantedMeshRoutes(): Set<string> {
-    const want = new Set(this.#d.self.addresses.map((t) => {
-      const c = parseCidr(t);
-      return `${formatIpAddress(maskPrefix(c.address, c.prefix))}/${c.prefix}`;
-    }));
+    const want = new Set(meshSubnets(this.#d.self.addresses).map((s) => s.text));
     if (this.#d.acceptRoutes) for (const e of this.#d.directory.list()) for (const r of e.cert.routes) want.add(r);
     return want;
   }
@@ -358,38 +348,21 @@ export class ExitNode {
 
   async #startServing(): Promise<void> {
     if (!this.#d.self.exit) throw new DaemonError(DaemonCode.EXIT_NODE_NOT_EXIT, '--advertise-exit-node: our certificate carries no exit mark; the CA gives it (shadowmesh ca sign --exit)');
-    const subnets = this.#d.self.addresses.map((t) => {
-      const c = parseCidr(t);
-      return { family: c.family, text: `${formatIpAddress(maskPrefix(c.address, c.prefix))}/${c.prefix}` };
-    });
+    const subnets = meshSubnets(this.#d.self.addresses);
     for (const family of [4, 6] as const) {
       if (!subnets.some((s) => s.family === family)) continue;
-      const previous = await this.#d.routing.readForwarding(family);
-      if (previous === null) throw setupError(`cannot read IPv${family} forwarding`, '--advertise-exit-node');
-      if (previous !== '1') {
-        const err = await this.#d.routing.writeForwarding(family, '1');
-        if (err !== null) throw setupError(err, '--advertise-exit-node');
-        this.#forwarding.push({ family, previous });
-      }
+      const err = await this.#nat.forward(family);
+      if (err !== null) throw setupError(err, '--advertise-exit-node');
     }
     for (const s of subnets) {
-      const to = s.family === 4 ? '0.0.0.0/0' : '::/0';
-      const err = await this.#d.routing.masquerade('add', s.family, s.text, to);
+      const err = await this.#nat.masquerade(s.family, s.text, s.family === 4 ? '0.0.0.0/0' : '::/0');
       if (err !== null) throw setupError(err, '--advertise-exit-node');
-      this.#masquerade.push({ family: s.family, from: s.text, to });
     }
-    this.#d.logger.info('serving as an exit node', { masquerade: this.#masquerade.map((m) => m.from).join(','), forwarding: this.#forwarding.map((f) => `ipv${f.family}`).join(',') || 'already on' });
+    this.#d.logger.info('serving as an exit node', this.#nat.summary());
   }
 
-  async #stopServing(): Promise<void> {
-    for (const m of this.#masquerade.splice(0).reverse()) {
-      const err = await this.#d.routing.masquerade('delete', m.family, m.from, m.to);
-      if (err !== null) this.#d.logger.warn('exit node: could not remove a masquerade rule', { error: err });
-    }
-    for (const f of this.#forwarding.splice(0).reverse()) {
-      const err = await this.#d.routing.writeForwarding(f.family, f.previous);
-      if (err !== null) this.#d.logger.warn('exit node: could not restore forwarding', { error: err });
-    }
+  #stopServing(): Promise<void> {
+    return this.#nat.undo();
   }
 }
 

@@ -30,12 +30,12 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { MemberCertificate } from '../identity/certificate.js';
-import { parseCidr } from '../identity/cidr.js';
-import { maskPrefix, parseRoute } from '../identity/cert-routes.js';
+import { parseRoute } from '../identity/cert-routes.js';
 import { shortId } from '../identity/peer-id.js';
-import { formatIpAddress } from '../wire/ip-address.js';
 import type { Logger } from '../util/logger.js';
 import type { Routing } from './device/linux-routing.js';
+import { meshSubnets, ServingNat } from './serving-nat.js';
+import { CoalescingPass } from '../util/coalescing-pass.js';
 import type { DirectoryEntry } from './directory.js';
 import { DaemonCode, DaemonError } from './node-errors.js';
 
@@ -67,18 +67,10 @@ export class SubnetRoutes {
   readonly #d: SubnetRoutesDeps;
   /** Installed kernel routes: route text -> the entry whose certificate holds it. */
   readonly #installed = new Map<string, DirectoryEntry>();
-  /** Forwarding switches we turned on, with the value to restore. */
-  readonly #forwarding: Array<{ family: 4 | 6; previous: string }> = [];
-  /** Masquerade rules we added. */
-  readonly #masquerade: Array<{ family: 4 | 6; from: string; to: string }> = [];
-  /** The pass in flight, or null. */
-  #pass: Promise<void> | null = null;
-  /** Another pass is needed once the one in flight ends. */
-  #stale = false;
+  readonly #nat: ServingNat;
+  readonly #reconciler: CoalescingPass;
   #running = false;
   installFailures = 0;
-  /** Reconciliation passes run (tests: flapping members do not make one pass per event). */
-  passes = 0;
   readonly #onEvent = (entry: DirectoryEntry, previous?: DirectoryEntry): void => {
     if (entry.routes.length === 0 && (previous?.routes.length ?? 0) === 0) return;
     this.#reconcileSoon();
@@ -87,6 +79,16 @@ export class SubnetRoutes {
   constructor(options: SubnetRoutesOptions, deps: SubnetRoutesDeps) {
     this.#o = options;
     this.#d = deps;
+    this.#nat = new ServingNat(deps.routing, deps.logger, 'subnet routes');
+    this.#reconciler = new CoalescingPass(
+      () => (this.#running ? this.#reconcile() : Promise.resolve()),
+      (err) => this.#d.logger.error('subnet routes: unexpected failure', { error: err.message }),
+    );
+  }
+
+  /** Reconciliation passes run (tests: flapping members do not make one pass per event). */
+  get passes(): number {
+    return this.#reconciler.passes;
   }
 
   /** The routes this member serves (its certificate's, when advertising), for status. */
@@ -127,33 +129,19 @@ export class SubnetRoutes {
     this.#running = false;
     this.#d.directory.off('up', this.#onEvent);
     this.#d.directory.off('down', this.#onEvent);
-    this.#stale = false;
-    await this.#pass;
+    this.#reconciler.cancelWaiting();
+    await this.#reconciler.settled();
     for (const [route] of [...this.#installed]) await this.#remove(route);
     await this.#stopServing();
   }
 
   /** Resolves when no reconciliation pass is running or waiting (tests, status). */
-  async settled(): Promise<void> {
-    while (this.#pass !== null) await this.#pass;
+  settled(): Promise<void> {
+    return this.#reconciler.settled();
   }
 
   #reconcileSoon(): void {
-    if (this.#pass !== null) {
-      this.#stale = true;
-      return;
-    }
-    this.#pass = this.#passes().catch((err: unknown) => this.#d.logger.error('subnet routes: unexpected failure', { error: (err as Error).message }))
-      .finally(() => { this.#pass = null; });
-  }
-
-  async #passes(): Promise<void> {
-    do {
-      this.#stale = false;
-      if (!this.#running) return;
-      this.passes++;
-      await this.#reconcile();
-    } while (this.#stale);
+    this.#reconciler.request();
   }
 
   /** Brings the kernel routes to what the listed members' certificates carry now. */
@@ -190,42 +178,26 @@ export class SubnetRoutes {
 
   async #startServing(): Promise<void> {
     const routes = this.#d.self.routes.map((t) => parseRoute(t));
-    const subnets = this.#d.self.addresses.map((t) => {
-      const c = parseCidr(t);
-      return { family: c.family, text: `${formatIpAddress(maskPrefix(c.address, c.prefix))}/${c.prefix}` };
-    });
+    const subnets = meshSubnets(this.#d.self.addresses);
     for (const family of [4, 6] as const) {
       if (!routes.some((r) => r.family === family)) continue;
-      const previous = await this.#d.routing.readForwarding(family);
-      if (previous === null) throw setupError(`cannot read IPv${family} forwarding`);
-      if (previous !== '1') {
-        const err = await this.#d.routing.writeForwarding(family, '1');
-        if (err !== null) throw setupError(err);
-        this.#forwarding.push({ family, previous });
-      }
+      const err = await this.#nat.forward(family);
+      if (err !== null) throw setupError(err);
     }
     if (this.#o.snat) {
       for (const r of routes) {
         for (const s of subnets) {
           if (s.family !== r.family) continue;
-          const err = await this.#d.routing.masquerade('add', r.family, s.text, r.text);
+          const err = await this.#nat.masquerade(r.family, s.text, r.text);
           if (err !== null) throw setupError(err);
-          this.#masquerade.push({ family: r.family, from: s.text, to: r.text });
         }
       }
     }
-    this.#d.logger.info('serving subnet routes', { routes: this.#d.self.routes.join(','), snat: this.#o.snat, forwarding: this.#forwarding.map((f) => `ipv${f.family}`).join(',') || 'already on' });
+    this.#d.logger.info('serving subnet routes', { routes: this.#d.self.routes.join(','), snat: this.#o.snat, forwarding: this.#nat.summary().forwarding });
   }
 
-  async #stopServing(): Promise<void> {
-    for (const m of this.#masquerade.splice(0).reverse()) {
-      const err = await this.#d.routing.masquerade('delete', m.family, m.from, m.to);
-      if (err !== null) this.#d.logger.warn('subnet routes: could not remove a masquerade rule', { error: err });
-    }
-    for (const f of this.#forwarding.splice(0).reverse()) {
-      const err = await this.#d.routing.writeForwarding(f.family, f.previous);
-      if (err !== null) this.#d.logger.warn('subnet routes: could not restore forwarding', { error: err });
-    }
+  #stopServing(): Promise<void> {
+    return this.#nat.undo();
   }
 }
 
