@@ -24,14 +24,24 @@
  * A run stops admitting at --max-seconds, or once the relay's RSS passes
  * --max-rss-mib, and reports what it reached. The relay's handshake timeout
  * is raised to 60 s: on a loaded machine an admission waits its turn
- * instead of being refused.
+ * instead of being refused. Where the relay's memory is (V8 heap, external,
+ * ArrayBuffers, the malloc heap, other anonymous mappings) comes from
+ * bench/memory-probe.ts loaded into the relay process, and is logged with
+ * every progress line and reported once all are admitted and once settled.
+ * The relay gets this process's environment, so MALLOC_ARENA_MAX and the
+ * like set for the benchmark reach it.
  *
  *     node dist/bench/relay-scale.js [--members N] [--max-seconds S] [--max-rss-mib M]
  *     (N also from SHADOWMESH_SCALE_MEMBERS; default 10000)
  *
  * Progress on stderr; a summary and, last, one JSON line on stdout.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startRelayProcess } from '../testkit/relay-process.js';
+import type { MemoryProbe } from './memory-probe.js';
 import { admitLight, type LightMember } from './light-member.js';
 import { cpuTimes, MIB, rssBytes } from './proc-stats.js';
 import { loadOrMakeIdentities, type ScaleMember } from './scale-identities.js';
@@ -84,6 +94,24 @@ export interface RelayScaleResult {
   stoppedEarly: boolean;
   /** Why it stopped early: 'time' or 'rss'. */
   stopReason: string | null;
+  /** The relay's memory breakdown once all were admitted and once settled (bench/memory-probe.ts); null if the probe wrote nothing. */
+  memoryAdmitted: MemoryProbe | null;
+  memorySettled: MemoryProbe | null;
+}
+
+function readProbe(file: string): MemoryProbe | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as MemoryProbe;
+  } catch {
+    return null;
+  }
+}
+
+/** `heap 123 / ext 4 / ab 3 / malloc 300 / anon 150 MiB`: one probe on one line. */
+export function formatProbe(p: MemoryProbe | null): string {
+  if (p === null) return 'no memory probe';
+  const m = (x: number): string => (x / MIB).toFixed(0);
+  return `V8 heap used ${m(p.heapUsed)} of ${m(p.heapTotal)}, external ${m(p.external)} (ArrayBuffers ${m(p.arrayBuffers)}), malloc [heap] ${m(p.mallocHeapRss)}, other anon ${m(p.anonOtherRss)} MiB`;
 }
 
 async function main(): Promise<void> {
@@ -101,8 +129,12 @@ async function main(): Promise<void> {
   const identitySeconds = (Date.now() - t0) / 1000;
   log(`${target} identities ${ids.cached ? 'from the cache' : 'made'} in ${identitySeconds.toFixed(1)} s (${ids.dir})`);
 
+  const probeDir = mkdtempSync(join(tmpdir(), 'shadowmesh-relay-scale-'));
+  const probeFile = join(probeDir, 'memory.json');
+  const probeModule = fileURLToPath(new URL('./memory-probe.js', import.meta.url));
   const relay = await startRelayProcess({
     caFile: ids.caFile,
+    env: { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${probeModule}`.trim(), SHADOWMESH_MEMORY_PROBE_FILE: probeFile },
     args: ['--max-clients', String(target + 100), '--max-pending', String(CONCURRENCY * 4), '--max-pending-per-address', String(CONCURRENCY * 4), '--no-stun', '--heartbeat', '5m', '--idle-timeout', '10m', '--handshake-timeout', '60s'],
   });
   const held: LightMember[] = [];
@@ -130,12 +162,14 @@ async function main(): Promise<void> {
           failed++;
           if (failed <= 5) log(`admission failed: ${(err as Error).message}`);
         }
-        if (held.length % 500 === 0 && held.length > 0) log(`admitted ${held.length} in ${((Date.now() - start) / 1000).toFixed(1)} s, relay RSS ${(sample() / MIB).toFixed(0)} MiB`);
+        if (held.length % 500 === 0 && held.length > 0) log(`admitted ${held.length} in ${((Date.now() - start) / 1000).toFixed(1)} s, relay RSS ${(sample() / MIB).toFixed(0)} MiB: ${formatProbe(readProbe(probeFile))}`);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, runner));
     const admissionSeconds = (lastEstablished - start) / 1000;
     const rssAdmitted = sample();
+    const memoryAdmitted = readProbe(probeFile);
+    log(`all admitted: relay RSS ${(rssAdmitted / MIB).toFixed(0)} MiB: ${formatProbe(memoryAdmitted)}`);
     const stats = await relay.stats();
     log(`relay reports ${stats.activeClients} active, ${stats.admissions} admissions; waiting for presence to settle`);
     // Presence to the members keeps flowing after the last admission; wait until the relay's CPU goes quiet.
@@ -149,6 +183,10 @@ async function main(): Promise<void> {
     }
     const settleSeconds = (Date.now() - settleStart) / 1000;
     const rssSettled = sample();
+    // The probe writes every second: wait for one taken after the settle.
+    await sleep(1_500);
+    const memorySettled = readProbe(probeFile);
+    log(`settled: relay RSS ${(rssSettled / MIB).toFixed(0)} MiB: ${formatProbe(memorySettled)}`);
     const cpu = cpuTimes(relay.pid) ?? { userS: 0, systemS: 0 };
     const after = await relay.stats();
     const result: RelayScaleResult = {
@@ -175,6 +213,8 @@ async function main(): Promise<void> {
       settleSeconds,
       stoppedEarly: held.length + failed < target,
       stopReason: held.length + failed >= target ? null : rssMax >= maxRss ? `relay RSS passed ${maxRss / MIB} MiB` : `${maxSeconds} s bound`,
+      memoryAdmitted,
+      memorySettled,
     };
     process.stdout.write(`${renderRelayScaleSection(result)}\n`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -182,6 +222,7 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     for (const h of held) h.close();
     await relay.stop();
+    rmSync(probeDir, { recursive: true, force: true });
   }
 }
 

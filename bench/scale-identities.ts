@@ -12,9 +12,11 @@
  *
  * The cache holds secret seeds of throwaway members of a throwaway CA, in a
  * directory only this user reads (0700). Certificates are valid 30 days
- * from their making; an older cache is made again.
+ * from their making; an older cache is made again. A run asking for fewer
+ * members than a valid cache holds takes that cache's first N (same CA),
+ * so a 10,000-member cache serves quick runs at 2,000 or 3,000 too.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,18 +92,38 @@ function parseRecords(bytes: Uint8Array): ScaleMember[] {
   return members;
 }
 
-export async function loadOrMakeIdentities(count: number, progress: (done: number) => void = () => undefined): Promise<ScaleIdentities> {
-  const dir = join(tmpdir(), `shadowmesh-bench-scale-v${CACHE_VERSION}-${count}`);
+const CACHE_PREFIX = `shadowmesh-bench-scale-v${CACHE_VERSION}-`;
+
+/** The first `count` members of the cache in `dir`, if it is valid and holds at least that many. */
+function loadCached(dir: string, count: number): ScaleIdentities | null {
   const caFile = join(dir, 'ca.crt');
   const membersFile = join(dir, 'members.bin');
   const metaFile = join(dir, 'meta.json');
-  if (existsSync(metaFile) && existsSync(membersFile) && existsSync(caFile)) {
-    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { count: number; notAfterMs: number };
-    if (meta.count === count && meta.notAfterMs - DAY_MS > Date.now()) {
-      const members = parseRecords(new Uint8Array(readFileSync(membersFile)));
-      if (members.length === count) return { dir, caFile, members, cached: true };
-    }
+  if (!(existsSync(metaFile) && existsSync(membersFile) && existsSync(caFile))) return null;
+  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { count: number; notAfterMs: number };
+  if (!(meta.count >= count && meta.notAfterMs - DAY_MS > Date.now())) return null;
+  const members = parseRecords(new Uint8Array(readFileSync(membersFile)));
+  if (members.length !== meta.count) return null;
+  return { dir, caFile, members: members.slice(0, count), cached: true };
+}
+
+export async function loadOrMakeIdentities(count: number, progress: (done: number) => void = () => undefined): Promise<ScaleIdentities> {
+  const dir = join(tmpdir(), `${CACHE_PREFIX}${count}`);
+  const exact = loadCached(dir, count);
+  if (exact !== null) return exact;
+  // A larger cache serves a smaller run: the smallest one that is large enough.
+  const larger = readdirSync(tmpdir())
+    .filter((name) => name.startsWith(CACHE_PREFIX))
+    .map((name) => Number(name.slice(CACHE_PREFIX.length)))
+    .filter((n) => Number.isInteger(n) && n > count)
+    .sort((a, b) => a - b);
+  for (const n of larger) {
+    const found = loadCached(join(tmpdir(), `${CACHE_PREFIX}${n}`), count);
+    if (found !== null) return found;
   }
+  const caFile = join(dir, 'ca.crt');
+  const membersFile = join(dir, 'members.bin');
+  const metaFile = join(dir, 'meta.json');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const notBeforeMs = Date.now() - DAY_MS;
   const notAfterMs = notBeforeMs + VALID_MS;

@@ -29,11 +29,13 @@
  * --cluster nats://… joins a relay cluster (src/relay/cluster/,
  * docs/architecture.md "Relay cluster"): members of every relay of the
  * network reach each other; without it nothing of NATS is loaded.
+ * The process's V8 heap growth is limited first (relay-heap.ts).
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { type RelayOptions } from '../relay/relay-options.js';
 import { RelayDaemon } from '../relay-daemon/relay-daemon.js';
+import { limitRelayHeapGrowth } from './relay-heap.js';
 import { keySourcesHelp } from '../config/config-keys.js';
 import { logFormatOf, logLevelOf, relayDaemonOptionsOf, relayServerOptionsOf } from '../config/component-options.js';
 import { AdjustableLogger } from '../config/adjustable-logger.js';
@@ -88,6 +90,8 @@ export function relayOptionsFromCli(opts: RelayCliOptions): Partial<RelayOptions
 }
 
 async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
+  // docs/configuration.md "Relay memory": V8's old generation kept near its live size.
+  limitRelayHeapGrowth();
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const load = () => loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
   const cfg = await load();

@@ -27,7 +27,8 @@
  *   shadowmesh_policy_refused_total{code}              counter  signed policies from the relay refused, by error code
  *
  * Drop components follow the control API's status: link, peers, session
- * (summed over peers), ping, paths, udp, chat, dataplane. The histogram is fed by
+ * (summed over peers), ping, paths, certs (the certificate fetcher), udp,
+ * chat, dataplane. The histogram is fed by
  * the path manager's 'migration_complete' event, once per migration.
  *
  * Session counters live as long as the PeerManager's peer entries, which are
@@ -45,6 +46,8 @@ export interface NodeMetricsSource {
     /** Every known relay (ShadowNode.relayList); absent in sources that know one relay only. */
     relayList?(): readonly { readonly url: string; readonly state: string; readonly rttMs: number | null }[];
     readonly peers: { readonly drops: Counts };
+    /** The certificate fetcher (src/node/cert-fetcher.ts); absent in sources without one. */
+    readonly certs?: { readonly drops: Counts };
     readonly paths: {
       readonly stats: {
         readonly migrations: { readonly to_direct: number; readonly to_relay: number };
@@ -103,6 +106,7 @@ function* drops(d: NodeMetricsSource): Iterable<Sample> {
   yield* byLabel('reason', sumSessions(d).drops, { component: 'session' });
   yield* byLabel('reason', d.pinger.drops, { component: 'ping' });
   yield* byLabel('reason', d.node.paths.stats.drops, { component: 'paths' });
+  if (d.node.certs !== undefined) yield* byLabel('reason', d.node.certs.drops, { component: 'certs' });
   const offers = d.node.offers;
   if (offers !== undefined && offers !== null) yield* byLabel('reason', offers.drops(), { component: 'offers' });
   const udp = d.node.udp;

@@ -452,6 +452,7 @@ export class NodeDaemon {
       directory: node.directory,
       paths: node.paths,
       offers: node.offers,
+      certs: node.certs,
       pinger: this.pinger,
       chatService: this.chatService,
       chatInbox: this.chatInbox,

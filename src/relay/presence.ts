@@ -23,7 +23,8 @@
  * keyed by peer, holding only the LATEST entry for that peer (an up then a
  * down of one member leave one down). Every flush interval (PRESENCE_FLUSH_MS,
  * longer with many receivers: presenceFlushMs) the pending sets go out as
- * PRESENCE frames of up to MAX_PRESENCE_ENTRIES entries,
+ * PRESENCE frames of up to PRESENCE_SEND_ENTRIES entries (the wire allows
+ * MAX_PRESENCE_ENTRIES; smaller frames keep the socket's buffers small),
  * but only while the receiver's send queue is under its limit; a congested
  * receiver keeps its set, resumed when a write completes, on the next flush
  * and on every sweep (`pump`). Each receiver has at most one frame on its
@@ -54,7 +55,7 @@
  * schedules. Throws on nothing the network sends.
  */
 import { sha256 } from '../crypto/bytes.js';
-import { MAX_PRESENCE_ENTRIES, PresenceKind } from '../wire/constants.js';
+import { PresenceKind } from '../wire/constants.js';
 import { encodePresenceEntry, presenceFrame } from '../wire/relay-frames.js';
 import type { TimerHandle } from '../util/clock.js';
 import type { RelayStats } from './relay-stats.js';
@@ -72,12 +73,25 @@ export const PRESENCE_FLUSH_MS = 50;
  *  O(members) per change; larger, not more, frames carry a join storm. */
 export const PRESENCE_FRAMES_PER_SEC = 10_000;
 
-/** Full PRESENCE frames (MAX_PRESENCE_ENTRIES entries, ~58 KB each) kept
+/** Entries in one PRESENCE frame this relay sends, at most: 200 ups are
+ *  14,606 bytes, so a frame, its WebSocket header and TLS overhead fit one
+ *  16 KiB buffer of the socket's TLS layer. Node's TLS layer sizes its
+ *  per-connection buffers by the writes it is handed and keeps them while
+ *  the connection lives: at the wire's limit (MAX_PRESENCE_ENTRIES, 800,
+ *  ~58 KB) every newcomer, whose initial list is full frames, kept tens of
+ *  KB more native memory (docs/architecture.md "Presence at scale";
+ *  3,000 members: 552 MiB RSS with 800-entry frames, 457 MiB with these,
+ *  BENCHMARKS.md "One relay holding many members"). Receivers accept up
+ *  to MAX_PRESENCE_ENTRIES; smaller frames change no meaning, only how many
+ *  frames a list takes (50 at 10,000 members). */
+export const PRESENCE_SEND_ENTRIES = 200;
+
+/** Full PRESENCE frames (PRESENCE_SEND_ENTRIES entries, ~14.6 KB each) kept
  *  across flushes: newcomers' initial lists list the members in admission
- *  order, so their full frames repeat from one newcomer to the next; 32
+ *  order, so their full frames repeat from one newcomer to the next; 128
  *  frames (1.8 MiB) cover a 25,600-member list, and a miss only costs an
  *  allocation. */
-export const PRESENCE_FULL_FRAME_CACHE = 32;
+export const PRESENCE_FULL_FRAME_CACHE = 128;
 
 /** The flush interval for `receivers` members with pending changes. */
 export function presenceFlushMs(receivers: number): number {
@@ -282,7 +296,7 @@ export class RelayPresence<M extends PresenceMember> {
   }
 
   /**
-   * Send conn the next frame of `set` (up to MAX_PRESENCE_ENTRIES entries),
+   * Send conn the next frame of `set` (up to PRESENCE_SEND_ENTRIES entries),
    * unless one is still on its way to the socket or the queue is full. One
    * frame in flight per receiver: a newcomer's list of N members (73·N
    * bytes, 730 KB at 10,000) handed to ws at once would sit in that
@@ -302,9 +316,9 @@ export class RelayPresence<M extends PresenceMember> {
         ids += `${entry.id},`;
         if (entry.bytes[0] === PresenceKind.Up) ups++;
         set.delete(key);
-        if (batch.length === MAX_PRESENCE_ENTRIES) break;
+        if (batch.length === PRESENCE_SEND_ENTRIES) break;
       }
-      const full = batch.length === MAX_PRESENCE_ENTRIES;
+      const full = batch.length === PRESENCE_SEND_ENTRIES;
       let frame = full ? this.#fullFrames.get(ids) : shared.get(ids);
       if (frame === undefined) {
         frame = presenceFrame(batch);

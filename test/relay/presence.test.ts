@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sha256 } from '../../src/crypto/bytes.js';
 import { PeerTable } from '../../src/relay/peer-table.js';
-import { PRESENCE_FLUSH_MS, PRESENCE_FRAMES_PER_SEC, presenceFlushMs, RelayPresence, type PresenceMember } from '../../src/relay/presence.js';
+import { PRESENCE_FLUSH_MS, PRESENCE_FRAMES_PER_SEC, PRESENCE_SEND_ENTRIES, presenceFlushMs, RelayPresence, type PresenceMember } from '../../src/relay/presence.js';
 import type { DropReason } from '../../src/relay/relay-stats.js';
 import { RelayStats } from '../../src/relay/relay-stats.js';
 import { FrameType, MAX_PRESENCE_ENTRIES, PresenceKind } from '../../src/wire/constants.js';
-import { decodeRelayFrame, type RelayFrame } from '../../src/wire/relay-frames.js';
+import { decodeRelayFrame, encodePresenceEntry, presenceFrame, type RelayFrame } from '../../src/wire/relay-frames.js';
 
 class FakeConn implements PresenceMember {
   readonly peerKey: string;
@@ -200,9 +200,19 @@ test('a congested member keeps one pending entry per member, however many change
   assert.ok(log.every((s) => s.startsWith('down:')), 'only the latest state of each member');
 });
 
-test("a newcomer's list is paced by its queue in frames of at most MAX_PRESENCE_ENTRIES, skipping members that left meanwhile", () => {
+test('a frame of PRESENCE_SEND_ENTRIES ups, with its WebSocket header and TLS record overhead, fits one 16 KiB TLS buffer, and receivers accept it', () => {
+  assert.ok(PRESENCE_SEND_ENTRIES <= MAX_PRESENCE_ENTRIES);
+  const up = (i: number): Uint8Array => encodePresenceEntry({ kind: PresenceKind.Up, peerId: new Uint8Array(32).fill(i & 255), certDigest: new Uint8Array(32), onlineSinceMs: i });
+  const frame = presenceFrame(Array.from({ length: PRESENCE_SEND_ENTRIES }, (_, i) => up(i)));
+  // RFC 6455 §5.2: a 16-bit extended length, 4 bytes; RFC 8446 §5.2: 5-byte header, content type, 16-byte tag.
+  assert.ok(frame.length + 4 + 5 + 1 + 16 <= 16_384, `${frame.length} bytes`);
+  const f = decodeRelayFrame(frame);
+  assert.ok(f.type === FrameType.Presence && f.entries.length === PRESENCE_SEND_ENTRIES);
+});
+
+test("a newcomer's list is paced by its queue in frames of at most PRESENCE_SEND_ENTRIES, skipping members that left meanwhile", () => {
   const { join, leave, stats, presence, table, tick } = setup();
-  const N = MAX_PRESENCE_ENTRIES + 200;
+  const N = PRESENCE_SEND_ENTRIES + 200;
   const members = Array.from({ length: N }, (_, i) => join(i + 1));
   tick();
   const newcomer = new FakeConn(N + 10, stats);
@@ -226,7 +236,7 @@ test("a newcomer's list is paced by its queue in frames of at most MAX_PRESENCE_
   presence.pump();
   assert.equal(newcomer.sent.length, 1);
   const first = newcomer.sent[0];
-  assert.ok(first?.type === FrameType.Presence && first.entries.length === MAX_PRESENCE_ENTRIES);
+  assert.ok(first?.type === FrameType.Presence && first.entries.length === PRESENCE_SEND_ENTRIES);
   newcomer.congested = false;
   newcomer.sendFrame = original;
   (newcomer.written.at(-1) as () => void)();
@@ -302,20 +312,20 @@ test('receivers with the same changes share one frame buffer; a receiver with ot
 
 test("newcomers' initial lists share their full frames across flushes", () => {
   const { join, tick } = setup();
-  Array.from({ length: MAX_PRESENCE_ENTRIES + 10 }, (_, i) => join(i + 1));
+  Array.from({ length: PRESENCE_SEND_ENTRIES + 10 }, (_, i) => join(i + 1));
   tick();
   const x = join(5_001);
   tick();
   const y = join(5_002);
   tick();
   assert.equal(x.raw[0]?.length, y.raw[0]?.length);
-  assert.ok(x.raw[0] === y.raw[0], 'the first 800 members, one buffer for both newcomers');
+  assert.ok(x.raw[0] === y.raw[0], 'the first PRESENCE_SEND_ENTRIES members, one buffer for both newcomers');
   assert.ok(x.raw[1] !== y.raw[1], 'the rest differs (y also lists x)');
 });
 
 test('one frame in flight per receiver: the next goes when the socket has written the last', () => {
   const { join, presence, tick, table, stats } = setup();
-  Array.from({ length: 3 * MAX_PRESENCE_ENTRIES }, (_, i) => join(i + 1));
+  Array.from({ length: 3 * PRESENCE_SEND_ENTRIES }, (_, i) => join(i + 1));
   tick();
   const newcomer = new FakeConn(9_000, stats);
   table.admit(newcomer.peerKey, newcomer);
@@ -328,6 +338,6 @@ test('one frame in flight per receiver: the next goes when the socket has writte
     assert.equal(newcomer.sent.length, i);
   }
   newcomer.completeWrites();
-  assert.equal(newcomer.log().length, 3 * MAX_PRESENCE_ENTRIES);
+  assert.equal(newcomer.log().length, 3 * PRESENCE_SEND_ENTRIES);
   assert.equal(presence.pendingFor(newcomer), 0);
 });

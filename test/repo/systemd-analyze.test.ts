@@ -53,7 +53,8 @@ const COMMON: readonly string[] = [
 ];
 const PER_UNIT: Readonly<Record<string, readonly string[]>> = Object.freeze({
   'shadowmesh-node.service': ['CapabilityBoundingSet=CAP_NET_ADMIN', 'AmbientCapabilities=CAP_NET_ADMIN', 'DevicePolicy=closed', 'DeviceAllow=/dev/net/tun rw', 'StateDirectory=shadowmesh'],
-  'shadowmesh-relay.service': ['CapabilityBoundingSet=', 'AmbientCapabilities=', 'PrivateDevices=yes', 'StateDirectory=shadowmesh-relay'],
+  // jemalloc with immediate purging: the relay's memory per member (docs/configuration.md "Relay memory").
+  'shadowmesh-relay.service': ['CapabilityBoundingSet=', 'AmbientCapabilities=', 'PrivateDevices=yes', 'StateDirectory=shadowmesh-relay', 'Environment=LD_PRELOAD=libjemalloc.so.2', 'Environment=MALLOC_CONF=dirty_decay_ms:0,muzzy_decay_ms:0'],
 });
 
 const ROOT = repoRoot();

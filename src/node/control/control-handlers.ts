@@ -159,6 +159,8 @@ export interface NodeControlSource {
   };
   /** Refused PATH_OFFERs by reason (policy, stale, ...); null or absent when relay-only. */
   readonly offers?: { drops(): Counts } | null;
+  /** The certificate fetcher (src/node/cert-fetcher.ts): CERT answers and announcements dropped, by reason; absent in sources without one. */
+  readonly certs?: { readonly drops: Counts };
   /** Mesh ping; the pinger's own timeout applies. */
   readonly pinger: { readonly drops: Counts; ping(peerId: Uint8Array): Promise<{ rttMs: number }> };
   readonly chatService: ControlChatService;
@@ -248,6 +250,7 @@ export class NodeControlHandlers implements ControlHandler {
     prefixed(drops, 'peers', s.sessions.drops);
     prefixed(drops, 'ping', s.pinger.drops);
     prefixed(drops, 'paths', s.paths.stats.drops);
+    if (s.certs !== undefined) prefixed(drops, 'certs', s.certs.drops);
     if (s.offers !== undefined && s.offers !== null) prefixed(drops, 'offers', s.offers.drops());
     if (s.udp !== null) prefixed(drops, 'udp', s.udp.stats.drops);
     prefixed(drops, 'chat', s.chatService.drops);
