@@ -170,7 +170,21 @@ against the wireguard-go replies of the same phase. Read the median ratio when t
   return `${head}\n${load}\n${renderTable(r.rows, r.options)}\n`;
 }
 
+const USAGE = `usage: node dist/bench/netns-ping-interleaved.js [--rounds R (10)] [--count C (20)] [--interval S (0.01)] [--warm N (0)]
+Pings wireguard-go and ShadowMesh side by side in alternating rounds in a netns lab (root only);
+a table on stdout, then one JSON line.
+`;
+const OPTIONS = new Set(['--rounds', '--count', '--interval', '--warm']);
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  for (let i = 0; i < args.length; i += 2) {
+    if (!OPTIONS.has(args[i]!)) throw new Error(`unknown option ${args[i]}\n${USAGE}`);
+  }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('needs root (network namespaces)');
   const o = { rounds: arg('--rounds', 10, 1, 100), count: arg('--count', 20, 1, 1000), intervalS: arg('--interval', 0.01, 0.002, 1), warm: arg('--warm', 0, 0, 20_000) };
   const loadAtStart = loadavg()[0] ?? 0;
