@@ -47,7 +47,7 @@ function one(unit: Unit, section: string, key: string): string | undefined {
   return values === undefined ? undefined : values[values.length - 1];
 }
 
-function commonChecks(unit: Unit, user: string, command: string): void {
+function commonChecks(unit: Unit, user: string, command: string, extraEnv: readonly string[] = []): void {
   assert.deepEqual([...unit.keys()], ['Unit', 'Service', 'Install']);
   assert.equal(one(unit, 'Service', 'User'), user);
   assert.notEqual(one(unit, 'Service', 'User'), 'root');
@@ -61,7 +61,7 @@ function commonChecks(unit: Unit, user: string, command: string): void {
   assert.match(one(unit, 'Service', 'ExecStartPre') ?? '', /^\/usr\/bin\/shadowmesh config check --role (node|relay)$/);
   const env = unit.get('Service')?.get('Environment') ?? [];
   const names = env.map((e) => e.split('=')[0]);
-  assert.deepEqual(names.sort(), [CONFIG_ENV, HOME_ENV].sort());
+  assert.deepEqual(names.sort(), [CONFIG_ENV, HOME_ENV, ...extraEnv].sort());
   const home = env.find((e) => e.startsWith(`${HOME_ENV}=`))!.split('=')[1]!;
   assert.equal(home, `/var/lib/${one(unit, 'Service', 'StateDirectory')}`, 'SHADOWMESH_HOME is the StateDirectory systemd creates for the user');
 }
@@ -77,7 +77,10 @@ test('the node unit: its own user, CAP_NET_ADMIN only (ambient and bounding), sa
 
 test('the relay unit: its own user, no capability at all, reload is SIGHUP', () => {
   const unit = load('shadowmesh-relay.service');
-  commonChecks(unit, 'shadowmesh-relay', 'relay');
+  commonChecks(unit, 'shadowmesh-relay', 'relay', ['LD_PRELOAD', 'MALLOC_CONF']);
+  const env = unit.get('Service')?.get('Environment') ?? [];
+  assert.ok(env.includes('LD_PRELOAD=libjemalloc.so.2'), 'the relay runs on jemalloc (docs/configuration.md "Relay memory")');
+  assert.ok(env.some((e) => /^MALLOC_CONF=.*dirty_decay_ms:0/.test(e)), 'freed pages go back to the kernel at once');
   assert.equal(one(unit, 'Service', 'CapabilityBoundingSet'), '');
   assert.equal(one(unit, 'Service', 'AmbientCapabilities'), '');
   assert.equal(one(unit, 'Service', 'PrivateDevices'), 'yes');
