@@ -154,7 +154,24 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     ...webOf(cfg),
     ...namesOf(cfg),
     ...routesOf(cfg),
+    ...streamsOf(cfg),
   };
+}
+
+/** node.socks5.* and node.streams.*: the stream layer's local side; {} when neither is set. */
+export function streamsOf(cfg: EffectiveConfig): { streams?: NonNullable<DaemonOptions['streams']> } {
+  const text = cfg.string('node.socks5.listen');
+  const authFile = cfg.string('node.socks5.authFile');
+  const serveLoopback = cfg.boolean('node.streams.serveLoopback') === true;
+  if (text === undefined && authFile !== undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', 'node.socks5.authFile (--socks5-auth) needs node.socks5.listen (--socks5)');
+  let socks5: { host: string; port: number; authFile?: string } | undefined;
+  if (text !== undefined) {
+    const listen = parseListenText(text);
+    if (listen === null) throw new TypeError('config node.socks5.listen: not HOST:PORT (the schema checks it)');
+    socks5 = { ...listen, ...(authFile !== undefined ? { authFile } : {}) };
+  }
+  if (socks5 === undefined && !serveLoopback) return {};
+  return { streams: { ...(socks5 !== undefined ? { socks5 } : {}), ...(serveLoopback ? { serveLoopback } : {}) } };
 }
 
 /** node.routes.*: subnet routes of the daemon; {} when neither accepting nor advertising. */

@@ -22,7 +22,8 @@ import type { StreamEndpoint, StreamHandle } from './stream-mux.js';
 /** Connect `socket` to `handle`; returns the endpoint the mux drives. Bytes already read (`head`) go first. */
 export function bridgeSocket(socket: Socket, handle: StreamHandle, head?: Uint8Array): StreamEndpoint {
   let ended = false;
-  if (head !== undefined && head.length > 0 && !handle.write(head)) socket.pause();
+  // The caller may have paused the socket while the stream opened: read again unless the window is already full.
+  if (head === undefined || head.length === 0 || handle.write(head)) socket.resume();
   socket.on('data', (chunk: Buffer) => {
     if (!handle.write(chunk)) socket.pause();
   });

@@ -1,0 +1,19 @@
+/**
+ * Stable error codes of the stream layer's local side (docs/conventions.md
+ * §9): the SOCKS5 proxy's credentials file. Network input never throws
+ * (it is dropped and counted, docs/conventions.md §10); these are for the
+ * operator's configuration.
+ */
+import { SmError } from '../../errors.js';
+
+export const StreamCode = Object.freeze({
+  /** The SOCKS5 credentials file (--socks5-auth) is unreadable, empty, or has a line that is not USER:PASSWORD (1..255 bytes each). */
+  SOCKS_AUTH_FILE: 'SM_ERR_STREAM_SOCKS_AUTH_FILE',
+  /** The SOCKS5 listener could not be opened (address in use, not permitted). */
+  SOCKS_LISTEN: 'SM_ERR_STREAM_SOCKS_LISTEN',
+} as const);
+export type StreamCode = (typeof StreamCode)[keyof typeof StreamCode];
+
+export class StreamError extends SmError {
+  override name = 'StreamError';
+}
