@@ -476,6 +476,7 @@ export class NodeDaemon {
         return url === null ? null : { url, token: this.#webToken };
       },
       netcheck: this.#netcheck,
+      forward: (p) => this.streams.forward(p),
       requestStop: () => this.#requestStop(),
     };
   }

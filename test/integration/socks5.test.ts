@@ -11,6 +11,9 @@
  *   - 50 concurrent streams (curl --parallel) all complete, each intact.
  *   - A SOCKS client that stops reading mid-transfer does not stop another
  *     stream's transfer; once it reads again it gets every byte.
+ *   - `shadowmesh forward 0 bob:PORT` (as nobody, through alice's control
+ *     socket) carries plain TCP to bob's server; the listener closes with
+ *     the command; a forward to an unknown name closes each connection.
  *   - Malformed and refused requests get their reply codes (bad version:
  *     closed; no acceptable method 0xFF; wrong password; BIND 0x07; unknown
  *     address type 0x08; unknown name and an address no member owns 0x04;
@@ -29,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { freePort } from '../../testkit/free-port.js';
-import { startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
+import { CLI_MAIN_PATH, startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
 import { spawnTracked, type TrackedProcess } from '../../testkit/tracked-process.js';
 import { createTestNetwork, type TestNetwork } from '../../testkit/test-network.js';
 
@@ -220,6 +223,36 @@ describe('SOCKS5 proxy through the stream layer', { skip: !isRoot ? 'needs root 
     stalled.resume();
     await waitFor('the stalled client to get everything', async () => (got >= blocks * BLOCK_BYTES ? true : undefined), TRANSFER_TIMEOUT_MS, 100);
     stalled.destroy();
+  });
+
+  test('shadowmesh forward (as nobody, through alice\'s control socket) carries a plain TCP port to bob, and closes with the command', async () => {
+    const ctl = join(work, 'alice', 'control.sock');
+    const cli = (target: string): TrackedProcess => spawnTracked('setpriv', [`--reuid=${NOBODY.uid}`, `--regid=${NOBODY.gid}`, '--clear-groups', process.execPath, CLI_MAIN_PATH, 'forward', '0', target, '--control', ctl], { env: { PATH: process.env.PATH ?? '', HOME: join(work, 'alice') } });
+    const fwd = cli(`bob:${httpPort}`);
+    try {
+      const line = await fwd.firstLine('forward', 20_000);
+      const m = /^forwarding 127\.0\.0\.1:(\d+) -> bob:(\d+)$/.exec(line);
+      assert.ok(m !== null, line);
+      const local = Number(m[1]);
+      const r = await curl([`http://127.0.0.1:${local}/blocks/5`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.sha256, expectedHash(5));
+      await fwd.stop();
+      // The listener goes with the command.
+      await waitFor('the forward to close', async () => ((await curl([`http://127.0.0.1:${local}/blocks/1`], 5_000)).status === 7 ? true : undefined), 10_000, 200);
+    } finally {
+      await fwd.stop();
+    }
+    const nowhere = cli(`mallory:${httpPort}`);
+    try {
+      const line = await nowhere.firstLine('forward', 20_000);
+      const local = Number(/^forwarding 127\.0\.0\.1:(\d+) /.exec(line)?.[1]);
+      const r = await curl([`http://127.0.0.1:${local}/blocks/1`], 10_000);
+      assert.notEqual(r.status, 0, 'a forward to an unknown name closes each connection');
+      assert.equal(r.bytes, 0);
+    } finally {
+      await nowhere.stop();
+    }
   });
 
   test('malformed and refused requests get their reply codes, and the daemon stays up', async () => {

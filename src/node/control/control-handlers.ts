@@ -33,7 +33,7 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type NetcheckParams, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { ControlError, errorBody, type ForwardParams, type ForwardProgress, type NetcheckParams, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 import type { NetcheckRun } from '../path/netcheck-runner.js';
@@ -172,6 +172,8 @@ export interface NodeControlSource {
     accepted(): Array<{ route: string; peer: string; name: string }>;
     readonly installFailures: number;
   } | null;
+  /** Open a port forward through the stream layer (src/node/stream/node-streams.ts); absent: `forward` is unknown. */
+  forward?(params: ForwardParams): Promise<{ address: { host: string; port: number } | null; close(): Promise<void> }>;
   /** Version of the signed policy in force; null or absent: none. */
   policyVersion?(): number | null;
   /** Signed policies from the relay refused, by code; absent: none counted. */
@@ -429,6 +431,19 @@ export class NodeControlHandlers implements ControlHandler {
       }
     }
     throw new ControlError(ControlCode.UNKNOWN_PEER, `no known member matches ${JSON.stringify(s)}: is it online? (\`shadowmesh peers\` lists who is)`);
+  }
+
+  /** `forward`: listen, report the address, carry connections until the client hangs up, then close the listener. */
+  async forward(params: ForwardParams, onProgress: (p: ForwardProgress) => void, signal: AbortSignal): Promise<void> {
+    const open = this.#s.forward;
+    if (open === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "forward": this daemon carries no streams');
+    const f = await open(params);
+    try {
+      onProgress({ listening: f.address ?? { host: params.host, port: params.port } });
+      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      await f.close();
+    }
   }
 
   async ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult> {

@@ -20,6 +20,7 @@ import type { NamedAddress } from '../../names/member-names.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { formatHostPort } from '../../wire/ip-address.js';
+import { PortForward, type PortForwardOptions } from './port-forward.js';
 import { parseSocksUsers, Socks5Server } from './socks5-server.js';
 import { LocalStreamAcceptor } from './stream-acceptor.js';
 import { StreamDialer } from './stream-dialer.js';
@@ -63,6 +64,8 @@ export class NodeStreams {
   socks: Socks5Server | null = null;
   readonly #deps: NodeStreamsDeps;
   readonly #o: NodeStreamsOptions;
+  /** Port forwards open now (each until its control client hangs up, or the daemon stops). */
+  readonly #forwards = new Set<PortForward>();
 
   constructor(deps: NodeStreamsDeps, options: NodeStreamsOptions) {
     this.#deps = deps;
@@ -111,7 +114,25 @@ export class NodeStreams {
     this.#deps.logger.info('socks5: proxy listening', { listen: a === null ? '?' : formatHostPort(a.host, a.port), auth: users !== undefined ? 'username/password' : 'none' });
   }
 
+  /** Open a port forward (`shadowmesh forward`); the caller closes it when its control client hangs up. */
+  async forward(options: PortForwardOptions): Promise<{ address: { host: string; port: number } | null; close(): Promise<void> }> {
+    const f = new PortForward(this.dialer, options);
+    await f.start();
+    this.#forwards.add(f);
+    const address = f.address;
+    this.#deps.logger.info('forward: listening', { listen: formatHostPort(address?.host ?? options.host, address?.port ?? options.port), target: formatHostPort(options.target, options.targetPort) });
+    return {
+      address,
+      close: async () => {
+        this.#forwards.delete(f);
+        await f.stop();
+      },
+    };
+  }
+
   async stop(): Promise<void> {
+    for (const f of [...this.#forwards]) await f.stop();
+    this.#forwards.clear();
     await this.socks?.stop();
     this.socks = null;
     this.mux.stop();

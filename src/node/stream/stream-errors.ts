@@ -1,6 +1,6 @@
 /**
  * Stable error codes of the stream layer's local side (docs/conventions.md
- * §9): the SOCKS5 proxy's credentials file. Network input never throws
+ * §9): the SOCKS5 proxy's credentials file and the local listeners. Network input never throws
  * (it is dropped and counted, docs/conventions.md §10); these are for the
  * operator's configuration.
  */
@@ -11,6 +11,8 @@ export const StreamCode = Object.freeze({
   SOCKS_AUTH_FILE: 'SM_ERR_STREAM_SOCKS_AUTH_FILE',
   /** The SOCKS5 listener could not be opened (address in use, not permitted). */
   SOCKS_LISTEN: 'SM_ERR_STREAM_SOCKS_LISTEN',
+  /** A port forward's local listener could not be opened (address in use, not permitted). */
+  FORWARD_LISTEN: 'SM_ERR_STREAM_FORWARD_LISTEN',
 } as const);
 export type StreamCode = (typeof StreamCode)[keyof typeof StreamCode];
 
