@@ -33,6 +33,8 @@ export class PortForward {
   readonly #dialer: StreamDialer;
   readonly #o: PortForwardOptions;
   #server: Server | null = null;
+  /** Client sockets open now: stop() closes them, so it never waits on a half-open stream. */
+  readonly #clients = new Set<Socket>();
   readonly stats = { connections: 0, connected: 0, unknown_name: 0, no_route: 0, refused: 0 };
 
   constructor(dialer: StreamDialer, options: PortForwardOptions) {
@@ -62,11 +64,16 @@ export class PortForward {
     const s = this.#server;
     if (s === null) return;
     this.#server = null;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const c of this.#clients) c.destroy();
+    this.#clients.clear();
+    await closed;
   }
 
   #onClient(socket: Socket): void {
     this.stats.connections++;
+    this.#clients.add(socket);
+    socket.once('close', () => this.#clients.delete(socket));
     socket.on('error', () => { /* 'close' follows */ });
     this.#dialer.dial(this.#o.target, this.#o.targetPort).then((r) => {
       if ('unknownName' in r) { this.stats.unknown_name++; socket.destroy(); return; }

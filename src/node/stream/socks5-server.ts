@@ -93,6 +93,8 @@ export class Socks5Server {
   readonly #logger: Logger;
   readonly #o: Socks5Options;
   #server: Server | null = null;
+  /** Client sockets open now: stop() closes them, so it never waits on a half-open stream. */
+  readonly #clients = new Set<Socket>();
   readonly stats: { accepted: number; connected: number } & Record<SocksDropReason, number> = {
     accepted: 0, connected: 0, bad_version: 0, no_method: 0, auth_failed: 0, bad_command: 0, bad_address_type: 0, unknown_name: 0, no_route: 0, refused: 0, too_long: 0, timeout: 0, malformed: 0,
   };
@@ -125,11 +127,16 @@ export class Socks5Server {
     const s = this.#server;
     if (s === null) return;
     this.#server = null;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const c of this.#clients) c.destroy();
+    this.#clients.clear();
+    await closed;
   }
 
   #onClient(socket: Socket): void {
     this.stats.accepted++;
+    this.#clients.add(socket);
+    socket.once('close', () => this.#clients.delete(socket));
     let buf: Buffer = Buffer.alloc(0);
     let stage: 'greeting' | 'auth' | 'request' | 'dialing' = 'greeting';
     const timer = setTimeout(() => { this.stats.timeout++; socket.destroy(); }, SOCKS_HANDSHAKE_TIMEOUT_MS);
