@@ -477,6 +477,7 @@ export class NodeDaemon {
       },
       netcheck: this.#netcheck,
       forward: (p) => this.streams.forward(p),
+      streamDrops: () => this.streams.drops(),
       requestStop: () => this.#requestStop(),
     };
   }

@@ -17,7 +17,8 @@
  *   - Malformed and refused requests get their reply codes (bad version:
  *     closed; no acceptable method 0xFF; wrong password; BIND 0x07; unknown
  *     address type 0x08; unknown name and an address no member owns 0x04;
- *     a closed port on bob 0x05), and the daemon stays up and serves.
+ *     a closed port on bob 0x05), each counted by reason in `status`
+ *     (streams.*), and the daemon stays up and serves.
  *
  * Needs root (to switch to nobody); skipped otherwise. Only processes this
  * test started are stopped, by pid.
@@ -30,6 +31,7 @@ import { chmod, chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/p
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ControlClient } from '../../src/node/control/control-client.js';
 import { startDaemon, waitFor, type DaemonProcess } from '../../testkit/daemon-process.js';
 import { freePort } from '../../testkit/free-port.js';
 import { CLI_MAIN_PATH, startRelayProcess, type RelayProcess } from '../../testkit/relay-process.js';
@@ -285,5 +287,19 @@ describe('SOCKS5 proxy through the stream layer', { skip: !isRoot ? 'needs root 
     assert.equal(still.status, 0, still.stderr);
     assert.equal(still.sha256, expectedHash(1));
     assert.equal(alice.stderr().includes('uncaught'), false);
+    // Every failure is counted by reason in status (streams.*), on the proxy side and at the acceptor.
+    const aDrops = ((await new ControlClient({ path: join(work, 'alice', 'control.sock') }).call('status', {})) as { drops: Record<string, number> }).drops;
+    assert.equal(aDrops['streams.socks_bad_version'], 1);
+    assert.equal(aDrops['streams.socks_no_method'], 1);
+    assert.equal(aDrops['streams.socks_auth_failed'], 1);
+    assert.equal(aDrops['streams.socks_bad_command'], 2);
+    assert.equal(aDrops['streams.socks_bad_address_type'], 1);
+    assert.equal(aDrops['streams.socks_unknown_name'], 2);
+    assert.equal(aDrops['streams.socks_no_route'], 1);
+    assert.equal(aDrops['streams.socks_refused'], 1);
+    assert.equal(aDrops['streams.socks_too_long'], 1);
+    const bDrops = ((await new ControlClient({ path: join(work, 'bob.sock') }).call('status', {})) as { drops: Record<string, number> }).drops;
+    assert.equal(bDrops['streams.refused_connect_refused'], 1);
+    assert.equal(bDrops['streams.malformed'], undefined);
   });
 });

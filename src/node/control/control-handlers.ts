@@ -172,6 +172,8 @@ export interface NodeControlSource {
     accepted(): Array<{ route: string; peer: string; name: string }>;
     readonly installFailures: number;
   } | null;
+  /** The stream layer's drops and refusals by reason (src/node/stream/node-streams.ts); absent: none. */
+  streamDrops?(): Counts;
   /** Open a port forward through the stream layer (src/node/stream/node-streams.ts); absent: `forward` is unknown. */
   forward?(params: ForwardParams): Promise<{ address: { host: string; port: number } | null; close(): Promise<void> }>;
   /** Version of the signed policy in force; null or absent: none. */
@@ -252,6 +254,7 @@ export class NodeControlHandlers implements ControlHandler {
     if (s.udp !== null) prefixed(drops, 'udp', s.udp.stats.drops);
     prefixed(drops, 'chat', s.chatService.drops);
     prefixed(drops, 'chat', s.chatInbox.drops);
+    if (s.streamDrops !== undefined) prefixed(drops, 'streams', s.streamDrops());
     const dataplane = s.dataplane();
     if (dataplane !== null) prefixed(drops, 'dataplane', dataplane.stats.drops);
     if (dataplane?.policyDrops !== undefined) prefixed(drops, 'policy', dataplane.policyDrops());

@@ -151,7 +151,7 @@ export interface StatusResult {
   uptimeMs: number;
   /** Members we hold a session (or a handshake) with. */
   peers: number;
-  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., paths., udp., chat., dataplane.; policy.<rule> for packets the network policy dropped). */
+  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., paths., udp., chat., dataplane., streams.; policy.<rule> for packets the network policy dropped). */
   drops: Record<string, number>;
   /** Our member certificate ('member') and the CA's ('ca'): notAfter, time left, and 'expiring' within 30 days (src/identity/cert-expiry.ts). */
   certificates: Record<string, CertExpiry>;

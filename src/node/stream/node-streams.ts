@@ -88,6 +88,19 @@ export class NodeStreams {
     });
   }
 
+  /**
+   * Drops and refusals by reason, for `status` (streams.<reason>): the
+   * mux's (malformed, busy, protocol, ...), the acceptor's refusals
+   * (refused_<reason>), the SOCKS5 proxy's failed requests (socks_<reason>).
+   */
+  drops(): Record<string, number> {
+    const out: Record<string, number> = { ...this.mux.drops };
+    for (const [k, v] of Object.entries(this.acceptor?.refused ?? {})) out[`refused_${k}`] = v;
+    const { accepted: _a, connected: _c, ...socks } = this.socks?.stats ?? { accepted: 0, connected: 0 };
+    for (const [k, v] of Object.entries(socks)) out[`socks_${k}`] = v;
+    return out;
+  }
+
   /** A STREAM body from an authenticated peer (never throws). */
   onFrame(peerId: Uint8Array, body: Uint8Array): void {
     this.mux.onFrame(peerId, body);
