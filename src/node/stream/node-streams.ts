@@ -20,6 +20,7 @@ import type { NamedAddress } from '../../names/member-names.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { formatHostPort } from '../../wire/ip-address.js';
+import { HttpConnectServer } from './http-connect-server.js';
 import { PortForward, type PortForwardOptions } from './port-forward.js';
 import { parseSocksUsers, Socks5Server } from './socks5-server.js';
 import { LocalStreamAcceptor } from './stream-acceptor.js';
@@ -30,6 +31,8 @@ import { StreamMux, type StreamSessions } from './stream-mux.js';
 export interface NodeStreamsOptions {
   /** SOCKS5 listener; absent: no proxy. */
   socks5?: { host: string; port: number; authFile?: string };
+  /** HTTP CONNECT listener; absent: none. */
+  httpProxy?: { host: string; port: number };
   /** Accept streams to our mesh address on loopback when there is no device. */
   serveLoopback?: boolean;
 }
@@ -62,6 +65,7 @@ export class NodeStreams {
   readonly acceptor: LocalStreamAcceptor | null;
   readonly dialer: StreamDialer;
   socks: Socks5Server | null = null;
+  httpProxy: HttpConnectServer | null = null;
   readonly #deps: NodeStreamsDeps;
   readonly #o: NodeStreamsOptions;
   /** Port forwards open now (each until its control client hangs up, or the daemon stops). */
@@ -91,13 +95,16 @@ export class NodeStreams {
   /**
    * Drops and refusals by reason, for `status` (streams.<reason>): the
    * mux's (malformed, busy, protocol, ...), the acceptor's refusals
-   * (refused_<reason>), the SOCKS5 proxy's failed requests (socks_<reason>).
+   * (refused_<reason>), the SOCKS5 proxy's failed requests (socks_<reason>)
+   * and the HTTP CONNECT proxy's (http_<reason>).
    */
   drops(): Record<string, number> {
     const out: Record<string, number> = { ...this.mux.drops };
     for (const [k, v] of Object.entries(this.acceptor?.refused ?? {})) out[`refused_${k}`] = v;
     const { accepted: _a, connected: _c, ...socks } = this.socks?.stats ?? { accepted: 0, connected: 0 };
     for (const [k, v] of Object.entries(socks)) out[`socks_${k}`] = v;
+    const { accepted: _ha, connected: _hc, ...http } = this.httpProxy?.stats ?? { accepted: 0, connected: 0 };
+    for (const [k, v] of Object.entries(http)) out[`http_${k}`] = v;
     return out;
   }
 
@@ -108,6 +115,14 @@ export class NodeStreams {
 
   async start(): Promise<void> {
     this.mux.start();
+    const h = this.#o.httpProxy;
+    if (h !== undefined && this.httpProxy === null) {
+      const proxy = new HttpConnectServer({ dialer: this.dialer }, h);
+      await proxy.start();
+      this.httpProxy = proxy;
+      const a = proxy.address;
+      this.#deps.logger.info('http-proxy: CONNECT proxy listening', { listen: a === null ? '?' : formatHostPort(a.host, a.port) });
+    }
     const s = this.#o.socks5;
     if (s === undefined || this.socks !== null) return;
     let users: Map<string, string> | undefined;
@@ -148,6 +163,8 @@ export class NodeStreams {
     this.#forwards.clear();
     await this.socks?.stop();
     this.socks = null;
+    await this.httpProxy?.stop();
+    this.httpProxy = null;
     this.mux.stop();
   }
 }

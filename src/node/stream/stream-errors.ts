@@ -11,6 +11,8 @@ export const StreamCode = Object.freeze({
   SOCKS_AUTH_FILE: 'SM_ERR_STREAM_SOCKS_AUTH_FILE',
   /** The SOCKS5 listener could not be opened (address in use, not permitted). */
   SOCKS_LISTEN: 'SM_ERR_STREAM_SOCKS_LISTEN',
+  /** The HTTP CONNECT proxy's listener (--http-proxy) could not be opened. */
+  HTTP_PROXY_LISTEN: 'SM_ERR_STREAM_HTTP_PROXY_LISTEN',
   /** A port forward's local listener could not be opened (address in use, not permitted). */
   FORWARD_LISTEN: 'SM_ERR_STREAM_FORWARD_LISTEN',
 } as const);
