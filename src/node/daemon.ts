@@ -76,6 +76,7 @@
  * needed).
  */
 import { ConfigError, SmError } from '../errors.js';
+import { toHex } from '../crypto/bytes.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { NodePolicy } from '../policy/node-policy.js';
@@ -410,6 +411,8 @@ export class NodeDaemon {
       else if (innerType === InnerType.Stream) this.streams.onFrame(peerId, body);
     });
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
+    // A revoked or expired member keeps no stream: its sockets close now, not at a timeout.
+    this.node.on('member_cut', (peerId: Uint8Array) => this.streams.mux.dropPeer(toHex(peerId)));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
     this.node.link.on('policy', (blob: Uint8Array) => this.#onDeliveredPolicy(blob));
     this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });

@@ -199,6 +199,19 @@ describe('stream mux', () => {
     assert.equal(p.ends[0]!.got.length, 20 * 16 * 1024);
   });
 
+  it('dropPeer (the peer was revoked) aborts and forgets every stream with it', async () => {
+    const p = pair();
+    const s1 = await openAB(p);
+    const s2 = await openAB(p);
+    assert.ok(typeof s1 !== 'number' && typeof s2 !== 'number');
+    assert.equal(p.b.size, 2);
+    p.b.dropPeer(Buffer.from(ID_A).toString('hex'));
+    assert.equal(p.b.size, 0);
+    assert.equal(p.b.heldFor(Buffer.from(ID_A).toString('hex')), 0);
+    assert.equal(p.ends[0]!.aborted, StreamReason.Aborted);
+    assert.equal(p.ends[1]!.aborted, StreamReason.Aborted);
+  });
+
   it('RESET frees the state on both sides and aborts the other end', async () => {
     const p = pair();
     const s = await openAB(p);
