@@ -1,15 +1,19 @@
 /**
  * Micro benchmark for the crypto package: AeadSealer.sealInPlace and
- * AeadOpener.open per algorithm and size (a 1400-byte packet, a 64 KiB
- * GSO segment), and one hybrid handshake's worth of public-key work per
+ * AeadOpener.open per implementation (the native context addon and
+ * node:crypto, docs/architecture.md "Native AEAD contexts"), algorithm and
+ * size (a 64-byte packet such as a ping, a 1400-byte packet, a 64 KiB GSO
+ * segment), and one hybrid handshake's worth of public-key work per
  * available ML-KEM/ML-DSA backend.
  *
- * Run: npx tsc -p tsconfig.json && node dist/bench/crypto-aead.js
- * Prints one line per case: operations per second and MB/s where it applies.
- * Not part of the test suite; numbers depend on the machine and its load.
+ * Run: npx tsc -p tsconfig.json && node dist/bench/crypto-aead.js [--aead-only]
+ * Prints one line per case: operations per second, ns per operation and
+ * MB/s where it applies. Not part of the test suite; numbers depend on the
+ * machine and its load.
  */
 
-import { AEAD_TAG_BYTES, AeadOpener, AeadSealer, type AeadAlgorithm } from '../src/crypto/aead.js';
+import { AEAD_TAG_BYTES, AeadOpener, AeadSealer, type AeadAlgorithm, type AeadImpl } from '../src/crypto/aead.js';
+import { nativeAeadAvailable, nativeAeadUnavailableReason } from '../src/crypto/native-aead.js';
 import { randomBytes } from '../src/crypto/bytes.js';
 import { hybridEncapsulate, HybridKemKeyPair } from '../src/crypto/hybrid-kem.js';
 import { HybridSigner, hybridVerify } from '../src/crypto/hybrid-sign.js';
@@ -36,23 +40,28 @@ function measure(name: string, bytesPerOp: number, op: () => void): void {
   const seconds = Number(now - start) / 1e9;
   const rate = n / seconds;
   const mbps = bytesPerOp > 0 ? ` ${((rate * bytesPerOp) / 1e6).toFixed(0).padStart(6)} MB/s` : '';
-  console.log(`${name.padEnd(44)} ${rate.toFixed(0).padStart(9)} op/s${mbps}`);
+  const ns = ` ${(1e9 / rate).toFixed(0).padStart(8)} ns/op`;
+  console.log(`${name.padEnd(44)} ${rate.toFixed(0).padStart(9)} op/s${ns}${mbps}`);
 }
 
-function benchAead(alg: AeadAlgorithm, size: number): void {
+function benchAead(impl: AeadImpl, alg: AeadAlgorithm, size: number): void {
   const key = randomBytes(32);
-  const sealer = new AeadSealer(alg, key);
-  const opener = new AeadOpener(alg, key);
+  const sealer = new AeadSealer(alg, key, { impl });
+  const opener = new AeadOpener(alg, key, { impl });
   const buf = new Uint8Array(HEADER_BYTES + size + AEAD_TAG_BYTES);
   buf.set(randomBytes(size), HEADER_BYTES);
-  measure(`seal ${alg} ${size} B`, size, () => {
+  measure(`[${impl}] seal ${alg} ${size} B`, size, () => {
     sealer.sealInPlace(buf, 0, HEADER_BYTES, COUNTER_OFFSET, size);
   });
   const counter = sealer.sealInPlace(buf, 0, HEADER_BYTES, COUNTER_OFFSET, size);
   const header = buf.subarray(0, HEADER_BYTES);
   const sealed = buf.subarray(HEADER_BYTES);
   const out = new Uint8Array(size);
-  measure(`open ${alg} ${size} B`, size, () => {
+  // Into `out` (no result allocation), and as the session calls it (a fresh result per frame).
+  measure(`[${impl}] open ${alg} ${size} B, fresh result`, size, () => {
+    if (opener.open(header, counter, sealed) === null) throw new Error('bench: open failed');
+  });
+  measure(`[${impl}] open ${alg} ${size} B`, size, () => {
     if (opener.open(header, counter, sealed, out) === null) throw new Error('bench: open failed');
   });
 }
@@ -70,9 +79,12 @@ function benchHybrid(backend: PqBackend): void {
   measure(`[${backend.name}] hybrid verify`, 0, () => hybridVerify(signer.publicKey, 'bench', msg, sig, backend));
 }
 
-console.log(`Node ${process.version}, ${RUN_MS} ms per case`);
+console.log(`Node ${process.version}, ${RUN_MS} ms per case; native AEAD addon: ${nativeAeadAvailable() ? 'loaded' : nativeAeadUnavailableReason()}`);
+const impls: AeadImpl[] = nativeAeadAvailable() ? ['js', 'native'] : ['js'];
 for (const alg of ['chacha20-poly1305', 'aes-256-gcm'] as const) {
-  for (const size of [1400, 65536]) benchAead(alg, size);
+  for (const size of [64, 1400, 65536]) for (const impl of impls) benchAead(impl, alg, size);
 }
-benchHybrid(getPqBackend('noble'));
-if (nativePqAvailable()) benchHybrid(getPqBackend('node'));
+if (!process.argv.includes('--aead-only')) {
+  benchHybrid(getPqBackend('noble'));
+  if (nativePqAvailable()) benchHybrid(getPqBackend('node'));
+}

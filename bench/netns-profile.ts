@@ -7,7 +7,13 @@
  * per process: CPU seconds (user/system, from /proc) during the load, the top
  * self-time functions, and the inclusive time of the data-path stages.
  *
- *     node dist/bench/netns-profile.js [--dev tun|tap] [--seconds N] [--keep DIR]
+ *     node dist/bench/netns-profile.js [--dev tun|tap] [--seconds N] [--pings N] [--keep DIR]
+ *
+ * --seconds 0 leaves out the iperf3 run, so the profile shows what an idle
+ * link's echoes cost (--pings of them, 10 ms apart; 200 by default).
+ * The daemons take whichever path they settle on (direct UDP between the two
+ * namespaces once it is up, the relay before that); the stage table names
+ * both paths' functions.
  *
  * Root only. The profiles stay in a temp directory (printed), or in --keep DIR.
  * The last stdout line is JSON with everything printed above.
@@ -40,6 +46,8 @@ const STAGES: ReadonlyArray<[string, string]> = [
   ['peer frame in', 'onFrame (dist/src/node/session/peer-manager'],
   ['session decrypt', 'decrypt (dist/src/node/session'],
   ['AEAD open', 'open (dist/src/crypto/aead'],
+  ['UDP datagram in', '#onDatagram (dist/src/node/path/udp-transport'],
+  ['UDP path send', 'send (dist/src/node/path/udp-path'],
   ['dataplane to device', '#flushDevice '],
   ['device write (write(2))', 'write (dist/src/node/device/native-device'],
   ['TLS socket read (onStreamRead)', 'onStreamRead '],
@@ -112,7 +120,9 @@ async function main(): Promise<void> {
   const dev = (arg('--dev') ?? 'tun') as 'tun' | 'tap';
   if (dev !== 'tun' && dev !== 'tap') throw new Error('--dev: tun or tap');
   const seconds = Number(arg('--seconds') ?? '10');
-  if (!(seconds > 0 && seconds <= 120)) throw new Error('--seconds: 1..120');
+  if (!(seconds >= 0 && seconds <= 120)) throw new Error('--seconds: 0..120');
+  const pings = Number(arg('--pings') ?? '200');
+  if (!(Number.isInteger(pings) && pings >= 1 && pings <= 100_000)) throw new Error('--pings: 1..100000');
   const root = arg('--keep') ?? mkdtempSync(join(tmpdir(), 'sm-profile-'));
   const dirs = { relay: join(root, 'relay'), a: join(root, 'a'), b: join(root, 'b') };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
@@ -139,11 +149,13 @@ async function main(): Promise<void> {
     const before: Record<string, CpuTimes | null> = {};
     for (const [k, pid] of Object.entries(procs)) before[k] = cpuTimes(pid);
     const t0 = Date.now();
-    log('ping x200');
-    const p = await measurePing(lab, 'a', MESH_B, { count: 200, intervalS: 0.01 });
+    log(`ping x${pings}`);
+    const p = await measurePing(lab, 'a', MESH_B, { count: pings, intervalS: 0.01 });
     ping = { avgMs: p.avgMs, p99Ms: p.p99Ms };
-    log(`iperf3 1 stream ${seconds} s`);
-    mbps = (await measureIperf3(lab, 'a', 'b', MESH_B, { seconds })).bitsPerSecond / 1e6;
+    if (seconds > 0) {
+      log(`iperf3 1 stream ${seconds} s`);
+      mbps = (await measureIperf3(lab, 'a', 'b', MESH_B, { seconds })).bitsPerSecond / 1e6;
+    }
     const loadS = (Date.now() - t0) / 1_000;
     const cpu: Record<string, { userS: number; systemS: number; seconds: number }> = {};
     for (const [k, pid] of Object.entries(procs)) {

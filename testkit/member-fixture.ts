@@ -22,7 +22,7 @@ export interface FixtureNetwork {
   caSigner: HybridSigner;
   ca: CaCertificate;
   verifier: MembershipVerifier;
-  member(name: string, address: string, options?: { seed?: Uint8Array; notBeforeMs?: number; notAfterMs?: number; routes?: string[] }): FixtureMember;
+  member(name: string, address: string, options?: { seed?: Uint8Array; notBeforeMs?: number; notAfterMs?: number; routes?: string[]; exit?: boolean }): FixtureMember;
 }
 
 export function fixtureNetwork(options: { caSeed?: Uint8Array; name?: string } = {}): FixtureNetwork {
@@ -38,6 +38,7 @@ export function fixtureNetwork(options: { caSeed?: Uint8Array; name?: string } =
         name,
         addresses: [address],
         ...(o.routes !== undefined ? { routes: o.routes } : {}),
+        ...(o.exit === true ? { exit: true } : {}),
         publicKey: signer.publicKey,
         notBeforeMs: o.notBeforeMs ?? FIXTURE_EPOCH_MS - YEAR_MS,
         notAfterMs: o.notAfterMs ?? FIXTURE_EPOCH_MS + 40 * YEAR_MS,

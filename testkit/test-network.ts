@@ -63,6 +63,8 @@ export interface AddMemberOptions {
   extraAddresses?: string[];
   /** Subnet routes the CA signs into the certificate (ca sign --route). */
   routes?: string[];
+  /** Mark the member an exit node (ca sign --exit). */
+  exit?: boolean;
   /** Issue "at" this time (Unix ms); with a short validMs, an expired certificate. */
   nowMs?: number;
   validMs?: number;
@@ -118,6 +120,7 @@ export async function createTestNetwork(options: { members?: number | string[]; 
         addresses: [add.address ?? `10.77.0.${host}/24`, ...(add.extraAddresses ?? [])],
         ...(add.groups !== undefined ? { groups: add.groups } : {}),
         ...(add.routes !== undefined ? { routes: add.routes } : {}),
+        ...(add.exit === true ? { exit: true } : {}),
         ...(add.nowMs !== undefined ? { nowMs: add.nowMs } : {}),
         ...(add.validMs !== undefined ? { validMs: add.validMs } : {}),
         publicKey: identity.publicKey,

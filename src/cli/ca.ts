@@ -2,7 +2,7 @@
  * `shadowmesh ca ...`: run the network CA (src/identity/ca.ts).
  *
  *   ca init   --dir CADIR [--name NAME] [--domain DOMAIN] [--valid DURATION] [--force]
- *   ca sign   --ca CADIR --name NAME --ip CIDR[,CIDR] [--groups a,b] [--route CIDR]... [--valid DURATION] --pub PUBFILE --out CERTFILE
+ *   ca sign   --ca CADIR --name NAME --ip CIDR[,CIDR] [--groups a,b] [--route CIDR]... [--exit] [--valid DURATION] --pub PUBFILE --out CERTFILE
  *   ca revoke --ca CADIR (--peer PEERID | --cert CERTFILE)...
  *   ca show   FILE [--ca-cert CAFILE]
  *   ca policy sign POLICY.yaml --ca CADIR [--out FILE]   (src/cli/policy.ts)
@@ -103,7 +103,7 @@ async function runInit(opts: InitOptions): Promise<void> {
 
 // --- ca sign -----------------------------------------------------------------
 
-interface SignOptions { ca: string; name: string; ip: string[]; groups?: string[]; route?: string[]; valid: string; pub: string; out: string; passphraseFile?: string; json?: boolean }
+interface SignOptions { ca: string; name: string; ip: string[]; groups?: string[]; route?: string[]; exit?: boolean; valid: string; pub: string; out: string; passphraseFile?: string; json?: boolean }
 
 function memberJson(cert: MemberCertificate): Record<string, unknown> {
   return {
@@ -113,6 +113,7 @@ function memberJson(cert: MemberCertificate): Record<string, unknown> {
     addresses: cert.addresses,
     groups: cert.groups,
     routes: cert.routes,
+    exit: cert.exit,
     notBefore: iso(cert.notBeforeMs),
     notAfter: iso(cert.notAfterMs),
     serial: toHex(cert.serial),
@@ -128,6 +129,7 @@ function memberText(cert: MemberCertificate): string {
     `addresses: ${cert.addresses.join(', ')}\n` +
     `groups:    ${cert.groups.length > 0 ? cert.groups.join(', ') : '(none)'}\n` +
     `routes:    ${cert.routes.length > 0 ? cert.routes.join(', ') : '(none)'}\n` +
+    `exit node: ${cert.exit ? 'yes (may carry 0.0.0.0/0 and ::/0)' : 'no'}\n` +
     `valid:     ${iso(cert.notBeforeMs)} .. ${iso(cert.notAfterMs)} (${formatDuration(cert.notAfterMs - cert.notBeforeMs)})\n` +
     `serial:    ${toHex(cert.serial)}\n` +
     `CA id:     ${toHex(cert.caId)}\n`
@@ -141,7 +143,7 @@ async function runSign(opts: SignOptions): Promise<void> {
   if (opts.ip.length === 0) throw new ConfigError('SM_ERR_CONFIG_ADDRESS', '--ip: at least one mesh address is required, e.g. --ip 10.10.10.3/24');
   const publicKey = await readPublicKeyFile(resolve(opts.pub));
   const passphrase = await caPassphrase(opts.passphraseFile);
-  const cert = await signMember(caDir, { name: opts.name, addresses: opts.ip, groups: opts.groups ?? [], routes: opts.route ?? [], validMs, publicKey, passphrase });
+  const cert = await signMember(caDir, { name: opts.name, addresses: opts.ip, groups: opts.groups ?? [], routes: opts.route ?? [], ...(opts.exit === true ? { exit: true } : {}), validMs, publicKey, passphrase });
   const out = resolve(opts.out);
   await saveMemberCertificate(out, cert);
   warnCaExpiry(opts.json, await loadCaCertificate(join(caDir, CA_CERT_FILE)));
@@ -291,6 +293,7 @@ export function registerCa(program: Command): void {
         'comma-separated or repeated, at most 8; not a default route, not overlapping any mesh subnet or another member\'s route',
       collectList,
     )
+    .option('--exit', 'mark this member an exit node: it may carry members\' default-route traffic (0.0.0.0/0 and ::/0) when it runs up --advertise-exit-node and they choose it with up --exit-node; kept by renewals')
     .option('--valid <DURATION>', 'lifetime from now, e.g. 365d, 30d12h (must end before the CA does)', DEFAULT_MEMBER_VALID)
     .requiredOption('--pub <PUBFILE>', 'the member\'s public key file (identity.pub)')
     .requiredOption('--out <CERTFILE>', 'where to write the certificate (replaced if it exists)')

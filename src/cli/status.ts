@@ -59,7 +59,14 @@ export function formatStatus(s: StatusResult): string {
     ...(s.certificates?.ca !== undefined ? [`ca cert    ${formatCertExpiry(s.certificates.ca)}`] : []),
     `policy     ${s.policyVersion === null || s.policyVersion === undefined ? 'none (everything allowed)' : `version ${s.policyVersion}`}${formatPolicyRefused(s.policyRefused)}`,
     ...(s.routes !== undefined ? [formatRoutes(s.routes)] : []),
+    ...(s.exitNode !== undefined ? [formatExitNode(s.exitNode)] : []),
   ].join('\n') + '\n';
+}
+
+/** Exit nodes: the one we use and where it stands, and whether we serve as one. */
+function formatExitNode(e: NonNullable<StatusResult['exitNode']>): string {
+  const using = e.use === null ? 'using none' : `using ${e.use} (${e.state}${e.state === 'active' ? '' : e.fallback ? ', traffic goes out directly' : ', traffic dropped'}; IPv4 ${e.route4 ?? '-'}, IPv6 ${e.route6 ?? '-'}${e.allowLan ? '; LAN outside the tunnel' : ''})`;
+  return `exit node  ${using}${e.advertising ? '; serving as an exit node' : ''}${e.updateFailures > 0 ? `; ${e.updateFailures} table updates failed` : ''}`;
 }
 
 /** Subnet routes: what this node serves and which members' routes it installed. */

@@ -33,6 +33,7 @@
  * cannot be opened, a relay that refuses or cannot be reached within
  * --startup-timeout: one line on stderr, exit 1 (main.ts).
  */
+import { EXIT_ROUTE_TABLE } from '../node/exit-routing-plan.js';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
@@ -141,10 +142,13 @@ async function runUp(opts: UpCliOptions, cmd: Command): Promise<void> {
         // The certificate file is re-read on every reload: a renewed one replaces ours live (same key, name and addresses).
         const certFile = next.string('node.cert');
         const renewed = await daemon.checkCertificateFile(certFile);
+        const exitNode = next.string('node.exitNode.use') ?? null;
+        daemon.checkExitNodeSelection(exitNode);
         await daemon.applyRevocations(next.string('node.crl'));
         await daemon.applyPolicy(next.string('node.policy'));
         daemon.applyPathTimers(timers);
         if (renewed !== null) daemon.replaceCertificate(renewed);
+        await daemon.selectExitNode(exitNode);
       },
     },
     { role: 'node', initial: cfg },
@@ -202,6 +206,10 @@ export function registerUp(program: Command): void {
     .option('--accept-routes', `install the subnet routes members' certificates carry (ca sign --route) on the TUN device while those members are listed, and take their return traffic; without it such packets are dropped as spoofed_source${keySourcesHelp('node.routes.accept')}`)
     .option('--advertise-routes', `serve the subnet routes our certificate carries to the mesh: turns IP forwarding on and adds a masquerade rule (iptables/ip6tables), both undone at stop; needs --dev tun and root${keySourcesHelp('node.routes.advertise')}`)
     .option('--no-snat-routes', 'with --advertise-routes, no masquerade: the LAN must route the mesh subnets back via this member (SHADOWMESH_SNAT_ROUTES=false; node.routes.snat: false in the config file)')
+    .option('--exit-node <name|address>', `send all traffic through this member, whose certificate carries the exit mark (ca sign --exit): policy routing (ip rule, table ${EXIT_ROUTE_TABLE}) keeps the relay, our UDP socket and P2P listener on the underlay; while it is away traffic is dropped, not leaked; DNS goes wherever /etc/resolv.conf points, through the tunnel unless that resolver is on the LAN with --exit-node-allow-lan; needs --dev tun and root; a change of node.exitNode.use in the config file applies on SIGHUP${keySourcesHelp('node.exitNode.use')}`)
+    .option('--exit-node-allow-lan', `with --exit-node, keep the main table's routes but its default one (the directly connected subnets) outside the tunnel${keySourcesHelp('node.exitNode.allowLan')}`)
+    .option('--exit-node-fallback', `with --exit-node, send traffic out directly while the exit node is away instead of dropping it${keySourcesHelp('node.exitNode.fallback')}`)
+    .option('--advertise-exit-node', `serve as an exit node for members that choose us (our certificate must carry the exit mark): turns IP forwarding on and adds a masquerade rule (iptables/ip6tables), both undone at stop; needs --dev tun and root${keySourcesHelp('node.exitNode.advertise')}`)
     .option('--startup-timeout <duration>', `give up if the relay has not admitted this node within this time, e.g. 30s${keySourcesHelp('node.startupTimeout')}`)
     .option('--join <token>', 'join with a token from `shadowmesh ca token`: create the identity, obtain the certificate, CA certificate, revocation list and relays from the enrollment service, store them in --dir and the config file, then start; once enrolled, the token is not needed again and the certificate renews itself there while up runs (docs/configuration.md "Joining with a token")')
     .option('--hostname <name>', 'member name to ask for with --join (default: this machine\'s host name up to its first dot)')
@@ -224,6 +232,7 @@ export function registerUp(program: Command): void {
         'Signals: SIGTERM/SIGINT (or `shadowmesh down`) stop it gracefully (exit 0); SIGHUP reloads the config file: log.level, the revocation list\n' +
         'and the --cert file at once (revoked members are dropped, other sessions stay; a renewed certificate of the same key,\n' +
         'name and addresses replaces ours without a restart, anything else is refused with its code and nothing changes),\n' +
+        'the exit node in use (node.exitNode.use in the config file; unset: none),\n' +
         'other changed keys are named and wait for a restart.',
     )
     .action(async (opts: UpCliOptions, cmd: Command) => {

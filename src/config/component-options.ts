@@ -155,6 +155,7 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     ...namesOf(cfg),
     ...routesOf(cfg),
     ...streamsOf(cfg),
+    ...exitNodeOf(cfg),
   };
 }
 
@@ -175,6 +176,16 @@ export function streamsOf(cfg: EffectiveConfig): { streams?: NonNullable<DaemonO
   }
   if (socks5 === undefined && httpProxy === undefined && !serveLoopback) return {};
   return { streams: { ...(socks5 !== undefined ? { socks5 } : {}), ...(httpProxy !== undefined ? { httpProxy } : {}), ...(serveLoopback ? { serveLoopback } : {}) } };
+}
+
+/** node.exitNode.*: exit nodes of the daemon; {} when neither using nor serving one. */
+export function exitNodeOf(cfg: EffectiveConfig): { exitNode?: { use?: string; allowLan: boolean; fallback: boolean; advertise: boolean } } {
+  const use = cfg.string('node.exitNode.use');
+  const allowLan = cfg.boolean('node.exitNode.allowLan') === true;
+  const fallback = cfg.boolean('node.exitNode.fallback') === true;
+  const advertise = cfg.boolean('node.exitNode.advertise') === true;
+  if (use === undefined && !advertise && !allowLan && !fallback) return {};
+  return { exitNode: { ...(use !== undefined ? { use } : {}), allowLan, fallback, advertise } };
 }
 
 /** node.routes.*: subnet routes of the daemon; {} when neither accepting nor advertising. */

@@ -25,7 +25,8 @@
  * reload with its code: NodeDaemon.checkCertificateFile), and the path manager's timers
  * (node.p2p.healthCheckInterval, trustWindow, deadTime, retryInterval,
  * retryMax: PathTimers.setOptions; checked as a whole before anything is
- * applied). A live file key that a reload unsets keeps its running value (a
+ * applied), and the exit node in use (node.exitNode.use: another member, or
+ * none when the key is unset; NodeDaemon.selectExitNode). A live file key that a reload unsets keeps its running value (a
  * list in force cannot be dropped without a restart) and is reported as
  * restart-only. Everything else needs a restart: listeners, identities,
  * the CA certificate, the relay's TLS certificate, device, node.p2p.connectTimeout (the direct transport's
@@ -52,6 +53,8 @@ export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freez
     'node.cert',
     // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff.
     'node.p2p.healthCheckInterval', 'node.p2p.trustWindow', 'node.p2p.deadTime', 'node.p2p.retryInterval', 'node.p2p.retryMax',
+    // The exit node in use (ExitNode.select): another member, or none.
+    'node.exitNode.use',
   ]),
   // relay.policy: the signed policy it carries, re-read on every reload; a newer version is sent to every member (RelayDaemon.applyPolicy).
   relay: Object.freeze(['log.level', 'relay.crl', 'relay.policy']),

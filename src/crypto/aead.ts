@@ -1,6 +1,17 @@
 /**
  * AEAD for the data plane: ChaCha20-Poly1305 (RFC 8439, the default) and
- * AES-256-GCM (NIST SP 800-38D), both from node:crypto (OpenSSL).
+ * AES-256-GCM (NIST SP 800-38D), both OpenSSL's, reached one of two ways
+ * (docs/architecture.md "Native AEAD contexts"):
+ *
+ *  - 'native': the AEAD context addon (native/aead.cc via native-aead.ts),
+ *    one OpenSSL context per key and direction, keyed once; per frame only
+ *    the nonce is set, and nothing is allocated;
+ *  - 'js': node:crypto, a new Cipheriv/Decipheriv per frame. The reference
+ *    and the fallback when the addon is absent; both give the same bytes
+ *    (test/crypto/native-aead.test.ts).
+ *
+ * Sealers and openers take `impl` ('auto', the default, picks 'native' when
+ * the addon loads); `impl` on the object says which one runs.
  *
  * Implements the DATA frame rules of docs/protocol.md §2: the nonce is
  * 4 zero bytes || counter (u64 little-endian) and the frame header is the
@@ -11,11 +22,14 @@
  * known-answer vectors only.
  *
  * Callers must know:
- *  - AeadSealer/AeadOpener copy the key; the caller may wipe its own copy at
- *    once. destroy() wipes the internal copy; any later call throws
- *    CryptoError SM_ERR_CRYPTO_DESTROYED.
- *  - sealInPlace encrypts inside the caller's buffer (no result allocation
- *    beyond what node:crypto does internally).
+ *  - AeadSealer/AeadOpener copy the key (into the addon's context or a
+ *    private array); the caller may wipe its own copy at once. destroy()
+ *    wipes the internal copy (the addon frees and cleanses its context); any
+ *    later call throws CryptoError SM_ERR_CRYPTO_DESTROYED.
+ *  - sealInPlace encrypts inside the caller's buffer: nothing is allocated
+ *    with the addon; node:crypto allocates its cipher object and results.
+ *  - impl 'native' throws SM_ERR_CRYPTO_NATIVE_UNAVAILABLE when the addon is
+ *    missing; 'auto' quietly uses node:crypto then.
  *  - AeadOpener.open never throws on bad network input: short input, a
  *    counter at or past REJECT_AFTER_MESSAGES or a failed tag all return
  *    null. Unauthenticated plaintext is never written to `out`. Replay
@@ -28,6 +42,7 @@ import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { CryptoError } from '../errors.js';
 import { CryptoCode } from './crypto-errors.js';
 import { wipe } from './bytes.js';
+import { loadNativeAead, nativeAeadUnavailableReason, type NativeAeadAddon, type NativeAeadHandle } from './native-aead.js';
 import {
   checkAlive,
   checkAnyBytes,
@@ -36,6 +51,10 @@ import {
 } from './checks.js';
 
 export type AeadAlgorithm = 'chacha20-poly1305' | 'aes-256-gcm';
+/** Which implementation runs: the native context addon or node:crypto. */
+export type AeadImpl = 'native' | 'js';
+/** What a caller may ask for: 'auto' is 'native' when the addon loads, else 'js'. */
+export type AeadImplChoice = AeadImpl | 'auto';
 
 /** Both algorithms take 256-bit keys. */
 export const AEAD_KEY_BYTES = 32;
@@ -60,6 +79,24 @@ function checkAlgorithm(name: string, alg: unknown): asserts alg is AeadAlgorith
   if (alg !== 'chacha20-poly1305' && alg !== 'aes-256-gcm') {
     throw new CryptoError(CryptoCode.ARG, `${name}: expected 'chacha20-poly1305' or 'aes-256-gcm', got ${String(alg)}`);
   }
+}
+
+/** The addon for `choice`, or null for node:crypto. Throws when 'native' was asked for and is not there. */
+function resolveImpl(name: string, choice: unknown): NativeAeadAddon | null {
+  if (choice !== 'auto' && choice !== 'native' && choice !== 'js') {
+    throw new CryptoError(CryptoCode.ARG, `${name}: expected 'auto', 'native' or 'js', got ${String(choice)}`);
+  }
+  if (choice === 'js') return null;
+  const addon = loadNativeAead();
+  if (addon === null && choice === 'native') {
+    throw new CryptoError(CryptoCode.NATIVE_UNAVAILABLE, `${name}: the native AEAD addon is unavailable: ${nativeAeadUnavailableReason()}`);
+  }
+  return addon;
+}
+
+/** The addon's algorithm number (native/aead.cc create()). */
+function nativeAlg(alg: AeadAlgorithm): 0 | 1 {
+  return alg === 'chacha20-poly1305' ? 0 : 1;
 }
 
 // One cipher object per call: node:crypto has no re-keyable AEAD context.
@@ -98,12 +135,32 @@ function decrypt(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Ui
 }
 
 /** One-shot seal with an explicit nonce; returns ciphertext || tag. For known-answer vectors only. */
-export function aeadSealRaw(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+export function aeadSealRaw(
+  alg: AeadAlgorithm,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+  impl: AeadImplChoice = 'js',
+): Uint8Array {
   checkAlgorithm('aeadSealRaw alg', alg);
   checkBytes('aeadSealRaw key', key, AEAD_KEY_BYTES);
   checkBytes('aeadSealRaw nonce', nonce, AEAD_NONCE_BYTES);
   checkAnyBytes('aeadSealRaw aad', aad);
   checkAnyBytes('aeadSealRaw plaintext', plaintext);
+  const addon = resolveImpl('aeadSealRaw impl', impl);
+  if (addon !== null) {
+    const buf = new Uint8Array(aad.length + plaintext.length + AEAD_TAG_BYTES);
+    buf.set(aad, 0);
+    buf.set(plaintext, aad.length);
+    const h = addon.create(nativeAlg(alg), key, true);
+    try {
+      if (!addon.seal(h, nonce, buf, 0, aad.length, plaintext.length)) throw new CryptoError(CryptoCode.INTERNAL, 'aeadSealRaw: OpenSSL failed to seal');
+    } finally {
+      addon.destroy(h);
+    }
+    return buf.slice(aad.length);
+  }
   const { ct, tag } = encrypt(alg, key, nonce, aad, plaintext);
   const out = new Uint8Array(ct.length + AEAD_TAG_BYTES);
   out.set(ct, 0);
@@ -112,12 +169,30 @@ export function aeadSealRaw(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Arr
 }
 
 /** One-shot open with an explicit nonce; null when authentication fails or sealed is shorter than a tag. */
-export function aeadOpenRaw(alg: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+export function aeadOpenRaw(
+  alg: AeadAlgorithm,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+  impl: AeadImplChoice = 'js',
+): Uint8Array | null {
   checkAlgorithm('aeadOpenRaw alg', alg);
   checkBytes('aeadOpenRaw key', key, AEAD_KEY_BYTES);
   checkBytes('aeadOpenRaw nonce', nonce, AEAD_NONCE_BYTES);
   checkAnyBytes('aeadOpenRaw aad', aad);
   checkAnyBytes('aeadOpenRaw sealed', sealed);
+  const addon = resolveImpl('aeadOpenRaw impl', impl);
+  if (addon !== null) {
+    if (sealed.length < AEAD_TAG_BYTES) return null;
+    const out = new Uint8Array(sealed.length - AEAD_TAG_BYTES);
+    const h = addon.create(nativeAlg(alg), key, false);
+    try {
+      return addon.open(h, nonce, aad, sealed, out) < 0 ? null : out;
+    } finally {
+      addon.destroy(h);
+    }
+  }
   const pt = decrypt(alg, key, nonce, aad, sealed);
   if (pt === null) return null;
   const out = new Uint8Array(pt.length);
@@ -138,7 +213,12 @@ function setCounterNonce(view: DataView, counter: bigint): void {
 export class AeadSealer {
   readonly algorithm: AeadAlgorithm;
   readonly limit: bigint;
+  /** Which implementation seals (see the module comment). */
+  readonly impl: AeadImpl;
+  /** node:crypto's key copy; empty with the addon, which keeps the key in its context only. */
   #key: Uint8Array;
+  #addon: NativeAeadAddon | null;
+  #handle: NativeAeadHandle | null = null;
   #nonce = new Uint8Array(AEAD_NONCE_BYTES);
   #nonceView = new DataView(this.#nonce.buffer);
   #counterBytes = new Uint8Array(AEAD_COUNTER_BYTES);
@@ -146,16 +226,23 @@ export class AeadSealer {
   #next = 0n;
   #destroyed = false;
 
-  constructor(alg: AeadAlgorithm, key: Uint8Array, options?: { limit?: bigint }) {
+  constructor(alg: AeadAlgorithm, key: Uint8Array, options?: { limit?: bigint; impl?: AeadImplChoice }) {
     checkAlgorithm('AeadSealer alg', alg);
     checkBytes('AeadSealer key', key, AEAD_KEY_BYTES);
     const limit = options?.limit ?? REJECT_AFTER_MESSAGES;
     if (typeof limit !== 'bigint' || limit < 1n || limit > REJECT_AFTER_MESSAGES) {
       throw new CryptoError(CryptoCode.ARG, `AeadSealer options.limit: expected a bigint in 1..${REJECT_AFTER_MESSAGES}, got ${String(limit)}`);
     }
+    this.#addon = resolveImpl('AeadSealer options.impl', options?.impl ?? 'auto');
     this.algorithm = alg;
     this.limit = limit;
-    this.#key = Uint8Array.from(key);
+    this.impl = this.#addon !== null ? 'native' : 'js';
+    if (this.#addon !== null) {
+      this.#handle = this.#addon.create(nativeAlg(alg), key, true);
+      this.#key = new Uint8Array(0);
+    } else {
+      this.#key = Uint8Array.from(key);
+    }
   }
 
   /** How many counters were used (= the next counter to be used). */
@@ -195,6 +282,13 @@ export class AeadSealer {
     buf.set(this.#counterBytes, offset + counterOffset);
     setCounterNonce(this.#nonceView, counter);
 
+    const addon = this.#addon;
+    if (addon !== null) {
+      if (!addon.seal(this.#handle!, this.#nonce, buf, offset, headerLength, plaintextLength)) {
+        throw new CryptoError(CryptoCode.INTERNAL, `AeadSealer: OpenSSL failed to seal counter ${counter}`);
+      }
+      return counter;
+    }
     const { ct, tag } = encrypt(
       this.algorithm,
       this.#key,
@@ -207,9 +301,13 @@ export class AeadSealer {
     return counter;
   }
 
-  /** Wipes the key. Safe to call more than once. */
+  /** Wipes the key (the addon frees and cleanses its context). Safe to call more than once. */
   destroy(): void {
     wipe(this.#key);
+    if (this.#handle !== null) {
+      this.#addon!.destroy(this.#handle);
+      this.#handle = null;
+    }
     this.#destroyed = true;
   }
 }
@@ -217,16 +315,34 @@ export class AeadSealer {
 /** Opens frames sealed by an AeadSealer with the same algorithm and key. Replay checks are the caller's. */
 export class AeadOpener {
   readonly algorithm: AeadAlgorithm;
+  /** Which implementation opens (see the module comment). */
+  readonly impl: AeadImpl;
+  /** node:crypto's key copy; empty with the addon. */
   #key: Uint8Array;
+  #addon: NativeAeadAddon | null;
+  #handle: NativeAeadHandle | null = null;
+  /**
+   * The addon decrypts here before a caller's `out` sees a byte, so `out` is
+   * untouched by a failed tag (as with node:crypto). Grows to the largest
+   * frame opened, which the caller's frame limit bounds; wiped after each use.
+   */
+  #scratch = new Uint8Array(0);
   #nonce = new Uint8Array(AEAD_NONCE_BYTES);
   #nonceView = new DataView(this.#nonce.buffer);
   #destroyed = false;
 
-  constructor(alg: AeadAlgorithm, key: Uint8Array) {
+  constructor(alg: AeadAlgorithm, key: Uint8Array, options?: { impl?: AeadImplChoice }) {
     checkAlgorithm('AeadOpener alg', alg);
     checkBytes('AeadOpener key', key, AEAD_KEY_BYTES);
+    this.#addon = resolveImpl('AeadOpener options.impl', options?.impl ?? 'auto');
     this.algorithm = alg;
-    this.#key = Uint8Array.from(key);
+    this.impl = this.#addon !== null ? 'native' : 'js';
+    if (this.#addon !== null) {
+      this.#handle = this.#addon.create(nativeAlg(alg), key, false);
+      this.#key = new Uint8Array(0);
+    } else {
+      this.#key = Uint8Array.from(key);
+    }
   }
 
   /**
@@ -242,6 +358,8 @@ export class AeadOpener {
     // A sealer never uses a counter at or past REJECT_AFTER_MESSAGES, so such a frame is forged.
     if (typeof counter !== 'bigint' || counter < 0n || counter >= REJECT_AFTER_MESSAGES) return null;
     setCounterNonce(this.#nonceView, counter);
+    const addon = this.#addon;
+    if (addon !== null) return this.#openNative(addon, header, sealed, out);
     const pt = decrypt(this.algorithm, this.#key, this.#nonce, header, sealed);
     if (pt === null) return null;
     if (out instanceof Uint8Array && out.length >= pt.length) {
@@ -254,9 +372,57 @@ export class AeadOpener {
     return new Uint8Array(pt.buffer, pt.byteOffset, pt.length);
   }
 
-  /** Wipes the key. Safe to call more than once. */
+  /**
+   * open() into the sealed bytes themselves: on success the plaintext is
+   * `sealed.subarray(0, sealed.length - 16)`, returned as that view, and the
+   * tag bytes are left as they were; null on the same failures as open().
+   * After a failed tag the ciphertext may have been overwritten with zeros
+   * (the addon decrypts before the tag is known and then wipes), so the
+   * caller must not use `sealed` again either way. For a receive path that
+   * owns its datagram: no output buffer, nothing allocated with the addon.
+   */
+  openInPlace(header: Uint8Array, counter: bigint, sealed: Uint8Array): Uint8Array | null {
+    checkAlive('AeadOpener', this.#destroyed);
+    if (!(header instanceof Uint8Array) || !(sealed instanceof Uint8Array)) return null;
+    if (typeof counter !== 'bigint' || counter < 0n || counter >= REJECT_AFTER_MESSAGES) return null;
+    if (sealed.length < AEAD_TAG_BYTES) return null;
+    setCounterNonce(this.#nonceView, counter);
+    const n = sealed.length - AEAD_TAG_BYTES;
+    const addon = this.#addon;
+    if (addon !== null) {
+      return addon.open(this.#handle!, this.#nonce, header, sealed, sealed) < 0 ? null : sealed.subarray(0, n);
+    }
+    const pt = decrypt(this.algorithm, this.#key, this.#nonce, header, sealed);
+    if (pt === null) return null;
+    sealed.set(pt);
+    pt.fill(0);
+    return sealed.subarray(0, n);
+  }
+
+  /** open() through the addon; the nonce is already set. */
+  #openNative(addon: NativeAeadAddon, header: Uint8Array, sealed: Uint8Array, out: Uint8Array | undefined): Uint8Array | null {
+    if (sealed.length < AEAD_TAG_BYTES) return null;
+    const n = sealed.length - AEAD_TAG_BYTES;
+    if (!(out instanceof Uint8Array) || out.length < n) {
+      // A fresh array nobody else sees: the addon decrypts straight into it and zeroes it on a failed tag.
+      const fresh = new Uint8Array(n);
+      return addon.open(this.#handle!, this.#nonce, header, sealed, fresh) < 0 ? null : fresh;
+    }
+    if (this.#scratch.length < n) this.#scratch = new Uint8Array(n);
+    const scratch = this.#scratch;
+    if (addon.open(this.#handle!, this.#nonce, header, sealed, scratch) < 0) return null;
+    out.set(scratch.subarray(0, n));
+    scratch.fill(0, 0, n);
+    return out.subarray(0, n);
+  }
+
+  /** Wipes the key (the addon frees and cleanses its context). Safe to call more than once. */
   destroy(): void {
     wipe(this.#key);
+    if (this.#handle !== null) {
+      this.#addon!.destroy(this.#handle);
+      this.#handle = null;
+    }
     this.#destroyed = true;
   }
 }

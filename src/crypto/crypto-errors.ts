@@ -20,6 +20,8 @@ export const CryptoCode = Object.freeze({
   DESTROYED: 'SM_ERR_CRYPTO_DESTROYED',
   /** A signing or key operation failed inside the primitive library. */
   INTERNAL: 'SM_ERR_CRYPTO_INTERNAL',
+  /** A sealer or opener was asked for the native AEAD addon, which is not built or does not load. */
+  NATIVE_UNAVAILABLE: 'SM_ERR_CRYPTO_NATIVE_UNAVAILABLE',
   /** ConfigError: an unknown or unavailable post-quantum backend. */
   PQ_BACKEND: 'SM_ERR_CONFIG_PQ_BACKEND',
 } as const);

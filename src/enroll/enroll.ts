@@ -68,11 +68,13 @@ export async function enrollMember(caDir: string, req: JoinRequest, options: Enr
     const addresses = held !== null && held.name === req.name ? held.addresses : [lowestFreeAddress(options.pool, await liveAddressHosts(caDir, nowMs))];
     // A join never grants routes (the token carries none: give them with `ca sign --route`); a repeated join keeps those it held.
     const routes = held !== null && held.name === req.name ? held.routes : [];
+    const exit = held !== null && held.name === req.name && held.exit;
     const certificate = await signMemberLocked(caDir, {
       name: req.name,
       addresses,
       groups: record.groups,
       routes,
+      ...(exit ? { exit: true } : {}),
       validMs: Math.max(options.validMs, held !== null ? held.notAfterMs - nowMs : 0),
       publicKey: req.publicKey,
       ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
@@ -89,7 +91,7 @@ export async function enrollMember(caDir: string, req: JoinRequest, options: Enr
  * Renews a member certificate (`POST /v1/renew`), one locked step: the
  * certificate must be a member of this CA now and not revoked (as every
  * node judges it, MembershipVerifier), and is signed again for its key with
- * its name, addresses, groups and routes, valid `validMs` from now and never
+ * its name, addresses, groups, routes and exit-node mark, valid `validMs` from now and never
  * ending sooner (signMemberLocked's renewal rule). The caller checked the
  * proof of possession of the certificate's key.
  */
@@ -104,6 +106,7 @@ export async function renewMember(caDir: string, certRaw: Uint8Array, options: O
       addresses: held.addresses,
       groups: held.groups,
       routes: held.routes,
+      ...(held.exit ? { exit: true } : {}),
       validMs: Math.max(options.validMs, held.notAfterMs - nowMs),
       publicKey: held.publicKey,
       ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),

@@ -279,6 +279,10 @@ function checkRenewal(previous: MemberCertificate, next: MemberCertificate): voi
   if (droppedRoutes.length > 0) {
     throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; re-signing it must keep the route(s) ${droppedRoutes.join(', ')}: ${fix}`);
   }
+  // The older certificate stays valid with its exit flag, so a renewal without it would take nothing away.
+  if (previous.exit && !next.exit) {
+    throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; re-signing it must keep the exit-node mark (--exit): ${fix}`);
+  }
   if (next.notAfterMs < previous.notAfterMs) {
     throw new IdentityError(IdentityCode.CERT_RENEWAL, `${held}; a renewal must not end sooner (it would end ${new Date(next.notAfterMs).toISOString()}): choose a longer --valid, or ${fix}`);
   }
@@ -293,7 +297,7 @@ function checkRenewal(previous: MemberCertificate, next: MemberCertificate): voi
  */
 export async function signMember(
   caDir: string,
-  options: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; validMs?: number; publicKey: Uint8Array; passphrase?: string; nowMs?: number },
+  options: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; exit?: boolean; validMs?: number; publicKey: Uint8Array; passphrase?: string; nowMs?: number },
 ): Promise<MemberCertificate> {
   checkDir('signMember', caDir);
   if (options === null || typeof options !== 'object') throw new ConfigError('SM_ERR_CONFIG_OPTIONS', 'signMember options: expected an object');
@@ -314,7 +318,7 @@ export async function signMember(
  */
 export async function signMemberLocked(
   caDir: string,
-  options: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; validMs: number; publicKey: Uint8Array; passphrase?: string; nowMs: number },
+  options: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; exit?: boolean; validMs: number; publicKey: Uint8Array; passphrase?: string; nowMs: number },
 ): Promise<MemberCertificate> {
   const { validMs, nowMs } = options;
   const peerId = peerIdFromPublicKey(options.publicKey);
@@ -330,6 +334,7 @@ export async function signMemberLocked(
       addresses: options.addresses,
       groups: options.groups ?? [],
       routes: options.routes ?? [],
+      ...(options.exit === true ? { exit: true } : {}),
       publicKey: options.publicKey,
       notBeforeMs: nowMs,
       notAfterMs: nowMs + validMs,

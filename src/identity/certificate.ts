@@ -45,7 +45,10 @@
  *  - CA certificate, 0x01: the network domain of member names follows the
  *    name (docs/configuration.md "Names");
  *  - member certificate, 0x01: the routes field follows the groups
- *    (docs/architecture.md "Subnet routes"), with at least one route.
+ *    (docs/architecture.md "Subnet routes"), with at least one route;
+ *  - member certificate, 0x02: the member is an exit node, it may carry the
+ *    mesh's default-route traffic (0.0.0.0/0 and ::/0, docs/architecture.md
+ *    "Exit nodes"); a flag only, no field follows.
  * A certificate without the optional field encodes exactly as before its
  * flag existed and is read by every version; one with it is refused as
  * malformed (unknown flag) by a version that predates it.
@@ -86,6 +89,8 @@ export const CERT_HEADER_BYTES = 4;
 export const CA_FLAG_DOMAIN = 0x01;
 /** Member certificate header flag (byte 2): the routes field follows the groups. */
 export const MEMBER_FLAG_ROUTES = 0x01;
+/** Member certificate header flag (byte 2): the CA lets this member carry default-route traffic (an exit node). No field. */
+export const MEMBER_FLAG_EXIT = 0x02;
 
 const MEMBER_FIXED_BYTES = CERT_HEADER_BYTES + SERIAL_BYTES + CA_ID_BYTES + 8 + 8 + PEER_ID_BYTES + HYBRID_SIGN_PUBLIC_BYTES;
 /** Largest member certificate the field limits allow. */
@@ -106,6 +111,8 @@ export interface MemberCertificate {
   groups: string[];
   /** Subnet routes the member may serve, canonical network prefixes ("192.168.50.0/24"); empty for most members. */
   routes: string[];
+  /** The CA marked this member an exit node (ca sign --exit): it may carry 0.0.0.0/0 and ::/0 for members that choose it. */
+  exit: boolean;
   notBeforeMs: number;
   notAfterMs: number;
   caId: Uint8Array;
@@ -199,7 +206,7 @@ export function decodeMemberCertificate(bytes: Uint8Array): MemberCertificate {
   const what = 'member certificate';
   return decodeWith(what, IdentityCode.CERT_MALFORMED, MAX_MEMBER_CERT_BYTES, bytes, (raw) => {
     const r = new ByteReader(raw);
-    const flags = readCertHeader(r, CertKind.Member, what, MEMBER_FLAG_ROUTES);
+    const flags = readCertHeader(r, CertKind.Member, what, MEMBER_FLAG_ROUTES | MEMBER_FLAG_EXIT);
     const serial = r.bytes(SERIAL_BYTES, 'serial');
     const caId = r.bytes(CA_ID_BYTES, 'caId');
     const notBeforeMs = r.u64Number('notBeforeMs');
@@ -241,7 +248,8 @@ export function decodeMemberCertificate(bytes: Uint8Array): MemberCertificate {
     }
     const signature = r.bytes(HYBRID_SIGNATURE_BYTES, 'signature');
     r.end(what);
-    return { serial, peerId, publicKey, name, addresses, groups, routes, notBeforeMs, notAfterMs, caId, signature, raw };
+    const exit = (flags & MEMBER_FLAG_EXIT) !== 0;
+    return { serial, peerId, publicKey, name, addresses, groups, routes, exit, notBeforeMs, notAfterMs, caId, signature, raw };
   });
 }
 
@@ -266,7 +274,7 @@ function writeAddresses(w: ByteWriter, cidrs: Cidr[]): void {
 export function issueMemberCertificate(
   caSigner: HybridSigner,
   ca: CaCertificate,
-  fields: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; serial?: Uint8Array },
+  fields: { name: string; addresses: string[]; groups?: string[]; routes?: string[]; exit?: boolean; publicKey: Uint8Array; notBeforeMs: number; notAfterMs: number; serial?: Uint8Array },
 ): MemberCertificate {
   if (!(caSigner instanceof HybridSigner)) throw new ConfigError('SM_ERR_CONFIG_SIGNER', 'issueMemberCertificate caSigner: expected a HybridSigner');
   if (ca === null || typeof ca !== 'object' || !(ca.publicKey instanceof Uint8Array)) throw new ConfigError('SM_ERR_CONFIG_CA', 'issueMemberCertificate ca: expected a CaCertificate');
@@ -283,6 +291,7 @@ export function issueMemberCertificate(
   const groups = fields.groups ?? [];
   checkGroups(groups);
   const routes = parseRoutes(fields.routes ?? [], cidrs);
+  if (fields.exit !== undefined && typeof fields.exit !== 'boolean') throw new IdentityError(IdentityCode.CERT_FIELD, 'exit: expected true or false');
   const validity = checkValidity(notBeforeMs, notAfterMs);
   if (validity !== undefined) throw new IdentityError(IdentityCode.CERT_FIELD, validity);
   if (notBeforeMs < ca.notBeforeMs || notAfterMs > ca.notAfterMs) {
@@ -293,7 +302,7 @@ export function issueMemberCertificate(
     );
   }
   const w = new ByteWriter();
-  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Member).u8(routes.length > 0 ? MEMBER_FLAG_ROUTES : 0).zeros(1);
+  w.u8(CERT_FORMAT_VERSION).u8(CertKind.Member).u8((routes.length > 0 ? MEMBER_FLAG_ROUTES : 0) | (fields.exit === true ? MEMBER_FLAG_EXIT : 0)).zeros(1);
   w.bytes(serial, 'serial').bytes(ca.caId, 'caId').u64Number(notBeforeMs, 'notBeforeMs').u64Number(notAfterMs, 'notAfterMs');
   w.bytes(peerIdFromPublicKey(publicKey), 'peerId').bytes(publicKey, 'publicKey');
   w.u8String(fields.name, 'name', MAX_NAME_BYTES, 1);

@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError, SmError } from '../errors.js';
+import { formatHostPort } from '../wire/ip-address.js';
 
 /** Scrapers are few; a cap keeps a connection flood from holding sockets open. */
 const MAX_METRICS_CONNECTIONS = 64;
@@ -78,8 +79,7 @@ export class MetricsServer {
 
   /** `http://host:port` of the listener. */
   get url(): string {
-    const h = this.#address.host;
-    return `http://${h.includes(':') ? `[${h}]` : h}:${this.#port}`;
+    return `http://${formatHostPort(this.#address.host, this.#port)}`;
   }
 
   start(): Promise<void> {

@@ -106,7 +106,7 @@ import { DEFAULT_NETWORK_DOMAIN, normalizeNetworkDomain } from '../names/network
 import { ResolvedLink } from '../names/resolved-link.js';
 import { resolveUpstreams } from '../names/upstreams.js';
 import { registerNamesMetrics } from '../metrics/names-metrics.js';
-import { formatHostPort, formatIpAddress } from '../wire/ip-address.js';
+import { formatHostPort, formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { macForPeer } from './dataplane/tap-source.js';
 import type { DirectoryEntry } from './directory.js';
@@ -127,6 +127,12 @@ import { NetcheckRunner } from './path/netcheck-runner.js';
 import { DEFAULT_STUN_TIMEOUT_MS } from '../stun/stun-client.js';
 import { DaemonCode, DaemonError } from './node-errors.js';
 import { SubnetRoutes } from './subnet-routes.js';
+import { ExitNode, type ExitNodeState } from './exit-node.js';
+import { equalBytes } from '../crypto/bytes.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { checkName } from '../identity/cert-fields.js';
+import { maskPrefix, prefixContains } from '../identity/cert-routes.js';
 import { LinuxRouting, type Routing } from './device/linux-routing.js';
 import { NodeStreams, type NodeStreamsOptions } from './stream/node-streams.js';
 
@@ -185,6 +191,8 @@ export interface DaemonOptions {
   routes?: { accept?: boolean; advertise?: boolean; snat?: boolean };
   /** Streams (docs/architecture.md "Streams"): the SOCKS5 proxy, and serving loopback without a device; absent: neither. */
   streams?: NodeStreamsOptions;
+  /** Exit nodes (docs/architecture.md "Exit nodes", src/node/exit-node.ts), TUN only: the member to use (name or mesh address), and serving as one. */
+  exitNode?: { use?: string; allowLan?: boolean; fallback?: boolean; advertise?: boolean };
 }
 
 /** The DNS responder (docs/configuration.md "Names"). */
@@ -289,6 +297,10 @@ export class NodeDaemon {
   #dataplane: Dataplane | null = null;
   /** Kernel routes, forwarding and masquerade of subnet routes, while the device is open and a routes option is on. */
   #subnetRoutes: SubnetRoutes | null = null;
+  /** Exit-node routing (using one, serving as one), while the device is open and an exit-node option is on. */
+  #exitNode: ExitNode | null = null;
+  /** Ends the start's wait for the chosen exit node early (stop during start); null when none is waiting. */
+  #endExitWait: (() => void) | null = null;
   #startedAtMs = 0;
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -344,6 +356,7 @@ export class NodeDaemon {
     if (routes.advertise === true && cert.routes.length === 0) {
       throw new DaemonError(DaemonCode.ROUTES_NONE, `--advertise-routes: --cert ${options.certFile} carries no route; the CA signs them (shadowmesh ca sign --route CIDR)`);
     }
+    checkExitNodeOptions(options, cert);
     this.#o = Object.freeze({ ...options, startupTimeoutMs, mtu: options.mtu ?? DEFAULT_DEVICE_MTU });
     this.#deps = deps;
     this.#logger = deps.logger ?? silentLogger;
@@ -470,6 +483,7 @@ export class NodeDaemon {
       chatInbox: this.chatInbox,
       dataplane: () => this.#dataplane,
       subnetRoutes: () => this.#subnetRoutes,
+      exitNode: () => this.#exitNode,
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
@@ -613,7 +627,7 @@ export class NodeDaemon {
         addresses: [...this.certificate.addresses],
       });
       const routes = this.#o.routes ?? {};
-      this.#dataplane = this.node.attachDevice(this.#device, { acceptRoutes: routes.accept === true, serveRoutes: routes.advertise === true });
+      this.#dataplane = this.node.attachDevice(this.#device, { acceptRoutes: routes.accept === true, serveRoutes: routes.advertise === true, serveExit: this.#o.exitNode?.advertise === true });
       this.#enforcePolicy();
       if (routes.accept === true || routes.advertise === true) {
         this.#subnetRoutes = new SubnetRoutes(
@@ -631,8 +645,81 @@ export class NodeDaemon {
     this.pinger.start();
     this.chatService.start();
     await admitted;
+    // After admission: our UDP and P2P ports are bound, and the directory starts listing the exit node.
+    await this.#startExitNode();
     await this.streams.start();
     this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
+  }
+
+  async #startExitNode(o = this.#o.exitNode): Promise<void> {
+    if (this.#device === null || this.#dataplane === null || o === undefined || (o.use === undefined && o.advertise !== true)) return;
+    this.#exitNode = new ExitNode(
+      { use: o.use ?? null, allowLan: o.allowLan === true, fallback: o.fallback === true, advertise: o.advertise === true },
+      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), acceptRoutes: this.#o.routes?.accept === true, underlay: () => this.#underlay(), onRouting: (on) => this.node.direct?.pauseDials(on) },
+    );
+    await this.#exitNode.start();
+    if (o.use !== undefined) await this.#exitNodeListed(o.use, o.fallback === true);
+  }
+
+  /** Check an exit-node selection (a configuration reload) without applying it; throws DaemonError with its code. */
+  checkExitNodeSelection(use: string | null): void {
+    if (use === null) return;
+    checkExitNodeOptions({ ...this.#o, exitNode: { ...this.#o.exitNode, use } }, this.certificate);
+  }
+
+  /**
+   * Use another exit node from now on, or none (null): a configuration
+   * reload. Without exit-node routing yet (started without --exit-node),
+   * it is set up now. Throws DaemonError with its code.
+   */
+  async selectExitNode(use: string | null): Promise<void> {
+    if (this.#exitNode === null) {
+      if (use === null || this.#device === null) return;
+      this.checkExitNodeSelection(use);
+      await this.#startExitNode({ ...this.#o.exitNode, use });
+      return;
+    }
+    if (use !== null) this.checkExitNodeSelection(use);
+    await this.#exitNode.select(use);
+  }
+
+  /** Waits (bounded) for the chosen exit node to be listed; a listed member without the exit mark stops the start with its code. */
+  async #exitNodeListed(use: string, fallback: boolean): Promise<void> {
+    const exit = this.#exitNode!;
+    const state = await new Promise<ExitNodeState>((resolve) => {
+      if (exit.state !== 'offline' && exit.state !== 'none') return resolve(exit.state);
+      const end = (): void => {
+        timer.cancel();
+        off();
+        this.#endExitWait = null;
+        resolve(exit.state);
+      };
+      const timer = this.#clock.schedule(EXIT_NODE_LISTED_WAIT_MS, end);
+      const off = exit.onState((s) => { if (s !== 'offline') end(); });
+      this.#endExitWait = end;
+    });
+    if (state === 'not_exit') throw new DaemonError(DaemonCode.EXIT_NODE_NOT_EXIT, `--exit-node ${use}: that member's certificate carries no exit mark; the CA gives it (shadowmesh ca sign --exit)`);
+    if (state === 'offline') this.#logger.warn(`exit node ${use} is not listed yet; default-route traffic ${fallback ? 'goes out directly' : 'is dropped'} until it is`);
+  }
+
+  /** Our own underlay traffic, kept outside the exit node's tunnel: the UDP socket, the P2P listener, the relays' addresses. */
+  async #underlay(): Promise<{ udpPort: number | null; p2pPort: number | null; relayAddresses: string[] }> {
+    const urls = [this.#o.relayUrl, ...(this.#o.relays ?? []).map((r) => r.url)];
+    const addresses: string[] = [];
+    for (const url of new Set(urls)) {
+      const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+      if (isIP(host) !== 0) {
+        addresses.push(host);
+        continue;
+      }
+      try {
+        for (const a of await lookup(host, { all: true })) addresses.push(a.address);
+      } catch (err) {
+        this.#logger.warn('exit node: cannot resolve a relay; its traffic is not kept outside the tunnel', { relay: url, error: (err as Error).message });
+      }
+    }
+    const port = (p: number | undefined): number | null => (p === undefined || p === 0 ? null : p);
+    return { udpPort: port(this.node.udp?.port), p2pPort: port(this.node.direct?.port), relayAddresses: addresses };
   }
 
   #namesResponder(o: DaemonNamesOptions): DnsResponder {
@@ -697,6 +784,8 @@ export class NodeDaemon {
   }
 
   async #stop(): Promise<void> {
+    // A start waiting for its exit node to be listed ends now rather than holding the stop for up to EXIT_NODE_LISTED_WAIT_MS.
+    this.#endExitWait?.();
     await this.#starting?.catch(() => undefined);
     this.#policyRetry?.cancel();
     this.#policyRetry = null;
@@ -708,6 +797,8 @@ export class NodeDaemon {
       await this.#resolved.revert();
       this.names.stop();
     }
+    // The default route leaves the tunnel's table before the tunnel goes (fail closed stays closed: our rules go too).
+    await this.#exitNode?.stop();
     await this.node.stop();
     await this.#subnetRoutes?.stop();
     if (this.#device !== null) await this.#device.close().catch((err: unknown) => this.#logger.error('device close failed', { error: (err as Error).message }));
@@ -937,4 +1028,49 @@ export class NodeDaemon {
     else this.#logger.info(version === previous ? 'policy unchanged' : 'policy reloaded', { file, previous: previous ?? 'none', version });
   }
 
+}
+
+/** How long start waits for the chosen exit node to be listed: an online member is listed within a presence round and a certificate fetch after our admission. */
+export const EXIT_NODE_LISTED_WAIT_MS = 10_000;
+
+/** The exit-node options against the device and our certificate (docs/architecture.md "Exit nodes"); throws DaemonError with its code. */
+function checkExitNodeOptions(options: DaemonOptions, cert: MemberCertificate): void {
+  const o = options.exitNode;
+  if (o === undefined) return;
+  if ((o.use !== undefined || o.advertise === true) && options.device !== 'tun') {
+    throw new DaemonError(DaemonCode.EXIT_NODE_DEVICE, `--${o.use !== undefined ? 'exit-node' : 'advertise-exit-node'} needs --dev tun: the default route is routed at L3 (got --dev ${options.device})`);
+  }
+  if (o.advertise === true && !cert.exit) {
+    throw new DaemonError(DaemonCode.EXIT_NODE_NOT_EXIT, `--advertise-exit-node: --cert ${options.certFile} carries no exit mark; the CA gives it (shadowmesh ca sign --exit)`);
+  }
+  if ((o.allowLan === true || o.fallback === true) && o.use === undefined) {
+    throw new DaemonError(DaemonCode.EXIT_NODE_NAME, `--exit-node-${o.allowLan === true ? 'allow-lan' : 'fallback'} needs --exit-node NAME`);
+  }
+  if (o.use !== undefined) checkExitSelector(o.use, cert);
+}
+
+/** A member name, or a host address inside one of our mesh subnets; never ourselves. */
+export function checkExitSelector(use: string, cert: MemberCertificate): void {
+  const bad = (why: string): DaemonError => new DaemonError(DaemonCode.EXIT_NODE_NAME, `--exit-node ${JSON.stringify(use)}: ${why}`);
+  if (typeof use !== 'string' || use.length === 0) throw bad('expected a member name or a mesh address');
+  if (use === cert.name) throw bad('that is this member; choose another member as exit node');
+  if (isIP(use) !== 0) {
+    const own = cert.addresses.map((a) => parseCidr(a));
+    let bytes: Uint8Array;
+    try {
+      bytes = parseIpAddress(use).bytes;
+    } catch {
+      throw bad('not a valid address');
+    }
+    if (own.some((c) => equalBytes(c.address, bytes))) throw bad('that is this member\'s own address');
+    if (!own.some((c) => c.address.length === bytes.length && prefixContains(maskPrefix(c.address, c.prefix), c.prefix, bytes))) {
+      throw bad(`not inside our mesh subnets (${cert.addresses.join(', ')}); name a member or its mesh address`);
+    }
+    return;
+  }
+  try {
+    checkName(use);
+  } catch (err) {
+    throw bad(`not a member name: ${(err as Error).message}`);
+  }
 }

@@ -33,10 +33,18 @@ export const DaemonCode = Object.freeze({
   ROUTES_NONE: 'SM_ERR_DAEMON_ROUTES_NONE',
   /** Forwarding or the masquerade rule for --advertise-routes could not be set up (the message has the command and its error). */
   ROUTES_SETUP: 'SM_ERR_DAEMON_ROUTES_SETUP',
+  /** --exit-node or --advertise-exit-node with a device that is not TUN (the default route is routed at L3). */
+  EXIT_NODE_DEVICE: 'SM_ERR_DAEMON_EXIT_NODE_DEVICE',
+  /** --exit-node names no possible member (not a member name, not a mesh address of our subnets), or ourselves. */
+  EXIT_NODE_NAME: 'SM_ERR_DAEMON_EXIT_NODE_NAME',
+  /** The chosen exit node's certificate, or ours with --advertise-exit-node, carries no exit mark (ca sign --exit). */
+  EXIT_NODE_NOT_EXIT: 'SM_ERR_DAEMON_EXIT_NODE_NOT_EXIT',
+  /** The policy-routing rules, the exit table, forwarding or masquerade could not be set up (the message has the command and its error). */
+  EXIT_NODE_SETUP: 'SM_ERR_DAEMON_EXIT_NODE_SETUP',
 } as const);
 export type DaemonCode = (typeof DaemonCode)[keyof typeof DaemonCode];
 
-/** Errors of the daemon and of the parts it starts (daemon.ts, subnet-routes.ts). */
+/** Errors of the daemon and of the parts it starts (daemon.ts, subnet-routes.ts, exit-node.ts). */
 export class DaemonError extends SmError {
   override name = 'DaemonError';
 }

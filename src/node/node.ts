@@ -432,13 +432,16 @@ export class ShadowNode extends EventEmitter {
    * (docs/architecture.md "Subnet routes"; TUN only). `serveRoutes`: this
    * node forwards to its own certified routes, so members' packets may only
    * be for our mesh subnets, those routes, multicast or link-local.
+   * `serveExit`: this node is an exit node (docs/architecture.md "Exit
+   * nodes"), members' packets may be for any destination.
    */
-  attachDevice(device: DataplaneDevice, options: { acceptRoutes?: boolean; serveRoutes?: boolean } = {}): Dataplane {
+  attachDevice(device: DataplaneDevice, options: { acceptRoutes?: boolean; serveRoutes?: boolean; serveExit?: boolean } = {}): Dataplane {
     if (this.#dataplane) throw new ConfigError('SM_ERR_CONFIG_DEVICE', 'attachDevice: this node already has a device');
     this.#dataplane = new Dataplane({
       device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane'),
       ...(options.acceptRoutes === true ? { acceptRoutes: true } : {}),
       ...(options.serveRoutes === true ? { inboundDestinations: servedDestinations(this.#certificate) } : {}),
+      ...(options.serveExit === true ? { serveExit: true } : {}),
     });
     if (this.#dataplane.acceptRoutes && this.rendezvous !== null) {
       // Routes we accept lead into the mesh: no direct path may run to an address inside one (rendezvous.ts).

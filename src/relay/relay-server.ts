@@ -42,7 +42,7 @@
  * `setPolicy()` the one for a (re)loaded signed policy, which the caller
  * has verified: the server only carries the blob.
  */
-import { unmapIpv4 } from '../wire/ip-address.js';
+import { formatHostPort, unmapIpv4 } from '../wire/ip-address.js';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -122,10 +122,6 @@ function normalizeAddress(address: string | undefined): string {
   return unmapIpv4(address);
 }
 
-function formatHostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
 export class RelayServer<C extends RelayMemberCertificate> implements ConnectionHost<C>, ClusterHost {
   readonly options: Readonly<RelayOptions>;
   readonly stats = new RelayStats();
@@ -186,7 +182,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
 
   /** `wss://host:port` as clients should dial it. */
   get url(): string {
-    return `wss://${formatHostForUrl(this.options.host)}:${this.#port}`;
+    return `wss://${formatHostPort(this.options.host, this.#port)}`;
   }
 
   /** Where the STUN responder listens (UDP); null when options.stun is false or before start. */

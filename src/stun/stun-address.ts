@@ -8,7 +8,7 @@
  * is not an IP address canonicalises to null and equals nothing.
  */
 
-import { canonicalIpText, formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
+import { canonicalIpText, formatHostPort, formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
 
 import type { StunAddress } from './stun-message.js';
 
@@ -42,5 +42,5 @@ export function sameStunAddress(a: StunAddress, b: StunAddress): boolean {
 
 /** "1.2.3.4:5" or "[::1]:5", for logs and messages. */
 export function formatStunAddress(a: StunAddress): string {
-  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  return formatHostPort(a.address, a.port);
 }

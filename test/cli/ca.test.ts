@@ -152,3 +152,23 @@ test('ca sign --route puts subnet routes in the certificate; ca show prints them
     await cleanup();
   }
 });
+
+test('ca sign --exit marks an exit node; ca show and --json say so; a plain certificate says no', async () => {
+  const { dir, cleanup } = await tempDir('sm-cli-ca-');
+  try {
+    const cwd = dir;
+    assert.equal(runCli(['ca', 'init', '--dir', 'ca'], { cwd }).status, 0);
+    assert.equal(runCli(['keygen', '--dir', 'x'], { cwd }).status, 0);
+    assert.equal(runCli(['keygen', '--dir', 'p'], { cwd }).status, 0);
+    const sign = runCli(['ca', 'sign', '--ca', 'ca', '--name', 'x', '--ip', '10.10.10.2/24', '--exit', '--pub', 'x/identity.pub', '--out', 'x.crt', '--json'], { cwd });
+    assert.equal(sign.status, 0, sign.stderr);
+    assert.equal((JSON.parse(sign.stdout) as { exit: boolean }).exit, true);
+    assert.equal((await loadMemberCertificate(join(dir, 'x.crt'))).exit, true);
+    assert.match(runCli(['ca', 'show', 'x.crt', '--ca-cert', 'ca/ca.crt'], { cwd }).stdout, /exit node: yes/);
+    assert.equal(runCli(['ca', 'sign', '--ca', 'ca', '--name', 'p', '--ip', '10.10.10.3/24', '--pub', 'p/identity.pub', '--out', 'p.crt'], { cwd }).status, 0);
+    assert.match(runCli(['ca', 'show', 'p.crt', '--ca-cert', 'ca/ca.crt'], { cwd }).stdout, /exit node: no/);
+    assert.match(runCli(['ca', 'sign', '--help'], { cwd }).stdout, /--exit/);
+  } finally {
+    await cleanup();
+  }
+});

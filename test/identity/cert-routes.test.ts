@@ -65,7 +65,7 @@ test('the routes flag and field come together: flag with an empty field, flag wi
   throwsWithCode(() => decodeMemberCertificate(withByte(0x01, [0])), 'SM_ERR_CERT_MALFORMED'); // count 0
   throwsWithCode(() => decodeMemberCertificate(withByte(0x01, [])), 'SM_ERR_CERT_MALFORMED'); // no field
   throwsWithCode(() => decodeMemberCertificate(withByte(0x00, [1, 4, 24, 192, 168, 50, 0])), 'SM_ERR_CERT_MALFORMED'); // field, no flag
-  throwsWithCode(() => decodeMemberCertificate(withByte(0x02, [])), 'SM_ERR_CERT_MALFORMED'); // unknown flag
+  throwsWithCode(() => decodeMemberCertificate(withByte(0x04, [])), 'SM_ERR_CERT_MALFORMED'); // unknown flag (0x02 is the exit flag)
 });
 
 test('issuance refuses bad routes with SM_ERR_CERT_FIELD', () => {

@@ -8,29 +8,14 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
-import type { Routing } from '../../src/node/device/linux-routing.js';
 import type { DirectoryEntry } from '../../src/node/directory.js';
 import { SubnetRoutes } from '../../src/node/subnet-routes.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { fixtureNetwork } from '../../testkit/member-fixture.js';
 import { rejectsWithCode } from '../../testkit/expect-code.js';
+import { RecordingRouting } from '../../testkit/recording-routing.js';
 
 const net = fixtureNetwork();
-
-class RecordingRouting implements Routing {
-  log: string[] = [];
-  forwarding: Record<number, string> = { 4: '0', 6: '0' };
-  failMasquerade = false;
-  async addRoute(device: string, cidr: string) { this.log.push(`add ${cidr} ${device}`); return null; }
-  async deleteRoute(device: string, cidr: string) { this.log.push(`del ${cidr} ${device}`); return null; }
-  async readForwarding(family: 4 | 6) { return this.forwarding[family] ?? null; }
-  async writeForwarding(family: 4 | 6, value: string) { this.log.push(`fwd${family}=${value}`); this.forwarding[family] = value; return null; }
-  async masquerade(op: 'add' | 'delete', family: 4 | 6, from: string, to: string) {
-    if (this.failMasquerade && op === 'add') return 'iptables: not allowed';
-    this.log.push(`masq ${op} v${family} ${from} -> ${to}`);
-    return null;
-  }
-}
 
 function entryOf(m: ReturnType<typeof net.member>, routes: string[]): DirectoryEntry {
   return { peerId: m.peerId, hex: Buffer.from(m.peerId).toString('hex'), name: m.name, cert: m.cert, addresses: [], onlineSinceMs: 0,

@@ -1,7 +1,7 @@
 /**
  * `npm pack` gives a tarball a user can install (issue 16, "Packaging and
  * service"): `npm i -g --prefix TMP ./shadowmesh-x.tgz` resolves the
- * dependencies, its install script (native/build-addons.mjs) builds both
+ * dependencies, its install script (native/build-addons.mjs) builds the three
  * addons from the shipped sources, and the installed `shadowmesh` runs
  * `version`, `--version` and `keygen`. The tarball holds no build objects,
  * tests or test kit (the file rule itself is test/repo/package-contents.test.ts).
@@ -56,7 +56,7 @@ test('the packed tarball installs into a fresh prefix with its addons built, and
     const list = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
     assert.equal(list.status, 0, output(list));
     const entries = list.stdout.split('\n').filter((e) => e !== '');
-    for (const needed of ['package/dist/src/cli/main.js', 'package/native/binding.gyp', 'package/native/tuntap.cc', 'package/native/sd-notify.cc', 'package/native/build-addons.mjs']) {
+    for (const needed of ['package/dist/src/cli/main.js', 'package/native/binding.gyp', 'package/native/tuntap.cc', 'package/native/sd-notify.cc', 'package/native/aead.cc', 'package/native/build-addons.mjs']) {
       assert.ok(entries.includes(needed), `${needed} is in the tarball`);
     }
     assert.deepEqual(entries.filter((e) => NEVER_SHIPPED.test(e)), [], 'no build objects, sources of tests or test kit in the tarball');
@@ -71,7 +71,7 @@ test('the packed tarball installs into a fresh prefix with its addons built, and
     );
     assert.equal(install.status, 0, `npm i -g failed: ${output(install)}`);
     const installed = join(prefix, 'lib', 'node_modules', 'shadowmesh');
-    for (const addon of ['shadowmesh_tun.node', 'shadowmesh_notify.node']) {
+    for (const addon of ['shadowmesh_tun.node', 'shadowmesh_notify.node', 'shadowmesh_aead.node']) {
       assert.ok(existsSync(join(installed, 'native', 'build', 'Release', addon)), `the install script built ${addon}:\n${output(install)}`);
     }
 

@@ -176,6 +176,8 @@ export interface NodeControlSource {
   streamDrops?(): Counts;
   /** Open a port forward through the stream layer (src/node/stream/node-streams.ts); absent: `forward` is unknown. */
   forward?(params: ForwardParams): Promise<{ address: { host: string; port: number } | null; close(): Promise<void> }>;
+  /** Exit nodes of this node (src/node/exit-node.ts); absent or null: neither --exit-node nor --advertise-exit-node. */
+  exitNode?(): { status(): NonNullable<StatusResult['exitNode']> } | null;
   /** Version of the signed policy in force; null or absent: none. */
   policyVersion?(): number | null;
   /** Signed policies from the relay refused, by code; absent: none counted. */
@@ -284,6 +286,7 @@ export class NodeControlHandlers implements ControlHandler {
       policyVersion: s.policyVersion?.() ?? null,
       policyRefused: { ...(s.policyRefused?.() ?? {}) },
       ...this.#routesStatus(),
+      ...(this.#s.exitNode?.() ? { exitNode: this.#s.exitNode()!.status() } : {}),
     };
   }
 

@@ -164,6 +164,12 @@ export interface StatusResult {
    * routes installed for members' certified routes (--accept-routes) and how many of those failed to install; absent: neither option.
    */
   routes?: { advertised: string[]; accepting: boolean; snat: boolean; accepted: Array<{ route: string; peer: string; name: string }>; installFailures: number };
+  /**
+   * Exit nodes (docs/architecture.md "Exit nodes"): the member chosen (`use`, as given) and where it stands (active: listed with the
+   * exit mark; not_exit: listed without it; offline: not listed; none: no exit node), the table route per family (tunnel, unreachable,
+   * direct), whether we serve as one; absent: neither --exit-node nor --advertise-exit-node.
+   */
+  exitNode?: { use: string | null; state: 'active' | 'not_exit' | 'offline' | 'none'; peer: string | null; name: string | null; allowLan: boolean; fallback: boolean; advertising: boolean; route4: string | null; route6: string | null; updateFailures: number };
 }
 
 export interface PeerStatus {

@@ -40,6 +40,19 @@
  *    inside those prefixes (our mesh subnets, our certified routes,
  *    multicast and link-local) is dropped ('unserved_destination'). A member
  *    may reach the LANs the CA signed, not turn this node into an exit.
+ *  - Exit nodes (docs/architecture.md "Exit nodes"), TUN only. A node that
+ *    chose one (setExitNode, `up --exit-node`) sends a packet that no
+ *    member's address and no accepted route holds to that member, but only
+ *    while it is listed and its CA-verified certificate carries the exit
+ *    mark; otherwise the packet is dropped ('no_exit_node'), never sent
+ *    anywhere else. Inbound, a source that no member's address holds
+ *    passes the source rule when it comes from the chosen exit node with
+ *    the mark: the internet's answers. An exit node cannot speak for
+ *    another member's address, and a member that is not our exit node
+ *    gains nothing. A node serving as an exit (`serveExit`, `up
+ *    --advertise-exit-node`, its own certificate marked) takes members'
+ *    packets for any destination: the 'unserved_destination' rule above is
+ *    what it lifts.
  *
  * Network policy (docs/architecture.md "Network policy"), when the node has
  * one (setPolicy): a packet from a member that passed the source rule is
@@ -95,9 +108,9 @@ export interface DataplaneMember {
   addresses: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array }>;
   /** Certified subnet routes (bytes: the network address); absent or empty for most members. */
   routes?: ReadonlyArray<{ family: 4 | 6; bytes: Uint8Array; prefix: number }>;
-  /** Name and groups from the CA-verified certificate (the policy's member:/group: selectors). */
+  /** Name and groups from the CA-verified certificate (the policy's member:/group: selectors); `exit`: the CA's exit-node mark. */
   name?: string;
-  cert?: { readonly groups: readonly string[] };
+  cert?: { readonly groups: readonly string[]; readonly exit?: boolean };
 }
 
 /** What the data plane needs of the member directory (Directory fits). */
@@ -112,6 +125,8 @@ export interface DataplaneMembers {
 export type DataplaneDropReason =
   | 'runt' | 'not_ip' | 'no_route' | 'spoofed_source' | 'unknown_peer' | 'gso_unsupported'
   | 'device_queue_full' | 'device_write_failed' | 'session_dropped' | 'unserved_destination'
+  // An exit node is chosen but not listed, or its certificate lacks the exit mark: default-route traffic stops here.
+  | 'no_exit_node'
   // TAP source rule (tap-source.ts); a forged IP source is 'spoofed_source' as in TUN mode.
   | 'spoofed_mac' | 'spoofed_arp' | 'spoofed_nd' | 'vlan_tagged' | 'ipv6_ext_headers';
 
@@ -138,6 +153,8 @@ export interface DataplaneDeps {
    * others are dropped as 'unserved_destination'. Absent: no check.
    */
   inboundDestinations?: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>;
+  /** TUN, serving as an exit node (`up --advertise-exit-node`): members' packets may have any destination; overrides inboundDestinations. */
+  serveExit?: boolean;
 }
 
 /** True when `addr` lies in one of `routes` (same family). */
@@ -155,7 +172,7 @@ export class Dataplane {
     deviceRx: 0, deviceTx: 0, toPeers: 0, fromPeers: 0, floods: 0,
     drops: {
       runt: 0, not_ip: 0, no_route: 0, spoofed_source: 0, unknown_peer: 0, gso_unsupported: 0,
-      device_queue_full: 0, device_write_failed: 0, session_dropped: 0, unserved_destination: 0,
+      device_queue_full: 0, device_write_failed: 0, session_dropped: 0, unserved_destination: 0, no_exit_node: 0,
       spoofed_mac: 0, spoofed_arp: 0, spoofed_nd: 0, vlan_tagged: 0, ipv6_ext_headers: 0,
     },
   };
@@ -171,6 +188,8 @@ export class Dataplane {
   readonly #devOffset: number;
   readonly #acceptRoutes: boolean;
   readonly #inboundDestinations: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | null;
+  /** The chosen exit node's peer id (hex), or null: none, destinations without a member are no_route. */
+  #exitHex: string | null = null;
   readonly #pending: Uint8Array[] = [];
   #flushScheduled = false;
   #running = false;
@@ -192,12 +211,32 @@ export class Dataplane {
     this.#l2 = deps.device.kind === 'tap' ? new L2Switch() : null;
     this.#devOffset = deps.device.vnetHdr ? VNET_HDR_BYTES : 0;
     this.#acceptRoutes = deps.acceptRoutes === true && this.#l2 === null;
-    this.#inboundDestinations = deps.inboundDestinations !== undefined && this.#l2 === null ? deps.inboundDestinations.map((d) => ({ bytes: Uint8Array.from(d.bytes), prefix: d.prefix })) : null;
+    this.#inboundDestinations = deps.serveExit === true ? null : deps.inboundDestinations !== undefined && this.#l2 === null ? deps.inboundDestinations.map((d) => ({ bytes: Uint8Array.from(d.bytes), prefix: d.prefix })) : null;
   }
 
   /** Whether this data plane sends to and accepts from members' certified routes. */
   get acceptRoutes(): boolean {
     return this.#acceptRoutes;
+  }
+
+  /**
+   * Send what no member and no accepted route holds to this member (peer id
+   * hex), or stop doing so (null). TUN only; ignored on TAP. The member must
+   * be listed with the exit mark at the time each packet passes.
+   */
+  setExitNode(peerHex: string | null): void {
+    this.#exitHex = this.#l2 === null ? peerHex : null;
+  }
+
+  get exitNode(): string | null {
+    return this.#exitHex;
+  }
+
+  /** The chosen exit node if it may carry traffic now (listed, certificate marked), else undefined. */
+  #exitMember(): DataplaneMember | undefined {
+    if (this.#exitHex === null) return undefined;
+    const m = this.#members.get(this.#exitHex);
+    return m !== undefined && m.cert?.exit === true ? m : undefined;
   }
 
   start(): void {
@@ -300,7 +339,7 @@ export class Dataplane {
         drops.not_ip++;
         return;
       }
-      if (!member.addresses.some((a) => equalBytes(a.bytes, src)) && !(this.#acceptRoutes && inRoutes(member.routes, src))) {
+      if (!member.addresses.some((a) => equalBytes(a.bytes, src)) && !(this.#acceptRoutes && inRoutes(member.routes, src)) && !this.#fromExit(member, src)) {
         drops.spoofed_source++;
         this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold${this.#acceptRoutes ? ' nor route' : ''}`);
         return;
@@ -368,7 +407,15 @@ export class Dataplane {
           drops.not_ip++;
           continue;
         }
-        const member = this.#members.byAddress(dstAddr) ?? (this.#acceptRoutes ? this.#members.byRoute?.(dstAddr) : undefined);
+        let member = this.#members.byAddress(dstAddr) ?? (this.#acceptRoutes ? this.#members.byRoute?.(dstAddr) : undefined);
+        if (!member && this.#exitHex !== null) {
+          // Fail closed: with an exit node chosen, nothing falls back to another member or leaves unencrypted.
+          member = this.#exitMember();
+          if (!member) {
+            drops.no_exit_node++;
+            continue;
+          }
+        }
         if (!member) {
           drops.no_route++;
           continue;
@@ -378,6 +425,13 @@ export class Dataplane {
         this.#send(member.peerId, p);
       }
     }
+  }
+
+  /** A source no member holds, from our chosen exit node with the exit mark: the internet answering through it. */
+  #fromExit(member: DataplaneMember, src: Uint8Array): boolean {
+    if (this.#exitHex === null || member.hex !== this.#exitHex || member.cert?.exit !== true) return false;
+    // Not another member's address, nor inside a route another member serves to us.
+    return this.#members.byAddress(src) === undefined && (!this.#acceptRoutes || this.#members.byRoute?.(src) === undefined);
   }
 
   #flood(p: Uint8Array): void {

@@ -1,8 +1,10 @@
 /**
- * The Linux commands behind subnet routes (docs/architecture.md "Subnet
- * routes"): kernel routes on the mesh device (`ip route`), IP forwarding
- * (/proc/sys) and the masquerade rule of a member serving a LAN
- * (`iptables`/`ip6tables` nat POSTROUTING, as the repository's NAT labs use).
+ * The Linux commands behind subnet routes and exit nodes (docs/architecture.md
+ * "Subnet routes", "Exit nodes"): kernel routes on the mesh device (`ip
+ * route`), IP forwarding (/proc/sys), the masquerade rule of a member serving
+ * a LAN or the internet (`iptables`/`ip6tables` nat POSTROUTING, as the
+ * repository's NAT labs use), and the policy-routing rules and table of a
+ * member using an exit node (`ip rule`, `ip route ... table`).
  * Each call runs one command and reports its outcome; the caller
  * (src/node/subnet-routes.ts) decides what a failure means. Nothing here
  * keeps state. Commands run with a timeout and never through a shell.
@@ -47,6 +49,16 @@ export interface Routing {
   writeForwarding(family: 4 | 6, value: string): Promise<string | null>;
   /** Adds (`-A`) or deletes (`-D`) `-s FROM -d TO -j MASQUERADE` in nat POSTROUTING; an error text, or null. */
   masquerade(op: 'add' | 'delete', family: 4 | 6, from: string, to: string): Promise<string | null>;
+  /** `ip -4|-6 rule add ARGS`; an error text, or null. */
+  addRule(family: 4 | 6, args: readonly string[]): Promise<string | null>;
+  /** `ip -4|-6 rule del priority P` (one rule of that priority); an error text (none left, among others), or null. */
+  deleteRuleByPriority(family: 4 | 6, priority: number): Promise<string | null>;
+  /** `ip -4|-6 route replace ARGS` (ARGS name the table); an error text, or null. */
+  replaceTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null>;
+  /** `ip -4|-6 route del ARGS` (ARGS name the table); an error text, or null. */
+  deleteTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null>;
+  /** `ip -4|-6 route flush table T`; an error text, or null. */
+  flushTable(family: 4 | 6, table: number): Promise<string | null>;
 }
 
 function outcome(what: string, r: { code: number; stderr: string } | null, tool: string): string | null {
@@ -93,5 +105,29 @@ export class LinuxRouting implements Routing {
     if (op === 'add' && (await this.#run(tool, ['-w', XTABLES_WAIT_S, '-t', 'nat', '-C', ...rule]))?.code === 0) return null;
     const args = ['-w', XTABLES_WAIT_S, '-t', 'nat', op === 'add' ? '-A' : '-D', ...rule];
     return outcome(`${tool} ${args.join(' ')}`, await this.#run(tool, args), tool);
+  }
+
+  async addRule(family: 4 | 6, args: readonly string[]): Promise<string | null> {
+    return this.#ip([`-${family}`, 'rule', 'add', ...args]);
+  }
+
+  async deleteRuleByPriority(family: 4 | 6, priority: number): Promise<string | null> {
+    return this.#ip([`-${family}`, 'rule', 'del', 'priority', String(priority)]);
+  }
+
+  async replaceTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null> {
+    return this.#ip([`-${family}`, 'route', 'replace', ...args]);
+  }
+
+  async deleteTableRoute(family: 4 | 6, args: readonly string[]): Promise<string | null> {
+    return this.#ip([`-${family}`, 'route', 'del', ...args]);
+  }
+
+  async flushTable(family: 4 | 6, table: number): Promise<string | null> {
+    return this.#ip([`-${family}`, 'route', 'flush', 'table', String(table)]);
+  }
+
+  async #ip(args: string[]): Promise<string | null> {
+    return outcome(`ip ${args.join(' ')}`, await this.#run('ip', args), 'ip');
   }
 }

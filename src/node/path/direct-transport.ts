@@ -260,6 +260,7 @@ function shortId(peerId: Uint8Array | null): string {
 }
 
 export class DirectTransport extends EventEmitter {
+  #dialsPaused = false;
   readonly stats: DirectTransportStats = { dials: 0, accepts: 0, established: 0, refused: {}, failures: {} };
   readonly #deps: DirectTransportDeps;
   readonly #o: Readonly<ResolvedOptions>;
@@ -423,12 +424,28 @@ export class DirectTransport extends EventEmitter {
 
   // ------------------------------------------------------------ dialing
 
+  /**
+   * Stop (true) or resume (false) dialing peers; the listener keeps
+   * accepting. While an exit node is in use our dials, which leave from
+   * ephemeral ports no bypass rule matches, would run through the exit
+   * node's tunnel (docs/architecture.md "Exit nodes"); accepted connections
+   * answer from the listener's port, which one does match.
+   */
+  pauseDials(paused: boolean): void {
+    this.#dialsPaused = paused;
+  }
+
   /** Dial every candidate of `peerId` at once; the result is a 'path' or a 'connect_failed' event. A dial already under way for that peer is left alone. */
   connect(peerId: Uint8Array): void {
     checkPeerId(peerId, 'connect peerId');
     if (this.#state !== 'running' || this.#cert === null) return;
     if (!this.#o.wss) {
       this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.NO_OFFER]);
+      return;
+    }
+    if (this.#dialsPaused) {
+      this.#refuse(peerId, DirectCode.DIALS_PAUSED);
+      this.emit('connect_failed', Uint8Array.from(peerId), [DirectCode.DIALS_PAUSED]);
       return;
     }
     const key = toHex(peerId);

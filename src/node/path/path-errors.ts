@@ -30,6 +30,8 @@ export const DirectCode = Object.freeze({
   NO_OFFER: 'SM_ERR_PATH_NO_OFFER',
   /** No end-to-end session with the peer (no path-auth key). */
   NO_SESSION: 'SM_ERR_PATH_NO_SESSION',
+  /** connect() while our own dials are paused: an exit node is in use, and a dial from an ephemeral port would run through its tunnel (docs/architecture.md "Exit nodes"). */
+  DIALS_PAUSED: 'SM_ERR_PATH_DIALS_PAUSED',
   /** Too many accepted connections awaiting their re-handshake. */
   BUSY: 'SM_ERR_PATH_BUSY',
   /** A TCP connection cut at accept: its source address already holds maxHandshakesPerAddress unfinished TLS handshakes. */

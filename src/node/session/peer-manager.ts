@@ -47,7 +47,7 @@
  * stateless HS_COOKIE instead of any work.
  */
 import { EventEmitter } from 'node:events';
-import { compareBytes, randomBytes, toHex } from '../../crypto/bytes.js';
+import { compareBytes, equalBytes, randomBytes, toHex } from '../../crypto/bytes.js';
 import { hasCode } from '../../errors.js';
 import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type VerifiedInit, type VerifiedPeer } from '../../handshake/peer-handshake.js';
 import { InitCookies } from '../../handshake/init-cookie.js';
@@ -341,7 +341,8 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /** Entry point for every peer frame from the transport. Never throws. */
   onFrame(src: Uint8Array, bytes: Uint8Array): void {
-    if (toHex(src) === this.#localHex) {
+    // Bytes, not hex: no string per frame on the data path (docs/conventions.md §8).
+    if (equalBytes(src, this.#deps.localPeerId)) {
       // No session with ourselves: such a frame is a relay's forgery or a loop.
       this.#drops.self_frame++;
       return;
@@ -608,7 +609,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       return;
     }
     const peer = owner.peer;
-    if (toHex(src) !== peer.hex) {
+    if (!equalBytes(src, peer.id)) {
       this.#drops.src_mismatch++;
       return;
     }

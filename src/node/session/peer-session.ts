@@ -18,8 +18,11 @@
  *    `drops` by reason and returns null. A frame only moves the replay window
  *    after its tag verified.
  *  - decrypt() returns the same result object every time (no allocation per
- *    packet): read its fields before the next decrypt(). `body` is a fresh
- *    array the caller owns.
+ *    packet): read its fields before the next decrypt(). It decrypts in place
+ *    (AeadOpener.openInPlace): `body` is a view of `frame.sealed`, which the
+ *    caller hands over with the frame. Once a frame passed the replay check,
+ *    its sealed bytes are plaintext or garbage afterwards, whatever the result;
+ *    a frame refused before (unknown index, replay, expired key) is untouched.
  *  - encrypt() copies `payload`; the returned frame is a fresh array, with
  *    room for a transport header before it (dataplane/frame-headroom.ts) so
  *    the relay link sends it without another copy.
@@ -312,7 +315,8 @@ export class PeerSession {
       drops.replay++;
       return null;
     }
-    const plain = kp.opener.open(header, counter, sealed);
+    // In place: the received frame is ours (module header), so no plaintext array per packet.
+    const plain = kp.opener.openInPlace(header, counter, sealed);
     if (plain === null) {
       drops.auth_failed++;
       return null;

@@ -8,43 +8,26 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Dataplane, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
+import { Dataplane, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { macForPeer } from '../../../src/node/dataplane/tap-source.js';
 import { CompiledPolicy } from '../../../src/policy/compiled-policy.js';
 import { PolicyEngine } from '../../../src/policy/policy-engine.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
+import { FakeDevice, hex, ip4, memberDirectory } from '../../../testkit/dataplane-fakes.js';
 
 const SELF = new Uint8Array(32).fill(0xa1);
 const WEB = new Uint8Array(32).fill(0xb2);
 const OPS = new Uint8Array(32).fill(0xc3);
-const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
-const ip = (s: string) => new Uint8Array(s.split('.').map(Number));
 const SELF_IP = '10.10.10.3';
 const WEB_IP = '10.10.10.4';
 const OPS_IP = '10.10.10.5';
 
 function member(id: Uint8Array, addr: string, name: string, group: string): DataplaneMember {
-  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip(addr) }], name, cert: { groups: [group] } };
+  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip4(addr) }], name, cert: { groups: [group] } };
 }
 const members = [member(WEB, WEB_IP, 'web1', 'web'), member(OPS, OPS_IP, 'ops1', 'ops')];
-const directory = {
-  byAddress: (a: Uint8Array) => members.find((m) => m.addresses.some((x) => Buffer.compare(x.bytes, a) === 0)),
-  get: (id: Uint8Array | string) => members.find((m) => m.hex === (typeof id === 'string' ? id : hex(id))),
-  list: () => members,
-};
-
-class FakeDevice implements DataplaneDevice {
-  written: Uint8Array[] = [];
-  onBatch: ((p: readonly Uint8Array[], n: number) => void) | null = null;
-  constructor(readonly kind: 'tap' | 'tun', readonly vnetHdr: boolean) {}
-  start(cb: (p: readonly Uint8Array[], n: number) => void): void { this.onBatch = cb; }
-  write(p: readonly Uint8Array[], n: number): number {
-    for (let i = 0; i < n; i++) this.written.push(new Uint8Array(p[i]!));
-    return n;
-  }
-  read(...packets: Uint8Array[]): void { this.onBatch!(packets, packets.length); }
-}
+const directory = memberDirectory(members);
 
 const POLICY = (outbound = false) => CompiledPolicy.fromText(
   `outbound: ${outbound}\nrules:\n  - name: web-to-db\n    from: group:web\n    to: group:db\n    proto: tcp\n    ports: [5432]\n  - name: ops-any\n    from: group:ops\n    to: any\n    proto: any\n`,
@@ -67,8 +50,8 @@ function tcp4(src: string, dst: string, sport: number, dport: number, off = VNET
   const p = new Uint8Array(off + 40);
   p[off] = 0x45;
   p[off + 9] = 6;
-  p.set(ip(src), off + 12);
-  p.set(ip(dst), off + 16);
+  p.set(ip4(src), off + 12);
+  p.set(ip4(dst), off + 16);
   p[off + 20] = sport >> 8; p[off + 21] = sport & 0xff;
   p[off + 22] = dport >> 8; p[off + 23] = dport & 0xff;
   return p;
@@ -90,8 +73,8 @@ function arpRequest(src: ArrayLike<number>, spa: string, tpa: string): Uint8Arra
   const a = new Uint8Array(28);
   a.set([0, 1, 0x08, 0, 6, 4, 0, 1]);
   a.set(src, 8);
-  a.set(ip(spa), 14);
-  a.set(ip(tpa), 24);
+  a.set(ip4(spa), 14);
+  a.set(ip4(tpa), 24);
   return frame(BCAST, src, 0x0806, a);
 }
 
@@ -167,9 +150,9 @@ test('a new policy replaces the rules: a flow allowed before is dropped after', 
 
 test('routed traffic meets the policy: CIDR selectors see the LAN address behind a member serving a route', async () => {
   const GW = new Uint8Array(32).fill(0xd4);
-  const gw: DataplaneMember = { ...member(GW, '10.10.10.6', 'gw1', 'gw'), routes: [{ family: 4, bytes: ip('192.168.50.0'), prefix: 24 }] };
+  const gw: DataplaneMember = { ...member(GW, '10.10.10.6', 'gw1', 'gw'), routes: [{ family: 4, bytes: ip4('192.168.50.0'), prefix: 24 }] };
   const routed = {
-    byAddress: (a: Uint8Array) => (Buffer.compare(a, ip('10.10.10.6')) === 0 ? gw : undefined),
+    byAddress: (a: Uint8Array) => (Buffer.compare(a, ip4('10.10.10.6')) === 0 ? gw : undefined),
     byRoute: (a: Uint8Array) => (a[0] === 192 && a[1] === 168 && a[2] === 50 ? gw : undefined),
     get: (id: Uint8Array | string) => ((typeof id === 'string' ? id : hex(id)) === gw.hex ? gw : undefined),
     list: () => [gw],

@@ -1,45 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Dataplane, MAX_PENDING_DEVICE_WRITES, type DataplaneDevice, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
+import { Dataplane, MAX_PENDING_DEVICE_WRITES, type DataplaneMember } from '../../../src/node/dataplane/dataplane.js';
 import { VNET_HDR_BYTES } from '../../../src/node/device/vnet-header.js';
 import { InnerType } from '../../../src/wire/constants.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
+import { FakeDevice, hex, ip4, memberDirectory } from '../../../testkit/dataplane-fakes.js';
 import { linkLocalForMac, macForPeer } from '../../../src/node/dataplane/tap-source.js';
 
 const A = new Uint8Array(32).fill(0xa1);
 const B = new Uint8Array(32).fill(0xb2);
 const C = new Uint8Array(32).fill(0xc3);
-const hex = (id: Uint8Array) => Buffer.from(id).toString('hex');
-const ip = (s: string) => new Uint8Array(s.split('.').map(Number));
 
 /** An IPv6 address from 8 groups. */
 const ip6 = (...g: number[]) => { const b = new Uint8Array(16); g.forEach((x, i) => { b[2 * i] = x >> 8; b[2 * i + 1] = x & 0xff; }); return b; };
 
 function member(id: Uint8Array, addr: string, v6?: Uint8Array): DataplaneMember {
-  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip(addr) }, ...(v6 ? [{ family: 6 as const, bytes: v6 }] : [])] };
+  return { peerId: id, hex: hex(id), addresses: [{ family: 4, bytes: ip4(addr) }, ...(v6 ? [{ family: 6 as const, bytes: v6 }] : [])] };
 }
 const B6 = ip6(0xfd00, 0, 0, 0, 0, 0, 0, 4);
 const C6 = ip6(0xfd00, 0, 0, 0, 0, 0, 0, 5);
 const members = [member(B, '10.10.10.4', B6), member(C, '10.10.10.5', C6)];
-const directory = {
-  byAddress: (a: Uint8Array) => members.find((m) => m.addresses.some((x) => Buffer.compare(x.bytes, a) === 0)),
-  get: (id: Uint8Array | string) => members.find((m) => m.hex === (typeof id === 'string' ? id : hex(id))),
-  list: () => members,
-};
-
-class FakeDevice implements DataplaneDevice {
-  written: Uint8Array[] = [];
-  onBatch: ((p: readonly Uint8Array[], n: number) => void) | null = null;
-  writeLimit = Infinity;
-  constructor(readonly kind: 'tap' | 'tun', readonly vnetHdr: boolean) {}
-  start(cb: (p: readonly Uint8Array[], n: number) => void): void { this.onBatch = cb; }
-  write(p: readonly Uint8Array[], n: number): number {
-    const k = Math.min(n, this.writeLimit);
-    for (let i = 0; i < k; i++) this.written.push(new Uint8Array(p[i]!));
-    return k;
-  }
-  read(...packets: Uint8Array[]): void { this.onBatch!(packets, packets.length); }
-}
+const directory = memberDirectory(members);
 
 function setup(kind: 'tap' | 'tun', vnetHdr = true) {
   const device = new FakeDevice(kind, vnetHdr);
@@ -54,8 +35,8 @@ function ipv4(src: string, dst: string, withVnet = true, payload = 8): Uint8Arra
   const off = withVnet ? VNET_HDR_BYTES : 0;
   const p = new Uint8Array(off + 20 + payload);
   p[off] = 0x45;
-  p.set(ip(src), off + 12);
-  p.set(ip(dst), off + 16);
+  p.set(ip4(src), off + 12);
+  p.set(ip4(dst), off + 16);
   return p;
 }
 
@@ -85,8 +66,8 @@ function arp(src: ArrayLike<number>, op: 1 | 2, sha: ArrayLike<number>, spa: str
   const a = new Uint8Array(28);
   a.set([0, 1, 0x08, 0, 6, 4, 0, op]);
   a.set(sha, 8);
-  a.set(ip(spa), 14);
-  a.set(ip(tpa), 24);
+  a.set(ip4(spa), 14);
+  a.set(ip4(tpa), 24);
   return frame(dst, src, 0x0806, a);
 }
 
@@ -288,7 +269,7 @@ test('TAP: VLAN-tagged frames (which would carry ARP and IP past these checks) a
   inner.set([0, 10, 0x08, 0x06]); // VLAN 10, then ARP
   inner.set([0, 1, 0x08, 0, 6, 4, 0, 2], 4);
   inner.set(macB, 12);
-  inner.set(ip('10.10.10.5'), 18);
+  inner.set(ip4('10.10.10.5'), 18);
   assert.equal(await deliver(dp, device, B, frame(macA, macB, 0x8100, inner)), false);
   assert.equal(await deliver(dp, device, B, frame(macA, macB, 0x88a8, inner)), false);
   assert.equal(dp.stats.drops.vlan_tagged, 2);
@@ -298,7 +279,7 @@ test('TAP: VLAN-tagged frames (which would carry ARP and IP past these checks) a
 // --- Subnet routes (docs/architecture.md "Subnet routes") ---------------------
 
 const R = new Uint8Array(32).fill(0xd4);
-const router: DataplaneMember = { ...member(R, '10.10.10.6'), routes: [{ family: 4, bytes: ip('192.168.50.0'), prefix: 24 }] };
+const router: DataplaneMember = { ...member(R, '10.10.10.6'), routes: [{ family: 4, bytes: ip4('192.168.50.0'), prefix: 24 }] };
 /** Also holds a member whose own address lies in 192.168.50.0/24 would be a CA error; here B's address must beat R's route anyway. */
 const routed = [...members, router];
 const routedDirectory = {
@@ -356,7 +337,7 @@ test('TUN serving routes: a member\'s packet must be for our mesh subnet, our ro
   const device = new FakeDevice('tun', true);
   const dp = new Dataplane({
     device, peers: { sendInner: () => 'sent' as const }, members: directory, clock: new FakeClock(),
-    inboundDestinations: [{ bytes: ip('10.10.10.0'), prefix: 24 }, { bytes: ip('192.168.50.0'), prefix: 24 }, { bytes: ip('224.0.0.0'), prefix: 4 }],
+    inboundDestinations: [{ bytes: ip4('10.10.10.0'), prefix: 24 }, { bytes: ip4('192.168.50.0'), prefix: 24 }, { bytes: ip4('224.0.0.0'), prefix: 4 }],
   });
   dp.start();
   dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.1'));

@@ -37,3 +37,23 @@ test('addresses inside our mesh subnets are never advertised as direct candidate
     await t.stop();
   }
 });
+
+test('paused dials (an exit node in use): connect() refuses at once with SM_ERR_PATH_DIALS_PAUSED and dials nothing; resumed, it is judged as before', async () => {
+  const rendezvous = new Rendezvous({ advertise: ['203.0.113.9'] });
+  const t = new DirectTransport({ pathAuthKey: () => null, rendezvous }, { listenHost: '127.0.0.1' });
+  await t.start();
+  try {
+    const failed: string[][] = [];
+    t.on('connect_failed', (_p: Uint8Array, codes: string[]) => failed.push(codes));
+    t.pauseDials(true);
+    t.connect(peer);
+    assert.deepEqual(failed, [['SM_ERR_PATH_DIALS_PAUSED']]);
+    assert.equal(t.stats.refused['SM_ERR_PATH_DIALS_PAUSED'], 1);
+    t.pauseDials(false);
+    t.connect(peer);
+    assert.deepEqual(failed[1], ['SM_ERR_PATH_NO_OFFER']);
+    assert.equal(t.stats.dials, 0);
+  } finally {
+    await t.stop();
+  }
+});

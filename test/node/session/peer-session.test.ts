@@ -100,6 +100,28 @@ describe('PeerSession: sealing and opening', () => {
     assert.equal(got.body.length, 0);
   });
 
+  it('decrypts in place: body is a view of the frame; a replay or an unknown index leaves the frame untouched', () => {
+    const clock = new FakeClock();
+    const { A, B } = pair(clock);
+    const f = send(A.session, bytes(7, 8, 9));
+    const copy = Uint8Array.from(f);
+    const got = B.session.decrypt(dataView(f));
+    assert.ok(got);
+    assert.equal(got.body.buffer, f.buffer, 'no plaintext array per packet');
+    assert.equal(got.body.byteOffset, f.byteOffset + DATA_HEADER_BYTES + 1);
+    assert.deepEqual([...got.body], [7, 8, 9]);
+    const replayed = Uint8Array.from(copy);
+    assert.equal(B.session.decrypt(dataView(replayed)), null);
+    assert.equal(B.session.drops.replay, 1);
+    assert.deepEqual(replayed, copy, 'a replay is refused before its bytes are touched');
+    const unknown = Uint8Array.from(copy);
+    unknown[4] = 0x7e;
+    assert.equal(B.session.decrypt(rawView(unknown)), null);
+    assert.equal(B.session.drops.unknown_index, 1);
+    unknown[4] = copy[4]!;
+    assert.deepEqual(unknown, copy, 'an unknown index is refused before its bytes are touched');
+  });
+
   it('rejects misuse of encrypt with SM_ERR_SESSION_ARG', () => {
     const clock = new FakeClock();
     const { A } = pair(clock);
