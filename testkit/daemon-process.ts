@@ -56,9 +56,12 @@ export interface DaemonProcess {
   stop(): Promise<number | string>;
 }
 
-/** Spawn `shadowmesh up ARGS`; resolves once the ready line is printed, rejects (after killing it) if it exits first or times out. */
-export async function startDaemon(args: string[], env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const p = spawnTracked(process.execPath, [CLI_MAIN_PATH, 'up', ...args], { env: baseEnv(env) });
+/** Spawn `shadowmesh up ARGS`; resolves once the ready line is printed, rejects (after killing it) if it exits first or times out.
+ *  `runAs` runs it as that unprivileged uid/gid (setpriv, supplementary groups cleared): its files must be readable by it. */
+export async function startDaemon(args: string[], env: Record<string, string> = {}, runAs?: { uid: number; gid: number }): Promise<DaemonProcess> {
+  const node = [process.execPath, CLI_MAIN_PATH, 'up', ...args];
+  const [cmd, ...rest] = runAs === undefined ? node : ['setpriv', `--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', ...node];
+  const p = spawnTracked(cmd!, rest, { env: baseEnv(env) });
   const line = await p.firstLine('daemon', READY_TIMEOUT_MS);
   const m = READY_LINE.exec(line);
   if (m === null) {

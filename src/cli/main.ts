@@ -47,6 +47,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = Object.freez
   users: async () => (await import('./users.js')).registerUsers,
   send: async () => (await import('./send.js')).registerSend,
   recv: async () => (await import('./recv.js')).registerRecv,
+  forward: async () => (await import('./forward.js')).registerForward,
   chat: async () => (await import('./chat.js')).registerChat,
   web: async () => (await import('./web.js')).registerWeb,
   policy: async () => (await import('./policy.js')).registerPolicy,

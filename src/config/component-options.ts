@@ -154,8 +154,28 @@ export async function daemonOptionsOf(cfg: EffectiveConfig): Promise<DaemonOptio
     ...webOf(cfg),
     ...namesOf(cfg),
     ...routesOf(cfg),
+    ...streamsOf(cfg),
     ...exitNodeOf(cfg),
   };
+}
+
+/** node.socks5.*, node.httpProxy.* and node.streams.*: the stream layer's local side; {} when none is set. */
+export function streamsOf(cfg: EffectiveConfig): { streams?: NonNullable<DaemonOptions['streams']> } {
+  const text = cfg.string('node.socks5.listen');
+  const authFile = cfg.string('node.socks5.authFile');
+  const serveLoopback = cfg.boolean('node.streams.serveLoopback') === true;
+  const httpText = cfg.string('node.httpProxy.listen');
+  const httpProxy = httpText === undefined ? undefined : parseListenText(httpText);
+  if (httpProxy === null) throw new TypeError('config node.httpProxy.listen: not HOST:PORT (the schema checks it)');
+  if (text === undefined && authFile !== undefined) throw new ConfigError('SM_ERR_CONFIG_VALUE', 'node.socks5.authFile (--socks5-auth) needs node.socks5.listen (--socks5)');
+  let socks5: { host: string; port: number; authFile?: string } | undefined;
+  if (text !== undefined) {
+    const listen = parseListenText(text);
+    if (listen === null) throw new TypeError('config node.socks5.listen: not HOST:PORT (the schema checks it)');
+    socks5 = { ...listen, ...(authFile !== undefined ? { authFile } : {}) };
+  }
+  if (socks5 === undefined && httpProxy === undefined && !serveLoopback) return {};
+  return { streams: { ...(socks5 !== undefined ? { socks5 } : {}), ...(httpProxy !== undefined ? { httpProxy } : {}), ...(serveLoopback ? { serveLoopback } : {}) } };
 }
 
 /** node.exitNode.*: exit nodes of the daemon; {} when neither using nor serving one. */

@@ -76,6 +76,7 @@
  * needed).
  */
 import { ConfigError, SmError } from '../errors.js';
+import { toHex } from '../crypto/bytes.js';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { loadCaCertificate, loadMemberCertificate, loadRevocationList } from '../identity/files.js';
 import { NodePolicy } from '../policy/node-policy.js';
@@ -105,7 +106,7 @@ import { DEFAULT_NETWORK_DOMAIN, normalizeNetworkDomain } from '../names/network
 import { ResolvedLink } from '../names/resolved-link.js';
 import { resolveUpstreams } from '../names/upstreams.js';
 import { registerNamesMetrics } from '../metrics/names-metrics.js';
-import { formatHostPort, parseIpAddress } from '../wire/ip-address.js';
+import { formatHostPort, formatIpAddress, parseIpAddress } from '../wire/ip-address.js';
 import type { Dataplane } from './dataplane/dataplane.js';
 import { macForPeer } from './dataplane/tap-source.js';
 import type { DirectoryEntry } from './directory.js';
@@ -133,6 +134,7 @@ import { isIP } from 'node:net';
 import { checkName } from '../identity/cert-fields.js';
 import { maskPrefix, prefixContains } from '../identity/cert-routes.js';
 import { LinuxRouting, type Routing } from './device/linux-routing.js';
+import { NodeStreams, type NodeStreamsOptions } from './stream/node-streams.js';
 
 /** How long `up` waits for the first admission: a relay answers in well under a second; 15 s covers a slow link and a busy relay. */
 export const DEFAULT_STARTUP_TIMEOUT_MS = 15_000;
@@ -187,6 +189,8 @@ export interface DaemonOptions {
   names?: DaemonNamesOptions;
   /** Subnet routes (docs/architecture.md "Subnet routes", src/node/subnet-routes.ts), TUN only; absent: neither. */
   routes?: { accept?: boolean; advertise?: boolean; snat?: boolean };
+  /** Streams (docs/architecture.md "Streams"): the SOCKS5 proxy, and serving loopback without a device; absent: neither. */
+  streams?: NodeStreamsOptions;
   /** Exit nodes (docs/architecture.md "Exit nodes", src/node/exit-node.ts), TUN only: the member to use (name or mesh address), and serving as one. */
   exitNode?: { use?: string; allowLan?: boolean; fallback?: boolean; advertise?: boolean };
 }
@@ -248,6 +252,8 @@ export class NodeDaemon {
   readonly control: ControlServer;
   readonly chatService: ChatService;
   readonly chatInbox: ChatInbox;
+  /** TCP streams inside the sessions: the acceptor, the dialer and the SOCKS5 proxy (src/node/stream/). */
+  readonly streams: NodeStreams;
   /** What the control API answers, read from this daemon's parts (src/node/control/control-handlers.ts). */
   readonly controlHandlers: NodeControlHandlers;
   readonly #metrics: MetricsServer | null;
@@ -387,6 +393,23 @@ export class NodeDaemon {
     this.pinger = new MeshPinger({ peers: this.node.peers, clock: this.#clock, logger: this.#logger.child('ping') });
     this.#netcheck = new NetcheckRunner({ clock: this.#clock, measure: () => runNetcheck(this.#netcheckTargets(), { timeoutMs: DEFAULT_STUN_TIMEOUT_MS, clock: this.#clock }) });
     this.chatInbox = new ChatInbox();
+    const streamNames = new MemberNames({
+      directory: this.node.directory,
+      self: { name: cert.name, addresses: cert.addresses.map((text) => { const c = parseCidr(text); return { family: c.family, bytes: c.address }; }) },
+      isRevoked: (hex) => this.#revoked.has(hex),
+    });
+    this.streams = new NodeStreams({
+      sessions: this.node.peers,
+      directory: this.node.directory,
+      certificate: () => this.certificate,
+      hasDevice: () => options.device !== 'none',
+      servesRoutes: () => options.routes?.advertise === true,
+      policy: (peerId, address, port) => this.#streamPolicy(peerId, address, port),
+      addressesOf: (label) => streamNames.addressesOf(label),
+      domain: normalizeNetworkDomain(options.names?.domain ?? verifier.ca.domain ?? DEFAULT_NETWORK_DOMAIN),
+      clock: this.#clock,
+      logger: this.#logger.child('streams'),
+    }, options.streams ?? {});
     this.chatService = new ChatService({
       localPeerId: identity.peerId,
       sessions: this.node.peers,
@@ -398,8 +421,11 @@ export class NodeDaemon {
     });
     this.node.on('inner', (peerId: Uint8Array, innerType: number, body: Uint8Array) => {
       if (innerType === InnerType.Chat) this.chatService.onEnvelope(peerId, body);
+      else if (innerType === InnerType.Stream) this.streams.onFrame(peerId, body);
     });
     this.node.on('established', (peerId: Uint8Array) => this.chatService.onPeerReachable(peerId));
+    // A revoked or expired member keeps no stream: its sockets close now, not at a timeout.
+    this.node.on('member_cut', (peerId: Uint8Array) => this.streams.mux.dropPeer(toHex(peerId)));
     this.node.on('member_up', (e: DirectoryEntry) => this.chatService.onPeerReachable(e.peerId));
     this.node.link.on('policy', (blob: Uint8Array) => this.#onDeliveredPolicy(blob));
     this.#expiry = new CertExpiryWatch({ clock: this.#clock, logger: this.#logger, certs: () => this.#watchedCertificates() });
@@ -468,6 +494,8 @@ export class NodeDaemon {
         return url === null ? null : { url, token: this.#webToken };
       },
       netcheck: this.#netcheck,
+      forward: (p) => this.streams.forward(p),
+      streamDrops: () => this.streams.drops(),
       requestStop: () => this.#requestStop(),
     };
   }
@@ -620,6 +648,7 @@ export class NodeDaemon {
     await admitted;
     // After admission: our UDP and P2P ports are bound, and the directory starts listing the exit node.
     await this.#startExitNode();
+    await this.streams.start();
     this.#logger.info(`${shortId(this.identity.peerId)} up`, { device: this.#device?.name ?? 'none', relay: this.#o.relayUrl, control: this.control.path });
   }
 
@@ -762,6 +791,7 @@ export class NodeDaemon {
     this.#policyRetry?.cancel();
     this.#policyRetry = null;
     this.#expiry.stop();
+    await this.streams.stop();
     this.chatService.stop();
     this.pinger.stop();
     if (this.names !== null) {
@@ -872,6 +902,24 @@ export class NodeDaemon {
       { name: peer?.name ?? '', groups: peer?.cert.groups ?? [] },
       { name: cert.name, groups: cert.groups },
     ).allowed;
+  }
+
+  /** The policy's verdict on a stream a peer opened to address:port, as for a TCP SYN from its mesh address (docs/threat-model.md §3.8); null: no policy. */
+  #streamPolicy(peerId: Uint8Array, address: string, port: number): { allowed: boolean; rule: string } | null {
+    const policy = this.#policy;
+    if (policy === null || !policy.held) return null;
+    const peer = this.node.directory.get(peerId);
+    const family = address.includes(':') ? 6 : 4;
+    const from = peer?.addresses.find((a) => a.family === family) ?? peer?.addresses[0];
+    const cert = this.certificate;
+    return policy.current.policy.decide({
+      direction: 'inbound',
+      protocol: 'tcp',
+      from: { ip: from !== undefined ? formatIpAddress(from.bytes) : (family === 6 ? '::' : '0.0.0.0'), name: peer?.name ?? '', groups: peer?.cert.groups ?? [] },
+      to: { ip: address, name: cert.name, groups: cert.groups },
+      srcPort: 0,
+      dstPort: port,
+    });
   }
 
   /** The version of the signed policy in force, or null when no policy is configured. */

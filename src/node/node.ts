@@ -130,7 +130,8 @@ function relayStunServer(url: string): { host: string; port: number } | null {
  * Events: 'payload' (peerId, body), 'inner' (peerId, innerType, body) for data
  * inner types the node does not consume itself, 'established' (peerId, cert),
  * 'relay' (info: RelayEstablished), 'relay_down' (reason), 'member_up' /
- * 'member_down' (entry: DirectoryEntry).
+ * 'member_down' (entry: DirectoryEntry), 'member_cut' (peerId) when a peer
+ * stopped being a member (revoked, expired) and its session was forgotten.
  */
 export class ShadowNode extends EventEmitter {
   readonly link: RelayLink;
@@ -390,6 +391,8 @@ export class ShadowNode extends EventEmitter {
     this.#logger.info(`${shortId(peerId)} is no member any more; session forgotten`, { revoked: this.#verifier.isRevoked(peerId) });
     this.peers.forgetPeer(peerId);
     this.#forgetPaths(peerId);
+    // Whatever else holds state for the peer (the daemon's streams) lets go too.
+    this.emit('member_cut', peerId);
   }
 
   #forgetPaths(peerId: Uint8Array): void {

@@ -60,6 +60,11 @@
  *                   O(members²) bytes per relay; a node still reads
  *                   PEER_UP / PEER_DOWN from an older relay, and an older
  *                   node drops the new frames as unknown, keeping the link.
+ *   2026-12-06  v1  (compatible extension, no bump) streams (protocol.md
+ *                   §6): the STREAM inner type 0x08 inside sessions, which
+ *                   carries TCP streams of the SOCKS5 proxy and port
+ *                   forwards. An older node drops it as an unknown inner
+ *                   type; the opener then times out the stream.
  */
 
 /** The only version byte a v1 decoder accepts (docs/protocol.md header). */
@@ -135,8 +140,9 @@ export type PeerFrameType =
  * DeviceFrame: a virtio-net header and an Ethernet (TAP) or IP (TUN) packet or GSO segment.
  * MeshPing / MeshPong: a u64 id (LE) and echo data, for `shadowmesh ping` over the session.
  * Chat: a chat envelope (protocol.md §4, src/messaging/chat-envelope.ts).
+ * Stream: a stream frame (protocol.md §6, src/wire/stream-frames.ts).
  */
-export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05, PathOffer: 0x06, Chat: 0x07 } as const;
+export const InnerType = { Payload: 0x01, Keepalive: 0x02, DeviceFrame: 0x03, MeshPing: 0x04, MeshPong: 0x05, PathOffer: 0x06, Chat: 0x07, Stream: 0x08 } as const;
 export type InnerType = (typeof InnerType)[keyof typeof InnerType];
 
 /** Inner types that carry data (everything but the empty KEEPALIVE). PATH_OFFER
@@ -148,7 +154,8 @@ export function isDataInnerType(t: number): boolean {
     t === InnerType.MeshPing ||
     t === InnerType.MeshPong ||
     t === InnerType.PathOffer ||
-    t === InnerType.Chat
+    t === InnerType.Chat ||
+    t === InnerType.Stream
   );
 }
 
@@ -393,3 +400,46 @@ export const MAX_PATH_CANDIDATES = 32;
 export const PATH_OFFER_FIXED_BYTES = 1 + 1 + PEER_ID_BYTES + 8 + PATH_FINGERPRINT_BYTES + 1;
 /** Largest PATH_OFFER: fixed part + IPv6 candidates (v2: transport + flags + family + 16 + port u16) + signature. */
 export const MAX_PATH_OFFER_BYTES = PATH_OFFER_FIXED_BYTES + MAX_PATH_CANDIDATES * (2 + 1 + IPV6_BYTES + 2) + HYBRID_SIGNATURE_BYTES;
+
+// ---- STREAM (inner type 0x08, protocol.md §6) --------------------------------
+
+/** Stream frame kinds (the first body byte after the inner type). */
+export const StreamFrameKind = { Open: 0x01, Accept: 0x02, Refuse: 0x03, Data: 0x04, Fin: 0x05, Ack: 0x06, Reset: 0x07 } as const;
+export type StreamFrameKind = (typeof StreamFrameKind)[keyof typeof StreamFrameKind];
+/** Flag bit: the sender of this frame is the stream's opener. Stream ids are
+ *  chosen by the opener, so each side's ids form their own space (as QUIC's
+ *  initiator bit): both members may open stream 1 to each other. */
+export const STREAM_FLAG_OPENER = 0x01;
+/** Every stream frame starts with kind u8 + flags u8 + streamId u32 (6). */
+export const STREAM_HEADER_BYTES = 1 + 1 + 4;
+/** Largest DATA payload: 16 KiB keeps a frame far below MAX_PEER_FRAME_BYTES,
+ *  and small enough that a lost UDP fragment costs little to resend. */
+export const MAX_STREAM_CHUNK_BYTES = 16 * 1024;
+/** Largest window a side may grant (u32 on the wire; 16 MiB bounds what one stream makes a receiver hold). */
+export const MAX_STREAM_WINDOW_BYTES = 16 * 1024 * 1024;
+/** Largest stream offset: JavaScript numbers are exact below 2^53. */
+export const MAX_STREAM_OFFSET = Number.MAX_SAFE_INTEGER;
+/** REFUSE and RESET reason codes (protocol.md §6). A receiver treats an unknown code like Protocol. */
+export const StreamReason = {
+  /** The destination is not the acceptor's mesh address nor inside a route it serves. */
+  NotServed: 1,
+  /** The acceptor's network policy does not allow the connection. */
+  Policy: 2,
+  /** The destination refused the TCP connection. */
+  ConnectRefused: 3,
+  /** The destination could not be reached (timeout, no route). */
+  Unreachable: 4,
+  /** The acceptor holds its most streams for this peer (or in all). */
+  Busy: 5,
+  /** A frame broke the stream rules (credit exceeded, wrong kind for the state). */
+  Protocol: 6,
+  /** A local end closed abruptly (socket error, the proxy client left). */
+  Aborted: 7,
+  /** No progress for the stream timeout. */
+  Timeout: 8,
+  /** The receiver has no such stream (it ended, or the node restarted). */
+  Unknown: 9,
+  /** The acceptor does not serve streams (no stream layer configured). */
+  Disabled: 10,
+} as const;
+export type StreamReason = (typeof StreamReason)[keyof typeof StreamReason];

@@ -258,8 +258,11 @@ test('a session whose peer certificate expires is cut by the periodic membership
     }
     const notAfter = mesh.net.member('bob').certificate.notAfterMs;
     assert.deepEqual(a.recheckMembership(notAfter + CERT_CLOCK_SKEW_MS), { left: 0, cut: [] }, 'within the skew nothing changes');
+    const cutEvents: string[] = [];
+    a.on('member_cut', (id: Uint8Array) => cutEvents.push(hexOf(id)));
     const r = a.recheckMembership(notAfter + CERT_CLOCK_SKEW_MS + 1);
     assert.deepEqual(r.cut, [hexOf(bob)]);
+    assert.deepEqual(cutEvents, [hexOf(bob)], 'the daemon hears of it (its streams with bob close)');
     assert.equal(a.peers.pathAuthKey(bob), null);
     assert.equal(a.directory.get(bob), undefined);
   } finally {

@@ -33,7 +33,7 @@ import { ChatCode } from '../../messaging/messaging-errors.js';
 import type { ChatEvent, ConversationInfo } from '../../messaging/chat-service.js';
 import type { Clock } from '../../util/clock.js';
 import { formatHostPort, parseIpAddress } from '../../wire/ip-address.js';
-import { ControlError, errorBody, type NetcheckParams, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { ControlError, errorBody, type ForwardParams, type ForwardProgress, type NetcheckParams, type PeerStatus, type PeersResult, type PingParams, type PingProgress, type PingResult, type RelayStatus, type ShutdownResult, type StatusResult, type UserInfo, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import { ControlCode } from './control-errors.js';
 import type { ChatControlHandler, ControlHandler } from './control-server.js';
 import type { NetcheckRun } from '../path/netcheck-runner.js';
@@ -174,6 +174,10 @@ export interface NodeControlSource {
     accepted(): Array<{ route: string; peer: string; name: string }>;
     readonly installFailures: number;
   } | null;
+  /** The stream layer's drops and refusals by reason (src/node/stream/node-streams.ts); absent: none. */
+  streamDrops?(): Counts;
+  /** Open a port forward through the stream layer (src/node/stream/node-streams.ts); absent: `forward` is unknown. */
+  forward?(params: ForwardParams): Promise<{ address: { host: string; port: number } | null; close(): Promise<void> }>;
   /** Exit nodes of this node (src/node/exit-node.ts); absent or null: neither --exit-node nor --advertise-exit-node. */
   exitNode?(): { status(): NonNullable<StatusResult['exitNode']> } | null;
   /** Version of the signed policy in force; null or absent: none. */
@@ -255,6 +259,7 @@ export class NodeControlHandlers implements ControlHandler {
     if (s.udp !== null) prefixed(drops, 'udp', s.udp.stats.drops);
     prefixed(drops, 'chat', s.chatService.drops);
     prefixed(drops, 'chat', s.chatInbox.drops);
+    if (s.streamDrops !== undefined) prefixed(drops, 'streams', s.streamDrops());
     const dataplane = s.dataplane();
     if (dataplane !== null) prefixed(drops, 'dataplane', dataplane.stats.drops);
     if (dataplane?.policyDrops !== undefined) prefixed(drops, 'policy', dataplane.policyDrops());
@@ -435,6 +440,19 @@ export class NodeControlHandlers implements ControlHandler {
       }
     }
     throw new ControlError(ControlCode.UNKNOWN_PEER, `no known member matches ${JSON.stringify(s)}: is it online? (\`shadowmesh peers\` lists who is)`);
+  }
+
+  /** `forward`: listen, report the address, carry connections until the client hangs up, then close the listener. */
+  async forward(params: ForwardParams, onProgress: (p: ForwardProgress) => void, signal: AbortSignal): Promise<void> {
+    const open = this.#s.forward;
+    if (open === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "forward": this daemon carries no streams');
+    const f = await open(params);
+    try {
+      onProgress({ listening: f.address ?? { host: params.host, port: params.port } });
+      if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    } finally {
+      await f.close();
+    }
   }
 
   async ping(params: PingParams, onProgress: (p: PingProgress) => void, signal: AbortSignal): Promise<PingResult> {

@@ -38,6 +38,12 @@
  * (request, accepted, declined, message, ack, terminated) until the client
  * hangs up, and never answers. A subscriber that stops reading is cut off
  * once MAX_CONTROL_PENDING_BYTES wait for it (SM_ERR_CONTROL_SLOW_CONSUMER).
+ *
+ * `forward` ({host, port, target, targetPort}) opens a local listener whose
+ * connections run as streams to target:targetPort (docs/architecture.md
+ * "Streams"); it sends one progress message with the bound address and,
+ * like a chat subscription, never answers: the listener closes when the
+ * client hangs up.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -84,10 +90,10 @@ export class ControlError extends SmError {
 }
 
 export type ControlMethod =
-  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'web' | 'netcheck' | 'users'
+  | 'status' | 'peers' | 'ping' | 'whois' | 'shutdown' | 'web' | 'netcheck' | 'forward' | 'users'
   | 'chat_request' | 'chat_respond' | 'chat_send' | 'chat_terminate' | 'chat_list' | 'chat_events';
 export const CONTROL_METHODS: readonly ControlMethod[] = Object.freeze([
-  'status', 'peers', 'ping', 'whois', 'shutdown', 'web', 'netcheck', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
+  'status', 'peers', 'ping', 'whois', 'shutdown', 'web', 'netcheck', 'forward', 'users', 'chat_request', 'chat_respond', 'chat_send', 'chat_terminate', 'chat_list', 'chat_events',
 ] as ControlMethod[]);
 
 export interface ControlRequest {
@@ -145,7 +151,7 @@ export interface StatusResult {
   uptimeMs: number;
   /** Members we hold a session (or a handshake) with. */
   peers: number;
-  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., paths., certs., udp., chat., dataplane.; policy.<rule> for packets the network policy dropped). */
+  /** Node-wide drops by reason, prefixed by the component that counted them (link., peers., ping., paths., certs., udp., chat., dataplane., streams.; policy.<rule> for packets the network policy dropped). */
   drops: Record<string, number>;
   /** Our member certificate ('member') and the CA's ('ca'): notAfter, time left, and 'expiring' within 30 days (src/identity/cert-expiry.ts). */
   certificates: Record<string, CertExpiry>;
@@ -335,6 +341,33 @@ export function parseNetcheckParams(params: Record<string, unknown>): NetcheckPa
   const fresh = params['fresh'];
   if (fresh !== undefined && typeof fresh !== 'boolean') throw bad('fresh: expected true or false');
   return fresh === undefined ? {} : { fresh };
+}
+
+/** `forward` params (`shadowmesh forward`, docs/architecture.md "Streams"): listen on host:port (port 0: any free one)
+ *  and carry each connection as a stream to target:targetPort (a member name or mesh address). */
+export interface ForwardParams {
+  host: string;
+  port: number;
+  target: string;
+  targetPort: number;
+}
+
+/** The one progress message of `forward`: the address it listens on. The method never answers; it runs until the client hangs up. */
+export interface ForwardProgress {
+  listening: { host: string; port: number };
+}
+
+export function parseForwardParams(params: Record<string, unknown>): ForwardParams {
+  const bad = chatParams('forward', params, ['host', 'port', 'target', 'targetPort']);
+  const host = params['host'] ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0 || host.length > 64) throw bad('host: expected a listen address');
+  const port = params['port'];
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw bad(`port: expected an integer in [0, 65535], got ${JSON.stringify(port)}`);
+  const target = params['target'];
+  if (typeof target !== 'string' || target.trim().length === 0 || target.length > MAX_PEER_SELECTOR_CHARS) throw bad(`target: expected a member name or mesh address (1..${MAX_PEER_SELECTOR_CHARS} characters)`);
+  const targetPort = params['targetPort'];
+  if (typeof targetPort !== 'number' || !Number.isInteger(targetPort) || targetPort < 1 || targetPort > 65535) throw bad(`targetPort: expected an integer in [1, 65535], got ${JSON.stringify(targetPort)}`);
+  return { host, port, target: target.trim(), targetPort };
 }
 
 /** `whois` params: a mesh address (with or without /prefix), a member name, or a 64-hex peer id. */

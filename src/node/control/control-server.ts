@@ -43,7 +43,7 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
-import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parseNetcheckParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type NetcheckParams, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
+import { checkSocketPath, ControlError, errorBody, MAX_CONTROL_PENDING_BYTES, MAX_CONTROL_REQUEST_BYTES, parseChatEventsParams, parseChatRequestParams, parseChatRespondParams, parseChatSendParams, parseChatTerminateParams, parseForwardParams, parseNetcheckParams, parsePingParams, parseUsersParams, parseWhoisParams, type ChatEvent, type ChatEventsParams, type ChatEventsResult, type ChatListResult, type ChatRequestParams, type ChatRespondParams, type ChatSendParams, type ChatSendResult, type ChatTerminateParams, type ControlMessage, type ForwardParams, type ForwardProgress, type NetcheckParams, type ConversationInfo, type UsersParams, type UsersResult, type PeersResult, type PingParams, type PingProgress, type PingResult, type ShutdownResult, type StatusResult, type WebResult, type WhoisParams, type WhoisResult } from './control-protocol.js';
 import type { NetcheckRun } from '../path/netcheck-runner.js';
 import { ControlCode } from './control-errors.js';
 import { resolveGroupId } from './control-group.js';
@@ -85,6 +85,8 @@ export interface ControlHandler {
   web?(): WebResult;
   /** `netcheck`: UDP, NAT and relay latency as measured from this node (src/node/path/netcheck-runner.ts); absent: the method is unknown. */
   netcheck?(params: NetcheckParams): Promise<NetcheckRun>;
+  /** `forward`: a local listener carried by streams until `signal` aborts (never resolves before); absent: the method is unknown. */
+  forward?(params: ForwardParams, onProgress: (p: ForwardProgress) => void, signal: AbortSignal): Promise<void>;
   /** Called once the answer to `shutdown` is written: start stopping now. */
   shutdownAnswered?(): void;
 }
@@ -479,6 +481,11 @@ export class ControlServer {
         const p = parseNetcheckParams(params);
         if (this.#handler.netcheck === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "netcheck": this daemon does not run network checks');
         return this.#handler.netcheck(p);
+      }
+      case 'forward': {
+        const p = parseForwardParams(params);
+        if (this.#handler.forward === undefined) throw new ControlError(ControlCode.METHOD, 'unknown method "forward": this daemon carries no streams');
+        return this.#handler.forward(p, onProgress, signal);
       }
       default: {
         const chat = this.#handler.chat;

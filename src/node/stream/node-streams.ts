@@ -1,0 +1,170 @@
+/**
+ * The stream layer of one daemon, wired (docs/architecture.md "Streams"):
+ * the StreamMux on the node's sessions, the acceptor that serves streams
+ * other members open to us, the dialer that finds the member owning a
+ * destination, and the SOCKS5 proxy (`--socks5`) in front of it. Wiring
+ * only: build, connect, start and stop; the parts hold the rules.
+ *
+ * Who accepts: a member with a device accepts streams to its mesh
+ * addresses (reached on the address itself, so the exposure is the same as
+ * through the device) and into the routes it serves; a member without a
+ * device accepts only with `serveLoopback` (`--serve-loopback`), because
+ * then its loopback services become reachable from the mesh
+ * (docs/threat-model.md §3.8). Otherwise OPEN is refused (Disabled).
+ */
+import { readFile } from 'node:fs/promises';
+import { parseCidr, type Cidr } from '../../identity/cidr.js';
+import type { MemberCertificate } from '../../identity/certificate.js';
+import { parseRoute } from '../../identity/cert-routes.js';
+import type { NamedAddress } from '../../names/member-names.js';
+import type { Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import { formatHostPort } from '../../wire/ip-address.js';
+import { HttpConnectServer } from './http-connect-server.js';
+import { PortForward, type PortForwardOptions } from './port-forward.js';
+import { parseSocksUsers, Socks5Server } from './socks5-server.js';
+import { LocalStreamAcceptor } from './stream-acceptor.js';
+import { StreamDialer } from './stream-dialer.js';
+import { StreamCode, StreamError } from './stream-errors.js';
+import { StreamMux, type StreamSessions } from './stream-mux.js';
+
+export interface NodeStreamsOptions {
+  /** SOCKS5 listener; absent: no proxy. */
+  socks5?: { host: string; port: number; authFile?: string };
+  /** HTTP CONNECT listener; absent: none. */
+  httpProxy?: { host: string; port: number };
+  /** Accept streams to our mesh address on loopback when there is no device. */
+  serveLoopback?: boolean;
+}
+
+/** The member directory as the streams need it (Directory fits). */
+export interface StreamDirectory {
+  byAddress(addr: Uint8Array): { peerId: Uint8Array } | undefined;
+  byRoute(addr: Uint8Array): { peerId: Uint8Array } | undefined;
+}
+
+export interface NodeStreamsDeps {
+  sessions: StreamSessions;
+  directory: StreamDirectory;
+  /** Our certificate in force (a renewal may change it). */
+  certificate: () => MemberCertificate;
+  hasDevice: () => boolean;
+  /** True while we serve our certificate's routes (--advertise-routes). */
+  servesRoutes: () => boolean;
+  /** The network policy's verdict for a TCP connection from a peer; null without a policy. */
+  policy: (peerId: Uint8Array, address: string, port: number) => { allowed: boolean; rule: string } | null;
+  /** Member names (MemberNames.addressesOf) and the network domain. */
+  addressesOf: (label: string) => NamedAddress[] | null;
+  domain: string;
+  clock: Clock;
+  logger: Logger;
+}
+
+export class NodeStreams {
+  readonly mux: StreamMux;
+  readonly acceptor: LocalStreamAcceptor | null;
+  readonly dialer: StreamDialer;
+  socks: Socks5Server | null = null;
+  httpProxy: HttpConnectServer | null = null;
+  readonly #deps: NodeStreamsDeps;
+  readonly #o: NodeStreamsOptions;
+  /** Port forwards open now (each until its control client hangs up, or the daemon stops). */
+  readonly #forwards = new Set<PortForward>();
+
+  constructor(deps: NodeStreamsDeps, options: NodeStreamsOptions) {
+    this.#deps = deps;
+    this.#o = options;
+    const accepting = deps.hasDevice() || options.serveLoopback === true;
+    this.acceptor = accepting ? new LocalStreamAcceptor({
+      addresses: () => deps.certificate().addresses.map((t): Cidr => parseCidr(t)),
+      servedRoutes: () => (deps.servesRoutes() ? deps.certificate().routes.map((t) => parseRoute(t)) : []),
+      hasDevice: deps.hasDevice,
+      policy: deps.policy,
+    }) : null;
+    this.mux = new StreamMux({ sessions: deps.sessions, ...(this.acceptor !== null ? { acceptor: this.acceptor } : {}), clock: deps.clock, logger: deps.logger });
+    this.dialer = new StreamDialer({
+      domain: deps.domain,
+      addressesOf: deps.addressesOf,
+      // docs/architecture.md "Streams": the owner of the address, else of a route holding it. An exit node would be the fallback here.
+      route: (address) => (deps.directory.byAddress(address) ?? deps.directory.byRoute(address))?.peerId ?? null,
+      open: (peer, address, port) => this.mux.open(peer, address, port),
+      attach: (handle, endpoint) => this.mux.attach(handle, endpoint),
+    });
+  }
+
+  /**
+   * Drops and refusals by reason, for `status` (streams.<reason>): the
+   * mux's (malformed, busy, protocol, ...), the acceptor's refusals
+   * (refused_<reason>), the SOCKS5 proxy's failed requests (socks_<reason>)
+   * and the HTTP CONNECT proxy's (http_<reason>).
+   */
+  drops(): Record<string, number> {
+    const out: Record<string, number> = { ...this.mux.drops };
+    for (const [k, v] of Object.entries(this.acceptor?.refused ?? {})) out[`refused_${k}`] = v;
+    const { accepted: _a, connected: _c, ...socks } = this.socks?.stats ?? { accepted: 0, connected: 0 };
+    for (const [k, v] of Object.entries(socks)) out[`socks_${k}`] = v;
+    const { accepted: _ha, connected: _hc, ...http } = this.httpProxy?.stats ?? { accepted: 0, connected: 0 };
+    for (const [k, v] of Object.entries(http)) out[`http_${k}`] = v;
+    return out;
+  }
+
+  /** A STREAM body from an authenticated peer (never throws). */
+  onFrame(peerId: Uint8Array, body: Uint8Array): void {
+    this.mux.onFrame(peerId, body);
+  }
+
+  async start(): Promise<void> {
+    this.mux.start();
+    const h = this.#o.httpProxy;
+    if (h !== undefined && this.httpProxy === null) {
+      const proxy = new HttpConnectServer({ dialer: this.dialer }, h);
+      await proxy.start();
+      this.httpProxy = proxy;
+      const a = proxy.address;
+      this.#deps.logger.info('http-proxy: CONNECT proxy listening', { listen: a === null ? '?' : formatHostPort(a.host, a.port) });
+    }
+    const s = this.#o.socks5;
+    if (s === undefined || this.socks !== null) return;
+    let users: Map<string, string> | undefined;
+    if (s.authFile !== undefined) {
+      let text: string;
+      try {
+        text = await readFile(s.authFile, 'utf8');
+      } catch (err) {
+        throw new StreamError(StreamCode.SOCKS_AUTH_FILE, `--socks5-auth ${s.authFile}: ${(err as Error).message}`, { cause: err });
+      }
+      users = parseSocksUsers(text, s.authFile);
+    }
+    const socks = new Socks5Server({ dialer: this.dialer, logger: this.#deps.logger }, { host: s.host, port: s.port, ...(users !== undefined ? { users } : {}) });
+    await socks.start();
+    this.socks = socks;
+    const a = socks.address;
+    this.#deps.logger.info('socks5: proxy listening', { listen: a === null ? '?' : formatHostPort(a.host, a.port), auth: users !== undefined ? 'username/password' : 'none' });
+  }
+
+  /** Open a port forward (`shadowmesh forward`); the caller closes it when its control client hangs up. */
+  async forward(options: PortForwardOptions): Promise<{ address: { host: string; port: number } | null; close(): Promise<void> }> {
+    const f = new PortForward(this.dialer, options);
+    await f.start();
+    this.#forwards.add(f);
+    const address = f.address;
+    this.#deps.logger.info('forward: listening', { listen: formatHostPort(address?.host ?? options.host, address?.port ?? options.port), target: formatHostPort(options.target, options.targetPort) });
+    return {
+      address,
+      close: async () => {
+        this.#forwards.delete(f);
+        await f.stop();
+      },
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const f of [...this.#forwards]) await f.stop();
+    this.#forwards.clear();
+    await this.socks?.stop();
+    this.socks = null;
+    await this.httpProxy?.stop();
+    this.httpProxy = null;
+    this.mux.stop();
+  }
+}
