@@ -21,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
+import { benchNumbers } from './bench-args.js';
 import { measurePing } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
 import { startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
@@ -58,13 +59,6 @@ export interface EchoCostRow {
 
 function log(msg: string): void {
   process.stderr.write(`[netns-echo-cost] ${msg}\n`);
-}
-
-function arg(name: string, fallback: number, min: number, max: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!(v >= min && v <= max)) throw new Error(`${name}: expected ${min}..${max}, got ${process.argv[i + 1]}`);
-  return v;
 }
 
 async function measure(lab: NetnsLab, wgIp: string, wgPids: Record<string, number>, o: { rounds: number; count: number; intervalS: number; warm: number }): Promise<EchoCostRow[]> {
@@ -128,9 +122,18 @@ async function measure(lab: NetnsLab, wgIp: string, wgPids: Record<string, numbe
   }
 }
 
+const USAGE = `usage: node dist/bench/netns-echo-cost.js [--rounds R (10)] [--count C (50)] [--interval S (0.01)] [--warm N (200)]
+CPU time and minor page faults per ping echo of each daemon, ShadowMesh beside wireguard-go, in a netns lab (root only).
+`;
+
 async function main(): Promise<void> {
+  const a = benchNumbers(USAGE, {
+    rounds: { default: 10, min: 1, max: 100 }, count: { default: 50, min: 1, max: 1000 },
+    interval: { default: 0.01, min: 0.002, max: 1 }, warm: { default: 200, min: 0, max: 20_000 },
+  });
+  if (a === null) return;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('needs root (network namespaces)');
-  const o = { rounds: arg('--rounds', 10, 1, 100), count: arg('--count', 50, 1, 1000), intervalS: arg('--interval', 0.01, 0.002, 1), warm: arg('--warm', 200, 0, 20_000) };
+  const o = { rounds: a.rounds, count: a.count, intervalS: a.interval, warm: a.warm };
   const loadAtStart = loadavg()[0] ?? 0;
   const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
   let rows: EchoCostRow[];

@@ -27,6 +27,7 @@
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { benchNumbers } from './bench-args.js';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { measurePing, quantile } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
@@ -74,13 +75,6 @@ export interface InterleavedRow {
 
 function log(msg: string): void {
   process.stderr.write(`[netns-ping-interleaved] ${msg}\n`);
-}
-
-function arg(name: string, fallback: number, min: number, max: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i > 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!(v >= min && v <= max)) throw new Error(`${name}: expected ${min}..${max}, got ${process.argv[i + 1]}`);
-  return v;
 }
 
 function row(phase: string, tunnel: string, rtts: number[], lost: number): InterleavedRow {
@@ -174,19 +168,15 @@ const USAGE = `usage: node dist/bench/netns-ping-interleaved.js [--rounds R (10)
 Pings wireguard-go and ShadowMesh side by side in alternating rounds in a netns lab (root only);
 a table on stdout, then one JSON line.
 `;
-const OPTIONS = new Set(['--rounds', '--count', '--interval', '--warm']);
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  for (let i = 0; i < args.length; i += 2) {
-    if (!OPTIONS.has(args[i]!)) throw new Error(`unknown option ${args[i]}\n${USAGE}`);
-  }
+  const a = benchNumbers(USAGE, {
+    rounds: { default: 10, min: 1, max: 100 }, count: { default: 20, min: 1, max: 1000 },
+    interval: { default: 0.01, min: 0.002, max: 1 }, warm: { default: 0, min: 0, max: 20_000 },
+  });
+  if (a === null) return;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('needs root (network namespaces)');
-  const o = { rounds: arg('--rounds', 10, 1, 100), count: arg('--count', 20, 1, 1000), intervalS: arg('--interval', 0.01, 0.002, 1), warm: arg('--warm', 0, 0, 20_000) };
+  const o = { rounds: a.rounds, count: a.count, intervalS: a.interval, warm: a.warm };
   const loadAtStart = loadavg()[0] ?? 0;
   const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
   const rows: InterleavedRow[] = [];
