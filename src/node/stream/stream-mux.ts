@@ -21,7 +21,9 @@
  * "Streams"): at most `maxStreamsPerPeer` streams it opened (and
  * `maxStreams` in all), each holding at most one window of its bytes and one
  * window of ours; OPENs past the bound are refused (Busy) and counted, and
- * refusals keep no state. Frames that break the rules (credit exceeded, a
+ * refusals keep no state. A stream reset while the acceptor still connects
+ * for it keeps its slot until that connect settles, so OPEN then RESET in a
+ * loop cannot start more connects (sockets) than the bound. Frames that break the rules (credit exceeded, a
  * FIN that contradicts the bytes, an ACK of bytes never sent) reset that
  * stream and are counted; undecodable frames are dropped and counted. No
  * network input throws out of `onFrame`.
@@ -151,6 +153,8 @@ interface Stream {
   dupAcks: number;
   endDelivered: boolean;
   resolveOpen: ((r: StreamOpenResult) => void) | null;
+  /** The acceptor is still connecting for it: its slot stays counted until that settles, even once it is forgotten. */
+  accepting: boolean;
 }
 
 export class StreamMux {
@@ -158,6 +162,8 @@ export class StreamMux {
   readonly #o: Readonly<Required<StreamMuxOptions>>;
   readonly #streams = new Map<string, Stream>();
   readonly #perPeer = new Map<string, number>();
+  /** Streams forgotten (reset, dropped, stopped) while the acceptor still connects for them: they hold a socket. */
+  #orphanAccepts = 0;
   readonly #ackDue = new Set<Stream>();
   #ackFlush: TimerHandle | null = null;
   #tick: TimerHandle | null = null;
@@ -182,7 +188,7 @@ export class StreamMux {
   get drops(): Readonly<Record<StreamDropReason, number>> { return this.#drops; }
   /** Streams held now (every state). */
   get size(): number { return this.#streams.size; }
-  /** Streams a peer opened to us that we hold now. */
+  /** Streams a peer opened to us that we hold now, counting those reset while the acceptor still connects for them. */
   heldFor(peerHex: string): number { return this.#perPeer.get(peerHex) ?? 0; }
   /** Bytes held for all streams: received and not taken by local readers, plus written and not acknowledged. */
   get bufferedBytes(): number {
@@ -326,7 +332,7 @@ export class StreamMux {
       this.#sendRaw(peerId, { kind: StreamFrameKind.Refuse, streamId: id, opener: false, reason: StreamReason.Disabled });
       return;
     }
-    if ((this.#perPeer.get(peerHex) ?? 0) >= this.#o.maxStreamsPerPeer || this.#streams.size >= this.#o.maxStreams) {
+    if ((this.#perPeer.get(peerHex) ?? 0) >= this.#o.maxStreamsPerPeer || this.#streams.size + this.#orphanAccepts >= this.#o.maxStreams) {
       // Refusals keep no state: an OPEN flood costs the sender one frame per REFUSE and us nothing held.
       this.#drops.busy++;
       this.#sendRaw(peerId, { kind: StreamFrameKind.Refuse, streamId: id, opener: false, reason: StreamReason.Busy });
@@ -334,9 +340,12 @@ export class StreamMux {
     }
     const s = this.#newStream(peerHex, peerId, id, false, 'connecting', window, address.slice(), port);
     this.#perPeer.set(peerHex, (this.#perPeer.get(peerHex) ?? 0) + 1);
+    s.accepting = true;
     acceptor.accept(peerId, s.address, port, s.handle).then((r) => {
+      s.accepting = false;
       if (this.#streams.get(s.key) !== s) {
-        // Reset or dropped while connecting.
+        // Reset or dropped while connecting: only now is its slot free (the connect held a socket until here).
+        this.#releaseOrphan(s);
         if (typeof r !== 'number') r.abort(StreamReason.Aborted);
         return;
       }
@@ -354,7 +363,9 @@ export class StreamMux {
       this.#pump(s);
       this.#maybeEnd(s);
     }, () => {
+      s.accepting = false;
       if (this.#streams.get(s.key) === s) this.#close(s, StreamReason.Unreachable, true);
+      else this.#releaseOrphan(s);
     });
   }
 
@@ -418,7 +429,7 @@ export class StreamMux {
       address, port,
       startedMs: now, lastProgressMs: now, rtoBaseMs: now, lastAckSentMs: now, early: [],
       rtoMs: STREAM_RTO_INITIAL_MS, retryAtMs: now + STREAM_OPEN_RETRY_MS, dupAcks: 0,
-      endDelivered: false, resolveOpen: null,
+      endDelivered: false, resolveOpen: null, accepting: false,
     };
     this.#streams.set(key, s);
     return s;
@@ -514,11 +525,22 @@ export class StreamMux {
     this.#ackDue.delete(s);
     s.send.clear();
     s.early.length = 0;
-    if (!s.mine) {
-      const n = (this.#perPeer.get(s.peerHex) ?? 1) - 1;
-      if (n <= 0) this.#perPeer.delete(s.peerHex);
-      else this.#perPeer.set(s.peerHex, n);
-    }
+    if (s.mine) return;
+    // A connect still in flight keeps its slot (per peer and in all) until it settles: #releaseOrphan.
+    if (s.accepting) this.#orphanAccepts++;
+    else this.#releasePeerSlot(s.peerHex);
+  }
+
+  /** The acceptor settled for a stream forgotten while it connected. */
+  #releaseOrphan(s: Stream): void {
+    this.#orphanAccepts--;
+    this.#releasePeerSlot(s.peerHex);
+  }
+
+  #releasePeerSlot(peerHex: string): void {
+    const n = (this.#perPeer.get(peerHex) ?? 1) - 1;
+    if (n <= 0) this.#perPeer.delete(peerHex);
+    else this.#perPeer.set(peerHex, n);
   }
 
   #send(s: Stream, f: StreamFrame): 'sent' | 'queued' | 'dropped' {
