@@ -42,6 +42,8 @@ export class SendWindow {
   #next = 0;
   /** Bytes written so far (the end of the stream so far). */
   #written = 0;
+  /** Highest offset ever sent (a rewind moves `next` back, not this): an ACK past it acknowledges bytes never sent. */
+  #sentMax = 0;
   /** The peer's credit: we may send bytes below this offset. */
   #limit: number;
   /** Written buffers not yet fully acknowledged; the first starts at #headOffset. */
@@ -50,6 +52,8 @@ export class SendWindow {
   #finQueued = false;
   #finAcked = false;
   #finSent = false;
+  /** A FIN went out at least once (a rewind clears #finSent, not this). */
+  #finEverSent = false;
 
   constructor(initialLimit: number) {
     this.#limit = initialLimit;
@@ -92,6 +96,7 @@ export class SendWindow {
         const bytes = c.subarray(from, Math.min(c.length, from + (end - this.#next)));
         const offset = this.#next;
         this.#next += bytes.length;
+        if (this.#next > this.#sentMax) this.#sentMax = this.#next;
         return { offset, bytes };
       }
       at += c.length;
@@ -107,17 +112,19 @@ export class SendWindow {
   /** The FIN went out; it is outstanding until acknowledged (or a rewind sends it again). */
   markFinSent(): void {
     this.#finSent = true;
+    this.#finEverSent = true;
   }
 
   /**
    * The peer acknowledged bytes below `received` (and the FIN when `fin`)
    * and grants credit below `limit`. Returns false for an ACK that cannot be
-   * true (more received than we ever wrote, a FIN before it was sent):
-   * a protocol violation. An older ACK (lower received or limit) moves nothing back.
+   * true (more received than we ever sent, which the peer's credit may have
+   * kept below what was written; a FIN before it was sent): a protocol
+   * violation. An older ACK (lower received or limit) moves nothing back.
    */
   onAck(received: number, limit: number, fin: boolean): boolean {
-    if (received > this.#written) return false;
-    if (fin && (!this.#finQueued || received !== this.#written)) return false;
+    if (received > this.#sentMax) return false;
+    if (fin && (!this.#finEverSent || received !== this.#written)) return false;
     if (received > this.#acked) {
       this.#acked = received;
       while (this.#chunks.length > 0 && this.#headOffset + this.#chunks[0]!.length <= this.#acked) {
@@ -142,6 +149,7 @@ export class SendWindow {
     this.#headOffset = this.#written;
     this.#acked = this.#written;
     this.#next = this.#written;
+    this.#sentMax = this.#written;
   }
 }
 

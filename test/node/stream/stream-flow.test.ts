@@ -29,6 +29,13 @@ describe('stream flow control', () => {
     assert.equal(s.onAck(6, 10, false), false);
     assert.equal(s.onAck(5, 10, true), false);
     s.finish();
+    // Written and queued, but nothing sent yet: neither the bytes nor the FIN may be acknowledged.
+    assert.equal(s.onAck(5, 10, false), false);
+    assert.equal(s.onAck(5, 10, true), false);
+    assert.equal(s.take(100)?.bytes.length, 5);
+    assert.equal(s.onAck(5, 10, true), false);
+    assert.equal(s.finDue, true);
+    s.markFinSent();
     assert.equal(s.onAck(5, 10, true), true);
     assert.equal(s.done, true);
   });
