@@ -390,6 +390,7 @@ export class StreamMux {
     if (s.state !== 'open') { this.#drops.early++; return; }
     const before = s.send.acked;
     const finBefore = s.send.finAcked;
+    const limitBefore = s.send.limit;
     if (!s.send.onAck(received, limit, fin)) { this.#protocol(s); return; }
     const now = this.#deps.clock.now();
     if (s.send.acked > before || (s.send.finAcked && !finBefore)) {
@@ -397,8 +398,9 @@ export class StreamMux {
       s.rtoBaseMs = now;
       s.rtoMs = STREAM_RTO_INITIAL_MS;
       s.dupAcks = 0;
-    } else if (s.send.outstanding && received === s.send.acked && s.dupAcks >= 0) {
-      // The receiver saw a gap: after STREAM_DUP_ACKS go back once, then wait for progress.
+    } else if (s.send.outstanding && received === s.send.acked && limit <= limitBefore && s.dupAcks >= 0) {
+      // The receiver saw a gap: after STREAM_DUP_ACKS go back once, then wait for progress. An ACK that
+      // grants more credit is a window update (its reader took bytes), not a duplicate, as in TCP (RFC 5681 §2).
       if (++s.dupAcks >= STREAM_DUP_ACKS) {
         s.dupAcks = -1;
         s.send.rewind();
