@@ -127,6 +127,7 @@ import { NetcheckRunner } from './path/netcheck-runner.js';
 import { DEFAULT_STUN_TIMEOUT_MS } from '../stun/stun-client.js';
 import { DaemonCode, DaemonError } from './node-errors.js';
 import { SubnetRoutes } from './subnet-routes.js';
+import { recoverServingNat } from './serving-nat.js';
 import { ExitNode, type ExitNodeState } from './exit-node.js';
 import { equalBytes } from '../crypto/bytes.js';
 import { lookup } from 'node:dns/promises';
@@ -628,12 +629,14 @@ export class NodeDaemon {
         addresses: [...this.certificate.addresses],
       });
       const routes = this.#o.routes ?? {};
+      // What a daemon killed while serving left (forwarding on, masquerade rules), whatever this run's options.
+      await recoverServingNat(this.#identityDir, this.#deps.routing ?? new LinuxRouting(), this.#logger.child('routes'));
       this.#dataplane = this.node.attachDevice(this.#device, { acceptRoutes: routes.accept === true, serveRoutes: routes.advertise === true, serveExit: this.#o.exitNode?.advertise === true });
       this.#enforcePolicy();
       if (routes.accept === true || routes.advertise === true) {
         this.#subnetRoutes = new SubnetRoutes(
           { accept: routes.accept === true, advertise: routes.advertise === true, snat: routes.snat !== false },
-          { device: this.#device.name, directory: this.node.directory, self: this.certificate, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('routes') },
+          { device: this.#device.name, directory: this.node.directory, self: this.certificate, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('routes'), stateDir: this.#identityDir },
         );
         await this.#subnetRoutes.start();
       }
@@ -656,7 +659,7 @@ export class NodeDaemon {
     if (this.#device === null || this.#dataplane === null || o === undefined || (o.use === undefined && o.advertise !== true)) return;
     this.#exitNode = new ExitNode(
       { use: o.use ?? null, allowLan: o.allowLan === true, fallback: o.fallback === true, advertise: o.advertise === true },
-      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), acceptRoutes: this.#o.routes?.accept === true, underlay: () => this.#underlay(), onRouting: (on) => this.node.direct?.pauseDials(on) },
+      { device: this.#device.name, directory: this.node.directory, self: this.certificate, dataplane: this.#dataplane, routing: this.#deps.routing ?? new LinuxRouting(), logger: this.#logger.child('exit'), acceptRoutes: this.#o.routes?.accept === true, underlay: () => this.#underlay(), onRouting: (on) => this.node.direct?.pauseDials(on), stateDir: this.#identityDir },
     );
     await this.#exitNode.start();
     if (o.use !== undefined) await this.#exitNodeListed(o.use, o.fallback === true);

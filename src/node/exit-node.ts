@@ -79,6 +79,8 @@ export interface ExitNodeDeps {
   onRouting?(installed: boolean): void;
   /** Our own underlay traffic to keep outside the tunnel; read when the rules are installed. */
   underlay(): Promise<Omit<ExitRulesInput, 'allowLan'>>;
+  /** Where the forwarding/masquerade journal lives (the daemon's directory; src/node/serving-nat.ts); none: no journal. */
+  stateDir?: string;
 }
 
 /** Where the chosen member stands: listed with the exit mark, listed without it, or not listed (or none chosen). */
@@ -132,7 +134,7 @@ export class ExitNode {
   constructor(options: ExitNodeOptions, deps: ExitNodeDeps) {
     this.#o = { ...options };
     this.#d = deps;
-    this.#nat = new ServingNat(deps.routing, deps.logger, 'exit node');
+    this.#nat = new ServingNat(deps.routing, deps.logger, 'exit-node', deps.stateDir ?? null);
     this.#reconciler = new CoalescingPass(
       () => (this.#running && this.#o.use !== null ? this.#reconcile(this.#o.use) : Promise.resolve()),
       (err) => this.#d.logger.error('exit node: unexpected failure', { error: err.message }),

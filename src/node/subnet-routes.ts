@@ -54,6 +54,8 @@ export interface SubnetRoutesDeps {
   self: MemberCertificate;
   routing: Routing;
   logger: Logger;
+  /** Where the forwarding/masquerade journal lives (the daemon's directory; src/node/serving-nat.ts); none: no journal. */
+  stateDir?: string;
 }
 
 export interface AcceptedRoute {
@@ -79,7 +81,7 @@ export class SubnetRoutes {
   constructor(options: SubnetRoutesOptions, deps: SubnetRoutesDeps) {
     this.#o = options;
     this.#d = deps;
-    this.#nat = new ServingNat(deps.routing, deps.logger, 'subnet routes');
+    this.#nat = new ServingNat(deps.routing, deps.logger, 'subnet-routes', deps.stateDir ?? null);
     this.#reconciler = new CoalescingPass(
       () => (this.#running ? this.#reconcile() : Promise.resolve()),
       (err) => this.#d.logger.error('subnet routes: unexpected failure', { error: err.message }),
