@@ -544,6 +544,12 @@ export class NodeDaemon {
     });
     // The next expiry warning is due from the new notAfter, not the old one.
     this.#expiry.recheck();
+    if (!next.exit && this.#exitNode?.status().advertising === true) {
+      // The CA took the exit mark away: members' packets for foreign destinations stop at once, the NAT goes next.
+      this.#dataplane?.setServeExit(false);
+      this.#logger.warn('the new certificate carries no exit mark: no longer serving as an exit node');
+      this.#exitNode.stopAdvertising().catch((err: unknown) => this.#logger.error('exit node: could not stop serving', { error: (err as Error).message }));
+    }
     return 'replaced';
   }
 

@@ -195,6 +195,17 @@ export class ExitNode {
     await this.#stopServing();
   }
 
+  /**
+   * Stop serving as an exit node (a renewal without the CA's exit mark):
+   * masquerade rules go and forwarding is restored; the data plane is told
+   * by the caller. Idempotent; choosing an exit node is not affected.
+   */
+  async stopAdvertising(): Promise<void> {
+    if (!this.#o.advertise) return;
+    this.#o = { ...this.#o, advertise: false };
+    await this.#stopServing();
+  }
+
   /** Resolves when no pass is running or waiting. */
   settled(): Promise<void> {
     return this.#reconciler.settled();

@@ -440,7 +440,8 @@ export class ShadowNode extends EventEmitter {
     this.#dataplane = new Dataplane({
       device, peers: this.peers, members: this.directory, clock: this.#clock, logger: this.#logger.child('dataplane'),
       ...(options.acceptRoutes === true ? { acceptRoutes: true } : {}),
-      ...(options.serveRoutes === true ? { inboundDestinations: servedDestinations(this.#certificate) } : {}),
+      // An exit node checks destinations too once it stops serving as one (Dataplane.setServeExit).
+      ...(options.serveRoutes === true || options.serveExit === true ? { inboundDestinations: servedDestinations(this.#certificate) } : {}),
       ...(options.serveExit === true ? { serveExit: true } : {}),
     });
     if (this.#dataplane.acceptRoutes && this.rendezvous !== null) {

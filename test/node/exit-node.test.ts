@@ -206,6 +206,18 @@ test('serving: refused without the exit mark (SM_ERR_DAEMON_EXIT_NODE_NOT_EXIT);
   assert.deepEqual(routing.log.filter((l) => !l.startsWith('rule') && !l.startsWith('route')).slice(2), ['masq delete v4 10.10.10.0/24 -> 0.0.0.0/0', 'fwd4=0']);
 });
 
+test('stopAdvertising (a renewal without the exit mark) undoes the NAT at once, once; stop afterwards undoes nothing twice', async () => {
+  const { node, routing } = lab({ use: null, advertise: true }, true);
+  await node.start();
+  await node.stopAdvertising();
+  assert.equal(node.status().advertising, false);
+  const nat = () => routing.log.filter((l) => !l.startsWith('rule') && !l.startsWith('route'));
+  assert.deepEqual(nat(), ['fwd4=1', 'masq add v4 10.10.10.0/24 -> 0.0.0.0/0', 'masq delete v4 10.10.10.0/24 -> 0.0.0.0/0', 'fwd4=0']);
+  await node.stopAdvertising();
+  await node.stop();
+  assert.equal(nat().length, 4, 'nothing undone twice');
+});
+
 test('the mesh keeps its routes in our table (own subnet; members\' routes with acceptRoutes), so an unreachable default never cuts the mesh', async () => {
   const { node, routing, listed, directory } = lab({}, false, true);
   await node.start();

@@ -187,7 +187,10 @@ export class Dataplane {
   /** Offset of the L2/L3 packet inside a unit as the device hands it over. */
   readonly #devOffset: number;
   readonly #acceptRoutes: boolean;
-  readonly #inboundDestinations: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | null;
+  /** Destinations members' packets may have while we do not serve as an exit (null: any). */
+  readonly #servedDestinations: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | null;
+  /** The check in force: #servedDestinations, or null (any) while serving as an exit. */
+  #inboundDestinations: ReadonlyArray<{ bytes: Uint8Array; prefix: number }> | null;
   /** The chosen exit node's peer id (hex), or null: none, destinations without a member are no_route. */
   #exitHex: string | null = null;
   readonly #pending: Uint8Array[] = [];
@@ -211,7 +214,13 @@ export class Dataplane {
     this.#l2 = deps.device.kind === 'tap' ? new L2Switch() : null;
     this.#devOffset = deps.device.vnetHdr ? VNET_HDR_BYTES : 0;
     this.#acceptRoutes = deps.acceptRoutes === true && this.#l2 === null;
-    this.#inboundDestinations = deps.serveExit === true ? null : deps.inboundDestinations !== undefined && this.#l2 === null ? deps.inboundDestinations.map((d) => ({ bytes: Uint8Array.from(d.bytes), prefix: d.prefix })) : null;
+    this.#servedDestinations = deps.inboundDestinations !== undefined && this.#l2 === null ? deps.inboundDestinations.map((d) => ({ bytes: Uint8Array.from(d.bytes), prefix: d.prefix })) : null;
+    this.#inboundDestinations = deps.serveExit === true ? null : this.#servedDestinations;
+  }
+
+  /** Stop taking members' packets for any destination (false: a renewal dropped our exit mark), or start again (true). */
+  setServeExit(on: boolean): void {
+    this.#inboundDestinations = on ? null : this.#servedDestinations;
   }
 
   /** Whether this data plane sends to and accepts from members' certified routes. */

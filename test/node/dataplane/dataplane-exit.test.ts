@@ -105,3 +105,17 @@ test('serving as an exit: members\' packets for any destination pass, where serv
     assert.equal(dp.stats.drops.unserved_destination, serveExit ? 0 : 1);
   }
 });
+
+test('an exit node whose renewal dropped the mark (setServeExit(false)) takes members\' packets only for its served destinations again', async () => {
+  const served = [{ bytes: ip4('10.10.10.0'), prefix: 24 }];
+  const { device, dp } = setup([member(B, '10.10.10.4', false)], { inboundDestinations: served, serveExit: true });
+  dp.fromPeer(B, ipv4('10.10.10.4', '203.0.113.10'));
+  await flush();
+  assert.equal(device.written.length, 1, 'serving: an internet destination passes');
+  dp.setServeExit(false);
+  dp.fromPeer(B, ipv4('10.10.10.4', '203.0.113.10'));
+  dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.1'));
+  await flush();
+  assert.equal(device.written.length, 2, 'only the mesh destination passes');
+  assert.equal(dp.stats.drops.unserved_destination, 1);
+});
