@@ -75,6 +75,28 @@ export interface NodeStreamsDeps {
   logger: Logger;
 }
 
+/**
+ * Where a stream to `address` goes (docs/architecture.md "Streams"): the
+ * owner of the address, else of a route holding it, else, outside our mesh
+ * subnets, the chosen exit node while it is listed with the CA's exit mark
+ * ('no_exit' while it is not); null: nowhere.
+ */
+export function streamRoute(
+  directory: StreamDirectory,
+  meshSubnets: () => readonly Pick<Cidr, 'address' | 'prefix'>[],
+  exitNode: () => string | null,
+): (address: Uint8Array) => Uint8Array | null | 'no_exit' {
+  return (address) => {
+    const owner = (directory.byAddress(address) ?? directory.byRoute(address))?.peerId;
+    if (owner !== undefined) return owner;
+    const use = exitNode();
+    if (use === null) return null;
+    if (meshSubnets().some((c) => c.address.length === address.length && prefixContains(c.address, c.prefix, address))) return null;
+    const exit = findExitMember(directory.list(), use);
+    return exit !== undefined && exit.cert.exit ? exit.peerId : 'no_exit';
+  };
+}
+
 export class NodeStreams {
   readonly mux: StreamMux;
   readonly acceptor: LocalStreamAcceptor | null;
@@ -107,15 +129,7 @@ export class NodeStreams {
     this.dialer = new StreamDialer({
       domain: deps.domain,
       addressesOf: deps.addressesOf,
-      // docs/architecture.md "Streams": the owner of the address, else of a route holding it, else the exit node.
-      route: (address) => {
-        const owner = (deps.directory.byAddress(address) ?? deps.directory.byRoute(address))?.peerId;
-        if (owner !== undefined) return owner;
-        if (this.#exitNode === null) return null;
-        if (meshSubnets().some((c) => c.address.length === address.length && prefixContains(c.address, c.prefix, address))) return null;
-        const exit = findExitMember(deps.directory.list(), this.#exitNode);
-        return exit !== undefined && exit.cert.exit ? exit.peerId : 'no_exit';
-      },
+      route: streamRoute(deps.directory, meshSubnets, () => this.#exitNode),
       open: (peer, address, port) => this.mux.open(peer, address, port),
       attach: (handle, endpoint) => this.mux.attach(handle, endpoint),
     });
