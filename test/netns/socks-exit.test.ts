@@ -9,8 +9,9 @@
  * 127.0.0.1:PORT --exit-node x` run as the unprivileged user nobody. P's
  * namespace has no route to the internet at all.
  *
- *   - curl --socks5-hostname through P fetches from the server by IP; the
- *     server sees X's internet-side address.
+ *   - curl --socks5-hostname through P fetches from the server by IP
+ *     (IPv4 and IPv6, 2001:db8:1::/64); the server sees X's internet-side
+ *     address.
  *   - A CONNECT to 127.0.0.1 (X's own loopback, where a server listens) is
  *     refused with SOCKS reply 0x05 and counted on X as
  *     streams.refused_exit_denied; nothing reaches that server.
@@ -39,6 +40,8 @@ const MESH_X = '10.10.10.2';
 const MESH_P = '10.10.10.3';
 const INET_GW = '203.0.113.1';
 const INET_HOST = '203.0.113.10';
+const INET6_GW = '2001:db8:1::1';
+const INET6_HOST = '2001:db8:1::10';
 const HTTP_PORT = 8080;
 const LOOPBACK_PORT = 8081;
 const SOCKS_PORT = 1080;
@@ -81,8 +84,8 @@ describe('SOCKS5 streams through an exit node (--dev none, fail closed)', { skip
     return r.stdout.trim();
   }
 
-  async function fetchThroughP(): Promise<string | null> {
-    const r = await lab!.exec('p', ['curl', '-s', '--max-time', String(FETCH_TIMEOUT_S), '--socks5-hostname', `127.0.0.1:${SOCKS_PORT}`, `http://${INET_HOST}:${HTTP_PORT}/`], { timeoutMs: (FETCH_TIMEOUT_S + 5) * 1000 });
+  async function fetchThroughP(host = INET_HOST): Promise<string | null> {
+    const r = await lab!.exec('p', ['curl', '-s', '--max-time', String(FETCH_TIMEOUT_S), '--socks5-hostname', `127.0.0.1:${SOCKS_PORT}`, `http://${host.includes(':') ? `[${host}]` : host}:${HTTP_PORT}/`], { timeoutMs: (FETCH_TIMEOUT_S + 5) * 1000 });
     return r.code === 0 ? r.stdout : null;
   }
 
@@ -103,7 +106,9 @@ describe('SOCKS5 streams through an exit node (--dev none, fail closed)', { skip
       await lab.check('x', ['ip', 'link', 'set', 'up0', 'up']);
       await lab.check('inet', ['ip', 'addr', 'add', `${INET_HOST}/24`, 'dev', 'wan0']);
       await lab.check('inet', ['ip', 'link', 'set', 'wan0', 'up']);
-      const server = lab.spawn('inet', [process.execPath, '-e', SEEN_SERVER('0.0.0.0', HTTP_PORT)], { label: 'inet:http' });
+      await lab.check('x', ['ip', 'addr', 'add', `${INET6_GW}/64`, 'dev', 'up0', 'nodad']);
+      await lab.check('inet', ['ip', 'addr', 'add', `${INET6_HOST}/64`, 'dev', 'wan0', 'nodad']);
+      const server = lab.spawn('inet', [process.execPath, '-e', SEEN_SERVER('::', HTTP_PORT)], { label: 'inet:http' });
       await server.waitForLine(/listening/, 10_000);
       // A service on x's own loopback: no member may reach it through x as an exit node.
       loopback = lab.spawn('x', [process.execPath, '-e', LOOPBACK_SERVER], { label: 'x:loopback' });
@@ -150,6 +155,8 @@ describe('SOCKS5 streams through an exit node (--dev none, fail closed)', { skip
       if (body === null) await sleep(POLL_MS);
     }
     assert.equal(body, INET_GW, `no fetch through x within ${READY_MS} ms\nx stderr: ${x!.proc.stderr().slice(-3_000)}\np stderr: ${p!.proc.stderr().slice(-3_000)}`);
+    // IPv6 too, though p's certificate has no IPv6 address: x connects, the server sees x's IPv6 address.
+    assert.equal(await fetchThroughP(INET6_HOST), INET6_GW);
   });
 
   test("x's own loopback is refused (0x05), counted on x, and never reached", async () => {
