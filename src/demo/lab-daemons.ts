@@ -57,9 +57,12 @@ export interface LabNodeOptions {
   certFile: string;
   /** Identity directory (identity.key). */
   dir: string;
-  dev: 'tap' | 'tun';
+  /** 'none': no device (streams only; ifname is not passed). */
+  dev: 'tap' | 'tun' | 'none';
   /** Interface name inside the namespace. */
   ifname: string;
+  /** Run the daemon as this unprivileged user (setpriv); its files must be readable by it. */
+  user?: { uid: number; gid: number };
   /** Control socket path; default <dir>/control-<node>.sock. */
   control?: string;
   args?: string[];
@@ -84,10 +87,11 @@ export interface LabDaemon {
 export async function startLabDaemon(lab: NetnsLab, node: string, options: LabNodeOptions): Promise<LabDaemon> {
   const control = options.control ?? join(options.dir, `control-${node}.sock`);
   const argv = [
+    ...(options.user !== undefined ? ['setpriv', `--reuid=${options.user.uid}`, `--regid=${options.user.gid}`, '--clear-groups'] : []),
     process.execPath, CLI_MAIN_PATH, 'up',
     '--relay', options.relay.url, '--pin', options.relay.pin,
     '--ca', options.caFile, '--cert', options.certFile, '--dir', options.dir,
-    '--dev', options.dev, '--name', options.ifname, '--control', control,
+    '--dev', options.dev, ...(options.dev !== 'none' ? ['--name', options.ifname] : []), '--control', control,
     ...(options.args ?? []),
   ];
   const proc = lab.spawn(node, argv, { label: `${node}:up`, ...(options.env !== undefined ? { env: options.env } : {}) });

@@ -25,10 +25,12 @@
  *   shadowmesh_chat_messages_total{direction}          counter  chat messages delivered to us (in) / acknowledged by the peer (out)
  *   shadowmesh_policy_drops_total{rule}                counter  packets the network policy dropped, by the deciding rule's name
  *   shadowmesh_policy_refused_total{code}              counter  signed policies from the relay refused, by error code
+ *   shadowmesh_streams_open                            gauge    streams open now (both directions, docs/architecture.md "Streams")
  *
  * Drop components follow the control API's status: link, peers, session
  * (summed over peers), ping, paths, certs (the certificate fetcher), udp,
- * chat, dataplane. The histogram is fed by
+ * chat, streams (the stream layer's drops and refusals, SOCKS5 and HTTP
+ * CONNECT included, as status streams.<reason>), dataplane. The histogram is fed by
  * the path manager's 'migration_complete' event, once per migration.
  *
  * Session counters live as long as the PeerManager's peer entries, which are
@@ -70,6 +72,8 @@ export interface NodeMetricsSource {
   readonly pinger: { readonly drops: Counts };
   readonly chatService: { readonly drops: Counts; readonly stats: { readonly delivered: number; readonly acked: number } };
   readonly chatInbox: { readonly drops: Counts };
+  /** The stream layer (src/node/stream/node-streams.ts); absent in sources without one. */
+  readonly streams?: { drops(): Counts; readonly mux: { readonly size: number } };
   /** Signed policies from the relay refused, by code (NodeDaemon.policyRefused); absent: none counted. */
   readonly policyRefused?: Counts;
 }
@@ -112,6 +116,7 @@ function* drops(d: NodeMetricsSource): Iterable<Sample> {
   const udp = d.node.udp;
   if (udp !== undefined && udp !== null) yield* byLabel('reason', udp.stats.drops, { component: 'udp' });
   yield* byLabel('reason', chat, { component: 'chat' });
+  if (d.streams !== undefined) yield* byLabel('reason', d.streams.drops(), { component: 'streams' });
   const dp = d.node.dataplane;
   if (dp !== null) yield* byLabel('reason', dp.stats.drops, { component: 'dataplane' });
 }
@@ -135,6 +140,10 @@ export function registerNodeMetrics(registry: Registry, source: NodeMetricsSourc
     const t = sumSessions(source);
     return [[{ direction: 'in' }, t.bytesIn], [{ direction: 'out' }, t.bytesOut]];
   });
+  if (source.streams !== undefined) {
+    const streams = source.streams;
+    gaugeFrom(registry, 'shadowmesh_streams_open', 'Streams open now, opened by us or by peers (SOCKS5, HTTP CONNECT, port forwards, accepted).', [], () => [[{}, streams.mux.size]]);
+  }
   counterFrom(registry, 'shadowmesh_handshakes_total', 'Completed peer handshakes, first ones and rekeys.', [], () => [[{}, sumSessions(source).handshakes]]);
   counterFrom(registry, 'shadowmesh_policy_drops_total', 'Packets the network policy dropped, by the name of the deciding rule (default-deny when none matched).', ['rule'], () =>
     byLabel('rule', source.node.dataplane?.policyDrops?.() ?? {}, {}));

@@ -410,7 +410,12 @@ export class NodeDaemon {
       domain: normalizeNetworkDomain(options.names?.domain ?? verifier.ca.domain ?? DEFAULT_NETWORK_DOMAIN),
       clock: this.#clock,
       logger: this.#logger.child('streams'),
-    }, options.streams ?? {});
+    }, {
+      ...options.streams,
+      // --exit-node and --advertise-exit-node carry streams too (also with --dev none).
+      ...(options.exitNode?.use !== undefined ? { exitNode: options.exitNode.use } : {}),
+      ...(options.exitNode?.advertise === true ? { advertiseExit: true } : {}),
+    });
     this.chatService = new ChatService({
       localPeerId: identity.peerId,
       sessions: this.node.peers,
@@ -683,13 +688,13 @@ export class NodeDaemon {
    * it is set up now. Throws DaemonError with its code.
    */
   async selectExitNode(use: string | null): Promise<void> {
+    if (use !== null) this.checkExitNodeSelection(use);
+    this.streams.selectExitNode(use);
     if (this.#exitNode === null) {
       if (use === null || this.#device === null) return;
-      this.checkExitNodeSelection(use);
       await this.#startExitNode({ ...this.#o.exitNode, use });
       return;
     }
-    if (use !== null) this.checkExitNodeSelection(use);
     await this.#exitNode.select(use);
   }
 
@@ -1047,8 +1052,12 @@ export const EXIT_NODE_LISTED_WAIT_MS = 10_000;
 function checkExitNodeOptions(options: DaemonOptions, cert: MemberCertificate): void {
   const o = options.exitNode;
   if (o === undefined) return;
-  if ((o.use !== undefined || o.advertise === true) && options.device !== 'tun') {
-    throw new DaemonError(DaemonCode.EXIT_NODE_DEVICE, `--${o.use !== undefined ? 'exit-node' : 'advertise-exit-node'} needs --dev tun: the default route is routed at L3 (got --dev ${options.device})`);
+  // --dev none: streams only (the SOCKS5/HTTP proxy and port forwards use or serve the exit node); tap: none of it.
+  if ((o.use !== undefined || o.advertise === true) && options.device === 'tap') {
+    throw new DaemonError(DaemonCode.EXIT_NODE_DEVICE, `--${o.use !== undefined ? 'exit-node' : 'advertise-exit-node'} needs --dev tun (the default route is routed at L3) or --dev none (streams only); got --dev tap`);
+  }
+  if ((o.allowLan === true || o.fallback === true) && options.device === 'none') {
+    throw new DaemonError(DaemonCode.EXIT_NODE_DEVICE, `--exit-node-${o.allowLan === true ? 'allow-lan' : 'fallback'} needs --dev tun: with --dev none only streams use the exit node, and they never go out directly`);
   }
   if (o.advertise === true && !cert.exit) {
     throw new DaemonError(DaemonCode.EXIT_NODE_NOT_EXIT, `--advertise-exit-node: --cert ${options.certFile} carries no exit mark; the CA gives it (shadowmesh ca sign --exit)`);

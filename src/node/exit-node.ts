@@ -101,7 +101,7 @@ export interface ExitNodeStatus {
 }
 
 /** The listed member that `selector` (a name or a mesh address) names, if any. */
-export function findExitMember(entries: readonly DirectoryEntry[], selector: string): DirectoryEntry | undefined {
+export function findExitMember<E extends Pick<DirectoryEntry, 'name' | 'cert'>>(entries: readonly E[], selector: string): E | undefined {
   let ip: string | null = null;
   try {
     ip = canonicalIpText(selector);

@@ -33,7 +33,7 @@ export const DaemonCode = Object.freeze({
   ROUTES_NONE: 'SM_ERR_DAEMON_ROUTES_NONE',
   /** Forwarding or the masquerade rule for --advertise-routes could not be set up (the message has the command and its error). */
   ROUTES_SETUP: 'SM_ERR_DAEMON_ROUTES_SETUP',
-  /** --exit-node or --advertise-exit-node with a device that is not TUN (the default route is routed at L3). */
+  /** --exit-node or --advertise-exit-node with --dev tap (the default route is routed at L3; --dev none carries streams only), or --exit-node-allow-lan/--exit-node-fallback with --dev none. */
   EXIT_NODE_DEVICE: 'SM_ERR_DAEMON_EXIT_NODE_DEVICE',
   /** --exit-node names no possible member (not a member name, not a mesh address of our subnets), or ourselves. */
   EXIT_NODE_NAME: 'SM_ERR_DAEMON_EXIT_NODE_NAME',

@@ -247,8 +247,10 @@ test('up with bad options or files exits 1 with one line', async () => {
     [[...base, '--control', sock('x6'), '--accept-routes'], /--accept-routes needs --dev tun.*SM_ERR_DAEMON_ROUTES_DEVICE/],
     [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tap' : x)), '--control', sock('x7'), '--advertise-routes'], /--advertise-routes needs --dev tun.*SM_ERR_DAEMON_ROUTES_DEVICE/],
     [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tun' : x)), '--control', sock('x8'), '--advertise-routes'], /carries no route.*ca sign --route.*SM_ERR_DAEMON_ROUTES_NONE/],
-    // Exit nodes (docs/configuration.md "Exit nodes"): TUN only, a marked certificate to serve, another member to use.
-    [[...base, '--control', sock('x9'), '--exit-node', 'alice'], /--exit-node needs --dev tun.*SM_ERR_DAEMON_EXIT_NODE_DEVICE/],
+    // Exit nodes (docs/configuration.md "Exit nodes"): TUN, or --dev none for streams only; a marked certificate to serve, another member to use.
+    [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tap' : x)), '--control', sock('x9'), '--exit-node', 'alice'], /--exit-node needs --dev tun .* or --dev none .*got --dev tap.*SM_ERR_DAEMON_EXIT_NODE_DEVICE/],
+    [[...base, '--control', sock('x14'), '--exit-node', 'alice', '--exit-node-fallback'], /--exit-node-fallback needs --dev tun: with --dev none only streams.*SM_ERR_DAEMON_EXIT_NODE_DEVICE/],
+    [[...base, '--control', sock('x15'), '--advertise-exit-node'], /carries no exit mark.*ca sign --exit.*SM_ERR_DAEMON_EXIT_NODE_NOT_EXIT/],
     [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tun' : x)), '--control', sock('x10'), '--advertise-exit-node'], /carries no exit mark.*ca sign --exit.*SM_ERR_DAEMON_EXIT_NODE_NOT_EXIT/],
     [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tun' : x)), '--control', sock('x11'), '--exit-node', 'bob'], /--exit-node "bob": that is this member.*SM_ERR_DAEMON_EXIT_NODE_NAME/],
     [[...base.map((x, i, all) => (all[i - 1] === '--dev' ? 'tun' : x)), '--control', sock('x12'), '--exit-node', '192.0.2.7'], /--exit-node "192\.0\.2\.7": not inside our mesh subnets.*SM_ERR_DAEMON_EXIT_NODE_NAME/],

@@ -123,3 +123,41 @@ test('a bad --metrics value for up is one line on stderr and exit status 1', asy
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^shadowmesh: --metrics: expected HOST:PORT or \[IPV6\]:PORT, e\.g\. 127\.0\.0\.1:9469, got "127\.0\.0\.1:99999" \(SM_ERR_CONFIG_VALUE\)$/);
 });
+
+test('stream refusals are shadowmesh_drops_total{component="streams"} with their reasons, beside the open-streams gauge', async () => {
+  // carol: a SOCKS5 proxy; bob (no device, no --serve-loopback) refuses every stream; "nobody" names no member.
+  const port = await freePort();
+  const socks = await freePort();
+  const carol = await startDaemon(upArgs('carol', relay.url, relay.pin, ['--no-direct', '--metrics', `127.0.0.1:${port}`, '--socks5', `127.0.0.1:${socks}`]));
+  daemons['carol'] = carol;
+  const before = await scrape(port);
+  assert.equal(familyType(before, 'shadowmesh_streams_open'), 'gauge');
+  assert.equal(value(before, 'shadowmesh_streams_open'), 0);
+  const bobAddress = net.member('bob').certificate.addresses[0]!.split('/')[0]!;
+  const reply = async (host: string): Promise<number> => {
+    const { connect } = await import('node:net');
+    const s = connect(socks, '127.0.0.1');
+    let got = Buffer.alloc(0);
+    s.on('data', (c: Buffer) => { got = Buffer.concat([got, c]); });
+    s.on('error', () => {});
+    s.write(Buffer.concat([Buffer.from([5, 1, 0, 5, 1, 0, 3, host.length]), Buffer.from(host), Buffer.from([0, 80])]));
+    for (let i = 0; i < 400 && got.length < 4 && !s.destroyed; i++) await new Promise((r) => setTimeout(r, 25));
+    s.destroy();
+    return got[3] ?? -1;
+  };
+  assert.equal(await reply('nobody'), 0x04);
+  // bob is listed a moment after carol's admission: until then his address is no member's (0x04 too).
+  // He accepts no streams (Disabled): general failure, 0x01.
+  const refused = await waitFor('bob listed and refusing', async () => ((await reply(bobAddress)) === 0x01 ? true : undefined), 20_000, 200);
+  assert.equal(refused, true);
+  const f = await scrape(port);
+  assert.equal(value(f, 'shadowmesh_drops_total', { component: 'streams', reason: 'socks_unknown_name' }), 1);
+  assert.equal(value(f, 'shadowmesh_drops_total', { component: 'streams', reason: 'socks_refused' }), 1);
+  assert.equal(value(f, 'shadowmesh_drops_total', { component: 'streams', reason: 'refused_exit_denied' }), Number.NaN, 'carol accepts no streams: no acceptor counters');
+  assert.equal(value(f, 'shadowmesh_streams_open'), 0);
+  // The same counts as status shows them (streams.<reason>).
+  const st = await runCliAsync(['status', '--json', '--control', join(sockDir, 'carol.sock')]);
+  const drops = (JSON.parse(st.stdout) as { drops: Record<string, number> }).drops;
+  assert.equal(drops['streams.socks_unknown_name'], 1);
+  assert.equal(drops['streams.socks_refused'], 1);
+});

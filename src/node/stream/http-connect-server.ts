@@ -9,7 +9,9 @@
  * Answers: 400 a request that does not parse (or headers past
  * MAX_HTTP_CONNECT_HEAD_BYTES), 405 any method but CONNECT, 403 the
  * destination's policy refused, 502 an unknown name, an address no member
- * owns, a refusal or an unreachable destination, 504 a timeout. Each
+ * owns, a refusal or an unreachable destination, 503 the chosen exit node
+ * (`--exit-node`) is not available (never a direct connection), 504 a
+ * timeout. Each
  * failure is counted by reason in `stats`; nothing a client sends makes the
  * daemon throw.
  */
@@ -27,7 +29,7 @@ export const HTTP_CONNECT_HEAD_TIMEOUT_MS = 10_000;
 /** Proxy connections at once (as the SOCKS5 proxy). */
 export const MAX_HTTP_CONNECT_CLIENTS = 1_024;
 
-export type HttpConnectDropReason = 'malformed' | 'method' | 'too_long' | 'timeout' | 'unknown_name' | 'no_route' | 'refused';
+export type HttpConnectDropReason = 'malformed' | 'method' | 'too_long' | 'timeout' | 'unknown_name' | 'no_route' | 'no_exit_node' | 'refused';
 
 function statusFor(reason: number): string {
   if (reason === StreamReason.Policy) return '403 Forbidden';
@@ -41,7 +43,7 @@ export class HttpConnectServer {
   #server: Server | null = null;
   readonly #clients = new Set<Socket>();
   readonly stats: { accepted: number; connected: number } & Record<HttpConnectDropReason, number> = {
-    accepted: 0, connected: 0, malformed: 0, method: 0, too_long: 0, timeout: 0, unknown_name: 0, no_route: 0, refused: 0,
+    accepted: 0, connected: 0, malformed: 0, method: 0, too_long: 0, timeout: 0, unknown_name: 0, no_route: 0, no_exit_node: 0, refused: 0,
   };
 
   constructor(deps: { dialer: StreamDialer }, options: { host: string; port: number }) {
@@ -108,6 +110,7 @@ export class HttpConnectServer {
       if (hp === null || port < 1 || port > 65535) { answer('malformed', '400 Bad Request'); return; }
       this.#dialer.dial((hp[1] ?? hp[2])!, port).then((r) => {
         if ('unknownName' in r) { answer('unknown_name', '502 Bad Gateway'); return; }
+        if ('noRoute' in r && r.exitDown === true) { answer('no_exit_node', '503 Service Unavailable'); return; }
         if ('noRoute' in r) { answer('no_route', '502 Bad Gateway'); return; }
         if ('refused' in r) { answer('refused', statusFor(r.refused)); return; }
         if (socket.destroyed) { r.handle.reset(StreamReason.Aborted); return; }

@@ -10,15 +10,25 @@
  * through the device) and into the routes it serves; a member without a
  * device accepts only with `serveLoopback` (`--serve-loopback`), because
  * then its loopback services become reachable from the mesh
- * (docs/threat-model.md §3.8). Otherwise OPEN is refused (Disabled).
+ * (docs/threat-model.md §3.8). A member serving as an exit node
+ * (`--advertise-exit-node`, certificate marked) accepts, with or without a
+ * device, and connects to other destinations too (stream-acceptor.ts).
+ * Otherwise OPEN is refused (Disabled).
+ *
+ * Which member: the dialer's route is the owner of the address, else of a
+ * route holding it, else (outside our mesh subnets) the chosen exit node
+ * (`--exit-node`, also with --dev none) while the directory lists it with
+ * the CA's exit mark; while it does not, the client is refused.
  */
 import { readFile } from 'node:fs/promises';
 import { parseCidr, type Cidr } from '../../identity/cidr.js';
 import type { MemberCertificate } from '../../identity/certificate.js';
-import { parseRoute } from '../../identity/cert-routes.js';
+import { parseRoute, prefixContains } from '../../identity/cert-routes.js';
 import type { NamedAddress } from '../../names/member-names.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
+import { findExitMember } from '../exit-node.js';
+import type { DirectoryEntry } from '../directory.js';
 import { formatHostPort } from '../../wire/ip-address.js';
 import { HttpConnectServer } from './http-connect-server.js';
 import { PortForward, type PortForwardOptions } from './port-forward.js';
@@ -33,14 +43,19 @@ export interface NodeStreamsOptions {
   socks5?: { host: string; port: number; authFile?: string };
   /** HTTP CONNECT listener; absent: none. */
   httpProxy?: { host: string; port: number };
-  /** Accept streams to our mesh address on loopback when there is no device. */
+  /** Accept streams to our mesh address on loopback when there is no device (and, as an exit node, to loopback destinations). */
   serveLoopback?: boolean;
+  /** The exit node for addresses no member owns (`--exit-node`, name or mesh address); absent: none. */
+  exitNode?: string;
+  /** Serve as an exit node for streams (`--advertise-exit-node`; the daemon checked our exit mark). */
+  advertiseExit?: boolean;
 }
 
 /** The member directory as the streams need it (Directory fits). */
 export interface StreamDirectory {
   byAddress(addr: Uint8Array): { peerId: Uint8Array } | undefined;
   byRoute(addr: Uint8Array): { peerId: Uint8Array } | undefined;
+  list(): Pick<DirectoryEntry, 'peerId' | 'name' | 'cert'>[];
 }
 
 export interface NodeStreamsDeps {
@@ -60,6 +75,28 @@ export interface NodeStreamsDeps {
   logger: Logger;
 }
 
+/**
+ * Where a stream to `address` goes (docs/architecture.md "Streams"): the
+ * owner of the address, else of a route holding it, else, outside our mesh
+ * subnets, the chosen exit node while it is listed with the CA's exit mark
+ * ('no_exit' while it is not); null: nowhere.
+ */
+export function streamRoute(
+  directory: StreamDirectory,
+  meshSubnets: () => readonly Pick<Cidr, 'address' | 'prefix'>[],
+  exitNode: () => string | null,
+): (address: Uint8Array) => Uint8Array | null | 'no_exit' {
+  return (address) => {
+    const owner = (directory.byAddress(address) ?? directory.byRoute(address))?.peerId;
+    if (owner !== undefined) return owner;
+    const use = exitNode();
+    if (use === null) return null;
+    if (meshSubnets().some((c) => c.address.length === address.length && prefixContains(c.address, c.prefix, address))) return null;
+    const exit = findExitMember(directory.list(), use);
+    return exit !== undefined && exit.cert.exit ? exit.peerId : 'no_exit';
+  };
+}
+
 export class NodeStreams {
   readonly mux: StreamMux;
   readonly acceptor: LocalStreamAcceptor | null;
@@ -70,26 +107,37 @@ export class NodeStreams {
   readonly #o: NodeStreamsOptions;
   /** Port forwards open now (each until its control client hangs up, or the daemon stops). */
   readonly #forwards = new Set<PortForward>();
+  /** The exit node chosen now (a configuration reload may change it), or null. */
+  #exitNode: string | null;
 
   constructor(deps: NodeStreamsDeps, options: NodeStreamsOptions) {
     this.#deps = deps;
     this.#o = options;
-    const accepting = deps.hasDevice() || options.serveLoopback === true;
+    this.#exitNode = options.exitNode ?? null;
+    const meshSubnets = (): Cidr[] => deps.certificate().addresses.map((t): Cidr => parseCidr(t));
+    const accepting = deps.hasDevice() || options.serveLoopback === true || options.advertiseExit === true;
     this.acceptor = accepting ? new LocalStreamAcceptor({
       addresses: () => deps.certificate().addresses.map((t): Cidr => parseCidr(t)),
       servedRoutes: () => (deps.servesRoutes() ? deps.certificate().routes.map((t) => parseRoute(t)) : []),
       hasDevice: deps.hasDevice,
+      servesExit: () => options.advertiseExit === true && deps.certificate().exit,
+      serveLoopback: () => options.serveLoopback === true,
+      meshSubnets,
       policy: deps.policy,
     }) : null;
     this.mux = new StreamMux({ sessions: deps.sessions, ...(this.acceptor !== null ? { acceptor: this.acceptor } : {}), clock: deps.clock, logger: deps.logger });
     this.dialer = new StreamDialer({
       domain: deps.domain,
       addressesOf: deps.addressesOf,
-      // docs/architecture.md "Streams": the owner of the address, else of a route holding it. An exit node would be the fallback here.
-      route: (address) => (deps.directory.byAddress(address) ?? deps.directory.byRoute(address))?.peerId ?? null,
+      route: streamRoute(deps.directory, meshSubnets, () => this.#exitNode),
       open: (peer, address, port) => this.mux.open(peer, address, port),
       attach: (handle, endpoint) => this.mux.attach(handle, endpoint),
     });
+  }
+
+  /** Use another exit node for streams from now on, or none (a configuration reload). */
+  selectExitNode(use: string | null): void {
+    this.#exitNode = use;
   }
 
   /**

@@ -9,6 +9,9 @@
  * Replies (RFC 1928 §6), so a client can tell what went wrong:
  *   0x01 general failure   the acceptor was busy, or another failure
  *   0x02 not allowed       the acceptor's network policy refused it
+ *   0x03 network unreachable  the address is for the chosen exit node
+ *                          (`--exit-node`), which is not listed with the
+ *                          exit mark now (fail closed: no direct connection)
  *   0x04 host unreachable  a name no member has, an address no member owns,
  *                          an unreachable destination, a timeout
  *   0x05 refused           the acceptor does not serve the destination, or
@@ -42,9 +45,9 @@ export const MAX_SOCKS_REQUEST_BYTES = 1_024;
 /** Proxy connections at once: each holds a socket and a stream (the stream layer bounds streams too). */
 export const MAX_SOCKS_CLIENTS = 1_024;
 
-export const SocksReply = { Succeeded: 0x00, GeneralFailure: 0x01, NotAllowed: 0x02, HostUnreachable: 0x04, Refused: 0x05, CommandNotSupported: 0x07, AddressTypeNotSupported: 0x08 } as const;
+export const SocksReply = { Succeeded: 0x00, GeneralFailure: 0x01, NotAllowed: 0x02, NetworkUnreachable: 0x03, HostUnreachable: 0x04, Refused: 0x05, CommandNotSupported: 0x07, AddressTypeNotSupported: 0x08 } as const;
 
-export type SocksDropReason = 'bad_version' | 'no_method' | 'auth_failed' | 'bad_command' | 'bad_address_type' | 'unknown_name' | 'no_route' | 'refused' | 'too_long' | 'timeout' | 'malformed';
+export type SocksDropReason = 'bad_version' | 'no_method' | 'auth_failed' | 'bad_command' | 'bad_address_type' | 'unknown_name' | 'no_route' | 'no_exit_node' | 'refused' | 'too_long' | 'timeout' | 'malformed';
 
 export interface Socks5Options {
   host: string;
@@ -96,7 +99,7 @@ export class Socks5Server {
   /** Client sockets open now: stop() closes them, so it never waits on a half-open stream. */
   readonly #clients = new Set<Socket>();
   readonly stats: { accepted: number; connected: number } & Record<SocksDropReason, number> = {
-    accepted: 0, connected: 0, bad_version: 0, no_method: 0, auth_failed: 0, bad_command: 0, bad_address_type: 0, unknown_name: 0, no_route: 0, refused: 0, too_long: 0, timeout: 0, malformed: 0,
+    accepted: 0, connected: 0, bad_version: 0, no_method: 0, auth_failed: 0, bad_command: 0, bad_address_type: 0, unknown_name: 0, no_route: 0, no_exit_node: 0, refused: 0, too_long: 0, timeout: 0, malformed: 0,
   };
 
   constructor(deps: { dialer: StreamDialer; logger?: Logger }, options: Socks5Options) {
@@ -217,6 +220,7 @@ export class Socks5Server {
     if (port === 0) { this.stats.malformed++; socket.end(reply(SocksReply.HostUnreachable)); return; }
     this.#dialer.dial(host, port).then((r) => {
       if ('unknownName' in r) { this.stats.unknown_name++; socket.end(reply(SocksReply.HostUnreachable)); return; }
+      if ('noRoute' in r && r.exitDown === true) { this.stats.no_exit_node++; socket.end(reply(SocksReply.NetworkUnreachable)); return; }
       if ('noRoute' in r) { this.stats.no_route++; socket.end(reply(SocksReply.HostUnreachable)); return; }
       if ('refused' in r) { this.stats.refused++; socket.end(reply(replyFor(r.refused))); return; }
       if (socket.destroyed) { r.handle.reset(StreamReason.Aborted); return; }

@@ -12,8 +12,10 @@
  *    outside through the proxy): the client gets "host unreachable".
  *  - Routing: the member whose certificate holds the address, else the
  *    member whose certified subnet route holds it (the directory's
- *    byAddress, then byRoute, as the TUN data plane routes). `route` is the
- *    one place an exit node would be chosen for every other address.
+ *    byAddress, then byRoute, as the TUN data plane routes), else the chosen
+ *    exit node (`up --exit-node`) while it is listed with the CA's exit
+ *    mark. While it is not, `route` answers 'no_exit' and the client is
+ *    refused: fail closed, the proxy machine never connects directly.
  */
 import { parseIpAddress } from '../../wire/ip-address.js';
 import type { NamedAddress } from '../../names/member-names.js';
@@ -24,13 +26,14 @@ export interface DialerSource {
   domain: string;
   /** Addresses of the member called `label`, or null (MemberNames fits). */
   addressesOf(label: string): NamedAddress[] | null;
-  /** The peer that carries streams to `address` (4 or 16 bytes), or null: no member owns it. Exit nodes would hook in here. */
-  route(address: Uint8Array): Uint8Array | null;
+  /** The peer that carries streams to `address` (4 or 16 bytes); null: no member owns it; 'no_exit': it is for the chosen exit node, which is not listed with the exit mark now. */
+  route(address: Uint8Array): Uint8Array | null | 'no_exit';
   open(peerId: Uint8Array, address: Uint8Array, port: number): Promise<StreamOpenResult>;
   attach(handle: StreamHandle, endpoint: StreamEndpoint): void;
 }
 
-export type DialResult = StreamOpenResult | { unknownName: true } | { noRoute: true };
+/** noRoute.exitDown: the address is for the chosen exit node, which is away (or no longer marked). */
+export type DialResult = StreamOpenResult | { unknownName: true } | { noRoute: true; exitDown?: true };
 
 export class StreamDialer {
   readonly #s: DialerSource;
@@ -66,6 +69,7 @@ export class StreamDialer {
   async dialAddress(address: Uint8Array, port: number): Promise<DialResult> {
     const peer = this.#s.route(address);
     if (peer === null) return { noRoute: true };
+    if (peer === 'no_exit') return { noRoute: true, exitDown: true };
     return this.#s.open(peer, address, port);
   }
 

@@ -1,7 +1,7 @@
 /**
  * Tests for src/node/stream/socks5-server.ts (RFC 1928, RFC 1929) with a
  * fake dialer: the no-authentication path, the reply code for each way a
- * dial can fail, pipelined bytes after the request, the credentials file
+ * dial can fail (0x03 while the chosen exit node is away), pipelined bytes after the request, the credentials file
  * parser, and that malformed input is counted and never stops the server.
  */
 import { strict as assert } from 'node:assert';
@@ -18,6 +18,7 @@ const dialer = {
   dial: async (host: string, port: number) => {
     if (host === 'nobody') return { unknownName: true as const };
     if (host === '10.99.0.1') return { noRoute: true as const };
+    if (host === '203.0.113.9') return { noRoute: true as const, exitDown: true as const };
     if (port === 1) return { refused: StreamReason.Policy };
     if (port === 2) return { refused: StreamReason.NotServed };
     if (port === 3) return { refused: StreamReason.Unreachable };
@@ -62,7 +63,7 @@ describe('SOCKS5 server', () => {
 
   it('each dial failure has its reply code', async () => {
     const cases: [string, number, number][] = [
-      ['nobody', 80, 0x04], ['10.99.0.1', 80, 0x04], ['bob', 1, 0x02], ['bob', 2, 0x05], ['bob', 3, 0x04], ['bob', 4, 0x01],
+      ['nobody', 80, 0x04], ['10.99.0.1', 80, 0x04], ['203.0.113.9', 80, 0x03], ['bob', 1, 0x02], ['bob', 2, 0x05], ['bob', 3, 0x04], ['bob', 4, 0x01],
     ];
     for (const [host, p, code] of cases) {
       const got = await talk(port, req(host, p), 12);
@@ -70,6 +71,7 @@ describe('SOCKS5 server', () => {
     }
     assert.equal(server.stats.unknown_name, 1);
     assert.equal(server.stats.no_route, 1);
+    assert.equal(server.stats.no_exit_node, 1);
     assert.equal(server.stats.refused, 4);
   });
 

@@ -90,4 +90,37 @@ describe('stream acceptor', () => {
     assert.equal(await a.accept(PEER, OWN, closed, handle()), StreamReason.ConnectRefused);
     assert.equal(a.refused.connect_refused, 1);
   });
+
+  it('as an exit node: loopback, link-local, unspecified, multicast and other mesh addresses are refused (exit_denied) and never dialled', async () => {
+    const a = acceptor({ servesExit: () => true, meshSubnets: () => [{ address: new Uint8Array([10, 77, 0, 0]), prefix: 16 }, { address: Uint8Array.from([0xfd, ...new Array(15).fill(0)]), prefix: 64 }] });
+    const before = connections;
+    const denied = [
+      [127, 0, 0, 1], [127, 9, 9, 9], [169, 254, 1, 1], [0, 0, 0, 0], [224, 0, 0, 1], [10, 77, 0, 4],
+      [...new Array(15).fill(0), 1], [0xfe, 0x80, ...new Array(14).fill(0)], [...new Array(10).fill(0), 0xff, 0xff, 127, 0, 0, 1], new Array(16).fill(0),
+      [0xfd, ...new Array(14).fill(0), 9],
+    ];
+    for (const d of denied) assert.equal(await a.accept(PEER, Uint8Array.from(d), port, handle()), StreamReason.NotServed, d.join('.'));
+    assert.equal(a.refused.exit_denied, denied.length);
+    assert.equal(a.refused.not_served, 0);
+    assert.equal(connections, before);
+  });
+
+  it('as an exit node with --serve-loopback: loopback is dialled; without the exit role the same address is not served', async () => {
+    const exit = acceptor({ servesExit: () => true, serveLoopback: () => true });
+    const before = connections;
+    const r = await exit.accept(PEER, new Uint8Array([127, 0, 0, 1]), port, handle());
+    assert.equal(typeof r, 'object');
+    if (typeof r === 'object') r.abort(StreamReason.Aborted);
+    for (let i = 0; i < 100 && connections === before; i++) await new Promise((res) => setTimeout(res, 10));
+    assert.equal(connections, before + 1);
+    const plain = acceptor({ servesExit: () => false, serveLoopback: () => true });
+    assert.equal(await plain.accept(PEER, new Uint8Array([127, 0, 0, 1]), port, handle()), StreamReason.NotServed);
+    assert.equal(plain.refused.not_served, 1);
+  });
+
+  it('as an exit node the policy still decides: a denial refuses before any dial', async () => {
+    const a = acceptor({ servesExit: () => true, policy: () => ({ allowed: false, rule: 'default-deny' }) });
+    assert.equal(await a.accept(PEER, new Uint8Array([203, 0, 113, 10]), port, handle()), StreamReason.Policy);
+    assert.equal(a.refused.policy, 1);
+  });
 });
