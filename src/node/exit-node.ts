@@ -37,7 +37,7 @@ import type { EventEmitter } from 'node:events';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { shortId } from '../identity/peer-id.js';
 import type { Logger } from '../util/logger.js';
-import { canonicalIpText } from '../wire/ip-address.js';
+import { findMember } from '../names/member-selector.js';
 import type { Routing } from './device/linux-routing.js';
 import { meshSubnets, ServingNat } from './serving-nat.js';
 import { CoalescingPass } from '../util/coalescing-pass.js';
@@ -98,21 +98,6 @@ export interface ExitNodeStatus {
   route4: string | null;
   route6: string | null;
   updateFailures: number;
-}
-
-/** The listed member that `selector` (a name or a mesh address) names, if any. */
-export function findExitMember<E extends Pick<DirectoryEntry, 'name' | 'cert'>>(entries: readonly E[], selector: string): E | undefined {
-  let ip: string | null = null;
-  try {
-    ip = canonicalIpText(selector);
-  } catch {
-    ip = null;
-  }
-  for (const e of entries) {
-    if (e.name === selector) return e;
-    if (ip !== null && e.cert.addresses.some((a) => a.slice(0, a.indexOf('/')) === ip)) return e;
-  }
-  return undefined;
 }
 
 export class ExitNode {
@@ -286,7 +271,7 @@ export class ExitNode {
 
   async #reconcile(use: string): Promise<void> {
     await this.#syncMeshRoutes();
-    const entry = findExitMember(this.#d.directory.list(), use);
+    const entry = findMember(this.#d.directory.list(), use);
     const state: ExitNodeState = entry === undefined ? 'offline' : entry.cert.exit ? 'active' : 'not_exit';
     const usable = state === 'active';
     // The data plane first when the member goes away (it stops sending at once), last when it comes (the route exists before packets do).

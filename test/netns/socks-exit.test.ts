@@ -1,6 +1,6 @@
 /**
  * SOCKS5 streams through an exit node (issue 14; docs/architecture.md
- * "Streams"; docs/threat-model.md "Streams through an exit node"), real
+ * "Streams"; docs/threat-model.md §3.8), real
  * processes in network namespaces: a relay; member X (certificate with the
  * exit mark, `up --dev none --advertise-exit-node`, no device) whose
  * namespace also has a veth to an "internet" namespace `inet`

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { DirectoryEntry } from '../../src/node/directory.js';
-import { ExitNode, findExitMember, UNRESOLVED_EXIT, type ExitNodeOptions } from '../../src/node/exit-node.js';
+import { findMember } from '../../src/names/member-selector.js';
+import { ExitNode, UNRESOLVED_EXIT, type ExitNodeOptions } from '../../src/node/exit-node.js';
 import { EXIT_PRIORITY_BYPASS, EXIT_PRIORITY_BYPASS_END, EXIT_PRIORITY_LAN, EXIT_PRIORITY_TABLE, EXIT_ROUTE_TABLE, planExitRules, planExitTable, tableRouteArgs } from '../../src/node/exit-routing-plan.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { rejectsWithCode } from '../../testkit/expect-code.js';
@@ -81,12 +82,12 @@ function dflt(routing: RecordingRouting, family: 4 | 6): string[][] {
 }
 const plain = net.member('p', '10.10.10.5/24');
 
-test('findExitMember: by name or by mesh address, nothing else', () => {
+test('findMember: by name or by mesh address, nothing else', () => {
   const list = [entry(x), entry(plain)];
-  assert.equal(findExitMember(list, 'x')?.name, 'x');
-  assert.equal(findExitMember(list, '10.10.10.5')?.name, 'p');
-  assert.equal(findExitMember(list, '10.10.10.9'), undefined);
-  assert.equal(findExitMember(list, 'nobody'), undefined);
+  assert.equal(findMember(list, 'x')?.name, 'x');
+  assert.equal(findMember(list, '10.10.10.5')?.name, 'p');
+  assert.equal(findMember(list, '10.10.10.9'), undefined);
+  assert.equal(findMember(list, 'nobody'), undefined);
 });
 
 test('use: fail closed until the exit node is listed, tunnel while it is, unreachable again when it leaves; stop removes everything', async () => {

@@ -27,8 +27,7 @@ import { parseRoute, prefixContains } from '../../identity/cert-routes.js';
 import type { NamedAddress } from '../../names/member-names.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
-import { findExitMember } from '../exit-node.js';
-import type { DirectoryEntry } from '../directory.js';
+import { findMember } from '../../names/member-selector.js';
 import { formatHostPort } from '../../wire/ip-address.js';
 import { HttpConnectServer } from './http-connect-server.js';
 import { PortForward, type PortForwardOptions } from './port-forward.js';
@@ -55,7 +54,7 @@ export interface NodeStreamsOptions {
 export interface StreamDirectory {
   byAddress(addr: Uint8Array): { peerId: Uint8Array } | undefined;
   byRoute(addr: Uint8Array): { peerId: Uint8Array } | undefined;
-  list(): Pick<DirectoryEntry, 'peerId' | 'name' | 'cert'>[];
+  list(): { peerId: Uint8Array; name: string; cert: MemberCertificate }[];
 }
 
 export interface NodeStreamsDeps {
@@ -92,7 +91,7 @@ export function streamRoute(
     const use = exitNode();
     if (use === null) return null;
     if (meshSubnets().some((c) => c.address.length === address.length && prefixContains(c.address, c.prefix, address))) return null;
-    const exit = findExitMember(directory.list(), use);
+    const exit = findMember(directory.list(), use);
     return exit !== undefined && exit.cert.exit ? exit.peerId : 'no_exit';
   };
 }
