@@ -64,8 +64,10 @@ export function formatStatus(s: StatusResult): string {
 }
 
 /** Exit nodes: the one we use and where it stands, and whether we serve as one. */
-function formatExitNode(e: NonNullable<StatusResult['exitNode']>): string {
-  const using = e.use === null ? 'using none' : `using ${e.use} (${e.state}${e.state === 'active' ? '' : e.fallback ? ', traffic goes out directly' : ', traffic dropped'}; IPv4 ${e.route4 ?? '-'}, IPv6 ${e.route6 ?? '-'}${e.allowLan ? '; LAN outside the tunnel' : ''})`;
+export function formatExitNode(e: NonNullable<StatusResult['exitNode']>): string {
+  const using = e.use === null ? 'using none'
+    : e.streamsOnly === true ? `using ${e.use} for the proxy's streams (${e.state}${e.state === 'active' ? '' : ', streams to the internet refused'})`
+    : `using ${e.use} (${e.state}${e.state === 'active' ? '' : e.fallback ? ', traffic goes out directly' : ', traffic dropped'}; IPv4 ${e.route4 ?? '-'}, IPv6 ${e.route6 ?? '-'}${e.allowLan ? '; LAN outside the tunnel' : ''})`;
   return `exit node  ${using}${e.advertising ? '; serving as an exit node' : ''}${e.updateFailures > 0 ? `; ${e.updateFailures} table updates failed` : ''}`;
 }
 

@@ -98,6 +98,7 @@ import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { NodeControlHandlers, type NodeControlSource } from './control/control-handlers.js';
 import { ControlServer } from './control/control-server.js';
+import type { StatusResult } from './control/control-protocol.js';
 import { parseCidr } from '../identity/cidr.js';
 import { DnsForwarder } from '../names/dns-forwarder.js';
 import { DnsResponder } from '../names/dns-responder.js';
@@ -490,7 +491,7 @@ export class NodeDaemon {
       chatInbox: this.chatInbox,
       dataplane: () => this.#dataplane,
       subnetRoutes: () => this.#subnetRoutes,
-      exitNode: () => this.#exitNode,
+      exitNode: () => this.#exitNode ?? (this.#device === null ? this.#streamsExitNode() : null),
       isRevoked: (peerHex) => this.#revoked.has(peerHex),
       certificates: () => this.#expiry.current(),
       policyVersion: () => this.policyVersion,
@@ -674,6 +675,12 @@ export class NodeDaemon {
     );
     await this.#exitNode.start();
     if (o.use !== undefined) await this.#exitNodeListed(o.use, o.fallback === true);
+  }
+
+  /** Without a device: the exit node of the proxy's streams, in the shape `status` shows (null: none chosen or served). */
+  #streamsExitNode(): { status(): NonNullable<StatusResult['exitNode']> } | null {
+    const status = this.streams.exitNodeStatus();
+    return status === null ? null : { status: () => status };
   }
 
   /** Check an exit-node selection (a configuration reload) without applying it; throws DaemonError with its code. */

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliAsync } from '../../testkit/daemon-process.js';
+import { formatExitNode } from '../../src/cli/status.js';
 
 test('status, peers and ping with no daemon say so in one line (JSON with --json) and exit 1; the default socket follows SHADOWMESH_HOME', async () => {
   const home = await mkdtemp(join(tmpdir(), 'sm-home-'));
@@ -53,4 +54,14 @@ test('bad ping flags are refused before any daemon is asked', async () => {
   const r = await runCliAsync(['ping', 'bob', '--interval', '1ms', '--control', '/nonexistent/x.sock']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^shadowmesh: --interval: expected 10ms\.\.1m.*\(SM_ERR_CONFIG_DURATION\)\n$/);
+});
+
+test('the exit-node line: routes and fail-closed state with a device, the proxy\'s streams without one', () => {
+  const base = { use: 'x', state: 'active' as const, peer: 'ab', name: 'x', allowLan: false, fallback: false, advertising: false, route4: 'tunnel', route6: 'unreachable', updateFailures: 0 };
+  assert.equal(formatExitNode(base), 'exit node  using x (active; IPv4 tunnel, IPv6 unreachable)');
+  assert.equal(formatExitNode({ ...base, state: 'offline', route4: 'unreachable' }), 'exit node  using x (offline, traffic dropped; IPv4 unreachable, IPv6 unreachable)');
+  const streams = { ...base, route4: null, route6: null, streamsOnly: true };
+  assert.equal(formatExitNode(streams), 'exit node  using x for the proxy\'s streams (active)');
+  assert.equal(formatExitNode({ ...streams, state: 'offline' }), 'exit node  using x for the proxy\'s streams (offline, streams to the internet refused)');
+  assert.equal(formatExitNode({ ...streams, use: null, state: 'none', advertising: true }), 'exit node  using none; serving as an exit node');
 });

@@ -93,6 +93,14 @@ describe('SOCKS5 streams through an exit node (--dev none, fail closed)', { skip
     return ((await d.status()) as { drops?: Record<string, number> }).drops ?? {};
   }
 
+  type ExitStatus = { use: string | null; state: string; name: string | null; advertising: boolean; streamsOnly?: boolean };
+  async function exitStatus(d: LabDaemon): Promise<ExitStatus | undefined> {
+    return ((await d.status()) as { exitNode?: ExitStatus }).exitNode;
+  }
+  function pick(e: ExitStatus | undefined): Partial<ExitStatus> | undefined {
+    return e === undefined ? undefined : { use: e.use, state: e.state, name: e.name, advertising: e.advertising, streamsOnly: e.streamsOnly };
+  }
+
   before(async () => {
     lab = await createNetnsLab({ nodes: ['relay', 'x', 'p', 'inet'] });
     try {
@@ -155,6 +163,9 @@ describe('SOCKS5 streams through an exit node (--dev none, fail closed)', { skip
       if (body === null) await sleep(POLL_MS);
     }
     assert.equal(body, INET_GW, `no fetch through x within ${READY_MS} ms\nx stderr: ${x!.proc.stderr().slice(-3_000)}\np stderr: ${p!.proc.stderr().slice(-3_000)}`);
+    // status shows the streams' exit node on both sides.
+    assert.deepEqual(pick(await exitStatus(p!)), { use: 'x', state: 'active', name: 'x', advertising: false, streamsOnly: true });
+    assert.deepEqual(pick(await exitStatus(x!)), { use: null, state: 'none', name: null, advertising: true, streamsOnly: true });
     // IPv6 too, though p's certificate has no IPv6 address: x connects, the server sees x's IPv6 address.
     assert.equal(await fetchThroughP(INET6_HOST), INET6_GW);
   });
@@ -179,6 +190,7 @@ describe('SOCKS5 streams through an exit node (--dev none, fail closed)', { skip
     }
     assert.equal(reply, '3', `still ${reply} ${EXIT_GONE_MS} ms after x was killed`);
     assert.ok(((await drops(p!))['streams.socks_no_exit_node'] ?? 0) >= 1);
+    assert.equal((await exitStatus(p!))?.state, 'offline');
     assert.equal(await fetchThroughP(), null);
   });
 });

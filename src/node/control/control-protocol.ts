@@ -167,9 +167,10 @@ export interface StatusResult {
   /**
    * Exit nodes (docs/architecture.md "Exit nodes"): the member chosen (`use`, as given) and where it stands (active: listed with the
    * exit mark; not_exit: listed without it; offline: not listed; none: no exit node), the table route per family (tunnel, unreachable,
-   * direct), whether we serve as one; absent: neither --exit-node nor --advertise-exit-node.
+   * direct), whether we serve as one; absent: neither --exit-node nor --advertise-exit-node. Without a device (`streamsOnly`)
+   * only the proxy's streams use it: no table routes (null), no fallback (streams are refused while it is not active).
    */
-  exitNode?: { use: string | null; state: 'active' | 'not_exit' | 'offline' | 'none'; peer: string | null; name: string | null; allowLan: boolean; fallback: boolean; advertising: boolean; route4: string | null; route6: string | null; updateFailures: number };
+  exitNode?: { use: string | null; state: 'active' | 'not_exit' | 'offline' | 'none'; peer: string | null; name: string | null; allowLan: boolean; fallback: boolean; advertising: boolean; route4: string | null; route6: string | null; updateFailures: number; streamsOnly?: boolean };
 }
 
 export interface PeerStatus {

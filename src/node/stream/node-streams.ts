@@ -28,6 +28,8 @@ import type { NamedAddress } from '../../names/member-names.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { findMember } from '../../names/member-selector.js';
+import type { StatusResult } from '../control/control-protocol.js';
+import { toHex } from '../../crypto/bytes.js';
 import { formatHostPort } from '../../wire/ip-address.js';
 import { HttpConnectServer } from './http-connect-server.js';
 import { PortForward, type PortForwardOptions } from './port-forward.js';
@@ -132,6 +134,23 @@ export class NodeStreams {
       open: (peer, address, port) => this.mux.open(peer, address, port),
       attach: (handle, endpoint) => this.mux.attach(handle, endpoint),
     });
+  }
+
+  /**
+   * The exit node as `status` shows it when there is no device (the daemon's
+   * ExitNode reports it otherwise): the one chosen for streams and where it
+   * stands now, whether we serve streams as one; null: neither.
+   */
+  exitNodeStatus(): NonNullable<StatusResult['exitNode']> | null {
+    const use = this.#exitNode;
+    const advertising = this.#o.advertiseExit === true;
+    if (use === null && !advertising) return null;
+    const entry = use === null ? undefined : findMember(this.#deps.directory.list(), use);
+    const state = use === null ? 'none' : entry === undefined ? 'offline' : entry.cert.exit ? 'active' : 'not_exit';
+    return {
+      use, state, peer: entry === undefined ? null : toHex(entry.peerId), name: entry?.name ?? null,
+      allowLan: false, fallback: false, advertising, route4: null, route6: null, updateFailures: 0, streamsOnly: true,
+    };
   }
 
   /** Use another exit node for streams from now on, or none (a configuration reload). */
