@@ -23,12 +23,16 @@
  *    when the test process exits; address and port still come from here.
  *    With `options.tls` the config gets a `tls {}` block with that
  *    certificate and key, and `url` is tls://.
+ *  - startLabNatsServer() runs the same binary in a netns lab node instead
+ *    (src/demo/netns-lab.ts), on that node's lab address, so relays in other
+ *    namespaces reach it; the lab stops it by pid at teardown.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import type { LabProcess, NetnsLab } from '../src/demo/netns-lab.js';
 import { freePort } from './free-port.js';
 
 /** Where Debian installs it; PATH is tried first. */
@@ -145,4 +149,40 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
       await startChild();
     },
   };
+}
+
+/** Port of nats-server inside its lab namespace (its default; the namespace is ours). */
+export const LAB_NATS_PORT = 4222;
+
+export interface LabNatsServer {
+  /** nats://<lab address>:LAB_NATS_PORT */
+  readonly url: string;
+  readonly proc: LabProcess;
+}
+
+/** Connect to HOST:PORT and exit 0, or exit 1 on error (run inside a namespace). */
+const CAN_CONNECT = `const s = require('node:net').connect(Number(process.argv[2]), process.argv[1]);
+s.on('connect', () => { s.destroy(); process.exit(0); });
+s.on('error', () => process.exit(1));`;
+
+/**
+ * Start nats-server in lab node `node`, listening on the node's lab address;
+ * resolves once it accepts TCP there (tried from inside the namespace).
+ */
+export async function startLabNatsServer(lab: NetnsLab, node: string): Promise<LabNatsServer> {
+  const bin = natsServerBinary();
+  if (bin === null) throw new Error('nats-server is not installed (Debian package nats-server; .ci/run installs it)');
+  const host = lab.ip(node);
+  const proc = lab.spawn(node, [bin, '-a', host, '-p', String(LAB_NATS_PORT)], { label: `${node}:nats-server` });
+  const deadline = Date.now() + NATS_START_TIMEOUT_MS;
+  for (;;) {
+    if (!proc.alive()) throw new Error(`nats-server on ${node} exited (${await proc.exited}); log:\n${proc.stderr().slice(-4_000)}`);
+    const r = await lab.exec(node, [process.execPath, '-e', CAN_CONNECT, host, String(LAB_NATS_PORT)], { timeoutMs: 5_000 });
+    if (r.code === 0) return { url: `nats://${host}:${LAB_NATS_PORT}`, proc };
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`nats-server on ${node} not accepting on ${host}:${LAB_NATS_PORT} after ${NATS_START_TIMEOUT_MS} ms; log:\n${proc.stderr().slice(-4_000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
