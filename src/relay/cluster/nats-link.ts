@@ -150,6 +150,9 @@ export class NatsLink {
           noEcho: true,
           maxReconnectAttempts: -1,
           reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
+          // The client otherwise gives up after the same auth error twice: a token or password
+          // the operator restores on the server must bring the relay back by itself.
+          ignoreAuthErrorAbort: true,
           pingInterval: NATS_PING_INTERVAL_MS,
           maxPingOut: NATS_MAX_PINGS_OUT,
           ...auth,
@@ -204,6 +207,15 @@ export class NatsLink {
         this.#failed(s.error);
       }
     }
+    // The status stream ended: the client closed for good. Start over as at the first connect.
+    if (this.#stopped || this.#nc !== nc) return;
+    this.#nc = null;
+    if (this.#connected) {
+      this.#connected = false;
+      this.#handlers.onDown();
+    }
+    this.#logger.warn('NATS client closed; connecting again');
+    void this.#connect();
   }
 
   /** Record a failed attempt; warn when its code differs from the previous one. */
