@@ -1,7 +1,8 @@
 /**
  * The listed member a user names on the command line (`--exit-node x`,
  * `--exit-node 10.10.10.5`): by its certificate name, or by one of its
- * mesh addresses. Used by the packet exit node (src/node/exit-node.ts) and
+ * mesh addresses, and where a member chosen as exit node stands. Used by
+ * the packet exit node (src/node/exit-node.ts) and
  * by the stream dialer's exit route (src/node/stream/node-streams.ts); it
  * lives outside src/node/ so that neither imports the other.
  */
@@ -26,4 +27,12 @@ export function findMember<E extends SelectableMember>(entries: readonly E[], se
     if (ip !== null && e.cert.addresses.some((a) => a.slice(0, a.indexOf('/')) === ip)) return e;
   }
   return undefined;
+}
+
+/** Where a chosen exit node stands: listed with the CA's exit mark, listed without it, or not listed. */
+export type ExitMemberState = 'active' | 'not_exit' | 'offline';
+
+/** The state of the member findMember() returned for an exit-node selector (undefined: not listed). */
+export function exitMemberState(entry: { readonly cert: { readonly exit: boolean } } | undefined): ExitMemberState {
+  return entry === undefined ? 'offline' : entry.cert.exit ? 'active' : 'not_exit';
 }

@@ -37,7 +37,7 @@ import type { EventEmitter } from 'node:events';
 import type { MemberCertificate } from '../identity/certificate.js';
 import { shortId } from '../identity/peer-id.js';
 import type { Logger } from '../util/logger.js';
-import { findMember } from '../names/member-selector.js';
+import { exitMemberState, findMember, type ExitMemberState } from '../names/member-selector.js';
 import type { Routing } from './device/linux-routing.js';
 import { meshSubnets, ServingNat } from './serving-nat.js';
 import { CoalescingPass } from '../util/coalescing-pass.js';
@@ -84,7 +84,7 @@ export interface ExitNodeDeps {
 }
 
 /** Where the chosen member stands: listed with the exit mark, listed without it, or not listed (or none chosen). */
-export type ExitNodeState = 'active' | 'not_exit' | 'offline' | 'none';
+export type ExitNodeState = ExitMemberState | 'none';
 
 export interface ExitNodeStatus {
   use: string | null;
@@ -272,7 +272,7 @@ export class ExitNode {
   async #reconcile(use: string): Promise<void> {
     await this.#syncMeshRoutes();
     const entry = findMember(this.#d.directory.list(), use);
-    const state: ExitNodeState = entry === undefined ? 'offline' : entry.cert.exit ? 'active' : 'not_exit';
+    const state: ExitNodeState = exitMemberState(entry);
     const usable = state === 'active';
     // The data plane first when the member goes away (it stops sending at once), last when it comes (the route exists before packets do).
     if (!usable) this.#d.dataplane.setExitNode(this.#o.fallback ? null : entry?.hex ?? UNRESOLVED_EXIT);

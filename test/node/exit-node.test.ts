@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { DirectoryEntry } from '../../src/node/directory.js';
-import { findMember } from '../../src/names/member-selector.js';
+import { exitMemberState, findMember } from '../../src/names/member-selector.js';
 import { ExitNode, UNRESOLVED_EXIT, type ExitNodeOptions } from '../../src/node/exit-node.js';
 import { EXIT_PRIORITY_BYPASS, EXIT_PRIORITY_BYPASS_END, EXIT_PRIORITY_LAN, EXIT_PRIORITY_TABLE, EXIT_ROUTE_TABLE, planExitRules, planExitTable, tableRouteArgs } from '../../src/node/exit-routing-plan.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -88,6 +88,9 @@ test('findMember: by name or by mesh address, nothing else', () => {
   assert.equal(findMember(list, '10.10.10.5')?.name, 'p');
   assert.equal(findMember(list, '10.10.10.9'), undefined);
   assert.equal(findMember(list, 'nobody'), undefined);
+  assert.equal(exitMemberState(findMember(list, 'x')), 'active');
+  assert.equal(exitMemberState(findMember(list, 'p')), 'not_exit');
+  assert.equal(exitMemberState(findMember(list, 'nobody')), 'offline');
 });
 
 test('use: fail closed until the exit node is listed, tunnel while it is, unreachable again when it leaves; stop removes everything', async () => {

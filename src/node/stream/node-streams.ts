@@ -27,7 +27,7 @@ import { parseRoute, prefixContains } from '../../identity/cert-routes.js';
 import type { NamedAddress } from '../../names/member-names.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
-import { findMember } from '../../names/member-selector.js';
+import { exitMemberState, findMember } from '../../names/member-selector.js';
 import type { StatusResult } from '../control/control-protocol.js';
 import { toHex } from '../../crypto/bytes.js';
 import { formatHostPort } from '../../wire/ip-address.js';
@@ -146,7 +146,7 @@ export class NodeStreams {
     const advertising = this.#o.advertiseExit === true;
     if (use === null && !advertising) return null;
     const entry = use === null ? undefined : findMember(this.#deps.directory.list(), use);
-    const state = use === null ? 'none' : entry === undefined ? 'offline' : entry.cert.exit ? 'active' : 'not_exit';
+    const state = use === null ? 'none' : exitMemberState(entry);
     return {
       use, state, peer: entry === undefined ? null : toHex(entry.peerId), name: entry?.name ?? null,
       allowLan: false, fallback: false, advertising, route4: null, route6: null, updateFailures: 0, streamsOnly: true,
