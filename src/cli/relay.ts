@@ -90,7 +90,7 @@ export function relayOptionsFromCli(opts: RelayCliOptions): Partial<RelayOptions
 }
 
 async function runRelay(opts: RelayCliOptions, cmd: Command): Promise<void> {
-  // docs/configuration.md "Relay memory": V8's old generation kept near its live size.
+  // docs/configuration.md "Relay memory": V8's heap kept near its live size.
   limitRelayHeapGrowth();
   // Flags > SHADOWMESH_* > config file > defaults: src/config/resolve-config.ts.
   const load = () => loadEffectiveConfig({ role: 'relay', ...(opts.config !== undefined ? { configFile: opts.config } : {}), flags: cmd });
