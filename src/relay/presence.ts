@@ -73,25 +73,27 @@ export const PRESENCE_FLUSH_MS = 50;
  *  O(members) per change; larger, not more, frames carry a join storm. */
 export const PRESENCE_FRAMES_PER_SEC = 10_000;
 
-/** Entries in one PRESENCE frame this relay sends, at most: 200 ups are
- *  14,606 bytes, so a frame, its WebSocket header and TLS overhead fit one
- *  16 KiB buffer of the socket's TLS layer. Node's TLS layer sizes its
- *  per-connection buffers by the writes it is handed and keeps them while
- *  the connection lives: at the wire's limit (MAX_PRESENCE_ENTRIES, 800,
- *  ~58 KB) every newcomer, whose initial list is full frames, kept tens of
- *  KB more native memory (docs/architecture.md "Presence at scale";
- *  3,000 members: 552 MiB RSS with 800-entry frames, 457 MiB with these,
- *  BENCHMARKS.md "One relay holding many members"). Receivers accept up
- *  to MAX_PRESENCE_ENTRIES; smaller frames change no meaning, only how many
- *  frames a list takes (50 at 10,000 members). */
-export const PRESENCE_SEND_ENTRIES = 200;
+/** Entries in one PRESENCE frame this relay sends, at most: 100 ups are
+ *  7,306 bytes, half of one 16 KiB buffer of the socket's TLS layer. Node's
+ *  TLS layer sizes its per-connection buffers by the writes it is handed
+ *  and keeps them while the connection lives, resident where they were
+ *  written (the relay's systemd unit runs on jemalloc returning untouched
+ *  pages): at the wire's limit (MAX_PRESENCE_ENTRIES, 800, ~58 KB) every
+ *  newcomer, whose initial list is full frames, kept tens of KB more native
+ *  memory (docs/architecture.md "Presence at scale"). 3,000 members: 552
+ *  MiB RSS with 800-entry frames, 457 MiB with 200; 10,000 members on Node
+ *  24: 1,059 MiB with 200, 965 MiB with 100 (BENCHMARKS.md "One relay
+ *  holding many members"). Receivers accept up to MAX_PRESENCE_ENTRIES;
+ *  smaller frames change no meaning, only how many frames a list takes
+ *  (100 at 10,000 members). */
+export const PRESENCE_SEND_ENTRIES = 100;
 
-/** Full PRESENCE frames (PRESENCE_SEND_ENTRIES entries, ~14.6 KB each) kept
+/** Full PRESENCE frames (PRESENCE_SEND_ENTRIES entries, ~7.3 KB each) kept
  *  across flushes: newcomers' initial lists list the members in admission
- *  order, so their full frames repeat from one newcomer to the next; 128
+ *  order, so their full frames repeat from one newcomer to the next; 256
  *  frames (1.8 MiB) cover a 25,600-member list, and a miss only costs an
  *  allocation. */
-export const PRESENCE_FULL_FRAME_CACHE = 128;
+export const PRESENCE_FULL_FRAME_CACHE = 256;
 
 /** The flush interval for `receivers` members with pending changes. */
 export function presenceFlushMs(receivers: number): number {

@@ -212,7 +212,8 @@ test('a frame of PRESENCE_SEND_ENTRIES ups, with its WebSocket header and TLS re
 
 test("a newcomer's list is paced by its queue in frames of at most PRESENCE_SEND_ENTRIES, skipping members that left meanwhile", () => {
   const { join, leave, stats, presence, table, tick } = setup();
-  const N = PRESENCE_SEND_ENTRIES + 200;
+  // Two full frames: the first while the queue has room for one, the second once that one is written.
+  const N = 2 * PRESENCE_SEND_ENTRIES;
   const members = Array.from({ length: N }, (_, i) => join(i + 1));
   tick();
   const newcomer = new FakeConn(N + 10, stats);
