@@ -289,8 +289,14 @@ export class NodeControlHandlers implements ControlHandler {
       policyVersion: s.policyVersion?.() ?? null,
       policyRefused: { ...(s.policyRefused?.() ?? {}) },
       ...this.#routesStatus(),
-      ...(this.#s.exitNode?.() ? { exitNode: this.#s.exitNode()!.status() } : {}),
+      ...this.#exitNodeStatus(),
     };
+  }
+
+  /** Asks the source once: without a device its answer is worked out from the directory on each call. */
+  #exitNodeStatus(): Pick<StatusResult, 'exitNode'> {
+    const exit = this.#s.exitNode?.() ?? null;
+    return exit === null ? {} : { exitNode: exit.status() };
   }
 
   #routesStatus(): Pick<StatusResult, 'routes'> {

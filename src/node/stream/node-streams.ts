@@ -29,7 +29,6 @@ import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { exitMemberState, findMember } from '../../names/member-selector.js';
 import type { StatusResult } from '../control/control-protocol.js';
-import { toHex } from '../../crypto/bytes.js';
 import { formatHostPort } from '../../wire/ip-address.js';
 import { HttpConnectServer } from './http-connect-server.js';
 import { PortForward, type PortForwardOptions } from './port-forward.js';
@@ -56,7 +55,7 @@ export interface NodeStreamsOptions {
 export interface StreamDirectory {
   byAddress(addr: Uint8Array): { peerId: Uint8Array } | undefined;
   byRoute(addr: Uint8Array): { peerId: Uint8Array } | undefined;
-  list(): { peerId: Uint8Array; name: string; cert: MemberCertificate }[];
+  list(): { peerId: Uint8Array; hex: string; name: string; cert: MemberCertificate }[];
 }
 
 export interface NodeStreamsDeps {
@@ -148,7 +147,7 @@ export class NodeStreams {
     const entry = use === null ? undefined : findMember(this.#deps.directory.list(), use);
     const state = use === null ? 'none' : exitMemberState(entry);
     return {
-      use, state, peer: entry === undefined ? null : toHex(entry.peerId), name: entry?.name ?? null,
+      use, state, peer: entry?.hex ?? null, name: entry?.name ?? null,
       allowLan: false, fallback: false, advertising, route4: null, route6: null, updateFailures: 0, streamsOnly: true,
     };
   }
