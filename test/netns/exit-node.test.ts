@@ -138,6 +138,21 @@ async function waitForExitState(d: LabDaemon, pred: (s: ExitStatus) => boolean, 
   }
 }
 
+/**
+ * A's exit rules once a restarted daemon has set them up again: the bypass rules for direct peers'
+ * underlay addresses follow the direct paths, which come up after the exit table does, so the rules
+ * are read once at least `count` are there or the wait ends. More than `count` (a second set) is
+ * still seen by the caller's equality check.
+ */
+async function settledExitRules(lab: NetnsLab, node: string, count: number, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rules = await exitRules(lab, node);
+    if (rules.length >= count || Date.now() > deadline) return rules;
+    await sleep(POLL_MS);
+  }
+}
+
 describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
   let env: Lab | undefined;
   let x: LabDaemon | undefined;
@@ -301,13 +316,14 @@ describe('exit nodes (TUN, policy routing, fail closed)', { skip }, () => {
     assert.equal(await exitTable(l, 'a'), '');
     a = await startLabDaemon(l, 'a', env!.options(env!.members.a!, ['--exit-node', 'x']));
     await waitForExitState(a, (s) => s.route4 !== null, TUNNEL_READY_MS);
-    assert.equal((await exitRules(l, 'a')).length, ruleCount);
+    const restarted = await settledExitRules(l, 'a', ruleCount, TUNNEL_READY_MS);
+    assert.equal(restarted.length, ruleCount, restarted.join('\n'));
     a.proc.signal('SIGKILL');
     await a.proc.exited;
     assert.equal((await exitRules(l, 'a')).length, ruleCount, 'a killed daemon leaves its rules (a kill switch)');
     a = await startLabDaemon(l, 'a', env!.options(env!.members.a!, ['--exit-node', 'x']));
     await waitForExitState(a, (s) => s.route4 !== null, TUNNEL_READY_MS);
-    const again = await exitRules(l, 'a');
+    const again = await settledExitRules(l, 'a', ruleCount, TUNNEL_READY_MS);
     assert.equal(again.length, ruleCount, again.join('\n'));
     assert.equal(await fetchFromA(l), null);
     assert.equal(await underlayLeaks(l), 0);
