@@ -8,13 +8,22 @@
 //   writeBatch(fd, packets, count, result) -> packets written
 //   close(fd)
 //
-// and one socket option the UDP transport needs and Node's dgram cannot set:
+// and what the UDP transport needs of its socket that Node's dgram cannot do:
 //
 //   forceSocketBuffers(fd, bytes) -> { rcvErrno, sndErrno }
 //     SO_RCVBUFFORCE / SO_SNDBUFFORCE (CAP_NET_ADMIN): socket buffers past
 //     net.core.rmem_max / wmem_max for that one socket, as wireguard-go does;
 //     0 = set, else the errno (EPERM without the capability). Never throws
 //     for a failing setsockopt: the caller keeps what it has.
+//   socketAddress(family, address, port) -> Uint8Array | null
+//     the sockaddr_in (family 4) or sockaddr_in6 (family 6; an IPv4
+//     destination in its IPv4-mapped text) for sendDatagram, built once per
+//     destination; null when `address` is not an IP literal of that family.
+//   sendDatagram(fd, bytes, to) -> bytes sent, or -errno
+//     one sendto(MSG_DONTWAIT) on the caller's thread: dgram's send runs a
+//     JavaScript request and queue per datagram (issue 12's largest named
+//     JS cost on the direct path). Never throws for a failing send: the
+//     caller falls back to dgram, which queues while the socket is full.
 //
 // All policy (names, defaults, which offloads to ask for, error wording,
 // statistics) lives in src/node/device/*.ts. Errors thrown here are plain
@@ -513,6 +522,60 @@ Napi::Value ForceSocketBuffers(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value SocketAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber()) {
+    return ThrowType(env, "socketAddress(family: 4 | 6, address: string, port: number)");
+  }
+  int family = info[0].As<Napi::Number>().Int32Value();
+  std::string address = info[1].As<Napi::String>().Utf8Value();
+  double port = info[2].As<Napi::Number>().DoubleValue();
+  if ((family != 4 && family != 6) || !(port >= 1 && port <= 65535) || port != static_cast<int>(port)) {
+    return ThrowType(env, "socketAddress: family 4 or 6, port 1-65535");
+  }
+  if (address.find('\0') != std::string::npos) return env.Null();  // inet_pton would read only up to the NUL
+  if (family == 4) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) return env.Null();
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, sizeof a);
+    memcpy(out.Data(), &a, sizeof a);
+    return out;
+  }
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET6, address.c_str(), &a.sin6_addr) != 1) return env.Null();  // a zone (%eth0) is not a literal here
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, sizeof a);
+  memcpy(out.Data(), &a, sizeof a);
+  return out;
+}
+
+Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsTypedArray()) {
+    return ThrowType(env, "sendDatagram(fd: number, bytes: Uint8Array, to: Uint8Array)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::TypedArray bytesArg = info[1].As<Napi::TypedArray>();
+  Napi::TypedArray toArg = info[2].As<Napi::TypedArray>();
+  if (bytesArg.TypedArrayType() != napi_uint8_array || toArg.TypedArrayType() != napi_uint8_array) {
+    return ThrowType(env, "sendDatagram: bytes and to must be Uint8Arrays");
+  }
+  Napi::Uint8Array bytes = bytesArg.As<Napi::Uint8Array>();
+  Napi::Uint8Array to = toArg.As<Napi::Uint8Array>();
+  if (fd < 0 || (to.ByteLength() != sizeof(sockaddr_in) && to.ByteLength() != sizeof(sockaddr_in6))) {
+    return ThrowType(env, "sendDatagram: fd >= 0 and `to` from socketAddress()");
+  }
+  ssize_t n;
+  do {
+    n = sendto(fd, bytes.Data(), bytes.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL,
+               reinterpret_cast<const sockaddr*>(to.Data()), static_cast<socklen_t>(to.ByteLength()));
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("setMtu", Napi::Function::New(env, SetMtu, "setMtu"));
@@ -523,6 +586,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeBatch", Napi::Function::New(env, WriteBatch, "writeBatch"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("forceSocketBuffers", Napi::Function::New(env, ForceSocketBuffers, "forceSocketBuffers"));
+  exports.Set("socketAddress", Napi::Function::New(env, SocketAddress, "socketAddress"));
+  exports.Set("sendDatagram", Napi::Function::New(env, SendDatagram, "sendDatagram"));
   exports.Set("VNET_HDR_BYTES", Napi::Number::New(env, kVnetHdrBytes));
   exports.Set("TUN_F_CSUM", Napi::Number::New(env, TUN_F_CSUM));
   exports.Set("TUN_F_TSO4", Napi::Number::New(env, TUN_F_TSO4));

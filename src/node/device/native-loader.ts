@@ -36,6 +36,10 @@ export interface NativeTunAddon {
   close(fd: number): void;
   /** SO_RCVBUFFORCE / SO_SNDBUFFORCE on a socket (CAP_NET_ADMIN): 0 when set, else the errno, per direction. */
   forceSocketBuffers(fd: number, bytes: number): { rcvErrno: number; sndErrno: number };
+  /** sockaddr_in (family 4) or sockaddr_in6 (6) for sendDatagram; null when `address` is no IP literal of that family. Throws TypeError for a bad family or port. */
+  socketAddress(family: 4 | 6, address: string, port: number): Uint8Array | null;
+  /** One sendto(MSG_DONTWAIT) on a socket fd: bytes sent, or -errno; never throws for a failing send. */
+  sendDatagram(fd: number, bytes: Uint8Array, to: Uint8Array): number;
   readonly VNET_HDR_BYTES: number;
   readonly TUN_F_CSUM: number;
   readonly TUN_F_TSO4: number;

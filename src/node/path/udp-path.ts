@@ -27,10 +27,10 @@
  *    transport calls after a UDP probe's MAC, timestamp and txid checked
  *    out; only that moves `lastReceiveMs`. So liveness and RTT come from
  *    the session holder alone.
- *  - send() copies what it sends (datagrams leave on a later tick), so the
- *    caller may reuse its buffer at once. It refuses when the socket's send
- *    queue is over the host's bound ('backpressure'): UDP has no other
- *    backpressure signal.
+ *  - send() does not keep the caller's buffer (the host sends it at once or
+ *    queues a copy), so the caller may reuse it at once. It refuses when
+ *    the socket's send queue is over the host's bound ('backpressure'): UDP
+ *    has no other backpressure signal.
  *  - close(reason) is idempotent, fires onClose once and tells the host,
  *    which tells the remote end (an authenticated close notice) and keeps
  *    delivering late frames from the address for a short drain.
@@ -48,7 +48,7 @@ import { UdpReassembler } from './udp-reassembly.js';
 
 /** What a UdpPath needs from its transport. */
 export interface UdpPathHost {
-  /** Hand one datagram to the socket (the host owns it afterwards). False when refused. */
+  /** Hand one datagram to the socket: sent before return, or a copy queued; the caller keeps its buffer. False when refused. */
   sendDatagram(bytes: Uint8Array, address: string, port: number): boolean;
   /** Bytes waiting in the socket's send queue. */
   sendQueueBytes(): number;
@@ -172,7 +172,7 @@ export class UdpPath implements Path {
     }
     const max = this.maxDatagram;
     if (frame.length <= max) {
-      if (!this.#host.sendDatagram(Buffer.from(frame), this.#address, this.#port)) {
+      if (!this.#host.sendDatagram(frame, this.#address, this.#port)) {
         countPathDrop(st, 'socket');
         return false;
       }

@@ -88,6 +88,7 @@ import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddr
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { UdpSendAddresses } from './udp-send-address.js';
+import { UdpNativeSend, type NativeDatagramAddon } from './udp-native-send.js';
 import { ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
 export type { UdpServer } from './udp-reflexive.js';
@@ -136,6 +137,9 @@ export interface UdpTransportDeps {
   rendezvous?: UdpRendezvous;
   clock?: Clock;
   logger?: Logger;
+  /** What sends datagrams without dgram's request per datagram (udp-native-send.ts): default the TAP/TUN addon
+   *  where it loads; null sends everything through dgram. */
+  datagramAddon?: NativeDatagramAddon | null;
 }
 
 export interface UdpTransportOptions {
@@ -185,6 +189,8 @@ export interface UdpTransportStats {
   established: number;
   roams: number;
   drops: Record<UdpDropReason, number>;
+  /** Datagrams handed to the kernel at once (udp-native-send.ts), and through dgram's send (its queue, or no addon here). */
+  sends: { native: number; dgram: number };
   /** Candidates never probed (candidate-filter.ts): peers' offers and our STUN answers, by reason. */
   candidatesRefused: Record<CandidateRefusal | 'over_cap', number>;
 }
@@ -251,6 +257,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly stats: UdpTransportStats = {
     punches: 0, punchProbes: 0, established: 0, roams: 0,
     drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0, unauthenticated_probe: 0, not_peer_frame: 0 },
+    sends: { native: 0, dgram: 0 },
     candidatesRefused: newRefusalCounts(),
   };
   readonly maxSendQueueBytes: number;
@@ -260,6 +267,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly #log: Logger;
   readonly #localPeerId: Uint8Array;
   #socket: Socket | null = null;
+  /** Sends on #socket's fd without dgram's per-datagram request (null: dgram alone); dropped with #socket. */
+  #nativeSend: UdpNativeSend | null = null;
   #dualStack = false;
   /** The bound socket's destinations (udp-send-address.ts): parsed once per remote, not per datagram. */
   #sendAddresses = new UdpSendAddresses(false);
@@ -332,6 +341,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       this.#dualStack = false;
     }
     this.#socket = socket;
+    const addon = this.#deps.datagramAddon;
+    this.#nativeSend = addon === null ? null : UdpNativeSend.forSocket(socket, this.#dualStack ? 6 : 4, addon);
     this.#port = socket.address().port;
     // A 64 KiB frame is ~45 datagrams: the default socket buffers hold only a few (udp-socket-buffers.ts).
     const buffers = raiseSocketBuffers(socket, UDP_SOCKET_BUFFER_BYTES);
@@ -393,6 +404,7 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     this.#outstanding.clear();
     const s = this.#socket;
     this.#socket = null;
+    this.#nativeSend = null; // before the fd closes: its number may be reused
     if (s !== null) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
@@ -564,8 +576,16 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   sendDatagram(bytes: Uint8Array, address: string, port: number): boolean {
     const s = this.#socket;
     if (s === null) return false;
+    const to = this.#sendAddresses.target(address);
     try {
-      s.send(bytes, port, this.#sendAddresses.target(address));
+      // Straight to the kernel while dgram holds nothing queued, so order is kept; dgram queues what the
+      // socket cannot take now (and sends it all when the addon is missing).
+      if (this.#nativeSend !== null && s.getSendQueueCount() === 0 && this.#nativeSend.send(bytes, to, port)) {
+        this.stats.sends.native++;
+        return true;
+      }
+      s.send(Buffer.from(bytes), port, to); // a copy: dgram may hold it past this call, the caller may reuse its buffer
+      this.stats.sends.dgram++;
       return true;
     } catch {
       this.stats.drops.socket_error++;

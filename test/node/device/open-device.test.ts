@@ -56,6 +56,8 @@ function fakeAddon(fail: Partial<Record<'open' | 'setMtu' | 'setMac' | 'addAddre
       calls.closed.push(fd);
     },
     forceSocketBuffers: () => ({ rcvErrno: 0, sndErrno: 0 }),
+    socketAddress: () => null,
+    sendDatagram: () => -1,
     VNET_HDR_BYTES: 10,
     TUN_F_CSUM: 1,
     TUN_F_TSO4: 2,

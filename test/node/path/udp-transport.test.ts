@@ -711,6 +711,7 @@ test('dual stack: a transport on :: reaches an IPv4 peer at its plain IPv4 candi
     assert.equal(pd.send(dataFrame(7, 30_000)), true);
     await until(() => got.length === 1, 5_000, 'a fragmented frame from the dual-stack socket');
     assert.deepEqual(got, [7]);
+    assert.ok(dual.stats.sends.native > 0 && dual.stats.sends.dgram === 0, `IPv4-mapped destinations go native too: ${JSON.stringify(dual.stats.sends)}`);
   } finally {
     await dual.stop();
     await v4.stop();
