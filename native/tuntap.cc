@@ -20,10 +20,10 @@
 //     destination in its IPv4-mapped text) for sendDatagram, built once per
 //     destination; null when `address` is not an IP literal of that family.
 //   sendDatagram(fd, bytes, to) -> bytes sent, or -errno
-//     one sendto(MSG_DONTWAIT) on the caller's thread: dgram's send runs a
-//     JavaScript request and queue per datagram (issue 12's largest named
-//     JS cost on the direct path). Never throws for a failing send: the
-//     caller falls back to dgram, which queues while the socket is full.
+//     one sendto(MSG_DONTWAIT) on the caller's thread, without the
+//     JavaScript request and queue dgram's send builds per datagram before
+//     its syscall. Never throws for a failing send: the caller falls back to
+//     dgram, which queues while the socket is full.
 //
 // All policy (names, defaults, which offloads to ask for, error wording,
 // statistics) lives in src/node/device/*.ts. Errors thrown here are plain

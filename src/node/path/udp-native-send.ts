@@ -5,11 +5,11 @@
  *
  * `dgram.Socket.send` builds a JavaScript request per datagram, wraps the
  * bytes in a list, checks the socket's state and queue and only then calls
- * into libuv: on the direct path it was the largest named JavaScript cost of
- * a packet (BENCHMARKS.md "Where a packet's time goes now"). Here the socket's
- * own fd gets the datagram at once; the destination's sockaddr is built once
- * per remote and port and remembered (bounded: when full the table starts
- * over, which only costs building them again).
+ * into libuv: 12-27 µs of each send on the direct path (BENCHMARKS.md "UDP
+ * datagrams to the kernel without dgram's send"). Here the socket's own fd
+ * gets the datagram at once; the destination's sockaddr is built once per
+ * remote and port and remembered (bounded: when full the table starts over,
+ * which only costs building them again).
  *
  * What callers must know:
  *  - send() returns true only when the kernel took the whole datagram. On
