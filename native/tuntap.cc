@@ -522,6 +522,13 @@ Napi::Value ForceSocketBuffers(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// A copy of `n` bytes at `p` in a new Uint8Array.
+Napi::Value BytesOf(Napi::Env env, const void* p, size_t n) {
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, n);
+  memcpy(out.Data(), p, n);
+  return out;
+}
+
 Napi::Value SocketAddress(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber()) {
@@ -539,17 +546,13 @@ Napi::Value SocketAddress(const Napi::CallbackInfo& info) {
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
     if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) return env.Null();
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, sizeof a);
-    memcpy(out.Data(), &a, sizeof a);
-    return out;
+    return BytesOf(env, &a, sizeof a);
   }
   sockaddr_in6 a{};
   a.sin6_family = AF_INET6;
   a.sin6_port = htons(static_cast<uint16_t>(port));
   if (inet_pton(AF_INET6, address.c_str(), &a.sin6_addr) != 1) return env.Null();  // a zone (%eth0) is not a literal here
-  Napi::Uint8Array out = Napi::Uint8Array::New(env, sizeof a);
-  memcpy(out.Data(), &a, sizeof a);
-  return out;
+  return BytesOf(env, &a, sizeof a);
 }
 
 Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
