@@ -9,8 +9,9 @@
  * shows a notAfter past the first certificate's end), and the ping stream
  * loses nothing: every numbered echo up to the last one answered came back,
  * once. (The echo in flight when the stream is stopped is not waited for;
- * ping's own summary counts it as lost, so the summary is not the measure.) The lab (namespaces sm-<id>-*) is created and torn down by
- * the test, also when it fails. Needs root; skipped otherwise.
+ * ping's own summary counts it as lost, so the summary is not the measure.)
+ * The lab (namespaces sm-<id>-*) is created and torn down by the test, also
+ * when it fails. Needs root; skipped otherwise.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,7 +66,9 @@ test('members with 2-minute certificates from ca serve renew on their own twice 
 
     // The stream: the kernel's ping every 200 ms until both members have renewed twice.
     const ping = lab.spawn('a', ['ping', '-D', '-n', '-i', String(PING_INTERVAL_S), '-W', '1', addresses['b']!], { label: 'a:ping' });
-    const renewals = (m: string) => loggedRecords(procs[m]!.stderr(), /^member certificate renewed$/).length;
+    /** When each renewal was logged, from the member's log. */
+    const renewedAt = (m: string) => loggedRecords(procs[m]!.stderr(), /^member certificate renewed$/).map((r) => String(r['time']));
+    const renewals = (m: string) => renewedAt(m).length;
     const deadline = Date.now() + RENEWALS_WITHIN_MS;
     while (Date.now() < deadline && MEMBERS.some((m) => renewals(m) < 2)) await new Promise((r) => setTimeout(r, 1_000));
     // A few more echoes after the last renewal, then the stream stops.
@@ -73,7 +76,6 @@ test('members with 2-minute certificates from ca serve renew on their own twice 
     ping.signal('SIGINT');
     await ping.exited;
     const stream = parsePingStream(ping.stdout());
-    const renewedAt = (m: string) => loggedRecords(procs[m]!.stderr(), /^member certificate renewed$/).map((r) => String(r['time']));
     const paths = `a's path to b now: ${await pathOf('a', 'b')}, b's to a: ${await pathOf('b', 'a')}`;
     t.diagnostic(`renewals: a ${renewedAt('a').join(' ')}, b ${renewedAt('b').join(' ')}; echoes a -> b: ${stream.answered.length} of ${stream.maxSeq} answered, missing ${JSON.stringify(stream.missing)}; ${paths}`);
 
