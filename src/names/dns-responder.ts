@@ -15,6 +15,9 @@
  *
  * `start()` binds every address (a failure closes what was bound and
  * rejects with SM_ERR_NAMES_BIND); `stop()` closes them all; both idempotent.
+ * Port 0 asks for one ephemeral port that UDP and TCP share: the kernel
+ * picks it for UDP, and when the same TCP port is already taken, the UDP
+ * port is given back and another tried, at most PORT_PAIR_ATTEMPTS times.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, isIP, type Server, type Socket as TcpSocket } from 'node:net';
@@ -27,6 +30,8 @@ import { NamesCode, NamesError } from './names-errors.js';
 
 export const MAX_TCP_CONNECTIONS = 64;
 export const TCP_IDLE_MS = 10_000;
+/** Ephemeral ports tried for a UDP+TCP pair when port 0 is asked for. */
+export const PORT_PAIR_ATTEMPTS = 8;
 const HEADER_BYTES = 12;
 
 export type ResponderDropReason = DropReason | 'short' | 'oversize' | 'tcp_limit';
@@ -99,12 +104,12 @@ export class DnsResponder {
     this.#state = 'started';
     try {
       for (const l of this.#o.listen) {
-        const udp = await bindUdp(l);
-        this.#udp.push(udp);
+        const pair = await bindPortPair(l, bindUdp, (port) => this.#listenTcp({ host: l.host, port }));
+        this.#udp.push(pair.udp);
+        this.#tcp.push(pair.tcp);
+        const udp = pair.udp;
         udp.on('message', (msg, rinfo) => { void this.#onUdp(udp, msg, rinfo.address, rinfo.port); });
         udp.on('error', (err) => this.#logger.warn('dns udp socket error', { error: err.message }));
-        // TCP on the port UDP got (matters when 0 was asked for).
-        this.#tcp.push(await this.#listenTcp({ host: l.host, port: udp.address().port }));
       }
     } catch (err) {
       this.stop();
@@ -230,6 +235,29 @@ function setTc(bytes: Uint8Array): Uint8Array {
 function clearAa(bytes: Uint8Array): Uint8Array {
   bytes[2] = (bytes[2] as number) & ~0x04;
   return bytes;
+}
+
+/**
+ * Binds UDP on `l`, then TCP on the port UDP got. With a fixed port a TCP
+ * failure is final; with port 0 a TCP port another process holds (the
+ * kernel chose the UDP port without looking at TCP) closes the UDP socket
+ * and starts over, up to PORT_PAIR_ATTEMPTS times. Exported for tests.
+ */
+export async function bindPortPair<U extends { address(): { port: number }; close(): void }, T>(
+  l: Upstream,
+  udp: (l: Upstream) => Promise<U>,
+  tcp: (port: number) => Promise<T>,
+): Promise<{ udp: U; tcp: T }> {
+  for (let attempt = 1; ; attempt++) {
+    const u = await udp(l);
+    try {
+      return { udp: u, tcp: await tcp(u.address().port) };
+    } catch (err) {
+      u.close();
+      const inUse = (err as { cause?: { code?: unknown } }).cause?.code === 'EADDRINUSE';
+      if (l.port !== 0 || !inUse || attempt >= PORT_PAIR_ATTEMPTS) throw err;
+    }
+  }
 }
 
 function bindUdp(l: Upstream): Promise<Socket> {

@@ -2,13 +2,13 @@
 
 import { strict as assert } from 'node:assert';
 import { createSocket, type Socket } from 'node:dgram';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { describe, it } from 'node:test';
 import dnsPacket, { type DecodedPacket, type RecordType } from 'dns-packet';
 import fc from 'fast-check';
 
 import { DnsForwarder } from '../../src/names/dns-forwarder.js';
-import { DnsResponder } from '../../src/names/dns-responder.js';
+import { bindPortPair, DnsResponder, PORT_PAIR_ATTEMPTS } from '../../src/names/dns-responder.js';
 import { MemberNames, type NamedMember } from '../../src/names/member-names.js';
 import { addressOfReverseName, reverseNameOf } from '../../src/names/reverse-name.js';
 import { normalizeNetworkDomain } from '../../src/names/network-domain.js';
@@ -193,6 +193,76 @@ describe('DnsResponder forwards other names', () => {
     } finally {
       r.stop();
       up.socket.close();
+    }
+  });
+});
+
+describe('DnsResponder binds one port for UDP and TCP', () => {
+  /** Real sockets; the first UDP bind lands on `first` as if the kernel had picked it. */
+  function realBinders(first: number | null) {
+    const udpBound: Socket[] = [];
+    let calls = 0;
+    const udp = async (l: { host: string; port: number }) => {
+      const s = createSocket('udp4');
+      const port = calls++ === 0 && first !== null ? first : l.port;
+      await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(port, l.host, () => resolve()); });
+      udpBound.push(s);
+      return s;
+    };
+    const tcp = (port: number) => new Promise<Server>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', (err) => reject(new Error(`tcp ${port}`, { cause: err })));
+      server.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve(server));
+    });
+    return { udp, tcp, udpBound, calls: () => calls };
+  }
+
+  async function heldTcpPort(): Promise<Server> {
+    const held = createServer();
+    await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
+    return held;
+  }
+
+  it('port 0: a UDP port whose TCP twin another process holds is given back and another one taken', async () => {
+    const held = await heldTcpPort();
+    const taken = (held.address() as { port: number }).port;
+    const b = realBinders(taken);
+    try {
+      const pair = await bindPortPair({ host: '127.0.0.1', port: 0 }, b.udp, b.tcp);
+      const port = pair.udp.address().port;
+      assert.notEqual(port, taken);
+      assert.equal((pair.tcp.address() as { port: number }).port, port, 'TCP shares the UDP port');
+      assert.equal(b.calls(), 2);
+      // The first UDP socket was closed: its port can be bound again.
+      const again = createSocket('udp4');
+      await new Promise<void>((resolve, reject) => { again.once('error', reject); again.bind(taken, '127.0.0.1', () => resolve()); });
+      again.close();
+      pair.udp.close();
+      pair.tcp.close();
+    } finally {
+      held.close();
+    }
+  });
+
+  it('a fixed port whose TCP side is taken fails at once; other errors are not retried; retries are bounded', async () => {
+    const held = await heldTcpPort();
+    const taken = (held.address() as { port: number }).port;
+    try {
+      const fixed = realBinders(null);
+      await assert.rejects(bindPortPair({ host: '127.0.0.1', port: taken }, fixed.udp, fixed.tcp), (e: Error) => (e.cause as { code?: string }).code === 'EADDRINUSE');
+      assert.equal(fixed.calls(), 1);
+      const closed: number[] = [];
+      const fake = (n: number) => ({ address: () => ({ port: 40_000 + n }), close: () => { closed.push(n); } });
+      let n = 0;
+      const inUse = () => Promise.reject(new Error('in use', { cause: { code: 'EADDRINUSE' } }));
+      await assert.rejects(bindPortPair({ host: '127.0.0.1', port: 0 }, async () => fake(n++), inUse), /in use/);
+      assert.equal(n, PORT_PAIR_ATTEMPTS);
+      assert.deepEqual(closed, Array.from({ length: PORT_PAIR_ATTEMPTS }, (_, i) => i), 'every UDP socket given back');
+      n = 0;
+      await assert.rejects(bindPortPair({ host: '127.0.0.1', port: 0 }, async () => fake(n++), () => Promise.reject(new Error('denied', { cause: { code: 'EACCES' } }))), /denied/);
+      assert.equal(n, 1);
+    } finally {
+      held.close();
     }
   });
 });
