@@ -24,6 +24,29 @@
 //     JavaScript request and queue dgram's send builds per datagram before
 //     its syscall. Never throws for a failing send: the caller falls back to
 //     dgram, which queues while the socket is full.
+//   sendSegments(fd, bytes, to, segmentBytes) -> bytes sent, or -errno
+//     UDP segmentation offload (UDP_SEGMENT, Linux 4.18): `bytes` holds
+//     datagrams of `segmentBytes` each laid end to end (the last may be
+//     shorter) and one sendmsg(MSG_DONTWAIT) hands them all to the kernel,
+//     which splits them as late as it can (in the NIC, or once in software
+//     just before the device) instead of one syscall and one trip through
+//     the stack per datagram. The caller keeps within the kernel's limits
+//     (64 segments, one IP datagram's worth of bytes) and falls back to
+//     sendDatagram on any error.
+//   startDatagramReader(fd, slab, lengths, sources, segments, slotBytes, batch, onBatch) -> reader fd
+//     reads the socket on the event loop as startReader reads a device, by
+//     recvmmsg(2): up to `batch` datagrams per wake-up and one call into
+//     JavaScript for all of them, instead of dgram's callback and 64 KiB
+//     allocation per datagram. It reads a dup(2) of `fd` (returned; close()
+//     it to stop): epoll watches a file description through one fd per
+//     handle, and dgram's own handle keeps `fd` for sending. Per slot:
+//     the length, the source (a sockaddr_in or sockaddr_in6 in 28 bytes of
+//     `sources`) and, with UDP_GRO on, the segment size the kernel
+//     coalesced by (0: one datagram); a datagram larger than its slot is
+//     dropped and counted as a read error.
+//   setUdpGro(fd, on) -> 0 or errno
+//     UDP_GRO (Linux 5.0): the kernel hands over runs of same-size datagrams
+//     from one source as one buffer with their segment size.
 //
 // All policy (names, defaults, which offloads to ask for, error wording,
 // statistics) lives in src/node/device/*.ts. Errors thrown here are plain
@@ -64,6 +87,7 @@
 #include <linux/if_tun.h>
 #include <net/if_arp.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -74,6 +98,17 @@
 
 #include <map>
 #include <string>
+
+// Older libc headers lack the UDP segmentation socket option (Linux 4.18).
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 // Newer than some distribution headers (Linux 6.2): UDP segmentation offload.
 #ifndef TUN_F_USO4
@@ -292,10 +327,19 @@ Napi::Value AddAddress(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- reader (event loop)
 
+// A sockaddr_in6 (or sockaddr_in) per datagram slot.
+constexpr size_t kSourceBytes = sizeof(sockaddr_in6);
+// Largest batch of one recvmmsg.
+constexpr size_t kMaxDatagramBatch = 64;
+
 struct Reader {
   int fd = -1;
+  // A datagram socket (recvmmsg with sources and GRO segment sizes) rather than a device (read).
+  bool datagrams = false;
   uint8_t* slab = nullptr;
   uint32_t* lengths = nullptr;
+  uint8_t* sources = nullptr;
+  uint16_t* segments = nullptr;
   size_t slotBytes = 0;
   size_t batch = 0;
   napi_env env = nullptr;
@@ -303,6 +347,8 @@ struct Reader {
   Napi::FunctionReference onBatch;
   Napi::Reference<Napi::ArrayBuffer> slabRef;
   Napi::Reference<Napi::Uint32Array> lengthsRef;
+  Napi::Reference<Napi::Uint8Array> sourcesRef;
+  Napi::Reference<Napi::Uint16Array> segmentsRef;
   Napi::AsyncContext* context = nullptr;
   // Set by StopReader (possibly from inside the JS callback): the poll
   // callback must not touch the fd afterwards.
@@ -317,6 +363,8 @@ void FreeReader(uv_handle_t* handle) {
   r->onBatch.Reset();
   r->slabRef.Reset();
   r->lengthsRef.Reset();
+  r->sourcesRef.Reset();
+  r->segmentsRef.Reset();
   delete r->context;
   delete r;
 }
@@ -345,6 +393,57 @@ void CallJs(Reader* r, int count, uint32_t readErrors) {
   }
 }
 
+// One recvmmsg into the reader's slots: datagrams kept (n), errors counted, or a fatal errno.
+void ReadDatagrams(Reader* r, int& n, uint32_t& errors, int& fatal) {
+  mmsghdr msgs[kMaxDatagramBatch];
+  iovec iovs[kMaxDatagramBatch];
+  alignas(cmsghdr) char control[kMaxDatagramBatch][CMSG_SPACE(sizeof(uint16_t))];
+  size_t want = r->batch;
+  for (size_t i = 0; i < want; i++) {
+    iovs[i] = {r->slab + i * r->slotBytes, r->slotBytes};
+    msghdr& h = msgs[i].msg_hdr;
+    h = msghdr{};
+    h.msg_name = r->sources + i * kSourceBytes;
+    h.msg_namelen = kSourceBytes;
+    h.msg_iov = &iovs[i];
+    h.msg_iovlen = 1;
+    h.msg_control = control[i];
+    h.msg_controllen = sizeof control[i];
+    msgs[i].msg_len = 0;
+  }
+  int got;
+  do {
+    got = recvmmsg(r->fd, msgs, static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EBADF || errno == ENOTSOCK) fatal = errno;
+    else errors++;  // e.g. an ICMP error queued on the socket (ECONNREFUSED): count, go on
+    return;
+  }
+  for (int i = 0; i < got; i++) {
+    msghdr& h = msgs[i].msg_hdr;
+    if ((h.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+      errors++;  // larger than a slot: dropped
+      continue;
+    }
+    uint16_t segment = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(uint16_t))) {
+        memcpy(&segment, CMSG_DATA(c), sizeof segment);
+      }
+    }
+    // Keep the slots dense: move a kept datagram down over a dropped one.
+    if (n != i) {
+      memmove(r->slab + static_cast<size_t>(n) * r->slotBytes, r->slab + static_cast<size_t>(i) * r->slotBytes, msgs[i].msg_len);
+      memmove(r->sources + static_cast<size_t>(n) * kSourceBytes, r->sources + static_cast<size_t>(i) * kSourceBytes, kSourceBytes);
+    }
+    r->lengths[n] = msgs[i].msg_len;
+    r->segments[n] = segment;
+    n++;
+  }
+}
+
 void OnReadable(uv_poll_t* handle, int status, int events) {
   Reader* r = static_cast<Reader*>(handle->data);
   if (r->stopped) return;
@@ -353,6 +452,8 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
   int fatal = 0;
   if (status < 0) {
     fatal = -status;  // libuv reports the errno negated on Linux
+  } else if (r->datagrams) {
+    ReadDatagrams(r, n, errors, fatal);
   } else {
     while (static_cast<size_t>(n) < r->batch) {
       ssize_t got = read(r->fd, r->slab + static_cast<size_t>(n) * r->slotBytes, r->slotBytes);
@@ -386,6 +487,14 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
 // Stop every reader when the environment goes away (a worker thread ends).
 void CleanupReaders(void* /*arg*/) {
   while (!gReaders.empty()) StopReaderPtr(gReaders.begin()->second);
+}
+
+// Once per process (a second registration of the same hook aborts): stop every reader at environment teardown.
+void HookReaderCleanup(napi_env env) {
+  static bool hooked = false;
+  if (hooked) return;
+  napi_add_env_cleanup_hook(env, CleanupReaders, nullptr);
+  hooked = true;
 }
 
 Napi::Value StartReader(const Napi::CallbackInfo& info) {
@@ -432,13 +541,84 @@ Napi::Value StartReader(const Napi::CallbackInfo& info) {
     uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
     return ThrowErrno(env, "uv_poll_start", -rc, "reader");
   }
-  static bool cleanupHooked = false;
-  if (!cleanupHooked) {
-    napi_add_env_cleanup_hook(env, CleanupReaders, nullptr);
-    cleanupHooked = true;
-  }
+  HookReaderCleanup(env);
   gReaders[fd] = r;
   return env.Undefined();
+}
+
+Napi::Value StartDatagramReader(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "startDatagramReader(fd, slab: ArrayBuffer, lengths: Uint32Array, sources: Uint8Array, segments: Uint16Array, slotBytes, batch, onBatch)";
+  if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsArrayBuffer() || !info[2].IsTypedArray() || !info[3].IsTypedArray() ||
+      !info[4].IsTypedArray() || !info[5].IsNumber() || !info[6].IsNumber() || !info[7].IsFunction()) {
+    return ThrowType(env, usage);
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::ArrayBuffer slab = info[1].As<Napi::ArrayBuffer>();
+  Napi::TypedArray lengthsTa = info[2].As<Napi::TypedArray>();
+  Napi::TypedArray sourcesTa = info[3].As<Napi::TypedArray>();
+  Napi::TypedArray segmentsTa = info[4].As<Napi::TypedArray>();
+  if (lengthsTa.TypedArrayType() != napi_uint32_array || sourcesTa.TypedArrayType() != napi_uint8_array ||
+      segmentsTa.TypedArrayType() != napi_uint16_array) {
+    return ThrowType(env, usage);
+  }
+  Napi::Uint32Array lengths = lengthsTa.As<Napi::Uint32Array>();
+  Napi::Uint8Array sources = sourcesTa.As<Napi::Uint8Array>();
+  Napi::Uint16Array segments = segmentsTa.As<Napi::Uint16Array>();
+  int64_t slotBytes = info[5].As<Napi::Number>().Int64Value();
+  int64_t batch = info[6].As<Napi::Number>().Int64Value();
+  if (fd < 0 || slotBytes <= 0 || batch <= 0 || static_cast<size_t>(batch) > kMaxDatagramBatch ||
+      static_cast<size_t>(batch) > lengths.ElementLength() || static_cast<size_t>(batch) > segments.ElementLength() ||
+      static_cast<size_t>(batch) * kSourceBytes > sources.ByteLength() || static_cast<size_t>(slotBytes * batch) > slab.ByteLength()) {
+    return ThrowType(env, "startDatagramReader: fd >= 0, batch 1-64, and slab, lengths, sources (28 bytes a slot) and segments large enough");
+  }
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return ThrowType(env, "startDatagramReader: no event loop");
+  int dupFd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dupFd < 0) return ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)", errno, "datagram reader");
+
+  Reader* r = new Reader();
+  r->fd = dupFd;
+  r->datagrams = true;
+  r->env = env;
+  r->slab = static_cast<uint8_t*>(slab.Data());
+  r->lengths = lengths.Data();
+  r->sources = sources.Data();
+  r->segments = segments.Data();
+  r->slotBytes = static_cast<size_t>(slotBytes);
+  r->batch = static_cast<size_t>(batch);
+  int rc = uv_poll_init(loop, &r->poll, dupFd);
+  if (rc < 0) {
+    delete r;
+    ::close(dupFd);
+    return ThrowErrno(env, "uv_poll_init", -rc, "datagram reader");
+  }
+  r->poll.data = r;
+  r->onBatch = Napi::Persistent(info[7].As<Napi::Function>());
+  r->slabRef = Napi::Persistent(slab);
+  r->lengthsRef = Napi::Persistent(lengths);
+  r->sourcesRef = Napi::Persistent(sources);
+  r->segmentsRef = Napi::Persistent(segments);
+  r->context = new Napi::AsyncContext(env, "shadowmesh-udp-reader");
+  rc = uv_poll_start(&r->poll, UV_READABLE, OnReadable);
+  if (rc < 0) {
+    r->stopped = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
+    ::close(dupFd);
+    return ThrowErrno(env, "uv_poll_start", -rc, "datagram reader");
+  }
+  HookReaderCleanup(env);
+  gReaders[dupFd] = r;
+  return Napi::Number::New(env, dupFd);
+}
+
+Napi::Value SetUdpGro(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return ThrowType(env, "setUdpGro(fd: number, on: boolean)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int on = info[1].As<Napi::Boolean>().Value() ? 1 : 0;
+  if (fd < 0) return ThrowType(env, "setUdpGro: fd >= 0");
+  return Napi::Number::New(env, setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) < 0 ? errno : 0);
 }
 
 // Stop the reader of `fd`, if any (before the fd is closed: epoll must not
@@ -579,6 +759,48 @@ Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
 }
 
+Napi::Value SendSegments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsNumber()) {
+    return ThrowType(env, "sendSegments(fd: number, bytes: Uint8Array, to: Uint8Array, segmentBytes: number)");
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::TypedArray bytesArg = info[1].As<Napi::TypedArray>();
+  Napi::TypedArray toArg = info[2].As<Napi::TypedArray>();
+  double segment = info[3].As<Napi::Number>().DoubleValue();
+  if (bytesArg.TypedArrayType() != napi_uint8_array || toArg.TypedArrayType() != napi_uint8_array) {
+    return ThrowType(env, "sendSegments: bytes and to must be Uint8Arrays");
+  }
+  Napi::Uint8Array bytes = bytesArg.As<Napi::Uint8Array>();
+  Napi::Uint8Array to = toArg.As<Napi::Uint8Array>();
+  if (fd < 0 || (to.ByteLength() != sizeof(sockaddr_in) && to.ByteLength() != sizeof(sockaddr_in6))) {
+    return ThrowType(env, "sendSegments: fd >= 0 and `to` from socketAddress()");
+  }
+  if (!(segment >= 1 && segment <= 65535) || segment != static_cast<int>(segment)) {
+    return ThrowType(env, "sendSegments: segmentBytes 1-65535");
+  }
+  iovec iov{bytes.Data(), bytes.ByteLength()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  msghdr msg{};
+  msg.msg_name = to.Data();
+  msg.msg_namelen = static_cast<socklen_t>(to.ByteLength());
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  uint16_t gso = static_cast<uint16_t>(segment);
+  memcpy(CMSG_DATA(c), &gso, sizeof gso);
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : static_cast<double>(n));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("setMtu", Napi::Function::New(env, SetMtu, "setMtu"));
@@ -591,6 +813,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("forceSocketBuffers", Napi::Function::New(env, ForceSocketBuffers, "forceSocketBuffers"));
   exports.Set("socketAddress", Napi::Function::New(env, SocketAddress, "socketAddress"));
   exports.Set("sendDatagram", Napi::Function::New(env, SendDatagram, "sendDatagram"));
+  exports.Set("sendSegments", Napi::Function::New(env, SendSegments, "sendSegments"));
+  exports.Set("startDatagramReader", Napi::Function::New(env, StartDatagramReader, "startDatagramReader"));
+  exports.Set("setUdpGro", Napi::Function::New(env, SetUdpGro, "setUdpGro"));
   exports.Set("VNET_HDR_BYTES", Napi::Number::New(env, kVnetHdrBytes));
   exports.Set("TUN_F_CSUM", Napi::Number::New(env, TUN_F_CSUM));
   exports.Set("TUN_F_TSO4", Napi::Number::New(env, TUN_F_TSO4));

@@ -9,6 +9,9 @@
  *    is missing or does not load) whose message says what to install and how
  *    to rebuild. The loader error is cached too: a second call fails the same
  *    way without touching the disk again.
+ *  - nativeTunIfPresent() is the same load for callers that have a way
+ *    without the addon (the UDP transport's socket calls): null instead of
+ *    the error.
  *  - SHADOWMESH_NATIVE_TUN overrides the path (tests, packagers).
  */
 import { createRequire } from 'node:module';
@@ -40,6 +43,19 @@ export interface NativeTunAddon {
   socketAddress(family: 4 | 6, address: string, port: number): Uint8Array | null;
   /** One sendto(MSG_DONTWAIT) on a socket fd: bytes sent, or -errno; never throws for a failing send. */
   sendDatagram(fd: number, bytes: Uint8Array, to: Uint8Array): number;
+  /**
+   * One sendmsg(MSG_DONTWAIT) with UDP_SEGMENT: `bytes` is datagrams of `segmentBytes` end to end (the last may be
+   * shorter), split by the kernel. Bytes sent, or -errno; never throws for a failing send. Throws TypeError for bad arguments.
+   */
+  sendSegments(fd: number, bytes: Uint8Array, to: Uint8Array, segmentBytes: number): number;
+  /**
+   * Read a datagram socket on the event loop by recvmmsg, through a dup of `fd`, which it returns (close() it to
+   * stop). Per slot: lengths[i], the source sockaddr in sources[28 i ..], the UDP_GRO segment size in segments[i]
+   * (0: one datagram). onBatch(count, readErrors) as for startReader. Throws TypeError for bad arguments.
+   */
+  startDatagramReader(fd: number, slab: ArrayBuffer, lengths: Uint32Array, sources: Uint8Array, segments: Uint16Array, slotBytes: number, batch: number, onBatch: (count: number, readErrors: number) => void): number;
+  /** UDP_GRO on a socket: 0 when set, else the errno. */
+  setUdpGro(fd: number, on: boolean): number;
   readonly VNET_HDR_BYTES: number;
   readonly TUN_F_CSUM: number;
   readonly TUN_F_TSO4: number;
@@ -71,6 +87,15 @@ export function loadNativeTun(): NativeTunAddon {
   } catch (err) {
     cachedError = err instanceof DeviceError ? err : new DeviceError(DeviceCode.ADDON, `TAP/TUN addon failed to load: ${String(err)}`, { cause: err });
     throw cachedError;
+  }
+}
+
+/** loadNativeTun(), or null where it does not load (off Linux, not built): for callers that can do without it. */
+export function nativeTunIfPresent(): NativeTunAddon | null {
+  try {
+    return loadNativeTun();
+  } catch {
+    return null;
   }
 }
 

@@ -25,16 +25,28 @@
  *    may name another file).
  *  - The bytes are copied into the kernel before send() returns: the caller
  *    may reuse its buffer at once.
+ *  - sendSegments() hands many datagrams of one size, laid end to end, to the
+ *    kernel with UDP segmentation offload (UDP_SEGMENT): one syscall per
+ *    UDP_GSO_MAX_SEGMENTS datagrams or UDP_GSO_MAX_BYTES bytes instead of one
+ *    per datagram. It returns how many bytes the kernel took, a whole number
+ *    of segments from the start; the caller sends the rest one by one. The
+ *    first refusal other than EAGAIN (a kernel or device without the offload,
+ *    EIO when the route cannot checksum it) turns it off for this socket.
  */
 import type { Socket } from 'node:dgram';
-import { loadNativeTun, type NativeTunAddon } from '../device/native-loader.js';
+import { nativeTunIfPresent, type NativeTunAddon } from '../device/native-loader.js';
 import { dgramFd } from './udp-socket-buffers.js';
 
 /** Destinations (address and port) whose sockaddr is remembered. */
 export const UDP_NATIVE_ADDRESS_CACHE_MAX = 4096;
+/** Datagrams in one UDP_SEGMENT send: the limit of Linux 4.18 to 5.x (later kernels take 128). */
+export const UDP_GSO_MAX_SEGMENTS = 64;
+/** Bytes in one UDP_SEGMENT send: one IPv6 datagram's payload (65,535 less the UDP and IPv6 headers), also safe for IPv4. */
+export const UDP_GSO_MAX_BYTES = 65_535 - 8 - 40;
+const EAGAIN = 11;
 
 /** The part of the addon this needs (native/tuntap.cc). */
-export type NativeDatagramAddon = Pick<NativeTunAddon, 'socketAddress' | 'sendDatagram'>;
+export type NativeDatagramAddon = Pick<NativeTunAddon, 'socketAddress' | 'sendDatagram'> & Partial<Pick<NativeTunAddon, 'sendSegments'>>;
 
 export class UdpNativeSend {
   readonly #fd: number;
@@ -43,6 +55,8 @@ export class UdpNativeSend {
   /** Address text as handed to the socket -> port -> sockaddr (null: not a literal of our family; dgram sends those). */
   readonly #to = new Map<string, Map<number, Uint8Array | null>>();
   #entries = 0;
+  /** 0 while segmentation offload is in use; else the errno that turned it off (-1: the addon has no sendSegments). */
+  #segmentsOff: number;
 
   /**
    * For a bound dgram socket: null when this platform has no addon or the fd cannot be found, and the transport
@@ -52,14 +66,8 @@ export class UdpNativeSend {
   static forSocket(socket: Socket, family: 4 | 6, addon?: NativeDatagramAddon): UdpNativeSend | null {
     const fd = dgramFd(socket);
     if (fd === null) return null;
-    let a = addon;
-    if (a === undefined) {
-      try {
-        a = loadNativeTun();
-      } catch {
-        return null;
-      }
-    }
+    const a = addon ?? nativeTunIfPresent();
+    if (a === null) return null;
     return typeof a.sendDatagram === 'function' && typeof a.socketAddress === 'function' ? new UdpNativeSend(fd, family, a) : null;
   }
 
@@ -67,6 +75,12 @@ export class UdpNativeSend {
     this.#fd = fd;
     this.#family = family;
     this.#addon = addon;
+    this.#segmentsOff = typeof addon.sendSegments === 'function' ? 0 : -1;
+  }
+
+  /** 0 while sendSegments() uses UDP segmentation offload; else why not (errno of the refusal that turned it off, -1 no addon call). */
+  get segmentsOff(): number {
+    return this.#segmentsOff;
   }
 
   /** Hand `bytes` to the kernel for `address` (the socket's text for it) and `port`; false: send it through dgram. */
@@ -74,6 +88,30 @@ export class UdpNativeSend {
     const to = this.#sockaddr(address, port);
     if (to === null) return false;
     return this.#addon.sendDatagram(this.#fd, bytes, to) === bytes.length;
+  }
+
+  /**
+   * Hand the datagrams in `bytes` (`segment` bytes each, the last possibly shorter) to the kernel, as many
+   * UDP_SEGMENT sends as the limits need. Returns the bytes taken: all of them, or a whole number of segments
+   * from the start when the kernel refused (the caller sends the rest one by one).
+   */
+  sendSegments(bytes: Uint8Array, segment: number, address: string, port: number): number {
+    const send = this.#addon.sendSegments;
+    if (this.#segmentsOff !== 0 || send === undefined || segment < 1 || segment > UDP_GSO_MAX_BYTES) return 0;
+    const to = this.#sockaddr(address, port);
+    if (to === null) return 0;
+    const batch = Math.min(UDP_GSO_MAX_SEGMENTS, Math.floor(UDP_GSO_MAX_BYTES / segment)) * segment;
+    let off = 0;
+    while (off < bytes.length) {
+      const part = bytes.subarray(off, Math.min(bytes.length, off + batch));
+      const n = send(this.#fd, part, to, segment);
+      if (n !== part.length) {
+        if (n < 0 && n !== -EAGAIN) this.#segmentsOff = -n;
+        return off;
+      }
+      off += part.length;
+    }
+    return off;
   }
 
   #sockaddr(address: string, port: number): Uint8Array | null {

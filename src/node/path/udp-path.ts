@@ -11,7 +11,9 @@
  *    one (a 64 KiB segment of the data plane) is split into UDP_FRAGMENTs of
  *    at most `maxDatagram` bytes each, so the IP layer never fragments
  *    (udp-transport.ts raises `maxDatagram` from a safe floor with MTU
- *    probes). The receiver reassembles (udp-reassembly.ts); a lost fragment
+ *    probes). The fragments are laid end to end in one buffer and handed to
+ *    the host at once, which sends them with UDP segmentation offload where
+ *    it can. The receiver reassembles (udp-reassembly.ts); a lost fragment
  *    loses its frame, which the session's replay window and the traffic's
  *    own retransmissions absorb like any loss.
  *  - PATH_PROBE / PATH_PROBE_ACK handed to send() (the path manager's
@@ -50,6 +52,11 @@ import { UdpReassembler } from './udp-reassembly.js';
 export interface UdpPathHost {
   /** Hand one datagram to the socket: sent before return, or a copy queued; the caller keeps its buffer. False when refused. */
   sendDatagram(bytes: Uint8Array, address: string, port: number): boolean;
+  /**
+   * Hand datagrams of `segment` bytes each, laid end to end in `bytes` (the last may be shorter), to the socket in
+   * order, with as few syscalls as it can (UDP segmentation offload). Same contract as sendDatagram otherwise.
+   */
+  sendDatagrams(bytes: Uint8Array, segment: number, address: string, port: number): boolean;
   /** Bytes waiting in the socket's send queue. */
   sendQueueBytes(): number;
   /** Above this many queued bytes, send() refuses a frame. */
@@ -185,15 +192,17 @@ export class UdpPath implements Path {
       }
       const frameId = this.#nextFrameId;
       this.#nextFrameId = (this.#nextFrameId + 1) >>> 0;
-      for (let i = 0, off = 0; i < count; i++, off += per) {
+      // Every fragment but the last is exactly `max` bytes: the layout UDP segmentation offload sends in one go.
+      const all = Buffer.allocUnsafe(count * UDP_FRAGMENT_HEADER_BYTES + frame.length);
+      for (let i = 0, off = 0, at = 0; i < count; i++, off += per) {
         const n = Math.min(per, frame.length - off);
-        const d = Buffer.allocUnsafe(UDP_FRAGMENT_HEADER_BYTES + n);
-        putUdpFragmentHeader(d, 0, frameId, i, count);
-        d.set(frame.subarray(off, off + n), UDP_FRAGMENT_HEADER_BYTES);
-        if (!this.#host.sendDatagram(d, this.#address, this.#port)) {
-          countPathDrop(st, 'socket');
-          return false;
-        }
+        putUdpFragmentHeader(all, at, frameId, i, count);
+        all.set(frame.subarray(off, off + n), at + UDP_FRAGMENT_HEADER_BYTES);
+        at += UDP_FRAGMENT_HEADER_BYTES + n;
+      }
+      if (!this.#host.sendDatagrams(all, max, this.#address, this.#port)) {
+        countPathDrop(st, 'socket');
+        return false;
       }
     }
     st.framesOut++;

@@ -33,6 +33,17 @@ export function dgramFd(socket: Socket): number | null {
   return null;
 }
 
+/** The libuv handle behind a bound dgram socket (Node's internal state), with the calls that stop and restart its reading; null when not found. */
+export function dgramReceiveHandle(socket: Socket): { recvStop(): number; recvStart(): number } | null {
+  for (const sym of Object.getOwnPropertySymbols(socket)) {
+    const handle = (socket as unknown as Record<symbol, { handle?: { recvStop?: unknown; recvStart?: unknown } } | undefined>)[sym]?.handle;
+    if (handle !== undefined && typeof handle.recvStop === 'function' && typeof handle.recvStart === 'function') {
+      return handle as { recvStop(): number; recvStart(): number };
+    }
+  }
+  return null;
+}
+
 /** Ask for `bytes` of socket buffer each way; force past the sysctl cap when that is not granted (see the header). */
 export function raiseSocketBuffers(socket: Socket, bytes: number): SocketBufferResult {
   const granted = (): number => {

@@ -88,6 +88,7 @@ import { candidateRefusal, filterCandidates, interfaceBroadcasts, isLoopbackAddr
 import { PATH_PROBE_ACK_TYPE } from './probe-frames.js';
 import { raiseSocketBuffers } from './udp-socket-buffers.js';
 import { UdpSendAddresses } from './udp-send-address.js';
+import { UdpNativeReceive, type NativeDatagramReadAddon } from './udp-native-receive.js';
 import { UdpNativeSend, type NativeDatagramAddon } from './udp-native-send.js';
 import { ReflexiveDiscovery, type UdpServer } from './udp-reflexive.js';
 
@@ -137,9 +138,10 @@ export interface UdpTransportDeps {
   rendezvous?: UdpRendezvous;
   clock?: Clock;
   logger?: Logger;
-  /** What sends datagrams without dgram's request per datagram (udp-native-send.ts): default the TAP/TUN addon
-   *  where it loads; null sends everything through dgram. */
-  datagramAddon?: NativeDatagramAddon | null;
+  /** What sends datagrams without dgram's request per datagram (udp-native-send.ts) and reads them in batches
+   *  (udp-native-receive.ts): default the TAP/TUN addon where it loads; null sends and reads everything through
+   *  dgram, as does an addon without the calls. */
+  datagramAddon?: (NativeDatagramAddon & Partial<NativeDatagramReadAddon>) | null;
 }
 
 export interface UdpTransportOptions {
@@ -189,8 +191,13 @@ export interface UdpTransportStats {
   established: number;
   roams: number;
   drops: Record<UdpDropReason, number>;
-  /** Datagrams handed to the kernel at once (udp-native-send.ts), and through dgram's send (its queue, or no addon here). */
-  sends: { native: number; dgram: number };
+  /**
+   * Datagrams handed to the kernel at once (udp-native-send.ts): one by one (`native`) or many in one send with
+   * UDP segmentation offload (`segmented`); and through dgram's send (its queue, or no addon here).
+   */
+  sends: { native: number; segmented: number; dgram: number };
+  /** Datagrams read by the addon in batches (udp-native-receive.ts), and by dgram's 'message' event (no addon here). */
+  receives: { native: number; dgram: number };
   /** Candidates never probed (candidate-filter.ts): peers' offers and our STUN answers, by reason. */
   candidatesRefused: Record<CandidateRefusal | 'over_cap', number>;
 }
@@ -257,7 +264,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   readonly stats: UdpTransportStats = {
     punches: 0, punchProbes: 0, established: 0, roams: 0,
     drops: { unknown_source: 0, malformed: 0, unknown_peer: 0, bad_mac: 0, stale: 0, replay: 0, ack_unknown: 0, rate_limited: 0, socket_error: 0, self: 0, path_limit: 0, unauthenticated_probe: 0, not_peer_frame: 0 },
-    sends: { native: 0, dgram: 0 },
+    sends: { native: 0, segmented: 0, dgram: 0 },
+    receives: { native: 0, dgram: 0 },
     candidatesRefused: newRefusalCounts(),
   };
   readonly maxSendQueueBytes: number;
@@ -269,6 +277,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
   #socket: Socket | null = null;
   /** Sends on #socket's fd without dgram's per-datagram request (null: dgram alone); dropped with #socket. */
   #nativeSend: UdpNativeSend | null = null;
+  /** Reads #socket in batches instead of dgram (null: dgram reads); stopped before #socket closes. */
+  #nativeReceive: UdpNativeReceive | null = null;
   #dualStack = false;
   /** The bound socket's destinations (udp-send-address.ts): parsed once per remote, not per datagram. */
   #sendAddresses = new UdpSendAddresses(false);
@@ -352,7 +362,14 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
       });
     }
     this.#state = 'running';
-    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onDatagram(msg, rinfo));
+    socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+      this.stats.receives.dgram++;
+      this.#onDatagram(msg, unmapIpv4(rinfo.address), rinfo.port); // the socket's text is canonical but for the IPv4-mapped form
+    });
+    this.#nativeReceive = addon === null ? null : UdpNativeReceive.forSocket(socket, (msg, address, port) => {
+      this.stats.receives.native++;
+      this.#onDatagram(msg, address, port);
+    }, addon);
     socket.on('error', () => { this.stats.drops.socket_error++; });
     const discovery = new ReflexiveDiscovery(
       {
@@ -405,6 +422,8 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     const s = this.#socket;
     this.#socket = null;
     this.#nativeSend = null; // before the fd closes: its number may be reused
+    this.#nativeReceive?.stop();
+    this.#nativeReceive = null;
     if (s !== null) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
@@ -593,6 +612,21 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     }
   }
 
+  sendDatagrams(bytes: Uint8Array, segment: number, address: string, port: number): boolean {
+    const s = this.#socket;
+    if (s === null) return false;
+    let off = 0;
+    if (this.#nativeSend !== null && s.getSendQueueCount() === 0) {
+      off = this.#nativeSend.sendSegments(bytes, segment, this.#sendAddresses.target(address), port);
+      this.stats.sends.segmented += Math.ceil(off / segment);
+    }
+    // What the offload did not take (none here, a full socket, a refusal): one datagram at a time, in order.
+    for (; off < bytes.length; off += segment) {
+      if (!this.sendDatagram(bytes.subarray(off, Math.min(bytes.length, off + segment)), address, port)) return false;
+    }
+    return true;
+  }
+
   unauthenticatedDrop(reason: 'unauthenticated_probe' | 'not_peer_frame'): void {
     this.stats.drops[reason]++;
   }
@@ -647,10 +681,9 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
 
   // ------------------------------------------------------------ receiving
 
-  #onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
+  /** A datagram from `address` (canonical text, IPv4 unmapped) and `port`: unauthenticated, possibly spoofed. */
+  #onDatagram(msg: Buffer, address: string, port: number): void {
     if (this.#state !== 'running') return;
-    const address = unmapIpv4(rinfo.address); // the socket's text is canonical but for the IPv4-mapped form
-    const port = rinfo.port;
     const type = datagramType(msg);
     if (type === UdpFrameType.UdpProbe || type === UdpFrameType.UdpProbeAck) return this.#onProbe(msg, address, port);
     const path = this.#byRemote.get(remoteKey(address, port));

@@ -1,9 +1,10 @@
 /**
  * Datagrams handed to the kernel without dgram's send (native/tuntap.cc
- * socketAddress and sendDatagram, src/node/path/udp-native-send.ts, the UDP
- * transport's sendDatagram): the addon's calls against real sockets on
- * loopback and their refusals, the sockaddr table, and the transport's
- * fallback to dgram (a refused native send still delivers).
+ * socketAddress, sendDatagram and sendSegments, src/node/path/udp-native-send.ts,
+ * the UDP transport's sendDatagram and sendDatagrams): the addon's calls
+ * against real sockets on loopback and their refusals, the sockaddr table,
+ * the segmentation offload's batches and how it turns itself off, and the
+ * transport's fallback to dgram (a refused native send still delivers).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +14,13 @@ import { openSync, closeSync } from 'node:fs';
 import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
 import { loadNativeTun } from '../../../src/node/device/native-loader.js';
 import { dgramFd } from '../../../src/node/path/udp-socket-buffers.js';
-import { UdpNativeSend, UDP_NATIVE_ADDRESS_CACHE_MAX, type NativeDatagramAddon } from '../../../src/node/path/udp-native-send.js';
+import { UdpNativeSend, UDP_GSO_MAX_BYTES, UDP_GSO_MAX_SEGMENTS, UDP_NATIVE_ADDRESS_CACHE_MAX, type NativeDatagramAddon } from '../../../src/node/path/udp-native-send.js';
 import { UdpTransport } from '../../../src/node/path/udp-transport.js';
 import type { UdpPath } from '../../../src/node/path/udp-path.js';
 import { next, until } from '../../../testkit/direct-transport-fixture.js';
 
 const EAGAIN = 11;
+const EIO = 5;
 
 async function boundSocket(type: 'udp4' | 'udp6', host: string): Promise<{ s: Socket; port: number; got: Buffer[] }> {
   const s = createSocket({ type, ipv6Only: false });
@@ -85,6 +87,42 @@ test('addon sendDatagram: the view\'s bytes arrive whole on IPv4, IPv6 and IPv4-
   }
 });
 
+test('addon sendSegments: one send becomes datagrams of the segment size, the last shorter, on IPv4 and IPv4-mapped; refusals are -errno, bad arguments throw', async () => {
+  const addon = loadNativeTun();
+  const rx4 = await boundSocket('udp4', '127.0.0.1');
+  const tx4 = await boundSocket('udp4', '127.0.0.1');
+  const tx6 = await boundSocket('udp6', '::');
+  try {
+    const fd4 = dgramFd(tx4.s)!;
+    const fd6 = dgramFd(tx6.s)!;
+    const bytes = randomBytes(3 * 1_400 + 333);
+    assert.equal(addon.sendSegments(fd4, bytes, addon.socketAddress(4, '127.0.0.1', rx4.port)!, 1_400), bytes.length);
+    await until(() => rx4.got.length === 4, 5_000, 'four datagrams from one send');
+    assert.deepEqual(rx4.got.map((d) => d.length), [1_400, 1_400, 1_400, 333]);
+    assert.deepEqual(new Uint8Array(Buffer.concat(rx4.got)), bytes, 'in order, byte for byte');
+    rx4.got.length = 0;
+    const many = randomBytes(UDP_GSO_MAX_SEGMENTS * 100);
+    assert.equal(addon.sendSegments(fd6, many, addon.socketAddress(6, '::ffff:127.0.0.1', rx4.port)!, 100), many.length);
+    await until(() => rx4.got.length === UDP_GSO_MAX_SEGMENTS, 5_000, 'the segments through the dual-stack socket');
+    assert.deepEqual(new Uint8Array(Buffer.concat(rx4.got)), many);
+
+    // Past one IP datagram's worth of bytes the kernel refuses (EMSGSIZE): -errno, nothing sent.
+    rx4.got.length = 0;
+    assert.ok(addon.sendSegments(fd4, new Uint8Array(47 * 1_400), addon.socketAddress(4, '127.0.0.1', rx4.port)!, 1_400) < 0);
+    assert.equal(addon.sendSegments(1_000_000, bytes, addon.socketAddress(4, '127.0.0.1', rx4.port)!, 1_400) < 0, true, 'EBADF');
+    const send = addon.sendSegments as (...a: unknown[]) => unknown;
+    const to = addon.socketAddress(4, '127.0.0.1', rx4.port);
+    for (const segment of [0, -1, 65_536, 1.5, Number.NaN]) assert.throws(() => send(fd4, bytes, to, segment), TypeError, String(segment));
+    assert.throws(() => send(fd4, bytes, new Uint8Array(15), 1_400), TypeError);
+    assert.throws(() => send(fd4, new Uint16Array(8), to, 1_400), TypeError);
+    assert.throws(() => send(fd4, bytes, to), TypeError);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(rx4.got.length, 0, 'nothing refused was sent');
+  } finally {
+    for (const x of [rx4, tx4, tx6]) x.s.close();
+  }
+});
+
 /** An addon that records its calls; sendDatagram answers from `answer` (bytes.length by default). */
 function recordingAddon(answer?: (bytes: Uint8Array) => number): NativeDatagramAddon & { addresses: string[]; sends: number } {
   const rec = {
@@ -124,6 +162,44 @@ test('UdpNativeSend: one sockaddr per destination, remembered and bounded; true 
   const after = addon.addresses.length;
   n.send(d, '::ffff:10.0.0.1', 4000);
   assert.equal(addon.addresses.length, after + 1, 'an entry from before the restart is built again');
+});
+
+test('UdpNativeSend.sendSegments: batches within the kernel\'s limits; a refusal returns what was taken; EAGAIN keeps the offload, any other error turns it off', () => {
+  const calls: Array<[number, number]> = [];
+  let answer = (bytes: Uint8Array): number => bytes.length;
+  const addon: NativeDatagramAddon = {
+    ...recordingAddon(),
+    sendSegments: (_fd, bytes, _to, segment) => { calls.push([bytes.length, segment]); return answer(bytes); },
+  };
+  const n = new UdpNativeSend(7, 6, addon);
+  assert.equal(n.segmentsOff, 0);
+  // 1,472-byte segments: 44 fit in one IP datagram's worth of bytes.
+  const per = Math.floor(UDP_GSO_MAX_BYTES / 1_472);
+  assert.equal(per, 44);
+  const frame = new Uint8Array(100 * 1_472 + 10);
+  assert.equal(n.sendSegments(frame, 1_472, '::1', 9), frame.length);
+  assert.deepEqual(calls, [[per * 1_472, 1_472], [per * 1_472, 1_472], [12 * 1_472 + 10, 1_472]]);
+  // Small segments: at most UDP_GSO_MAX_SEGMENTS per send.
+  calls.length = 0;
+  assert.equal(n.sendSegments(new Uint8Array(130 * 100), 100, '::1', 9), 13_000);
+  assert.deepEqual(calls.map((c) => c[0] / 100), [UDP_GSO_MAX_SEGMENTS, UDP_GSO_MAX_SEGMENTS, 2]);
+  // EAGAIN on the second batch: the first batch's bytes are reported taken, the offload stays on.
+  calls.length = 0;
+  answer = (bytes) => (calls.length === 2 ? -EAGAIN : bytes.length);
+  assert.equal(n.sendSegments(frame, 1_472, '::1', 9), per * 1_472);
+  assert.equal(n.segmentsOff, 0);
+  // EIO (no checksum offload on the route): nothing taken, and the offload is off for good.
+  answer = () => -EIO;
+  assert.equal(n.sendSegments(frame, 1_472, '::1', 9), 0);
+  assert.equal(n.segmentsOff, EIO);
+  calls.length = 0;
+  answer = (bytes) => bytes.length;
+  assert.equal(n.sendSegments(frame, 1_472, '::1', 9), 0);
+  assert.equal(calls.length, 0, 'not asked again');
+  // Without the addon call, or without a sockaddr: nothing taken.
+  assert.equal(new UdpNativeSend(7, 6, recordingAddon()).sendSegments(frame, 1_472, '::1', 9), 0);
+  assert.equal(new UdpNativeSend(7, 6, recordingAddon()).segmentsOff, -1);
+  assert.equal(new UdpNativeSend(7, 6, { ...recordingAddon(), sendSegments: () => 0 }).sendSegments(frame, 1_472, 'fe80::1%eth0', 9), 0);
 });
 
 test('UdpNativeSend.forSocket: the dgram socket\'s own fd; an addon without the calls gives null (dgram alone)', async () => {
@@ -173,30 +249,35 @@ function frame(n: number, size: number): Uint8Array {
   return f;
 }
 
-test('UdpTransport: with the addon every datagram goes to the kernel at once, probes and frames alike; without it (null) all go through dgram', async () => {
+test('UdpTransport: with the addon every datagram goes to the kernel at once, probes and frames alike, fragments by segmentation offload; without it (null) all go through dgram', async () => {
   for (const addon of [undefined, null] as const) {
-    const { a, pa, pb, stop } = await pair(addon);
+    const { a, b, pa, pb, stop } = await pair(addon);
     try {
       const got: Uint8Array[] = [];
       pb.onFrame = (f) => got.push(new Uint8Array(f));
       for (let i = 0; i < 10; i++) assert.equal(pa.send(frame(i, i % 2 === 0 ? 200 : 9_000)), true);
       await until(() => got.length === 10, 5_000, 'ten frames');
       assert.deepEqual(got.map((f) => f[2]), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      const { native, dgram } = a.stats.sends;
-      if (addon === null) assert.ok(native === 0 && dgram > 10, `dgram alone: ${native} / ${dgram}`);
-      else assert.ok(native > 10 && dgram === 0, `native while nothing queued: ${native} / ${dgram}`);
+      const { native, segmented, dgram } = a.stats.sends;
+      // The receiving side (b, default addon) reads in batches; nothing reaches it through dgram.
+      assert.ok(b.stats.receives.native >= 10 && b.stats.receives.dgram === 0, `b reads natively: ${JSON.stringify(b.stats.receives)}`);
+      if (addon === null) assert.ok(a.stats.receives.native === 0 && a.stats.receives.dgram > 0, `a reads through dgram: ${JSON.stringify(a.stats.receives)}`);
+      if (addon === null) assert.ok(native === 0 && segmented === 0 && dgram > 10, `dgram alone: ${native} / ${segmented} / ${dgram}`);
+      // Fragments of the 9,000-byte frames go by segmentation offload, whole frames and probes one by one.
+      else assert.ok(native > 5 && segmented >= 5 * Math.ceil(9_000 / pa.maxDatagram) && dgram === 0, `native while nothing queued: ${native} / ${segmented} / ${dgram}`);
     } finally {
       await stop();
     }
   }
 });
 
-test('UdpTransport: a native send the kernel refuses (EAGAIN) goes through dgram instead, whole frames and fragments alike', async () => {
+test('UdpTransport: a native send the kernel refuses (EAGAIN, or EIO for the offload) goes through dgram instead, whole frames and fragments alike', async () => {
   const real = loadNativeTun();
   let refuse = false;
   const addon: NativeDatagramAddon = {
     socketAddress: (f, address, port) => real.socketAddress(f, address, port),
     sendDatagram: (fd, bytes, to) => (refuse ? -EAGAIN : real.sendDatagram(fd, bytes, to)),
+    sendSegments: (fd, bytes, to, segment) => (refuse ? -EIO : real.sendSegments(fd, bytes, to, segment)),
   };
   const { a, pa, pb, stop } = await pair(addon);
   try {
@@ -209,7 +290,8 @@ test('UdpTransport: a native send the kernel refuses (EAGAIN) goes through dgram
     await until(() => got.length === 3, 5_000, 'three frames through dgram');
     assert.deepEqual(got.map((f) => [f[2], f.length, f.every((v, i) => i < 2 || v === f[2])]), [[1, 300, true], [2, 300, true], [3, 20_000, true]]);
     assert.equal(a.stats.sends.native, before.native);
-    assert.ok(a.stats.sends.dgram >= before.dgram + 3);
+    assert.equal(a.stats.sends.segmented, before.segmented);
+    assert.ok(a.stats.sends.dgram >= before.dgram + 2 + Math.ceil(20_000 / pa.maxDatagram), 'every fragment one by one');
     assert.equal(a.stats.drops.socket_error, 0);
   } finally {
     await stop();

@@ -174,9 +174,17 @@ class FakeHost implements UdpPathHost {
   readonly maxSendQueueBytes = 64 * 1024;
   liveness: Uint8Array[] = [];
   closed: string[] = [];
+  /** Segment sizes of each sendDatagrams() call. */
+  batches: number[] = [];
   sendDatagram(bytes: Uint8Array): boolean {
     if (this.refuse) return false;
     this.sent.push(bytes);
+    return true;
+  }
+  sendDatagrams(bytes: Uint8Array, segment: number): boolean {
+    if (this.refuse) return false;
+    this.batches.push(segment);
+    for (let off = 0; off < bytes.length; off += segment) this.sent.push(bytes.slice(off, off + segment));
     return true;
   }
   sendQueueBytes(): number {
@@ -204,12 +212,17 @@ test('UdpPath: a frame within the datagram size goes whole, a larger one as frag
   assert.equal(p.send(small), true);
   assert.equal(host.sent.length, 1);
   assert.deepEqual(new Uint8Array(host.sent[0]!), small);
+  assert.deepEqual(host.batches, [], 'a whole frame is one plain datagram');
   for (const size of [1_233, 65_536, MAX_FRAME_BYTES]) {
     host.sent = [];
+    host.batches = [];
     const big = dataFrame(size, size);
     assert.equal(p.send(big), true);
     assert.equal(host.sent.length, Math.ceil(size / (1_232 - UDP_FRAGMENT_HEADER_BYTES)));
     assert.ok(host.sent.every((d) => d.length <= 1_232 && d[1] === UdpFrameType.UdpFragment));
+    // One hand-over, every fragment but the last exactly the datagram size: what segmentation offload needs.
+    assert.deepEqual(host.batches, [1_232]);
+    assert.ok(host.sent.slice(0, -1).every((d) => d.length === 1_232));
     // The far end: a second path fed these datagrams in reverse order.
     const far = fakePath(new FakeHost());
     const got: Uint8Array[] = [];
@@ -315,6 +328,15 @@ test('connect() on both sides gives a path on both; frames cross whole and fragm
       sent.push(Uint8Array.from(bytes));
       return realSend(bytes, address, port);
     };
+    // Fragments go as one batch (segmentation offload); record them as the datagrams the kernel makes of it.
+    const realBatch = a.t.sendDatagrams.bind(a.t);
+    a.t.sendDatagrams = (bytes, segment, address, port) => {
+      for (let off = 0; off < bytes.length; off += segment) sent.push(bytes.slice(off, off + segment));
+      const before = sent.length;
+      const ok = realBatch(bytes, segment, address, port);
+      sent.length = before; // what the batch fell back to one by one is already recorded above
+      return ok;
+    };
     const small = dataFrame(1, 200);
     assert.equal(pa.send(small), true);
     assert.equal(sent.length, 1, 'a small frame is one datagram');
@@ -331,6 +353,8 @@ test('connect() on both sides gives a path on both; frames cross whole and fragm
       await until(() => gotB.length === 2 + i, 5_000, `the ${size}-byte frame`);
       assert.deepEqual(gotB[1 + i], dataFrame(10 + i, size), `${size} bytes intact`);
     }
+    const fragments = sizes.reduce((n, size) => n + Math.ceil(size / (1_472 - UDP_FRAGMENT_HEADER_BYTES)), 0);
+    assert.equal(a.t.stats.sends.segmented, fragments, `every fragment went by segmentation offload: ${JSON.stringify(a.t.stats.sends)}`);
     assert.equal(pb.send(dataFrame(99, 30_000)), true);
     await until(() => gotA.length === 1, 5_000, 'a frame the other way');
     assert.deepEqual(gotA[0], dataFrame(99, 30_000));
