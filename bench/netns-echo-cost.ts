@@ -24,7 +24,7 @@ import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { benchNumbers } from './bench-args.js';
 import { measurePing } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
-import { startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
 
 const MESH_A = '10.10.10.3';
@@ -70,9 +70,9 @@ async function measure(lab: NetnsLab, wgIp: string, wgPids: Record<string, numbe
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     started.push(relay);
     const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: [] as string[] } as const;
-    const da = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
+    const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir });
     started.push(da);
-    const db = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
+    const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir });
     started.push(db);
     if ((await waitForPing(lab, 'a', MESH_B, READY_TIMEOUT_MS)) === null) throw new Error('no ping across ShadowMesh');
     const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });

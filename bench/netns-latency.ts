@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
-import { startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
 import { createTestNetwork } from '../testkit/test-network.js';
 import { measurePing } from '../testkit/netns-measure.js';
@@ -149,8 +149,8 @@ async function main(): Promise<void> {
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     // --no-direct: this follows the relay path hop by hop.
     const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] as string[] } as const;
-    let da = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
-    let db = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
+    let da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir });
+    let db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across ShadowMesh');
     log(`ShadowMesh relay path: ${count} pings`);
     const sm = await capture(lab, ['a', 'relay', 'b'], MESH_B, count);
@@ -176,8 +176,8 @@ async function main(): Promise<void> {
 
     // The direct UDP path: same members, no flags; measured once both ends carry the peer over UDP.
     const direct = { ...common, args: [] as string[] };
-    da = await startLabDaemon(lab, 'a', { ...direct, certFile: ma.certFile, dir: ma.dir });
-    db = await startLabDaemon(lab, 'b', { ...direct, certFile: mb.certFile, dir: mb.dir });
+    da = await startLabDaemon(lab, 'a', { ...direct, args: labLinkOnly(lab, 'a', direct.args), certFile: ma.certFile, dir: ma.dir });
+    db = await startLabDaemon(lab, 'b', { ...direct, args: labLinkOnly(lab, 'b', direct.args), certFile: mb.certFile, dir: mb.dir });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across ShadowMesh (direct)');
     const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
     try {

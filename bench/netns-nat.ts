@@ -39,6 +39,7 @@ import { pathToFileURL } from 'node:url';
 import { ControlClient } from '../src/node/control/control-client.js';
 import type { PeerStatus, StatusResult } from '../src/node/control/control-protocol.js';
 import type { NatKind, NatLab } from '../testkit/netns-nat-lab.js';
+import { snmpCounter, txCounters } from './netns-counters.js';
 import { startNatMesh, NAT_MESH_UDP_PORT, type NatMesh } from '../testkit/netns-nat-mesh.js';
 import { measureIperf3, measurePing, IPERF3_PORT } from '../testkit/netns-measure.js';
 import { setupWireguard, WG_LISTEN_PORT } from '../testkit/netns-wireguard.js';
@@ -195,23 +196,8 @@ async function trial(net: TestNetwork, ma: TestMember, mb: TestMember): Promise<
 
 // ---------------------------------------------------------------- throughput rows
 
-/** A counter of /proc/net/snmp in a node's namespace (it is per network namespace), e.g. ('Ip', 'FragCreates'). */
-async function snmp(lab: NatLab, node: string, group: string, field: string): Promise<number> {
-  const r = await lab.exec(node, ['cat', '/proc/net/snmp']);
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith(`${group}:`));
-  if (lines.length < 2) return Number.NaN;
-  const names = lines[0]!.split(/\s+/);
-  const i = names.indexOf(field);
-  return i < 0 ? Number.NaN : Number(lines[1]!.split(/\s+/)[i]);
-}
-const fragCreates = (lab: NatLab, node: string): Promise<number> => snmp(lab, node, 'Ip', 'FragCreates');
-const udpRcvbufErrors = (lab: NatLab, node: string): Promise<number> => snmp(lab, node, 'Udp', 'RcvbufErrors');
-
-async function txCounters(lab: NatLab, node: string): Promise<{ packets: number; bytes: number }> {
-  const r = await lab.exec(node, ['cat', '/sys/class/net/eth0/statistics/tx_packets', '/sys/class/net/eth0/statistics/tx_bytes']);
-  const [p, b] = r.stdout.trim().split('\n').map(Number);
-  return { packets: p ?? Number.NaN, bytes: b ?? Number.NaN };
-}
+const fragCreates = (lab: NatLab, node: string): Promise<number> => snmpCounter(lab, node, 'Ip', 'FragCreates');
+const udpRcvbufErrors = (lab: NatLab, node: string): Promise<number> => snmpCounter(lab, node, 'Udp', 'RcvbufErrors');
 
 /** Pids of the processes named `comm` in a namespace (`ip netns pids`). */
 async function pidsIn(lab: NatLab, node: string, comm: string): Promise<number[]> {
@@ -238,11 +224,11 @@ async function measureRow(lab: NatLab, name: string, targetIp: string, seconds: 
   log(`${name}: ping x${PING_COUNT}`);
   const ping = await measurePing(lab, 'a', targetIp, { count: PING_COUNT, intervalS: PING_INTERVAL_S });
   log(`${name}: iperf3 1 stream, ${seconds} s`);
-  const [c0a, c0b, tx0, f0, u0] = [cpuS(pidA), cpuS(pidB), await txCounters(lab, 'a'), await fragCreates(lab, 'a'), await udpRcvbufErrors(lab, 'b')];
+  const [c0a, c0b, tx0, f0, u0] = [cpuS(pidA), cpuS(pidB), await txCounters(lab, 'a', 'eth0'), await fragCreates(lab, 'a'), await udpRcvbufErrors(lab, 'b')];
   const w0 = Date.now();
   const one = await measureIperf3(lab, 'a', 'b', targetIp, { seconds });
   const wallS = (Date.now() - w0) / 1_000;
-  const [c1a, c1b, tx1, f1, u1] = [cpuS(pidA), cpuS(pidB), await txCounters(lab, 'a'), await fragCreates(lab, 'a'), await udpRcvbufErrors(lab, 'b')];
+  const [c1a, c1b, tx1, f1, u1] = [cpuS(pidA), cpuS(pidB), await txCounters(lab, 'a', 'eth0'), await fragCreates(lab, 'a'), await udpRcvbufErrors(lab, 'b')];
   const pct = (x0: number | null, x1: number | null): number | null => (x0 === null || x1 === null ? null : ((x1 - x0) / wallS) * 100);
   const packets = tx1.packets - tx0.packets;
   return {

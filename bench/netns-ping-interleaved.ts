@@ -31,7 +31,7 @@ import { benchNumbers } from './bench-args.js';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { measurePing, quantile } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
-import { startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
 
 const MESH_A = '10.10.10.3';
@@ -91,9 +91,9 @@ async function phase(lab: NetnsLab, wgIp: string, ph: (typeof PHASES)[number], o
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     started.push(relay);
     const common = { relay, caFile: net.caFile, dev: ph.dev, ifname: `sm${ph.dev}0`, args: [...ph.args] as string[] } as const;
-    const da = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir });
+    const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir });
     started.push(da);
-    const db = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir });
+    const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir });
     started.push(db);
     if ((await waitForPing(lab, 'a', MESH_B, READY_TIMEOUT_MS)) === null) throw new Error(`${ph.name}: no ping across ShadowMesh`);
     if (ph.carrier !== 'relay') {

@@ -21,6 +21,20 @@ export interface ScenarioResult {
   /** CPU seconds per 10^9 bytes moved (receiver-side goodput) of the tunnel's processes, per iperf3 run;
    *  absent for the bare veth (no tunnel process: the kernel's work is not attributed). */
   cpuSPerGb?: { single: CpuPerGb; four: CpuPerGb };
+  /** What the kernel saw during the single-stream run, to tell a fast run from a slow one (netns-counters.ts). */
+  singleRun?: RunCounters;
+}
+
+/** Kernel counters over one iperf3 run of a tunnel row. */
+export interface RunCounters {
+  /** iperf3's TCP retransmissions. */
+  retransmits: number;
+  /** Mean size of what the sender's tunnel device handed to the daemon (GSO packets of up to 64 KiB when TCP segments large). */
+  deviceBytesPerPacket: number;
+  /** UDP datagrams the receiver's kernel dropped for a full socket receive buffer. */
+  udpRcvbufErrors: number;
+  /** Receive buffer (bytes, `ss` skmem rb) and drops of each UDP socket in the receiver's namespace after the run. */
+  receiverUdpSockets: Array<{ local: string; rcvbuf: number; drops: number }>;
 }
 
 /** CPU seconds per GB of each tunnel process that takes part: sending and receiving daemon, and the relay on relay rows. */

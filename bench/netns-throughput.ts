@@ -18,7 +18,10 @@
  * /proc) of the tunnel's processes is read: the sending and receiving daemon
  * (wireguard-go's process on each side for its row) and, on relay rows, the
  * relay; each is reported as CPU seconds per 10^9 bytes the receiver got.
- * Reading /proc twice per run costs nothing measurable. Progress goes to stderr; the last stdout line is the
+ * Reading /proc twice per run costs nothing measurable. For the ShadowMesh
+ * rows the single-stream run also reports kernel counters (RunCounters: TCP
+ * retransmissions, the mean size of what the TUN/TAP device handed over, the
+ * receiver's UDP receive-buffer drops), which tell a slow run from a fast one. Progress goes to stderr; the last stdout line is the
  * JSON result (NetnsBenchResult) that bench/run.ts renders.
  *
  *     node dist/bench/netns-throughput.js [--seconds N] [--only NAME,NAME]
@@ -30,9 +33,10 @@ import { cpus } from 'node:os';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { measureIperf3, measurePing } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
-import { startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { labLinkOnly, startLabDaemon, startLabRelay, upAvailable, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
-import { renderIssue12Goals, type CpuPerGb, type NetnsBenchResult, type ScenarioResult } from './netns-report.js';
+import { snmpCounter, txCounters, udpSockets } from './netns-counters.js';
+import { renderIssue12Goals, type CpuPerGb, type NetnsBenchResult, type RunCounters, type ScenarioResult } from './netns-report.js';
 import { cpuTimes } from './proc-stats.js';
 
 /** Per iperf3 run: long enough for TCP to leave slow start and for a stable average. */
@@ -69,12 +73,27 @@ async function cpuPerGb(pids: TunnelPids, run: () => Promise<{ receivedBytes: nu
   return { bytes: report.receivedBytes, cpu };
 }
 
-async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: number, pids: TunnelPids = {}): Promise<ScenarioResult> {
+/**
+ * Ping, then iperf3 with 1 and 4 streams. With `device` (the tunnel's interface in a, for rows whose daemon reads
+ * a TUN/TAP device) the single-stream run also reports the kernel counters of RunCounters.
+ */
+async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: number, pids: TunnelPids = {}, device?: string): Promise<ScenarioResult> {
   log(`${name}: ping x${PING_COUNT}`);
   const ping = await measurePing(lab, 'a', targetIp, { count: PING_COUNT, intervalS: PING_INTERVAL_S });
   log(`${name}: iperf3 1 stream, ${seconds} s`);
-  let one = { bitsPerSecond: 0 };
+  let one = { bitsPerSecond: 0, retransmits: 0 };
+  const before = device === undefined ? null : { tx: await txCounters(lab, 'a', device), drops: await snmpCounter(lab, 'b', 'Udp', 'RcvbufErrors') };
   const oneCpu = await cpuPerGb(pids, async () => (one = await measureIperf3(lab, 'a', 'b', targetIp, { seconds })));
+  let singleRun: RunCounters | undefined;
+  if (before !== null && device !== undefined) {
+    const tx = await txCounters(lab, 'a', device);
+    singleRun = {
+      retransmits: one.retransmits,
+      deviceBytesPerPacket: (tx.bytes - before.tx.bytes) / (tx.packets - before.tx.packets),
+      udpRcvbufErrors: (await snmpCounter(lab, 'b', 'Udp', 'RcvbufErrors')) - before.drops,
+      receiverUdpSockets: await udpSockets(lab, 'b'),
+    };
+  }
   log(`${name}: iperf3 4 streams, ${seconds} s`);
   let four = { bitsPerSecond: 0 };
   const fourCpu = await cpuPerGb(pids, async () => (four = await measureIperf3(lab, 'a', 'b', targetIp, { seconds, parallel: 4 })));
@@ -84,6 +103,7 @@ async function measure(lab: NetnsLab, name: string, targetIp: string, seconds: n
     singleMbps: one.bitsPerSecond / 1e6,
     fourMbps: four.bitsPerSecond / 1e6,
     ...(Object.keys(pids).length > 0 ? { cpuSPerGb: { single: oneCpu.cpu, four: fourCpu.cpu } } : {}),
+    ...(singleRun !== undefined ? { singleRun } : {}),
     pingAvgMs: ping.avgMs,
     pingP99Ms: ping.p99Ms,
     pingLoss: ping.transmitted === 0 ? 1 : 1 - ping.received / ping.transmitted,
@@ -113,9 +133,9 @@ async function shadowmesh(lab: NetnsLab, sc: MeshScenario, seconds: number): Pro
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
     started.push(relay);
     const common = { relay, caFile: net.caFile, dev, ifname: `sm${dev}0`, args: [...sc.args] as string[] } as const;
-    const da = await startLabDaemon(lab, 'a', { ...common, certFile: a.certFile, dir: a.dir });
+    const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: a.certFile, dir: a.dir });
     started.push(da);
-    const db = await startLabDaemon(lab, 'b', { ...common, certFile: b.certFile, dir: b.dir });
+    const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: b.certFile, dir: b.dir });
     started.push(db);
     const took = await waitForPing(lab, 'a', MESH_B, TUNNEL_READY_TIMEOUT_MS);
     if (took === null) return { name, available: false, reason: `no ping reply across the tunnel within ${TUNNEL_READY_TIMEOUT_MS} ms` };
@@ -132,7 +152,7 @@ async function shadowmesh(lab: NetnsLab, sc: MeshScenario, seconds: number): Pro
       }
     }
     const pids: TunnelPids = { sender: da.proc.pid, receiver: db.proc.pid, ...(sc.carrier === 'relay' ? { relay: relay.proc.pid } : {}) };
-    return await measure(lab, name, MESH_B, seconds, pids);
+    return await measure(lab, name, MESH_B, seconds, pids, common.ifname);
   } catch (err) {
     return { name, available: false, reason: (err as Error).message.split('\n')[0] ?? 'failed' };
   } finally {

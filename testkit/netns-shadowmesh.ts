@@ -22,6 +22,17 @@ export {
   type LabRelay, type LabNodeOptions, type LabDaemon,
 } from '../src/demo/lab-daemons.js';
 
+/**
+ * Daemon flags that keep direct paths on the lab link: the node offers only its lab address as a candidate
+ * (`--p2p-listen`), so a direct path can never run through another tunnel in the namespace. The comparison
+ * benchmarks need it: with wireguard-go up beside the daemons, a candidate on wireguard's tunnel address
+ * could win the race and the "direct" row would measure ShadowMesh inside wireguard-go. Returns `args` with
+ * the flag added, or unchanged when they turn direct paths off (`--no-direct` refuses a listener address).
+ */
+export function labLinkOnly(lab: NetnsLab, node: string, args: readonly string[]): string[] {
+  return args.includes('--no-direct') ? [...args] : [...args, '--p2p-listen', lab.ip(node)];
+}
+
 /** True when this build's CLI has the `up` command (the node daemon). */
 export function upAvailable(): boolean {
   const r = spawnSync(process.execPath, [CLI_MAIN_PATH, 'up', '--help'], { encoding: 'utf8', timeout: 15_000 });
