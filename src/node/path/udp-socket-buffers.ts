@@ -23,25 +23,24 @@ export interface SocketBufferResult {
   forced: boolean;
 }
 
-/** The fd behind a bound dgram socket, from Node's internal state (no public API); null when not found. */
-export function dgramFd(socket: Socket): number | null {
+/** The first libuv handle in Node's internal state of a dgram socket (no public API) that `pick` accepts, as `pick` gives it; null when none does. */
+function fromDgramHandle<T>(socket: Socket, pick: (handle: Record<string, unknown>) => T | null): T | null {
   for (const sym of Object.getOwnPropertySymbols(socket)) {
-    const state = (socket as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[sym];
-    const fd = state?.handle?.fd;
-    if (typeof fd === 'number' && Number.isInteger(fd) && fd >= 0) return fd;
+    const handle = (socket as unknown as Record<symbol, { handle?: Record<string, unknown> } | undefined>)[sym]?.handle;
+    const found = handle === undefined || handle === null ? null : pick(handle);
+    if (found !== null) return found;
   }
   return null;
 }
 
-/** The libuv handle behind a bound dgram socket (Node's internal state), with the calls that stop and restart its reading; null when not found. */
+/** The fd behind a bound dgram socket, from Node's internal state; null when not found. */
+export function dgramFd(socket: Socket): number | null {
+  return fromDgramHandle(socket, (h) => (typeof h['fd'] === 'number' && Number.isInteger(h['fd']) && h['fd'] >= 0 ? h['fd'] : null));
+}
+
+/** The libuv handle behind a bound dgram socket, with the calls that stop and restart its reading; null when not found. */
 export function dgramReceiveHandle(socket: Socket): { recvStop(): number; recvStart(): number } | null {
-  for (const sym of Object.getOwnPropertySymbols(socket)) {
-    const handle = (socket as unknown as Record<symbol, { handle?: { recvStop?: unknown; recvStart?: unknown } } | undefined>)[sym]?.handle;
-    if (handle !== undefined && typeof handle.recvStop === 'function' && typeof handle.recvStart === 'function') {
-      return handle as { recvStop(): number; recvStart(): number };
-    }
-  }
-  return null;
+  return fromDgramHandle(socket, (h) => (typeof h['recvStop'] === 'function' && typeof h['recvStart'] === 'function' ? (h as unknown as { recvStop(): number; recvStart(): number }) : null));
 }
 
 /** Ask for `bytes` of socket buffer each way; force past the sysctl cap when that is not granted (see the header). */
