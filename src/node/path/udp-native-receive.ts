@@ -32,7 +32,7 @@
  */
 import type { Socket } from 'node:dgram';
 import { nativeTunIfPresent, type NativeTunAddon } from '../device/native-loader.js';
-import { formatIpAddress } from '../../wire/ip-address.js';
+import { formatIpAddress, isIpv4Mapped } from '../../wire/ip-address.js';
 import { dgramFd, dgramReceiveHandle } from './udp-socket-buffers.js';
 
 /** Datagrams (or GRO runs) per read. */
@@ -195,7 +195,7 @@ export class UdpNativeReceive {
     const family = (s[o] as number) | ((s[o + 1] as number) << 8);
     if (family === AF_INET) return this.#ipv4Text(s, o + 4);
     if (family !== AF_INET6) return null;
-    if (isMapped(s, o + 8)) return this.#ipv4Text(s, o + 20);
+    if (isIpv4Mapped(s.subarray(o + 8, o + 24))) return this.#ipv4Text(s, o + 20);
     const text = formatIpAddress(s.subarray(o + 8, o + 24));
     const scope = ((s[o + 24] as number) | ((s[o + 25] as number) << 8) | ((s[o + 26] as number) << 16) | ((s[o + 27] as number) << 24)) >>> 0;
     return scope === 0 ? text : `${text}%${scope}`;
@@ -206,7 +206,7 @@ export class UdpNativeReceive {
     let text = this.#v4Text.get(key);
     if (text === undefined) {
       if (this.#v4Text.size >= UDP_SOURCE_TEXT_MAX) this.#v4Text.clear();
-      text = `${s[o]}.${s[o + 1]}.${s[o + 2]}.${s[o + 3]}`;
+      text = formatIpAddress(s.subarray(o, o + 4));
       this.#v4Text.set(key, text);
     }
     return text;
@@ -222,10 +222,4 @@ function copyOut(slab: Uint8Array, offset: number, length: number): Buffer {
 
 function portAt(s: Uint8Array, o: number): number {
   return ((s[o + 2] as number) << 8) | (s[o + 3] as number);
-}
-
-/** ::ffff:0:0/96 at `o` (16 bytes). */
-function isMapped(s: Uint8Array, o: number): boolean {
-  for (let k = 0; k < 10; k++) if (s[o + k] !== 0) return false;
-  return s[o + 10] === 0xff && s[o + 11] === 0xff;
 }
