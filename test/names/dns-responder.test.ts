@@ -269,25 +269,35 @@ describe('DnsResponder binds one port for UDP and TCP', () => {
 
 describe('DnsForwarder over TCP', () => {
   it('a TCP client whose upstream answer comes back truncated over UDP gets the whole answer over TCP', async () => {
-    const udp = createSocket('udp4');
+    // An upstream on one port for UDP and TCP: the pair binder retries when another process holds the TCP twin.
+    const { udp, tcp } = await bindPortPair(
+      { host: '127.0.0.1', port: 0 },
+      async (l) => {
+        const s = createSocket('udp4');
+        await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(l.port, l.host, () => resolve()); });
+        return s;
+      },
+      (p) => new Promise<Server>((resolve, reject) => {
+        const server = createServer((c) => {
+          c.once('data', (frame: Buffer) => {
+            const q = dnsPacket.decode(frame.subarray(2));
+            const name = q.questions?.[0]?.name ?? '';
+            const body = dnsPacket.encode({ type: 'response', id: q.id ?? 0, questions: q.questions ?? [], answers: Array.from({ length: 40 }, (_, i) => ({ type: 'A' as const, name, ttl: 60, data: `198.51.100.${i + 1}` })) });
+            const out = Buffer.alloc(2 + body.length);
+            out.writeUInt16BE(body.length, 0);
+            out.set(body, 2);
+            c.end(out);
+          });
+        });
+        server.once('error', (err) => reject(new Error(`tcp ${p}`, { cause: err })));
+        server.listen({ host: '127.0.0.1', port: p, exclusive: true }, () => resolve(server));
+      }),
+    );
     udp.on('message', (msg, rinfo) => {
       const q = dnsPacket.decode(msg);
       udp.send(dnsPacket.encode({ type: 'response', id: q.id ?? 0, flags: dnsPacket.TRUNCATED_RESPONSE, questions: q.questions ?? [], answers: [] }), rinfo.port, rinfo.address);
     });
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
     const port = udp.address().port;
-    const tcp = createServer((c) => {
-      c.once('data', (frame: Buffer) => {
-        const q = dnsPacket.decode(frame.subarray(2));
-        const name = q.questions?.[0]?.name ?? '';
-        const body = dnsPacket.encode({ type: 'response', id: q.id ?? 0, questions: q.questions ?? [], answers: Array.from({ length: 40 }, (_, i) => ({ type: 'A' as const, name, ttl: 60, data: `198.51.100.${i + 1}` })) });
-        const out = Buffer.alloc(2 + body.length);
-        out.writeUInt16BE(body.length, 0);
-        out.set(body, 2);
-        c.end(out);
-      });
-    });
-    await new Promise<void>((resolve) => tcp.listen(port, '127.0.0.1', resolve));
     const r = responder([], new DnsForwarder({ upstreams: [{ host: '127.0.0.1', port }], timeoutMs: 2_000 }));
     try {
       const overUdp = decode(await r.handle(query('big.example', 'A', 5), 'udp'));
