@@ -24,7 +24,11 @@
  * (the serialiser), which can show in RSS right after it; the heap figures
  * are not affected.
  *
- *     node dist/bench/netns-soak.js [--minutes N]
+ * With `--path udp` the daemons move the same stream over a direct UDP path
+ * (on the lab link, as the comparison benchmarks do): the relay then only
+ * holds the two idle control connections and is sampled all the same.
+ *
+ *     node dist/bench/netns-soak.js [--minutes N] [--path relay|udp]
  *
  * Root only. Progress on stderr; a summary and, last, one JSON line on stdout.
  */
@@ -33,7 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNetnsLab } from '../src/demo/netns-lab.js';
 import { IPERF3_PORT } from '../testkit/netns-measure.js';
-import { startLabDaemon, startLabRelay, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
 import { readHeapSnapshot, topGrowers, type Grower, type HeapSummary } from './heap-snapshot.js';
 import { MIB, rssBytes } from './proc-stats.js';
@@ -56,6 +60,10 @@ const SNAPSHOT_TIMEOUT_MS = 60_000;
 const TOP_GROWERS = 8;
 const MESH_A = '10.10.10.3';
 const MESH_B = '10.10.10.4';
+/** How long the daemons get to agree on a direct UDP path with `--path udp`. */
+const DIRECT_READY_TIMEOUT_MS = 30_000;
+const PATHS = ['relay', 'udp'] as const;
+type SoakPath = (typeof PATHS)[number];
 
 function log(msg: string): void {
   process.stderr.write(`[netns-soak] ${msg}\n`);
@@ -154,6 +162,9 @@ async function main(): Promise<void> {
   const mi = process.argv.indexOf('--minutes');
   const minutes = mi > 0 ? Number(process.argv[mi + 1]) : SOAK_MINUTES_DEFAULT;
   if (!(minutes >= 1 && minutes <= 24 * 60)) throw new Error(`--minutes: expected 1..1440, got ${process.argv[mi + 1]}`);
+  const pi = process.argv.indexOf('--path');
+  const path = (pi > 0 ? process.argv[pi + 1] : 'relay') as SoakPath;
+  if (!PATHS.includes(path)) throw new Error(`--path: expected ${PATHS.join(' or ')}, got ${String(process.argv[pi + 1])}`);
   const seconds = Math.round(minutes * 60);
   const heapDir = mkdtempSync(join(tmpdir(), 'sm-soak-heap-'));
   const snapEnv = (name: string): Record<string, string> => {
@@ -169,11 +180,22 @@ async function main(): Promise<void> {
     const ma = await net.addMember('a', { address: `${MESH_A}/24` });
     const mb = await net.addMember('b', { address: `${MESH_B}/24` });
     const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile, env: snapEnv('relay') });
-    // --no-direct: the soak keeps all three processes (both daemons and the relay) under load.
-    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: ['--no-direct'] as string[] } as const;
-    const a = await startLabDaemon(lab, 'a', { ...common, certFile: ma.certFile, dir: ma.dir, env: snapEnv('a') });
-    const b = await startLabDaemon(lab, 'b', { ...common, certFile: mb.certFile, dir: mb.dir, env: snapEnv('b') });
+    // relay: --no-direct keeps all three processes (both daemons and the relay) under load.
+    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: path === 'relay' ? ['--no-direct'] : [] } as const;
+    const a = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir, env: snapEnv('a') });
+    const b = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir, env: snapEnv('b') });
     if ((await waitForPing(lab, 'a', MESH_B, 30_000)) === null) throw new Error('no ping across the tunnel');
+    if (path === 'udp') {
+      const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
+      try {
+        for (const [d, peer] of [[a, 'b'], [b, 'a']] as const) {
+          const p = await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === 'udp', DIRECT_READY_TIMEOUT_MS);
+          if (p === null) throw new Error(`no direct UDP path within ${DIRECT_READY_TIMEOUT_MS} ms`);
+        }
+      } finally {
+        await keep.stop();
+      }
+    }
     const pids = { 'daemon a (sender)': a.proc.pid, 'daemon b (receiver)': b.proc.pid, relay: relay.proc.pid };
     const dirs: Record<string, string> = { 'daemon a (sender)': join(heapDir, 'a'), 'daemon b (receiver)': join(heapDir, 'b'), relay: join(heapDir, 'relay') };
     const snaps: Record<string, Array<{ point: HeapPoint; summary: HeapSummary }>> = Object.fromEntries(Object.keys(pids).map((k) => [k, []]));
@@ -233,13 +255,14 @@ async function main(): Promise<void> {
         flat: heapGrowthMiB <= HEAP_FLAT_BOUND_MIB && r.growthMiB <= RSS_FLAT_BOUND_MIB,
       };
     });
-    out = { seconds, sampleS: SAMPLE_S, warmupS: seconds * WARMUP_FRACTION, mbps, results, heap, heapBoundMiB: HEAP_FLAT_BOUND_MIB, rssBoundMiB: RSS_FLAT_BOUND_MIB };
+    const carrier = path === 'udp' ? await Promise.all([waitForPeerPath(a, 'b', () => true, 5_000), waitForPeerPath(b, 'a', () => true, 5_000)]) : null;
+    out = { path, carrierAtEnd: carrier?.map((p) => p?.carrier ?? null) ?? null, seconds, sampleS: SAMPLE_S, warmupS: seconds * WARMUP_FRACTION, mbps, results, heap, heapBoundMiB: HEAP_FLAT_BOUND_MIB, rssBoundMiB: RSS_FLAT_BOUND_MIB };
   } finally {
     await lab.teardown();
     await net.cleanup();
   }
   const rs = out['results'] as SoakSeries[];
-  process.stdout.write(`iperf3 1 stream for ${String(out['seconds'])} s at ${(out['mbps'] as number).toFixed(0)} Mbit/s\n`);
+  process.stdout.write(`${String(out['path'])} path${out['carrierAtEnd'] !== null ? ` (carrier at the end: ${JSON.stringify(out['carrierAtEnd'])})` : ''}: iperf3 1 stream for ${String(out['seconds'])} s at ${(out['mbps'] as number).toFixed(0)} Mbit/s\n`);
   for (const r of rs) {
     process.stdout.write(`${r.process}: start ${r.startMiB.toFixed(1)} MiB, after warm-up ${r.afterWarmupMiB.toFixed(1)}, max ${r.maxMiB.toFixed(1)}, end ${r.endMiB.toFixed(1)}; last quarter - first quarter ${r.growthMiB >= 0 ? '+' : ''}${r.growthMiB.toFixed(1)} MiB; slope ${r.slopeMiBPerMin.toFixed(2)} MiB/min\n`);
   }

@@ -26,7 +26,9 @@ export {
  * Daemon flags that keep direct paths on the lab link: the node offers only its lab address as a candidate
  * (`--p2p-listen`), so a direct path can never run through another tunnel in the namespace. The comparison
  * benchmarks need it: with wireguard-go up beside the daemons, a candidate on wireguard's tunnel address
- * could win the race and the "direct" row would measure ShadowMesh inside wireguard-go. Returns `args` with
+ * could win the race and the "direct" row would measure ShadowMesh inside wireguard-go. The selector moves such a
+ * path to the wire after its dwell (path-rank.ts: on-link before a tunnel device), but a measurement must not
+ * start on the wrong path or include the switch. Returns `args` with
  * the flag added, or unchanged when they turn direct paths off (`--no-direct` refuses a listener address).
  */
 export function labLinkOnly(lab: NetnsLab, node: string, args: readonly string[]): string[] {

@@ -8,6 +8,7 @@
  * (u32 LE after a 4-byte header with a non-probe type byte).
  */
 import type { Clock, TimerHandle } from '../src/util/clock.js';
+import type { OnLinkTest } from '../src/node/path/path-rank.js';
 import { PathManager, type PathManagerOptions } from '../src/node/path/path-manager.js';
 import type { RelaySender } from '../src/node/path/relay-path.js';
 import { FakeClock } from './fake-clock.js';
@@ -92,6 +93,9 @@ export interface LabOptions {
   /** Time the connector takes to produce a path after 'want_direct'. */
   connectMs?: number;
   manager?: PathManagerOptions;
+  /** Which remote addresses both managers count as on a link of their machine (path-rank.ts); default none, so
+   *  the ranks do not depend on the interfaces of the machine running the tests. */
+  onLink?: OnLinkTest;
 }
 
 export class Lab {
@@ -121,8 +125,9 @@ export class Lab {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
       return seed / 2 ** 31;
     };
-    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random }, o.manager);
-    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random }, o.manager);
+    const onLink = o.onLink ?? ((): boolean => false);
+    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink }, o.manager);
+    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink }, o.manager);
     this.relay.attach(A, (src, f) => this.a.onRelayFrame(src, f));
     this.relay.attach(B, (src, f) => this.b.onRelayFrame(src, f));
     this.a.onFrame = (_src, f) => this.atA.push(frameNumber(f));

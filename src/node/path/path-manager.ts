@@ -50,7 +50,7 @@ import { systemClock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import type { FrameTransport, Path, PathCarrier, PathKind } from './path.js';
-import { carrierRank, directPathRank } from './path-rank.js';
+import { carrierRank, directPathRank, isOnLinkNow, type OnLinkTest } from './path-rank.js';
 import { PathCode } from './path-errors.js';
 import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
@@ -124,6 +124,9 @@ export interface PathManagerDeps {
   /** Whether the directory lists `peerId`: relay deliveries from anyone else get no per-peer state here (they still
    *  reach onFrame, whose owner drops them). Without it every sender is tracked. */
   isMember?: (peerId: Uint8Array) => boolean;
+  /** Whether a remote address is on a link of this machine (path-rank.ts); default: this machine's interfaces,
+   *  read once per new path or new remote. */
+  onLink?: OnLinkTest;
 }
 
 export type PathDropReason =
@@ -198,12 +201,19 @@ class DirectEntry {
   migrationFromMs = Number.NaN;
   everSelected = false;
   readonly probes = new Map<bigint, number>();
+  /** The rank of `path.remote` as it was when last ranked: a path that roams is ranked again. */
+  #ranked: { remote: string; rank: number } | null = null;
   constructor(readonly path: Path, times: DirectTimes, rttWindowMs: number) {
     this.times = times;
     this.rtt = new RttWindow(rttWindowMs);
   }
   get closed(): boolean {
     return this.dead || this.path.closed;
+  }
+  rank(onLink: OnLinkTest): number {
+    const remote = this.path.remote;
+    if (this.#ranked === null || this.#ranked.remote !== remote) this.#ranked = { remote, rank: directPathRank(this.path.carrier, remote, onLink) };
+    return this.#ranked.rank;
   }
 }
 
@@ -233,6 +243,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   #policy: Readonly<SelectorPolicy>;
   readonly #relay: RelaySender;
   readonly #isMember: (peerId: Uint8Array) => boolean;
+  readonly #onLink: OnLinkTest;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerPaths>();
@@ -258,6 +269,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#o = resolveOptions(options);
     this.#relay = deps.relay;
     this.#isMember = deps.isMember ?? (() => true);
+    this.#onLink = deps.onLink ?? isOnLinkNow;
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
     this.timers = new PathTimers<PeerPaths, DirectEntry>(
@@ -552,7 +564,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
       }
       cands.push({
         id: d.path.id, kind: 'direct', alive: true, rttMs: d.rtt.estimate(now), sinceAckMs: this.timers.sinceAckMs(d.times, now),
-        ageMs: now - d.times.addedAtMs, rank: directPathRank(d.path.carrier, d.path.remote),
+        ageMs: now - d.times.addedAtMs, rank: d.rank(this.#onLink),
         carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now),
       });
     }

@@ -23,7 +23,8 @@
  *     margin, max(rttMarginMs, current RTT x rttMarginRatio): hysteresis,
  *     so two near-equal paths do not flap.
  *     A direct path of a preferred rank (path-rank.ts: UDP before WSS,
- *     since UDP survives NAT rebinding and avoids TCP over TCP; a local
+ *     since UDP survives NAT rebinding and avoids TCP over TCP; an address
+ *     on a link of this machine before one behind a tunnel device, a local
  *     network address before a public one) whose RTT
  *     is within the absolute margin of the current one also wins after the
  *     dwell ('better_carrier'); the margin keeps it from flapping.
