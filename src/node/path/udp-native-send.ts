@@ -30,8 +30,12 @@
  *    UDP_GSO_MAX_SEGMENTS datagrams or UDP_GSO_MAX_BYTES bytes instead of one
  *    per datagram. It returns how many bytes the kernel took, a whole number
  *    of segments from the start; the caller sends the rest one by one. The
- *    first refusal other than EAGAIN (a kernel or device without the offload,
- *    EIO when the route cannot checksum it) turns it off for this socket.
+ *    first refusal other than EAGAIN turns it off for that destination only:
+ *    what the kernel refuses depends on the route (EINVAL when a segment and
+ *    its headers exceed the route's MTU, EIO when the route's device cannot
+ *    checksum it or IPsec transforms it), so one peer behind such a route
+ *    does not cost every other peer the offload. A kernel without the offload
+ *    at all refuses once per destination, one failed syscall each.
  */
 import type { Socket } from 'node:dgram';
 import { nativeTunIfPresent, type NativeTunAddon } from '../device/native-loader.js';
@@ -45,6 +49,13 @@ export const UDP_GSO_MAX_SEGMENTS = 64;
 export const UDP_GSO_MAX_BYTES = 65_535 - 8 - 40;
 const EAGAIN = 11;
 
+/** A destination's sockaddr (null: not a literal of our family; dgram sends those) and its offload state. */
+interface Destination {
+  readonly to: Uint8Array | null;
+  /** 0 while UDP_SEGMENT is used towards it; else the errno of the refusal that turned it off. */
+  segmentsOff: number;
+}
+
 /** The part of the addon this needs (native/tuntap.cc). */
 export type NativeDatagramAddon = Pick<NativeTunAddon, 'socketAddress' | 'sendDatagram'> & Partial<Pick<NativeTunAddon, 'sendSegments'>>;
 
@@ -52,11 +63,11 @@ export class UdpNativeSend {
   readonly #fd: number;
   readonly #family: 4 | 6;
   readonly #addon: NativeDatagramAddon;
-  /** Address text as handed to the socket -> port -> sockaddr (null: not a literal of our family; dgram sends those). */
-  readonly #to = new Map<string, Map<number, Uint8Array | null>>();
+  /** Address text as handed to the socket -> port -> destination. */
+  readonly #to = new Map<string, Map<number, Destination>>();
   #entries = 0;
-  /** 0 while segmentation offload is in use; else the errno that turned it off (-1: the addon has no sendSegments). */
-  #segmentsOff: number;
+  /** The addon has sendSegments. */
+  readonly #segments: boolean;
 
   /**
    * For a bound dgram socket: null when this platform has no addon or the fd cannot be found, and the transport
@@ -75,17 +86,22 @@ export class UdpNativeSend {
     this.#fd = fd;
     this.#family = family;
     this.#addon = addon;
-    this.#segmentsOff = typeof addon.sendSegments === 'function' ? 0 : -1;
+    this.#segments = typeof addon.sendSegments === 'function';
   }
 
-  /** 0 while sendSegments() uses UDP segmentation offload; else why not (errno of the refusal that turned it off, -1 no addon call). */
-  get segmentsOff(): number {
-    return this.#segmentsOff;
+  /**
+   * 0 while sendSegments() uses UDP segmentation offload towards this destination; else why not: the errno of the
+   * refusal that turned it off there, -1 when the addon has no sendSegments or the address is no literal of our family.
+   */
+  segmentsOff(address: string, port: number): number {
+    if (!this.#segments) return -1;
+    const d = this.#destination(address, port);
+    return d.to === null ? -1 : d.segmentsOff;
   }
 
   /** Hand `bytes` to the kernel for `address` (the socket's text for it) and `port`; false: send it through dgram. */
   send(bytes: Uint8Array, address: string, port: number): boolean {
-    const to = this.#sockaddr(address, port);
+    const to = this.#destination(address, port).to;
     if (to === null) return false;
     return this.#addon.sendDatagram(this.#fd, bytes, to) === bytes.length;
   }
@@ -97,16 +113,17 @@ export class UdpNativeSend {
    */
   sendSegments(bytes: Uint8Array, segment: number, address: string, port: number): number {
     const send = this.#addon.sendSegments;
-    if (this.#segmentsOff !== 0 || send === undefined || segment < 1 || segment > UDP_GSO_MAX_BYTES) return 0;
-    const to = this.#sockaddr(address, port);
-    if (to === null) return 0;
+    if (send === undefined || segment < 1 || segment > UDP_GSO_MAX_BYTES) return 0;
+    const d = this.#destination(address, port);
+    const to = d.to;
+    if (to === null || d.segmentsOff !== 0) return 0;
     const batch = Math.min(UDP_GSO_MAX_SEGMENTS, Math.floor(UDP_GSO_MAX_BYTES / segment)) * segment;
     let off = 0;
     while (off < bytes.length) {
       const part = bytes.subarray(off, Math.min(bytes.length, off + batch));
       const n = send(this.#fd, part, to, segment);
       if (n !== part.length) {
-        if (n < 0 && n !== -EAGAIN) this.#segmentsOff = -n;
+        if (n < 0 && n !== -EAGAIN) d.segmentsOff = -n;
         return off;
       }
       off += part.length;
@@ -114,7 +131,7 @@ export class UdpNativeSend {
     return off;
   }
 
-  #sockaddr(address: string, port: number): Uint8Array | null {
+  #destination(address: string, port: number): Destination {
     let ports = this.#to.get(address);
     const known = ports?.get(port);
     if (known !== undefined) return known;
@@ -133,8 +150,9 @@ export class UdpNativeSend {
       ports = new Map();
       this.#to.set(address, ports);
     }
-    ports.set(port, to);
+    const d: Destination = { to, segmentsOff: 0 };
+    ports.set(port, d);
     this.#entries++;
-    return to;
+    return d;
   }
 }

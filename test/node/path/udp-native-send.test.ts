@@ -21,6 +21,7 @@ import { next, until } from '../../../testkit/direct-transport-fixture.js';
 
 const EAGAIN = 11;
 const EIO = 5;
+const EINVAL = 22;
 
 async function boundSocket(type: 'udp4' | 'udp6', host: string): Promise<{ s: Socket; port: number; got: Buffer[] }> {
   const s = createSocket({ type, ipv6Only: false });
@@ -164,7 +165,7 @@ test('UdpNativeSend: one sockaddr per destination, remembered and bounded; true 
   assert.equal(addon.addresses.length, after + 1, 'an entry from before the restart is built again');
 });
 
-test('UdpNativeSend.sendSegments: batches within the kernel\'s limits; a refusal returns what was taken; EAGAIN keeps the offload, any other error turns it off', () => {
+test('UdpNativeSend.sendSegments: batches within the kernel\'s limits; a refusal returns what was taken; EAGAIN keeps the offload, any other error turns it off for that destination', () => {
   const calls: Array<[number, number]> = [];
   let answer = (bytes: Uint8Array): number => bytes.length;
   const addon: NativeDatagramAddon = {
@@ -172,7 +173,7 @@ test('UdpNativeSend.sendSegments: batches within the kernel\'s limits; a refusal
     sendSegments: (_fd, bytes, _to, segment) => { calls.push([bytes.length, segment]); return answer(bytes); },
   };
   const n = new UdpNativeSend(7, 6, addon);
-  assert.equal(n.segmentsOff, 0);
+  assert.equal(n.segmentsOff('::1', 9), 0);
   // 1,472-byte segments: 44 fit in one IP datagram's worth of bytes.
   const per = Math.floor(UDP_GSO_MAX_BYTES / 1_472);
   assert.equal(per, 44);
@@ -187,18 +188,29 @@ test('UdpNativeSend.sendSegments: batches within the kernel\'s limits; a refusal
   calls.length = 0;
   answer = (bytes) => (calls.length === 2 ? -EAGAIN : bytes.length);
   assert.equal(n.sendSegments(frame, 1_472, '::1', 9), per * 1_472);
-  assert.equal(n.segmentsOff, 0);
-  // EIO (no checksum offload on the route): nothing taken, and the offload is off for good.
+  assert.equal(n.segmentsOff('::1', 9), 0);
+  // EIO (no checksum offload on the route to ::1 port 9): nothing taken, and the offload is off there for good...
   answer = () => -EIO;
   assert.equal(n.sendSegments(frame, 1_472, '::1', 9), 0);
-  assert.equal(n.segmentsOff, EIO);
+  assert.equal(n.segmentsOff('::1', 9), EIO);
   calls.length = 0;
   answer = (bytes) => bytes.length;
   assert.equal(n.sendSegments(frame, 1_472, '::1', 9), 0);
   assert.equal(calls.length, 0, 'not asked again');
+  // ...and only there: another destination of the same socket keeps it.
+  assert.equal(n.sendSegments(frame, 1_472, '::ffff:10.0.0.2', 9), frame.length);
+  assert.equal(calls.length, 3);
+  assert.equal(n.segmentsOff('::ffff:10.0.0.2', 9), 0);
+  // EINVAL (a segment and its headers above the route's MTU) towards a third: off there, still on for the second.
+  answer = () => -EINVAL;
+  assert.equal(n.sendSegments(frame, 1_472, '::ffff:10.0.0.3', 9), 0);
+  assert.equal(n.segmentsOff('::ffff:10.0.0.3', 9), EINVAL);
+  answer = (bytes) => bytes.length;
+  assert.equal(n.sendSegments(frame, 1_472, '::ffff:10.0.0.2', 9), frame.length);
   // Without the addon call, or without a sockaddr: nothing taken.
   assert.equal(new UdpNativeSend(7, 6, recordingAddon()).sendSegments(frame, 1_472, '::1', 9), 0);
-  assert.equal(new UdpNativeSend(7, 6, recordingAddon()).segmentsOff, -1);
+  assert.equal(new UdpNativeSend(7, 6, recordingAddon()).segmentsOff('::1', 9), -1);
+  assert.equal(n.segmentsOff('fe80::1%eth0', 9), -1);
   assert.equal(new UdpNativeSend(7, 6, { ...recordingAddon(), sendSegments: () => 0 }).sendSegments(frame, 1_472, 'fe80::1%eth0', 9), 0);
 });
 
