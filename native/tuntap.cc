@@ -497,6 +497,37 @@ void HookReaderCleanup(napi_env env) {
   hooked = true;
 }
 
+// Poll r->fd for `events`, calling `onBatch` per batch, and register the reader. On failure the reader is
+// freed, a JS exception is pending and false is returned; r->fd stays the caller's to close (a dup it made).
+bool StartPolling(Napi::Env env, Reader* r, Napi::Function onBatch, int events, const char* what, const char* asyncName) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    delete r;
+    ThrowType(env, "no event loop");
+    return false;
+  }
+  int rc = uv_poll_init(loop, &r->poll, r->fd);
+  if (rc < 0) {
+    delete r;
+    ThrowErrno(env, "uv_poll_init", -rc, what);
+    return false;
+  }
+  r->env = env;
+  r->poll.data = r;
+  r->onBatch = Napi::Persistent(onBatch);
+  r->context = new Napi::AsyncContext(env, asyncName);
+  rc = uv_poll_start(&r->poll, events, OnReadable);
+  if (rc < 0) {
+    r->stopped = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
+    ThrowErrno(env, "uv_poll_start", -rc, what);
+    return false;
+  }
+  HookReaderCleanup(env);
+  gReaders[r->fd] = r;
+  return true;
+}
+
 Napi::Value StartReader(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsArrayBuffer() || !info[2].IsTypedArray() ||
@@ -515,34 +546,16 @@ Napi::Value StartReader(const Napi::CallbackInfo& info) {
     return ThrowType(env, "startReader: slab or lengths too small for slotBytes * batch");
   }
   if (gReaders.count(fd) != 0) return ThrowType(env, "startReader: this fd already has a reader");
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return ThrowType(env, "startReader: no event loop");
 
   Reader* r = new Reader();
   r->fd = fd;
-  r->env = env;
   r->slab = static_cast<uint8_t*>(slab.Data());
   r->lengths = lengths.Data();
   r->slotBytes = static_cast<size_t>(slotBytes);
   r->batch = static_cast<size_t>(batch);
-  int rc = uv_poll_init(loop, &r->poll, fd);
-  if (rc < 0) {
-    delete r;
-    return ThrowErrno(env, "uv_poll_init", -rc, "reader");
-  }
-  r->poll.data = r;
-  r->onBatch = Napi::Persistent(info[5].As<Napi::Function>());
   r->slabRef = Napi::Persistent(slab);
   r->lengthsRef = Napi::Persistent(lengths);
-  r->context = new Napi::AsyncContext(env, "shadowmesh-tun-reader");
-  rc = uv_poll_start(&r->poll, UV_READABLE | UV_DISCONNECT, OnReadable);
-  if (rc < 0) {
-    r->stopped = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
-    return ThrowErrno(env, "uv_poll_start", -rc, "reader");
-  }
-  HookReaderCleanup(env);
-  gReaders[fd] = r;
+  StartPolling(env, r, info[5].As<Napi::Function>(), UV_READABLE | UV_DISCONNECT, "reader", "shadowmesh-tun-reader");
   return env.Undefined();
 }
 
@@ -572,43 +585,26 @@ Napi::Value StartDatagramReader(const Napi::CallbackInfo& info) {
       static_cast<size_t>(batch) * kSourceBytes > sources.ByteLength() || static_cast<size_t>(slotBytes * batch) > slab.ByteLength()) {
     return ThrowType(env, "startDatagramReader: fd >= 0, batch 1-64, and slab, lengths, sources (28 bytes a slot) and segments large enough");
   }
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) return ThrowType(env, "startDatagramReader: no event loop");
   int dupFd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dupFd < 0) return ThrowErrno(env, "fcntl(F_DUPFD_CLOEXEC)", errno, "datagram reader");
 
   Reader* r = new Reader();
   r->fd = dupFd;
   r->datagrams = true;
-  r->env = env;
   r->slab = static_cast<uint8_t*>(slab.Data());
   r->lengths = lengths.Data();
   r->sources = sources.Data();
   r->segments = segments.Data();
   r->slotBytes = static_cast<size_t>(slotBytes);
   r->batch = static_cast<size_t>(batch);
-  int rc = uv_poll_init(loop, &r->poll, dupFd);
-  if (rc < 0) {
-    delete r;
-    ::close(dupFd);
-    return ThrowErrno(env, "uv_poll_init", -rc, "datagram reader");
-  }
-  r->poll.data = r;
-  r->onBatch = Napi::Persistent(info[7].As<Napi::Function>());
   r->slabRef = Napi::Persistent(slab);
   r->lengthsRef = Napi::Persistent(lengths);
   r->sourcesRef = Napi::Persistent(sources);
   r->segmentsRef = Napi::Persistent(segments);
-  r->context = new Napi::AsyncContext(env, "shadowmesh-udp-reader");
-  rc = uv_poll_start(&r->poll, UV_READABLE, OnReadable);
-  if (rc < 0) {
-    r->stopped = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), FreeReader);
+  if (!StartPolling(env, r, info[7].As<Napi::Function>(), UV_READABLE, "datagram reader", "shadowmesh-udp-reader")) {
     ::close(dupFd);
-    return ThrowErrno(env, "uv_poll_start", -rc, "datagram reader");
+    return env.Undefined();
   }
-  HookReaderCleanup(env);
-  gReaders[dupFd] = r;
   return Napi::Number::New(env, dupFd);
 }
 

@@ -10,6 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import { randomBytes } from '../../../src/crypto/bytes.js';
 import { loadNativeTun } from '../../../src/node/device/native-loader.js';
@@ -170,6 +172,25 @@ function sockaddr6(a: number[], port: number, scope = 0): Uint8Array {
   new DataView(s.buffer).setUint32(24, scope, true);
   return s;
 }
+
+test('addon readers on an fd that cannot be polled (a regular file): both throw from uv_poll_init at once and leave no descriptor or reader behind', () => {
+  const addon = loadNativeTun();
+  const fd = openSync(fileURLToPath(import.meta.url), 'r');
+  const open = (): number => readdirSync('/proc/self/fd').length;
+  const byUvPollInit = (e: unknown): boolean => (e as { syscall?: string }).syscall === 'uv_poll_init';
+  try {
+    const before = open();
+    const slot = 2_048;
+    const slab = new ArrayBuffer(4 * slot);
+    assert.throws(() => addon.startDatagramReader(fd, slab, new Uint32Array(4), new Uint8Array(4 * 28), new Uint16Array(4), slot, 4, () => {}), byUvPollInit);
+    assert.equal(open(), before, 'the reader\'s dup of the fd is closed');
+    assert.throws(() => addon.startReader(fd, slab, new Uint32Array(4), slot, 4, () => {}), byUvPollInit);
+    assert.throws(() => addon.startReader(fd, slab, new Uint32Array(4), slot, 4, () => {}), byUvPollInit, 'nothing was registered for the fd');
+    assert.equal(open(), before);
+  } finally {
+    closeSync(fd);
+  }
+});
 
 test('batch parsing: IPv4, IPv4-mapped, IPv6 with and without a scope, an unknown family dropped and counted; a segment size cuts, one at or above the length does not; read errors counted', async () => {
   const socket = await bound('udp4', '127.0.0.1');
