@@ -9,7 +9,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, openSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -18,22 +17,17 @@ import { loadNativeTun } from '../../../src/node/device/native-loader.js';
 import { dgramFd } from '../../../src/node/path/udp-socket-buffers.js';
 import { UdpNativeReceive, UDP_READ_BATCH, UDP_SOURCE_TEXT_MAX, type NativeDatagramReadAddon } from '../../../src/node/path/udp-native-receive.js';
 import { until } from '../../../testkit/direct-transport-fixture.js';
+import { boundUdpSocket } from '../../../testkit/udp-socket.js';
 
 const EBADF = 9;
-
-async function bound(type: 'udp4' | 'udp6', host: string): Promise<Socket> {
-  const s = createSocket({ type, ipv6Only: false });
-  await new Promise<void>((resolve) => s.bind(0, host, resolve));
-  return s;
-}
 
 type Got = Array<{ bytes: Buffer; address: string; port: number }>;
 
 test('addon reader: datagrams from IPv4 and IPv6 senders arrive in order with their sources; a run sent with segmentation offload comes back cut exactly; dgram sees none of it', async () => {
   const addon = loadNativeTun();
-  const rx = await bound('udp6', '::');
-  const tx4 = await bound('udp4', '127.0.0.1');
-  const tx6 = await bound('udp6', '::1');
+  const rx = await boundUdpSocket('udp6', '::');
+  const tx4 = await boundUdpSocket('udp4', '127.0.0.1');
+  const tx6 = await boundUdpSocket('udp6', '::1');
   const got: Got = [];
   let dgramSaw = 0;
   rx.on('message', () => { dgramSaw++; });
@@ -86,8 +80,8 @@ test('addon reader: a fatal read hands the socket back to dgram with GRO off; no
     setUdpGro: (fd, on) => { groCalls.push(on); return real.setUdpGro(fd, on); },
     close: (fd) => real.close(fd),
   };
-  const rx = await bound('udp4', '127.0.0.1');
-  const tx = await bound('udp4', '127.0.0.1');
+  const rx = await boundUdpSocket('udp4', '127.0.0.1');
+  const tx = await boundUdpSocket('udp4', '127.0.0.1');
   const viaDgram: Buffer[] = [];
   rx.on('message', (m) => viaDgram.push(m));
   const got: Got = [];
@@ -111,13 +105,13 @@ test('addon reader: a fatal read hands the socket back to dgram with GRO off; no
     tx.close();
   }
 
-  const plain = await bound('udp4', '127.0.0.1');
+  const plain = await boundUdpSocket('udp4', '127.0.0.1');
   try {
     assert.equal(UdpNativeReceive.forSocket(plain, () => {}, {}), null, 'an addon without the calls');
     assert.equal(UdpNativeReceive.forSocket(plain, () => {}, { ...addon, startDatagramReader: () => { throw new TypeError('no'); } }), null, 'a reader that cannot start');
     const viaPlain: Buffer[] = [];
     plain.on('message', (m) => viaPlain.push(m));
-    const tx2 = await bound('udp4', '127.0.0.1');
+    const tx2 = await boundUdpSocket('udp4', '127.0.0.1');
     tx2.send(Buffer.from('still dgram'), plain.address().port, '127.0.0.1');
     await until(() => viaPlain.length === 1, 5_000, 'dgram kept reading');
     tx2.close();
@@ -193,7 +187,7 @@ test('addon readers on an fd that cannot be polled (a regular file): both throw 
 });
 
 test('batch parsing: IPv4, IPv4-mapped, IPv6 with and without a scope, an unknown family dropped and counted; a segment size cuts, one at or above the length does not; read errors counted', async () => {
-  const socket = await bound('udp4', '127.0.0.1');
+  const socket = await boundUdpSocket('udp4', '127.0.0.1');
   const f = fillingAddon();
   const got: Array<[number, string, number]> = [];
   const r = UdpNativeReceive.forSocket(socket, (bytes, address, port) => got.push([bytes.length, address, port]), f.addon);

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import { openSync, closeSync } from 'node:fs';
 
 import { randomBytes, toHex } from '../../../src/crypto/bytes.js';
@@ -18,14 +18,14 @@ import { UdpNativeSend, UDP_GSO_MAX_BYTES, UDP_GSO_MAX_SEGMENTS, UDP_NATIVE_ADDR
 import { UdpTransport } from '../../../src/node/path/udp-transport.js';
 import type { UdpPath } from '../../../src/node/path/udp-path.js';
 import { next, until } from '../../../testkit/direct-transport-fixture.js';
+import { boundUdpSocket } from '../../../testkit/udp-socket.js';
 
 const EAGAIN = 11;
 const EIO = 5;
 const EINVAL = 22;
 
 async function boundSocket(type: 'udp4' | 'udp6', host: string): Promise<{ s: Socket; port: number; got: Buffer[] }> {
-  const s = createSocket({ type, ipv6Only: false });
-  await new Promise<void>((resolve) => s.bind(0, host, resolve));
+  const s = await boundUdpSocket(type, host);
   const got: Buffer[] = [];
   s.on('message', (m) => got.push(m));
   return { s, port: s.address().port, got };
