@@ -1,5 +1,5 @@
 /**
- * Where the time goes on the relay path: the netns benchmark's ShadowMesh
+ * Where the time goes on the data path: the netns benchmark's ShadowMesh
  * scenario (src/demo/netns-lab.ts: relay, a, b; `shadowmesh up` in a and
  * b, the relay in its own namespace) with every ShadowMesh process started
  * under `node --cpu-prof`, then a ping run and a single-stream iperf3 from a
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     await lab.teardown();
     await net.cleanup();
   }
-  process.stdout.write(`ShadowMesh relay path (${dev.toUpperCase()}): ping avg ${ping?.avgMs.toFixed(3)} ms p99 ${ping?.p99Ms.toFixed(3)} ms; iperf3 1 stream ${mbps.toFixed(0)} Mbit/s\n`);
+  process.stdout.write(`ShadowMesh (${dev.toUpperCase()}, the path the daemons settled on): ping avg ${ping?.avgMs.toFixed(3)} ms p99 ${ping?.p99Ms.toFixed(3)} ms; iperf3 1 stream ${mbps.toFixed(0)} Mbit/s\n`);
   for (const r of results) print(r);
   process.stdout.write(`${JSON.stringify({ dev, seconds, ping, mbps, profiles: results, dir: root })}\n`);
 }
