@@ -125,6 +125,11 @@ test('the stream lists both members with name, peer, addresses and counters that
     assert.ok(m.admittedAtMs > 0);
   }
   const before = listed.members.members.find((m) => m.name === 'bob')!;
+  // The relay admitting bob is not alice hearing of him: the member list reaches her a moment later.
+  await waitFor('alice knows bob', async () => {
+    const peers = await runCliAsync(['peers', '--json', '--control', sock('alice')]);
+    return peers.status === 0 && (JSON.parse(peers.stdout) as { peers: Array<{ name: string | null }> }).peers.some((p) => p.name === 'bob') ? true : undefined;
+  }, PAGE_WAIT_MS, 200);
   const ping = await runCliAsync(['ping', 'bob', '--count', '3', '--interval', '200ms', '--control', sock('alice')]);
   assert.equal(ping.status, 0, ping.stderr);
   const after = await waitFor('bob\'s counters grown', async () => {
