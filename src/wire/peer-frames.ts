@@ -22,6 +22,10 @@
  *    limits: SM_ERR_WIRE_TOO_LARGE; ranges, empty cert: SM_ERR_WIRE_FIELD).
  *  - timestampMs above Number.MAX_SAFE_INTEGER is SM_ERR_WIRE_FIELD; counter
  *    is a full u64 bigint; indices are u32.
+ *  - readDataFrame is decodePeerFrame's DATA case for the per-packet path:
+ *    the same checks, no exception and no object per frame (it fills the
+ *    caller's view); false means "not a well-formed DATA frame", and the
+ *    caller hands the bytes to decodePeerFrame for the verdict.
  */
 
 import {
@@ -32,6 +36,9 @@ import {
   DATA_RECEIVER_INDEX_OFFSET,
   FrameType,
   HEADER_BYTES,
+  HEADER_RESERVED_OFFSET,
+  HEADER_TYPE_OFFSET,
+  HEADER_VERSION_OFFSET,
   HS_COOKIE_BYTES,
   HS_COOKIE_MAC_BYTES,
   HS_FINISH_BYTES,
@@ -43,6 +50,7 @@ import {
   MAX_CERT_BYTES,
   MAX_PEER_FRAME_BYTES,
   NONCE_BYTES,
+  PROTOCOL_VERSION,
   U32_MAX,
 } from './constants.js';
 import { ByteReader, getU32, getU64 } from './byte-reader.js';
@@ -203,6 +211,35 @@ export function writeDataHeader(buf: Uint8Array, offset: number, receiverIndex: 
 
 function lengthError(bytes: Uint8Array, type: number, expected: string): never {
   return wireFail(WireCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected ${expected}`);
+}
+
+/** A DATA frame's fields as views of its bytes (decodePeerFrame's DATA case), filled in place by readDataFrame. */
+export interface DataFrameView {
+  receiverIndex: number;
+  counter: bigint;
+  header: Uint8Array;
+  sealed: Uint8Array;
+}
+
+/** An empty view for readDataFrame to fill. */
+export function newDataFrameView(): DataFrameView {
+  return { receiverIndex: 0, counter: 0n, header: new Uint8Array(0), sealed: new Uint8Array(0) };
+}
+
+/**
+ * Fill `view` from `bytes` when they are a well-formed DATA frame (header
+ * version, type and reserved bytes, DATA_MIN_BYTES..MAX_PEER_FRAME_BYTES) and
+ * return true; false otherwise, `view` then unspecified. The views alias `bytes`.
+ */
+export function readDataFrame(bytes: Uint8Array, view: DataFrameView): boolean {
+  if (bytes.length < DATA_MIN_BYTES || bytes.length > MAX_PEER_FRAME_BYTES) return false;
+  if (bytes[HEADER_VERSION_OFFSET] !== PROTOCOL_VERSION || bytes[HEADER_TYPE_OFFSET] !== FrameType.Data) return false;
+  if (bytes[HEADER_RESERVED_OFFSET] !== 0 || bytes[HEADER_RESERVED_OFFSET + 1] !== 0) return false;
+  view.receiverIndex = getU32(bytes, DATA_RECEIVER_INDEX_OFFSET);
+  view.counter = getU64(bytes, DATA_COUNTER_OFFSET);
+  view.header = bytes.subarray(0, DATA_HEADER_BYTES);
+  view.sealed = bytes.subarray(DATA_HEADER_BYTES);
+  return true;
 }
 
 /**

@@ -10,6 +10,8 @@
  *     an open-ended sealed part and stays valid within its bounds, and that
  *     HS_INIT's optional cookie (exactly HS_COOKIE_MAC_BYTES) may be added
  *     to or cut from its end.
+ *  5. readDataFrame (the per-packet DATA reader) accepts exactly what
+ *     decodePeerFrame decodes as DATA, with the same fields.
  * Long mode: SHADOWMESH_FUZZ_SECONDS (see testkit/fuzz-config.ts).
  */
 
@@ -30,7 +32,7 @@ import {
   HS_RESP_FIXED_BYTES,
   MAX_PEER_FRAME_BYTES,
 } from '../../src/wire/constants.js';
-import { decodePeerFrame, encodePeerFrame, writeDataHeader, type PeerFrame } from '../../src/wire/peer-frames.js';
+import { decodePeerFrame, encodePeerFrame, newDataFrameView, readDataFrame, writeDataHeader, type PeerFrame } from '../../src/wire/peer-frames.js';
 import { decodeRelayFrame } from '../../src/wire/relay-frames.js';
 import { frameLikeBytes, mutate, peerFrameArb, u32 } from '../../testkit/wire-arbitraries.js';
 import { FUZZ_TEST_TIMEOUT_MS, fuzzParams } from '../../testkit/fuzz-config.js';
@@ -61,6 +63,27 @@ function decodeIsTotal(bytes: Uint8Array): void {
   }
   assert.deepEqual(bytes, before, 'decoder modified its input');
   assert.deepEqual(encodePeerFrame(frame), bytes, 're-encoding a decoded frame changed it');
+}
+
+/** Property 5 on one input: readDataFrame agrees with decodePeerFrame's DATA case, and leaves the input alone. */
+function readDataAgrees(bytes: Uint8Array): void {
+  const before = bytes.slice();
+  let decoded: PeerFrame | null = null;
+  try {
+    decoded = decodePeerFrame(bytes);
+  } catch {
+    // not a frame at all
+  }
+  const view = newDataFrameView();
+  const ok = readDataFrame(bytes, view);
+  assert.deepEqual(bytes, before, 'readDataFrame modified its input');
+  assert.equal(ok, decoded?.type === FrameType.Data, 'readDataFrame and decodePeerFrame disagree on whether this is DATA');
+  if (!ok || decoded?.type !== FrameType.Data) return;
+  assert.equal(view.receiverIndex, decoded.receiverIndex);
+  assert.equal(view.counter, decoded.counter);
+  assert.deepEqual(view.header, decoded.header);
+  assert.deepEqual(view.sealed, decoded.sealed);
+  assert.equal(view.sealed.buffer, bytes.buffer, 'views, not copies');
 }
 
 /** What decoding the encoding of `frame` must give back. */
@@ -138,6 +161,17 @@ describe('peer frames: properties', { timeout: FUZZ_TEST_TIMEOUT_MS }, () => {
       }),
       fuzzParams(200),
     );
+  });
+
+  it('(5) readDataFrame accepts exactly the DATA frames decodePeerFrame decodes, with the same fields', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), readDataAgrees), fuzzParams(300));
+    fc.assert(fc.property(frameLikeBytes(PEER_TYPES, BODY_SIZES), readDataAgrees), fuzzParams(600));
+    fc.assert(fc.property(mutate(validBytes), readDataAgrees), fuzzParams(300));
+    fc.assert(fc.property(validBytes, readDataAgrees), fuzzParams(150));
+    const huge = new Uint8Array(MAX_PEER_FRAME_BYTES + 1);
+    writeDataHeader(huge, 0, 1);
+    readDataAgrees(huge);
+    readDataAgrees(huge.subarray(0, MAX_PEER_FRAME_BYTES));
   });
 
   it('valid peer frames are never accepted as relay frames', () => {
