@@ -33,6 +33,8 @@ export class ClockedRelay {
   #timer: TimerHandle | null = null;
   readonly #receivers = new Map<string, (src: Uint8Array, frame: Uint8Array) => void>();
   delivered = 0;
+  /** Sees each frame handed to the relay, as handed (the relay queues its own copy). */
+  onSend: ((frame: Uint8Array) => void) | null = null;
 
   constructor(clock: Clock, latencyMs: number) {
     this.#clock = clock;
@@ -43,6 +45,7 @@ export class ClockedRelay {
     const src = new Uint8Array(self);
     return {
       send: (dst, frame) => {
+        this.onSend?.(frame);
         if (this.down) return false;
         this.#queue.push({ due: this.#clock.now() + this.latencyMs, src, dst: hex(dst), frame: new Uint8Array(frame) });
         this.#arm();

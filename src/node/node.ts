@@ -320,9 +320,10 @@ export class ShadowNode extends EventEmitter {
     // While the link is down the list stays as it was (nothing can be introduced meanwhile); the next admission reconciles.
     this.link.on('down', (reason: unknown) => this.emit('relay_down', reason));
     this.peers.on('payload', (peerId: Uint8Array, body: Uint8Array) => this.emit('payload', peerId, body));
+    // Device frames, the per-packet case, go straight to the data plane rather than through an event.
+    this.peers.onDeviceFrame = (peerId: Uint8Array, hex: string, body: Uint8Array) => { this.#dataplane?.fromPeer(peerId, body, hex); };
     this.peers.on('inner', (peerId: Uint8Array, innerType: number, body: Uint8Array) => {
-      if (innerType === InnerType.DeviceFrame) this.#dataplane?.fromPeer(peerId, body);
-      else if (innerType === InnerType.PathOffer) this.#onOffer(peerId, body);
+      if (innerType === InnerType.PathOffer) this.#onOffer(peerId, body);
       else this.emit('inner', peerId, innerType, body);
     });
     this.peers.on('established', (peerId: Uint8Array, cert: MemberCertificate) => {

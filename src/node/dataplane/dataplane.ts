@@ -100,6 +100,8 @@ export interface DataplaneDevice {
 /** What the data plane needs of the sessions (PeerManager fits). */
 export interface DataplanePeers {
   sendInner(peerId: Uint8Array, innerType: number, body: Uint8Array): 'sent' | 'queued' | 'dropped';
+  /** Optional: sendInner(peerId, DEVICE_FRAME, body) given the peer's hex too, with no array or string per packet (PeerManager.sendDeviceFrame). */
+  sendDeviceFrame?(peerId: Uint8Array, hex: string, body: Uint8Array): 'sent' | 'queued' | 'dropped';
 }
 
 export interface DataplaneMember {
@@ -155,6 +157,12 @@ export interface DataplaneDeps {
   inboundDestinations?: ReadonlyArray<{ bytes: Uint8Array; prefix: number }>;
   /** TUN, serving as an exit node (`up --advertise-exit-node`): members' packets may have any destination; overrides inboundDestinations. */
   serveExit?: boolean;
+}
+
+/** True when `addr` is one of `addresses` (a member's certified addresses). */
+function holdsAddress(addresses: ReadonlyArray<{ bytes: Uint8Array }>, addr: Uint8Array): boolean {
+  for (let i = 0; i < addresses.length; i++) if (equalBytes(addresses[i]!.bytes, addr)) return true;
+  return false;
 }
 
 /** True when `addr` lies in one of `routes` (same family). */
@@ -309,8 +317,8 @@ export class Dataplane {
     this.#l2?.forgetPeer(peerHex);
   }
 
-  /** An authenticated DEVICE_FRAME body from `peerId` (virtio-net header + packet). */
-  fromPeer(peerId: Uint8Array, body: Uint8Array): void {
+  /** An authenticated DEVICE_FRAME body from `peerId` (virtio-net header + packet); `hex`, when the caller has it, spares a string per packet. */
+  fromPeer(peerId: Uint8Array, body: Uint8Array, hex?: string): void {
     if (!this.#running) return;
     const drops = this.stats.drops;
     const pkt = VNET_HDR_BYTES;
@@ -318,9 +326,9 @@ export class Dataplane {
       drops.runt++;
       return;
     }
+    // Only listed (CA-verified, unrevoked, online) members put frames on the segment or reach the device.
+    const member = this.#members.get(hex ?? peerId);
     if (this.#l2) {
-      // Only listed (CA-verified, unrevoked, online) members put frames on the segment.
-      const member = this.#members.get(peerId);
       if (!member) {
         drops.unknown_peer++;
         return;
@@ -338,7 +346,6 @@ export class Dataplane {
       }
       this.#l2.learn(body, pkt + 6, peerId, member.hex, this.#clock.now());
     } else {
-      const member = this.#members.get(peerId);
       if (!member) {
         drops.unknown_peer++;
         return;
@@ -348,7 +355,7 @@ export class Dataplane {
         drops.not_ip++;
         return;
       }
-      if (!member.addresses.some((a) => equalBytes(a.bytes, src)) && !(this.#acceptRoutes && inRoutes(member.routes, src)) && !this.#fromExit(member, src)) {
+      if (!holdsAddress(member.addresses, src) && !(this.#acceptRoutes && inRoutes(member.routes, src)) && !this.#fromExit(member, src)) {
         drops.spoofed_source++;
         this.#log.debug(`${member.hex.slice(0, 8)} dropped a packet from an address its certificate does not hold${this.#acceptRoutes ? ' nor route' : ''}`);
         return;
@@ -362,7 +369,7 @@ export class Dataplane {
       }
     }
     const engine = this.#policy;
-    if (engine !== null && !this.#policyAllows(engine, body, pkt, 'inbound', this.#members.get(peerId))) return;
+    if (engine !== null && !this.#policyAllows(engine, body, pkt, 'inbound', member)) return;
     let unit = body;
     if (!this.#device.vnetHdr) {
       if (body[VNET_HDR_GSO_TYPE_OFFSET] !== VNET_HDR_GSO_NONE) {
@@ -407,8 +414,8 @@ export class Dataplane {
         }
         const dst = this.#l2.lookup(p, off, this.#clock.now());
         const engine = this.#policy;
-        if (engine !== null && !this.#policyAllows(engine, p, off, 'outbound', dst ? this.#members.get(dst) : undefined)) continue;
-        if (dst) this.#send(dst, p);
+        if (engine !== null && !this.#policyAllows(engine, p, off, 'outbound', dst ? this.#members.get(dst.peerHex) : undefined)) continue;
+        if (dst) this.#send(dst.peerId, dst.peerHex, p);
         else this.#flood(p);
       } else {
         const dstAddr = ipDestination(p, off);
@@ -431,7 +438,7 @@ export class Dataplane {
         }
         const engine = this.#policy;
         if (engine !== null && !this.#policyAllows(engine, p, off, 'outbound', member)) continue;
-        this.#send(member.peerId, p);
+        this.#send(member.peerId, member.hex, p);
       }
     }
   }
@@ -445,10 +452,10 @@ export class Dataplane {
 
   #flood(p: Uint8Array): void {
     this.stats.floods++;
-    for (const m of this.#members.list()) this.#send(m.peerId, p);
+    for (const m of this.#members.list()) this.#send(m.peerId, m.hex, p);
   }
 
-  #send(peerId: Uint8Array, p: Uint8Array): void {
+  #send(peerId: Uint8Array, hex: string, p: Uint8Array): void {
     let body = p;
     if (!this.#device.vnetHdr) {
       // A device without virtio-net headers: add a zero ("no offload") header.
@@ -456,7 +463,9 @@ export class Dataplane {
       body.set(p, VNET_HDR_BYTES);
     }
     // The session copies the body into its frame before returning: views of reused device buffers are safe.
-    if (this.#peers.sendInner(peerId, InnerType.DeviceFrame, body) === 'dropped') this.stats.drops.session_dropped++;
+    const peers = this.#peers;
+    const sent = peers.sendDeviceFrame !== undefined ? peers.sendDeviceFrame(peerId, hex, body) : peers.sendInner(peerId, InnerType.DeviceFrame, body);
+    if (sent === 'dropped') this.stats.drops.session_dropped++;
     else this.stats.toPeers++;
   }
 }

@@ -21,7 +21,7 @@ export const MAC_AGING_MS = 300_000;
 /** Far more MACs than a mesh of members plausibly shows; bounds memory against a flood of forged sources. */
 export const MAX_MAC_ENTRIES = 16_384;
 
-interface MacEntry {
+export interface MacEntry {
   peerHex: string;
   peerId: Uint8Array;
   seenAtMs: number;
@@ -74,8 +74,8 @@ export class L2Switch {
     this.#table.set(key, { peerHex, peerId, seenAtMs: nowMs });
   }
 
-  /** The peer the destination MAC at `offset` lives behind, or null to flood. */
-  lookup(buf: Uint8Array, offset: number, nowMs: number): Uint8Array | null {
+  /** The peer (id and hex) the destination MAC at `offset` lives behind, or null to flood. */
+  lookup(buf: Uint8Array, offset: number, nowMs: number): Readonly<MacEntry> | null {
     if (isGroupMac(buf, offset)) return null;
     const key = macKey(buf, offset);
     const e = this.#table.get(key);
@@ -84,7 +84,7 @@ export class L2Switch {
       this.#table.delete(key);
       return null;
     }
-    return e.peerId;
+    return e;
   }
 
   /** Forget every MAC learned behind a peer (it went offline). */

@@ -50,6 +50,7 @@ import { systemClock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { silentLogger } from '../../util/logger.js';
 import type { FrameTransport, Path, PathCarrier, PathKind } from './path.js';
+import { allocFrameWithHeadroom } from '../dataplane/frame-headroom.js';
 import { carrierRank, directPathRank, isOnLinkNow, type OnLinkTest } from './path-rank.js';
 import { PathCode } from './path-errors.js';
 import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
@@ -331,7 +332,31 @@ export class PathManager extends EventEmitter implements FrameTransport {
       this.#stats.drops.untracked_peer++;
       return this.#relay.send(peerId, frame);
     }
+    return this.#sendOn(p, frame, false);
+  }
+
+  /**
+   * FrameTransport.sendTransient: send() for a frame in the caller's scratch buffer, which it overwrites once this
+   * returns. Only a UDP path takes it as it is (UdpPath.send writes it out or queues a copy before returning);
+   * everything else — the relay, a WSS path, mirroring, a refusal that moves on — gets a copy first. `hex` is
+   * `peerId` in hex (the caller's, so no string per frame).
+   */
+  sendTransient(peerId: Uint8Array, hex: string, frame: Uint8Array): boolean {
+    if (this.#stopped) {
+      this.#stats.drops.stopped++;
+      return false;
+    }
+    const p = this.#peers.get(hex);
+    if (p === undefined) return this.send(peerId, keepableCopy(frame));
+    return this.#sendOn(p, frame, true);
+  }
+
+  #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean): boolean {
     const d = p.selected;
+    if (transient && (d === null || p.mirror || d.path.carrier !== 'udp')) {
+      frame = keepableCopy(frame);
+      transient = false;
+    }
     if (d === null) return p.relay.send(frame);
     const ok = d.path.send(frame);
     if (ok) d.framesSent++;
@@ -345,6 +370,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     // that has answered a probe takes it first: the peer may be closing the selected
     // one while the relay is away, and a frame handed to neither would be lost.
     this.#stats.drops.direct_refused++;
+    if (transient) frame = keepableCopy(frame);
     for (const other of p.direct.values()) {
       if (other !== d && !other.closed && !Number.isNaN(other.times.lastAckAtMs) && other.path.send(frame)) return true;
     }
@@ -616,4 +642,11 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#stats.maxMigrationMs = Math.max(this.#stats.maxMigrationMs ?? 0, ms);
     this.emit('migration_complete', p.id, ms);
   }
+}
+
+/** A copy of a scratch frame that may be kept (queued, sent later), with the relay's headroom before it. */
+function keepableCopy(frame: Uint8Array): Uint8Array {
+  const copy = allocFrameWithHeadroom(frame.length);
+  copy.set(frame);
+  return copy;
 }

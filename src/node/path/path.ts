@@ -65,6 +65,11 @@ export interface Path {
  */
 export interface FrameTransport {
   send(peerId: Uint8Array, frame: Uint8Array): boolean;
+  /**
+   * Optional: send() for a frame in the caller's scratch buffer, overwritten as soon as this returns, so whatever
+   * would keep it (a queue, a later retry) copies it first. `hex` is `peerId` in lowercase hex.
+   */
+  sendTransient?(peerId: Uint8Array, hex: string, frame: Uint8Array): boolean;
 }
 
 /** Fresh zeroed counters for a Path implementation. */

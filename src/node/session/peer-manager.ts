@@ -53,8 +53,8 @@ import { HandshakeInitiator, HandshakeResponder, type HandshakeIdentity, type Ve
 import { InitCookies } from '../../handshake/init-cookie.js';
 import { CERT_CLOCK_SKEW_MS } from '../../identity/membership.js';
 import { TokenBucket } from '../../util/token-bucket.js';
-import { FrameType, InnerType } from '../../wire/constants.js';
-import { decodePeerFrame, encodePeerFrame, initWithoutCookie, type PeerFrame } from '../../wire/peer-frames.js';
+import { FrameType, InnerType, MAX_PEER_FRAME_BYTES } from '../../wire/constants.js';
+import { decodePeerFrame, encodePeerFrame, initWithoutCookie, newDataFrameView, readDataFrame, type DataFrameView, type PeerFrame } from '../../wire/peer-frames.js';
 import { DEFAULT_MAX_CLIENTS } from '../../relay/relay-options.js';
 import type { Clock, TimerHandle } from '../../util/clock.js';
 import { systemClock } from '../../util/clock.js';
@@ -191,6 +191,15 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
   readonly #heldInits = new Map<string, { atMs: number; bytes: Uint8Array }>();
   #sweep: TimerHandle | null = null;
   #running = false;
+  /** sendDeviceFrame seals into this and the transport sends it before returning (FrameTransport.sendTransient). */
+  readonly #scratch = new Uint8Array(MAX_PEER_FRAME_BYTES);
+  /** onFrame reads each DATA frame's fields into this instead of decoding an object per frame. */
+  readonly #dataView: DataFrameView = newDataFrameView();
+  /**
+   * Where authenticated DEVICE_FRAME bodies go (the node's data plane), with the sender's id and hex; while null
+   * they are 'inner' events like the other inner types. The body is a view of the received frame.
+   */
+  onDeviceFrame: ((peerId: Uint8Array, hex: string, body: Uint8Array) => void) | null = null;
 
   constructor(deps: PeerManagerDeps<P>, options: PeerManagerOptions = {}) {
     super();
@@ -255,6 +264,25 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       return 'dropped';
     }
     return 'sent';
+  }
+
+  /**
+   * sendInner(peerId, DEVICE_FRAME, body) for the data plane's per-packet path: `hex` is `peerId` in lowercase hex
+   * (the caller's, so no string per packet), and while the session has a usable key and the transport takes
+   * transient frames, the frame is sealed into a scratch buffer instead of a fresh array. Otherwise sendInner.
+   */
+  sendDeviceFrame(peerId: Uint8Array, hex: string, body: Uint8Array): 'sent' | 'queued' | 'dropped' {
+    const transport = this.#deps.transport;
+    const peer = this.#peers.get(hex);
+    if (peer !== undefined && transport.sendTransient !== undefined) {
+      const frame = peer.session.sealInto(InnerType.DeviceFrame, body, this.#scratch);
+      if (frame !== null) {
+        if (transport.sendTransient(peer.id, peer.hex, frame)) return 'sent';
+        this.#drops.transport_full++;
+        return 'dropped';
+      }
+    }
+    return this.sendInner(peerId, InnerType.DeviceFrame, body);
   }
 
   /**
@@ -346,6 +374,17 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       // No session with ourselves: such a frame is a relay's forgery or a loop.
       this.#drops.self_frame++;
       return;
+    }
+    // DATA, the per-packet case, without an object per frame; anything else (or a malformed DATA) is decoded.
+    const view = this.#dataView;
+    if (readDataFrame(bytes, view)) {
+      try {
+        return this.#onData(src, view);
+      } catch (err) {
+        this.#drops.hs_invalid++;
+        this.#deps.logger.error('peer frame handler failed', { error: (err as Error).message });
+        return;
+      }
     }
     let frame: PeerFrame;
     try {
@@ -593,7 +632,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     this.emit('established', peer.id, cert);
   }
 
-  #onData(src: Uint8Array, frame: Extract<PeerFrame, { type: typeof FrameType.Data }>): void {
+  #onData(src: Uint8Array, frame: DataFrameView): void {
     const owner = this.#indices.get(frame.receiverIndex);
     if (!owner || owner.kind !== 'session') {
       this.#drops.unknown_index++;
@@ -615,7 +654,8 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     }
     const opened = peer.session.decrypt(frame);
     if (!opened) return;
-    if (opened.innerType === InnerType.Payload) this.emit('payload', peer.id, opened.body);
+    if (opened.innerType === InnerType.DeviceFrame && this.onDeviceFrame !== null) this.onDeviceFrame(peer.id, peer.hex, opened.body);
+    else if (opened.innerType === InnerType.Payload) this.emit('payload', peer.id, opened.body);
     else if (opened.innerType !== InnerType.Keepalive) this.emit('inner', peer.id, opened.innerType, opened.body);
   }
 

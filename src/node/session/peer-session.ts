@@ -26,6 +26,11 @@
  *  - encrypt() copies `payload`; the returned frame is a fresh array, with
  *    room for a transport header before it (dataplane/frame-headroom.ts) so
  *    the relay link sends it without another copy.
+ *  - sealInto() is encrypt() for the per-packet path: it seals into the
+ *    caller's scratch buffer (no array per frame) and only when a key is
+ *    usable now; null means nothing happened and encrypt() decides (seal,
+ *    queue or drop). The frame is a view of the scratch buffer: the caller
+ *    sends it before the next sealInto() and to nothing that keeps it.
  *  - installKeys() takes ownership of the SessionKeys buffers and zeroes them
  *    when the pair is dropped (session-keys.ts).
  *  - events and onFlush may re-enter the session (e.g. call encrypt() or
@@ -279,6 +284,25 @@ export class PeerSession {
     this.#enqueue(frame);
     this.#timers.onPacketQueued(now);
     return null;
+  }
+
+  /**
+   * Seal `innerType` ‖ `payload` into `scratch` with the current pair, if it may send now: the DATA frame as a
+   * view of `scratch`'s start, or null (no usable key, or `scratch` too small) with nothing sealed or counted.
+   * For the owner's per-packet path: the types and sizes are the owner's, not checked again here.
+   */
+  sealInto(innerType: number, payload: Uint8Array, scratch: Uint8Array): Uint8Array | null {
+    const length = DATA_HEADER_BYTES + INNER_TYPE_BYTES + payload.length + AEAD_TAG_BYTES;
+    if (length > scratch.length) return null;
+    const kp = this.#current;
+    if (kp === null) return null;
+    const now = this.#clock.now();
+    if (!this.#timers.canSend(kp, now)) return null;
+    const frame = scratch.subarray(0, length);
+    frame[DATA_HEADER_BYTES] = innerType;
+    frame.set(payload, DATA_HEADER_BYTES + INNER_TYPE_BYTES);
+    this.#seal(kp, frame, now);
+    return frame;
   }
 
   /**

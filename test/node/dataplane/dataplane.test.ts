@@ -149,6 +149,39 @@ test('TAP: broadcast floods, learned MACs go to one peer, group MACs are never l
   assert.equal(dp.stats.floods, 4);
 });
 
+test('peers with sendDeviceFrame get each packet with the member hex (TUN, TAP unicast and floods); fromPeer looks members up by a given hex', async () => {
+  for (const kind of ['tun', 'tap'] as const) {
+    const device = new FakeDevice(kind, true);
+    const sent: Array<{ id: string; hex: string }> = [];
+    const peers = {
+      sendInner: (): 'sent' => { throw new Error('sendInner must not be used when sendDeviceFrame exists'); },
+      sendDeviceFrame: (id: Uint8Array, h: string, _body: Uint8Array) => { sent.push({ id: hex(id), hex: h }); return 'sent' as const; },
+    };
+    const dp = new Dataplane({ device, peers, members: directory, clock: new FakeClock() });
+    dp.start();
+    if (kind === 'tun') {
+      device.read(ipv4('10.10.10.3', '10.10.10.4'), ipv4('10.10.10.3', '10.10.10.5'));
+      assert.deepEqual(sent, [{ id: hex(B), hex: hex(B) }, { id: hex(C), hex: hex(C) }]);
+      // The hex names the sender: B's address from the member the hex names (C) breaks the source rule.
+      dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.3'), hex(C));
+      dp.fromPeer(B, ipv4('10.10.10.4', '10.10.10.3'), hex(B));
+      await flush();
+      assert.equal(dp.stats.drops.spoofed_source, 1);
+      assert.equal(device.written.length, 1);
+    } else {
+      device.read(eth(BCAST, macA));
+      assert.deepEqual(sent.map((x) => x.hex).sort(), [hex(B), hex(C)].sort());
+      dp.fromPeer(B, eth(macA, macB, '10.10.10.4'), hex(B));
+      await flush();
+      sent.length = 0;
+      device.read(eth(macB, macA));
+      assert.deepEqual(sent, [{ id: hex(B), hex: hex(B) }], 'a learned MAC: its member id and hex');
+      dp.fromPeer(B, eth(macA, macB, '10.10.10.4'), hex(C));
+      assert.equal(dp.stats.drops.spoofed_mac, 1, "B's MAC from the member the hex names (C)");
+    }
+  }
+});
+
 test('a device without virtio-net headers gets a zero header out and loses it in; GSO units it cannot take are dropped', async () => {
   const { device, sent, dp } = setup('tun', false);
   device.read(ipv4('10.10.10.3', '10.10.10.4', false));

@@ -16,12 +16,13 @@ test('learned entries age out, move with their MAC, and the table is bounded', (
   const sw = new L2Switch({ agingMs: 1_000, maxEntries: 3 });
   const m = mac(2, 0, 0, 0, 0, 1);
   sw.learn(m, 0, id(1), 'p1', 0);
-  assert.deepEqual(sw.lookup(m, 0, 500), id(1));
+  assert.deepEqual(sw.lookup(m, 0, 500)?.peerId, id(1));
   sw.learn(m, 0, id(2), 'p2', 600);
-  assert.deepEqual(sw.lookup(m, 0, 700), id(2), 'a MAC that moved is relearned');
+  assert.deepEqual(sw.lookup(m, 0, 700)?.peerId, id(2), 'a MAC that moved is relearned');
+  assert.equal(sw.lookup(m, 0, 700)?.peerHex, 'p2', 'with its hex');
   assert.equal(sw.lookup(m, 0, 1_700), null, 'aged out');
   for (let i = 0; i < 10; i++) sw.learn(mac(2, 0, 0, 0, 1, i), 0, id(3), 'p3', 2_000);
   assert.equal(sw.size, 3);
   assert.equal(sw.lookup(mac(2, 0, 0, 0, 1, 0), 0, 2_000), null, 'oldest evicted');
-  assert.deepEqual(sw.lookup(mac(2, 0, 0, 0, 1, 9), 0, 2_000), id(3));
+  assert.deepEqual(sw.lookup(mac(2, 0, 0, 0, 1, 9), 0, 2_000)?.peerId, id(3));
 });

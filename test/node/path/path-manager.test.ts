@@ -18,7 +18,7 @@ import { PathManager } from '../../../src/node/path/path-manager.js';
 import { encodeProbe, PROBE_FRAME_BYTES } from '../../../src/node/path/probe-frames.js';
 import { memoryPathPair } from '../../../testkit/memory-path.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
-import { A, B, Lab, dataFrame, tally } from '../../../testkit/path-manager-lab.js';
+import { A, B, Lab, dataFrame, frameNumber, tally } from '../../../testkit/path-manager-lab.js';
 
 /** Advance `ms` one millisecond at a time, sending `perMs` numbered frames each way per millisecond. */
 class Streams {
@@ -518,4 +518,65 @@ test('relay deliveries from senders the directory does not list reach onFrame bu
   m.onRelayFrame(listed, dataFrame(1));
   assert.equal(m.pathInfos().size, 1, 'a listed member gets its entry');
   m.stop();
+});
+
+test('sendTransient: a selected UDP path gets the scratch frame itself; the relay, a WSS path and a refusal get copies that outlive it', () => {
+  const hexB = Buffer.from(B).toString('hex');
+  const scratch = new Uint8Array(64);
+  const put = (n: number): Uint8Array => {
+    scratch.set(dataFrame(n));
+    return scratch.subarray(0, dataFrame(n).length);
+  };
+  const lab = new Lab();
+  lab.connectorEnabled = false;
+  const toRelay: Uint8Array[] = [];
+  lab.relay.onSend = (f) => toRelay.push(f);
+
+  assert.equal(lab.a.sendTransient(B, hexB, put(1)), true);
+  put(99);
+  assert.equal(toRelay.length, 1);
+  assert.notEqual(toRelay[0]!.buffer, scratch.buffer, 'no direct path: the relay gets a copy');
+  assert.equal(frameNumber(toRelay[0]!), 1);
+
+  const udp = lab.connect(2, 'udp');
+  lab.clock.advance(600);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp');
+  const toUdp: Uint8Array[] = [];
+  const udpSend = udp.a.send.bind(udp.a);
+  udp.a.send = (f: Uint8Array): boolean => { toUdp.push(f); return udpSend(f); };
+  toRelay.length = 0;
+  assert.equal(lab.a.sendTransient(B, hexB, put(2)), true);
+  assert.equal(toUdp.length, 1);
+  assert.equal(toUdp[0]!.buffer, scratch.buffer, 'the UDP path takes the scratch frame as it is');
+  assert.equal(toRelay.length, 0);
+
+  udp.link.capacity = 0;
+  assert.equal(lab.a.sendTransient(B, hexB, put(3)), true);
+  put(99);
+  assert.equal(toRelay.length, 1, 'refused: over the relay');
+  assert.notEqual(toRelay[0]!.buffer, scratch.buffer, 'as a copy');
+  assert.equal(frameNumber(toRelay[0]!), 3);
+  udp.link.capacity = Infinity;
+  lab.clock.advance(200);
+  assert.ok(lab.atB.includes(1) && lab.atB.includes(2) && lab.atB.includes(3), `B saw ${lab.atB.join(',')}`);
+  assert.ok(!lab.atB.includes(99), 'nothing sent reads the overwritten scratch');
+  lab.stop();
+
+  const wssLab = new Lab();
+  wssLab.connectorEnabled = false;
+  const wss = wssLab.connect(2, 'wss');
+  wssLab.clock.advance(600);
+  assert.equal(wssLab.a.pathInfo(B)!.carrier, 'wss');
+  const toWss: Uint8Array[] = [];
+  const wssSend = wss.a.send.bind(wss.a);
+  wss.a.send = (f: Uint8Array): boolean => { toWss.push(f); return wssSend(f); };
+  assert.equal(wssLab.a.sendTransient(B, hexB, put(4)), true);
+  assert.equal(toWss.length, 1);
+  assert.notEqual(toWss[0]!.buffer, scratch.buffer, 'a WSS path gets a copy');
+  wssLab.stop();
+
+  const stopped = new Lab();
+  stopped.stop();
+  assert.equal(stopped.a.sendTransient(B, hexB, put(5)), false);
+  assert.equal(stopped.a.stats.drops.stopped, 1);
 });

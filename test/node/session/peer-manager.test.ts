@@ -5,7 +5,7 @@ import { HandshakeInitiator } from '../../../src/handshake/peer-handshake.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
 import { MemoryRelay } from '../../../testkit/memory-relay.js';
 import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../../testkit/member-fixture.js';
-import { FrameType } from '../../../src/wire/constants.js';
+import { FrameType, InnerType } from '../../../src/wire/constants.js';
 import { randomBytes, toHex, utf8 } from '../../../src/crypto/bytes.js';
 import type { MemberCertificate } from '../../../src/identity/certificate.js';
 
@@ -462,5 +462,99 @@ test('cookie replies are budgeted per member: a flood of INITs is not reflected 
   relay.pump();
   assert.equal(cookies, PEER_COOKIES_PER_SECOND);
   assert.equal(b.drops.hs_cookie_rate_limited, 50 - PEER_COOKIES_PER_SECOND);
+  a.stop(); b.stop();
+});
+
+test('device frames: sealed into one scratch buffer for a transport that takes transient frames, handed to onDeviceFrame with the sender hex', () => {
+  const clock = new FakeClock(FIXTURE_EPOCH_MS);
+  const relay = new MemoryRelay();
+  const base = relay.transportFor(alice.peerId);
+  const transient: Array<{ hex: string; buffer: ArrayBufferLike }> = [];
+  let refuse = false;
+  const a = new PeerManager<MemberCertificate>({
+    identity: { signer: alice.signer, certificate: alice.cert.raw, verifier: net.verifier }, localPeerId: alice.peerId, clock,
+    transport: {
+      send: (peerId, frame) => base.send(peerId, frame),
+      sendTransient: (peerId, hex, frame) => {
+        transient.push({ hex, buffer: frame.buffer });
+        return !refuse && base.send(peerId, frame);
+      },
+    },
+  });
+  relay.attach(alice.peerId, (src, frame) => a.onFrame(src, frame));
+  a.start();
+  const b = manager(bob, relay, clock);
+  const devices: Array<{ hex: string; body: string }> = [];
+  const inner: number[] = [];
+  b.onDeviceFrame = (peerId, hex, body) => {
+    assert.deepEqual(peerId, alice.peerId);
+    devices.push({ hex, body: Buffer.from(body).toString() });
+  };
+  b.on('inner', (_p: Uint8Array, type: number) => inner.push(type));
+  const bobHex = toHex(bob.peerId);
+
+  assert.equal(a.sendDeviceFrame(bob.peerId, bobHex, utf8('one')), 'queued', 'no key yet: queued as sendInner would');
+  assert.equal(transient.length, 0);
+  relay.pump();
+  assert.equal(a.sendDeviceFrame(bob.peerId, bobHex, utf8('two')), 'sent');
+  assert.equal(a.sendDeviceFrame(bob.peerId, bobHex, utf8('three')), 'sent');
+  assert.equal(transient.length, 2);
+  assert.equal(transient[0]!.hex, bobHex);
+  assert.equal(transient[0]!.buffer, transient[1]!.buffer, 'one scratch buffer, no array per frame');
+  relay.pump();
+  assert.deepEqual(devices, ['one', 'two', 'three'].map((body) => ({ hex: toHex(alice.peerId), body })));
+  assert.deepEqual(inner, [], 'device frames do not become events while a sink is set');
+
+  b.onDeviceFrame = null;
+  a.sendDeviceFrame(bob.peerId, bobHex, utf8('four'));
+  relay.pump();
+  assert.deepEqual(inner, [InnerType.DeviceFrame], 'without a sink they are inner events as before');
+
+  refuse = true;
+  const full = a.drops.transport_full;
+  assert.equal(a.sendDeviceFrame(bob.peerId, bobHex, utf8('five')), 'dropped');
+  assert.equal(a.drops.transport_full, full + 1);
+  a.stop(); b.stop();
+});
+
+test('a transport without transient frames gets fresh frames from sendDeviceFrame', () => {
+  const { a, b, relay } = lab();
+  const got: string[] = [];
+  b.onDeviceFrame = (_p, _hex, body) => got.push(Buffer.from(body).toString());
+  a.sendDeviceFrame(bob.peerId, toHex(bob.peerId), utf8('x'));
+  relay.pump();
+  assert.equal(a.sendDeviceFrame(bob.peerId, toHex(bob.peerId), utf8('y')), 'sent');
+  relay.pump();
+  assert.deepEqual(got, ['x', 'y']);
+  a.stop(); b.stop();
+});
+
+test('a DATA frame with a bad header is malformed, not a receiver-index miss, and opens nothing', () => {
+  const { a, b, relay, got } = lab();
+  a.sendPayload(bob.peerId, utf8('hello'));
+  relay.pump();
+  const captured: Uint8Array[] = [];
+  relay.intercept = (f) => {
+    if (f.frame[1] === FrameType.Data) captured.push(f.frame);
+    return null;
+  };
+  a.sendPayload(bob.peerId, utf8('later'));
+  relay.pump();
+  relay.intercept = null;
+  const frame = captured[0]!;
+  const before = { malformed: b.drops.malformed, unknown: b.drops.unknown_index };
+  for (const [at, value] of [[0, 2], [2, 1], [3, 0x80]] as const) {
+    const bad = new Uint8Array(frame);
+    bad[at] = value;
+    relay.inject(alice.peerId, bob.peerId, bad);
+  }
+  relay.inject(alice.peerId, bob.peerId, frame.subarray(0, 31));
+  relay.pump();
+  assert.equal(b.drops.malformed, before.malformed + 4);
+  assert.equal(b.drops.unknown_index, before.unknown);
+  assert.deepEqual(got.b, ['hello']);
+  relay.inject(alice.peerId, bob.peerId, frame);
+  relay.pump();
+  assert.deepEqual(got.b, ['hello', 'later'], 'the genuine frame still opens: nothing above moved the window');
   a.stop(); b.stop();
 });

@@ -133,6 +133,48 @@ describe('PeerSession: sealing and opening', () => {
   });
 });
 
+describe('PeerSession: sealInto (the per-packet path)', () => {
+  it('seals into the scratch buffer with the counters encrypt() uses, and the peer opens it', () => {
+    const clock = new FakeClock();
+    const { A, B } = pair(clock);
+    const scratch = new Uint8Array(256);
+    const first = send(A.session, bytes(1));
+    const f = A.session.sealInto(InnerType.DeviceFrame, bytes(7, 8, 9), scratch);
+    assert.ok(f, 'a usable key seals');
+    assert.equal(f.buffer, scratch.buffer, 'a view of the scratch buffer, not a fresh array');
+    assert.equal(f.byteOffset, scratch.byteOffset);
+    assert.equal(f.length, 16 + 1 + 3 + 16);
+    const v = dataView(new Uint8Array(f));
+    assert.equal(v.counter, dataView(first).counter + 1n, 'one counter sequence with encrypt()');
+    const third = send(A.session, bytes(2));
+    assert.equal(dataView(third).counter, v.counter + 1n);
+    const got = B.session.decrypt(v);
+    assert.ok(got);
+    assert.equal(got.innerType, InnerType.DeviceFrame);
+    assert.deepEqual([...got.body], [7, 8, 9]);
+    assert.equal(A.session.stats.framesOut, 3);
+    assert.equal(A.session.stats.bytesOut, first.length + f.length + third.length);
+  });
+
+  it('does nothing without a usable key or room: null, nothing counted, nothing queued', () => {
+    const clock = new FakeClock();
+    const lone = makeSession(clock);
+    lone.session.start();
+    const scratch = new Uint8Array(256).fill(0xaa);
+    assert.equal(lone.session.sealInto(InnerType.DeviceFrame, bytes(1), scratch), null);
+    assert.equal(totalDrops(lone.session), 0);
+    assert.equal(lone.session.stats.framesOut, 0);
+    assert.ok(scratch.every((b) => b === 0xaa), 'scratch untouched');
+    assert.deepEqual(lone.events.handshakes, [], 'no handshake asked for: encrypt() decides that');
+    const { A } = pair(clock);
+    assert.equal(A.session.sealInto(InnerType.DeviceFrame, new Uint8Array(300), scratch), null, 'frame larger than the scratch');
+    assert.equal(A.session.stats.framesOut, 0);
+    clock.advance(200_000);
+    assert.equal(A.session.sealInto(InnerType.DeviceFrame, bytes(1), scratch), null, 'a pair past its send lifetime');
+    assert.equal(A.session.stats.framesOut, 0);
+  });
+});
+
 describe('PeerSession: drops (never throws on network input)', () => {
   it('a flipped bit anywhere in header or sealed drops the frame and moves no replay state', () => {
     const clock = new FakeClock();
