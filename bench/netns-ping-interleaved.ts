@@ -17,6 +17,16 @@
  * read: a few scheduling stalls of tens of ms move the average and p99 of
  * whichever tunnel they hit.
  *
+ * Next to the round trips, each tunnel's CPU time per echo: the run time
+ * (/proc schedstat, all threads) of its processes — the two ShadowMesh
+ * daemons (and the relay in the relay phase), the two wireguard-go
+ * processes — over the phase's rounds, less what they run when idle
+ * (measured over IDLE_S just before, nothing pinged), divided by the
+ * replies: the work an echo costs, without the timers that run anyway
+ * (the idle rate is reported too). It moves far less with other load on
+ * the machine than the round trips do, which makes it the figure to
+ * compare two builds by.
+ *
  * --warm N first sends N pings 2 ms apart through each phase's ShadowMesh
  * tunnel, so the daemons' data path runs as it does after some traffic
  * rather than right after start (bench/profile-notes.md).
@@ -33,10 +43,13 @@ import { measurePing, quantile } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
 import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
+import { runTimeNs } from './proc-stats.js';
 
 const MESH_A = '10.10.10.3';
 const MESH_B = '10.10.10.4';
 const READY_TIMEOUT_MS = 30_000;
+/** Seconds of nothing pinged before the rounds, for each tunnel's idle CPU rate. */
+const IDLE_S = 3;
 /** Warm-up pings go this far apart. */
 const WARM_INTERVAL_S = 0.002;
 
@@ -71,18 +84,41 @@ export interface InterleavedRow {
   /** The median: on a loaded machine other work's spikes move the average and p99, much less the median. */
   p50Ms: number;
   p99Ms: number;
+  /** CPU µs the tunnel's processes ran per reply over the phase's rounds, less their idle rate (NaN when unknown). */
+  cpuUsPerEcho: number;
+  /** CPU ms per second the tunnel's processes ran while nothing was pinged. */
+  idleCpuMsPerS: number;
+}
+
+/** Run time of `pids` together, ns; NaN when one is gone. */
+function runTime(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) total += runTimeNs(pid) ?? Number.NaN;
+  return total;
 }
 
 function log(msg: string): void {
   process.stderr.write(`[netns-ping-interleaved] ${msg}\n`);
 }
 
-function row(phase: string, tunnel: string, rtts: number[], lost: number): InterleavedRow {
-  const avgMs = rtts.length === 0 ? Number.NaN : rtts.reduce((a, b) => a + b, 0) / rtts.length;
-  return { phase, tunnel, replies: rtts.length, lost, avgMs, p50Ms: quantile(rtts, 0.5), p99Ms: quantile(rtts, 0.99) };
+/** CPU a tunnel's processes ran: over the rounds (ns, `busyS` seconds long) and while idle (ns per second). */
+interface TunnelCpu {
+  busyNs: number;
+  busyS: number;
+  idleNsPerS: number;
 }
 
-async function phase(lab: NetnsLab, wgIp: string, ph: (typeof PHASES)[number], o: InterleavedOptions): Promise<InterleavedRow[]> {
+function row(phase: string, tunnel: string, rtts: number[], lost: number, cpu: TunnelCpu): InterleavedRow {
+  const avgMs = rtts.length === 0 ? Number.NaN : rtts.reduce((a, b) => a + b, 0) / rtts.length;
+  const perEchoNs = (cpu.busyNs - cpu.idleNsPerS * cpu.busyS) / rtts.length;
+  return {
+    phase, tunnel, replies: rtts.length, lost, avgMs, p50Ms: quantile(rtts, 0.5), p99Ms: quantile(rtts, 0.99),
+    cpuUsPerEcho: rtts.length === 0 ? Number.NaN : perEchoNs / 1_000, idleCpuMsPerS: cpu.idleNsPerS / 1e6,
+  };
+}
+
+async function phase(lab: NetnsLab, wg: { ip: string; pids: readonly number[] }, ph: (typeof PHASES)[number], o: InterleavedOptions): Promise<InterleavedRow[]> {
+  const wgIp = wg.ip;
   const net = await createTestNetwork();
   const started: Array<{ stop(): Promise<number | string> }> = [];
   try {
@@ -112,20 +148,30 @@ async function phase(lab: NetnsLab, wgIp: string, ph: (typeof PHASES)[number], o
       await measurePing(lab, 'a', MESH_B, { count: o.warm, intervalS: WARM_INTERVAL_S });
     }
     const sm: number[] = [];
-    const wg: number[] = [];
+    const wgRtts: number[] = [];
     let smLost = 0;
     let wgLost = 0;
     log(`${ph.name}: ${o.rounds} rounds of ${o.count} pings each way`);
+    const smPids = [da.proc.pid, db.proc.pid, ...(ph.carrier === 'relay' ? [relay.proc.pid] : [])];
+    const idleStart = { sm: runTime(smPids), wg: runTime(wg.pids), at: performance.now() };
+    await new Promise((resolve) => setTimeout(resolve, IDLE_S * 1_000));
+    const idleS = (performance.now() - idleStart.at) / 1_000;
+    const idle = { sm: (runTime(smPids) - idleStart.sm) / idleS, wg: (runTime(wg.pids) - idleStart.wg) / idleS };
+    const cpuAtStart = { sm: runTime(smPids), wg: runTime(wg.pids), at: performance.now() };
     for (let r = 0; r < o.rounds; r++) {
       const order = r % 2 === 0 ? (['wg', 'sm'] as const) : (['sm', 'wg'] as const);
       for (const who of order) {
         const s = await measurePing(lab, 'a', who === 'wg' ? wgIp : MESH_B, { count: o.count, intervalS: o.intervalS });
-        (who === 'wg' ? wg : sm).push(...s.rttsMs);
+        (who === 'wg' ? wgRtts : sm).push(...s.rttsMs);
         if (who === 'wg') wgLost += s.transmitted - s.received;
         else smLost += s.transmitted - s.received;
       }
     }
-    return [row(ph.name, 'wireguard-go', wg, wgLost), row(ph.name, `ShadowMesh ${ph.name}`, sm, smLost)];
+    const busyS = (performance.now() - cpuAtStart.at) / 1_000;
+    return [
+      row(ph.name, 'wireguard-go', wgRtts, wgLost, { busyNs: runTime(wg.pids) - cpuAtStart.wg, busyS, idleNsPerS: idle.wg }),
+      row(ph.name, `ShadowMesh ${ph.name}`, sm, smLost, { busyNs: runTime(smPids) - cpuAtStart.sm, busyS, idleNsPerS: idle.sm }),
+    ];
   } finally {
     for (const p of started.reverse()) await p.stop();
     await net.cleanup();
@@ -137,14 +183,17 @@ function renderTable(rows: readonly InterleavedRow[], o: InterleavedOptions): st
   const lines = [
     `${o.rounds} rounds × ${o.count} pings ${o.intervalS * 1000} ms apart per tunnel and phase, order flipped each round${o.warm > 0 ? `; ${o.warm} warm-up pings first` : ''}.`,
     '',
-    '| phase | tunnel | replies | lost | avg ms | median ms | p99 ms | avg ÷ wg-go | median ÷ wg-go | p99 ÷ wg-go |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| phase | tunnel | replies | lost | avg ms | median ms | p99 ms | avg ÷ wg-go | median ÷ wg-go | p99 ÷ wg-go | CPU µs per echo | CPU ÷ wg-go | idle CPU ms/s |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (let i = 0; i + 1 < rows.length; i += 2) {
     const wg = rows[i] as InterleavedRow;
     const sm = rows[i + 1] as InterleavedRow;
-    lines.push(`| ${wg.phase} | wireguard-go | ${wg.replies} | ${wg.lost} | ${f(wg.avgMs)} | ${f(wg.p50Ms)} | ${f(wg.p99Ms)} | 1.00 | 1.00 | 1.00 |`);
-    lines.push(`| ${sm.phase} | ShadowMesh | ${sm.replies} | ${sm.lost} | ${f(sm.avgMs)} | ${f(sm.p50Ms)} | ${f(sm.p99Ms)} | ${(sm.avgMs / wg.avgMs).toFixed(2)} | ${(sm.p50Ms / wg.p50Ms).toFixed(2)} | ${(sm.p99Ms / wg.p99Ms).toFixed(2)} |`);
+    const us = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(0) : '-');
+    const ms = (n: number | undefined): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(1) : '-');
+    const cpuRatio = sm.cpuUsPerEcho !== undefined && wg.cpuUsPerEcho !== undefined ? sm.cpuUsPerEcho / wg.cpuUsPerEcho : Number.NaN;
+    lines.push(`| ${wg.phase} | wireguard-go | ${wg.replies} | ${wg.lost} | ${f(wg.avgMs)} | ${f(wg.p50Ms)} | ${f(wg.p99Ms)} | 1.00 | 1.00 | 1.00 | ${us(wg.cpuUsPerEcho)} | 1.00 | ${ms(wg.idleCpuMsPerS)} |`);
+    lines.push(`| ${sm.phase} | ShadowMesh | ${sm.replies} | ${sm.lost} | ${f(sm.avgMs)} | ${f(sm.p50Ms)} | ${f(sm.p99Ms)} | ${(sm.avgMs / wg.avgMs).toFixed(2)} | ${(sm.p50Ms / wg.p50Ms).toFixed(2)} | ${(sm.p99Ms / wg.p99Ms).toFixed(2)} | ${us(sm.cpuUsPerEcho)} | ${Number.isFinite(cpuRatio) ? cpuRatio.toFixed(2) : '-'} | ${ms(sm.idleCpuMsPerS)} |`);
   }
   return lines.join('\n');
 }
@@ -183,7 +232,7 @@ async function main(): Promise<void> {
   try {
     const wg = await setupWireguard(lab, ['a', 'b']);
     if ((await waitForPing(lab, 'a', wg.ip('b'), READY_TIMEOUT_MS)) === null) throw new Error('no ping across wireguard-go');
-    for (const ph of PHASES) rows.push(...(await phase(lab, wg.ip('b'), ph, o)));
+    for (const ph of PHASES) rows.push(...(await phase(lab, { ip: wg.ip('b'), pids: [wg.pid('a'), wg.pid('b')] }, ph, o)));
   } finally {
     await lab.teardown();
   }

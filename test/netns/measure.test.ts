@@ -1,12 +1,14 @@
 /**
  * Pure parts of the netns measurements and their report: ping and iperf3
- * output parsing (testkit/netns-measure.ts), nearest-rank quantiles, and
- * the BENCHMARKS.md section (bench/netns-report.ts). No root needed.
+ * output parsing (testkit/netns-measure.ts), nearest-rank quantiles,
+ * the BENCHMARKS.md section (bench/netns-report.ts), and the CPU run time
+ * the benches read from /proc (bench/proc-stats.ts). No root needed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIperf3, parsePing, quantile } from '../../testkit/netns-measure.js';
 import { renderNetnsSection, type NetnsBenchResult } from '../../bench/netns-report.js';
+import { runTimeNs } from '../../bench/proc-stats.js';
 
 const PING = `PING 172.31.0.12 (172.31.0.12) 56(84) bytes of data.
 64 bytes from 172.31.0.12: icmp_seq=1 ttl=64 time=0.744 ms
@@ -79,4 +81,16 @@ test('the report shows ratios to the bare veth and to wireguard-go, and unavaila
   assert.match(md, /under Node v20\.0\.0/);
   assert.match(renderNetnsSection(null, 'boom'), /Not measured in this run: boom/);
   assert.match(renderNetnsSection({ ...r, skipped: 'needs root' }), /Not measured in this run: needs root/);
+});
+
+test('runTimeNs: a process\'s CPU run time in ns, summed over its threads; null once it is gone', () => {
+  const before = runTimeNs(process.pid);
+  assert.ok(before !== null && before > 0);
+  const until = performance.now() + 30;
+  let spins = 0;
+  while (performance.now() < until) spins++;
+  const after = runTimeNs(process.pid)!;
+  assert.ok(spins > 0);
+  assert.ok(after - before >= 20e6, `30 ms of spinning ran ${(after - before) / 1e6} ms`);
+  assert.equal(runTimeNs(2 ** 22 + 1), null, 'a pid above the kernel\'s maximum');
 });
