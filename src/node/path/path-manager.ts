@@ -351,6 +351,15 @@ export class PathManager extends EventEmitter implements FrameTransport {
     return this.#sendOn(p, frame, true);
   }
 
+  /** FrameTransport.takesTransient: true while the peer's selected path is UDP and nothing is mirrored, the one case sendTransient sends a scratch frame without a copy. */
+  takesTransient(hex: string): boolean {
+    if (this.#stopped) return false;
+    const p = this.#peers.get(hex);
+    if (p === undefined || p.mirror) return false;
+    const d = p.selected;
+    return d !== null && d.path.carrier === 'udp';
+  }
+
   #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean): boolean {
     const d = p.selected;
     if (transient && (d === null || p.mirror || d.path.carrier !== 'udp')) {

@@ -66,10 +66,12 @@ export interface Path {
 export interface FrameTransport {
   send(peerId: Uint8Array, frame: Uint8Array): boolean;
   /**
-   * Optional: send() for a frame in the caller's scratch buffer, overwritten as soon as this returns, so whatever
-   * would keep it (a queue, a later retry) copies it first. `hex` is `peerId` in lowercase hex.
+   * Optional, with takesTransient: send() for a frame in the caller's scratch buffer, overwritten as soon as this
+   * returns, so whatever would keep it (a queue, a later retry) copies it first. `hex` is `peerId` in lowercase hex.
    */
   sendTransient?(peerId: Uint8Array, hex: string, frame: Uint8Array): boolean;
+  /** Whether sendTransient would send a scratch frame to this peer as it is, with no copy: else a fresh frame is cheaper. */
+  takesTransient?(hex: string): boolean;
 }
 
 /** Fresh zeroed counters for a Path implementation. */

@@ -268,13 +268,14 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
 
   /**
    * sendInner(peerId, DEVICE_FRAME, body) for the data plane's per-packet path: `hex` is `peerId` in lowercase hex
-   * (the caller's, so no string per packet), and while the session has a usable key and the transport takes
-   * transient frames, the frame is sealed into a scratch buffer instead of a fresh array. Otherwise sendInner.
+   * (the caller's, so no string per packet), and while the session has a usable key and the transport would send a
+   * transient frame to this peer without copying it (a UDP path), the frame is sealed into a scratch buffer instead
+   * of a fresh array. Otherwise sendInner (whose frame the relay link sends without a copy).
    */
   sendDeviceFrame(peerId: Uint8Array, hex: string, body: Uint8Array): 'sent' | 'queued' | 'dropped' {
     const transport = this.#deps.transport;
     const peer = this.#peers.get(hex);
-    if (peer !== undefined && transport.sendTransient !== undefined) {
+    if (peer !== undefined && transport.sendTransient !== undefined && transport.takesTransient?.(hex) === true) {
       const frame = peer.session.sealInto(InnerType.DeviceFrame, body, this.#scratch);
       if (frame !== null) {
         if (transport.sendTransient(peer.id, peer.hex, frame)) return 'sent';

@@ -520,7 +520,7 @@ test('relay deliveries from senders the directory does not list reach onFrame bu
   m.stop();
 });
 
-test('sendTransient: a selected UDP path gets the scratch frame itself; the relay, a WSS path and a refusal get copies that outlive it', () => {
+test('takesTransient / sendTransient: a selected UDP path gets the scratch frame itself; the relay, a WSS path and a refusal get copies that outlive it', () => {
   const hexB = Buffer.from(B).toString('hex');
   const scratch = new Uint8Array(64);
   const put = (n: number): Uint8Array => {
@@ -532,6 +532,7 @@ test('sendTransient: a selected UDP path gets the scratch frame itself; the rela
   const toRelay: Uint8Array[] = [];
   lab.relay.onSend = (f) => toRelay.push(f);
 
+  assert.equal(lab.a.takesTransient(hexB), false, 'no direct path: the relay would need a copy');
   assert.equal(lab.a.sendTransient(B, hexB, put(1)), true);
   put(99);
   assert.equal(toRelay.length, 1);
@@ -541,6 +542,8 @@ test('sendTransient: a selected UDP path gets the scratch frame itself; the rela
   const udp = lab.connect(2, 'udp');
   lab.clock.advance(600);
   assert.equal(lab.a.pathInfo(B)!.carrier, 'udp');
+  assert.equal(lab.a.takesTransient(hexB), true);
+  assert.equal(lab.a.takesTransient('00'.repeat(32)), false, 'a peer it does not track');
   const toUdp: Uint8Array[] = [];
   const udpSend = udp.a.send.bind(udp.a);
   udp.a.send = (f: Uint8Array): boolean => { toUdp.push(f); return udpSend(f); };
@@ -567,6 +570,7 @@ test('sendTransient: a selected UDP path gets the scratch frame itself; the rela
   const wss = wssLab.connect(2, 'wss');
   wssLab.clock.advance(600);
   assert.equal(wssLab.a.pathInfo(B)!.carrier, 'wss');
+  assert.equal(wssLab.a.takesTransient(hexB), false);
   const toWss: Uint8Array[] = [];
   const wssSend = wss.a.send.bind(wss.a);
   wss.a.send = (f: Uint8Array): boolean => { toWss.push(f); return wssSend(f); };
@@ -577,6 +581,7 @@ test('sendTransient: a selected UDP path gets the scratch frame itself; the rela
 
   const stopped = new Lab();
   stopped.stop();
+  assert.equal(stopped.a.takesTransient(hexB), false);
   assert.equal(stopped.a.sendTransient(B, hexB, put(5)), false);
   assert.equal(stopped.a.stats.drops.stopped, 1);
 });

@@ -465,16 +465,22 @@ test('cookie replies are budgeted per member: a flood of INITs is not reflected 
   a.stop(); b.stop();
 });
 
-test('device frames: sealed into one scratch buffer for a transport that takes transient frames, handed to onDeviceFrame with the sender hex', () => {
+test('device frames: sealed into one scratch buffer while the transport takes them as they are, else fresh; handed to onDeviceFrame with the sender hex', () => {
   const clock = new FakeClock(FIXTURE_EPOCH_MS);
   const relay = new MemoryRelay();
   const base = relay.transportFor(alice.peerId);
   const transient: Array<{ hex: string; buffer: ArrayBufferLike }> = [];
   let refuse = false;
+  let takes = true;
+  const fresh: ArrayBufferLike[] = [];
   const a = new PeerManager<MemberCertificate>({
     identity: { signer: alice.signer, certificate: alice.cert.raw, verifier: net.verifier }, localPeerId: alice.peerId, clock,
     transport: {
-      send: (peerId, frame) => base.send(peerId, frame),
+      send: (peerId, frame) => {
+        fresh.push(frame.buffer);
+        return base.send(peerId, frame);
+      },
+      takesTransient: (hex) => takes && hex === toHex(bob.peerId),
       sendTransient: (peerId, hex, frame) => {
         transient.push({ hex, buffer: frame.buffer });
         return !refuse && base.send(peerId, frame);
@@ -509,6 +515,18 @@ test('device frames: sealed into one scratch buffer for a transport that takes t
   a.sendDeviceFrame(bob.peerId, bobHex, utf8('four'));
   relay.pump();
   assert.deepEqual(inner, [InnerType.DeviceFrame], 'without a sink they are inner events as before');
+
+  // A path that would copy a transient frame (the relay, WSS): a fresh frame, sealed once, no scratch.
+  takes = false;
+  const before = { transient: transient.length, fresh: fresh.length };
+  assert.equal(a.sendDeviceFrame(bob.peerId, bobHex, utf8('via relay')), 'sent');
+  assert.equal(transient.length, before.transient, 'no transient frame');
+  assert.equal(fresh.length, before.fresh + 1);
+  assert.notEqual(fresh.at(-1), transient[0]!.buffer);
+  b.onDeviceFrame = (_p, _hex, body) => devices.push({ hex: '', body: Buffer.from(body).toString() });
+  relay.pump();
+  assert.equal(devices.at(-1)!.body, 'via relay');
+  takes = true;
 
   refuse = true;
   const full = a.drops.transport_full;
