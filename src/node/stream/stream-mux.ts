@@ -104,7 +104,7 @@ export const DEFAULT_MAX_STREAMS_PER_PEER = 128;
 export const DEFAULT_MAX_STREAMS = 4_096;
 export const STREAM_DEFAULTS = Object.freeze({ windowBytes: DEFAULT_STREAM_WINDOW_BYTES, maxStreamsPerPeer: DEFAULT_MAX_STREAMS_PER_PEER, maxStreams: DEFAULT_MAX_STREAMS });
 
-/** Tick of resends and timeouts: a fraction of the smallest RTO, so a resend is late by at most this. */
+/** Tick of resends and timeouts, while any stream is held: a fraction of the smallest RTO, so a resend is late by at most this. */
 export const STREAM_TICK_MS = 100;
 /** First resend timeout: well above a loaded relay round trip (a spurious resend costs a window of bytes). */
 export const STREAM_RTO_INITIAL_MS = 1_000;
@@ -434,6 +434,7 @@ export class StreamMux {
       endDelivered: false, resolveOpen: null, accepting: false,
     };
     this.#streams.set(key, s);
+    this.#scheduleTick();
     return s;
   }
 
@@ -553,9 +554,11 @@ export class StreamMux {
     return this.#deps.sessions.sendInner(peerId, InnerType.Stream, encodeStreamFrame(f));
   }
 
+  /** The tick runs only while a stream is held: an idle mux arms no timer. */
   #scheduleTick(): void {
-    if (!this.#running) return;
+    if (!this.#running || this.#tick !== null || this.#streams.size === 0) return;
     this.#tick = this.#deps.clock.schedule(STREAM_TICK_MS, () => {
+      this.#tick = null;
       try {
         this.#onTick();
       } finally {

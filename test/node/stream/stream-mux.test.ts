@@ -145,6 +145,26 @@ describe('stream mux', () => {
     assert.equal(p.b.size, 0);
   });
 
+  it('an idle mux arms no timer: the tick runs while a stream is held and stops with the last one', async () => {
+    const p = pair();
+    assert.equal(p.clock.pendingCount, 0, 'started, no stream: nothing armed');
+    const s = await openAB(p);
+    assert.ok(typeof s !== 'number');
+    assert.equal(p.clock.pendingCount, 2, 'one tick on each side');
+    s.handle.write(Uint8Array.from([1]));
+    s.handle.finish();
+    p.handles[0]!.finish();
+    p.run(300);
+    assert.equal(p.a.size + p.b.size, 0);
+    assert.equal(p.clock.pendingCount, 0, 'the last stream gone: no tick left');
+    const again = await openAB(p);
+    assert.ok(typeof again !== 'number');
+    assert.equal(p.clock.pendingCount, 2, 'a new stream arms it again');
+    p.a.stop();
+    p.b.stop();
+    assert.equal(p.clock.pendingCount, 0);
+  });
+
   it('a refusal reaches the opener with its reason and keeps nothing', async () => {
     const p = pair();
     assert.equal(await openAB(p, 9), StreamReason.ConnectRefused);
