@@ -7,7 +7,7 @@ import { FakeClock } from './fake-clock.js';
 import { PeerSession, type PeerSessionEvents, type PeerSessionOptions } from '../src/node/session/peer-session.js';
 import type { SessionKeys } from '../src/node/session/session-keys.js';
 import type { HandshakeReason } from '../src/node/session/session-timers.js';
-import { decodePeerFrame } from '../src/wire/peer-frames.js';
+import { decodePeerFrame, type DataFrameView } from '../src/wire/peer-frames.js';
 import { FrameType } from '../src/wire/constants.js';
 
 /** Both ends' view of one handshake: a's send key is b's receive key and back. Every buffer is distinct. */
@@ -53,7 +53,6 @@ export function makeSession(clock: FakeClock, options: PeerSessionOptions = {}, 
   return { session, events, flushed };
 }
 
-export type DataFrameView = { receiverIndex: number; counter: bigint; header: Uint8Array; sealed: Uint8Array };
 
 /** Decode a DATA frame the way the node does. */
 export function dataView(frame: Uint8Array): DataFrameView {

@@ -58,6 +58,21 @@ import { ByteWriter, checkUint, checkVarBytes, putU32 } from './byte-writer.js';
 import { checkFrameHeader, checkRoom, frameTypeName, isPeerFrameType, putFrameHeader } from './frame-header.js';
 import { WireCode, wireFail } from './wire-errors.js';
 
+/** A DATA frame's fields (decodePeerFrame's DATA case; readDataFrame fills one in place). */
+export interface DataFrameView {
+  receiverIndex: number;
+  counter: bigint;
+  /** The first 16 bytes of the frame (the AEAD associated data), a view. Ignored by the encoder. */
+  header: Uint8Array;
+  /** Ciphertext ‖ tag, a view. */
+  sealed: Uint8Array;
+}
+
+/** An empty view for readDataFrame to fill. */
+export function newDataFrameView(): DataFrameView {
+  return { receiverIndex: 0, counter: 0n, header: new Uint8Array(0), sealed: new Uint8Array(0) };
+}
+
 export type PeerFrame =
   | {
       type: typeof FrameType.HsInit;
@@ -79,15 +94,7 @@ export type PeerFrame =
     }
   | { type: typeof FrameType.HsFinish; receiverIndex: number; signature: Uint8Array }
   | { type: typeof FrameType.HsCookie; receiverIndex: number; cookie: Uint8Array }
-  | {
-      type: typeof FrameType.Data;
-      receiverIndex: number;
-      counter: bigint;
-      /** The first 16 bytes of the frame (the AEAD associated data), a view. Ignored by the encoder. */
-      header: Uint8Array;
-      /** Ciphertext ‖ tag, a view. */
-      sealed: Uint8Array;
-    };
+  | ({ type: typeof FrameType.Data } & DataFrameView);
 
 const CONTEXT = 'peer frame';
 
@@ -213,19 +220,6 @@ function lengthError(bytes: Uint8Array, type: number, expected: string): never {
   return wireFail(WireCode.Length, `${frameTypeName(type)}: ${bytes.length} bytes, expected ${expected}`);
 }
 
-/** A DATA frame's fields as views of its bytes (decodePeerFrame's DATA case), filled in place by readDataFrame. */
-export interface DataFrameView {
-  receiverIndex: number;
-  counter: bigint;
-  header: Uint8Array;
-  sealed: Uint8Array;
-}
-
-/** An empty view for readDataFrame to fill. */
-export function newDataFrameView(): DataFrameView {
-  return { receiverIndex: 0, counter: 0n, header: new Uint8Array(0), sealed: new Uint8Array(0) };
-}
-
 /**
  * Fill `view` from `bytes` when they are a well-formed DATA frame (header
  * version, type and reserved bytes, DATA_MIN_BYTES..MAX_PEER_FRAME_BYTES) and
@@ -235,11 +229,17 @@ export function readDataFrame(bytes: Uint8Array, view: DataFrameView): boolean {
   if (bytes.length < DATA_MIN_BYTES || bytes.length > MAX_PEER_FRAME_BYTES) return false;
   if (bytes[HEADER_VERSION_OFFSET] !== PROTOCOL_VERSION || bytes[HEADER_TYPE_OFFSET] !== FrameType.Data) return false;
   if (bytes[HEADER_RESERVED_OFFSET] !== 0 || bytes[HEADER_RESERVED_OFFSET + 1] !== 0) return false;
+  dataFields(bytes, view);
+  return true;
+}
+
+/** Fill `view` with the DATA fields of `bytes`, whose header and length the caller checked; returns `view`. */
+function dataFields(bytes: Uint8Array, view: DataFrameView): DataFrameView {
   view.receiverIndex = getU32(bytes, DATA_RECEIVER_INDEX_OFFSET);
   view.counter = getU64(bytes, DATA_COUNTER_OFFSET);
   view.header = bytes.subarray(0, DATA_HEADER_BYTES);
   view.sealed = bytes.subarray(DATA_HEADER_BYTES);
-  return true;
+  return view;
 }
 
 /**
@@ -250,15 +250,9 @@ export function decodePeerFrame(bytes: Uint8Array): PeerFrame {
   const type = checkFrameHeader(bytes, MAX_PEER_FRAME_BYTES, isPeerFrameType, CONTEXT);
   switch (type) {
     case FrameType.Data:
-      // Hot path: no reader object. The upper bound was checked by the header.
+      // The upper bound was checked by the header. (The per-packet path reads DATA with readDataFrame.)
       if (bytes.length < DATA_MIN_BYTES) lengthError(bytes, type, `at least ${DATA_MIN_BYTES}`);
-      return {
-        type,
-        receiverIndex: getU32(bytes, DATA_RECEIVER_INDEX_OFFSET),
-        counter: getU64(bytes, DATA_COUNTER_OFFSET),
-        header: bytes.subarray(0, DATA_HEADER_BYTES),
-        sealed: bytes.subarray(DATA_HEADER_BYTES),
-      };
+      return { type, ...dataFields(bytes, newDataFrameView()) };
     case FrameType.HsInit: {
       if (bytes.length < HS_INIT_FIXED_BYTES + 1) lengthError(bytes, type, `at least ${HS_INIT_FIXED_BYTES + 1}`);
       const r = new ByteReader(bytes, HEADER_BYTES);

@@ -44,7 +44,7 @@ import { ConfigError } from '../../errors.js';
 import type { AeadAlgorithm } from '../../crypto/aead.js';
 import { AEAD_TAG_BYTES } from '../../crypto/aead.js';
 import { randomBytes } from '../../crypto/bytes.js';
-import { writeDataHeader } from '../../wire/peer-frames.js';
+import { writeDataHeader, type DataFrameView } from '../../wire/peer-frames.js';
 import { DATA_COUNTER_OFFSET, DATA_HEADER_BYTES, InnerType, MAX_PEER_FRAME_BYTES, isDataInnerType } from '../../wire/constants.js';
 import { allocFrameWithHeadroom } from '../dataplane/frame-headroom.js';
 import { KeyPair } from './key-pair.js';
@@ -311,7 +311,7 @@ export class PeerSession {
    * window, opens, then marks the counter seen. Returns the (reused) result
    * or null, with the drop counted by reason. Never throws on network input.
    */
-  decrypt(frame: { receiverIndex: number; counter: bigint; header: Uint8Array; sealed: Uint8Array }): OpenedData | null {
+  decrypt(frame: DataFrameView): OpenedData | null {
     const drops = this.#drops;
     const cur = this.#current;
     const prev = this.#previous;
