@@ -118,7 +118,6 @@ function row(phase: string, tunnel: string, rtts: number[], lost: number, cpu: T
 }
 
 async function phase(lab: NetnsLab, wg: { ip: string; pids: readonly number[] }, ph: (typeof PHASES)[number], o: InterleavedOptions): Promise<InterleavedRow[]> {
-  const wgIp = wg.ip;
   const net = await createTestNetwork();
   const started: Array<{ stop(): Promise<number | string> }> = [];
   try {
@@ -161,7 +160,7 @@ async function phase(lab: NetnsLab, wg: { ip: string; pids: readonly number[] },
     for (let r = 0; r < o.rounds; r++) {
       const order = r % 2 === 0 ? (['wg', 'sm'] as const) : (['sm', 'wg'] as const);
       for (const who of order) {
-        const s = await measurePing(lab, 'a', who === 'wg' ? wgIp : MESH_B, { count: o.count, intervalS: o.intervalS });
+        const s = await measurePing(lab, 'a', who === 'wg' ? wg.ip : MESH_B, { count: o.count, intervalS: o.intervalS });
         (who === 'wg' ? wgRtts : sm).push(...s.rttsMs);
         if (who === 'wg') wgLost += s.transmitted - s.received;
         else smLost += s.transmitted - s.received;

@@ -355,14 +355,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
   takesTransient(hex: string): boolean {
     if (this.#stopped) return false;
     const p = this.#peers.get(hex);
-    if (p === undefined || p.mirror) return false;
-    const d = p.selected;
-    return d !== null && d.path.carrier === 'udp';
+    return p !== undefined && takesAsIs(p);
   }
 
   #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean): boolean {
     const d = p.selected;
-    if (transient && (d === null || p.mirror || d.path.carrier !== 'udp')) {
+    if (transient && !takesAsIs(p)) {
       frame = keepableCopy(frame);
       transient = false;
     }
@@ -651,6 +649,11 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#stats.maxMigrationMs = Math.max(this.#stats.maxMigrationMs ?? 0, ms);
     this.emit('migration_complete', p.id, ms);
   }
+}
+
+/** Whether a transient frame to `p` can go out without a copy: only its selected path, UDP, and nothing mirrored. */
+function takesAsIs(p: PeerPaths): boolean {
+  return !p.mirror && p.selected !== null && p.selected.path.carrier === 'udp';
 }
 
 /** A copy of a scratch frame that may be kept (queued, sent later), with the relay's headroom before it. */

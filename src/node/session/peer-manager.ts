@@ -382,9 +382,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       try {
         return this.#onData(src, view);
       } catch (err) {
-        this.#drops.hs_invalid++;
-        this.#deps.logger.error('peer frame handler failed', { error: (err as Error).message });
-        return;
+        return this.#handlerFailed(err);
       }
     }
     let frame: PeerFrame;
@@ -404,10 +402,14 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
         default: this.#drops.unexpected_type++;
       }
     } catch (err) {
-      // A bug must not take the packet loop down; count it and keep going.
-      this.#drops.hs_invalid++;
-      this.#deps.logger.error('peer frame handler failed', { error: (err as Error).message });
+      this.#handlerFailed(err);
     }
+  }
+
+  /** A bug in a frame handler must not take the packet loop down: count it and keep going. */
+  #handlerFailed(err: unknown): void {
+    this.#drops.hs_invalid++;
+    this.#deps.logger.error('peer frame handler failed', { error: (err as Error).message });
   }
 
   /**
