@@ -11,9 +11,12 @@
  * full collection (heap in use plus ArrayBuffer memory, which holds every
  * Buffer and Uint8Array); RSS also counts freed pages the allocator keeps,
  * socket buffers and whatever else the process did, so it says little about
- * a leak over a few seconds.
+ * a leak over a few seconds. nativeBytes() takes out what V8 and JavaScript
+ * account for (the heap pages V8 has resident, which it grows while garbage is
+ * made fast and gives back slowly, and the external and ArrayBuffer memory
+ * liveBytes() already counts), leaving memory only native code holds.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 setFlagsFromString('--expose-gc');
@@ -25,4 +28,16 @@ export function liveBytes(): number {
   gc();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
+}
+
+/** Resident bytes outside V8's heap and outside what JavaScript objects hold (external memory and
+ *  ArrayBuffers), after a full collection: the allocator's own pages, socket buffers, native state. A native
+ *  leak shows here; V8 growing its heap under a burst of garbage does not. */
+export function nativeBytes(): number {
+  gc();
+  gc();
+  let heapResident = 0;
+  for (const space of getHeapSpaceStatistics()) heapResident += space.physical_space_size;
+  const m = process.memoryUsage();
+  return m.rss - heapResident - m.external;
 }
