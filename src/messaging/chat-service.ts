@@ -31,7 +31,9 @@
  * What callers must know: `onEnvelope` is the network entry point and never
  * throws (drops by reason in `drops`); the user operations throw ChatError
  * with a code. Events go to the ChatSink (chat-inbox.ts) and to waiters.
- * One periodic tick (CHAT_TICK_MS) drives every conversation's retries.
+ * One periodic tick (CHAT_TICK_MS) drives every conversation's retries,
+ * armed only while a conversation is live: a daemon nobody chats with wakes
+ * for nothing.
  */
 import { equalBytes, fromHex, randomBytes, toHex } from '../crypto/bytes.js';
 import { ConfigError } from '../errors.js';
@@ -175,7 +177,7 @@ export class ChatService {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#scheduleTick();
+    this.#armTick();
   }
 
   stop(): void {
@@ -392,6 +394,7 @@ export class ChatService {
     this.#byId.set(entry.hex, entry);
     this.#live++;
     this.#liveByPeer.set(entry.peerHex, (this.#liveByPeer.get(entry.peerHex) ?? 0) + 1);
+    this.#armTick();
     return entry;
   }
 
@@ -457,8 +460,11 @@ export class ChatService {
     this.#logger.debug(`${peerHex.slice(0, 8)} chat envelope dropped: ${reason}`, { detail: msg });
   }
 
-  #scheduleTick(): void {
+  /** Arm the retry tick if it is not armed, the service runs and a conversation is live. */
+  #armTick(): void {
+    if (this.#tick !== null || !this.#running || this.#live === 0) return;
     this.#tick = this.#clock.schedule(CHAT_TICK_MS, () => {
+      this.#tick = null;
       if (!this.#running) return;
       const now = this.#clock.now();
       for (const e of [...this.#byId.values()]) {
@@ -467,7 +473,7 @@ export class ChatService {
         this.stats.retries += step.send.length;
         this.#apply(e, step);
       }
-      this.#scheduleTick();
+      this.#armTick();
     });
   }
 }

@@ -184,6 +184,33 @@ test('terminate from either side resets both; a later message is refused with TE
   }
 });
 
+test('the retry tick runs only while a conversation is live: none in an idle service, one per side in a conversation, none after it ends', () => {
+  const l = lab();
+  const { a, b } = l.m;
+  assert.equal(l.clock.pendingCount, 0, 'three started services, no conversation: nothing armed');
+  const conv = open(l);
+  assert.equal(l.clock.pendingCount, 2, 'one tick on each side of the conversation');
+  // A lost message is still retried by the tick.
+  l.policy = () => 'drop';
+  a.chat.send(conv, 'lost once');
+  l.flush();
+  l.policy = () => 'deliver';
+  l.run(RETRY_INITIAL_MS * 2);
+  assert.deepEqual(messages(b, conv), ['lost once']);
+  a.chat.terminate(conv, 'bye');
+  l.flush();
+  l.run(1_000);
+  assert.equal(l.clock.pendingCount, 0, 'the conversation ended on both sides: no tick left');
+  const again = a.chat.request(b.hex).conversationId;
+  assert.equal(l.clock.pendingCount, 1, 'a new request arms it again');
+  l.flush();
+  assert.equal(l.clock.pendingCount, 2);
+  a.chat.stop();
+  b.chat.stop();
+  assert.equal(l.clock.pendingCount, 0, 'stopped: nothing armed');
+  assert.equal(a.chat.conversation(again).state, 'requested');
+});
+
 test('a third member cannot inject into a conversation; bad input is counted, never thrown', () => {
   const l = lab();
   const { a, b, c } = l.m;
