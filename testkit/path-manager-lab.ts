@@ -99,6 +99,8 @@ export interface LabOptions {
   /** Which remote addresses both managers count as on a link of their machine (path-rank.ts); default none, so
    *  the ranks do not depend on the interfaces of the machine running the tests. */
   onLink?: OnLinkTest;
+  /** What both managers' udpPossible answers (a UDP transport that could punch); default false. */
+  udpPossible?: boolean;
 }
 
 export class Lab {
@@ -129,8 +131,9 @@ export class Lab {
       return seed / 2 ** 31;
     };
     const onLink = o.onLink ?? ((): boolean => false);
-    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink }, o.manager);
-    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink }, o.manager);
+    const udpPossible = (): boolean => o.udpPossible === true;
+    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink, udpPossible }, o.manager);
+    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink, udpPossible }, o.manager);
     this.relay.attach(A, (src, f) => this.a.onRelayFrame(src, f));
     this.relay.attach(B, (src, f) => this.b.onRelayFrame(src, f));
     this.a.onFrame = (_src, f) => this.atA.push(frameNumber(f));

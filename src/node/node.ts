@@ -207,7 +207,10 @@ export class ShadowNode extends EventEmitter {
     );
     // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
     const listed = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
-    this.paths = new PathManager({ relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed }, options.paths);
+    this.paths = new PathManager(
+      { relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.udp !== null && this.udp.canReach(peerId) && this.#directAllowed(peerId) },
+      options.paths,
+    );
     this.peers = new PeerManager<MemberCertificate>(
       {
         identity: { signer: deps.signer, certificate: deps.certificate.raw, verifier: deps.verifier },
@@ -276,6 +279,12 @@ export class ShadowNode extends EventEmitter {
       // rotated certificate. Re-send ours with every retry and after every fallback (a duplicate is harmless).
       this.paths.on('want_direct', (peerId: Uint8Array) => offers.send(peerId));
       this.paths.on('fallback', (peerId: Uint8Array) => offers.send(peerId));
+      // On WSS without a UDP path (path-timers.ts, the better-carrier retry): punch from here, and send our offer
+      // (harmless if it is a duplicate; if ours changed, the peer accepts it and punches too).
+      this.paths.on('want_upgrade', (peerId: Uint8Array) => {
+        offers.send(peerId);
+        this.udp?.connect(peerId);
+      });
       this.peers.on('established', (peerId: Uint8Array) => offers.send(peerId));
       // A new offer from a peer is answered with ours: a peer whose offers we refused (the network policy kept
       // us apart) learns that we want its candidates now. The answer to the answer is a duplicate, so it ends there.

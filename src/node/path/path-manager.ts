@@ -37,6 +37,7 @@
  *  'fallback' (peerId, reason)              a selected direct path was lost; traffic is on the relay
  *  'mirror' (peerId, on: boolean)           mirroring on the relay started / ended
  *  'want_direct' (peerId)                   please (re)connect a direct path (backoff applied)
+ *  'want_upgrade' (peerId)                  a WSS path carries, please try for a UDP path (backoff applied)
  *  'retry' (peerId, 'ok' | 'failed')        outcome of a direct attempt
  *
  * Reentrancy: send() and the receive path may run inside a path's callbacks;
@@ -128,6 +129,10 @@ export interface PathManagerDeps {
   /** Whether a remote address is on a link of this machine (path-rank.ts); default: this machine's interfaces,
    *  read once per new path or new remote. */
   onLink?: OnLinkTest;
+  /** Whether a UDP path to `peerId` may be had (the UDP transport runs and knows the peer's UDP candidates, the
+   *  policy allows it): while a WSS path is selected and no UDP path exists, the manager then asks for one
+   *  ('want_upgrade', with backoff). Without it, never. */
+  udpPossible?: (peerId: Uint8Array) => boolean;
 }
 
 export type PathDropReason =
@@ -245,6 +250,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   readonly #relay: RelaySender;
   readonly #isMember: (peerId: Uint8Array) => boolean;
   readonly #onLink: OnLinkTest;
+  readonly #udpPossible: (peerId: Uint8Array) => boolean;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerPaths>();
@@ -271,6 +277,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#relay = deps.relay;
     this.#isMember = deps.isMember ?? (() => true);
     this.#onLink = deps.onLink ?? isOnLinkNow;
+    this.#udpPossible = deps.udpPossible ?? (() => false);
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
     this.timers = new PathTimers<PeerPaths, DirectEntry>(
@@ -285,6 +292,11 @@ export class PathManager extends EventEmitter implements FrameTransport {
           drained: (p, d) => d.path.close('drained'),
           wantDirect: (p) => this.emit('want_direct', p.id),
           attemptOutcome: (p, outcome) => this.#attemptOutcome(p, outcome),
+          wantsBetterCarrier: (p) => p.selected !== null && p.selected.path.carrier !== 'udp' && !hasUdpPath(p) && this.#udpPossible(p.id),
+          wantUpgrade: (p) => {
+            this.#log.debug(`${p.hex.slice(0, 8)} on ${p.selected?.path.carrier ?? 'the relay'} without a UDP path: trying for one`);
+            this.emit('want_upgrade', p.id);
+          },
         },
       },
       options.timers,
@@ -649,6 +661,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#stats.maxMigrationMs = Math.max(this.#stats.maxMigrationMs ?? 0, ms);
     this.emit('migration_complete', p.id, ms);
   }
+}
+
+/** Whether `p` has a UDP path that is not closed. */
+function hasUdpPath(p: PeerPaths): boolean {
+  for (const d of p.direct.values()) if (!d.closed && d.path.carrier === 'udp') return true;
+  return false;
 }
 
 /** Whether a transient frame to `p` can go out without a copy: only its selected path, UDP, and nothing mirrored. */

@@ -9,8 +9,9 @@
  * timing records defined here on its own objects. Everything that happens
  * because time passed is decided on ONE periodic tick for all peers: probes
  * due, paths declared dead, trust windows lapsing (the manager re-runs the
- * selector), drains ending, direct attempts retried or given up. No timer is
- * armed per frame or per path.
+ * selector), drains ending, direct attempts retried or given up, a better
+ * carrier tried for while a worse direct path carries. No timer is armed
+ * per frame or per path.
  *
  * Why these numbers (all settable, see PathTimerOptions):
  *  - Fallback must complete within 2 s of a cut (issue 4). A cut just after
@@ -163,6 +164,10 @@ export interface DirectTimes {
 
 /** The retry record of one peer. */
 export interface RetryTimes {
+  /** Tries for a better carrier since one last came (backoff count; see wantsBetterCarrier). */
+  upgrades: number;
+  /** When to try for a better carrier next; NaN when none is scheduled. */
+  upgradeAtMs: number;
   /** Consecutive fallbacks and failed attempts since the last stable direct path. */
   failures: number;
   /** When to ask for the next direct attempt; NaN when none is scheduled. */
@@ -198,6 +203,11 @@ export interface PathTimerHost<P extends TimedPeer<D>, D extends TimedDirect> {
   /** Ask the owner to (re)connect a direct path to this peer. */
   wantDirect(peer: P): void;
   attemptOutcome(peer: P, outcome: AttemptOutcome): void;
+  /** A direct path is selected, but a better carrier may be had: none of its paths is of that carrier, and a
+   *  transport for it runs and knows where to reach the peer. */
+  wantsBetterCarrier(peer: P): boolean;
+  /** Ask the owner to try for that carrier now (the selected path keeps carrying meanwhile). */
+  wantUpgrade(peer: P): void;
 }
 
 export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
@@ -264,7 +274,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   }
 
   newRetryTimes(): RetryTimes {
-    return { failures: 0, nextAtMs: Number.NaN, attemptDeadlineMs: Number.NaN, directSinceMs: Number.NaN };
+    return { failures: 0, nextAtMs: Number.NaN, attemptDeadlineMs: Number.NaN, directSinceMs: Number.NaN, upgrades: 0, upgradeAtMs: Number.NaN };
   }
 
   /** Delay before the next attempt after `failures` failures: base x 2^failures, capped, minus up to retryJitterRatio of it. */
@@ -394,8 +404,11 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     const r = peer.retry;
     if (!Number.isNaN(r.directSinceMs)) {
       if (r.failures > 0 && nowMs - r.directSinceMs >= this.options.stableMs) r.failures = 0;
+      this.#upgradeTick(peer, nowMs);
       return;
     }
+    r.upgradeAtMs = Number.NaN;
+    r.upgrades = 0;
     if (!Number.isNaN(r.attemptDeadlineMs) && nowMs >= r.attemptDeadlineMs) {
       r.attemptDeadlineMs = Number.NaN;
       r.nextAtMs = nowMs + this.retryDelayMs(r.failures);
@@ -407,5 +420,29 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
       r.attemptDeadlineMs = nowMs + this.options.attemptTimeoutMs;
       this.#host.wantDirect(peer);
     }
+  }
+
+  /**
+   * On a direct path of a worse carrier than one the peer could have (a WSS path after its UDP path died: the
+   * UDP path could not authenticate probes once an idle session's keys expired, or a NAT dropped its mapping),
+   * try for the better one with the retry backoff: retryBaseMs, doubling up to retryMaxMs, so a peer whose UDP
+   * stays blocked costs one try a minute. The selected path carries on meanwhile, and the selector moves to the
+   * new path once it answers (selector.ts 'better_carrier'). Nothing is scheduled once such a path exists.
+   */
+  #upgradeTick(peer: P, nowMs: number): void {
+    const r = peer.retry;
+    if (!this.#host.wantsBetterCarrier(peer)) {
+      r.upgradeAtMs = Number.NaN;
+      r.upgrades = 0;
+      return;
+    }
+    if (Number.isNaN(r.upgradeAtMs)) {
+      r.upgradeAtMs = nowMs + this.retryDelayMs(r.upgrades);
+      return;
+    }
+    if (nowMs < r.upgradeAtMs) return;
+    r.upgradeAtMs = Number.NaN;
+    r.upgrades++;
+    this.#host.wantUpgrade(peer);
   }
 }

@@ -502,6 +502,13 @@ export class UdpTransport extends EventEmitter implements UdpPathHost {
     return { loopbackAllowed: this.#o.allowLoopbackCandidates || isLoopbackAddress(this.#o.listenHost), broadcasts: interfaceBroadcasts() };
   }
 
+  /** Whether connect(peerId) has something to punch: the socket runs and the peer's offer left UDP candidates we may probe. */
+  canReach(peerId: Uint8Array): boolean {
+    if (this.#state !== 'running') return false;
+    const p = this.#peers.get(toHex(peerId));
+    return p !== undefined && p.candidates.length > 0;
+  }
+
   /** Forget a peer (it left): its paths close, its punch stops. */
   forgetPeer(peerId: Uint8Array): void {
     const p = this.#peers.get(toHex(peerId));

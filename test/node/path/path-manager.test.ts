@@ -485,6 +485,56 @@ test('under load the UDP path keeps the traffic: its late probes move nothing to
   }
 });
 
+test('on WSS without a UDP path the manager asks for one with backoff (want_upgrade); the UDP path that comes ends the asking and wins', () => {
+  const lab = new Lab({ udpPossible: true, manager: { timers: { switchDwellMs: 1_000 } } });
+  lab.connectorEnabled = false;
+  const asked: number[] = [];
+  lab.a.on('want_upgrade', (peerId: Uint8Array) => {
+    assert.deepEqual(peerId, B);
+    asked.push(lab.now);
+    if (asked.length === 2) lab.connect(3, 'udp'); // the node's punch answers the second try
+  });
+  const s = new Streams(lab, 2);
+  lab.connect(3, 'wss');
+  s.run(300);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'wss');
+  s.run(4_000);
+  assert.equal(asked.length, 2, `tries at ${asked.join(', ')} ms`);
+  assert.ok(asked[1]! - asked[0]! >= 2_000 - 100, 'the second try waited twice the base');
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp', 'the UDP path answered and won on its carrier');
+  s.run(30_000);
+  assert.equal(asked.length, 2, 'no more tries once a UDP path is there');
+  s.settle();
+  assert.equal(tally(lab.atB, s.nextA).missing, 0);
+  assert.equal(tally(lab.atB, s.nextA).duplicates, 0);
+  lab.stop();
+});
+
+test('no want_upgrade where no UDP path can be had, on UDP itself, or on the relay', () => {
+  for (const [label, udpPossible, carrier] of [['no UDP transport', false, 'wss'], ['on UDP', true, 'udp']] as const) {
+    const lab = new Lab({ udpPossible });
+    lab.connectorEnabled = false;
+    let asked = 0;
+    lab.a.on('want_upgrade', () => asked++);
+    lab.b.on('want_upgrade', () => asked++);
+    const s = new Streams(lab, 2);
+    lab.connect(3, carrier);
+    s.run(20_000);
+    assert.equal(lab.a.pathInfo(B)!.carrier, carrier, label);
+    assert.equal(asked, 0, label);
+    lab.stop();
+  }
+  const lab = new Lab({ udpPossible: true });
+  lab.connectorEnabled = false;
+  let asked = 0;
+  lab.a.on('want_upgrade', () => asked++);
+  const s = new Streams(lab, 2);
+  s.run(20_000);
+  assert.equal(lab.a.pathInfo(B)!.path, 'relay');
+  assert.equal(asked, 0, 'on the relay the fallback retries (want_direct) ask for every carrier');
+  lab.stop();
+});
+
 test('an idle UDP path is still left for a clearly faster WSS path (the carrier rule holds only under load)', () => {
   const lab = new Lab({ manager: { timers: { switchDwellMs: 1_000 } } });
   lab.connectorEnabled = false;

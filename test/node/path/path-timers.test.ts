@@ -28,6 +28,7 @@ function rig(options: Parameters<typeof resolvePathTimers>[0] = {}, random = () 
   const clock = new FakeClock();
   const log: string[] = [];
   const peers: P[] = [];
+  const carrier = { better: false };
   const host: PathTimerHost<P, D> = {
     timedPeers: () => peers,
     sendProbe: (_p, d) => log.push(`probe ${d.name}@${clock.now() - t0}`),
@@ -36,13 +37,15 @@ function rig(options: Parameters<typeof resolvePathTimers>[0] = {}, random = () 
     drained: (_p, d) => { d.closed = true; log.push(`drained ${d.name}@${clock.now() - t0}`); },
     wantDirect: () => log.push(`want@${clock.now() - t0}`),
     attemptOutcome: (_p, o) => log.push(`${o}@${clock.now() - t0}`),
+    wantsBetterCarrier: () => carrier.better,
+    wantUpgrade: () => log.push(`upgrade@${clock.now() - t0}`),
   };
   const timers = new PathTimers<P, D>({ clock, host, random }, options);
   const t0 = clock.now();
   const peer = new P(timers.newRetryTimes());
   peers.push(peer);
   timers.start();
-  return { clock, log, timers, peer, t0, addDirect(name: string): D {
+  return { clock, log, timers, peer, t0, carrier, addDirect(name: string): D {
     const d = new D(name, timers.newDirectTimes(clock.now()));
     peer.list.push(d);
     timers.onDirectAdded(peer, d);
@@ -200,6 +203,41 @@ test('the backoff resets only after a direct path stayed selected for stableMs',
   assert.equal(r.peer.retry.failures, 0);
   r.timers.onSelected(r.peer, false, r.clock.now());
   assert.ok(Number.isNaN(r.peer.retry.directSinceMs));
+});
+
+test('on a direct path of a worse carrier, a better one is tried for with the retry backoff, and no more once it is there', () => {
+  const r = rig();
+  r.timers.onSelected(r.peer, true, r.clock.now());
+  r.clock.advance(5_000);
+  assert.equal(r.log.length, 0, 'nothing while the selected carrier is the best to be had');
+  r.carrier.better = true;
+  const from = r.clock.now();
+  r.clock.advance(7_200);
+  const at = r.log.filter((l) => l.startsWith('upgrade@')).map((l) => Number(l.slice(8)) - (from - r.t0));
+  assert.deepEqual(at, [1_050, 3_100, 7_150], 'scheduled on the first tick, then each after base x 2^tries');
+  assert.equal(r.peer.retry.upgrades, 3);
+  r.carrier.better = false;
+  r.clock.advance(60_000);
+  assert.equal(r.log.filter((l) => l.startsWith('upgrade@')).length, 3, 'a path of the better carrier came: no more tries');
+  assert.equal(r.peer.retry.upgrades, 0, 'and the backoff starts over next time');
+  r.carrier.better = true;
+  r.clock.advance(1_100);
+  assert.equal(r.log.filter((l) => l.startsWith('upgrade@')).length, 4);
+});
+
+test('the better-carrier tries are capped at retryMaxMs and stop on the relay (the fallback retries take over)', () => {
+  const r = rig({ retryBaseMs: 1_000, retryMaxMs: 4_000 });
+  r.carrier.better = true;
+  r.timers.onSelected(r.peer, true, r.clock.now());
+  r.clock.advance(30_000);
+  const at = r.log.filter((l) => l.startsWith('upgrade@')).map((l) => Number(l.slice(8)));
+  const gaps = at.slice(1).map((t, i) => t - at[i]!);
+  assert.ok(gaps.length >= 5 && gaps.slice(2).every((g) => g >= 4_000 && g <= 4_100), `capped gaps: ${gaps.join(', ')}`);
+  r.timers.onSelected(r.peer, false, r.clock.now());
+  const before = r.log.length;
+  r.clock.advance(30_000);
+  assert.equal(r.log.slice(before).filter((l) => l.startsWith('upgrade@')).length, 0, 'on the relay: no better-carrier tries');
+  assert.equal(r.peer.retry.upgrades, 0);
 });
 
 test('stop() ends the tick; start() is idempotent', () => {
