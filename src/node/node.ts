@@ -208,7 +208,7 @@ export class ShadowNode extends EventEmitter {
     // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
     const listed = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
     this.paths = new PathManager(
-      { relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.udp !== null && this.udp.canReach(peerId) && this.#directAllowed(peerId) },
+      { relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.#udpPossible(peerId) },
       options.paths,
     );
     this.peers = new PeerManager<MemberCertificate>(
@@ -370,6 +370,16 @@ export class ShadowNode extends EventEmitter {
     if (nowMs - CERT_CLOCK_SKEW_MS > this.#verifier.ca.notAfterMs) return false;
     const cert = this.peers.peerCertificate(peerId);
     return cert === null || nowMs - CERT_CLOCK_SKEW_MS <= cert.notAfterMs;
+  }
+
+  /**
+   * Whether a UDP path to `peerId` may be had now (the path manager's better-carrier tries): the UDP transport
+   * runs and holds the peer's UDP candidates, the policy allows direct paths, and the session has a key. Without a
+   * key a punch cannot authenticate its probes, and the offer sent with a try would start a handshake: an idle
+   * session whose keys expired is left to expire (the next packet starts a fresh one, and its offers punch).
+   */
+  #udpPossible(peerId: Uint8Array): boolean {
+    return this.udp !== null && this.udp.canReach(peerId) && this.#directAllowed(peerId) && this.peers.pathAuthKey(peerId) !== null;
   }
 
   #directAllowed(peerId: Uint8Array): boolean {

@@ -7,8 +7,8 @@
  *    the UDP path cannot authenticate its probes without the session's key
  *    and dies, the WSS path (TLS underneath) does not. When traffic resumes,
  *    the fresh session's offers must start a UDP punch although a direct
- *    path is selected. Short session lifetimes bring the expiry within
- *    seconds.
+ *    path is selected; until then nothing revives the idle session. Short
+ *    session lifetimes bring the expiry within seconds.
  *  - The UDP path goes away while the session lives (alice closes it, as a
  *    path dies whose probes go unanswered: a NAT that dropped the mapping).
  *    No new session means no new offers: only the path manager's tries for
@@ -78,6 +78,11 @@ test('after an idle session expired and its UDP path died, resumed traffic bring
     const from = p.seq;
     await waitUntil('the UDP path gone and WSS selected after the session expired', () => p.carrier() === 'wss' && p.a.udp!.pathsTo(p.bob).length === 0, 30_000);
     assert.equal(p.a.paths.pathInfo(p.bob)?.path, 'direct');
+    // Idle on WSS: the tries for a better carrier wait for a session (a try's offer would start a handshake).
+    await new Promise((r) => setTimeout(r, 4_000));
+    const established = (): boolean => p.a.peers.establishedPeers().some((id) => Buffer.from(id).equals(Buffer.from(p.bob)));
+    assert.equal(established(), false, 'the idle session stayed expired');
+    assert.equal(p.a.udp!.pathsTo(p.bob).length, 0);
     await p.until('the UDP path back on both sides', p.bothOnUdp, 30_000);
     await p.allOnceFrom(from);
   } finally {
