@@ -31,7 +31,8 @@
  * (summed over peers), ping, paths, certs (the certificate fetcher), udp,
  * chat, streams (the stream layer's drops and refusals, SOCKS5 and HTTP
  * CONNECT included, as status streams.<reason>), dataplane. The histogram is fed by
- * the path manager's 'migration_complete' event, once per migration.
+ * the path manager's 'migration_complete' event, once per migration made
+ * under traffic (a switch while the peer is idle is not timed).
  *
  * Session counters live as long as the PeerManager's peer entries, which are
  * never removed, so the sums only grow.

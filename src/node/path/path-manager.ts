@@ -168,7 +168,8 @@ export interface PathInfo {
   directPaths: number;
   /** The direct paths held and not dead, selected or not: what a peer could move to. */
   directs: DirectPathInfo[];
-  /** Last relay -> direct migration time: path available to first frame on it. */
+  /** Last relay -> direct migration time: path available to first frame on it (not recorded when that frame came
+   *  more than the drain time after the switch: the peer was idle). */
   migrationMs: number | null;
 }
 
@@ -654,8 +655,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
   }
 
   #migrationDone(p: PeerPaths, d: DirectEntry): void {
-    const ms = Math.max(0, this.#clock.now() - d.migrationFromMs);
+    const now = this.#clock.now();
+    const ms = Math.max(0, now - d.migrationFromMs);
     d.migrationFromMs = Number.NaN;
+    // A switch made while the peer was idle is no migration anyone waited for: its first frame may come minutes
+    // later, and that wait says nothing about how long moving takes. Under traffic the next frame follows at once.
+    if (now - p.selectedAtMs > this.timers.options.drainMs) return;
     p.migrationMs = ms;
     this.#stats.lastMigrationMs = ms;
     this.#stats.maxMigrationMs = Math.max(this.#stats.maxMigrationMs ?? 0, ms);

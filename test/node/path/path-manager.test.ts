@@ -41,6 +41,28 @@ class Streams {
   }
 }
 
+test('a switch made while the peer is idle records no migration time; a switch under traffic does', () => {
+  const lab = new Lab({ directLatencyMs: 2, manager: { timers: { switchDwellMs: 1_000 } } });
+  lab.connectorEnabled = false;
+  const recorded: number[] = [];
+  lab.a.on('migration_complete', (_p: Uint8Array, ms: number) => recorded.push(ms));
+  lab.connect(2, 'wss');
+  lab.clock.advance(10_000); // selected at once, and nothing to send for 10 s
+  assert.equal(lab.a.pathInfo(B)!.path, 'direct');
+  const s = new Streams(lab, 1, false);
+  s.run(100);
+  assert.deepEqual(recorded, [], 'the first frame came 10 s after the switch: not a migration time');
+  assert.equal(lab.a.pathInfo(B)!.migrationMs, null);
+  assert.equal(lab.a.stats.maxMigrationMs, null);
+  lab.connect(2, 'udp');
+  s.run(1_500);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'udp', 'moved to the better carrier under traffic');
+  assert.equal(recorded.length, 1);
+  assert.ok(recorded[0]! <= 5, `a migration under traffic: ${recorded[0]} ms`);
+  assert.equal(lab.a.pathInfo(B)!.migrationMs, recorded[0]);
+  lab.stop();
+});
+
 test('a peer starts on the relay and stays there without a direct path', () => {
   const lab = new Lab();
   const s = new Streams(lab);
