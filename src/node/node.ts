@@ -516,16 +516,14 @@ export class ShadowNode extends EventEmitter {
   #onOffer(peerId: Uint8Array, offer: Uint8Array): void {
     // An accepted offer starts a direct attempt at once; retries come from the PathManager's backoff.
     if (this.offers === null || !this.offers.receive(peerId, offer)) return;
-    const udpCandidates = this.rendezvous?.peerCandidates(peerId, 'udp') ?? [];
-    this.udp?.setPeerCandidates(peerId, udpCandidates);
-    const info = this.paths.pathInfo(peerId);
-    if (info?.path !== 'direct') {
+    this.udp?.setPeerCandidates(peerId, this.rendezvous?.peerCandidates(peerId, 'udp') ?? []);
+    if (this.paths.pathInfo(peerId)?.path !== 'direct') {
       this.#source?.connect(peerId);
-    } else if (this.udp !== null && info.carrier !== 'udp' && udpCandidates.length > 0 && this.udp.pathsTo(peerId).length === 0) {
+    } else if (this.paths.wantsUdp(peerId)) {
       // On a WSS path with no UDP path: UDP is the better carrier (path-rank.ts), so punch for it. This is how a
       // pair comes back to UDP after an idle session expired: its UDP path died with the keys (it cannot
       // authenticate probes without them), the WSS path did not, and the next session's offers land here.
-      this.udp.connect(peerId);
+      this.udp?.connect(peerId);
     }
   }
 

@@ -293,9 +293,9 @@ export class PathManager extends EventEmitter implements FrameTransport {
           drained: (p, d) => d.path.close('drained'),
           wantDirect: (p) => this.emit('want_direct', p.id),
           attemptOutcome: (p, outcome) => this.#attemptOutcome(p, outcome),
-          wantsBetterCarrier: (p) => p.selected !== null && p.selected.path.carrier !== 'udp' && !hasUdpPath(p) && this.#udpPossible(p.id),
+          wantsBetterCarrier: (p) => this.#wantsUdp(p),
           wantUpgrade: (p) => {
-            this.#log.debug(`${p.hex.slice(0, 8)} on ${p.selected?.path.carrier ?? 'the relay'} without a UDP path: trying for one`);
+            this.#log.debug(`${p.hex.slice(0, 8)} no UDP path beside the selected direct path: trying for one`);
             this.emit('want_upgrade', p.id);
           },
         },
@@ -362,6 +362,20 @@ export class PathManager extends EventEmitter implements FrameTransport {
     const p = this.#peers.get(hex);
     if (p === undefined) return this.send(peerId, keepableCopy(frame));
     return this.#sendOn(p, frame, true);
+  }
+
+  /**
+   * Whether a UDP path to `peerId` is worth trying for now: a direct path of another carrier is selected, no UDP
+   * path is held beside it, and udpPossible says one may be had. The better-carrier tries ('want_upgrade') ask
+   * this on every tick; the owner asks it when a peer's offer arrives.
+   */
+  wantsUdp(peerId: Uint8Array): boolean {
+    const p = this.#peers.get(toHex(peerId));
+    return p !== undefined && this.#wantsUdp(p);
+  }
+
+  #wantsUdp(p: PeerPaths): boolean {
+    return p.selected !== null && p.selected.path.carrier !== 'udp' && !hasUdpPath(p) && this.#udpPossible(p.id);
   }
 
   /** FrameTransport.takesTransient: true while the peer's selected path is UDP and nothing is mirrored, the one case sendTransient sends a scratch frame without a copy. */
