@@ -28,8 +28,17 @@
  * certificate exactly as for PEER_UP (CA signature, validity, revocation,
  * peer id = hash of its keys) and that it is the requested peer's.
  *
+ * A member announced with a new digest while a request for it is in flight
+ * (it re-connected, e.g. to renew its certificate) is asked again at once:
+ * the relay drops a request for a peer it lists under no connection at that
+ * moment, and waiting out the deadline would keep a member that is online
+ * unreachable for seconds. The answer to the earlier request then comes or
+ * not; the first one that matches the latest digest is delivered, the other
+ * is dropped (counted as a mismatch when it carries the older bytes).
+ *
  * What a relay can make us keep: one record per announced peer (at most
- * `maxMembers`), `maxOutstanding` requests, `cacheEntries` certificates.
+ * `maxMembers`), `maxOutstanding` peers with requests in flight (at most
+ * two requests each), `cacheEntries` certificates.
  * Single-threaded and not re-entrant from `accept` / `down` into the same
  * peer; throws on nothing the relay sends.
  */
@@ -73,6 +82,16 @@ export interface CertFetcherOptions {
   cacheEntries: number;
 }
 
+/** The requests in flight for one peer. */
+interface InFlight {
+  /** Unix ms after which the answer is given up on. */
+  deadline: number;
+  /** Answers still due: 1, or 2 after a re-ask for a new digest. */
+  answers: number;
+  /** The digest announced when it was last asked for. */
+  digest: string;
+}
+
 interface Announced {
   peerId: Uint8Array;
   digest: string;
@@ -90,8 +109,8 @@ export class CertFetcher {
   readonly #announced = new Map<string, Announced>();
   /** Peers to fetch, in announcement order (a Set: each once). */
   readonly #wanted = new Set<string>();
-  /** peer hex -> deadline (Unix ms) of the request in flight. */
-  readonly #outstanding = new Map<string, number>();
+  /** peer hex -> its requests in flight. */
+  readonly #outstanding = new Map<string, InFlight>();
   /** digest hex -> certificate bytes, least recently used first. */
   readonly #cache = new Map<string, Uint8Array>();
   readonly #drops: Record<CertFetchDropReason, number> = { unsolicited: 0, not_announced: 0, digest_mismatch: 0, timeout: 0, too_many: 0, not_sent: 0 };
@@ -119,7 +138,7 @@ export class CertFetcher {
     return this.#fetched;
   }
 
-  /** Requests in flight now. */
+  /** Peers with requests in flight now. */
   get outstanding(): number {
     return this.#outstanding.size;
   }
@@ -140,8 +159,10 @@ export class CertFetcher {
       this.#deliver(hex, rec);
       return;
     }
-    // In flight already: the answer is checked against this (latest) digest.
-    if (!this.#outstanding.has(hex)) this.#wanted.add(hex);
+    // In flight already for this digest: the answer is checked against it. For an older digest: ask
+    // again now, the relay may have dropped the first request (see the header).
+    const inFlight = this.#outstanding.get(hex);
+    if (inFlight === undefined || (inFlight.digest !== digest && inFlight.answers < 2)) this.#wanted.add(hex);
     this.#pump();
   }
 
@@ -158,17 +179,22 @@ export class CertFetcher {
   /** The relay's answer to a request. */
   cert(peerId: Uint8Array, bytes: Uint8Array): void {
     const hex = toHex(peerId);
-    if (!this.#outstanding.delete(hex)) {
+    const inFlight = this.#outstanding.get(hex);
+    if (inFlight === undefined) {
       this.#drop('unsolicited', peerId);
       return;
     }
+    if (--inFlight.answers === 0) this.#outstanding.delete(hex);
     const rec = this.#announced.get(hex);
     if (rec === undefined) {
       this.#drop('not_announced', peerId);
     } else if (toHex(sha256(bytes)) !== rec.digest) {
-      // docs/threat-model.md "Malicious relay": not the certificate it announced.
+      // docs/threat-model.md "Malicious relay": not the certificate it announced. Asked again unless
+      // another answer is still due or the other one was this digest's.
       this.#drop('digest_mismatch', peerId);
-      this.#retry(hex, rec);
+      if (inFlight.answers === 0 && !this.#cache.has(rec.digest)) this.#retry(hex, rec);
+    } else if (this.#cache.has(rec.digest)) {
+      // The second answer of a re-ask, both with the latest certificate: delivered already.
     } else {
       this.#fetched++;
       this.#remember(rec.digest, bytes);
@@ -221,26 +247,36 @@ export class CertFetcher {
 
   #pump(): void {
     const now = this.#deps.clock.now();
-    for (const [hex, deadline] of this.#outstanding) {
-      if (deadline > now) continue;
+    for (const [hex, inFlight] of this.#outstanding) {
+      if (inFlight.deadline > now) continue;
       this.#outstanding.delete(hex);
       this.#drops.timeout++;
       const rec = this.#announced.get(hex);
-      if (rec !== undefined) this.#retry(hex, rec);
+      // Unless the other answer of a re-ask brought this digest's certificate.
+      if (rec !== undefined && !this.#cache.has(rec.digest)) this.#retry(hex, rec);
     }
     for (const hex of this.#wanted) {
-      if (this.#outstanding.size >= this.#o.maxOutstanding) break;
       const rec = this.#announced.get(hex);
-      if (rec === undefined) {
+      const inFlight = this.#outstanding.get(hex);
+      if (rec === undefined || (inFlight !== undefined && (inFlight.answers >= 2 || inFlight.digest === rec.digest))) {
         this.#wanted.delete(hex);
         continue;
       }
+      // A re-ask takes no new slot.
+      if (inFlight === undefined && this.#outstanding.size >= this.#o.maxOutstanding) break;
       if (!this.#deps.request(rec.peerId)) {
         this.#drops.not_sent++;
         break; // the link is down or full: the timer tries again
       }
       this.#wanted.delete(hex);
-      this.#outstanding.set(hex, now + this.#o.timeoutMs);
+      const deadline = now + this.#o.timeoutMs;
+      if (inFlight === undefined) {
+        this.#outstanding.set(hex, { deadline, answers: 1, digest: rec.digest });
+      } else {
+        inFlight.deadline = deadline;
+        inFlight.answers++;
+        inFlight.digest = rec.digest;
+      }
     }
     this.#arm();
   }

@@ -142,3 +142,39 @@ test('what a relay can make a node keep is bounded: announced members, requests 
   for (let n = 0; n < 100; n++) fetcher.up(id(n), sha256(certOf(n)), 6);
   assert.equal(requests.length - before, 4, 'all but the cached ones are fetched again, 4 at a time');
 });
+
+test('a new digest announced while a request is in flight is asked for again at once; one delivery, at most two requests per peer', () => {
+  // The relay drops a request for a member between its connections (a renewal): the first request may never be answered.
+  const { clock, fetcher, requests, accepted } = setup();
+  const peer = toHex(id(1));
+  fetcher.up(id(1), sha256(certOf(1)), 5);
+  fetcher.up(id(1), sha256(certOf(1, 1)), 6);
+  assert.deepEqual(requests, [peer, peer], 'asked again without waiting for the deadline');
+  assert.equal(fetcher.outstanding, 1, 'one peer in flight');
+  fetcher.cert(id(1), certOf(1, 1));
+  assert.deepEqual(accepted.map((a) => a.cert), [certOf(1, 1)]);
+  clock.advance(1_001);
+  assert.equal(requests.length, 2, 'the first request unanswered: nothing asked after the delivery');
+  assert.equal(fetcher.drops.timeout, 1);
+
+  // Both answered, older bytes first: the mismatch is counted and not asked for again, the newer delivered once.
+  fetcher.up(id(2), sha256(certOf(2)), 5);
+  fetcher.up(id(2), sha256(certOf(2, 1)), 6);
+  fetcher.cert(id(2), certOf(2));
+  fetcher.cert(id(2), certOf(2, 1));
+  // Both answered with the newer bytes: delivered once, nothing counted.
+  fetcher.up(id(3), sha256(certOf(3)), 5);
+  fetcher.up(id(3), sha256(certOf(3, 1)), 6);
+  fetcher.cert(id(3), certOf(3, 1));
+  fetcher.cert(id(3), certOf(3, 1));
+  assert.equal(fetcher.drops.digest_mismatch, 1);
+  assert.equal(fetcher.drops.unsolicited, 0);
+  assert.equal(requests.length, 6);
+  assert.deepEqual(accepted.slice(1).map((a) => [toHex(a.cert)]), [[toHex(certOf(2, 1))], [toHex(certOf(3, 1))]]);
+  assert.equal(fetcher.outstanding, 0);
+
+  // A relay flipping the digest cannot make us ask more than twice at once.
+  for (let v = 0; v < 100; v++) fetcher.up(id(4), sha256(certOf(4, v)), 5);
+  assert.equal(requests.filter((r) => r === toHex(id(4))).length, 2);
+  fetcher.stop();
+});
