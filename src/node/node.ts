@@ -179,7 +179,7 @@ export class ShadowNode extends EventEmitter {
       selfPeerId: deps.peerId,
       // A live session on a direct path keeps its member listed (offline) when the relay stops listing it;
       // one that only the relay carries cannot reach a member the relay does not list.
-      sessionLive: (peerId) => this.peers.pathAuthKey(peerId) !== null && this.paths.pathInfo(peerId)?.path === 'direct',
+      sessionLive: (peerId) => this.#hasSessionKey(peerId) && this.paths.pathInfo(peerId)?.path === 'direct',
       clock,
       logger: this.#logger.child('directory'),
     });
@@ -276,9 +276,13 @@ export class ShadowNode extends EventEmitter {
       this.udp?.on('candidates', (c: PathCandidate[]) => rendezvous.setUdpCandidates(c));
       direct.on('pin_changed', () => offers.offerChanged());
       // Offers are not acknowledged: one sent over a dying path is lost, and the peer would keep refusing our
-      // rotated certificate. Re-send ours with every retry and after every fallback (a duplicate is harmless).
-      this.paths.on('want_direct', (peerId: Uint8Array) => offers.send(peerId));
-      this.paths.on('fallback', (peerId: Uint8Array) => offers.send(peerId));
+      // rotated certificate. Re-send ours with every retry and after every fallback (a duplicate is harmless),
+      // within a keyed session only: sending into an expired one would start a handshake for the offer alone, and
+      // an idle pair whose UDP path died with its keys would re-key every few minutes, forever. The next session
+      // sends our offer when it is established.
+      const resend = (peerId: Uint8Array): void => { if (this.#hasSessionKey(peerId)) offers.send(peerId); };
+      this.paths.on('want_direct', resend);
+      this.paths.on('fallback', resend);
       // On WSS without a UDP path (path-timers.ts, the better-carrier retry): punch from here, and send our offer
       // (harmless if it is a duplicate; if ours changed, the peer accepts it and punches too).
       this.paths.on('want_upgrade', (peerId: Uint8Array) => {
@@ -379,7 +383,12 @@ export class ShadowNode extends EventEmitter {
    * session whose keys expired is left to expire (the next packet starts a fresh one, and its offers punch).
    */
   #udpPossible(peerId: Uint8Array): boolean {
-    return this.udp !== null && this.udp.canReach(peerId) && this.#directAllowed(peerId) && this.peers.pathAuthKey(peerId) !== null;
+    return this.udp !== null && this.udp.canReach(peerId) && this.#directAllowed(peerId) && this.#hasSessionKey(peerId);
+  }
+
+  /** Whether the session with `peerId` has a key now: something sent into it goes out without a handshake. */
+  #hasSessionKey(peerId: Uint8Array): boolean {
+    return this.peers.pathAuthKey(peerId) !== null;
   }
 
   #directAllowed(peerId: Uint8Array): boolean {

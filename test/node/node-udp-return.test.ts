@@ -14,7 +14,13 @@
  *    No new session means no new offers: only the path manager's tries for
  *    a better carrier (path-timers.ts, with backoff) bring UDP back.
  *
- * Claims, both times: the UDP path is back and selected, and every frame
+ *  - The same idle expiry with no WSS path (a pair behind NAT has only the
+ *    punched UDP path): the UDP path dies, traffic falls back to the relay,
+ *    and nothing must start a handshake until traffic resumes. Sending our
+ *    offer after the fallback used to start one, so an idle pair re-keyed
+ *    every few minutes forever.
+ *
+ * Claims, every time: the UDP path is back and selected, and every frame
  * sent from the moment it was lost arrives exactly once.
  */
 import { test } from 'node:test';
@@ -25,8 +31,8 @@ import { startInProcessMesh, waitUntil, type InProcessMesh } from '../../testkit
 /** Keys live 4 s; idle peers do not rekey, so an idle session is gone 4 s after its last handshake. */
 const SHORT_SESSIONS: Partial<NodeOptions> = { peers: { timers: { rekeyAfterTimeMs: 2_000, rejectAfterTimeMs: 4_000, keepaliveTimeoutMs: 1_000, rekeyTimeoutMs: 1_000 } } };
 
-/** alice and bob on a UDP path with a WSS path beside it; alice sends numbered frames to bob. */
-async function udpPair(mesh: InProcessMesh, options: Partial<NodeOptions> = {}) {
+/** alice and bob on a UDP path with a WSS path beside it (unless `wss` is false); alice sends numbered frames to bob. */
+async function udpPair(mesh: InProcessMesh, options: Partial<NodeOptions> = {}, wss = true) {
   const a: ShadowNode = mesh.node('alice', options);
   const b: ShadowNode = mesh.node('bob', options);
   a.start();
@@ -39,7 +45,7 @@ async function udpPair(mesh: InProcessMesh, options: Partial<NodeOptions> = {}) 
     got.set(n, (got.get(n) ?? 0) + 1);
   });
   const pair = {
-    a, bob, seq: 0,
+    a, b, alice, bob, seq: 0,
     send(n: number): void {
       for (let i = 0; i < n; i++) {
         const buf = Buffer.alloc(64);
@@ -67,7 +73,7 @@ async function udpPair(mesh: InProcessMesh, options: Partial<NodeOptions> = {}) 
   };
   await waitUntil('relay admission', () => a.link.established !== null && b.link.established !== null);
   await pair.until('a UDP path on both sides', pair.bothOnUdp, 30_000);
-  await pair.until('a WSS path beside it', () => (a.paths.pathInfo(bob)?.directs ?? []).some((d) => d.carrier === 'wss'), 20_000);
+  if (wss) await pair.until('a WSS path beside it', () => (a.paths.pathInfo(bob)?.directs ?? []).some((d) => d.carrier === 'wss'), 20_000);
   return pair;
 }
 
@@ -98,6 +104,28 @@ test('a UDP path that died while a WSS path carries the peer is punched again an
     for (const path of p.a.udp!.pathsTo(p.bob)) path.close('test: path lost');
     await p.until('WSS selected after the UDP path went', () => p.carrier() === 'wss', 10_000);
     await p.until('the UDP path back and selected', () => p.carrier() === 'udp', 30_000);
+    await p.allOnceFrom(from);
+  } finally {
+    await mesh.stop();
+  }
+});
+
+test('with only a UDP path, an idle session that expired is not re-keyed while idle; resumed traffic brings the UDP path back', async () => {
+  const mesh = await startInProcessMesh(['alice', 'bob']);
+  try {
+    const p = await udpPair(mesh, { ...SHORT_SESSIONS, direct: { wss: false } }, false);
+    const from = p.seq;
+    await waitUntil('the UDP path gone and the relay selected after the session expired', () => p.a.paths.pathInfo(p.bob)?.path === 'relay' && p.a.udp!.pathsTo(p.bob).length === 0, 30_000);
+    const handshakes = (): number[] => [
+      p.a.peers.peers().find((x) => x.peerId === Buffer.from(p.bob).toString('hex'))?.stats.handshakes ?? -1,
+      p.b.peers.peers().find((x) => x.peerId === Buffer.from(p.alice).toString('hex'))?.stats.handshakes ?? -1,
+    ];
+    const before = handshakes();
+    // Longer than a whole session lifetime (4 s): a handshake started by the fallback would show.
+    await new Promise((r) => setTimeout(r, 6_000));
+    assert.deepEqual(handshakes(), before, 'no handshake while idle');
+    assert.equal(p.a.peers.establishedPeers().length, 0, 'the idle session stayed expired');
+    await p.until('the UDP path back on both sides', p.bothOnUdp, 30_000);
     await p.allOnceFrom(from);
   } finally {
     await mesh.stop();
