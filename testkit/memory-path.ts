@@ -36,6 +36,8 @@ export interface MemoryPathOptions {
   remoteOfB?: string;
   /** What `b.remote` reads. */
   remoteOfA?: string;
+  /** Which end dialed the pair (sets `dialed` at both ends, as a WSS path has it); default: neither is said. */
+  dialedBy?: 'a' | 'b';
   random?: () => number;
 }
 
@@ -120,6 +122,8 @@ export class MemoryPath implements Path {
   readonly id: string;
   readonly remote: string;
   readonly peerId: Uint8Array;
+  /** As Path.dialed: set by memoryPathPair's dialedBy, else undefined. */
+  dialed: boolean | undefined = undefined;
   onFrame: ((frame: Uint8Array) => void) | null = null;
   onClose: ((reason: string) => void) | null = null;
   #closed = false;
@@ -222,5 +226,9 @@ export function memoryPathPair(deps: { clock: Clock; peerA: Uint8Array; peerB: U
   const a = new MemoryPath(link, kind, options.remoteOfB ?? `192.0.2.2:${40000 + (pairSerial % 20000)}`, deps.peerB, options.carrier);
   const b = new MemoryPath(link, kind, options.remoteOfA ?? `192.0.2.1:${40000 + (pairSerial % 20000)}`, deps.peerA, options.carrier);
   MemoryPath.link(a, b);
+  if (options.dialedBy !== undefined) {
+    a.dialed = options.dialedBy === 'a';
+    b.dialed = options.dialedBy === 'b';
+  }
   return { a, b, link };
 }

@@ -101,6 +101,8 @@ export interface LabOptions {
   onLink?: OnLinkTest;
   /** What both managers' udpPossible answers (a UDP transport that could punch); default false. */
   udpPossible?: boolean;
+  /** Give each manager its own peer id (A, B), so of two WSS paths each keeps the one A dialed; default false. */
+  peerIds?: boolean;
 }
 
 export class Lab {
@@ -132,8 +134,9 @@ export class Lab {
     };
     const onLink = o.onLink ?? ((): boolean => false);
     const udpPossible = (): boolean => o.udpPossible === true;
-    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink, udpPossible }, o.manager);
-    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink, udpPossible }, o.manager);
+    const ids = (self: Uint8Array): { localPeerId?: Uint8Array } => (o.peerIds === true ? { localPeerId: self } : {});
+    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink, udpPossible, ...ids(A) }, o.manager);
+    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink, udpPossible, ...ids(B) }, o.manager);
     this.relay.attach(A, (src, f) => this.a.onRelayFrame(src, f));
     this.relay.attach(B, (src, f) => this.b.onRelayFrame(src, f));
     this.a.onFrame = (_src, f) => this.atA.push(frameNumber(f));
@@ -155,8 +158,8 @@ export class Lab {
   }
 
   /** A fresh direct path between A and B, handed to both managers. */
-  connect(latencyMs = this.directLatencyMs, carrier: 'wss' | 'udp' = 'wss'): MemoryPathPair {
-    const pair = memoryPathPair({ clock: this.clock, peerA: A, peerB: B }, { latencyMs, carrier });
+  connect(latencyMs = this.directLatencyMs, carrier: 'wss' | 'udp' = 'wss', dialedBy?: 'a' | 'b'): MemoryPathPair {
+    const pair = memoryPathPair({ clock: this.clock, peerA: A, peerB: B }, { latencyMs, carrier, ...(dialedBy === undefined ? {} : { dialedBy }) });
     this.pairs.push(pair);
     this.a.addDirectPath(B, pair.a);
     this.b.addDirectPath(A, pair.b);

@@ -208,7 +208,7 @@ export class ShadowNode extends EventEmitter {
     // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
     const listed = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
     this.paths = new PathManager(
-      { relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.#udpPossible(peerId) },
+      { relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.#udpPossible(peerId), localPeerId: deps.peerId },
       options.paths,
     );
     this.peers = new PeerManager<MemberCertificate>(

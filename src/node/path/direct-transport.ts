@@ -37,7 +37,8 @@
  *   'path' (peerId: Uint8Array, path: DirectPath)  dialed or accepted; set
  *       path.onFrame / onClose in the listener. Both sides may dial at once,
  *       so an owner can get two paths to one peer; `path.dialed` lets both
- *       ends keep the same one (e.g. the one dialed by the lower peer id).
+ *       ends keep the same one (path-manager.ts keeps the one the lower
+ *       peer id dialed).
  *   'pin_changed' ()  our certificate rotated: our offer carries another pin.
  *   'refused' (peerId: Uint8Array | null, code: string)  a pin or a
  *       re-handshake was refused (also counted in stats.refused).

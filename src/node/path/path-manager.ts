@@ -23,7 +23,11 @@
  *  - a path we migrated away from keeps delivering what arrives on it, and
  *    is closed only after the drain time (MIGRATION_DRAIN_MS). Frames in
  *    flight on it land after newer frames on the new path; the replay window
- *    accepts reordering within its width.
+ *    accepts reordering within its width. A WSS path left for a UDP one is
+ *    not closed: it stands by for when the UDP path dies;
+ *  - of two WSS paths to one peer (each side dialed one), both ends keep
+ *    the one the lower peer id dialed and drain the other (#wssKeeper,
+ *    selector.ts rule 6).
  *
  * Receiving: every path's frames go to `onFrame(peerId, bytes)`, set once by
  * the owner (the PeerManager's onFrame), except path probes, which are
@@ -133,6 +137,9 @@ export interface PathManagerDeps {
    *  policy allows it): while a WSS path is selected and no UDP path exists, the manager then asks for one
    *  ('want_upgrade', with backoff). Without it, never. */
   udpPossible?: (peerId: Uint8Array) => boolean;
+  /** Our own peer id: of two WSS paths to a peer (each side dialed one), the one the lower id dialed is kept and
+   *  the other drained and closed, the same one at both ends (selector.ts rule 6). Without it both are kept. */
+  localPeerId?: Uint8Array;
 }
 
 export type PathDropReason =
@@ -252,6 +259,8 @@ export class PathManager extends EventEmitter implements FrameTransport {
   readonly #isMember: (peerId: Uint8Array) => boolean;
   readonly #onLink: OnLinkTest;
   readonly #udpPossible: (peerId: Uint8Array) => boolean;
+  /** Our peer id in lowercase hex (compares as the bytes do), or null: no WSS tie-break. */
+  readonly #localHex: string | null;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerPaths>();
@@ -279,6 +288,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#isMember = deps.isMember ?? (() => true);
     this.#onLink = deps.onLink ?? isOnLinkNow;
     this.#udpPossible = deps.udpPossible ?? (() => false);
+    this.#localHex = deps.localPeerId === undefined ? null : toHex(deps.localPeerId);
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.logger ?? silentLogger;
     this.timers = new PathTimers<PeerPaths, DirectEntry>(
@@ -616,16 +626,23 @@ export class PathManager extends EventEmitter implements FrameTransport {
   #reselect(p: PeerPaths, lostReason?: string): void {
     const now = this.#clock.now();
     const cands: Candidate[] = [{ id: p.relay.id, kind: 'relay', alive: true, rttMs: null, sinceAckMs: null, ageMs: 0 }];
+    const keeper = this.#wssKeeper(p, now);
     for (const d of p.direct.values()) {
       if (d.closed) continue;
       if (d.framesSent !== d.framesSeen) {
         d.framesSeen = d.framesSent;
         d.times.lastDataAtMs = now;
       }
+      const redundant = isRedundant(d, keeper);
+      // Not selected: drain it now (the peer leaves it too); selected, the selector moves off it and #switchTo drains it.
+      if (redundant && d !== p.selected && Number.isNaN(d.times.drainUntilMs)) {
+        this.#log.debug(`${p.hex.slice(0, 8)} second WSS path, draining it`, { remote: d.path.remote });
+        this.timers.onLeft(d, now);
+      }
       cands.push({
         id: d.path.id, kind: 'direct', alive: true, rttMs: d.rtt.estimate(now), sinceAckMs: this.timers.sinceAckMs(d.times, now),
         ageMs: now - d.times.addedAtMs, rank: d.rank(this.#onLink),
-        carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now),
+        carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now), redundant,
       });
     }
     const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
@@ -637,16 +654,38 @@ export class PathManager extends EventEmitter implements FrameTransport {
       this.emit('mirror', p.id, mirror);
     }
     const target = sel.primary === null || sel.primary === p.relay.id ? null : p.direct.get(sel.primary) ?? null;
-    if (target !== p.selected) this.#switchTo(p, target, sel.reason, lostReason, now);
+    if (target !== p.selected) this.#switchTo(p, target, sel.reason, lostReason, now, keeper);
   }
 
-  #switchTo(p: PeerPaths, target: DirectEntry | null, reason: SelectReason, lostReason: string | undefined, now: number): void {
+  /**
+   * Of the WSS paths to `p`, the one to keep when each side dialed one: a trusted path dialed by the lower peer id
+   * (ours if our id is lower, else one the peer dialed). Both ends name the same connection, so both leave the
+   * other, which drains and closes; nothing in flight is lost (path.ts: a graceful close delivers what was sent).
+   * Null without our id, or while no such path is trusted (then nothing is redundant: a path not yet proven is no
+   * reason to leave one that works).
+   */
+  #wssKeeper(p: PeerPaths, now: number): DirectEntry | null {
+    if (this.#localHex === null) return null;
+    const dialedByUs = this.#localHex < p.hex;
+    for (const d of p.direct.values()) {
+      if (d.closed || d.path.carrier !== 'wss' || d.path.dialed !== dialedByUs) continue;
+      const since = this.timers.sinceAckMs(d.times, now);
+      if (since !== null && since <= this.#policy.trustWindowMs) return d;
+    }
+    return null;
+  }
+
+  #switchTo(p: PeerPaths, target: DirectEntry | null, reason: SelectReason, lostReason: string | undefined, now: number, keeper: DirectEntry | null): void {
     const from = p.selected;
     const fromRemote = from === null ? p.relay.remote : from.path.remote;
     p.selected = target;
     p.selectedAtMs = now;
     if (target === null) p.mirror = false;
-    if (from !== null && !from.closed) this.timers.onLeft(from, now);
+    // A path we left drains and closes, except a WSS path left for a UDP one: it stays as the standby that takes
+    // over at once when the UDP path dies (a NAT drops its mapping, an idle session's keys expire), as a WSS path
+    // that was never selected beside a UDP one does. One per pair: a redundant one goes all the same.
+    const standby = from !== null && from.path.carrier === 'wss' && target?.path.carrier === 'udp' && !isRedundant(from, keeper);
+    if (from !== null && !from.closed && !standby) this.timers.onLeft(from, now);
     if (target !== null) {
       this.timers.onRejoined(target);
       // Migration time: from the path's arrival for its first selection, else from this switch.
@@ -680,6 +719,11 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#stats.maxMigrationMs = Math.max(this.#stats.maxMigrationMs ?? 0, ms);
     this.emit('migration_complete', p.id, ms);
   }
+}
+
+/** Whether `d` is a second WSS path beside `keeper` (the one kept of two, path-manager #wssKeeper): one the other end dialed. */
+function isRedundant(d: DirectEntry, keeper: DirectEntry | null): boolean {
+  return keeper !== null && d.path.carrier === 'wss' && typeof d.path.dialed === 'boolean' && d.path.dialed !== keeper.path.dialed;
 }
 
 /** Whether `p` has a UDP path that is not closed. */

@@ -43,6 +43,9 @@ export interface Path {
   readonly kind: PathKind;
   /** 'relay' for the relay path; 'wss' or 'udp' for a direct one. */
   readonly carrier: PathCarrier;
+  /** A WSS path: true when we dialed it, false when the peer did (both may, so a pair can hold two; the path
+   *  manager keeps the one the lower peer id dialed). Undefined for carriers without a dialing side. */
+  readonly dialed?: boolean;
   /** Unique per path instance (never reused in this process). */
   readonly id: string;
   /** 'relay', or the remote 'IP:PORT' of a direct path. */

@@ -38,6 +38,12 @@
  *     the absolute margin count as equal and the lower rank wins; ties go
  *     to the longest established, then the smaller id, so the result is
  *     deterministic.
+ *  6. A REDUNDANT direct path (the second WSS connection of a pair, where
+ *     each side dialed one; the path manager marks it only while the one
+ *     it duplicates is trusted, and both ends mark the same one) is never
+ *     the best. A current selection that is redundant is left for the best
+ *     trusted direct at once, dwell or not ('redundant'); the manager then
+ *     drains and closes it.
  *
  * The relay is the floor: when no candidate is trusted and the current one
  * is not an alive direct, the relay is chosen even if its link is down
@@ -63,6 +69,8 @@ export interface Candidate {
   carrierRank?: number;
   /** It carried data recently; read for the current selection only (rule 4); default false. */
   busy?: boolean;
+  /** A duplicate of another trusted direct path, to be left (rule 6); default false. */
+  redundant?: boolean;
 }
 
 export interface CurrentSelection {
@@ -87,7 +95,7 @@ export const SELECT_RTT_MARGIN_MS = 5;
 /** Default relative RTT margin: a 20 % better path is worth a switch, jitter of a few % is not. */
 export const SELECT_RTT_MARGIN_RATIO = 0.2;
 
-export type SelectReason = 'initial' | 'keep' | 'upgrade' | 'better_rtt' | 'better_carrier' | 'fallback' | 'trust_lapsed' | 'none';
+export type SelectReason = 'initial' | 'keep' | 'upgrade' | 'better_rtt' | 'better_carrier' | 'redundant' | 'fallback' | 'trust_lapsed' | 'none';
 
 export interface Selection {
   /** The path to send on; null only with no relay and no usable direct path. */
@@ -120,7 +128,7 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
   let cur: Candidate | null = null;
   for (const c of candidates) {
     if (c.kind === 'relay' && relay === null) relay = c;
-    if (isTrusted(c, policy) && (best === null || better(c, best, policy))) best = c;
+    if (isTrusted(c, policy) && c.redundant !== true && (best === null || better(c, best, policy))) best = c;
     if (current !== null && c.id === current.id) cur = c;
   }
   const floor = relay?.id ?? null;
@@ -144,12 +152,13 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
     if (best !== null) return to(best, 'fallback');
     return { primary: cur.id, mirror: floor, reason: 'trust_lapsed' };
   }
+  if (cur.redundant === true && best !== null) return to(best, 'redundant');
   if (cur.busy === true && best !== null && (best.carrierRank ?? 0) > (cur.carrierRank ?? 0)) {
     // Rule 4: a busy path only gives way, voluntarily, to a carrier at least as good.
     best = null;
     const floorRank = cur.carrierRank ?? 0;
     for (const c of candidates) {
-      if ((c.carrierRank ?? 0) <= floorRank && isTrusted(c, policy) && (best === null || better(c, best, policy))) best = c;
+      if ((c.carrierRank ?? 0) <= floorRank && isTrusted(c, policy) && c.redundant !== true && (best === null || better(c, best, policy))) best = c;
     }
   }
   if (best !== null && best.id !== cur.id && current.dwellMs >= policy.minDwellMs) {

@@ -451,7 +451,7 @@ test('timers change on a running manager: a longer dead time delays the fallback
   lab.stop();
 });
 
-test('WSS first, then a UDP path of about the same RTT: the switch waits for the dwell, loses and duplicates nothing, and stays', () => {
+test('WSS first, then a UDP path of about the same RTT: the switch waits for the dwell, loses and duplicates nothing, and stays; the WSS path stands by and takes over when UDP dies', () => {
   const lab = new Lab({ manager: { timers: { switchDwellMs: 1_000 } } });
   lab.connectorEnabled = false;
   const s = new Streams(lab, 2);
@@ -465,8 +465,12 @@ test('WSS first, then a UDP path of about the same RTT: the switch waits for the
   assert.equal(lab.a.pathInfo(B)!.carrier, 'udp');
   assert.equal(lab.a.pathInfo(B)!.remote, udp.a.remote);
   s.run(3_000);
-  assert.equal(wss.a.closed, true, 'the WSS path drained and closed');
+  assert.equal(wss.a.closed, false, 'the WSS path left for UDP stays open, past the drain time');
   assert.equal(lab.a.pathInfo(B)!.carrier, 'udp', 'and the choice stays');
+  udp.a.close('test: UDP path lost');
+  s.run(100);
+  assert.equal(lab.a.pathInfo(B)!.carrier, 'wss', 'the standby takes over');
+  assert.equal(lab.a.stats.fallbacks, 0, 'not through the relay');
   s.settle();
   assert.deepEqual(tally(lab.atB, s.nextA).missing, 0);
   assert.deepEqual(tally(lab.atB, s.nextA).duplicates, 0);
@@ -656,4 +660,65 @@ test('takesTransient / sendTransient: a selected UDP path gets the scratch frame
   assert.equal(stopped.a.takesTransient(hexB), false);
   assert.equal(stopped.a.sendTransient(B, hexB, put(5)), false);
   assert.equal(stopped.a.stats.drops.stopped, 1);
+});
+
+/** A lab (peer ids given unless `peerIds` is false) with a stream and a first WSS path dialed by `first`, run 500 ms. */
+function wssPair(first: 'a' | 'b', perMs: number, peerIds = true): { lab: Lab; s: Streams; first: ReturnType<Lab['connect']> } {
+  const lab = new Lab({ peerIds });
+  lab.connectorEnabled = false;
+  const s = new Streams(lab, perMs);
+  const path = lab.connect(2, 'wss', first);
+  s.run(500);
+  return { lab, s, first: path };
+}
+
+test('two WSS paths to one peer (each side dialed one): both ends keep the one the lower peer id dialed and close the other; nothing lost or duplicated', () => {
+  // B (the higher id) dialed first: both ends carry on it.
+  const { lab, s, first: byB } = wssPair('b', 2);
+  assert.equal(lab.a.pathInfo(B)!.remote, byB.a.remote);
+  assert.equal(lab.b.pathInfo(A)!.remote, byB.b.remote);
+  const byA = lab.connect(2, 'wss', 'a');
+  s.run(4_000);
+  assert.equal(lab.a.pathInfo(B)!.remote, byA.a.remote, 'A moved to the path it dialed');
+  assert.equal(lab.b.pathInfo(A)!.remote, byA.b.remote, 'B moved to the path A dialed');
+  assert.equal(byB.a.closed && byB.b.closed, true, 'the other drained and closed at both ends');
+  assert.equal(byA.a.closed || byA.b.closed, false);
+  assert.equal(lab.a.pathInfo(B)!.directs.length, 1);
+  assert.equal(lab.a.stats.fallbacks + lab.b.stats.fallbacks, 0, 'never on the relay meanwhile');
+  s.settle();
+  for (const [seen, sent] of [[lab.atB, s.nextA], [lab.atA, s.nextB]] as const) {
+    assert.equal(tally(seen, sent).missing, 0);
+    assert.equal(tally(seen, sent).duplicates, 0);
+  }
+  lab.stop();
+});
+
+test('a second WSS path leaves the first only once it answers probes; the one it duplicates goes even when never selected; without peer ids both stay', () => {
+  // The lower id's path arrives over a link that carries nothing yet: the working path keeps the traffic.
+  const one = wssPair('b', 1);
+  const byA = one.lab.connect(2, 'wss', 'a');
+  byA.link.cut();
+  one.s.run(1_000); // under the dead time (1.6 s): it is not given up, only not trusted
+  assert.equal(one.lab.a.pathInfo(B)!.remote, one.first.a.remote);
+  assert.equal(one.first.a.closed, false, 'not left for a path that has not proven itself');
+  byA.link.restore();
+  one.s.run(4_000);
+  assert.equal(one.lab.a.pathInfo(B)!.remote, byA.a.remote);
+  assert.equal(one.first.a.closed && one.first.b.closed, true);
+  one.lab.stop();
+
+  // The kept path first, the duplicate second: the duplicate is never selected, and still closes.
+  const two = wssPair('a', 1);
+  const second = two.lab.connect(2, 'wss', 'b');
+  two.s.run(4_000);
+  assert.equal(two.lab.a.pathInfo(B)!.remote, two.first.a.remote);
+  assert.equal(second.a.closed && second.b.closed, true);
+  two.lab.stop();
+
+  // Without peer ids (no tie-break) both paths stay.
+  const three = wssPair('b', 1, false);
+  const other = three.lab.connect(2, 'wss', 'a');
+  three.s.run(4_000);
+  assert.equal(three.first.a.closed || other.a.closed, false);
+  three.lab.stop();
 });

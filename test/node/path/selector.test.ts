@@ -190,3 +190,17 @@ test('a busy path is still left by the forced moves: death and lapsed trust', ()
   assert.deepEqual(selectPath([relay, direct('udp', { carrierRank: 0, busy: true, alive: false }), wss], { id: 'udp', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'fallback' });
   assert.deepEqual(selectPath([relay, direct('udp', { carrierRank: 0, busy: true, sinceAckMs: 5_000 }), wss], { id: 'udp', dwellMs: long }, policy), { primary: 'wss', mirror: null, reason: 'fallback' });
 });
+
+test('rule 6: a redundant direct is never the best, and a current redundant one is left at once for the best trusted direct', () => {
+  // Never chosen, however fast or old.
+  assert.equal(selectPath([relay, direct('dup', { redundant: true, rttMs: 1, ageMs: long }), direct('keep', { rttMs: 20 })], null, policy).primary, 'keep');
+  assert.equal(selectPath([relay, direct('dup', { redundant: true })], { id: 'relay-1', dwellMs: long }, policy).primary, 'relay-1');
+  // The current one is left without the dwell, busy or not.
+  for (const busy of [false, true]) {
+    const s = selectPath([relay, direct('dup', { redundant: true, busy }), direct('keep', { rttMs: 25 })], { id: 'dup', dwellMs: 0 }, policy);
+    assert.deepEqual(s, { primary: 'keep', mirror: null, reason: 'redundant' });
+  }
+  // With nothing trusted to go to, it is kept (rules 2-3 as for any direct).
+  const alone = selectPath([relay, direct('dup', { redundant: true }), direct('keep', { sinceAckMs: null })], { id: 'dup', dwellMs: 0 }, policy);
+  assert.deepEqual(alone, { primary: 'dup', mirror: null, reason: 'keep' });
+});
