@@ -13,6 +13,17 @@
  * carrier tried for while a worse direct path carries. No timer is armed
  * per frame or per path.
  *
+ * The tick runs every tickMs only while something needs that granularity: a
+ * probe not answered yet (its answer may be late, the trust window may
+ * lapse, the path may die). Otherwise, every probe answered, the next thing
+ * due is known exactly: the next probe, a drain's end, a retry, an attempt's
+ * deadline, a try for a better carrier; the tick sleeps until the first of
+ * them (at most a probe interval), so an idle daemon wakes a few times a
+ * second, not twenty. An event that starts something (a path added and
+ * probed, a drain, a fallback) wakes it within a tick. A cut is noticed as
+ * before: the probe after the last answer goes unanswered, and from then on
+ * the tick runs every tickMs.
+ *
  * Why these numbers (all settable, see PathTimerOptions):
  *  - Fallback must complete within 2 s of a cut (issue 4). A cut just after
  *    an answered probe at time a is noticed twice: the trust window lapses at
@@ -35,8 +46,8 @@ import type { Clock, TimerHandle } from '../../util/clock.js';
 import { PathCode } from './path-errors.js';
 import { RTT_WINDOW_MS } from './rtt-window.js';
 
-/** Tick cadence: the granularity of every deadline below. 50 ms keeps the
- *  fallback well inside 2 s and costs 20 walks of the peer table per second. */
+/** Tick cadence while a probe is unanswered: the granularity of the trust
+ *  and dead windows below. 50 ms keeps the fallback well inside 2 s. */
 export const PATH_TICK_MS = 50;
 /** Probe cadence on each open direct path (the active one and candidates). */
 export const PROBE_INTERVAL_MS = 500;
@@ -216,6 +227,8 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   readonly #host: PathTimerHost<P, D>;
   readonly #random: () => number;
   #handle: TimerHandle | null = null;
+  /** When the armed tick runs (clock ms); meaningless while #handle is null. */
+  #dueMs = 0;
   #running = false;
 
   /** The options in force (frozen; replaced as a whole by setOptions). */
@@ -232,6 +245,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
    */
   setOptions(changes: Partial<PathTimerOptions>): Readonly<PathTimerOptions> {
     this.#options = this.check(changes);
+    this.#hurry();
     return this.#options;
   }
 
@@ -245,8 +259,47 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     this.#handle = null;
     if (!this.#running) return;
     this.tick(this.#clock.now());
-    if (this.#running && this.#handle === null) this.#handle = this.#clock.schedule(this.options.tickMs, this.#onTick);
+    if (this.#running && this.#handle === null) this.#arm(this.nextTickDelayMs(this.#clock.now()));
   };
+
+  #arm(delayMs: number): void {
+    this.#dueMs = this.#clock.now() + delayMs;
+    this.#handle = this.#clock.schedule(delayMs, this.#onTick);
+  }
+
+  /** Something that needs the tick started: have it run within tickMs. */
+  #hurry(): void {
+    if (!this.#running || (this.#handle !== null && this.#dueMs <= this.#clock.now() + this.options.tickMs)) return;
+    this.#handle?.cancel();
+    this.#arm(this.options.tickMs);
+  }
+
+  /**
+   * How long the tick may sleep after running at `nowMs` (header): tickMs while any direct path has a probe
+   * unanswered, else until the first deadline (a probe due, a drain's end, a retry, an attempt's deadline, a try
+   * for a better carrier), between tickMs and probeIntervalMs. Public so tests can read it.
+   */
+  nextTickDelayMs(nowMs: number): number {
+    const o = this.options;
+    let next = nowMs + o.probeIntervalMs;
+    const due = (ms: number): void => {
+      if (ms < next) next = ms; // NaN (nothing scheduled) compares false
+    };
+    for (const peer of this.#host.timedPeers()) {
+      const r = peer.retry;
+      due(r.nextAtMs);
+      due(r.attemptDeadlineMs);
+      due(r.upgradeAtMs);
+      for (const d of peer.directs()) {
+        if (d.closed) continue;
+        const t = d.times;
+        if (!(t.lastAckAtMs >= t.lastProbeAtMs)) return o.tickMs; // unanswered (NaN: never answered)
+        due(t.lastProbeAtMs + o.probeIntervalMs);
+        due(t.drainUntilMs);
+      }
+    }
+    return Math.min(o.probeIntervalMs, Math.max(o.tickMs, next - nowMs));
+  }
 
   constructor(deps: { clock: Clock; host: PathTimerHost<P, D>; random?: () => number }, options?: Partial<PathTimerOptions>) {
     this.#options = resolvePathTimers(options);
@@ -258,7 +311,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#handle = this.#clock.schedule(this.options.tickMs, this.#onTick);
+    this.#arm(this.options.tickMs);
   }
 
   stop(): void {
@@ -317,6 +370,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /** A direct path arrived: probe it at once, so it can carry data one RTT later. */
   onDirectAdded(peer: P, direct: D): void {
     this.#probe(peer, direct, this.#clock.now());
+    this.#hurry();
   }
 
   /** A probe on `direct` was answered. Ends a running attempt successfully. */
@@ -333,6 +387,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /** The selection moved onto a direct path (`onDirect`) or onto the relay. */
   onSelected(peer: P, onDirect: boolean, nowMs: number): void {
     const r = peer.retry;
+    this.#hurry();
     if (onDirect) {
       if (Number.isNaN(r.directSinceMs)) r.directSinceMs = nowMs;
     } else {
@@ -343,6 +398,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /** We migrated away from `direct` while it still works: drain, then close it. */
   onLeft(direct: D, nowMs: number): void {
     direct.times.drainUntilMs = nowMs + this.options.drainMs;
+    this.#hurry();
   }
 
   /** `direct` is selected again before its drain ended. */
@@ -356,11 +412,13 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     if (Number.isNaN(r.attemptDeadlineMs)) return;
     r.attemptDeadlineMs = nowMs;
     this.#retryTick(peer, nowMs);
+    this.#hurry();
   }
 
   /** The last usable direct path died or closed: schedule a retry with backoff (unless one is pending). */
   onFallback(peer: P, nowMs: number): void {
     const r = peer.retry;
+    this.#hurry();
     r.directSinceMs = Number.NaN;
     if (!Number.isNaN(r.nextAtMs) || !Number.isNaN(r.attemptDeadlineMs)) return;
     r.nextAtMs = nowMs + this.retryDelayMs(r.failures);
@@ -441,8 +499,9 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
       return;
     }
     if (nowMs < r.upgradeAtMs) return;
-    r.upgradeAtMs = Number.NaN;
     r.upgrades++;
+    // The next try is due after the backoff from this one (the tick may sleep until then).
+    r.upgradeAtMs = nowMs + this.retryDelayMs(r.upgrades);
     this.#host.wantUpgrade(peer);
   }
 }

@@ -212,16 +212,19 @@ test('on a direct path of a worse carrier, a better one is tried for with the re
   assert.equal(r.log.length, 0, 'nothing while the selected carrier is the best to be had');
   r.carrier.better = true;
   const from = r.clock.now();
-  r.clock.advance(7_200);
+  r.clock.advance(7_600);
   const at = r.log.filter((l) => l.startsWith('upgrade@')).map((l) => Number(l.slice(8)) - (from - r.t0));
-  assert.deepEqual(at, [1_050, 3_100, 7_150], 'scheduled on the first tick, then each after base x 2^tries');
+  // The first is scheduled on the first tick that sees the chance (an idle tick sleeps up to a probe interval).
+  assert.equal(at.length, 3, String(at));
+  assert.ok(at[0]! >= 1_000 && at[0]! <= 1_500, `first try at ${at[0]}`);
+  assert.deepEqual([at[1]! - at[0]!, at[2]! - at[1]!], [2_000, 4_000], 'then each base x 2^tries after the one before');
   assert.equal(r.peer.retry.upgrades, 3);
   r.carrier.better = false;
   r.clock.advance(60_000);
   assert.equal(r.log.filter((l) => l.startsWith('upgrade@')).length, 3, 'a path of the better carrier came: no more tries');
   assert.equal(r.peer.retry.upgrades, 0, 'and the backoff starts over next time');
   r.carrier.better = true;
-  r.clock.advance(1_100);
+  r.clock.advance(1_500);
   assert.equal(r.log.filter((l) => l.startsWith('upgrade@')).length, 4);
 });
 
@@ -232,7 +235,7 @@ test('the better-carrier tries are capped at retryMaxMs and stop on the relay (t
   r.clock.advance(30_000);
   const at = r.log.filter((l) => l.startsWith('upgrade@')).map((l) => Number(l.slice(8)));
   const gaps = at.slice(1).map((t, i) => t - at[i]!);
-  assert.ok(gaps.length >= 5 && gaps.slice(2).every((g) => g >= 4_000 && g <= 4_100), `capped gaps: ${gaps.join(', ')}`);
+  assert.ok(gaps.length >= 5 && gaps.slice(2).every((g) => g === 4_000), `capped gaps: ${gaps.join(', ')}`);
   r.timers.onSelected(r.peer, false, r.clock.now());
   const before = r.log.length;
   r.clock.advance(30_000);
@@ -248,4 +251,49 @@ test('stop() ends the tick; start() is idempotent', () => {
   r.clock.advance(10_000);
   assert.deepEqual(r.log, ['probe x@0']);
   assert.equal(r.clock.pendingCount, 0);
+});
+
+test('idle: with every probe answered the tick sleeps until the next probe is due; an unanswered probe brings the 50 ms tick back, and a cut dies on schedule', () => {
+  const clock = new FakeClock();
+  const t0 = clock.now();
+  let ticks = 0;
+  let probes = 0;
+  let answer = true;
+  let lastAck = 0;
+  const dead: number[] = [];
+  const host: PathTimerHost<P, D> = {
+    timedPeers: () => [peer],
+    sendProbe: (p, d) => {
+      probes++;
+      if (!answer) return;
+      lastAck = clock.now() - t0;
+      timers.onProbeAnswered(p, d, clock.now());
+    },
+    directDead: (_p, d) => { d.closed = true; dead.push(clock.now() - t0); },
+    reselect: () => { ticks++; },
+    drained: () => {},
+    wantDirect: () => {},
+    attemptOutcome: () => {},
+    wantsBetterCarrier: () => false,
+    wantUpgrade: () => {},
+  };
+  const timers: PathTimers<P, D> = new PathTimers<P, D>({ clock, host });
+  const peer = new P(timers.newRetryTimes());
+  timers.start();
+  const d = new D('x', timers.newDirectTimes(clock.now()));
+  peer.list.push(d);
+  timers.onDirectAdded(peer, d);
+  clock.advance(10_000);
+  assert.ok(probes >= 20 && probes <= 21, `probed twice a second as ever: ${probes}`);
+  assert.ok(ticks <= 22, `about one tick per probe, not twenty a second: ${ticks} in 10 s`);
+  assert.equal(timers.nextTickDelayMs(clock.now()) <= DEFAULT_PATH_TIMERS.probeIntervalMs, true);
+
+  // The link is cut: the next probe goes unanswered, and from then on the tick runs every 50 ms.
+  answer = false;
+  const before = ticks;
+  clock.advance(2_000);
+  assert.equal(dead.length, 1);
+  assert.ok(dead[0]! - lastAck <= DEFAULT_PATH_TIMERS.directDeadMs + DEFAULT_PATH_TIMERS.tickMs, `dead ${dead[0]! - lastAck} ms after the last answer`);
+  assert.ok(ticks - before >= 20, `fast ticks while unanswered: ${ticks - before}`);
+  timers.stop();
 });
