@@ -26,7 +26,7 @@
  *    accepts reordering within its width. A WSS path left for a UDP one is
  *    not closed: it stands by for when the UDP path dies;
  *  - of two WSS paths to one peer (each side dialed one), both ends keep
- *    the one the lower peer id dialed and drain the other (#wssKeeper,
+ *    the one the lower peer id dialed and drain the other (#reselect,
  *    selector.ts rule 6).
  *
  * Receiving: every path's frames go to `onFrame(peerId, bytes)`, set once by
@@ -62,7 +62,7 @@ import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOption
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
 import { RelayPath, type RelaySender } from './relay-path.js';
 import { RTT_WINDOW_MS, RttWindow } from './rtt-window.js';
-import { SELECT_RTT_MARGIN_MS, SELECT_RTT_MARGIN_RATIO, selectPath, type Candidate, type SelectorPolicy, type SelectReason } from './selector.js';
+import { SELECT_RTT_MARGIN_MS, SELECT_RTT_MARGIN_RATIO, isTrusted, selectPath, type Candidate, type SelectorPolicy, type SelectReason } from './selector.js';
 
 /** Most direct paths kept per peer: both sides connect at once and a peer may
  *  have several candidate addresses; beyond this the oldest unselected goes. */
@@ -626,24 +626,39 @@ export class PathManager extends EventEmitter implements FrameTransport {
   #reselect(p: PeerPaths, lostReason?: string): void {
     const now = this.#clock.now();
     const cands: Candidate[] = [{ id: p.relay.id, kind: 'relay', alive: true, rttMs: null, sinceAckMs: null, ageMs: 0 }];
-    const keeper = this.#wssKeeper(p, now);
+    const directs: DirectEntry[] = [];
+    // Of two WSS paths (each side dialed one), the one to keep: a trusted one the lower peer id dialed. Both ends
+    // name the same connection and leave the other, which drains and closes; nothing in flight is lost (path.ts: a
+    // graceful close delivers what was sent). While no such path is trusted nothing is redundant: a path not yet
+    // proven is no reason to leave one that works. Without our id (#localHex), no tie-break.
+    const keepDialed = this.#localHex === null ? null : this.#localHex < p.hex;
+    let keeper: DirectEntry | null = null;
     for (const d of p.direct.values()) {
       if (d.closed) continue;
       if (d.framesSent !== d.framesSeen) {
         d.framesSeen = d.framesSent;
         d.times.lastDataAtMs = now;
       }
-      const redundant = isRedundant(d, keeper);
-      // Not selected: drain it now (the peer leaves it too); selected, the selector moves off it and #switchTo drains it.
-      if (redundant && d !== p.selected && Number.isNaN(d.times.drainUntilMs)) {
-        this.#log.debug(`${p.hex.slice(0, 8)} second WSS path, draining it`, { remote: d.path.remote });
-        this.timers.onLeft(d, now);
-      }
-      cands.push({
+      const c: Candidate = {
         id: d.path.id, kind: 'direct', alive: true, rttMs: d.rtt.estimate(now), sinceAckMs: this.timers.sinceAckMs(d.times, now),
         ageMs: now - d.times.addedAtMs, rank: d.rank(this.#onLink),
-        carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now), redundant,
-      });
+        carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now),
+      };
+      cands.push(c);
+      directs.push(d);
+      if (keeper === null && d.path.carrier === 'wss' && d.path.dialed === keepDialed && isTrusted(c, this.#policy)) keeper = d;
+    }
+    if (keeper !== null) {
+      for (let i = 0; i < directs.length; i++) {
+        const d = directs[i] as DirectEntry;
+        if (!isRedundant(d, keeper)) continue;
+        (cands[i + 1] as Candidate).redundant = true;
+        // Not selected: drain it now (the peer leaves it too); selected, the selector moves off it and #switchTo drains it.
+        if (d !== p.selected && Number.isNaN(d.times.drainUntilMs)) {
+          this.#log.debug(`${p.hex.slice(0, 8)} second WSS path, draining it`, { remote: d.path.remote });
+          this.timers.onLeft(d, now);
+        }
+      }
     }
     const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
     const sel = selectPath(cands, { id: currentId, dwellMs: now - p.selectedAtMs }, this.#policy);
@@ -655,24 +670,6 @@ export class PathManager extends EventEmitter implements FrameTransport {
     }
     const target = sel.primary === null || sel.primary === p.relay.id ? null : p.direct.get(sel.primary) ?? null;
     if (target !== p.selected) this.#switchTo(p, target, sel.reason, lostReason, now, keeper);
-  }
-
-  /**
-   * Of the WSS paths to `p`, the one to keep when each side dialed one: a trusted path dialed by the lower peer id
-   * (ours if our id is lower, else one the peer dialed). Both ends name the same connection, so both leave the
-   * other, which drains and closes; nothing in flight is lost (path.ts: a graceful close delivers what was sent).
-   * Null without our id, or while no such path is trusted (then nothing is redundant: a path not yet proven is no
-   * reason to leave one that works).
-   */
-  #wssKeeper(p: PeerPaths, now: number): DirectEntry | null {
-    if (this.#localHex === null) return null;
-    const dialedByUs = this.#localHex < p.hex;
-    for (const d of p.direct.values()) {
-      if (d.closed || d.path.carrier !== 'wss' || d.path.dialed !== dialedByUs) continue;
-      const since = this.timers.sinceAckMs(d.times, now);
-      if (since !== null && since <= this.#policy.trustWindowMs) return d;
-    }
-    return null;
   }
 
   #switchTo(p: PeerPaths, target: DirectEntry | null, reason: SelectReason, lostReason: string | undefined, now: number, keeper: DirectEntry | null): void {
@@ -721,7 +718,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   }
 }
 
-/** Whether `d` is a second WSS path beside `keeper` (the one kept of two, path-manager #wssKeeper): one the other end dialed. */
+/** Whether `d` is a second WSS path beside `keeper` (the one kept of two, #reselect): one the other end dialed. */
 function isRedundant(d: DirectEntry, keeper: DirectEntry | null): boolean {
   return keeper !== null && d.path.carrier === 'wss' && typeof d.path.dialed === 'boolean' && d.path.dialed !== keeper.path.dialed;
 }

@@ -110,6 +110,11 @@ export function isTrusted(c: Candidate, policy: SelectorPolicy): boolean {
   return c.kind === 'direct' && c.alive && c.sinceAckMs !== null && c.sinceAckMs <= policy.trustWindowMs;
 }
 
+/** Rules 1 and 6: a candidate the selector may choose as the best direct path. */
+function eligible(c: Candidate, policy: SelectorPolicy): boolean {
+  return isTrusted(c, policy) && c.redundant !== true;
+}
+
 function better(a: Candidate, b: Candidate, policy: SelectorPolicy): boolean {
   const ra = a.rttMs ?? Infinity;
   const rb = b.rttMs ?? Infinity;
@@ -128,7 +133,7 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
   let cur: Candidate | null = null;
   for (const c of candidates) {
     if (c.kind === 'relay' && relay === null) relay = c;
-    if (isTrusted(c, policy) && c.redundant !== true && (best === null || better(c, best, policy))) best = c;
+    if (eligible(c, policy) && (best === null || better(c, best, policy))) best = c;
     if (current !== null && c.id === current.id) cur = c;
   }
   const floor = relay?.id ?? null;
@@ -158,7 +163,7 @@ export function selectPath(candidates: readonly Candidate[], current: CurrentSel
     best = null;
     const floorRank = cur.carrierRank ?? 0;
     for (const c of candidates) {
-      if ((c.carrierRank ?? 0) <= floorRank && isTrusted(c, policy) && c.redundant !== true && (best === null || better(c, best, policy))) best = c;
+      if ((c.carrierRank ?? 0) <= floorRank && eligible(c, policy) && (best === null || better(c, best, policy))) best = c;
     }
   }
   if (best !== null && best.id !== cur.id && current.dwellMs >= policy.minDwellMs) {
