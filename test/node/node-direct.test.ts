@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startInProcessMesh, waitUntil } from '../../testkit/in-process-mesh.js';
+import { numberedStream } from '../../testkit/numbered-stream.js';
 
 test('a session starts on the relay, migrates to a direct path, and a numbered stream across the switch arrives complete and once', async () => {
   const mesh = await startInProcessMesh(['alice', 'bob']);
@@ -64,16 +65,7 @@ test('both sides dial each other, and the pair keeps one WSS path: the one the l
     b.start();
     const bob = mesh.net.member('bob').peerId;
     const alice = mesh.net.member('alice').peerId;
-    const got = new Map<number, number>();
-    b.on('payload', (_p: Uint8Array, body: Uint8Array) => { const n = Buffer.from(body).readUInt32LE(0); got.set(n, (got.get(n) ?? 0) + 1); });
-    let seq = 0;
-    const sendSome = (n: number): void => {
-      for (let i = 0; i < n; i++) {
-        const buf = Buffer.alloc(64);
-        buf.writeUInt32LE(seq++, 0);
-        a.send(bob, buf);
-      }
-    };
+    const stream = numberedStream(a, b, bob);
     const wss = (node: typeof a, peer: Uint8Array): number => (node.paths.pathInfo(peer)?.directs ?? []).filter((d) => d.carrier === 'wss').length;
     await waitUntil('relay admission', () => a.link.established !== null && b.link.established !== null);
     let most = 0;
@@ -82,7 +74,7 @@ test('both sides dial each other, and the pair keeps one WSS path: the one the l
     while (!(most === 2 && wss(a, bob) === 1 && wss(b, alice) === 1 && a.paths.pathInfo(bob)?.path === 'direct' && b.paths.pathInfo(alice)?.path === 'direct')) {
       if (Date.now() > deadline) throw new Error(`still ${wss(a, bob)} / ${wss(b, alice)} WSS paths (at most ${most})`);
       most = Math.max(most, wss(a, bob), wss(b, alice));
-      sendSome(4);
+      stream.send(4);
       await new Promise((r) => setTimeout(r, 10));
     }
     // Both ends kept the same connection: alice's remote is bob's listener, or bob's is alice's.
@@ -95,9 +87,8 @@ test('both sides dial each other, and the pair keeps one WSS path: the one the l
     assert.equal(kept.selected, true);
     await new Promise((r) => setTimeout(r, 3_000));
     assert.equal(wss(a, bob), 1, 'and it stays one');
-    sendSome(100);
-    await waitUntil('every frame', () => { for (let n = 0; n < seq; n++) if (!got.has(n)) return false; return true; });
-    for (let n = 0; n < seq; n++) assert.equal(got.get(n), 1, `frame ${n} once`);
+    stream.send(100);
+    await stream.allOnceFrom(0);
   } finally {
     await mesh.stop();
   }

@@ -27,6 +27,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeOptions, ShadowNode } from '../../src/node/node.js';
 import { startInProcessMesh, waitUntil, type InProcessMesh } from '../../testkit/in-process-mesh.js';
+import { numberedStream } from '../../testkit/numbered-stream.js';
 
 /** Keys live 4 s; idle peers do not rekey, so an idle session is gone 4 s after its last handshake. */
 const SHORT_SESSIONS: Partial<NodeOptions> = { peers: { timers: { rekeyAfterTimeMs: 2_000, rejectAfterTimeMs: 4_000, keepaliveTimeoutMs: 1_000, rekeyTimeoutMs: 1_000 } } };
@@ -39,20 +40,9 @@ async function udpPair(mesh: InProcessMesh, options: Partial<NodeOptions> = {}, 
   b.start();
   const bob = mesh.net.member('bob').peerId;
   const alice = mesh.net.member('alice').peerId;
-  const got = new Map<number, number>();
-  b.on('payload', (_p: Uint8Array, body: Uint8Array) => {
-    const n = Buffer.from(body).readUInt32LE(0);
-    got.set(n, (got.get(n) ?? 0) + 1);
-  });
+  const stream = numberedStream(a, b, bob);
   const pair = {
-    a, b, alice, bob, seq: 0,
-    send(n: number): void {
-      for (let i = 0; i < n; i++) {
-        const buf = Buffer.alloc(64);
-        buf.writeUInt32LE(pair.seq++, 0);
-        a.send(bob, buf);
-      }
-    },
+    a, b, alice, bob, stream,
     carrier: (): string | undefined => a.paths.pathInfo(bob)?.carrier,
     bothOnUdp: (): boolean => a.paths.pathInfo(bob)?.carrier === 'udp' && b.paths.pathInfo(alice)?.carrier === 'udp',
     /** Send a little every 20 ms until `cond` holds. */
@@ -60,15 +50,14 @@ async function udpPair(mesh: InProcessMesh, options: Partial<NodeOptions> = {}, 
       const deadline = Date.now() + ms;
       while (!cond()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: alice sees ${JSON.stringify(a.paths.pathInfo(bob))}`);
-        pair.send(2);
+        stream.send(2);
         await new Promise((r) => setTimeout(r, 20));
       }
     },
     /** Every frame numbered `from` or later arrived, each once. */
     async allOnceFrom(from: number): Promise<void> {
-      pair.send(20);
-      await waitUntil('every frame sent since the UDP path was lost', () => { for (let n = from; n < pair.seq; n++) if (!got.has(n)) return false; return true; }, 20_000);
-      for (let n = from; n < pair.seq; n++) assert.equal(got.get(n), 1, `frame ${n} delivered once`);
+      stream.send(20);
+      await stream.allOnceFrom(from, 20_000);
     },
   };
   await waitUntil('relay admission', () => a.link.established !== null && b.link.established !== null);
@@ -81,7 +70,7 @@ test('after an idle session expired and its UDP path died, resumed traffic bring
   const mesh = await startInProcessMesh(['alice', 'bob']);
   try {
     const p = await udpPair(mesh, SHORT_SESSIONS);
-    const from = p.seq;
+    const from = p.stream.sent;
     await waitUntil('the UDP path gone and WSS selected after the session expired', () => p.carrier() === 'wss' && p.a.udp!.pathsTo(p.bob).length === 0, 30_000);
     assert.equal(p.a.paths.pathInfo(p.bob)?.path, 'direct');
     // Idle on WSS: the tries for a better carrier wait for a session (a try's offer would start a handshake).
@@ -100,7 +89,7 @@ test('a UDP path that died while a WSS path carries the peer is punched again an
   const mesh = await startInProcessMesh(['alice', 'bob']);
   try {
     const p = await udpPair(mesh);
-    const from = p.seq;
+    const from = p.stream.sent;
     for (const path of p.a.udp!.pathsTo(p.bob)) path.close('test: path lost');
     await p.until('WSS selected after the UDP path went', () => p.carrier() === 'wss', 10_000);
     await p.until('the UDP path back and selected', () => p.carrier() === 'udp', 30_000);
@@ -114,7 +103,7 @@ test('with only a UDP path, an idle session that expired is not re-keyed while i
   const mesh = await startInProcessMesh(['alice', 'bob']);
   try {
     const p = await udpPair(mesh, { ...SHORT_SESSIONS, direct: { wss: false } }, false);
-    const from = p.seq;
+    const from = p.stream.sent;
     await waitUntil('the UDP path gone and the relay selected after the session expired', () => p.a.paths.pathInfo(p.bob)?.path === 'relay' && p.a.udp!.pathsTo(p.bob).length === 0, 30_000);
     const handshakes = (): number[] => [
       p.a.peers.peers().find((x) => x.peerId === Buffer.from(p.bob).toString('hex'))?.stats.handshakes ?? -1,
