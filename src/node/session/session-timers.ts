@@ -7,8 +7,18 @@
  * PeerSession only reports events (onDataSent, onDataReceived,
  * onKeysInstalled, onPacketQueued, handshake started/failed) and asks the
  * predicates canSend/canReceive on its hot path. Everything that happens
- * because time passed is decided here, on ONE periodic tick per session: no
- * timer is armed per packet, the hot path only stores a timestamp.
+ * because time passed is decided here, on ONE tick per session: no timer is
+ * armed per packet, the hot path only stores a timestamp (and compares one).
+ *
+ * The tick runs every tickMs while the session carries data (a DATA frame
+ * sent or received since the previous tick: the rekey rules below look at
+ * exactly that). An idle session's tick sleeps until the first deadline: a
+ * pair's expiry, the previous pair's grace, a handshake retry, a keepalive
+ * due; with none (no keys, no attempt) it is not armed at all. The first
+ * frame sent or received, and every event that sets a deadline, wake it
+ * within tickMs. So a thousand idle peers cost nothing between their
+ * deadlines instead of 2,000 callbacks a second (docs/architecture.md
+ * "Timers").
  *
  * Rekey policy, and why:
  *  - volume: either side asks for a handshake once the current pair sealed
@@ -85,9 +95,9 @@ export const REKEY_AFTER_MESSAGES = 2n ** 60n;
 /** Never seal or open with counter >= this (the AEAD's hard limit, leaving
  *  room for the replay window below the u64 wrap). */
 export const REJECT_AFTER_MESSAGES = AEAD_REJECT_AFTER_MESSAGES;
-/** Cadence of the session tick: coarse enough that a thousand idle peers cost
- *  little (2 callbacks/s each), fine enough that every deadline above
- *  (>= 5 s) is met within 10 %. */
+/** Cadence of the session tick while the session carries data, and the
+ *  longest an event waits for it: fine enough that every deadline above
+ *  (>= 5 s) is met within 10 %. An idle session's tick sleeps (header). */
 export const SESSION_TICK_MS = 500;
 
 export interface SessionTimerOptions {
@@ -193,8 +203,12 @@ export class SessionTimers {
   readonly #host: SessionTimerHost;
   readonly #rng: (n: number) => Uint8Array;
   #handle: TimerHandle | null = null;
+  /** When the armed tick runs; Infinity while none is armed. Read on the hot path (see #wake). */
+  #dueMs = Infinity;
   #running = false;
   #lastTickMs = -Infinity;
+  /** Whether a DATA frame was sent or received between the last two ticks (the session is active). */
+  #carriedData = false;
   #lastSentMs = -Infinity;
   #lastReceivedMs = -Infinity;
   /** First PAYLOAD authenticated since we last sent; NaN when none is waiting for an answer. */
@@ -204,9 +218,10 @@ export class SessionTimers {
   #nextRetryMs = Number.NaN;
   readonly #onTick = (): void => {
     this.#handle = null;
+    this.#dueMs = Infinity;
     if (!this.#running) return;
     this.tick(this.#clock.now());
-    if (this.#running && this.#handle === null) this.#handle = this.#clock.schedule(this.options.tickMs, this.#onTick);
+    if (this.#running && this.#handle === null) this.#arm(this.nextTickDelayMs(this.#clock.now()));
   };
 
   constructor(
@@ -244,18 +259,21 @@ export class SessionTimers {
   onDataSent(nowMs: number): void {
     this.#lastSentMs = nowMs;
     this.#unansweredSinceMs = Number.NaN;
+    if (this.#dueMs > nowMs + this.options.tickMs) this.#wake(nowMs);
   }
 
   /** A DATA frame authenticated; `payload` is false for keepalives. */
   onDataReceived(nowMs: number, payload: boolean): void {
     this.#lastReceivedMs = nowMs;
     if (payload && Number.isNaN(this.#unansweredSinceMs)) this.#unansweredSinceMs = nowMs;
+    if (this.#dueMs > nowMs + this.options.tickMs) this.#wake(nowMs);
   }
 
   /** A packet was queued for lack of a key: start an attempt unless one runs. */
   onPacketQueued(nowMs: number): void {
     if (this.handshakeInProgress) return;
     this.#beginAttempt(nowMs);
+    this.#wake(nowMs);
     this.#host.initiateHandshake('first_packet');
   }
 
@@ -263,18 +281,66 @@ export class SessionTimers {
   onHandshakeStarted(nowMs: number): void {
     if (!this.handshakeInProgress) this.#attemptStartMs = nowMs;
     this.#nextRetryMs = nowMs + this.#retryDelayMs();
+    this.#wake(nowMs);
   }
 
   /** The owner's handshake failed: retry after the usual delay (not at once: a failing peer is not hammered). */
   onHandshakeFailed(nowMs: number): void {
     if (!this.handshakeInProgress) return;
     this.#nextRetryMs = nowMs + this.#retryDelayMs();
+    this.#wake(nowMs);
   }
 
-  /** New keys are current: the attempt, if any, succeeded. */
+  /** New keys are current: the attempt, if any, succeeded. The previous pair's grace now runs out (a deadline). */
   onKeysInstalled(): void {
     this.#attemptStartMs = Number.NaN;
     this.#nextRetryMs = Number.NaN;
+    this.#wake(this.#clock.now());
+  }
+
+  /**
+   * How long the tick may wait after running at `nowMs` (header): tickMs while the session carried data since
+   * the previous tick, else until the first deadline but at least tickMs; Infinity when nothing is due (no key
+   * pair, no attempt, no keepalive owed). Public so tests can read it.
+   */
+  nextTickDelayMs(nowMs: number): number {
+    const o = this.options;
+    if (this.#carriedData) return o.tickMs;
+    let next = Infinity;
+    const due = (ms: number): void => {
+      if (ms < next) next = ms; // NaN (nothing scheduled) compares false
+    };
+    const host = this.#host;
+    const prev = host.previousKeyPair();
+    if (prev !== null) {
+      due(prev.createdAtMs + o.rejectAfterTimeMs);
+      if (prev.retiredAtMs !== null) due(prev.retiredAtMs + o.previousKeyGraceMs);
+    }
+    const cur = host.currentKeyPair();
+    if (cur !== null) {
+      due(cur.createdAtMs + o.rejectAfterTimeMs);
+      if (cur.retiredAtMs !== null) due(cur.retiredAtMs + o.previousKeyGraceMs);
+    }
+    due(this.#nextRetryMs);
+    due(this.#unansweredSinceMs + o.keepaliveTimeoutMs);
+    return next === Infinity ? Infinity : Math.max(o.tickMs, next - nowMs);
+  }
+
+  /** Have the tick run within tickMs of `nowMs` (it may be sleeping until a later deadline, or not armed). */
+  #wake(nowMs: number): void {
+    if (!this.#running || this.#dueMs <= nowMs + this.options.tickMs) return;
+    this.#handle?.cancel();
+    this.#handle = null;
+    this.#arm(this.options.tickMs);
+  }
+
+  #arm(delayMs: number): void {
+    if (delayMs === Infinity) {
+      this.#dueMs = Infinity;
+      return;
+    }
+    this.#dueMs = this.#clock.now() + delayMs;
+    this.#handle = this.#clock.schedule(delayMs, this.#onTick);
   }
 
   // ---- lifecycle ---------------------------------------------------------
@@ -284,7 +350,7 @@ export class SessionTimers {
     if (this.#running) return;
     this.#running = true;
     this.#lastTickMs = this.#clock.now();
-    this.#handle = this.#clock.schedule(this.options.tickMs, this.#onTick);
+    this.#arm(this.options.tickMs);
   }
 
   /** Stop the tick and forget all timer state. Idempotent. */
@@ -294,6 +360,8 @@ export class SessionTimers {
       this.#handle.cancel();
       this.#handle = null;
     }
+    this.#dueMs = Infinity;
+    this.#carriedData = false;
     this.#lastSentMs = -Infinity;
     this.#lastReceivedMs = -Infinity;
     this.#unansweredSinceMs = Number.NaN;
@@ -307,6 +375,7 @@ export class SessionTimers {
     const host = this.#host;
     const since = this.#lastTickMs;
     this.#lastTickMs = nowMs;
+    this.#carriedData = this.#lastSentMs >= since || this.#lastReceivedMs >= since;
 
     // 1. Lifetimes: drop pairs that can no longer be used either way.
     const prev = host.previousKeyPair();

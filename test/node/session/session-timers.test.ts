@@ -194,6 +194,68 @@ describe('SessionTimers tick', () => {
     assert.deepEqual(host.log, ['hs:retry']);
   });
 
+  it('an idle session sleeps until its next deadline instead of ticking twice a second', () => {
+    const { clock, host, timers } = setup();
+    const t0 = clock.now();
+    host.current = { createdAtMs: t0, retiredAtMs: null, isInitiator: true, sent: 5n };
+    let ticks = 0;
+    const tick = timers.tick.bind(timers);
+    timers.tick = (now: number) => { ticks++; tick(now); };
+    timers.start();
+    clock.advance(179_999);
+    assert.ok(ticks <= 2, `${ticks} ticks in 180 s of idle (one per tickMs would be 359)`);
+    assert.deepEqual(host.log, []);
+    clock.advance(1);
+    assert.deepEqual(host.log, ['drop:current'], 'the expiry is met to the millisecond');
+    assert.equal(clock.pendingCount, 0, 'no key, no attempt, nothing owed: no timer armed');
+    assert.equal(timers.nextTickDelayMs(clock.now()), Infinity);
+  });
+
+  it('the first frame wakes a sleeping tick, which then runs every tickMs while data flows', () => {
+    const { clock, host, timers } = setup();
+    const t0 = clock.now();
+    host.current = { createdAtMs: t0, retiredAtMs: null, isInitiator: true, sent: 0n };
+    let ticks = 0;
+    const tick = timers.tick.bind(timers);
+    timers.tick = (now: number) => { ticks++; tick(now); };
+    timers.start();
+    clock.advance(130_000); // idle past the rekey age: idle peers do not rekey
+    assert.deepEqual(host.log, []);
+    const before = ticks;
+    timers.onDataSent(clock.now());
+    clock.advance(500);
+    assert.deepEqual(host.log, ['hs:rekey_time'], 'the send after the rekey age rekeys within a tick');
+    assert.equal(ticks - before, 1);
+    for (let i = 0; i < 10; i++) {
+      timers.onDataSent(clock.now());
+      clock.advance(500);
+    }
+    assert.equal(ticks - before, 11, 'one tick per tickMs while sending');
+  });
+
+  it('a keepalive owed while idle is sent at its deadline; new keys bring the grace forward', () => {
+    const { clock, host, timers } = setup();
+    const t0 = clock.now();
+    host.current = { createdAtMs: t0, retiredAtMs: null, isInitiator: false, sent: 0n };
+    timers.start();
+    clock.advance(20_000);
+    timers.onDataReceived(clock.now(), true);
+    const got = clock.now();
+    clock.advance(9_999);
+    assert.deepEqual(host.log, []);
+    clock.advance(1);
+    assert.deepEqual(host.log, ['keepalive'], 'at the keepalive deadline, not at the pair expiry');
+    clock.advance(30_000); // asleep again, until the expiry at t0 + 180 s
+    host.previous = { ...host.current, retiredAtMs: clock.now() };
+    host.current = { createdAtMs: clock.now(), retiredAtMs: null, isInitiator: true, sent: 0n };
+    timers.onKeysInstalled();
+    clock.advance(9_999);
+    assert.deepEqual(host.log, ['keepalive']);
+    clock.advance(1);
+    assert.deepEqual(host.log, ['keepalive', 'drop:previous'], 'the grace ends on time although the tick slept');
+    assert.ok(clock.now() - got < 180_000 - 20_000);
+  });
+
   it('stop() cancels the tick and forgets the attempt; start() resumes with one tick', () => {
     const { clock, host, timers } = setup();
     timers.start();
