@@ -47,6 +47,8 @@ export function pathTimersOf(cfg: EffectiveConfig): Partial<PathTimerOptions> {
     directDeadMs: req(cfg.ms('node.p2p.deadTime'), 'node.p2p.deadTime'),
     retryBaseMs: req(cfg.ms('node.p2p.retryInterval'), 'node.p2p.retryInterval'),
     retryMaxMs: req(cfg.ms('node.p2p.retryMax'), 'node.p2p.retryMax'),
+    quietAfterMs: req(cfg.ms('node.p2p.quietAfter'), 'node.p2p.quietAfter'),
+    quietProbeIntervalMs: req(cfg.ms('node.p2p.quietHealthCheckInterval'), 'node.p2p.quietHealthCheckInterval'),
     // An attempt may try several candidates, each with the connect budget: never give it less than one.
     attemptTimeoutMs: Math.max(DEFAULT_PATH_TIMERS.attemptTimeoutMs, connectTimeoutMs),
   };

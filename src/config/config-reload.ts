@@ -24,7 +24,7 @@
  * key, name and addresses replaces ours live, anything else refuses the
  * reload with its code: NodeDaemon.checkCertificateFile), and the path manager's timers
  * (node.p2p.healthCheckInterval, trustWindow, deadTime, retryInterval,
- * retryMax: PathTimers.setOptions; checked as a whole before anything is
+ * retryMax, quietAfter, quietHealthCheckInterval: PathTimers.setOptions; checked as a whole before anything is
  * applied), and the exit node in use (node.exitNode.use: another member, or
  * none when the key is unset; NodeDaemon.selectExitNode). A live file key that a reload unsets keeps its running value (a
  * list in force cannot be dropped without a restart) and is reported as
@@ -51,8 +51,9 @@ export const LIVE_KEYS: Readonly<Record<Role, readonly string[]>> = Object.freez
     'node.policy',
     // The member certificate file: re-read on every reload; a renewed certificate replaces ours live (NodeDaemon.replaceCertificate).
     'node.cert',
-    // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff.
+    // The path manager's timers (PathTimers.setOptions): probes, trust, death, retry backoff, quiet peers.
     'node.p2p.healthCheckInterval', 'node.p2p.trustWindow', 'node.p2p.deadTime', 'node.p2p.retryInterval', 'node.p2p.retryMax',
+    'node.p2p.quietAfter', 'node.p2p.quietHealthCheckInterval',
     // The exit node in use (ExitNode.select): another member, or none.
     'node.exitNode.use',
   ]),

@@ -857,7 +857,7 @@ export class NodeDaemon {
   applyPathTimers(changes: Partial<PathTimerOptions>): void {
     this.node.paths.setTimerOptions(changes);
     const t = this.node.paths.timers.options;
-    this.#logger.info('path timers applied', { probeIntervalMs: t.probeIntervalMs, directTrustMs: t.directTrustMs, directDeadMs: t.directDeadMs, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs });
+    this.#logger.info('path timers applied', { probeIntervalMs: t.probeIntervalMs, directTrustMs: t.directTrustMs, directDeadMs: t.directDeadMs, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, quietAfterMs: t.quietAfterMs, quietProbeIntervalMs: t.quietProbeIntervalMs });
   }
 
   /**

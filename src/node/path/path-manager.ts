@@ -58,7 +58,7 @@ import type { FrameTransport, Path, PathCarrier, PathKind } from './path.js';
 import { allocFrameWithHeadroom } from '../dataplane/frame-headroom.js';
 import { carrierRank, directPathRank, isOnLinkNow, type OnLinkTest } from './path-rank.js';
 import { PathCode } from './path-errors.js';
-import { PathTimers, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
+import { PathTimers, type ActivityTimes, type AttemptOutcome, type DirectTimes, type PathTimerOptions, type RetryTimes } from './path-timers.js';
 import { decodeProbe, encodeProbe, isProbeType } from './probe-frames.js';
 import { RelayPath, type RelaySender } from './relay-path.js';
 import { RTT_WINDOW_MS, RttWindow } from './rtt-window.js';
@@ -241,7 +241,10 @@ class PeerPaths {
   readonly migrations: MigrationCounters = { to_direct: 0, to_relay: 0 };
   fallbacks = 0;
   readonly retries: RetryCounters = { ok: 0, failed: 0 };
-  constructor(readonly id: Uint8Array, readonly hex: string, readonly relay: RelayPath, readonly retry: RetryTimes, nowMs: number) {
+  constructor(
+    readonly id: Uint8Array, readonly hex: string, readonly relay: RelayPath, readonly retry: RetryTimes,
+    readonly activity: ActivityTimes, nowMs: number,
+  ) {
     this.selectedAtMs = nowMs;
   }
   directs(): Iterable<DirectEntry> {
@@ -396,6 +399,9 @@ export class PathManager extends EventEmitter implements FrameTransport {
   }
 
   #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean): boolean {
+    const a = p.activity;
+    a.frames++;
+    if (a.quiet) this.timers.onActive(p, this.#clock.now());
     const d = p.selected;
     if (transient && !takesAsIs(p)) {
       frame = keepableCopy(frame);
@@ -528,7 +534,8 @@ export class PathManager extends EventEmitter implements FrameTransport {
     if (this.#peers.size >= this.#o.maxPeers) return null;
     const id = new Uint8Array(peerId);
     const relay = new RelayPath({ link: this.#relay, peerId: id });
-    const p = new PeerPaths(id, hex, relay, this.timers.newRetryTimes(), this.#clock.now());
+    const now = this.#clock.now();
+    const p = new PeerPaths(id, hex, relay, this.timers.newRetryTimes(), this.timers.newActivity(now), now);
     relay.onFrame = (f) => this.#receive(p, null, f);
     this.#peers.set(hex, p);
     return p;
@@ -551,7 +558,12 @@ export class PathManager extends EventEmitter implements FrameTransport {
   }
 
   #receive(p: PeerPaths, d: DirectEntry | null, frame: Uint8Array): void {
-    if (!isProbeType(frame)) return this.#deliver(p.id, frame);
+    if (!isProbeType(frame)) {
+      const a = p.activity;
+      a.frames++;
+      if (a.quiet) this.timers.onActive(p, this.#clock.now());
+      return this.#deliver(p.id, frame);
+    }
     if (d === null) {
       this.#stats.drops.probe_on_relay++;
       return;
@@ -640,7 +652,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
         d.times.lastDataAtMs = now;
       }
       const c: Candidate = {
-        id: d.path.id, kind: 'direct', alive: true, rttMs: d.rtt.estimate(now), sinceAckMs: this.timers.sinceAckMs(d.times, now),
+        id: d.path.id, kind: 'direct', alive: true, rttMs: d.rtt.estimate(now), sinceAckMs: this.timers.sinceAckMs(p, d.times, now),
         ageMs: now - d.times.addedAtMs, rank: d.rank(this.#onLink),
         carrierRank: carrierRank(d.path.carrier), busy: this.timers.isBusy(d.times, now),
       };
@@ -661,7 +673,9 @@ export class PathManager extends EventEmitter implements FrameTransport {
       }
     }
     const currentId = p.selected === null ? p.relay.id : p.selected.path.id;
-    const sel = selectPath(cands, { id: currentId, dwellMs: now - p.selectedAtMs }, this.#policy);
+    // A quiet peer makes no voluntary move (path-timers.ts header): one sparse probe per path is no RTT to compare.
+    const dwellMs = p.activity.quiet ? 0 : now - p.selectedAtMs;
+    const sel = selectPath(cands, { id: currentId, dwellMs }, this.#policy);
     const mirror = sel.mirror !== null;
     if (mirror !== p.mirror) {
       p.mirror = mirror;

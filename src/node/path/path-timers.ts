@@ -24,6 +24,19 @@
  * before: the probe after the last answer goes unanswered, and from then on
  * the tick runs every tickMs.
  *
+ * Quiet peers (docs/architecture.md "Quiet peers"): a peer that sent and received
+ * no frame for quietAfterMs is quiet. Its paths are probed every
+ * quietProbeIntervalMs instead (a NAT keepalive and a liveness check, not a
+ * round-trip sampler), and its trust and dead windows are stretched by the
+ * difference, so a quiet path answering its probes stays selected and
+ * trusted, and one that stops answering is dead a dead window after its
+ * probe went unanswered, as when busy. The first frame either way wakes the
+ * peer (onActive): every path is probed at once, and each path trusted at
+ * that moment counts as answered then, so it keeps carrying without a
+ * switch or a mirror and is trusted and dead on the busy schedule from the
+ * wake. A path that broke while quiet, after its last answer, is then found
+ * out exactly as a cut at the moment of the wake would be.
+ *
  * Why these numbers (all settable, see PathTimerOptions):
  *  - Fallback must complete within 2 s of a cut (issue 4). A cut just after
  *    an answered probe at time a is noticed twice: the trust window lapses at
@@ -99,6 +112,15 @@ export const DIRECT_STABLE_MS = 30_000;
  *  probes taken under the load have left the window, the path's RTT
  *  estimate may still carry its queueing delay. */
 export const DIRECT_BUSY_MS = RTT_WINDOW_MS;
+/** A peer that sent and received no frame this long is quiet (header): as
+ *  long as the session keepalive (session-timers.ts KEEPALIVE_TIMEOUT_MS),
+ *  so a conversation that pauses for a reply stays busy. */
+export const QUIET_AFTER_MS = 10_000;
+/** Probe cadence on the paths of a quiet peer: well inside the 30 s that the
+ *  shortest common NAT UDP timeouts allow an idle mapping, twenty times
+ *  fewer probes than PROBE_INTERVAL_MS, and a path that broke while quiet is
+ *  found out within this plus DIRECT_DEAD_MS. Never below probeIntervalMs. */
+export const QUIET_PROBE_INTERVAL_MS = 10_000;
 
 export interface PathTimerOptions {
   tickMs: number;
@@ -113,6 +135,9 @@ export interface PathTimerOptions {
   retryJitterRatio: number;
   attemptTimeoutMs: number;
   stableMs: number;
+  quietAfterMs: number;
+  /** Used as max(quietProbeIntervalMs, probeIntervalMs). */
+  quietProbeIntervalMs: number;
 }
 
 export const DEFAULT_PATH_TIMERS: Readonly<PathTimerOptions> = Object.freeze({
@@ -127,6 +152,8 @@ export const DEFAULT_PATH_TIMERS: Readonly<PathTimerOptions> = Object.freeze({
   retryJitterRatio: RETRY_JITTER_RATIO,
   attemptTimeoutMs: DIRECT_ATTEMPT_TIMEOUT_MS,
   stableMs: DIRECT_STABLE_MS,
+  quietAfterMs: QUIET_AFTER_MS,
+  quietProbeIntervalMs: QUIET_PROBE_INTERVAL_MS,
 });
 
 /** Upper bound for any duration option: one day; more is a unit mistake. */
@@ -171,6 +198,20 @@ export interface DirectTimes {
   drainUntilMs: number;
   /** When the manager last saw a data frame sent on it (noted once per selection run, not per frame); NaN before any. */
   lastDataAtMs: number;
+  /** When its quiet peer woke while it was trusted: counts as an answer then (header); NaN otherwise. */
+  wokeAtMs: number;
+}
+
+/** The activity record of one peer: the owner counts frames, the tick turns the count into quiet or busy. */
+export interface ActivityTimes {
+  /** Frames sent to and received from the peer (probes excluded); the owner increments it. */
+  frames: number;
+  /** `frames` as the tick last saw it. */
+  seenFrames: number;
+  /** When the tick last saw `frames` move (or the peer woke). */
+  activeAtMs: number;
+  /** No frame for quietAfterMs: probed at the quiet cadence, windows stretched. */
+  quiet: boolean;
 }
 
 /** The retry record of one peer. */
@@ -196,6 +237,7 @@ export interface TimedDirect {
 
 export interface TimedPeer<D extends TimedDirect> {
   readonly retry: RetryTimes;
+  readonly activity: ActivityTimes;
   directs(): Iterable<D>;
 }
 
@@ -281,7 +323,8 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
    */
   nextTickDelayMs(nowMs: number): number {
     const o = this.options;
-    let next = nowMs + o.probeIntervalMs;
+    const longest = this.#quietIntervalMs();
+    let next = nowMs + longest;
     const due = (ms: number): void => {
       if (ms < next) next = ms; // NaN (nothing scheduled) compares false
     };
@@ -290,15 +333,31 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
       due(r.nextAtMs);
       due(r.attemptDeadlineMs);
       due(r.upgradeAtMs);
+      const a = peer.activity;
+      let anyDirect = false;
       for (const d of peer.directs()) {
         if (d.closed) continue;
+        anyDirect = true;
         const t = d.times;
         if (!(t.lastAckAtMs >= t.lastProbeAtMs)) return o.tickMs; // unanswered (NaN: never answered)
-        due(t.lastProbeAtMs + o.probeIntervalMs);
+        due(t.lastProbeAtMs + (a.quiet ? longest : o.probeIntervalMs));
         due(t.drainUntilMs);
       }
+      if (anyDirect && !a.quiet) due(a.activeAtMs + o.quietAfterMs);
+      // wantsBetterCarrier is asked, not told: looked at every probe interval while a busy peer is on a direct path.
+      if (!a.quiet && !Number.isNaN(r.directSinceMs)) due(nowMs + o.probeIntervalMs);
     }
-    return Math.min(o.probeIntervalMs, Math.max(o.tickMs, next - nowMs));
+    return Math.min(longest, Math.max(o.tickMs, next - nowMs));
+  }
+
+  /** The probe cadence of a quiet peer's paths: quietProbeIntervalMs, never below probeIntervalMs. */
+  #quietIntervalMs(): number {
+    return Math.max(this.options.quietProbeIntervalMs, this.options.probeIntervalMs);
+  }
+
+  /** How much a quiet peer's trust and dead windows are stretched: its probes come that much further apart. */
+  #stretchMs(peer: TimedPeer<D>): number {
+    return peer.activity.quiet ? this.#quietIntervalMs() - this.options.probeIntervalMs : 0;
   }
 
   constructor(deps: { clock: Clock; host: PathTimerHost<P, D>; random?: () => number }, options?: Partial<PathTimerOptions>) {
@@ -323,7 +382,12 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   // ---- records --------------------------------------------------------------
 
   newDirectTimes(nowMs: number): DirectTimes {
-    return { addedAtMs: nowMs, lastProbeAtMs: -Infinity, lastAckAtMs: Number.NaN, drainUntilMs: Number.NaN, lastDataAtMs: Number.NaN };
+    return { addedAtMs: nowMs, lastProbeAtMs: -Infinity, lastAckAtMs: Number.NaN, drainUntilMs: Number.NaN, lastDataAtMs: Number.NaN, wokeAtMs: Number.NaN };
+  }
+
+  /** A new peer counts as busy from `nowMs`. */
+  newActivity(nowMs: number): ActivityTimes {
+    return { frames: 0, seenFrames: 0, activeAtMs: nowMs, quiet: false };
   }
 
   newRetryTimes(): RetryTimes {
@@ -337,27 +401,36 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     return Math.max(1, Math.round(raw * (1 - o.retryJitterRatio * this.#random())));
   }
 
-  /** Time since the path last proved alive (its answer, or its birth before any). */
-  silenceMs(t: DirectTimes, nowMs: number): number {
-    return nowMs - (Number.isNaN(t.lastAckAtMs) ? t.addedAtMs : t.lastAckAtMs);
+  /**
+   * Time since the path last proved alive (its answer or a wake while trusted), less a quiet peer's stretch; for a
+   * path that never answered, time since its birth, unstretched: a new path is proven or given up on the busy
+   * schedule, quiet peer or not.
+   */
+  silenceMs(peer: TimedPeer<D>, t: DirectTimes, nowMs: number): number {
+    const heard = answeredAtMs(t);
+    return Number.isNaN(heard) ? nowMs - t.addedAtMs : nowMs - heard - this.#stretchMs(peer);
   }
 
-  /** Time since the last answered probe, null before any (the selector's sinceAckMs). */
-  sinceAckMs(t: DirectTimes, nowMs: number): number | null {
-    return Number.isNaN(t.lastAckAtMs) ? null : nowMs - t.lastAckAtMs;
+  /** Time since the last answered probe (or a wake while trusted), less a quiet peer's stretch; null before any answer (the selector's sinceAckMs). */
+  sinceAckMs(peer: TimedPeer<D>, t: DirectTimes, nowMs: number): number | null {
+    const heard = answeredAtMs(t);
+    return Number.isNaN(heard) ? null : Math.max(0, nowMs - heard - this.#stretchMs(peer));
   }
 
   /**
    * How long after its last probe `t`'s path is probed again: the probe
-   * interval, or LATE_PROBE_INTERVAL_MS (never below a tick) once a path
-   * that has answered before is silent for more than a probe interval plus
-   * that (its answer is late: a probe or its answer was lost or queued).
+   * interval (a quiet peer's answered path: the quiet one), or LATE_PROBE_INTERVAL_MS
+   * (never below a tick) once a path that has answered before is silent for
+   * more than that interval plus LATE_PROBE_INTERVAL_MS (its answer is late:
+   * a probe or its answer was lost or queued).
    */
-  probeIntervalFor(t: DirectTimes, nowMs: number): number {
+  probeIntervalFor(peer: TimedPeer<D>, t: DirectTimes, nowMs: number): number {
     const o = this.options;
+    const heard = answeredAtMs(t);
+    if (Number.isNaN(heard)) return o.probeIntervalMs; // never answered: proven on the busy schedule
+    const interval = peer.activity.quiet ? this.#quietIntervalMs() : o.probeIntervalMs;
     const late = Math.max(o.tickMs, Math.min(LATE_PROBE_INTERVAL_MS, o.probeIntervalMs));
-    if (Number.isNaN(t.lastAckAtMs) || nowMs - t.lastAckAtMs < o.probeIntervalMs + late) return o.probeIntervalMs;
-    return late;
+    return nowMs - heard < interval + late ? interval : late;
   }
 
   /** Whether the path carried data within DIRECT_BUSY_MS (the selector's `busy`). */
@@ -366,6 +439,29 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   }
 
   // ---- events from the manager -------------------------------------------------
+
+  /**
+   * A frame went to or came from a quiet peer (the owner checks `activity.quiet` first): it is busy again from
+   * `nowMs`. Each path trusted under the quiet windows counts as answered now, so it keeps carrying on the busy
+   * schedule; every path is probed at once (header).
+   */
+  onActive(peer: P, nowMs: number): void {
+    const a = peer.activity;
+    if (!a.quiet) return;
+    const trustMs = this.options.directTrustMs;
+    for (const d of peer.directs()) {
+      if (d.closed) continue;
+      const since = this.sinceAckMs(peer, d.times, nowMs);
+      if (since !== null && since <= trustMs) d.times.wokeAtMs = nowMs;
+    }
+    a.quiet = false;
+    a.seenFrames = a.frames;
+    a.activeAtMs = nowMs;
+    for (const d of peer.directs()) {
+      if (!d.closed) this.#probe(peer, d, nowMs);
+    }
+    this.#hurry();
+  }
 
   /** A direct path arrived: probe it at once, so it can carry data one RTT later. */
   onDirectAdded(peer: P, direct: D): void {
@@ -432,6 +528,11 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     const o = this.options;
     for (const peer of this.#host.timedPeers()) {
       if (!this.#running) return;
+      const a = peer.activity;
+      if (a.frames !== a.seenFrames) {
+        a.seenFrames = a.frames;
+        a.activeAtMs = nowMs;
+      }
       let anyDirect = false;
       for (const d of peer.directs()) {
         if (d.closed) continue;
@@ -442,12 +543,14 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
           this.#host.drained(peer, d);
           continue;
         }
-        if (this.silenceMs(t, nowMs) >= o.directDeadMs) {
+        if (this.silenceMs(peer, t, nowMs) >= o.directDeadMs) {
           this.#host.directDead(peer, d);
           continue;
         }
-        if (nowMs - t.lastProbeAtMs >= this.probeIntervalFor(t, nowMs)) this.#probe(peer, d, nowMs);
+        if (nowMs - t.lastProbeAtMs >= this.probeIntervalFor(peer, t, nowMs)) this.#probe(peer, d, nowMs);
       }
+      // Quiet from the next tick on: this one's windows and probes were judged on the busy schedule.
+      if (anyDirect && !a.quiet && nowMs - a.activeAtMs >= o.quietAfterMs) a.quiet = true;
       if (anyDirect) this.#host.reselect(peer);
       this.#retryTick(peer, nowMs);
     }
@@ -504,4 +607,12 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     r.upgradeAtMs = nowMs + this.retryDelayMs(r.upgrades);
     this.#host.wantUpgrade(peer);
   }
+}
+
+/** When the path last counted as answered: its last answered probe, or a wake while it was trusted (NaN: neither). */
+function answeredAtMs(t: DirectTimes): number {
+  const ack = t.lastAckAtMs;
+  const woke = t.wokeAtMs;
+  if (Number.isNaN(woke)) return ack;
+  return Number.isNaN(ack) || woke > ack ? woke : ack;
 }

@@ -221,7 +221,8 @@ test('hysteresis: two direct paths with RTTs within the margin do not flap over 
   // The control run also shortens the RTT window to one sample: a windowed minimum alone already damps this jitter.
   for (const [margin, expectFlaps] of [[{}, false], [{ rttMarginMs: 0, rttMarginRatio: 0, rttWindowMs: 1 }, true]] as const) {
     // A long drain keeps a path we left open for the whole run, so flapping would be possible.
-    const lab = new Lab({ directLatencyMs: 10, manager: { ...margin, timers: { switchDwellMs: 500, drainMs: 100_000 } } });
+    // No data flows, so quietAfterMs is raised: a quiet peer makes no voluntary move at all (see the quiet tests).
+    const lab = new Lab({ directLatencyMs: 10, manager: { ...margin, timers: { switchDwellMs: 500, drainMs: 100_000, quietAfterMs: 600_000 } } });
     lab.connectorEnabled = false;
     const p1 = lab.connect(10);
     const p2 = lab.connect(11);
@@ -562,7 +563,8 @@ test('no want_upgrade where no UDP path can be had, on UDP itself, or on the rel
 });
 
 test('an idle UDP path is still left for a clearly faster WSS path (the carrier rule holds only under load)', () => {
-  const lab = new Lab({ manager: { timers: { switchDwellMs: 1_000 } } });
+  // Idle here means not under load; quietAfterMs is raised so the peer does not go quiet (no moves at all then).
+  const lab = new Lab({ manager: { timers: { switchDwellMs: 1_000, quietAfterMs: 600_000 } } });
   lab.connectorEnabled = false;
   const udp = lab.connect(2, 'udp');
   lab.connect(2, 'wss');

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DEFAULT_PATH_TIMERS, PathTimers, resolvePathTimers,
-  type DirectTimes, type PathTimerHost, type RetryTimes, type TimedDirect, type TimedPeer,
+  type ActivityTimes, type DirectTimes, type PathTimerHost, type RetryTimes, type TimedDirect, type TimedPeer,
 } from '../../../src/node/path/path-timers.js';
 import { FakeClock } from '../../../testkit/fake-clock.js';
 
@@ -18,7 +18,7 @@ class D implements TimedDirect {
 }
 class P implements TimedPeer<D> {
   list: D[] = [];
-  constructor(readonly retry: RetryTimes) {}
+  constructor(readonly retry: RetryTimes, readonly activity: ActivityTimes) {}
   directs(): Iterable<D> {
     return this.list;
   }
@@ -42,7 +42,7 @@ function rig(options: Parameters<typeof resolvePathTimers>[0] = {}, random = () 
   };
   const timers = new PathTimers<P, D>({ clock, host, random }, options);
   const t0 = clock.now();
-  const peer = new P(timers.newRetryTimes());
+  const peer = new P(timers.newRetryTimes(), timers.newActivity(clock.now()));
   peers.push(peer);
   timers.start();
   return { clock, log, timers, peer, t0, carrier, addDirect(name: string): D {
@@ -277,8 +277,8 @@ test('idle: with every probe answered the tick sleeps until the next probe is du
     wantsBetterCarrier: () => false,
     wantUpgrade: () => {},
   };
-  const timers: PathTimers<P, D> = new PathTimers<P, D>({ clock, host });
-  const peer = new P(timers.newRetryTimes());
+  const timers: PathTimers<P, D> = new PathTimers<P, D>({ clock, host }, { quietAfterMs: 60_000 }); // busy throughout
+  const peer = new P(timers.newRetryTimes(), timers.newActivity(clock.now()));
   timers.start();
   const d = new D('x', timers.newDirectTimes(clock.now()));
   peer.list.push(d);
