@@ -31,10 +31,12 @@
  * difference, so a quiet path answering its probes stays selected and
  * trusted, and one that stops answering is dead a dead window after its
  * probe went unanswered, as when busy. The first frame either way wakes the
- * peer (onActive): every path is probed at once, and each path trusted at
- * that moment counts as answered then, so it keeps carrying without a
- * switch or a mirror and is trusted and dead on the busy schedule from the
- * wake. A path that broke while quiet, after its last answer, is then found
+ * peer (onActive): each path trusted at that moment counts as answered
+ * then, so it keeps carrying without a switch or a mirror and is trusted and
+ * dead on the busy schedule from the wake, and the tick probes every path
+ * within tickMs. Not at once: probes sent and answered before the frame that
+ * woke the peer (and before the reply to it) tripled the first round trip
+ * after a quiet spell. A path that broke while quiet, after its last answer, is then found
  * out exactly as a cut at the moment of the wake would be.
  *
  * Why these numbers (all settable, see PathTimerOptions):
@@ -443,7 +445,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
   /**
    * A frame went to or came from a quiet peer (the owner checks `activity.quiet` first): it is busy again from
    * `nowMs`. Each path trusted under the quiet windows counts as answered now, so it keeps carrying on the busy
-   * schedule; every path is probed at once (header).
+   * schedule; the tick probes every path within tickMs (header).
    */
   onActive(peer: P, nowMs: number): void {
     const a = peer.activity;
@@ -457,9 +459,7 @@ export class PathTimers<P extends TimedPeer<D>, D extends TimedDirect> {
     a.quiet = false;
     a.seenFrames = a.frames;
     a.activeAtMs = nowMs;
-    for (const d of peer.directs()) {
-      if (!d.closed) this.#probe(peer, d, nowMs);
-    }
+    // Probed by the tick, within tickMs: not before the frame that woke us (header).
     this.#hurry();
   }
 
