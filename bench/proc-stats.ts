@@ -57,4 +57,25 @@ export function runTimeNs(pid: number): number | null {
   }
 }
 
+/**
+ * Voluntary context switches of the process's threads so far (each time a thread blocked: a wake-up when it
+ * next runs), summed over /proc/PID/task/TID/status, or null.
+ */
+export function voluntarySwitches(pid: number): number | null {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+        if (m !== null) total += Number(m[1]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 export const MIB = 1024 * 1024;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIperf3, parsePing, quantile } from '../../testkit/netns-measure.js';
 import { renderNetnsSection, type NetnsBenchResult } from '../../bench/netns-report.js';
-import { runTimeNs } from '../../bench/proc-stats.js';
+import { runTimeNs, voluntarySwitches } from '../../bench/proc-stats.js';
 
 const PING = `PING 172.31.0.12 (172.31.0.12) 56(84) bytes of data.
 64 bytes from 172.31.0.12: icmp_seq=1 ttl=64 time=0.744 ms
@@ -98,4 +98,14 @@ test('runTimeNs: a process\'s CPU run time in ns, summed over its threads; null 
   assert.ok(spentUs >= 30_000, `only ${spentUs} µs of CPU in 10 s`);
   assert.ok(after - before >= spentUs * 1_000 * 0.9, `getrusage counted ${spentUs} µs, schedstat ${(after - before) / 1e3} µs`);
   assert.equal(runTimeNs(2 ** 22 + 1), null, 'a pid above the kernel\'s maximum');
+});
+
+test('voluntarySwitches: counts each time the process\'s threads blocked; null once it is gone', async () => {
+  const before = voluntarySwitches(process.pid);
+  assert.ok(before !== null && before > 0);
+  // Each timer wait blocks the main thread in epoll: at least one voluntary switch per wait.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 2));
+  const after = voluntarySwitches(process.pid)!;
+  assert.ok(after - before >= 10, `${after - before} switches over 20 blocking waits`); // a wait whose timer is due before epoll is entered does not block
+  assert.equal(voluntarySwitches(2 ** 22 + 1), null, 'a pid above the kernel\'s maximum');
 });

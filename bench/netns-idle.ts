@@ -1,0 +1,143 @@
+/**
+ * What two idle daemons cost, and what the first packet after an idle spell
+ * costs (issue 12; docs/architecture.md "Quiet peers" and "Timers"): the two
+ * `shadowmesh up` daemons of a direct UDP path (TUN, with the WSS path that
+ * stays beside it as the standby) and the relay, in a netns lab
+ * (src/demo/netns-lab.ts: relay, a, b).
+ *
+ * Phase 1, idle: nothing is sent for SETTLE seconds (long enough for the
+ * pair to go quiet), then for SECONDS each process's run time (from
+ * /proc/PID/task/TID/schedstat) and voluntary context switches (each one a
+ * wake-up) are read, per second.
+ *
+ * Phase 2, wake: ROUNDS times, SETTLE seconds of nothing, then 5 pings
+ * 200 ms apart; the first ping's round trip (the one that wakes both ends)
+ * and the median of the other four.
+ *
+ *     node dist/bench/netns-idle.js [--seconds S (30)] [--settle S (15)] [--rounds R (6)]
+ *
+ * Root only. Progress on stderr; a table on stdout, then one JSON line.
+ */
+import { loadavg } from 'node:os';
+import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
+import { benchNumbers } from './bench-args.js';
+import { runTimeNs, voluntarySwitches } from './proc-stats.js';
+import { measurePing, quantile } from '../testkit/netns-measure.js';
+import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
+import { createTestNetwork } from '../testkit/test-network.js';
+
+const MESH_A = '10.10.10.3';
+const MESH_B = '10.10.10.4';
+const READY_TIMEOUT_MS = 30_000;
+const WAKE_PINGS = 5;
+const WAKE_INTERVAL_S = 0.2;
+
+export interface IdleRow {
+  process: string;
+  cpuMsPerS: number;
+  wakeupsPerS: number;
+}
+
+export interface WakeRound {
+  firstMs: number;
+  restMedianMs: number;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[netns-idle] ${msg}\n`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function measure(lab: NetnsLab, o: { seconds: number; settle: number; rounds: number }): Promise<{ idle: IdleRow[]; wake: WakeRound[] }> {
+  const net = await createTestNetwork();
+  const started: Array<{ stop(): Promise<number | string> }> = [];
+  try {
+    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
+    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
+    const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
+    started.push(relay);
+    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: [] as string[] } as const;
+    const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir });
+    started.push(da);
+    const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir });
+    started.push(db);
+    if ((await waitForPing(lab, 'a', MESH_B, READY_TIMEOUT_MS)) === null) throw new Error('no ping across ShadowMesh');
+    const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
+    try {
+      for (const [d, peer] of [[da, 'b'], [db, 'a']] as const) {
+        if ((await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === 'udp', READY_TIMEOUT_MS)) === null) {
+          throw new Error(`no direct UDP path within ${READY_TIMEOUT_MS} ms`);
+        }
+      }
+    } finally {
+      await keep.stop();
+    }
+    const pids: Record<string, number> = { 'daemon a': da.proc.pid, 'daemon b': db.proc.pid, relay: relay.proc.pid };
+    log(`idle: ${o.settle} s to settle, then ${o.seconds} s measured`);
+    await sleep(o.settle * 1_000);
+    const read = (pid: number): { ns: number; sw: number } => ({ ns: runTimeNs(pid) ?? Number.NaN, sw: voluntarySwitches(pid) ?? Number.NaN });
+    const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, read(pid)]));
+    const t0 = performance.now();
+    await sleep(o.seconds * 1_000);
+    const dt = (performance.now() - t0) / 1_000;
+    const idle: IdleRow[] = Object.entries(pids).map(([k, pid]) => {
+      const now = read(pid);
+      return { process: k, cpuMsPerS: (now.ns - before[k]!.ns) / 1e6 / dt, wakeupsPerS: (now.sw - before[k]!.sw) / dt };
+    });
+    const wake: WakeRound[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      log(`wake round ${r + 1}/${o.rounds}: ${o.settle} s of nothing, then ${WAKE_PINGS} pings`);
+      await sleep(o.settle * 1_000);
+      const s = await measurePing(lab, 'a', MESH_B, { count: WAKE_PINGS, intervalS: WAKE_INTERVAL_S });
+      if (s.rttsMs.length < 2) throw new Error(`wake round ${r + 1}: ${s.received} of ${WAKE_PINGS} pings answered`);
+      wake.push({ firstMs: s.rttsMs[0]!, restMedianMs: quantile(s.rttsMs.slice(1), 0.5) });
+    }
+    return { idle, wake };
+  } finally {
+    for (const p of started.reverse()) await p.stop();
+    await net.cleanup();
+  }
+}
+
+const USAGE = `usage: node dist/bench/netns-idle.js [--seconds S (30)] [--settle S (15)] [--rounds R (6)]
+CPU and wake-ups per second of two idle daemons on a direct UDP path and of the relay, then the round trip of
+the first ping after an idle spell, in a netns lab (root only).
+`;
+
+async function main(): Promise<void> {
+  const a = benchNumbers(USAGE, {
+    seconds: { default: 30, min: 1, max: 3_600 }, settle: { default: 15, min: 0, max: 600 }, rounds: { default: 6, min: 0, max: 100 },
+  });
+  if (a === null) return;
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('needs root (network namespaces)');
+  const loadAtStart = loadavg()[0] ?? 0;
+  const lab = await createNetnsLab({ nodes: ['relay', 'a', 'b'] });
+  let result: { idle: IdleRow[]; wake: WakeRound[] };
+  try {
+    result = await measure(lab, a);
+  } finally {
+    await lab.teardown();
+  }
+  const firsts = result.wake.map((w) => w.firstMs);
+  const rests = result.wake.map((w) => w.restMedianMs);
+  const lines = [
+    `Idle for ${a.settle} s, then ${a.seconds} s measured:`,
+    '',
+    '| process | CPU ms/s | wake-ups/s |',
+    '|---|---|---|',
+    ...result.idle.map((r) => `| ${r.process} | ${r.cpuMsPerS.toFixed(2)} | ${r.wakeupsPerS.toFixed(1)} |`),
+    '',
+    `First ping after ${a.settle} s idle, ${result.wake.length} rounds: median ${quantile(firsts, 0.5).toFixed(3)} ms ` +
+      `(${firsts.map((x) => x.toFixed(3)).join(', ')}); the next ${WAKE_PINGS - 1}, median of the rounds' medians ${quantile(rests, 0.5).toFixed(3)} ms.`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n${JSON.stringify({ date: new Date().toISOString().slice(0, 10), loadAvg: [loadAtStart, loadavg()[0] ?? 0], options: a, ...result })}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
