@@ -19,6 +19,7 @@
  * Root only. Progress on stderr; a table on stdout, then one JSON line.
  */
 import { loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { benchNumbers } from './bench-args.js';
 import { runTimeNs, voluntarySwitches } from './proc-stats.js';
@@ -41,6 +42,47 @@ export interface IdleRow {
 export interface WakeRound {
   firstMs: number;
   restMedianMs: number;
+}
+
+export interface IdleResult {
+  date: string;
+  loadAvg: [number, number];
+  options: { seconds: number; settle: number; rounds: number };
+  idle: IdleRow[];
+  wake: WakeRound[];
+}
+
+/** The measurement as markdown: the idle table and the first-ping line. */
+export function renderIdleTable(r: IdleResult): string {
+  const firsts = r.wake.map((w) => w.firstMs);
+  const rests = r.wake.map((w) => w.restMedianMs);
+  return [
+    `Idle for ${r.options.settle} s, then ${r.options.seconds} s measured:`,
+    '',
+    '| process | CPU ms/s | wake-ups/s |',
+    '|---|---|---|',
+    ...r.idle.map((x) => `| ${x.process} | ${x.cpuMsPerS.toFixed(2)} | ${x.wakeupsPerS.toFixed(1)} |`),
+    '',
+    r.wake.length === 0
+      ? 'No wake rounds.'
+      : `First ping after ${r.options.settle} s idle, ${r.wake.length} rounds: median ${quantile(firsts, 0.5).toFixed(3)} ms ` +
+        `(${firsts.map((x) => x.toFixed(3)).join(', ')}); the next ${WAKE_PINGS - 1}, median of the rounds' medians ${quantile(rests, 0.5).toFixed(3)} ms.`,
+  ].join('\n');
+}
+
+/** The BENCHMARKS.md section of `npm run bench`. */
+export function renderIdleSection(r: IdleResult | null, failure?: string): string {
+  const head = `## Idle daemons and the first ping after (network namespaces)
+
+Command: \`npm run bench\` (as root; runs \`node dist/bench/netns-idle.js\`).
+
+Two daemons on a direct UDP path (with the WSS path beside it) and the relay, sending nothing: CPU run time and
+voluntary context switches (wake-ups) per second of each process, then the round trip of the first ping after
+each of several idle spells, which wakes both ends (docs/architecture.md "Quiet peers").
+`;
+  if (r === null) return `${head}\nNot measured: ${failure ?? 'unknown failure'}.\n`;
+  const load = `Run on ${r.date}; the machine's 1-minute load average was ${r.loadAvg[0].toFixed(1)} at the start and ${r.loadAvg[1].toFixed(1)} at the end.`;
+  return `${head}\n${load}\n\n${renderIdleTable(r)}\n`;
 }
 
 function log(msg: string): void {
@@ -119,25 +161,16 @@ async function main(): Promise<void> {
   } finally {
     await lab.teardown();
   }
-  const firsts = result.wake.map((w) => w.firstMs);
-  const rests = result.wake.map((w) => w.restMedianMs);
-  const lines = [
-    `Idle for ${a.settle} s, then ${a.seconds} s measured:`,
-    '',
-    '| process | CPU ms/s | wake-ups/s |',
-    '|---|---|---|',
-    ...result.idle.map((r) => `| ${r.process} | ${r.cpuMsPerS.toFixed(2)} | ${r.wakeupsPerS.toFixed(1)} |`),
-    '',
-    `First ping after ${a.settle} s idle, ${result.wake.length} rounds: median ${quantile(firsts, 0.5).toFixed(3)} ms ` +
-      `(${firsts.map((x) => x.toFixed(3)).join(', ')}); the next ${WAKE_PINGS - 1}, median of the rounds' medians ${quantile(rests, 0.5).toFixed(3)} ms.`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n${JSON.stringify({ date: new Date().toISOString().slice(0, 10), loadAvg: [loadAtStart, loadavg()[0] ?? 0], options: a, ...result })}\n`);
+  const r: IdleResult = { date: new Date().toISOString().slice(0, 10), loadAvg: [loadAtStart, loadavg()[0] ?? 0], options: a, ...result };
+  process.stdout.write(`${renderIdleTable(r)}\n${JSON.stringify(r)}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

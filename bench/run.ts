@@ -12,7 +12,7 @@
  * direct UDP path (netns-policy.ts: no policy vs a 100-rule policy whose last
  * rule allows the flow), where a ping's round trip goes
  * (netns-latency.ts), ping against wireguard-go in alternating rounds
- * (netns-ping-interleaved.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
+ * (netns-ping-interleaved.ts), idle daemons and the first ping after (netns-idle.ts), daemon memory with 100 peers (memory-peers.ts), RSS over
  * a long transfer with heap snapshots (netns-soak.ts, SHADOWMESH_SOAK_MINUTES, default 10), direct paths
  * (netns-paths.ts: re-handshake, migration, fallback, direct vs wireguard-go), NAT
  * traversal (netns-nat.ts: time to a UDP direct path behind two NATs, UDP path
@@ -36,6 +36,7 @@ import { renderNetnsSection, type NetnsBenchResult } from './netns-report.js';
 import { renderLatencySection, renderMemorySection, renderSoakSection, type LatencyResult, type MemoryResult, type SoakResult } from './extra-report.js';
 import { renderPathsSection, type PathsBenchResult } from './netns-paths.js';
 import { renderInterleavedSection, type InterleavedResult } from './netns-ping-interleaved.js';
+import { renderIdleSection, type IdleResult } from './netns-idle.js';
 import { renderNatSection, type NatBenchResult } from './netns-nat.js';
 import { renderChatSection, type ChatBenchResult } from './chat.js';
 import { renderCliStartupSection, type CliStartupResult } from './cli-startup.js';
@@ -51,6 +52,7 @@ const NETNS = fileURLToPath(new URL('./netns-throughput.js', import.meta.url));
 const OUT = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
 const LATENCY = fileURLToPath(new URL('./netns-latency.js', import.meta.url));
 const INTERLEAVED = fileURLToPath(new URL('./netns-ping-interleaved.js', import.meta.url));
+const IDLE = fileURLToPath(new URL('./netns-idle.js', import.meta.url));
 const MEMORY = fileURLToPath(new URL('./memory-peers.js', import.meta.url));
 const SOAK = fileURLToPath(new URL('./netns-soak.js', import.meta.url));
 const PATHS = fileURLToPath(new URL('./netns-paths.js', import.meta.url));
@@ -118,6 +120,8 @@ const latency = isRoot ? runJson<LatencyResult>(LATENCY, ['--count', '200'], 180
 /** Three phases (direct UDP, relay, TAP), each fresh daemons plus 10 rounds x 2 x 20 pings 10 ms apart; bound it. */
 const INTERLEAVED_ARGS = ['--rounds', '10', '--count', '20'];
 const interleaved = isRoot ? runJson<InterleavedResult>(INTERLEAVED, INTERLEAVED_ARGS, 300_000) : { result: null, failure: 'needs root (network namespaces)' };
+/** Idle daemons: 15 s to settle and 30 s measured, then 6 x (15 s idle + 5 pings), plus daemons and paths; bound it. */
+const idle = isRoot ? runJson<IdleResult>(IDLE, [], 300_000) : { result: null, failure: 'needs root (network namespaces)' };
 const memory = runJson<MemoryResult>(MEMORY, ['--peers', '100', '--hold', '30'], 400_000);
 /** The issue's 10-minute soak by default (the longest part of the bench); SHADOWMESH_SOAK_MINUTES shortens it. */
 const soakMinutes = Number(process.env['SHADOWMESH_SOAK_MINUTES'] ?? 10);
@@ -181,6 +185,7 @@ ${renderSocksSection(socks.result, netns.result, socks.failure)}
 ${renderPolicySection(policy.result, policy.failure)}
 ${renderLatencySection(latency.result, latency.failure)}
 ${renderInterleavedSection(interleaved.result, interleaved.failure, ` ${INTERLEAVED_ARGS.join(' ')}`)}
+${renderIdleSection(idle.result, idle.failure)}
 ${renderMemorySection(memory.result, memory.failure)}
 ${renderSoakSection(soak.result, soak.failure)}
 ${renderPathsSection(paths.result, paths.failure)}

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { parseIperf3, parsePing, quantile } from '../../testkit/netns-measure.js';
 import { renderNetnsSection, type NetnsBenchResult } from '../../bench/netns-report.js';
 import { runTimeNs, voluntarySwitches } from '../../bench/proc-stats.js';
+import { renderIdleSection } from '../../bench/netns-idle.js';
 
 const PING = `PING 172.31.0.12 (172.31.0.12) 56(84) bytes of data.
 64 bytes from 172.31.0.12: icmp_seq=1 ttl=64 time=0.744 ms
@@ -108,4 +109,16 @@ test('voluntarySwitches: counts each time the process\'s threads blocked; null o
   const after = voluntarySwitches(process.pid)!;
   assert.ok(after - before >= 10, `${after - before} switches over 20 blocking waits`); // a wait whose timer is due before epoll is entered does not block
   assert.equal(voluntarySwitches(2 ** 22 + 1), null, 'a pid above the kernel\'s maximum');
+});
+
+test('renderIdleSection: the idle table, the first ping\'s median over the rounds, or why nothing was measured', () => {
+  const md = renderIdleSection({
+    date: '2026-12-07', loadAvg: [0.5, 0.7], options: { seconds: 30, settle: 15, rounds: 3 },
+    idle: [{ process: 'daemon a', cpuMsPerS: 2.7182, wakeupsPerS: 5.25 }, { process: 'relay', cpuMsPerS: 1, wakeupsPerS: 4 }],
+    wake: [{ firstMs: 1.5, restMedianMs: 1 }, { firstMs: 0.9, restMedianMs: 1.1 }, { firstMs: 2.1, restMedianMs: 0.8 }],
+  });
+  assert.match(md, /Command: `npm run bench` \(as root; runs `node dist\/bench\/netns-idle\.js`\)/);
+  assert.match(md, /\| daemon a \| 2\.72 \| 5\.3 \|/);
+  assert.match(md, /3 rounds: median 1\.500 ms \(1\.500, 0\.900, 2\.100\); the next 4, median of the rounds' medians 1\.000 ms/);
+  assert.match(renderIdleSection(null, 'needs root'), /Not measured: needs root\./);
 });
