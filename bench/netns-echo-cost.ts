@@ -24,12 +24,9 @@ import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { benchNumbers } from './bench-args.js';
 import { measurePing } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
-import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
-import { createTestNetwork } from '../testkit/test-network.js';
+import { waitForPing } from '../testkit/netns-shadowmesh.js';
+import { MESH_B, READY_TIMEOUT_MS, startUdpPair } from './netns-udp-pair.js';
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
-const READY_TIMEOUT_MS = 30_000;
 /** Warm-up pings go this far apart. */
 const WARM_INTERVAL_S = 0.002;
 /** sysconf(_SC_CLK_TCK) on Linux: /proc stat times are in these ticks. */
@@ -62,34 +59,14 @@ function log(msg: string): void {
 }
 
 async function measure(lab: NetnsLab, wgIp: string, wgPids: Record<string, number>, o: { rounds: number; count: number; intervalS: number; warm: number }): Promise<EchoCostRow[]> {
-  const net = await createTestNetwork();
-  const started: Array<{ stop(): Promise<number | string> }> = [];
+  const stack: Array<{ stop(): Promise<unknown> }> = [];
   try {
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
-    started.push(relay);
-    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: [] as string[] } as const;
-    const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir });
-    started.push(da);
-    const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir });
-    started.push(db);
-    if ((await waitForPing(lab, 'a', MESH_B, READY_TIMEOUT_MS)) === null) throw new Error('no ping across ShadowMesh');
-    const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
-    try {
-      for (const [d, peer] of [[da, 'b'], [db, 'a']] as const) {
-        if ((await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === 'udp', READY_TIMEOUT_MS)) === null) {
-          throw new Error(`no direct UDP path within ${READY_TIMEOUT_MS} ms`);
-        }
-      }
-    } finally {
-      await keep.stop();
-    }
+    const pair = await startUdpPair(lab, stack);
     log(`warm-up, ${o.warm} pings through each tunnel`);
     await measurePing(lab, 'a', MESH_B, { count: o.warm, intervalS: WARM_INTERVAL_S });
     await measurePing(lab, 'a', wgIp, { count: o.warm, intervalS: WARM_INTERVAL_S });
     const pids: Record<string, Record<string, number>> = {
-      ShadowMesh: { a: da.proc.pid, b: db.proc.pid },
+      ShadowMesh: { a: pair.aPid, b: pair.bPid },
       'wireguard-go': wgPids,
     };
     const sum: Record<string, Record<string, Counters & { echoes: number }>> = {};
@@ -117,8 +94,7 @@ async function measure(lab: NetnsLab, wgIp: string, wgPids: Record<string, numbe
     }
     return rows;
   } finally {
-    for (const p of started.reverse()) await p.stop();
-    await net.cleanup();
+    for (const p of stack.reverse()) await p.stop();
   }
 }
 

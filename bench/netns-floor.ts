@@ -27,13 +27,10 @@ import { benchNumbers } from './bench-args.js';
 import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { measurePing, quantile } from '../testkit/netns-measure.js';
 import { setupWireguard } from '../testkit/netns-wireguard.js';
-import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
-import { createTestNetwork } from '../testkit/test-network.js';
+import { waitForPing } from '../testkit/netns-shadowmesh.js';
+import { MESH_B, READY_TIMEOUT_MS, startUdpPair } from './netns-udp-pair.js';
 
 const FORWARDER = fileURLToPath(new URL('./floor-forwarder.js', import.meta.url));
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
-const READY_TIMEOUT_MS = 30_000;
 const FLOORS = [
   { crypto: 'none', subnet: '10.77.1.', port: 40_001 },
   { crypto: 'native', subnet: '10.77.2.', port: 40_002 },
@@ -58,31 +55,6 @@ function log(msg: string): void {
 function row(tunnel: string, rtts: number[], lost: number): FloorRow {
   const avgMs = rtts.length === 0 ? Number.NaN : rtts.reduce((a, b) => a + b, 0) / rtts.length;
   return { tunnel, replies: rtts.length, lost, avgMs, p50Ms: quantile(rtts, 0.5), p99Ms: quantile(rtts, 0.99) };
-}
-
-async function startShadowMesh(lab: NetnsLab, stack: Array<{ stop(): Promise<unknown> }>): Promise<void> {
-  const net = await createTestNetwork();
-  stack.push({ stop: () => net.cleanup() });
-  const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-  const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-  const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
-  stack.push(relay);
-  const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0' } as const;
-  const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', []), certFile: ma.certFile, dir: ma.dir });
-  stack.push(da);
-  const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', []), certFile: mb.certFile, dir: mb.dir });
-  stack.push(db);
-  if ((await waitForPing(lab, 'a', MESH_B, READY_TIMEOUT_MS)) === null) throw new Error('no ping across ShadowMesh');
-  const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
-  try {
-    for (const [d, peer] of [[da, 'b'], [db, 'a']] as const) {
-      if ((await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === 'udp', READY_TIMEOUT_MS)) === null) {
-        throw new Error(`no direct UDP path to ${peer} within ${READY_TIMEOUT_MS} ms`);
-      }
-    }
-  } finally {
-    await keep.stop();
-  }
 }
 
 async function startFloors(lab: NetnsLab): Promise<void> {
@@ -110,7 +82,7 @@ async function main(): Promise<void> {
   let rows: FloorRow[] = [];
   try {
     const wg = await setupWireguard(lab, ['a', 'b']);
-    await startShadowMesh(lab, stack);
+    await startUdpPair(lab, stack);
     await startFloors(lab);
     const tunnels = [
       { name: 'wireguard-go', ip: wg.ip('b') },

@@ -24,12 +24,8 @@ import { createNetnsLab, type NetnsLab } from '../src/demo/netns-lab.js';
 import { benchNumbers } from './bench-args.js';
 import { runTimeNs, voluntarySwitches } from './proc-stats.js';
 import { measurePing, quantile } from '../testkit/netns-measure.js';
-import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
-import { createTestNetwork } from '../testkit/test-network.js';
+import { MESH_B, startUdpPair } from './netns-udp-pair.js';
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
-const READY_TIMEOUT_MS = 30_000;
 const WAKE_PINGS = 5;
 const WAKE_INTERVAL_S = 0.2;
 
@@ -92,30 +88,10 @@ function log(msg: string): void {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function measure(lab: NetnsLab, o: { seconds: number; settle: number; rounds: number }): Promise<{ idle: IdleRow[]; wake: WakeRound[] }> {
-  const net = await createTestNetwork();
-  const started: Array<{ stop(): Promise<number | string> }> = [];
+  const stack: Array<{ stop(): Promise<unknown> }> = [];
   try {
-    const ma = await net.addMember('a', { address: `${MESH_A}/24` });
-    const mb = await net.addMember('b', { address: `${MESH_B}/24` });
-    const relay = await startLabRelay(lab, 'relay', { caFile: net.caFile });
-    started.push(relay);
-    const common = { relay, caFile: net.caFile, dev: 'tun', ifname: 'smtun0', args: [] as string[] } as const;
-    const da = await startLabDaemon(lab, 'a', { ...common, args: labLinkOnly(lab, 'a', common.args), certFile: ma.certFile, dir: ma.dir });
-    started.push(da);
-    const db = await startLabDaemon(lab, 'b', { ...common, args: labLinkOnly(lab, 'b', common.args), certFile: mb.certFile, dir: mb.dir });
-    started.push(db);
-    if ((await waitForPing(lab, 'a', MESH_B, READY_TIMEOUT_MS)) === null) throw new Error('no ping across ShadowMesh');
-    const keep = lab.spawn('a', ['ping', '-n', '-i', '0.2', '-W', '1', MESH_B], { label: 'a:keep-ping' });
-    try {
-      for (const [d, peer] of [[da, 'b'], [db, 'a']] as const) {
-        if ((await waitForPeerPath(d, peer, (x) => x.path === 'direct' && x.carrier === 'udp', READY_TIMEOUT_MS)) === null) {
-          throw new Error(`no direct UDP path within ${READY_TIMEOUT_MS} ms`);
-        }
-      }
-    } finally {
-      await keep.stop();
-    }
-    const pids: Record<string, number> = { 'daemon a': da.proc.pid, 'daemon b': db.proc.pid, relay: relay.proc.pid };
+    const pair = await startUdpPair(lab, stack);
+    const pids: Record<string, number> = { 'daemon a': pair.aPid, 'daemon b': pair.bPid, relay: pair.relayPid };
     log(`idle: ${o.settle} s to settle, then ${o.seconds} s measured`);
     await sleep(o.settle * 1_000);
     const read = (pid: number): { ns: number; sw: number } => ({ ns: runTimeNs(pid) ?? Number.NaN, sw: voluntarySwitches(pid) ?? Number.NaN });
@@ -137,8 +113,7 @@ async function measure(lab: NetnsLab, o: { seconds: number; settle: number; roun
     }
     return { idle, wake };
   } finally {
-    for (const p of started.reverse()) await p.stop();
-    await net.cleanup();
+    for (const p of stack.reverse()) await p.stop();
   }
 }
 
