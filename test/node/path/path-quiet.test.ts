@@ -7,7 +7,7 @@
  * found out by the next quiet probe, and one cut just before the wake costs
  * no more than a cut under traffic does.
  */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_PATH_TIMERS } from '../../../src/node/path/path-timers.js';
 import { A, B, Lab, dataFrame, tally } from '../../../testkit/path-manager-lab.js';
@@ -41,16 +41,14 @@ function quietPair(idleMs: number): { lab: Lab; udp: MemoryPathPair; next: { a: 
 test('an idle pair goes quiet: one probe per path per quiet interval instead of two a second, still selected and trusted', () => {
   const { lab, udp, relayed } = quietPair(T.quietAfterMs + 1_000);
   const info0 = lab.a.pathInfo(B)!;
-  let ticks = 0;
-  const tick = lab.a.timers.tick.bind(lab.a.timers);
-  lab.a.timers.tick = (now: number) => { ticks++; tick(now); };
+  const ticks = mock.method(lab.a.timers, 'tick').mock;
   const out0 = udp.a.stats.framesOut;
   const relayed0 = relayed();
   lab.clock.advance(60_000);
   const sent = udp.a.stats.framesOut - out0; // A's probes and its answers to B's
   const busy = 2 * 2 * 60; // two probes and two answers a second on the busy schedule
   assert.ok(sent >= 6 && sent <= 2 * (60_000 / T.quietProbeIntervalMs + 1), `${sent} probe frames in 60 s quiet (busy: ${busy})`);
-  assert.ok(ticks <= 3 * (60_000 / T.quietProbeIntervalMs) + 3, `${ticks} ticks in 60 s quiet`);
+  assert.ok(ticks.callCount() <= 3 * (60_000 / T.quietProbeIntervalMs) + 3, `${ticks.callCount()} ticks in 60 s quiet`);
   const info = lab.a.pathInfo(B)!;
   assert.equal(info.carrier, 'udp');
   assert.equal(info.mirroring, false);

@@ -4,7 +4,7 @@
  * against a recording host (lifetimes, retries, jitter, re-entrancy).
  * The same policy seen through PeerSession is in peer-session.test.ts.
  */
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { hasCode } from '../../../src/errors.js';
 import { REJECT_AFTER_MESSAGES as AEAD_REJECT_AFTER_MESSAGES } from '../../../src/crypto/aead.js';
@@ -198,12 +198,10 @@ describe('SessionTimers tick', () => {
     const { clock, host, timers } = setup();
     const t0 = clock.now();
     host.current = { createdAtMs: t0, retiredAtMs: null, isInitiator: true, sent: 5n };
-    let ticks = 0;
-    const tick = timers.tick.bind(timers);
-    timers.tick = (now: number) => { ticks++; tick(now); };
+    const ticks = mock.method(timers, 'tick').mock;
     timers.start();
     clock.advance(179_999);
-    assert.ok(ticks <= 2, `${ticks} ticks in 180 s of idle (one per tickMs would be 359)`);
+    assert.ok(ticks.callCount() <= 2, `${ticks.callCount()} ticks in 180 s of idle (one per tickMs would be 359)`);
     assert.deepEqual(host.log, []);
     clock.advance(1);
     assert.deepEqual(host.log, ['drop:current'], 'the expiry is met to the millisecond');
@@ -215,22 +213,20 @@ describe('SessionTimers tick', () => {
     const { clock, host, timers } = setup();
     const t0 = clock.now();
     host.current = { createdAtMs: t0, retiredAtMs: null, isInitiator: true, sent: 0n };
-    let ticks = 0;
-    const tick = timers.tick.bind(timers);
-    timers.tick = (now: number) => { ticks++; tick(now); };
+    const ticks = mock.method(timers, 'tick').mock;
     timers.start();
     clock.advance(130_000); // idle past the rekey age: idle peers do not rekey
     assert.deepEqual(host.log, []);
-    const before = ticks;
+    const before = ticks.callCount();
     timers.onDataSent(clock.now());
     clock.advance(500);
     assert.deepEqual(host.log, ['hs:rekey_time'], 'the send after the rekey age rekeys within a tick');
-    assert.equal(ticks - before, 1);
+    assert.equal(ticks.callCount() - before, 1);
     for (let i = 0; i < 10; i++) {
       timers.onDataSent(clock.now());
       clock.advance(500);
     }
-    assert.equal(ticks - before, 11, 'one tick per tickMs while sending');
+    assert.equal(ticks.callCount() - before, 11, 'one tick per tickMs while sending');
   });
 
   it('a keepalive owed while idle is sent at its deadline; new keys bring the grace forward', () => {
