@@ -399,9 +399,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   }
 
   #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean): boolean {
-    const a = p.activity;
-    a.frames++;
-    if (a.quiet) this.timers.onActive(p, this.#clock.now());
+    this.#countFrame(p);
     const d = p.selected;
     if (transient && !takesAsIs(p)) {
       frame = keepableCopy(frame);
@@ -557,11 +555,16 @@ export class PathManager extends EventEmitter implements FrameTransport {
     h(peerId, frame);
   }
 
+  /** A frame (not a probe) went to or came from `p`: the activity the timers turn into busy or quiet; wakes a quiet peer. */
+  #countFrame(p: PeerPaths): void {
+    const a = p.activity;
+    a.frames++;
+    if (a.quiet) this.timers.onActive(p, this.#clock.now());
+  }
+
   #receive(p: PeerPaths, d: DirectEntry | null, frame: Uint8Array): void {
     if (!isProbeType(frame)) {
-      const a = p.activity;
-      a.frames++;
-      if (a.quiet) this.timers.onActive(p, this.#clock.now());
+      this.#countFrame(p);
       return this.#deliver(p.id, frame);
     }
     if (d === null) {

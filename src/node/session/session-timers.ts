@@ -203,7 +203,7 @@ export class SessionTimers {
   readonly #host: SessionTimerHost;
   readonly #rng: (n: number) => Uint8Array;
   #handle: TimerHandle | null = null;
-  /** When the armed tick runs; Infinity while none is armed. Read on the hot path (see #wake). */
+  /** When the armed tick runs; Infinity while none is armed. Compared on the hot path (#wake). */
   #dueMs = Infinity;
   #running = false;
   #lastTickMs = -Infinity;
@@ -259,14 +259,14 @@ export class SessionTimers {
   onDataSent(nowMs: number): void {
     this.#lastSentMs = nowMs;
     this.#unansweredSinceMs = Number.NaN;
-    if (this.#dueMs > nowMs + this.options.tickMs) this.#wake(nowMs);
+    this.#wake(nowMs);
   }
 
   /** A DATA frame authenticated; `payload` is false for keepalives. */
   onDataReceived(nowMs: number, payload: boolean): void {
     this.#lastReceivedMs = nowMs;
     if (payload && Number.isNaN(this.#unansweredSinceMs)) this.#unansweredSinceMs = nowMs;
-    if (this.#dueMs > nowMs + this.options.tickMs) this.#wake(nowMs);
+    this.#wake(nowMs);
   }
 
   /** A packet was queued for lack of a key: start an attempt unless one runs. */
