@@ -51,8 +51,10 @@ export const DEFAULT_RATE_BYTE_BURST = 64 * 1024 * 1024;
 export const DEFAULT_MAX_BAD_FRAMES = 100;
 /** After sending CLOSE/ERROR, wait this long for the WebSocket close handshake before cutting the TCP connection. */
 export const DEFAULT_CLOSE_GRACE_MS = 1_000;
-/** Upper bound on the maintenance sweep period (handshake deadlines, heartbeats, idle checks). */
-export const MAX_SWEEP_INTERVAL_MS = 1_000;
+/** Upper bound on the steady sweep period (heartbeats, idle checks): at the defaults the period is a quarter of
+ *  the 30 s heartbeat, 7.5 s; the bound keeps a long heartbeat from leaving presence held back by a full queue
+ *  (normally resumed by write completions) for longer. */
+export const MAX_SWEEP_INTERVAL_MS = 10_000;
 /** Lower bound on the sweep period so tiny test timeouts cannot turn it into a busy loop. */
 export const MIN_SWEEP_INTERVAL_MS = 20;
 
@@ -164,8 +166,13 @@ export function resolveRelayOptions(given: Partial<RelayOptions> = {}): Readonly
   return Object.freeze(o);
 }
 
-/** The sweep period: fine enough for the shortest timer it serves, bounded both ways. */
+/**
+ * The steady sweep period: a quarter of the finer of the two timers every admitted connection has (heartbeat,
+ * idle timeout), so a PING goes out at most 25 % late and an idle member is cut at most 25 % late; bounded both
+ * ways. Deadlines a connection holds for a while only (handshake, close grace, its certificate's expiry) are not
+ * polled at this period: the server sweeps at each of them (relay-server.ts `#sweepBy`).
+ */
 export function sweepIntervalMs(o: Readonly<RelayOptions>): number {
-  const finest = Math.min(o.heartbeatMs, o.idleTimeoutMs, o.handshakeTimeoutMs, Math.max(o.closeGraceMs, 1)) / 4;
+  const finest = Math.min(o.heartbeatMs, o.idleTimeoutMs) / 4;
   return Math.max(MIN_SWEEP_INTERVAL_MS, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(finest)));
 }

@@ -32,9 +32,15 @@
  *                        (attachCluster; docs/architecture.md "Relay
  *                        cluster"); without it nothing of it is loaded
  *
- * Timer policy lives here, in one periodic sweep (not a timer per
- * connection): handshake deadlines, heartbeat PINGs, idle timeouts, close
- * grace, member certificate expiry, and TLS certificate renewal.
+ * Timer policy lives here, in one sweep (not a timer per connection):
+ * handshake deadlines, heartbeat PINGs, idle timeouts, close grace, member
+ * certificate expiry, and TLS certificate renewal. It runs at a steady
+ * period fine enough for the heartbeat and idle timeout every admitted
+ * member has (a quarter of the finer: 7.5 s at the defaults), and besides
+ * at the earliest deadline a connection holds for a while only (its
+ * handshake, its close grace, its certificate's expiry), which is met to
+ * the millisecond: an idle relay wakes a few times a minute, not four
+ * times a second (docs/architecture.md "Timers").
  *
  * Callers must know: `start()`/`stop()` are idempotent; `stop()` sends
  * CLOSE(ShuttingDown) to every client and resolves once the listener is
@@ -61,7 +67,7 @@ import { ClientConnection, type ConnectionHost, type RelayMemberCertificate } fr
 import { PeerTable } from './peer-table.js';
 import { PolicyCarrier } from './policy-carrier.js';
 import { RelayPresence } from './presence.js';
-import { resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
+import { MIN_SWEEP_INTERVAL_MS, resolveRelayOptions, sweepIntervalMs, type RelayOptions } from './relay-options.js';
 import { memberList, type MemberListSnapshot } from './member-list.js';
 import { RelayStats, type RelayStatsSnapshot } from './relay-stats.js';
 import type { TlsIdentity } from './tls-identity.js';
@@ -141,6 +147,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   #server: Server | null = null;
   #wss: WebSocketServer | null = null;
   #sweep: TimerHandle | null = null;
+  /** When the armed sweep runs (clock ms); +Infinity when none is armed. */
+  #sweepAtMs = Number.POSITIVE_INFINITY;
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -297,7 +305,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       this.#stun = stun;
     }
     this.#state = 'running';
-    this.#scheduleSweep();
+    this.#armSweep(this.#clock.now() + sweepIntervalMs(this.options));
     this.logger.info('relay listening', { url: this.url, pin: this.pin });
   }
 
@@ -324,6 +332,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     this.#state = 'stopping';
     this.#sweep?.cancel();
     this.#sweep = null;
+    this.#sweepAtMs = Number.POSITIVE_INFINITY;
     this.#presence.stop();
     const server = this.#server;
     for (const conn of [...this.#connections]) {
@@ -426,6 +435,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     const cert = conn.certificate as C;
     const now = this.#clock.now();
     this.#admittedAt.set(conn, now);
+    this.#sweepBy(cert.notAfterMs + 1);
     // docs/protocol.md §1 POLICY: the policy comes right after ESTABLISHED, before the presence list.
     this.#policy.sendTo(conn);
     this.#presence.dropRemote(conn.peerKey);
@@ -613,29 +623,52 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     });
     this.#connections.add(conn);
     if (this.#state !== 'running') conn.refuse(RelayErrorCode.ShuttingDown, 'relay shutting down');
+    else this.#sweepBy(conn.deadlineMs);
   }
 
   // ------------------------------------------------------------ the sweep
 
-  #scheduleSweep(): void {
-    this.#sweep = this.#clock.schedule(sweepIntervalMs(this.options), () => {
+  /** ConnectionHost: a connection now holds a deadline (its close grace) the sweep must meet. */
+  deadline(atMs: number): void {
+    this.#sweepBy(atMs);
+  }
+
+  /** Make sure a sweep runs by `atMs` (never sooner than MIN_SWEEP_INTERVAL_MS from now). */
+  #sweepBy(atMs: number): void {
+    if (this.#state !== 'running' || atMs >= this.#sweepAtMs) return;
+    this.#armSweep(atMs);
+  }
+
+  #armSweep(atMs: number): void {
+    this.#sweep?.cancel();
+    const now = this.#clock.now();
+    const at = Math.max(atMs, now + MIN_SWEEP_INTERVAL_MS);
+    this.#sweepAtMs = at;
+    this.#sweep = this.#clock.schedule(at - now, () => {
+      this.#sweep = null;
+      this.#sweepAtMs = Number.POSITIVE_INFINITY;
       if (this.#state !== 'running') return;
+      let next = this.#clock.now() + sweepIntervalMs(this.options);
       try {
-        this.#runSweep();
+        next = Math.min(next, this.#runSweep());
       } catch (err) {
         this.logger.error('sweep failed', { error: (err as Error).message });
       }
-      this.#scheduleSweep();
+      // A deadline set while the sweep ran (a close it started) may already have armed an earlier one.
+      if (next < this.#sweepAtMs) this.#armSweep(next);
     });
   }
 
-  #runSweep(): void {
+  /** One pass over every connection; returns the earliest deadline left (clock ms; +Infinity when none). */
+  #runSweep(): number {
     const now = this.#clock.now();
     const o = this.options;
+    let next = Number.POSITIVE_INFINITY;
     for (const conn of [...this.#connections]) {
       switch (conn.state) {
         case 'handshaking':
           if (now >= conn.deadlineMs) conn.refuse(RelayErrorCode.HandshakeTimeout, 'handshake timeout');
+          else next = Math.min(next, conn.deadlineMs);
           break;
         case 'admitted': {
           const cert = conn.certificate as C;
@@ -645,13 +678,15 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
           } else if (now > cert.notAfterMs) {
             this.stats.disconnect('cert-expired');
             conn.close(RelayErrorCode.CertValidity, 'certificate expired');
-          } else if (now - conn.lastPingMs >= o.heartbeatMs) {
-            conn.ping(now);
+          } else {
+            if (now - conn.lastPingMs >= o.heartbeatMs) conn.ping(now);
+            next = Math.min(next, cert.notAfterMs + 1);
           }
           break;
         }
         case 'closing':
           if (now >= conn.closeDeadlineMs) conn.terminate();
+          else next = Math.min(next, conn.closeDeadlineMs);
           break;
         case 'closed':
           break;
@@ -660,6 +695,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     // Presence held back by a full send queue; normally resumed by write completions already.
     this.#presence.pump();
     if (this.#tls.needsRenewal(now) && !this.#renewing) this.#renewTls(now);
+    return next;
   }
 
   #renewTls(now: number): void {

@@ -54,10 +54,12 @@ test('the byte burst can hold one largest frame', () => {
   assert.throws(() => resolveRelayOptions({ rateByteBurst: 1_000 }), hasCode('SM_ERR_CONFIG_VALUE', /rateByteBurst/));
 });
 
-test('the sweep period follows the finest timer within bounds', () => {
-  // Defaults: the 1 s close grace is the finest timer -> a quarter of it.
-  assert.equal(sweepIntervalMs(resolveRelayOptions({})), 250);
-  assert.equal(sweepIntervalMs(resolveRelayOptions({ closeGraceMs: 60_000, handshakeTimeoutMs: 60_000 })), MAX_SWEEP_INTERVAL_MS);
+test('the steady sweep period follows the heartbeat and idle timeout within bounds, not the short-lived deadlines', () => {
+  // Defaults: a quarter of the 30 s heartbeat.
+  assert.equal(sweepIntervalMs(resolveRelayOptions({})), 7_500);
+  // Handshake and close-grace deadlines are met by sweeps armed at them (relay-server.ts), not by a finer period.
+  assert.equal(sweepIntervalMs(resolveRelayOptions({ closeGraceMs: 10, handshakeTimeoutMs: 100 })), 7_500);
+  assert.equal(sweepIntervalMs(resolveRelayOptions({ heartbeatMs: 600_000, idleTimeoutMs: 900_000 })), MAX_SWEEP_INTERVAL_MS);
   assert.equal(sweepIntervalMs(resolveRelayOptions({ heartbeatMs: 200, idleTimeoutMs: 800, handshakeTimeoutMs: 400 })), 50);
   assert.equal(sweepIntervalMs(resolveRelayOptions({ heartbeatMs: 1, idleTimeoutMs: 2, handshakeTimeoutMs: 1 })), MIN_SWEEP_INTERVAL_MS);
 });
