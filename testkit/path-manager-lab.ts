@@ -103,6 +103,8 @@ export interface LabOptions {
   udpPossible?: boolean;
   /** Give each manager its own peer id (A, B), so of two WSS paths each keeps the one A dialed; default false. */
   peerIds?: boolean;
+  /** Both managers' probe RTT time base (PathManagerDeps.hrtimeMs); default the fake clock. */
+  hrtimeMs?: () => number;
 }
 
 export class Lab {
@@ -135,8 +137,9 @@ export class Lab {
     const onLink = o.onLink ?? ((): boolean => false);
     const udpPossible = (): boolean => o.udpPossible === true;
     const ids = (self: Uint8Array): { localPeerId?: Uint8Array } => (o.peerIds === true ? { localPeerId: self } : {});
-    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink, udpPossible, ...ids(A) }, o.manager);
-    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink, udpPossible, ...ids(B) }, o.manager);
+    const hr = o.hrtimeMs === undefined ? {} : { hrtimeMs: o.hrtimeMs };
+    this.a = new PathManager({ relay: this.relay.senderFor(A), clock: this.clock, random, onLink, udpPossible, ...ids(A), ...hr }, o.manager);
+    this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink, udpPossible, ...ids(B), ...hr }, o.manager);
     this.relay.attach(A, (src, f) => this.a.onRelayFrame(src, f));
     this.relay.attach(B, (src, f) => this.b.onRelayFrame(src, f));
     this.a.onFrame = (_src, f) => this.atA.push(frameNumber(f));

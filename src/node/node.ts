@@ -67,6 +67,7 @@ import { fromHex, toHex } from '../crypto/bytes.js';
 import { ConfigError } from '../errors.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import { InnerType } from '../wire/constants.js';
@@ -208,7 +209,11 @@ export class ShadowNode extends EventEmitter {
     // Only members the directory lists (CA-verified) get new peer or path state (docs/handshake.md §4).
     const listed = (peerId: Uint8Array): boolean => this.directory.get(peerId) !== undefined;
     this.paths = new PathManager(
-      { relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.#udpPossible(peerId), localPeerId: deps.peerId },
+      {
+        relay: this.link, clock, logger: this.#logger.child('paths'), isMember: listed, udpPossible: (peerId) => this.#udpPossible(peerId), localPeerId: deps.peerId,
+        // Probe RTTs at sub-millisecond resolution on the real clock; a fake clock times them itself.
+        ...(clock === systemClock ? { hrtimeMs: () => performance.now() } : {}),
+      },
       options.paths,
     );
     this.peers = new PeerManager<MemberCertificate>(

@@ -140,6 +140,10 @@ export interface PathManagerDeps {
   /** Our own peer id: of two WSS paths to a peer (each side dialed one), the one the lower id dialed is kept and
    *  the other drained and closed, the same one at both ends (selector.ts rule 6). Without it both are kept. */
   localPeerId?: Uint8Array;
+  /** Milliseconds for probe round trips, at sub-millisecond resolution where the clock is real (the node passes
+   *  performance.now): a direct path between two machines on one LAN answers in well under a millisecond, which
+   *  `Clock.now` rounds to 0 or 1. Default: the clock's now(), so a fake clock times probes too. */
+  hrtimeMs?: () => number;
 }
 
 export type PathDropReason =
@@ -214,6 +218,7 @@ class DirectEntry {
   /** Selected and no data frame sent on it yet: measure the migration time. */
   migrationFromMs = Number.NaN;
   everSelected = false;
+  /** Outstanding probes: id -> when sent, in the manager's RTT time base (`hrtimeMs`). */
   readonly probes = new Map<bigint, number>();
   /** The rank of `path.remote` as it was when last ranked: a path that roams is ranked again. */
   #ranked: { remote: string; rank: number } | null = null;
@@ -265,6 +270,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   /** Our peer id in lowercase hex (compares as the bytes do), or null: no WSS tie-break. */
   readonly #localHex: string | null;
   readonly #clock: Clock;
+  readonly #hrtime: () => number;
   readonly #log: Logger;
   readonly #peers = new Map<string, PeerPaths>();
   #nextProbeId = 0n;
@@ -293,6 +299,8 @@ export class PathManager extends EventEmitter implements FrameTransport {
     this.#udpPossible = deps.udpPossible ?? (() => false);
     this.#localHex = deps.localPeerId === undefined ? null : toHex(deps.localPeerId);
     this.#clock = deps.clock ?? systemClock;
+    const clock = this.#clock;
+    this.#hrtime = deps.hrtimeMs ?? (() => clock.now());
     this.#log = deps.logger ?? silentLogger;
     this.timers = new PathTimers<PeerPaths, DirectEntry>(
       {
@@ -587,7 +595,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     }
     d.probes.delete(probe.id);
     const now = this.#clock.now();
-    const rtt = Math.max(0, now - sentAt);
+    const rtt = Math.max(0, this.#hrtime() - sentAt);
     d.rtt.add(now, rtt);
     p.rttMs = rtt;
     this.#stats.lastProbeRttMs = rtt;
@@ -598,7 +606,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   #sendProbe(d: DirectEntry): void {
     const id = ++this.#nextProbeId;
     const now = this.#clock.now();
-    d.probes.set(id, now);
+    d.probes.set(id, this.#hrtime());
     if (d.probes.size > MAX_OUTSTANDING_PROBES) {
       const oldest = d.probes.keys().next();
       if (oldest.done !== true) d.probes.delete(oldest.value);

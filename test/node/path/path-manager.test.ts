@@ -41,6 +41,22 @@ class Streams {
   }
 }
 
+test('probe RTTs come from the high-resolution time base, not the millisecond clock', () => {
+  // A time base running at an eighth of the clock's speed: a 4 ms round trip on the clock reads 0.5 ms in it. The
+  // node passes performance.now, so a LAN path reads 0.31 ms where Clock.now() said 0 or 1.
+  let lab: Lab | null = null;
+  lab = new Lab({ directLatencyMs: 2, hrtimeMs: () => (lab === null ? 0 : lab.clock.now() / 8) });
+  lab.connectorEnabled = false;
+  lab.connect();
+  lab.clock.advance(1_000);
+  const info = lab.a.pathInfo(B)!;
+  assert.equal(info.path, 'direct');
+  assert.equal(info.rttMs, 0.5);
+  assert.equal(lab.a.stats.lastProbeRttMs, 0.5);
+  assert.equal(info.directs[0]?.rttMs, 0.5);
+  lab.stop();
+});
+
 test('a switch made while the peer is idle records no migration time; a switch under traffic does', () => {
   const lab = new Lab({ directLatencyMs: 2, manager: { timers: { switchDwellMs: 1_000 } } });
   lab.connectorEnabled = false;
