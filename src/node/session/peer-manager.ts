@@ -86,8 +86,13 @@ export const COOKIES_PER_SECOND = 1_000;
 /** An INIT timestamp later than now + this is refused: the certificates' own clock skew, so honest clocks that
  *  agree on certificate validity agree here too; a later one could only be a forgery aiming to outlast genuine INITs. */
 export const INIT_FUTURE_SKEW_MS = CERT_CLOCK_SKEW_MS;
-/** Housekeeping cadence: expire half-done handshakes, forget indices of wiped key pairs, prune departed members. */
+/** Housekeeping cadence while we answer a handshake (a responder is held): expire half-done handshakes, forget
+ *  indices of wiped key pairs, prune departed members. */
 export const SWEEP_INTERVAL_MS = 1_000;
+/** Housekeeping cadence otherwise: what is left to do then (an index of a key pair a rekey retired, an entry of a
+ *  member no longer listed) is bounded by the peers we have and harmless for a few seconds, so an idle node does
+ *  not wake every second for it (docs/architecture.md "Timers"). */
+export const IDLE_SWEEP_INTERVAL_MS = 10_000;
 /** HS_INITs refused as not (yet) from a member, kept to be tried again when that member's certificate arrives
  *  (presence announces a member before its certificate is fetched: docs/architecture.md "Presence at scale"). */
 export const HELD_INITS_MAX = 16;
@@ -190,6 +195,8 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
   /** HS_INITs refused as not_member, by sender (hex), oldest first; at most HELD_INITS_MAX, copies. */
   readonly #heldInits = new Map<string, { atMs: number; bytes: Uint8Array }>();
   #sweep: TimerHandle | null = null;
+  /** When the armed sweep runs (clock ms). */
+  #sweepAtMs = Number.POSITIVE_INFINITY;
   #running = false;
   /** sendDeviceFrame seals into this and the transport sends it before returning (FrameTransport.sendTransient). */
   readonly #scratch = new Uint8Array(MAX_PEER_FRAME_BYTES);
@@ -230,7 +237,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#scheduleSweep();
+    this.#scheduleSweep(IDLE_SWEEP_INTERVAL_MS);
   }
 
   stop(): void {
@@ -561,6 +568,7 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       return;
     }
     this.#indices.set(responder.localIndex, { kind: 'responder', peer, responder });
+    if (this.#sweepAtMs > now + SWEEP_INTERVAL_MS) this.#scheduleSweep(SWEEP_INTERVAL_MS);
     if (!this.#deps.transport.send(peer.id, responder.resp)) this.#drops.transport_full++;
   }
 
@@ -674,15 +682,19 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     }
   }
 
-  #scheduleSweep(): void {
-    this.#sweep = this.#deps.clock.schedule(SWEEP_INTERVAL_MS, () => {
+  #scheduleSweep(delayMs: number): void {
+    this.#sweep?.cancel();
+    this.#sweepAtMs = this.#deps.clock.now() + delayMs;
+    this.#sweep = this.#deps.clock.schedule(delayMs, () => {
+      this.#sweep = null;
       if (!this.#running) return;
-      this.#sweepOnce();
-      this.#scheduleSweep();
+      const answering = this.#sweepOnce();
+      this.#scheduleSweep(answering ? SWEEP_INTERVAL_MS : IDLE_SWEEP_INTERVAL_MS);
     });
   }
 
-  #sweepOnce(): void {
+  /** One pass of housekeeping; returns whether a responder is still held (the next pass is due in a second). */
+  #sweepOnce(): boolean {
     const now = this.#deps.clock.now();
     const answering = new Set<PeerEntry<P>>();
     for (const [index, owner] of this.#indices) {
@@ -702,5 +714,6 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
       if (p.session.hasUsableKey() || p.initiator || answering.has(p) || this.#deps.isMember(p.id)) continue;
       this.forgetPeer(p.id);
     }
+    return answering.size > 0;
   }
 }

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HELD_INIT_TTL_MS, HELD_INITS_MAX, PEER_COOKIES_PER_SECOND, PeerManager, type PeerManagerOptions } from '../../../src/node/session/peer-manager.js';
 import { HandshakeInitiator } from '../../../src/handshake/peer-handshake.js';
@@ -53,6 +53,23 @@ test('first payload waits for the handshake, then everything arrives in order, b
   assert.deepEqual(got.a, ['back']);
   assert.equal(a.peers()[0]!.established, true);
   assert.equal(a.peers()[0]!.name, 'bob');
+  a.stop(); b.stop();
+});
+
+test('idle managers do their housekeeping every ten seconds, not every second', () => {
+  const { a, b, relay, clock, got } = lab();
+  a.sendPayload(bob.peerId, utf8('hello'));
+  relay.pump();
+  assert.deepEqual(got.b, ['hello']);
+  clock.advance(30_000); // the handshake's responder is gone, the sessions' ticks asleep
+  const schedule = mock.method(clock, 'schedule');
+  clock.advance(60_000);
+  // Two managers: 12 housekeeping passes at 10 s (120 at 1 s), plus what the two idle sessions arm.
+  assert.ok(schedule.mock.callCount() <= 16, `${schedule.mock.callCount()} timers in 60 s of idle`);
+  schedule.mock.restore();
+  assert.equal(a.sendPayload(bob.peerId, utf8('still there')), 'sent');
+  relay.pump();
+  assert.deepEqual(got.b, ['hello', 'still there']);
   a.stop(); b.stop();
 });
 
