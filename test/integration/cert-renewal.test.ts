@@ -19,7 +19,9 @@
  *     certificate (the relay re-announced it), and no handshake between the
  *     two ran since the renewal (the session was kept, and with direct
  *     paths the direct path too, with no fallback to the relay). Relay only,
- *     the re-admission is the one moment frames could be lost: none are.
+ *     the re-admission is the one moment frames can be lost (about 40 ms on
+ *     loopback, pings 200 ms apart: usually none; on a loaded machine the
+ *     ping sent in that moment): no ping sent outside it is.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,8 +42,10 @@ const SHORT_VALID = '60s';
 const STREAM_INTERVAL_MS = 200;
 /** The renewal is applied after this many answered pings. */
 const RENEW_AFTER_REPLIES = 15;
-/** The stream goes on this long past the old certificate's notAfter (the relay's sweep runs every second at most). */
+/** The stream goes on this long past the old certificate's notAfter (the relay would cut an expired member there). */
 const PAST_EXPIRY_MS = 6_000;
+/** A log record's time may trail the event it records by this much. */
+const LOG_SLACK_MS = 50;
 
 /** One scenario's files, relay and daemons. */
 let work = '';
@@ -143,14 +147,19 @@ async function scenario(t: TestContext, direct: boolean): Promise<void> {
   const report = `${result.summary.sent} pings, lost ${result.lost.length}: ${JSON.stringify(result.lost.map((l) => [l.seq, l.error.code]))}`;
   t.diagnostic(`${direct ? 'direct' : 'relay only'}: renewal ${oldNotAfterMs - renewedAt} ms before the old notAfter; stream ended ${endedMs - oldNotAfterMs} ms after it; ${report}`);
   assert.equal(result.summary.sent, count);
-  assert.equal(result.lost.length, 0, report);
 
   // How long alice was away from the relay for the re-admission (reported, not asserted: no timing in tests).
   const leftAt = loggedRecords(alice.stderr(), /^re-admitting with the renewed certificate/, 'info');
   const admittedAt = loggedRecords(alice.stderr(), /^admitted by relay/, 'info');
   assert.equal(leftAt.length, 1, alice.stderr());
   assert.equal(admittedAt.length, 2, 'admitted at start and once for the renewal');
-  t.diagnostic(`re-admission took ${Date.parse(String(admittedAt[1]!['time'])) - Date.parse(String(leftAt[0]!['time']))} ms (from leaving to admitted)`);
+  const readmittedMs = Date.parse(String(admittedAt[1]!['time']));
+  t.diagnostic(`re-admission took ${readmittedMs - Date.parse(String(leftAt[0]!['time']))} ms (from leaving to admitted)`);
+  // With a direct path nothing may be lost. Relay only, a frame that needs the relay while alice re-admits is lost
+  // (docs/architecture.md "Certificate renewal"): only a ping sent after the renewal and before she was admitted
+  // again may be (ping k leaves no earlier than startedMs + (k - 1) x interval); any other loss fails.
+  const inGap = (seq: number): boolean => !direct && seq > RENEW_AFTER_REPLIES && startedMs + (seq - 1) * STREAM_INTERVAL_MS <= readmittedMs + LOG_SLACK_MS;
+  assert.deepEqual(result.lost.filter((l) => !inGap(l.seq)), [], report);
 
   // Alice applied it and says so.
   const replaced = loggedRecords(alice.stderr(), /^member certificate replaced/, 'info');
