@@ -17,6 +17,9 @@ import { memoryPathPair, type MemoryPathPair } from './memory-path.js';
 export const A = new Uint8Array(32).fill(0xaa);
 export const B = new Uint8Array(32).fill(0xbb);
 const DATA_TYPE = 0x24;
+/** Frames numbered from here on stand for forgeries a session would refuse: delivered to onFrame like any frame, but
+ *  not reported back as traffic (PathManager.trafficFrom), as the PeerManager reports only frames it opened. */
+export const FORGED_FRAME_BASE = 1_000_000;
 export const FRAME_BYTES = 24;
 
 function hex(id: Uint8Array): string {
@@ -142,8 +145,19 @@ export class Lab {
     this.b = new PathManager({ relay: this.relay.senderFor(B), clock: this.clock, random, onLink, udpPossible, ...ids(B), ...hr }, o.manager);
     this.relay.attach(A, (src, f) => this.a.onRelayFrame(src, f));
     this.relay.attach(B, (src, f) => this.b.onRelayFrame(src, f));
-    this.a.onFrame = (_src, f) => this.atA.push(frameNumber(f));
-    this.b.onFrame = (_src, f) => this.atB.push(frameNumber(f));
+    // Like the PeerManager: every frame reaches its owner, and what a session would open counts as traffic.
+    const hexA = hex(A);
+    const hexB = hex(B);
+    this.a.onFrame = (_src, f) => {
+      const n = frameNumber(f);
+      this.atA.push(n);
+      if (n < FORGED_FRAME_BASE) this.a.trafficFrom(hexB);
+    };
+    this.b.onFrame = (_src, f) => {
+      const n = frameNumber(f);
+      this.atB.push(n);
+      if (n < FORGED_FRAME_BASE) this.b.trafficFrom(hexA);
+    };
     const want = (): void => {
       this.wantDirectAt.push(this.clock.now() - this.t0);
       if (!this.connectorEnabled || this.#connecting) return;

@@ -356,7 +356,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
   // ---- sending ------------------------------------------------------------------
 
   /** FrameTransport: send on the selected path (and the relay while mirroring). Never throws for operational reasons. */
-  send(peerId: Uint8Array, frame: Uint8Array): boolean {
+  send(peerId: Uint8Array, frame: Uint8Array, traffic = true): boolean {
     if (this.#stopped) {
       this.#stats.drops.stopped++;
       return false;
@@ -366,7 +366,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
       this.#stats.drops.untracked_peer++;
       return this.#relay.send(peerId, frame);
     }
-    return this.#sendOn(p, frame, false);
+    return this.#sendOn(p, frame, false, traffic);
   }
 
   /**
@@ -382,7 +382,13 @@ export class PathManager extends EventEmitter implements FrameTransport {
     }
     const p = this.#peers.get(hex);
     if (p === undefined) return this.send(peerId, keepableCopy(frame));
-    return this.#sendOn(p, frame, true);
+    return this.#sendOn(p, frame, true, true);
+  }
+
+  /** FrameTransport.trafficFrom: the session opened a frame of traffic from `hex`; activity that wakes a quiet peer (docs/architecture.md "Quiet peers"). */
+  trafficFrom(hex: string): void {
+    const p = this.#peers.get(hex);
+    if (p !== undefined) this.#countFrame(p);
   }
 
   /**
@@ -406,8 +412,8 @@ export class PathManager extends EventEmitter implements FrameTransport {
     return p !== undefined && takesAsIs(p);
   }
 
-  #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean): boolean {
-    this.#countFrame(p);
+  #sendOn(p: PeerPaths, frame: Uint8Array, transient: boolean, traffic: boolean): boolean {
+    if (traffic) this.#countFrame(p);
     const d = p.selected;
     if (transient && !takesAsIs(p)) {
       frame = keepableCopy(frame);
@@ -563,7 +569,7 @@ export class PathManager extends EventEmitter implements FrameTransport {
     h(peerId, frame);
   }
 
-  /** A frame (not a probe) went to or came from `p`: the activity the timers turn into busy or quiet; wakes a quiet peer. */
+  /** Traffic went to `p` or came from it (a session opened it): the activity the timers turn into busy or quiet; wakes a quiet peer. */
   #countFrame(p: PeerPaths): void {
     const a = p.activity;
     a.frames++;
@@ -571,10 +577,8 @@ export class PathManager extends EventEmitter implements FrameTransport {
   }
 
   #receive(p: PeerPaths, d: DirectEntry | null, frame: Uint8Array): void {
-    if (!isProbeType(frame)) {
-      this.#countFrame(p);
-      return this.#deliver(p.id, frame);
-    }
+    // Not counted as activity here: the session has not opened it yet (trafficFrom does, once it has).
+    if (!isProbeType(frame)) return this.#deliver(p.id, frame);
     if (d === null) {
       this.#stats.drops.probe_on_relay++;
       return;

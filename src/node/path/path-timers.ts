@@ -24,13 +24,14 @@
  * before: the probe after the last answer goes unanswered, and from then on
  * the tick runs every tickMs.
  *
- * Quiet peers (docs/architecture.md "Quiet peers"): a peer that sent and received
- * no frame for quietAfterMs is quiet. Its paths are probed every
+ * Quiet peers (docs/architecture.md "Quiet peers"): a peer that carried no
+ * traffic for quietAfterMs is quiet (the owner counts what traffic is: frames
+ * sent but keepalives, frames a session opened but keepalives). Its paths are probed every
  * quietProbeIntervalMs instead (a NAT keepalive and a liveness check, not a
  * round-trip sampler), and its trust and dead windows are stretched by the
  * difference, so a quiet path answering its probes stays selected and
  * trusted, and one that stops answering is dead a dead window after its
- * probe went unanswered, as when busy. The first frame either way wakes the
+ * probe went unanswered, as when busy. The first traffic either way wakes the
  * peer (onActive): each path trusted at that moment counts as answered
  * then, so it keeps carrying without a switch or a mirror and is trusted and
  * dead on the busy schedule from the wake, and the tick probes every path
@@ -114,7 +115,7 @@ export const DIRECT_STABLE_MS = 30_000;
  *  probes taken under the load have left the window, the path's RTT
  *  estimate may still carry its queueing delay. */
 export const DIRECT_BUSY_MS = RTT_WINDOW_MS;
-/** A peer that sent and received no frame this long is quiet (header): as
+/** A peer that carried no traffic this long is quiet (header): as
  *  long as the session keepalive (session-timers.ts KEEPALIVE_TIMEOUT_MS),
  *  so a conversation that pauses for a reply stays busy. */
 export const QUIET_AFTER_MS = 10_000;
@@ -206,13 +207,13 @@ export interface DirectTimes {
 
 /** The activity record of one peer: the owner counts frames, the tick turns the count into quiet or busy. */
 export interface ActivityTimes {
-  /** Frames sent to and received from the peer (probes excluded); the owner increments it. */
+  /** Frames of traffic sent to and received from the peer (no probes, no keepalives); the owner increments it. */
   frames: number;
   /** `frames` as the tick last saw it. */
   seenFrames: number;
   /** When the tick last saw `frames` move (or the peer woke). */
   activeAtMs: number;
-  /** No frame for quietAfterMs: probed at the quiet cadence, windows stretched. */
+  /** No traffic for quietAfterMs: probed at the quiet cadence, windows stretched. */
   quiet: boolean;
 }
 

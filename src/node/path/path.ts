@@ -67,7 +67,14 @@ export interface Path {
  * in tests). false = not sent.
  */
 export interface FrameTransport {
-  send(peerId: Uint8Array, frame: Uint8Array): boolean;
+  /** `traffic` false: a frame that is no traffic (a keepalive), which does not keep the peer's paths busy. */
+  send(peerId: Uint8Array, frame: Uint8Array, traffic?: boolean): boolean;
+  /**
+   * Optional: a frame from `hex` opened under a session that carried traffic (not a keepalive). The one way received
+   * frames count as activity for the quiet-peer rule (docs/architecture.md "Quiet peers"): counted after the session
+   * authenticated them, so nothing an unauthenticated sender makes up wakes a quiet peer or keeps it busy.
+   */
+  trafficFrom?(hex: string): void;
   /**
    * Optional, with takesTransient: send() for a frame in the caller's scratch buffer, overwritten as soon as this
    * returns, so whatever would keep it (a queue, a later retry) copies it first. `hex` is `peerId` in lowercase hex.

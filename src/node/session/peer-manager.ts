@@ -450,7 +450,8 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
           initiateHandshake: () => this.#initiate(entry),
           sendKeepalive: () => {
             const f = entry.session.encrypt(InnerType.Keepalive, new Uint8Array(0));
-            if (f) this.#deps.transport.send(entry.id, f);
+            // No traffic: a keepalive does not keep the peer's paths on the busy schedule (docs/architecture.md "Quiet peers").
+            if (f) this.#deps.transport.send(entry.id, f, false);
           },
           handshakeGaveUp: () => {
             this.#abandonInitiator(entry);
@@ -665,6 +666,8 @@ export class PeerManager<P extends VerifiedPeer = VerifiedPeer> extends EventEmi
     }
     const opened = peer.session.decrypt(frame);
     if (!opened) return;
+    // Authentic now: traffic (not a keepalive) is the activity that wakes a quiet peer's paths, before it is handled.
+    if (opened.innerType !== InnerType.Keepalive) this.#deps.transport.trafficFrom?.(peer.hex);
     if (opened.innerType === InnerType.DeviceFrame && this.onDeviceFrame !== null) this.onDeviceFrame(peer.id, peer.hex, opened.body);
     else if (opened.innerType === InnerType.Payload) this.emit('payload', peer.id, opened.body);
     else if (opened.innerType !== InnerType.Keepalive) this.emit('inner', peer.id, opened.innerType, opened.body);

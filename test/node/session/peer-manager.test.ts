@@ -8,6 +8,7 @@ import { fixtureNetwork, FIXTURE_EPOCH_MS, type FixtureMember } from '../../../t
 import { FrameType, InnerType } from '../../../src/wire/constants.js';
 import { randomBytes, toHex, utf8 } from '../../../src/crypto/bytes.js';
 import type { MemberCertificate } from '../../../src/identity/certificate.js';
+import type { FrameTransport } from '../../../src/node/path/path.js';
 
 const net = fixtureNetwork();
 const alice = net.member('alice', '10.10.10.3/24');
@@ -70,6 +71,56 @@ test('idle managers do their housekeeping every ten seconds, not every second', 
   assert.equal(a.sendPayload(bob.peerId, utf8('still there')), 'sent');
   relay.pump();
   assert.deepEqual(got.b, ['hello', 'still there']);
+  a.stop(); b.stop();
+});
+
+test('only frames a session opened are reported as traffic; a keepalive is sent as no traffic and not reported', () => {
+  const clock = new FakeClock(FIXTURE_EPOCH_MS);
+  const relay = new MemoryRelay();
+  const reports = { a: [] as string[], b: [] as string[] };
+  const sends = { a: [] as boolean[], b: [] as boolean[] };
+  const make = (m: FixtureMember, key: 'a' | 'b'): PeerManager<MemberCertificate> => {
+    const inner = relay.transportFor(m.peerId);
+    const transport: FrameTransport = {
+      send: (id, f, traffic) => {
+        sends[key].push(traffic !== false);
+        return inner.send(id, f);
+      },
+      trafficFrom: (hex) => {
+        reports[key].push(hex);
+      },
+    };
+    const pm = new PeerManager<MemberCertificate>({ identity: { signer: m.signer, certificate: m.cert.raw, verifier: net.verifier }, localPeerId: m.peerId, transport, clock });
+    relay.attach(m.peerId, (src, frame) => pm.onFrame(src, frame));
+    pm.start();
+    return pm;
+  };
+  const a = make(alice, 'a');
+  const b = make(bob, 'b');
+  a.sendPayload(bob.peerId, utf8('one'));
+  relay.pump();
+  assert.deepEqual(reports.b, [toHex(alice.peerId)], 'the payload, once; the handshake messages are not traffic');
+  // A tampered DATA frame reaches bob's manager, fails to open and is not reported.
+  relay.intercept = (f) => {
+    if (f.frame[1] !== FrameType.Data) return f.frame;
+    const t = new Uint8Array(f.frame);
+    t[t.length - 20]! ^= 0x80;
+    return t;
+  };
+  a.sendPayload(bob.peerId, utf8('two'));
+  relay.pump();
+  relay.intercept = null;
+  assert.equal(b.peers()[0]!.drops.auth_failed, 1);
+  assert.deepEqual(reports.b, [toHex(alice.peerId)]);
+  // Bob received and answered nothing: his session owes alice a keepalive, which goes out as no traffic, and which
+  // alice opens but does not report.
+  const sent0 = sends.b.length;
+  clock.advance(11_000);
+  clock.advance(1_000);
+  relay.pump();
+  const later = sends.b.slice(sent0);
+  assert.ok(later.length >= 1 && later.every((t) => !t), `bob's sends after 11 s: ${JSON.stringify(later)}`);
+  assert.deepEqual(reports.a, []);
   a.stop(); b.stop();
 });
 
