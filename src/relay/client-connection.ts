@@ -92,8 +92,8 @@ export interface ConnectionHost<C extends RelayMemberCertificate> {
   forward(conn: ClientConnection<C>, frame: Buffer, dst: Uint8Array): void;
   /** The socket is gone; forget the connection. */
   closed(conn: ClientConnection<C>): void;
-  /** The connection now holds a deadline (clock ms) the sweep must act on: its close grace. */
-  deadline(atMs: number): void;
+  /** `conn` now holds a deadline (clock ms) the sweep must act on: its close grace. */
+  deadline(conn: ClientConnection<C>, atMs: number): void;
 }
 
 /** Maps an admission error code to its refusal counter. */
@@ -265,7 +265,7 @@ export class ClientConnection<C extends RelayMemberCertificate> {
   #sendAndClose(frame: Uint8Array, wsCode: number): void {
     this.#state = 'closing';
     this.closeDeadlineMs = this.#host.now() + this.#host.options.closeGraceMs;
-    this.#host.deadline(this.closeDeadlineMs);
+    this.#host.deadline(this, this.closeDeadlineMs);
     if (this.ws.readyState === this.ws.OPEN) {
       // A closing frame goes out even past the queue limit: it is small and the last one.
       this.ws.send(frame, { binary: true });

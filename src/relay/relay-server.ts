@@ -40,7 +40,10 @@
  * at the earliest deadline a connection holds for a while only (its
  * handshake, its close grace, its certificate's expiry), which is met to
  * the millisecond: an idle relay wakes a few times a minute, not four
- * times a second (docs/architecture.md "Timers").
+ * times a second (docs/architecture.md "Timers"). A sweep at a handshake
+ * or close deadline walks only the connections that hold one, so pending
+ * handshakes timing out one after another (at most maxPending of them) do
+ * not make the relay walk every member each time.
  *
  * Callers must know: `start()`/`stop()` are idempotent; `stop()` sends
  * CLOSE(ShuttingDown) to every client and resolves once the listener is
@@ -149,6 +152,11 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   #sweep: TimerHandle | null = null;
   /** When the armed sweep runs (clock ms); +Infinity when none is armed. */
   #sweepAtMs = Number.POSITIVE_INFINITY;
+  /** When the next sweep walks every connection: the steady period, or an admitted member's certificate expiry. */
+  #fullSweepAtMs = Number.POSITIVE_INFINITY;
+  /** Connections holding a handshake or close-grace deadline (at most maxPending handshaking, plus those closing):
+   *  what a sweep at such a deadline walks. */
+  readonly #transient = new Set<ClientConnection<C>>();
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #starting: Promise<void> | null = null;
   #stopping: Promise<void> | null = null;
@@ -305,7 +313,8 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       this.#stun = stun;
     }
     this.#state = 'running';
-    this.#armSweep(this.#clock.now() + sweepIntervalMs(this.options));
+    this.#fullSweepAtMs = this.#clock.now() + sweepIntervalMs(this.options);
+    this.#armSweep(this.#fullSweepAtMs);
     this.logger.info('relay listening', { url: this.url, pin: this.pin });
   }
 
@@ -435,6 +444,9 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     const cert = conn.certificate as C;
     const now = this.#clock.now();
     this.#admittedAt.set(conn, now);
+    this.#transient.delete(conn);
+    // Its certificate's expiry: met by a sweep of every connection at that moment.
+    this.#fullSweepAtMs = Math.min(this.#fullSweepAtMs, cert.notAfterMs + 1);
     this.#sweepBy(cert.notAfterMs + 1);
     // docs/protocol.md §1 POLICY: the policy comes right after ESTABLISHED, before the presence list.
     this.#policy.sendTo(conn);
@@ -496,6 +508,7 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
   }
 
   closed(conn: ClientConnection<C>): void {
+    this.#transient.delete(conn);
     if (!this.#connections.delete(conn)) return;
     if (this.#passed.delete(conn)) this.#sources.passedClosed(sourceKey(conn.remoteAddress));
     this.#presence.forget(conn);
@@ -622,14 +635,16 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       remotePort: tlsSocket.remotePort ?? 0,
     });
     this.#connections.add(conn);
+    this.#transient.add(conn);
     if (this.#state !== 'running') conn.refuse(RelayErrorCode.ShuttingDown, 'relay shutting down');
     else this.#sweepBy(conn.deadlineMs);
   }
 
   // ------------------------------------------------------------ the sweep
 
-  /** ConnectionHost: a connection now holds a deadline (its close grace) the sweep must meet. */
-  deadline(atMs: number): void {
+  /** ConnectionHost: `conn` now holds a deadline (its close grace) the sweep must meet. */
+  deadline(conn: ClientConnection<C>, atMs: number): void {
+    if (conn.state !== 'closed') this.#transient.add(conn);
     this.#sweepBy(atMs);
   }
 
@@ -648,9 +663,19 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
       this.#sweep = null;
       this.#sweepAtMs = Number.POSITIVE_INFINITY;
       if (this.#state !== 'running') return;
-      let next = this.#clock.now() + sweepIntervalMs(this.options);
+      const t = this.#clock.now();
+      let next = t + sweepIntervalMs(this.options);
       try {
-        next = Math.min(next, this.#runSweep());
+        // Every connection at the steady period or a member certificate's expiry; at any other deadline only the
+        // connections that hold one (handshaking, closing), so pending handshakes cannot make the relay walk all
+        // its members each time one of them ends.
+        if (t >= this.#fullSweepAtMs) {
+          const due = this.#runSweep(t);
+          this.#fullSweepAtMs = Math.min(next, due.certificate);
+          next = Math.min(this.#fullSweepAtMs, due.transient);
+        } else {
+          next = Math.min(this.#fullSweepAtMs, this.#runTransientSweep(t));
+        }
       } catch (err) {
         this.logger.error('sweep failed', { error: (err as Error).message });
       }
@@ -659,43 +684,64 @@ export class RelayServer<C extends RelayMemberCertificate> implements Connection
     });
   }
 
-  /** One pass over every connection; returns the earliest deadline left (clock ms; +Infinity when none). */
-  #runSweep(): number {
-    const now = this.#clock.now();
-    const o = this.options;
-    let next = Number.POSITIVE_INFINITY;
+  /** Every connection: returns the earliest certificate expiry of an admitted member and the earliest other deadline. */
+  #runSweep(now: number): { certificate: number; transient: number } {
+    let certificate = Number.POSITIVE_INFINITY;
+    let transient = Number.POSITIVE_INFINITY;
     for (const conn of [...this.#connections]) {
-      switch (conn.state) {
-        case 'handshaking':
-          if (now >= conn.deadlineMs) conn.refuse(RelayErrorCode.HandshakeTimeout, 'handshake timeout');
-          else next = Math.min(next, conn.deadlineMs);
-          break;
-        case 'admitted': {
-          const cert = conn.certificate as C;
-          if (now - conn.lastSeenMs > o.idleTimeoutMs) {
-            this.stats.disconnect('idle-timeout');
-            conn.close(RelayErrorCode.IdleTimeout, 'idle timeout');
-          } else if (now > cert.notAfterMs) {
-            this.stats.disconnect('cert-expired');
-            conn.close(RelayErrorCode.CertValidity, 'certificate expired');
-          } else {
-            if (now - conn.lastPingMs >= o.heartbeatMs) conn.ping(now);
-            next = Math.min(next, cert.notAfterMs + 1);
-          }
-          break;
-        }
-        case 'closing':
-          if (now >= conn.closeDeadlineMs) conn.terminate();
-          else next = Math.min(next, conn.closeDeadlineMs);
-          break;
-        case 'closed':
-          break;
-      }
+      const due = this.#check(conn, now);
+      if (conn.state === 'admitted') certificate = Math.min(certificate, due);
+      else transient = Math.min(transient, due);
     }
     // Presence held back by a full send queue; normally resumed by write completions already.
     this.#presence.pump();
     if (this.#tls.needsRenewal(now) && !this.#renewing) this.#renewTls(now);
+    return { certificate, transient };
+  }
+
+  /** Only the connections holding a handshake or close deadline; returns the earliest left. */
+  #runTransientSweep(now: number): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const conn of [...this.#transient]) {
+      if (conn.state === 'admitted' || conn.state === 'closed') {
+        this.#transient.delete(conn);
+        continue;
+      }
+      next = Math.min(next, this.#check(conn, now));
+    }
     return next;
+  }
+
+  /** One connection's timers at `now`; returns its next deadline (+Infinity: none but the steady period). */
+  #check(conn: ClientConnection<C>, now: number): number {
+    const o = this.options;
+    switch (conn.state) {
+      case 'handshaking':
+        if (now < conn.deadlineMs) return conn.deadlineMs;
+        conn.refuse(RelayErrorCode.HandshakeTimeout, 'handshake timeout');
+        return Number.POSITIVE_INFINITY;
+      case 'admitted': {
+        const cert = conn.certificate as C;
+        if (now - conn.lastSeenMs > o.idleTimeoutMs) {
+          this.stats.disconnect('idle-timeout');
+          conn.close(RelayErrorCode.IdleTimeout, 'idle timeout');
+          return Number.POSITIVE_INFINITY;
+        }
+        if (now > cert.notAfterMs) {
+          this.stats.disconnect('cert-expired');
+          conn.close(RelayErrorCode.CertValidity, 'certificate expired');
+          return Number.POSITIVE_INFINITY;
+        }
+        if (now - conn.lastPingMs >= o.heartbeatMs) conn.ping(now);
+        return cert.notAfterMs + 1;
+      }
+      case 'closing':
+        if (now < conn.closeDeadlineMs) return conn.closeDeadlineMs;
+        conn.terminate();
+        return Number.POSITIVE_INFINITY;
+      case 'closed':
+        return Number.POSITIVE_INFINITY;
+    }
   }
 
   #renewTls(now: number): void {

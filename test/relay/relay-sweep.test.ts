@@ -7,13 +7,14 @@
  * that never finishes, a member whose certificate expires, a client that
  * ignores the relay's close.
  */
-import { after, before, test } from 'node:test';
+import { after, before, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MembershipVerifier } from '../../src/identity/membership.js';
 import type { MemberCertificate } from '../../src/identity/certificate.js';
+import { ClientConnection } from '../../src/relay/client-connection.js';
 import { RelayServer } from '../../src/relay/relay-server.js';
 import { RELAY_DEFAULTS, sweepIntervalMs, type RelayOptions } from '../../src/relay/relay-options.js';
 import { TlsIdentity } from '../../src/relay/tls-identity.js';
@@ -122,6 +123,39 @@ test('a handshake that never finishes is refused at its deadline, not a steady p
   const f = await c.nextFrame();
   assert.equal(f.type, FrameType.Error);
   if (f.type === FrameType.Error) assert.equal(f.code, RelayErrorCode.HandshakeTimeout);
+});
+
+test('handshakes that time out one after another do not make the relay walk its members each time', async () => {
+  const clock = new FakeClock(Date.now());
+  const server = await startRelay(clock, 'walks', [], { handshakeTimeoutMs: 3_000 });
+  const a = await admitRaw('127.0.0.1', server.port, net.member('alice'));
+  clients.push(a);
+  clock.advance(100);
+  // Twenty connections that never authenticate, 50 ms apart: twenty handshake deadlines, each met by a sweep.
+  const pending: RawClient[] = [];
+  for (let i = 0; i < 20; i++) {
+    pending.push(await connectRaw('127.0.0.1', server.port));
+    clock.advance(50);
+  }
+  clients.push(...pending);
+  await new Promise((r) => setImmediate(r));
+  // How often a sweep looks at the admitted member: once per walk of every connection.
+  let memberVisits = 0;
+  const state = Object.getOwnPropertyDescriptor(ClientConnection.prototype, 'state')!.get!;
+  const spy = mock.getter(ClientConnection.prototype, 'state', function (this: ClientConnection<MemberCertificate>) {
+    const v = state.call(this);
+    if (v === 'admitted') memberVisits++;
+    return v;
+  });
+  try {
+    await advanceBy(clock, 3_000, 20);
+  } finally {
+    spy.mock.restore();
+  }
+  await eventually('all twenty refused', () => (pending.every((c) => framesOf(c, FrameType.Error) === 1) ? true : undefined));
+  // The steady sweep (7.5 s after start) did not fall in this window: the twenty deadline sweeps walked only the
+  // pending connections (a walk of every connection at each would look at alice at least twenty times).
+  assert.ok(memberVisits <= 2, `the member was looked at ${memberVisits} times`);
 });
 
 test('a member whose certificate expires is closed when it expires, and cut after the close grace if it does not close', async () => {
