@@ -44,10 +44,8 @@ import { setupWireguard } from '../testkit/netns-wireguard.js';
 import { labLinkOnly, startLabDaemon, startLabRelay, waitForPeerPath, waitForPing } from '../testkit/netns-shadowmesh.js';
 import { createTestNetwork } from '../testkit/test-network.js';
 import { runTimeNs } from './proc-stats.js';
+import { MESH_A, MESH_B, READY_TIMEOUT_MS } from './netns-udp-pair.js';
 
-const MESH_A = '10.10.10.3';
-const MESH_B = '10.10.10.4';
-const READY_TIMEOUT_MS = 30_000;
 /** Seconds of nothing pinged before the rounds, for each tunnel's idle CPU rate. */
 const IDLE_S = 3;
 /** Warm-up pings go this far apart. */

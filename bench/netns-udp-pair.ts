@@ -3,7 +3,8 @@
  * `shadowmesh up` daemons (TUN, mesh addresses MESH_A and MESH_B) in the
  * netns lab's nodes relay, a and b, brought to a direct UDP path on the lab
  * link (pings 200 ms apart until both ends show it). Used by
- * netns-echo-cost.ts, netns-floor.ts and netns-idle.ts.
+ * netns-echo-cost.ts, netns-floor.ts and netns-idle.ts; netns-ping-interleaved.ts
+ * brings up its own phases (TAP, relay only) on the same addresses and timeout.
  *
  * Everything started is pushed onto `stack` (the test network's files first),
  * so the caller stops it by popping in reverse, also when this throws.
